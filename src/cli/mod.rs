@@ -1,0 +1,104 @@
+//! Command-line entry points: `serve`, `hash-password`. Each subcommand is a small function; the
+//! admin subcommands (later) are clients of the admin API and never open the database.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::server::Gateway;
+
+#[derive(Parser)]
+#[command(name = "aupgate", version, about = "Outbound SMTP relay gateway with acceptable-use policy enforcement")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (embedded demo config when --config is not given).
+    Serve {
+        /// TOML config file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Log as JSON lines instead of text.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// Check a config file and print every error.
+    CheckConfig {
+        /// TOML config file.
+        config: PathBuf,
+    },
+    /// Print the argon2id hash of a password read from stdin (for `password_hash`).
+    HashPassword,
+}
+
+/// Runs the CLI; returns the process exit code.
+pub fn run() -> anyhow::Result<i32> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config, log_json } => {
+            init_logging(log_json);
+            let config = match load(config.as_deref()) {
+                Ok(config) => config,
+                Err(code) => return Ok(code),
+            };
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(serve(config))?;
+            Ok(0)
+        }
+        Command::CheckConfig { config } => match load(Some(&config)) {
+            Ok(_) => {
+                println!("{}: OK", config.display());
+                Ok(0)
+            }
+            Err(code) => Ok(code),
+        },
+        Command::HashPassword => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let hash = crate::tenant::hash_password(password).map_err(anyhow::Error::msg)?;
+            println!("{hash}");
+            Ok(0)
+        }
+    }
+}
+
+fn load(path: Option<&std::path::Path>) -> Result<Config, i32> {
+    let result = match path {
+        Some(path) => Config::load(path),
+        None => Ok(Config::demo()),
+    };
+    result.map_err(|errors| {
+        eprint!("{errors}");
+        2
+    })
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let gateway = Gateway::start(config).await?;
+    for address in &gateway.smtp_addresses {
+        tracing::info!(%address, "SMTP ready");
+    }
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    gateway.shutdown().await;
+    Ok(())
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AUPGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

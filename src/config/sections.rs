@@ -1,0 +1,298 @@
+//! The config file's sections as serde types. Every field is documented here, and every struct
+//! denies unknown fields and has a default, so a section can be checked key by key (see `load`).
+
+use serde::{Deserialize, Serialize};
+
+use super::types::{ByteSize, HumanDuration};
+
+/// `[server]`: identity and files of this gateway node.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Name in the greeting, EHLO reply and `Received` headers.
+    pub hostname: String,
+    /// Directory holding the queue, the rate store and generated TLS material.
+    pub data_dir: String,
+    /// How long SIGTERM waits for sessions and deliveries in flight before closing them.
+    pub shutdown_grace: HumanDuration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            hostname: "aupgate.localhost".into(),
+            data_dir: "./aupgate-data".into(),
+            shutdown_grace: HumanDuration::secs(30),
+        }
+    }
+}
+
+/// How a listener uses TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListenerTls {
+    /// Plaintext first; STARTTLS offered (port 25 / 587 style).
+    Starttls,
+    /// TLS from the first byte (port 465 style).
+    Implicit,
+    /// No TLS at all (only sensible on trusted, loopback listeners).
+    None,
+}
+
+/// `[[listener]]`: one SMTP listening socket.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenerConfig {
+    /// Name used in logs and metrics.
+    pub name: String,
+    /// `ip:port` to bind.
+    pub address: String,
+    /// `starttls` (default), `implicit` or `none`.
+    pub tls: ListenerTls,
+    /// Every sender must authenticate before MAIL FROM (587-style submission).
+    pub require_auth: bool,
+    /// AUTH is offered and accepted without TLS. Only for listeners reachable from trusted networks.
+    pub trusted: bool,
+}
+
+impl Default for ListenerConfig {
+    fn default() -> Self {
+        Self {
+            name: "relay".into(),
+            address: "127.0.0.1:2525".into(),
+            tls: ListenerTls::Starttls,
+            require_auth: false,
+            trusted: false,
+        }
+    }
+}
+
+/// `[limits]`: per-session and per-server limits; every one ends with a proper SMTP reply.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Open SMTP connections in total; above it a client gets `421 4.3.2` at once.
+    pub max_connections: usize,
+    /// Open SMTP connections per client IP; above it `421 4.7.0` at once.
+    pub max_connections_per_ip: usize,
+    /// Longest wait for one command line (and for each read during DATA).
+    pub command_timeout: HumanDuration,
+    /// Longest whole session.
+    pub session_timeout: HumanDuration,
+    /// Longest command line, CRLF excluded.
+    pub max_command_line: usize,
+    /// Longest line of message data, CRLF excluded (RFC 5322 says 998).
+    pub max_data_line: usize,
+    /// Largest message accepted (advertised as SIZE and enforced while streaming).
+    pub max_message_size: ByteSize,
+    /// Recipients per message; the next RCPT gets `452 4.5.3`.
+    pub max_recipients: usize,
+    /// Failed commands per session before `421 4.7.0` and close.
+    pub max_errors: usize,
+    /// Messages per session before `421 4.7.0` asks the client to reconnect.
+    pub max_messages_per_session: usize,
+    /// Bytes a session may send in total before it is closed with `421 4.7.0`.
+    pub max_session_bytes: ByteSize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 2_000,
+            max_connections_per_ip: 100,
+            command_timeout: HumanDuration::secs(300),
+            session_timeout: HumanDuration::secs(1_800),
+            max_command_line: 2_048,
+            max_data_line: 998,
+            max_message_size: ByteSize(25 << 20),
+            max_recipients: 100,
+            max_errors: 10,
+            max_messages_per_session: 1_000,
+            max_session_bytes: ByteSize(1 << 30),
+        }
+    }
+}
+
+/// `[tls]`: the server certificate for STARTTLS and implicit TLS.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain. Without `cert` and `key`, a self-signed pair is generated once into
+    /// `<data_dir>/tls/` (for demos and tests; a real deployment configures its own).
+    pub cert: Option<String>,
+    /// PEM private key.
+    pub key: Option<String>,
+}
+
+/// `[queue]`: the durable spool and its retry schedule.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// A message not delivered after this long is returned to its sender (DSN).
+    pub max_age: HumanDuration,
+    /// First retry delay after a temporary failure; it doubles on every retry.
+    pub retry_initial: HumanDuration,
+    /// Longest delay between two retries.
+    pub retry_max: HumanDuration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            max_age: HumanDuration::secs(5 * 86_400),
+            retry_initial: HumanDuration::secs(60),
+            retry_max: HumanDuration::secs(4 * 3_600),
+        }
+    }
+}
+
+/// How the relay finds the next hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayMode {
+    /// Look up each recipient domain's MX (then A/AAAA) records.
+    Mx,
+    /// Hand everything to `[relay.smarthost]`.
+    Smarthost,
+}
+
+/// Outbound STARTTLS behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboundTls {
+    /// Use STARTTLS when the next hop offers it, without certificate verification (RFC 7435).
+    Opportunistic,
+    /// Require STARTTLS; a next hop without it is a temporary failure.
+    Required,
+    /// Never use TLS.
+    Disabled,
+}
+
+/// `[relay.smarthost]`: the single next hop in smarthost mode.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmarthostConfig {
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// TLS from the first byte instead of STARTTLS.
+    pub implicit_tls: bool,
+    /// AUTH user name (optional).
+    pub username: Option<String>,
+    /// AUTH password (optional; prefer a file readable only by the gateway).
+    pub password: Option<String>,
+}
+
+impl Default for SmarthostConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 25,
+            implicit_tls: false,
+            username: None,
+            password: None,
+        }
+    }
+}
+
+/// `[relay]`: delivery workers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayConfig {
+    /// `mx` (default) or `smarthost`.
+    pub mode: RelayMode,
+    /// The next hop in smarthost mode.
+    pub smarthost: SmarthostConfig,
+    /// Port used for MX hosts (25; tests point it at a local sink).
+    pub mx_port: u16,
+    /// Deliveries in flight at once.
+    pub workers: usize,
+    /// Deliveries in flight at once to one destination (domain or smarthost).
+    pub per_destination_concurrency: usize,
+    /// Name in our EHLO to the next hop (defaults to `server.hostname`).
+    pub helo_name: Option<String>,
+    /// `opportunistic` (default), `required` or `disabled`.
+    pub starttls: OutboundTls,
+    /// Timeout to connect and for each SMTP command to the next hop.
+    pub timeout: HumanDuration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            mode: RelayMode::Mx,
+            smarthost: SmarthostConfig::default(),
+            mx_port: 25,
+            workers: 64,
+            per_destination_concurrency: 16,
+            helo_name: None,
+            starttls: OutboundTls::Opportunistic,
+            timeout: HumanDuration::secs(60),
+        }
+    }
+}
+
+/// `[dns]`: the one resolver shared by MX routing, SPF/DKIM/DMARC and domain verification.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// `ip:port` of the nameservers to ask; empty means the system's resolv.conf.
+    pub nameservers: Vec<String>,
+    /// Timeout per query.
+    pub timeout: HumanDuration,
+    /// Attempts per query.
+    pub attempts: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self {
+            nameservers: Vec::new(),
+            timeout: HumanDuration::secs(5),
+            attempts: 2,
+        }
+    }
+}
+
+/// Lifecycle state of a tenant (see DESIGN.md, "Tenant").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStateConfig {
+    #[default]
+    Active,
+    Warned,
+    FinalWarning,
+    Suspended,
+}
+
+/// `[[tenant.credentials]]`: one SMTP AUTH identity of a tenant.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CredentialConfig {
+    /// AUTH user name; unique across all tenants.
+    pub username: String,
+    /// argon2id PHC string (`aupgate hash-password` makes one). Plain passwords are never stored.
+    pub password_hash: String,
+}
+
+/// `[[tenant]]`: a customer account.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantConfig {
+    /// Stable id (used in logs, counters and the admin API).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// `active`, `warned`, `final_warning` or `suspended`.
+    pub state: TenantStateConfig,
+    /// Networks (CIDR) assigned to the tenant: clients from them are the tenant, and an
+    /// authenticated session from outside them is refused.
+    pub networks: Vec<String>,
+    /// Domains the tenant may send as (a domain covers its subdomains).
+    pub domains: Vec<String>,
+    /// SMTP AUTH identities.
+    pub credentials: Vec<CredentialConfig>,
+    /// Where the tenant is told to turn when blocked (shown in `554 5.7.1` replies).
+    pub contact: Option<String>,
+}

@@ -1,0 +1,169 @@
+//! The gateway's one DNS resolver (hickory), shared by MX routing, SPF/DKIM/DMARC and domain
+//! verification. Configurable nameservers with ports (tests point it at a DNS server on loopback),
+//! caching, timeouts. It only answers questions; it never decides policy.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::RData;
+use hickory_resolver::TokioResolver;
+
+use crate::config::DnsConfig;
+
+/// A DNS failure, split the way SMTP replies need it.
+#[derive(Debug, thiserror::Error)]
+pub enum DnsError {
+    /// The name does not exist or has no such records (a permanent answer).
+    #[error("no {record} records for {name}")]
+    NotFound { name: String, record: &'static str },
+    /// Timeout, SERVFAIL, network trouble: try again later.
+    #[error("temporary DNS failure for {name}: {reason}")]
+    Temporary { name: String, reason: String },
+    #[error("resolver setup failed: {0}")]
+    Setup(String),
+}
+
+/// One MX host with its preference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MxHost {
+    pub preference: u16,
+    /// Host name without the trailing dot; empty for a null MX (RFC 7505).
+    pub host: String,
+}
+
+/// The shared resolver.
+#[derive(Clone)]
+pub struct Dns {
+    resolver: Arc<TokioResolver>,
+}
+
+impl Dns {
+    /// Builds the resolver from `[dns]`: the given nameservers, or the system's when none are set.
+    pub fn new(config: &DnsConfig) -> Result<Dns, DnsError> {
+        let provider = TokioRuntimeProvider::default();
+        let mut builder = if config.nameservers.is_empty() {
+            TokioResolver::builder(provider).map_err(|e| DnsError::Setup(e.to_string()))?
+        } else {
+            let mut servers = Vec::new();
+            for text in &config.nameservers {
+                let addr: SocketAddr = text
+                    .parse()
+                    .map_err(|_| DnsError::Setup(format!("bad nameserver address `{text}`")))?;
+                let mut udp = ConnectionConfig::udp();
+                udp.port = addr.port();
+                let mut tcp = ConnectionConfig::tcp();
+                tcp.port = addr.port();
+                servers.push(NameServerConfig::new(addr.ip(), true, vec![udp, tcp]));
+            }
+            TokioResolver::builder_with_config(ResolverConfig::from_name_servers(servers), provider)
+        };
+        let options = builder.options_mut();
+        options.timeout = config.timeout.get();
+        options.attempts = config.attempts;
+        options.use_hosts_file = hickory_resolver::config::ResolveHosts::Never;
+        let resolver = builder.build().map_err(|e| DnsError::Setup(e.to_string()))?;
+        Ok(Dns {
+            resolver: Arc::new(resolver),
+        })
+    }
+
+    /// MX hosts of `domain`, best preference first. `NotFound` when the domain has no MX.
+    pub async fn mx(&self, domain: &str) -> Result<Vec<MxHost>, DnsError> {
+        let name = fqdn(domain);
+        let lookup = self
+            .resolver
+            .mx_lookup(name.as_str())
+            .await
+            .map_err(|e| classify(domain, "MX", e))?;
+        let mut hosts: Vec<MxHost> = lookup
+            .answers()
+            .iter()
+            .filter_map(|record| match &record.data {
+                RData::MX(mx) => Some(MxHost {
+                    preference: mx.preference,
+                    host: mx.exchange.to_ascii().trim_end_matches('.').to_ascii_lowercase(),
+                }),
+                _ => None,
+            })
+            .collect();
+        if hosts.is_empty() {
+            return Err(DnsError::NotFound {
+                name: domain.into(),
+                record: "MX",
+            });
+        }
+        hosts.sort_by_key(|h| h.preference);
+        Ok(hosts)
+    }
+
+    /// A and AAAA addresses of `host`.
+    pub async fn ips(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![ip]);
+        }
+        let lookup = self
+            .resolver
+            .lookup_ip(fqdn(host).as_str())
+            .await
+            .map_err(|e| classify(host, "A/AAAA", e))?;
+        let ips: Vec<IpAddr> = lookup.iter().collect();
+        if ips.is_empty() {
+            return Err(DnsError::NotFound {
+                name: host.into(),
+                record: "A/AAAA",
+            });
+        }
+        Ok(ips)
+    }
+
+    /// TXT strings of `name`, each record's character-strings joined.
+    pub async fn txt(&self, name: &str) -> Result<Vec<String>, DnsError> {
+        let lookup = self
+            .resolver
+            .txt_lookup(fqdn(name).as_str())
+            .await
+            .map_err(|e| classify(name, "TXT", e))?;
+        Ok(lookup
+            .answers()
+            .iter()
+            .filter_map(|record| match &record.data {
+                RData::TXT(txt) => Some(
+                    txt.txt_data
+                        .iter()
+                        .map(|part| String::from_utf8_lossy(part).into_owned())
+                        .collect::<String>(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The underlying hickory resolver (for mail-auth).
+    pub fn resolver(&self) -> &TokioResolver {
+        &self.resolver
+    }
+}
+
+fn fqdn(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    }
+}
+
+fn classify(name: &str, record: &'static str, error: hickory_resolver::net::NetError) -> DnsError {
+    if error.is_no_records_found() || error.is_nx_domain() {
+        DnsError::NotFound {
+            name: name.into(),
+            record,
+        }
+    } else {
+        DnsError::Temporary {
+            name: name.into(),
+            reason: error.to_string(),
+        }
+    }
+}

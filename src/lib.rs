@@ -1,0 +1,32 @@
+//! aupgate — an outbound SMTP relay gateway that enforces a hosting provider's acceptable-use
+//! policy on every message, then relays it or refuses it with a precise SMTP reply.
+//!
+//! The path of one message and the module that owns each step:
+//!
+//! - [`smtp`] — listeners and sessions: EHLO/STARTTLS/AUTH, MAIL/RCPT/DATA, the reply catalogue,
+//!   the smuggling-proof DATA receiver, every session limit with its reply.
+//! - [`tenant`] — who the client is: network or AUTH identity → tenant; argon2id passwords;
+//!   domain ownership.
+//! - [`policy`] — the engine: checks per SMTP stage returning `Result<Verdict, CheckError>`.
+//! - [`queue`] — the durable spool (RocksDB, fsync before `250`), schedule, crash recovery,
+//!   quarantine of corrupt entries.
+//! - [`relay`] — delivery workers: MX or smarthost routing, opportunistic STARTTLS,
+//!   per-destination concurrency, retries with backoff, DSNs.
+//! - [`dns`] — the one resolver (hickory) with configurable nameservers.
+//! - [`store`] — the rate store: windowed counters, exact capped sets, tenant state, blocks,
+//!   events, audit (RocksDB or Redis).
+//! - [`config`] — typed TOML config; every error reported at once with its path.
+//! - [`server`] — wires the parts together and shuts them down in order.
+//! - [`cli`] — the `aupgate` subcommands.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod dns;
+pub mod policy;
+pub mod queue;
+pub mod relay;
+pub mod server;
+pub mod smtp;
+pub mod store;
+pub mod tenant;

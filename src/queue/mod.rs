@@ -1,0 +1,232 @@
+//! The durable queue (Postfix's `cleanup` + `qmgr` bookkeeping): messages and their envelopes in a
+//! RocksDB of their own, written and fsynced before the session says `250`; the schedule of due
+//! deliveries; crash recovery. A corrupt entry is moved to the `quarantine` column family and
+//! logged, never retried in a loop. It never delivers anything itself (that is `relay`).
+
+mod entry;
+mod schedule;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+
+pub use entry::{QueueEntry, RecipientState, RecipientStatus};
+use schedule::Schedule;
+
+const CF_META: &str = "meta";
+const CF_BODY: &str = "body";
+const CF_QUARANTINE: &str = "quarantine";
+
+/// Queue failures. Each one becomes `451 4.3.0` at the session: never a silent accept.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue database: {0}")]
+    Db(#[from] rocksdb::Error),
+    #[error("queue entry {0} is corrupt and was quarantined")]
+    Corrupt(String),
+    #[error("queue entry {0} not found")]
+    NotFound(String),
+    #[error("queue worker failed: {0}")]
+    Worker(String),
+}
+
+/// Handle to the queue; cheap to clone.
+#[derive(Clone)]
+pub struct Queue {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DB,
+    schedule: Schedule,
+    counter: AtomicU32,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Queue {
+    /// Opens (or creates) the queue at `path` and schedules every entry found (crash recovery).
+    pub fn open(path: &Path) -> Result<Queue, QueueError> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        // Bodies are large and short-lived: keep them out of the memtable-heavy defaults' way.
+        options.set_max_total_wal_size(256 << 20);
+        let families = [CF_META, CF_BODY, CF_QUARANTINE]
+            .into_iter()
+            .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        let db = DB::open_cf_descriptors(&options, path, families)?;
+        let queue = Queue {
+            inner: Arc::new(Inner {
+                db,
+                schedule: Schedule::default(),
+                counter: AtomicU32::new(rand::random()),
+            }),
+        };
+        queue.recover()?;
+        Ok(queue)
+    }
+
+    /// A new, unique queue id (time-ordered hex).
+    pub fn new_id(&self) -> String {
+        let sequence = self.inner.counter.fetch_add(1, Ordering::Relaxed);
+        let micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        format!("{micros:014X}{sequence:08X}")
+    }
+
+    /// Writes the entry and its body durably (fsync; concurrent writers share one fsync through
+    /// RocksDB's write groups) and schedules it for delivery now. Only after this returns `Ok`
+    /// may the session reply `250`.
+    pub async fn enqueue(&self, entry: QueueEntry, body: Vec<u8>) -> Result<(), QueueError> {
+        let inner = self.inner.clone();
+        let id = entry.id.clone();
+        let key = id.clone();
+        let due = entry.next_attempt_ms;
+        tokio::task::spawn_blocking(move || -> Result<(), QueueError> {
+            let id = key;
+            let mut batch = WriteBatch::default();
+            batch.put_cf(inner.cf(CF_BODY), id.as_bytes(), &body);
+            batch.put_cf(inner.cf(CF_META), id.as_bytes(), entry.encode());
+            let mut write = WriteOptions::default();
+            write.set_sync(true);
+            inner.db.write_opt(batch, &write)?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| QueueError::Worker(e.to_string()))??;
+        self.inner.schedule.insert(due, id);
+        Ok(())
+    }
+
+    /// Waits until an entry is due and takes it off the schedule.
+    pub async fn next_due(&self) -> String {
+        self.inner.schedule.next_due(now_ms).await
+    }
+
+    /// Reads an entry and its body. A corrupt entry is quarantined and reported as `Corrupt`.
+    pub fn load(&self, id: &str) -> Result<(QueueEntry, Vec<u8>), QueueError> {
+        let inner = &self.inner;
+        let meta = inner.db.get_cf(inner.cf(CF_META), id.as_bytes())?;
+        let Some(meta) = meta else {
+            return Err(QueueError::NotFound(id.into()));
+        };
+        let body = inner.db.get_cf(inner.cf(CF_BODY), id.as_bytes())?;
+        match (QueueEntry::decode(&meta), body) {
+            (Some(entry), Some(body)) if entry.id == id => Ok((entry, body)),
+            _ => {
+                self.quarantine(id, &meta)?;
+                Err(QueueError::Corrupt(id.into()))
+            }
+        }
+    }
+
+    /// Saves an entry's changed delivery state and schedules its next attempt.
+    pub fn reschedule(&self, entry: &QueueEntry) -> Result<(), QueueError> {
+        let inner = &self.inner;
+        inner
+            .db
+            .put_cf(inner.cf(CF_META), entry.id.as_bytes(), entry.encode())?;
+        inner.schedule.insert(entry.next_attempt_ms, entry.id.clone());
+        Ok(())
+    }
+
+    /// Puts an id back on the schedule without touching its stored state (after a read failure).
+    pub fn requeue_id(&self, id: &str, due_ms: u64) {
+        self.inner.schedule.insert(due_ms, id.to_string());
+    }
+
+    /// Removes a finished entry (delivered, or failed and bounced).
+    pub fn remove(&self, id: &str) -> Result<(), QueueError> {
+        let inner = &self.inner;
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(inner.cf(CF_META), id.as_bytes());
+        batch.delete_cf(inner.cf(CF_BODY), id.as_bytes());
+        inner.db.write(batch)?;
+        Ok(())
+    }
+
+    /// Number of entries waiting in the schedule (not counting deliveries in flight).
+    pub fn scheduled(&self) -> usize {
+        self.inner.schedule.len()
+    }
+
+    /// Ids of quarantined entries.
+    pub fn quarantined(&self) -> Vec<String> {
+        let inner = &self.inner;
+        inner
+            .db
+            .iterator_cf(inner.cf(CF_QUARANTINE), IteratorMode::Start)
+            .filter_map(Result::ok)
+            .map(|(key, _)| String::from_utf8_lossy(&key).into_owned())
+            .collect()
+    }
+
+    /// Flushes the WAL to disk (used at shutdown).
+    pub fn flush(&self) -> Result<(), QueueError> {
+        self.inner.db.flush_wal(true)?;
+        Ok(())
+    }
+
+    fn recover(&self) -> Result<(), QueueError> {
+        let inner = &self.inner;
+        let mut corrupt = Vec::new();
+        let mut recovered = 0usize;
+        for item in inner.db.iterator_cf(inner.cf(CF_META), IteratorMode::Start) {
+            let (key, value) = item?;
+            let id = String::from_utf8_lossy(&key).into_owned();
+            match QueueEntry::decode(&value) {
+                Some(entry) if entry.id == id => {
+                    inner.schedule.insert(entry.next_attempt_ms, id);
+                    recovered += 1;
+                }
+                _ => corrupt.push((id, value.to_vec())),
+            }
+        }
+        for (id, raw) in corrupt {
+            self.quarantine(&id, &raw)?;
+        }
+        if recovered > 0 {
+            tracing::info!(recovered, "queue recovered entries");
+        }
+        Ok(())
+    }
+
+    fn quarantine(&self, id: &str, raw_meta: &[u8]) -> Result<(), QueueError> {
+        let inner = &self.inner;
+        tracing::error!(queue_id = id, "corrupt queue entry quarantined");
+        let mut batch = WriteBatch::default();
+        batch.put_cf(inner.cf(CF_QUARANTINE), id.as_bytes(), raw_meta);
+        batch.delete_cf(inner.cf(CF_META), id.as_bytes());
+        inner.db.write(batch)?;
+        Ok(())
+    }
+
+    /// Writes raw bytes as an entry's metadata. Only for tests that corrupt the queue on purpose.
+    #[doc(hidden)]
+    pub fn write_raw_meta_for_test(&self, id: &str, raw: &[u8]) -> Result<(), QueueError> {
+        let inner = &self.inner;
+        inner.db.put_cf(inner.cf(CF_META), id.as_bytes(), raw)?;
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        // The families are created at open; a missing one is a programming error.
+        self.db
+            .cf_handle(name)
+            .unwrap_or_else(|| panic!("queue column family {name} missing"))
+    }
+}

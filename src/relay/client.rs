@@ -1,0 +1,240 @@
+//! Outbound SMTP for one transaction to one next hop, on mail-send's `SmtpClient`: greeting, EHLO,
+//! opportunistic (or required) STARTTLS, optional AUTH, MAIL, one RCPT per recipient with its own
+//! outcome, DATA with dot-stuffing. A timeout bounds every phase.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mail_send::Credentials;
+use mail_send::SmtpClient;
+use smtp_proto::{EhloResponse, Response, EXT_START_TLS};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use crate::config::OutboundTls;
+
+/// What the next hop said about one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered(String),
+    Temporary(String),
+    Permanent(String),
+}
+
+/// One transaction to deliver.
+pub struct Transaction<'a> {
+    pub sender: &'a str,
+    pub recipients: &'a [String],
+    pub trace: &'a [u8],
+    pub body: &'a [u8],
+}
+
+/// How to talk to the next hop.
+pub struct HopSettings<'a> {
+    pub helo: &'a str,
+    pub tls: OutboundTls,
+    pub implicit_tls: bool,
+    pub tls_name: &'a str,
+    pub credentials: Option<(String, String)>,
+    pub timeout: Duration,
+}
+
+/// A failure before any recipient could be judged: applies to all of them.
+#[derive(Debug)]
+pub struct SessionFailure {
+    pub permanent: bool,
+    pub reason: String,
+}
+
+impl SessionFailure {
+    fn temporary(reason: impl Into<String>) -> Self {
+        SessionFailure {
+            permanent: false,
+            reason: reason.into(),
+        }
+    }
+    fn from_reply(stage: &str, response: &Response<String>) -> Self {
+        SessionFailure {
+            permanent: response.code >= 500,
+            reason: format!("{stage}: {}", render(response)),
+        }
+    }
+}
+
+fn render(response: &Response<String>) -> String {
+    let [a, b, c] = response.esc;
+    if a == 0 {
+        format!("{} {}", response.code, response.message.trim())
+    } else {
+        format!("{} {a}.{b}.{c} {}", response.code, response.message.trim())
+    }
+}
+
+fn io_failure(stage: &str, error: impl std::fmt::Display) -> SessionFailure {
+    SessionFailure::temporary(format!("{stage}: {error}"))
+}
+
+/// Connects to `address` and runs one transaction; per-recipient outcomes, in order.
+pub async fn deliver(address: SocketAddr, hop: &HopSettings<'_>, tx: &Transaction<'_>) -> Result<Vec<Outcome>, SessionFailure> {
+    let mut client = SmtpClient::connect(address, hop.timeout)
+        .await
+        .map_err(|e| io_failure("connect", e))?;
+    if hop.implicit_tls {
+        let connector = mail_send::smtp::tls::build_tls_connector(true).map_err(SessionFailure::temporary)?;
+        let mut client = client
+            .into_tls(&connector, hop.tls_name)
+            .await
+            .map_err(|e| io_failure("TLS", e))?;
+        greet(&mut client, hop).await?;
+        let capabilities = ehlo(&mut client, hop).await?;
+        return transact(client, &capabilities, hop, tx).await;
+    }
+    greet(&mut client, hop).await?;
+    let capabilities = ehlo(&mut client, hop).await?;
+    let offers_tls = capabilities.capabilities & EXT_START_TLS != 0;
+    match (hop.tls, offers_tls) {
+        (OutboundTls::Disabled, _) | (OutboundTls::Opportunistic, false) => transact(client, &capabilities, hop, tx).await,
+        (OutboundTls::Required, false) => Err(SessionFailure::temporary("next hop does not offer STARTTLS (required)")),
+        (_, true) => {
+            // Opportunistic TLS (RFC 7435): encrypt without authenticating the peer.
+            let connector = mail_send::smtp::tls::build_tls_connector(true).map_err(SessionFailure::temporary)?;
+            let mut client = client
+                .start_tls(&connector, hop.tls_name)
+                .await
+                .map_err(|e| io_failure("STARTTLS", e))?;
+            let capabilities = ehlo(&mut client, hop).await?;
+            transact(client, &capabilities, hop, tx).await
+        }
+    }
+}
+
+async fn greet<T: AsyncRead + AsyncWrite + Unpin>(client: &mut SmtpClient<T>, hop: &HopSettings<'_>) -> Result<(), SessionFailure> {
+    let greeting = tokio::time::timeout(hop.timeout, client.read())
+        .await
+        .map_err(|_| SessionFailure::temporary("greeting: timeout"))?
+        .map_err(|e| io_failure("greeting", e))?;
+    if greeting.code != 220 {
+        return Err(SessionFailure::from_reply("greeting", &greeting));
+    }
+    Ok(())
+}
+
+async fn ehlo<T: AsyncRead + AsyncWrite + Unpin>(client: &mut SmtpClient<T>, hop: &HopSettings<'_>) -> Result<EhloResponse<String>, SessionFailure> {
+    client
+        .ehlo(hop.helo)
+        .await
+        .map_err(|e| match e {
+            mail_send::Error::UnexpectedReply(response) => SessionFailure::from_reply("EHLO", &response),
+            other => io_failure("EHLO", other),
+        })
+}
+
+async fn transact<T: AsyncRead + AsyncWrite + Unpin>(
+    mut client: SmtpClient<T>,
+    capabilities: &EhloResponse<String>,
+    hop: &HopSettings<'_>,
+    tx: &Transaction<'_>,
+) -> Result<Vec<Outcome>, SessionFailure> {
+    if let Some((user, password)) = &hop.credentials {
+        client
+            .authenticate(Credentials::new(user.as_str(), password.as_str()), capabilities)
+            .await
+            .map_err(|e| SessionFailure::temporary(format!("AUTH: {e}")))?;
+    }
+    let mail = command(&mut client, format!("MAIL FROM:<{}>\r\n", tx.sender), "MAIL").await?;
+    if mail.code != 250 {
+        return Err(SessionFailure::from_reply("MAIL", &mail));
+    }
+    let mut outcomes = Vec::with_capacity(tx.recipients.len());
+    let mut accepted = 0usize;
+    for recipient in tx.recipients {
+        let response = command(&mut client, format!("RCPT TO:<{recipient}>\r\n"), "RCPT").await?;
+        outcomes.push(match response.code {
+            250 | 251 => {
+                accepted += 1;
+                Outcome::Delivered(render(&response))
+            }
+            code if code >= 500 => Outcome::Permanent(render(&response)),
+            _ => Outcome::Temporary(render(&response)),
+        });
+    }
+    if accepted == 0 {
+        let _ = command(&mut client, "RSET\r\n".to_string(), "RSET").await;
+        let _ = client.quit().await;
+        return Ok(outcomes);
+    }
+    let data = command(&mut client, "DATA\r\n".to_string(), "DATA").await?;
+    if data.code != 354 {
+        return Err(SessionFailure::from_reply("DATA", &data));
+    }
+    let final_reply = tokio::time::timeout(hop.timeout * 5, async {
+        write_stuffed(&mut client.stream, tx.trace, tx.body).await?;
+        client.read().await.map_err(|e| std::io::Error::other(e.to_string()))
+    })
+    .await
+    .map_err(|_| SessionFailure::temporary("end of data: timeout"))?
+    .map_err(|e| io_failure("end of data", e))?;
+    let _ = client.quit().await;
+    let text = render(&final_reply);
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Outcome::Delivered(_) if final_reply.code == 250 => Outcome::Delivered(text.clone()),
+            Outcome::Delivered(_) if final_reply.code >= 500 => Outcome::Permanent(text.clone()),
+            Outcome::Delivered(_) => Outcome::Temporary(text.clone()),
+            other => other,
+        })
+        .collect())
+}
+
+async fn command<T: AsyncRead + AsyncWrite + Unpin>(client: &mut SmtpClient<T>, line: String, stage: &str) -> Result<Response<String>, SessionFailure> {
+    client.cmd(line.as_bytes()).await.map_err(|e| io_failure(stage, e))
+}
+
+/// Writes trace headers and body with dot-stuffing and the terminator. The body comes from our
+/// receiver, so it holds only CRLF line ends and ends with CRLF (or is empty).
+pub async fn write_stuffed<W: AsyncWrite + Unpin>(out: &mut W, trace: &[u8], body: &[u8]) -> std::io::Result<()> {
+    let mut buffer = Vec::with_capacity(trace.len() + body.len() + body.len() / 64 + 8);
+    stuff_into(&mut buffer, trace, body);
+    out.write_all(&buffer).await?;
+    out.flush().await
+}
+
+/// Dot-stuffs `trace` + `body` (RFC 5321 4.5.2) and appends `CRLF.CRLF` (or just `.CRLF` when the
+/// content already ends with CRLF).
+pub fn stuff_into(out: &mut Vec<u8>, trace: &[u8], body: &[u8]) {
+    let mut at_line_start = true;
+    for part in [trace, body] {
+        for &byte in part {
+            if at_line_start && byte == b'.' {
+                out.push(b'.');
+            }
+            out.push(byte);
+            at_line_start = byte == b'\n';
+        }
+    }
+    if out.is_empty() || out.ends_with(b"\r\n") {
+        out.extend_from_slice(b".\r\n");
+    } else {
+        out.extend_from_slice(b"\r\n.\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::data::{DataReceiver, Progress};
+
+    #[test]
+    fn stuffing_round_trips_through_our_receiver() {
+        let bodies: &[&[u8]] = &[b"", b"a\r\n", b".\r\n", b"..\r\n.x\r\n", b"line\r\n.\r\nafter\r\n"];
+        for body in bodies {
+            let mut wire = Vec::new();
+            stuff_into(&mut wire, b"Received: x\r\n", body);
+            let mut receiver = DataReceiver::new(1 << 20, 998);
+            assert_eq!(receiver.feed(&wire), Progress::Done { consumed: wire.len() });
+            let mut expected = b"Received: x\r\n".to_vec();
+            expected.extend_from_slice(body);
+            assert_eq!(receiver.finish().unwrap(), expected, "{body:?}");
+        }
+    }
+}

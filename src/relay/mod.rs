@@ -1,0 +1,195 @@
+//! Relay (Postfix's `qmgr` + `smtp`): takes due messages from the queue, groups recipients by
+//! destination, delivers with per-destination concurrency limits, retries temporary failures with
+//! exponential backoff, and returns a DSN to the sender for permanent failures and expiry.
+
+pub mod client;
+mod dsn;
+pub mod route;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{watch, Semaphore};
+
+use crate::config::Config;
+use crate::dns::Dns;
+use crate::queue::{now_ms, Queue, QueueEntry, QueueError, RecipientStatus};
+use client::{HopSettings, Outcome, Transaction};
+use route::RouteError;
+
+/// The delivery side of the gateway.
+pub struct Relay {
+    config: Arc<Config>,
+    queue: Queue,
+    dns: Dns,
+    workers: Arc<Semaphore>,
+    destinations: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Relay {
+    pub fn new(config: Arc<Config>, queue: Queue, dns: Dns) -> Arc<Relay> {
+        Arc::new(Relay {
+            workers: Arc::new(Semaphore::new(config.relay.workers)),
+            config,
+            queue,
+            dns,
+            destinations: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Runs the dispatcher until shutdown: every due message gets a worker.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let id = tokio::select! {
+                id = self.queue.next_due() => id,
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            };
+            let permit = tokio::select! {
+                permit = self.workers.clone().acquire_owned() => permit,
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            };
+            let Ok(permit) = permit else { break };
+            let relay = self.clone();
+            tokio::spawn(async move {
+                relay.attempt(&id).await;
+                drop(permit);
+            });
+        }
+    }
+
+    /// One delivery attempt for every pending recipient of one message.
+    async fn attempt(&self, id: &str) {
+        let (mut entry, body) = match self.queue.load(id) {
+            Ok(loaded) => loaded,
+            Err(QueueError::NotFound(_)) | Err(QueueError::Corrupt(_)) => return,
+            Err(error) => {
+                tracing::error!(queue_id = id, %error, "cannot read queue entry; retrying later");
+                self.queue.requeue_id(id, now_ms() + self.config.queue.retry_initial.get().as_millis() as u64);
+                return;
+            }
+        };
+        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (index, recipient) in entry.recipients.iter().enumerate() {
+            if recipient.status == RecipientStatus::Pending {
+                let domain = recipient.address.rsplit('@').next().unwrap_or("").to_string();
+                let domain = crate::tenant::normalize_domain(&domain).unwrap_or(domain);
+                groups.entry(domain).or_default().push(index);
+            }
+        }
+        for (domain, indexes) in groups {
+            let outcomes = self.deliver_group(&entry, &body, &domain, &indexes).await;
+            for (index, outcome) in indexes.into_iter().zip(outcomes) {
+                let recipient = &mut entry.recipients[index];
+                let (status, reply, label) = match outcome {
+                    Outcome::Delivered(reply) => (RecipientStatus::Delivered, reply, "delivered"),
+                    Outcome::Temporary(reply) => (RecipientStatus::Pending, reply, "deferred"),
+                    Outcome::Permanent(reply) => (RecipientStatus::Failed, reply, "failed"),
+                };
+                tracing::info!(queue_id = %entry.id, tenant = %entry.tenant, recipient = %recipient.address, outcome = label, reply = %reply, attempt = entry.attempts + 1, "delivery attempt");
+                recipient.status = status;
+                recipient.last_reply = Some(reply);
+            }
+        }
+        entry.attempts += 1;
+        self.settle(entry, &body).await;
+    }
+
+    async fn deliver_group(&self, entry: &QueueEntry, body: &[u8], domain: &str, indexes: &[usize]) -> Vec<Outcome> {
+        let recipients: Vec<String> = indexes.iter().map(|&i| entry.recipients[i].address.clone()).collect();
+        let all = |make: fn(String) -> Outcome, reason: String| recipients.iter().map(|_| make(reason.clone())).collect::<Vec<_>>();
+        let limit = self.destination(&route::destination_key(&self.config.relay, domain));
+        let Ok(_permit) = limit.acquire_owned().await else {
+            return all(Outcome::Temporary, "451 4.3.0 relay shutting down".into());
+        };
+        let hops = match route::route(&self.config.relay, &self.dns, domain).await {
+            Ok(hops) => hops,
+            Err(RouteError::Temporary(reason)) => return all(Outcome::Temporary, reason),
+            Err(RouteError::Permanent(reason)) => return all(Outcome::Permanent, reason),
+        };
+        let relay = &self.config.relay;
+        let helo = relay.helo_name.clone().unwrap_or_else(|| self.config.server.hostname.clone());
+        let credentials = match (&relay.smarthost.username, &relay.smarthost.password) {
+            (Some(user), Some(password)) if relay.mode == crate::config::RelayMode::Smarthost => Some((user.clone(), password.clone())),
+            _ => None,
+        };
+        let tx = Transaction {
+            sender: &entry.sender,
+            recipients: &recipients,
+            trace: entry.trace.as_bytes(),
+            body,
+        };
+        let mut last_failure = String::from("451 4.4.1 no next hop reachable");
+        for hop in hops {
+            let settings = HopSettings {
+                helo: &helo,
+                tls: relay.starttls,
+                implicit_tls: hop.implicit_tls,
+                tls_name: &hop.name,
+                credentials: credentials.clone(),
+                timeout: relay.timeout.get(),
+            };
+            for address in &hop.addresses {
+                match client::deliver(*address, &settings, &tx).await {
+                    Ok(outcomes) => return outcomes,
+                    Err(failure) if failure.permanent => return all(Outcome::Permanent, failure.reason),
+                    Err(failure) => {
+                        tracing::info!(queue_id = %entry.id, hop = %hop.name, %address, reason = %failure.reason, "next hop failed");
+                        last_failure = failure.reason;
+                    }
+                }
+            }
+        }
+        all(Outcome::Temporary, last_failure)
+    }
+
+    /// After an attempt: finished → DSN for failures and removal; otherwise expire or retry.
+    async fn settle(&self, mut entry: QueueEntry, body: &[u8]) {
+        let now = now_ms();
+        let pending = entry.pending().count();
+        let age = Duration::from_millis(now.saturating_sub(entry.created_ms));
+        if pending > 0 && age >= self.config.queue.max_age.get() {
+            for recipient in entry.recipients.iter_mut().filter(|r| r.status == RecipientStatus::Pending) {
+                let last = recipient.last_reply.clone().unwrap_or_default();
+                recipient.status = RecipientStatus::Failed;
+                recipient.last_reply = Some(format!("550 5.4.7 Delivery time expired; last error: {last}"));
+            }
+        } else if pending > 0 {
+            let backoff = self.backoff(entry.attempts);
+            entry.next_attempt_ms = now + backoff.as_millis() as u64;
+            if let Err(error) = self.queue.reschedule(&entry) {
+                tracing::error!(queue_id = %entry.id, %error, "cannot save delivery state");
+                self.queue.requeue_id(&entry.id, entry.next_attempt_ms);
+            }
+            return;
+        }
+        if let Some(dsn) = dsn::build(&self.config.server.hostname, &entry.id, &entry.sender, &entry.recipients, body, entry.created_ms / 1000, now / 1000) {
+            let id = self.queue.new_id();
+            let bounce = QueueEntry::new(id.clone(), entry.tenant.clone(), String::new(), vec![dsn.recipient], String::new(), now);
+            if let Err(error) = self.queue.enqueue(bounce, dsn.message).await {
+                // Keep the original so the DSN is tried again rather than lost.
+                tracing::error!(queue_id = %entry.id, %error, "cannot queue DSN; keeping the message");
+                self.queue.requeue_id(&entry.id, now + self.config.queue.retry_initial.get().as_millis() as u64);
+                return;
+            }
+            tracing::info!(queue_id = %entry.id, dsn_id = %id, "DSN queued");
+        }
+        if let Err(error) = self.queue.remove(&entry.id) {
+            tracing::error!(queue_id = %entry.id, %error, "cannot remove finished entry");
+        }
+    }
+
+    /// Exponential backoff: `retry_initial * 2^(attempts-1)`, at most `retry_max`.
+    fn backoff(&self, attempts: u32) -> Duration {
+        let initial = self.config.queue.retry_initial.get();
+        let factor = 1u32.checked_shl(attempts.saturating_sub(1).min(20)).unwrap_or(u32::MAX);
+        initial.saturating_mul(factor).min(self.config.queue.retry_max.get())
+    }
+
+    fn destination(&self, key: &str) -> Arc<Semaphore> {
+        let mut map = self.destinations.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(key.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.relay.per_destination_concurrency)))
+            .clone()
+    }
+}

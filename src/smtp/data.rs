@@ -1,0 +1,269 @@
+//! The DATA receiver: a byte-fed state machine that finds the end of a message and un-stuffs dots.
+//!
+//! Only `CRLF . CRLF` ends a message. A bare CR or a bare LF anywhere marks the message as refused
+//! (`550 5.5.2`) but does **not** end it: the receiver keeps consuming until the real terminator, so
+//! one DATA can never become two messages (SMTP smuggling). Size and line limits are enforced while
+//! streaming; over the size limit the body stops growing, so memory stays bounded.
+
+/// Why a received message is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataError {
+    /// A CR not followed by LF, or an LF not preceded by CR.
+    BareLineBreak,
+    /// A line longer than the limit.
+    LineTooLong,
+    /// More bytes than the size limit.
+    TooBig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// After CRLF (or at the start of DATA).
+    LineStart,
+    /// Inside a line.
+    Middle,
+    /// After a CR inside a line.
+    Cr,
+    /// A line that started with `.`.
+    Dot,
+    /// `.` CR at the start of a line.
+    DotCr,
+}
+
+/// Receives the data of one message.
+#[derive(Debug)]
+pub struct DataReceiver {
+    state: State,
+    line_len: usize,
+    max_line: usize,
+    max_size: usize,
+    body: Vec<u8>,
+    error: Option<DataError>,
+}
+
+/// What feeding bytes produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// All input consumed; the message is not complete.
+    NeedMore,
+    /// The terminator was found after `consumed` bytes of this input; the rest belongs to the
+    /// next command.
+    Done { consumed: usize },
+}
+
+impl DataReceiver {
+    pub fn new(max_size: usize, max_line: usize) -> DataReceiver {
+        DataReceiver {
+            state: State::LineStart,
+            line_len: 0,
+            max_line,
+            max_size,
+            body: Vec::with_capacity(max_size.min(16 * 1024)),
+            error: None,
+        }
+    }
+
+    /// Feeds the next bytes from the client.
+    pub fn feed(&mut self, input: &[u8]) -> Progress {
+        let mut i = 0;
+        while i < input.len() {
+            if self.state == State::Middle {
+                // Fast path: copy the run of ordinary bytes up to the next CR or LF.
+                let run = input[i..]
+                    .iter()
+                    .position(|&b| b == b'\r' || b == b'\n')
+                    .unwrap_or(input.len() - i);
+                if run > 0 {
+                    self.line_len += run;
+                    if self.line_len > self.max_line {
+                        self.fail(DataError::LineTooLong);
+                    }
+                    self.push(&input[i..i + run]);
+                    i += run;
+                    continue;
+                }
+            }
+            let byte = input[i];
+            i += 1;
+            if self.step(byte) {
+                return Progress::Done { consumed: i };
+            }
+        }
+        Progress::NeedMore
+    }
+
+    /// Advances by one byte; true when the message is complete.
+    fn step(&mut self, byte: u8) -> bool {
+        match self.state {
+            State::LineStart => match byte {
+                b'.' => self.state = State::Dot,
+                _ => self.in_line(byte),
+            },
+            State::Middle => self.in_line(byte),
+            State::Cr => {
+                if byte == b'\n' {
+                    self.push(b"\r\n");
+                    self.line_len = 0;
+                    self.state = State::LineStart;
+                } else {
+                    self.fail(DataError::BareLineBreak);
+                    self.push(b"\r");
+                    self.in_line(byte);
+                }
+            }
+            State::Dot => match byte {
+                b'\r' => self.state = State::DotCr,
+                // Dot-stuffing: the leading dot is dropped, the rest of the line is content.
+                _ => {
+                    self.line_len = 0;
+                    self.in_line(byte);
+                }
+            },
+            State::DotCr => {
+                if byte == b'\n' {
+                    return true;
+                }
+                // ". CR x": the dot was stuffing and the CR is bare.
+                self.fail(DataError::BareLineBreak);
+                self.push(b"\r");
+                self.in_line(byte);
+            }
+        }
+        false
+    }
+
+    fn in_line(&mut self, byte: u8) {
+        match byte {
+            b'\r' => self.state = State::Cr,
+            b'\n' => {
+                // A bare LF is not a line end: the next byte is still "inside a line", so a
+                // following "." can never start the terminator.
+                self.fail(DataError::BareLineBreak);
+                self.push(b"\n");
+                self.state = State::Middle;
+            }
+            _ => {
+                self.line_len += 1;
+                if self.line_len > self.max_line {
+                    self.fail(DataError::LineTooLong);
+                }
+                self.push(&[byte]);
+                self.state = State::Middle;
+            }
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        if self.body.len() + bytes.len() > self.max_size {
+            self.fail(DataError::TooBig);
+            return;
+        }
+        if self.error.is_none() {
+            self.body.extend_from_slice(bytes);
+        }
+    }
+
+    fn fail(&mut self, error: DataError) {
+        // The first error decides the reply; a refused body is no longer kept.
+        if self.error.is_none() {
+            self.error = Some(error);
+            self.body = Vec::new();
+        }
+    }
+
+    /// The message (un-stuffed, ending with CRLF unless empty), or why it is refused.
+    pub fn finish(self) -> Result<Vec<u8>, DataError> {
+        match self.error {
+            Some(error) => Err(error),
+            None => Ok(self.body),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receive(chunks: &[&[u8]]) -> (Result<Vec<u8>, DataError>, Option<usize>) {
+        let mut receiver = DataReceiver::new(1 << 20, 998);
+        for (n, chunk) in chunks.iter().enumerate() {
+            if let Progress::Done { consumed } = receiver.feed(chunk) {
+                assert_eq!(n, chunks.len() - 1, "finished before the last chunk");
+                return (receiver.finish(), Some(consumed));
+            }
+        }
+        (receiver.finish(), None)
+    }
+
+    #[test]
+    fn plain_message() {
+        let (body, consumed) = receive(&[b"Subject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n"]);
+        assert_eq!(body.unwrap(), b"Subject: hi\r\n\r\nbody\r\n");
+        assert_eq!(consumed, Some(24));
+    }
+
+    #[test]
+    fn empty_message() {
+        assert_eq!(receive(&[b".\r\n"]).0.unwrap(), b"");
+    }
+
+    #[test]
+    fn dot_unstuffing() {
+        let (body, _) = receive(&[b"..hidden\r\n...\r\n.x\r\n.\r\n"]);
+        assert_eq!(body.unwrap(), b".hidden\r\n..\r\nx\r\n");
+    }
+
+    #[test]
+    fn every_split_point_gives_the_same_result() {
+        let input: &[u8] = b"A: b\r\n\r\n..x\r\nline\r\n.\r\n";
+        let whole = receive(&[input]);
+        for split in 1..input.len() {
+            let (a, b) = input.split_at(split);
+            let parts = receive(&[a, b]);
+            assert_eq!(parts.0, whole.0, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn bare_line_breaks_are_refused_and_never_end_the_message() {
+        let variants: &[&[u8]] = &[
+            b"a\n.\nMAIL FROM:<x@y>\r\n",
+            b"a\r.\rMAIL FROM:<x@y>\r\n",
+            b"a\r\n.\nMAIL FROM:<x@y>\r\n",
+            b"a\n.\r\nMAIL FROM:<x@y>\r\n",
+            b"a\r.\r\nMAIL FROM:<x@y>\r\n",
+            b"a\r\n.\rMAIL FROM:<x@y>\r\n",
+            b"a\r\r\n.\r\r\n",
+            b"bare\nlf\r\n",
+            b"bare\rcr\r\n",
+        ];
+        for variant in variants {
+            for split in 0..=variant.len() {
+                let mut receiver = DataReceiver::new(1 << 20, 998);
+                let (a, b) = variant.split_at(split);
+                assert_eq!(receiver.feed(a), Progress::NeedMore, "{variant:?} ended early");
+                assert_eq!(receiver.feed(b), Progress::NeedMore, "{variant:?} ended early");
+                // Only a real CRLF.CRLF ends it, and the message is refused.
+                assert_eq!(receiver.feed(b"\r\n.\r\n"), Progress::Done { consumed: 5 });
+                assert_eq!(receiver.finish(), Err(DataError::BareLineBreak), "{variant:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn size_limit_bounds_memory_and_refuses() {
+        let mut receiver = DataReceiver::new(10, 998);
+        assert_eq!(receiver.feed(b"0123456789abcdef\r\n"), Progress::NeedMore);
+        assert!(receiver.body.capacity() <= 16 * 1024);
+        assert_eq!(receiver.feed(b".\r\n"), Progress::Done { consumed: 3 });
+        assert_eq!(receiver.finish(), Err(DataError::TooBig));
+    }
+
+    #[test]
+    fn line_limit() {
+        let mut receiver = DataReceiver::new(1 << 20, 10);
+        receiver.feed(b"0123456789\r\n");
+        assert_eq!(receiver.feed(b"0123456789X\r\n.\r\n"), Progress::Done { consumed: 16 });
+        assert_eq!(receiver.finish(), Err(DataError::LineTooLong));
+    }
+}

@@ -1,0 +1,305 @@
+//! The reply catalogue: every SMTP reply text the gateway sends exists once, here. A reply is data
+//! (code, enhanced status, text), so checks return it and tests compare it.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// One SMTP reply (possibly multi-line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub code: u16,
+    /// Enhanced status code (RFC 3463), e.g. `"5.7.1"`.
+    pub status: &'static str,
+    /// Text lines; the first carries the enhanced status code.
+    pub lines: Vec<Cow<'static, str>>,
+}
+
+impl Reply {
+    pub fn new(code: u16, status: &'static str, text: impl Into<Cow<'static, str>>) -> Reply {
+        Reply {
+            code,
+            status,
+            lines: vec![text.into()],
+        }
+    }
+
+    /// True for 4xx replies.
+    pub fn is_temporary(&self) -> bool {
+        (400..500).contains(&self.code)
+    }
+
+    /// True for 2xx and 3xx replies.
+    pub fn is_positive(&self) -> bool {
+        self.code < 400
+    }
+
+    /// Writes the reply in wire format. Texts never contain CR or LF (they are stripped), so a
+    /// value echoed into a reply cannot inject a line.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let last = self.lines.len().saturating_sub(1);
+        for (i, line) in self.lines.iter().enumerate() {
+            let separator = if i == last { ' ' } else { '-' };
+            let clean: String = line.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+            let text = if self.status.is_empty() {
+                format!("{}{}{}\r\n", self.code, separator, clean)
+            } else {
+                format!("{}{}{} {}\r\n", self.code, separator, self.status, clean)
+            };
+            out.extend_from_slice(text.as_bytes());
+        }
+    }
+
+    /// The first line as text, for logs and DSNs (`550 5.7.1 ...`).
+    pub fn summary(&self) -> String {
+        let first = self.lines.first().map(|l| l.as_ref()).unwrap_or("");
+        format!("{} {} {}", self.code, self.status, first)
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.summary())
+    }
+}
+
+// ----- connection and session -----
+
+pub fn greeting(hostname: &str) -> Reply {
+    Reply {
+        code: 220,
+        status: "",
+        lines: vec![format!("{hostname} ESMTP aupgate").into()],
+    }
+}
+
+pub fn too_many_connections() -> Reply {
+    Reply::new(421, "4.3.2", "Too many connections, try again later")
+}
+
+pub fn too_many_connections_from_ip() -> Reply {
+    Reply::new(421, "4.7.0", "Too many connections from your address, try again later")
+}
+
+pub fn shutting_down(hostname: &str) -> Reply {
+    Reply::new(421, "4.3.0", format!("{hostname} is shutting down, try again later"))
+}
+
+pub fn timeout(hostname: &str) -> Reply {
+    Reply::new(421, "4.4.2", format!("{hostname} timeout exceeded, closing connection"))
+}
+
+pub fn too_many_errors() -> Reply {
+    Reply::new(421, "4.7.0", "Too many errors, closing connection")
+}
+
+pub fn session_limit(what: &str) -> Reply {
+    Reply::new(421, "4.7.0", format!("Session limit reached ({what}), please reconnect"))
+}
+
+pub fn bye(hostname: &str) -> Reply {
+    Reply::new(221, "2.0.0", format!("{hostname} closing connection"))
+}
+
+pub fn ok() -> Reply {
+    Reply::new(250, "2.0.0", "OK")
+}
+
+pub fn reset() -> Reply {
+    Reply::new(250, "2.0.0", "Reset state")
+}
+
+pub fn helo(hostname: &str, peer: &str) -> Reply {
+    Reply {
+        code: 250,
+        status: "",
+        lines: vec![format!("{hostname} Hello {peer}").into()],
+    }
+}
+
+// ----- syntax and sequence -----
+
+pub fn unknown_command() -> Reply {
+    Reply::new(500, "5.5.1", "Command unrecognized")
+}
+
+pub fn line_too_long() -> Reply {
+    Reply::new(500, "5.5.2", "Line too long")
+}
+
+pub fn syntax(what: &'static str) -> Reply {
+    Reply::new(501, "5.5.4", what)
+}
+
+pub fn bad_sender_syntax() -> Reply {
+    Reply::new(501, "5.1.7", "Bad sender address syntax")
+}
+
+pub fn bad_recipient_syntax() -> Reply {
+    Reply::new(501, "5.1.3", "Bad recipient address syntax")
+}
+
+pub fn unsupported_parameter(name: &str) -> Reply {
+    Reply::new(555, "5.5.4", format!("Unsupported parameter {name}"))
+}
+
+pub fn bad_sequence(what: &'static str) -> Reply {
+    Reply::new(503, "5.5.1", what)
+}
+
+pub fn vrfy_disabled() -> Reply {
+    Reply::new(502, "5.5.1", "VRFY and EXPN are disabled")
+}
+
+pub fn not_implemented() -> Reply {
+    Reply::new(502, "5.5.1", "Command not implemented")
+}
+
+pub fn help() -> Reply {
+    Reply::new(214, "2.0.0", "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT STARTTLS AUTH")
+}
+
+// ----- TLS and AUTH -----
+
+pub fn ready_for_tls() -> Reply {
+    Reply::new(220, "2.0.0", "Ready to start TLS")
+}
+
+pub fn tls_unavailable() -> Reply {
+    Reply::new(454, "4.7.0", "TLS not available")
+}
+
+pub fn encryption_required() -> Reply {
+    Reply::new(530, "5.7.0", "Must issue a STARTTLS command first")
+}
+
+pub fn auth_required() -> Reply {
+    Reply::new(530, "5.7.0", "Authentication required")
+}
+
+pub fn auth_ok() -> Reply {
+    Reply::new(235, "2.7.0", "Authentication successful")
+}
+
+pub fn auth_failed() -> Reply {
+    Reply::new(535, "5.7.8", "Authentication credentials invalid")
+}
+
+pub fn auth_mechanism_unsupported() -> Reply {
+    Reply::new(504, "5.5.4", "Unrecognized authentication mechanism")
+}
+
+pub fn auth_cancelled() -> Reply {
+    Reply::new(501, "5.0.0", "Authentication cancelled")
+}
+
+pub fn auth_challenge(challenge_b64: &'static str) -> Reply {
+    Reply {
+        code: 334,
+        status: "",
+        lines: vec![challenge_b64.into()],
+    }
+}
+
+pub fn already_authenticated() -> Reply {
+    Reply::new(503, "5.5.1", "Already authenticated")
+}
+
+pub fn auth_outside_networks() -> Reply {
+    Reply::new(
+        554,
+        "5.7.1",
+        "Your address is not in the networks assigned to this account [rule client.network]",
+    )
+}
+
+// ----- envelope -----
+
+pub fn sender_ok() -> Reply {
+    Reply::new(250, "2.1.0", "Sender OK")
+}
+
+pub fn recipient_ok() -> Reply {
+    Reply::new(250, "2.1.5", "Recipient OK")
+}
+
+pub fn relay_denied() -> Reply {
+    Reply::new(
+        554,
+        "5.7.1",
+        "Relay access denied: authenticate or connect from your assigned network [rule client.unidentified]",
+    )
+}
+
+pub fn too_many_recipients(limit: usize) -> Reply {
+    Reply::new(452, "4.5.3", format!("Too many recipients (at most {limit} per message)"))
+}
+
+pub fn size_exceeded(limit: u64) -> Reply {
+    Reply::new(552, "5.3.4", format!("Message size exceeds the limit of {limit} bytes"))
+}
+
+// ----- data -----
+
+pub fn start_data() -> Reply {
+    Reply {
+        code: 354,
+        status: "",
+        lines: vec!["End data with <CR><LF>.<CR><LF>".into()],
+    }
+}
+
+pub fn queued(queue_id: &str) -> Reply {
+    Reply::new(250, "2.0.0", format!("OK queued as {queue_id}"))
+}
+
+pub fn bare_line_break() -> Reply {
+    Reply::new(
+        550,
+        "5.5.2",
+        "Message refused: bare CR or LF in message data (lines must end with CRLF) [rule data.bare_line_break]",
+    )
+}
+
+pub fn data_line_too_long(limit: usize) -> Reply {
+    Reply::new(
+        550,
+        "5.5.2",
+        format!("Message refused: a line is longer than {limit} bytes [rule data.line_length]"),
+    )
+}
+
+pub fn no_valid_recipients() -> Reply {
+    Reply::new(554, "5.5.1", "No valid recipients")
+}
+
+pub fn temporary_failure() -> Reply {
+    Reply::new(451, "4.3.0", "Temporary failure, please try again later")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(reply: &Reply) -> String {
+        let mut out = Vec::new();
+        reply.write_to(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn single_and_multi_line() {
+        assert_eq!(wire(&ok()), "250 2.0.0 OK\r\n");
+        let multi = Reply {
+            code: 250,
+            status: "",
+            lines: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(wire(&multi), "250-a\r\n250 b\r\n");
+    }
+
+    #[test]
+    fn echoed_text_cannot_inject_lines() {
+        let reply = unsupported_parameter("X\r\n250 fake");
+        assert_eq!(wire(&reply), "555 5.5.4 Unsupported parameter X250 fake\r\n");
+    }
+}

@@ -1,0 +1,83 @@
+//! MAIL FROM: who is sending (identified tenant, or refusal), the ESMTP parameters, then the
+//! policy engine's MAIL checks (suspension, sender-domain ownership, ...).
+
+use super::{End, Envelope, Session};
+use crate::policy::{MailContext, Verdict};
+use crate::smtp::command::{Param, Path};
+use crate::smtp::reply;
+
+impl Session {
+    pub(super) fn mail(&mut self, sender: Path, params: Vec<Param>) -> Result<(), End> {
+        if self.helo.is_none() {
+            return self.error_reply(reply::bad_sequence("Send EHLO/HELO first"));
+        }
+        if self.envelope.sender.is_some() {
+            return self.error_reply(reply::bad_sequence("Nested MAIL command"));
+        }
+        let limits = &self.ctx.config.limits;
+        if self.messages >= limits.max_messages_per_session {
+            self.reply(reply::session_limit("messages"));
+            return Err(End::AfterReply);
+        }
+        if self.listener.require_auth && self.auth_tenant.is_none() {
+            return self.error_reply(if self.auth_allowed() {
+                reply::auth_required()
+            } else {
+                reply::encryption_required()
+            });
+        }
+        let Some(tenant) = self.tenant() else {
+            tracing::info!(rule = "client.unidentified", verdict = "reject", code = "554 5.7.1", "relay attempt refused");
+            return self.error_reply(reply::relay_denied());
+        };
+        let mut smtputf8 = false;
+        for param in &params {
+            match (param.keyword.as_str(), param.value.as_deref()) {
+                ("SIZE", Some(value)) => match value.parse::<u64>() {
+                    Ok(size) if size > limits.max_message_size.get() => {
+                        return self.error_reply(reply::size_exceeded(limits.max_message_size.get()));
+                    }
+                    Ok(_) => {}
+                    Err(_) => return self.error_reply(reply::syntax("Bad SIZE value")),
+                },
+                ("BODY", Some(value)) if value.eq_ignore_ascii_case("7BIT") || value.eq_ignore_ascii_case("8BITMIME") => {}
+                ("SMTPUTF8", None) => smtputf8 = true,
+                _ => return self.error_reply(reply::unsupported_parameter(&param.keyword)),
+            }
+        }
+        let verdict = self.ctx.engine.on_mail(&MailContext {
+            tenant: &tenant,
+            peer: self.peer.ip(),
+            sender: &sender,
+            authenticated: self.auth_tenant.is_some(),
+        });
+        if self.apply_verdict(verdict)? {
+            self.envelope = Envelope {
+                sender: Some(sender),
+                recipients: Vec::new(),
+                smtputf8,
+            };
+            self.reply(reply::sender_ok());
+        }
+        Ok(())
+    }
+
+    /// Sends the verdict's reply if it refuses; true when the command may proceed.
+    pub(super) fn apply_verdict(&mut self, verdict: Verdict) -> Result<bool, End> {
+        match verdict {
+            Verdict::Continue | Verdict::Accept => Ok(true),
+            Verdict::Defer(reply) => {
+                self.reply(reply);
+                Ok(false)
+            }
+            Verdict::Reject(reply) => {
+                self.error_reply(reply)?;
+                Ok(false)
+            }
+            Verdict::Disconnect(reply) => {
+                self.reply(reply);
+                Err(End::AfterReply)
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! One SMTP session: reads command lines (pipelined), dispatches each to its stage, writes replies,
+//! and enforces the session limits (per-command deadline, whole-session deadline, byte budget,
+//! error count), each ending with a proper reply. One file per stage: `ehlo`, `auth`, `mail`,
+//! `rcpt`, `data`, `starttls`.
+
+mod auth;
+mod data;
+mod ehlo;
+mod io;
+mod mail;
+mod rcpt;
+mod starttls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+
+use crate::config::ListenerConfig;
+use crate::smtp::command::{self, Command, CommandError, Path};
+use crate::smtp::listener::SmtpContext;
+use crate::smtp::reply::{self, Reply};
+use crate::tenant::Tenant;
+
+/// Any byte stream a session can run on (TCP, TLS over TCP, an in-memory duplex in tests).
+pub trait SessionStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> SessionStream for T {}
+
+/// Why a session ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The client closed or we said goodbye.
+    Closed,
+    /// A reply has been queued and the connection must close after flushing it.
+    AfterReply,
+}
+
+/// The current mail transaction.
+#[derive(Debug, Default)]
+pub(crate) struct Envelope {
+    pub sender: Option<Path>,
+    pub recipients: Vec<Path>,
+    pub smtputf8: bool,
+}
+
+/// One client connection.
+pub struct Session {
+    ctx: Arc<SmtpContext>,
+    listener: Arc<ListenerConfig>,
+    peer: SocketAddr,
+    stream: Option<Box<dyn SessionStream>>,
+    tls: bool,
+    inbuf: BytesMut,
+    outbuf: Vec<u8>,
+    helo: Option<String>,
+    esmtp: bool,
+    /// Tenant owning the client's address, if any.
+    network_tenant: Option<Arc<Tenant>>,
+    /// Tenant proven by AUTH, if any.
+    auth_tenant: Option<Arc<Tenant>>,
+    envelope: Envelope,
+    errors: usize,
+    messages: usize,
+    bytes_read: u64,
+    deadline: Instant,
+    /// True while a line longer than the limit is being skipped.
+    discarding_line: bool,
+}
+
+impl Session {
+    pub fn new(ctx: Arc<SmtpContext>, listener: Arc<ListenerConfig>, peer: SocketAddr, stream: Box<dyn SessionStream>, tls: bool) -> Session {
+        let network_tenant = ctx.tenants.by_address(peer.ip());
+        let deadline = Instant::now() + ctx.config.limits.session_timeout.get();
+        Session {
+            ctx,
+            listener,
+            peer,
+            stream: Some(stream),
+            tls,
+            inbuf: BytesMut::with_capacity(4096),
+            outbuf: Vec::with_capacity(512),
+            helo: None,
+            esmtp: false,
+            network_tenant,
+            auth_tenant: None,
+            envelope: Envelope::default(),
+            errors: 0,
+            messages: 0,
+            bytes_read: 0,
+            deadline,
+            discarding_line: false,
+        }
+    }
+
+    /// Runs the session to its end.
+    pub async fn run(mut self) {
+        if let Some(tenant) = &self.network_tenant {
+            tracing::Span::current().record("tenant", tenant.id.as_str());
+        }
+        self.reply(reply::greeting(&self.ctx.config.server.hostname));
+        loop {
+            match self.process_buffered().await {
+                Ok(()) => {}
+                Err(End::Closed) => break,
+                Err(End::AfterReply) => {
+                    let _ = self.flush().await;
+                    break;
+                }
+            }
+            if self.flush().await.is_err() {
+                break;
+            }
+            match self.read_command_input().await {
+                Ok(()) => {}
+                Err(End::AfterReply) => {
+                    let _ = self.flush().await;
+                    break;
+                }
+                Err(End::Closed) => break,
+            }
+        }
+        self.close().await;
+    }
+
+    /// Handles every complete command line already buffered (PIPELINING).
+    async fn process_buffered(&mut self) -> Result<(), End> {
+        while let Some(line) = self.take_line() {
+            let line = match line {
+                Ok(line) => line,
+                Err(()) => {
+                    self.error_reply(reply::line_too_long())?;
+                    continue;
+                }
+            };
+            self.dispatch(&line).await?;
+        }
+        Ok(())
+    }
+
+    async fn dispatch(&mut self, line: &[u8]) -> Result<(), End> {
+        let command = match command::parse(line) {
+            Ok(command) => command,
+            Err(CommandError::Unknown) => return self.error_reply(reply::unknown_command()),
+            Err(CommandError::Syntax(what)) => return self.error_reply(reply::syntax(what)),
+            Err(CommandError::BadAddress) => {
+                let upper = line.get(..4).map(|v| v.to_ascii_uppercase());
+                let reply = if upper.as_deref() == Some(b"MAIL") {
+                    reply::bad_sender_syntax()
+                } else {
+                    reply::bad_recipient_syntax()
+                };
+                return self.error_reply(reply);
+            }
+        };
+        match command {
+            Command::Ehlo(name) => self.ehlo(name, true),
+            Command::Helo(name) => self.ehlo(name, false),
+            Command::StartTls => self.starttls().await,
+            Command::Auth { mechanism, initial } => self.auth(mechanism, initial).await,
+            Command::Mail { address, params } => self.mail(address, params),
+            Command::Rcpt { address, params } => self.rcpt(address, params),
+            Command::Data => self.data().await,
+            Command::Rset => {
+                self.envelope = Envelope::default();
+                self.reply(reply::reset());
+                Ok(())
+            }
+            Command::Noop => {
+                self.reply(reply::ok());
+                Ok(())
+            }
+            Command::Quit => {
+                self.reply(reply::bye(&self.ctx.config.server.hostname));
+                Err(End::AfterReply)
+            }
+            Command::Vrfy | Command::Expn => self.error_reply(reply::vrfy_disabled()),
+            Command::Help => {
+                self.reply(reply::help());
+                Ok(())
+            }
+        }
+    }
+
+    /// Queues a reply.
+    fn reply(&mut self, reply: Reply) {
+        reply.write_to(&mut self.outbuf);
+    }
+
+    /// Queues a failure reply and counts it; too many failures end the session.
+    fn error_reply(&mut self, reply: Reply) -> Result<(), End> {
+        self.reply(reply);
+        self.errors += 1;
+        if self.errors >= self.ctx.config.limits.max_errors {
+            self.reply(reply::too_many_errors());
+            return Err(End::AfterReply);
+        }
+        Ok(())
+    }
+
+    /// The tenant a transaction would be sent as: the authenticated one, else the network's.
+    fn tenant(&self) -> Option<Arc<Tenant>> {
+        self.auth_tenant.clone().or_else(|| self.network_tenant.clone())
+    }
+}

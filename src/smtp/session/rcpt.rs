@@ -1,0 +1,36 @@
+//! RCPT TO: the recipient limit, then the policy engine's RCPT checks.
+
+use super::{End, Session};
+use crate::policy::RcptContext;
+use crate::smtp::command::{Param, Path};
+use crate::smtp::reply;
+
+impl Session {
+    pub(super) fn rcpt(&mut self, recipient: Path, params: Vec<Param>) -> Result<(), End> {
+        let Some(sender) = self.envelope.sender.clone() else {
+            return self.error_reply(reply::bad_sequence("Need MAIL before RCPT"));
+        };
+        if let Some(param) = params.first() {
+            return self.error_reply(reply::unsupported_parameter(&param.keyword));
+        }
+        let limit = self.ctx.config.limits.max_recipients;
+        if self.envelope.recipients.len() >= limit {
+            self.reply(reply::too_many_recipients(limit));
+            return Ok(());
+        }
+        let Some(tenant) = self.tenant() else {
+            return self.error_reply(reply::relay_denied());
+        };
+        let verdict = self.ctx.engine.on_rcpt(&RcptContext {
+            tenant: &tenant,
+            sender: &sender,
+            recipient: &recipient,
+            accepted_so_far: self.envelope.recipients.len(),
+        });
+        if self.apply_verdict(verdict)? {
+            self.envelope.recipients.push(recipient);
+            self.reply(reply::recipient_ok());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,194 @@
+//! The rate store: the one boundary for state that policy decisions read and charge.
+//!
+//! Parts:
+//! - [`RateStore`] — the trait every check uses: windowed counters, exact capped distinct sets and
+//!   event logs (check-and-add, atomic per key), tenant records, blocks, event and audit logs,
+//!   suppression lists, the campaign index.
+//! - [`key`] — keys from length-prefixed parts, so no user string can forge another key.
+//! - [`window`] — bucket arithmetic of the sliding counters and its error bound.
+//! - [`rocks`] — the embedded RocksDB backend (default, one process).
+//! - [`redis`] — the Redis/Valkey backend (standalone or cluster, shared by several nodes).
+//! - [`config`] — `[store]` config and [`open_store`].
+//!
+//! Time is always passed in (`now`, unix milliseconds): the store has no hidden clock on any
+//! answer. (Only background garbage collection — RocksDB compaction filters, Redis EXPIRE — looks
+//! at the wall clock, and only to drop data that no read can count any more.)
+//!
+//! A store must never fail open: any failure is a [`StoreError`], never a zero or an empty answer.
+
+pub mod config;
+pub mod error;
+pub mod key;
+pub mod redis;
+pub mod rocks;
+pub mod types;
+pub mod window;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use config::{open_store, Backend, StoreConfig};
+pub use error::StoreError;
+pub use key::Key;
+pub use types::{
+    AuditRecord, Block, BlockScope, CampaignMatch, Charge, Event, EventCharge, Lift, SetCharge,
+    Suppression, TenantRecord, TenantState,
+};
+
+/// A boxed future returning a store result; the trait must be usable as `dyn RateStore`.
+pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Largest cap of a distinct set or event log: they are stored whole, so they must stay small.
+pub const MAX_CAP: u32 = 10_000;
+/// Longest member of a distinct set (callers should pass a hash of the recipient).
+pub const MAX_MEMBER_LEN: usize = 1024;
+
+/// The shared state behind every policy decision. All methods take `now` in unix milliseconds.
+///
+/// Windows: counters are bucketed (see [`window`] for the error bound: never under-counts, may
+/// count up to `W/60` extra of old events); sets and event logs are exact: an entry recorded at
+/// `t` counts at `now` iff `now - W < t`.
+pub trait RateStore: Send + Sync {
+    /// `"rocksdb"` or `"redis"`.
+    fn backend(&self) -> &'static str;
+
+    /// Adds `n` to a windowed counter without reading it (the cheap hot-path charge).
+    fn counter_add<'a>(
+        &'a self,
+        key: &'a Key,
+        n: u64,
+        now: u64,
+        window: Duration,
+    ) -> BoxFut<'a, ()>;
+    /// The counter's total over the last `window`.
+    fn counter_get<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u64>;
+    /// Adds `n` only if the total stays `<= limit`; atomic per key.
+    fn counter_check_and_add<'a>(
+        &'a self,
+        key: &'a Key,
+        n: u64,
+        limit: u64,
+        now: u64,
+        window: Duration,
+    ) -> BoxFut<'a, Charge>;
+
+    /// Records `member` at `now` if it is already in the set or the set stays within `cap`
+    /// distinct members over the window; atomic per key. Members beyond the cap are not stored.
+    fn set_check_and_add<'a>(
+        &'a self,
+        key: &'a Key,
+        member: &'a [u8],
+        now: u64,
+        window: Duration,
+        cap: u32,
+    ) -> BoxFut<'a, SetCharge>;
+    /// Distinct members recorded in the window.
+    fn set_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32>;
+
+    /// Records one occurrence at `now` if the window holds fewer than `cap`; exact (every
+    /// timestamp is kept, so "more than `cap` in ANY window" is exact); atomic per key.
+    fn events_check_and_add<'a>(
+        &'a self,
+        key: &'a Key,
+        now: u64,
+        window: Duration,
+        cap: u32,
+    ) -> BoxFut<'a, EventCharge>;
+    /// Occurrences recorded in the window.
+    fn events_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32>;
+
+    /// A tenant record.
+    fn tenant_get<'a>(&'a self, id: &'a str) -> BoxFut<'a, Option<TenantRecord>>;
+    /// Creates or replaces a tenant record.
+    fn tenant_put<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, ()>;
+    /// All tenant records, ordered by id.
+    fn tenant_list(&self) -> BoxFut<'_, Vec<TenantRecord>>;
+
+    /// Places (or replaces) a block and audits it, in one atomic write.
+    fn block_add<'a>(&'a self, block: &'a Block) -> BoxFut<'a, ()>;
+    /// The block on (tenant, scope, target), if any.
+    fn block_get<'a>(
+        &'a self,
+        tenant: &'a str,
+        scope: BlockScope,
+        target: &'a str,
+    ) -> BoxFut<'a, Option<Block>>;
+    /// Lifts a block and audits it, in one atomic write; returns the lifted block (None: there
+    /// was none, nothing is audited).
+    fn block_lift<'a>(
+        &'a self,
+        tenant: &'a str,
+        scope: BlockScope,
+        target: &'a str,
+        lift: &'a Lift,
+    ) -> BoxFut<'a, Option<Block>>;
+    /// The tenant's blocks, ordered by (scope, target).
+    fn blocks_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<Block>>;
+
+    /// Appends to the tenant's event log.
+    fn event_append<'a>(&'a self, tenant: &'a str, event: &'a Event) -> BoxFut<'a, ()>;
+    /// Events with `from <= at <= to`, oldest first (insertion order within one ms).
+    fn events_range<'a>(&'a self, tenant: &'a str, from: u64, to: u64) -> BoxFut<'a, Vec<Event>>;
+    /// Appends to the tenant's audit log.
+    fn audit_append<'a>(&'a self, tenant: &'a str, rec: &'a AuditRecord) -> BoxFut<'a, ()>;
+    /// Audit records with `from <= at <= to`, oldest first.
+    fn audit_range<'a>(
+        &'a self,
+        tenant: &'a str,
+        from: u64,
+        to: u64,
+    ) -> BoxFut<'a, Vec<AuditRecord>>;
+
+    /// Adds (or replaces) an address on the tenant's suppression list.
+    fn suppression_add<'a>(&'a self, tenant: &'a str, entry: &'a Suppression) -> BoxFut<'a, ()>;
+    /// Removes an address; true if it was there.
+    fn suppression_remove<'a>(&'a self, tenant: &'a str, address: &'a str) -> BoxFut<'a, bool>;
+    /// Whether the address is suppressed for the tenant.
+    fn suppression_contains<'a>(&'a self, tenant: &'a str, address: &'a str) -> BoxFut<'a, bool>;
+    /// The tenant's suppression list, ordered by address.
+    fn suppression_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<Suppression>>;
+
+    /// The campaign index for the bulk check; atomic per tenant. If any of `band_keys` maps to a
+    /// live campaign, returns it (first band key wins); else registers `candidate`. Either way
+    /// every band key that is unmapped (or maps to the returned id) is set to the returned id and
+    /// expires `window` after `now`.
+    fn campaign_lookup_or_insert<'a>(
+        &'a self,
+        tenant: &'a str,
+        band_keys: &'a [u64],
+        candidate: &'a str,
+        now: u64,
+        window: Duration,
+    ) -> BoxFut<'a, CampaignMatch>;
+}
+
+/// Window length in ms; a zero window is a caller bug and an error (never "count nothing").
+pub(crate) fn window_ms(window: Duration) -> Result<u64, StoreError> {
+    let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+    if ms == 0 {
+        return Err(StoreError::InvalidArgument(
+            "window must be at least 1 ms".into(),
+        ));
+    }
+    Ok(ms)
+}
+
+pub(crate) fn check_cap(cap: u32) -> Result<(), StoreError> {
+    if cap > MAX_CAP {
+        return Err(StoreError::InvalidArgument(format!(
+            "cap {cap} above {MAX_CAP}"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_member(member: &[u8]) -> Result<(), StoreError> {
+    if member.len() > MAX_MEMBER_LEN {
+        return Err(StoreError::InvalidArgument(format!(
+            "set member of {} bytes (max {MAX_MEMBER_LEN})",
+            member.len()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! Redis / Valkey backend: several gateway nodes share one set of counts.
+//!
+//! - One URL: a standalone server through a reconnecting `ConnectionManager`; several URLs: seed
+//!   nodes of a Redis Cluster. Both multiplex all calls over few connections (auto-pipelining).
+//! - Every check-and-charge is one Lua script, atomic on the server; all keys of a call share the
+//!   `{t<hex tenant>}` hash tag, so one tenant lives on one shard and a multi-key script is legal
+//!   in a cluster.
+//! - Expiry: every windowed key gets `PEXPIRE` on write; logs are trimmed to the retention on
+//!   append. No scan anywhere.
+//! - Every call has a response timeout; an unreachable server is an error, never a zero.
+
+mod ops;
+mod scripts;
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue, RedisResult, ScriptInvocation};
+
+use super::StoreError;
+
+/// The Redis store. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: Conn,
+    scripts: std::sync::Arc<scripts::Scripts>,
+    retention_ms: u64,
+}
+
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl RedisStore {
+    /// Connects: one URL is a standalone server, several are cluster seed nodes. Fails if the
+    /// server cannot be reached within `timeout`.
+    pub async fn connect(
+        urls: &[String],
+        timeout: Duration,
+        log_retention: Duration,
+    ) -> Result<Self, StoreError> {
+        let conn = match urls {
+            [] => return Err(StoreError::Config("no redis url".into())),
+            [url] => {
+                let client = redis::Client::open(url.as_str())?;
+                let cfg = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(timeout);
+                let cm = tokio::time::timeout(
+                    timeout.saturating_mul(2),
+                    ConnectionManager::new_with_config(client, cfg),
+                )
+                .await
+                .map_err(|_| StoreError::Redis(timeout_error()))??;
+                Conn::Single(cm)
+            }
+            many => {
+                let client = ClusterClientBuilder::new(many.iter().map(String::as_str))
+                    .connection_timeout(timeout)
+                    .response_timeout(timeout)
+                    .retries(2)
+                    .build()?;
+                let c =
+                    tokio::time::timeout(timeout.saturating_mul(2), client.get_async_connection())
+                        .await
+                        .map_err(|_| StoreError::Redis(timeout_error()))??;
+                Conn::Cluster(c)
+            }
+        };
+        let store = RedisStore {
+            conn,
+            scripts: std::sync::Arc::new(scripts::Scripts::new()),
+            retention_ms: u64::try_from(log_retention.as_millis()).unwrap_or(u64::MAX),
+        };
+        // Prove the server answers before the gateway starts relying on it.
+        let _: String = store.cmd(&redis::cmd("PING")).await?;
+        Ok(store)
+    }
+
+    async fn script<T: FromRedisValue>(&self, inv: &ScriptInvocation<'_>) -> RedisResult<T> {
+        match &self.conn {
+            Conn::Single(c) => inv.invoke_async(&mut c.clone()).await,
+            Conn::Cluster(c) => inv.invoke_async(&mut c.clone()).await,
+        }
+    }
+
+    async fn cmd<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
+        match &self.conn {
+            Conn::Single(c) => cmd.query_async(&mut c.clone()).await,
+            Conn::Cluster(c) => cmd.query_async(&mut c.clone()).await,
+        }
+    }
+}
+
+fn timeout_error() -> redis::RedisError {
+    redis::RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "redis connect timed out",
+    ))
+}

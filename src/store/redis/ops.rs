@@ -1,0 +1,490 @@
+//! `RateStore` for Redis: argument marshalling around the scripts in [`super::scripts`].
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::RedisStore;
+use crate::store::key::push_part;
+use crate::store::window::{retry_after, span};
+use crate::store::{
+    check_cap, check_member, window_ms, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch,
+    Charge, Event, EventCharge, Key, Lift, RateStore, SetCharge, StoreError, Suppression,
+    TenantRecord,
+};
+
+/// Global set of tenant ids (the only key without a tenant tag; admin reads only).
+const TENANT_INDEX: &[u8] = b"aupgate:tenants";
+
+const MODE_GET: u8 = 0;
+const MODE_ADD: u8 = 1;
+const MODE_CHECK: u8 = 2;
+
+fn suffixed(key: &Key, suffix: u8) -> Vec<u8> {
+    let mut k = key.redis_key();
+    k.push(suffix);
+    k
+}
+
+fn rec_key(kind: &str, tenant: &str) -> Vec<u8> {
+    Key::new(kind, tenant).redis_key()
+}
+
+fn block_field(scope: BlockScope, target: &str) -> Vec<u8> {
+    let mut f = Vec::new();
+    push_part(&mut f, scope.as_str().as_bytes());
+    push_part(&mut f, target.as_bytes());
+    f
+}
+
+fn as_u32(v: i64) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+fn as_u64(v: i64) -> u64 {
+    u64::try_from(v.max(0)).unwrap_or(0)
+}
+
+fn parse_log<T: DeserializeOwned>(members: Vec<Vec<u8>>) -> Result<Vec<T>, StoreError> {
+    members
+        .iter()
+        .map(|m| {
+            let sp = m
+                .iter()
+                .position(|b| *b == b' ')
+                .ok_or_else(|| StoreError::corrupt("log", "member without sequence"))?;
+            Ok(serde_json::from_slice(&m[sp + 1..])?)
+        })
+        .collect()
+}
+
+impl RedisStore {
+    async fn counter(
+        &self,
+        mode: u8,
+        key: &Key,
+        n: u64,
+        limit: u64,
+        now: u64,
+        window: Duration,
+    ) -> Result<(Charge, u64), StoreError> {
+        let w = window_ms(window)?;
+        let s = span(now, w);
+        let mut inv = self.scripts.counter.prepare_invoke();
+        inv.key(suffixed(key, b'c'))
+            .arg(mode)
+            .arg(n)
+            .arg(limit)
+            .arg(now)
+            .arg(w)
+            .arg(s.size);
+        let r: Vec<i64> = self.script(&inv).await?;
+        let (ok, total) = match r.as_slice() {
+            [ok, total, ..] => (*ok, as_u64(*total)),
+            _ => return Err(StoreError::corrupt("counter", "short script reply")),
+        };
+        if ok == 1 {
+            return Ok((Charge::Charged { total }, total));
+        }
+        let buckets: Vec<(u64, u64)> = r[2..]
+            .chunks_exact(2)
+            .map(|c| (as_u64(c[0]), as_u64(c[1])))
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        Ok((
+            Charge::Refused {
+                total,
+                retry_after_ms: retry_after(&buckets, n, limit, now, w, s.size),
+            },
+            total,
+        ))
+    }
+
+    async fn log_append(
+        &self,
+        kind: &str,
+        tenant: &str,
+        at: u64,
+        json: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let mut inv = self.scripts.log.prepare_invoke();
+        inv.key(rec_key(kind, tenant))
+            .key(rec_key(&format!("{kind}_seq"), tenant))
+            .arg(at)
+            .arg(json)
+            .arg(at.saturating_sub(self.retention_ms))
+            .arg(self.retention_ms.max(1));
+        let _: i64 = self.script(&inv).await?;
+        Ok(())
+    }
+
+    async fn log_range<T: DeserializeOwned>(
+        &self,
+        kind: &str,
+        tenant: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<T>, StoreError> {
+        let members: Vec<Vec<u8>> = self
+            .cmd(
+                redis::cmd("ZRANGEBYSCORE")
+                    .arg(rec_key(kind, tenant))
+                    .arg(from)
+                    .arg(to),
+            )
+            .await?;
+        parse_log(members)
+    }
+}
+
+impl RateStore for RedisStore {
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+
+    fn counter_add<'a>(
+        &'a self,
+        key: &'a Key,
+        n: u64,
+        now: u64,
+        window: Duration,
+    ) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            self.counter(MODE_ADD, key, n, 0, now, window).await?;
+            Ok(())
+        })
+    }
+
+    fn counter_get<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u64> {
+        Box::pin(async move { Ok(self.counter(MODE_GET, key, 0, 0, now, window).await?.1) })
+    }
+
+    fn counter_check_and_add<'a>(
+        &'a self,
+        key: &'a Key,
+        n: u64,
+        limit: u64,
+        now: u64,
+        window: Duration,
+    ) -> BoxFut<'a, Charge> {
+        Box::pin(async move {
+            Ok(self
+                .counter(MODE_CHECK, key, n, limit, now, window)
+                .await?
+                .0)
+        })
+    }
+
+    fn set_check_and_add<'a>(
+        &'a self,
+        key: &'a Key,
+        member: &'a [u8],
+        now: u64,
+        window: Duration,
+        cap: u32,
+    ) -> BoxFut<'a, SetCharge> {
+        Box::pin(async move {
+            let w = window_ms(window)?;
+            check_cap(cap)?;
+            check_member(member)?;
+            let mut inv = self.scripts.set.prepare_invoke();
+            inv.key(suffixed(key, b's'))
+                .arg(member)
+                .arg(now)
+                .arg(w)
+                .arg(cap);
+            let r: Vec<i64> = self.script(&inv).await?;
+            match r.as_slice() {
+                [admitted, already, n] => Ok(SetCharge {
+                    admitted: *admitted == 1,
+                    already_member: *already == 1,
+                    distinct: as_u32(*n),
+                }),
+                _ => Err(StoreError::corrupt("set", "bad script reply")),
+            }
+        })
+    }
+
+    fn set_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32> {
+        Box::pin(async move {
+            let w = window_ms(window)?;
+            let cutoff = format!("({}", i128::from(now) - i128::from(w));
+            let n: i64 = self
+                .cmd(
+                    redis::cmd("ZCOUNT")
+                        .arg(suffixed(key, b's'))
+                        .arg(cutoff)
+                        .arg("+inf"),
+                )
+                .await?;
+            Ok(as_u32(n))
+        })
+    }
+
+    fn events_check_and_add<'a>(
+        &'a self,
+        key: &'a Key,
+        now: u64,
+        window: Duration,
+        cap: u32,
+    ) -> BoxFut<'a, EventCharge> {
+        Box::pin(async move {
+            let w = window_ms(window)?;
+            check_cap(cap)?;
+            let mut inv = self.scripts.events.prepare_invoke();
+            inv.key(suffixed(key, b'e'))
+                .key(suffixed(key, b'q'))
+                .arg(now)
+                .arg(w)
+                .arg(cap);
+            let r: Vec<i64> = self.script(&inv).await?;
+            match r.as_slice() {
+                [admitted, n, retry] => Ok(EventCharge {
+                    admitted: *admitted == 1,
+                    count: as_u32(*n),
+                    retry_after_ms: (*admitted != 1 && *retry >= 0).then(|| as_u64(*retry)),
+                }),
+                _ => Err(StoreError::corrupt("event log", "bad script reply")),
+            }
+        })
+    }
+
+    fn events_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32> {
+        Box::pin(async move {
+            let w = window_ms(window)?;
+            let cutoff = format!("({}", i128::from(now) - i128::from(w));
+            let n: i64 = self
+                .cmd(
+                    redis::cmd("ZCOUNT")
+                        .arg(suffixed(key, b'e'))
+                        .arg(cutoff)
+                        .arg("+inf"),
+                )
+                .await?;
+            Ok(as_u32(n))
+        })
+    }
+
+    fn tenant_get<'a>(&'a self, id: &'a str) -> BoxFut<'a, Option<TenantRecord>> {
+        Box::pin(async move {
+            let v: Option<Vec<u8>> = self
+                .cmd(redis::cmd("GET").arg(rec_key("_tenant", id)))
+                .await?;
+            v.map(|v| serde_json::from_slice(&v).map_err(StoreError::from))
+                .transpose()
+        })
+    }
+
+    fn tenant_put<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            let json = serde_json::to_vec(rec)?;
+            let _: () = self
+                .cmd(redis::cmd("SET").arg(rec_key("_tenant", &rec.id)).arg(json))
+                .await?;
+            let _: i64 = self
+                .cmd(redis::cmd("SADD").arg(TENANT_INDEX).arg(&rec.id))
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn tenant_list(&self) -> BoxFut<'_, Vec<TenantRecord>> {
+        Box::pin(async move {
+            let mut ids: Vec<String> = self.cmd(redis::cmd("SMEMBERS").arg(TENANT_INDEX)).await?;
+            ids.sort();
+            let mut out = Vec::with_capacity(ids.len());
+            for id in &ids {
+                if let Some(rec) = self.tenant_get(id).await? {
+                    out.push(rec);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn block_add<'a>(&'a self, block: &'a Block) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            let audit = serde_json::to_vec(&AuditRecord::block_added(block))?;
+            let mut inv = self.scripts.block_add.prepare_invoke();
+            inv.key(rec_key("_blocks", &block.tenant))
+                .key(rec_key("_audit", &block.tenant))
+                .key(rec_key("_audit_seq", &block.tenant))
+                .arg(block_field(block.scope, &block.target))
+                .arg(serde_json::to_vec(block)?)
+                .arg(block.at)
+                .arg(audit)
+                .arg(block.at.saturating_sub(self.retention_ms))
+                .arg(self.retention_ms.max(1));
+            let _: i64 = self.script(&inv).await?;
+            Ok(())
+        })
+    }
+
+    fn block_get<'a>(
+        &'a self,
+        tenant: &'a str,
+        scope: BlockScope,
+        target: &'a str,
+    ) -> BoxFut<'a, Option<Block>> {
+        Box::pin(async move {
+            let v: Option<Vec<u8>> = self
+                .cmd(
+                    redis::cmd("HGET")
+                        .arg(rec_key("_blocks", tenant))
+                        .arg(block_field(scope, target)),
+                )
+                .await?;
+            v.map(|v| serde_json::from_slice(&v).map_err(StoreError::from))
+                .transpose()
+        })
+    }
+
+    fn block_lift<'a>(
+        &'a self,
+        tenant: &'a str,
+        scope: BlockScope,
+        target: &'a str,
+        lift: &'a Lift,
+    ) -> BoxFut<'a, Option<Block>> {
+        Box::pin(async move {
+            let audit = serde_json::to_vec(&AuditRecord::block_lifted(scope, target, lift))?;
+            let mut inv = self.scripts.block_lift.prepare_invoke();
+            inv.key(rec_key("_blocks", tenant))
+                .key(rec_key("_audit", tenant))
+                .key(rec_key("_audit_seq", tenant))
+                .arg(block_field(scope, target))
+                .arg(lift.at)
+                .arg(audit)
+                .arg(lift.at.saturating_sub(self.retention_ms))
+                .arg(self.retention_ms.max(1));
+            let v: Option<Vec<u8>> = self.script(&inv).await?;
+            v.map(|v| serde_json::from_slice(&v).map_err(StoreError::from))
+                .transpose()
+        })
+    }
+
+    fn blocks_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<Block>> {
+        Box::pin(async move {
+            let vals: Vec<Vec<u8>> = self
+                .cmd(redis::cmd("HVALS").arg(rec_key("_blocks", tenant)))
+                .await?;
+            let mut out = vals
+                .iter()
+                .map(|v| serde_json::from_slice::<Block>(v).map_err(StoreError::from))
+                .collect::<Result<Vec<_>, _>>()?;
+            Block::sort(&mut out);
+            Ok(out)
+        })
+    }
+
+    fn event_append<'a>(&'a self, tenant: &'a str, event: &'a Event) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            self.log_append("_events", tenant, event.at, serde_json::to_vec(event)?)
+                .await
+        })
+    }
+
+    fn events_range<'a>(&'a self, tenant: &'a str, from: u64, to: u64) -> BoxFut<'a, Vec<Event>> {
+        Box::pin(async move { self.log_range("_events", tenant, from, to).await })
+    }
+
+    fn audit_append<'a>(&'a self, tenant: &'a str, rec: &'a AuditRecord) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            self.log_append("_audit", tenant, rec.at, serde_json::to_vec(rec)?)
+                .await
+        })
+    }
+
+    fn audit_range<'a>(
+        &'a self,
+        tenant: &'a str,
+        from: u64,
+        to: u64,
+    ) -> BoxFut<'a, Vec<AuditRecord>> {
+        Box::pin(async move { self.log_range("_audit", tenant, from, to).await })
+    }
+
+    fn suppression_add<'a>(&'a self, tenant: &'a str, entry: &'a Suppression) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            let _: i64 = self
+                .cmd(
+                    redis::cmd("HSET")
+                        .arg(rec_key("_suppr", tenant))
+                        .arg(&entry.address)
+                        .arg(serde_json::to_vec(entry)?),
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn suppression_remove<'a>(&'a self, tenant: &'a str, address: &'a str) -> BoxFut<'a, bool> {
+        Box::pin(async move {
+            let n: i64 = self
+                .cmd(
+                    redis::cmd("HDEL")
+                        .arg(rec_key("_suppr", tenant))
+                        .arg(address),
+                )
+                .await?;
+            Ok(n > 0)
+        })
+    }
+
+    fn suppression_contains<'a>(&'a self, tenant: &'a str, address: &'a str) -> BoxFut<'a, bool> {
+        Box::pin(async move {
+            let n: i64 = self
+                .cmd(
+                    redis::cmd("HEXISTS")
+                        .arg(rec_key("_suppr", tenant))
+                        .arg(address),
+                )
+                .await?;
+            Ok(n == 1)
+        })
+    }
+
+    fn suppression_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<Suppression>> {
+        Box::pin(async move {
+            let vals: Vec<Vec<u8>> = self
+                .cmd(redis::cmd("HVALS").arg(rec_key("_suppr", tenant)))
+                .await?;
+            let mut out = vals
+                .iter()
+                .map(|v| serde_json::from_slice::<Suppression>(v).map_err(StoreError::from))
+                .collect::<Result<Vec<_>, _>>()?;
+            out.sort_by(|a, b| a.address.cmp(&b.address));
+            Ok(out)
+        })
+    }
+
+    fn campaign_lookup_or_insert<'a>(
+        &'a self,
+        tenant: &'a str,
+        band_keys: &'a [u64],
+        candidate: &'a str,
+        now: u64,
+        window: Duration,
+    ) -> BoxFut<'a, CampaignMatch> {
+        Box::pin(async move {
+            let w = window_ms(window)?;
+            if band_keys.is_empty() {
+                return Ok(CampaignMatch {
+                    id: candidate.to_owned(),
+                    is_new: true,
+                });
+            }
+            let mut inv = self.scripts.campaign.prepare_invoke();
+            for b in band_keys {
+                inv.key(Key::new("_campaign", tenant).part_u64(*b).redis_key());
+            }
+            inv.arg(candidate).arg(now).arg(w);
+            let (id, is_new): (String, i64) = self.script(&inv).await?;
+            Ok(CampaignMatch {
+                id,
+                is_new: is_new == 1,
+            })
+        })
+    }
+}

@@ -1,0 +1,182 @@
+//! The Lua scripts of the Redis backend. Each runs atomically on the shard that owns its keys;
+//! every key of one call carries the same `{tenant}` hash tag, so this holds in a cluster too.
+//! Numbers are formatted with `%d` because Lua would print large ones in exponent notation.
+
+use redis::Script;
+
+/// Appends a record to a log (sorted set scored by time, member = zero-padded sequence, space,
+/// JSON), trims entries older than the retention and refreshes the expiry.
+const LOG_APPEND_FN: &str = r"
+local function log_append(zk, sk, at, json, cutoff, ttl)
+  local s = redis.call('INCR', sk)
+  redis.call('ZADD', zk, at, string.format('%020d', s) .. ' ' .. json)
+  redis.call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. cutoff)
+  redis.call('PEXPIRE', zk, ttl)
+  redis.call('PEXPIRE', sk, ttl)
+end
+";
+
+/// KEYS[1] hash bucket->count. ARGV mode (0 get, 1 add, 2 check-and-add), n, limit, now, window,
+/// bucket size. Returns {ok, total, [idx, count]...} (buckets only on refusal).
+const COUNTER: &str = r"
+local mode = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+local w = tonumber(ARGV[5])
+local b = tonumber(ARGV[6])
+local first = math.floor(math.max(now - w, 0) / b)
+local cur = math.floor(now / b)
+local function charge()
+  redis.call('HINCRBY', KEYS[1], string.format('%d', cur), n)
+  redis.call('PEXPIRE', KEYS[1], string.format('%d', math.max((cur + 1) * b + w - now, 1)))
+end
+if mode == 1 and redis.call('HLEN', KEYS[1]) < 128 then
+  charge()
+  return {1, 0}
+end
+local h = redis.call('HGETALL', KEYS[1])
+local total = 0
+local buckets = {}
+for i = 1, #h, 2 do
+  local idx = tonumber(h[i])
+  local c = tonumber(h[i + 1])
+  if idx < first then
+    redis.call('HDEL', KEYS[1], h[i])
+  elseif idx <= cur then
+    total = total + c
+    buckets[#buckets + 1] = idx
+    buckets[#buckets + 1] = c
+  end
+end
+if mode == 0 then
+  return {1, total}
+end
+if mode == 2 and total + n > limit then
+  local out = {0, total}
+  for i = 1, #buckets do out[#out + 1] = buckets[i] end
+  return out
+end
+charge()
+return {1, total + n}
+";
+
+/// KEYS[1] sorted set member->last seen. ARGV member, now, window, cap.
+/// Returns {admitted, already_member, distinct}.
+const SET: &str = r"
+local now = tonumber(ARGV[2])
+local w = tonumber(ARGV[3])
+local cap = tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - w))
+local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local n = redis.call('ZCARD', KEYS[1])
+local already = 0
+if old then
+  already = 1
+  if tonumber(old) < now then redis.call('ZADD', KEYS[1], string.format('%d', now), ARGV[1]) end
+elseif n < cap then
+  redis.call('ZADD', KEYS[1], string.format('%d', now), ARGV[1])
+  n = n + 1
+else
+  return {0, 0, n}
+end
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], string.format('%d', math.max(tonumber(top[2]) + w - now, 1)))
+return {1, already, n}
+";
+
+/// KEYS[1] sorted set of occurrences, KEYS[2] sequence. ARGV now, window, cap.
+/// Returns {admitted, count, retry_after (-1: never)}.
+const EVENTS: &str = r"
+local now = tonumber(ARGV[1])
+local w = tonumber(ARGV[2])
+local cap = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - w))
+local n = redis.call('ZCARD', KEYS[1])
+if n < cap then
+  local s = redis.call('INCR', KEYS[2])
+  redis.call('ZADD', KEYS[1], string.format('%d', now), string.format('%d:%d', now, s))
+  local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  local ttl = string.format('%d', math.max(tonumber(top[2]) + w - now, 1))
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  return {1, n + 1, 0}
+end
+if cap == 0 then return {0, n, -1} end
+local r = redis.call('ZRANGE', KEYS[1], n - cap, n - cap, 'WITHSCORES')
+return {0, n, math.max(tonumber(r[2]) + w - now, 1)}
+";
+
+/// KEYS band keys (value `expiry:id`). ARGV candidate, now, window. Returns {id, is_new}.
+const CAMPAIGN: &str = r"
+local now = tonumber(ARGV[2])
+local w = tonumber(ARGV[3])
+local cur = {}
+local found = false
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  local live = false
+  if v then
+    local e, c = string.match(v, '^(%d+):(.*)$')
+    if e and tonumber(e) > now then live = c end
+  end
+  cur[i] = live
+  if live and not found then found = live end
+end
+local id = found or ARGV[1]
+local val = string.format('%d', now + w) .. ':' .. id
+for i = 1, #KEYS do
+  if (not cur[i]) or cur[i] == id then redis.call('SET', KEYS[i], val, 'PX', string.format('%d', w)) end
+end
+if found then return {id, 0} end
+return {id, 1}
+";
+
+/// KEYS[1] log, KEYS[2] sequence. ARGV at, json, cutoff, ttl.
+const LOG: &str = r"
+log_append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+return 1
+";
+
+/// KEYS[1] blocks hash, KEYS[2] audit log, KEYS[3] audit sequence.
+/// ARGV field, block json, at, audit json, cutoff, ttl.
+const BLOCK_ADD: &str = r"
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+log_append(KEYS[2], KEYS[3], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+return 1
+";
+
+/// Same keys; ARGV field, at, audit json, cutoff, ttl. Returns the lifted block or nil.
+const BLOCK_LIFT: &str = r"
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+log_append(KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return v
+";
+
+/// The loaded scripts (hashes are computed once; Redis caches the bodies).
+pub(super) struct Scripts {
+    pub counter: Script,
+    pub set: Script,
+    pub events: Script,
+    pub campaign: Script,
+    pub log: Script,
+    pub block_add: Script,
+    pub block_lift: Script,
+}
+
+impl Scripts {
+    pub(super) fn new() -> Self {
+        let with_log = |body: &str| Script::new(&format!("{LOG_APPEND_FN}{body}"));
+        Scripts {
+            counter: Script::new(COUNTER),
+            set: Script::new(SET),
+            events: Script::new(EVENTS),
+            campaign: Script::new(CAMPAIGN),
+            log: with_log(LOG),
+            block_add: with_log(BLOCK_ADD),
+            block_lift: with_log(BLOCK_LIFT),
+        }
+    }
+}

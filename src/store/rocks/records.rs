@@ -1,0 +1,305 @@
+//! Records in RocksDB: tenants, blocks (+ audit), event and audit logs, suppression lists, the
+//! campaign index. Keys start with the length-prefixed tenant so one tenant's records are one
+//! contiguous range.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rocksdb::{ReadOptions, WriteBatch};
+use serde::{de::DeserializeOwned, Serialize};
+
+use super::codec::{expiring, split_expiring};
+use super::{Inner, CF_AUDIT, CF_BLOCKS, CF_CAMPAIGNS, CF_SUPPRESSION, CF_TENANTS};
+use crate::store::key::push_part;
+use crate::store::{
+    window_ms, AuditRecord, Block, BlockScope, CampaignMatch, Lift, StoreError, Suppression,
+    TenantRecord,
+};
+
+fn tenant_prefix(tenant: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(4 + tenant.len() + 24);
+    push_part(&mut k, tenant.as_bytes());
+    k
+}
+
+fn block_key(tenant: &str, scope: BlockScope, target: &str) -> Vec<u8> {
+    let mut k = tenant_prefix(tenant);
+    push_part(&mut k, scope.as_str().as_bytes());
+    push_part(&mut k, target.as_bytes());
+    k
+}
+
+fn suppression_key(tenant: &str, address: &str) -> Vec<u8> {
+    let mut k = tenant_prefix(tenant);
+    push_part(&mut k, address.as_bytes());
+    k
+}
+
+/// The smallest key greater than every key starting with `prefix` (None: no bound).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+impl Inner {
+    fn get_json<T: DeserializeOwned>(
+        &self,
+        cf: &'static str,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        let cf = self.cf(cf)?;
+        match self.db.get_pinned_cf(cf, key)? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_json<T: Serialize>(
+        &self,
+        cf: &'static str,
+        key: &[u8],
+        v: &T,
+    ) -> Result<(), StoreError> {
+        let cf = self.cf(cf)?;
+        self.db
+            .put_cf_opt(cf, key, serde_json::to_vec(v)?, &self.write_opts)?;
+        Ok(())
+    }
+
+    /// Values of every key starting with `prefix`, in key order.
+    fn scan_json<T: DeserializeOwned>(
+        &self,
+        cf: &'static str,
+        lower: Vec<u8>,
+        upper: Option<Vec<u8>>,
+    ) -> Result<Vec<T>, StoreError> {
+        let cf = self.cf(cf)?;
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_lower_bound(lower);
+        if let Some(u) = upper {
+            ro.set_iterate_upper_bound(u);
+        }
+        let mut it = self.db.raw_iterator_cf_opt(cf, ro);
+        it.seek_to_first();
+        let mut out = Vec::new();
+        while let Some(v) = it.value() {
+            out.push(serde_json::from_slice(v)?);
+            it.next();
+        }
+        it.status()?;
+        Ok(out)
+    }
+
+    pub(crate) fn tenant_get(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
+        self.get_json(CF_TENANTS, id.as_bytes())
+    }
+
+    pub(crate) fn tenant_put(&self, rec: &TenantRecord) -> Result<(), StoreError> {
+        self.put_json(CF_TENANTS, rec.id.as_bytes(), rec)
+    }
+
+    pub(crate) fn tenant_list(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        self.scan_json(CF_TENANTS, Vec::new(), None)
+    }
+
+    fn log_key(&self, tenant: &str, at: u64) -> Vec<u8> {
+        let mut k = tenant_prefix(tenant);
+        k.extend_from_slice(&at.to_be_bytes());
+        k.extend_from_slice(&self.seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+        k
+    }
+
+    pub(crate) fn block_add(&self, block: &Block) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(CF_BLOCKS)?,
+            block_key(&block.tenant, block.scope, &block.target),
+            serde_json::to_vec(block)?,
+        );
+        batch.put_cf(
+            self.cf(CF_AUDIT)?,
+            self.log_key(&block.tenant, block.at),
+            serde_json::to_vec(&AuditRecord::block_added(block))?,
+        );
+        self.db.write_opt(batch, &self.write_opts)?;
+        Ok(())
+    }
+
+    pub(crate) fn block_get(
+        &self,
+        tenant: &str,
+        scope: BlockScope,
+        target: &str,
+    ) -> Result<Option<Block>, StoreError> {
+        self.get_json(CF_BLOCKS, &block_key(tenant, scope, target))
+    }
+
+    pub(crate) fn block_lift(
+        &self,
+        tenant: &str,
+        scope: BlockScope,
+        target: &str,
+        lift: &Lift,
+    ) -> Result<Option<Block>, StoreError> {
+        let k = block_key(tenant, scope, target);
+        let _guard = self.lock(&k);
+        let Some(block) = self.get_json::<Block>(CF_BLOCKS, &k)? else {
+            return Ok(None);
+        };
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_BLOCKS)?, &k);
+        batch.put_cf(
+            self.cf(CF_AUDIT)?,
+            self.log_key(tenant, lift.at),
+            serde_json::to_vec(&AuditRecord::block_lifted(scope, target, lift))?,
+        );
+        self.db.write_opt(batch, &self.write_opts)?;
+        Ok(Some(block))
+    }
+
+    pub(crate) fn blocks_list(&self, tenant: &str) -> Result<Vec<Block>, StoreError> {
+        let p = tenant_prefix(tenant);
+        let end = prefix_end(&p);
+        let mut out = self.scan_json(CF_BLOCKS, p, end)?;
+        Block::sort(&mut out);
+        Ok(out)
+    }
+
+    pub(crate) fn log_append<T: Serialize>(
+        &self,
+        cf: &'static str,
+        tenant: &str,
+        at: u64,
+        rec: &T,
+    ) -> Result<(), StoreError> {
+        self.put_json(cf, &self.log_key(tenant, at), rec)
+    }
+
+    pub(crate) fn log_range<T: DeserializeOwned>(
+        &self,
+        cf: &'static str,
+        tenant: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut lower = tenant_prefix(tenant);
+        lower.extend_from_slice(&from.to_be_bytes());
+        let mut upper = tenant_prefix(tenant);
+        let upper = match to.checked_add(1) {
+            Some(t) => {
+                upper.extend_from_slice(&t.to_be_bytes());
+                Some(upper)
+            }
+            None => prefix_end(&upper),
+        };
+        self.scan_json(cf, lower, upper)
+    }
+
+    pub(crate) fn suppression_add(
+        &self,
+        tenant: &str,
+        entry: &Suppression,
+    ) -> Result<(), StoreError> {
+        self.put_json(
+            CF_SUPPRESSION,
+            &suppression_key(tenant, &entry.address),
+            entry,
+        )
+    }
+
+    pub(crate) fn suppression_remove(
+        &self,
+        tenant: &str,
+        address: &str,
+    ) -> Result<bool, StoreError> {
+        let k = suppression_key(tenant, address);
+        let _guard = self.lock(&k);
+        let cf = self.cf(CF_SUPPRESSION)?;
+        let existed = self.db.get_pinned_cf(cf, &k)?.is_some();
+        if existed {
+            self.db.delete_cf_opt(cf, &k, &self.write_opts)?;
+        }
+        Ok(existed)
+    }
+
+    pub(crate) fn suppression_contains(
+        &self,
+        tenant: &str,
+        address: &str,
+    ) -> Result<bool, StoreError> {
+        let cf = self.cf(CF_SUPPRESSION)?;
+        Ok(self
+            .db
+            .get_pinned_cf(cf, suppression_key(tenant, address))?
+            .is_some())
+    }
+
+    pub(crate) fn suppression_list(&self, tenant: &str) -> Result<Vec<Suppression>, StoreError> {
+        let p = tenant_prefix(tenant);
+        let end = prefix_end(&p);
+        let mut out: Vec<Suppression> = self.scan_json(CF_SUPPRESSION, p, end)?;
+        out.sort_by(|a, b| a.address.cmp(&b.address));
+        Ok(out)
+    }
+
+    pub(crate) fn campaign(
+        &self,
+        tenant: &str,
+        band_keys: &[u64],
+        candidate: &str,
+        now: u64,
+        window: Duration,
+    ) -> Result<CampaignMatch, StoreError> {
+        let w = window_ms(window)?;
+        let prefix = tenant_prefix(tenant);
+        let keys: Vec<Vec<u8>> = band_keys
+            .iter()
+            .map(|b| {
+                let mut k = prefix.clone();
+                k.extend_from_slice(&b.to_be_bytes());
+                k
+            })
+            .collect();
+        // One lock per tenant: the index of one tenant changes as a whole.
+        let mut lock_key = b"campaign".to_vec();
+        lock_key.extend_from_slice(&prefix);
+        let _guard = self.lock(&lock_key);
+        let cf = self.cf(CF_CAMPAIGNS)?;
+        let mut current: Vec<Option<String>> = Vec::with_capacity(keys.len());
+        for k in &keys {
+            let live = match self.db.get_pinned_cf(cf, k)? {
+                Some(v) => {
+                    let (exp, id) = split_expiring("campaign", &v)?;
+                    if exp > now {
+                        Some(
+                            String::from_utf8(id.to_vec())
+                                .map_err(|_| StoreError::corrupt("campaign", "id not UTF-8"))?,
+                        )
+                    } else {
+                        None
+                    }
+                }
+                None => None,
+            };
+            current.push(live);
+        }
+        let found = current.iter().flatten().next().cloned();
+        let is_new = found.is_none();
+        let id = found.unwrap_or_else(|| candidate.to_owned());
+        let value = expiring(now.saturating_add(w), id.as_bytes());
+        let mut batch = WriteBatch::default();
+        for (k, cur) in keys.iter().zip(&current) {
+            if cur.as_deref().is_none_or(|c| c == id) {
+                batch.put_cf(cf, k, &value);
+            }
+        }
+        self.db.write_opt(batch, &self.write_opts)?;
+        Ok(CampaignMatch { id, is_new })
+    }
+}

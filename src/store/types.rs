@@ -1,0 +1,206 @@
+//! Records and answers exchanged with the store. Plain data: no I/O, no policy.
+
+use serde::{Deserialize, Serialize};
+
+/// Answer of a windowed counter check-and-charge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Charge {
+    /// Charged; `total` is the window's total including this charge.
+    Charged {
+        /// Total in the window after the charge.
+        total: u64,
+    },
+    /// Not charged: the charge would exceed the limit.
+    Refused {
+        /// Total in the window (unchanged).
+        total: u64,
+        /// How long until the charge would fit (ms); `None` if it never fits.
+        retry_after_ms: Option<u64>,
+    },
+}
+
+/// Answer of a capped distinct-set check-and-add.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SetCharge {
+    /// The member is (now) in the set: it was already there, or it fitted under the cap.
+    pub admitted: bool,
+    /// The member was already in the set within the window.
+    pub already_member: bool,
+    /// Distinct members in the window after this call.
+    pub distinct: u32,
+}
+
+/// Answer of a capped event-log check-and-add.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventCharge {
+    /// The occurrence was recorded (the count stayed within the cap).
+    pub admitted: bool,
+    /// Occurrences in the window after this call.
+    pub count: u32,
+    /// When refused: how long until one more would be admitted (ms).
+    pub retry_after_ms: Option<u64>,
+}
+
+/// Answer of the campaign index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CampaignMatch {
+    /// The campaign the message belongs to.
+    pub id: String,
+    /// True if no band key matched and the candidate id was registered.
+    pub is_new: bool,
+}
+
+/// State of a tenant on the escalation ladder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantState {
+    /// Normal.
+    Active,
+    /// Warned once.
+    Warned,
+    /// Last warning before suspension.
+    FinalWarning,
+    /// Suspended: all mail refused.
+    Suspended,
+}
+
+/// A tenant record as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    /// Stable tenant id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Ladder state.
+    pub state: TenantState,
+    /// Everything else the tenant module keeps (credentials, networks, domains...).
+    #[serde(default)]
+    pub extra: serde_json::Value,
+}
+
+/// What a block covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockScope {
+    /// The whole tenant (`target` is empty).
+    Tenant,
+    /// One campaign (`target` is the campaign id).
+    Campaign,
+    /// One sender address (`target` is the normalised address).
+    Sender,
+}
+
+impl BlockScope {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            BlockScope::Tenant => "tenant",
+            BlockScope::Campaign => "campaign",
+            BlockScope::Sender => "sender",
+        }
+    }
+}
+
+/// A block: who blocked what, why and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// Tenant blocked (or whose campaign/sender is blocked).
+    pub tenant: String,
+    /// What is blocked.
+    pub scope: BlockScope,
+    /// The campaign id or sender address; empty for a tenant block.
+    pub target: String,
+    /// Who placed it (operator name, or `policy:<rule>`).
+    pub by: String,
+    /// Why.
+    pub reason: String,
+    /// When (unix ms).
+    pub at: u64,
+}
+
+/// Who lifts a block, why and when (lifting is audited).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lift {
+    /// Operator lifting the block.
+    pub by: String,
+    /// Why.
+    pub reason: String,
+    /// When (unix ms).
+    pub at: u64,
+}
+
+/// An event on a tenant: a violation or a complaint threshold crossing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// When (unix ms).
+    pub at: u64,
+    /// Kind, e.g. `violation`, `complaint_threshold`.
+    pub kind: String,
+    /// Rule id, e.g. `bulk.max_recipients`, if any.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// Free-form details (numbers, campaign id...).
+    #[serde(default)]
+    pub detail: serde_json::Value,
+}
+
+/// An audit record: an operator or system action.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// When (unix ms).
+    pub at: u64,
+    /// Who acted.
+    pub actor: String,
+    /// What was done, e.g. `block.add`, `block.lift`, `domain.verify`.
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// Why.
+    pub reason: String,
+    /// Free-form details.
+    #[serde(default)]
+    pub detail: serde_json::Value,
+}
+
+/// An entry of a tenant's suppression list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppression {
+    /// Recipient identity (already normalised by the caller).
+    pub address: String,
+    /// When it was added (unix ms).
+    pub at: u64,
+    /// Why (bounce, complaint, unsubscribe, operator).
+    pub reason: String,
+}
+
+impl Block {
+    /// Sorts blocks by (scope, target): the order every backend lists them in.
+    pub fn sort(blocks: &mut [Block]) {
+        blocks.sort_by(|a, b| (a.scope.as_str(), &a.target).cmp(&(b.scope.as_str(), &b.target)));
+    }
+}
+
+impl AuditRecord {
+    /// The audit record written together with a block.
+    pub fn block_added(block: &Block) -> Self {
+        AuditRecord {
+            at: block.at,
+            actor: block.by.clone(),
+            action: "block.add".into(),
+            target: format!("{}:{}", block.scope.as_str(), block.target),
+            reason: block.reason.clone(),
+            detail: serde_json::Value::Null,
+        }
+    }
+
+    /// The audit record written together with the lifting of a block.
+    pub fn block_lifted(scope: BlockScope, target: &str, lift: &Lift) -> Self {
+        AuditRecord {
+            at: lift.at,
+            actor: lift.by.clone(),
+            action: "block.lift".into(),
+            target: format!("{}:{}", scope.as_str(), target),
+            reason: lift.reason.clone(),
+            detail: serde_json::Value::Null,
+        }
+    }
+}

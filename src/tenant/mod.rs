@@ -1,0 +1,194 @@
+//! Tenants: who a client is. Resolves a client address or an AUTH identity to a tenant, verifies
+//! passwords against argon2id hashes, and answers "may this tenant send as this domain". It never
+//! stores or logs a plaintext password.
+
+mod password;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use crate::config::{TenantConfig, TenantStateConfig};
+
+pub use password::{hash_password, is_argon2id_hash, verify_password};
+
+/// Lifecycle state of a tenant.
+pub type TenantState = TenantStateConfig;
+
+/// A customer account as the session sees it.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub state: TenantState,
+    pub networks: Vec<IpNet>,
+    /// Normalised (lower-case, IDNA, no trailing dot) domain names.
+    pub domains: Vec<String>,
+    pub contact: Option<String>,
+}
+
+impl Tenant {
+    /// True when `domain` is one of the tenant's domains or a subdomain of one.
+    pub fn owns_domain(&self, domain: &str) -> bool {
+        let Some(domain) = normalize_domain(domain) else {
+            return false;
+        };
+        self.domains.iter().any(|own| {
+            domain == *own
+                || (domain.len() > own.len()
+                    && domain.ends_with(own.as_str())
+                    && domain.as_bytes()[domain.len() - own.len() - 1] == b'.')
+        })
+    }
+
+    /// True when the tenant has assigned networks and `ip` lies inside one of them.
+    pub fn in_networks(&self, ip: IpAddr) -> bool {
+        self.networks.iter().any(|net| net.contains(&canonical_ip(ip)))
+    }
+}
+
+/// All tenants, indexed for the two ways a session identifies one.
+#[derive(Debug, Default)]
+pub struct TenantDirectory {
+    tenants: HashMap<String, Arc<Tenant>>,
+    /// AUTH user name → (tenant id, argon2id PHC hash).
+    credentials: HashMap<String, (String, String)>,
+}
+
+impl TenantDirectory {
+    /// Builds the directory from validated config entries.
+    pub fn from_config(entries: &[TenantConfig]) -> TenantDirectory {
+        let mut directory = TenantDirectory::default();
+        for entry in entries {
+            let tenant = Tenant {
+                id: entry.id.clone(),
+                name: entry.name.clone(),
+                state: entry.state,
+                networks: entry.networks.iter().filter_map(|n| parse_network(n)).collect(),
+                domains: entry.domains.iter().filter_map(|d| normalize_domain(d)).collect(),
+                contact: entry.contact.clone(),
+            };
+            for credential in &entry.credentials {
+                directory.credentials.insert(
+                    credential.username.clone(),
+                    (entry.id.clone(), credential.password_hash.clone()),
+                );
+            }
+            directory.tenants.insert(entry.id.clone(), Arc::new(tenant));
+        }
+        directory
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Tenant>> {
+        self.tenants.get(id).cloned()
+    }
+
+    /// The tenant whose networks contain `ip`, the most specific network winning.
+    pub fn by_address(&self, ip: IpAddr) -> Option<Arc<Tenant>> {
+        let ip = canonical_ip(ip);
+        self.tenants
+            .values()
+            .filter_map(|tenant| {
+                tenant
+                    .networks
+                    .iter()
+                    .filter(|net| net.contains(&ip))
+                    .map(|net| net.prefix_len())
+                    .max()
+                    .map(|len| (len, tenant))
+            })
+            .max_by_key(|(len, tenant)| (*len, std::cmp::Reverse(tenant.id.clone())))
+            .map(|(_, tenant)| tenant.clone())
+    }
+
+    /// The credential record for an AUTH user name: (tenant, hash). Verification is the caller's
+    /// job (it is slow on purpose and belongs on a blocking thread).
+    pub fn credential(&self, username: &str) -> Option<(Arc<Tenant>, String)> {
+        let (tenant_id, hash) = self.credentials.get(username)?;
+        Some((self.get(tenant_id)?, hash.clone()))
+    }
+}
+
+/// Parses `10.0.0.0/8` or a bare address (a /32 or /128).
+pub fn parse_network(text: &str) -> Option<IpNet> {
+    text.parse::<IpNet>()
+        .ok()
+        .map(|net| net.trunc())
+        .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// IPv4-mapped IPv6 addresses compare as IPv4.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// Lower-cases, IDNA-encodes and drops a trailing dot; `None` if it is not a plausible domain.
+pub fn normalize_domain(domain: &str) -> Option<String> {
+    let trimmed = domain.trim().trim_end_matches('.');
+    if trimmed.is_empty() || trimmed.starts_with('[') {
+        return None;
+    }
+    let ascii = idna::domain_to_ascii(trimmed).ok()?;
+    let valid = !ascii.is_empty()
+        && ascii.len() <= 253
+        && ascii.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    valid.then_some(ascii)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(networks: &[&str], domains: &[&str]) -> TenantConfig {
+        TenantConfig {
+            id: format!("t-{}", networks.join(",")),
+            networks: networks.iter().map(|s| s.to_string()).collect(),
+            domains: domains.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn domains_are_normalised() {
+        assert_eq!(normalize_domain("Example.COM."), Some("example.com".into()));
+        assert_eq!(normalize_domain("bücher.example"), Some("xn--bcher-kva.example".into()));
+        assert_eq!(normalize_domain(""), None);
+        assert_eq!(normalize_domain("a..b"), None);
+        assert_eq!(normalize_domain("[127.0.0.1]"), None);
+        assert_eq!(normalize_domain("bad domain"), None);
+    }
+
+    #[test]
+    fn subdomains_are_owned_but_lookalikes_are_not() {
+        let directory = TenantDirectory::from_config(&[tenant(&["10.0.0.0/8"], &["Example.com"])]);
+        let t = directory.get("t-10.0.0.0/8").expect("tenant");
+        assert!(t.owns_domain("example.com"));
+        assert!(t.owns_domain("EXAMPLE.COM."));
+        assert!(t.owns_domain("mail.example.com"));
+        assert!(!t.owns_domain("badexample.com"));
+        assert!(!t.owns_domain("example.com.evil"));
+        assert!(!t.owns_domain("com"));
+    }
+
+    #[test]
+    fn most_specific_network_wins() {
+        let directory = TenantDirectory::from_config(&[
+            tenant(&["10.0.0.0/8"], &["a.example"]),
+            tenant(&["10.1.0.0/16"], &["b.example"]),
+        ]);
+        let hit = |ip: &str| directory.by_address(ip.parse().unwrap()).map(|t| t.id.clone());
+        assert_eq!(hit("10.1.2.3").as_deref(), Some("t-10.1.0.0/16"));
+        assert_eq!(hit("10.2.2.3").as_deref(), Some("t-10.0.0.0/8"));
+        assert_eq!(hit("::ffff:10.2.2.3").as_deref(), Some("t-10.0.0.0/8"));
+        assert_eq!(hit("192.0.2.1"), None);
+    }
+}

@@ -1,0 +1,45 @@
+//! The binary's config handling: a bad config reports every error with its path and exits non-zero.
+
+use std::process::Command;
+
+#[test]
+fn bad_config_reports_all_errors_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        r#"
+[server]
+hostnme = "typo"
+[limits]
+command_timeout = "soon"
+[relay]
+mode = "pigeon"
+[[listener]]
+address = "nowhere"
+[[tenant]]
+id = "t"
+networks = ["300.0.0.0/8"]
+"#,
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_aupgate"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for path in ["server.hostnme", "limits.command_timeout", "relay.mode", "listener[0].address", "tenant[0].networks[0]"] {
+        assert!(stderr.contains(path), "{path} missing from:\n{stderr}");
+    }
+}
+
+#[test]
+fn check_config_accepts_the_demo_config() {
+    let output = Command::new(env!("CARGO_BIN_EXE_aupgate"))
+        .args(["check-config", concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/aupgate.demo.toml")])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}

@@ -1,0 +1,51 @@
+//! MX mode against a real DNS server on loopback: MX lookup, implicit MX, null MX.
+
+mod support;
+
+use std::time::Duration;
+
+use aupgate::config::RelayMode;
+use support::dns::{DnsServer, Record, Zone};
+use support::Harness;
+
+#[tokio::test]
+async fn mx_routing_uses_the_configured_resolver() {
+    let zone = Zone::default();
+    zone.add("dest.example", Record::Mx(10, "mx1.dest.example".into()));
+    zone.add("mx1.dest.example", Record::A("127.0.0.1".parse().unwrap()));
+    zone.add("implicit.example", Record::A("127.0.0.1".parse().unwrap()));
+    zone.add("nullmx.example", Record::Mx(0, ".".into()));
+    zone.add("acme.example", Record::Mx(5, "mx1.dest.example".into()));
+    let dns = DnsServer::start(zone).await;
+    let sink = support::Sink::start().await;
+    let sink_port = sink.address.port();
+    let h = Harness::start_with(|c| {
+        c.relay.mode = RelayMode::Mx;
+        c.relay.mx_port = sink_port;
+        c.dns.nameservers = vec![dns.address.to_string()];
+        c.queue.max_age = aupgate::config::HumanDuration::secs(1);
+    })
+    .await;
+    let mut c = h.connect(h.relay_addr()).await;
+    c.send("EHLO client.test", "250 ").await;
+    for rcpt in ["bob@dest.example", "carol@implicit.example", "dave@nullmx.example"] {
+        c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
+        c.send(&format!("RCPT TO:<{rcpt}>"), "250 2.1.5").await;
+        c.send("DATA", "354").await;
+        c.write(format!("Subject: to {rcpt}\r\n\r\nhi\r\n.\r\n").as_bytes()).await;
+        c.expect("250 2.0.0").await;
+    }
+    // bob and carol delivered; dave refused by null MX, which returns a DSN to a@acme.example.
+    let got = sink.wait_for(3, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 3, "{got:?}");
+    let delivered: Vec<String> = got.iter().filter(|m| !m.sender.is_empty()).flat_map(|m| m.recipients.clone()).collect();
+    assert!(delivered.contains(&"bob@dest.example".to_string()), "{delivered:?}");
+    assert!(delivered.contains(&"carol@implicit.example".to_string()), "{delivered:?}");
+    assert!(!delivered.contains(&"dave@nullmx.example".to_string()));
+    let dsn = got.iter().find(|m| m.sender.is_empty()).expect("DSN for the null-MX recipient");
+    assert_eq!(dsn.recipients, vec!["a@acme.example".to_string()]);
+    let text = String::from_utf8_lossy(&dsn.data);
+    assert!(text.contains("Final-Recipient: rfc822; dave@nullmx.example"), "{text}");
+    assert!(text.contains("556 5.1.10"), "{text}");
+    assert_eq!(h.sink.messages().len(), 0, "the smarthost must not be used in MX mode");
+}

@@ -1,0 +1,106 @@
+//! End to end on loopback: real gateway, real sink. Delivery, byte identity, per-recipient
+//! failures, retries, DSNs.
+
+mod support;
+
+use std::time::Duration;
+
+use support::Harness;
+
+async fn send(h: &Harness, from: &str, to: &[&str], data: &[u8]) -> String {
+    let mut c = h.connect(h.relay_addr()).await;
+    c.send("EHLO client.test", "250 ").await;
+    c.send(&format!("MAIL FROM:<{from}>"), "250 2.1.0").await;
+    for rcpt in to {
+        c.send(&format!("RCPT TO:<{rcpt}>"), "250 2.1.5").await;
+    }
+    c.send("DATA", "354").await;
+    c.write(data).await;
+    let reply = c.expect("250 2.0.0 OK queued as ").await;
+    c.send("QUIT", "221 2.0.0").await;
+    reply.last().unwrap().rsplit(' ').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn relayed_message_is_byte_identical_plus_received() {
+    let h = Harness::start().await;
+    let wire = b"From: a@acme.example\r\nTo: b@dest.example\r\nSubject: test\r\n\r\nline one\r\n..leading dot\r\n\xc3\xa9 8bit\r\n.\r\n";
+    let queue_id = send(&h, "a@acme.example", &["b@dest.example"], wire).await;
+    let got = h.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1);
+    let message = &got[0];
+    assert_eq!(message.sender, "a@acme.example");
+    assert_eq!(message.recipients, vec!["b@dest.example".to_string()]);
+    let expected_body: &[u8] = b"From: a@acme.example\r\nTo: b@dest.example\r\nSubject: test\r\n\r\nline one\r\n.leading dot\r\n\xc3\xa9 8bit\r\n";
+    assert!(message.data.starts_with(b"Received: from client.test ([127.0.0.1])\r\n\tby gw.test (aupgate) with ESMTP id "));
+    assert!(String::from_utf8_lossy(&message.data).contains(&queue_id));
+    assert!(message.data.ends_with(expected_body), "body changed: {:?}", String::from_utf8_lossy(&message.data));
+    let received_len = message.data.len() - expected_body.len();
+    assert_eq!(message.data[..received_len].iter().filter(|&&b| b == b'\n').count(), 3);
+}
+
+#[tokio::test]
+async fn permanent_failure_bounces_only_the_failed_recipient() {
+    let h = Harness::start().await;
+    send(&h, "a@acme.example", &["ok@dest.example", "permfail@dest.example"], b"Subject: x\r\n\r\nhi\r\n.\r\n").await;
+    let got = h.sink.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 2, "one delivery and one DSN expected: {got:?}");
+    assert_eq!(got[0].recipients, vec!["ok@dest.example".to_string()]);
+    let dsn = &got[1];
+    assert_eq!(dsn.sender, "", "a DSN has the null sender");
+    assert_eq!(dsn.recipients, vec!["a@acme.example".to_string()]);
+    let text = String::from_utf8_lossy(&dsn.data);
+    assert!(text.contains("Content-Type: multipart/report; report-type=delivery-status"));
+    assert!(text.contains("Final-Recipient: rfc822; permfail@dest.example"));
+    assert!(text.contains("Status: 5.1.1"));
+    assert!(text.contains("Diagnostic-Code: smtp; 550 5.1.1 no such user"));
+    assert!(!text.contains("Final-Recipient: rfc822; ok@dest.example"));
+}
+
+#[tokio::test]
+async fn null_sender_failure_is_never_bounced() {
+    let h = Harness::start().await;
+    send(&h, "", &["permfail@dest.example", "ok@dest.example"], b"Subject: bounce\r\n\r\nhi\r\n.\r\n").await;
+    let got = h.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(h.sink.messages().len(), 1, "no DSN for a null sender");
+}
+
+#[tokio::test]
+async fn temporary_failures_are_retried_then_expire_into_a_dsn() {
+    let h = Harness::start_with(|c| {
+        c.queue.max_age = aupgate::config::HumanDuration::secs(2);
+    })
+    .await;
+    send(&h, "a@acme.example", &["tempfail@dest.example"], b"Subject: x\r\n\r\nhi\r\n.\r\n").await;
+    let got = h.sink.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1, "expected the expiry DSN");
+    let text = String::from_utf8_lossy(&got[0].data);
+    assert!(text.contains("Final-Recipient: rfc822; tempfail@dest.example"));
+    assert!(text.contains("5.4.7 Delivery time expired; last error: 451 4.3.0 try later"), "{text}");
+}
+
+#[tokio::test]
+async fn disconnecting_next_hop_is_a_temporary_failure_for_the_transaction() {
+    let h = Harness::start_with(|c| {
+        c.queue.max_age = aupgate::config::HumanDuration::secs(2);
+    })
+    .await;
+    send(&h, "a@acme.example", &["disconnect@dest.example"], b"Subject: x\r\n\r\nhi\r\n.\r\n").await;
+    let got = h.sink.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1, "expected the expiry DSN after retries");
+    assert_eq!(got[0].recipients, vec!["a@acme.example".to_string()]);
+    assert!(String::from_utf8_lossy(&got[0].data).contains("Final-Recipient: rfc822; disconnect@dest.example"));
+}
+
+#[tokio::test]
+async fn queue_is_empty_after_delivery() {
+    let h = Harness::start().await;
+    for i in 0..5 {
+        send(&h, "a@acme.example", &[&format!("r{i}@dest.example")], b"Subject: x\r\n\r\nhi\r\n.\r\n").await;
+    }
+    assert_eq!(h.sink.wait_for(5, Duration::from_secs(10)).await.len(), 5);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(h.gateway.queue.scheduled(), 0);
+}

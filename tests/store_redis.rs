@@ -1,0 +1,128 @@
+//! Redis-only store tests: two gateway nodes share one limit; an unreachable server is an error,
+//! never a zero; windowed keys carry an expiry.
+
+mod store_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aupgate::store::redis::RedisStore;
+use aupgate::store::{Backend, Charge, Key, RateStore, StoreConfig};
+use store_support::{now_ms, RedisServer};
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+async fn connect(server: &RedisServer) -> Arc<dyn RateStore> {
+    let cfg = StoreConfig {
+        backend: Backend::Redis,
+        urls: vec![server.url()],
+        redis_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    aupgate::store::open_store(&cfg, std::path::Path::new("/nonexistent"))
+        .await
+        .expect("connect")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_share_a_limit() {
+    let server = RedisServer::start();
+    let (a, b) = (connect(&server).await, connect(&server).await);
+    let now = now_ms();
+    let k = Key::new("bulk.rcpts", "acme").part("campaign");
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50u32 {
+        let s = if i % 2 == 0 {
+            Arc::clone(&a)
+        } else {
+            Arc::clone(&b)
+        };
+        let k = k.clone();
+        tasks.spawn(async move {
+            s.set_check_and_add(&k, &i.to_be_bytes(), now, DAY, 20)
+                .await
+        });
+    }
+    let mut admitted = 0;
+    while let Some(r) = tasks.join_next().await {
+        admitted += u32::from(r.expect("join").expect("store").admitted);
+    }
+    assert_eq!(admitted, 20);
+    assert_eq!(b.set_count(&k, now, DAY).await.expect("count"), 20);
+    let q = Key::new("quota", "acme");
+    for _ in 0..3 {
+        a.counter_add(&q, 2, now, DAY).await.expect("add");
+    }
+    assert_eq!(b.counter_get(&q, now, DAY).await.expect("get"), 6);
+    assert!(matches!(
+        b.counter_check_and_add(&q, 1, 6, now, DAY)
+            .await
+            .expect("cac"),
+        Charge::Refused { total: 6, .. }
+    ));
+}
+
+#[tokio::test]
+async fn unreachable_redis_is_an_error() {
+    let mut server = RedisServer::start();
+    let s = connect(&server).await;
+    let now = now_ms();
+    let k = Key::new("quota", "acme");
+    s.counter_add(&k, 1, now, DAY).await.expect("add while up");
+    server.kill();
+    assert!(
+        s.counter_get(&k, now, DAY).await.is_err(),
+        "never a silent zero"
+    );
+    assert!(s.counter_check_and_add(&k, 1, 10, now, DAY).await.is_err());
+    assert!(s.set_check_and_add(&k, b"m", now, DAY, 20).await.is_err());
+    assert!(s.events_check_and_add(&k, now, DAY, 10).await.is_err());
+    assert!(s.suppression_contains("acme", "x@y").await.is_err());
+    assert!(s
+        .block_get("acme", aupgate::store::BlockScope::Tenant, "")
+        .await
+        .is_err());
+    // And a store that cannot connect at all does not open.
+    let port = store_support::free_port(false);
+    let r = RedisStore::connect(
+        &[format!("redis://127.0.0.1:{port}")],
+        Duration::from_millis(300),
+        DAY,
+    )
+    .await;
+    assert!(r.is_err());
+}
+
+#[tokio::test]
+async fn windowed_keys_expire() {
+    let server = RedisServer::start();
+    let s = connect(&server).await;
+    let now = now_ms();
+    let w = Duration::from_millis(200);
+    let k = Key::new("quota", "acme");
+    s.counter_add(&k, 1, now, w).await.expect("add");
+    s.counter_check_and_add(&k, 1, 9, now, w)
+        .await
+        .expect("cac");
+    s.set_check_and_add(&k, b"m", now, w, 5).await.expect("set");
+    s.events_check_and_add(&k, now, w, 5).await.expect("ev");
+    s.campaign_lookup_or_insert("acme", &[1, 2], "c", now, w)
+        .await
+        .expect("c");
+    let client = redis::Client::open(server.url()).expect("client");
+    let mut c = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let n: i64 = redis::cmd("DBSIZE")
+        .query_async(&mut c)
+        .await
+        .expect("dbsize");
+    assert_eq!(n, 6, "counter, set, event log + sequence, two bands");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let n: i64 = redis::cmd("DBSIZE")
+        .query_async(&mut c)
+        .await
+        .expect("dbsize");
+    assert_eq!(n, 0, "everything expired by EXPIRE, no scan");
+}

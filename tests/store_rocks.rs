@@ -1,0 +1,186 @@
+//! RocksDB-only store tests: counts survive `kill -9` of a real process, expired data disappears
+//! at compaction.
+
+mod store_support;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aupgate::store::rocks::RocksStore;
+use aupgate::store::{Charge, Key, RateStore};
+use store_support::now_ms;
+
+const DAY: Duration = Duration::from_secs(86_400);
+const CHILD_ENV: &str = "AUPGATE_STORE_CRASH_CHILD";
+const N: u64 = 5_000;
+
+/// In the child: charge counters, report, then wait to be killed.
+fn crash_child(dir: &str, now: u64) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let s = RocksStore::open(std::path::Path::new(dir), DAY).expect("open");
+        let k = Key::new("quota", "t1");
+        for i in 0..N {
+            s.counter_add(&k, 1, now + i, DAY).await.expect("add");
+        }
+        let q = Key::new("quota.cac", "t1");
+        for _ in 0..30 {
+            s.counter_check_and_add(&q, 1, 25, now, DAY)
+                .await
+                .expect("cac");
+        }
+        for i in 0..15u32 {
+            s.set_check_and_add(&Key::new("bulk", "t1"), &i.to_be_bytes(), now, DAY, 20)
+                .await
+                .expect("set");
+        }
+    });
+    std::fs::write(format!("{dir}/../ready"), b"1").expect("marker");
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+#[test]
+fn counts_survive_sigkill() {
+    if let Ok(dir) = std::env::var(CHILD_ENV) {
+        let now: u64 = std::env::var("AUPGATE_STORE_NOW")
+            .expect("now")
+            .parse()
+            .expect("num");
+        crash_child(&dir, now);
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("db");
+    let now = now_ms();
+    let mut child = Command::new(std::env::current_exe().expect("exe"))
+        .args([
+            "--exact",
+            "counts_survive_sigkill",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(CHILD_ENV, &db)
+        .env("AUPGATE_STORE_NOW", now.to_string())
+        .spawn()
+        .expect("spawn child");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !tmp.path().join("ready").exists() {
+        assert!(Instant::now() < deadline, "child never got ready");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "child exited early"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL"); // Child::kill is SIGKILL on unix
+    let status = child.wait().expect("reap");
+    assert!(!status.success());
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let s = RocksStore::open(&db, DAY).expect("reopen");
+        let at = now + N;
+        assert_eq!(
+            s.counter_get(&Key::new("quota", "t1"), at, DAY)
+                .await
+                .expect("get"),
+            N
+        );
+        assert_eq!(
+            s.counter_get(&Key::new("quota.cac", "t1"), at, DAY)
+                .await
+                .expect("get"),
+            25
+        );
+        assert_eq!(
+            s.set_count(&Key::new("bulk", "t1"), at, DAY)
+                .await
+                .expect("count"),
+            15
+        );
+    });
+}
+
+#[tokio::test]
+async fn expired_data_is_dropped_by_compaction() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = RocksStore::open(tmp.path(), Duration::from_secs(3600)).expect("open");
+    let old = now_ms() - 3 * 86_400_000;
+    let fresh = now_ms();
+    for i in 0..100u64 {
+        let k = Key::new("quota", "t").part_u64(i);
+        s.counter_add(&k, 1, old, DAY).await.expect("add");
+        s.set_check_and_add(&k, b"m", old, DAY, 5)
+            .await
+            .expect("set");
+        s.events_check_and_add(&k, old, DAY, 5).await.expect("ev");
+    }
+    s.campaign_lookup_or_insert("t", &[1, 2], "c", old, DAY)
+        .await
+        .expect("c");
+    s.counter_add(&Key::new("quota", "live"), 1, fresh, DAY)
+        .await
+        .expect("add");
+    s.campaign_lookup_or_insert("t", &[3], "c", fresh, DAY)
+        .await
+        .expect("c");
+    let ev = aupgate::store::Event {
+        at: old,
+        kind: "v".into(),
+        rule: None,
+        detail: serde_json::Value::Null,
+    };
+    s.event_append("t", &ev).await.expect("append");
+    assert_eq!(s.raw_len("counters").expect("len"), 101);
+    s.compact_all().expect("compact");
+    // Merge results land as values and are filtered by the next compaction.
+    s.compact_all().expect("compact");
+    assert_eq!(
+        s.raw_len("counters").expect("len"),
+        1,
+        "only the live counter is left"
+    );
+    assert_eq!(s.raw_len("sets").expect("len"), 0);
+    assert_eq!(s.raw_len("campaigns").expect("len"), 1);
+    assert_eq!(
+        s.raw_len("events").expect("len"),
+        0,
+        "past the 1h log retention"
+    );
+    assert_eq!(
+        s.counter_get(&Key::new("quota", "live"), fresh, DAY)
+            .await
+            .expect("get"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn unusable_path_is_an_error() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let file = tmp.path().join("not-a-dir");
+    std::fs::write(&file, b"x").expect("write");
+    assert!(RocksStore::open(&file, DAY).is_err());
+    let cfg = aupgate::store::StoreConfig {
+        path: Some(file),
+        ..Default::default()
+    };
+    assert!(aupgate::store::open_store(&cfg, tmp.path()).await.is_err());
+    // And the default path works.
+    let s: Arc<dyn RateStore> = aupgate::store::open_store(&Default::default(), tmp.path())
+        .await
+        .expect("open default");
+    assert_eq!(
+        s.counter_check_and_add(&Key::new("k", "t"), 1, 1, now_ms(), DAY)
+            .await
+            .expect("cac"),
+        Charge::Charged { total: 1 }
+    );
+    assert!(tmp.path().join("store").join("CURRENT").exists());
+}

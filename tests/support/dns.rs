@@ -1,0 +1,161 @@
+//! A real authoritative DNS server on loopback (UDP and TCP) serving a small zone from the test:
+//! MX, A and TXT records. Hand-encoded RFC 1035 messages keep it independent of the resolver we test.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+
+#[derive(Clone, Debug)]
+pub enum Record {
+    Mx(u16, String),
+    A(Ipv4Addr),
+    Txt(String),
+}
+
+impl Record {
+    fn rtype(&self) -> u16 {
+        match self {
+            Record::A(_) => 1,
+            Record::Mx(..) => 15,
+            Record::Txt(_) => 16,
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Zone {
+    records: Arc<Mutex<HashMap<String, Vec<Record>>>>,
+}
+
+impl Zone {
+    pub fn add(&self, name: &str, record: Record) {
+        self.records
+            .lock()
+            .unwrap()
+            .entry(name.trim_end_matches('.').to_ascii_lowercase())
+            .or_default()
+            .push(record);
+    }
+}
+
+pub struct DnsServer {
+    pub address: SocketAddr,
+    pub zone: Zone,
+}
+
+impl DnsServer {
+    /// Starts on one free loopback port, UDP and TCP.
+    pub async fn start(zone: Zone) -> DnsServer {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind dns udp");
+        let address = udp.local_addr().expect("dns addr");
+        let tcp = TcpListener::bind(address).await.expect("bind dns tcp");
+        let udp_zone = zone.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            loop {
+                let Ok((n, peer)) = udp.recv_from(&mut buf).await else { return };
+                if let Some(answer) = respond(&buf[..n], &udp_zone) {
+                    let _ = udp.send_to(&answer, peer).await;
+                }
+            }
+        });
+        let tcp_zone = zone.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = tcp.accept().await else { return };
+                let zone = tcp_zone.clone();
+                tokio::spawn(async move {
+                    let mut len = [0u8; 2];
+                    while stream.read_exact(&mut len).await.is_ok() {
+                        let mut query = vec![0u8; u16::from_be_bytes(len) as usize];
+                        if stream.read_exact(&mut query).await.is_err() {
+                            return;
+                        }
+                        if let Some(answer) = respond(&query, &zone) {
+                            let mut out = (answer.len() as u16).to_be_bytes().to_vec();
+                            out.extend_from_slice(&answer);
+                            if stream.write_all(&out).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        DnsServer { address, zone }
+    }
+}
+
+fn respond(query: &[u8], zone: &Zone) -> Option<Vec<u8>> {
+    if query.len() < 12 {
+        return None;
+    }
+    let mut pos = 12;
+    let mut labels = Vec::new();
+    loop {
+        let len = *query.get(pos)? as usize;
+        pos += 1;
+        if len == 0 {
+            break;
+        }
+        labels.push(String::from_utf8_lossy(query.get(pos..pos + len)?).to_ascii_lowercase());
+        pos += len;
+    }
+    let qtype = u16::from_be_bytes([*query.get(pos)?, *query.get(pos + 1)?]);
+    let question_end = pos + 4;
+    let name = labels.join(".");
+    let records = zone.records.lock().unwrap().get(&name).cloned();
+    let answers: Vec<Record> = records
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.rtype() == qtype)
+        .collect();
+    let rcode = if records.is_none() { 3 } else { 0 };
+    let mut out = Vec::new();
+    out.extend_from_slice(&query[0..2]);
+    out.extend_from_slice(&[0x84 | (query[2] & 0x01), rcode]);
+    out.extend_from_slice(&1u16.to_be_bytes());
+    out.extend_from_slice(&(answers.len() as u16).to_be_bytes());
+    out.extend_from_slice(&0u16.to_be_bytes());
+    out.extend_from_slice(&0u16.to_be_bytes());
+    out.extend_from_slice(&query[12..question_end]);
+    for record in answers {
+        out.extend_from_slice(&[0xc0, 12]);
+        out.extend_from_slice(&record.rtype().to_be_bytes());
+        out.extend_from_slice(&1u16.to_be_bytes());
+        out.extend_from_slice(&60u32.to_be_bytes());
+        let rdata = match record {
+            Record::A(ip) => ip.octets().to_vec(),
+            Record::Mx(preference, host) => {
+                let mut data = preference.to_be_bytes().to_vec();
+                data.extend(encode_name(&host));
+                data
+            }
+            Record::Txt(text) => {
+                let mut data = Vec::new();
+                for chunk in text.as_bytes().chunks(255) {
+                    data.push(chunk.len() as u8);
+                    data.extend_from_slice(chunk);
+                }
+                data
+            }
+        };
+        out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        out.extend_from_slice(&rdata);
+    }
+    Some(out)
+}
+
+fn encode_name(name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+    out
+}

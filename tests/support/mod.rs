@@ -1,0 +1,186 @@
+//! Shared test harness: the real gateway in-process on loopback, a real next-hop sink, a real DNS
+//! server, and a transcript client.
+#![allow(dead_code)]
+
+pub mod client;
+pub mod dns;
+pub mod sink;
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use aupgate::config::Config;
+use aupgate::server::Gateway;
+use tokio::net::TcpStream;
+
+pub use client::Client;
+pub use sink::Sink;
+
+/// Password of every test credential.
+pub const PASSWORD: &str = "correct horse";
+
+/// One argon2id hash of `PASSWORD`, computed once per test binary.
+pub fn password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| aupgate::tenant::hash_password(PASSWORD).expect("hash"))
+}
+
+/// The config every end-to-end test starts from: three listeners on free ports (relay, submission
+/// with AUTH, implicit TLS), smarthost relay to the sink, fast retries, and three tenants.
+pub fn config_text(data_dir: &std::path::Path, sink: SocketAddr) -> String {
+    format!(
+        r#"
+[server]
+hostname = "gw.test"
+data_dir = "{data_dir}"
+shutdown_grace = "5s"
+
+[[listener]]
+name = "relay"
+address = "127.0.0.1:0"
+
+[[listener]]
+name = "submission"
+address = "127.0.0.1:0"
+require_auth = true
+
+[[listener]]
+name = "submissions"
+address = "127.0.0.1:0"
+tls = "implicit"
+require_auth = true
+
+[limits]
+max_recipients = 5
+max_message_size = "64KiB"
+max_errors = 20
+
+[queue]
+retry_initial = "300ms"
+retry_max = "1s"
+max_age = "1h"
+
+[relay]
+mode = "smarthost"
+timeout = "5s"
+
+[relay.smarthost]
+host = "{sink_ip}"
+port = {sink_port}
+
+[[tenant]]
+id = "acme"
+name = "Acme"
+networks = ["127.0.0.0/8"]
+domains = ["acme.example"]
+contact = "abuse@provider.test"
+
+[[tenant.credentials]]
+username = "acme-user"
+password_hash = "{hash}"
+
+[[tenant]]
+id = "remote"
+networks = ["10.9.0.0/16"]
+domains = ["remote.example"]
+
+[[tenant.credentials]]
+username = "remote-user"
+password_hash = "{hash}"
+
+[[tenant]]
+id = "roaming"
+domains = ["roaming.example"]
+
+[[tenant.credentials]]
+username = "roaming-user"
+password_hash = "{hash}"
+"#,
+        data_dir = data_dir.display(),
+        sink_ip = sink.ip(),
+        sink_port = sink.port(),
+        hash = password_hash(),
+    )
+}
+
+/// A running gateway with its sink and data directory.
+pub struct Harness {
+    pub gateway: Gateway,
+    pub sink: Sink,
+    pub dir: tempfile::TempDir,
+}
+
+impl Harness {
+    /// Starts the gateway with the base config, changed by `edit`.
+    pub async fn start_with(edit: impl FnOnce(&mut Config)) -> Harness {
+        let sink = Sink::start().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::parse(&config_text(dir.path(), sink.address)).expect("test config");
+        edit(&mut config);
+        let gateway = Gateway::start(config).await.expect("gateway start");
+        Harness { gateway, sink, dir }
+    }
+
+    pub async fn start() -> Harness {
+        Harness::start_with(|_| {}).await
+    }
+
+    /// The relay listener (identification by network).
+    pub fn relay_addr(&self) -> SocketAddr {
+        self.gateway.smtp_addresses[0]
+    }
+
+    pub fn submission_addr(&self) -> SocketAddr {
+        self.gateway.smtp_addresses[1]
+    }
+
+    pub fn implicit_tls_addr(&self) -> SocketAddr {
+        self.gateway.smtp_addresses[2]
+    }
+
+    /// Connects to `address` and reads the greeting.
+    pub async fn connect(&self, address: SocketAddr) -> Client<TcpStream> {
+        let stream = TcpStream::connect(address).await.expect("connect");
+        let mut client = Client::new(stream);
+        client.expect("220 gw.test").await;
+        client
+    }
+}
+
+/// A TLS client config that accepts any certificate (the gateway's is self-signed in tests).
+pub fn insecure_tls() -> tokio_rustls::TlsConnector {
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+
+    #[derive(Debug)]
+    struct AcceptAll;
+    impl ServerCertVerifier for AcceptAll {
+        fn verify_server_cert(&self, _: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: &ServerName<'_>, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(&self, _: &[u8], _: &CertificateDer<'_>, _: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+            Ok(HandshakeSignatureValid::assertion())
+        }
+        fn verify_tls13_signature(&self, _: &[u8], _: &CertificateDer<'_>, _: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+            Ok(HandshakeSignatureValid::assertion())
+        }
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms.supported_schemes()
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("tls versions")
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(AcceptAll))
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+}
+
+/// base64 of `\0user\0password` for AUTH PLAIN.
+pub fn plain(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"))
+}
