@@ -20,13 +20,20 @@
 //! - [`cli`] — the `aupgate` subcommands.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "server")]
 pub mod cli;
 pub mod config;
+#[cfg(feature = "server")]
 pub mod dns;
+pub mod fingerprint;
 pub mod policy;
+#[cfg(feature = "server")]
 pub mod queue;
+#[cfg(feature = "server")]
 pub mod relay;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod smtp;
+#[cfg(feature = "server")]
 pub mod store;
 pub mod tenant;

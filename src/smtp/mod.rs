@@ -3,11 +3,15 @@
 
 pub mod command;
 pub mod data;
+#[cfg(feature = "server")]
 pub mod listener;
 pub mod reply;
 pub mod sasl;
+#[cfg(feature = "server")]
 pub mod session;
+#[cfg(feature = "server")]
 pub mod tls;
 pub mod trace;
 
+#[cfg(feature = "server")]
 pub use listener::{start_listeners, SmtpContext};
