@@ -73,37 +73,76 @@ fn io_failure(stage: &str, error: impl std::fmt::Display) -> SessionFailure {
     SessionFailure::temporary(format!("{stage}: {error}"))
 }
 
-/// Connects to `address` and runs one transaction; per-recipient outcomes, in order.
-pub async fn deliver(address: SocketAddr, hop: &HopSettings<'_>, tx: &Transaction<'_>) -> Result<Vec<Outcome>, SessionFailure> {
-    let mut client = SmtpClient::connect(address, hop.timeout)
+/// The byte stream under an outbound connection (plain TCP or TLS).
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// An open, greeted (and possibly encrypted and authenticated) connection to a next hop, ready
+/// for MAIL FROM. Connections are reused for further transactions (see `pool`).
+pub struct Connection {
+    client: SmtpClient<Box<dyn Stream>>,
+    pub address: SocketAddr,
+}
+
+fn boxed<T: Stream + 'static>(client: SmtpClient<T>) -> SmtpClient<Box<dyn Stream>> {
+    SmtpClient {
+        stream: Box::new(client.stream),
+        timeout: client.timeout,
+    }
+}
+
+/// Connects to `address`: greeting, EHLO, STARTTLS as configured, EHLO again, AUTH.
+pub async fn connect(address: SocketAddr, hop: &HopSettings<'_>) -> Result<Connection, SessionFailure> {
+    let mut plain = SmtpClient::connect(address, hop.timeout)
         .await
         .map_err(|e| io_failure("connect", e))?;
-    if hop.implicit_tls {
+    let (mut client, capabilities) = if hop.implicit_tls {
         let connector = mail_send::smtp::tls::build_tls_connector(true).map_err(SessionFailure::temporary)?;
-        let mut client = client
-            .into_tls(&connector, hop.tls_name)
-            .await
-            .map_err(|e| io_failure("TLS", e))?;
+        let mut client = boxed(
+            plain
+                .into_tls(&connector, hop.tls_name)
+                .await
+                .map_err(|e| io_failure("TLS", e))?,
+        );
         greet(&mut client, hop).await?;
         let capabilities = ehlo(&mut client, hop).await?;
-        return transact(client, &capabilities, hop, tx).await;
-    }
-    greet(&mut client, hop).await?;
-    let capabilities = ehlo(&mut client, hop).await?;
-    let offers_tls = capabilities.capabilities & EXT_START_TLS != 0;
-    match (hop.tls, offers_tls) {
-        (OutboundTls::Disabled, _) | (OutboundTls::Opportunistic, false) => transact(client, &capabilities, hop, tx).await,
-        (OutboundTls::Required, false) => Err(SessionFailure::temporary("next hop does not offer STARTTLS (required)")),
-        (_, true) => {
-            // Opportunistic TLS (RFC 7435): encrypt without authenticating the peer.
-            let connector = mail_send::smtp::tls::build_tls_connector(true).map_err(SessionFailure::temporary)?;
-            let mut client = client
-                .start_tls(&connector, hop.tls_name)
-                .await
-                .map_err(|e| io_failure("STARTTLS", e))?;
-            let capabilities = ehlo(&mut client, hop).await?;
-            transact(client, &capabilities, hop, tx).await
+        (client, capabilities)
+    } else {
+        greet(&mut plain, hop).await?;
+        let capabilities = ehlo(&mut plain, hop).await?;
+        let offers_tls = capabilities.capabilities & EXT_START_TLS != 0;
+        match (hop.tls, offers_tls) {
+            (OutboundTls::Disabled, _) | (OutboundTls::Opportunistic, false) => (boxed(plain), capabilities),
+            (OutboundTls::Required, false) => {
+                return Err(SessionFailure::temporary("next hop does not offer STARTTLS (required)"));
+            }
+            (_, true) => {
+                // Opportunistic TLS (RFC 7435): encrypt without authenticating the peer.
+                let connector = mail_send::smtp::tls::build_tls_connector(true).map_err(SessionFailure::temporary)?;
+                let mut client = boxed(
+                    plain
+                        .start_tls(&connector, hop.tls_name)
+                        .await
+                        .map_err(|e| io_failure("STARTTLS", e))?,
+                );
+                let capabilities = ehlo(&mut client, hop).await?;
+                (client, capabilities)
+            }
         }
+    };
+    if let Some((user, password)) = &hop.credentials {
+        client
+            .authenticate(Credentials::new(user.as_str(), password.as_str()), &capabilities)
+            .await
+            .map_err(|e| SessionFailure::temporary(format!("AUTH: {e}")))?;
+    }
+    Ok(Connection { client, address })
+}
+
+impl Connection {
+    /// Says goodbye (best effort).
+    pub async fn quit(self) {
+        let _ = self.client.quit().await;
     }
 }
 
@@ -128,26 +167,20 @@ async fn ehlo<T: AsyncRead + AsyncWrite + Unpin>(client: &mut SmtpClient<T>, hop
         })
 }
 
-async fn transact<T: AsyncRead + AsyncWrite + Unpin>(
-    mut client: SmtpClient<T>,
-    capabilities: &EhloResponse<String>,
-    hop: &HopSettings<'_>,
-    tx: &Transaction<'_>,
-) -> Result<Vec<Outcome>, SessionFailure> {
-    if let Some((user, password)) = &hop.credentials {
-        client
-            .authenticate(Credentials::new(user.as_str(), password.as_str()), capabilities)
-            .await
-            .map_err(|e| SessionFailure::temporary(format!("AUTH: {e}")))?;
-    }
-    let mail = command(&mut client, format!("MAIL FROM:<{}>\r\n", tx.sender), "MAIL").await?;
+/// Runs one transaction on an open connection; per-recipient outcomes, in order. On `Ok` the
+/// connection is ready for the next MAIL FROM; on `Err` it must be dropped.
+pub async fn transact(connection: &mut Connection, hop: &HopSettings<'_>, tx: &Transaction<'_>) -> Result<Vec<Outcome>, SessionFailure> {
+    let client = &mut connection.client;
+    let mail = command(client, format!("MAIL FROM:<{}>\r\n", tx.sender), "MAIL").await?;
     if mail.code != 250 {
-        return Err(SessionFailure::from_reply("MAIL", &mail));
+        let failure = SessionFailure::from_reply("MAIL", &mail);
+        let _ = command(client, "RSET\r\n".to_string(), "RSET").await;
+        return Err(failure);
     }
     let mut outcomes = Vec::with_capacity(tx.recipients.len());
     let mut accepted = 0usize;
     for recipient in tx.recipients {
-        let response = command(&mut client, format!("RCPT TO:<{recipient}>\r\n"), "RCPT").await?;
+        let response = command(client, format!("RCPT TO:<{recipient}>\r\n"), "RCPT").await?;
         outcomes.push(match response.code {
             250 | 251 => {
                 accepted += 1;
@@ -158,11 +191,13 @@ async fn transact<T: AsyncRead + AsyncWrite + Unpin>(
         });
     }
     if accepted == 0 {
-        let _ = command(&mut client, "RSET\r\n".to_string(), "RSET").await;
-        let _ = client.quit().await;
+        let reset = command(client, "RSET\r\n".to_string(), "RSET").await?;
+        if reset.code != 250 {
+            return Err(SessionFailure::from_reply("RSET", &reset));
+        }
         return Ok(outcomes);
     }
-    let data = command(&mut client, "DATA\r\n".to_string(), "DATA").await?;
+    let data = command(client, "DATA\r\n".to_string(), "DATA").await?;
     if data.code != 354 {
         return Err(SessionFailure::from_reply("DATA", &data));
     }
@@ -173,7 +208,6 @@ async fn transact<T: AsyncRead + AsyncWrite + Unpin>(
     .await
     .map_err(|_| SessionFailure::temporary("end of data: timeout"))?
     .map_err(|e| io_failure("end of data", e))?;
-    let _ = client.quit().await;
     let text = render(&final_reply);
     Ok(outcomes
         .into_iter()

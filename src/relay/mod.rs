@@ -4,6 +4,7 @@
 
 pub mod client;
 mod dsn;
+mod pool;
 pub mod route;
 
 use std::collections::{BTreeMap, HashMap};
@@ -25,12 +26,14 @@ pub struct Relay {
     dns: Dns,
     workers: Arc<Semaphore>,
     destinations: Mutex<HashMap<String, Arc<Semaphore>>>,
+    pool: pool::Pool,
 }
 
 impl Relay {
     pub fn new(config: Arc<Config>, queue: Queue, dns: Dns) -> Arc<Relay> {
         Arc::new(Relay {
             workers: Arc::new(Semaphore::new(config.relay.workers)),
+            pool: pool::Pool::new(config.relay.per_destination_concurrency),
             config,
             queue,
             dns,
@@ -130,7 +133,7 @@ impl Relay {
                 timeout: relay.timeout.get(),
             };
             for address in &hop.addresses {
-                match client::deliver(*address, &settings, &tx).await {
+                match self.deliver_to(*address, &settings, &tx).await {
                     Ok(outcomes) => return outcomes,
                     Err(failure) if failure.permanent => return all(Outcome::Permanent, failure.reason),
                     Err(failure) => {
@@ -141,6 +144,21 @@ impl Relay {
             }
         }
         all(Outcome::Temporary, last_failure)
+    }
+
+    /// One transaction to one address, on a pooled connection when there is one. A pooled
+    /// connection that fails is dropped and the transaction is tried once on a fresh one.
+    async fn deliver_to(&self, address: std::net::SocketAddr, settings: &HopSettings<'_>, tx: &Transaction<'_>) -> Result<Vec<Outcome>, client::SessionFailure> {
+        if let Some(mut connection) = self.pool.take(address) {
+            if let Ok(outcomes) = client::transact(&mut connection, settings, tx).await {
+                self.pool.give_back(connection);
+                return Ok(outcomes);
+            }
+        }
+        let mut connection = client::connect(address, settings).await?;
+        let outcomes = client::transact(&mut connection, settings, tx).await?;
+        self.pool.give_back(connection);
+        Ok(outcomes)
     }
 
     /// After an attempt: finished → DSN for failures and removal; otherwise expire or retry.
