@@ -15,11 +15,14 @@
 //! - [`dns`] — the one resolver (hickory) with configurable nameservers.
 //! - [`store`] — the rate store: windowed counters, exact capped sets, tenant state, blocks,
 //!   events, audit (RocksDB or Redis).
+//! - [`admin`] — the admin HTTP API (blocks) the CLI talks to.
 //! - [`config`] — typed TOML config; every error reported at once with its path.
 //! - [`server`] — wires the parts together and shuts them down in order.
 //! - [`cli`] — the `aupgate` subcommands.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "server")]
+pub mod admin;
 #[cfg(feature = "server")]
 pub mod cli;
 pub mod config;

@@ -13,13 +13,18 @@ use crate::policy::Engine;
 use crate::queue::Queue;
 use crate::relay::Relay;
 use crate::smtp::{start_listeners, SmtpContext};
+use crate::store::{open_store, RateStore, TenantRecord};
 use crate::tenant::TenantDirectory;
 
 /// A running gateway.
 pub struct Gateway {
     /// Bound SMTP addresses, in `[[listener]]` order.
     pub smtp_addresses: Vec<SocketAddr>,
+    /// Bound address of the admin API.
+    pub admin_address: SocketAddr,
     pub queue: Queue,
+    /// The rate store (RocksDB or Redis).
+    pub store: Arc<dyn RateStore>,
     ctx: Arc<SmtpContext>,
     shutdown: watch::Sender<bool>,
     relay_task: tokio::task::JoinHandle<()>,
@@ -40,16 +45,28 @@ impl Gateway {
         } else {
             None
         };
-        let tenants = Arc::new(TenantDirectory::from_config(&config.tenants));
+        let store = open_store(&config.store, &data_dir).await?;
+        let tenants = Arc::new(sync_tenants(&config, store.as_ref()).await?);
         let engine = Arc::new(Engine::default());
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let admin_address = crate::admin::start(
+            crate::admin::AdminState {
+                store: store.clone(),
+                tenants: tenants.clone(),
+                token: config.admin.token.clone(),
+            },
+            &config.admin.address,
+        )
+        .await?;
         let ctx = Arc::new(SmtpContext::new(config.clone(), tenants, engine, queue.clone(), tls, shutdown_rx.clone()));
         let smtp_addresses = start_listeners(ctx.clone()).await?;
         let relay = Relay::new(config.clone(), queue.clone(), dns);
         let relay_task = tokio::spawn(relay.run(shutdown_rx));
         Ok(Gateway {
             smtp_addresses,
+            admin_address,
             queue,
+            store,
             ctx,
             shutdown,
             relay_task,
@@ -72,4 +89,31 @@ impl Gateway {
         }
         tracing::info!("stopped");
     }
+}
+
+/// Records the config's tenants in the store (first start) and reads back their states, so a
+/// state set by an operator survives restarts and config reloads.
+async fn sync_tenants(config: &Config, store: &dyn RateStore) -> anyhow::Result<TenantDirectory> {
+    let mut states = std::collections::HashMap::new();
+    for tenant in &config.tenants {
+        match store.tenant_get(&tenant.id).await? {
+            Some(record) => {
+                states.insert(tenant.id.clone(), record.state);
+            }
+            None => {
+                let record = TenantRecord {
+                    id: tenant.id.clone(),
+                    name: tenant.name.clone(),
+                    state: tenant.state,
+                    extra: serde_json::json!({
+                        "networks": tenant.networks,
+                        "domains": tenant.domains,
+                        "contact": tenant.contact,
+                    }),
+                };
+                store.tenant_put(&record).await?;
+            }
+        }
+    }
+    Ok(TenantDirectory::from_config_with_states(&config.tenants, &states))
 }

@@ -23,6 +23,9 @@ fn write_config(dir: &std::path::Path, sink: std::net::SocketAddr, port: u16) ->
 hostname = "gw.test"
 data_dir = "{}"
 
+[admin]
+address = "127.0.0.1:0"
+
 [[listener]]
 name = "relay"
 address = "127.0.0.1:{port}"

@@ -16,7 +16,7 @@ async fn connect(server: &RedisServer) -> Arc<dyn RateStore> {
     let cfg = StoreConfig {
         backend: Backend::Redis,
         urls: vec![server.url()],
-        redis_timeout: Duration::from_millis(500),
+        redis_timeout: aupgate::config::HumanDuration::millis(500),
         ..Default::default()
     };
     aupgate::store::open_store(&cfg, std::path::Path::new("/nonexistent"))

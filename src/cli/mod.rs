@@ -1,5 +1,7 @@
-//! Command-line entry points: `serve`, `hash-password`. Each subcommand is a small function; the
+//! Command-line entry points: `serve`, `check-config`, `hash-password`, `admin`. Each subcommand is a small function; the
 //! admin subcommands (later) are clients of the admin API and never open the database.
+
+mod admin;
 
 use std::path::PathBuf;
 
@@ -33,6 +35,8 @@ enum Command {
     },
     /// Print the argon2id hash of a password read from stdin (for `password_hash`).
     HashPassword,
+    /// Abuse-desk commands (clients of the running gateway's admin API).
+    Admin(admin::AdminArgs),
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -56,6 +60,7 @@ pub fn run() -> anyhow::Result<i32> {
             }
             Err(code) => Ok(code),
         },
+        Command::Admin(args) => admin::run(args),
         Command::HashPassword => {
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;

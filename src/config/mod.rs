@@ -31,6 +31,8 @@ pub struct Config {
     pub queue: QueueConfig,
     pub relay: RelayConfig,
     pub dns: DnsConfig,
+    pub store: StoreConfig,
+    pub admin: AdminConfig,
     #[serde(rename = "tenant")]
     pub tenants: Vec<TenantConfig>,
 }
@@ -109,6 +111,8 @@ impl Config {
                 "queue" => config.queue = section(&key, value, &mut errors),
                 "relay" => config.relay = section(&key, value, &mut errors),
                 "dns" => config.dns = section(&key, value, &mut errors),
+                "store" => config.store = section(&key, value, &mut errors),
+                "admin" => config.admin = section(&key, value, &mut errors),
                 "listener" => config.listeners = array_section(&key, value, &mut errors),
                 "tenant" => config.tenants = array_section(&key, value, &mut errors),
                 _ => errors.push(key.clone(), "unknown section"),
@@ -197,7 +201,45 @@ impl Config {
                 errors.push(format!("dns.nameservers[{i}]"), format!("`{server}` is not an ip:port address"));
             }
         }
+        self.validate_store(errors);
+        match self.admin.address.parse::<SocketAddr>() {
+            Err(_) => errors.push("admin.address", format!("`{}` is not an ip:port address", self.admin.address)),
+            Ok(address) if !address.ip().is_loopback() && self.admin.token.is_none() => {
+                errors.push("admin.token", "required when admin.address is not a loopback address");
+            }
+            Ok(_) => {}
+        }
+        if self.admin.token.as_deref().is_some_and(|t| t.len() < 16) {
+            errors.push("admin.token", "must be at least 16 characters");
+        }
         self.validate_tenants(errors);
+    }
+
+    fn validate_store(&self, errors: &mut Collector) {
+        let store = &self.store;
+        match store.backend {
+            StoreBackend::Rocksdb if !store.urls.is_empty() => {
+                errors.push("store.urls", "set, but store.backend is \"rocksdb\"");
+            }
+            StoreBackend::Redis if store.urls.is_empty() => {
+                errors.push("store.urls", "store.backend = \"redis\" needs at least one URL");
+            }
+            StoreBackend::Redis if store.path.is_some() => {
+                errors.push("store.path", "set, but store.backend is \"redis\"");
+            }
+            _ => {}
+        }
+        for (i, url) in store.urls.iter().enumerate() {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                errors.push(format!("store.urls[{i}]"), format!("`{url}` is not a redis:// URL"));
+            }
+        }
+        if store.log_retention.get().is_zero() {
+            errors.push("store.log_retention", "must be longer than 0");
+        }
+        if store.redis_timeout.get().is_zero() {
+            errors.push("store.redis_timeout", "must be longer than 0");
+        }
     }
 
     fn validate_tenants(&self, errors: &mut Collector) {

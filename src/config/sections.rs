@@ -296,3 +296,62 @@ pub struct TenantConfig {
     /// Where the tenant is told to turn when blocked (shown in `554 5.7.1` replies).
     pub contact: Option<String>,
 }
+
+/// Which rate store holds the counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// Embedded RocksDB under `path` (one gateway node).
+    #[default]
+    Rocksdb,
+    /// Redis / Valkey at `urls` (counts shared by several nodes).
+    Redis,
+}
+
+/// `[store]`: the rate store (counters, sets, tenant state, blocks, events, audit).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `rocksdb` (default) or `redis`.
+    pub backend: StoreBackend,
+    /// RocksDB directory; default `<data_dir>/store`.
+    pub path: Option<std::path::PathBuf>,
+    /// Redis URLs: one for a standalone server, several for a cluster's seed nodes.
+    pub urls: Vec<String>,
+    /// How long events and audit records are kept.
+    pub log_retention: HumanDuration,
+    /// Timeout of each Redis operation; past it the operation fails (and mail is deferred).
+    pub redis_timeout: HumanDuration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            backend: StoreBackend::Rocksdb,
+            path: None,
+            urls: Vec::new(),
+            log_retention: HumanDuration::secs(400 * 86_400),
+            redis_timeout: HumanDuration::secs(2),
+        }
+    }
+}
+
+/// `[admin]`: the admin HTTP API the CLI talks to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// `ip:port` of the admin API. Without a `token` it must be a loopback address.
+    pub address: String,
+    /// Bearer token required on every request (the CLI reads it from `AUPGATE_TOKEN` or this
+    /// file). Without one, only loopback clients are served.
+    pub token: Option<String>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            address: "127.0.0.1:8025".into(),
+            token: None,
+        }
+    }
+}

@@ -50,19 +50,8 @@ pub struct CampaignMatch {
     pub is_new: bool,
 }
 
-/// State of a tenant on the escalation ladder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TenantState {
-    /// Normal.
-    Active,
-    /// Warned once.
-    Warned,
-    /// Last warning before suspension.
-    FinalWarning,
-    /// Suspended: all mail refused.
-    Suspended,
-}
+/// State of a tenant on the escalation ladder (one type for config, tenants and store).
+pub use crate::config::TenantStateConfig as TenantState;
 
 /// A tenant record as the store keeps it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@ mod password;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use ipnet::IpNet;
@@ -17,12 +18,44 @@ pub use password::{hash_password, is_argon2id_hash, verify_password};
 /// Lifecycle state of a tenant.
 pub type TenantState = TenantStateConfig;
 
+/// A tenant's state, changed in place by the admin plane so every session sees it at once.
+#[derive(Debug)]
+pub struct StateCell(AtomicU8);
+
+impl StateCell {
+    pub fn new(state: TenantState) -> StateCell {
+        StateCell(AtomicU8::new(Self::encode(state)))
+    }
+
+    pub fn get(&self) -> TenantState {
+        match self.0.load(Ordering::Acquire) {
+            0 => TenantState::Active,
+            1 => TenantState::Warned,
+            2 => TenantState::FinalWarning,
+            _ => TenantState::Suspended,
+        }
+    }
+
+    pub fn set(&self, state: TenantState) {
+        self.0.store(Self::encode(state), Ordering::Release);
+    }
+
+    fn encode(state: TenantState) -> u8 {
+        match state {
+            TenantState::Active => 0,
+            TenantState::Warned => 1,
+            TenantState::FinalWarning => 2,
+            TenantState::Suspended => 3,
+        }
+    }
+}
+
 /// A customer account as the session sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Tenant {
     pub id: String,
     pub name: String,
-    pub state: TenantState,
+    pub state: StateCell,
     pub networks: Vec<IpNet>,
     /// Normalised (lower-case, IDNA, no trailing dot) domain names.
     pub domains: Vec<String>,
@@ -60,12 +93,18 @@ pub struct TenantDirectory {
 impl TenantDirectory {
     /// Builds the directory from validated config entries.
     pub fn from_config(entries: &[TenantConfig]) -> TenantDirectory {
+        Self::from_config_with_states(entries, &HashMap::new())
+    }
+
+    /// Like `from_config`, with the states recorded in the rate store taking precedence over the
+    /// config's (an operator's block outlives a restart).
+    pub fn from_config_with_states(entries: &[TenantConfig], states: &HashMap<String, TenantState>) -> TenantDirectory {
         let mut directory = TenantDirectory::default();
         for entry in entries {
             let tenant = Tenant {
                 id: entry.id.clone(),
                 name: entry.name.clone(),
-                state: entry.state,
+                state: StateCell::new(states.get(&entry.id).copied().unwrap_or(entry.state)),
                 networks: entry.networks.iter().filter_map(|n| parse_network(n)).collect(),
                 domains: entry.domains.iter().filter_map(|d| normalize_domain(d)).collect(),
                 contact: entry.contact.clone(),

@@ -35,6 +35,9 @@ hostname = "gw.test"
 data_dir = "{data_dir}"
 shutdown_grace = "5s"
 
+[admin]
+address = "127.0.0.1:0"
+
 [[listener]]
 name = "relay"
 address = "127.0.0.1:0"

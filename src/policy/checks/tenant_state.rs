@@ -13,7 +13,7 @@ impl MailCheck for TenantState {
     }
 
     fn check(&self, ctx: &MailContext<'_>) -> Result<Verdict, CheckError> {
-        if ctx.tenant.state != State::Suspended {
+        if ctx.tenant.state.get() != State::Suspended {
             return Ok(Verdict::Continue);
         }
         let contact = ctx

@@ -21,28 +21,26 @@ impl Session {
     /// over the limit once it has been skipped to its end.
     pub(super) fn take_line(&mut self) -> Option<Result<Vec<u8>, ()>> {
         let max = self.ctx.config.limits.max_command_line;
-        loop {
-            match self.inbuf.iter().position(|&b| b == b'\n') {
-                Some(pos) => {
-                    let mut line = self.inbuf.split_to(pos + 1);
-                    if self.discarding_line || pos > max + 1 {
-                        self.discarding_line = false;
-                        return Some(Err(()));
-                    }
-                    line.truncate(pos);
-                    if line.last() == Some(&b'\r') {
-                        line.truncate(pos - 1);
-                    }
-                    return Some(Ok(line.to_vec()));
+        match self.inbuf.iter().position(|&b| b == b'\n') {
+            Some(pos) => {
+                let mut line = self.inbuf.split_to(pos + 1);
+                if self.discarding_line || pos > max + 1 {
+                    self.discarding_line = false;
+                    return Some(Err(()));
                 }
-                None if self.inbuf.len() > max + 2 => {
-                    // Too long and still going: drop what we have and skip to the line's end.
-                    self.inbuf.clear();
-                    self.discarding_line = true;
-                    return None;
+                line.truncate(pos);
+                if line.last() == Some(&b'\r') {
+                    line.truncate(pos - 1);
                 }
-                None => return None,
+                Some(Ok(line.to_vec()))
             }
+            None if self.inbuf.len() > max + 2 => {
+                // Too long and still going: drop what we have and skip to the line's end.
+                self.inbuf.clear();
+                self.discarding_line = true;
+                None
+            }
+            None => None,
         }
     }
 

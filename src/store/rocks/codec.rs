@@ -137,7 +137,7 @@ pub(super) fn encode_set(entries: &[(Vec<u8>, u64)]) -> Vec<u8> {
 
 /// Decodes an event log: u64 LE timestamps.
 pub(super) fn decode_events(p: &[u8]) -> Result<Vec<u64>, StoreError> {
-    if p.len() % 8 != 0 {
+    if !p.len().is_multiple_of(8) {
         return Err(StoreError::corrupt(
             "event log",
             format!("{} bytes", p.len()),

@@ -1,0 +1,105 @@
+//! Block endpoints: list, add and lift blocks. A tenant-scope block suspends the tenant at once
+//! (every session sees the new state) and lifting it makes the tenant active again; the store
+//! audits both with who, why and when.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+use super::api::{AddBlock, LiftBlock};
+use super::{AdminState, ApiResult};
+use crate::queue::now_ms;
+use crate::store::{Block, BlockScope, Lift, TenantRecord, TenantState};
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    tenant: Option<String>,
+}
+
+/// `GET /api/v1/blocks[?tenant=T]`.
+pub async fn list(State(state): State<AdminState>, Query(query): Query<ListQuery>) -> ApiResult<Vec<Block>> {
+    let tenants: Vec<String> = match query.tenant {
+        Some(tenant) => vec![tenant],
+        None => state.store.tenant_list().await.map_err(super::internal)?.into_iter().map(|t| t.id).collect(),
+    };
+    let mut blocks = Vec::new();
+    for tenant in tenants {
+        blocks.extend(state.store.blocks_list(&tenant).await.map_err(super::internal)?);
+    }
+    Ok(Json(blocks))
+}
+
+/// `POST /api/v1/blocks`.
+pub async fn add(State(state): State<AdminState>, Json(request): Json<AddBlock>) -> ApiResult<Block> {
+    let tenant = state
+        .tenants
+        .get(&request.tenant)
+        .ok_or_else(|| super::error(StatusCode::NOT_FOUND, format!("no tenant `{}`", request.tenant)))?;
+    validate(&request.by, &request.reason, request.scope, &request.target)?;
+    let block = Block {
+        tenant: request.tenant.clone(),
+        scope: request.scope,
+        target: request.target.clone(),
+        by: request.by.clone(),
+        reason: request.reason.clone(),
+        at: now_ms(),
+    };
+    state.store.block_add(&block).await.map_err(super::internal)?;
+    if block.scope == BlockScope::Tenant {
+        set_state(&state, &tenant.id, &tenant.name, TenantState::Suspended).await?;
+        tenant.state.set(TenantState::Suspended);
+    }
+    tracing::warn!(tenant = %block.tenant, scope = ?block.scope, by = %block.by, reason = %block.reason, "block added");
+    Ok(Json(block))
+}
+
+/// `POST /api/v1/blocks/lift`.
+pub async fn lift(State(state): State<AdminState>, Json(request): Json<LiftBlock>) -> ApiResult<Block> {
+    let tenant = state
+        .tenants
+        .get(&request.tenant)
+        .ok_or_else(|| super::error(StatusCode::NOT_FOUND, format!("no tenant `{}`", request.tenant)))?;
+    validate(&request.by, &request.reason, request.scope, &request.target)?;
+    let lift = Lift {
+        by: request.by.clone(),
+        reason: request.reason.clone(),
+        at: now_ms(),
+    };
+    let lifted = state
+        .store
+        .block_lift(&request.tenant, request.scope, &request.target, &lift)
+        .await
+        .map_err(super::internal)?
+        .ok_or_else(|| super::error(StatusCode::NOT_FOUND, "no such block".to_string()))?;
+    if lifted.scope == BlockScope::Tenant {
+        set_state(&state, &tenant.id, &tenant.name, TenantState::Active).await?;
+        tenant.state.set(TenantState::Active);
+    }
+    tracing::warn!(tenant = %lifted.tenant, scope = ?lifted.scope, by = %lift.by, reason = %lift.reason, "block lifted");
+    Ok(Json(lifted))
+}
+
+fn validate(by: &str, reason: &str, scope: BlockScope, target: &str) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
+    if by.trim().is_empty() || reason.trim().is_empty() {
+        return Err(super::error(StatusCode::BAD_REQUEST, "`by` and `reason` are required".into()));
+    }
+    match (scope, target.is_empty()) {
+        (BlockScope::Tenant, false) => Err(super::error(StatusCode::BAD_REQUEST, "a tenant block takes no target".into())),
+        (BlockScope::Campaign | BlockScope::Sender, true) => {
+            Err(super::error(StatusCode::BAD_REQUEST, "campaign and sender blocks need a target".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn set_state(state: &AdminState, id: &str, name: &str, new: TenantState) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
+    let mut record = state.store.tenant_get(id).await.map_err(super::internal)?.unwrap_or(TenantRecord {
+        id: id.to_string(),
+        name: name.to_string(),
+        state: new,
+        extra: serde_json::Value::Null,
+    });
+    record.state = new;
+    state.store.tenant_put(&record).await.map_err(super::internal)
+}

@@ -1,0 +1,78 @@
+//! The admin HTTP API (JSON) the CLI talks to: health and blocks for now. Bearer-token auth when
+//! a token is configured; otherwise only loopback clients are served. It never opens the
+//! database itself: it uses the running gateway's store.
+
+pub mod api;
+mod blocks;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use crate::store::RateStore;
+use crate::tenant::TenantDirectory;
+
+/// What the endpoints share.
+#[derive(Clone)]
+pub struct AdminState {
+    pub store: Arc<dyn RateStore>,
+    pub tenants: Arc<TenantDirectory>,
+    pub token: Option<String>,
+}
+
+pub(crate) type ApiResult<T> = Result<Json<T>, (StatusCode, Json<api::ApiError>)>;
+
+pub(crate) fn error(status: StatusCode, message: String) -> (StatusCode, Json<api::ApiError>) {
+    (status, Json(api::ApiError { error: message }))
+}
+
+pub(crate) fn internal(error: impl std::fmt::Display) -> (StatusCode, Json<api::ApiError>) {
+    tracing::error!(%error, "admin API store failure");
+    self::error(StatusCode::SERVICE_UNAVAILABLE, format!("store unavailable: {error}"))
+}
+
+/// Binds the admin API and serves it in the background; returns the bound address.
+pub async fn start(state: AdminState, address: &str) -> std::io::Result<SocketAddr> {
+    let app = Router::new()
+        .route("/api/v1/blocks", get(blocks::list).post(blocks::add))
+        .route("/api/v1/blocks/lift", post(blocks::lift))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .route("/health", get(|| async { "ok" }))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let bound = listener.local_addr()?;
+    tracing::info!(address = %bound, "admin API listening");
+    tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(error) = axum::serve(listener, service).await {
+            tracing::error!(%error, "admin API stopped");
+        }
+    });
+    Ok(bound)
+}
+
+async fn authorize(State(state): State<AdminState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Result<Response, (StatusCode, Json<api::ApiError>)> {
+    let allowed = match &state.token {
+        Some(token) => request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes())),
+        None => peer.ip().is_loopback(),
+    };
+    if !allowed {
+        return Err(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()));
+    }
+    Ok(next.run(request).await)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

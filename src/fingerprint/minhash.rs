@@ -1,0 +1,122 @@
+//! MinHash signatures over word shingles, and their LSH band keys.
+//!
+//! Hashing is hand-written and fixed forever (FNV-1a for words, the SplitMix64 / MurmurHash3
+//! finaliser for mixing): band keys are stored by the rate store and shared between gateway
+//! nodes, so they must not change between builds, platforms or versions. Changing any constant
+//! here changes every campaign key; do it only with a store migration.
+
+/// MinHash functions (signature length).
+pub const HASHES: usize = 128;
+/// LSH bands; `BANDS * ROWS == HASHES`.
+pub const BANDS: usize = 16;
+/// Signature rows per band.
+pub const ROWS: usize = HASHES / BANDS;
+/// Words per shingle.
+pub const SHINGLE: usize = 4;
+
+const _: () = assert!(BANDS * ROWS == HASHES);
+
+/// The SplitMix64 finaliser: a bijective 64-bit mix with full avalanche.
+#[inline]
+pub const fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// FNV-1a over bytes, then mixed (FNV alone has weak high bits for short inputs).
+#[inline]
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    mix64(h)
+}
+
+/// Per-function multipliers (odd) and offsets of the `a·x + b` hash family, derived at compile
+/// time from a fixed seed.
+const PARAMS: ([u64; HASHES], [u64; HASHES]) = {
+    let mut a = [0u64; HASHES];
+    let mut b = [0u64; HASHES];
+    let mut state: u64 = 0x6175_7067_6174_6521; // "aupgate!"
+    let mut i = 0;
+    while i < HASHES {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        a[i] = mix64(state) | 1;
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        b[i] = mix64(state);
+        i += 1;
+    }
+    (a, b)
+};
+
+/// MinHash signature of the shingles of `tokens` (already hashed words). `tokens.len()` must be
+/// at least [`SHINGLE`]; the caller handles shorter input.
+pub fn signature(tokens: &[u64]) -> [u64; HASHES] {
+    let (a, b) = (&PARAMS.0, &PARAMS.1);
+    let mut sig = [u64::MAX; HASHES];
+    for window in tokens.windows(SHINGLE) {
+        let mut h: u64 = 0;
+        for &t in window {
+            h = mix64(h.rotate_left(23) ^ t);
+        }
+        // `a·x + b` over a fully mixed x: the high bits (which decide the minimum) are a good
+        // permutation, and the loop has no dependency chain, so it runs at a few cycles per hash.
+        for i in 0..HASHES {
+            let v = h.wrapping_mul(a[i]).wrapping_add(b[i]);
+            if v < sig[i] {
+                sig[i] = v;
+            }
+        }
+    }
+    sig
+}
+
+/// One key per band: the band's rows hashed together with the band index, so equal rows in
+/// different bands never give the same key.
+pub fn band_keys(sig: &[u64; HASHES]) -> Vec<u64> {
+    sig.chunks_exact(ROWS)
+        .enumerate()
+        .map(|(band, rows)| {
+            let mut h = mix64(band as u64 ^ 0x0062_616e_6400_0000);
+            for &r in rows {
+                h = mix64(h.rotate_left(17) ^ r);
+            }
+            h
+        })
+        .collect()
+}
+
+/// Fraction of equal signature positions: the estimated Jaccard similarity of the shingle sets.
+pub fn similarity(a: &[u64; HASHES], b: &[u64; HASHES]) -> f64 {
+    let equal = a.iter().zip(b).filter(|(x, y)| x == y).count();
+    equal as f64 / HASHES as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_frozen() {
+        // Band keys live in the store: these values must never change.
+        assert_eq!(hash_bytes(b""), mix64(0xcbf2_9ce4_8422_2325));
+        assert_eq!(mix64(0), 0);
+        assert_eq!(mix64(1), 0x5692_161d_100b_05e5);
+    }
+
+    #[test]
+    fn identical_sets_are_similar_and_bands_distinct() {
+        let toks: Vec<u64> = (0..50u64).map(mix64).collect();
+        let s = signature(&toks);
+        assert_eq!(similarity(&s, &signature(&toks)), 1.0);
+        let keys = band_keys(&s);
+        assert_eq!(keys.len(), BANDS);
+        let mut k = keys.clone();
+        k.sort_unstable();
+        k.dedup();
+        assert_eq!(k.len(), BANDS);
+    }
+}

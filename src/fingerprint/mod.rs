@@ -1,0 +1,170 @@
+//! Message similarity fingerprints: decide which messages are "substantively similar" (DESIGN.md,
+//! "Words, defined exactly") so that the personalised copies of one campaign share a campaign and
+//! unrelated mail does not.
+//!
+//! # Pipeline
+//!
+//! 1. [`mime`] finds the text a reader sees (`text/plain` preferred, else `text/html`; attachments
+//!    skipped) and undoes quoted-printable / base64 and Latin-1.
+//! 2. [`html`] reduces HTML to text (scripts, styles, comments dropped; entities decoded; each
+//!    link's host kept).
+//! 3. [`normalize`] folds case and whitespace and replaces personalisation with placeholders:
+//!    greeting lines, the recipient's name (from `To:` and from the greeting) anywhere in the
+//!    body, e-mail addresses, URLs (→ host), numbers, dates, times, ids and tokens.
+//! 4. [`minhash`] hashes each word once, forms 4-word shingles, and computes a 128-value MinHash
+//!    signature; LSH cuts it into 16 bands of 8 rows, one store key per band.
+//!
+//! # Parameters and why
+//!
+//! - **4-word shingles.** After normalisation the copies of one campaign differ only where the
+//!   template has per-recipient *content* (ordered items, a few free words). A 4-gram is specific
+//!   enough that unrelated English text shares almost none (common 4-grams are rarer than common
+//!   2-/3-grams such as "thank you for"), yet one changed word only disturbs 4 shingles.
+//! - **128 hashes.** The standard error of the Jaccard estimate is `sqrt(J(1-J)/128)` ≤ 0.044,
+//!   enough to tell the ≥ 0.8 similarity of campaign copies from the ≤ 0.4 of mail that merely
+//!   shares a footer; a signature costs 1 KiB and ~128 multiply-adds per shingle.
+//! - **16 bands × 8 rows.** Two messages share a band key with probability
+//!   `1 - (1 - J^8)^16`: J = 0.9 → 0.9999, J = 0.8 → 0.95, J = 0.7 → 0.67, J = 0.5 → 0.061,
+//!   J = 0.3 → 0.0010, J = 0.2 → 0.00004. The S-curve's midpoint is `(1/16)^(1/8)` ≈ 0.71, which
+//!   is [`THRESHOLD`]. A campaign of n copies is grouped by union over band-key collisions
+//!   (the store maps band key → campaign), so a copy needs to collide with *one* earlier copy,
+//!   not all of them: recall per copy is far higher than the pairwise 0.95 at J = 0.8. False
+//!   merges need a pair above ~0.5 similarity, which boilerplate alone rarely reaches.
+//! - **[`THRESHOLD`] = 0.7** for [`Fingerprint::similarity`], the LSH midpoint, so the exact
+//!   comparison and the band keys agree on what "similar" means.
+//!
+//! # Why MinHash + LSH rather than SimHash or TLSH
+//!
+//! The rate store needs *keys* it can look up in O(1) — "which campaign does this message belong
+//! to" must be a handful of point reads, not a scan. MinHash's LSH bands give exactly that with a
+//! tunable, analysable S-curve on Jaccard similarity. SimHash gives one 64-bit value whose
+//! near-duplicates are found by Hamming distance, which needs permuted tables (many more keys)
+//! and is known to be weak on short texts where a few changed shingles flip many bits. TLSH
+//! compares digests by a distance score and has no key scheme at all (it needs a scan or a
+//! nearest-neighbour index), and it needs ≥ 50 bytes of input with enough variety. Jaccard over
+//! word shingles is also the natural reading of "substantively similar": the share of the text
+//! that is the same.
+//!
+//! # Short bodies
+//!
+//! With fewer than [`MIN_TOKENS`] normalised tokens the shingle set is too small for MinHash to
+//! mean anything, so the fingerprint is *exact*: one band key, the hash of the normalised text,
+//! (mixed with a band index no MinHash band uses). Two short bodies are then similar only if
+//! their normalised texts are equal; an empty body is a body like any other (all empty bodies of
+//! a tenant are one campaign — the copies are identical).
+//!
+//! # Bounds
+//!
+//! At most [`MAX_MESSAGE_BYTES`] of the message are read; the MIME walk follows
+//! [`mime::MAX_DEPTH`] levels and [`mime::MAX_PARTS`] parts and decodes at most
+//! [`mime::MAX_DECODED`] bytes of the chosen part; at most [`MAX_TOKENS`] tokens are shingled.
+//! Every step is linear in its input. Nothing here panics on any input.
+//!
+//! This module never decides policy: it only says which messages look alike.
+
+pub mod corpus;
+pub mod html;
+pub mod mime;
+pub mod minhash;
+pub mod normalize;
+
+pub use minhash::{BANDS, HASHES, ROWS, SHINGLE};
+
+/// Bytes of a message looked at; the rest is ignored.
+pub const MAX_MESSAGE_BYTES: usize = 2 * 1024 * 1024;
+/// Normalised tokens shingled; the rest is ignored.
+pub const MAX_TOKENS: usize = 16 * 1024;
+/// Below this many normalised tokens the fingerprint is exact (see "Short bodies").
+pub const MIN_TOKENS: usize = 8;
+/// Estimated Jaccard similarity at or above which two messages are substantively similar.
+pub const THRESHOLD: f64 = 0.7;
+
+/// Band index mixed into the key of an exact (short-body) fingerprint; no MinHash band has it.
+const EXACT_BAND: u64 = 0xffff;
+
+/// The body text of a whole RFC 5322 message, normalised (see the module docs).
+pub fn normalize(message: &[u8]) -> String {
+    let message = &message[..message.len().min(MAX_MESSAGE_BYTES)];
+    let e = mime::extract(message);
+    if e.is_html {
+        normalize::normalize_text(&html::to_text(&e.text), &e.recipient_words)
+    } else {
+        normalize::normalize_text(&e.text, &e.recipient_words)
+    }
+}
+
+/// The similarity fingerprint of a whole RFC 5322 message.
+pub fn fingerprint(message: &[u8]) -> Fingerprint {
+    fingerprint_normalized(&normalize(message))
+}
+
+/// The fingerprint of text already produced by [`normalize`].
+pub fn fingerprint_normalized(normalized: &str) -> Fingerprint {
+    let text_hash = minhash::hash_bytes(normalized.as_bytes());
+    let tokens: Vec<u64> = normalized
+        .split(' ')
+        .filter(|t| !t.is_empty())
+        .take(MAX_TOKENS)
+        .map(|t| minhash::hash_bytes(t.as_bytes()))
+        .collect();
+    let signature =
+        (tokens.len() >= MIN_TOKENS.max(SHINGLE)).then(|| Box::new(minhash::signature(&tokens)));
+    Fingerprint {
+        signature,
+        text_hash,
+    }
+}
+
+/// A message's similarity fingerprint: a MinHash signature, or for short bodies the exact hash
+/// of the normalised text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    signature: Option<Box<[u64; HASHES]>>,
+    text_hash: u64,
+}
+
+impl Fingerprint {
+    /// The LSH band keys to look up (and record) in the store: [`BANDS`] keys, or one for a
+    /// short body. Each key mixes in its band index.
+    pub fn band_keys(&self) -> Vec<u64> {
+        match &self.signature {
+            Some(sig) => minhash::band_keys(sig),
+            None => vec![minhash::mix64(self.text_hash ^ minhash::mix64(EXACT_BAND))],
+        }
+    }
+
+    /// The id to give a new campaign started by this message: the smallest band key. It is
+    /// deterministic, so two gateway nodes that see the first copies of one campaign at the same
+    /// time pick the same id as long as their copies agree on the smallest band.
+    pub fn campaign_id(&self) -> u64 {
+        self.band_keys().into_iter().min().unwrap_or(0)
+    }
+
+    /// Estimated Jaccard similarity of the two bodies' shingle sets, in `[0, 1]`. Exact
+    /// fingerprints are 1.0 when the normalised texts are equal and 0.0 otherwise.
+    pub fn similarity(&self, other: &Fingerprint) -> f64 {
+        match (&self.signature, &other.signature) {
+            _ if self.text_hash == other.text_hash => 1.0,
+            (Some(a), Some(b)) => minhash::similarity(a, b),
+            _ => 0.0,
+        }
+    }
+
+    /// Whether `other` is substantively similar ([`THRESHOLD`]).
+    pub fn is_similar(&self, other: &Fingerprint) -> bool {
+        self.similarity(other) >= THRESHOLD
+    }
+
+    /// True for a short body fingerprinted by its exact normalised text.
+    pub fn is_exact(&self) -> bool {
+        self.signature.is_none()
+    }
+
+    /// The MinHash signature, if the body was long enough to have one.
+    pub fn signature(&self) -> Option<&[u64; HASHES]> {
+        self.signature.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests;

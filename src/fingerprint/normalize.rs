@@ -1,0 +1,319 @@
+//! Text normalisation: turns the decoded body text into the token stream the fingerprint is
+//! computed over, removing everything that personalises one copy of a campaign.
+//!
+//! Output is lower-case words separated by single spaces. Personalisation becomes placeholder
+//! tokens that cannot occur as words (they contain `<`): `<greet>` (a greeting line and the name
+//! in it), `<name>` (a recipient's name anywhere in the body), `<email>`, `<num>` (numbers,
+//! amounts, dates and times written with digits, phone numbers, ordinals), `<date>` (month and
+//! weekday names), `<id>` (words mixing letters and digits, very long or random-looking words:
+//! tracking ids, tokens, order references). A URL becomes its host, with labels that carry
+//! digits replaced by `#` (per-recipient tracking subdomains). Runs of one placeholder collapse
+//! into one (`March 5, 2026` and `5 March 2026` both become `<date> <num>` / `<num> <date>`).
+//! A signature after an RFC 3676 `-- ` line is dropped when enough text precedes it.
+//!
+//! It must never panic and never do more than linear work in the input.
+
+/// Non-empty lines at the top of the body searched for a greeting.
+const GREETING_LINES: usize = 6;
+/// Tokens needed before a signature delimiter for the signature to be dropped.
+const MIN_TOKENS_BEFORE_SIGNATURE: usize = 16;
+
+/// Words that open a greeting line.
+const GREETINGS: [&str; 14] = [
+    "dear",
+    "hi",
+    "hello",
+    "hey",
+    "greetings",
+    "hiya",
+    "howdy",
+    "bonjour",
+    "hallo",
+    "hola",
+    "ciao",
+    "salut",
+    "liebe",
+    "lieber",
+];
+
+/// Words after a greeting that are not a name.
+const NOT_NAMES: [&str; 12] = [
+    "there", "all", "everyone", "team", "friend", "friends", "customer", "member", "and", "to",
+    "from", "valued",
+];
+
+const MONTHS_DAYS: [&str; 30] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "tues",
+];
+
+/// Normalises body text. `personal` holds lower-case words known to be the recipient's (from
+/// `To:`); names found in a greeting are added to them.
+pub fn normalize_text(text: &str, personal: &[String]) -> String {
+    let mut n = Normalizer {
+        out: String::with_capacity(text.len()),
+        personal: personal.to_vec(),
+        last_placeholder: None,
+        tokens: 0,
+        word: String::new(),
+    };
+    let mut signature_at: Option<usize> = None;
+    let mut nonempty_lines = 0;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        nonempty_lines += 1;
+        if trimmed == "--" && signature_at.is_none() && n.tokens >= MIN_TOKENS_BEFORE_SIGNATURE {
+            signature_at = Some(n.out.len());
+        }
+        let mut rest = trimmed;
+        if nonempty_lines <= GREETING_LINES {
+            if let Some(after) = n.greeting(trimmed) {
+                rest = after;
+            }
+        }
+        for chunk in rest.split_whitespace() {
+            n.chunk(chunk);
+        }
+    }
+    if let Some(at) = signature_at {
+        n.out.truncate(at);
+    }
+    let len = n.out.trim_end().len();
+    n.out.truncate(len);
+    n.out
+}
+
+struct Normalizer {
+    out: String,
+    personal: Vec<String>,
+    last_placeholder: Option<&'static str>,
+    tokens: usize,
+    /// Scratch buffer for one lower-cased word (no allocation per word).
+    word: String,
+}
+
+impl Normalizer {
+    fn emit(&mut self, word: &str) {
+        if !self.out.is_empty() {
+            self.out.push(' ');
+        }
+        self.out.push_str(word);
+        self.tokens += 1;
+        self.last_placeholder = None;
+    }
+
+    fn placeholder(&mut self, p: &'static str) {
+        if self.last_placeholder == Some(p) {
+            return;
+        }
+        self.emit(p);
+        self.last_placeholder = Some(p);
+    }
+
+    /// When `line` opens with a greeting, emits `<greet>`, learns the name words and returns the
+    /// rest of the line after the name.
+    fn greeting<'a>(&mut self, line: &'a str) -> Option<&'a str> {
+        let first_end = line
+            .find(|c: char| !c.is_alphabetic())
+            .unwrap_or(line.len());
+        let first = line[..first_end].to_lowercase();
+        if !GREETINGS.contains(&first.as_str()) {
+            return None;
+        }
+        let after = &line[first_end..];
+        // The name runs to the first , ! : ; or . within a few words; without punctuation a
+        // short rest of line is the name.
+        let stop = after.find([',', '!', ':', ';', '.', '\u{ff0c}']);
+        let (name, rest) = match stop {
+            Some(s) if after[..s].split_whitespace().count() <= 4 => (&after[..s], &after[s + 1..]),
+            _ if after.split_whitespace().count() <= 3 => (after, ""),
+            _ => ("", after),
+        };
+        for w in name.split(|c: char| !c.is_alphabetic() && c != '\'') {
+            let w = w.to_lowercase();
+            if w.chars().count() >= 2
+                && !NOT_NAMES.contains(&w.as_str())
+                && !self.personal.contains(&w)
+                && self.personal.len() < 32
+            {
+                self.personal.push(w);
+            }
+        }
+        self.placeholder("<greet>");
+        Some(rest)
+    }
+
+    /// One whitespace-delimited chunk of text.
+    fn chunk(&mut self, raw: &str) {
+        let c = raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '/' && c != '@');
+        let c = c.trim_end_matches('/');
+        if c.is_empty() {
+            return;
+        }
+        let lower_prefix: String = c.chars().take(8).collect::<String>().to_ascii_lowercase();
+        if lower_prefix.starts_with("http://")
+            || lower_prefix.starts_with("https://")
+            || lower_prefix.starts_with("www.")
+        {
+            self.url(c);
+            return;
+        }
+        if let Some(at) = c.find('@') {
+            let (local, domain) = (&c[..at], &c[at + 1..]);
+            if !local.is_empty() && domain.contains('.') {
+                self.placeholder("<email>");
+                return;
+            }
+        }
+        let has_alpha = c.chars().any(char::is_alphabetic);
+        if !has_alpha {
+            if c.chars().any(|ch| ch.is_ascii_digit()) {
+                self.placeholder("<num>");
+            }
+            return;
+        }
+        for w in c.split(|ch: char| !ch.is_alphanumeric() && ch != '\'' && ch != '\u{2019}') {
+            self.word(w);
+        }
+    }
+
+    fn word(&mut self, w: &str) {
+        let w = w.trim_matches(|c: char| c == '\'' || c == '\u{2019}');
+        if w.is_empty() {
+            return;
+        }
+        let digits = w.chars().filter(char::is_ascii_digit).count();
+        let len = w.chars().count();
+        if digits == len {
+            return self.placeholder("<num>");
+        }
+        if digits > 0 {
+            let tail: String = w.chars().skip(digits).collect::<String>().to_lowercase();
+            let ordinal = w.chars().take(digits).all(|c| c.is_ascii_digit())
+                && ["st", "nd", "rd", "th"].contains(&tail.as_str());
+            return self.placeholder(if ordinal { "<num>" } else { "<id>" });
+        }
+        if len >= 20 || (len >= 10 && looks_random(w)) {
+            return self.placeholder("<id>");
+        }
+        let mut word = std::mem::take(&mut self.word);
+        word.clear();
+        word.extend(
+            w.chars()
+                .flat_map(char::to_lowercase)
+                .filter(|&c| c != '\'' && c != '\u{2019}'),
+        );
+        if self.personal.iter().any(|p| *p == word) {
+            self.placeholder("<name>");
+        } else if MONTHS_DAYS.contains(&word.as_str()) {
+            self.placeholder("<date>");
+        } else {
+            self.emit(&word);
+        }
+        self.word = word;
+    }
+
+    /// A URL becomes its host: lower case, `www.` dropped, labels carrying digits as `#`.
+    fn url(&mut self, url: &str) {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let host_port = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = host_port.rsplit('@').next().unwrap_or("");
+        let host = host.split(':').next().unwrap_or("").to_ascii_lowercase();
+        let host = host.strip_prefix("www.").unwrap_or(&host);
+        if host.is_empty() {
+            return;
+        }
+        let mut out = String::with_capacity(host.len());
+        for (i, label) in host.split('.').enumerate() {
+            if i > 0 {
+                out.push('.');
+            }
+            if label.chars().any(|c| c.is_ascii_digit()) || label.len() > 24 {
+                out.push('#');
+            } else {
+                out.push_str(label);
+            }
+        }
+        self.emit(&out);
+    }
+}
+
+/// A long word with case changes inside it (`aZk9QwPmX…` without digits): a token, not a word.
+fn looks_random(w: &str) -> bool {
+    let mut changes = 0;
+    let mut prev_upper = None;
+    for c in w.chars().skip(1) {
+        let up = c.is_uppercase();
+        if prev_upper.is_some_and(|p| p != up) {
+            changes += 1;
+        }
+        prev_upper = Some(up);
+    }
+    changes >= 3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_text;
+
+    #[test]
+    fn normalisation_table() {
+        let cases: [(&str, &[&str], &str); 12] = [
+            ("Welcome   TO the\n\n  SHOW", &[], "welcome to the show"),
+            ("Dear John,\nYour order is ready, John.", &[], "<greet> your order is ready <name>"),
+            ("Hi Maria Lopez! Welcome aboard", &[], "<greet> welcome aboard"),
+            ("Hello and welcome to our weekly news about gardens", &[], "<greet> and welcome to our weekly news about gardens"),
+            ("Sent to bob.smith@example.com (Bob)", &["bob".into(), "smith".into()], "sent to <email> <name>"),
+            (
+                "Track: https://u123.click.shop.com/t/AbC9?x=1 or www.Shop.com/a",
+                &[],
+                "track #.click.shop.com or shop.com",
+            ),
+            ("Total $1,234.56 due 2026-03-05 at 14:30", &[], "total <num> due <num> at <num>"),
+            ("Order ORD-48213X shipped March 5th, 2026", &[], "order ord <id> shipped <date> <num>"),
+            ("token aGVsbG9Xb3JsZEZvb0Jhcg end", &[], "token <id> end"),
+            ("don't stop", &[], "dont stop"),
+            (
+                "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen\n-- \nJane Doe\nACME",
+                &[],
+                "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen",
+            ),
+            ("", &[], ""),
+        ];
+        for (text, personal, want) in cases {
+            let personal: Vec<String> = personal.iter().map(|s| s.to_string()).collect();
+            assert_eq!(normalize_text(text, &personal), want, "{text}");
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Table-driven tests of the public fingerprint API: normalisation of whole messages, similar
+//! and dissimilar pairs, and hostile input.
+
+use super::*;
+
+fn msg(to: &str, body: &str) -> Vec<u8> {
+    format!("From: shop@acme.example\r\nTo: {to}\r\nSubject: x\r\n\r\n{body}").into_bytes()
+}
+
+const NEWSLETTER: &str = "Dear {name},\r\n\r\nThis spring the quiet garden brings new life to \
+our little village market, and the bakery on the corner celebrates its tenth season with fresh \
+bread every morning. Read the full story at https://news.acme.example/a/{tok} and tell us what you \
+think about the new opening hours, the sourdough recipe and the weekend concerts by the river.\r\n\r\n\
+Your order {order} ships on {date}. Questions? Write to help@acme.example.\r\n\r\n\
+You receive this at {email}. Unsubscribe: https://acme.example/u?t={tok}\r\n";
+
+fn newsletter(name: &str, email: &str, tok: &str, order: &str, date: &str) -> Vec<u8> {
+    let body = NEWSLETTER
+        .replace("{name}", name)
+        .replace("{email}", email)
+        .replace("{tok}", tok)
+        .replace("{order}", order)
+        .replace("{date}", date);
+    msg(&format!("\"{name}\" <{email}>"), &body)
+}
+
+#[test]
+fn normalize_whole_messages() {
+    let cases: [(Vec<u8>, &str); 5] = [
+        (msg("a@b.c", "Hello   World"), "<greet>"),
+        (
+            msg("\"Ann Lee\" <ann@x.org>", "Ann, your code is 123456. Lee team"),
+            "<name> your code is <num> <name> team",
+        ),
+        (
+            b"Content-Type: text/html\r\n\r\n<p>Hi Bob,</p><p>See <a href=\"https://t.shop.com/x9\">this</a> &amp; more</p>"
+                .to_vec(),
+            "<greet> see t.shop.com this more",
+        ),
+        (
+            b"Content-Transfer-Encoding: base64\r\n\r\nT3JkZXIgT1JELTk5IHNoaXBwZWQ=".to_vec(),
+            "order ord <num> shipped",
+        ),
+        (b"".to_vec(), ""),
+    ];
+    for (m, want) in cases {
+        assert_eq!(normalize(&m), want, "{}", String::from_utf8_lossy(&m));
+    }
+}
+
+#[test]
+fn campaign_copies_are_similar() {
+    let a = fingerprint(&newsletter(
+        "John Smith",
+        "john.smith@gmail.com",
+        "aZ9kQ2xPm4Lr8TwY",
+        "ORD-48213",
+        "March 5, 2026",
+    ));
+    let b = fingerprint(&newsletter(
+        "Maria Lopez",
+        "mlopez77@web.de",
+        "Qw3Er5Ty7Ui9Op1A",
+        "ORD-90001",
+        "2026-04-17",
+    ));
+    assert!(!a.is_exact());
+    let s = a.similarity(&b);
+    assert!(s >= THRESHOLD, "similarity {s}");
+    assert!(a.is_similar(&b));
+    let ka = a.band_keys();
+    assert_eq!(ka.len(), BANDS);
+    assert!(b.band_keys().iter().any(|k| ka.contains(k)));
+}
+
+#[test]
+fn unrelated_mail_is_not_similar() {
+    let pairs = [
+        (
+            "Hi Tom, the budget meeting moved to Thursday because the auditors need another week \
+             with the warehouse numbers and the insurance contract is still unsigned by legal.",
+            "Dear Sue, thank you for the lovely concert last night, the violin section was \
+             wonderful and the children talked about the lighthouse song all the way home.",
+        ),
+        (
+            NEWSLETTER,
+            "Your invoice for April is attached. Please pay the amount due within thirty days to \
+             the account shown on the invoice, quoting your customer number as the reference.",
+        ),
+    ];
+    for (x, y) in pairs {
+        let (a, b) = (
+            fingerprint(&msg("a@x.org", x)),
+            fingerprint(&msg("b@y.org", y)),
+        );
+        assert!(a.similarity(&b) < THRESHOLD, "{x} / {y}");
+        assert!(!a.band_keys().iter().any(|k| b.band_keys().contains(k)));
+    }
+}
+
+#[test]
+fn short_bodies_are_exact() {
+    let a = fingerprint(&msg("a@x.org", "Hi Anna, call me at 555-1234"));
+    let b = fingerprint(&msg("b@x.org", "Hi Bert, call me at 555-9876"));
+    let c = fingerprint(&msg("c@x.org", "Lunch at noon?"));
+    assert!(a.is_exact() && c.is_exact());
+    assert_eq!(a.band_keys(), b.band_keys());
+    assert_eq!(a.band_keys().len(), 1);
+    assert_eq!(a.similarity(&b), 1.0);
+    assert_eq!(a.similarity(&c), 0.0);
+    assert_ne!(a.band_keys(), c.band_keys());
+    assert_eq!(a.campaign_id(), a.band_keys()[0]);
+}
+
+#[test]
+fn campaign_id_is_deterministic() {
+    let m = newsletter("A B", "a@b.cd", "tok", "1", "May 1");
+    assert_eq!(fingerprint(&m).campaign_id(), fingerprint(&m).campaign_id());
+    assert_eq!(
+        fingerprint(&m).campaign_id(),
+        *fingerprint(&m).band_keys().iter().min().unwrap()
+    );
+}
+
+#[test]
+fn bad_input_never_panics() {
+    let mut nested = String::new();
+    for i in 0..200 {
+        nested.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
+        ));
+    }
+    nested.push_str("Content-Type: text/plain\r\n\r\ndeep text\r\n");
+    let mut many_parts = String::from("Content-Type: multipart/mixed; boundary=z\r\n\r\n");
+    for _ in 0..10_000 {
+        many_parts.push_str("--z\r\nContent-Type: image/png\r\n\r\nxx\r\n");
+    }
+    let garbage: Vec<u8> = (0..100_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let cases: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"\r\n\r\n".to_vec(),
+        b":::\r\n".to_vec(),
+        garbage,
+        vec![b'a'; 3 * 1024 * 1024],
+        format!("Subject: x\r\n\r\n{}", "word ".repeat(400_000)).into_bytes(),
+        b"Content-Type: multipart/mixed; boundary=\"\r\n\r\n--\r\nbroken".to_vec(),
+        b"Content-Type: multipart/alternative\r\n\r\nno boundary param".to_vec(),
+        b"Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\nContent-Type: text/plain\r\n\r\nunterminated"
+            .to_vec(),
+        b"Content-Type: text/html\r\n\r\n<a href=\"https://".to_vec(),
+        b"Content-Type: text/html\r\n\r\n<script>never closed".to_vec(),
+        b"Content-Transfer-Encoding: base64\r\n\r\n====!!!!\xff\xfe".to_vec(),
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n=\xff=\r=".to_vec(),
+        b"To: =?utf-8?B?@@@?= =?x?Q?\r\n\r\nhi".to_vec(),
+        "Dear \u{1F600}\u{0301},\r\n\u{00e9}\u{00e9} https://\u{00e9}.com/ &#xFFFFFFFF; &#0;"
+            .as_bytes()
+            .to_vec(),
+        nested.into_bytes(),
+        many_parts.into_bytes(),
+    ];
+    for m in &cases {
+        let f = fingerprint(m);
+        assert!(!f.band_keys().is_empty());
+        let _ = f.similarity(&f);
+    }
+}

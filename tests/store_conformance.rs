@@ -1,0 +1,479 @@
+//! One conformance suite, run against every backend: RocksDB, a standalone `redis-server` and a
+//! real 3-node Redis Cluster. Each case uses its own tenant names, so cases share one store.
+
+mod store_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aupgate::store::redis::RedisStore;
+use aupgate::store::rocks::RocksStore;
+use aupgate::store::window::span;
+use aupgate::store::{
+    AuditRecord, Block, BlockScope, Charge, Event, Key, Lift, RateStore, Suppression, TenantRecord,
+    TenantState,
+};
+use store_support::{now_ms, RedisCluster, RedisServer};
+
+type Store = Arc<dyn RateStore>;
+
+const DAY: Duration = Duration::from_secs(86_400);
+const DAY_MS: u64 = 86_400_000;
+
+async fn counters(s: Store, t: &str) {
+    let k = Key::new("quota.rcpts", t);
+    let t0 = now_ms();
+    s.counter_add(&k, 3, t0, DAY).await.expect("add");
+    s.counter_add(&k, 4, t0 + 1000, DAY).await.expect("add");
+    assert_eq!(s.counter_get(&k, t0 + 1000, DAY).await.expect("get"), 7);
+    // Still counted just before the window ends.
+    assert_eq!(
+        s.counter_get(&k, t0 + DAY_MS - 1, DAY).await.expect("get"),
+        7
+    );
+    // Error bound: gone at most one bucket (W/60) after the window.
+    let b = span(t0, DAY_MS).size;
+    assert_eq!(
+        s.counter_get(&k, t0 + 1000 + DAY_MS + b, DAY)
+            .await
+            .expect("get"),
+        0
+    );
+    // Check-and-charge against a limit of 10.
+    let k2 = Key::new("quota.msgs", t);
+    for i in 1..=10u64 {
+        assert_eq!(
+            s.counter_check_and_add(&k2, 1, 10, t0, DAY)
+                .await
+                .expect("cac"),
+            Charge::Charged { total: i }
+        );
+    }
+    match s
+        .counter_check_and_add(&k2, 1, 10, t0 + 5, DAY)
+        .await
+        .expect("cac")
+    {
+        Charge::Refused {
+            total: 10,
+            retry_after_ms: Some(r),
+        } => {
+            assert!(r >= DAY_MS - 5 && r <= DAY_MS + b, "retry {r}");
+            // Waiting that long is enough.
+            assert!(matches!(
+                s.counter_check_and_add(&k2, 1, 10, t0 + 5 + r, DAY)
+                    .await
+                    .expect("cac"),
+                Charge::Charged { total: 1 }
+            ));
+        }
+        other => panic!("expected refusal, got {other:?}"),
+    }
+    assert!(matches!(
+        s.counter_check_and_add(&k2, 11, 10, t0, DAY)
+            .await
+            .expect("cac"),
+        Charge::Refused {
+            retry_after_ms: None,
+            ..
+        }
+    ));
+    assert!(
+        s.counter_get(&k, t0, Duration::ZERO).await.is_err(),
+        "zero window is an error"
+    );
+}
+
+async fn distinct_sets(s: Store, t: &str) {
+    let k = Key::new("bulk.rcpts", t).part("campaign-1");
+    let t0 = now_ms();
+    for (i, m) in ["a", "b", "c"].iter().enumerate() {
+        let r = s
+            .set_check_and_add(&k, m.as_bytes(), t0 + i as u64, DAY, 3)
+            .await
+            .expect("add");
+        assert!(r.admitted && !r.already_member);
+        assert_eq!(r.distinct, i as u32 + 1);
+    }
+    let r = s
+        .set_check_and_add(&k, b"d", t0 + 10, DAY, 3)
+        .await
+        .expect("add");
+    assert!(!r.admitted && !r.already_member, "{r:?}");
+    assert_eq!(r.distinct, 3);
+    let r = s
+        .set_check_and_add(&k, b"a", t0 + 20, DAY, 3)
+        .await
+        .expect("add");
+    assert!(r.admitted && r.already_member, "{r:?}");
+    assert_eq!(s.set_count(&k, t0 + 20, DAY).await.expect("count"), 3);
+    // Exact window: "b" (at t0+1) counts at t0+1+W-1, not at t0+1+W.
+    assert_eq!(s.set_count(&k, t0 + DAY_MS, DAY).await.expect("count"), 3);
+    assert_eq!(
+        s.set_count(&k, t0 + 1 + DAY_MS, DAY).await.expect("count"),
+        2
+    );
+    // "d" refused earlier fits once b and c are out of the window.
+    let r = s
+        .set_check_and_add(&k, b"d", t0 + 2 + DAY_MS, DAY, 3)
+        .await
+        .expect("add");
+    assert!(r.admitted && !r.already_member);
+    assert_eq!(r.distinct, 2, "a (refreshed at t0+20) and d");
+}
+
+async fn event_logs(s: Store, t: &str) {
+    // Mail bomb: more than 10 in ANY 24 hours.
+    let k = Key::new("bomb", t).part("campaign").part("rcpt-hash");
+    let t0 = now_ms();
+    for i in 0..10u64 {
+        let r = s
+            .events_check_and_add(&k, t0 + i * 3_600_000, DAY, 10)
+            .await
+            .expect("ev");
+        assert!(r.admitted, "{i}");
+        assert_eq!(r.count, i as u32 + 1);
+    }
+    let now = t0 + 10 * 3_600_000;
+    let r = s.events_check_and_add(&k, now, DAY, 10).await.expect("ev");
+    assert!(!r.admitted);
+    assert_eq!(r.count, 10);
+    assert_eq!(r.retry_after_ms, Some(t0 + DAY_MS - now));
+    // At t0 + W the first occurrence left the window: one more fits, exactly.
+    let r = s
+        .events_check_and_add(&k, t0 + DAY_MS - 1, DAY, 10)
+        .await
+        .expect("ev");
+    assert!(!r.admitted);
+    let r = s
+        .events_check_and_add(&k, t0 + DAY_MS, DAY, 10)
+        .await
+        .expect("ev");
+    assert!(r.admitted);
+    assert_eq!(r.count, 10);
+    assert_eq!(
+        s.events_count(&k, t0 + DAY_MS, DAY).await.expect("count"),
+        10
+    );
+    // A set and an event log under one key do not mix.
+    assert_eq!(s.set_count(&k, t0, DAY).await.expect("count"), 0);
+}
+
+async fn forged_keys(s: Store, t: &str) {
+    let now = now_ms();
+    let a = format!("{t}a:b");
+    let b = format!("{t}a");
+    let k1 = Key::new("rcpt", &a).part("x");
+    let k2 = Key::new("rcpt", &b).part("b:x");
+    let k3 = Key::new("rcpt", &b).part("b").part("x");
+    let k4 = Key::new("rcpt", &format!("{t}}}{{x")).part("x");
+    s.counter_add(&k1, 1, now, DAY).await.expect("add");
+    s.counter_add(&k2, 2, now, DAY).await.expect("add");
+    s.counter_add(&k3, 4, now, DAY).await.expect("add");
+    s.counter_add(&k4, 8, now, DAY).await.expect("add");
+    for (k, want) in [(&k1, 1), (&k2, 2), (&k3, 4), (&k4, 8)] {
+        assert_eq!(
+            s.counter_get(k, now, DAY).await.expect("get"),
+            want,
+            "{k:?}"
+        );
+    }
+    s.suppression_add(
+        &a,
+        &Suppression {
+            address: "x".into(),
+            at: now,
+            reason: "r".into(),
+        },
+    )
+    .await
+    .expect("add");
+    assert!(!s.suppression_contains(&b, "b:x").await.expect("contains"));
+    assert!(!s.suppression_contains(&b, "x").await.expect("contains"));
+}
+
+async fn tenants(s: Store, t: &str) {
+    let mut rec = TenantRecord {
+        id: format!("{t}-acme"),
+        name: "Acme".into(),
+        state: TenantState::Active,
+        extra: serde_json::json!({"domains": ["acme.example"]}),
+    };
+    assert_eq!(s.tenant_get(&rec.id).await.expect("get"), None);
+    s.tenant_put(&rec).await.expect("put");
+    rec.state = TenantState::FinalWarning;
+    s.tenant_put(&rec).await.expect("put");
+    assert_eq!(s.tenant_get(&rec.id).await.expect("get"), Some(rec.clone()));
+    let other = TenantRecord {
+        id: format!("{t}-zed"),
+        name: "Zed".into(),
+        state: TenantState::Suspended,
+        extra: serde_json::Value::Null,
+    };
+    s.tenant_put(&other).await.expect("put");
+    let list: Vec<_> = s
+        .tenant_list()
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|r| r.id.starts_with(t))
+        .collect();
+    assert_eq!(list, vec![rec, other]);
+}
+
+async fn blocks_and_audit(s: Store, t: &str) {
+    let at = now_ms();
+    let block = Block {
+        tenant: t.into(),
+        scope: BlockScope::Sender,
+        target: "bob@x.example".into(),
+        by: "ops:alice".into(),
+        reason: "phishing".into(),
+        at,
+    };
+    s.block_add(&block).await.expect("add");
+    let whole = Block {
+        scope: BlockScope::Tenant,
+        target: String::new(),
+        ..block.clone()
+    };
+    s.block_add(&whole).await.expect("add");
+    assert_eq!(
+        s.block_get(t, BlockScope::Sender, "bob@x.example")
+            .await
+            .expect("get"),
+        Some(block.clone())
+    );
+    assert_eq!(
+        s.block_get(t, BlockScope::Campaign, "bob@x.example")
+            .await
+            .expect("get"),
+        None
+    );
+    assert_eq!(
+        s.blocks_list(t).await.expect("list"),
+        vec![block.clone(), whole.clone()]
+    );
+    let lift = Lift {
+        by: "ops:carol".into(),
+        reason: "cleaned up".into(),
+        at: at + 10,
+    };
+    assert_eq!(
+        s.block_lift(t, BlockScope::Sender, "bob@x.example", &lift)
+            .await
+            .expect("lift"),
+        Some(block.clone())
+    );
+    assert_eq!(
+        s.block_lift(t, BlockScope::Sender, "bob@x.example", &lift)
+            .await
+            .expect("lift"),
+        None
+    );
+    assert_eq!(s.blocks_list(t).await.expect("list"), vec![whole]);
+    let audit = s.audit_range(t, at, at + 10).await.expect("audit");
+    let actions: Vec<_> = audit
+        .iter()
+        .map(|a| (a.action.as_str(), a.actor.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("block.add", "ops:alice"),
+            ("block.add", "ops:alice"),
+            ("block.lift", "ops:carol")
+        ]
+    );
+    let extra = AuditRecord {
+        at: at + 20,
+        actor: "ops:dan".into(),
+        action: "domain.verify".into(),
+        target: "x.example".into(),
+        reason: "by hand".into(),
+        detail: serde_json::Value::Null,
+    };
+    s.audit_append(t, &extra).await.expect("append");
+    assert_eq!(
+        s.audit_range(t, at + 11, at + 30).await.expect("range"),
+        vec![extra]
+    );
+}
+
+async fn event_log(s: Store, t: &str) {
+    let at = now_ms();
+    let ev = |i: u64| Event {
+        at: at + i,
+        kind: "violation".into(),
+        rule: Some("bulk.max_recipients".into()),
+        detail: serde_json::json!({ "n": i }),
+    };
+    for i in [0, 1, 1, 2] {
+        s.event_append(t, &ev(i)).await.expect("append");
+    }
+    s.event_append(&format!("{t}-other"), &ev(1))
+        .await
+        .expect("append");
+    let got = s.events_range(t, at + 1, at + 2).await.expect("range");
+    assert_eq!(got, vec![ev(1), ev(1), ev(2)]);
+    assert_eq!(
+        s.events_range(t, at + 3, at + 100).await.expect("range"),
+        vec![]
+    );
+}
+
+async fn suppression(s: Store, t: &str) {
+    let e = |a: &str| Suppression {
+        address: a.into(),
+        at: 5,
+        reason: "bounce".into(),
+    };
+    s.suppression_add(t, &e("z@x")).await.expect("add");
+    s.suppression_add(t, &e("a@x")).await.expect("add");
+    assert!(s.suppression_contains(t, "a@x").await.expect("contains"));
+    assert!(!s.suppression_contains(t, "b@x").await.expect("contains"));
+    assert_eq!(
+        s.suppression_list(t).await.expect("list"),
+        vec![e("a@x"), e("z@x")]
+    );
+    assert!(s.suppression_remove(t, "a@x").await.expect("rm"));
+    assert!(!s.suppression_remove(t, "a@x").await.expect("rm"));
+    assert_eq!(s.suppression_list(t).await.expect("list"), vec![e("z@x")]);
+}
+
+async fn campaigns(s: Store, t: &str) {
+    let now = now_ms();
+    let m = s
+        .campaign_lookup_or_insert(t, &[1, 2, 3], "c1", now, DAY)
+        .await
+        .expect("c");
+    assert_eq!((m.id.as_str(), m.is_new), ("c1", true));
+    // A variant sharing band 3 joins c1 and maps its new bands to c1.
+    let m = s
+        .campaign_lookup_or_insert(t, &[7, 8, 3], "c2", now + 1, DAY)
+        .await
+        .expect("c");
+    assert_eq!((m.id.as_str(), m.is_new), ("c1", false));
+    let m = s
+        .campaign_lookup_or_insert(t, &[8], "c3", now + 2, DAY)
+        .await
+        .expect("c");
+    assert_eq!((m.id.as_str(), m.is_new), ("c1", false));
+    let m = s
+        .campaign_lookup_or_insert(t, &[9], "c4", now + 3, DAY)
+        .await
+        .expect("c");
+    assert_eq!((m.id.as_str(), m.is_new), ("c4", true));
+    // Other tenants never see it.
+    let m = s
+        .campaign_lookup_or_insert(&format!("{t}x"), &[1], "c5", now, DAY)
+        .await
+        .expect("c");
+    assert!(m.is_new);
+    // Expired with the window (band 1 was last refreshed at `now`).
+    let m = s
+        .campaign_lookup_or_insert(t, &[1], "c6", now + DAY_MS, DAY)
+        .await
+        .expect("c");
+    assert_eq!((m.id.as_str(), m.is_new), ("c6", true));
+}
+
+/// Many tasks race on one key: exact final counts and exactly the right number of refusals.
+async fn races(s: Store, t: &str) {
+    let now = now_ms();
+    let mut set_tasks = tokio::task::JoinSet::new();
+    for i in 0..60u32 {
+        let s = Arc::clone(&s);
+        let k = Key::new("bulk.rcpts", t).part("race");
+        set_tasks.spawn(async move {
+            s.set_check_and_add(&k, format!("rcpt{i}").as_bytes(), now, DAY, 20)
+                .await
+        });
+    }
+    let mut admitted = 0;
+    let mut refused = 0;
+    while let Some(r) = set_tasks.join_next().await {
+        if r.expect("join").expect("store").admitted {
+            admitted += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    assert_eq!((admitted, refused), (20, 40));
+    let k = Key::new("bulk.rcpts", t).part("race");
+    assert_eq!(s.set_count(&k, now, DAY).await.expect("count"), 20);
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let s = Arc::clone(&s);
+        let k = Key::new("quota", t).part("race");
+        tasks.spawn(async move { s.counter_check_and_add(&k, 1, 21, now, DAY).await });
+    }
+    let (mut charged, mut refused) = (0, 0);
+    while let Some(r) = tasks.join_next().await {
+        match r.expect("join").expect("store") {
+            Charge::Charged { .. } => charged += 1,
+            Charge::Refused { .. } => refused += 1,
+        }
+    }
+    assert_eq!((charged, refused), (21, 79));
+    let k = Key::new("quota", t).part("race");
+    assert_eq!(s.counter_get(&k, now, DAY).await.expect("get"), 21);
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let s = Arc::clone(&s);
+        let k = Key::new("bomb", t).part("race");
+        tasks.spawn(async move { s.events_check_and_add(&k, now, DAY, 10).await });
+    }
+    let mut admitted = 0;
+    while let Some(r) = tasks.join_next().await {
+        admitted += u32::from(r.expect("join").expect("store").admitted);
+    }
+    assert_eq!(admitted, 10);
+}
+
+async fn run_all(s: Store, label: &str) {
+    let t = format!("{label}-{}", now_ms());
+    macro_rules! case {
+        ($f:ident) => {{
+            eprintln!("[{label}] {}", stringify!($f));
+            $f(Arc::clone(&s), &format!("{t}-{}", stringify!($f))).await;
+        }};
+    }
+    case!(counters);
+    case!(distinct_sets);
+    case!(event_logs);
+    case!(forged_keys);
+    case!(tenants);
+    case!(blocks_and_audit);
+    case!(event_log);
+    case!(suppression);
+    case!(campaigns);
+    case!(races);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rocksdb_conformance() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = RocksStore::open(dir.path(), DAY * 400).expect("open");
+    run_all(Arc::new(store), "rocks").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_standalone_conformance() {
+    let server = RedisServer::start();
+    let store = RedisStore::connect(&[server.url()], Duration::from_secs(2), DAY * 400)
+        .await
+        .expect("connect");
+    run_all(Arc::new(store), "redis").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_cluster_conformance() {
+    let cluster = RedisCluster::start();
+    let store = RedisStore::connect(&cluster.urls(), Duration::from_secs(2), DAY * 400)
+        .await
+        .expect("connect");
+    run_all(Arc::new(store), "cluster").await;
+}
