@@ -104,3 +104,39 @@ async fn queue_is_empty_after_delivery() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(h.gateway.queue.scheduled(), 0);
 }
+
+#[tokio::test]
+async fn opportunistic_starttls_and_smarthost_auth() {
+    let secure = support::sink::Sink::start_with(support::sink::SinkOptions {
+        starttls: true,
+        auth: Some(("relay-user".into(), "relay-pass".into())),
+    })
+    .await;
+    let port = secure.address.port();
+    let h = Harness::start_with(|c| {
+        c.relay.smarthost.port = port;
+        c.relay.smarthost.username = Some("relay-user".into());
+        c.relay.smarthost.password = Some("relay-pass".into());
+    })
+    .await;
+    send(&h, "a@acme.example", &["b@dest.example", "c@dest.example"], b"Subject: tls\r\n\r\nhi\r\n.\r\n").await;
+    send(&h, "a@acme.example", &["d@dest.example"], b"Subject: tls 2\r\n\r\nhi\r\n.\r\n").await;
+    let got = secure.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 2);
+    for message in &got {
+        assert!(message.tls, "relayed over STARTTLS");
+        assert_eq!(message.auth_user.as_deref(), Some("relay-user"));
+    }
+}
+
+#[tokio::test]
+async fn required_starttls_without_offer_is_a_temporary_failure() {
+    let h = Harness::start_with(|c| {
+        c.relay.starttls = aupgate::config::OutboundTls::Required;
+        c.queue.max_age = aupgate::config::HumanDuration::secs(1);
+    })
+    .await;
+    send(&h, "", &["b@dest.example"], b"Subject: x\r\n\r\nhi\r\n.\r\n").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(h.sink.messages().is_empty(), "must not relay in plaintext when TLS is required");
+}

@@ -11,6 +11,10 @@ use tokio::net::TcpListener;
 
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The transaction ran over TLS (STARTTLS).
+    pub tls: bool,
+    /// The user the client authenticated as, if any.
+    pub auth_user: Option<String>,
     pub sender: String,
     pub recipients: Vec<String>,
     /// The message exactly as it came off the wire, dot-unstuffed, without the terminator.
@@ -23,8 +27,21 @@ pub struct Sink {
     messages: Arc<Mutex<Vec<Received>>>,
 }
 
+/// Optional sink features.
+#[derive(Clone, Default)]
+pub struct SinkOptions {
+    /// Offer STARTTLS (self-signed certificate).
+    pub starttls: bool,
+    /// Offer AUTH PLAIN and require it, with this user and password.
+    pub auth: Option<(String, String)>,
+}
+
 impl Sink {
     pub async fn start() -> Sink {
+        Sink::start_with(SinkOptions::default()).await
+    }
+
+    pub async fn start_with(options: SinkOptions) -> Sink {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind sink");
         let address = listener.local_addr().expect("sink address");
         let messages = Arc::new(Mutex::new(Vec::new()));
@@ -33,8 +50,9 @@ impl Sink {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
                 let store = store.clone();
+                let options = options.clone();
                 tokio::spawn(async move {
-                    let _ = handle(stream, store).await;
+                    let _ = handle(Box::new(stream), store, options).await;
                 });
             }
         });
@@ -58,56 +76,105 @@ impl Sink {
     }
 }
 
-async fn handle(stream: tokio::net::TcpStream, store: Arc<Mutex<Vec<Received>>>) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    write.write_all(b"220 sink.test ESMTP\r\n").await?;
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
+fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(generated.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![generated.cert.der().clone()], key)
+        .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+async fn handle(stream: Box<dyn Stream>, store: Arc<Mutex<Vec<Received>>>, options: SinkOptions) -> std::io::Result<()> {
+    let mut conn = BufReader::new(stream);
+    conn.write_all(b"220 sink.test ESMTP\r\n").await?;
+    let mut tls = false;
+    let mut auth_user: Option<String> = None;
     let mut sender = String::new();
     let mut recipients = Vec::new();
     let mut line = String::new();
     loop {
         line.clear();
-        if reader.read_line(&mut line).await? == 0 {
+        if conn.read_line(&mut line).await? == 0 {
             return Ok(());
         }
         let upper = line.to_ascii_uppercase();
         if upper.starts_with("EHLO") {
-            write.write_all(b"250-sink.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n").await?;
+            let mut reply = String::from("250-sink.test\r\n250-PIPELINING\r\n");
+            if options.starttls && !tls {
+                reply.push_str("250-STARTTLS\r\n");
+            }
+            if options.auth.is_some() {
+                reply.push_str("250-AUTH PLAIN\r\n");
+            }
+            reply.push_str("250 8BITMIME\r\n");
+            conn.write_all(reply.as_bytes()).await?;
+        } else if upper.starts_with("STARTTLS") && options.starttls && !tls {
+            conn.write_all(b"220 2.0.0 go ahead\r\n").await?;
+            let inner = conn.into_inner();
+            let encrypted = tls_acceptor().accept(inner).await?;
+            conn = BufReader::new(Box::new(encrypted));
+            tls = true;
+        } else if upper.starts_with("AUTH PLAIN") {
+            use base64::Engine as _;
+            let encoded = line.trim_end().rsplit(' ').next().unwrap_or("");
+            let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap_or_default();
+            let parts: Vec<String> = decoded.split(|&b| b == 0).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+            match (&options.auth, parts.as_slice()) {
+                (Some((user, pass)), [_, u, p]) if u == user && p == pass => {
+                    auth_user = Some(u.clone());
+                    conn.write_all(b"235 2.7.0 ok\r\n").await?;
+                }
+                _ => conn.write_all(b"535 5.7.8 bad credentials\r\n").await?,
+            }
         } else if upper.starts_with("HELO") {
-            write.write_all(b"250 sink.test\r\n").await?;
+            conn.write_all(b"250 sink.test\r\n").await?;
         } else if upper.starts_with("MAIL FROM:") {
+            if options.auth.is_some() && auth_user.is_none() {
+                conn.write_all(b"530 5.7.0 authentication required\r\n").await?;
+                continue;
+            }
             sender = between(&line, '<', '>');
             recipients.clear();
-            write.write_all(b"250 2.1.0 ok\r\n").await?;
+            conn.write_all(b"250 2.1.0 ok\r\n").await?;
         } else if upper.starts_with("RCPT TO:") {
             let rcpt = between(&line, '<', '>');
             let local = rcpt.split('@').next().unwrap_or("").to_ascii_lowercase();
             match local.as_str() {
-                "tempfail" => write.write_all(b"451 4.3.0 try later\r\n").await?,
-                "permfail" => write.write_all(b"550 5.1.1 no such user\r\n").await?,
+                "tempfail" => conn.write_all(b"451 4.3.0 try later\r\n").await?,
+                "permfail" => conn.write_all(b"550 5.1.1 no such user\r\n").await?,
                 "disconnect" => return Ok(()),
                 _ => {
                     recipients.push(rcpt);
-                    write.write_all(b"250 2.1.5 ok\r\n").await?;
+                    conn.write_all(b"250 2.1.5 ok\r\n").await?;
                 }
             }
         } else if upper.starts_with("DATA") {
-            write.write_all(b"354 go\r\n").await?;
-            let data = read_data(&mut reader).await?;
+            conn.write_all(b"354 go\r\n").await?;
+            let data = read_data(&mut conn).await?;
             store.lock().unwrap().push(Received {
+                tls,
+                auth_user: auth_user.clone(),
                 sender: sender.clone(),
                 recipients: recipients.clone(),
                 data,
             });
-            write.write_all(b"250 2.0.0 stored\r\n").await?;
+            conn.write_all(b"250 2.0.0 stored\r\n").await?;
         } else if upper.starts_with("RSET") {
             recipients.clear();
-            write.write_all(b"250 2.0.0 ok\r\n").await?;
+            conn.write_all(b"250 2.0.0 ok\r\n").await?;
         } else if upper.starts_with("QUIT") {
-            write.write_all(b"221 2.0.0 bye\r\n").await?;
+            conn.write_all(b"221 2.0.0 bye\r\n").await?;
             return Ok(());
         } else {
-            write.write_all(b"250 2.0.0 ok\r\n").await?;
+            conn.write_all(b"250 2.0.0 ok\r\n").await?;
         }
     }
 }
