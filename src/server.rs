@@ -47,7 +47,16 @@ impl Gateway {
         };
         let store = open_store(&config.store, &data_dir).await?;
         let tenants = Arc::new(sync_tenants(&config, store.as_ref()).await?);
-        let engine = Arc::new(Engine::default());
+        let profiles = crate::policy::profile::load_directory(std::path::Path::new(&config.policy.directory))
+            .map_err(|errors| anyhow::anyhow!("{errors}"))?;
+        for tenant in &config.tenants {
+            let name = tenant.profile.as_deref().unwrap_or("default");
+            if !profiles.contains_key(name) {
+                anyhow::bail!("tenant `{}` uses profile `{name}`, which is not in {}", tenant.id, config.policy.directory);
+            }
+        }
+        let default = profiles["default"].clone();
+        let engine = Arc::new(Engine::new(store.clone(), profiles, default).with_tenants(tenants.clone()));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let admin_address = crate::admin::start(
             crate::admin::AdminState {
@@ -60,7 +69,7 @@ impl Gateway {
         .await?;
         let ctx = Arc::new(SmtpContext::new(config.clone(), tenants, engine, queue.clone(), tls, shutdown_rx.clone()));
         let smtp_addresses = start_listeners(ctx.clone()).await?;
-        let relay = Relay::new(config.clone(), queue.clone(), dns);
+        let relay = Relay::new(config.clone(), queue.clone(), dns, store.clone());
         let relay_task = tokio::spawn(relay.run(shutdown_rx));
         Ok(Gateway {
             smtp_addresses,

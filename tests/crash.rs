@@ -26,6 +26,9 @@ data_dir = "{}"
 [admin]
 address = "127.0.0.1:0"
 
+[policy]
+directory = "{}/policies"
+
 [[listener]]
 name = "relay"
 address = "127.0.0.1:{port}"
@@ -49,8 +52,17 @@ networks = ["127.0.0.0/8"]
 domains = ["acme.example"]
 "#,
         dir.join("data").display(),
+        dir.display(),
         sink.port()
     );
+    // Every message here looks alike (one campaign): a profile whose bulk limit lies above the
+    // run's volume keeps the policy on without refusing anything.
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    std::fs::write(
+        dir.join("policies/default.toml"),
+        "[profile]\nname = \"default\"\n[bulk]\nmax_recipients = 10000\n[quotas]\nmessages_per_hour = 0\nmessages_per_day = 0\nrecipients_per_hour = 0\nrecipients_per_day = 0\n",
+    )
+    .unwrap();
     let path = dir.join("aupgate.toml");
     std::fs::write(&path, text).unwrap();
     path

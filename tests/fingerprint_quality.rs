@@ -38,31 +38,26 @@ fn campaigns_group_and_unrelated_mail_does_not() {
     );
 }
 
+/// The same on larger corpora and several seeds (about a minute in a debug build).
 #[test]
-#[ignore]
-fn diag() {
-    use aupgate::fingerprint::normalize;
-    let cfg = CorpusConfig { seed: 0x5eed, campaigns: 100, copies: 20, one_offs: 600, family_size: 20 };
-    let corpus = generate(&cfg);
-    let fps: Vec<Fingerprint> = corpus.iter().map(|m| fingerprint(&m.bytes)).collect();
-    // min intra-campaign similarity, max cross similarity
-    let mut min_intra = 1.0f64;
-    let mut hist = [0usize; 11];
-    let mut shown = 0;
-    for i in 0..corpus.len() {
-        for j in (i + 1)..corpus.len() {
-            let s = fps[i].similarity(&fps[j]);
-            if corpus[i].group == corpus[j].group {
-                min_intra = min_intra.min(s);
-            } else {
-                hist[(s * 10.0) as usize] += 1;
-                let shared = fps[i].band_keys().iter().any(|k| fps[j].band_keys().contains(k));
-                if shared && shown < 6 {
-                    shown += 1;
-                    println!("--- {} vs {} sim {s}\nA: {}\nB: {}", corpus[i].group, corpus[j].group, normalize(&corpus[i].bytes), normalize(&corpus[j].bytes));
-                }
-            }
-        }
+#[ignore = "slow in debug builds; run with --ignored"]
+fn larger_corpora_several_seeds() {
+    for seed in 1..=5u64 {
+        let cfg = CorpusConfig {
+            seed,
+            campaigns: 200,
+            copies: 30,
+            one_offs: 2000,
+            family_size: 25,
+        };
+        let corpus = generate(&cfg);
+        let fps: Vec<Fingerprint> = corpus.iter().map(|m| fingerprint(&m.bytes)).collect();
+        let q = evaluate(&corpus, &fps);
+        println!("seed {seed}: {q:?}");
+        assert!(q.recall >= 0.99 && q.sequential_recall >= 0.99, "{q:?}");
+        assert!(
+            q.false_merge_pairs <= 0.001 && q.false_merge_messages <= 0.01,
+            "{q:?}"
+        );
     }
-    println!("min intra {min_intra} cross hist {hist:?}");
 }

@@ -20,13 +20,20 @@ struct Fixture {
     _shutdown: tokio::sync::watch::Sender<bool>,
 }
 
-fn session(peer: &str) -> (Client<DuplexStream>, Fixture) {
+async fn engine(dir: &std::path::Path) -> Arc<Engine> {
+    let store = aupgate::store::open_store(&Default::default(), dir).await.unwrap();
+    let profile = Arc::new(aupgate::policy::profile::Profile::default());
+    let profiles = [("default".to_string(), profile.clone())].into_iter().collect();
+    Arc::new(Engine::new(store, profiles, profile))
+}
+
+async fn session(peer: &str) -> (Client<DuplexStream>, Fixture) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::parse(&support::config_text(dir.path(), "127.0.0.1:9".parse().unwrap())).unwrap();
     let queue = Queue::open(&dir.path().join("queue")).unwrap();
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let tenants = Arc::new(TenantDirectory::from_config(&config.tenants));
-    let ctx = Arc::new(SmtpContext::new(Arc::new(config.clone()), tenants, Arc::new(Engine::default()), queue.clone(), None, shutdown_rx));
+    let ctx = Arc::new(SmtpContext::new(Arc::new(config.clone()), tenants, engine(dir.path()).await, queue.clone(), None, shutdown_rx));
     let (client, server) = tokio::io::duplex(64 * 1024);
     let peer: SocketAddr = peer.parse().unwrap();
     let session = Session::new(ctx, Arc::new(config.listeners[0].clone()), peer, Box::new(server), false);
@@ -36,7 +43,7 @@ fn session(peer: &str) -> (Client<DuplexStream>, Fixture) {
 
 #[tokio::test]
 async fn full_transaction_is_queued_before_250() {
-    let (mut c, fixture) = session("127.0.0.1:40000");
+    let (mut c, fixture) = session("127.0.0.1:40000").await;
     c.expect("220 gw.test ESMTP").await;
     c.send("HELO client.test", "250 gw.test").await;
     c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
@@ -55,7 +62,7 @@ async fn full_transaction_is_queued_before_250() {
 
 #[tokio::test]
 async fn sequence_errors() {
-    let (mut c, _f) = session("127.0.0.1:40000");
+    let (mut c, _f) = session("127.0.0.1:40000").await;
     c.expect("220").await;
     c.send("MAIL FROM:<a@acme.example>", "503 5.5.1").await;
     c.send("EHLO client.test", "250").await;
@@ -71,7 +78,7 @@ async fn sequence_errors() {
 
 #[tokio::test]
 async fn unknown_network_is_relay_denied() {
-    let (mut c, _f) = session("192.0.2.7:40000");
+    let (mut c, _f) = session("192.0.2.7:40000").await;
     c.expect("220").await;
     c.send("EHLO client.test", "250").await;
     c.send("MAIL FROM:<a@acme.example>", "554 5.7.1").await;
@@ -85,7 +92,7 @@ async fn suspended_tenant_is_refused_at_mail_from() {
     let queue = Queue::open(&dir.path().join("queue")).unwrap();
     let (_shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let tenants = Arc::new(TenantDirectory::from_config(&config.tenants));
-    let ctx = Arc::new(SmtpContext::new(Arc::new(config.clone()), tenants, Arc::new(Engine::default()), queue, None, shutdown_rx));
+    let ctx = Arc::new(SmtpContext::new(Arc::new(config.clone()), tenants, engine(dir.path()).await, queue, None, shutdown_rx));
     let (client, server) = tokio::io::duplex(4096);
     tokio::spawn(Session::new(ctx, Arc::new(config.listeners[0].clone()), "127.0.0.1:1".parse().unwrap(), Box::new(server), false).run());
     let mut c = Client::new(client);

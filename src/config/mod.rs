@@ -33,6 +33,7 @@ pub struct Config {
     pub dns: DnsConfig,
     pub store: StoreConfig,
     pub admin: AdminConfig,
+    pub policy: PolicyConfig,
     #[serde(rename = "tenant")]
     pub tenants: Vec<TenantConfig>,
 }
@@ -60,10 +61,11 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-struct Collector(Vec<ConfigError>);
+/// Collects config errors with their paths (shared with the policy-profile loader).
+pub(crate) struct Collector(pub(crate) Vec<ConfigError>);
 
 impl Collector {
-    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.0.push(ConfigError {
             path: path.into(),
             message: message.into(),
@@ -113,6 +115,7 @@ impl Config {
                 "dns" => config.dns = section(&key, value, &mut errors),
                 "store" => config.store = section(&key, value, &mut errors),
                 "admin" => config.admin = section(&key, value, &mut errors),
+                "policy" => config.policy = section(&key, value, &mut errors),
                 "listener" => config.listeners = array_section(&key, value, &mut errors),
                 "tenant" => config.tenants = array_section(&key, value, &mut errors),
                 _ => errors.push(key.clone(), "unknown section"),
@@ -284,7 +287,7 @@ impl Config {
 }
 
 /// Deserialises one section, checking each key on its own first so that every bad key is reported.
-fn section<T: DeserializeOwned + Default>(path: &str, value: toml::Value, errors: &mut Collector) -> T {
+pub(crate) fn section<T: DeserializeOwned + Default>(path: &str, value: toml::Value, errors: &mut Collector) -> T {
     let toml::Value::Table(table) = value else {
         errors.push(path, "must be a table");
         return T::default();
@@ -309,7 +312,7 @@ fn section<T: DeserializeOwned + Default>(path: &str, value: toml::Value, errors
     }
 }
 
-fn array_section<T: DeserializeOwned + Default>(path: &str, value: toml::Value, errors: &mut Collector) -> Vec<T> {
+pub(crate) fn array_section<T: DeserializeOwned + Default>(path: &str, value: toml::Value, errors: &mut Collector) -> Vec<T> {
     let toml::Value::Array(items) = value else {
         errors.push(path, "must be an array of tables ([[...]])");
         return Vec::new();

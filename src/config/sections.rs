@@ -295,6 +295,8 @@ pub struct TenantConfig {
     pub credentials: Vec<CredentialConfig>,
     /// Where the tenant is told to turn when blocked (shown in `554 5.7.1` replies).
     pub contact: Option<String>,
+    /// Policy profile (a file `policies/<profile>.toml`); default `default`.
+    pub profile: Option<String>,
 }
 
 /// Which rate store holds the counters.
@@ -352,6 +354,23 @@ impl Default for AdminConfig {
         Self {
             address: "127.0.0.1:8025".into(),
             token: None,
+        }
+    }
+}
+
+/// `[policy]`: where the policy profiles live.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Directory of `<name>.toml` profiles. When it does not exist, only the built-in `default`
+    /// profile (the shipped `policies/default.toml`) is available.
+    pub directory: String,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            directory: "./policies".into(),
         }
     }
 }

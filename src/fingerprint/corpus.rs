@@ -594,14 +594,21 @@ impl Family {
             paragraph(rng, 1),
             paragraph_of(rng, 1, 2)
         );
-        let footer = if rng.percent(50) {
-            format!(
-                "{sender}\n{company}\nPhone +49 {} {}\n{disclaimer}",
+        // Families differ in how their boilerplate can be recognised: a sign-off line, an RFC 3676
+        // delimiter, a disclaimer only, or (the hardest) a plain tagline paragraph.
+        let footer = match rng.below(4) {
+            0 => format!(
+                "Best regards,\n{sender}\n{company}\nPhone +49 {} {}\n\n{disclaimer}",
                 rng.range(100, 999),
                 rng.range(100000, 999999)
-            )
-        } else {
-            format!("-- \n{sender}\n{company}\n{disclaimer}")
+            ),
+            1 => format!("-- \n{sender}\n{company}\n{disclaimer}"),
+            2 => format!(
+                "{sender}\n{company}\nPhone +49 {} {}\n\n{disclaimer}",
+                rng.range(100, 999),
+                rng.range(100000, 999999)
+            ),
+            _ => format!("{sender}, {company}\n{}", paragraph_of(rng, 1, 2)),
         };
         Family {
             sender,
@@ -826,6 +833,14 @@ pub struct Quality {
     pub split_campaigns: usize,
     /// Groups holding more than one ground-truth group.
     pub mixed_groups: usize,
+    /// Recall when messages are assigned one by one as a store that never merges campaigns
+    /// would: a message joins the known campaign owning most of its band keys (ties: smallest
+    /// id), else starts a new one ([`super::Fingerprint::campaign_id`]); its keys not yet known
+    /// are then recorded for that campaign (known keys keep their owner).
+    pub sequential_recall: f64,
+    /// Messages (in that sequential assignment) put in a campaign owned by another ground-truth
+    /// group, over all messages.
+    pub sequential_false_merge_messages: f64,
 }
 
 /// Groups `fingerprints[i]` (of `messages[i]`) by band-key collision and scores the grouping.
@@ -898,7 +913,11 @@ pub fn evaluate(messages: &[Message], fingerprints: &[super::Fingerprint]) -> Qu
             split += 1;
         }
     }
+    let (sequential_recall, sequential_false_merge_messages) =
+        sequential(&messages[..n], &fingerprints[..n]);
     Quality {
+        sequential_recall,
+        sequential_false_merge_messages,
         messages: n,
         groups: groups.len(),
         recall: if campaign_msgs == 0 {
@@ -919,6 +938,63 @@ pub fn evaluate(messages: &[Message], fingerprints: &[super::Fingerprint]) -> Qu
         split_campaigns: split,
         mixed_groups,
     }
+}
+
+/// The store-like one-pass assignment; returns (recall, false-merge message rate).
+fn sequential(messages: &[Message], fingerprints: &[super::Fingerprint]) -> (f64, f64) {
+    use std::collections::HashMap;
+    let mut owner: HashMap<u64, u64> = HashMap::new();
+    let mut founder: HashMap<u64, usize> = HashMap::new(); // campaign -> truth group of its first message
+    let mut per_truth: HashMap<usize, HashMap<u64, usize>> = HashMap::new();
+    let mut wrong = 0;
+    for (m, f) in messages.iter().zip(fingerprints) {
+        let keys = f.band_keys();
+        // Join the known campaign owning most of the keys (ties: the smallest id).
+        let mut votes: Vec<(u64, usize)> = Vec::new();
+        for k in &keys {
+            if let Some(&c) = owner.get(k) {
+                match votes.iter_mut().find(|(v, _)| *v == c) {
+                    Some((_, n)) => *n += 1,
+                    None => votes.push((c, 1)),
+                }
+            }
+        }
+        let campaign = votes
+            .iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map_or_else(|| f.campaign_id(), |&(c, _)| c);
+        for k in keys {
+            owner.entry(k).or_insert(campaign);
+        }
+        let first = *founder.entry(campaign).or_insert(m.group);
+        if first != m.group {
+            wrong += 1;
+        }
+        *per_truth
+            .entry(m.group)
+            .or_default()
+            .entry(campaign)
+            .or_default() += 1;
+    }
+    let campaigns: std::collections::HashSet<usize> = messages
+        .iter()
+        .filter(|m| m.is_campaign)
+        .map(|m| m.group)
+        .collect();
+    let (mut total, mut best) = (0, 0);
+    for (g, camps) in &per_truth {
+        if campaigns.contains(g) {
+            total += camps.values().sum::<usize>();
+            best += camps.values().max().copied().unwrap_or(0);
+        }
+    }
+    let recall = if total == 0 {
+        1.0
+    } else {
+        best as f64 / total as f64
+    };
+    let n = messages.len().max(1);
+    (recall, wrong as f64 / n as f64)
 }
 
 #[cfg(test)]

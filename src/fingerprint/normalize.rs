@@ -9,14 +9,19 @@
 //! tracking ids, tokens, order references). A URL becomes its host, with labels that carry
 //! digits replaced by `#` (per-recipient tracking subdomains). Runs of one placeholder collapse
 //! into one (`March 5, 2026` and `5 March 2026` both become `<date> <num>` / `<num> <date>`).
-//! A signature after an RFC 3676 `-- ` line is dropped when enough text precedes it.
+//!
+//! Boilerplate that is not what the message says is dropped, so that unrelated short mails from
+//! one sender do not look alike because of it: everything after a sign-off line (`Best
+//! regards,`) or an RFC 3676 `-- ` line once some text precedes it (the signature), and any
+//! paragraph that reads like a legal disclaimer (two or more of "confidential", "intended
+//! recipient", "privileged", …).
 //!
 //! It must never panic and never do more than linear work in the input.
 
 /// Non-empty lines at the top of the body searched for a greeting.
 const GREETING_LINES: usize = 6;
-/// Tokens needed before a signature delimiter for the signature to be dropped.
-const MIN_TOKENS_BEFORE_SIGNATURE: usize = 16;
+/// Tokens needed before a sign-off or signature delimiter for what follows to be dropped.
+const MIN_TOKENS_BEFORE_SIGNATURE: usize = 8;
 
 /// Words that open a greeting line.
 const GREETINGS: [&str; 14] = [
@@ -84,34 +89,85 @@ pub fn normalize_text(text: &str, personal: &[String]) -> String {
         last_placeholder: None,
         tokens: 0,
         word: String::new(),
+        nonempty_lines: 0,
+        done: false,
     };
-    let mut signature_at: Option<usize> = None;
-    let mut nonempty_lines = 0;
-    for line in text.lines() {
-        let trimmed = line.trim();
-        if trimmed.is_empty() {
-            continue;
-        }
-        nonempty_lines += 1;
-        if trimmed == "--" && signature_at.is_none() && n.tokens >= MIN_TOKENS_BEFORE_SIGNATURE {
-            signature_at = Some(n.out.len());
-        }
-        let mut rest = trimmed;
-        if nonempty_lines <= GREETING_LINES {
-            if let Some(after) = n.greeting(trimmed) {
-                rest = after;
+    let mut para: Vec<&str> = Vec::new();
+    for line in text.lines().chain(std::iter::once("")) {
+        if line.trim().is_empty() {
+            n.paragraph(&para);
+            para.clear();
+            if n.done {
+                break;
             }
+        } else {
+            para.push(line.trim());
         }
-        for chunk in rest.split_whitespace() {
-            n.chunk(chunk);
-        }
-    }
-    if let Some(at) = signature_at {
-        n.out.truncate(at);
     }
     let len = n.out.trim_end().len();
     n.out.truncate(len);
     n.out
+}
+
+/// A paragraph is a legal disclaimer when it has this many of [`DISCLAIMER_MARKERS`].
+const DISCLAIMER_MIN_MARKERS: usize = 2;
+const DISCLAIMER_MARKERS: [&str; 10] = [
+    "confidential",
+    "intended only",
+    "intended solely",
+    "intended recipient",
+    "addressee",
+    "privileged",
+    "if you have received this",
+    "disclaimer",
+    "notify the sender",
+    "unauthorized",
+];
+
+/// Lines that close a personal message; what follows is a signature.
+const SIGN_OFFS: [&str; 16] = [
+    "regards",
+    "best regards",
+    "kind regards",
+    "warm regards",
+    "best",
+    "best wishes",
+    "thanks",
+    "many thanks",
+    "thank you",
+    "cheers",
+    "sincerely",
+    "yours sincerely",
+    "yours truly",
+    "cordialement",
+    "mit freundlichen grüßen",
+    "saludos",
+];
+
+/// True for a paragraph that reads like a legal disclaimer.
+fn is_disclaimer(lines: &[&str]) -> bool {
+    let mut found = 0;
+    let lower: Vec<String> = lines.iter().map(|l| l.to_lowercase()).collect();
+    for m in DISCLAIMER_MARKERS {
+        if lower.iter().any(|l| l.contains(m)) {
+            found += 1;
+        }
+    }
+    found >= DISCLAIMER_MIN_MARKERS
+}
+
+/// True for a line that is only a sign-off (`Best regards,`) or the RFC 3676 `-- ` delimiter.
+fn is_sign_off(line: &str) -> bool {
+    if line == "--" {
+        return true;
+    }
+    if line.len() > 32 {
+        return false;
+    }
+    let l = line
+        .trim_end_matches([',', '!', '.'])
+        .to_lowercase();
+    SIGN_OFFS.contains(&l.as_str())
 }
 
 struct Normalizer {
@@ -121,9 +177,36 @@ struct Normalizer {
     tokens: usize,
     /// Scratch buffer for one lower-cased word (no allocation per word).
     word: String,
+    nonempty_lines: usize,
+    /// A signature started: ignore the rest.
+    done: bool,
 }
 
 impl Normalizer {
+    /// One paragraph (non-empty lines between blank lines). Disclaimers are skipped; a sign-off
+    /// line after enough text ends the body.
+    fn paragraph(&mut self, lines: &[&str]) {
+        if lines.is_empty() || is_disclaimer(lines) {
+            return;
+        }
+        for line in lines {
+            self.nonempty_lines += 1;
+            if self.tokens >= MIN_TOKENS_BEFORE_SIGNATURE && is_sign_off(line) {
+                self.done = true;
+                return;
+            }
+            let mut rest = *line;
+            if self.nonempty_lines <= GREETING_LINES {
+                if let Some(after) = self.greeting(line) {
+                    rest = after;
+                }
+            }
+            for chunk in rest.split_whitespace() {
+                self.chunk(chunk);
+            }
+        }
+    }
+
     fn emit(&mut self, word: &str) {
         if !self.out.is_empty() {
             self.out.push(' ');
@@ -234,7 +317,7 @@ impl Normalizer {
                 .flat_map(char::to_lowercase)
                 .filter(|&c| c != '\'' && c != '\u{2019}'),
         );
-        if self.personal.iter().any(|p| *p == word) {
+        if self.personal.contains(&word) {
             self.placeholder("<name>");
         } else if MONTHS_DAYS.contains(&word.as_str()) {
             self.placeholder("<date>");
@@ -289,7 +372,7 @@ mod tests {
 
     #[test]
     fn normalisation_table() {
-        let cases: [(&str, &[&str], &str); 12] = [
+        let cases: [(&str, &[&str], &str); 15] = [
             ("Welcome   TO the\n\n  SHOW", &[], "welcome to the show"),
             ("Dear John,\nYour order is ready, John.", &[], "<greet> your order is ready <name>"),
             ("Hi Maria Lopez! Welcome aboard", &[], "<greet> welcome aboard"),
@@ -309,6 +392,17 @@ mod tests {
                 &[],
                 "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen",
             ),
+            (
+                "Hi Bo,\nthe budget is fine and the plan works for me\nBest regards,\nSue Lee\nACME",
+                &[],
+                "<greet> the budget is fine and the plan works for me",
+            ),
+            (
+                "A short note here.\n\nThis e-mail is confidential and intended only for the addressee.",
+                &[],
+                "a short note here",
+            ),
+            ("Thanks!\nshort", &[], "thanks short"),
             ("", &[], ""),
         ];
         for (text, personal, want) in cases {

@@ -27,11 +27,13 @@ pub struct Relay {
     workers: Arc<Semaphore>,
     destinations: Mutex<HashMap<String, Arc<Semaphore>>>,
     pool: pool::Pool,
+    store: Arc<dyn crate::store::RateStore>,
 }
 
 impl Relay {
-    pub fn new(config: Arc<Config>, queue: Queue, dns: Dns) -> Arc<Relay> {
+    pub fn new(config: Arc<Config>, queue: Queue, dns: Dns, store: Arc<dyn crate::store::RateStore>) -> Arc<Relay> {
         Arc::new(Relay {
+            store,
             workers: Arc::new(Semaphore::new(config.relay.workers)),
             pool: pool::Pool::new(config.relay.per_destination_concurrency),
             config,
@@ -90,6 +92,9 @@ impl Relay {
                     Outcome::Permanent(reply) => (RecipientStatus::Failed, reply, "failed"),
                 };
                 tracing::info!(queue_id = %entry.id, tenant = %entry.tenant, recipient = %recipient.address, outcome = label, reply = %reply, attempt = entry.attempts + 1, "delivery attempt");
+                if status == RecipientStatus::Failed && is_hard_bounce(&reply) {
+                    self.suppress(&entry.tenant, &recipient.address, &reply).await;
+                }
                 recipient.status = status;
                 recipient.last_reply = Some(reply);
             }
@@ -197,6 +202,18 @@ impl Relay {
         }
     }
 
+    /// Feeds the tenant's suppression list with a recipient that hard-bounced.
+    async fn suppress(&self, tenant: &str, address: &str, reply: &str) {
+        let entry = crate::store::Suppression {
+            address: crate::policy::recipient::identity(address, true),
+            at: now_ms(),
+            reason: reply.to_string(),
+        };
+        if let Err(error) = self.store.suppression_add(tenant, &entry).await {
+            tracing::error!(tenant, %error, "cannot record suppression");
+        }
+    }
+
     /// Exponential backoff: `retry_initial * 2^(attempts-1)`, at most `retry_max`.
     fn backoff(&self, attempts: u32) -> Duration {
         let initial = self.config.queue.retry_initial.get();
@@ -210,4 +227,11 @@ impl Relay {
             .or_insert_with(|| Arc::new(Semaphore::new(self.config.relay.per_destination_concurrency)))
             .clone()
     }
+}
+
+/// A permanent failure that says the mailbox does not exist or is unusable (RFC 3463 5.1.x,
+/// 5.2.1), as opposed to a policy or content refusal.
+fn is_hard_bounce(reply: &str) -> bool {
+    let status = reply.split_whitespace().nth(1).unwrap_or("");
+    status.starts_with("5.1.") || status == "5.2.1"
 }

@@ -60,6 +60,8 @@ pub struct Tenant {
     /// Normalised (lower-case, IDNA, no trailing dot) domain names.
     pub domains: Vec<String>,
     pub contact: Option<String>,
+    /// Name of the policy profile.
+    pub profile: String,
 }
 
 impl Tenant {
@@ -108,6 +110,7 @@ impl TenantDirectory {
                 networks: entry.networks.iter().filter_map(|n| parse_network(n)).collect(),
                 domains: entry.domains.iter().filter_map(|d| normalize_domain(d)).collect(),
                 contact: entry.contact.clone(),
+                profile: entry.profile.clone().unwrap_or_else(|| "default".to_string()),
             };
             for credential in &entry.credentials {
                 directory.credentials.insert(

@@ -38,6 +38,9 @@ shutdown_grace = "5s"
 [admin]
 address = "127.0.0.1:0"
 
+[policy]
+directory = "{data_dir}/policies"
+
 [[listener]]
 name = "relay"
 address = "127.0.0.1:0"

@@ -1,7 +1,34 @@
-//! The checks, one per file.
+//! The checks, one per file, and the facts the DATA checks share (computed once per message).
 
+mod campaign;
+mod quota;
 mod sender_domain;
+mod suppressed;
 mod tenant_state;
 
+pub use campaign::{Bulk, DataFacts, MailBomb, SmsGateway};
+pub use quota::{quota_keys, MessageQuota, RecipientQuota};
 pub use sender_domain::SenderDomain;
+pub use suppressed::Suppressed;
 pub use tenant_state::TenantState;
+
+use super::{CheckError, Verdict};
+use crate::store::StoreError;
+
+/// Store failures inside a check are infrastructure errors (→ `451 4.3.0`).
+pub(super) fn store_error(error: StoreError) -> CheckError {
+    CheckError(format!("store: {error}"))
+}
+
+pub(super) fn ready<'a>(result: Result<Verdict, CheckError>) -> super::engine::CheckFuture<'a> {
+    Box::pin(std::future::ready(result))
+}
+
+/// `"in 12 min"`-style retry hint from milliseconds.
+pub(super) fn retry_hint(retry_after_ms: Option<u64>) -> String {
+    match retry_after_ms {
+        Some(ms) if ms >= 3_600_000 => format!("; try again in {} h", ms.div_ceil(3_600_000)),
+        Some(ms) => format!("; try again in {} min", ms.div_ceil(60_000).max(1)),
+        None => String::new(),
+    }
+}

@@ -1,7 +1,8 @@
 //! `sender.domain`: the envelope sender's domain must be one of the tenant's domains (or a
 //! subdomain of one). The null sender (bounces) is allowed here; its header From is checked on DATA.
 
-use crate::policy::{CheckError, MailCheck, MailContext, Verdict};
+use crate::policy::engine::{CheckFuture, Env, MailCheck};
+use crate::policy::{MailContext, Verdict};
 use crate::smtp::command::Path;
 use crate::smtp::reply::Reply;
 
@@ -12,17 +13,15 @@ impl MailCheck for SenderDomain {
         "sender.domain"
     }
 
-    fn check(&self, ctx: &MailContext<'_>) -> Result<Verdict, CheckError> {
-        let Path::Mailbox { domain, .. } = ctx.sender else {
-            return Ok(Verdict::Continue);
+    fn check<'a>(&'a self, _env: &'a Env<'a>, ctx: &'a MailContext<'a>) -> CheckFuture<'a> {
+        let verdict = match ctx.sender {
+            Path::Mailbox { domain, .. } if !ctx.tenant.owns_domain(domain) => Verdict::Reject(Reply::new(
+                553,
+                "5.7.1",
+                format!("Sender domain {domain} is not one of your verified domains [rule sender.domain]"),
+            )),
+            _ => Verdict::Continue,
         };
-        if ctx.tenant.owns_domain(domain) {
-            return Ok(Verdict::Continue);
-        }
-        Ok(Verdict::Reject(Reply::new(
-            553,
-            "5.7.1",
-            format!("Sender domain {domain} is not one of your verified domains [rule sender.domain]"),
-        )))
+        super::ready(Ok(verdict))
     }
 }

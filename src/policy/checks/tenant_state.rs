@@ -1,7 +1,8 @@
 //! `tenant.suspended`: a suspended tenant's mail is refused at MAIL FROM until an operator lifts
 //! the block. The reply names the contact path, never internal details.
 
-use crate::policy::{CheckError, MailCheck, MailContext, Verdict};
+use crate::policy::engine::{CheckFuture, Env, MailCheck};
+use crate::policy::{MailContext, Verdict};
 use crate::smtp::reply::Reply;
 use crate::tenant::TenantState as State;
 
@@ -12,19 +13,15 @@ impl MailCheck for TenantState {
         "tenant.suspended"
     }
 
-    fn check(&self, ctx: &MailContext<'_>) -> Result<Verdict, CheckError> {
+    fn check<'a>(&'a self, _env: &'a Env<'a>, ctx: &'a MailContext<'a>) -> CheckFuture<'a> {
         if ctx.tenant.state.get() != State::Suspended {
-            return Ok(Verdict::Continue);
+            return super::ready(Ok(Verdict::Continue));
         }
-        let contact = ctx
-            .tenant
-            .contact
-            .as_deref()
-            .unwrap_or("your provider's abuse desk");
-        Ok(Verdict::Reject(Reply::new(
+        let contact = ctx.tenant.contact.as_deref().unwrap_or("your provider's abuse desk");
+        super::ready(Ok(Verdict::Reject(Reply::new(
             554,
             "5.7.1",
             format!("Sending is suspended for this account; contact {contact} [rule tenant.suspended]"),
-        )))
+        ))))
     }
 }

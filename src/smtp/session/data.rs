@@ -47,19 +47,27 @@ impl Session {
                 return self.error_reply(refusal);
             }
         };
-        let verdict = self.ctx.engine.on_data(&DataContext {
-            tenant: &tenant,
-            sender: &sender,
-            recipients: &envelope.recipients,
-            message: &body,
-        });
+        let engine = self.ctx.engine.clone();
+        let verdict = engine
+            .on_data(&DataContext {
+                tenant: &tenant,
+                sender: &sender,
+                recipients: &envelope.recipients,
+                message: &body,
+            })
+            .await;
         if !self.apply_verdict(verdict)? {
             return Ok(());
         }
-        self.enqueue(&tenant.id, envelope, body).await
+        let recipients = envelope.recipients.len();
+        if let Some(queue_id) = self.enqueue(&tenant.id, envelope, body).await {
+            engine.on_accepted(&tenant, recipients, &queue_id).await;
+        }
+        Ok(())
     }
 
-    async fn enqueue(&mut self, tenant: &str, envelope: Envelope, body: Vec<u8>) -> Result<(), End> {
+    /// Queues the message durably and replies; the queue id when it was accepted.
+    async fn enqueue(&mut self, tenant: &str, envelope: Envelope, body: Vec<u8>) -> Option<String> {
         let queue = &self.ctx.queue;
         let id = queue.new_id();
         let now = now_ms();
@@ -88,12 +96,12 @@ impl Session {
                 self.messages += 1;
                 tracing::info!(queue_id = %id, recipients = count, size, "message queued");
                 self.reply(reply::queued(&id));
-                Ok(())
+                Some(id)
             }
             Err(error) => {
                 tracing::error!(%error, "queue write failed");
                 self.reply(reply::temporary_failure());
-                Ok(())
+                None
             }
         }
     }

@@ -7,7 +7,7 @@ use crate::smtp::command::{Param, Path};
 use crate::smtp::reply;
 
 impl Session {
-    pub(super) fn mail(&mut self, sender: Path, params: Vec<Param>) -> Result<(), End> {
+    pub(super) async fn mail(&mut self, sender: Path, params: Vec<Param>) -> Result<(), End> {
         if self.helo.is_none() {
             return self.error_reply(reply::bad_sequence("Send EHLO/HELO first"));
         }
@@ -45,12 +45,15 @@ impl Session {
                 _ => return self.error_reply(reply::unsupported_parameter(&param.keyword)),
             }
         }
-        let verdict = self.ctx.engine.on_mail(&MailContext {
-            tenant: &tenant,
-            peer: self.peer.ip(),
-            sender: &sender,
-            authenticated: self.auth_tenant.is_some(),
-        });
+        let engine = self.ctx.engine.clone();
+        let verdict = engine
+            .on_mail(&MailContext {
+                tenant: &tenant,
+                peer: self.peer.ip(),
+                sender: &sender,
+                authenticated: self.auth_tenant.is_some(),
+            })
+            .await;
         if self.apply_verdict(verdict)? {
             self.envelope = Envelope {
                 sender: Some(sender),

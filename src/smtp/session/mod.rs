@@ -159,8 +159,8 @@ impl Session {
             Command::Helo(name) => self.ehlo(name, false),
             Command::StartTls => self.starttls().await,
             Command::Auth { mechanism, initial } => self.auth(mechanism, initial).await,
-            Command::Mail { address, params } => self.mail(address, params),
-            Command::Rcpt { address, params } => self.rcpt(address, params),
+            Command::Mail { address, params } => self.mail(address, params).await,
+            Command::Rcpt { address, params } => self.rcpt(address, params).await,
             Command::Data => self.data().await,
             Command::Rset => {
                 self.envelope = Envelope::default();

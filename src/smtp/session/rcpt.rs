@@ -6,7 +6,7 @@ use crate::smtp::command::{Param, Path};
 use crate::smtp::reply;
 
 impl Session {
-    pub(super) fn rcpt(&mut self, recipient: Path, params: Vec<Param>) -> Result<(), End> {
+    pub(super) async fn rcpt(&mut self, recipient: Path, params: Vec<Param>) -> Result<(), End> {
         let Some(sender) = self.envelope.sender.clone() else {
             return self.error_reply(reply::bad_sequence("Need MAIL before RCPT"));
         };
@@ -21,12 +21,15 @@ impl Session {
         let Some(tenant) = self.tenant() else {
             return self.error_reply(reply::relay_denied());
         };
-        let verdict = self.ctx.engine.on_rcpt(&RcptContext {
-            tenant: &tenant,
-            sender: &sender,
-            recipient: &recipient,
-            accepted_so_far: self.envelope.recipients.len(),
-        });
+        let engine = self.ctx.engine.clone();
+        let verdict = engine
+            .on_rcpt(&RcptContext {
+                tenant: &tenant,
+                sender: &sender,
+                recipient: &recipient,
+                accepted_so_far: self.envelope.recipients.len(),
+            })
+            .await;
         if self.apply_verdict(verdict)? {
             self.envelope.recipients.push(recipient);
             self.reply(reply::recipient_ok());

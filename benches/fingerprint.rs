@@ -1,0 +1,85 @@
+//! Fingerprint throughput (messages per second for a 2 KiB and a 50 KiB message), then the
+//! grouping quality on a larger generated corpus (recall and false merges, see
+//! `fingerprint::corpus::Quality`), printed because criterion has no place for it.
+//!
+//! `cargo bench --bench fingerprint`
+
+use std::time::Instant;
+
+use aupgate::fingerprint::corpus::{evaluate, generate, message_of_size, CorpusConfig};
+use aupgate::fingerprint::{fingerprint, normalize, Fingerprint};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+fn throughput(c: &mut Criterion) {
+    for (label, size) in [("2KiB", 2 * 1024), ("50KiB", 50 * 1024)] {
+        // Several distinct copies so branch predictors and caches see varied input.
+        let msgs: Vec<Vec<u8>> = (0..16).map(|s| message_of_size(s, size)).collect();
+        let mut g = c.benchmark_group(format!("fingerprint/{label}"));
+        g.throughput(Throughput::Elements(1));
+        let mut i = 0;
+        g.bench_function("normalize", |b| {
+            b.iter(|| {
+                i = (i + 1) % msgs.len();
+                normalize(&msgs[i])
+            })
+        });
+        g.bench_function("fingerprint", |b| {
+            b.iter(|| {
+                i = (i + 1) % msgs.len();
+                fingerprint(&msgs[i])
+            })
+        });
+        g.bench_function("fingerprint+band_keys", |b| {
+            b.iter_batched(
+                || {
+                    i = (i + 1) % msgs.len();
+                    i
+                },
+                |i| fingerprint(&msgs[i]).band_keys(),
+                BatchSize::SmallInput,
+            )
+        });
+        g.finish();
+    }
+}
+
+fn quality(_: &mut Criterion) {
+    let cfg = CorpusConfig {
+        seed: 2026,
+        campaigns: 200,
+        copies: 40,
+        one_offs: 2000,
+        family_size: 25,
+    };
+    let corpus = generate(&cfg);
+    let bytes: usize = corpus.iter().map(|m| m.bytes.len()).sum();
+    let t = Instant::now();
+    let fps: Vec<Fingerprint> = corpus.iter().map(|m| fingerprint(&m.bytes)).collect();
+    let el = t.elapsed();
+    let q = evaluate(&corpus, &fps);
+    println!(
+        "corpus: {} messages ({} campaigns x {} copies + {} one-offs), {:.1} MiB, fingerprinted in {:?} ({:.0} msg/s)",
+        q.messages,
+        cfg.campaigns,
+        cfg.copies,
+        cfg.one_offs,
+        bytes as f64 / 1_048_576.0,
+        el,
+        q.messages as f64 / el.as_secs_f64()
+    );
+    println!(
+        "recall {:.4} (sequential {:.4}), false merges: {:.2e} of cross pairs, {:.4} of messages \
+         (sequential {:.4}); {} groups, {} split campaigns, {} mixed groups",
+        q.recall,
+        q.sequential_recall,
+        q.false_merge_pairs,
+        q.false_merge_messages,
+        q.sequential_false_merge_messages,
+        q.groups,
+        q.split_campaigns,
+        q.mixed_groups
+    );
+}
+
+criterion_group!(benches, throughput, quality);
+criterion_main!(benches);

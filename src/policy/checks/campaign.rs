@@ -1,0 +1,215 @@
+//! The campaign checks, counted exactly per tenant and campaign (DESIGN.md "Bulk", "Mail bomb"):
+//! - `mail_bomb.max_messages`: more than M messages of one campaign to one recipient in any
+//!   sliding window (an exact per-recipient event log);
+//! - `bulk.max_recipients`: more than N distinct recipients of one campaign in the window (an
+//!   exact capped set), unless the tenant is a registered bulk sender and the message carries
+//!   List-Unsubscribe (one-click where required) and names the recipient in To;
+//! - `sms_gateway.bulk`: bulk mail to email-to-SMS gateway domains.
+//!
+//! The campaign is found once per message (`DataFacts`): the body's MinHash/LSH band keys are
+//! looked up in the store's campaign index, so personalised variants share a campaign id. The
+//! check-and-charge calls are atomic per key, so racing sessions cannot both take the last slot.
+//! A message refused by a later recipient keeps the charges of the recipients counted before it
+//! (conservative: it can only make a limit trip earlier, never later).
+
+use crate::fingerprint;
+use crate::policy::engine::{key, CheckFuture, DataCheck, Env};
+use crate::policy::headers::Headers;
+use crate::policy::recipient::identity;
+use crate::policy::{CheckError, DataContext, Verdict};
+use crate::smtp::reply::Reply;
+
+/// What the DATA checks share about one message.
+pub struct DataFacts {
+    pub campaign: String,
+    /// Counting identities of the envelope recipients, de-duplicated.
+    pub recipients: Vec<String>,
+    pub headers: Headers,
+}
+
+impl DataFacts {
+    pub async fn gather(env: &Env<'_>, ctx: &DataContext<'_>) -> Result<DataFacts, CheckError> {
+        let print = fingerprint::fingerprint(ctx.message);
+        let band_keys = print.band_keys();
+        let candidate = format!("{:016x}", print.campaign_id());
+        let window = env.profile.bulk.window.get().max(env.profile.mail_bomb.window.get());
+        let campaign = env
+            .store
+            .campaign_lookup_or_insert(&ctx.tenant.id, &band_keys, &candidate, env.now, window)
+            .await
+            .map_err(super::store_error)?;
+        let mut recipients: Vec<String> = ctx.recipients.iter().map(|r| identity(&r.to_address(), true)).collect();
+        recipients.sort();
+        recipients.dedup();
+        Ok(DataFacts {
+            campaign: campaign.id,
+            recipients,
+            headers: Headers::parse(ctx.message),
+        })
+    }
+}
+
+fn window_text(window: std::time::Duration) -> String {
+    let secs = window.as_secs();
+    if secs.is_multiple_of(3_600) {
+        format!("{} h", secs / 3_600)
+    } else {
+        format!("{} min", secs.div_ceil(60))
+    }
+}
+
+fn cap(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+pub struct MailBomb;
+
+impl DataCheck for MailBomb {
+    fn rule(&self) -> &'static str {
+        "mail_bomb.max_messages"
+    }
+
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let rule = &env.profile.mail_bomb;
+            if !rule.enabled {
+                return Ok(Verdict::Continue);
+            }
+            for recipient in &facts.recipients {
+                let key = key("mail_bomb", &ctx.tenant.id).part(&facts.campaign).part(recipient);
+                let charge = env
+                    .store
+                    .events_check_and_add(&key, env.now, rule.window.get(), cap(rule.max_messages))
+                    .await
+                    .map_err(super::store_error)?;
+                if !charge.admitted {
+                    return Ok(Verdict::Reject(Reply::new(
+                        550,
+                        "5.7.1",
+                        format!(
+                            "Mail bomb: more than {} similar messages to {recipient} within {} (campaign {}){} [rule mail_bomb.max_messages]",
+                            rule.max_messages,
+                            window_text(rule.window.get()),
+                            facts.campaign,
+                            super::retry_hint(charge.retry_after_ms),
+                        ),
+                    )));
+                }
+            }
+            Ok(Verdict::Continue)
+        })
+    }
+}
+
+pub struct Bulk;
+
+impl Bulk {
+    /// Registered bulk senders are exempt only with a working unsubscribe and the recipient in To.
+    fn exempt(env: &Env<'_>, ctx: &DataContext<'_>, facts: &DataFacts, recipient: &str) -> bool {
+        let rule = &env.profile.bulk;
+        if !rule.registered_senders.iter().any(|t| t == &ctx.tenant.id) {
+            return false;
+        }
+        if rule.require_list_unsubscribe && facts.headers.first("list-unsubscribe").is_none() {
+            return false;
+        }
+        if rule.require_one_click
+            && !facts
+                .headers
+                .first("list-unsubscribe-post")
+                .is_some_and(|v| v.replace(' ', "").eq_ignore_ascii_case("List-Unsubscribe=One-Click"))
+        {
+            return false;
+        }
+        if rule.require_recipient_in_to {
+            let to: String = facts.headers.all("to").collect::<Vec<_>>().join(",");
+            let named = to
+                .split(|c: char| c == ',' || c == '<' || c == '>' || c.is_whitespace())
+                .filter(|part| part.contains('@'))
+                .any(|part| identity(part, true) == recipient);
+            if !named {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+impl DataCheck for Bulk {
+    fn rule(&self) -> &'static str {
+        "bulk.max_recipients"
+    }
+
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let rule = &env.profile.bulk;
+            if !rule.enabled {
+                return Ok(Verdict::Continue);
+            }
+            for recipient in &facts.recipients {
+                if Self::exempt(env, ctx, facts, recipient) {
+                    continue;
+                }
+                let key = key("bulk", &ctx.tenant.id).part(&facts.campaign);
+                let charge = env
+                    .store
+                    .set_check_and_add(&key, recipient.as_bytes(), env.now, rule.window.get(), cap(rule.max_recipients))
+                    .await
+                    .map_err(super::store_error)?;
+                if !charge.admitted {
+                    return Ok(Verdict::Reject(Reply::new(
+                        550,
+                        "5.7.1",
+                        format!(
+                            "Bulk mail: more than {} distinct recipients of one campaign within {} (campaign {}); register as a bulk sender [rule bulk.max_recipients]",
+                            rule.max_recipients,
+                            window_text(rule.window.get()),
+                            facts.campaign,
+                        ),
+                    )));
+                }
+            }
+            Ok(Verdict::Continue)
+        })
+    }
+}
+
+pub struct SmsGateway;
+
+impl DataCheck for SmsGateway {
+    fn rule(&self) -> &'static str {
+        "sms_gateway.bulk"
+    }
+
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let rule = &env.profile.sms_gateways;
+            if !rule.enabled {
+                return Ok(Verdict::Continue);
+            }
+            for recipient in &facts.recipients {
+                let domain = recipient.rsplit('@').next().unwrap_or("");
+                if !rule.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
+                    continue;
+                }
+                let key = key("sms_gateway", &ctx.tenant.id).part(&facts.campaign);
+                let charge = env
+                    .store
+                    .set_check_and_add(&key, recipient.as_bytes(), env.now, env.profile.bulk.window.get(), cap(rule.max_recipients))
+                    .await
+                    .map_err(super::store_error)?;
+                if !charge.admitted {
+                    return Ok(Verdict::Reject(Reply::new(
+                        550,
+                        "5.7.1",
+                        format!(
+                            "Bulk mail to email-to-SMS gateways is not allowed (more than {} SMS recipients of one campaign) [rule sms_gateway.bulk]",
+                            rule.max_recipients
+                        ),
+                    )));
+                }
+            }
+            Ok(Verdict::Continue)
+        })
+    }
+}

@@ -1,0 +1,190 @@
+//! The engine: the ordered checks of each stage, the profiles, the store. Decisions are logged
+//! (`rule`, `verdict`, `code`) and refusals recorded in the tenant's audit log (no message body);
+//! violations become events that drive the escalation ladder.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::checks::{self, DataFacts};
+use super::escalation;
+use super::profile::Profile;
+use super::{CheckError, DataContext, MailContext, RcptContext, Verdict};
+use crate::queue::now_ms;
+use crate::smtp::reply;
+use crate::store::{AuditRecord, Key, RateStore};
+use crate::tenant::{Tenant, TenantDirectory};
+
+/// A boxed check future.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<Verdict, CheckError>> + Send + 'a>>;
+
+/// What every check may use: the store, the tenant's profile, the time of the decision.
+pub struct Env<'a> {
+    pub store: &'a dyn RateStore,
+    pub profile: &'a Profile,
+    pub now: u64,
+}
+
+/// A check run at MAIL FROM.
+pub trait MailCheck: Send + Sync {
+    fn rule(&self) -> &'static str;
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a MailContext<'a>) -> CheckFuture<'a>;
+}
+
+/// A check run at RCPT TO.
+pub trait RcptCheck: Send + Sync {
+    fn rule(&self) -> &'static str;
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a RcptContext<'a>) -> CheckFuture<'a>;
+}
+
+/// A check run on the received message.
+pub trait DataCheck: Send + Sync {
+    fn rule(&self) -> &'static str;
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a>;
+}
+
+/// The policy engine.
+pub struct Engine {
+    store: Arc<dyn RateStore>,
+    profiles: HashMap<String, Arc<Profile>>,
+    default_profile: Arc<Profile>,
+    tenants: Option<Arc<TenantDirectory>>,
+    mail: Vec<Box<dyn MailCheck>>,
+    rcpt: Vec<Box<dyn RcptCheck>>,
+    data: Vec<Box<dyn DataCheck>>,
+}
+
+impl Engine {
+    /// An engine over `store` with the given profiles (by name); `default` is used for tenants
+    /// without a known profile.
+    pub fn new(store: Arc<dyn RateStore>, profiles: HashMap<String, Arc<Profile>>, default: Arc<Profile>) -> Engine {
+        Engine {
+            store,
+            profiles,
+            default_profile: default,
+            tenants: None,
+            mail: vec![Box::new(checks::TenantState), Box::new(checks::SenderDomain), Box::new(checks::MessageQuota)],
+            rcpt: vec![Box::new(checks::RecipientQuota), Box::new(checks::Suppressed)],
+            data: vec![Box::new(checks::SmsGateway), Box::new(checks::MailBomb), Box::new(checks::Bulk)],
+        }
+    }
+
+    /// Lets escalation update live tenant states.
+    pub fn with_tenants(mut self, tenants: Arc<TenantDirectory>) -> Engine {
+        self.tenants = Some(tenants);
+        self
+    }
+
+    pub fn store(&self) -> &Arc<dyn RateStore> {
+        &self.store
+    }
+
+    /// The profile a tenant uses.
+    pub fn profile_for(&self, tenant: &Tenant) -> Arc<Profile> {
+        self.profiles.get(&tenant.profile).cloned().unwrap_or_else(|| self.default_profile.clone())
+    }
+
+    pub async fn on_mail(&self, ctx: &MailContext<'_>) -> Verdict {
+        let profile = self.profile_for(ctx.tenant);
+        let env = Env { store: self.store.as_ref(), profile: &profile, now: now_ms() };
+        for check in &self.mail {
+            let verdict = self.decide(check.rule(), ctx.tenant, check.check(&env, ctx).await).await;
+            if verdict != Verdict::Continue {
+                return verdict;
+            }
+        }
+        Verdict::Continue
+    }
+
+    pub async fn on_rcpt(&self, ctx: &RcptContext<'_>) -> Verdict {
+        let profile = self.profile_for(ctx.tenant);
+        let env = Env { store: self.store.as_ref(), profile: &profile, now: now_ms() };
+        for check in &self.rcpt {
+            let verdict = self.decide(check.rule(), ctx.tenant, check.check(&env, ctx).await).await;
+            if verdict != Verdict::Continue {
+                return verdict;
+            }
+        }
+        Verdict::Continue
+    }
+
+    pub async fn on_data(&self, ctx: &DataContext<'_>) -> Verdict {
+        let profile = self.profile_for(ctx.tenant);
+        let env = Env { store: self.store.as_ref(), profile: &profile, now: now_ms() };
+        let facts = match DataFacts::gather(&env, ctx).await {
+            Ok(facts) => facts,
+            Err(error) => return self.decide("campaign.index", ctx.tenant, Err(error)).await,
+        };
+        for check in &self.data {
+            let verdict = self.decide(check.rule(), ctx.tenant, check.check(&env, ctx, &facts).await).await;
+            if verdict != Verdict::Continue {
+                if matches!(verdict, Verdict::Reject(_)) {
+                    escalation::record_violation(&env, self.tenants.as_deref(), ctx.tenant, check.rule(), &facts.campaign).await;
+                }
+                return verdict;
+            }
+        }
+        Verdict::Continue
+    }
+
+    /// After the message is queued: charge the volume quotas and audit the acceptance.
+    pub async fn on_accepted(&self, tenant: &Tenant, recipients: usize, queue_id: &str) {
+        let profile = self.profile_for(tenant);
+        let now = now_ms();
+        let result: Result<(), crate::store::StoreError> = async {
+            for (key, n, window) in checks::quota_keys(&tenant.id, recipients as u64, &profile) {
+                self.store.counter_add(&key, n, now, window).await?;
+            }
+            self.store
+                .audit_append(
+                    &tenant.id,
+                    &AuditRecord {
+                        at: now,
+                        actor: "policy".into(),
+                        action: "accept".into(),
+                        target: queue_id.into(),
+                        reason: String::new(),
+                        detail: serde_json::json!({ "recipients": recipients }),
+                    },
+                )
+                .await
+        }
+        .await;
+        if let Err(error) = result {
+            // The message is already safely queued; a lost charge is logged, never a lost mail.
+            tracing::error!(tenant = %tenant.id, queue_id, %error, "charging quotas after accept failed");
+        }
+    }
+
+    /// Logs a check's outcome, audits refusals and maps infrastructure errors to `451 4.3.0`.
+    async fn decide(&self, rule: &'static str, tenant: &Tenant, result: Result<Verdict, CheckError>) -> Verdict {
+        let verdict = match result {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                tracing::warn!(rule, tenant = %tenant.id, %error, "check failed; deferring");
+                Verdict::Defer(reply::temporary_failure())
+            }
+        };
+        if let Some(reply) = verdict.reply() {
+            tracing::info!(rule, tenant = %tenant.id, verdict = verdict.name(), code = %reply.summary(), "policy verdict");
+            let record = AuditRecord {
+                at: now_ms(),
+                actor: "policy".into(),
+                action: verdict.name().into(),
+                target: rule.into(),
+                reason: reply.summary(),
+                detail: serde_json::Value::Null,
+            };
+            if let Err(error) = self.store.audit_append(&tenant.id, &record).await {
+                tracing::error!(rule, tenant = %tenant.id, %error, "audit write failed");
+            }
+        }
+        verdict
+    }
+}
+
+/// A store key for a tenant-scoped counter.
+pub(crate) fn key(kind: &str, tenant: &str) -> Key {
+    Key::new(kind, tenant)
+}

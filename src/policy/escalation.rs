@@ -1,0 +1,90 @@
+//! The escalation ladder: every violation is an event on the tenant; the profile's steps
+//! (`events` within `window` → state) move the tenant through warned → final warning →
+//! suspended. Suspension places a tenant block (by `policy:<rule>`) that only an operator lifts.
+//! Failures here are logged: the refusal that caused the event stands either way.
+
+use super::engine::Env;
+use crate::store::{Block, BlockScope, Event, TenantRecord};
+use crate::tenant::{Tenant, TenantDirectory, TenantState};
+
+fn rank(state: TenantState) -> u8 {
+    match state {
+        TenantState::Active => 0,
+        TenantState::Warned => 1,
+        TenantState::FinalWarning => 2,
+        TenantState::Suspended => 3,
+    }
+}
+
+/// Records a violation of `rule` by `tenant` in `campaign` and applies the ladder. One campaign
+/// breaking one rule is one event per window, however many of its messages are refused: the
+/// ladder counts incidents, not refused messages.
+pub async fn record_violation(env: &Env<'_>, tenants: Option<&TenantDirectory>, tenant: &Tenant, rule: &str, campaign: &str) {
+    let once = crate::store::Key::new("violation.once", &tenant.id).part(rule).part(campaign);
+    let window = env.profile.bulk.window.get().max(env.profile.mail_bomb.window.get());
+    match env.store.events_check_and_add(&once, env.now, window, 1).await {
+        Ok(charge) if !charge.admitted => return,
+        Ok(_) => {}
+        Err(error) => {
+            tracing::error!(tenant = %tenant.id, rule, %error, "recording a violation failed");
+            return;
+        }
+    }
+    if let Err(error) = apply(env, tenants, tenant, rule).await {
+        tracing::error!(tenant = %tenant.id, rule, %error, "recording a violation failed");
+    }
+}
+
+async fn apply(env: &Env<'_>, tenants: Option<&TenantDirectory>, tenant: &Tenant, rule: &str) -> Result<(), crate::store::StoreError> {
+    let event = Event {
+        at: env.now,
+        kind: "violation".into(),
+        rule: Some(rule.to_string()),
+        detail: serde_json::Value::Null,
+    };
+    env.store.event_append(&tenant.id, &event).await?;
+    let steps = &env.profile.escalation.steps;
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let longest = steps.iter().map(|s| s.window.get()).max().unwrap_or_default();
+    let from = env.now.saturating_sub(longest.as_millis() as u64);
+    let events = env.store.events_range(&tenant.id, from, env.now).await?;
+    let mut target = tenant.state.get();
+    for step in steps {
+        let since = env.now.saturating_sub(step.window.get().as_millis() as u64);
+        let count = events.iter().filter(|e| e.kind == "violation" && e.at >= since).count() as u64;
+        if count >= step.events && rank(step.state) > rank(target) {
+            target = step.state;
+        }
+    }
+    if target == tenant.state.get() {
+        return Ok(());
+    }
+    let mut record = env.store.tenant_get(&tenant.id).await?.unwrap_or(TenantRecord {
+        id: tenant.id.clone(),
+        name: tenant.name.clone(),
+        state: target,
+        extra: serde_json::Value::Null,
+    });
+    record.state = target;
+    env.store.tenant_put(&record).await?;
+    if target == TenantState::Suspended {
+        let block = Block {
+            tenant: tenant.id.clone(),
+            scope: BlockScope::Tenant,
+            target: String::new(),
+            by: format!("policy:{rule}"),
+            reason: format!("escalation ladder reached suspension after repeated {rule} violations"),
+            at: env.now,
+        };
+        env.store.block_add(&block).await?;
+    }
+    if let Some(live) = tenants.and_then(|d| d.get(&tenant.id)) {
+        live.state.set(target);
+    } else {
+        tenant.state.set(target);
+    }
+    tracing::warn!(tenant = %tenant.id, rule, state = ?target, "escalation: tenant state changed");
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! Policy profiles (`policies/*.toml`): the thresholds, windows and actions of each check, the
+//! escalation ladder and the exemptions. Loaded and validated with every error reported (path
+//! and message), like the main config. A tenant names a profile and may override single limits.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{section, Collector, ConfigError, ConfigErrors, HumanDuration, TenantStateConfig};
+
+/// A whole profile.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Profile {
+    pub profile: ProfileInfo,
+    pub quotas: Quotas,
+    pub bulk: Bulk,
+    pub mail_bomb: MailBomb,
+    pub sms_gateways: SmsGateways,
+    pub suppression: Suppression,
+    pub escalation: Escalation,
+    pub on_error: OnError,
+}
+
+/// `[profile]`: what the profile is.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProfileInfo {
+    /// Name tenants refer to (`profile = "spcm"`).
+    pub name: String,
+    /// One line for operators.
+    pub description: String,
+}
+
+impl Default for ProfileInfo {
+    fn default() -> Self {
+        Self {
+            name: "default".into(),
+            description: String::new(),
+        }
+    }
+}
+
+/// `[quotas]`: per-tenant volume limits (0 = no limit). Messages are charged at MAIL FROM,
+/// recipients at RCPT TO; over a limit: `451 4.7.1` / `452 4.5.3` with the reset time.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quotas {
+    pub messages_per_hour: u64,
+    pub messages_per_day: u64,
+    pub recipients_per_hour: u64,
+    pub recipients_per_day: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            messages_per_hour: 5_000,
+            messages_per_day: 50_000,
+            recipients_per_hour: 10_000,
+            recipients_per_day: 100_000,
+        }
+    }
+}
+
+/// `[bulk]`: more than `max_recipients` distinct recipients of one campaign in `window`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bulk {
+    pub enabled: bool,
+    pub max_recipients: u64,
+    pub window: HumanDuration,
+    /// Registered bulk senders (tenant ids) are exempt when the conditions below hold.
+    pub registered_senders: Vec<String>,
+    /// The exemption needs a `List-Unsubscribe` header.
+    pub require_list_unsubscribe: bool,
+    /// The exemption needs RFC 8058 one-click (`List-Unsubscribe-Post`).
+    pub require_one_click: bool,
+    /// The exemption needs the recipient's address in `To`.
+    pub require_recipient_in_to: bool,
+}
+
+impl Default for Bulk {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_recipients: 20,
+            window: HumanDuration::secs(86_400),
+            registered_senders: Vec::new(),
+            require_list_unsubscribe: true,
+            require_one_click: false,
+            require_recipient_in_to: true,
+        }
+    }
+}
+
+/// `[mail_bomb]`: more than `max_messages` of one campaign to one recipient in any `window`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailBomb {
+    pub enabled: bool,
+    pub max_messages: u64,
+    pub window: HumanDuration,
+}
+
+impl Default for MailBomb {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_messages: 10,
+            window: HumanDuration::secs(86_400),
+        }
+    }
+}
+
+/// `[sms_gateways]`: email-to-SMS gateway domains; bulk mail to them is refused.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsGateways {
+    pub enabled: bool,
+    /// Recipients of one campaign at SMS gateways allowed in the bulk window before refusal.
+    pub max_recipients: u64,
+    pub domains: Vec<String>,
+}
+
+impl Default for SmsGateways {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_recipients: 1,
+            domains: [
+                "txt.att.net", "mms.att.net", "tmomail.net", "vtext.com", "vzwpix.com", "messaging.sprintpcs.com",
+                "pm.sprint.com", "sms.myboostmobile.com", "mms.cricketwireless.net", "msg.fi.google.com",
+                "email.uscc.net", "text.republicwireless.com", "mymetropcs.com", "sms.cricketwireless.net",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        }
+    }
+}
+
+/// `[suppression]`: recipients that hard-bounced are refused for the tenant's bulk mail.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Suppression {
+    pub enabled: bool,
+}
+
+impl Default for Suppression {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// `[escalation]`: violations become events; `steps` move the tenant's state.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Escalation {
+    /// In order; the last step whose threshold is reached decides the state.
+    pub steps: Vec<EscalationStep>,
+}
+
+/// One rung: `events` violations within `window` → `state`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationStep {
+    pub events: u64,
+    pub window: HumanDuration,
+    pub state: TenantStateConfig,
+}
+
+/// `[on_error]`: what infrastructure failure inside a check means.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OnError {
+    /// Always true in shipped profiles: a store or DNS failure defers (`451 4.3.0`). Setting it
+    /// to false is refused by validation: the gateway never fails open.
+    pub defer: bool,
+}
+
+impl Default for OnError {
+    fn default() -> Self {
+        Self { defer: true }
+    }
+}
+
+impl Profile {
+    /// Reads and validates a profile file.
+    pub fn load(path: &Path) -> Result<Profile, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            ConfigErrors(vec![ConfigError {
+                path: path.display().to_string(),
+                message: format!("cannot read: {error}"),
+            }])
+        })?;
+        Profile::parse(&text)
+    }
+
+    /// Parses and validates profile text, reporting every error with its path.
+    pub fn parse(text: &str) -> Result<Profile, ConfigErrors> {
+        let mut errors = Collector(Vec::new());
+        let table: toml::Table = match toml::from_str(text) {
+            Ok(table) => table,
+            Err(error) => {
+                errors.push("(file)", error.to_string().trim_end().to_string());
+                return Err(ConfigErrors(errors.0));
+            }
+        };
+        let mut profile = Profile::default();
+        for (key, value) in table {
+            match key.as_str() {
+                "profile" => profile.profile = section(&key, value, &mut errors),
+                "quotas" => profile.quotas = section(&key, value, &mut errors),
+                "bulk" => profile.bulk = section(&key, value, &mut errors),
+                "mail_bomb" => profile.mail_bomb = section(&key, value, &mut errors),
+                "sms_gateways" => profile.sms_gateways = section(&key, value, &mut errors),
+                "suppression" => profile.suppression = section(&key, value, &mut errors),
+                "escalation" => profile.escalation = section(&key, value, &mut errors),
+                "on_error" => profile.on_error = section(&key, value, &mut errors),
+                _ => errors.push(key.clone(), "unknown section"),
+            }
+        }
+        profile.validate(&mut errors);
+        if errors.0.is_empty() {
+            Ok(profile)
+        } else {
+            Err(ConfigErrors(errors.0))
+        }
+    }
+
+    fn validate(&self, errors: &mut Collector) {
+        if self.profile.name.trim().is_empty() {
+            errors.push("profile.name", "must not be empty");
+        }
+        if self.bulk.enabled && self.bulk.max_recipients == 0 {
+            errors.push("bulk.max_recipients", "must be at least 1 (or set bulk.enabled = false)");
+        }
+        if self.bulk.window.get().is_zero() {
+            errors.push("bulk.window", "must be longer than 0");
+        }
+        if self.mail_bomb.enabled && self.mail_bomb.max_messages == 0 {
+            errors.push("mail_bomb.max_messages", "must be at least 1 (or set mail_bomb.enabled = false)");
+        }
+        if self.mail_bomb.window.get().is_zero() {
+            errors.push("mail_bomb.window", "must be longer than 0");
+        }
+        if self.bulk.max_recipients > 10_000 || self.mail_bomb.max_messages > 10_000 {
+            errors.push("bulk", "exact thresholds above 10000 are not supported");
+        }
+        for (i, domain) in self.sms_gateways.domains.iter().enumerate() {
+            if crate::tenant::normalize_domain(domain).is_none() {
+                errors.push(format!("sms_gateways.domains[{i}]"), format!("`{domain}` is not a domain name"));
+            }
+        }
+        for (i, step) in self.escalation.steps.iter().enumerate() {
+            if step.events == 0 {
+                errors.push(format!("escalation.steps[{i}].events"), "must be at least 1");
+            }
+            if step.window.get().is_zero() {
+                errors.push(format!("escalation.steps[{i}].window"), "must be longer than 0");
+            }
+            if step.state == TenantStateConfig::Active {
+                errors.push(format!("escalation.steps[{i}].state"), "a step must move the tenant out of `active`");
+            }
+        }
+        if !self.on_error.defer {
+            errors.push("on_error.defer", "must be true: the gateway never lets mail through on an internal error");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_design() {
+        let profile = Profile::parse("").expect("empty profile");
+        assert_eq!(profile.bulk.max_recipients, 20);
+        assert_eq!(profile.mail_bomb.max_messages, 10);
+        assert_eq!(profile.mail_bomb.window.get().as_secs(), 86_400);
+        assert!(profile.on_error.defer);
+    }
+
+    #[test]
+    fn every_error_is_reported_with_its_path() {
+        let text = r#"
+            [profile]
+            name = ""
+            [bulk]
+            max_recipients = 0
+            [mail_bomb]
+            window = "never"
+            [sms_gateways]
+            domains = ["not a domain"]
+            [[escalation.steps]]
+            events = 0
+            window = "30d"
+            state = "active"
+            [on_error]
+            defer = false
+            [surprise]
+        "#;
+        let errors = Profile::parse(text).expect_err("invalid").0;
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        for expected in [
+            "profile.name",
+            "bulk.max_recipients",
+            "mail_bomb.window",
+            "sms_gateways.domains[0]",
+            "escalation.steps[0].events",
+            "escalation.steps[0].state",
+            "on_error.defer",
+            "surprise",
+        ] {
+            assert!(paths.contains(&expected), "missing {expected} in {paths:?}");
+        }
+    }
+}
+
+/// Loads every `*.toml` in `directory` (when it exists) keyed by `[profile] name`, plus the
+/// built-in `default` when the directory has none. All files' errors are reported together.
+pub fn load_directory(directory: &Path) -> Result<std::collections::HashMap<String, std::sync::Arc<Profile>>, ConfigErrors> {
+    let mut profiles = std::collections::HashMap::new();
+    let mut errors = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(directory) {
+        let mut paths: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            match Profile::load(&path) {
+                Ok(profile) => {
+                    profiles.insert(profile.profile.name.clone(), std::sync::Arc::new(profile));
+                }
+                Err(ConfigErrors(found)) => errors.extend(found.into_iter().map(|e| ConfigError {
+                    path: format!("{}: {}", path.display(), e.path),
+                    message: e.message,
+                })),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    profiles.entry("default".to_string()).or_insert_with(|| std::sync::Arc::new(Profile::default()));
+    Ok(profiles)
+}

@@ -1,0 +1,54 @@
+//! Recipient identity for counting (DESIGN.md): domain lower-cased and IDNA-encoded, trailing dot
+//! dropped, local part case-folded, quotes removed, `+tag` subaddress stripped. `bob@x`,
+//! `"Bob"@X.` and `bob+1@x` are one recipient, so nobody escapes a limit by spelling.
+
+/// The counting identity of an address (`local@domain`), or the lower-cased input when it has
+/// no `@` (never empty for a non-empty input).
+pub fn identity(address: &str, strip_subaddress: bool) -> String {
+    let Some(at) = address.rfind('@') else {
+        return address.to_lowercase();
+    };
+    let (local, domain) = (&address[..at], &address[at + 1..]);
+    let domain = crate::tenant::normalize_domain(domain).unwrap_or_else(|| domain.trim_end_matches('.').to_lowercase());
+    let mut local: String = if local.starts_with('"') && local.ends_with('"') && local.len() >= 2 {
+        let inner = &local[1..local.len() - 1];
+        let mut out = String::with_capacity(inner.len());
+        let mut escaped = false;
+        for c in inner.chars() {
+            if escaped || c != '\\' {
+                out.push(c);
+                escaped = false;
+            } else {
+                escaped = true;
+            }
+        }
+        out
+    } else {
+        local.to_string()
+    };
+    local = local.to_lowercase();
+    if strip_subaddress {
+        if let Some(plus) = local.find('+') {
+            if plus > 0 {
+                local.truncate(plus);
+            }
+        }
+    }
+    format!("{local}@{domain}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::identity;
+
+    #[test]
+    fn spellings_of_one_recipient_are_one_identity() {
+        for spelling in ["bob@x.example", "\"Bob\"@X.example.", "bob+1@x.example", "BOB+news@X.EXAMPLE", "\"b\\ob\"@x.example"] {
+            assert_eq!(identity(spelling, true), "bob@x.example", "{spelling}");
+        }
+        assert_eq!(identity("bob+1@x.example", false), "bob+1@x.example");
+        assert_eq!(identity("jörg@bücher.example", true), "jörg@xn--bcher-kva.example");
+        assert_eq!(identity("+tag@x.example", true), "+tag@x.example");
+        assert_ne!(identity("alice@x.example", true), identity("bob@x.example", true));
+    }
+}
