@@ -119,8 +119,17 @@ pub struct Harness {
 impl Harness {
     /// Starts the gateway with the base config, changed by `edit`.
     pub async fn start_with(edit: impl FnOnce(&mut Config)) -> Harness {
+        Harness::start_with_profile(None, edit).await
+    }
+
+    /// Like `start_with`, with `profile` (TOML) installed as the `default` policy profile.
+    pub async fn start_with_profile(profile: Option<&str>, edit: impl FnOnce(&mut Config)) -> Harness {
         let sink = Sink::start().await;
         let dir = tempfile::tempdir().expect("tempdir");
+        if let Some(profile) = profile {
+            std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+            std::fs::write(dir.path().join("policies/default.toml"), profile).unwrap();
+        }
         let mut config = Config::parse(&config_text(dir.path(), sink.address)).expect("test config");
         edit(&mut config);
         let gateway = Gateway::start(config).await.expect("gateway start");
@@ -189,4 +198,24 @@ pub fn insecure_tls() -> tokio_rustls::TlsConnector {
 pub fn plain(user: &str, password: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"))
+}
+
+/// Sends one message on a fresh relay-listener session and returns the final reply line.
+pub async fn send_message(h: &Harness, from: &str, to: &[&str], data: &str) -> String {
+    let mut c = h.connect(h.relay_addr()).await;
+    c.send("EHLO client.test", "250 ").await;
+    let reply = c.send(&format!("MAIL FROM:<{from}>"), "").await;
+    if !reply.last().unwrap().starts_with("250") {
+        return reply.last().unwrap().clone();
+    }
+    for rcpt in to {
+        let reply = c.send(&format!("RCPT TO:<{rcpt}>"), "").await;
+        if !reply.last().unwrap().starts_with("250") {
+            return reply.last().unwrap().clone();
+        }
+    }
+    c.send("DATA", "354").await;
+    c.write(data.as_bytes()).await;
+    c.write(b".\r\n").await;
+    c.read_reply().await.last().unwrap().clone()
 }

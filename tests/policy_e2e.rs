@@ -1,0 +1,147 @@
+//! The policy checks end to end on the real server and store: bulk, mail bombing (exact, over
+//! personalised variants of one campaign), quotas, suppression fed by hard bounces, escalation.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{send_message, Harness};
+
+fn newsletter(name: &str, rcpt: &str, n: usize) -> String {
+    format!(
+        "From: news@acme.example\r\nTo: {rcpt}\r\nSubject: Spring sale, {name}!\r\n\r\nDear {name},\r\n\r\n\
+         our spring collection has arrived and we picked a few favourites for you: linen shirts,\r\n\
+         summer dresses and the sandals everybody asked for last year. Order before Friday and\r\n\
+         shipping is free. Your personal discount code is SPRING{n:05}.\r\n\r\n\
+         See everything at https://shop.acme.example/spring?u={n}x{n}\r\n\r\n\
+         Unsubscribe: https://acme.example/u/{n:08x}\r\n"
+    )
+}
+
+const PERMISSIVE: &str = "[profile]\nname = \"default\"\n[quotas]\nmessages_per_hour = 0\nmessages_per_day = 0\nrecipients_per_hour = 0\nrecipients_per_day = 0\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_refuses_the_21st_distinct_recipient_of_one_campaign() {
+    let h = Harness::start_with_profile(Some(PERMISSIVE), |_| {}).await;
+    for i in 0..20 {
+        let rcpt = format!("person{i}@dest{}.example", i % 3);
+        let reply = send_message(&h, "news@acme.example", &[&rcpt], &newsletter(&format!("Name{i}"), &rcpt, i)).await;
+        assert!(reply.starts_with("250 2.0.0"), "message {i}: {reply}");
+    }
+    // Same recipient again: not a new distinct recipient.
+    let reply = send_message(&h, "news@acme.example", &["Person0+x@DEST0.example"], &newsletter("Again", "person0@dest0.example", 99)).await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let reply = send_message(&h, "news@acme.example", &["person20@dest2.example"], &newsletter("Late", "person20@dest2.example", 20)).await;
+    assert!(reply.starts_with("550 5.7.1 Bulk mail: more than 20 distinct recipients"), "{reply}");
+    assert!(reply.contains("[rule bulk.max_recipients]"));
+    // Unrelated mail from the same tenant still flows.
+    let reply = send_message(&h, "a@acme.example", &["person20@dest2.example"], "Subject: lunch\r\n\r\nAre we still on for lunch tomorrow at the usual place near the office?\r\n").await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.unwrap();
+    assert!(audit.iter().any(|a| a.target == "bulk.max_recipients" && a.action == "reject"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_bomb_refuses_the_11th_similar_message_to_one_recipient() {
+    let profile = format!("{PERMISSIVE}[bulk]\nenabled = false\n");
+    let h = Harness::start_with_profile(Some(&profile), |_| {}).await;
+    for i in 0..10 {
+        let reply = send_message(&h, "news@acme.example", &["victim@dest.example"], &newsletter("Victim", "victim@dest.example", 1000 + i)).await;
+        assert!(reply.starts_with("250 2.0.0"), "message {i}: {reply}");
+    }
+    // Spelling the recipient differently does not escape the count.
+    let reply = send_message(&h, "news@acme.example", &["\"Victim\"@DEST.example."], &newsletter("Victim", "victim@dest.example", 2000)).await;
+    assert!(reply.starts_with("550 5.7.1 Mail bomb: more than 10 similar messages to victim@dest.example"), "{reply}");
+    assert!(reply.contains("[rule mail_bomb.max_messages]"));
+    // Another recipient is unaffected.
+    let reply = send_message(&h, "news@acme.example", &["other@dest.example"], &newsletter("Other", "other@dest.example", 3000)).await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_defer_with_the_rule_and_charge_only_accepted_mail() {
+    let profile = "[profile]\nname = \"default\"\n[quotas]\nmessages_per_hour = 0\nmessages_per_day = 0\nrecipients_per_hour = 4\nrecipients_per_day = 0\n[bulk]\nenabled = false\n[mail_bomb]\nenabled = false\n";
+    let h = Harness::start_with_profile(Some(profile), |_| {}).await;
+    let body = |i: usize| format!("Subject: note {i}\r\n\r\nnote number {i} about topic {}\r\n", ["alpha", "bravo", "charlie", "delta"][i % 4]);
+    // A refused message (bad data) does not use the quota.
+    let mut c = h.connect(h.relay_addr()).await;
+    c.send("EHLO client.test", "250 ").await;
+    c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
+    c.send("RCPT TO:<x@dest.example>", "250 2.1.5").await;
+    c.send("DATA", "354").await;
+    c.write(b"bare\nlf\r\n.\r\n").await;
+    c.expect("550 5.5.2").await;
+    // Recipients: 3 in one message, then a 2nd message may add only one more.
+    assert!(send_message(&h, "a@acme.example", &["r1@d.example", "r2@d.example", "r3@d.example"], &body(1)).await.starts_with("250 2.0.0"));
+    let mut c = h.connect(h.relay_addr()).await;
+    c.send("EHLO client.test", "250 ").await;
+    c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
+    c.send("RCPT TO:<r4@d.example>", "250 2.1.5").await;
+    let reply = c.send("RCPT TO:<r5@d.example>", "452 4.5.3").await;
+    assert!(reply[0].contains("[rule quota.recipients_per_hour]"), "{reply:?}");
+    c.send("DATA", "354").await;
+    c.write(body(2).as_bytes()).await;
+    c.write(b".\r\n").await;
+    c.expect("250 2.0.0").await;
+    assert!(send_message(&h, "a@acme.example", &["r1@d.example"], &body(3)).await.starts_with("452 4.5.3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_quota_defers_at_mail_from() {
+    let profile = "[profile]\nname = \"default\"\n[quotas]\nmessages_per_hour = 2\nmessages_per_day = 0\nrecipients_per_hour = 0\nrecipients_per_day = 0\n[bulk]\nenabled = false\n[mail_bomb]\nenabled = false\n";
+    let h = Harness::start_with_profile(Some(profile), |_| {}).await;
+    for i in 0..2 {
+        let reply = send_message(&h, "a@acme.example", &[&format!("r{i}@d.example")], "Subject: x\r\n\r\nhello there\r\n").await;
+        assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    }
+    let reply = send_message(&h, "a@acme.example", &["r9@d.example"], "Subject: x\r\n\r\nhello there\r\n").await;
+    assert!(reply.starts_with("451 4.7.1 Your hourly quota of 2 messages is used up; try again in"), "{reply}");
+    assert!(reply.contains("[rule quota.messages_per_hour]"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hard_bounces_are_suppressed_for_the_tenant() {
+    let h = Harness::start_with_profile(Some(PERMISSIVE), |_| {}).await;
+    let reply = send_message(&h, "a@acme.example", &["permfail@dest.example"], "Subject: x\r\n\r\nfirst try\r\n").await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    // The relay gets 550 5.1.1 and records the suppression (and bounces a DSN).
+    h.sink.wait_for(1, Duration::from_secs(10)).await;
+    let mut suppressed = false;
+    for _ in 0..50 {
+        if h.gateway.store.suppression_contains("acme", "permfail@dest.example").await.unwrap() {
+            suppressed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(suppressed);
+    let reply = send_message(&h, "a@acme.example", &["PermFail+2@dest.example"], "Subject: x\r\n\r\nsecond try\r\n").await;
+    assert!(reply.starts_with("550 5.7.1 Recipient permfail@dest.example hard-bounced"), "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_violations_climb_the_ladder_to_suspension() {
+    let profile = format!(
+        "{PERMISSIVE}[bulk]\nenabled = false\n[mail_bomb]\nmax_messages = 1\n\
+         [[escalation.steps]]\nevents = 1\nwindow = \"30d\"\nstate = \"warned\"\n\
+         [[escalation.steps]]\nevents = 2\nwindow = \"30d\"\nstate = \"suspended\"\n"
+    );
+    let h = Harness::start_with_profile(Some(&profile), |_| {}).await;
+    let campaign_a = |n: usize| newsletter("Victim", "victim@dest.example", n);
+    let campaign_b = |n: usize| format!("Subject: invoice\r\n\r\nPlease find attached invoice {n} for the consulting services rendered in March. Payment is due within thirty days of receipt, by bank transfer to the account shown below.\r\n");
+    assert!(send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_a(1)).await.starts_with("250"));
+    // Refusals of one campaign count as one incident, however many there are.
+    for n in 2..5 {
+        assert!(send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_a(n)).await.starts_with("550 5.7.1 Mail bomb"));
+    }
+    let record = h.gateway.store.tenant_get("acme").await.unwrap().unwrap();
+    assert_eq!(record.state, aupgate::store::TenantState::Warned);
+    assert!(send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_b(1)).await.starts_with("250"));
+    assert!(send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_b(2)).await.starts_with("550 5.7.1 Mail bomb"));
+    // Second incident: suspended, with a block only an operator lifts.
+    let reply = send_message(&h, "n@acme.example", &["someone@dest.example"], "Subject: hi\r\n\r\nhello\r\n").await;
+    assert!(reply.starts_with("554 5.7.1 Sending is suspended"), "{reply}");
+    let blocks = h.gateway.store.blocks_list("acme").await.unwrap();
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].by, "policy:mail_bomb.max_messages");
+}
