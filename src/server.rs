@@ -26,6 +26,9 @@ pub struct Gateway {
     /// The rate store (RocksDB or Redis).
     pub store: Arc<dyn RateStore>,
     ctx: Arc<SmtpContext>,
+    engine: Arc<Engine>,
+    policy_directory: std::path::PathBuf,
+    tenant_profiles: Vec<(String, String)>,
     shutdown: watch::Sender<bool>,
     relay_task: tokio::task::JoinHandle<()>,
     grace: Duration,
@@ -67,7 +70,7 @@ impl Gateway {
             &config.admin.address,
         )
         .await?;
-        let ctx = Arc::new(SmtpContext::new(config.clone(), tenants, engine, queue.clone(), tls, shutdown_rx.clone()));
+        let ctx = Arc::new(SmtpContext::new(config.clone(), tenants, engine.clone(), queue.clone(), tls, shutdown_rx.clone()));
         let smtp_addresses = start_listeners(ctx.clone()).await?;
         let relay = Relay::new(config.clone(), queue.clone(), dns, store.clone());
         let relay_task = tokio::spawn(relay.run(shutdown_rx));
@@ -77,10 +80,32 @@ impl Gateway {
             queue,
             store,
             ctx,
+            engine,
+            policy_directory: std::path::PathBuf::from(&config.policy.directory),
+            tenant_profiles: config
+                .tenants
+                .iter()
+                .map(|t| (t.id.clone(), t.profile.clone().unwrap_or_else(|| "default".into())))
+                .collect(),
             shutdown,
             relay_task,
             grace: config.server.shutdown_grace.get(),
         })
+    }
+
+    /// Reloads the policy profiles (SIGHUP). An invalid set is refused as a whole and the
+    /// running profiles stay; sessions are never dropped.
+    pub fn reload_policies(&self) -> Result<(), String> {
+        let profiles = crate::policy::profile::load_directory(&self.policy_directory).map_err(|e| e.to_string())?;
+        for (tenant, profile) in &self.tenant_profiles {
+            if !profiles.contains_key(profile) {
+                return Err(format!("tenant `{tenant}` uses profile `{profile}`, which the new set lacks"));
+            }
+        }
+        let count = profiles.len();
+        self.engine.replace_profiles(profiles);
+        tracing::info!(profiles = count, "policy profiles reloaded");
+        Ok(())
     }
 
     /// Graceful stop: new connections get `421`, idle sessions get `421`, messages in DATA may

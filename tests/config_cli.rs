@@ -43,3 +43,19 @@ fn check_config_accepts_the_demo_config() {
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn policy_lint_accepts_the_presets_and_reports_errors_with_paths() {
+    for preset in ["default", "spcm", "pageant-server", "socketlabs", "ims-network", "integra"] {
+        let path = format!("{}/policies/{preset}.toml", env!("CARGO_MANIFEST_DIR"));
+        let output = Command::new(env!("CARGO_BIN_EXE_aupgate")).args(["policy", "lint", &path]).output().unwrap();
+        assert!(output.status.success(), "{preset}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.toml");
+    std::fs::write(&path, "[bulk]\nmax_recipients = 0\n[mail_bomb]\nwindow = \"soon\"\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_aupgate")).args(["policy", "lint"]).arg(&path).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bulk.max_recipients") && stderr.contains("mail_bomb.window"), "{stderr}");
+}

@@ -37,6 +37,18 @@ enum Command {
     HashPassword,
     /// Abuse-desk commands (clients of the running gateway's admin API).
     Admin(admin::AdminArgs),
+    /// Offline policy tools.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy profile; prints every error with its path (exit 2 when invalid).
+    Lint {
+        /// Profile file (`policies/<name>.toml`).
+        file: PathBuf,
+    },
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -61,6 +73,16 @@ pub fn run() -> anyhow::Result<i32> {
             Err(code) => Ok(code),
         },
         Command::Admin(args) => admin::run(args),
+        Command::Policy(PolicyCommand::Lint { file }) => match crate::policy::profile::Profile::load(&file) {
+            Ok(profile) => {
+                println!("{}: OK (profile `{}`)", file.display(), profile.profile.name);
+                Ok(0)
+            }
+            Err(errors) => {
+                eprint!("{errors}");
+                Ok(2)
+            }
+        },
         Command::HashPassword => {
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
@@ -89,9 +111,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(%address, "SMTP ready");
     }
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = hangup.recv() => {
+                if let Err(error) = gateway.reload_policies() {
+                    tracing::error!(%error, "policy reload refused; keeping the running profiles");
+                }
+            }
+        }
     }
     gateway.shutdown().await;
     Ok(())

@@ -47,7 +47,8 @@ pub trait DataCheck: Send + Sync {
 /// The policy engine.
 pub struct Engine {
     store: Arc<dyn RateStore>,
-    profiles: HashMap<String, Arc<Profile>>,
+    /// Replaced as a whole on reload (SIGHUP); sessions keep the profile they started a check with.
+    profiles: std::sync::RwLock<HashMap<String, Arc<Profile>>>,
     default_profile: Arc<Profile>,
     tenants: Option<Arc<TenantDirectory>>,
     mail: Vec<Box<dyn MailCheck>>,
@@ -61,7 +62,7 @@ impl Engine {
     pub fn new(store: Arc<dyn RateStore>, profiles: HashMap<String, Arc<Profile>>, default: Arc<Profile>) -> Engine {
         Engine {
             store,
-            profiles,
+            profiles: std::sync::RwLock::new(profiles),
             default_profile: default,
             tenants: None,
             mail: vec![Box::new(checks::TenantState), Box::new(checks::SenderDomain), Box::new(checks::MessageQuota)],
@@ -82,7 +83,17 @@ impl Engine {
 
     /// The profile a tenant uses.
     pub fn profile_for(&self, tenant: &Tenant) -> Arc<Profile> {
-        self.profiles.get(&tenant.profile).cloned().unwrap_or_else(|| self.default_profile.clone())
+        let profiles = self.profiles.read().unwrap_or_else(|p| p.into_inner());
+        profiles
+            .get(&tenant.profile)
+            .or_else(|| profiles.get("default"))
+            .cloned()
+            .unwrap_or_else(|| self.default_profile.clone())
+    }
+
+    /// Replaces the profiles (policy reload). Sessions in flight are not interrupted.
+    pub fn replace_profiles(&self, profiles: HashMap<String, Arc<Profile>>) {
+        *self.profiles.write().unwrap_or_else(|p| p.into_inner()) = profiles;
     }
 
     pub async fn on_mail(&self, ctx: &MailContext<'_>) -> Verdict {
