@@ -119,7 +119,7 @@ pub fn fingerprint_normalized(normalized: &str) -> Fingerprint {
 /// of the normalised text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fingerprint {
-    signature: Option<Box<[u64; HASHES]>>,
+    signature: Option<Box<minhash::Signature>>,
     text_hash: u64,
 }
 
@@ -161,7 +161,7 @@ impl Fingerprint {
     }
 
     /// The MinHash signature, if the body was long enough to have one.
-    pub fn signature(&self) -> Option<&[u64; HASHES]> {
+    pub fn signature(&self) -> Option<&minhash::Signature> {
         self.signature.as_deref()
     }
 }

@@ -13,8 +13,8 @@
 //! Boilerplate that is not what the message says is dropped, so that unrelated short mails from
 //! one sender do not look alike because of it: everything after a sign-off line (`Best
 //! regards,`) or an RFC 3676 `-- ` line once some text precedes it (the signature), and any
-//! paragraph that reads like a legal disclaimer (two or more of "confidential", "intended
-//! recipient", "privileged", …).
+//! paragraph that reads like a legal disclaimer (three or more of "confidential", "intended",
+//! "recipient", "addressee", "privileged", …).
 //!
 //! It must never panic and never do more than linear work in the input.
 
@@ -47,38 +47,42 @@ const NOT_NAMES: [&str; 12] = [
     "from", "valued",
 ];
 
-const MONTHS_DAYS: [&str; 30] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "jan",
-    "feb",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "tues",
-];
+/// Month and weekday names (not "may", "mar", "sat", "sun": common words).
+fn is_month_or_day(w: &str) -> bool {
+    matches!(
+        w,
+        "january"
+            | "february"
+            | "march"
+            | "april"
+            | "june"
+            | "july"
+            | "august"
+            | "september"
+            | "october"
+            | "november"
+            | "december"
+            | "jan"
+            | "feb"
+            | "apr"
+            | "jun"
+            | "jul"
+            | "aug"
+            | "sep"
+            | "sept"
+            | "oct"
+            | "nov"
+            | "dec"
+            | "monday"
+            | "tuesday"
+            | "wednesday"
+            | "thursday"
+            | "friday"
+            | "saturday"
+            | "sunday"
+            | "tues"
+    )
+}
 
 /// Normalises body text. `personal` holds lower-case words known to be the recipient's (from
 /// `To:`); names found in a greeting are added to them.
@@ -109,20 +113,23 @@ pub fn normalize_text(text: &str, personal: &[String]) -> String {
     n.out
 }
 
-/// A paragraph is a legal disclaimer when it has this many of [`DISCLAIMER_MARKERS`].
-const DISCLAIMER_MIN_MARKERS: usize = 2;
-const DISCLAIMER_MARKERS: [&str; 10] = [
-    "confidential",
-    "intended only",
-    "intended solely",
-    "intended recipient",
-    "addressee",
-    "privileged",
-    "if you have received this",
-    "disclaimer",
-    "notify the sender",
-    "unauthorized",
-];
+/// A paragraph is a legal disclaimer when it has this many distinct [`disclaimer_marker`]s.
+const DISCLAIMER_MIN_MARKERS: u32 = 3;
+
+/// Words of legal disclaimers, each with its own bit.
+fn disclaimer_marker(word: &str) -> u32 {
+    match word {
+        "confidential" | "confidentiality" => 1,
+        "privileged" => 2,
+        "disclaimer" => 4,
+        "addressee" | "addressees" => 8,
+        "unauthorized" | "unauthorised" => 16,
+        "intended" => 32,
+        "recipient" | "recipients" => 64,
+        "prohibited" => 128,
+        _ => 0,
+    }
+}
 
 /// Lines that close a personal message; what follows is a signature.
 const SIGN_OFFS: [&str; 16] = [
@@ -144,18 +151,6 @@ const SIGN_OFFS: [&str; 16] = [
     "saludos",
 ];
 
-/// True for a paragraph that reads like a legal disclaimer.
-fn is_disclaimer(lines: &[&str]) -> bool {
-    let mut found = 0;
-    let lower: Vec<String> = lines.iter().map(|l| l.to_lowercase()).collect();
-    for m in DISCLAIMER_MARKERS {
-        if lower.iter().any(|l| l.contains(m)) {
-            found += 1;
-        }
-    }
-    found >= DISCLAIMER_MIN_MARKERS
-}
-
 /// True for a line that is only a sign-off (`Best regards,`) or the RFC 3676 `-- ` delimiter.
 fn is_sign_off(line: &str) -> bool {
     if line == "--" {
@@ -164,9 +159,7 @@ fn is_sign_off(line: &str) -> bool {
     if line.len() > 32 {
         return false;
     }
-    let l = line
-        .trim_end_matches([',', '!', '.'])
-        .to_lowercase();
+    let l = line.trim_end_matches([',', '!', '.']).to_lowercase();
     SIGN_OFFS.contains(&l.as_str())
 }
 
@@ -186,14 +179,12 @@ impl Normalizer {
     /// One paragraph (non-empty lines between blank lines). Disclaimers are skipped; a sign-off
     /// line after enough text ends the body.
     fn paragraph(&mut self, lines: &[&str]) {
-        if lines.is_empty() || is_disclaimer(lines) {
-            return;
-        }
+        let (start_len, start_tokens) = (self.out.len(), self.tokens);
         for line in lines {
             self.nonempty_lines += 1;
             if self.tokens >= MIN_TOKENS_BEFORE_SIGNATURE && is_sign_off(line) {
                 self.done = true;
-                return;
+                break;
             }
             let mut rest = *line;
             if self.nonempty_lines <= GREETING_LINES {
@@ -204,6 +195,16 @@ impl Normalizer {
             for chunk in rest.split_whitespace() {
                 self.chunk(chunk);
             }
+        }
+        // Judge the paragraph on its normalised words (already lower case): a disclaimer is
+        // taken back out.
+        let markers = self.out[start_len..]
+            .split(' ')
+            .fold(0, |m, w| m | disclaimer_marker(w));
+        if markers.count_ones() >= DISCLAIMER_MIN_MARKERS {
+            self.out.truncate(start_len);
+            self.tokens = start_tokens;
+            self.last_placeholder = None;
         }
     }
 
@@ -264,11 +265,9 @@ impl Normalizer {
         if c.is_empty() {
             return;
         }
-        let lower_prefix: String = c.chars().take(8).collect::<String>().to_ascii_lowercase();
-        if lower_prefix.starts_with("http://")
-            || lower_prefix.starts_with("https://")
-            || lower_prefix.starts_with("www.")
-        {
+        if ["http://", "https://", "www."].iter().any(|p| {
+            c.len() >= p.len() && c.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+        }) {
             self.url(c);
             return;
         }
@@ -319,7 +318,7 @@ impl Normalizer {
         );
         if self.personal.contains(&word) {
             self.placeholder("<name>");
-        } else if MONTHS_DAYS.contains(&word.as_str()) {
+        } else if is_month_or_day(&word) {
             self.placeholder("<date>");
         } else {
             self.emit(&word);
