@@ -62,24 +62,3 @@ fn larger_corpora_several_seeds() {
     }
 }
 
-#[test]
-#[ignore]
-fn tmp_timing() {
-    use aupgate::fingerprint::corpus::message_of_size;
-    for size in [2048usize, 50 * 1024] {
-        let msgs: Vec<Vec<u8>> = (0..16).map(|s| message_of_size(s, size)).collect();
-        let n = if size < 10_000 { 200_000 } else { 10_000 };
-        let t = std::time::Instant::now();
-        let mut acc = 0u64;
-        for i in 0..n {
-            acc ^= fingerprint(&msgs[i % 16]).band_keys()[0];
-        }
-        let el = t.elapsed();
-        let t2 = std::time::Instant::now();
-        for i in 0..n {
-            acc ^= aupgate::fingerprint::normalize(&msgs[i % 16]).len() as u64;
-        }
-        let el2 = t2.elapsed();
-        println!("{size} bytes (actual {}): {:?}/msg fingerprint+keys, {:?}/msg normalize, {:.0} msg/s {acc}", msgs[0].len(), el / n as u32, el2 / n as u32, n as f64 / el.as_secs_f64());
-    }
-}

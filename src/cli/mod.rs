@@ -2,6 +2,7 @@
 //! admin subcommands (later) are clients of the admin API and never open the database.
 
 mod admin;
+mod policy;
 
 use std::path::PathBuf;
 
@@ -49,6 +50,35 @@ enum PolicyCommand {
         /// Profile file (`policies/<name>.toml`).
         file: PathBuf,
     },
+    /// Evaluate one message against a profile (ephemeral store); prints a JSON line.
+    Check {
+        /// The message (.eml).
+        message: PathBuf,
+        /// Profile name (under policies/) or file.
+        #[arg(long)]
+        profile: String,
+        /// Tenant id (with --tenants).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// A config file whose [[tenant]] entries define the tenants.
+        #[arg(long)]
+        tenants: Option<PathBuf>,
+    },
+    /// Evaluate many messages in order (a directory in file-name order, or an mbox); one JSON
+    /// line per message, then a summary.
+    Replay {
+        /// Directory or mbox file.
+        source: PathBuf,
+        /// Profile name (under policies/) or file.
+        #[arg(long)]
+        profile: String,
+        /// A config file whose [[tenant]] entries define the tenants.
+        #[arg(long)]
+        tenants: Option<PathBuf>,
+        /// Tenant id (with --tenants).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -73,6 +103,12 @@ pub fn run() -> anyhow::Result<i32> {
             Err(code) => Ok(code),
         },
         Command::Admin(args) => admin::run(args),
+        Command::Policy(PolicyCommand::Check { message, profile, tenant, tenants }) => {
+            policy::run(&message, &profile, tenants.as_deref(), tenant.as_deref())
+        }
+        Command::Policy(PolicyCommand::Replay { source, profile, tenants, tenant }) => {
+            policy::run(&source, &profile, tenants.as_deref(), tenant.as_deref())
+        }
         Command::Policy(PolicyCommand::Lint { file }) => match crate::policy::profile::Profile::load(&file) {
             Ok(profile) => {
                 println!("{}: OK (profile `{}`)", file.display(), profile.profile.name);

