@@ -98,37 +98,33 @@ struct Ledger {
 }
 
 async fn sender_loop(port: u16, worker: usize, ledger: Arc<Mutex<Ledger>>) {
-    let mut n = 0;
-    loop {
-        let Ok(stream) = TcpStream::connect(("127.0.0.1", port)).await else { return };
-        let mut c = Client::new(stream);
-        if c.read_reply().await.last().map(|l| !l.starts_with("220")).unwrap_or(true) {
+    let Ok(stream) = TcpStream::connect(("127.0.0.1", port)).await else { return };
+    let mut c = Client::new(stream);
+    if c.read_reply().await.last().map(|l| !l.starts_with("220")).unwrap_or(true) {
+        return;
+    }
+    c.write(b"EHLO crash.test\r\n").await;
+    if !c.read_reply().await.last().unwrap().starts_with("250") {
+        return;
+    }
+    for n in 1.. {
+        let subject = format!("w{worker}-m{n}");
+        c.write(format!("MAIL FROM:<a@acme.example>\r\nRCPT TO:<{subject}@dest.example>\r\nDATA\r\n").as_bytes()).await;
+        let ok = c.read_reply().await.last().unwrap().starts_with("250")
+            && c.read_reply().await.last().unwrap().starts_with("250")
+            && c.read_reply().await.last().unwrap().starts_with("354");
+        if !ok {
             return;
         }
-        c.write(b"EHLO crash.test\r\n").await;
-        if !c.read_reply().await.last().unwrap().starts_with("250") {
+        ledger.lock().unwrap().in_flight.insert(subject.clone());
+        c.write(format!("Subject: {subject}\r\n\r\npayload {subject}\r\n.\r\n").as_bytes()).await;
+        let reply = c.read_reply().await;
+        let mut ledger = ledger.lock().unwrap();
+        if reply.last().unwrap().starts_with("250 2.0.0") {
+            ledger.in_flight.remove(&subject);
+            ledger.accepted.insert(subject);
+        } else {
             return;
-        }
-        loop {
-            n += 1;
-            let subject = format!("w{worker}-m{n}");
-            c.write(format!("MAIL FROM:<a@acme.example>\r\nRCPT TO:<{subject}@dest.example>\r\nDATA\r\n").as_bytes()).await;
-            let ok = c.read_reply().await.last().unwrap().starts_with("250")
-                && c.read_reply().await.last().unwrap().starts_with("250")
-                && c.read_reply().await.last().unwrap().starts_with("354");
-            if !ok {
-                return;
-            }
-            ledger.lock().unwrap().in_flight.insert(subject.clone());
-            c.write(format!("Subject: {subject}\r\n\r\npayload {subject}\r\n.\r\n").as_bytes()).await;
-            let reply = c.read_reply().await;
-            let mut ledger = ledger.lock().unwrap();
-            if reply.last().unwrap().starts_with("250 2.0.0") {
-                ledger.in_flight.remove(&subject);
-                ledger.accepted.insert(subject);
-            } else {
-                return;
-            }
         }
     }
 }

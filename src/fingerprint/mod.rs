@@ -22,7 +22,8 @@
 //!   2-/3-grams such as "thank you for"), yet one changed word only disturbs 4 shingles.
 //! - **128 hashes.** The standard error of the Jaccard estimate is `sqrt(J(1-J)/128)` ≤ 0.044,
 //!   enough to tell the ≥ 0.8 similarity of campaign copies from the ≤ 0.4 of mail that merely
-//!   shares a footer; a signature costs 1 KiB and ~128 multiply-adds per shingle.
+//!   shares a footer; a signature is 512 bytes (32-bit minima) and costs 128 vectorised
+//!   multiply-adds per shingle.
 //! - **16 bands × 8 rows.** Two messages share a band key with probability
 //!   `1 - (1 - J^8)^16`: J = 0.9 → 0.9999, J = 0.8 → 0.95, J = 0.7 → 0.67, J = 0.5 → 0.061,
 //!   J = 0.3 → 0.0010, J = 0.2 → 0.00004. The S-curve's midpoint is `(1/16)^(1/8)` ≈ 0.71, which
@@ -59,6 +60,25 @@
 //! [`mime::MAX_DEPTH`] levels and [`mime::MAX_PARTS`] parts and decodes at most
 //! [`mime::MAX_DECODED`] bytes of the chosen part; at most [`MAX_TOKENS`] tokens are shingled.
 //! Every step is linear in its input. Nothing here panics on any input.
+//!
+//! # Using the band keys (what the store must do)
+//!
+//! Look up every band key of a message. If any is known, the message joins the campaign that
+//! owns most of them (ties: the smallest id); otherwise it starts a campaign with id
+//! [`Fingerprint::campaign_id`]. Then record *all* of the message's keys not yet known for that
+//! campaign (known keys keep their owner), so a campaign's key set grows with its copies and a
+//! copy only has to resemble one earlier copy. `corpus::evaluate` measures exactly this
+//! ("sequential") as well as the transitive union of all collisions.
+//!
+//! # Measured (see `tests/fingerprint_quality.rs`, `benches/fingerprint.rs`)
+//!
+//! On the generated corpus (`corpus`; 200 campaigns × 30 copies + 2,000 one-offs in families
+//! sharing footers, five seeds): recall 100% by union, 99.4–99.5% sequential; false merges
+//! ≤ 2·10⁻⁷ of cross pairs and ≤ 0.05% of messages (at most one mixed group per 8,000
+//! messages). Cross-campaign similarities stay below 0.6; copies of one campaign go down to
+//! ~0.55 (order confirmations whose item lists differ), which is why grouping relies on the
+//! union of collisions rather than on every pair colliding. Release build, 2 cores shared with
+//! other builds: a 2 KiB message in ~60 µs (normalise ~40 µs, MinHash ~15 µs), 50 KiB in ~1.5 ms.
 //!
 //! This module never decides policy: it only says which messages look alike.
 

@@ -278,7 +278,11 @@ impl Normalizer {
                 return;
             }
         }
-        let has_alpha = c.chars().any(char::is_alphabetic);
+        let has_alpha = if c.is_ascii() {
+            c.bytes().any(|b| b.is_ascii_alphabetic())
+        } else {
+            c.chars().any(char::is_alphabetic)
+        };
         if !has_alpha {
             if c.chars().any(|ch| ch.is_ascii_digit()) {
                 self.placeholder("<num>");
@@ -295,8 +299,9 @@ impl Normalizer {
         if w.is_empty() {
             return;
         }
-        let digits = w.chars().filter(char::is_ascii_digit).count();
-        let len = w.chars().count();
+        let ascii = w.is_ascii();
+        let digits = w.bytes().filter(u8::is_ascii_digit).count();
+        let len = if ascii { w.len() } else { w.chars().count() };
         if digits == len {
             return self.placeholder("<num>");
         }
@@ -311,11 +316,20 @@ impl Normalizer {
         }
         let mut word = std::mem::take(&mut self.word);
         word.clear();
-        word.extend(
-            w.chars()
-                .flat_map(char::to_lowercase)
-                .filter(|&c| c != '\'' && c != '\u{2019}'),
-        );
+        if ascii {
+            // The common case, without per-character Unicode case tables.
+            word.extend(
+                w.bytes()
+                    .filter(|&b| b != b'\'')
+                    .map(|b| char::from(b.to_ascii_lowercase())),
+            );
+        } else {
+            word.extend(
+                w.chars()
+                    .flat_map(char::to_lowercase)
+                    .filter(|&c| c != '\'' && c != '\u{2019}'),
+            );
+        }
         if self.personal.contains(&word) {
             self.placeholder("<name>");
         } else if is_month_or_day(&word) {

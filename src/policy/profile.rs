@@ -270,6 +270,37 @@ impl Profile {
     }
 }
 
+/// Loads every `*.toml` in `directory` (when it exists) keyed by `[profile] name`, plus the
+/// built-in `default` when the directory has none. All files' errors are reported together.
+pub fn load_directory(directory: &Path) -> Result<std::collections::HashMap<String, std::sync::Arc<Profile>>, ConfigErrors> {
+    let mut profiles = std::collections::HashMap::new();
+    let mut errors = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(directory) {
+        let mut paths: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            match Profile::load(&path) {
+                Ok(profile) => {
+                    profiles.insert(profile.profile.name.clone(), std::sync::Arc::new(profile));
+                }
+                Err(ConfigErrors(found)) => errors.extend(found.into_iter().map(|e| ConfigError {
+                    path: format!("{}: {}", path.display(), e.path),
+                    message: e.message,
+                })),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    profiles.entry("default".to_string()).or_insert_with(|| std::sync::Arc::new(Profile::default()));
+    Ok(profiles)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,35 +348,4 @@ mod tests {
             assert!(paths.contains(&expected), "missing {expected} in {paths:?}");
         }
     }
-}
-
-/// Loads every `*.toml` in `directory` (when it exists) keyed by `[profile] name`, plus the
-/// built-in `default` when the directory has none. All files' errors are reported together.
-pub fn load_directory(directory: &Path) -> Result<std::collections::HashMap<String, std::sync::Arc<Profile>>, ConfigErrors> {
-    let mut profiles = std::collections::HashMap::new();
-    let mut errors = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(directory) {
-        let mut paths: Vec<_> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        paths.sort();
-        for path in paths {
-            match Profile::load(&path) {
-                Ok(profile) => {
-                    profiles.insert(profile.profile.name.clone(), std::sync::Arc::new(profile));
-                }
-                Err(ConfigErrors(found)) => errors.extend(found.into_iter().map(|e| ConfigError {
-                    path: format!("{}: {}", path.display(), e.path),
-                    message: e.message,
-                })),
-            }
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
-    }
-    profiles.entry("default".to_string()).or_insert_with(|| std::sync::Arc::new(Profile::default()));
-    Ok(profiles)
 }
