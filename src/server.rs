@@ -65,6 +65,7 @@ impl Gateway {
             crate::admin::AdminState {
                 store: store.clone(),
                 tenants: tenants.clone(),
+                dns: dns.clone(),
                 token: config.admin.token.clone(),
             },
             &config.admin.address,
@@ -129,10 +130,12 @@ impl Gateway {
 /// state set by an operator survives restarts and config reloads.
 async fn sync_tenants(config: &Config, store: &dyn RateStore) -> anyhow::Result<TenantDirectory> {
     let mut states = std::collections::HashMap::new();
+    let mut verified: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
     for tenant in &config.tenants {
         match store.tenant_get(&tenant.id).await? {
             Some(record) => {
                 states.insert(tenant.id.clone(), record.state);
+                verified.insert(tenant.id.clone(), crate::admin::domains::verified_domains(&record));
             }
             None => {
                 let record = TenantRecord {
@@ -149,5 +152,13 @@ async fn sync_tenants(config: &Config, store: &dyn RateStore) -> anyhow::Result<
             }
         }
     }
-    Ok(TenantDirectory::from_config_with_states(&config.tenants, &states))
+    let directory = TenantDirectory::from_config_with_states(&config.tenants, &states);
+    for (tenant, domains) in verified {
+        if let Some(live) = directory.get(&tenant) {
+            for domain in domains {
+                live.add_domain(&domain);
+            }
+        }
+    }
+    Ok(directory)
 }

@@ -1,9 +1,10 @@
-//! The admin HTTP API (JSON) the CLI talks to: health and blocks for now. Bearer-token auth when
+//! The admin HTTP API (JSON) the CLI talks to: health, blocks, domain verification. Bearer-token auth when
 //! a token is configured; otherwise only loopback clients are served. It never opens the
 //! database itself: it uses the running gateway's store.
 
 pub mod api;
 mod blocks;
+pub mod domains;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::tenant::TenantDirectory;
 pub struct AdminState {
     pub store: Arc<dyn RateStore>,
     pub tenants: Arc<TenantDirectory>,
+    pub dns: crate::dns::Dns,
     pub token: Option<String>,
 }
 
@@ -42,6 +44,9 @@ pub async fn start(state: AdminState, address: &str) -> std::io::Result<SocketAd
     let app = Router::new()
         .route("/api/v1/blocks", get(blocks::list).post(blocks::add))
         .route("/api/v1/blocks/lift", post(blocks::lift))
+        .route("/api/v1/tenants/{tenant}/domains", get(domains::list).post(domains::add))
+        .route("/api/v1/tenants/{tenant}/domains/{domain}/verify", post(domains::verify))
+        .route("/api/v1/tenants/{tenant}/domains/{domain}/mark-verified", post(domains::mark_verified))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .route("/health", get(|| async { "ok" }))
         .with_state(state);

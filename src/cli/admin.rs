@@ -30,6 +30,45 @@ enum AdminCommand {
     /// Blocks: list, add, lift.
     #[command(subcommand)]
     Blocks(BlocksCommand),
+    /// Sender domains: add (issue a token), verify (DNS TXT), mark-verified, list.
+    #[command(subcommand)]
+    Domains(DomainsCommand),
+}
+
+#[derive(Subcommand)]
+enum DomainsCommand {
+    /// List a tenant's domains and their verification state.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Add a domain and print the TXT record the tenant must publish.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Look the token up in DNS and mark the domain verified.
+    Verify {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        domain: String,
+    },
+    /// Mark a domain verified by hand (audited).
+    MarkVerified {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -103,6 +142,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<i32> {
                 }
                 Ok(0)
             }
+            AdminCommand::Domains(command) => domains(&client, &base, token.as_deref(), command).await,
             AdminCommand::Blocks(BlocksCommand::Add(target)) => {
                 let body = AddBlock {
                     tenant: target.tenant,
@@ -131,6 +171,36 @@ pub fn run(args: AdminArgs) -> anyhow::Result<i32> {
             }
         }
     })
+}
+
+async fn domains(client: &reqwest::Client, base: &str, token: Option<&str>, command: DomainsCommand) -> anyhow::Result<i32> {
+    use crate::admin::domains::{AddDomain, DomainStatus, MarkVerified};
+    let show = |d: &DomainStatus| {
+        let state = if d.verified { "verified" } else { "pending" };
+        println!("{} {state}  publish: {}", d.domain, d.record);
+    };
+    match command {
+        DomainsCommand::List { tenant } => {
+            let list: Vec<DomainStatus> = send(client.get(format!("{base}/api/v1/tenants/{}/domains", percent_encode(&tenant))), token).await?;
+            list.iter().for_each(show);
+        }
+        DomainsCommand::Add { tenant, domain, by } => {
+            let body = AddDomain { domain, by: operator(by) };
+            let status: DomainStatus = send(client.post(format!("{base}/api/v1/tenants/{}/domains", percent_encode(&tenant))).json(&body), token).await?;
+            show(&status);
+        }
+        DomainsCommand::Verify { tenant, domain } => {
+            let url = format!("{base}/api/v1/tenants/{}/domains/{}/verify", percent_encode(&tenant), percent_encode(&domain));
+            let status: DomainStatus = send(client.post(url), token).await?;
+            show(&status);
+        }
+        DomainsCommand::MarkVerified { tenant, domain, reason, by } => {
+            let url = format!("{base}/api/v1/tenants/{}/domains/{}/mark-verified", percent_encode(&tenant), percent_encode(&domain));
+            let status: DomainStatus = send(client.post(url).json(&MarkVerified { by: operator(by), reason }), token).await?;
+            show(&status);
+        }
+    }
+    Ok(0)
 }
 
 fn endpoint(args: &AdminArgs) -> anyhow::Result<(String, Option<String>)> {

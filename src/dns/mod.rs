@@ -140,6 +140,14 @@ impl Dns {
             .collect())
     }
 
+    /// TXT strings of `name`, asked fresh (the cached answer, positive or negative, is dropped
+    /// first): for verification, where the tenant has just published the record.
+    pub async fn txt_fresh(&self, name: &str) -> Result<Vec<String>, DnsError> {
+        self.resolver
+            .clear_lookup_cache(fqdn(name).as_str(), hickory_resolver::proto::rr::RecordType::TXT);
+        self.txt(name).await
+    }
+
     /// The underlying hickory resolver (for mail-auth).
     pub fn resolver(&self) -> &TokioResolver {
         &self.resolver

@@ -57,8 +57,9 @@ pub struct Tenant {
     pub name: String,
     pub state: StateCell,
     pub networks: Vec<IpNet>,
-    /// Normalised (lower-case, IDNA, no trailing dot) domain names.
-    pub domains: Vec<String>,
+    /// Normalised (lower-case, IDNA, no trailing dot) verified domain names. Grows when the
+    /// admin plane verifies a domain, so every session sees it at once.
+    pub domains: std::sync::RwLock<Vec<String>>,
     pub contact: Option<String>,
     /// Name of the policy profile.
     pub profile: String,
@@ -70,12 +71,23 @@ impl Tenant {
         let Some(domain) = normalize_domain(domain) else {
             return false;
         };
-        self.domains.iter().any(|own| {
+        let domains = self.domains.read().unwrap_or_else(|p| p.into_inner());
+        domains.iter().any(|own| {
             domain == *own
                 || (domain.len() > own.len()
                     && domain.ends_with(own.as_str())
                     && domain.as_bytes()[domain.len() - own.len() - 1] == b'.')
         })
+    }
+
+    /// Adds a verified domain (idempotent).
+    pub fn add_domain(&self, domain: &str) {
+        if let Some(domain) = normalize_domain(domain) {
+            let mut domains = self.domains.write().unwrap_or_else(|p| p.into_inner());
+            if !domains.contains(&domain) {
+                domains.push(domain);
+            }
+        }
     }
 
     /// True when the tenant has assigned networks and `ip` lies inside one of them.
@@ -108,7 +120,7 @@ impl TenantDirectory {
                 name: entry.name.clone(),
                 state: StateCell::new(states.get(&entry.id).copied().unwrap_or(entry.state)),
                 networks: entry.networks.iter().filter_map(|n| parse_network(n)).collect(),
-                domains: entry.domains.iter().filter_map(|d| normalize_domain(d)).collect(),
+                domains: std::sync::RwLock::new(entry.domains.iter().filter_map(|d| normalize_domain(d)).collect()),
                 contact: entry.contact.clone(),
                 profile: entry.profile.clone().unwrap_or_else(|| "default".to_string()),
             };

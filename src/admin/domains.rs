@@ -1,0 +1,185 @@
+//! Domain verification endpoints. The admin adds a domain for a tenant and the gateway issues a
+//! token; the tenant publishes `_aupgate.<domain> TXT "aupgate-verify=<token>"`; a verify call
+//! looks it up with the gateway's resolver. An admin may also mark a domain verified by hand.
+//! Every step is audited. Verified domains cover their subdomains (see `Tenant::owns_domain`).
+//! State lives in the tenant's store record (`extra.domains`), so it survives restarts.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::{AdminState, ApiResult};
+use crate::dns::DnsError;
+use crate::queue::now_ms;
+use crate::store::{AuditRecord, TenantRecord};
+use crate::tenant::normalize_domain;
+
+/// One domain of a tenant and its verification state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DomainStatus {
+    pub domain: String,
+    pub token: String,
+    pub verified: bool,
+    /// The TXT record the tenant must publish.
+    pub record: String,
+}
+
+/// `POST /api/v1/tenants/{tenant}/domains` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddDomain {
+    pub domain: String,
+    pub by: String,
+}
+
+/// `POST /api/v1/tenants/{tenant}/domains/{domain}/mark-verified` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MarkVerified {
+    pub by: String,
+    pub reason: String,
+}
+
+fn record_name(domain: &str) -> String {
+    format!("_aupgate.{domain}")
+}
+
+fn status(domain: &str, token: &str, verified: bool) -> DomainStatus {
+    DomainStatus {
+        domain: domain.to_string(),
+        token: token.to_string(),
+        verified,
+        record: format!("{} TXT \"aupgate-verify={token}\"", record_name(domain)),
+    }
+}
+
+async fn load(state: &AdminState, tenant: &str) -> Result<TenantRecord, (StatusCode, Json<super::api::ApiError>)> {
+    let live = state
+        .tenants
+        .get(tenant)
+        .ok_or_else(|| super::error(StatusCode::NOT_FOUND, format!("no tenant `{tenant}`")))?;
+    let record = state.store.tenant_get(tenant).await.map_err(super::internal)?;
+    Ok(record.unwrap_or(TenantRecord {
+        id: live.id.clone(),
+        name: live.name.clone(),
+        state: live.state.get(),
+        extra: serde_json::Value::Null,
+    }))
+}
+
+fn domains(record: &TenantRecord) -> Vec<DomainStatus> {
+    record
+        .extra
+        .get("verification")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+fn store_domains(record: &mut TenantRecord, list: &[DomainStatus]) {
+    if !record.extra.is_object() {
+        record.extra = serde_json::json!({});
+    }
+    record.extra["verification"] = serde_json::to_value(list).unwrap_or_default();
+}
+
+async fn audit(state: &AdminState, tenant: &str, actor: &str, action: &str, domain: &str, reason: &str) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
+    let record = AuditRecord {
+        at: now_ms(),
+        actor: actor.to_string(),
+        action: action.to_string(),
+        target: domain.to_string(),
+        reason: reason.to_string(),
+        detail: serde_json::Value::Null,
+    };
+    state.store.audit_append(tenant, &record).await.map_err(super::internal)
+}
+
+/// `GET /api/v1/tenants/{tenant}/domains`.
+pub async fn list(State(state): State<AdminState>, Path(tenant): Path<String>) -> ApiResult<Vec<DomainStatus>> {
+    let record = load(&state, &tenant).await?;
+    Ok(Json(domains(&record)))
+}
+
+/// `POST /api/v1/tenants/{tenant}/domains`: issue (or re-show) the token for a domain.
+pub async fn add(State(state): State<AdminState>, Path(tenant): Path<String>, Json(request): Json<AddDomain>) -> ApiResult<DomainStatus> {
+    let domain = normalize_domain(&request.domain)
+        .ok_or_else(|| super::error(StatusCode::BAD_REQUEST, format!("`{}` is not a domain name", request.domain)))?;
+    let mut record = load(&state, &tenant).await?;
+    let mut list = domains(&record);
+    if let Some(existing) = list.iter().find(|d| d.domain == domain) {
+        return Ok(Json(existing.clone()));
+    }
+    let token: String = (0..24).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect();
+    let entry = status(&domain, &token, false);
+    list.push(entry.clone());
+    store_domains(&mut record, &list);
+    state.store.tenant_put(&record).await.map_err(super::internal)?;
+    audit(&state, &tenant, &request.by, "domain.add", &domain, "token issued").await?;
+    Ok(Json(entry))
+}
+
+/// `POST /api/v1/tenants/{tenant}/domains/{domain}/verify`: look the token up in DNS.
+pub async fn verify(State(state): State<AdminState>, Path((tenant, domain)): Path<(String, String)>) -> ApiResult<DomainStatus> {
+    let domain = normalize_domain(&domain).ok_or_else(|| super::error(StatusCode::BAD_REQUEST, "not a domain name".into()))?;
+    let mut record = load(&state, &tenant).await?;
+    let mut list = domains(&record);
+    let index = list
+        .iter()
+        .position(|d| d.domain == domain)
+        .ok_or_else(|| super::error(StatusCode::NOT_FOUND, format!("`{domain}` was not added for `{tenant}`")))?;
+    let expected = format!("aupgate-verify={}", list[index].token);
+    let found = match state.dns.txt_fresh(&record_name(&domain)).await {
+        Ok(texts) => texts.iter().any(|t| t.trim() == expected),
+        Err(DnsError::NotFound { .. }) => false,
+        Err(error) => {
+            // A temporary DNS failure is never a "no": the caller retries.
+            return Err(super::error(StatusCode::SERVICE_UNAVAILABLE, format!("temporary DNS failure, try again: {error}")));
+        }
+    };
+    if !found {
+        return Err(super::error(
+            StatusCode::CONFLICT,
+            format!("{} does not carry the expected TXT record yet ({})", record_name(&domain), list[index].record),
+        ));
+    }
+    list[index].verified = true;
+    store_domains(&mut record, &list);
+    state.store.tenant_put(&record).await.map_err(super::internal)?;
+    if let Some(live) = state.tenants.get(&tenant) {
+        live.add_domain(&domain);
+    }
+    audit(&state, &tenant, "dns", "domain.verify", &domain, "TXT token found").await?;
+    Ok(Json(list[index].clone()))
+}
+
+/// `POST /api/v1/tenants/{tenant}/domains/{domain}/mark-verified`: an operator vouches for it.
+pub async fn mark_verified(State(state): State<AdminState>, Path((tenant, domain)): Path<(String, String)>, Json(request): Json<MarkVerified>) -> ApiResult<DomainStatus> {
+    let domain = normalize_domain(&domain).ok_or_else(|| super::error(StatusCode::BAD_REQUEST, "not a domain name".into()))?;
+    if request.by.trim().is_empty() || request.reason.trim().is_empty() {
+        return Err(super::error(StatusCode::BAD_REQUEST, "`by` and `reason` are required".into()));
+    }
+    let mut record = load(&state, &tenant).await?;
+    let mut list = domains(&record);
+    let entry = match list.iter_mut().find(|d| d.domain == domain) {
+        Some(entry) => {
+            entry.verified = true;
+            entry.clone()
+        }
+        None => {
+            let entry = status(&domain, "", true);
+            list.push(entry.clone());
+            entry
+        }
+    };
+    store_domains(&mut record, &list);
+    state.store.tenant_put(&record).await.map_err(super::internal)?;
+    if let Some(live) = state.tenants.get(&tenant) {
+        live.add_domain(&domain);
+    }
+    audit(&state, &tenant, &request.by, "domain.mark_verified", &domain, &request.reason).await?;
+    Ok(Json(entry))
+}
+
+/// Verified domains recorded for a tenant (used at startup).
+pub fn verified_domains(record: &TenantRecord) -> Vec<String> {
+    domains(record).into_iter().filter(|d| d.verified).map(|d| d.domain).collect()
+}
