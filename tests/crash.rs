@@ -117,7 +117,7 @@ async fn sender_loop(port: u16, worker: usize, ledger: Arc<Mutex<Ledger>>) {
             return;
         }
         ledger.lock().unwrap().in_flight.insert(subject.clone());
-        c.write(format!("Subject: {subject}\r\n\r\npayload {subject}\r\n.\r\n").as_bytes()).await;
+        c.write(format!("From: a@acme.example\r\nSubject: {subject}\r\n\r\npayload {subject}\r\n.\r\n").as_bytes()).await;
         let reply = c.read_reply().await;
         let mut ledger = ledger.lock().unwrap();
         if reply.last().unwrap().starts_with("250 2.0.0") {

@@ -3,12 +3,13 @@
 //! campaign, transitively (union-find) — and the grouping is scored against the ground truth.
 //!
 //! Asserted: recall ≥ 99% (copies of one campaign in one group) and false merges ≤ 0.1% of the
-//! pairs of messages from different campaigns / one-offs (see `corpus::Quality` for the exact
+//! pairs of messages from different campaigns / one-offs (see `fingerprint::quality::Quality` for the exact
 //! definitions; the stricter per-message figure is printed and bounded too).
 //!
 //! `cargo test --test fingerprint_quality -- --nocapture` prints the figures.
 
-use aupgate::fingerprint::corpus::{evaluate, generate, CorpusConfig};
+use aupgate::fingerprint::corpus::{generate, CorpusConfig};
+use aupgate::fingerprint::quality::evaluate;
 use aupgate::fingerprint::{fingerprint, Fingerprint};
 
 #[test]
@@ -61,4 +62,3 @@ fn larger_corpora_several_seeds() {
         );
     }
 }
-

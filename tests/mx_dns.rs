@@ -32,7 +32,7 @@ async fn mx_routing_uses_the_configured_resolver() {
         c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
         c.send(&format!("RCPT TO:<{rcpt}>"), "250 2.1.5").await;
         c.send("DATA", "354").await;
-        c.write(format!("Subject: to {rcpt}\r\n\r\nhi\r\n.\r\n").as_bytes()).await;
+        c.write(format!("From: a@acme.example\r\nSubject: to {rcpt}\r\n\r\nhi\r\n.\r\n").as_bytes()).await;
         c.expect("250 2.0.0").await;
     }
     // bob and carol delivered; dave refused by null MX, which returns a DSN to a@acme.example.

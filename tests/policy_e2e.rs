@@ -35,7 +35,7 @@ async fn bulk_refuses_the_21st_distinct_recipient_of_one_campaign() {
     assert!(reply.starts_with("550 5.7.1 Bulk mail: more than 20 distinct recipients"), "{reply}");
     assert!(reply.contains("[rule bulk.max_recipients]"));
     // Unrelated mail from the same tenant still flows.
-    let reply = send_message(&h, "a@acme.example", &["person20@dest2.example"], "Subject: lunch\r\n\r\nAre we still on for lunch tomorrow at the usual place near the office?\r\n").await;
+    let reply = send_message(&h, "a@acme.example", &["person20@dest2.example"], "From: a@acme.example\r\nSubject: lunch\r\n\r\nAre we still on for lunch tomorrow at the usual place near the office?\r\n").await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
     let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.unwrap();
     assert!(audit.iter().any(|a| a.target == "bulk.max_recipients" && a.action == "reject"));
@@ -62,7 +62,7 @@ async fn mail_bomb_refuses_the_11th_similar_message_to_one_recipient() {
 async fn quotas_defer_with_the_rule_and_charge_only_accepted_mail() {
     let profile = "[profile]\nname = \"default\"\n[quotas]\nmessages_per_hour = 0\nmessages_per_day = 0\nrecipients_per_hour = 4\nrecipients_per_day = 0\n[bulk]\nenabled = false\n[mail_bomb]\nenabled = false\n";
     let h = Harness::start_with_profile(Some(profile), |_| {}).await;
-    let body = |i: usize| format!("Subject: note {i}\r\n\r\nnote number {i} about topic {}\r\n", ["alpha", "bravo", "charlie", "delta"][i % 4]);
+    let body = |i: usize| format!("From: a@acme.example\r\nSubject: note {i}\r\n\r\nnote number {i} about topic {}\r\n", ["alpha", "bravo", "charlie", "delta"][i % 4]);
     // A refused message (bad data) does not use the quota.
     let mut c = h.connect(h.relay_addr()).await;
     c.send("EHLO client.test", "250 ").await;
@@ -91,10 +91,10 @@ async fn message_quota_defers_at_mail_from() {
     let profile = "[profile]\nname = \"default\"\n[quotas]\nmessages_per_hour = 2\nmessages_per_day = 0\nrecipients_per_hour = 0\nrecipients_per_day = 0\n[bulk]\nenabled = false\n[mail_bomb]\nenabled = false\n";
     let h = Harness::start_with_profile(Some(profile), |_| {}).await;
     for i in 0..2 {
-        let reply = send_message(&h, "a@acme.example", &[&format!("r{i}@d.example")], "Subject: x\r\n\r\nhello there\r\n").await;
+        let reply = send_message(&h, "a@acme.example", &[&format!("r{i}@d.example")], "From: a@acme.example\r\nSubject: x\r\n\r\nhello there\r\n").await;
         assert!(reply.starts_with("250 2.0.0"), "{reply}");
     }
-    let reply = send_message(&h, "a@acme.example", &["r9@d.example"], "Subject: x\r\n\r\nhello there\r\n").await;
+    let reply = send_message(&h, "a@acme.example", &["r9@d.example"], "From: a@acme.example\r\nSubject: x\r\n\r\nhello there\r\n").await;
     assert!(reply.starts_with("451 4.7.1 Your hourly quota of 2 messages is used up; try again in"), "{reply}");
     assert!(reply.contains("[rule quota.messages_per_hour]"));
 }
@@ -102,7 +102,7 @@ async fn message_quota_defers_at_mail_from() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hard_bounces_are_suppressed_for_the_tenant() {
     let h = Harness::start_with_profile(Some(PERMISSIVE), |_| {}).await;
-    let reply = send_message(&h, "a@acme.example", &["permfail@dest.example"], "Subject: x\r\n\r\nfirst try\r\n").await;
+    let reply = send_message(&h, "a@acme.example", &["permfail@dest.example"], "From: a@acme.example\r\nSubject: x\r\n\r\nfirst try\r\n").await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
     // The relay gets 550 5.1.1 and records the suppression (and bounces a DSN).
     h.sink.wait_for(1, Duration::from_secs(10)).await;
@@ -115,7 +115,7 @@ async fn hard_bounces_are_suppressed_for_the_tenant() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(suppressed);
-    let reply = send_message(&h, "a@acme.example", &["PermFail+2@dest.example"], "Subject: x\r\n\r\nsecond try\r\n").await;
+    let reply = send_message(&h, "a@acme.example", &["PermFail+2@dest.example"], "From: a@acme.example\r\nSubject: x\r\n\r\nsecond try\r\n").await;
     assert!(reply.starts_with("550 5.7.1 Recipient permfail@dest.example hard-bounced"), "{reply}");
 }
 
@@ -128,7 +128,7 @@ async fn repeated_violations_climb_the_ladder_to_suspension() {
     );
     let h = Harness::start_with_profile(Some(&profile), |_| {}).await;
     let campaign_a = |n: usize| newsletter("Victim", "victim@dest.example", n);
-    let campaign_b = |n: usize| format!("Subject: invoice\r\n\r\nPlease find attached invoice {n} for the consulting services rendered in March. Payment is due within thirty days of receipt, by bank transfer to the account shown below.\r\n");
+    let campaign_b = |n: usize| format!("From: a@acme.example\r\nSubject: invoice\r\n\r\nPlease find attached invoice {n} for the consulting services rendered in March. Payment is due within thirty days of receipt, by bank transfer to the account shown below.\r\n");
     assert!(send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_a(1)).await.starts_with("250"));
     // Refusals of one campaign count as one incident, however many there are.
     for n in 2..5 {
@@ -139,7 +139,7 @@ async fn repeated_violations_climb_the_ladder_to_suspension() {
     assert!(send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_b(1)).await.starts_with("250"));
     assert!(send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_b(2)).await.starts_with("550 5.7.1 Mail bomb"));
     // Second incident: suspended, with a block only an operator lifts.
-    let reply = send_message(&h, "n@acme.example", &["someone@dest.example"], "Subject: hi\r\n\r\nhello\r\n").await;
+    let reply = send_message(&h, "n@acme.example", &["someone@dest.example"], "From: a@acme.example\r\nSubject: hi\r\n\r\nhello\r\n").await;
     assert!(reply.starts_with("554 5.7.1 Sending is suspended"), "{reply}");
     let blocks = h.gateway.store.blocks_list("acme").await.unwrap();
     assert_eq!(blocks.len(), 1);

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use aupgate::config::TenantStateConfig;
-use aupgate::policy::profile::Profile;
+use aupgate::policy::profile::{AuthResultsAction, Profile};
 
 use TenantStateConfig::{FinalWarning, Suspended, Warned};
 
@@ -27,6 +27,9 @@ struct Expected {
     sms_enabled: bool,
     sms_max_recipients: u64,
     suppression: bool,
+    /// `[headers] check_reply_to`: Reply-To held to the ownership rule ("false or misleading header
+    /// information", "misrepresenting ... return mailing information").
+    check_reply_to: bool,
     /// (events, window in seconds, state), in order.
     ladder: &'static [(u64, u64, TenantStateConfig)],
 }
@@ -52,6 +55,7 @@ const EXPECTED: &[Expected] = &[
         sms_enabled: true,
         sms_max_recipients: 1,
         suppression: true,
+        check_reply_to: false,
         ladder: DEFAULT_LADDER,
     },
     // SPCM: "substantively similar E-mails to more than 20 E-mail addresses"; "more than 10
@@ -69,6 +73,7 @@ const EXPECTED: &[Expected] = &[
         sms_enabled: true,
         sms_max_recipients: 1,
         suppression: true,
+        check_reply_to: false,
         ladder: &[(1, NO_EXPIRY, Warned), (2, NO_EXPIRY, Suspended)],
     },
     // Pageant Server: removal method in all messages, "both an automated and non-automated means of
@@ -86,6 +91,7 @@ const EXPECTED: &[Expected] = &[
         sms_enabled: true,
         sms_max_recipients: 1,
         suppression: true,
+        check_reply_to: false,
         ladder: &[(1, NO_EXPIRY, Warned), (2, NO_EXPIRY, FinalWarning), (3, NO_EXPIRY, Suspended)],
     },
     // SocketLabs: "You may not send bulk text messages via email"; unsubscribe procedure; the
@@ -102,6 +108,7 @@ const EXPECTED: &[Expected] = &[
         sms_enabled: true,
         sms_max_recipients: 1,
         suppression: true,
+        check_reply_to: true,
         ladder: DEFAULT_LADDER,
     },
     // IMS-Network: lists "must allow any party on the list to automatically and permanently remove
@@ -118,6 +125,7 @@ const EXPECTED: &[Expected] = &[
         sms_enabled: true,
         sms_max_recipients: 1,
         suppression: true,
+        check_reply_to: true,
         ladder: DEFAULT_LADDER,
     },
     // Integra: a claim opens a case (warned); "multiple claims ... arising from related conduct" ->
@@ -134,6 +142,7 @@ const EXPECTED: &[Expected] = &[
         sms_enabled: true,
         sms_max_recipients: 1,
         suppression: true,
+        check_reply_to: false,
         ladder: &[(1, NO_EXPIRY, Warned), (2, NO_EXPIRY, Suspended)],
     },
 ];
@@ -234,6 +243,18 @@ fn thresholds_are_the_ones_the_aups_state() {
         assert_eq!(p.sms_gateways.max_recipients, expected.sms_max_recipients, "{name}: sms_gateways.max_recipients");
         assert!(!p.sms_gateways.domains.is_empty(), "{name}: sms_gateways.domains");
         assert_eq!(p.suppression.enabled, expected.suppression, "{name}: suppression.enabled");
+        // Header integrity and letter bombing are on in every preset (aup/README.md rules 3 and 7).
+        assert!(p.headers.enabled, "{name}: headers.enabled");
+        assert_eq!(p.headers.check_reply_to, expected.check_reply_to, "{name}: headers.check_reply_to");
+        assert!(p.headers.check_resent_from, "{name}: headers.check_resent_from");
+        assert_eq!(p.headers.max_received, 30, "{name}: headers.max_received");
+        assert_eq!(p.headers.authentication_results, AuthResultsAction::Refuse, "{name}: headers.authentication_results");
+        assert!(p.attachments.enabled, "{name}: attachments.enabled");
+        assert!(p.attachments.block_double_extensions, "{name}: attachments.block_double_extensions");
+        assert!(p.attachments.inspect_archives, "{name}: attachments.inspect_archives");
+        for ext in ["exe", "scr", "js", "jar", "lnk", "iso"] {
+            assert!(p.attachments.extensions.iter().any(|e| e == ext), "{name}: attachments.extensions lacks {ext}");
+        }
         let ladder: Vec<(u64, u64, TenantStateConfig)> = p
             .escalation
             .steps
@@ -264,6 +285,8 @@ fn default_file_matches_the_built_in_defaults() {
     assert_eq!(file.mail_bomb, built_in.mail_bomb);
     assert_eq!(file.sms_gateways, built_in.sms_gateways);
     assert_eq!(file.suppression, built_in.suppression);
+    assert_eq!(file.headers, built_in.headers);
+    assert_eq!(file.attachments, built_in.attachments);
     assert_eq!(file.on_error, built_in.on_error);
     file.escalation.steps.clear();
     file.profile.description.clear();
@@ -310,6 +333,13 @@ fn a_broken_copy_of_each_preset_names_the_broken_value() {
         ("escalation", "events", Value::Integer(0), "escalation.steps[0].events"),
         ("escalation", "window", Value::String("0s".into()), "escalation.steps[0].window"),
         ("escalation", "state", Value::String("active".into()), "escalation.steps[0].state"),
+        ("headers", "max_received", Value::Integer(0), "headers.max_received"),
+        ("headers", "authserv_id", Value::String("two words".into()), "headers.authserv_id"),
+        ("headers", "authentication_results", Value::String("remove".into()), "headers.authentication_results"),
+        ("headers", "check_reply_to", Value::String("yes".into()), "headers.check_reply_to"),
+        ("attachments", "extensions", Value::Array(vec![Value::String(".exe".into())]), "attachments.extensions[0]"),
+        ("attachments", "extensions", Value::Array(vec![]), "attachments.extensions"),
+        ("attachments", "inspect_archives", Value::Integer(1), "attachments.inspect_archives"),
         ("on_error", "defer", Value::Boolean(false), "on_error.defer"),
         ("profile", "name", Value::String(" ".into()), "profile.name"),
     ];

@@ -20,7 +20,7 @@ async fn send(port: u16, rcpt: &str) -> String {
     c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
     c.send(&format!("RCPT TO:<{rcpt}>"), "250 2.1.5").await;
     c.send("DATA", "354").await;
-    c.write(b"Subject: same campaign\r\n\r\nThe very same announcement goes to everybody on the list today.\r\n.\r\n").await;
+    c.write(b"From: a@acme.example\r\nSubject: same campaign\r\n\r\nThe very same announcement goes to everybody on the list today.\r\n.\r\n").await;
     c.read_reply().await.last().unwrap().clone()
 }
 

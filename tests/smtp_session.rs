@@ -78,7 +78,7 @@ async fn submission_requires_auth_over_tls() {
     c.send("MAIL FROM:<x@roaming.example>", "250 2.1.0").await;
     c.send("RCPT TO:<y@dest.example>", "250 2.1.5").await;
     c.send("DATA", "354").await;
-    c.write(b"Subject: hi\r\n\r\nbody\r\n.\r\n").await;
+    c.write(b"From: x@roaming.example\r\nSubject: hi\r\n\r\nbody\r\n.\r\n").await;
     c.expect("250 2.0.0 OK queued as").await;
     let got = h.sink.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 1);
@@ -142,7 +142,7 @@ async fn pipelined_commands_get_replies_in_order() {
     c.expect("250 2.1.5").await;
     c.expect("501 5.1.3").await;
     c.expect("354").await;
-    c.write(b"Subject: p\r\n\r\nx\r\n.\r\nQUIT\r\n").await;
+    c.write(b"From: a@acme.example\r\nSubject: p\r\n\r\nx\r\n.\r\nQUIT\r\n").await;
     c.expect("250 2.0.0 OK queued as").await;
     c.expect("221 2.0.0").await;
     assert_eq!(h.sink.wait_for(1, Duration::from_secs(10)).await.len(), 1);

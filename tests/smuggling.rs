@@ -70,7 +70,7 @@ async fn a_real_second_message_after_a_refused_one_is_fine() {
     c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
     c.send("RCPT TO:<b@dest.example>", "250 2.1.5").await;
     c.send("DATA", "354").await;
-    c.write(b"Subject: good\r\n\r\nfine\r\n.\r\n").await;
+    c.write(b"From: a@acme.example\r\nSubject: good\r\n\r\nfine\r\n.\r\n").await;
     c.expect("250 2.0.0").await;
     let got = h.sink.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 1);

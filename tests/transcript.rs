@@ -49,14 +49,14 @@ async fn full_transaction_is_queued_before_250() {
     c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
     c.send("RCPT TO:<b@dest.example>", "250 2.1.5").await;
     c.send("DATA", "354").await;
-    c.write(b"Subject: t\r\n\r\nbody\r\n.\r\n").await;
+    c.write(b"From: a@acme.example\r\nSubject: t\r\n\r\nbody\r\n.\r\n").await;
     let reply = c.expect("250 2.0.0 OK queued as ").await;
     let id = reply[0].rsplit(' ').next().unwrap().to_string();
     let (entry, body) = fixture.queue.load(&id).expect("durably queued");
     assert_eq!(entry.sender, "a@acme.example");
     assert_eq!(entry.recipients[0].address, "b@dest.example");
     assert_eq!(entry.tenant, "acme");
-    assert_eq!(body, b"Subject: t\r\n\r\nbody\r\n");
+    assert_eq!(body, b"From: a@acme.example\r\nSubject: t\r\n\r\nbody\r\n");
     c.send("QUIT", "221 2.0.0").await;
 }
 

@@ -78,7 +78,7 @@ impl Session {
             (true, true) => "ESMTPSA",
         };
         let with = if envelope.smtputf8 { format!("UTF8{with}") } else { with.to_string() };
-        let trace = received_header(
+        let mut trace = received_header(
             self.helo.as_deref().unwrap_or("unknown"),
             self.peer.ip(),
             &self.ctx.config.server.hostname,
@@ -86,6 +86,14 @@ impl Session {
             &id,
             now / 1000,
         );
+        // Like a submission server (RFC 6409 8.2, 8.3): add a missing Date and Message-ID.
+        let headers = crate::policy::headers::Headers::parse(&body);
+        if headers.count("date") == 0 {
+            trace.push_str(&format!("Date: {}\r\n", crate::smtp::trace::rfc5322_date(now / 1000)));
+        }
+        if headers.count("message-id") == 0 {
+            trace.push_str(&format!("Message-ID: <{id}@{}>\r\n", self.ctx.config.server.hostname));
+        }
         let sender = envelope.sender.map(|s| s.to_address()).unwrap_or_default();
         let recipients: Vec<String> = envelope.recipients.iter().map(|r| r.to_address()).collect();
         let count = recipients.len();
