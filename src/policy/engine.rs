@@ -67,7 +67,7 @@ impl Engine {
             tenants: None,
             mail: vec![Box::new(checks::TenantState), Box::new(checks::SenderDomain), Box::new(checks::MessageQuota)],
             rcpt: vec![Box::new(checks::RecipientQuota), Box::new(checks::Suppressed)],
-            data: vec![Box::new(checks::SmsGateway), Box::new(checks::MailBomb), Box::new(checks::Bulk)],
+            data: vec![Box::new(checks::HeaderIntegrity), Box::new(checks::LetterBomb), Box::new(checks::SmsGateway), Box::new(checks::MailBomb), Box::new(checks::Bulk)],
         }
     }
 
@@ -123,15 +123,12 @@ impl Engine {
     pub async fn on_data(&self, ctx: &DataContext<'_>) -> Verdict {
         let profile = self.profile_for(ctx.tenant);
         let env = Env { store: self.store.as_ref(), profile: &profile, now: now_ms() };
-        let facts = match DataFacts::gather(&env, ctx).await {
-            Ok(facts) => facts,
-            Err(error) => return self.decide("campaign.index", ctx.tenant, Err(error)).await,
-        };
+        let facts = DataFacts::gather(ctx);
         for check in &self.data {
             let verdict = self.decide(check.rule(), ctx.tenant, check.check(&env, ctx, &facts).await).await;
             if verdict != Verdict::Continue {
                 if matches!(verdict, Verdict::Reject(_)) {
-                    escalation::record_violation(&env, self.tenants.as_deref(), ctx.tenant, check.rule(), &facts.campaign).await;
+                    escalation::record_violation(&env, self.tenants.as_deref(), ctx.tenant, check.rule(), facts.campaign_if_known()).await;
                 }
                 return verdict;
             }

@@ -18,6 +18,8 @@ pub struct Profile {
     pub mail_bomb: MailBomb,
     pub sms_gateways: SmsGateways,
     pub suppression: Suppression,
+    pub headers: HeaderRules,
+    pub attachments: Attachments,
     pub escalation: Escalation,
     pub on_error: OnError,
 }
@@ -153,6 +155,83 @@ impl Default for Suppression {
     }
 }
 
+/// `[headers]`: header integrity ("no header forgery", "a domain controlled by the sender"): one
+/// unambiguous From (a Sender when it names several mailboxes), originator domains the tenant
+/// owns, no address hidden in a display name, no forged Authentication-Results, no mail loop.
+/// Refusals are `550 5.7.1` (`554 5.4.0` for too many Received hops).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeaderRules {
+    pub enabled: bool,
+    /// More Received fields than this is a loop (`554 5.4.0`).
+    pub max_received: u64,
+    /// Reply-To domains must be the tenant's too (off: a reply address at a help-desk provider
+    /// is common and not forgery).
+    pub check_reply_to: bool,
+    /// Resent-From / Resent-Sender domains must be the tenant's too.
+    pub check_resent_from: bool,
+    /// The authserv-id our own Authentication-Results use; a message arriving with one that
+    /// claims it is forged.
+    pub authserv_id: String,
+    /// What to do with such a forged Authentication-Results. Only `refuse` is implemented;
+    /// `remove` (deleting the field, which changes the message) is rejected by validation.
+    pub authentication_results: AuthResultsAction,
+}
+
+impl Default for HeaderRules {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_received: 30,
+            check_reply_to: false,
+            check_resent_from: true,
+            authserv_id: "aupgate.localhost".into(),
+            authentication_results: AuthResultsAction::Refuse,
+        }
+    }
+}
+
+/// `[headers] authentication_results`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthResultsAction {
+    Refuse,
+    /// Not supported yet; validation refuses it.
+    Remove,
+}
+
+/// `[attachments]`: letter bombing, attachments that can harm the recipient's computer.
+/// Refusals are `550 5.7.1` naming the file.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Attachments {
+    pub enabled: bool,
+    /// File extensions (without the dot, any case) that are refused.
+    pub extensions: Vec<String>,
+    /// Also refuse names dressed as another type: bidirectional-override or invisible
+    /// characters, or blank padding before the last extension (`invoice.pdf      .exe`).
+    pub block_double_extensions: bool,
+    /// Look at the file names inside ZIP attachments (central directory and local headers).
+    pub inspect_archives: bool,
+}
+
+impl Default for Attachments {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            extensions: [
+                "exe", "scr", "com", "bat", "cmd", "pif", "vbs", "vbe", "js", "jse", "wsf", "wsh", "msi", "msp", "hta", "cpl",
+                "jar", "ps1", "lnk", "reg", "iso", "img", "vhd",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            block_double_extensions: true,
+            inspect_archives: true,
+        }
+    }
+}
+
 /// `[escalation]`: violations become events; `steps` move the tenant's state.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -216,6 +295,8 @@ impl Profile {
                 "mail_bomb" => profile.mail_bomb = section(&key, value, &mut errors),
                 "sms_gateways" => profile.sms_gateways = section(&key, value, &mut errors),
                 "suppression" => profile.suppression = section(&key, value, &mut errors),
+                "headers" => profile.headers = section(&key, value, &mut errors),
+                "attachments" => profile.attachments = section(&key, value, &mut errors),
                 "escalation" => profile.escalation = section(&key, value, &mut errors),
                 "on_error" => profile.on_error = section(&key, value, &mut errors),
                 _ => errors.push(key.clone(), "unknown section"),
@@ -253,6 +334,8 @@ impl Profile {
                 errors.push(format!("sms_gateways.domains[{i}]"), format!("`{domain}` is not a domain name"));
             }
         }
+        self.validate_headers(errors);
+        self.validate_attachments(errors);
         for (i, step) in self.escalation.steps.iter().enumerate() {
             if step.events == 0 {
                 errors.push(format!("escalation.steps[{i}].events"), "must be at least 1");
@@ -266,6 +349,37 @@ impl Profile {
         }
         if !self.on_error.defer {
             errors.push("on_error.defer", "must be true: the gateway never lets mail through on an internal error");
+        }
+    }
+}
+
+impl Profile {
+    fn validate_headers(&self, errors: &mut Collector) {
+        let rules = &self.headers;
+        if rules.max_received == 0 || rules.max_received > 500 {
+            errors.push("headers.max_received", "must be between 1 and 500");
+        }
+        let id = rules.authserv_id.trim();
+        if id.is_empty() || id.len() > 255 || id.chars().any(|c| c.is_whitespace() || c.is_control() || c == ';' || c == '(' || c == ')') {
+            errors.push("headers.authserv_id", "must be one token (a host name), without spaces, `;` or comments");
+        }
+        if rules.authentication_results == AuthResultsAction::Remove {
+            errors.push(
+                "headers.authentication_results",
+                "`remove` is not supported yet (removing the field would change the message); use `refuse`",
+            );
+        }
+    }
+
+    fn validate_attachments(&self, errors: &mut Collector) {
+        let rules = &self.attachments;
+        if rules.enabled && rules.extensions.is_empty() {
+            errors.push("attachments.extensions", "must list at least one extension (or set attachments.enabled = false)");
+        }
+        for (i, ext) in rules.extensions.iter().enumerate() {
+            if ext.is_empty() || ext.len() > 16 || !ext.chars().all(|c| c.is_ascii_alphanumeric()) {
+                errors.push(format!("attachments.extensions[{i}]"), format!("`{ext}` is not an extension (letters and digits, no dot)"));
+            }
         }
     }
 }
@@ -312,6 +426,21 @@ mod tests {
         assert_eq!(profile.mail_bomb.max_messages, 10);
         assert_eq!(profile.mail_bomb.window.get().as_secs(), 86_400);
         assert!(profile.on_error.defer);
+        assert!(profile.headers.enabled);
+        assert_eq!(profile.headers.max_received, 30);
+        assert_eq!(profile.headers.authserv_id, "aupgate.localhost");
+        assert!(profile.attachments.enabled && profile.attachments.inspect_archives);
+        assert!(profile.attachments.extensions.iter().any(|e| e == "exe"));
+    }
+
+    #[test]
+    fn remove_is_refused_with_a_clear_message() {
+        let errors = Profile::parse("[headers]\nauthentication_results = \"remove\"\n").expect_err("remove").0;
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].path, "headers.authentication_results");
+        assert!(errors[0].message.contains("not supported yet"), "{}", errors[0].message);
+        let errors = Profile::parse("[headers]\nauthentication_results = \"ignore\"\n").expect_err("unknown").0;
+        assert_eq!(errors[0].path, "headers.authentication_results");
     }
 
     #[test]
@@ -329,6 +458,12 @@ mod tests {
             events = 0
             window = "30d"
             state = "active"
+            [headers]
+            max_received = 0
+            authserv_id = "two words"
+            authentication_results = "remove"
+            [attachments]
+            extensions = [".exe"]
             [on_error]
             defer = false
             [surprise]
@@ -342,6 +477,10 @@ mod tests {
             "sms_gateways.domains[0]",
             "escalation.steps[0].events",
             "escalation.steps[0].state",
+            "headers.max_received",
+            "headers.authserv_id",
+            "headers.authentication_results",
+            "attachments.extensions[0]",
             "on_error.defer",
             "surprise",
         ] {

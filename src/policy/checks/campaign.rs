@@ -19,33 +19,48 @@ use crate::policy::recipient::identity;
 use crate::policy::{CheckError, DataContext, Verdict};
 use crate::smtp::reply::Reply;
 
-/// What the DATA checks share about one message.
+/// What the DATA checks share about one message. The campaign is looked up on first use, so
+/// the cheap checks (headers, attachments) run before the store is touched.
 pub struct DataFacts {
-    pub campaign: String,
     /// Counting identities of the envelope recipients, de-duplicated.
     pub recipients: Vec<String>,
     pub headers: Headers,
+    campaign: tokio::sync::OnceCell<String>,
 }
 
 impl DataFacts {
-    pub async fn gather(env: &Env<'_>, ctx: &DataContext<'_>) -> Result<DataFacts, CheckError> {
-        let print = fingerprint::fingerprint(ctx.message);
-        let band_keys = print.band_keys();
-        let candidate = format!("{:016x}", print.campaign_id());
-        let window = env.profile.bulk.window.get().max(env.profile.mail_bomb.window.get());
-        let campaign = env
-            .store
-            .campaign_lookup_or_insert(&ctx.tenant.id, &band_keys, &candidate, env.now, window)
-            .await
-            .map_err(super::store_error)?;
+    pub fn gather(ctx: &DataContext<'_>) -> DataFacts {
         let mut recipients: Vec<String> = ctx.recipients.iter().map(|r| identity(&r.to_address(), true)).collect();
         recipients.sort();
         recipients.dedup();
-        Ok(DataFacts {
-            campaign: campaign.id,
+        DataFacts {
             recipients,
             headers: Headers::parse(ctx.message),
-        })
+            campaign: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The message's campaign id (fingerprint → store campaign index), computed once.
+    pub async fn campaign(&self, env: &Env<'_>, ctx: &DataContext<'_>) -> Result<&str, CheckError> {
+        self.campaign
+            .get_or_try_init(|| async {
+                let print = fingerprint::fingerprint(ctx.message);
+                let band_keys = print.band_keys();
+                let candidate = format!("{:016x}", print.campaign_id());
+                let window = env.profile.bulk.window.get().max(env.profile.mail_bomb.window.get());
+                env.store
+                    .campaign_lookup_or_insert(&ctx.tenant.id, &band_keys, &candidate, env.now, window)
+                    .await
+                    .map(|found| found.id)
+                    .map_err(super::store_error)
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    /// The campaign id if it was looked up (for the event log).
+    pub fn campaign_if_known(&self) -> &str {
+        self.campaign.get().map(String::as_str).unwrap_or("-")
     }
 }
 
@@ -75,8 +90,9 @@ impl DataCheck for MailBomb {
             if !rule.enabled {
                 return Ok(Verdict::Continue);
             }
+            let campaign = facts.campaign(env, ctx).await?;
             for recipient in &facts.recipients {
-                let key = key("mail_bomb", &ctx.tenant.id).part(&facts.campaign).part(recipient);
+                let key = key("mail_bomb", &ctx.tenant.id).part(campaign).part(recipient);
                 let charge = env
                     .store
                     .events_check_and_add(&key, env.now, rule.window.get(), cap(rule.max_messages))
@@ -90,7 +106,7 @@ impl DataCheck for MailBomb {
                             "Mail bomb: more than {} similar messages to {recipient} within {} (campaign {}){} [rule mail_bomb.max_messages]",
                             rule.max_messages,
                             window_text(rule.window.get()),
-                            facts.campaign,
+                            campaign,
                             super::retry_hint(charge.retry_after_ms),
                         ),
                     )));
@@ -146,11 +162,12 @@ impl DataCheck for Bulk {
             if !rule.enabled {
                 return Ok(Verdict::Continue);
             }
+            let campaign = facts.campaign(env, ctx).await?;
             for recipient in &facts.recipients {
                 if Self::exempt(env, ctx, facts, recipient) {
                     continue;
                 }
-                let key = key("bulk", &ctx.tenant.id).part(&facts.campaign);
+                let key = key("bulk", &ctx.tenant.id).part(campaign);
                 let charge = env
                     .store
                     .set_check_and_add(&key, recipient.as_bytes(), env.now, rule.window.get(), cap(rule.max_recipients))
@@ -164,7 +181,7 @@ impl DataCheck for Bulk {
                             "Bulk mail: more than {} distinct recipients of one campaign within {} (campaign {}); register as a bulk sender [rule bulk.max_recipients]",
                             rule.max_recipients,
                             window_text(rule.window.get()),
-                            facts.campaign,
+                            campaign,
                         ),
                     )));
                 }
@@ -192,7 +209,8 @@ impl DataCheck for SmsGateway {
                 if !rule.domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
                     continue;
                 }
-                let key = key("sms_gateway", &ctx.tenant.id).part(&facts.campaign);
+                let campaign = facts.campaign(env, ctx).await?;
+                let key = key("sms_gateway", &ctx.tenant.id).part(campaign);
                 let charge = env
                     .store
                     .set_check_and_add(&key, recipient.as_bytes(), env.now, env.profile.bulk.window.get(), cap(rule.max_recipients))

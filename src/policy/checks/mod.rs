@@ -1,12 +1,16 @@
 //! The checks, one per file, and the facts the DATA checks share (computed once per message).
 
+mod attachments;
 mod campaign;
+mod header_integrity;
 mod quota;
 mod sender_domain;
 mod suppressed;
 mod tenant_state;
 
+pub use attachments::LetterBomb;
 pub use campaign::{Bulk, DataFacts, MailBomb, SmsGateway};
+pub use header_integrity::HeaderIntegrity;
 pub use quota::{quota_keys, MessageQuota, RecipientQuota};
 pub use sender_domain::SenderDomain;
 pub use suppressed::Suppressed;
