@@ -6,7 +6,8 @@
 
 use std::time::Instant;
 
-use aupgate::fingerprint::corpus::{evaluate, generate, message_of_size, CorpusConfig};
+use aupgate::fingerprint::corpus::{generate, message_of_size, CorpusConfig};
+use aupgate::fingerprint::quality::evaluate;
 use aupgate::fingerprint::{fingerprint, normalize, Fingerprint};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 

@@ -43,9 +43,7 @@ pub fn to_text(html: &str) -> String {
         }
         push_text(&mut out, &html[text_start..i]);
         if html[i..].starts_with("<!--") {
-            i = html[i + 4..]
-                .find("-->")
-                .map_or(bytes.len(), |e| i + 4 + e + 3);
+            i = html[i + 4..].find("-->").map_or(bytes.len(), |e| i + 4 + e + 3);
             text_start = i;
             continue;
         }
@@ -84,10 +82,7 @@ fn skip_element(html: &str, from: usize, name: &str) -> usize {
     let needle_len = name.len() + 2;
     let mut j = 0;
     while j + needle_len <= hay.len() {
-        if hay[j] == b'<'
-            && hay[j + 1] == b'/'
-            && hay[j + 2..j + needle_len].eq_ignore_ascii_case(name.as_bytes())
-        {
+        if hay[j] == b'<' && hay[j + 1] == b'/' && hay[j + 2..j + needle_len].eq_ignore_ascii_case(name.as_bytes()) {
             let rest = &html[from + j..];
             return from + j + rest.find('>').map_or(rest.len(), |e| e + 1);
         }
@@ -173,10 +168,7 @@ mod tests {
             ("<p>Hi&nbsp;John,</p><p>Hello</p>", "\nHi John,\n\nHello\n"),
             ("a<script>var x='<p>';</script>b", "ab"),
             ("<STYLE>p{}</STYLE>x<!-- c -->y", "xy"),
-            (
-                "Tom &amp; Jerry &#169; &#x41; &bogus; &",
-                "Tom & Jerry © A &bogus; &",
-            ),
+            ("Tom &amp; Jerry &#169; &#x41; &bogus; &", "Tom & Jerry © A &bogus; &"),
             (
                 "<a href=\"https://click.shop.com/t/abc\">Buy</a>",
                 " https://click.shop.com/t/abc Buy",

@@ -66,13 +66,9 @@ fn split_headers(part: &[u8]) -> (Headers, &[u8]) {
             }
             if let Some(colon) = line.iter().position(|&b| b == b':') {
                 let name = &line[..colon];
-                let idx = FIELDS
-                    .iter()
-                    .position(|f| name.eq_ignore_ascii_case(f.as_bytes()));
+                let idx = FIELDS.iter().position(|f| name.eq_ignore_ascii_case(f.as_bytes()));
                 if let Some(idx) = idx {
-                    let value = String::from_utf8_lossy(&line[colon + 1..])
-                        .trim()
-                        .to_string();
+                    let value = String::from_utf8_lossy(&line[colon + 1..]).trim().to_string();
                     current = Some((idx, value));
                 }
             }
@@ -88,12 +84,7 @@ fn split_headers(part: &[u8]) -> (Headers, &[u8]) {
     (h, &part[body_start.min(part.len())..])
 }
 
-const FIELDS: [&str; 4] = [
-    "content-type",
-    "content-transfer-encoding",
-    "content-disposition",
-    "to",
-];
+const FIELDS: [&str; 4] = ["content-type", "content-transfer-encoding", "content-disposition", "to"];
 
 fn store_field(h: &mut Headers, idx: usize, v: String) {
     let slot = match idx {
@@ -158,10 +149,7 @@ fn split_params(v: &str) -> Vec<String> {
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 /// A text leaf chosen during the walk.
@@ -181,11 +169,7 @@ struct Found<'a> {
 /// Extracts the body text of a whole RFC 5322 message.
 pub fn extract(message: &[u8]) -> Extracted {
     let (headers, body) = split_headers(message);
-    let recipient_words = headers
-        .to
-        .as_deref()
-        .map(recipient_words)
-        .unwrap_or_default();
+    let recipient_words = headers.to.as_deref().map(recipient_words).unwrap_or_default();
     let mut found = Found::default();
     walk(headers, body, 0, &mut found);
     let (leaf, is_html) = match (found.plain, found.html) {
@@ -216,13 +200,11 @@ fn walk<'a>(headers: Headers, body: &'a [u8], depth: usize, found: &mut Found<'a
         .as_deref()
         .map(parse_content_type)
         .unwrap_or_else(|| ("text/plain".to_string(), Vec::new()));
-    let attachment = headers.disposition.as_deref().is_some_and(|d| {
-        d.trim_start()
-            .to_ascii_lowercase()
-            .starts_with("attachment")
-    });
-    if let Some(sub) = mime.strip_prefix("multipart/") {
-        let _ = sub;
+    let attachment = headers
+        .disposition
+        .as_deref()
+        .is_some_and(|d| d.trim_start().to_ascii_lowercase().starts_with("attachment"));
+    if mime.starts_with("multipart/") {
         match param(&params, "boundary") {
             Some(b) if depth < MAX_DEPTH && !b.is_empty() => {
                 let parts = split_multipart(body, b.as_bytes());
@@ -268,18 +250,8 @@ fn split_headers_part(part: &[u8]) -> (Headers, &[u8]) {
     split_headers(part)
 }
 
-fn set_leaf<'a>(
-    found: &mut Found<'a>,
-    html: bool,
-    body: &'a [u8],
-    encoding: Option<String>,
-    charset: Option<String>,
-) {
-    let slot = if html {
-        &mut found.html
-    } else {
-        &mut found.plain
-    };
+fn set_leaf<'a>(found: &mut Found<'a>, html: bool, body: &'a [u8], encoding: Option<String>, charset: Option<String>) {
+    let slot = if html { &mut found.html } else { &mut found.plain };
     if slot.is_none() {
         *slot = Some(Leaf {
             body,
@@ -298,10 +270,7 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> Vec<&'a [u8]> {
     while pos < body.len() {
         let end = memchr_nl(&body[pos..]).map_or(body.len(), |i| pos + i);
         let line = trim_cr(&body[pos..end]);
-        if line.len() >= boundary.len() + 2
-            && line.starts_with(b"--")
-            && &line[2..2 + boundary.len()] == boundary
-        {
+        if line.len() >= boundary.len() + 2 && line.starts_with(b"--") && &line[2..2 + boundary.len()] == boundary {
             let rest = &line[2 + boundary.len()..];
             if let Some(s) = start.take() {
                 // The line break before the delimiter belongs to the delimiter.
@@ -428,10 +397,7 @@ fn hex(b: u8) -> Option<u8> {
 /// campaign, which is all the fingerprint needs.
 fn decode_charset(bytes: &[u8], charset: Option<&str>) -> String {
     let cs = charset.unwrap_or("").to_ascii_lowercase();
-    let latin1 = cs.starts_with("iso-8859-1")
-        || cs == "latin1"
-        || cs == "iso-8859-15"
-        || cs.starts_with("windows-125");
+    let latin1 = cs.starts_with("iso-8859-1") || cs == "latin1" || cs == "iso-8859-15" || cs.starts_with("windows-125");
     if latin1 && std::str::from_utf8(bytes).is_err() {
         bytes.iter().map(|&b| b as char).collect()
     } else {
@@ -514,11 +480,7 @@ mod tests {
         let cases: [(&[u8], &str, &[u8]); 6] = [
             (b"SGVsbG8gd29ybGQ=", "base64", b"Hello world"),
             (b"SGVs\r\nbG8g d29y!bGQ", "base64", b"Hello world"),
-            (
-                b"caf=C3=A9 =\r\nlatte",
-                "quoted-printable",
-                "café latte".as_bytes(),
-            ),
+            (b"caf=C3=A9 =\r\nlatte", "quoted-printable", "café latte".as_bytes()),
             (b"50=25 off =ZZ", "quoted-printable", b"50% off =ZZ"),
             (b"trailing =", "quoted-printable", b"trailing ="),
             (b"plain", "7bit", b"plain"),
@@ -554,10 +516,7 @@ Content-Type: text/plain\nContent-Disposition: attachment; filename=a.txt\n\natt
 
     #[test]
     fn no_headers_is_all_body() {
-        assert_eq!(
-            extract(b"just some text\nmore").text,
-            "just some text\nmore"
-        );
+        assert_eq!(extract(b"just some text\nmore").text, "just some text\nmore");
     }
 
     #[test]

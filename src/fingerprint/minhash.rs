@@ -67,11 +67,12 @@ pub fn signature(tokens: &[u64]) -> Signature {
     // cost. 32 bits per minimum are plenty: two different shingles tie with probability 2^-32.
     let mut sig = [i32::MAX; HASHES];
     for window in tokens.windows(SHINGLE) {
+        // Each position rotated differently (order matters), then one mix for the shingle.
         let mut h: u64 = 0;
-        for &t in window {
-            h = mix64(h.rotate_left(23) ^ t);
+        for (j, &t) in window.iter().enumerate() {
+            h ^= t.rotate_left(j as u32 * 17);
         }
-        let x = h as u32;
+        let x = mix64(h) as u32;
         for i in 0..HASHES {
             let v = (x.wrapping_mul(a[i]).wrapping_add(b[i]) ^ 0x8000_0000) as i32;
             sig[i] = if v < sig[i] { v } else { sig[i] };

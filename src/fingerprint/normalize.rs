@@ -43,8 +43,7 @@ const GREETINGS: [&str; 14] = [
 
 /// Words after a greeting that are not a name.
 const NOT_NAMES: [&str; 12] = [
-    "there", "all", "everyone", "team", "friend", "friends", "customer", "member", "and", "to",
-    "from", "valued",
+    "there", "all", "everyone", "team", "friend", "friends", "customer", "member", "and", "to", "from", "valued",
 ];
 
 /// Month and weekday names (not "may", "mar", "sat", "sun": common words).
@@ -192,8 +191,14 @@ impl Normalizer {
                     rest = after;
                 }
             }
-            for chunk in rest.split_whitespace() {
-                self.chunk(chunk);
+            if rest.is_ascii() {
+                for chunk in rest.split_ascii_whitespace() {
+                    self.chunk(chunk);
+                }
+            } else {
+                for chunk in rest.split_whitespace() {
+                    self.chunk(chunk);
+                }
             }
         }
         // Judge the paragraph on its normalised words (already lower case): a disclaimer is
@@ -228,9 +233,7 @@ impl Normalizer {
     /// When `line` opens with a greeting, emits `<greet>`, learns the name words and returns the
     /// rest of the line after the name.
     fn greeting<'a>(&mut self, line: &'a str) -> Option<&'a str> {
-        let first_end = line
-            .find(|c: char| !c.is_alphabetic())
-            .unwrap_or(line.len());
+        let first_end = line.find(|c: char| !c.is_alphabetic()).unwrap_or(line.len());
         let first = line[..first_end].to_lowercase();
         if !GREETINGS.contains(&first.as_str()) {
             return None;
@@ -260,46 +263,63 @@ impl Normalizer {
 
     /// One whitespace-delimited chunk of text.
     fn chunk(&mut self, raw: &str) {
-        let c = raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '/' && c != '@');
+        let ascii = raw.is_ascii();
+        let c = if ascii {
+            trim_ascii_by(raw, |b| !b.is_ascii_alphanumeric() && b != b'/' && b != b'@')
+        } else {
+            raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '/' && c != '@')
+        };
         let c = c.trim_end_matches('/');
         if c.is_empty() {
             return;
         }
-        if ["http://", "https://", "www."].iter().any(|p| {
-            c.len() >= p.len() && c.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
-        }) {
+        if ["http://", "https://", "www."]
+            .iter()
+            .any(|p| c.len() >= p.len() && c.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
+        {
             self.url(c);
             return;
         }
-        if let Some(at) = c.find('@') {
+        if let Some(at) = c.bytes().position(|b| b == b'@') {
             let (local, domain) = (&c[..at], &c[at + 1..]);
             if !local.is_empty() && domain.contains('.') {
                 self.placeholder("<email>");
                 return;
             }
         }
-        let has_alpha = if c.is_ascii() {
+        let has_alpha = if ascii {
             c.bytes().any(|b| b.is_ascii_alphabetic())
         } else {
             c.chars().any(char::is_alphabetic)
         };
         if !has_alpha {
-            if c.chars().any(|ch| ch.is_ascii_digit()) {
+            if c.bytes().any(|b| b.is_ascii_digit()) {
                 self.placeholder("<num>");
             }
             return;
         }
-        for w in c.split(|ch: char| !ch.is_alphanumeric() && ch != '\'' && ch != '\u{2019}') {
-            self.word(w);
+        if ascii {
+            // Byte-wise split: the common case, several times faster than a char searcher.
+            for w in c.as_bytes().split(|&b| !b.is_ascii_alphanumeric() && b != b'\'') {
+                self.word(std::str::from_utf8(w).unwrap_or(""));
+            }
+        } else {
+            for w in c.split(|ch: char| !ch.is_alphanumeric() && ch != '\'' && ch != '\u{2019}') {
+                self.word(w);
+            }
         }
     }
 
     fn word(&mut self, w: &str) {
-        let w = w.trim_matches(|c: char| c == '\'' || c == '\u{2019}');
+        let ascii = w.is_ascii();
+        let w = if ascii {
+            trim_ascii_by(w, |b| b == b'\'')
+        } else {
+            w.trim_matches(|c: char| c == '\'' || c == '\u{2019}')
+        };
         if w.is_empty() {
             return;
         }
-        let ascii = w.is_ascii();
         let digits = w.bytes().filter(u8::is_ascii_digit).count();
         let len = if ascii { w.len() } else { w.chars().count() };
         if digits == len {
@@ -307,8 +327,8 @@ impl Normalizer {
         }
         if digits > 0 {
             let tail: String = w.chars().skip(digits).collect::<String>().to_lowercase();
-            let ordinal = w.chars().take(digits).all(|c| c.is_ascii_digit())
-                && ["st", "nd", "rd", "th"].contains(&tail.as_str());
+            let ordinal =
+                w.chars().take(digits).all(|c| c.is_ascii_digit()) && ["st", "nd", "rd", "th"].contains(&tail.as_str());
             return self.placeholder(if ordinal { "<num>" } else { "<id>" });
         }
         if len >= 20 || (len >= 10 && looks_random(w)) {
@@ -363,6 +383,14 @@ impl Normalizer {
         }
         self.emit(&out);
     }
+}
+
+/// `s` without leading and trailing ASCII bytes matching `strip` (`s` is ASCII).
+fn trim_ascii_by(s: &str, strip: impl Fn(u8) -> bool) -> &str {
+    let b = s.as_bytes();
+    let start = b.iter().position(|&x| !strip(x)).unwrap_or(b.len());
+    let end = b.iter().rposition(|&x| !strip(x)).map_or(start, |e| e + 1);
+    &s[start..end.max(start)]
 }
 
 /// A long word with case changes inside it (`aZk9QwPmX…` without digits): a token, not a word.

@@ -89,10 +89,7 @@ fn unrelated_mail_is_not_similar() {
         ),
     ];
     for (x, y) in pairs {
-        let (a, b) = (
-            fingerprint(&msg("a@x.org", x)),
-            fingerprint(&msg("b@y.org", y)),
-        );
+        let (a, b) = (fingerprint(&msg("a@x.org", x)), fingerprint(&msg("b@y.org", y)));
         assert!(a.similarity(&b) < THRESHOLD, "{x} / {y}");
         assert!(!a.band_keys().iter().any(|k| b.band_keys().contains(k)));
     }
