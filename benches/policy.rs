@@ -17,7 +17,11 @@ use aupgate::tenant::TenantDirectory;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn message(campaign: usize, n: usize) -> (Path, Vec<u8>) {
-    let rcpt = Path::Mailbox { local: format!("user{n}"), domain: format!("dest{}.example", n % 17) };
+    // 5,000 recipients in rotation: the bulk sets stay under their cap however long criterion runs.
+    let rcpt = Path::Mailbox {
+        local: format!("user{}", n % 5_000),
+        domain: "dest.example".to_string(),
+    };
     let body = format!(
         "From: news@acme.example\r\nTo: user{n}@dest.example\r\nSubject: Offer {campaign} for you\r\n\r\n\
          Dear Customer {n},\r\n\r\nThis is announcement number {campaign} of our store: {} {} {}.\r\n\
@@ -32,7 +36,9 @@ fn message(campaign: usize, n: usize) -> (Path, Vec<u8>) {
 
 fn setup(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, Arc<Engine>, Arc<TenantDirectory>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = rt.block_on(aupgate::store::open_store(&Default::default(), dir.path())).unwrap();
+    let store = rt
+        .block_on(aupgate::store::open_store(&Default::default(), dir.path()))
+        .unwrap();
     let mut profile = Profile::default();
     // Thresholds above the run's volume: every check runs and charges, nothing is refused.
     profile.bulk.max_recipients = 10_000;
@@ -54,25 +60,52 @@ fn setup(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, Arc<Engine>, Arc<T
 
 async fn decide(engine: &Engine, tenants: &TenantDirectory, campaign: usize, n: usize) {
     let tenant = tenants.get("acme").unwrap();
-    let sender = Path::Mailbox { local: "news".into(), domain: "acme.example".into() };
+    let sender = Path::Mailbox {
+        local: "news".into(),
+        domain: "acme.example".into(),
+    };
     let (rcpt, body) = message(campaign, n);
     engine
-        .on_mail(&MailContext { tenant: &tenant, peer: "127.0.0.1".parse().unwrap(), sender: &sender, authenticated: false })
+        .on_mail(&MailContext {
+            tenant: &tenant,
+            peer: "127.0.0.1".parse().unwrap(),
+            sender: &sender,
+            authenticated: false,
+        })
         .await;
-    engine.on_rcpt(&RcptContext { tenant: &tenant, sender: &sender, recipient: &rcpt, accepted_so_far: 0 }).await;
+    engine
+        .on_rcpt(&RcptContext {
+            tenant: &tenant,
+            sender: &sender,
+            recipient: &rcpt,
+            accepted_so_far: 0,
+        })
+        .await;
     let recipients = [rcpt];
     let verdict = engine
-        .on_data(&DataContext { tenant: &tenant, sender: &sender, recipients: &recipients, message: &body })
+        .on_data(&DataContext {
+            tenant: &tenant,
+            sender: &sender,
+            recipients: &recipients,
+            message: &body,
+        })
         .await;
     assert_eq!(verdict, aupgate::policy::Verdict::Continue);
     engine.on_accepted(&tenant, 1, "bench").await;
 }
 
 fn policy(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let (_dir, engine, tenants) = setup(&rt);
     // `cargo test --all-targets` runs benches once as a smoke test: keep that short.
-    let samples = if std::env::args().any(|a| a == "--bench") { 20_000 } else { 200 };
+    let samples = if std::env::args().any(|a| a == "--bench") {
+        20_000
+    } else {
+        200
+    };
     let mut latencies: Vec<Duration> = Vec::with_capacity(samples);
     rt.block_on(async {
         for n in 0..samples {

@@ -54,9 +54,7 @@ fn percentiles(rt: &tokio::runtime::Runtime, s: &dyn RateStore, label: &str) {
 }
 
 fn rocks(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
     let dir = tempfile::tempdir().expect("tmp");
     let store = RocksStore::open(dir.path(), DAY).expect("open");
     let keys = keys();
@@ -68,15 +66,37 @@ fn rocks(c: &mut Criterion) {
             rt.block_on(async {
                 let t = Instant::now();
                 for i in 0..iters as usize {
-                    store
-                        .counter_add(&keys[i % KEYS], 1, now, DAY)
-                        .await
-                        .expect("add");
+                    store.counter_add(&keys[i % KEYS], 1, now, DAY).await.expect("add");
                 }
                 t.elapsed()
             })
         })
     });
+    // What an accepted message does: several counters charged in one write batch.
+    const BATCH: usize = 64;
+    let batches: Vec<Vec<(Key, u64, Duration)>> = (0..KEYS / BATCH)
+        .map(|b| {
+            (0..BATCH)
+                .map(|i| (keys[(b * BATCH + i) % KEYS].clone(), 1, DAY))
+                .collect()
+        })
+        .collect();
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.bench_function("counter_add_many_64", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let t = Instant::now();
+                for i in 0..iters as usize {
+                    store
+                        .counter_add_many(&batches[i % batches.len()], now)
+                        .await
+                        .expect("add many");
+                }
+                t.elapsed()
+            })
+        })
+    });
+    g.throughput(Throughput::Elements(1));
     g.bench_function("counter_check_and_add", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
@@ -147,12 +167,8 @@ fn redis(c: &mut Criterion) {
         .expect("rt");
     let store: Arc<dyn RateStore> = rt.block_on(async {
         for _ in 0..100 {
-            if let Ok(s) = RedisStore::connect(
-                &[format!("redis://127.0.0.1:{port}")],
-                Duration::from_secs(2),
-                DAY,
-            )
-            .await
+            if let Ok(s) =
+                RedisStore::connect(&[format!("redis://127.0.0.1:{port}")], Duration::from_secs(2), DAY).await
             {
                 return Arc::new(s) as Arc<dyn RateStore>;
             }
@@ -181,9 +197,7 @@ fn redis(c: &mut Criterion) {
                             while (i as u64) < iters {
                                 let k = &keys[i % KEYS];
                                 if check {
-                                    s.counter_check_and_add(k, 1, u64::MAX, now, DAY)
-                                        .await
-                                        .expect("cac");
+                                    s.counter_check_and_add(k, 1, u64::MAX, now, DAY).await.expect("cac");
                                 } else {
                                     s.counter_add(k, 1, now, DAY).await.expect("add");
                                 }

@@ -44,7 +44,11 @@ impl Gateway {
         let dns = Dns::new(&config.dns)?;
         let needs_tls = config.listeners.iter().any(|l| l.tls != ListenerTls::None);
         let tls = if needs_tls {
-            Some(crate::smtp::tls::acceptor(&config.tls, &data_dir, &config.server.hostname)?)
+            Some(crate::smtp::tls::acceptor(
+                &config.tls,
+                &data_dir,
+                &config.server.hostname,
+            )?)
         } else {
             None
         };
@@ -55,7 +59,11 @@ impl Gateway {
         for tenant in &config.tenants {
             let name = tenant.profile.as_deref().unwrap_or("default");
             if !profiles.contains_key(name) {
-                anyhow::bail!("tenant `{}` uses profile `{name}`, which is not in {}", tenant.id, config.policy.directory);
+                anyhow::bail!(
+                    "tenant `{}` uses profile `{name}`, which is not in {}",
+                    tenant.id,
+                    config.policy.directory
+                );
             }
         }
         let default = profiles["default"].clone();
@@ -71,7 +79,14 @@ impl Gateway {
             &config.admin.address,
         )
         .await?;
-        let ctx = Arc::new(SmtpContext::new(config.clone(), tenants, engine.clone(), queue.clone(), tls, shutdown_rx.clone()));
+        let ctx = Arc::new(SmtpContext::new(
+            config.clone(),
+            tenants,
+            engine.clone(),
+            queue.clone(),
+            tls,
+            shutdown_rx.clone(),
+        ));
         let smtp_addresses = start_listeners(ctx.clone()).await?;
         let relay = Relay::new(config.clone(), queue.clone(), dns, store.clone());
         let relay_task = tokio::spawn(relay.run(shutdown_rx));
@@ -100,7 +115,9 @@ impl Gateway {
         let profiles = crate::policy::profile::load_directory(&self.policy_directory).map_err(|e| e.to_string())?;
         for (tenant, profile) in &self.tenant_profiles {
             if !profiles.contains_key(profile) {
-                return Err(format!("tenant `{tenant}` uses profile `{profile}`, which the new set lacks"));
+                return Err(format!(
+                    "tenant `{tenant}` uses profile `{profile}`, which the new set lacks"
+                ));
             }
         }
         let count = profiles.len();

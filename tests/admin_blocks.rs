@@ -10,7 +10,11 @@ use support::Harness;
 
 fn admin(h: &Harness, args: &[&str], token: Option<&str>) -> (bool, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_aupgate"));
-    command.arg("admin").arg("--url").arg(format!("http://{}", h.gateway.admin_address)).args(args);
+    command
+        .arg("admin")
+        .arg("--url")
+        .arg(format!("http://{}", h.gateway.admin_address))
+        .args(args);
     command.env_remove("AUPGATE_TOKEN");
     if let Some(token) = token {
         command.env("AUPGATE_TOKEN", token);
@@ -34,7 +38,20 @@ async fn block_refuses_mail_and_lift_restores_it() {
     let h = Harness::start().await;
     mail_from(&h, "250 2.1.0").await;
 
-    let (ok, out, err) = admin(&h, &["blocks", "add", "--tenant", "acme", "--reason", "spam run 4711", "--by", "alice"], None);
+    let (ok, out, err) = admin(
+        &h,
+        &[
+            "blocks",
+            "add",
+            "--tenant",
+            "acme",
+            "--reason",
+            "spam run 4711",
+            "--by",
+            "alice",
+        ],
+        None,
+    );
     assert!(ok, "add failed: {err}");
     assert!(out.contains("blocked: acme Tenant by alice"), "{out}");
     mail_from(&h, "554 5.7.1").await;
@@ -43,7 +60,20 @@ async fn block_refuses_mail_and_lift_restores_it() {
     assert!(ok);
     assert!(out.contains("spam run 4711"), "{out}");
 
-    let (ok, _, err) = admin(&h, &["blocks", "lift", "--tenant", "acme", "--reason", "customer cleaned up", "--by", "bob"], None);
+    let (ok, _, err) = admin(
+        &h,
+        &[
+            "blocks",
+            "lift",
+            "--tenant",
+            "acme",
+            "--reason",
+            "customer cleaned up",
+            "--by",
+            "bob",
+        ],
+        None,
+    );
     assert!(ok, "lift failed: {err}");
     mail_from(&h, "250 2.1.0").await;
     let (ok, out, _) = admin(&h, &["blocks", "list"], None);
@@ -51,9 +81,22 @@ async fn block_refuses_mail_and_lift_restores_it() {
     assert_eq!(out.trim(), "no blocks");
 
     let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.unwrap();
-    let actions: Vec<(String, String, String)> = audit.iter().map(|a| (a.action.clone(), a.actor.clone(), a.reason.clone())).collect();
-    assert!(actions.iter().any(|(_, who, why)| who == "alice" && why == "spam run 4711"), "{actions:?}");
-    assert!(actions.iter().any(|(_, who, why)| who == "bob" && why == "customer cleaned up"), "{actions:?}");
+    let actions: Vec<(String, String, String)> = audit
+        .iter()
+        .map(|a| (a.action.clone(), a.actor.clone(), a.reason.clone()))
+        .collect();
+    assert!(
+        actions
+            .iter()
+            .any(|(_, who, why)| who == "alice" && why == "spam run 4711"),
+        "{actions:?}"
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|(_, who, why)| who == "bob" && why == "customer cleaned up"),
+        "{actions:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,7 +108,13 @@ async fn bad_requests_are_refused_clearly() {
     let (ok, _, err) = admin(&h, &["blocks", "lift", "--tenant", "acme", "--reason", "x"], None);
     assert!(!ok);
     assert!(err.contains("no such block"), "{err}");
-    let (ok, _, err) = admin(&h, &["blocks", "add", "--tenant", "acme", "--scope", "sender", "--reason", "x"], None);
+    let (ok, _, err) = admin(
+        &h,
+        &[
+            "blocks", "add", "--tenant", "acme", "--scope", "sender", "--reason", "x",
+        ],
+        None,
+    );
     assert!(!ok);
     assert!(err.contains("need a target"), "{err}");
 }

@@ -30,7 +30,13 @@ networks = ["300.0.0.0/8"]
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    for path in ["server.hostnme", "limits.command_timeout", "relay.mode", "listener[0].address", "tenant[0].networks[0]"] {
+    for path in [
+        "server.hostnme",
+        "limits.command_timeout",
+        "relay.mode",
+        "listener[0].address",
+        "tenant[0].networks[0]",
+    ] {
         assert!(stderr.contains(path), "{path} missing from:\n{stderr}");
     }
 }
@@ -38,7 +44,10 @@ networks = ["300.0.0.0/8"]
 #[test]
 fn check_config_accepts_the_demo_config() {
     let output = Command::new(env!("CARGO_BIN_EXE_aupgate"))
-        .args(["check-config", concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/aupgate.demo.toml")])
+        .args([
+            "check-config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/aupgate.demo.toml"),
+        ])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -46,16 +55,37 @@ fn check_config_accepts_the_demo_config() {
 
 #[test]
 fn policy_lint_accepts_the_presets_and_reports_errors_with_paths() {
-    for preset in ["default", "spcm", "pageant-server", "socketlabs", "ims-network", "integra"] {
+    for preset in [
+        "default",
+        "spcm",
+        "pageant-server",
+        "socketlabs",
+        "ims-network",
+        "integra",
+    ] {
         let path = format!("{}/policies/{preset}.toml", env!("CARGO_MANIFEST_DIR"));
-        let output = Command::new(env!("CARGO_BIN_EXE_aupgate")).args(["policy", "lint", &path]).output().unwrap();
-        assert!(output.status.success(), "{preset}: {}", String::from_utf8_lossy(&output.stderr));
+        let output = Command::new(env!("CARGO_BIN_EXE_aupgate"))
+            .args(["policy", "lint", &path])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{preset}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.toml");
     std::fs::write(&path, "[bulk]\nmax_recipients = 0\n[mail_bomb]\nwindow = \"soon\"\n").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_aupgate")).args(["policy", "lint"]).arg(&path).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_aupgate"))
+        .args(["policy", "lint"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("bulk.max_recipients") && stderr.contains("mail_bomb.window"), "{stderr}");
+    assert!(
+        stderr.contains("bulk.max_recipients") && stderr.contains("mail_bomb.window"),
+        "{stderr}"
+    );
 }

@@ -13,7 +13,11 @@ use support::{Client, Sink};
 use tokio::net::TcpStream;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn write_config(dir: &std::path::Path, sink: std::net::SocketAddr, port: u16) -> std::path::PathBuf {
@@ -98,9 +102,16 @@ struct Ledger {
 }
 
 async fn sender_loop(port: u16, worker: usize, ledger: Arc<Mutex<Ledger>>) {
-    let Ok(stream) = TcpStream::connect(("127.0.0.1", port)).await else { return };
+    let Ok(stream) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return;
+    };
     let mut c = Client::new(stream);
-    if c.read_reply().await.last().map(|l| !l.starts_with("220")).unwrap_or(true) {
+    if c.read_reply()
+        .await
+        .last()
+        .map(|l| !l.starts_with("220"))
+        .unwrap_or(true)
+    {
         return;
     }
     c.write(b"EHLO crash.test\r\n").await;
@@ -109,7 +120,8 @@ async fn sender_loop(port: u16, worker: usize, ledger: Arc<Mutex<Ledger>>) {
     }
     for n in 1.. {
         let subject = format!("w{worker}-m{n}");
-        c.write(format!("MAIL FROM:<a@acme.example>\r\nRCPT TO:<{subject}@dest.example>\r\nDATA\r\n").as_bytes()).await;
+        c.write(format!("MAIL FROM:<a@acme.example>\r\nRCPT TO:<{subject}@dest.example>\r\nDATA\r\n").as_bytes())
+            .await;
         let ok = c.read_reply().await.last().unwrap().starts_with("250")
             && c.read_reply().await.last().unwrap().starts_with("250")
             && c.read_reply().await.last().unwrap().starts_with("354");
@@ -117,7 +129,8 @@ async fn sender_loop(port: u16, worker: usize, ledger: Arc<Mutex<Ledger>>) {
             return;
         }
         ledger.lock().unwrap().in_flight.insert(subject.clone());
-        c.write(format!("From: a@acme.example\r\nSubject: {subject}\r\n\r\npayload {subject}\r\n.\r\n").as_bytes()).await;
+        c.write(format!("From: a@acme.example\r\nSubject: {subject}\r\n\r\npayload {subject}\r\n.\r\n").as_bytes())
+            .await;
         let reply = c.read_reply().await;
         let mut ledger = ledger.lock().unwrap();
         if reply.last().unwrap().starts_with("250 2.0.0") {
@@ -157,7 +170,11 @@ async fn every_250_survives_kill_9() {
         let ledger = ledger.lock().unwrap();
         (ledger.accepted.clone(), ledger.in_flight.clone())
     };
-    assert!(accepted.len() > 20, "too few messages accepted to be a test: {}", accepted.len());
+    assert!(
+        accepted.len() > 20,
+        "too few messages accepted to be a test: {}",
+        accepted.len()
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let delivered: HashSet<String> = sink
@@ -167,11 +184,22 @@ async fn every_250_survives_kill_9() {
             .collect();
         let missing: Vec<&String> = accepted.difference(&delivered).collect();
         if missing.is_empty() {
-            let unexpected: Vec<&String> = delivered.iter().filter(|s| !accepted.contains(*s) && !in_flight.contains(*s)).collect();
-            assert!(unexpected.is_empty(), "delivered without ever being accepted: {unexpected:?}");
+            let unexpected: Vec<&String> = delivered
+                .iter()
+                .filter(|s| !accepted.contains(*s) && !in_flight.contains(*s))
+                .collect();
+            assert!(
+                unexpected.is_empty(),
+                "delivered without ever being accepted: {unexpected:?}"
+            );
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{} accepted messages never delivered, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} accepted messages never delivered, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     child.kill().unwrap();

@@ -18,7 +18,11 @@ fn admin(h: &Harness, args: &[&str]) -> (bool, String, String) {
         .env_remove("AUPGATE_TOKEN")
         .output()
         .unwrap();
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 async fn mail_from(h: &Harness, sender: &str, expected: &str) {
@@ -36,24 +40,60 @@ async fn dns_token_verifies_a_domain() {
     let h = Harness::start_with(|c| c.dns.nameservers = vec![address]).await;
 
     mail_from(&h, "x@new.example", "553 5.7.1").await;
-    let (ok, out, err) = admin(&h, &["domains", "add", "--tenant", "acme", "--domain", "New.Example.", "--by", "alice"]);
+    let (ok, out, err) = admin(
+        &h,
+        &[
+            "domains",
+            "add",
+            "--tenant",
+            "acme",
+            "--domain",
+            "New.Example.",
+            "--by",
+            "alice",
+        ],
+    );
     assert!(ok, "{err}");
-    assert!(out.contains("new.example pending  publish: _aupgate.new.example TXT \"aupgate-verify="), "{out}");
-    let token = out.split("aupgate-verify=").nth(1).unwrap().trim().trim_end_matches('"').to_string();
+    assert!(
+        out.contains("new.example pending  publish: _aupgate.new.example TXT \"aupgate-verify="),
+        "{out}"
+    );
+    let token = out
+        .split("aupgate-verify=")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .trim_end_matches('"')
+        .to_string();
 
     // Not published yet: refused clearly, still not verified.
-    let (ok, _, err) = admin(&h, &["domains", "verify", "--tenant", "acme", "--domain", "new.example"]);
+    let (ok, _, err) = admin(
+        &h,
+        &["domains", "verify", "--tenant", "acme", "--domain", "new.example"],
+    );
     assert!(!ok);
-    assert!(err.contains("409") && err.contains("does not carry the expected TXT record"), "{err}");
+    assert!(
+        err.contains("409") && err.contains("does not carry the expected TXT record"),
+        "{err}"
+    );
     mail_from(&h, "x@new.example", "553 5.7.1").await;
 
     // A wrong token does not verify either.
-    zone.add("_aupgate.new.example", Record::Txt("aupgate-verify=not-the-token".into()));
-    let (ok, _, _) = admin(&h, &["domains", "verify", "--tenant", "acme", "--domain", "new.example"]);
+    zone.add(
+        "_aupgate.new.example",
+        Record::Txt("aupgate-verify=not-the-token".into()),
+    );
+    let (ok, _, _) = admin(
+        &h,
+        &["domains", "verify", "--tenant", "acme", "--domain", "new.example"],
+    );
     assert!(!ok);
 
     zone.add("_aupgate.new.example", Record::Txt(format!("aupgate-verify={token}")));
-    let (ok, out, err) = admin(&h, &["domains", "verify", "--tenant", "acme", "--domain", "new.example"]);
+    let (ok, out, err) = admin(
+        &h,
+        &["domains", "verify", "--tenant", "acme", "--domain", "new.example"],
+    );
     assert!(ok, "{err}");
     assert!(out.starts_with("new.example verified"), "{out}");
     mail_from(&h, "x@new.example", "250 2.1.0").await;
@@ -61,7 +101,9 @@ async fn dns_token_verifies_a_domain() {
 
     let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.unwrap();
     assert!(audit.iter().any(|a| a.action == "domain.add" && a.actor == "alice"));
-    assert!(audit.iter().any(|a| a.action == "domain.verify" && a.target == "new.example"));
+    assert!(audit
+        .iter()
+        .any(|a| a.action == "domain.verify" && a.target == "new.example"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,15 +119,34 @@ async fn dns_trouble_is_temporary_and_mark_verified_is_audited() {
     .await;
     let (ok, _, err) = admin(&h, &["domains", "add", "--tenant", "acme", "--domain", "slow.example"]);
     assert!(ok, "{err}");
-    let (ok, _, err) = admin(&h, &["domains", "verify", "--tenant", "acme", "--domain", "slow.example"]);
+    let (ok, _, err) = admin(
+        &h,
+        &["domains", "verify", "--tenant", "acme", "--domain", "slow.example"],
+    );
     assert!(!ok);
     assert!(err.contains("503") && err.contains("temporary DNS failure"), "{err}");
     mail_from(&h, "x@slow.example", "553 5.7.1").await;
 
-    let (ok, _, err) = admin(&h, &["domains", "mark-verified", "--tenant", "acme", "--domain", "slow.example", "--reason", "checked by phone", "--by", "carol"]);
+    let (ok, _, err) = admin(
+        &h,
+        &[
+            "domains",
+            "mark-verified",
+            "--tenant",
+            "acme",
+            "--domain",
+            "slow.example",
+            "--reason",
+            "checked by phone",
+            "--by",
+            "carol",
+        ],
+    );
     assert!(ok, "{err}");
     mail_from(&h, "x@slow.example", "250 2.1.0").await;
     let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.unwrap();
-    assert!(audit.iter().any(|a| a.action == "domain.mark_verified" && a.actor == "carol" && a.reason == "checked by phone"));
+    assert!(audit
+        .iter()
+        .any(|a| a.action == "domain.mark_verified" && a.actor == "carol" && a.reason == "checked by phone"));
     drop(silent);
 }

@@ -32,17 +32,28 @@ async fn mx_routing_uses_the_configured_resolver() {
         c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
         c.send(&format!("RCPT TO:<{rcpt}>"), "250 2.1.5").await;
         c.send("DATA", "354").await;
-        c.write(format!("From: a@acme.example\r\nSubject: to {rcpt}\r\n\r\nhi\r\n.\r\n").as_bytes()).await;
+        c.write(format!("From: a@acme.example\r\nSubject: to {rcpt}\r\n\r\nhi\r\n.\r\n").as_bytes())
+            .await;
         c.expect("250 2.0.0").await;
     }
     // bob and carol delivered; dave refused by null MX, which returns a DSN to a@acme.example.
     let got = sink.wait_for(3, Duration::from_secs(15)).await;
     assert_eq!(got.len(), 3, "{got:?}");
-    let delivered: Vec<String> = got.iter().filter(|m| !m.sender.is_empty()).flat_map(|m| m.recipients.clone()).collect();
+    let delivered: Vec<String> = got
+        .iter()
+        .filter(|m| !m.sender.is_empty())
+        .flat_map(|m| m.recipients.clone())
+        .collect();
     assert!(delivered.contains(&"bob@dest.example".to_string()), "{delivered:?}");
-    assert!(delivered.contains(&"carol@implicit.example".to_string()), "{delivered:?}");
+    assert!(
+        delivered.contains(&"carol@implicit.example".to_string()),
+        "{delivered:?}"
+    );
     assert!(!delivered.contains(&"dave@nullmx.example".to_string()));
-    let dsn = got.iter().find(|m| m.sender.is_empty()).expect("DSN for the null-MX recipient");
+    let dsn = got
+        .iter()
+        .find(|m| m.sender.is_empty())
+        .expect("DSN for the null-MX recipient");
     assert_eq!(dsn.recipients, vec!["a@acme.example".to_string()]);
     let text = String::from_utf8_lossy(&dsn.data);
     assert!(text.contains("Final-Recipient: rfc822; dave@nullmx.example"), "{text}");

@@ -25,20 +25,43 @@ async fn bulk_refuses_the_21st_distinct_recipient_of_one_campaign() {
     let h = Harness::start_with_profile(Some(PERMISSIVE), |_| {}).await;
     for i in 0..20 {
         let rcpt = format!("person{i}@dest{}.example", i % 3);
-        let reply = send_message(&h, "news@acme.example", &[&rcpt], &newsletter(&format!("Name{i}"), &rcpt, i)).await;
+        let reply = send_message(
+            &h,
+            "news@acme.example",
+            &[&rcpt],
+            &newsletter(&format!("Name{i}"), &rcpt, i),
+        )
+        .await;
         assert!(reply.starts_with("250 2.0.0"), "message {i}: {reply}");
     }
     // Same recipient again: not a new distinct recipient.
-    let reply = send_message(&h, "news@acme.example", &["Person0+x@DEST0.example"], &newsletter("Again", "person0@dest0.example", 99)).await;
+    let reply = send_message(
+        &h,
+        "news@acme.example",
+        &["Person0+x@DEST0.example"],
+        &newsletter("Again", "person0@dest0.example", 99),
+    )
+    .await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
-    let reply = send_message(&h, "news@acme.example", &["person20@dest2.example"], &newsletter("Late", "person20@dest2.example", 20)).await;
-    assert!(reply.starts_with("550 5.7.1 Bulk mail: more than 20 distinct recipients"), "{reply}");
+    let reply = send_message(
+        &h,
+        "news@acme.example",
+        &["person20@dest2.example"],
+        &newsletter("Late", "person20@dest2.example", 20),
+    )
+    .await;
+    assert!(
+        reply.starts_with("550 5.7.1 Bulk mail: more than 20 distinct recipients"),
+        "{reply}"
+    );
     assert!(reply.contains("[rule bulk.max_recipients]"));
     // Unrelated mail from the same tenant still flows.
     let reply = send_message(&h, "a@acme.example", &["person20@dest2.example"], "From: a@acme.example\r\nSubject: lunch\r\n\r\nAre we still on for lunch tomorrow at the usual place near the office?\r\n").await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
     let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.unwrap();
-    assert!(audit.iter().any(|a| a.target == "bulk.max_recipients" && a.action == "reject"));
+    assert!(audit
+        .iter()
+        .any(|a| a.target == "bulk.max_recipients" && a.action == "reject"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,15 +69,36 @@ async fn mail_bomb_refuses_the_11th_similar_message_to_one_recipient() {
     let profile = format!("{PERMISSIVE}[bulk]\nenabled = false\n");
     let h = Harness::start_with_profile(Some(&profile), |_| {}).await;
     for i in 0..10 {
-        let reply = send_message(&h, "news@acme.example", &["victim@dest.example"], &newsletter("Victim", "victim@dest.example", 1000 + i)).await;
+        let reply = send_message(
+            &h,
+            "news@acme.example",
+            &["victim@dest.example"],
+            &newsletter("Victim", "victim@dest.example", 1000 + i),
+        )
+        .await;
         assert!(reply.starts_with("250 2.0.0"), "message {i}: {reply}");
     }
     // Spelling the recipient differently does not escape the count.
-    let reply = send_message(&h, "news@acme.example", &["\"Victim\"@DEST.example."], &newsletter("Victim", "victim@dest.example", 2000)).await;
-    assert!(reply.starts_with("550 5.7.1 Mail bomb: more than 10 similar messages to victim@dest.example"), "{reply}");
+    let reply = send_message(
+        &h,
+        "news@acme.example",
+        &["\"Victim\"@DEST.example."],
+        &newsletter("Victim", "victim@dest.example", 2000),
+    )
+    .await;
+    assert!(
+        reply.starts_with("550 5.7.1 Mail bomb: more than 10 similar messages to victim@dest.example"),
+        "{reply}"
+    );
     assert!(reply.contains("[rule mail_bomb.max_messages]"));
     // Another recipient is unaffected.
-    let reply = send_message(&h, "news@acme.example", &["other@dest.example"], &newsletter("Other", "other@dest.example", 3000)).await;
+    let reply = send_message(
+        &h,
+        "news@acme.example",
+        &["other@dest.example"],
+        &newsletter("Other", "other@dest.example", 3000),
+    )
+    .await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
 }
 
@@ -62,7 +106,12 @@ async fn mail_bomb_refuses_the_11th_similar_message_to_one_recipient() {
 async fn quotas_defer_with_the_rule_and_charge_only_accepted_mail() {
     let profile = "[profile]\nname = \"default\"\n[quotas]\nmessages_per_hour = 0\nmessages_per_day = 0\nrecipients_per_hour = 4\nrecipients_per_day = 0\n[bulk]\nenabled = false\n[mail_bomb]\nenabled = false\n";
     let h = Harness::start_with_profile(Some(profile), |_| {}).await;
-    let body = |i: usize| format!("From: a@acme.example\r\nSubject: note {i}\r\n\r\nnote number {i} about topic {}\r\n", ["alpha", "bravo", "charlie", "delta"][i % 4]);
+    let body = |i: usize| {
+        format!(
+            "From: a@acme.example\r\nSubject: note {i}\r\n\r\nnote number {i} about topic {}\r\n",
+            ["alpha", "bravo", "charlie", "delta"][i % 4]
+        )
+    };
     // A refused message (bad data) does not use the quota.
     let mut c = h.connect(h.relay_addr()).await;
     c.send("EHLO client.test", "250 ").await;
@@ -72,7 +121,14 @@ async fn quotas_defer_with_the_rule_and_charge_only_accepted_mail() {
     c.write(b"bare\nlf\r\n.\r\n").await;
     c.expect("550 5.5.2").await;
     // Recipients: 3 in one message, then a 2nd message may add only one more.
-    assert!(send_message(&h, "a@acme.example", &["r1@d.example", "r2@d.example", "r3@d.example"], &body(1)).await.starts_with("250 2.0.0"));
+    assert!(send_message(
+        &h,
+        "a@acme.example",
+        &["r1@d.example", "r2@d.example", "r3@d.example"],
+        &body(1)
+    )
+    .await
+    .starts_with("250 2.0.0"));
     let mut c = h.connect(h.relay_addr()).await;
     c.send("EHLO client.test", "250 ").await;
     c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
@@ -83,7 +139,9 @@ async fn quotas_defer_with_the_rule_and_charge_only_accepted_mail() {
     c.write(body(2).as_bytes()).await;
     c.write(b".\r\n").await;
     c.expect("250 2.0.0").await;
-    assert!(send_message(&h, "a@acme.example", &["r1@d.example"], &body(3)).await.starts_with("452 4.5.3"));
+    assert!(send_message(&h, "a@acme.example", &["r1@d.example"], &body(3))
+        .await
+        .starts_with("452 4.5.3"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,32 +149,67 @@ async fn message_quota_defers_at_mail_from() {
     let profile = "[profile]\nname = \"default\"\n[quotas]\nmessages_per_hour = 2\nmessages_per_day = 0\nrecipients_per_hour = 0\nrecipients_per_day = 0\n[bulk]\nenabled = false\n[mail_bomb]\nenabled = false\n";
     let h = Harness::start_with_profile(Some(profile), |_| {}).await;
     for i in 0..2 {
-        let reply = send_message(&h, "a@acme.example", &[&format!("r{i}@d.example")], "From: a@acme.example\r\nSubject: x\r\n\r\nhello there\r\n").await;
+        let reply = send_message(
+            &h,
+            "a@acme.example",
+            &[&format!("r{i}@d.example")],
+            "From: a@acme.example\r\nSubject: x\r\n\r\nhello there\r\n",
+        )
+        .await;
         assert!(reply.starts_with("250 2.0.0"), "{reply}");
     }
-    let reply = send_message(&h, "a@acme.example", &["r9@d.example"], "From: a@acme.example\r\nSubject: x\r\n\r\nhello there\r\n").await;
-    assert!(reply.starts_with("451 4.7.1 Your hourly quota of 2 messages is used up; try again in"), "{reply}");
+    let reply = send_message(
+        &h,
+        "a@acme.example",
+        &["r9@d.example"],
+        "From: a@acme.example\r\nSubject: x\r\n\r\nhello there\r\n",
+    )
+    .await;
+    assert!(
+        reply.starts_with("451 4.7.1 Your hourly quota of 2 messages is used up; try again in"),
+        "{reply}"
+    );
     assert!(reply.contains("[rule quota.messages_per_hour]"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hard_bounces_are_suppressed_for_the_tenant() {
     let h = Harness::start_with_profile(Some(PERMISSIVE), |_| {}).await;
-    let reply = send_message(&h, "a@acme.example", &["permfail@dest.example"], "From: a@acme.example\r\nSubject: x\r\n\r\nfirst try\r\n").await;
+    let reply = send_message(
+        &h,
+        "a@acme.example",
+        &["permfail@dest.example"],
+        "From: a@acme.example\r\nSubject: x\r\n\r\nfirst try\r\n",
+    )
+    .await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
     // The relay gets 550 5.1.1 and records the suppression (and bounces a DSN).
     h.sink.wait_for(1, Duration::from_secs(10)).await;
     let mut suppressed = false;
     for _ in 0..50 {
-        if h.gateway.store.suppression_contains("acme", "permfail@dest.example").await.unwrap() {
+        if h.gateway
+            .store
+            .suppression_contains("acme", "permfail@dest.example")
+            .await
+            .unwrap()
+        {
             suppressed = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(suppressed);
-    let reply = send_message(&h, "a@acme.example", &["PermFail+2@dest.example"], "From: a@acme.example\r\nSubject: x\r\n\r\nsecond try\r\n").await;
-    assert!(reply.starts_with("550 5.7.1 Recipient permfail@dest.example hard-bounced"), "{reply}");
+    let reply = send_message(
+        &h,
+        "a@acme.example",
+        &["PermFail+2@dest.example"],
+        "From: a@acme.example\r\nSubject: x\r\n\r\nsecond try\r\n",
+    )
+    .await;
+    assert!(
+        reply.starts_with("550 5.7.1 Recipient permfail@dest.example hard-bounced"),
+        "{reply}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,18 +221,42 @@ async fn repeated_violations_climb_the_ladder_to_suspension() {
     );
     let h = Harness::start_with_profile(Some(&profile), |_| {}).await;
     let campaign_a = |n: usize| newsletter("Victim", "victim@dest.example", n);
-    let campaign_b = |n: usize| format!("From: a@acme.example\r\nSubject: invoice\r\n\r\nPlease find attached invoice {n} for the consulting services rendered in March. Payment is due within thirty days of receipt, by bank transfer to the account shown below.\r\n");
-    assert!(send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_a(1)).await.starts_with("250"));
+    let campaign_b = |n: usize| {
+        format!("From: a@acme.example\r\nSubject: invoice\r\n\r\nPlease find attached invoice {n} for the consulting services rendered in March. Payment is due within thirty days of receipt, by bank transfer to the account shown below.\r\n")
+    };
+    assert!(
+        send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_a(1))
+            .await
+            .starts_with("250")
+    );
     // Refusals of one campaign count as one incident, however many there are.
     for n in 2..5 {
-        assert!(send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_a(n)).await.starts_with("550 5.7.1 Mail bomb"));
+        assert!(
+            send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_a(n))
+                .await
+                .starts_with("550 5.7.1 Mail bomb")
+        );
     }
     let record = h.gateway.store.tenant_get("acme").await.unwrap().unwrap();
     assert_eq!(record.state, aupgate::store::TenantState::Warned);
-    assert!(send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_b(1)).await.starts_with("250"));
-    assert!(send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_b(2)).await.starts_with("550 5.7.1 Mail bomb"));
+    assert!(
+        send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_b(1))
+            .await
+            .starts_with("250")
+    );
+    assert!(
+        send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_b(2))
+            .await
+            .starts_with("550 5.7.1 Mail bomb")
+    );
     // Second incident: suspended, with a block only an operator lifts.
-    let reply = send_message(&h, "n@acme.example", &["someone@dest.example"], "From: a@acme.example\r\nSubject: hi\r\n\r\nhello\r\n").await;
+    let reply = send_message(
+        &h,
+        "n@acme.example",
+        &["someone@dest.example"],
+        "From: a@acme.example\r\nSubject: hi\r\n\r\nhello\r\n",
+    )
+    .await;
     assert!(reply.starts_with("554 5.7.1 Sending is suspended"), "{reply}");
     let blocks = h.gateway.store.blocks_list("acme").await.unwrap();
     assert_eq!(blocks.len(), 1);

@@ -17,10 +17,7 @@ fn message(headers: &str) -> String {
 
 async fn expect(h: &Harness, data: &str, prefix: &str, rule: Option<&str>) {
     let reply = send_message(h, "a@acme.example", &["someone@dest.example"], data).await;
-    assert!(
-        reply.starts_with(prefix),
-        "expected {prefix}, got {reply} for\n{data}"
-    );
+    assert!(reply.starts_with(prefix), "expected {prefix}, got {reply} for\n{data}");
     if let Some(rule) = rule {
         assert!(
             reply.ends_with(&format!("[rule {rule}]")),
@@ -31,48 +28,105 @@ async fn expect(h: &Harness, data: &str, prefix: &str, rule: Option<&str>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn header_rules_refuse_forgery_and_pass_a_clean_message() {
-    let h = Harness::start_with_profile(
-        Some(&format!("{PROFILE}[headers]\ncheck_reply_to = true\n")),
-        |_| {},
-    )
-    .await;
-    expect(
-        &h,
-        &message("From: Alice <a@acme.example>"),
-        "250 2.0.0",
-        None,
-    )
-    .await;
+    let h = Harness::start_with_profile(Some(&format!("{PROFILE}[headers]\ncheck_reply_to = true\n")), |_| {}).await;
+    expect(&h, &message("From: Alice <a@acme.example>"), "250 2.0.0", None).await;
     let received = "Received: from a by b; Mon, 1 Jan 2024 00:00:00 +0000\r\n".repeat(31);
     let cases: Vec<(String, &str, &str)> = vec![
-        (message("Date: Mon, 1 Jan 2024 00:00:00 +0000"), "550 5.7.1", "headers.from_count"),
-        (message("From: a@acme.example\r\nFrom: b@acme.example"), "550 5.7.1", "headers.from_count"),
-        (message("From: a@acme.example, b@acme.example"), "550 5.7.1", "headers.sender_required"),
-        (message("From: a@acme.example\r\nSender: x@acme.example\r\nSender: y@acme.example"), "550 5.7.1", "headers.sender_count"),
-        (message("From: Bank <ceo@bank.example>"), "550 5.7.1", "headers.foreign_originator"),
-        (message("From: a@acme.example\r\nSender: s@bank.example"), "550 5.7.1", "headers.foreign_originator"),
-        (message("From: a@acme.example\r\nReply-To: r@bank.example"), "550 5.7.1", "headers.foreign_originator"),
-        (message("From: a@acme.example\r\nResent-From: r@bank.example"), "550 5.7.1", "headers.foreign_originator"),
-        (message("From: \"ceo@bank.example\" <x@acme.example>"), "550 5.7.1", "headers.display_name_address"),
-        (message("From: =?utf-8?B?Y2VvQGJhbmsuZXhhbXBsZQ==?= <x@acme.example>"), "550 5.7.1", "headers.encoded_from"),
-        (message("From: <=?utf-8?q?ceo?=@acme.example>"), "550 5.7.1", "headers.encoded_from"),
-        (message("From: <a@evil.example> <b@acme.example>"), "550 5.7.1", "headers.ambiguous_address"),
-        (message("From: <b@acme.example"), "550 5.7.1", "headers.ambiguous_address"),
-        (message("From: a@evil.example@acme.example"), "550 5.7.1", "headers.ambiguous_address"),
-        (message("From: a@acme.example\r\nAuthentication-Results: aupgate.localhost; dkim=pass header.d=bank.example"), "550 5.7.1", "headers.authentication_results"),
-        (format!("{received}{}", message("From: a@acme.example")), "554 5.4.0", "headers.received_hops"),
+        (
+            message("Date: Mon, 1 Jan 2024 00:00:00 +0000"),
+            "550 5.7.1",
+            "headers.from_count",
+        ),
+        (
+            message("From: a@acme.example\r\nFrom: b@acme.example"),
+            "550 5.7.1",
+            "headers.from_count",
+        ),
+        (
+            message("From: a@acme.example, b@acme.example"),
+            "550 5.7.1",
+            "headers.sender_required",
+        ),
+        (
+            message("From: a@acme.example\r\nSender: x@acme.example\r\nSender: y@acme.example"),
+            "550 5.7.1",
+            "headers.sender_count",
+        ),
+        (
+            message("From: Bank <ceo@bank.example>"),
+            "550 5.7.1",
+            "headers.foreign_originator",
+        ),
+        (
+            message("From: a@acme.example\r\nSender: s@bank.example"),
+            "550 5.7.1",
+            "headers.foreign_originator",
+        ),
+        (
+            message("From: a@acme.example\r\nReply-To: r@bank.example"),
+            "550 5.7.1",
+            "headers.foreign_originator",
+        ),
+        (
+            message("From: a@acme.example\r\nResent-From: r@bank.example"),
+            "550 5.7.1",
+            "headers.foreign_originator",
+        ),
+        (
+            message("From: \"ceo@bank.example\" <x@acme.example>"),
+            "550 5.7.1",
+            "headers.display_name_address",
+        ),
+        (
+            message("From: =?utf-8?B?Y2VvQGJhbmsuZXhhbXBsZQ==?= <x@acme.example>"),
+            "550 5.7.1",
+            "headers.encoded_from",
+        ),
+        (
+            message("From: <=?utf-8?q?ceo?=@acme.example>"),
+            "550 5.7.1",
+            "headers.encoded_from",
+        ),
+        (
+            message("From: <a@evil.example> <b@acme.example>"),
+            "550 5.7.1",
+            "headers.ambiguous_address",
+        ),
+        (
+            message("From: <b@acme.example"),
+            "550 5.7.1",
+            "headers.ambiguous_address",
+        ),
+        (
+            message("From: a@evil.example@acme.example"),
+            "550 5.7.1",
+            "headers.ambiguous_address",
+        ),
+        (
+            message(
+                "From: a@acme.example\r\nAuthentication-Results: aupgate.localhost; dkim=pass header.d=bank.example",
+            ),
+            "550 5.7.1",
+            "headers.authentication_results",
+        ),
+        (
+            format!("{received}{}", message("From: a@acme.example")),
+            "554 5.4.0",
+            "headers.received_hops",
+        ),
     ];
     for (data, code, rule) in &cases {
         expect(&h, data, code, Some(rule)).await;
     }
     // Folded and encoded, yet clean: passes.
-    expect(&h, &message("From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?=\r\n <jm@mail.acme.example>\r\nReply-To: help@acme.example"), "250 2.0.0", None).await;
-    let audit = h
-        .gateway
-        .store
-        .audit_range("acme", 0, u64::MAX)
-        .await
-        .unwrap();
+    expect(
+        &h,
+        &message("From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?=\r\n <jm@mail.acme.example>\r\nReply-To: help@acme.example"),
+        "250 2.0.0",
+        None,
+    )
+    .await;
+    let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.unwrap();
     assert!(audit
         .iter()
         .any(|a| a.action == "reject" && a.reason.contains("[rule headers.foreign_originator]")));
@@ -80,11 +134,7 @@ async fn header_rules_refuse_forgery_and_pass_a_clean_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disabled_header_section_lets_a_foreign_from_through() {
-    let h = Harness::start_with_profile(
-        Some(&format!("{PROFILE}[headers]\nenabled = false\n")),
-        |_| {},
-    )
-    .await;
+    let h = Harness::start_with_profile(Some(&format!("{PROFILE}[headers]\nenabled = false\n")), |_| {}).await;
     expect(&h, &message("From: ceo@bank.example"), "250 2.0.0", None).await;
 }
 
@@ -135,9 +185,7 @@ async fn letter_bombs_are_refused_and_a_pdf_passes() {
     let double = with_attachment("Content-Type: application/octet-stream\r\nContent-Disposition: attachment;\r\n filename*=utf-8''invoice.pdf%2Eexe", "x");
     let reply = send_message(&h, "a@acme.example", &["someone@dest.example"], &double).await;
     assert!(
-        reply.starts_with(
-            "550 5.7.1 Letter bomb: attachment \"invoice.pdf.exe\" hides a dangerous extension"
-        ),
+        reply.starts_with("550 5.7.1 Letter bomb: attachment \"invoice.pdf.exe\" hides a dangerous extension"),
         "{reply}"
     );
     let zipped = with_attachment(
@@ -146,9 +194,7 @@ async fn letter_bombs_are_refused_and_a_pdf_passes() {
     );
     let reply = send_message(&h, "a@acme.example", &["someone@dest.example"], &zipped).await;
     assert!(
-        reply.starts_with(
-            "550 5.7.1 Letter bomb: attachment \"invoice.zip -> invoice/open-me.exe\""
-        ),
+        reply.starts_with("550 5.7.1 Letter bomb: attachment \"invoice.zip -> invoice/open-me.exe\""),
         "{reply}"
     );
     let rtl = with_attachment(

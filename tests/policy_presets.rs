@@ -37,8 +37,11 @@ struct Expected {
 /// 3650d: the presets' stand-in for "the text sets no expiry".
 const NO_EXPIRY: u64 = 3650 * DAY;
 
-const DEFAULT_LADDER: &[(u64, u64, TenantStateConfig)] =
-    &[(1, 30 * DAY, Warned), (2, 30 * DAY, FinalWarning), (3, 30 * DAY, Suspended)];
+const DEFAULT_LADDER: &[(u64, u64, TenantStateConfig)] = &[
+    (1, 30 * DAY, Warned),
+    (2, 30 * DAY, FinalWarning),
+    (3, 30 * DAY, Suspended),
+];
 
 const EXPECTED: &[Expected] = &[
     // DESIGN.md "Words, defined exactly": bulk > 20 distinct recipients, mail bomb > 10 to one
@@ -92,7 +95,11 @@ const EXPECTED: &[Expected] = &[
         sms_max_recipients: 1,
         suppression: true,
         check_reply_to: false,
-        ladder: &[(1, NO_EXPIRY, Warned), (2, NO_EXPIRY, FinalWarning), (3, NO_EXPIRY, Suspended)],
+        ladder: &[
+            (1, NO_EXPIRY, Warned),
+            (2, NO_EXPIRY, FinalWarning),
+            (3, NO_EXPIRY, Suspended),
+        ],
     },
     // SocketLabs: "You may not send bulk text messages via email"; unsubscribe procedure; the
     // recipient's address "in the "TO" line"; list "must be valid and not generate excessive failures".
@@ -179,7 +186,10 @@ fn raw(path: &Path) -> toml::Table {
 fn the_preset_set_is_exactly_the_expected_one() {
     let found: BTreeSet<String> = preset_files().iter().map(|path| stem(path)).collect();
     let expected: BTreeSet<String> = EXPECTED.iter().map(|e| e.name.to_string()).collect();
-    assert_eq!(found, expected, "every preset needs a row in EXPECTED (and every row a preset)");
+    assert_eq!(
+        found, expected,
+        "every preset needs a row in EXPECTED (and every row a preset)"
+    );
 }
 
 #[test]
@@ -187,14 +197,22 @@ fn every_preset_loads_and_is_named_after_its_file() {
     for path in preset_files() {
         let profile = load(&path);
         assert_eq!(profile.profile.name, stem(&path), "{}: [profile] name", path.display());
-        assert!(!profile.profile.description.trim().is_empty(), "{}: [profile] description", path.display());
+        assert!(
+            !profile.profile.description.trim().is_empty(),
+            "{}: [profile] description",
+            path.display()
+        );
     }
 }
 
 #[test]
 fn every_preset_keeps_on_error_defer() {
     for path in preset_files() {
-        assert!(load(&path).on_error.defer, "{}: on_error.defer must be true", path.display());
+        assert!(
+            load(&path).on_error.defer,
+            "{}: on_error.defer must be true",
+            path.display()
+        );
     }
 }
 
@@ -213,11 +231,19 @@ fn every_preset_spells_out_every_key_of_the_schema() {
             let keys = value.as_table().expect("section is a table");
             if section == "escalation" {
                 let steps = written.get("steps").and_then(|v| v.as_array());
-                assert!(steps.is_some_and(|s| !s.is_empty()), "{}: no [[escalation.steps]]", path.display());
+                assert!(
+                    steps.is_some_and(|s| !s.is_empty()),
+                    "{}: no [[escalation.steps]]",
+                    path.display()
+                );
                 continue;
             }
             for key in keys.keys() {
-                assert!(written.contains_key(key), "{}: key {section}.{key} missing", path.display());
+                assert!(
+                    written.contains_key(key),
+                    "{}: key {section}.{key} missing",
+                    path.display()
+                );
             }
         }
     }
@@ -230,30 +256,78 @@ fn thresholds_are_the_ones_the_aups_state() {
         let p = load(&path);
         let name = expected.name;
         assert!(p.bulk.enabled, "{name}: bulk.enabled");
-        assert_eq!(p.bulk.max_recipients, expected.bulk_max_recipients, "{name}: bulk.max_recipients");
-        assert_eq!(p.bulk.window.get().as_secs(), expected.bulk_window_secs, "{name}: bulk.window");
-        assert_eq!(p.bulk.require_list_unsubscribe, expected.require_list_unsubscribe, "{name}: bulk.require_list_unsubscribe");
-        assert_eq!(p.bulk.require_one_click, expected.require_one_click, "{name}: bulk.require_one_click");
-        assert_eq!(p.bulk.require_recipient_in_to, expected.require_recipient_in_to, "{name}: bulk.require_recipient_in_to");
-        assert!(p.bulk.registered_senders.is_empty(), "{name}: a shipped preset exempts nobody");
+        assert_eq!(
+            p.bulk.max_recipients, expected.bulk_max_recipients,
+            "{name}: bulk.max_recipients"
+        );
+        assert_eq!(
+            p.bulk.window.get().as_secs(),
+            expected.bulk_window_secs,
+            "{name}: bulk.window"
+        );
+        assert_eq!(
+            p.bulk.require_list_unsubscribe, expected.require_list_unsubscribe,
+            "{name}: bulk.require_list_unsubscribe"
+        );
+        assert_eq!(
+            p.bulk.require_one_click, expected.require_one_click,
+            "{name}: bulk.require_one_click"
+        );
+        assert_eq!(
+            p.bulk.require_recipient_in_to, expected.require_recipient_in_to,
+            "{name}: bulk.require_recipient_in_to"
+        );
+        assert!(
+            p.bulk.registered_senders.is_empty(),
+            "{name}: a shipped preset exempts nobody"
+        );
         assert!(p.mail_bomb.enabled, "{name}: mail_bomb.enabled");
-        assert_eq!(p.mail_bomb.max_messages, expected.mail_bomb_max_messages, "{name}: mail_bomb.max_messages");
-        assert_eq!(p.mail_bomb.window.get().as_secs(), expected.mail_bomb_window_secs, "{name}: mail_bomb.window");
-        assert_eq!(p.sms_gateways.enabled, expected.sms_enabled, "{name}: sms_gateways.enabled");
-        assert_eq!(p.sms_gateways.max_recipients, expected.sms_max_recipients, "{name}: sms_gateways.max_recipients");
+        assert_eq!(
+            p.mail_bomb.max_messages, expected.mail_bomb_max_messages,
+            "{name}: mail_bomb.max_messages"
+        );
+        assert_eq!(
+            p.mail_bomb.window.get().as_secs(),
+            expected.mail_bomb_window_secs,
+            "{name}: mail_bomb.window"
+        );
+        assert_eq!(
+            p.sms_gateways.enabled, expected.sms_enabled,
+            "{name}: sms_gateways.enabled"
+        );
+        assert_eq!(
+            p.sms_gateways.max_recipients, expected.sms_max_recipients,
+            "{name}: sms_gateways.max_recipients"
+        );
         assert!(!p.sms_gateways.domains.is_empty(), "{name}: sms_gateways.domains");
-        assert_eq!(p.suppression.enabled, expected.suppression, "{name}: suppression.enabled");
+        assert_eq!(
+            p.suppression.enabled, expected.suppression,
+            "{name}: suppression.enabled"
+        );
         // Header integrity and letter bombing are on in every preset (aup/README.md rules 3 and 7).
         assert!(p.headers.enabled, "{name}: headers.enabled");
-        assert_eq!(p.headers.check_reply_to, expected.check_reply_to, "{name}: headers.check_reply_to");
+        assert_eq!(
+            p.headers.check_reply_to, expected.check_reply_to,
+            "{name}: headers.check_reply_to"
+        );
         assert!(p.headers.check_resent_from, "{name}: headers.check_resent_from");
         assert_eq!(p.headers.max_received, 30, "{name}: headers.max_received");
-        assert_eq!(p.headers.authentication_results, AuthResultsAction::Refuse, "{name}: headers.authentication_results");
+        assert_eq!(
+            p.headers.authentication_results,
+            AuthResultsAction::Refuse,
+            "{name}: headers.authentication_results"
+        );
         assert!(p.attachments.enabled, "{name}: attachments.enabled");
-        assert!(p.attachments.block_double_extensions, "{name}: attachments.block_double_extensions");
+        assert!(
+            p.attachments.block_double_extensions,
+            "{name}: attachments.block_double_extensions"
+        );
         assert!(p.attachments.inspect_archives, "{name}: attachments.inspect_archives");
         for ext in ["exe", "scr", "js", "jar", "lnk", "iso"] {
-            assert!(p.attachments.extensions.iter().any(|e| e == ext), "{name}: attachments.extensions lacks {ext}");
+            assert!(
+                p.attachments.extensions.iter().any(|e| e == ext),
+                "{name}: attachments.extensions lacks {ext}"
+            );
         }
         let ladder: Vec<(u64, u64, TenantStateConfig)> = p
             .escalation
@@ -262,7 +336,11 @@ fn thresholds_are_the_ones_the_aups_state() {
             .map(|step| (step.events, step.window.get().as_secs(), step.state))
             .collect();
         assert_eq!(ladder, expected.ladder, "{name}: escalation.steps");
-        assert_eq!(ladder.last().map(|step| step.2), Some(Suspended), "{name}: the ladder ends in suspension");
+        assert_eq!(
+            ladder.last().map(|step| step.2),
+            Some(Suspended),
+            "{name}: the ladder ends in suspension"
+        );
     }
 }
 
@@ -297,7 +375,10 @@ fn default_file_matches_the_built_in_defaults() {
 /// a temporary file and loaded; returns the error paths.
 fn broken_copy(preset: &Path, section: &str, key: &str, value: toml::Value) -> Vec<String> {
     let mut table = raw(preset);
-    let target = table.get_mut(section).and_then(|v| v.as_table_mut()).expect("section present");
+    let target = table
+        .get_mut(section)
+        .and_then(|v| v.as_table_mut())
+        .expect("section present");
     let target = if section == "escalation" {
         target
             .get_mut("steps")
@@ -308,7 +389,11 @@ fn broken_copy(preset: &Path, section: &str, key: &str, value: toml::Value) -> V
     } else {
         target
     };
-    assert!(target.contains_key(key), "{}: {section}.{key} missing", preset.display());
+    assert!(
+        target.contains_key(key),
+        "{}: {section}.{key} missing",
+        preset.display()
+    );
     target.insert(key.to_string(), value);
     let dir = tempfile::tempdir().expect("tempdir");
     let copy = dir.path().join(preset.file_name().expect("file name"));
@@ -328,18 +413,68 @@ fn a_broken_copy_of_each_preset_names_the_broken_value() {
         ("mail_bomb", "max_messages", Value::Integer(0), "mail_bomb.max_messages"),
         ("mail_bomb", "window", Value::String("0s".into()), "mail_bomb.window"),
         ("mail_bomb", "window", Value::String("a day".into()), "mail_bomb.window"),
-        ("quotas", "messages_per_day", Value::Integer(-1), "quotas.messages_per_day"),
-        ("sms_gateways", "domains", Value::Array(vec![Value::String("not a domain".into())]), "sms_gateways.domains[0]"),
+        (
+            "quotas",
+            "messages_per_day",
+            Value::Integer(-1),
+            "quotas.messages_per_day",
+        ),
+        (
+            "sms_gateways",
+            "domains",
+            Value::Array(vec![Value::String("not a domain".into())]),
+            "sms_gateways.domains[0]",
+        ),
         ("escalation", "events", Value::Integer(0), "escalation.steps[0].events"),
-        ("escalation", "window", Value::String("0s".into()), "escalation.steps[0].window"),
-        ("escalation", "state", Value::String("active".into()), "escalation.steps[0].state"),
+        (
+            "escalation",
+            "window",
+            Value::String("0s".into()),
+            "escalation.steps[0].window",
+        ),
+        (
+            "escalation",
+            "state",
+            Value::String("active".into()),
+            "escalation.steps[0].state",
+        ),
         ("headers", "max_received", Value::Integer(0), "headers.max_received"),
-        ("headers", "authserv_id", Value::String("two words".into()), "headers.authserv_id"),
-        ("headers", "authentication_results", Value::String("remove".into()), "headers.authentication_results"),
-        ("headers", "check_reply_to", Value::String("yes".into()), "headers.check_reply_to"),
-        ("attachments", "extensions", Value::Array(vec![Value::String(".exe".into())]), "attachments.extensions[0]"),
-        ("attachments", "extensions", Value::Array(vec![]), "attachments.extensions"),
-        ("attachments", "inspect_archives", Value::Integer(1), "attachments.inspect_archives"),
+        (
+            "headers",
+            "authserv_id",
+            Value::String("two words".into()),
+            "headers.authserv_id",
+        ),
+        (
+            "headers",
+            "authentication_results",
+            Value::String("remove".into()),
+            "headers.authentication_results",
+        ),
+        (
+            "headers",
+            "check_reply_to",
+            Value::String("yes".into()),
+            "headers.check_reply_to",
+        ),
+        (
+            "attachments",
+            "extensions",
+            Value::Array(vec![Value::String(".exe".into())]),
+            "attachments.extensions[0]",
+        ),
+        (
+            "attachments",
+            "extensions",
+            Value::Array(vec![]),
+            "attachments.extensions",
+        ),
+        (
+            "attachments",
+            "inspect_archives",
+            Value::Integer(1),
+            "attachments.inspect_archives",
+        ),
         ("on_error", "defer", Value::Boolean(false), "on_error.defer"),
         ("profile", "name", Value::String(" ".into()), "profile.name"),
     ];
@@ -360,7 +495,10 @@ fn a_broken_copy_of_each_preset_names_the_broken_value() {
 fn an_unknown_key_in_a_preset_is_refused_with_its_path() {
     for path in preset_files() {
         let mut table = raw(&path);
-        let mail_bomb = table.get_mut("mail_bomb").and_then(|v| v.as_table_mut()).expect("[mail_bomb]");
+        let mail_bomb = table
+            .get_mut("mail_bomb")
+            .and_then(|v| v.as_table_mut())
+            .expect("[mail_bomb]");
         mail_bomb.insert("max_mesages".into(), toml::Value::Integer(10));
         let dir = tempfile::tempdir().expect("tempdir");
         let copy = dir.path().join("typo.toml");

@@ -28,7 +28,11 @@ async fn send(port: u16, rcpt: &str) -> String {
 async fn sighup_reloads_profiles() {
     let sink = support::Sink::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     std::fs::create_dir_all(dir.path().join("policies")).unwrap();
     std::fs::write(dir.path().join("policies/default.toml"), profile(1)).unwrap();
     let config = dir.path().join("aupgate.toml");
@@ -57,7 +61,9 @@ async fn sighup_reloads_profiles() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(send(port, "one@dest.example").await.starts_with("250 2.0.0"));
-    assert!(send(port, "two@dest.example").await.starts_with("550 5.7.1 Bulk mail: more than 1 distinct"));
+    assert!(send(port, "two@dest.example")
+        .await
+        .starts_with("550 5.7.1 Bulk mail: more than 1 distinct"));
 
     // A session open across the reload is not dropped.
     let mut open = Client::new(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
@@ -65,14 +71,20 @@ async fn sighup_reloads_profiles() {
     open.send("EHLO reload.test", "250").await;
 
     std::fs::write(dir.path().join("policies/default.toml"), profile(100)).unwrap();
-    Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(send(port, "two@dest.example").await.starts_with("250 2.0.0"));
     open.send("NOOP", "250 2.0.0").await;
 
     // An invalid set is refused; the running profile (100) stays.
     std::fs::write(dir.path().join("policies/default.toml"), "[bulk]\nmax_recipients = 0\n").unwrap();
-    Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(send(port, "three@dest.example").await.starts_with("250 2.0.0"));
 

@@ -13,7 +13,11 @@ fn newsletter(n: usize, to: &str) -> String {
 }
 
 fn run(args: &[&str]) -> (i32, Vec<serde_json::Value>) {
-    let output = Command::new(env!("CARGO_BIN_EXE_aupgate")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_aupgate"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let lines = String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -26,7 +30,11 @@ fn run(args: &[&str]) -> (i32, Vec<serde_json::Value>) {
 fn replay_directory_applies_the_bulk_rule_in_file_order() {
     let dir = tempfile::tempdir().unwrap();
     for n in 0..25 {
-        std::fs::write(dir.path().join(format!("{n:03}.eml")), newsletter(n, &format!("person{n}@dest.example"))).unwrap();
+        std::fs::write(
+            dir.path().join(format!("{n:03}.eml")),
+            newsletter(n, &format!("person{n}@dest.example")),
+        )
+        .unwrap();
     }
     let (_, lines) = run(&["policy", "replay", dir.path().to_str().unwrap(), "--profile", "spcm"]);
     assert_eq!(lines.len(), 26);
@@ -46,10 +54,23 @@ fn replay_directory_applies_the_bulk_rule_in_file_order() {
 #[test]
 fn replay_mbox_applies_the_mail_bomb_rule() {
     let dir = tempfile::tempdir().unwrap();
-    let mbox: String = (0..12).map(|n| format!("From news@shop.example Mon Nov 23 10:00:{n:02} 2026\n{}\n", newsletter(n, "victim@dest.example"))).collect();
+    let mbox: String = (0..12)
+        .map(|n| {
+            format!(
+                "From news@shop.example Mon Nov 23 10:00:{n:02} 2026\n{}\n",
+                newsletter(n, "victim@dest.example")
+            )
+        })
+        .collect();
     let path = dir.path().join("yesterday.mbox");
     std::fs::write(&path, mbox).unwrap();
-    let (_, lines) = run(&["policy", "replay", path.to_str().unwrap(), "--profile", "policies/spcm.toml"]);
+    let (_, lines) = run(&[
+        "policy",
+        "replay",
+        path.to_str().unwrap(),
+        "--profile",
+        "policies/spcm.toml",
+    ]);
     assert_eq!(lines.len(), 13);
     assert!(lines[..10].iter().all(|l| l["verdict"] == "accept"));
     assert_eq!(lines[10]["rule"], "mail_bomb.max_messages");

@@ -10,7 +10,14 @@ async fn entries_survive_reopen_and_corrupt_ones_are_quarantined() {
     {
         let queue = Queue::open(&path).unwrap();
         let id = queue.new_id();
-        let entry = QueueEntry::new(id.clone(), "acme".into(), "a@acme.example".into(), vec!["b@dest.example".into()], String::new(), 1);
+        let entry = QueueEntry::new(
+            id.clone(),
+            "acme".into(),
+            "a@acme.example".into(),
+            vec!["b@dest.example".into()],
+            String::new(),
+            1,
+        );
         queue.enqueue(entry, b"Subject: x\r\n\r\nx\r\n".to_vec()).await.unwrap();
         queue.write_raw_meta_for_test("BROKEN", b"{not json").unwrap();
     }

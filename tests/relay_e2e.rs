@@ -32,14 +32,23 @@ async fn relayed_message_is_byte_identical_plus_received() {
     assert_eq!(message.sender, "a@acme.example");
     assert_eq!(message.recipients, vec!["b@dest.example".to_string()]);
     let expected_body: &[u8] = b"From: a@acme.example\r\nTo: b@dest.example\r\nSubject: test\r\n\r\nline one\r\n.leading dot\r\n\xc3\xa9 8bit\r\n";
-    assert!(message.data.starts_with(b"Received: from client.test ([127.0.0.1])\r\n\tby gw.test (aupgate) with ESMTP id "));
+    assert!(message
+        .data
+        .starts_with(b"Received: from client.test ([127.0.0.1])\r\n\tby gw.test (aupgate) with ESMTP id "));
     assert!(String::from_utf8_lossy(&message.data).contains(&queue_id));
-    assert!(message.data.ends_with(expected_body), "body changed: {:?}", String::from_utf8_lossy(&message.data));
+    assert!(
+        message.data.ends_with(expected_body),
+        "body changed: {:?}",
+        String::from_utf8_lossy(&message.data)
+    );
     let added = String::from_utf8_lossy(&message.data[..message.data.len() - expected_body.len()]).into_owned();
     // Our Received header (3 lines), plus the Date and Message-ID the message lacked.
     assert_eq!(added.matches("\r\n").count(), 5, "{added}");
     assert!(added.contains("\r\nDate: "), "{added}");
-    assert!(added.contains(&format!("\r\nMessage-ID: <{queue_id}@gw.test>\r\n")), "{added}");
+    assert!(
+        added.contains(&format!("\r\nMessage-ID: <{queue_id}@gw.test>\r\n")),
+        "{added}"
+    );
 }
 
 #[tokio::test]
@@ -57,7 +66,13 @@ async fn existing_date_and_message_id_are_kept() {
 #[tokio::test]
 async fn permanent_failure_bounces_only_the_failed_recipient() {
     let h = Harness::start().await;
-    send(&h, "a@acme.example", &["ok@dest.example", "permfail@dest.example"], b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n").await;
+    send(
+        &h,
+        "a@acme.example",
+        &["ok@dest.example", "permfail@dest.example"],
+        b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n",
+    )
+    .await;
     let got = h.sink.wait_for(2, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 2, "one delivery and one DSN expected: {got:?}");
     assert_eq!(got[0].recipients, vec!["ok@dest.example".to_string()]);
@@ -75,7 +90,13 @@ async fn permanent_failure_bounces_only_the_failed_recipient() {
 #[tokio::test]
 async fn null_sender_failure_is_never_bounced() {
     let h = Harness::start().await;
-    send(&h, "", &["permfail@dest.example", "ok@dest.example"], b"From: a@acme.example\r\nSubject: bounce\r\n\r\nhi\r\n.\r\n").await;
+    send(
+        &h,
+        "",
+        &["permfail@dest.example", "ok@dest.example"],
+        b"From: a@acme.example\r\nSubject: bounce\r\n\r\nhi\r\n.\r\n",
+    )
+    .await;
     let got = h.sink.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 1);
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -88,12 +109,21 @@ async fn temporary_failures_are_retried_then_expire_into_a_dsn() {
         c.queue.max_age = aupgate::config::HumanDuration::secs(2);
     })
     .await;
-    send(&h, "a@acme.example", &["tempfail@dest.example"], b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n").await;
+    send(
+        &h,
+        "a@acme.example",
+        &["tempfail@dest.example"],
+        b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n",
+    )
+    .await;
     let got = h.sink.wait_for(1, Duration::from_secs(15)).await;
     assert_eq!(got.len(), 1, "expected the expiry DSN");
     let text = String::from_utf8_lossy(&got[0].data);
     assert!(text.contains("Final-Recipient: rfc822; tempfail@dest.example"));
-    assert!(text.contains("5.4.7 Delivery time expired; last error: 451 4.3.0 try later"), "{text}");
+    assert!(
+        text.contains("5.4.7 Delivery time expired; last error: 451 4.3.0 try later"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -102,7 +132,13 @@ async fn disconnecting_next_hop_is_a_temporary_failure_for_the_transaction() {
         c.queue.max_age = aupgate::config::HumanDuration::secs(2);
     })
     .await;
-    send(&h, "a@acme.example", &["disconnect@dest.example"], b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n").await;
+    send(
+        &h,
+        "a@acme.example",
+        &["disconnect@dest.example"],
+        b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n",
+    )
+    .await;
     let got = h.sink.wait_for(1, Duration::from_secs(15)).await;
     assert_eq!(got.len(), 1, "expected the expiry DSN after retries");
     assert_eq!(got[0].recipients, vec!["a@acme.example".to_string()]);
@@ -113,7 +149,13 @@ async fn disconnecting_next_hop_is_a_temporary_failure_for_the_transaction() {
 async fn queue_is_empty_after_delivery() {
     let h = Harness::start().await;
     for i in 0..5 {
-        send(&h, "a@acme.example", &[&format!("r{i}@dest.example")], b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n").await;
+        send(
+            &h,
+            "a@acme.example",
+            &[&format!("r{i}@dest.example")],
+            b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n",
+        )
+        .await;
     }
     assert_eq!(h.sink.wait_for(5, Duration::from_secs(10)).await.len(), 5);
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -134,8 +176,20 @@ async fn opportunistic_starttls_and_smarthost_auth() {
         c.relay.smarthost.password = Some("relay-pass".into());
     })
     .await;
-    send(&h, "a@acme.example", &["b@dest.example", "c@dest.example"], b"From: a@acme.example\r\nSubject: tls\r\n\r\nhi\r\n.\r\n").await;
-    send(&h, "a@acme.example", &["d@dest.example"], b"From: a@acme.example\r\nSubject: tls 2\r\n\r\nhi\r\n.\r\n").await;
+    send(
+        &h,
+        "a@acme.example",
+        &["b@dest.example", "c@dest.example"],
+        b"From: a@acme.example\r\nSubject: tls\r\n\r\nhi\r\n.\r\n",
+    )
+    .await;
+    send(
+        &h,
+        "a@acme.example",
+        &["d@dest.example"],
+        b"From: a@acme.example\r\nSubject: tls 2\r\n\r\nhi\r\n.\r\n",
+    )
+    .await;
     let got = secure.wait_for(2, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 2);
     for message in &got {
@@ -151,7 +205,16 @@ async fn required_starttls_without_offer_is_a_temporary_failure() {
         c.queue.max_age = aupgate::config::HumanDuration::secs(1);
     })
     .await;
-    send(&h, "", &["b@dest.example"], b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n").await;
+    send(
+        &h,
+        "",
+        &["b@dest.example"],
+        b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n",
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(h.sink.messages().is_empty(), "must not relay in plaintext when TLS is required");
+    assert!(
+        h.sink.messages().is_empty(),
+        "must not relay in plaintext when TLS is required"
+    );
 }

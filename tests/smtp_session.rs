@@ -14,11 +14,19 @@ async fn ehlo_advertises_extensions_and_hides_auth_before_tls() {
     let mut c = h.connect(h.relay_addr()).await;
     let reply = c.send("EHLO client.test", "250 ").await;
     let text = reply.join("\n");
-    for ext in ["PIPELINING", "SIZE 65536", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "STARTTLS"] {
+    for ext in [
+        "PIPELINING",
+        "SIZE 65536",
+        "8BITMIME",
+        "SMTPUTF8",
+        "ENHANCEDSTATUSCODES",
+        "STARTTLS",
+    ] {
         assert!(text.contains(ext), "{ext} missing in {text}");
     }
     assert!(!text.contains("AUTH"), "AUTH must not be offered in plaintext: {text}");
-    c.send(&format!("AUTH PLAIN {}", plain("acme-user", PASSWORD)), "530 5.7.0").await;
+    c.send(&format!("AUTH PLAIN {}", plain("acme-user", PASSWORD)), "530 5.7.0")
+        .await;
     c.send("VRFY postmaster", "502 5.5.1").await;
     c.send("NOOP", "250 2.0.0").await;
     c.send("QUIT", "221 2.0.0").await;
@@ -34,7 +42,8 @@ async fn network_tenant_sends_but_not_as_a_foreign_domain() {
     c.send("RSET", "250 2.0.0").await;
     c.send("MAIL FROM:<x@acme.example> SIZE=1000000", "552 5.3.4").await;
     c.send("MAIL FROM:<x@acme.example> RET=FULL", "555 5.5.4").await;
-    c.send("MAIL FROM:<x@acme.example> BODY=8BITMIME SMTPUTF8", "250 2.1.0").await;
+    c.send("MAIL FROM:<x@acme.example> BODY=8BITMIME SMTPUTF8", "250 2.1.0")
+        .await;
     c.send("MAIL FROM:<x@acme.example>", "503 5.5.1").await;
     c.send("RCPT TO:<not an address>", "501 5.1.3").await;
     for i in 0..5 {
@@ -51,7 +60,8 @@ async fn unidentified_client_can_never_relay() {
     .await;
     let mut c = h.connect(h.relay_addr()).await;
     c.send("EHLO client.test", "250 ").await;
-    c.send("MAIL FROM:<x@acme.example>", "554 5.7.1 Relay access denied").await;
+    c.send("MAIL FROM:<x@acme.example>", "554 5.7.1 Relay access denied")
+        .await;
     c.send("RCPT TO:<y@dest.example>", "503 5.5.1").await;
     c.send("DATA", "503 5.5.1").await;
 }
@@ -71,14 +81,18 @@ async fn submission_requires_auth_over_tls() {
     let text = c.send("EHLO client.test", "250 ").await.join("\n");
     assert!(text.contains("AUTH PLAIN LOGIN"));
     assert!(!text.contains("STARTTLS"));
-    c.send("MAIL FROM:<x@roaming.example>", "530 5.7.0 Authentication required").await;
-    c.send(&format!("AUTH PLAIN {}", plain("roaming-user", "wrong")), "535 5.7.8").await;
-    c.send(&format!("AUTH PLAIN {}", plain("roaming-user", PASSWORD)), "235 2.7.0").await;
+    c.send("MAIL FROM:<x@roaming.example>", "530 5.7.0 Authentication required")
+        .await;
+    c.send(&format!("AUTH PLAIN {}", plain("roaming-user", "wrong")), "535 5.7.8")
+        .await;
+    c.send(&format!("AUTH PLAIN {}", plain("roaming-user", PASSWORD)), "235 2.7.0")
+        .await;
     c.send("MAIL FROM:<x@acme.example>", "553 5.7.1").await;
     c.send("MAIL FROM:<x@roaming.example>", "250 2.1.0").await;
     c.send("RCPT TO:<y@dest.example>", "250 2.1.5").await;
     c.send("DATA", "354").await;
-    c.write(b"From: x@roaming.example\r\nSubject: hi\r\n\r\nbody\r\n.\r\n").await;
+    c.write(b"From: x@roaming.example\r\nSubject: hi\r\n\r\nbody\r\n.\r\n")
+        .await;
     c.expect("250 2.0.0 OK queued as").await;
     let got = h.sink.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 1);
@@ -89,7 +103,10 @@ async fn submission_requires_auth_over_tls() {
 async fn auth_login_over_implicit_tls() {
     let h = Harness::start().await;
     let tcp = TcpStream::connect(h.implicit_tls_addr()).await.unwrap();
-    let tls = support::insecure_tls().connect("gw.test".try_into().unwrap(), tcp).await.expect("implicit tls");
+    let tls = support::insecure_tls()
+        .connect("gw.test".try_into().unwrap(), tcp)
+        .await
+        .expect("implicit tls");
     let mut c = Client::new(tls);
     c.expect("220 gw.test").await;
     c.send("EHLO client.test", "250 ").await;
@@ -98,7 +115,8 @@ async fn auth_login_over_implicit_tls() {
     use base64::Engine as _;
     let password = base64::engine::general_purpose::STANDARD.encode(PASSWORD);
     c.send(&password, "235 2.7.0").await;
-    c.send(&format!("AUTH PLAIN {}", plain("roaming-user", PASSWORD)), "503 5.5.1").await;
+    c.send(&format!("AUTH PLAIN {}", plain("roaming-user", PASSWORD)), "503 5.5.1")
+        .await;
 }
 
 #[tokio::test]
@@ -107,11 +125,15 @@ async fn authenticated_tenant_outside_its_networks_is_refused() {
     let mut c = h.connect(h.submission_addr()).await;
     c.send("EHLO client.test", "250 ").await;
     c.send("STARTTLS", "220 2.0.0").await;
-    let tls = support::insecure_tls().connect("gw.test".try_into().unwrap(), c.stream).await.unwrap();
+    let tls = support::insecure_tls()
+        .connect("gw.test".try_into().unwrap(), c.stream)
+        .await
+        .unwrap();
     let mut c = Client::new(tls);
     c.send("EHLO client.test", "250 ").await;
     // "remote" owns 10.9.0.0/16; we connect from 127.0.0.1.
-    c.send(&format!("AUTH PLAIN {}", plain("remote-user", PASSWORD)), "554 5.7.1").await;
+    c.send(&format!("AUTH PLAIN {}", plain("remote-user", PASSWORD)), "554 5.7.1")
+        .await;
     c.send("MAIL FROM:<x@remote.example>", "530 5.7.0").await;
 }
 
@@ -123,7 +145,10 @@ async fn starttls_discards_pipelined_plaintext() {
     // A command injected after STARTTLS in the same packet must not be executed after the handshake.
     c.write(b"STARTTLS\r\nMAIL FROM:<x@acme.example>\r\n").await;
     c.expect("220 2.0.0").await;
-    let tls = support::insecure_tls().connect("gw.test".try_into().unwrap(), c.stream).await.unwrap();
+    let tls = support::insecure_tls()
+        .connect("gw.test".try_into().unwrap(), c.stream)
+        .await
+        .unwrap();
     let mut c = Client::new(tls);
     // State is reset too: MAIL before a new EHLO is a sequence error, and no injected reply is waiting.
     c.send("MAIL FROM:<x@acme.example>", "503 5.5.1").await;
@@ -137,12 +162,14 @@ async fn pipelined_commands_get_replies_in_order() {
     let h = Harness::start().await;
     let mut c = h.connect(h.relay_addr()).await;
     c.send("EHLO client.test", "250 ").await;
-    c.write(b"MAIL FROM:<a@acme.example>\r\nRCPT TO:<b@dest.example>\r\nRCPT TO:<bad>\r\nDATA\r\n").await;
+    c.write(b"MAIL FROM:<a@acme.example>\r\nRCPT TO:<b@dest.example>\r\nRCPT TO:<bad>\r\nDATA\r\n")
+        .await;
     c.expect("250 2.1.0").await;
     c.expect("250 2.1.5").await;
     c.expect("501 5.1.3").await;
     c.expect("354").await;
-    c.write(b"From: a@acme.example\r\nSubject: p\r\n\r\nx\r\n.\r\nQUIT\r\n").await;
+    c.write(b"From: a@acme.example\r\nSubject: p\r\n\r\nx\r\n.\r\nQUIT\r\n")
+        .await;
     c.expect("250 2.0.0 OK queued as").await;
     c.expect("221 2.0.0").await;
     assert_eq!(h.sink.wait_for(1, Duration::from_secs(10)).await.len(), 1);
@@ -241,7 +268,11 @@ async fn shutdown_answers_421_to_idle_and_new_sessions() {
     let addr = h.relay_addr();
     let mut idle = h.connect(addr).await;
     idle.send("EHLO client.test", "250 ").await;
-    let support::Harness { gateway, sink: _sink, dir: _dir } = h;
+    let support::Harness {
+        gateway,
+        sink: _sink,
+        dir: _dir,
+    } = h;
     let stopping = tokio::spawn(gateway.shutdown());
     idle.expect("421 4.3.0").await;
     let mut late = Client::new(TcpStream::connect(addr).await.unwrap());

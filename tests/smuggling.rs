@@ -54,7 +54,11 @@ async fn smuggled_end_of_data_never_splits_a_message() {
         }
     }
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert!(h.sink.messages().is_empty(), "nothing may be relayed: {:?}", h.sink.messages());
+    assert!(
+        h.sink.messages().is_empty(),
+        "nothing may be relayed: {:?}",
+        h.sink.messages()
+    );
 }
 
 #[tokio::test]
@@ -70,7 +74,8 @@ async fn a_real_second_message_after_a_refused_one_is_fine() {
     c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
     c.send("RCPT TO:<b@dest.example>", "250 2.1.5").await;
     c.send("DATA", "354").await;
-    c.write(b"From: a@acme.example\r\nSubject: good\r\n\r\nfine\r\n.\r\n").await;
+    c.write(b"From: a@acme.example\r\nSubject: good\r\n\r\nfine\r\n.\r\n")
+        .await;
     c.expect("250 2.0.0").await;
     let got = h.sink.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 1);

@@ -10,8 +10,7 @@ use aupgate::store::redis::RedisStore;
 use aupgate::store::rocks::RocksStore;
 use aupgate::store::window::span;
 use aupgate::store::{
-    AuditRecord, Block, BlockScope, Charge, Event, Key, Lift, RateStore, Suppression, TenantRecord,
-    TenantState,
+    AuditRecord, Block, BlockScope, Charge, Event, Key, Lift, RateStore, Suppression, TenantRecord, TenantState,
 };
 use store_support::{now_ms, RedisCluster, RedisServer};
 
@@ -27,33 +26,19 @@ async fn counters(s: Store, t: &str) {
     s.counter_add(&k, 4, t0 + 1000, DAY).await.expect("add");
     assert_eq!(s.counter_get(&k, t0 + 1000, DAY).await.expect("get"), 7);
     // Still counted just before the window ends.
-    assert_eq!(
-        s.counter_get(&k, t0 + DAY_MS - 1, DAY).await.expect("get"),
-        7
-    );
+    assert_eq!(s.counter_get(&k, t0 + DAY_MS - 1, DAY).await.expect("get"), 7);
     // Error bound: gone at most one bucket (W/60) after the window.
     let b = span(t0, DAY_MS).size;
-    assert_eq!(
-        s.counter_get(&k, t0 + 1000 + DAY_MS + b, DAY)
-            .await
-            .expect("get"),
-        0
-    );
+    assert_eq!(s.counter_get(&k, t0 + 1000 + DAY_MS + b, DAY).await.expect("get"), 0);
     // Check-and-charge against a limit of 10.
     let k2 = Key::new("quota.msgs", t);
     for i in 1..=10u64 {
         assert_eq!(
-            s.counter_check_and_add(&k2, 1, 10, t0, DAY)
-                .await
-                .expect("cac"),
+            s.counter_check_and_add(&k2, 1, 10, t0, DAY).await.expect("cac"),
             Charge::Charged { total: i }
         );
     }
-    match s
-        .counter_check_and_add(&k2, 1, 10, t0 + 5, DAY)
-        .await
-        .expect("cac")
-    {
+    match s.counter_check_and_add(&k2, 1, 10, t0 + 5, DAY).await.expect("cac") {
         Charge::Refused {
             total: 10,
             retry_after_ms: Some(r),
@@ -61,18 +46,14 @@ async fn counters(s: Store, t: &str) {
             assert!(r >= DAY_MS - 5 && r <= DAY_MS + b, "retry {r}");
             // Waiting that long is enough.
             assert!(matches!(
-                s.counter_check_and_add(&k2, 1, 10, t0 + 5 + r, DAY)
-                    .await
-                    .expect("cac"),
+                s.counter_check_and_add(&k2, 1, 10, t0 + 5 + r, DAY).await.expect("cac"),
                 Charge::Charged { total: 1 }
             ));
         }
         other => panic!("expected refusal, got {other:?}"),
     }
     assert!(matches!(
-        s.counter_check_and_add(&k2, 11, 10, t0, DAY)
-            .await
-            .expect("cac"),
+        s.counter_check_and_add(&k2, 11, 10, t0, DAY).await.expect("cac"),
         Charge::Refused {
             retry_after_ms: None,
             ..
@@ -95,24 +76,15 @@ async fn distinct_sets(s: Store, t: &str) {
         assert!(r.admitted && !r.already_member);
         assert_eq!(r.distinct, i as u32 + 1);
     }
-    let r = s
-        .set_check_and_add(&k, b"d", t0 + 10, DAY, 3)
-        .await
-        .expect("add");
+    let r = s.set_check_and_add(&k, b"d", t0 + 10, DAY, 3).await.expect("add");
     assert!(!r.admitted && !r.already_member, "{r:?}");
     assert_eq!(r.distinct, 3);
-    let r = s
-        .set_check_and_add(&k, b"a", t0 + 20, DAY, 3)
-        .await
-        .expect("add");
+    let r = s.set_check_and_add(&k, b"a", t0 + 20, DAY, 3).await.expect("add");
     assert!(r.admitted && r.already_member, "{r:?}");
     assert_eq!(s.set_count(&k, t0 + 20, DAY).await.expect("count"), 3);
     // Exact window: "b" (at t0+1) counts at t0+1+W-1, not at t0+1+W.
     assert_eq!(s.set_count(&k, t0 + DAY_MS, DAY).await.expect("count"), 3);
-    assert_eq!(
-        s.set_count(&k, t0 + 1 + DAY_MS, DAY).await.expect("count"),
-        2
-    );
+    assert_eq!(s.set_count(&k, t0 + 1 + DAY_MS, DAY).await.expect("count"), 2);
     // "d" refused earlier fits once b and c are out of the window.
     let r = s
         .set_check_and_add(&k, b"d", t0 + 2 + DAY_MS, DAY, 3)
@@ -140,21 +112,12 @@ async fn event_logs(s: Store, t: &str) {
     assert_eq!(r.count, 10);
     assert_eq!(r.retry_after_ms, Some(t0 + DAY_MS - now));
     // At t0 + W the first occurrence left the window: one more fits, exactly.
-    let r = s
-        .events_check_and_add(&k, t0 + DAY_MS - 1, DAY, 10)
-        .await
-        .expect("ev");
+    let r = s.events_check_and_add(&k, t0 + DAY_MS - 1, DAY, 10).await.expect("ev");
     assert!(!r.admitted);
-    let r = s
-        .events_check_and_add(&k, t0 + DAY_MS, DAY, 10)
-        .await
-        .expect("ev");
+    let r = s.events_check_and_add(&k, t0 + DAY_MS, DAY, 10).await.expect("ev");
     assert!(r.admitted);
     assert_eq!(r.count, 10);
-    assert_eq!(
-        s.events_count(&k, t0 + DAY_MS, DAY).await.expect("count"),
-        10
-    );
+    assert_eq!(s.events_count(&k, t0 + DAY_MS, DAY).await.expect("count"), 10);
     // A set and an event log under one key do not mix.
     assert_eq!(s.set_count(&k, t0, DAY).await.expect("count"), 0);
 }
@@ -172,11 +135,7 @@ async fn forged_keys(s: Store, t: &str) {
     s.counter_add(&k3, 4, now, DAY).await.expect("add");
     s.counter_add(&k4, 8, now, DAY).await.expect("add");
     for (k, want) in [(&k1, 1), (&k2, 2), (&k3, 4), (&k4, 8)] {
-        assert_eq!(
-            s.counter_get(k, now, DAY).await.expect("get"),
-            want,
-            "{k:?}"
-        );
+        assert_eq!(s.counter_get(k, now, DAY).await.expect("get"), want, "{k:?}");
     }
     s.suppression_add(
         &a,
@@ -239,9 +198,7 @@ async fn blocks_and_audit(s: Store, t: &str) {
     };
     s.block_add(&whole).await.expect("add");
     assert_eq!(
-        s.block_get(t, BlockScope::Sender, "bob@x.example")
-            .await
-            .expect("get"),
+        s.block_get(t, BlockScope::Sender, "bob@x.example").await.expect("get"),
         Some(block.clone())
     );
     assert_eq!(
@@ -273,10 +230,7 @@ async fn blocks_and_audit(s: Store, t: &str) {
     );
     assert_eq!(s.blocks_list(t).await.expect("list"), vec![whole]);
     let audit = s.audit_range(t, at, at + 10).await.expect("audit");
-    let actions: Vec<_> = audit
-        .iter()
-        .map(|a| (a.action.as_str(), a.actor.as_str()))
-        .collect();
+    let actions: Vec<_> = audit.iter().map(|a| (a.action.as_str(), a.actor.as_str())).collect();
     assert_eq!(
         actions,
         vec![
@@ -294,10 +248,7 @@ async fn blocks_and_audit(s: Store, t: &str) {
         detail: serde_json::Value::Null,
     };
     s.audit_append(t, &extra).await.expect("append");
-    assert_eq!(
-        s.audit_range(t, at + 11, at + 30).await.expect("range"),
-        vec![extra]
-    );
+    assert_eq!(s.audit_range(t, at + 11, at + 30).await.expect("range"), vec![extra]);
 }
 
 async fn event_log(s: Store, t: &str) {
@@ -311,15 +262,10 @@ async fn event_log(s: Store, t: &str) {
     for i in [0, 1, 1, 2] {
         s.event_append(t, &ev(i)).await.expect("append");
     }
-    s.event_append(&format!("{t}-other"), &ev(1))
-        .await
-        .expect("append");
+    s.event_append(&format!("{t}-other"), &ev(1)).await.expect("append");
     let got = s.events_range(t, at + 1, at + 2).await.expect("range");
     assert_eq!(got, vec![ev(1), ev(1), ev(2)]);
-    assert_eq!(
-        s.events_range(t, at + 3, at + 100).await.expect("range"),
-        vec![]
-    );
+    assert_eq!(s.events_range(t, at + 3, at + 100).await.expect("range"), vec![]);
 }
 
 async fn suppression(s: Store, t: &str) {
@@ -332,10 +278,7 @@ async fn suppression(s: Store, t: &str) {
     s.suppression_add(t, &e("a@x")).await.expect("add");
     assert!(s.suppression_contains(t, "a@x").await.expect("contains"));
     assert!(!s.suppression_contains(t, "b@x").await.expect("contains"));
-    assert_eq!(
-        s.suppression_list(t).await.expect("list"),
-        vec![e("a@x"), e("z@x")]
-    );
+    assert_eq!(s.suppression_list(t).await.expect("list"), vec![e("a@x"), e("z@x")]);
     assert!(s.suppression_remove(t, "a@x").await.expect("rm"));
     assert!(!s.suppression_remove(t, "a@x").await.expect("rm"));
     assert_eq!(s.suppression_list(t).await.expect("list"), vec![e("z@x")]);

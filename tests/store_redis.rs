@@ -32,16 +32,9 @@ async fn two_nodes_share_a_limit() {
     let k = Key::new("bulk.rcpts", "acme").part("campaign");
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..50u32 {
-        let s = if i % 2 == 0 {
-            Arc::clone(&a)
-        } else {
-            Arc::clone(&b)
-        };
+        let s = if i % 2 == 0 { Arc::clone(&a) } else { Arc::clone(&b) };
         let k = k.clone();
-        tasks.spawn(async move {
-            s.set_check_and_add(&k, &i.to_be_bytes(), now, DAY, 20)
-                .await
-        });
+        tasks.spawn(async move { s.set_check_and_add(&k, &i.to_be_bytes(), now, DAY, 20).await });
     }
     let mut admitted = 0;
     while let Some(r) = tasks.join_next().await {
@@ -55,9 +48,7 @@ async fn two_nodes_share_a_limit() {
     }
     assert_eq!(b.counter_get(&q, now, DAY).await.expect("get"), 6);
     assert!(matches!(
-        b.counter_check_and_add(&q, 1, 6, now, DAY)
-            .await
-            .expect("cac"),
+        b.counter_check_and_add(&q, 1, 6, now, DAY).await.expect("cac"),
         Charge::Refused { total: 6, .. }
     ));
 }
@@ -70,10 +61,7 @@ async fn unreachable_redis_is_an_error() {
     let k = Key::new("quota", "acme");
     s.counter_add(&k, 1, now, DAY).await.expect("add while up");
     server.kill();
-    assert!(
-        s.counter_get(&k, now, DAY).await.is_err(),
-        "never a silent zero"
-    );
+    assert!(s.counter_get(&k, now, DAY).await.is_err(), "never a silent zero");
     assert!(s.counter_check_and_add(&k, 1, 10, now, DAY).await.is_err());
     assert!(s.set_check_and_add(&k, b"m", now, DAY, 20).await.is_err());
     assert!(s.events_check_and_add(&k, now, DAY, 10).await.is_err());
@@ -84,12 +72,7 @@ async fn unreachable_redis_is_an_error() {
         .is_err());
     // And a store that cannot connect at all does not open.
     let port = store_support::free_port(false);
-    let r = RedisStore::connect(
-        &[format!("redis://127.0.0.1:{port}")],
-        Duration::from_millis(300),
-        DAY,
-    )
-    .await;
+    let r = RedisStore::connect(&[format!("redis://127.0.0.1:{port}")], Duration::from_millis(300), DAY).await;
     assert!(r.is_err());
 }
 
@@ -101,28 +84,17 @@ async fn windowed_keys_expire() {
     let w = Duration::from_millis(200);
     let k = Key::new("quota", "acme");
     s.counter_add(&k, 1, now, w).await.expect("add");
-    s.counter_check_and_add(&k, 1, 9, now, w)
-        .await
-        .expect("cac");
+    s.counter_check_and_add(&k, 1, 9, now, w).await.expect("cac");
     s.set_check_and_add(&k, b"m", now, w, 5).await.expect("set");
     s.events_check_and_add(&k, now, w, 5).await.expect("ev");
     s.campaign_lookup_or_insert("acme", &[1, 2], "c", now, w)
         .await
         .expect("c");
     let client = redis::Client::open(server.url()).expect("client");
-    let mut c = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("conn");
-    let n: i64 = redis::cmd("DBSIZE")
-        .query_async(&mut c)
-        .await
-        .expect("dbsize");
+    let mut c = client.get_multiplexed_async_connection().await.expect("conn");
+    let n: i64 = redis::cmd("DBSIZE").query_async(&mut c).await.expect("dbsize");
     assert_eq!(n, 6, "counter, set, event log + sequence, two bands");
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let n: i64 = redis::cmd("DBSIZE")
-        .query_async(&mut c)
-        .await
-        .expect("dbsize");
+    let n: i64 = redis::cmd("DBSIZE").query_async(&mut c).await.expect("dbsize");
     assert_eq!(n, 0, "everything expired by EXPIRE, no scan");
 }

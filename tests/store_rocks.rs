@@ -17,9 +17,7 @@ const N: u64 = 5_000;
 
 /// In the child: charge counters, report, then wait to be killed.
 fn crash_child(dir: &str, now: u64) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
     rt.block_on(async {
         let s = RocksStore::open(std::path::Path::new(dir), DAY).expect("open");
         let k = Key::new("quota", "t1");
@@ -28,9 +26,7 @@ fn crash_child(dir: &str, now: u64) {
         }
         let q = Key::new("quota.cac", "t1");
         for _ in 0..30 {
-            s.counter_check_and_add(&q, 1, 25, now, DAY)
-                .await
-                .expect("cac");
+            s.counter_check_and_add(&q, 1, 25, now, DAY).await.expect("cac");
         }
         for i in 0..15u32 {
             s.set_check_and_add(&Key::new("bulk", "t1"), &i.to_be_bytes(), now, DAY, 20)
@@ -45,10 +41,7 @@ fn crash_child(dir: &str, now: u64) {
 #[test]
 fn counts_survive_sigkill() {
     if let Ok(dir) = std::env::var(CHILD_ENV) {
-        let now: u64 = std::env::var("AUPGATE_STORE_NOW")
-            .expect("now")
-            .parse()
-            .expect("num");
+        let now: u64 = std::env::var("AUPGATE_STORE_NOW").expect("now").parse().expect("num");
         crash_child(&dir, now);
         return;
     }
@@ -70,40 +63,23 @@ fn counts_survive_sigkill() {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !tmp.path().join("ready").exists() {
         assert!(Instant::now() < deadline, "child never got ready");
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "child exited early"
-        );
+        assert!(child.try_wait().expect("wait").is_none(), "child exited early");
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().expect("SIGKILL"); // Child::kill is SIGKILL on unix
     let status = child.wait().expect("reap");
     assert!(!status.success());
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
     rt.block_on(async {
         let s = RocksStore::open(&db, DAY).expect("reopen");
         let at = now + N;
+        assert_eq!(s.counter_get(&Key::new("quota", "t1"), at, DAY).await.expect("get"), N);
         assert_eq!(
-            s.counter_get(&Key::new("quota", "t1"), at, DAY)
-                .await
-                .expect("get"),
-            N
-        );
-        assert_eq!(
-            s.counter_get(&Key::new("quota.cac", "t1"), at, DAY)
-                .await
-                .expect("get"),
+            s.counter_get(&Key::new("quota.cac", "t1"), at, DAY).await.expect("get"),
             25
         );
-        assert_eq!(
-            s.set_count(&Key::new("bulk", "t1"), at, DAY)
-                .await
-                .expect("count"),
-            15
-        );
+        assert_eq!(s.set_count(&Key::new("bulk", "t1"), at, DAY).await.expect("count"), 15);
     });
 }
 
@@ -116,9 +92,7 @@ async fn expired_data_is_dropped_by_compaction() {
     for i in 0..100u64 {
         let k = Key::new("quota", "t").part_u64(i);
         s.counter_add(&k, 1, old, DAY).await.expect("add");
-        s.set_check_and_add(&k, b"m", old, DAY, 5)
-            .await
-            .expect("set");
+        s.set_check_and_add(&k, b"m", old, DAY, 5).await.expect("set");
         s.events_check_and_add(&k, old, DAY, 5).await.expect("ev");
     }
     s.campaign_lookup_or_insert("t", &[1, 2], "c", old, DAY)
@@ -141,18 +115,10 @@ async fn expired_data_is_dropped_by_compaction() {
     s.compact_all().expect("compact");
     // Merge results land as values and are filtered by the next compaction.
     s.compact_all().expect("compact");
-    assert_eq!(
-        s.raw_len("counters").expect("len"),
-        1,
-        "only the live counter is left"
-    );
+    assert_eq!(s.raw_len("counters").expect("len"), 1, "only the live counter is left");
     assert_eq!(s.raw_len("sets").expect("len"), 0);
     assert_eq!(s.raw_len("campaigns").expect("len"), 1);
-    assert_eq!(
-        s.raw_len("events").expect("len"),
-        0,
-        "past the 1h log retention"
-    );
+    assert_eq!(s.raw_len("events").expect("len"), 0, "past the 1h log retention");
     assert_eq!(
         s.counter_get(&Key::new("quota", "live"), fresh, DAY)
             .await

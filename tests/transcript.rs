@@ -33,12 +33,32 @@ async fn session(peer: &str) -> (Client<DuplexStream>, Fixture) {
     let queue = Queue::open(&dir.path().join("queue")).unwrap();
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let tenants = Arc::new(TenantDirectory::from_config(&config.tenants));
-    let ctx = Arc::new(SmtpContext::new(Arc::new(config.clone()), tenants, engine(dir.path()).await, queue.clone(), None, shutdown_rx));
+    let ctx = Arc::new(SmtpContext::new(
+        Arc::new(config.clone()),
+        tenants,
+        engine(dir.path()).await,
+        queue.clone(),
+        None,
+        shutdown_rx,
+    ));
     let (client, server) = tokio::io::duplex(64 * 1024);
     let peer: SocketAddr = peer.parse().unwrap();
-    let session = Session::new(ctx, Arc::new(config.listeners[0].clone()), peer, Box::new(server), false);
+    let session = Session::new(
+        ctx,
+        Arc::new(config.listeners[0].clone()),
+        peer,
+        Box::new(server),
+        false,
+    );
     tokio::spawn(session.run());
-    (Client::new(client), Fixture { _dir: dir, queue, _shutdown: shutdown })
+    (
+        Client::new(client),
+        Fixture {
+            _dir: dir,
+            queue,
+            _shutdown: shutdown,
+        },
+    )
 }
 
 #[tokio::test]
@@ -49,7 +69,8 @@ async fn full_transaction_is_queued_before_250() {
     c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
     c.send("RCPT TO:<b@dest.example>", "250 2.1.5").await;
     c.send("DATA", "354").await;
-    c.write(b"From: a@acme.example\r\nSubject: t\r\n\r\nbody\r\n.\r\n").await;
+    c.write(b"From: a@acme.example\r\nSubject: t\r\n\r\nbody\r\n.\r\n")
+        .await;
     let reply = c.expect("250 2.0.0 OK queued as ").await;
     let id = reply[0].rsplit(' ').next().unwrap().to_string();
     let (entry, body) = fixture.queue.load(&id).expect("durably queued");
@@ -92,9 +113,25 @@ async fn suspended_tenant_is_refused_at_mail_from() {
     let queue = Queue::open(&dir.path().join("queue")).unwrap();
     let (_shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let tenants = Arc::new(TenantDirectory::from_config(&config.tenants));
-    let ctx = Arc::new(SmtpContext::new(Arc::new(config.clone()), tenants, engine(dir.path()).await, queue, None, shutdown_rx));
+    let ctx = Arc::new(SmtpContext::new(
+        Arc::new(config.clone()),
+        tenants,
+        engine(dir.path()).await,
+        queue,
+        None,
+        shutdown_rx,
+    ));
     let (client, server) = tokio::io::duplex(4096);
-    tokio::spawn(Session::new(ctx, Arc::new(config.listeners[0].clone()), "127.0.0.1:1".parse().unwrap(), Box::new(server), false).run());
+    tokio::spawn(
+        Session::new(
+            ctx,
+            Arc::new(config.listeners[0].clone()),
+            "127.0.0.1:1".parse().unwrap(),
+            Box::new(server),
+            false,
+        )
+        .run(),
+    );
     let mut c = Client::new(client);
     c.expect("220").await;
     c.send("EHLO client.test", "250").await;

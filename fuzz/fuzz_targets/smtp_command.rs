@@ -3,8 +3,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|line: &[u8]| {
-    if let Ok(aupgate::smtp::command::Command::Mail { address, .. } | aupgate::smtp::command::Command::Rcpt { address, .. }) =
-        aupgate::smtp::command::parse(line)
+    if let Ok(
+        aupgate::smtp::command::Command::Mail { address, .. } | aupgate::smtp::command::Command::Rcpt { address, .. },
+    ) = aupgate::smtp::command::parse(line)
     {
         let _ = address.to_address();
     }

@@ -21,7 +21,14 @@ pub struct ListQuery {
 pub async fn list(State(state): State<AdminState>, Query(query): Query<ListQuery>) -> ApiResult<Vec<Block>> {
     let tenants: Vec<String> = match query.tenant {
         Some(tenant) => vec![tenant],
-        None => state.store.tenant_list().await.map_err(super::internal)?.into_iter().map(|t| t.id).collect(),
+        None => state
+            .store
+            .tenant_list()
+            .await
+            .map_err(super::internal)?
+            .into_iter()
+            .map(|t| t.id)
+            .collect(),
     };
     let mut blocks = Vec::new();
     for tenant in tenants {
@@ -80,26 +87,48 @@ pub async fn lift(State(state): State<AdminState>, Json(request): Json<LiftBlock
     Ok(Json(lifted))
 }
 
-fn validate(by: &str, reason: &str, scope: BlockScope, target: &str) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
+fn validate(
+    by: &str,
+    reason: &str,
+    scope: BlockScope,
+    target: &str,
+) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
     if by.trim().is_empty() || reason.trim().is_empty() {
-        return Err(super::error(StatusCode::BAD_REQUEST, "`by` and `reason` are required".into()));
+        return Err(super::error(
+            StatusCode::BAD_REQUEST,
+            "`by` and `reason` are required".into(),
+        ));
     }
     match (scope, target.is_empty()) {
-        (BlockScope::Tenant, false) => Err(super::error(StatusCode::BAD_REQUEST, "a tenant block takes no target".into())),
-        (BlockScope::Campaign | BlockScope::Sender, true) => {
-            Err(super::error(StatusCode::BAD_REQUEST, "campaign and sender blocks need a target".into()))
-        }
+        (BlockScope::Tenant, false) => Err(super::error(
+            StatusCode::BAD_REQUEST,
+            "a tenant block takes no target".into(),
+        )),
+        (BlockScope::Campaign | BlockScope::Sender, true) => Err(super::error(
+            StatusCode::BAD_REQUEST,
+            "campaign and sender blocks need a target".into(),
+        )),
         _ => Ok(()),
     }
 }
 
-async fn set_state(state: &AdminState, id: &str, name: &str, new: TenantState) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
-    let mut record = state.store.tenant_get(id).await.map_err(super::internal)?.unwrap_or(TenantRecord {
-        id: id.to_string(),
-        name: name.to_string(),
-        state: new,
-        extra: serde_json::Value::Null,
-    });
+async fn set_state(
+    state: &AdminState,
+    id: &str,
+    name: &str,
+    new: TenantState,
+) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
+    let mut record = state
+        .store
+        .tenant_get(id)
+        .await
+        .map_err(super::internal)?
+        .unwrap_or(TenantRecord {
+            id: id.to_string(),
+            name: name.to_string(),
+            state: new,
+            extra: serde_json::Value::Null,
+        });
     record.state = new;
     state.store.tenant_put(&record).await.map_err(super::internal)
 }

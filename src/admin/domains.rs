@@ -81,7 +81,14 @@ fn store_domains(record: &mut TenantRecord, list: &[DomainStatus]) {
     record.extra["verification"] = serde_json::to_value(list).unwrap_or_default();
 }
 
-async fn audit(state: &AdminState, tenant: &str, actor: &str, action: &str, domain: &str, reason: &str) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
+async fn audit(
+    state: &AdminState,
+    tenant: &str,
+    actor: &str,
+    action: &str,
+    domain: &str,
+    reason: &str,
+) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
     let record = AuditRecord {
         at: now_ms(),
         actor: actor.to_string(),
@@ -100,9 +107,17 @@ pub async fn list(State(state): State<AdminState>, Path(tenant): Path<String>) -
 }
 
 /// `POST /api/v1/tenants/{tenant}/domains`: issue (or re-show) the token for a domain.
-pub async fn add(State(state): State<AdminState>, Path(tenant): Path<String>, Json(request): Json<AddDomain>) -> ApiResult<DomainStatus> {
-    let domain = normalize_domain(&request.domain)
-        .ok_or_else(|| super::error(StatusCode::BAD_REQUEST, format!("`{}` is not a domain name", request.domain)))?;
+pub async fn add(
+    State(state): State<AdminState>,
+    Path(tenant): Path<String>,
+    Json(request): Json<AddDomain>,
+) -> ApiResult<DomainStatus> {
+    let domain = normalize_domain(&request.domain).ok_or_else(|| {
+        super::error(
+            StatusCode::BAD_REQUEST,
+            format!("`{}` is not a domain name", request.domain),
+        )
+    })?;
     let mut record = load(&state, &tenant).await?;
     let mut list = domains(&record);
     if let Some(existing) = list.iter().find(|d| d.domain == domain) {
@@ -118,27 +133,40 @@ pub async fn add(State(state): State<AdminState>, Path(tenant): Path<String>, Js
 }
 
 /// `POST /api/v1/tenants/{tenant}/domains/{domain}/verify`: look the token up in DNS.
-pub async fn verify(State(state): State<AdminState>, Path((tenant, domain)): Path<(String, String)>) -> ApiResult<DomainStatus> {
-    let domain = normalize_domain(&domain).ok_or_else(|| super::error(StatusCode::BAD_REQUEST, "not a domain name".into()))?;
+pub async fn verify(
+    State(state): State<AdminState>,
+    Path((tenant, domain)): Path<(String, String)>,
+) -> ApiResult<DomainStatus> {
+    let domain =
+        normalize_domain(&domain).ok_or_else(|| super::error(StatusCode::BAD_REQUEST, "not a domain name".into()))?;
     let mut record = load(&state, &tenant).await?;
     let mut list = domains(&record);
-    let index = list
-        .iter()
-        .position(|d| d.domain == domain)
-        .ok_or_else(|| super::error(StatusCode::NOT_FOUND, format!("`{domain}` was not added for `{tenant}`")))?;
+    let index = list.iter().position(|d| d.domain == domain).ok_or_else(|| {
+        super::error(
+            StatusCode::NOT_FOUND,
+            format!("`{domain}` was not added for `{tenant}`"),
+        )
+    })?;
     let expected = format!("aupgate-verify={}", list[index].token);
     let found = match state.dns.txt_fresh(&record_name(&domain)).await {
         Ok(texts) => texts.iter().any(|t| t.trim() == expected),
         Err(DnsError::NotFound { .. }) => false,
         Err(error) => {
             // A temporary DNS failure is never a "no": the caller retries.
-            return Err(super::error(StatusCode::SERVICE_UNAVAILABLE, format!("temporary DNS failure, try again: {error}")));
+            return Err(super::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("temporary DNS failure, try again: {error}"),
+            ));
         }
     };
     if !found {
         return Err(super::error(
             StatusCode::CONFLICT,
-            format!("{} does not carry the expected TXT record yet ({})", record_name(&domain), list[index].record),
+            format!(
+                "{} does not carry the expected TXT record yet ({})",
+                record_name(&domain),
+                list[index].record
+            ),
         ));
     }
     list[index].verified = true;
@@ -152,10 +180,18 @@ pub async fn verify(State(state): State<AdminState>, Path((tenant, domain)): Pat
 }
 
 /// `POST /api/v1/tenants/{tenant}/domains/{domain}/mark-verified`: an operator vouches for it.
-pub async fn mark_verified(State(state): State<AdminState>, Path((tenant, domain)): Path<(String, String)>, Json(request): Json<MarkVerified>) -> ApiResult<DomainStatus> {
-    let domain = normalize_domain(&domain).ok_or_else(|| super::error(StatusCode::BAD_REQUEST, "not a domain name".into()))?;
+pub async fn mark_verified(
+    State(state): State<AdminState>,
+    Path((tenant, domain)): Path<(String, String)>,
+    Json(request): Json<MarkVerified>,
+) -> ApiResult<DomainStatus> {
+    let domain =
+        normalize_domain(&domain).ok_or_else(|| super::error(StatusCode::BAD_REQUEST, "not a domain name".into()))?;
     if request.by.trim().is_empty() || request.reason.trim().is_empty() {
-        return Err(super::error(StatusCode::BAD_REQUEST, "`by` and `reason` are required".into()));
+        return Err(super::error(
+            StatusCode::BAD_REQUEST,
+            "`by` and `reason` are required".into(),
+        ));
     }
     let mut record = load(&state, &tenant).await?;
     let mut list = domains(&record);
@@ -175,11 +211,23 @@ pub async fn mark_verified(State(state): State<AdminState>, Path((tenant, domain
     if let Some(live) = state.tenants.get(&tenant) {
         live.add_domain(&domain);
     }
-    audit(&state, &tenant, &request.by, "domain.mark_verified", &domain, &request.reason).await?;
+    audit(
+        &state,
+        &tenant,
+        &request.by,
+        "domain.mark_verified",
+        &domain,
+        &request.reason,
+    )
+    .await?;
     Ok(Json(entry))
 }
 
 /// Verified domains recorded for a tenant (used at startup).
 pub fn verified_domains(record: &TenantRecord) -> Vec<String> {
-    domains(record).into_iter().filter(|d| d.verified).map(|d| d.domain).collect()
+    domains(record)
+        .into_iter()
+        .filter(|d| d.verified)
+        .map(|d| d.domain)
+        .collect()
 }

@@ -44,9 +44,18 @@ pub async fn start(state: AdminState, address: &str) -> std::io::Result<SocketAd
     let app = Router::new()
         .route("/api/v1/blocks", get(blocks::list).post(blocks::add))
         .route("/api/v1/blocks/lift", post(blocks::lift))
-        .route("/api/v1/tenants/{tenant}/domains", get(domains::list).post(domains::add))
-        .route("/api/v1/tenants/{tenant}/domains/{domain}/verify", post(domains::verify))
-        .route("/api/v1/tenants/{tenant}/domains/{domain}/mark-verified", post(domains::mark_verified))
+        .route(
+            "/api/v1/tenants/{tenant}/domains",
+            get(domains::list).post(domains::add),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/domains/{domain}/verify",
+            post(domains::verify),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/domains/{domain}/mark-verified",
+            post(domains::mark_verified),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .route("/health", get(|| async { "ok" }))
         .with_state(state);
@@ -62,7 +71,12 @@ pub async fn start(state: AdminState, address: &str) -> std::io::Result<SocketAd
     Ok(bound)
 }
 
-async fn authorize(State(state): State<AdminState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Result<Response, (StatusCode, Json<api::ApiError>)> {
+async fn authorize(
+    State(state): State<AdminState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Result<Response, (StatusCode, Json<api::ApiError>)> {
     let allowed = match &state.token {
         Some(token) => request
             .headers()

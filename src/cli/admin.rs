@@ -151,7 +151,11 @@ pub fn run(args: AdminArgs) -> anyhow::Result<i32> {
                     by: operator(target.by),
                     reason: target.reason,
                 };
-                let block: Block = send(client.post(format!("{base}/api/v1/blocks")).json(&body), token.as_deref()).await?;
+                let block: Block = send(
+                    client.post(format!("{base}/api/v1/blocks")).json(&body),
+                    token.as_deref(),
+                )
+                .await?;
                 print!("blocked: ");
                 print_block(&block);
                 Ok(0)
@@ -164,7 +168,11 @@ pub fn run(args: AdminArgs) -> anyhow::Result<i32> {
                     by: operator(target.by),
                     reason: target.reason,
                 };
-                let block: Block = send(client.post(format!("{base}/api/v1/blocks/lift")).json(&body), token.as_deref()).await?;
+                let block: Block = send(
+                    client.post(format!("{base}/api/v1/blocks/lift")).json(&body),
+                    token.as_deref(),
+                )
+                .await?;
                 print!("lifted: ");
                 print_block(&block);
                 Ok(0)
@@ -173,7 +181,12 @@ pub fn run(args: AdminArgs) -> anyhow::Result<i32> {
     })
 }
 
-async fn domains(client: &reqwest::Client, base: &str, token: Option<&str>, command: DomainsCommand) -> anyhow::Result<i32> {
+async fn domains(
+    client: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+    command: DomainsCommand,
+) -> anyhow::Result<i32> {
     use crate::admin::domains::{AddDomain, DomainStatus, MarkVerified};
     let show = |d: &DomainStatus| {
         let state = if d.verified { "verified" } else { "pending" };
@@ -181,22 +194,55 @@ async fn domains(client: &reqwest::Client, base: &str, token: Option<&str>, comm
     };
     match command {
         DomainsCommand::List { tenant } => {
-            let list: Vec<DomainStatus> = send(client.get(format!("{base}/api/v1/tenants/{}/domains", percent_encode(&tenant))), token).await?;
+            let list: Vec<DomainStatus> = send(
+                client.get(format!("{base}/api/v1/tenants/{}/domains", percent_encode(&tenant))),
+                token,
+            )
+            .await?;
             list.iter().for_each(show);
         }
         DomainsCommand::Add { tenant, domain, by } => {
-            let body = AddDomain { domain, by: operator(by) };
-            let status: DomainStatus = send(client.post(format!("{base}/api/v1/tenants/{}/domains", percent_encode(&tenant))).json(&body), token).await?;
+            let body = AddDomain {
+                domain,
+                by: operator(by),
+            };
+            let status: DomainStatus = send(
+                client
+                    .post(format!("{base}/api/v1/tenants/{}/domains", percent_encode(&tenant)))
+                    .json(&body),
+                token,
+            )
+            .await?;
             show(&status);
         }
         DomainsCommand::Verify { tenant, domain } => {
-            let url = format!("{base}/api/v1/tenants/{}/domains/{}/verify", percent_encode(&tenant), percent_encode(&domain));
+            let url = format!(
+                "{base}/api/v1/tenants/{}/domains/{}/verify",
+                percent_encode(&tenant),
+                percent_encode(&domain)
+            );
             let status: DomainStatus = send(client.post(url), token).await?;
             show(&status);
         }
-        DomainsCommand::MarkVerified { tenant, domain, reason, by } => {
-            let url = format!("{base}/api/v1/tenants/{}/domains/{}/mark-verified", percent_encode(&tenant), percent_encode(&domain));
-            let status: DomainStatus = send(client.post(url).json(&MarkVerified { by: operator(by), reason }), token).await?;
+        DomainsCommand::MarkVerified {
+            tenant,
+            domain,
+            reason,
+            by,
+        } => {
+            let url = format!(
+                "{base}/api/v1/tenants/{}/domains/{}/mark-verified",
+                percent_encode(&tenant),
+                percent_encode(&domain)
+            );
+            let status: DomainStatus = send(
+                client.post(url).json(&MarkVerified {
+                    by: operator(by),
+                    reason,
+                }),
+                token,
+            )
+            .await?;
             show(&status);
         }
     }
@@ -217,12 +263,18 @@ fn endpoint(args: &AdminArgs) -> anyhow::Result<(String, Option<String>)> {
     Ok((url.trim_end_matches('/').to_string(), token))
 }
 
-async fn send<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder, token: Option<&str>) -> anyhow::Result<T> {
+async fn send<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    token: Option<&str>,
+) -> anyhow::Result<T> {
     let request = match token {
         Some(token) => request.bearer_auth(token),
         None => request,
     };
-    let response = request.send().await.context("cannot reach the admin API (is the gateway running?)")?;
+    let response = request
+        .send()
+        .await
+        .context("cannot reach the admin API (is the gateway running?)")?;
     let status = response.status();
     if !status.is_success() {
         let message = response
@@ -245,11 +297,16 @@ fn percent_encode(text: &str) -> String {
 }
 
 fn operator(by: Option<String>) -> String {
-    by.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "operator".to_string())
+    by.or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".to_string())
 }
 
 fn print_block(block: &Block) {
-    let target = if block.target.is_empty() { String::new() } else { format!(" {}", block.target) };
+    let target = if block.target.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", block.target)
+    };
     println!(
         "{} {:?}{} by {} at {}: {}",
         block.tenant,

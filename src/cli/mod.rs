@@ -12,7 +12,11 @@ use crate::config::Config;
 use crate::server::Gateway;
 
 #[derive(Parser)]
-#[command(name = "aupgate", version, about = "Outbound SMTP relay gateway with acceptable-use policy enforcement")]
+#[command(
+    name = "aupgate",
+    version,
+    about = "Outbound SMTP relay gateway with acceptable-use policy enforcement"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -103,12 +107,18 @@ pub fn run() -> anyhow::Result<i32> {
             Err(code) => Ok(code),
         },
         Command::Admin(args) => admin::run(args),
-        Command::Policy(PolicyCommand::Check { message, profile, tenant, tenants }) => {
-            policy::run(&message, &profile, tenants.as_deref(), tenant.as_deref())
-        }
-        Command::Policy(PolicyCommand::Replay { source, profile, tenants, tenant }) => {
-            policy::run(&source, &profile, tenants.as_deref(), tenant.as_deref())
-        }
+        Command::Policy(PolicyCommand::Check {
+            message,
+            profile,
+            tenant,
+            tenants,
+        }) => policy::run(&message, &profile, tenants.as_deref(), tenant.as_deref()),
+        Command::Policy(PolicyCommand::Replay {
+            source,
+            profile,
+            tenants,
+            tenant,
+        }) => policy::run(&source, &profile, tenants.as_deref(), tenant.as_deref()),
         Command::Policy(PolicyCommand::Lint { file }) => match crate::policy::profile::Profile::load(&file) {
             Ok(profile) => {
                 println!("{}: OK (profile `{}`)", file.display(), profile.profile.name);
@@ -166,7 +176,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("AUPGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {

@@ -43,7 +43,11 @@ fn load_profile(profile: &str) -> anyhow::Result<Profile> {
 /// Reads the messages of a file, a directory (file-name order) or an mbox.
 fn read_messages(source: &FsPath) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     if source.is_dir() {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(source)?.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect();
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(source)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
         paths.sort();
         return paths
             .into_iter()
@@ -60,7 +64,11 @@ fn read_messages(source: &FsPath) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
                 messages.push(std::mem::take(&mut current));
             }
             if !line.starts_with("From ") || !current.is_empty() {
-                current.push_str(line.strip_prefix('>').filter(|l| l.starts_with("From ")).unwrap_or(line));
+                current.push_str(
+                    line.strip_prefix('>')
+                        .filter(|l| l.starts_with("From "))
+                        .unwrap_or(line),
+                );
             }
         }
         if !current.is_empty() {
@@ -118,14 +126,28 @@ fn rule_of(verdict: &Verdict) -> Option<String> {
 }
 
 /// Runs `check` (one file) or `replay` (many); returns the exit code.
-pub fn run(source: &FsPath, profile: &str, tenants_file: Option<&FsPath>, tenant_id: Option<&str>) -> anyhow::Result<i32> {
+pub fn run(
+    source: &FsPath,
+    profile: &str,
+    tenants_file: Option<&FsPath>,
+    tenant_id: Option<&str>,
+) -> anyhow::Result<i32> {
     let profile = Arc::new(load_profile(profile)?);
     let messages = read_messages(source)?;
-    let scratch = std::env::temp_dir().join(format!("aupgate-replay-{}-{}", std::process::id(), rand::random::<u32>()));
+    let scratch = std::env::temp_dir().join(format!(
+        "aupgate-replay-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let result = runtime.block_on(async {
         let store = crate::store::open_store(&Default::default(), &scratch).await?;
-        let profiles: HashMap<String, Arc<Profile>> = [(profile.profile.name.clone(), profile.clone()), ("default".into(), profile.clone())].into_iter().collect();
+        let profiles: HashMap<String, Arc<Profile>> = [
+            (profile.profile.name.clone(), profile.clone()),
+            ("default".into(), profile.clone()),
+        ]
+        .into_iter()
+        .collect();
         let engine = Engine::new(store, profiles, profile.clone());
         let tenants = match tenants_file {
             Some(file) => {
@@ -153,17 +175,39 @@ pub fn run(source: &FsPath, profile: &str, tenants_file: Option<&FsPath>, tenant
         let mut counts: HashMap<&'static str, usize> = HashMap::new();
         for (file, message) in &messages {
             let headers = Headers::parse(message);
-            let sender_address = headers.first("return-path").or_else(|| headers.first("from")).map(addresses).and_then(|a| a.into_iter().next());
+            let sender_address = headers
+                .first("return-path")
+                .or_else(|| headers.first("from"))
+                .map(addresses)
+                .and_then(|a| a.into_iter().next());
             let sender = sender_address.as_deref().and_then(path_of).unwrap_or(Path::Null);
-            let recipients: Vec<Path> = ["to", "cc", "bcc"].iter().flat_map(|h| headers.all(h).flat_map(addresses).collect::<Vec<_>>()).filter_map(|a| path_of(&a)).collect();
+            let recipients: Vec<Path> = ["to", "cc", "bcc"]
+                .iter()
+                .flat_map(|h| headers.all(h).flat_map(addresses).collect::<Vec<_>>())
+                .filter_map(|a| path_of(&a))
+                .collect();
             let tenant = match tenants.get(tenant_id) {
                 Some(t) => t,
                 None => anyhow::bail!("no tenant `{tenant_id}` (use --tenant with a --tenants file)"),
             };
-            let mut verdict = engine.on_mail(&MailContext { tenant: &tenant, peer: "127.0.0.1".parse()?, sender: &sender, authenticated: true }).await;
+            let mut verdict = engine
+                .on_mail(&MailContext {
+                    tenant: &tenant,
+                    peer: "127.0.0.1".parse()?,
+                    sender: &sender,
+                    authenticated: true,
+                })
+                .await;
             if verdict == Verdict::Continue {
                 for (i, recipient) in recipients.iter().enumerate() {
-                    verdict = engine.on_rcpt(&RcptContext { tenant: &tenant, sender: &sender, recipient, accepted_so_far: i }).await;
+                    verdict = engine
+                        .on_rcpt(&RcptContext {
+                            tenant: &tenant,
+                            sender: &sender,
+                            recipient,
+                            accepted_so_far: i,
+                        })
+                        .await;
                     if verdict != Verdict::Continue {
                         break;
                     }
@@ -173,14 +217,31 @@ pub fn run(source: &FsPath, profile: &str, tenants_file: Option<&FsPath>, tenant
                 verdict = Verdict::Reject(crate::smtp::reply::no_valid_recipients());
             }
             if verdict == Verdict::Continue {
-                verdict = engine.on_data(&DataContext { tenant: &tenant, sender: &sender, recipients: &recipients, message }).await;
+                verdict = engine
+                    .on_data(&DataContext {
+                        tenant: &tenant,
+                        sender: &sender,
+                        recipients: &recipients,
+                        message,
+                    })
+                    .await;
             }
-            let name = if verdict == Verdict::Continue { "accept" } else { verdict.name() };
+            let name = if verdict == Verdict::Continue {
+                "accept"
+            } else {
+                verdict.name()
+            };
             if name == "accept" {
                 engine.on_accepted(&tenant, recipients.len(), file).await;
             }
             *counts.entry(name).or_default() += 1;
-            let line = Line { file, verdict: name, reply: verdict.reply().map(|r| r.summary()), rule: rule_of(&verdict), recipients: recipients.len() };
+            let line = Line {
+                file,
+                verdict: name,
+                reply: verdict.reply().map(|r| r.summary()),
+                rule: rule_of(&verdict),
+                recipients: recipients.len(),
+            };
             println!("{}", serde_json::to_string(&line)?);
         }
         let summary = serde_json::json!({

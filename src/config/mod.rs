@@ -154,7 +154,10 @@ impl Config {
                 );
             }
             if !names.insert(listener.name.clone()) {
-                errors.push(format!("{path}.name"), format!("duplicate listener name `{}`", listener.name));
+                errors.push(
+                    format!("{path}.name"),
+                    format!("duplicate listener name `{}`", listener.name),
+                );
             }
         }
         let limits = &self.limits;
@@ -201,12 +204,18 @@ impl Config {
         }
         for (i, server) in self.dns.nameservers.iter().enumerate() {
             if server.parse::<SocketAddr>().is_err() {
-                errors.push(format!("dns.nameservers[{i}]"), format!("`{server}` is not an ip:port address"));
+                errors.push(
+                    format!("dns.nameservers[{i}]"),
+                    format!("`{server}` is not an ip:port address"),
+                );
             }
         }
         self.validate_store(errors);
         match self.admin.address.parse::<SocketAddr>() {
-            Err(_) => errors.push("admin.address", format!("`{}` is not an ip:port address", self.admin.address)),
+            Err(_) => errors.push(
+                "admin.address",
+                format!("`{}` is not an ip:port address", self.admin.address),
+            ),
             Ok(address) if !address.ip().is_loopback() && self.admin.token.is_none() => {
                 errors.push("admin.token", "required when admin.address is not a loopback address");
             }
@@ -257,12 +266,18 @@ impl Config {
             }
             for (j, network) in tenant.networks.iter().enumerate() {
                 if network.parse::<ipnet::IpNet>().is_err() && network.parse::<std::net::IpAddr>().is_err() {
-                    errors.push(format!("{path}.networks[{j}]"), format!("`{network}` is not a CIDR network"));
+                    errors.push(
+                        format!("{path}.networks[{j}]"),
+                        format!("`{network}` is not a CIDR network"),
+                    );
                 }
             }
             for (j, domain) in tenant.domains.iter().enumerate() {
                 if crate::tenant::normalize_domain(domain).is_none() {
-                    errors.push(format!("{path}.domains[{j}]"), format!("`{domain}` is not a domain name"));
+                    errors.push(
+                        format!("{path}.domains[{j}]"),
+                        format!("`{domain}` is not a domain name"),
+                    );
                 }
             }
             for (j, credential) in tenant.credentials.iter().enumerate() {
@@ -312,7 +327,11 @@ pub(crate) fn section<T: DeserializeOwned + Default>(path: &str, value: toml::Va
     }
 }
 
-pub(crate) fn array_section<T: DeserializeOwned + Default>(path: &str, value: toml::Value, errors: &mut Collector) -> Vec<T> {
+pub(crate) fn array_section<T: DeserializeOwned + Default>(
+    path: &str,
+    value: toml::Value,
+    errors: &mut Collector,
+) -> Vec<T> {
     let toml::Value::Array(items) = value else {
         errors.push(path, "must be an array of tables ([[...]])");
         return Vec::new();

@@ -418,7 +418,7 @@ mod tests {
             ("Dear John,\nYour order is ready, John.", &[], "<greet> your order is ready <name>"),
             ("Hi Maria Lopez! Welcome aboard", &[], "<greet> welcome aboard"),
             ("Hello and welcome to our weekly news about gardens", &[], "<greet> and welcome to our weekly news about gardens"),
-            ("Sent to bob.smith@example.com (Bob)", &["bob".into(), "smith".into()], "sent to <email> <name>"),
+            ("Sent to bob.smith@example.com (Bob)", &["bob", "smith"], "sent to <email> <name>"),
             (
                 "Track: https://u123.click.shop.com/t/AbC9?x=1 or www.Shop.com/a",
                 &[],

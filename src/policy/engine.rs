@@ -65,9 +65,19 @@ impl Engine {
             profiles: std::sync::RwLock::new(profiles),
             default_profile: default,
             tenants: None,
-            mail: vec![Box::new(checks::TenantState), Box::new(checks::SenderDomain), Box::new(checks::MessageQuota)],
+            mail: vec![
+                Box::new(checks::TenantState),
+                Box::new(checks::SenderDomain),
+                Box::new(checks::MessageQuota),
+            ],
             rcpt: vec![Box::new(checks::RecipientQuota), Box::new(checks::Suppressed)],
-            data: vec![Box::new(checks::HeaderIntegrity), Box::new(checks::LetterBomb), Box::new(checks::SmsGateway), Box::new(checks::MailBomb), Box::new(checks::Bulk)],
+            data: vec![
+                Box::new(checks::HeaderIntegrity),
+                Box::new(checks::LetterBomb),
+                Box::new(checks::SmsGateway),
+                Box::new(checks::MailBomb),
+                Box::new(checks::Bulk),
+            ],
         }
     }
 
@@ -98,9 +108,15 @@ impl Engine {
 
     pub async fn on_mail(&self, ctx: &MailContext<'_>) -> Verdict {
         let profile = self.profile_for(ctx.tenant);
-        let env = Env { store: self.store.as_ref(), profile: &profile, now: now_ms() };
+        let env = Env {
+            store: self.store.as_ref(),
+            profile: &profile,
+            now: now_ms(),
+        };
         for check in &self.mail {
-            let verdict = self.decide(check.rule(), ctx.tenant, check.check(&env, ctx).await).await;
+            let verdict = self
+                .decide(check.rule(), ctx.tenant, check.check(&env, ctx).await)
+                .await;
             if verdict != Verdict::Continue {
                 return verdict;
             }
@@ -110,9 +126,15 @@ impl Engine {
 
     pub async fn on_rcpt(&self, ctx: &RcptContext<'_>) -> Verdict {
         let profile = self.profile_for(ctx.tenant);
-        let env = Env { store: self.store.as_ref(), profile: &profile, now: now_ms() };
+        let env = Env {
+            store: self.store.as_ref(),
+            profile: &profile,
+            now: now_ms(),
+        };
         for check in &self.rcpt {
-            let verdict = self.decide(check.rule(), ctx.tenant, check.check(&env, ctx).await).await;
+            let verdict = self
+                .decide(check.rule(), ctx.tenant, check.check(&env, ctx).await)
+                .await;
             if verdict != Verdict::Continue {
                 return verdict;
             }
@@ -122,13 +144,26 @@ impl Engine {
 
     pub async fn on_data(&self, ctx: &DataContext<'_>) -> Verdict {
         let profile = self.profile_for(ctx.tenant);
-        let env = Env { store: self.store.as_ref(), profile: &profile, now: now_ms() };
+        let env = Env {
+            store: self.store.as_ref(),
+            profile: &profile,
+            now: now_ms(),
+        };
         let facts = DataFacts::gather(ctx);
         for check in &self.data {
-            let verdict = self.decide(check.rule(), ctx.tenant, check.check(&env, ctx, &facts).await).await;
+            let verdict = self
+                .decide(check.rule(), ctx.tenant, check.check(&env, ctx, &facts).await)
+                .await;
             if verdict != Verdict::Continue {
                 if matches!(verdict, Verdict::Reject(_)) {
-                    escalation::record_violation(&env, self.tenants.as_deref(), ctx.tenant, check.rule(), facts.campaign_if_known()).await;
+                    escalation::record_violation(
+                        &env,
+                        self.tenants.as_deref(),
+                        ctx.tenant,
+                        check.rule(),
+                        facts.campaign_if_known(),
+                    )
+                    .await;
                 }
                 return verdict;
             }
@@ -141,9 +176,9 @@ impl Engine {
         let profile = self.profile_for(tenant);
         let now = now_ms();
         let result: Result<(), crate::store::StoreError> = async {
-            for (key, n, window) in checks::quota_keys(&tenant.id, recipients as u64, &profile) {
-                self.store.counter_add(&key, n, now, window).await?;
-            }
+            self.store
+                .counter_add_many(&checks::quota_keys(&tenant.id, recipients as u64, &profile), now)
+                .await?;
             self.store
                 .audit_append(
                     &tenant.id,

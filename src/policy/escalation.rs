@@ -19,8 +19,16 @@ fn rank(state: TenantState) -> u8 {
 /// Records a violation of `rule` by `tenant` in `campaign` and applies the ladder. One campaign
 /// breaking one rule is one event per window, however many of its messages are refused: the
 /// ladder counts incidents, not refused messages.
-pub async fn record_violation(env: &Env<'_>, tenants: Option<&TenantDirectory>, tenant: &Tenant, rule: &str, campaign: &str) {
-    let once = crate::store::Key::new("violation.once", &tenant.id).part(rule).part(campaign);
+pub async fn record_violation(
+    env: &Env<'_>,
+    tenants: Option<&TenantDirectory>,
+    tenant: &Tenant,
+    rule: &str,
+    campaign: &str,
+) {
+    let once = crate::store::Key::new("violation.once", &tenant.id)
+        .part(rule)
+        .part(campaign);
     let window = env.profile.bulk.window.get().max(env.profile.mail_bomb.window.get());
     match env.store.events_check_and_add(&once, env.now, window, 1).await {
         Ok(charge) if !charge.admitted => return,
@@ -35,7 +43,12 @@ pub async fn record_violation(env: &Env<'_>, tenants: Option<&TenantDirectory>, 
     }
 }
 
-async fn apply(env: &Env<'_>, tenants: Option<&TenantDirectory>, tenant: &Tenant, rule: &str) -> Result<(), crate::store::StoreError> {
+async fn apply(
+    env: &Env<'_>,
+    tenants: Option<&TenantDirectory>,
+    tenant: &Tenant,
+    rule: &str,
+) -> Result<(), crate::store::StoreError> {
     let event = Event {
         at: env.now,
         kind: "violation".into(),

@@ -20,10 +20,7 @@ impl Headers {
     pub fn parse(message: &[u8]) -> Headers {
         let limit = message.len().min(MAX_HEADER_BYTES);
         let block = &message[..limit];
-        let found_end = block
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|p| p + 2);
+        let found_end = block.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2);
         let end = found_end.unwrap_or(limit);
         // No end of the header block inside the window of a longer message: the rest is unseen.
         let mut truncated = found_end.is_none() && message.len() > MAX_HEADER_BYTES;
@@ -151,9 +148,7 @@ pub fn decode_charset(charset: &str, bytes: &[u8]) -> String {
 
 /// Base64 as mail readers take it: characters outside the alphabet skipped, padding optional.
 pub fn base64_lenient(input: &[u8]) -> Option<Vec<u8>> {
-    use base64::engine::{
-        general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig,
-    };
+    use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
     use base64::Engine as _;
     const LENIENT: GeneralPurpose = GeneralPurpose::new(
         &base64::alphabet::STANDARD,
@@ -242,9 +237,7 @@ pub enum AddressError {
 impl AddressError {
     pub fn describe(self) -> &'static str {
         match self {
-            AddressError::ControlCharacters => {
-                "control, NUL, undecodable or bidirectional-override characters"
-            }
+            AddressError::ControlCharacters => "control, NUL, undecodable or bidirectional-override characters",
             AddressError::Unbalanced => "unbalanced angle brackets, quotes or comments",
             AddressError::SeveralAddresses => "more than one address in one mailbox",
             AddressError::Empty => "no address",
@@ -534,9 +527,7 @@ fn parse_addr_spec(spec: &str) -> Result<(String, String), AddressError> {
     let domain = domain.strip_suffix('.').unwrap_or(domain);
     let label_ok = |label: &str| {
         !label.is_empty()
-            && label
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+            && label.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_')
             && !label.starts_with('-')
     };
     if domain.is_empty() || !domain.split('.').all(label_ok) {
@@ -549,13 +540,7 @@ fn parse_addr_spec(spec: &str) -> Result<(String, String), AddressError> {
 pub fn addresses_in_text(text: &str) -> Vec<(String, String)> {
     let normalized: String = text
         .chars()
-        .map(|c| {
-            if matches!(c, '\u{FF20}' | '\u{FE6B}') {
-                '@'
-            } else {
-                c
-            }
-        })
+        .map(|c| if matches!(c, '\u{FF20}' | '\u{FE6B}') { '@' } else { c })
         .collect();
     let stop = |c: char| c.is_whitespace() || "<>()\"',;:[]@".contains(c);
     let mut found = Vec::new();
@@ -568,10 +553,7 @@ pub fn addresses_in_text(text: &str) -> Vec<(String, String)> {
             .into_iter()
             .rev()
             .collect();
-        let right: String = normalized[i + 1..]
-            .chars()
-            .take_while(|&c| !stop(c))
-            .collect();
+        let right: String = normalized[i + 1..].chars().take_while(|&c| !stop(c)).collect();
         let right = right.trim_end_matches('.');
         if !left.is_empty() && !right.is_empty() {
             found.push((left, right.to_ascii_lowercase()));
@@ -586,7 +568,9 @@ mod tests {
 
     #[test]
     fn unfolds_and_stops_at_the_body() {
-        let h = Headers::parse(b"To: a@x.example,\r\n\tb@x.example\r\nList-Unsubscribe: <mailto:u@x>\r\n\r\nTo: body@x\r\n");
+        let h = Headers::parse(
+            b"To: a@x.example,\r\n\tb@x.example\r\nList-Unsubscribe: <mailto:u@x>\r\n\r\nTo: body@x\r\n",
+        );
         assert_eq!(h.first("to"), Some("a@x.example, b@x.example"));
         assert_eq!(h.count("To"), 1);
         assert!(h.first("list-unsubscribe").is_some());
@@ -595,10 +579,7 @@ mod tests {
 
     #[test]
     fn too_many_fields_is_reported_as_truncated() {
-        let message: String = (0..1_001)
-            .map(|i| format!("X-{i}: v\r\n"))
-            .collect::<String>()
-            + "\r\nbody";
+        let message: String = (0..1_001).map(|i| format!("X-{i}: v\r\n")).collect::<String>() + "\r\nbody";
         assert!(Headers::parse(message.as_bytes()).truncated());
     }
 
@@ -626,11 +607,7 @@ mod tests {
         let ok: &[(&str, &[&str], &str)] = &[
             ("a@acme.example", &["a@acme.example"], ""),
             ("Alice <a@acme.example>", &["a@acme.example"], "Alice"),
-            (
-                "\"Doe, John\" <j@acme.example>",
-                &["j@acme.example"],
-                "Doe, John",
-            ),
+            ("\"Doe, John\" <j@acme.example>", &["j@acme.example"], "Doe, John"),
             ("a@acme.example (Alice)", &["a@acme.example"], "Alice"),
             ("<a@ACME.example.>", &["a@acme.example"], ""),
             (
@@ -638,11 +615,7 @@ mod tests {
                 &["a@acme.example", "b@acme.example"],
                 "",
             ),
-            (
-                "\"odd@local\"@acme.example",
-                &["\"odd@local\"@acme.example"],
-                "",
-            ),
+            ("\"odd@local\"@acme.example", &["\"odd@local\"@acme.example"], ""),
             (
                 "=?utf-8?q?J=C3=BCrgen?= <j@acme.example>",
                 &["j@acme.example"],
@@ -656,10 +629,7 @@ mod tests {
             assert_eq!(parsed[0].display, *display, "{input}");
         }
         let bad: &[(&str, AddressError)] = &[
-            (
-                "<a@evil.example> <b@acme.example>",
-                AddressError::SeveralAddresses,
-            ),
+            ("<a@evil.example> <b@acme.example>", AddressError::SeveralAddresses),
             ("Name <b@acme.example> x", AddressError::SeveralAddresses),
             ("<b@acme.example", AddressError::Unbalanced),
             ("b@acme.example>", AddressError::Unbalanced),
@@ -670,29 +640,17 @@ mod tests {
             ("<a@evil.example@acme.example>", AddressError::BadAddrSpec),
             ("<@route.example:a@acme.example>", AddressError::BadAddrSpec),
             ("<a (c) @acme.example>", AddressError::CommentInAddress),
-            (
-                "<=?utf-8?q?ceo?=@acme.example>",
-                AddressError::EncodedWordInAddress,
-            ),
+            ("<=?utf-8?q?ceo?=@acme.example>", AddressError::EncodedWordInAddress),
             ("a\0@acme.example", AddressError::ControlCharacters),
-            (
-                "Ev\u{202E}il <a@acme.example>",
-                AddressError::ControlCharacters,
-            ),
-            (
-                "bad\u{FFFD} <a@acme.example>",
-                AddressError::ControlCharacters,
-            ),
+            ("Ev\u{202E}il <a@acme.example>", AddressError::ControlCharacters),
+            ("bad\u{FFFD} <a@acme.example>", AddressError::ControlCharacters),
             ("<>", AddressError::Empty),
             ("", AddressError::Empty),
             ("group: a@acme.example;", AddressError::Group),
             ("a@acme.example; b@evil.example", AddressError::Group),
             ("<a @acme.example>", AddressError::BadAddrSpec),
             ("<a,b@acme.example>", AddressError::BadAddrSpec),
-            (
-                "(((((((((deep))))))))) a@acme.example",
-                AddressError::Unbalanced,
-            ),
+            ("(((((((((deep))))))))) a@acme.example", AddressError::Unbalanced),
         ];
         for (input, expected) in bad {
             assert_eq!(parse_mailboxes(input, false), Err(*expected), "{input}");

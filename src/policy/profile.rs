@@ -131,9 +131,20 @@ impl Default for SmsGateways {
             enabled: true,
             max_recipients: 1,
             domains: [
-                "txt.att.net", "mms.att.net", "tmomail.net", "vtext.com", "vzwpix.com", "messaging.sprintpcs.com",
-                "pm.sprint.com", "sms.myboostmobile.com", "mms.cricketwireless.net", "msg.fi.google.com",
-                "email.uscc.net", "text.republicwireless.com", "mymetropcs.com", "sms.cricketwireless.net",
+                "txt.att.net",
+                "mms.att.net",
+                "tmomail.net",
+                "vtext.com",
+                "vzwpix.com",
+                "messaging.sprintpcs.com",
+                "pm.sprint.com",
+                "sms.myboostmobile.com",
+                "mms.cricketwireless.net",
+                "msg.fi.google.com",
+                "email.uscc.net",
+                "text.republicwireless.com",
+                "mymetropcs.com",
+                "sms.cricketwireless.net",
             ]
             .into_iter()
             .map(String::from)
@@ -220,8 +231,8 @@ impl Default for Attachments {
         Self {
             enabled: true,
             extensions: [
-                "exe", "scr", "com", "bat", "cmd", "pif", "vbs", "vbe", "js", "jse", "wsf", "wsh", "msi", "msp", "hta", "cpl",
-                "jar", "ps1", "lnk", "reg", "iso", "img", "vhd",
+                "exe", "scr", "com", "bat", "cmd", "pif", "vbs", "vbe", "js", "jse", "wsf", "wsh", "msi", "msp", "hta",
+                "cpl", "jar", "ps1", "lnk", "reg", "iso", "img", "vhd",
             ]
             .into_iter()
             .map(String::from)
@@ -315,13 +326,19 @@ impl Profile {
             errors.push("profile.name", "must not be empty");
         }
         if self.bulk.enabled && self.bulk.max_recipients == 0 {
-            errors.push("bulk.max_recipients", "must be at least 1 (or set bulk.enabled = false)");
+            errors.push(
+                "bulk.max_recipients",
+                "must be at least 1 (or set bulk.enabled = false)",
+            );
         }
         if self.bulk.window.get().is_zero() {
             errors.push("bulk.window", "must be longer than 0");
         }
         if self.mail_bomb.enabled && self.mail_bomb.max_messages == 0 {
-            errors.push("mail_bomb.max_messages", "must be at least 1 (or set mail_bomb.enabled = false)");
+            errors.push(
+                "mail_bomb.max_messages",
+                "must be at least 1 (or set mail_bomb.enabled = false)",
+            );
         }
         if self.mail_bomb.window.get().is_zero() {
             errors.push("mail_bomb.window", "must be longer than 0");
@@ -331,7 +348,10 @@ impl Profile {
         }
         for (i, domain) in self.sms_gateways.domains.iter().enumerate() {
             if crate::tenant::normalize_domain(domain).is_none() {
-                errors.push(format!("sms_gateways.domains[{i}]"), format!("`{domain}` is not a domain name"));
+                errors.push(
+                    format!("sms_gateways.domains[{i}]"),
+                    format!("`{domain}` is not a domain name"),
+                );
             }
         }
         self.validate_headers(errors);
@@ -344,11 +364,17 @@ impl Profile {
                 errors.push(format!("escalation.steps[{i}].window"), "must be longer than 0");
             }
             if step.state == TenantStateConfig::Active {
-                errors.push(format!("escalation.steps[{i}].state"), "a step must move the tenant out of `active`");
+                errors.push(
+                    format!("escalation.steps[{i}].state"),
+                    "a step must move the tenant out of `active`",
+                );
             }
         }
         if !self.on_error.defer {
-            errors.push("on_error.defer", "must be true: the gateway never lets mail through on an internal error");
+            errors.push(
+                "on_error.defer",
+                "must be true: the gateway never lets mail through on an internal error",
+            );
         }
     }
 }
@@ -360,8 +386,16 @@ impl Profile {
             errors.push("headers.max_received", "must be between 1 and 500");
         }
         let id = rules.authserv_id.trim();
-        if id.is_empty() || id.len() > 255 || id.chars().any(|c| c.is_whitespace() || c.is_control() || c == ';' || c == '(' || c == ')') {
-            errors.push("headers.authserv_id", "must be one token (a host name), without spaces, `;` or comments");
+        if id.is_empty()
+            || id.len() > 255
+            || id
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == ';' || c == '(' || c == ')')
+        {
+            errors.push(
+                "headers.authserv_id",
+                "must be one token (a host name), without spaces, `;` or comments",
+            );
         }
         if rules.authentication_results == AuthResultsAction::Remove {
             errors.push(
@@ -374,11 +408,17 @@ impl Profile {
     fn validate_attachments(&self, errors: &mut Collector) {
         let rules = &self.attachments;
         if rules.enabled && rules.extensions.is_empty() {
-            errors.push("attachments.extensions", "must list at least one extension (or set attachments.enabled = false)");
+            errors.push(
+                "attachments.extensions",
+                "must list at least one extension (or set attachments.enabled = false)",
+            );
         }
         for (i, ext) in rules.extensions.iter().enumerate() {
             if ext.is_empty() || ext.len() > 16 || !ext.chars().all(|c| c.is_ascii_alphanumeric()) {
-                errors.push(format!("attachments.extensions[{i}]"), format!("`{ext}` is not an extension (letters and digits, no dot)"));
+                errors.push(
+                    format!("attachments.extensions[{i}]"),
+                    format!("`{ext}` is not an extension (letters and digits, no dot)"),
+                );
             }
         }
     }
@@ -386,7 +426,9 @@ impl Profile {
 
 /// Loads every `*.toml` in `directory` (when it exists) keyed by `[profile] name`, plus the
 /// built-in `default` when the directory has none. All files' errors are reported together.
-pub fn load_directory(directory: &Path) -> Result<std::collections::HashMap<String, std::sync::Arc<Profile>>, ConfigErrors> {
+pub fn load_directory(
+    directory: &Path,
+) -> Result<std::collections::HashMap<String, std::sync::Arc<Profile>>, ConfigErrors> {
     let mut profiles = std::collections::HashMap::new();
     let mut errors = Vec::new();
     if let Ok(entries) = std::fs::read_dir(directory) {
@@ -411,7 +453,9 @@ pub fn load_directory(directory: &Path) -> Result<std::collections::HashMap<Stri
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
-    profiles.entry("default".to_string()).or_insert_with(|| std::sync::Arc::new(Profile::default()));
+    profiles
+        .entry("default".to_string())
+        .or_insert_with(|| std::sync::Arc::new(Profile::default()));
     Ok(profiles)
 }
 
@@ -435,11 +479,15 @@ mod tests {
 
     #[test]
     fn remove_is_refused_with_a_clear_message() {
-        let errors = Profile::parse("[headers]\nauthentication_results = \"remove\"\n").expect_err("remove").0;
+        let errors = Profile::parse("[headers]\nauthentication_results = \"remove\"\n")
+            .expect_err("remove")
+            .0;
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].path, "headers.authentication_results");
         assert!(errors[0].message.contains("not supported yet"), "{}", errors[0].message);
-        let errors = Profile::parse("[headers]\nauthentication_results = \"ignore\"\n").expect_err("unknown").0;
+        let errors = Profile::parse("[headers]\nauthentication_results = \"ignore\"\n")
+            .expect_err("unknown")
+            .0;
         assert_eq!(errors[0].path, "headers.authentication_results");
     }
 

@@ -43,7 +43,13 @@ mod tests {
 
     #[test]
     fn spellings_of_one_recipient_are_one_identity() {
-        for spelling in ["bob@x.example", "\"Bob\"@X.example.", "bob+1@x.example", "BOB+news@X.EXAMPLE", "\"b\\ob\"@x.example"] {
+        for spelling in [
+            "bob@x.example",
+            "\"Bob\"@X.example.",
+            "bob+1@x.example",
+            "BOB+news@X.EXAMPLE",
+            "\"b\\ob\"@x.example",
+        ] {
             assert_eq!(identity(spelling, true), "bob@x.example", "{spelling}");
         }
         assert_eq!(identity("bob+1@x.example", false), "bob+1@x.example");

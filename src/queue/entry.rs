@@ -36,7 +36,14 @@ pub struct QueueEntry {
 }
 
 impl QueueEntry {
-    pub fn new(id: String, tenant: String, sender: String, recipients: Vec<String>, trace: String, now_ms: u64) -> Self {
+    pub fn new(
+        id: String,
+        tenant: String,
+        sender: String,
+        recipients: Vec<String>,
+        trace: String,
+        now_ms: u64,
+    ) -> Self {
         QueueEntry {
             id,
             tenant,

@@ -146,7 +146,10 @@ impl Connection {
     }
 }
 
-async fn greet<T: AsyncRead + AsyncWrite + Unpin>(client: &mut SmtpClient<T>, hop: &HopSettings<'_>) -> Result<(), SessionFailure> {
+async fn greet<T: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut SmtpClient<T>,
+    hop: &HopSettings<'_>,
+) -> Result<(), SessionFailure> {
     let greeting = tokio::time::timeout(hop.timeout, client.read())
         .await
         .map_err(|_| SessionFailure::temporary("greeting: timeout"))?
@@ -157,19 +160,23 @@ async fn greet<T: AsyncRead + AsyncWrite + Unpin>(client: &mut SmtpClient<T>, ho
     Ok(())
 }
 
-async fn ehlo<T: AsyncRead + AsyncWrite + Unpin>(client: &mut SmtpClient<T>, hop: &HopSettings<'_>) -> Result<EhloResponse<String>, SessionFailure> {
-    client
-        .ehlo(hop.helo)
-        .await
-        .map_err(|e| match e {
-            mail_send::Error::UnexpectedReply(response) => SessionFailure::from_reply("EHLO", &response),
-            other => io_failure("EHLO", other),
-        })
+async fn ehlo<T: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut SmtpClient<T>,
+    hop: &HopSettings<'_>,
+) -> Result<EhloResponse<String>, SessionFailure> {
+    client.ehlo(hop.helo).await.map_err(|e| match e {
+        mail_send::Error::UnexpectedReply(response) => SessionFailure::from_reply("EHLO", &response),
+        other => io_failure("EHLO", other),
+    })
 }
 
 /// Runs one transaction on an open connection; per-recipient outcomes, in order. On `Ok` the
 /// connection is ready for the next MAIL FROM; on `Err` it must be dropped.
-pub async fn transact(connection: &mut Connection, hop: &HopSettings<'_>, tx: &Transaction<'_>) -> Result<Vec<Outcome>, SessionFailure> {
+pub async fn transact(
+    connection: &mut Connection,
+    hop: &HopSettings<'_>,
+    tx: &Transaction<'_>,
+) -> Result<Vec<Outcome>, SessionFailure> {
     let client = &mut connection.client;
     let mail = command(client, format!("MAIL FROM:<{}>\r\n", tx.sender), "MAIL").await?;
     if mail.code != 250 {
@@ -220,7 +227,11 @@ pub async fn transact(connection: &mut Connection, hop: &HopSettings<'_>, tx: &T
         .collect())
 }
 
-async fn command<T: AsyncRead + AsyncWrite + Unpin>(client: &mut SmtpClient<T>, line: String, stage: &str) -> Result<Response<String>, SessionFailure> {
+async fn command<T: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut SmtpClient<T>,
+    line: String,
+    stage: &str,
+) -> Result<Response<String>, SessionFailure> {
     client.cmd(line.as_bytes()).await.map_err(|e| io_failure(stage, e))
 }
 

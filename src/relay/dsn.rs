@@ -12,8 +12,19 @@ pub struct Dsn {
 
 /// Builds the DSN for the failed recipients of a message, or `None` when nothing failed or the
 /// original sender is null (a bounce is never bounced).
-pub fn build(hostname: &str, queue_id: &str, sender: &str, recipients: &[RecipientState], original: &[u8], arrival_secs: u64, now_secs: u64) -> Option<Dsn> {
-    let failed: Vec<&RecipientState> = recipients.iter().filter(|r| r.status == RecipientStatus::Failed).collect();
+pub fn build(
+    hostname: &str,
+    queue_id: &str,
+    sender: &str,
+    recipients: &[RecipientState],
+    original: &[u8],
+    arrival_secs: u64,
+    now_secs: u64,
+) -> Option<Dsn> {
+    let failed: Vec<&RecipientState> = recipients
+        .iter()
+        .filter(|r| r.status == RecipientStatus::Failed)
+        .collect();
     if sender.is_empty() || failed.is_empty() {
         return None;
     }
@@ -23,7 +34,11 @@ pub fn build(hostname: &str, queue_id: &str, sender: &str, recipients: &[Recipie
     human.push_str(hostname);
     human.push_str(".\r\n\r\nYour message could not be delivered to the following recipients:\r\n\r\n");
     for r in &failed {
-        human.push_str(&format!("  <{}>: {}\r\n", r.address, clean(r.last_reply.as_deref().unwrap_or("failed"))));
+        human.push_str(&format!(
+            "  <{}>: {}\r\n",
+            r.address,
+            clean(r.last_reply.as_deref().unwrap_or("failed"))
+        ));
     }
     let mut status = format!(
         "Reporting-MTA: dns; {hostname}\r\nX-Aupgate-Queue-ID: {queue_id}\r\nArrival-Date: {}\r\n",
@@ -76,7 +91,11 @@ fn status_code(reply: &str) -> String {
         .nth(1)
         .filter(|code| {
             let parts: Vec<&str> = code.split('.').collect();
-            parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) && code.starts_with('5')
+            parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                && code.starts_with('5')
         })
         .unwrap_or("5.0.0")
         .to_string()
@@ -114,7 +133,16 @@ mod tests {
             rcpt("ok@x.example", RecipientStatus::Delivered, "250 2.0.0 ok"),
             rcpt("bad@x.example", RecipientStatus::Failed, "550 5.1.1 no such user"),
         ];
-        let dsn = build("gw.example", "Q1", "s@t.example", &recipients, b"Subject: hi\r\n\r\nbody\r\n", 0, 0).expect("dsn");
+        let dsn = build(
+            "gw.example",
+            "Q1",
+            "s@t.example",
+            &recipients,
+            b"Subject: hi\r\n\r\nbody\r\n",
+            0,
+            0,
+        )
+        .expect("dsn");
         let text = String::from_utf8(dsn.message).unwrap();
         assert_eq!(dsn.recipient, "s@t.example");
         assert!(text.contains("Final-Recipient: rfc822; bad@x.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"));

@@ -70,7 +70,8 @@ impl Relay {
             Err(QueueError::NotFound(_)) | Err(QueueError::Corrupt(_)) => return,
             Err(error) => {
                 tracing::error!(queue_id = id, %error, "cannot read queue entry; retrying later");
-                self.queue.requeue_id(id, now_ms() + self.config.queue.retry_initial.get().as_millis() as u64);
+                self.queue
+                    .requeue_id(id, now_ms() + self.config.queue.retry_initial.get().as_millis() as u64);
                 return;
             }
         };
@@ -105,7 +106,9 @@ impl Relay {
 
     async fn deliver_group(&self, entry: &QueueEntry, body: &[u8], domain: &str, indexes: &[usize]) -> Vec<Outcome> {
         let recipients: Vec<String> = indexes.iter().map(|&i| entry.recipients[i].address.clone()).collect();
-        let all = |make: fn(String) -> Outcome, reason: String| recipients.iter().map(|_| make(reason.clone())).collect::<Vec<_>>();
+        let all = |make: fn(String) -> Outcome, reason: String| {
+            recipients.iter().map(|_| make(reason.clone())).collect::<Vec<_>>()
+        };
         let limit = self.destination(&route::destination_key(&self.config.relay, domain));
         let Ok(_permit) = limit.acquire_owned().await else {
             return all(Outcome::Temporary, "451 4.3.0 relay shutting down".into());
@@ -116,9 +119,14 @@ impl Relay {
             Err(RouteError::Permanent(reason)) => return all(Outcome::Permanent, reason),
         };
         let relay = &self.config.relay;
-        let helo = relay.helo_name.clone().unwrap_or_else(|| self.config.server.hostname.clone());
+        let helo = relay
+            .helo_name
+            .clone()
+            .unwrap_or_else(|| self.config.server.hostname.clone());
         let credentials = match (&relay.smarthost.username, &relay.smarthost.password) {
-            (Some(user), Some(password)) if relay.mode == crate::config::RelayMode::Smarthost => Some((user.clone(), password.clone())),
+            (Some(user), Some(password)) if relay.mode == crate::config::RelayMode::Smarthost => {
+                Some((user.clone(), password.clone()))
+            }
             _ => None,
         };
         let tx = Transaction {
@@ -153,7 +161,12 @@ impl Relay {
 
     /// One transaction to one address, on a pooled connection when there is one. A pooled
     /// connection that fails is dropped and the transaction is tried once on a fresh one.
-    async fn deliver_to(&self, address: std::net::SocketAddr, settings: &HopSettings<'_>, tx: &Transaction<'_>) -> Result<Vec<Outcome>, client::SessionFailure> {
+    async fn deliver_to(
+        &self,
+        address: std::net::SocketAddr,
+        settings: &HopSettings<'_>,
+        tx: &Transaction<'_>,
+    ) -> Result<Vec<Outcome>, client::SessionFailure> {
         if let Some(mut connection) = self.pool.take(address) {
             if let Ok(outcomes) = client::transact(&mut connection, settings, tx).await {
                 self.pool.give_back(connection);
@@ -172,7 +185,11 @@ impl Relay {
         let pending = entry.pending().count();
         let age = Duration::from_millis(now.saturating_sub(entry.created_ms));
         if pending > 0 && age >= self.config.queue.max_age.get() {
-            for recipient in entry.recipients.iter_mut().filter(|r| r.status == RecipientStatus::Pending) {
+            for recipient in entry
+                .recipients
+                .iter_mut()
+                .filter(|r| r.status == RecipientStatus::Pending)
+            {
                 let last = recipient.last_reply.clone().unwrap_or_default();
                 recipient.status = RecipientStatus::Failed;
                 recipient.last_reply = Some(format!("550 5.4.7 Delivery time expired; last error: {last}"));
@@ -186,13 +203,31 @@ impl Relay {
             }
             return;
         }
-        if let Some(dsn) = dsn::build(&self.config.server.hostname, &entry.id, &entry.sender, &entry.recipients, body, entry.created_ms / 1000, now / 1000) {
+        if let Some(dsn) = dsn::build(
+            &self.config.server.hostname,
+            &entry.id,
+            &entry.sender,
+            &entry.recipients,
+            body,
+            entry.created_ms / 1000,
+            now / 1000,
+        ) {
             let id = self.queue.new_id();
-            let bounce = QueueEntry::new(id.clone(), entry.tenant.clone(), String::new(), vec![dsn.recipient], String::new(), now);
+            let bounce = QueueEntry::new(
+                id.clone(),
+                entry.tenant.clone(),
+                String::new(),
+                vec![dsn.recipient],
+                String::new(),
+                now,
+            );
             if let Err(error) = self.queue.enqueue(bounce, dsn.message).await {
                 // Keep the original so the DSN is tried again rather than lost.
                 tracing::error!(queue_id = %entry.id, %error, "cannot queue DSN; keeping the message");
-                self.queue.requeue_id(&entry.id, now + self.config.queue.retry_initial.get().as_millis() as u64);
+                self.queue.requeue_id(
+                    &entry.id,
+                    now + self.config.queue.retry_initial.get().as_millis() as u64,
+                );
                 return;
             }
             tracing::info!(queue_id = %entry.id, dsn_id = %id, "DSN queued");

@@ -61,7 +61,9 @@ pub async fn route(config: &RelayConfig, dns: &Dns, domain: &str) -> Result<Vec<
                 Err(other) => return Err(temporary(&other)),
             };
             if hosts.len() == 1 && hosts[0].host.is_empty() {
-                return Err(RouteError::Permanent(format!("556 5.1.10 Domain {domain} accepts no mail (null MX)")));
+                return Err(RouteError::Permanent(format!(
+                    "556 5.1.10 Domain {domain} accepts no mail (null MX)"
+                )));
             }
             let mut hops = Vec::new();
             let mut last_error = None;

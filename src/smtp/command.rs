@@ -130,7 +130,10 @@ fn no_args(rest: &str, command: Command) -> Result<Command, CommandError> {
 
 fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let text = text.trim_start();
-    if text.len() >= prefix.len() && text.is_char_boundary(prefix.len()) && text[..prefix.len()].eq_ignore_ascii_case(prefix) {
+    if text.len() >= prefix.len()
+        && text.is_char_boundary(prefix.len())
+        && text[..prefix.len()].eq_ignore_ascii_case(prefix)
+    {
         Some(text[prefix.len()..].trim_start())
     } else {
         None
@@ -182,7 +185,11 @@ fn find_path_end(text: &str) -> Option<usize> {
 
 fn parse_mailbox(inner: &str, allow_null: bool) -> Result<Path, CommandError> {
     if inner.is_empty() {
-        return if allow_null { Ok(Path::Null) } else { Err(CommandError::BadAddress) };
+        return if allow_null {
+            Ok(Path::Null)
+        } else {
+            Err(CommandError::BadAddress)
+        };
     }
     // A source route (`@a,@b:user@d`) is accepted and ignored (RFC 5321 4.1.2).
     let mailbox = if inner.starts_with('@') {
@@ -221,9 +228,9 @@ fn valid_local_part(local: &str) -> bool {
     !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.chars().all(|c| {
-            !c.is_ascii() || c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)
-        })
+        && local
+            .chars()
+            .all(|c| !c.is_ascii() || c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
 }
 
 #[cfg(test)]
@@ -243,29 +250,83 @@ mod tests {
             ("EHLO client.example", Ok(Command::Ehlo("client.example".into()))),
             ("ehlo   client.example ", Ok(Command::Ehlo("client.example".into()))),
             ("HELO", Err(CommandError::Syntax("Syntax: EHLO hostname"))),
-            ("MAIL FROM:<a@b.example>", Ok(Command::Mail { address: mailbox("a", "b.example"), params: vec![] })),
-            ("mail from: <a@b.example> SIZE=100 BODY=8BITMIME", Ok(Command::Mail {
-                address: mailbox("a", "b.example"),
-                params: vec![
-                    Param { keyword: "SIZE".into(), value: Some("100".into()) },
-                    Param { keyword: "BODY".into(), value: Some("8BITMIME".into()) },
-                ],
-            })),
-            ("MAIL FROM:<>", Ok(Command::Mail { address: Path::Null, params: vec![] })),
+            (
+                "MAIL FROM:<a@b.example>",
+                Ok(Command::Mail {
+                    address: mailbox("a", "b.example"),
+                    params: vec![],
+                }),
+            ),
+            (
+                "mail from: <a@b.example> SIZE=100 BODY=8BITMIME",
+                Ok(Command::Mail {
+                    address: mailbox("a", "b.example"),
+                    params: vec![
+                        Param {
+                            keyword: "SIZE".into(),
+                            value: Some("100".into()),
+                        },
+                        Param {
+                            keyword: "BODY".into(),
+                            value: Some("8BITMIME".into()),
+                        },
+                    ],
+                }),
+            ),
+            (
+                "MAIL FROM:<>",
+                Ok(Command::Mail {
+                    address: Path::Null,
+                    params: vec![],
+                }),
+            ),
             ("RCPT TO:<>", Err(CommandError::BadAddress)),
-            ("RCPT TO:<@relay.example:bob@x.example>", Ok(Command::Rcpt { address: mailbox("bob", "x.example"), params: vec![] })),
-            ("RCPT TO:<\"a b\"@x.example>", Ok(Command::Rcpt { address: mailbox("\"a b\"", "x.example"), params: vec![] })),
+            (
+                "RCPT TO:<@relay.example:bob@x.example>",
+                Ok(Command::Rcpt {
+                    address: mailbox("bob", "x.example"),
+                    params: vec![],
+                }),
+            ),
+            (
+                "RCPT TO:<\"a b\"@x.example>",
+                Ok(Command::Rcpt {
+                    address: mailbox("\"a b\"", "x.example"),
+                    params: vec![],
+                }),
+            ),
             ("RCPT TO:<bob@x..example>", Err(CommandError::BadAddress)),
             ("RCPT TO:bob@x.example", Err(CommandError::BadAddress)),
             ("RCPT TO:<bob@x.example", Err(CommandError::BadAddress)),
             ("RCPT TO:<bob>", Err(CommandError::BadAddress)),
-            ("RCPT TO:<jörg@bücher.example>", Ok(Command::Rcpt { address: mailbox("jörg", "bücher.example"), params: vec![] })),
-            ("MAIL TO:<a@b.example>", Err(CommandError::Syntax("Syntax: MAIL FROM:<address>"))),
+            (
+                "RCPT TO:<jörg@bücher.example>",
+                Ok(Command::Rcpt {
+                    address: mailbox("jörg", "bücher.example"),
+                    params: vec![],
+                }),
+            ),
+            (
+                "MAIL TO:<a@b.example>",
+                Err(CommandError::Syntax("Syntax: MAIL FROM:<address>")),
+            ),
             ("DATA", Ok(Command::Data)),
             ("DATA now", Err(CommandError::Syntax("This command takes no arguments"))),
             ("STARTTLS", Ok(Command::StartTls)),
-            ("AUTH PLAIN AGJvYgBzZWNyZXQ=", Ok(Command::Auth { mechanism: "PLAIN".into(), initial: Some("AGJvYgBzZWNyZXQ=".into()) })),
-            ("auth login", Ok(Command::Auth { mechanism: "LOGIN".into(), initial: None })),
+            (
+                "AUTH PLAIN AGJvYgBzZWNyZXQ=",
+                Ok(Command::Auth {
+                    mechanism: "PLAIN".into(),
+                    initial: Some("AGJvYgBzZWNyZXQ=".into()),
+                }),
+            ),
+            (
+                "auth login",
+                Ok(Command::Auth {
+                    mechanism: "LOGIN".into(),
+                    initial: None,
+                }),
+            ),
             ("VRFY bob", Ok(Command::Vrfy)),
             ("BDAT 10 LAST", Err(CommandError::Unknown)),
             ("", Err(CommandError::Unknown)),
@@ -277,7 +338,10 @@ mod tests {
 
     #[test]
     fn invalid_utf8_and_nul_are_syntax_errors() {
-        assert!(matches!(parse(b"MAIL FROM:<\xff@x.example>"), Err(CommandError::Syntax(_))));
+        assert!(matches!(
+            parse(b"MAIL FROM:<\xff@x.example>"),
+            Err(CommandError::Syntax(_))
+        ));
         assert!(matches!(parse(b"NOOP \0"), Err(CommandError::Syntax(_))));
     }
 }

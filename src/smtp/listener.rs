@@ -111,7 +111,10 @@ pub async fn start_listeners(ctx: Arc<SmtpContext>) -> std::io::Result<Vec<Socke
     let mut addresses = Vec::new();
     for listener_config in ctx.config.listeners.clone() {
         let listener = TcpListener::bind(&listener_config.address).await.map_err(|e| {
-            std::io::Error::new(e.kind(), format!("binding {} ({}): {e}", listener_config.name, listener_config.address))
+            std::io::Error::new(
+                e.kind(),
+                format!("binding {} ({}): {e}", listener_config.name, listener_config.address),
+            )
         })?;
         let address = listener.local_addr()?;
         tracing::info!(listener = %listener_config.name, %address, "listening");
@@ -156,7 +159,13 @@ async fn refuse(mut stream: TcpStream, refusal: &Reply) {
     .await;
 }
 
-async fn serve(ctx: Arc<SmtpContext>, listener: Arc<ListenerConfig>, stream: TcpStream, peer: SocketAddr, guard: ConnectionGuard) {
+async fn serve(
+    ctx: Arc<SmtpContext>,
+    listener: Arc<ListenerConfig>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    guard: ConnectionGuard,
+) {
     let session_id = ctx.next_session.fetch_add(1, Ordering::Relaxed);
     let span = tracing::info_span!("session", session_id, peer = %peer, listener = %listener.name, tenant = tracing::field::Empty);
     async move {
@@ -170,7 +179,8 @@ async fn serve(ctx: Arc<SmtpContext>, listener: Arc<ListenerConfig>, stream: Tcp
                 tracing::error!("implicit TLS listener without TLS configuration");
                 return;
             };
-            let handshake = tokio::time::timeout(ctx.config.limits.command_timeout.get(), acceptor.accept(stream)).await;
+            let handshake =
+                tokio::time::timeout(ctx.config.limits.command_timeout.get(), acceptor.accept(stream)).await;
             match handshake {
                 Ok(Ok(tls)) => Session::new(ctx.clone(), listener, peer, Box::new(tls), true),
                 Ok(Err(error)) => {

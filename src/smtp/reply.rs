@@ -93,7 +93,11 @@ pub fn too_many_errors() -> Reply {
 }
 
 pub fn session_limit(what: &str) -> Reply {
-    Reply::new(421, "4.7.0", format!("Session limit reached ({what}), please reconnect"))
+    Reply::new(
+        421,
+        "4.7.0",
+        format!("Session limit reached ({what}), please reconnect"),
+    )
 }
 
 pub fn bye(hostname: &str) -> Reply {
@@ -155,7 +159,11 @@ pub fn not_implemented() -> Reply {
 }
 
 pub fn help() -> Reply {
-    Reply::new(214, "2.0.0", "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT STARTTLS AUTH")
+    Reply::new(
+        214,
+        "2.0.0",
+        "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT STARTTLS AUTH",
+    )
 }
 
 // ----- TLS and AUTH -----
@@ -231,7 +239,11 @@ pub fn relay_denied() -> Reply {
 }
 
 pub fn too_many_recipients(limit: usize) -> Reply {
-    Reply::new(452, "4.5.3", format!("Too many recipients (at most {limit} per message)"))
+    Reply::new(
+        452,
+        "4.5.3",
+        format!("Too many recipients (at most {limit} per message)"),
+    )
 }
 
 pub fn size_exceeded(limit: u64) -> Reply {

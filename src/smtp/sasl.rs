@@ -49,9 +49,15 @@ mod tests {
         let encoded = STANDARD.encode(b"\0demo\0pw");
         assert_eq!(
             decode_plain(&encoded),
-            Some(Credentials { username: "demo".into(), password: "pw".into() })
+            Some(Credentials {
+                username: "demo".into(),
+                password: "pw".into()
+            })
         );
-        assert_eq!(decode_plain(&STANDARD.encode(b"demo\0demo\0pw")).map(|c| c.username), Some("demo".into()));
+        assert_eq!(
+            decode_plain(&STANDARD.encode(b"demo\0demo\0pw")).map(|c| c.username),
+            Some("demo".into())
+        );
         assert_eq!(decode_plain(&STANDARD.encode(b"other\0demo\0pw")), None);
         assert_eq!(decode_plain(&STANDARD.encode(b"\0\0pw")), None);
         assert_eq!(decode_plain("!!!"), None);

@@ -18,7 +18,9 @@ pub fn received_header(helo: &str, peer: IpAddr, hostname: &str, with: &str, que
 /// `Mon, 23 Nov 2026 15:37:12 +0000`.
 pub fn rfc5322_date(unix_secs: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let days = unix_secs / 86_400;
     let rem = unix_secs % 86_400;
     let (year, month, day) = civil_from_days(days as i64);
@@ -61,7 +63,14 @@ mod tests {
 
     #[test]
     fn helo_cannot_break_the_header() {
-        let header = received_header("evil\r\nX-Injected: 1", "192.0.2.1".parse().unwrap(), "gw", "ESMTP", "ID1", 0);
+        let header = received_header(
+            "evil\r\nX-Injected: 1",
+            "192.0.2.1".parse().unwrap(),
+            "gw",
+            "ESMTP",
+            "ID1",
+            0,
+        );
         assert_eq!(header.matches("\r\n").count(), 3);
         assert!(!header.contains("\r\nX-Injected"));
     }

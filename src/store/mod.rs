@@ -32,8 +32,8 @@ pub use config::{open_store, Backend, StoreConfig};
 pub use error::StoreError;
 pub use key::Key;
 pub use types::{
-    AuditRecord, Block, BlockScope, CampaignMatch, Charge, Event, EventCharge, Lift, SetCharge,
-    Suppression, TenantRecord, TenantState,
+    AuditRecord, Block, BlockScope, CampaignMatch, Charge, Event, EventCharge, Lift, SetCharge, Suppression,
+    TenantRecord, TenantState,
 };
 
 /// A boxed future returning a store result; the trait must be usable as `dyn RateStore`.
@@ -54,13 +54,17 @@ pub trait RateStore: Send + Sync {
     fn backend(&self) -> &'static str;
 
     /// Adds `n` to a windowed counter without reading it (the cheap hot-path charge).
-    fn counter_add<'a>(
-        &'a self,
-        key: &'a Key,
-        n: u64,
-        now: u64,
-        window: Duration,
-    ) -> BoxFut<'a, ()>;
+    fn counter_add<'a>(&'a self, key: &'a Key, n: u64, now: u64, window: Duration) -> BoxFut<'a, ()>;
+    /// Adds to several windowed counters in one write (one WAL append for RocksDB, one
+    /// pipeline for Redis): what an accepted message charges. Each entry is `(key, n, window)`.
+    fn counter_add_many<'a>(&'a self, charges: &'a [(Key, u64, Duration)], now: u64) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            for (key, n, window) in charges {
+                self.counter_add(key, *n, now, *window).await?;
+            }
+            Ok(())
+        })
+    }
     /// The counter's total over the last `window`.
     fn counter_get<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u64>;
     /// Adds `n` only if the total stays `<= limit`; atomic per key.
@@ -108,12 +112,7 @@ pub trait RateStore: Send + Sync {
     /// Places (or replaces) a block and audits it, in one atomic write.
     fn block_add<'a>(&'a self, block: &'a Block) -> BoxFut<'a, ()>;
     /// The block on (tenant, scope, target), if any.
-    fn block_get<'a>(
-        &'a self,
-        tenant: &'a str,
-        scope: BlockScope,
-        target: &'a str,
-    ) -> BoxFut<'a, Option<Block>>;
+    fn block_get<'a>(&'a self, tenant: &'a str, scope: BlockScope, target: &'a str) -> BoxFut<'a, Option<Block>>;
     /// Lifts a block and audits it, in one atomic write; returns the lifted block (None: there
     /// was none, nothing is audited).
     fn block_lift<'a>(
@@ -133,12 +132,7 @@ pub trait RateStore: Send + Sync {
     /// Appends to the tenant's audit log.
     fn audit_append<'a>(&'a self, tenant: &'a str, rec: &'a AuditRecord) -> BoxFut<'a, ()>;
     /// Audit records with `from <= at <= to`, oldest first.
-    fn audit_range<'a>(
-        &'a self,
-        tenant: &'a str,
-        from: u64,
-        to: u64,
-    ) -> BoxFut<'a, Vec<AuditRecord>>;
+    fn audit_range<'a>(&'a self, tenant: &'a str, from: u64, to: u64) -> BoxFut<'a, Vec<AuditRecord>>;
 
     /// Adds (or replaces) an address on the tenant's suppression list.
     fn suppression_add<'a>(&'a self, tenant: &'a str, entry: &'a Suppression) -> BoxFut<'a, ()>;
@@ -167,18 +161,14 @@ pub trait RateStore: Send + Sync {
 pub(crate) fn window_ms(window: Duration) -> Result<u64, StoreError> {
     let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
     if ms == 0 {
-        return Err(StoreError::InvalidArgument(
-            "window must be at least 1 ms".into(),
-        ));
+        return Err(StoreError::InvalidArgument("window must be at least 1 ms".into()));
     }
     Ok(ms)
 }
 
 pub(crate) fn check_cap(cap: u32) -> Result<(), StoreError> {
     if cap > MAX_CAP {
-        return Err(StoreError::InvalidArgument(format!(
-            "cap {cap} above {MAX_CAP}"
-        )));
+        return Err(StoreError::InvalidArgument(format!("cap {cap} above {MAX_CAP}")));
     }
     Ok(())
 }

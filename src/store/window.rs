@@ -35,21 +35,12 @@ pub fn span(now: u64, window_ms: u64) -> Span {
 
 /// When bucket `idx` stops being counted by any read (unix ms): keep it until then.
 pub fn bucket_expiry(idx: u64, size: u64, window_ms: u64) -> u64 {
-    idx.saturating_add(1)
-        .saturating_mul(size)
-        .saturating_add(window_ms)
+    idx.saturating_add(1).saturating_mul(size).saturating_add(window_ms)
 }
 
 /// How long until `n` more fits under `limit`, given the counted buckets (ascending by index).
 /// `None` if `n` alone exceeds `limit` (waiting never helps).
-pub fn retry_after(
-    buckets: &[(u64, u64)],
-    n: u64,
-    limit: u64,
-    now: u64,
-    window_ms: u64,
-    size: u64,
-) -> Option<u64> {
+pub fn retry_after(buckets: &[(u64, u64)], n: u64, limit: u64, now: u64, window_ms: u64, size: u64) -> Option<u64> {
     if n > limit {
         return None;
     }
@@ -57,11 +48,7 @@ pub fn retry_after(
     for &(idx, count) in buckets {
         remaining = remaining.saturating_sub(count);
         if remaining.saturating_add(n) <= limit {
-            return Some(
-                bucket_expiry(idx, size, window_ms)
-                    .saturating_sub(now)
-                    .max(1),
-            );
+            return Some(bucket_expiry(idx, size, window_ms).saturating_sub(now).max(1));
         }
     }
     Some(1)
@@ -82,10 +69,7 @@ mod tests {
             let s = span(now, w);
             let start = s.first * s.size;
             assert!(start <= now.saturating_sub(w), "window start covered");
-            assert!(
-                now.saturating_sub(w) - start < s.size,
-                "at most one bucket extra"
-            );
+            assert!(now.saturating_sub(w) - start < s.size, "at most one bucket extra");
             assert_eq!(s.last, now / s.size);
         }
     }

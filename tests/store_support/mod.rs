@@ -68,39 +68,20 @@ impl RedisServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port(cluster);
         let mut cmd = Command::new("redis-server");
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "no", "--protected-mode", "no"])
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "no", "--protected-mode", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         if cluster {
-            cmd.args([
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-            ]);
+            cmd.args(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
         }
         let child = cmd.spawn().expect("redis-server on PATH");
-        let server = RedisServer {
-            child,
-            port,
-            _dir: dir,
-        };
+        let server = RedisServer { child, port, _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !ping(port) {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on {port} did not start"
-            );
+            assert!(Instant::now() < deadline, "redis-server on {port} did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
         server

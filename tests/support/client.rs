@@ -15,7 +15,10 @@ pub struct Client<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     pub fn new(stream: S) -> Self {
-        Client { stream, buffer: Vec::new() }
+        Client {
+            stream,
+            buffer: Vec::new(),
+        }
     }
 
     /// Reads one (possibly multi-line) reply and returns its lines.

@@ -56,7 +56,9 @@ impl DnsServer {
         tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];
             loop {
-                let Ok((n, peer)) = udp.recv_from(&mut buf).await else { return };
+                let Ok((n, peer)) = udp.recv_from(&mut buf).await else {
+                    return;
+                };
                 if let Some(answer) = respond(&buf[..n], &udp_zone) {
                     let _ = udp.send_to(&answer, peer).await;
                 }
@@ -65,7 +67,9 @@ impl DnsServer {
         let tcp_zone = zone.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((mut stream, _)) = tcp.accept().await else { return };
+                let Ok((mut stream, _)) = tcp.accept().await else {
+                    return;
+                };
                 let zone = tcp_zone.clone();
                 tokio::spawn(async move {
                     let mut len = [0u8; 2];

@@ -48,7 +48,9 @@ impl Sink {
         let store = messages.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let store = store.clone();
                 let options = options.clone();
                 tokio::spawn(async move {
@@ -92,7 +94,11 @@ fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
-async fn handle(stream: Box<dyn Stream>, store: Arc<Mutex<Vec<Received>>>, options: SinkOptions) -> std::io::Result<()> {
+async fn handle(
+    stream: Box<dyn Stream>,
+    store: Arc<Mutex<Vec<Received>>>,
+    options: SinkOptions,
+) -> std::io::Result<()> {
     let mut conn = BufReader::new(stream);
     conn.write_all(b"220 sink.test ESMTP\r\n").await?;
     let mut tls = false;
@@ -125,8 +131,13 @@ async fn handle(stream: Box<dyn Stream>, store: Arc<Mutex<Vec<Received>>>, optio
         } else if upper.starts_with("AUTH PLAIN") {
             use base64::Engine as _;
             let encoded = line.trim_end().rsplit(' ').next().unwrap_or("");
-            let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap_or_default();
-            let parts: Vec<String> = decoded.split(|&b| b == 0).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .unwrap_or_default();
+            let parts: Vec<String> = decoded
+                .split(|&b| b == 0)
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect();
             match (&options.auth, parts.as_slice()) {
                 (Some((user, pass)), [_, u, p]) if u == user && p == pass => {
                     auth_user = Some(u.clone());

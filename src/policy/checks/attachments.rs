@@ -47,12 +47,7 @@ impl DataCheck for LetterBomb {
         "attachments.dangerous"
     }
 
-    fn check<'a>(
-        &'a self,
-        env: &'a Env<'a>,
-        ctx: &'a DataContext<'a>,
-        _facts: &'a DataFacts,
-    ) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, _facts: &'a DataFacts) -> CheckFuture<'a> {
         let rules = &env.profile.attachments;
         let verdict = match rules.enabled.then(|| inspect(ctx.message, rules)).flatten() {
             Some(finding) => Verdict::Reject(finding.reply()),
@@ -75,7 +70,10 @@ impl Finding {
             Finding::Dangerous { name, why } => Reply::new(
                 550,
                 "5.7.1",
-                format!("Letter bomb: attachment \"{}\" {why} [rule attachments.dangerous]", shown(name)),
+                format!(
+                    "Letter bomb: attachment \"{}\" {why} [rule attachments.dangerous]",
+                    shown(name)
+                ),
             ),
             Finding::Malformed(why) => Reply::new(
                 550,
@@ -115,9 +113,7 @@ pub(crate) fn judge(name: &str, rules: &Attachments) -> Option<String> {
     let decoded = decode_encoded_words(name);
     for candidate in [name, decoded.as_str()] {
         if rules.block_double_extensions && candidate.chars().any(is_format_control) {
-            return Some(
-                "hides its real extension with right-to-left or invisible characters".into(),
-            );
+            return Some("hides its real extension with right-to-left or invisible characters".into());
         }
         let clean: String = candidate
             .chars()
@@ -162,11 +158,7 @@ fn judge_all(names: &[String], rules: &Attachments) -> Option<Finding> {
 /// `type/subtype` (lowercase) and its parameters `(name lowercase, value)`.
 fn parse_field(value: &str) -> (String, Vec<(String, String)>) {
     let mut pieces = split_params(value).into_iter();
-    let kind = pieces
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let kind = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
     let params = pieces
         .filter_map(|piece| {
             let (name, value) = piece.split_once('=')?;
@@ -318,10 +310,7 @@ fn names_of(kind: &str, value: &str) -> Vec<String> {
     };
     let mut names = param_values(&params, key);
     // Some readers take either parameter from either field.
-    names.extend(param_values(
-        &params,
-        if key == "name" { "filename" } else { "name" },
-    ));
+    names.extend(param_values(&params, if key == "name" { "filename" } else { "name" }));
     names
 }
 
@@ -329,16 +318,9 @@ fn names_of(kind: &str, value: &str) -> Vec<String> {
 
 fn scan_header_lines(data: &[u8], rules: &Attachments) -> Option<Finding> {
     let text = String::from_utf8_lossy(data);
-    let mut lines = text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .peekable();
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).peekable();
     while let Some(line) = lines.next() {
-        let lower: String = line
-            .chars()
-            .take(24)
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let lower: String = line.chars().take(24).collect::<String>().to_ascii_lowercase();
         let kind = if lower.starts_with("content-disposition:") {
             "content-disposition"
         } else if lower.starts_with("content-type:") {
@@ -388,10 +370,7 @@ fn walk(message: &[u8], rules: &Attachments) -> Option<Finding> {
         }
         if EXECUTABLE_TYPES.contains(&kind.as_str()) {
             return Some(Finding::Dangerous {
-                name: names
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| format!("({kind})")),
+                name: names.first().cloned().unwrap_or_else(|| format!("({kind})")),
                 why: format!("is an executable ({kind})"),
             });
         }
@@ -406,14 +385,9 @@ fn walk(message: &[u8], rules: &Attachments) -> Option<Finding> {
             if depth >= MAX_DEPTH {
                 return Some(Finding::Malformed("MIME nesting deeper than 8"));
             }
-            let boundary = param_values(&params, "boundary")
-                .into_iter()
-                .next()
-                .unwrap_or_default();
+            let boundary = param_values(&params, "boundary").into_iter().next().unwrap_or_default();
             if boundary.is_empty() || boundary.len() > 200 {
-                return Some(Finding::Malformed(
-                    "a multipart part without a usable boundary",
-                ));
+                return Some(Finding::Malformed("a multipart part without a usable boundary"));
             }
             let children = split_multipart(body, boundary.as_bytes());
             if children.len() > MAX_PARTS {
@@ -480,10 +454,7 @@ fn split_multipart(body: &[u8], boundary: &[u8]) -> Vec<(usize, usize)> {
             .map(|p| pos + p)
             .unwrap_or(body.len());
         let line = &body[pos..line_end];
-        if line.len() >= 2 + boundary.len()
-            && line.starts_with(b"--")
-            && &line[2..2 + boundary.len()] == boundary
-        {
+        if line.len() >= 2 + boundary.len() && line.starts_with(b"--") && &line[2..2 + boundary.len()] == boundary {
             if let Some(part_start) = open {
                 parts.push((part_start, pos.saturating_sub(2).max(part_start)));
             }
@@ -527,11 +498,9 @@ fn uuencoded(body: &[u8], rules: &Attachments) -> Option<Finding> {
 
 /// A ZIP attachment (by magic or by name) whose entries include a dangerous name.
 fn archive(body: &[u8], encoding: &str, names: &[String], rules: &Attachments) -> Option<Finding> {
-    let named_zip = names.iter().any(|n| {
-        n.trim_end_matches(['.', ' '])
-            .to_ascii_lowercase()
-            .ends_with(".zip")
-    });
+    let named_zip = names
+        .iter()
+        .any(|n| n.trim_end_matches(['.', ' ']).to_ascii_lowercase().ends_with(".zip"));
     let data = match encoding {
         "base64" => {
             let head: Vec<u8> = body
@@ -651,23 +620,13 @@ mod tests {
 
     #[test]
     fn rfc2231_parameters_are_joined_and_decoded() {
-        let (_, params) = parse_field(
-            "attachment; filename*0*=utf-8''in%76oice; filename*1=\".pdf\"; filename*2*=%2Eexe",
-        );
-        assert_eq!(
-            param_values(&params, "filename"),
-            vec!["invoice.pdf.exe".to_string()]
-        );
+        let (_, params) =
+            parse_field("attachment; filename*0*=utf-8''in%76oice; filename*1=\".pdf\"; filename*2*=%2Eexe");
+        assert_eq!(param_values(&params, "filename"), vec!["invoice.pdf.exe".to_string()]);
         let (_, params) = parse_field("attachment; filename*=UTF-8'en'r%C3%A9sum%C3%A9.scr");
-        assert_eq!(
-            param_values(&params, "filename"),
-            vec!["résumé.scr".to_string()]
-        );
+        assert_eq!(param_values(&params, "filename"), vec!["résumé.scr".to_string()]);
         let (_, params) = parse_field("attachment; filename=\"a;b\\\".exe\"");
-        assert_eq!(
-            param_values(&params, "filename"),
-            vec!["a;b\".exe".to_string()]
-        );
+        assert_eq!(param_values(&params, "filename"), vec!["a;b\".exe".to_string()]);
     }
 
     fn zip_with(names: &[&str]) -> Vec<u8> {
@@ -681,8 +640,7 @@ mod tests {
             zip.extend_from_slice(&(name.len() as u16).to_le_bytes());
             zip.extend_from_slice(&[0, 0]);
             zip.extend_from_slice(name.as_bytes());
-            central
-                .extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+            central.extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00");
             central.extend_from_slice(&[0; 12]);
             central.extend_from_slice(&(name.len() as u16).to_le_bytes());
             central.extend_from_slice(&[0; 12]);
@@ -755,7 +713,14 @@ mod tests {
             inspect_archives: false,
             ..rules()
         };
-        assert!(inspect(&mail(&[("Content-Type: application/zip; name=\"a.zip\"\r\nContent-Transfer-Encoding: base64", &zip_bad)]), &no_archives).is_none());
+        assert!(inspect(
+            &mail(&[(
+                "Content-Type: application/zip; name=\"a.zip\"\r\nContent-Transfer-Encoding: base64",
+                &zip_bad
+            )]),
+            &no_archives
+        )
+        .is_none());
     }
 
     #[test]
@@ -781,10 +746,7 @@ mod tests {
     #[test]
     fn the_reply_names_the_file() {
         let finding = inspect(
-            &mail(&[(
-                "Content-Disposition: attachment; filename=\"invoice.pdf.exe\"",
-                "x",
-            )]),
+            &mail(&[("Content-Disposition: attachment; filename=\"invoice.pdf.exe\"", "x")]),
             &rules(),
         )
         .expect("refused");

@@ -170,7 +170,13 @@ impl DataCheck for Bulk {
                 let key = key("bulk", &ctx.tenant.id).part(campaign);
                 let charge = env
                     .store
-                    .set_check_and_add(&key, recipient.as_bytes(), env.now, rule.window.get(), cap(rule.max_recipients))
+                    .set_check_and_add(
+                        &key,
+                        recipient.as_bytes(),
+                        env.now,
+                        rule.window.get(),
+                        cap(rule.max_recipients),
+                    )
                     .await
                     .map_err(super::store_error)?;
                 if !charge.admitted {
@@ -213,7 +219,13 @@ impl DataCheck for SmsGateway {
                 let key = key("sms_gateway", &ctx.tenant.id).part(campaign);
                 let charge = env
                     .store
-                    .set_check_and_add(&key, recipient.as_bytes(), env.now, env.profile.bulk.window.get(), cap(rule.max_recipients))
+                    .set_check_and_add(
+                        &key,
+                        recipient.as_bytes(),
+                        env.now,
+                        env.profile.bulk.window.get(),
+                        cap(rule.max_recipients),
+                    )
                     .await
                     .map_err(super::store_error)?;
                 if !charge.admitted {

@@ -15,9 +15,7 @@
 //! rewrites the message.
 
 use crate::policy::engine::{CheckFuture, DataCheck, Env};
-use crate::policy::headers::{
-    addresses_in_text, has_control, parse_mailboxes, AddressError, Headers, Mailbox,
-};
+use crate::policy::headers::{addresses_in_text, has_control, parse_mailboxes, AddressError, Headers, Mailbox};
 use crate::policy::profile::{AuthResultsAction, HeaderRules};
 use crate::policy::{DataContext, Verdict};
 use crate::smtp::reply::Reply;
@@ -31,17 +29,10 @@ impl DataCheck for HeaderIntegrity {
         "headers.integrity"
     }
 
-    fn check<'a>(
-        &'a self,
-        env: &'a Env<'a>,
-        ctx: &'a DataContext<'a>,
-        facts: &'a DataFacts,
-    ) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
         let rules = &env.profile.headers;
         let verdict = if rules.enabled {
-            match inspect(&facts.headers, rules, &|domain: &str| {
-                ctx.tenant.owns_domain(domain)
-            }) {
+            match inspect(&facts.headers, rules, &|domain: &str| ctx.tenant.owns_domain(domain)) {
                 Some(refusal) => Verdict::Reject(refusal.reply()),
                 None => Verdict::Continue,
             }
@@ -86,11 +77,7 @@ fn shown(text: &str) -> String {
 }
 
 /// The whole check on parsed headers; `owns` says whether a domain is the tenant's.
-pub(crate) fn inspect(
-    headers: &Headers,
-    rules: &HeaderRules,
-    owns: &dyn Fn(&str) -> bool,
-) -> Option<Refusal> {
+pub(crate) fn inspect(headers: &Headers, rules: &HeaderRules, owns: &dyn Fn(&str) -> bool) -> Option<Refusal> {
     if headers.truncated() {
         return Some(Refusal::new(
             "headers.limits",
@@ -125,10 +112,7 @@ pub(crate) fn inspect(
             format!("Header forgery: {sender_count} Sender fields, at most one is allowed"),
         ));
     }
-    let sender = match headers
-        .first("sender")
-        .map(|v| originator(v, "Sender", false))
-    {
+    let sender = match headers.first("sender").map(|v| originator(v, "Sender", false)) {
         Some(Err(refusal)) => return Some(refusal),
         Some(Ok(mailboxes)) => mailboxes,
         None => Vec::new(),
@@ -136,7 +120,10 @@ pub(crate) fn inspect(
     if from.len() > 1 && sender.len() != 1 {
         return Some(Refusal::new(
             "headers.sender_required",
-            format!("Header forgery: From names {} mailboxes, a Sender with exactly one mailbox is required", from.len()),
+            format!(
+                "Header forgery: From names {} mailboxes, a Sender with exactly one mailbox is required",
+                from.len()
+            ),
         ));
     }
     if sender.len() > 1 {
@@ -155,10 +142,7 @@ pub(crate) fn inspect(
         }
     }
     if rules.check_resent_from {
-        for (name, field) in [
-            ("Resent-From", "resent-from"),
-            ("Resent-Sender", "resent-sender"),
-        ] {
+        for (name, field) in [("Resent-From", "resent-from"), ("Resent-Sender", "resent-sender")] {
             for value in headers.all(field) {
                 match originator(value, name, false) {
                     Ok(mailboxes) => checked.push((name, mailboxes)),
@@ -188,14 +172,9 @@ pub(crate) fn inspect(
         }
     }
     if rules.authentication_results == AuthResultsAction::Refuse {
-        for (field, skip_instance) in [
-            ("authentication-results", false),
-            ("arc-authentication-results", true),
-        ] {
+        for (field, skip_instance) in [("authentication-results", false), ("arc-authentication-results", true)] {
             for value in headers.all(field) {
-                if authserv_id(value, skip_instance)
-                    .is_some_and(|id| id.eq_ignore_ascii_case(&rules.authserv_id))
-                {
+                if authserv_id(value, skip_instance).is_some_and(|id| id.eq_ignore_ascii_case(&rules.authserv_id)) {
                     return Some(Refusal::new(
                         "headers.authentication_results",
                         format!(
@@ -219,10 +198,7 @@ fn originator(value: &str, field: &str, allow_groups: bool) -> Result<Vec<Mailbo
         };
         Refusal::new(
             rule,
-            format!(
-                "Header forgery: {field} is ambiguous ({})",
-                error.describe()
-            ),
+            format!("Header forgery: {field} is ambiguous ({})", error.describe()),
         )
     })
 }
@@ -238,8 +214,7 @@ fn display_name(field: &str, mailbox: &Mailbox, owns: &dyn Fn(&str) -> bool) -> 
     }
     let foreign = |text: &str| {
         addresses_in_text(text).into_iter().find(|(local, domain)| {
-            let own_address =
-                local.eq_ignore_ascii_case(&mailbox.local) && *domain == mailbox.domain;
+            let own_address = local.eq_ignore_ascii_case(&mailbox.local) && *domain == mailbox.domain;
             !own_address && !owns(domain)
         })
     };
@@ -256,7 +231,11 @@ fn display_name(field: &str, mailbox: &Mailbox, owns: &dyn Fn(&str) -> bool) -> 
     if let Some((local, domain)) = foreign(&mailbox.display) {
         return Some(Refusal::new(
             "headers.encoded_from",
-            format!("Header forgery: the {field} display name hides another address in an encoded-word ({}@{})", shown(&local), shown(&domain)),
+            format!(
+                "Header forgery: the {field} display name hides another address in an encoded-word ({}@{})",
+                shown(&local),
+                shown(&domain)
+            ),
         ));
     }
     None
@@ -310,43 +289,127 @@ mod tests {
             ("From: a@acme.example".into(), None),
             ("From: Alice <a@acme.example>".into(), None),
             ("From: \"a@acme.example\" <a@acme.example>".into(), None),
-            ("From: \"Support (help@acme.example)\" <noreply@mail.acme.example>".into(), None),
+            (
+                "From: \"Support (help@acme.example)\" <noreply@mail.acme.example>".into(),
+                None,
+            ),
             ("From: =?utf-8?q?J=C3=BCrgen?= <j@acme.example>".into(), None),
             ("Subject: no from".into(), Some("headers.from_count")),
-            ("From: a@acme.example\r\nFrom: b@acme.example".into(), Some("headers.from_count")),
-            ("From: a@acme.example, b@acme.example".into(), Some("headers.sender_required")),
-            ("From: a@acme.example, b@acme.example\r\nSender: a@acme.example".into(), None),
-            ("From: a@acme.example, b@acme.example\r\nSender: a@acme.example, b@acme.example".into(), Some("headers.sender_required")),
-            ("From: a@acme.example\r\nSender: x@acme.example\r\nSender: y@acme.example".into(), Some("headers.sender_count")),
+            (
+                "From: a@acme.example\r\nFrom: b@acme.example".into(),
+                Some("headers.from_count"),
+            ),
+            (
+                "From: a@acme.example, b@acme.example".into(),
+                Some("headers.sender_required"),
+            ),
+            (
+                "From: a@acme.example, b@acme.example\r\nSender: a@acme.example".into(),
+                None,
+            ),
+            (
+                "From: a@acme.example, b@acme.example\r\nSender: a@acme.example, b@acme.example".into(),
+                Some("headers.sender_required"),
+            ),
+            (
+                "From: a@acme.example\r\nSender: x@acme.example\r\nSender: y@acme.example".into(),
+                Some("headers.sender_count"),
+            ),
             ("From: ceo@bank.example".into(), Some("headers.foreign_originator")),
-            ("From: a@acme.example.evil.example".into(), Some("headers.foreign_originator")),
-            ("From: a@acme.example\r\nSender: s@bank.example".into(), Some("headers.foreign_originator")),
-            ("From: a@acme.example, b@bank.example\r\nSender: a@acme.example".into(), Some("headers.foreign_originator")),
-            ("From: \"ceo@bank.example\" <x@acme.example>".into(), Some("headers.display_name_address")),
-            ("From: ceo@bank.example <x@acme.example>".into(), Some("headers.display_name_address")),
-            ("From: x@acme.example (ceo@bank.example)".into(), Some("headers.display_name_address")),
-            ("From: \"ceo\u{FF20}bank.example\" <x@acme.example>".into(), Some("headers.display_name_address")),
-            ("From: =?utf-8?B?Y2VvQGJhbmsuZXhhbXBsZQ==?= <x@acme.example>".into(), Some("headers.encoded_from")),
-            ("From: =?iso-8859-1?Q?ceo=40bank.example?= <x@acme.example>".into(), Some("headers.encoded_from")),
-            ("From: \"=?us-ascii?q?ceo=40bank.example?=\" <x@acme.example>".into(), Some("headers.encoded_from")),
-            ("From: =?utf-8?q?Bob=0D=0AX?= <x@acme.example>".into(), Some("headers.encoded_from")),
-            ("From: =?utf-16be?b?AGMAQABi?= <x@acme.example>".into(), Some("headers.encoded_from")),
-            ("From: <=?utf-8?q?ceo?=@acme.example>".into(), Some("headers.encoded_from")),
-            ("From: <a@evil.example> <b@acme.example>".into(), Some("headers.ambiguous_address")),
+            (
+                "From: a@acme.example.evil.example".into(),
+                Some("headers.foreign_originator"),
+            ),
+            (
+                "From: a@acme.example\r\nSender: s@bank.example".into(),
+                Some("headers.foreign_originator"),
+            ),
+            (
+                "From: a@acme.example, b@bank.example\r\nSender: a@acme.example".into(),
+                Some("headers.foreign_originator"),
+            ),
+            (
+                "From: \"ceo@bank.example\" <x@acme.example>".into(),
+                Some("headers.display_name_address"),
+            ),
+            (
+                "From: ceo@bank.example <x@acme.example>".into(),
+                Some("headers.display_name_address"),
+            ),
+            (
+                "From: x@acme.example (ceo@bank.example)".into(),
+                Some("headers.display_name_address"),
+            ),
+            (
+                "From: \"ceo\u{FF20}bank.example\" <x@acme.example>".into(),
+                Some("headers.display_name_address"),
+            ),
+            (
+                "From: =?utf-8?B?Y2VvQGJhbmsuZXhhbXBsZQ==?= <x@acme.example>".into(),
+                Some("headers.encoded_from"),
+            ),
+            (
+                "From: =?iso-8859-1?Q?ceo=40bank.example?= <x@acme.example>".into(),
+                Some("headers.encoded_from"),
+            ),
+            (
+                "From: \"=?us-ascii?q?ceo=40bank.example?=\" <x@acme.example>".into(),
+                Some("headers.encoded_from"),
+            ),
+            (
+                "From: =?utf-8?q?Bob=0D=0AX?= <x@acme.example>".into(),
+                Some("headers.encoded_from"),
+            ),
+            (
+                "From: =?utf-16be?b?AGMAQABi?= <x@acme.example>".into(),
+                Some("headers.encoded_from"),
+            ),
+            (
+                "From: <=?utf-8?q?ceo?=@acme.example>".into(),
+                Some("headers.encoded_from"),
+            ),
+            (
+                "From: <a@evil.example> <b@acme.example>".into(),
+                Some("headers.ambiguous_address"),
+            ),
             ("From: <b@acme.example".into(), Some("headers.ambiguous_address")),
-            ("From: a@evil.example@acme.example".into(), Some("headers.ambiguous_address")),
-            ("From: <a(comment)@acme.example>".into(), Some("headers.ambiguous_address")),
+            (
+                "From: a@evil.example@acme.example".into(),
+                Some("headers.ambiguous_address"),
+            ),
+            (
+                "From: <a(comment)@acme.example>".into(),
+                Some("headers.ambiguous_address"),
+            ),
             ("From: a\u{0}@acme.example".into(), Some("headers.ambiguous_address")),
             ("From: Group: a@acme.example;".into(), Some("headers.ambiguous_address")),
             ("From: a@acme.example\r\nReply-To: r@bank.example".into(), None),
-            ("From: a@acme.example\r\nResent-From: r@bank.example".into(), Some("headers.foreign_originator")),
+            (
+                "From: a@acme.example\r\nResent-From: r@bank.example".into(),
+                Some("headers.foreign_originator"),
+            ),
             ("From: a@acme.example\r\nResent-From: r@acme.example".into(), None),
-            ("From: a@acme.example\r\nAuthentication-Results: aupgate.localhost; dkim=pass".into(), Some("headers.authentication_results")),
-            ("From: a@acme.example\r\nAuthentication-Results: (x) AUPGATE.localhost 1; spf=pass".into(), Some("headers.authentication_results")),
-            ("From: a@acme.example\r\nARC-Authentication-Results: i=1; aupgate.localhost; dkim=pass".into(), Some("headers.authentication_results")),
-            ("From: a@acme.example\r\nAuthentication-Results: mx.other.example; dkim=pass".into(), None),
+            (
+                "From: a@acme.example\r\nAuthentication-Results: aupgate.localhost; dkim=pass".into(),
+                Some("headers.authentication_results"),
+            ),
+            (
+                "From: a@acme.example\r\nAuthentication-Results: (x) AUPGATE.localhost 1; spf=pass".into(),
+                Some("headers.authentication_results"),
+            ),
+            (
+                "From: a@acme.example\r\nARC-Authentication-Results: i=1; aupgate.localhost; dkim=pass".into(),
+                Some("headers.authentication_results"),
+            ),
+            (
+                "From: a@acme.example\r\nAuthentication-Results: mx.other.example; dkim=pass".into(),
+                None,
+            ),
             (format!("{}From: a@acme.example", received(30)), None),
-            (format!("{}From: a@acme.example", received(31)), Some("headers.received_hops")),
+            (
+                format!("{}From: a@acme.example", received(31)),
+                Some("headers.received_hops"),
+            ),
         ];
         let rules = HeaderRules::default();
         for (headers, expected) in cases {
@@ -382,10 +445,7 @@ mod tests {
             check_resent_from: false,
             ..HeaderRules::default()
         };
-        assert_eq!(
-            run("From: a@acme.example\r\nResent-From: r@bank.example", &lax),
-            None
-        );
+        assert_eq!(run("From: a@acme.example\r\nResent-From: r@bank.example", &lax), None);
         let loops = HeaderRules {
             max_received: 2,
             ..HeaderRules::default()
@@ -425,8 +485,7 @@ mod tests {
             let headers = Headers::parse(&message);
             // Garbage may only pass when it really is a plain mailbox at the tenant's domain.
             if inspect(&headers, &HeaderRules::default(), &owns).is_none() {
-                let from = parse_mailboxes(headers.first("from").unwrap_or(""), false)
-                    .expect("passed, so it parses");
+                let from = parse_mailboxes(headers.first("from").unwrap_or(""), false).expect("passed, so it parses");
                 assert!(
                     from.iter().all(|m| owns(&m.domain)),
                     "{:?}",

@@ -33,14 +33,24 @@ pub fn quota_keys(tenant: &str, recipients: u64, profile: &Profile) -> Vec<(Key,
 }
 
 /// True (with the retry time) when `pending` more would exceed `limit`.
-async fn over(env: &Env<'_>, key: &Key, limit: u64, pending: u64, window: Duration) -> Result<Option<Option<u64>>, crate::policy::CheckError> {
+async fn over(
+    env: &Env<'_>,
+    key: &Key,
+    limit: u64,
+    pending: u64,
+    window: Duration,
+) -> Result<Option<Option<u64>>, crate::policy::CheckError> {
     if limit == 0 {
         return Ok(None);
     }
     if pending > limit {
         return Ok(Some(None));
     }
-    match env.store.counter_check_and_add(key, 0, limit - pending, env.now, window).await {
+    match env
+        .store
+        .counter_check_and_add(key, 0, limit - pending, env.now, window)
+        .await
+    {
         Ok(Charge::Charged { .. }) => Ok(None),
         Ok(Charge::Refused { retry_after_ms, .. }) => Ok(Some(retry_after_ms)),
         Err(error) => Err(super::store_error(error)),
@@ -58,14 +68,29 @@ impl MailCheck for MessageQuota {
         Box::pin(async move {
             let q = &env.profile.quotas;
             for (kind, rule, limit, window, what) in [
-                ("quota.messages.hour", "quota.messages_per_hour", q.messages_per_hour, HOUR, "hourly"),
-                ("quota.messages.day", "quota.messages_per_day", q.messages_per_day, DAY, "daily"),
+                (
+                    "quota.messages.hour",
+                    "quota.messages_per_hour",
+                    q.messages_per_hour,
+                    HOUR,
+                    "hourly",
+                ),
+                (
+                    "quota.messages.day",
+                    "quota.messages_per_day",
+                    q.messages_per_day,
+                    DAY,
+                    "daily",
+                ),
             ] {
                 if let Some(retry) = over(env, &key(kind, &ctx.tenant.id), limit, 1, window).await? {
                     return Ok(Verdict::Defer(Reply::new(
                         451,
                         "4.7.1",
-                        format!("Your {what} quota of {limit} messages is used up{} [rule {rule}]", super::retry_hint(retry)),
+                        format!(
+                            "Your {what} quota of {limit} messages is used up{} [rule {rule}]",
+                            super::retry_hint(retry)
+                        ),
                     )));
                 }
             }
@@ -86,14 +111,29 @@ impl RcptCheck for RecipientQuota {
             let q = &env.profile.quotas;
             let pending = ctx.accepted_so_far as u64 + 1;
             for (kind, rule, limit, window, what) in [
-                ("quota.recipients.hour", "quota.recipients_per_hour", q.recipients_per_hour, HOUR, "hourly"),
-                ("quota.recipients.day", "quota.recipients_per_day", q.recipients_per_day, DAY, "daily"),
+                (
+                    "quota.recipients.hour",
+                    "quota.recipients_per_hour",
+                    q.recipients_per_hour,
+                    HOUR,
+                    "hourly",
+                ),
+                (
+                    "quota.recipients.day",
+                    "quota.recipients_per_day",
+                    q.recipients_per_day,
+                    DAY,
+                    "daily",
+                ),
             ] {
                 if let Some(retry) = over(env, &key(kind, &ctx.tenant.id), limit, pending, window).await? {
                     return Ok(Verdict::Defer(Reply::new(
                         452,
                         "4.5.3",
-                        format!("Your {what} quota of {limit} recipients is used up{} [rule {rule}]", super::retry_hint(retry)),
+                        format!(
+                            "Your {what} quota of {limit} recipients is used up{} [rule {rule}]",
+                            super::retry_hint(retry)
+                        ),
                     )));
                 }
             }

@@ -20,7 +20,12 @@ impl RcptCheck for Suppressed {
                 return Ok(Verdict::Continue);
             }
             let address = identity(&ctx.recipient.to_address(), true);
-            if env.store.suppression_contains(&ctx.tenant.id, &address).await.map_err(super::store_error)? {
+            if env
+                .store
+                .suppression_contains(&ctx.tenant.id, &address)
+                .await
+                .map_err(super::store_error)?
+            {
                 return Ok(Verdict::Reject(Reply::new(
                     550,
                     "5.7.1",

@@ -44,7 +44,9 @@ impl Session {
                 };
                 match username {
                     Some(username) => match self.challenge(sasl::LOGIN_PASSWORD).await? {
-                        Some(response) => sasl::decode_login_step(&response).map(|password| Credentials { username, password }),
+                        Some(response) => {
+                            sasl::decode_login_step(&response).map(|password| Credentials { username, password })
+                        }
                         None => return self.error_reply(reply::auth_cancelled()),
                     },
                     None => None,
@@ -89,7 +91,6 @@ impl Session {
             self.read_command_input().await?;
         }
     }
-
 }
 
 /// Checks credentials on a blocking thread. Unknown users still pay for one hash, so timing does
@@ -113,4 +114,5 @@ async fn verify(tenants: Arc<TenantDirectory>, credentials: Credentials) -> Opti
 }
 
 /// A valid argon2id hash of a random string, verified for unknown user names.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$5GZx/1tutNK0pGdRyJv9Zw$Vm5VXcxN0NCcfIzdE5ieaF+EniQ+Xe65f0eGBfeaeJI";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$5GZx/1tutNK0pGdRyJv9Zw$Vm5VXcxN0NCcfIzdE5ieaF+EniQ+Xe65f0eGBfeaeJI";

@@ -77,7 +77,11 @@ impl Session {
             (false, true) => "ESMTPA",
             (true, true) => "ESMTPSA",
         };
-        let with = if envelope.smtputf8 { format!("UTF8{with}") } else { with.to_string() };
+        let with = if envelope.smtputf8 {
+            format!("UTF8{with}")
+        } else {
+            with.to_string()
+        };
         let mut trace = received_header(
             self.helo.as_deref().unwrap_or("unknown"),
             self.peer.ip(),

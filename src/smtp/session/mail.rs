@@ -27,7 +27,12 @@ impl Session {
             });
         }
         let Some(tenant) = self.tenant() else {
-            tracing::info!(rule = "client.unidentified", verdict = "reject", code = "554 5.7.1", "relay attempt refused");
+            tracing::info!(
+                rule = "client.unidentified",
+                verdict = "reject",
+                code = "554 5.7.1",
+                "relay attempt refused"
+            );
             return self.error_reply(reply::relay_denied());
         };
         let mut smtputf8 = false;
@@ -40,7 +45,8 @@ impl Session {
                     Ok(_) => {}
                     Err(_) => return self.error_reply(reply::syntax("Bad SIZE value")),
                 },
-                ("BODY", Some(value)) if value.eq_ignore_ascii_case("7BIT") || value.eq_ignore_ascii_case("8BITMIME") => {}
+                ("BODY", Some(value))
+                    if value.eq_ignore_ascii_case("7BIT") || value.eq_ignore_ascii_case("8BITMIME") => {}
                 ("SMTPUTF8", None) => smtputf8 = true,
                 _ => return self.error_reply(reply::unsupported_parameter(&param.keyword)),
             }

@@ -70,7 +70,13 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(ctx: Arc<SmtpContext>, listener: Arc<ListenerConfig>, peer: SocketAddr, stream: Box<dyn SessionStream>, tls: bool) -> Session {
+    pub fn new(
+        ctx: Arc<SmtpContext>,
+        listener: Arc<ListenerConfig>,
+        peer: SocketAddr,
+        stream: Box<dyn SessionStream>,
+        tls: bool,
+    ) -> Session {
         let network_tenant = ctx.tenants.by_address(peer.ip());
         let deadline = Instant::now() + ctx.config.limits.session_timeout.get();
         Session {

@@ -38,11 +38,7 @@ enum Conn {
 impl RedisStore {
     /// Connects: one URL is a standalone server, several are cluster seed nodes. Fails if the
     /// server cannot be reached within `timeout`.
-    pub async fn connect(
-        urls: &[String],
-        timeout: Duration,
-        log_retention: Duration,
-    ) -> Result<Self, StoreError> {
+    pub async fn connect(urls: &[String], timeout: Duration, log_retention: Duration) -> Result<Self, StoreError> {
         let conn = match urls {
             [] => return Err(StoreError::Config("no redis url".into())),
             [url] => {
@@ -66,10 +62,9 @@ impl RedisStore {
                     .response_timeout(timeout)
                     .retries(2)
                     .build()?;
-                let c =
-                    tokio::time::timeout(timeout.saturating_mul(2), client.get_async_connection())
-                        .await
-                        .map_err(|_| StoreError::Redis(timeout_error()))??;
+                let c = tokio::time::timeout(timeout.saturating_mul(2), client.get_async_connection())
+                    .await
+                    .map_err(|_| StoreError::Redis(timeout_error()))??;
                 Conn::Cluster(c)
             }
         };

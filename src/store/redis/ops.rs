@@ -8,9 +8,8 @@ use super::RedisStore;
 use crate::store::key::push_part;
 use crate::store::window::{retry_after, span};
 use crate::store::{
-    check_cap, check_member, window_ms, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch,
-    Charge, Event, EventCharge, Key, Lift, RateStore, SetCharge, StoreError, Suppression,
-    TenantRecord,
+    check_cap, check_member, window_ms, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge, Event,
+    EventCharge, Key, Lift, RateStore, SetCharge, StoreError, Suppression, TenantRecord,
 };
 
 /// Global set of tenant ids (the only key without a tenant tag; admin reads only).
@@ -101,13 +100,7 @@ impl RedisStore {
         ))
     }
 
-    async fn log_append(
-        &self,
-        kind: &str,
-        tenant: &str,
-        at: u64,
-        json: Vec<u8>,
-    ) -> Result<(), StoreError> {
+    async fn log_append(&self, kind: &str, tenant: &str, at: u64, json: Vec<u8>) -> Result<(), StoreError> {
         let mut inv = self.scripts.log.prepare_invoke();
         inv.key(rec_key(kind, tenant))
             .key(rec_key(&format!("{kind}_seq"), tenant))
@@ -127,12 +120,7 @@ impl RedisStore {
         to: u64,
     ) -> Result<Vec<T>, StoreError> {
         let members: Vec<Vec<u8>> = self
-            .cmd(
-                redis::cmd("ZRANGEBYSCORE")
-                    .arg(rec_key(kind, tenant))
-                    .arg(from)
-                    .arg(to),
-            )
+            .cmd(redis::cmd("ZRANGEBYSCORE").arg(rec_key(kind, tenant)).arg(from).arg(to))
             .await?;
         parse_log(members)
     }
@@ -143,13 +131,7 @@ impl RateStore for RedisStore {
         "redis"
     }
 
-    fn counter_add<'a>(
-        &'a self,
-        key: &'a Key,
-        n: u64,
-        now: u64,
-        window: Duration,
-    ) -> BoxFut<'a, ()> {
+    fn counter_add<'a>(&'a self, key: &'a Key, n: u64, now: u64, window: Duration) -> BoxFut<'a, ()> {
         Box::pin(async move {
             self.counter(MODE_ADD, key, n, 0, now, window).await?;
             Ok(())
@@ -168,12 +150,7 @@ impl RateStore for RedisStore {
         now: u64,
         window: Duration,
     ) -> BoxFut<'a, Charge> {
-        Box::pin(async move {
-            Ok(self
-                .counter(MODE_CHECK, key, n, limit, now, window)
-                .await?
-                .0)
-        })
+        Box::pin(async move { Ok(self.counter(MODE_CHECK, key, n, limit, now, window).await?.0) })
     }
 
     fn set_check_and_add<'a>(
@@ -189,11 +166,7 @@ impl RateStore for RedisStore {
             check_cap(cap)?;
             check_member(member)?;
             let mut inv = self.scripts.set.prepare_invoke();
-            inv.key(suffixed(key, b's'))
-                .arg(member)
-                .arg(now)
-                .arg(w)
-                .arg(cap);
+            inv.key(suffixed(key, b's')).arg(member).arg(now).arg(w).arg(cap);
             let r: Vec<i64> = self.script(&inv).await?;
             match r.as_slice() {
                 [admitted, already, n] => Ok(SetCharge {
@@ -211,12 +184,7 @@ impl RateStore for RedisStore {
             let w = window_ms(window)?;
             let cutoff = format!("({}", i128::from(now) - i128::from(w));
             let n: i64 = self
-                .cmd(
-                    redis::cmd("ZCOUNT")
-                        .arg(suffixed(key, b's'))
-                        .arg(cutoff)
-                        .arg("+inf"),
-                )
+                .cmd(redis::cmd("ZCOUNT").arg(suffixed(key, b's')).arg(cutoff).arg("+inf"))
                 .await?;
             Ok(as_u32(n))
         })
@@ -255,12 +223,7 @@ impl RateStore for RedisStore {
             let w = window_ms(window)?;
             let cutoff = format!("({}", i128::from(now) - i128::from(w));
             let n: i64 = self
-                .cmd(
-                    redis::cmd("ZCOUNT")
-                        .arg(suffixed(key, b'e'))
-                        .arg(cutoff)
-                        .arg("+inf"),
-                )
+                .cmd(redis::cmd("ZCOUNT").arg(suffixed(key, b'e')).arg(cutoff).arg("+inf"))
                 .await?;
             Ok(as_u32(n))
         })
@@ -268,9 +231,7 @@ impl RateStore for RedisStore {
 
     fn tenant_get<'a>(&'a self, id: &'a str) -> BoxFut<'a, Option<TenantRecord>> {
         Box::pin(async move {
-            let v: Option<Vec<u8>> = self
-                .cmd(redis::cmd("GET").arg(rec_key("_tenant", id)))
-                .await?;
+            let v: Option<Vec<u8>> = self.cmd(redis::cmd("GET").arg(rec_key("_tenant", id))).await?;
             v.map(|v| serde_json::from_slice(&v).map_err(StoreError::from))
                 .transpose()
         })
@@ -282,9 +243,7 @@ impl RateStore for RedisStore {
             let _: () = self
                 .cmd(redis::cmd("SET").arg(rec_key("_tenant", &rec.id)).arg(json))
                 .await?;
-            let _: i64 = self
-                .cmd(redis::cmd("SADD").arg(TENANT_INDEX).arg(&rec.id))
-                .await?;
+            let _: i64 = self.cmd(redis::cmd("SADD").arg(TENANT_INDEX).arg(&rec.id)).await?;
             Ok(())
         })
     }
@@ -321,12 +280,7 @@ impl RateStore for RedisStore {
         })
     }
 
-    fn block_get<'a>(
-        &'a self,
-        tenant: &'a str,
-        scope: BlockScope,
-        target: &'a str,
-    ) -> BoxFut<'a, Option<Block>> {
+    fn block_get<'a>(&'a self, tenant: &'a str, scope: BlockScope, target: &'a str) -> BoxFut<'a, Option<Block>> {
         Box::pin(async move {
             let v: Option<Vec<u8>> = self
                 .cmd(
@@ -366,9 +320,7 @@ impl RateStore for RedisStore {
 
     fn blocks_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<Block>> {
         Box::pin(async move {
-            let vals: Vec<Vec<u8>> = self
-                .cmd(redis::cmd("HVALS").arg(rec_key("_blocks", tenant)))
-                .await?;
+            let vals: Vec<Vec<u8>> = self.cmd(redis::cmd("HVALS").arg(rec_key("_blocks", tenant))).await?;
             let mut out = vals
                 .iter()
                 .map(|v| serde_json::from_slice::<Block>(v).map_err(StoreError::from))
@@ -396,12 +348,7 @@ impl RateStore for RedisStore {
         })
     }
 
-    fn audit_range<'a>(
-        &'a self,
-        tenant: &'a str,
-        from: u64,
-        to: u64,
-    ) -> BoxFut<'a, Vec<AuditRecord>> {
+    fn audit_range<'a>(&'a self, tenant: &'a str, from: u64, to: u64) -> BoxFut<'a, Vec<AuditRecord>> {
         Box::pin(async move { self.log_range("_audit", tenant, from, to).await })
     }
 
@@ -422,11 +369,7 @@ impl RateStore for RedisStore {
     fn suppression_remove<'a>(&'a self, tenant: &'a str, address: &'a str) -> BoxFut<'a, bool> {
         Box::pin(async move {
             let n: i64 = self
-                .cmd(
-                    redis::cmd("HDEL")
-                        .arg(rec_key("_suppr", tenant))
-                        .arg(address),
-                )
+                .cmd(redis::cmd("HDEL").arg(rec_key("_suppr", tenant)).arg(address))
                 .await?;
             Ok(n > 0)
         })
@@ -435,11 +378,7 @@ impl RateStore for RedisStore {
     fn suppression_contains<'a>(&'a self, tenant: &'a str, address: &'a str) -> BoxFut<'a, bool> {
         Box::pin(async move {
             let n: i64 = self
-                .cmd(
-                    redis::cmd("HEXISTS")
-                        .arg(rec_key("_suppr", tenant))
-                        .arg(address),
-                )
+                .cmd(redis::cmd("HEXISTS").arg(rec_key("_suppr", tenant)).arg(address))
                 .await?;
             Ok(n == 1)
         })
@@ -447,9 +386,7 @@ impl RateStore for RedisStore {
 
     fn suppression_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<Suppression>> {
         Box::pin(async move {
-            let vals: Vec<Vec<u8>> = self
-                .cmd(redis::cmd("HVALS").arg(rec_key("_suppr", tenant)))
-                .await?;
+            let vals: Vec<Vec<u8>> = self.cmd(redis::cmd("HVALS").arg(rec_key("_suppr", tenant))).await?;
             let mut out = vals
                 .iter()
                 .map(|v| serde_json::from_slice::<Suppression>(v).map_err(StoreError::from))

@@ -35,10 +35,7 @@ pub(super) fn expiring(expire: u64, payload: &[u8]) -> Vec<u8> {
 }
 
 /// (expiry, payload) of an expiring value.
-pub(super) fn split_expiring<'a>(
-    what: &'static str,
-    v: &'a [u8],
-) -> Result<(u64, &'a [u8]), StoreError> {
+pub(super) fn split_expiring<'a>(what: &'static str, v: &'a [u8]) -> Result<(u64, &'a [u8]), StoreError> {
     let exp = read_u64(v, 0).ok_or_else(|| StoreError::corrupt(what, "value shorter than 8"))?;
     Ok((exp, &v[8..]))
 }
@@ -62,11 +59,7 @@ pub(super) fn counter_count(v: &[u8]) -> Result<u64, StoreError> {
 /// Merge operator of the counters: sums counts, keeps the latest expiry. Associative, so RocksDB
 /// may pre-merge operands. A malformed operand fails the merge (surfacing as a read error) rather
 /// than being counted as zero.
-pub(super) fn counter_merge(
-    _key: &[u8],
-    existing: Option<&[u8]>,
-    ops: &MergeOperands,
-) -> Option<Vec<u8>> {
+pub(super) fn counter_merge(_key: &[u8], existing: Option<&[u8]>, ops: &MergeOperands) -> Option<Vec<u8>> {
     let (mut exp, mut n) = match existing {
         Some(v) if v.len() == 16 => (read_u64(v, 0)?, read_u64(v, 8)?),
         Some(_) => return None,
@@ -92,9 +85,7 @@ pub(super) fn expiry_filter(_level: u32, _key: &[u8], value: &[u8]) -> Decision 
 }
 
 /// Compaction filter of the event and audit logs: key = part(tenant), at (u64 BE), seq.
-pub(super) fn log_filter(
-    retention_ms: u64,
-) -> impl FnMut(u32, &[u8], &[u8]) -> Decision + Send + 'static {
+pub(super) fn log_filter(retention_ms: u64) -> impl FnMut(u32, &[u8], &[u8]) -> Decision + Send + 'static {
     move |_level, key, _value| match log_key_at(key) {
         Some(at) if at.saturating_add(retention_ms) <= wall_ms() => Decision::Remove,
         _ => Decision::Keep,
@@ -138,10 +129,7 @@ pub(super) fn encode_set(entries: &[(Vec<u8>, u64)]) -> Vec<u8> {
 /// Decodes an event log: u64 LE timestamps.
 pub(super) fn decode_events(p: &[u8]) -> Result<Vec<u64>, StoreError> {
     if !p.len().is_multiple_of(8) {
-        return Err(StoreError::corrupt(
-            "event log",
-            format!("{} bytes", p.len()),
-        ));
+        return Err(StoreError::corrupt("event log", format!("{} bytes", p.len())));
     }
     Ok(p.chunks_exact(8)
         .filter_map(|c| c.try_into().ok().map(u64::from_le_bytes))
@@ -164,10 +152,7 @@ mod tests {
         assert_eq!(decode_set(&p).expect("decodes"), e);
         assert!(decode_set(&p[..p.len() - 1]).is_err());
         assert!(decode_events(&[1, 2, 3]).is_err());
-        assert_eq!(
-            decode_events(&encode_events(&[1, 9])).expect("ok"),
-            vec![1, 9]
-        );
+        assert_eq!(decode_events(&encode_events(&[1, 9])).expect("ok"), vec![1, 9]);
     }
 
     #[test]

@@ -31,8 +31,8 @@ use std::time::Duration;
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteOptions, DB};
 
 use super::{
-    AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge, Event, EventCharge, Key, Lift,
-    RateStore, SetCharge, StoreError, Suppression, TenantRecord,
+    AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge, Event, EventCharge, Key, Lift, RateStore, SetCharge,
+    StoreError, Suppression, TenantRecord,
 };
 
 pub(crate) const CF_COUNTERS: &str = "counters";
@@ -98,10 +98,7 @@ impl RocksStore {
                     o.set_compaction_filter("aupgate_expiry", codec::expiry_filter);
                 }
                 CF_EVENTS | CF_AUDIT => {
-                    o.set_compaction_filter(
-                        "aupgate_log_retention",
-                        codec::log_filter(retention_ms),
-                    );
+                    o.set_compaction_filter("aupgate_log_retention", codec::log_filter(retention_ms));
                 }
                 _ => {}
             }
@@ -133,9 +130,7 @@ impl RocksStore {
     pub fn compact_all(&self) -> Result<(), StoreError> {
         for name in COLUMN_FAMILIES {
             let cf = self.inner.cf(name)?;
-            self.inner
-                .db
-                .compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+            self.inner.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
         }
         Ok(())
     }
@@ -191,14 +186,12 @@ impl RateStore for RocksStore {
         "rocksdb"
     }
 
-    fn counter_add<'a>(
-        &'a self,
-        key: &'a Key,
-        n: u64,
-        now: u64,
-        window: Duration,
-    ) -> BoxFut<'a, ()> {
+    fn counter_add<'a>(&'a self, key: &'a Key, n: u64, now: u64, window: Duration) -> BoxFut<'a, ()> {
         Box::pin(async move { self.inner.counter_add(key, n, now, window) })
+    }
+
+    fn counter_add_many<'a>(&'a self, charges: &'a [(Key, u64, Duration)], now: u64) -> BoxFut<'a, ()> {
+        Box::pin(async move { self.inner.counter_add_many(charges, now) })
     }
 
     fn counter_get<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u64> {
@@ -261,12 +254,7 @@ impl RateStore for RocksStore {
         Box::pin(async move { self.inner.block_add(block) })
     }
 
-    fn block_get<'a>(
-        &'a self,
-        tenant: &'a str,
-        scope: BlockScope,
-        target: &'a str,
-    ) -> BoxFut<'a, Option<Block>> {
+    fn block_get<'a>(&'a self, tenant: &'a str, scope: BlockScope, target: &'a str) -> BoxFut<'a, Option<Block>> {
         Box::pin(async move { self.inner.block_get(tenant, scope, target) })
     }
 
@@ -298,12 +286,7 @@ impl RateStore for RocksStore {
         Box::pin(async move { self.inner.log_append(CF_AUDIT, tenant, rec.at, rec) })
     }
 
-    fn audit_range<'a>(
-        &'a self,
-        tenant: &'a str,
-        from: u64,
-        to: u64,
-    ) -> BoxFut<'a, Vec<AuditRecord>> {
+    fn audit_range<'a>(&'a self, tenant: &'a str, from: u64, to: u64) -> BoxFut<'a, Vec<AuditRecord>> {
         let tenant = tenant.to_owned();
         self.blocking(move |inner| inner.log_range(CF_AUDIT, &tenant, from, to))
     }
@@ -333,9 +316,6 @@ impl RateStore for RocksStore {
         now: u64,
         window: Duration,
     ) -> BoxFut<'a, CampaignMatch> {
-        Box::pin(async move {
-            self.inner
-                .campaign(tenant, band_keys, candidate, now, window)
-        })
+        Box::pin(async move { self.inner.campaign(tenant, band_keys, candidate, now, window) })
     }
 }

@@ -12,8 +12,7 @@ use super::codec::{expiring, split_expiring};
 use super::{Inner, CF_AUDIT, CF_BLOCKS, CF_CAMPAIGNS, CF_SUPPRESSION, CF_TENANTS};
 use crate::store::key::push_part;
 use crate::store::{
-    window_ms, AuditRecord, Block, BlockScope, CampaignMatch, Lift, StoreError, Suppression,
-    TenantRecord,
+    window_ms, AuditRecord, Block, BlockScope, CampaignMatch, Lift, StoreError, Suppression, TenantRecord,
 };
 
 fn tenant_prefix(tenant: &str) -> Vec<u8> {
@@ -48,11 +47,7 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl Inner {
-    fn get_json<T: DeserializeOwned>(
-        &self,
-        cf: &'static str,
-        key: &[u8],
-    ) -> Result<Option<T>, StoreError> {
+    fn get_json<T: DeserializeOwned>(&self, cf: &'static str, key: &[u8]) -> Result<Option<T>, StoreError> {
         let cf = self.cf(cf)?;
         match self.db.get_pinned_cf(cf, key)? {
             Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
@@ -60,15 +55,9 @@ impl Inner {
         }
     }
 
-    fn put_json<T: Serialize>(
-        &self,
-        cf: &'static str,
-        key: &[u8],
-        v: &T,
-    ) -> Result<(), StoreError> {
+    fn put_json<T: Serialize>(&self, cf: &'static str, key: &[u8], v: &T) -> Result<(), StoreError> {
         let cf = self.cf(cf)?;
-        self.db
-            .put_cf_opt(cf, key, serde_json::to_vec(v)?, &self.write_opts)?;
+        self.db.put_cf_opt(cf, key, serde_json::to_vec(v)?, &self.write_opts)?;
         Ok(())
     }
 
@@ -131,12 +120,7 @@ impl Inner {
         Ok(())
     }
 
-    pub(crate) fn block_get(
-        &self,
-        tenant: &str,
-        scope: BlockScope,
-        target: &str,
-    ) -> Result<Option<Block>, StoreError> {
+    pub(crate) fn block_get(&self, tenant: &str, scope: BlockScope, target: &str) -> Result<Option<Block>, StoreError> {
         self.get_json(CF_BLOCKS, &block_key(tenant, scope, target))
     }
 
@@ -201,23 +185,11 @@ impl Inner {
         self.scan_json(cf, lower, upper)
     }
 
-    pub(crate) fn suppression_add(
-        &self,
-        tenant: &str,
-        entry: &Suppression,
-    ) -> Result<(), StoreError> {
-        self.put_json(
-            CF_SUPPRESSION,
-            &suppression_key(tenant, &entry.address),
-            entry,
-        )
+    pub(crate) fn suppression_add(&self, tenant: &str, entry: &Suppression) -> Result<(), StoreError> {
+        self.put_json(CF_SUPPRESSION, &suppression_key(tenant, &entry.address), entry)
     }
 
-    pub(crate) fn suppression_remove(
-        &self,
-        tenant: &str,
-        address: &str,
-    ) -> Result<bool, StoreError> {
+    pub(crate) fn suppression_remove(&self, tenant: &str, address: &str) -> Result<bool, StoreError> {
         let k = suppression_key(tenant, address);
         let _guard = self.lock(&k);
         let cf = self.cf(CF_SUPPRESSION)?;
@@ -228,16 +200,9 @@ impl Inner {
         Ok(existed)
     }
 
-    pub(crate) fn suppression_contains(
-        &self,
-        tenant: &str,
-        address: &str,
-    ) -> Result<bool, StoreError> {
+    pub(crate) fn suppression_contains(&self, tenant: &str, address: &str) -> Result<bool, StoreError> {
         let cf = self.cf(CF_SUPPRESSION)?;
-        Ok(self
-            .db
-            .get_pinned_cf(cf, suppression_key(tenant, address))?
-            .is_some())
+        Ok(self.db.get_pinned_cf(cf, suppression_key(tenant, address))?.is_some())
     }
 
     pub(crate) fn suppression_list(&self, tenant: &str) -> Result<Vec<Suppression>, StoreError> {

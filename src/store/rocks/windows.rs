@@ -5,14 +5,11 @@ use std::time::Duration;
 use rocksdb::ReadOptions;
 
 use super::codec::{
-    counter_count, counter_value, decode_events, decode_set, encode_events, encode_set, expiring,
-    split_expiring,
+    counter_count, counter_value, decode_events, decode_set, encode_events, encode_set, expiring, split_expiring,
 };
 use super::{Inner, CF_COUNTERS, CF_SETS};
 use crate::store::window::{bucket_expiry, retry_after, span};
-use crate::store::{
-    check_cap, check_member, window_ms, Charge, EventCharge, Key, SetCharge, StoreError,
-};
+use crate::store::{check_cap, check_member, window_ms, Charge, EventCharge, Key, SetCharge, StoreError};
 
 /// Prefix bytes in the `sets` family, so a set and an event log under one `Key` never mix.
 const TAG_SET: u8 = b's';
@@ -37,29 +34,34 @@ fn count_u32(n: usize) -> u32 {
 }
 
 impl Inner {
-    pub(crate) fn counter_add(
-        &self,
-        key: &Key,
-        n: u64,
-        now: u64,
-        window: Duration,
-    ) -> Result<(), StoreError> {
+    pub(crate) fn counter_add(&self, key: &Key, n: u64, now: u64, window: Duration) -> Result<(), StoreError> {
         let w = window_ms(window)?;
         let s = span(now, w);
         let cf = self.cf(CF_COUNTERS)?;
         let v = counter_value(bucket_expiry(s.last, s.size, w), n);
-        self.db
-            .merge_cf_opt(cf, bucket_key(key, s.last), v, &self.write_opts)?;
+        self.db.merge_cf_opt(cf, bucket_key(key, s.last), v, &self.write_opts)?;
+        Ok(())
+    }
+
+    /// Several counter merges in one write batch (one WAL append).
+    pub(crate) fn counter_add_many(&self, charges: &[(Key, u64, Duration)], now: u64) -> Result<(), StoreError> {
+        let cf = self.cf(CF_COUNTERS)?;
+        let mut batch = rocksdb::WriteBatch::default();
+        for (key, n, window) in charges {
+            let w = window_ms(*window)?;
+            let s = span(now, w);
+            batch.merge_cf(
+                cf,
+                bucket_key(key, s.last),
+                counter_value(bucket_expiry(s.last, s.size, w), *n),
+            );
+        }
+        self.db.write_opt(batch, &self.write_opts)?;
         Ok(())
     }
 
     /// The counted buckets (ascending) and their total.
-    fn counter_buckets(
-        &self,
-        key: &Key,
-        now: u64,
-        w: u64,
-    ) -> Result<(Vec<(u64, u64)>, u64), StoreError> {
+    fn counter_buckets(&self, key: &Key, now: u64, w: u64) -> Result<(Vec<(u64, u64)>, u64), StoreError> {
         let s = span(now, w);
         let cf = self.cf(CF_COUNTERS)?;
         let mut ro = ReadOptions::default();
@@ -88,12 +90,7 @@ impl Inner {
         Ok((buckets, total))
     }
 
-    pub(crate) fn counter_get(
-        &self,
-        key: &Key,
-        now: u64,
-        window: Duration,
-    ) -> Result<u64, StoreError> {
+    pub(crate) fn counter_get(&self, key: &Key, now: u64, window: Duration) -> Result<u64, StoreError> {
         let w = window_ms(window)?;
         Ok(self.counter_buckets(key, now, w)?.1)
     }
@@ -131,8 +128,7 @@ impl Inner {
 
     fn store_window(&self, k: &[u8], expire: u64, payload: &[u8]) -> Result<(), StoreError> {
         let cf = self.cf(CF_SETS)?;
-        self.db
-            .put_cf_opt(cf, k, expiring(expire, payload), &self.write_opts)?;
+        self.db.put_cf_opt(cf, k, expiring(expire, payload), &self.write_opts)?;
         Ok(())
     }
 
@@ -183,16 +179,9 @@ impl Inner {
         })
     }
 
-    pub(crate) fn set_count(
-        &self,
-        key: &Key,
-        now: u64,
-        window: Duration,
-    ) -> Result<u32, StoreError> {
+    pub(crate) fn set_count(&self, key: &Key, now: u64, window: Duration) -> Result<u32, StoreError> {
         let w = window_ms(window)?;
-        Ok(count_u32(
-            self.live_set(&tagged(TAG_SET, key), now, w)?.len(),
-        ))
+        Ok(count_u32(self.live_set(&tagged(TAG_SET, key), now, w)?.len()))
     }
 
     fn live_events(&self, k: &[u8], now: u64, w: u64) -> Result<Vec<u64>, StoreError> {
@@ -242,15 +231,8 @@ impl Inner {
         })
     }
 
-    pub(crate) fn events_count(
-        &self,
-        key: &Key,
-        now: u64,
-        window: Duration,
-    ) -> Result<u32, StoreError> {
+    pub(crate) fn events_count(&self, key: &Key, now: u64, window: Duration) -> Result<u32, StoreError> {
         let w = window_ms(window)?;
-        Ok(count_u32(
-            self.live_events(&tagged(TAG_EVENTS, key), now, w)?.len(),
-        ))
+        Ok(count_u32(self.live_events(&tagged(TAG_EVENTS, key), now, w)?.len()))
     }
 }
