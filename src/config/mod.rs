@@ -76,13 +76,7 @@ impl Collector {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            ConfigErrors(vec![ConfigError {
-                path: path.display().to_string(),
-                message: format!("cannot read: {error}"),
-            }])
-        })?;
-        Config::parse(&text)
+        Config::parse(&read_file(path)?)
     }
 
     /// The embedded demo configuration.
@@ -96,14 +90,8 @@ impl Config {
 
     /// Parses and validates config text.
     pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
+        let table = parse_table(text)?;
         let mut errors = Collector(Vec::new());
-        let table: toml::Table = match toml::from_str(text) {
-            Ok(table) => table,
-            Err(error) => {
-                errors.push("(file)", error.to_string().trim_end().to_string());
-                return Err(ConfigErrors(errors.0));
-            }
-        };
         let mut config = Config::default();
         for (key, value) in table {
             match key.as_str() {
@@ -299,6 +287,26 @@ impl Config {
             }
         }
     }
+}
+
+/// Reads a TOML file, or one error naming it.
+pub(crate) fn read_file(path: &Path) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(path).map_err(|error| {
+        ConfigErrors(vec![ConfigError {
+            path: path.display().to_string(),
+            message: format!("cannot read: {error}"),
+        }])
+    })
+}
+
+/// Parses TOML text into its top-level table, or one `(file)` error with the syntax problem.
+pub(crate) fn parse_table(text: &str) -> Result<toml::Table, ConfigErrors> {
+    toml::from_str(text).map_err(|error| {
+        ConfigErrors(vec![ConfigError {
+            path: "(file)".into(),
+            message: error.to_string().trim_end().to_string(),
+        }])
+    })
 }
 
 /// Deserialises one section, checking each key on its own first so that every bad key is reported.

@@ -278,25 +278,13 @@ impl Default for OnError {
 impl Profile {
     /// Reads and validates a profile file.
     pub fn load(path: &Path) -> Result<Profile, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            ConfigErrors(vec![ConfigError {
-                path: path.display().to_string(),
-                message: format!("cannot read: {error}"),
-            }])
-        })?;
-        Profile::parse(&text)
+        Profile::parse(&crate::config::read_file(path)?)
     }
 
     /// Parses and validates profile text, reporting every error with its path.
     pub fn parse(text: &str) -> Result<Profile, ConfigErrors> {
+        let table = crate::config::parse_table(text)?;
         let mut errors = Collector(Vec::new());
-        let table: toml::Table = match toml::from_str(text) {
-            Ok(table) => table,
-            Err(error) => {
-                errors.push("(file)", error.to_string().trim_end().to_string());
-                return Err(ConfigErrors(errors.0));
-            }
-        };
         let mut profile = Profile::default();
         for (key, value) in table {
             match key.as_str() {
