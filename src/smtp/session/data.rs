@@ -61,6 +61,8 @@ impl Session {
         }
         let recipients = envelope.recipients.len();
         if let Some(queue_id) = self.enqueue(&tenant.id, envelope, body).await {
+            // The message is durable: tell the client first, then charge the quotas and audit.
+            self.flush().await?;
             engine.on_accepted(&tenant, recipients, &queue_id).await;
         }
         Ok(())
