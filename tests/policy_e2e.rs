@@ -262,3 +262,22 @@ async fn repeated_violations_climb_the_ladder_to_suspension() {
     assert_eq!(blocks.len(), 1);
     assert_eq!(blocks[0].by, "policy:mail_bomb.max_messages");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_override_replaces_one_profile_limit() {
+    let h = Harness::start_with_profile(Some(PERMISSIVE), |c| {
+        let acme = c.tenants.iter_mut().find(|t| t.id == "acme").unwrap();
+        acme.limits.messages_per_hour = Some(1);
+        acme.limits.mail_bomb_max_messages = Some(2);
+    })
+    .await;
+    let body = "From: a@acme.example\r\nSubject: x\r\n\r\nhello there\r\n";
+    assert!(send_message(&h, "a@acme.example", &["r1@d.example"], body)
+        .await
+        .starts_with("250 2.0.0"));
+    let reply = send_message(&h, "a@acme.example", &["r2@d.example"], body).await;
+    assert!(
+        reply.starts_with("451 4.7.1 Your hourly quota of 1 messages is used up"),
+        "{reply}"
+    );
+}

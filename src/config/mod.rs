@@ -268,6 +268,14 @@ impl Config {
                     );
                 }
             }
+            for (name, value) in [
+                ("bulk_max_recipients", tenant.limits.bulk_max_recipients),
+                ("mail_bomb_max_messages", tenant.limits.mail_bomb_max_messages),
+            ] {
+                if value.is_some_and(|v| v == 0 || v > 10_000) {
+                    errors.push(format!("{path}.limits.{name}"), "must be between 1 and 10000");
+                }
+            }
             for (j, credential) in tenant.credentials.iter().enumerate() {
                 let cpath = format!("{path}.credentials[{j}]");
                 if credential.username.is_empty() {

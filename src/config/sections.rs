@@ -297,6 +297,22 @@ pub struct TenantConfig {
     pub contact: Option<String>,
     /// Policy profile (a file `policies/<profile>.toml`); default `default`.
     pub profile: Option<String>,
+    /// Single limits that override the profile's for this tenant.
+    pub limits: TenantLimits,
+}
+
+/// `[tenant.limits]`: per-tenant overrides of single profile limits (unset = the profile's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantLimits {
+    pub messages_per_hour: Option<u64>,
+    pub messages_per_day: Option<u64>,
+    pub recipients_per_hour: Option<u64>,
+    pub recipients_per_day: Option<u64>,
+    /// Overrides `[bulk] max_recipients` (1..=10000).
+    pub bulk_max_recipients: Option<u64>,
+    /// Overrides `[mail_bomb] max_messages` (1..=10000).
+    pub mail_bomb_max_messages: Option<u64>,
 }
 
 /// Which rate store holds the counters.

@@ -91,14 +91,35 @@ impl Engine {
         &self.store
     }
 
-    /// The profile a tenant uses.
+    /// The profile a tenant uses, with the tenant's single-limit overrides applied.
     pub fn profile_for(&self, tenant: &Tenant) -> Arc<Profile> {
-        let profiles = self.profiles.read().unwrap_or_else(|p| p.into_inner());
-        profiles
-            .get(&tenant.profile)
-            .or_else(|| profiles.get("default"))
-            .cloned()
-            .unwrap_or_else(|| self.default_profile.clone())
+        let base = {
+            let profiles = self.profiles.read().unwrap_or_else(|p| p.into_inner());
+            profiles
+                .get(&tenant.profile)
+                .or_else(|| profiles.get("default"))
+                .cloned()
+                .unwrap_or_else(|| self.default_profile.clone())
+        };
+        let limits = &tenant.limits;
+        if *limits == crate::config::TenantLimits::default() {
+            return base;
+        }
+        let mut profile = (*base).clone();
+        let quotas = &mut profile.quotas;
+        for (slot, value) in [
+            (&mut quotas.messages_per_hour, limits.messages_per_hour),
+            (&mut quotas.messages_per_day, limits.messages_per_day),
+            (&mut quotas.recipients_per_hour, limits.recipients_per_hour),
+            (&mut quotas.recipients_per_day, limits.recipients_per_day),
+            (&mut profile.bulk.max_recipients, limits.bulk_max_recipients),
+            (&mut profile.mail_bomb.max_messages, limits.mail_bomb_max_messages),
+        ] {
+            if let Some(value) = value {
+                *slot = value;
+            }
+        }
+        Arc::new(profile)
     }
 
     /// Replaces the profiles (policy reload). Sessions in flight are not interrupted.

@@ -63,6 +63,8 @@ pub struct Tenant {
     pub contact: Option<String>,
     /// Name of the policy profile.
     pub profile: String,
+    /// Single limits overriding the profile's.
+    pub limits: crate::config::TenantLimits,
 }
 
 impl Tenant {
@@ -123,6 +125,7 @@ impl TenantDirectory {
                 domains: std::sync::RwLock::new(entry.domains.iter().filter_map(|d| normalize_domain(d)).collect()),
                 contact: entry.contact.clone(),
                 profile: entry.profile.clone().unwrap_or_else(|| "default".to_string()),
+                limits: entry.limits,
             };
             for credential in &entry.credentials {
                 directory.credentials.insert(
