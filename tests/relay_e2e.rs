@@ -218,3 +218,31 @@ async fn required_starttls_without_offer_is_a_temporary_failure() {
         "must not relay in plaintext when TLS is required"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_destination_concurrency_caps_connections_to_the_next_hop() {
+    let h = Harness::start_with(|c| {
+        c.relay.per_destination_concurrency = 2;
+        c.relay.workers = 16;
+    })
+    .await;
+    let h = std::sync::Arc::new(h);
+    let mut senders = Vec::new();
+    for i in 0..12 {
+        let h = h.clone();
+        senders.push(tokio::spawn(async move {
+            let body = format!("From: a@acme.example\r\nSubject: n{i}\r\n\r\nnote {i}\r\n.\r\n");
+            send(&h, "a@acme.example", &[&format!("r{i}@dest.example")], body.as_bytes()).await;
+        }));
+    }
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    assert_eq!(h.sink.wait_for(12, Duration::from_secs(15)).await.len(), 12);
+    assert!(h.sink.peak_connections() >= 1);
+    assert!(
+        h.sink.peak_connections() <= 2,
+        "at most 2 connections to one destination, saw {}",
+        h.sink.peak_connections()
+    );
+}

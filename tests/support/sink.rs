@@ -25,6 +25,9 @@ pub struct Received {
 pub struct Sink {
     pub address: SocketAddr,
     messages: Arc<Mutex<Vec<Received>>>,
+    /// Open connections now, and the most seen at once.
+    open: Arc<std::sync::atomic::AtomicUsize>,
+    peak: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Optional sink features.
@@ -46,6 +49,9 @@ impl Sink {
         let address = listener.local_addr().expect("sink address");
         let messages = Arc::new(Mutex::new(Vec::new()));
         let store = messages.clone();
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (open_count, peak_count) = (open.clone(), peak.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -53,12 +59,32 @@ impl Sink {
                 };
                 let store = store.clone();
                 let options = options.clone();
+                let (open_count, peak_count) = (open_count.clone(), peak_count.clone());
                 tokio::spawn(async move {
+                    use std::sync::atomic::Ordering::SeqCst;
+                    let now = open_count.fetch_add(1, SeqCst) + 1;
+                    peak_count.fetch_max(now, SeqCst);
                     let _ = handle(Box::new(stream), store, options).await;
+                    open_count.fetch_sub(1, SeqCst);
                 });
             }
         });
-        Sink { address, messages }
+        Sink {
+            address,
+            messages,
+            open,
+            peak,
+        }
+    }
+
+    /// The most connections that were open at once.
+    pub fn peak_connections(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn messages(&self) -> Vec<Received> {
