@@ -88,8 +88,10 @@ async fn decide(engine: &Engine, tenants: &TenantDirectory, campaign: usize, n: 
             sender: &sender,
             recipients: &recipients,
             message: &body,
+            added_headers: b"",
         })
-        .await;
+        .await
+        .verdict;
     assert_eq!(verdict, aupgate::policy::Verdict::Continue);
     engine.on_accepted(&tenant, 1, "bench").await;
 }

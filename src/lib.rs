@@ -8,6 +8,7 @@
 //! - [`tenant`] — who the client is: network or AUTH identity → tenant; argon2id passwords;
 //!   domain ownership.
 //! - [`policy`] — the engine: checks per SMTP stage returning `Result<Verdict, CheckError>`.
+//! - [`auth`] — SPF/DKIM/DMARC as receivers will see them; DKIM keys and signing.
 //! - [`queue`] — the durable spool (RocksDB, fsync before `250`), schedule, crash recovery,
 //!   quarantine of corrupt entries.
 //! - [`relay`] — delivery workers: MX or smarthost routing, opportunistic STARTTLS,
@@ -23,6 +24,7 @@
 
 #[cfg(feature = "server")]
 pub mod admin;
+pub mod auth;
 #[cfg(feature = "server")]
 pub mod cli;
 pub mod config;

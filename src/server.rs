@@ -67,7 +67,16 @@ impl Gateway {
             }
         }
         let default = profiles["default"].clone();
-        let engine = Arc::new(Engine::new(store.clone(), profiles, default).with_tenants(tenants.clone()));
+        let authenticator = Arc::new(crate::auth::Authenticator::new(&config, &dns)?);
+        if config.authentication.egress_ips.is_empty() {
+            tracing::warn!("[authentication] egress_ips is empty: SPF is not predicted for relayed mail");
+        }
+        tracing::info!(keys = authenticator.key_count(), "DKIM keys loaded");
+        let engine = Arc::new(
+            Engine::new(store.clone(), profiles, default)
+                .with_tenants(tenants.clone())
+                .with_authenticator(authenticator),
+        );
         let (shutdown, shutdown_rx) = watch::channel(false);
         let admin_address = crate::admin::start(
             crate::admin::AdminState {
@@ -120,9 +129,17 @@ impl Gateway {
                 ));
             }
         }
+        let keys = match self.engine.authenticator() {
+            Some(auth) => auth.reload_keys().map_err(|e| format!("DKIM keys: {e}"))?,
+            None => 0,
+        };
         let count = profiles.len();
         self.engine.replace_profiles(profiles);
-        tracing::info!(profiles = count, "policy profiles reloaded");
+        tracing::info!(
+            profiles = count,
+            dkim_keys = keys,
+            "policy profiles and DKIM keys reloaded"
+        );
         Ok(())
     }
 

@@ -314,7 +314,7 @@ fn thresholds_are_the_ones_the_aups_state() {
         assert_eq!(p.headers.max_received, 30, "{name}: headers.max_received");
         assert_eq!(
             p.headers.authentication_results,
-            AuthResultsAction::Refuse,
+            AuthResultsAction::Remove,
             "{name}: headers.authentication_results"
         );
         assert!(p.attachments.enabled, "{name}: attachments.enabled");
@@ -365,6 +365,9 @@ fn default_file_matches_the_built_in_defaults() {
     assert_eq!(file.suppression, built_in.suppression);
     assert_eq!(file.headers, built_in.headers);
     assert_eq!(file.attachments, built_in.attachments);
+    assert_eq!(file.spf, built_in.spf);
+    assert_eq!(file.dkim, built_in.dkim);
+    assert_eq!(file.dmarc, built_in.dmarc);
     assert_eq!(file.on_error, built_in.on_error);
     file.escalation.steps.clear();
     file.profile.description.clear();
@@ -448,7 +451,7 @@ fn a_broken_copy_of_each_preset_names_the_broken_value() {
         (
             "headers",
             "authentication_results",
-            Value::String("remove".into()),
+            Value::String("delete".into()),
             "headers.authentication_results",
         ),
         (

@@ -22,7 +22,7 @@ async fn send(h: &Harness, from: &str, to: &[&str], data: &[u8]) -> String {
 }
 
 #[tokio::test]
-async fn relayed_message_is_byte_identical_plus_received() {
+async fn relayed_message_is_byte_identical_plus_trace_and_authentication_results() {
     let h = Harness::start().await;
     let wire = b"From: a@acme.example\r\nTo: b@dest.example\r\nSubject: test\r\n\r\nline one\r\n..leading dot\r\n\xc3\xa9 8bit\r\n.\r\n";
     let queue_id = send(&h, "a@acme.example", &["b@dest.example"], wire).await;
@@ -32,16 +32,25 @@ async fn relayed_message_is_byte_identical_plus_received() {
     assert_eq!(message.sender, "a@acme.example");
     assert_eq!(message.recipients, vec!["b@dest.example".to_string()]);
     let expected_body: &[u8] = b"From: a@acme.example\r\nTo: b@dest.example\r\nSubject: test\r\n\r\nline one\r\n.leading dot\r\n\xc3\xa9 8bit\r\n";
-    assert!(message
+    // Our Authentication-Results on top (no key for acme.example here: nothing signed), then
+    // our Received.
+    assert!(message.data.starts_with(b"Authentication-Results: aupgate.localhost;"));
+    let received = message
         .data
-        .starts_with(b"Received: from client.test ([127.0.0.1])\r\n\tby gw.test (aupgate) with ESMTP id "));
+        .windows(10)
+        .position(|w| w == b"Received: ")
+        .expect("Received");
+    let message_data = &message.data[received..];
+    assert!(
+        message_data.starts_with(b"Received: from client.test ([127.0.0.1])\r\n\tby gw.test (aupgate) with ESMTP id ")
+    );
     assert!(String::from_utf8_lossy(&message.data).contains(&queue_id));
     assert!(
-        message.data.ends_with(expected_body),
+        message_data.ends_with(expected_body),
         "body changed: {:?}",
         String::from_utf8_lossy(&message.data)
     );
-    let added = String::from_utf8_lossy(&message.data[..message.data.len() - expected_body.len()]).into_owned();
+    let added = String::from_utf8_lossy(&message_data[..message_data.len() - expected_body.len()]).into_owned();
     // Our Received header (3 lines), plus the Date and Message-ID the message lacked.
     assert_eq!(added.matches("\r\n").count(), 5, "{added}");
     assert!(added.contains("\r\nDate: "), "{added}");

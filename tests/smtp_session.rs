@@ -271,6 +271,7 @@ async fn shutdown_answers_421_to_idle_and_new_sessions() {
     let support::Harness {
         gateway,
         sink: _sink,
+        dns: _dns,
         dir: _dir,
     } = h;
     let stopping = tokio::spawn(gateway.shutdown());

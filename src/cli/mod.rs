@@ -1,7 +1,9 @@
-//! Command-line entry points: `serve`, `check-config`, `hash-password`, `admin`. Each subcommand is a small function; the
-//! admin subcommands (later) are clients of the admin API and never open the database.
+//! Command-line entry points: `serve`, `check-config`, `hash-password`, `admin`, `policy`,
+//! `dkim`. Each subcommand is a small function; the admin subcommands are clients of the admin
+//! API and never open the database.
 
 mod admin;
+mod dkim;
 mod policy;
 
 use std::path::PathBuf;
@@ -45,6 +47,9 @@ enum Command {
     /// Offline policy tools.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The gateway's DKIM signing keys (offline).
+    #[command(subcommand)]
+    Dkim(dkim::DkimCommand),
 }
 
 #[derive(Subcommand)]
@@ -107,6 +112,7 @@ pub fn run() -> anyhow::Result<i32> {
             Err(code) => Ok(code),
         },
         Command::Admin(args) => admin::run(args),
+        Command::Dkim(command) => dkim::run(command),
         Command::Policy(PolicyCommand::Check {
             message,
             profile,

@@ -223,8 +223,10 @@ pub fn run(
                         sender: &sender,
                         recipients: &recipients,
                         message,
+                        added_headers: b"",
                     })
-                    .await;
+                    .await
+                    .verdict;
             }
             let name = if verdict == Verdict::Continue {
                 "accept"

@@ -255,6 +255,19 @@ impl Default for DnsConfig {
     }
 }
 
+/// `[authentication]`: what receivers will see when they check SPF, DKIM and DMARC on the mail
+/// this gateway relays. DKIM keys live in `<data_dir>/dkim` (`aupgate dkim generate`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthenticationConfig {
+    /// The addresses receivers see this gateway's mail come from (the relay's own addresses, or
+    /// the smarthost's). SPF is evaluated for each; empty = no SPF prediction.
+    pub egress_ips: Vec<std::net::IpAddr>,
+    /// The SPF include tenants publish to authorize the gateway (`_spf.provider.example`), named
+    /// in SPF refusals; when empty they name the egress addresses instead.
+    pub spf_include: String,
+}
+
 /// Lifecycle state of a tenant (see DESIGN.md, "Tenant").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]

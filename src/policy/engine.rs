@@ -7,10 +7,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use super::authentication::{self, Seal};
 use super::checks::{self, DataFacts};
 use super::escalation;
 use super::profile::Profile;
 use super::{CheckError, DataContext, MailContext, RcptContext, Verdict};
+use crate::auth::Authenticator;
 use crate::queue::now_ms;
 use crate::smtp::reply;
 use crate::store::{AuditRecord, Key, RateStore};
@@ -44,6 +46,14 @@ pub trait DataCheck: Send + Sync {
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a>;
 }
 
+/// The decision on a received message: the verdict, and for an accepted message what the
+/// gateway adds to it.
+#[derive(Debug)]
+pub struct DataDecision {
+    pub verdict: Verdict,
+    pub seal: Seal,
+}
+
 /// The policy engine.
 pub struct Engine {
     store: Arc<dyn RateStore>,
@@ -51,6 +61,8 @@ pub struct Engine {
     profiles: std::sync::RwLock<HashMap<String, Arc<Profile>>>,
     default_profile: Arc<Profile>,
     tenants: Option<Arc<TenantDirectory>>,
+    /// SPF/DKIM/DMARC; without it (offline dry runs) the authentication stage is skipped.
+    auth: Option<Arc<Authenticator>>,
     mail: Vec<Box<dyn MailCheck>>,
     rcpt: Vec<Box<dyn RcptCheck>>,
     data: Vec<Box<dyn DataCheck>>,
@@ -65,6 +77,7 @@ impl Engine {
             profiles: std::sync::RwLock::new(profiles),
             default_profile: default,
             tenants: None,
+            auth: None,
             mail: vec![
                 Box::new(checks::TenantState),
                 Box::new(checks::SenderDomain),
@@ -85,6 +98,16 @@ impl Engine {
     pub fn with_tenants(mut self, tenants: Arc<TenantDirectory>) -> Engine {
         self.tenants = Some(tenants);
         self
+    }
+
+    /// Turns on the authentication stage (SPF/DKIM/DMARC, signing).
+    pub fn with_authenticator(mut self, auth: Arc<Authenticator>) -> Engine {
+        self.auth = Some(auth);
+        self
+    }
+
+    pub fn authenticator(&self) -> Option<&Arc<Authenticator>> {
+        self.auth.as_ref()
     }
 
     pub fn store(&self) -> &Arc<dyn RateStore> {
@@ -163,7 +186,8 @@ impl Engine {
         Verdict::Continue
     }
 
-    pub async fn on_data(&self, ctx: &DataContext<'_>) -> Verdict {
+    /// The message checks, then (when they all pass) the authentication stage.
+    pub async fn on_data(&self, ctx: &DataContext<'_>) -> DataDecision {
         let profile = self.profile_for(ctx.tenant);
         let env = Env {
             store: self.store.as_ref(),
@@ -186,10 +210,26 @@ impl Engine {
                     )
                     .await;
                 }
-                return verdict;
+                return DataDecision {
+                    verdict,
+                    seal: Seal::default(),
+                };
             }
         }
-        Verdict::Continue
+        let Some(auth) = &self.auth else {
+            return DataDecision {
+                verdict: Verdict::Continue,
+                seal: Seal::default(),
+            };
+        };
+        // Authentication failures are misconfiguration more often than abuse: refused and
+        // audited, but not escalation events.
+        let outcome = authentication::authenticate(auth, &profile, ctx).await;
+        let verdict = self.decide(outcome.rule, ctx.tenant, Ok(outcome.verdict)).await;
+        DataDecision {
+            verdict,
+            seal: outcome.seal,
+        }
     }
 
     /// After the message is queued: charge the volume quotas and audit the acceptance.

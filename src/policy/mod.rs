@@ -5,14 +5,16 @@
 //! engine never talks SMTP itself; the session sends the reply.
 //!
 //! Parts: `profile` (the policy files), `recipient` (counting identity), `headers` (header
-//! access), `verdict`, and with the `server` feature the `engine`, the `checks` (one per file)
-//! and `escalation`.
+//! access), `verdict`, and with the `server` feature the `engine`, the `checks` (one per file),
+//! `authentication` (SPF/DKIM/DMARC and the fields the gateway adds) and `escalation`.
 
 pub mod headers;
 pub mod profile;
 pub mod recipient;
 mod verdict;
 
+#[cfg(feature = "server")]
+mod authentication;
 #[cfg(feature = "server")]
 mod checks;
 #[cfg(feature = "server")]
@@ -23,7 +25,9 @@ mod escalation;
 use std::net::IpAddr;
 
 #[cfg(feature = "server")]
-pub use engine::{Engine, Env};
+pub use authentication::Seal;
+#[cfg(feature = "server")]
+pub use engine::{DataDecision, Engine, Env};
 pub use verdict::{CheckError, Verdict};
 
 use crate::smtp::command::Path;
@@ -51,4 +55,7 @@ pub struct DataContext<'a> {
     pub sender: &'a Path,
     pub recipients: &'a [Path],
     pub message: &'a [u8],
+    /// The trace fields the gateway puts on top of the message when it accepts it (Received,
+    /// and a missing Date or Message-ID): the DKIM signature covers the message with them.
+    pub added_headers: &'a [u8],
 }

@@ -20,6 +20,9 @@ pub struct Profile {
     pub suppression: Suppression,
     pub headers: HeaderRules,
     pub attachments: Attachments,
+    pub spf: Spf,
+    pub dkim: Dkim,
+    pub dmarc: Dmarc,
     pub escalation: Escalation,
     pub on_error: OnError,
 }
@@ -184,8 +187,8 @@ pub struct HeaderRules {
     /// The authserv-id our own Authentication-Results use; a message arriving with one that
     /// claims it is forged.
     pub authserv_id: String,
-    /// What to do with such a forged Authentication-Results. Only `refuse` is implemented;
-    /// `remove` (deleting the field, which changes the message) is rejected by validation.
+    /// What to do with such a forged Authentication-Results: refuse the message, or remove
+    /// the field before relaying (our own is added either way).
     pub authentication_results: AuthResultsAction,
 }
 
@@ -197,7 +200,7 @@ impl Default for HeaderRules {
             check_reply_to: false,
             check_resent_from: true,
             authserv_id: "aupgate.localhost".into(),
-            authentication_results: AuthResultsAction::Refuse,
+            authentication_results: AuthResultsAction::Remove,
         }
     }
 }
@@ -206,8 +209,9 @@ impl Default for HeaderRules {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthResultsAction {
+    /// `550 5.7.1` naming `headers.authentication_results`.
     Refuse,
-    /// Not supported yet; validation refuses it.
+    /// Delete the field (never an ARC-Authentication-Results: that one is always refused).
     Remove,
 }
 
@@ -240,6 +244,76 @@ impl Default for Attachments {
             block_double_extensions: true,
             inspect_archives: true,
         }
+    }
+}
+
+/// What an authentication failure that the profile may tolerate leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthAction {
+    /// `550 5.7.1` naming the rule and what the tenant must publish.
+    Refuse,
+    /// Relay, with the result in our Authentication-Results.
+    Tag,
+}
+
+/// `[spf]`: the envelope sender's SPF evaluated for each of the gateway's egress addresses
+/// (`[authentication] egress_ips`), as the receiver will. A DNS timeout is `451 4.7.24`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Spf {
+    pub enabled: bool,
+    /// Result `fail` (and `permerror`: a record receivers cannot evaluate, RFC 7208 2.6.7).
+    pub on_fail: AuthAction,
+    /// Result `softfail`.
+    pub on_softfail: AuthAction,
+}
+
+impl Default for Spf {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            on_fail: AuthAction::Refuse,
+            on_softfail: AuthAction::Refuse,
+        }
+    }
+}
+
+/// `[dkim]`: signing with the gateway's keys, and the tenant's own signatures.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dkim {
+    /// Sign with the gateway's key for the From domain (`aupgate dkim generate`), when the
+    /// tenant owns that domain and a key exists.
+    pub sign: bool,
+    /// Verify the signatures the message already carries.
+    pub verify: bool,
+    /// A signature that does not verify (changed after signing, bad key record).
+    pub on_broken: AuthAction,
+}
+
+impl Default for Dkim {
+    fn default() -> Self {
+        Self {
+            sign: true,
+            verify: true,
+            on_broken: AuthAction::Refuse,
+        }
+    }
+}
+
+/// `[dmarc]`: predict the receiver's DMARC verdict for the message as relayed (SPF or DKIM
+/// aligned with the From domain); a domain with `p=quarantine` or `p=reject` that the message
+/// would fail is refused with `550 5.7.1` naming what is missing. A DNS timeout is `451 4.4.3`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dmarc {
+    pub enabled: bool,
+}
+
+impl Default for Dmarc {
+    fn default() -> Self {
+        Self { enabled: true }
     }
 }
 
@@ -296,6 +370,9 @@ impl Profile {
                 "suppression" => profile.suppression = section(&key, value, &mut errors),
                 "headers" => profile.headers = section(&key, value, &mut errors),
                 "attachments" => profile.attachments = section(&key, value, &mut errors),
+                "spf" => profile.spf = section(&key, value, &mut errors),
+                "dkim" => profile.dkim = section(&key, value, &mut errors),
+                "dmarc" => profile.dmarc = section(&key, value, &mut errors),
                 "escalation" => profile.escalation = section(&key, value, &mut errors),
                 "on_error" => profile.on_error = section(&key, value, &mut errors),
                 _ => errors.push(key.clone(), "unknown section"),
@@ -385,12 +462,6 @@ impl Profile {
                 "must be one token (a host name), without spaces, `;` or comments",
             );
         }
-        if rules.authentication_results == AuthResultsAction::Remove {
-            errors.push(
-                "headers.authentication_results",
-                "`remove` is not supported yet (removing the field would change the message); use `refuse`",
-            );
-        }
     }
 
     fn validate_attachments(&self, errors: &mut Collector) {
@@ -466,17 +537,33 @@ mod tests {
     }
 
     #[test]
-    fn remove_is_refused_with_a_clear_message() {
-        let errors = Profile::parse("[headers]\nauthentication_results = \"remove\"\n")
-            .expect_err("remove")
-            .0;
-        assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].path, "headers.authentication_results");
-        assert!(errors[0].message.contains("not supported yet"), "{}", errors[0].message);
+    fn authentication_results_actions_parse_and_unknown_ones_are_refused() {
+        let profile = Profile::parse("[headers]\nauthentication_results = \"remove\"\n").expect("remove");
+        assert_eq!(profile.headers.authentication_results, AuthResultsAction::Remove);
         let errors = Profile::parse("[headers]\nauthentication_results = \"ignore\"\n")
             .expect_err("unknown")
             .0;
         assert_eq!(errors[0].path, "headers.authentication_results");
+    }
+
+    #[test]
+    fn authentication_sections_default_to_refusing_and_signing() {
+        let profile = Profile::parse("").expect("empty profile");
+        assert!(profile.spf.enabled && profile.dmarc.enabled && profile.dkim.sign && profile.dkim.verify);
+        assert_eq!(profile.spf.on_fail, AuthAction::Refuse);
+        assert_eq!(profile.spf.on_softfail, AuthAction::Refuse);
+        assert_eq!(profile.dkim.on_broken, AuthAction::Refuse);
+        let profile = Profile::parse("[spf]\non_softfail = \"tag\"\n[dkim]\non_broken = \"tag\"\n").expect("tag");
+        assert_eq!(profile.spf.on_softfail, AuthAction::Tag);
+        assert_eq!(profile.dkim.on_broken, AuthAction::Tag);
+        let errors = Profile::parse("[spf]\non_fail = \"pass\"\n[dmarc]\np = 1\n")
+            .expect_err("bad")
+            .0;
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert!(
+            paths.contains(&"spf.on_fail") && paths.contains(&"dmarc.p"),
+            "{paths:?}"
+        );
     }
 
     #[test]
@@ -497,7 +584,7 @@ mod tests {
             [headers]
             max_received = 0
             authserv_id = "two words"
-            authentication_results = "remove"
+            authentication_results = "refuse"
             [attachments]
             extensions = [".exe"]
             [on_error]
@@ -515,7 +602,6 @@ mod tests {
             "escalation.steps[0].state",
             "headers.max_received",
             "headers.authserv_id",
-            "headers.authentication_results",
             "attachments.extensions[0]",
             "on_error.defer",
             "surprise",

@@ -1,5 +1,7 @@
 //! A real authoritative DNS server on loopback (UDP and TCP) serving a small zone from the test:
 //! MX, A and TXT records. Hand-encoded RFC 1035 messages keep it independent of the resolver we test.
+//! Faults on demand: a name can go unanswered (timeout) or answer SERVFAIL; a UDP answer over
+//! 512 bytes comes back truncated (TC) so the resolver must retry over TCP, as RFC 1035 says.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -25,9 +27,19 @@ impl Record {
     }
 }
 
+/// What the server does with queries for a name instead of answering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Never answer (the resolver times out).
+    Silent,
+    /// Answer SERVFAIL.
+    ServFail,
+}
+
 #[derive(Clone, Default)]
 pub struct Zone {
     records: Arc<Mutex<HashMap<String, Vec<Record>>>>,
+    faults: Arc<Mutex<HashMap<String, Fault>>>,
 }
 
 impl Zone {
@@ -38,6 +50,14 @@ impl Zone {
             .entry(name.trim_end_matches('.').to_ascii_lowercase())
             .or_default()
             .push(record);
+    }
+
+    /// Makes queries for `name` fail with `fault`.
+    pub fn fault(&self, name: &str, fault: Fault) {
+        self.faults
+            .lock()
+            .unwrap()
+            .insert(name.trim_end_matches('.').to_ascii_lowercase(), fault);
     }
 }
 
@@ -59,7 +79,7 @@ impl DnsServer {
                 let Ok((n, peer)) = udp.recv_from(&mut buf).await else {
                     return;
                 };
-                if let Some(answer) = respond(&buf[..n], &udp_zone) {
+                if let Some(answer) = respond(&buf[..n], &udp_zone, true) {
                     let _ = udp.send_to(&answer, peer).await;
                 }
             }
@@ -78,7 +98,7 @@ impl DnsServer {
                         if stream.read_exact(&mut query).await.is_err() {
                             return;
                         }
-                        if let Some(answer) = respond(&query, &zone) {
+                        if let Some(answer) = respond(&query, &zone, false) {
                             let mut out = (answer.len() as u16).to_be_bytes().to_vec();
                             out.extend_from_slice(&answer);
                             if stream.write_all(&out).await.is_err() {
@@ -93,7 +113,7 @@ impl DnsServer {
     }
 }
 
-fn respond(query: &[u8], zone: &Zone) -> Option<Vec<u8>> {
+fn respond(query: &[u8], zone: &Zone, udp: bool) -> Option<Vec<u8>> {
     if query.len() < 12 {
         return None;
     }
@@ -111,6 +131,19 @@ fn respond(query: &[u8], zone: &Zone) -> Option<Vec<u8>> {
     let qtype = u16::from_be_bytes([*query.get(pos)?, *query.get(pos + 1)?]);
     let question_end = pos + 4;
     let name = labels.join(".");
+    let fault = zone.faults.lock().unwrap().get(&name).copied();
+    match fault {
+        Some(Fault::Silent) => return None,
+        Some(Fault::ServFail) => {
+            let mut out = query[0..2].to_vec();
+            out.extend_from_slice(&[0x80 | (query[2] & 0x01), 2]);
+            out.extend_from_slice(&1u16.to_be_bytes());
+            out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+            out.extend_from_slice(&query[12..question_end]);
+            return Some(out);
+        }
+        None => {}
+    }
     let records = zone.records.lock().unwrap().get(&name).cloned();
     let answers: Vec<Record> = records
         .clone()
@@ -150,6 +183,12 @@ fn respond(query: &[u8], zone: &Zone) -> Option<Vec<u8>> {
         };
         out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
         out.extend_from_slice(&rdata);
+    }
+    if udp && out.len() > 512 {
+        // Too big for plain UDP: header and question only, with TC set.
+        out.truncate(question_end);
+        out[2] |= 0x02;
+        out[6..8].copy_from_slice(&0u16.to_be_bytes());
     }
     Some(out)
 }

@@ -109,12 +109,18 @@ password_hash = "{hash}"
     )
 }
 
-/// A running gateway with its sink and data directory.
+/// A running gateway with its sink, its DNS server and data directory.
 pub struct Harness {
     pub gateway: Gateway,
     pub sink: Sink,
+    /// The gateway's resolver asks only this server (empty zone unless a test adds records):
+    /// SPF, DKIM and DMARC lookups never leave loopback.
+    pub dns: dns::DnsServer,
     pub dir: tempfile::TempDir,
 }
+
+/// The egress address the test gateway claims (SPF is evaluated for it).
+pub const EGRESS_IP: &str = "192.0.2.25";
 
 impl Harness {
     /// Starts the gateway with the base config, changed by `edit`.
@@ -130,10 +136,20 @@ impl Harness {
             std::fs::create_dir_all(dir.path().join("policies")).unwrap();
             std::fs::write(dir.path().join("policies/default.toml"), profile).unwrap();
         }
+        let dns = dns::DnsServer::start(dns::Zone::default()).await;
         let mut config = Config::parse(&config_text(dir.path(), sink.address)).expect("test config");
+        config.dns.nameservers = vec![dns.address.to_string()];
+        config.dns.timeout = aupgate::config::HumanDuration::secs(2);
+        config.authentication.egress_ips = vec![EGRESS_IP.parse().unwrap()];
+        config.authentication.spf_include = "_spf.gw.test".into();
         edit(&mut config);
         let gateway = Gateway::start(config).await.expect("gateway start");
-        Harness { gateway, sink, dir }
+        Harness {
+            gateway,
+            sink,
+            dns,
+            dir,
+        }
     }
 
     pub async fn start() -> Harness {

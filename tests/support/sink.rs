@@ -91,6 +91,11 @@ impl Sink {
         self.messages.lock().unwrap().clone()
     }
 
+    /// Forgets the messages received so far.
+    pub fn clear(&self) {
+        self.messages.lock().unwrap().clear();
+    }
+
     /// Waits until at least `n` messages arrived (or the timeout passes) and returns them.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + timeout;

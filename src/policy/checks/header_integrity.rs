@@ -14,6 +14,7 @@
 //! Pure and bounded: it reads the already-capped `Headers` and never touches the store. It never
 //! rewrites the message.
 
+use crate::auth::results::authserv_id;
 use crate::policy::engine::{CheckFuture, DataCheck, Env};
 use crate::policy::headers::{addresses_in_text, has_control, parse_mailboxes, AddressError, Headers, Mailbox};
 use crate::policy::profile::{AuthResultsAction, HeaderRules};
@@ -171,18 +172,23 @@ pub(crate) fn inspect(headers: &Headers, rules: &HeaderRules, owns: &dyn Fn(&str
             }
         }
     }
-    if rules.authentication_results == AuthResultsAction::Refuse {
-        for (field, skip_instance) in [("authentication-results", false), ("arc-authentication-results", true)] {
-            for value in headers.all(field) {
-                if authserv_id(value, skip_instance).is_some_and(|id| id.eq_ignore_ascii_case(&rules.authserv_id)) {
-                    return Some(Refusal::new(
-                        "headers.authentication_results",
-                        format!(
-                            "Header forgery: {field} claims this gateway's authserv-id {}",
-                            shown(&rules.authserv_id)
-                        ),
-                    ));
-                }
+    // In `remove` mode our own Authentication-Results are deleted before relaying (the
+    // authentication stage); an ARC set cannot be edited without breaking it, so a forged
+    // ARC-Authentication-Results is refused in both modes.
+    let fields: &[(&str, bool)] = match rules.authentication_results {
+        AuthResultsAction::Refuse => &[("authentication-results", false), ("arc-authentication-results", true)],
+        AuthResultsAction::Remove => &[("arc-authentication-results", true)],
+    };
+    for &(field, skip_instance) in fields {
+        for value in headers.all(field) {
+            if authserv_id(value, skip_instance).is_some_and(|id| id.eq_ignore_ascii_case(&rules.authserv_id)) {
+                return Some(Refusal::new(
+                    "headers.authentication_results",
+                    format!(
+                        "Header forgery: {field} claims this gateway's authserv-id {}",
+                        shown(&rules.authserv_id)
+                    ),
+                ));
             }
         }
     }
@@ -239,33 +245,6 @@ fn display_name(field: &str, mailbox: &Mailbox, owns: &dyn Fn(&str) -> bool) -> 
         ));
     }
     None
-}
-
-/// The authserv-id of an (ARC-)Authentication-Results value: the first token, after the
-/// `i=N;` instance tag for ARC, with comments and an optional version skipped.
-fn authserv_id(value: &str, skip_instance: bool) -> Option<String> {
-    let mut text = strip_comments(value);
-    if skip_instance {
-        let (_, rest) = text.split_once(';')?;
-        text = rest.to_string();
-    }
-    let head = text.split(';').next()?.trim();
-    let id = head.split_whitespace().next()?;
-    Some(id.trim_matches('"').to_string())
-}
-
-fn strip_comments(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut depth = 0usize;
-    for c in value.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' if depth > 0 => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -389,13 +368,10 @@ mod tests {
                 Some("headers.foreign_originator"),
             ),
             ("From: a@acme.example\r\nResent-From: r@acme.example".into(), None),
+            // Removed before relaying by default (`remove`), so not a refusal here.
             (
                 "From: a@acme.example\r\nAuthentication-Results: aupgate.localhost; dkim=pass".into(),
-                Some("headers.authentication_results"),
-            ),
-            (
-                "From: a@acme.example\r\nAuthentication-Results: (x) AUPGATE.localhost 1; spf=pass".into(),
-                Some("headers.authentication_results"),
+                None,
             ),
             (
                 "From: a@acme.example\r\nARC-Authentication-Results: i=1; aupgate.localhost; dkim=pass".into(),
@@ -438,6 +414,24 @@ mod tests {
             run(
                 "From: a@acme.example\r\nReply-To: team: r@acme.example, s@acme.example;",
                 &strict
+            ),
+            None
+        );
+        let refuse = HeaderRules {
+            authentication_results: AuthResultsAction::Refuse,
+            ..HeaderRules::default()
+        };
+        assert_eq!(
+            run(
+                "From: a@acme.example\r\nAuthentication-Results: (x) AUPGATE.localhost 1; spf=pass",
+                &refuse
+            ),
+            Some("headers.authentication_results")
+        );
+        assert_eq!(
+            run(
+                "From: a@acme.example\r\nAuthentication-Results: mx.other.example; spf=pass",
+                &refuse
             ),
             None
         );

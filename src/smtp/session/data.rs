@@ -1,5 +1,6 @@
-//! DATA: receive the message with the smuggling-proof receiver, run the message checks, add our
-//! trace header, write it to the queue durably, and only then reply `250` with the queue id.
+//! DATA: receive the message with the smuggling-proof receiver, run the message checks (which
+//! also sign it and say what to add), add our fields, write it to the queue durably, and only
+//! then reply `250` with the queue id.
 
 use super::io::Phase;
 use super::{End, Envelope, Session};
@@ -48,19 +49,30 @@ impl Session {
             }
         };
         let engine = self.ctx.engine.clone();
-        let verdict = engine
+        let queue_id = self.ctx.queue.new_id();
+        let now = now_ms();
+        let trace = self.trace_fields(&queue_id, envelope.smtputf8, &body, now);
+        let decision = engine
             .on_data(&DataContext {
                 tenant: &tenant,
                 sender: &sender,
                 recipients: &envelope.recipients,
                 message: &body,
+                added_headers: trace.as_bytes(),
             })
             .await;
-        if !self.apply_verdict(verdict)? {
+        if !self.apply_verdict(decision.verdict)? {
             return Ok(());
         }
+        // The gateway's own fields (DKIM-Signature, Authentication-Results) go on top.
+        let seal = decision.seal;
+        let prefix = seal.headers + &trace;
+        let body = seal.message.unwrap_or(body);
         let recipients = envelope.recipients.len();
-        if let Some(queue_id) = self.enqueue(&tenant.id, envelope, body).await {
+        if self
+            .enqueue(&tenant.id, queue_id.clone(), envelope, prefix, body, now)
+            .await
+        {
             // The message is durable: tell the client first, then charge the quotas and audit.
             self.flush().await?;
             engine.on_accepted(&tenant, recipients, &queue_id).await;
@@ -68,18 +80,16 @@ impl Session {
         Ok(())
     }
 
-    /// Queues the message durably and replies; the queue id when it was accepted.
-    async fn enqueue(&mut self, tenant: &str, envelope: Envelope, body: Vec<u8>) -> Option<String> {
-        let queue = &self.ctx.queue;
-        let id = queue.new_id();
-        let now = now_ms();
+    /// The trace fields for the top of the message: our Received, and like a submission server
+    /// (RFC 6409 8.2, 8.3) a Date and Message-ID when the message has none and is not signed.
+    fn trace_fields(&self, id: &str, smtputf8: bool, body: &[u8], now: u64) -> String {
         let with = match (self.tls, self.auth_tenant.is_some()) {
             (false, false) => "ESMTP",
             (true, false) => "ESMTPS",
             (false, true) => "ESMTPA",
             (true, true) => "ESMTPSA",
         };
-        let with = if envelope.smtputf8 {
+        let with = if smtputf8 {
             format!("UTF8{with}")
         } else {
             with.to_string()
@@ -89,33 +99,48 @@ impl Session {
             self.peer.ip(),
             &self.ctx.config.server.hostname,
             &with,
-            &id,
+            id,
             now / 1000,
         );
-        // Like a submission server (RFC 6409 8.2, 8.3): add a missing Date and Message-ID.
-        let headers = crate::policy::headers::Headers::parse(&body);
-        if headers.count("date") == 0 {
+        let headers = crate::policy::headers::Headers::parse(body);
+        // A message the tenant already signed is left as signed: adding a field its signature
+        // covers (even by absence) would break it.
+        let signed = headers.count("dkim-signature") > 0;
+        if headers.count("date") == 0 && !signed {
             trace.push_str(&format!("Date: {}\r\n", crate::smtp::trace::rfc5322_date(now / 1000)));
         }
-        if headers.count("message-id") == 0 {
+        if headers.count("message-id") == 0 && !signed {
             trace.push_str(&format!("Message-ID: <{id}@{}>\r\n", self.ctx.config.server.hostname));
         }
+        trace
+    }
+
+    /// Queues the message durably and replies; true when it was accepted.
+    async fn enqueue(
+        &mut self,
+        tenant: &str,
+        id: String,
+        envelope: Envelope,
+        prefix: String,
+        body: Vec<u8>,
+        now: u64,
+    ) -> bool {
         let sender = envelope.sender.map(|s| s.to_address()).unwrap_or_default();
         let recipients: Vec<String> = envelope.recipients.iter().map(|r| r.to_address()).collect();
         let count = recipients.len();
         let size = body.len();
-        let entry = QueueEntry::new(id.clone(), tenant.to_string(), sender, recipients, trace, now);
-        match queue.enqueue(entry, body).await {
+        let entry = QueueEntry::new(id.clone(), tenant.to_string(), sender, recipients, prefix, now);
+        match self.ctx.queue.enqueue(entry, body).await {
             Ok(()) => {
                 self.messages += 1;
                 tracing::info!(queue_id = %id, recipients = count, size, "message queued");
                 self.reply(reply::queued(&id));
-                Some(id)
+                true
             }
             Err(error) => {
                 tracing::error!(%error, "queue write failed");
                 self.reply(reply::temporary_failure());
-                None
+                false
             }
         }
     }

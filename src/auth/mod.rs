@@ -1,0 +1,256 @@
+//! Email authentication as the receivers will see it, with `mail-auth` on the gateway's one
+//! resolver: SPF of the envelope sender for the gateway's egress addresses, DKIM signing with
+//! the keys the gateway manages and verification of every signature, the DMARC verdict the
+//! message will get, and the Authentication-Results field. It reports results; what a result
+//! means for the message is the policy's decision (`policy::authentication`).
+//!
+//! - `results` — Authentication-Results fields in raw headers (pure; fuzzable).
+//! - `keys` — the DKIM key files, generation and rotation.
+//! - `spf_syntax` — a strict RFC 7208 syntax check (pure; fuzzable).
+
+#[cfg(feature = "server")]
+pub mod keys;
+pub mod results;
+pub mod spf_syntax;
+
+#[cfg(feature = "server")]
+pub use authenticator::{Authenticator, SpfPrediction};
+
+#[cfg(feature = "server")]
+mod authenticator {
+    use std::net::IpAddr;
+    use std::path::PathBuf;
+    use std::sync::{Arc, RwLock};
+
+    use mail_auth::common::headers::HeaderWriter;
+    use mail_auth::dmarc::verify::DmarcParameters;
+    use mail_auth::spf::verify::SpfParameters;
+    use mail_auth::{AuthenticatedMessage, DkimOutput, DmarcOutput, MessageAuthenticator, SpfOutput, SpfResult};
+
+    use super::keys::{DkimKey, KeyError, KeyRing, Signer};
+    use super::spf_syntax;
+    use crate::config::Config;
+    use crate::dns::Dns;
+
+    /// The SPF result a receiver will get, the worst over the egress addresses.
+    #[derive(Debug, Clone)]
+    pub struct SpfPrediction {
+        pub output: SpfOutput,
+        /// The egress address that produced the result.
+        pub ip: IpAddr,
+    }
+
+    impl SpfPrediction {
+        pub fn result(&self) -> SpfResult {
+            self.output.result()
+        }
+    }
+
+    /// SPF, DKIM and DMARC on the shared resolver, with the gateway's keys.
+    pub struct Authenticator {
+        resolver: MessageAuthenticator,
+        dns: Dns,
+        egress_ips: Vec<IpAddr>,
+        spf_include: String,
+        helo: String,
+        key_dir: PathBuf,
+        keys: RwLock<Arc<KeyRing>>,
+    }
+
+    impl Authenticator {
+        /// Builds on the gateway's resolver; loads the DKIM keys from `<data_dir>/dkim`.
+        pub fn new(config: &Config, dns: &Dns) -> Result<Authenticator, KeyError> {
+            let key_dir = key_dir(config);
+            let keys = KeyRing::load(&key_dir)?;
+            Ok(Authenticator {
+                resolver: MessageAuthenticator(dns.resolver().clone()),
+                dns: dns.clone(),
+                egress_ips: config.authentication.egress_ips.clone(),
+                spf_include: config.authentication.spf_include.clone(),
+                helo: config.server.hostname.clone(),
+                key_dir,
+                keys: RwLock::new(Arc::new(keys)),
+            })
+        }
+
+        /// Re-reads the key directory (reload); on error the keys in use stay.
+        pub fn reload_keys(&self) -> Result<usize, KeyError> {
+            let ring = KeyRing::load(&self.key_dir)?;
+            let count = ring.len();
+            *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+            Ok(count)
+        }
+
+        pub fn key_count(&self) -> usize {
+            self.keys().len()
+        }
+
+        fn keys(&self) -> Arc<KeyRing> {
+            self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+        }
+
+        pub fn egress_ips(&self) -> &[IpAddr] {
+            &self.egress_ips
+        }
+
+        /// What tenants must publish to authorize the gateway, for SPF refusals.
+        pub fn spf_hint(&self) -> String {
+            if !self.spf_include.is_empty() {
+                return format!("include:{}", self.spf_include);
+            }
+            self.egress_ips
+                .iter()
+                .map(|ip| match ip {
+                    IpAddr::V4(v4) => format!("ip4:{v4}"),
+                    IpAddr::V6(v6) => format!("ip6:{v6}"),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+
+        /// SPF of `sender` (`local@domain`) for every egress address; the worst result (a
+        /// receiver may get any of them). `None` without egress addresses.
+        pub async fn spf(&self, sender: &str) -> Option<SpfPrediction> {
+            let first_ip = *self.egress_ips.first()?;
+            let domain = sender.rsplit_once('@').map(|(_, d)| d).unwrap_or(sender);
+            // RFC 7208 4.5: two SPF records are a permerror (mail-auth would use the first), and
+            // a lookup that fails now is a temperror for every address.
+            let permerror = || SpfPrediction {
+                output: SpfOutput::new(domain.to_string()).with_result(SpfResult::PermError),
+                ip: first_ip,
+            };
+            match self.dns.txt(domain).await {
+                Ok(records) => {
+                    let spf: Vec<&String> = records.iter().filter(|r| is_spf_record(r)).collect();
+                    if spf.len() > 1 || spf.first().is_some_and(|r| spf_syntax::check(r).is_err()) {
+                        return Some(permerror());
+                    }
+                }
+                Err(crate::dns::DnsError::Temporary { .. }) => {
+                    return Some(SpfPrediction {
+                        output: SpfOutput::new(domain.to_string()).with_result(SpfResult::TempError),
+                        ip: first_ip,
+                    });
+                }
+                _ => {}
+            }
+            let mut worst: Option<SpfPrediction> = None;
+            for &ip in &self.egress_ips {
+                let output = self
+                    .resolver
+                    .verify_spf(SpfParameters::verify_mail_from(ip, &self.helo, &self.helo, sender))
+                    .await;
+                let prediction = SpfPrediction { output, ip };
+                if worst
+                    .as_ref()
+                    .is_none_or(|w| severity(prediction.result()) > severity(w.result()))
+                {
+                    worst = Some(prediction);
+                }
+            }
+            worst
+        }
+
+        /// The key to sign mail from `domain` with: the newest key of `domain` (or of the
+        /// closest parent domain that has keys) that `allowed` permits, preferring one whose
+        /// record is already published, so a new selector takes over once it is in DNS.
+        pub async fn signing_key(&self, domain: &str, allowed: impl Fn(&str) -> bool) -> Option<Arc<DkimKey>> {
+            let ring = self.keys();
+            let mut candidate = domain.trim_end_matches('.').to_ascii_lowercase();
+            loop {
+                let keys = ring.for_domain(&candidate);
+                if !keys.is_empty() && allowed(&candidate) {
+                    for key in keys {
+                        if self.is_published(key).await {
+                            return Some(key.clone());
+                        }
+                    }
+                    return keys.first().cloned();
+                }
+                let (_, parent) = candidate.split_once('.')?;
+                if !parent.contains('.') {
+                    return None;
+                }
+                candidate = parent.to_string();
+            }
+        }
+
+        async fn is_published(&self, key: &DkimKey) -> bool {
+            match self.dns.txt(&key.record_name()).await {
+                Ok(records) => records.iter().any(|r| key.matches_record(r)),
+                Err(_) => false,
+            }
+        }
+
+        /// A DKIM-Signature field (with its CRLF) over `chunks`, the message as it will leave,
+        /// and the signature's `b=` bytes (which identify it among the message's signatures).
+        pub fn sign(&self, key: &DkimKey, chunks: &[&[u8]]) -> Result<(String, Vec<u8>), mail_auth::Error> {
+            let signature = match &key.signer {
+                Signer::Rsa(signer) => signer.sign_chained(chunks.iter().copied())?,
+                Signer::Ed25519(signer) => signer.sign_chained(chunks.iter().copied())?,
+            };
+            // `b` holds the base64 text; verification results carry the decoded bytes.
+            use base64::Engine as _;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(&signature.b)
+                .unwrap_or_default();
+            Ok((signature.to_header(), raw))
+        }
+
+        /// The name the gateway greets receivers with (SPF's HELO identity).
+        pub fn helo(&self) -> &str {
+            &self.helo
+        }
+
+        /// Verifies every DKIM signature of `message` against DNS.
+        pub async fn verify_dkim<'x>(&self, message: &'x AuthenticatedMessage<'x>) -> Vec<DkimOutput<'x>> {
+            self.resolver.verify_dkim(message).await
+        }
+
+        /// The DMARC verdict for `message` given the DKIM results and the SPF prediction.
+        pub async fn dmarc<'x>(
+            &self,
+            message: &'x AuthenticatedMessage<'x>,
+            dkim: &'x [DkimOutput<'x>],
+            mail_from_domain: &'x str,
+            spf: &'x SpfOutput,
+        ) -> DmarcOutput {
+            self.resolver
+                .verify_dmarc(DmarcParameters {
+                    message,
+                    dkim_output: dkim,
+                    dkim2_output: None,
+                    rfc5321_mail_from_domain: mail_from_domain,
+                    spf_output: spf,
+                })
+                .await
+        }
+    }
+
+    /// Where the DKIM keys live: `<data_dir>/dkim`.
+    pub fn key_dir(config: &Config) -> PathBuf {
+        config.data_dir().join("dkim")
+    }
+
+    /// An SPF record: `v=spf1` alone or followed by a space (RFC 7208 4.5).
+    fn is_spf_record(text: &str) -> bool {
+        let text = text.trim_start();
+        text.len() >= 6 && text[..6].eq_ignore_ascii_case("v=spf1") && text[6..].chars().next().is_none_or(|c| c == ' ')
+    }
+
+    /// Ordering of SPF results from best to worst for picking the prediction.
+    fn severity(result: SpfResult) -> u8 {
+        match result {
+            SpfResult::Pass => 0,
+            SpfResult::None => 1,
+            SpfResult::Neutral => 2,
+            SpfResult::SoftFail => 3,
+            SpfResult::Fail => 4,
+            SpfResult::PermError => 5,
+            SpfResult::TempError => 6,
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+pub use authenticator::key_dir;

@@ -1,0 +1,353 @@
+//! The authentication stage of DATA, run after the other message checks passed: what will the
+//! receiver's SPF, DKIM and DMARC checks say about this message as we relay it, and does the
+//! profile let it go? On the way it produces what the gateway adds: the DKIM signature (over the
+//! message exactly as it leaves, trace fields included) and our Authentication-Results, and it
+//! removes forged Authentication-Results that claim our authserv-id (`headers.authentication_results
+//! = "remove"`).
+//!
+//! Replies: a failure as the tenant's domain is `550 5.7.1` naming the rule and what to publish;
+//! DNS trouble is `451 4.7.24` for SPF and `451 4.4.3` for DKIM and DMARC.
+
+use mail_auth::dmarc::Policy;
+use mail_auth::{AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, SpfOutput, SpfResult};
+
+use super::profile::{AuthAction, AuthResultsAction, Profile};
+use super::{DataContext, Verdict};
+use crate::auth::{results, Authenticator, SpfPrediction};
+use crate::policy::headers::{parse_mailboxes, Headers};
+use crate::smtp::command::Path;
+use crate::smtp::reply::Reply;
+
+/// What the gateway adds to an accepted message.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Seal {
+    /// Fields for the top of the message (DKIM-Signature, Authentication-Results), each ending
+    /// in CRLF.
+    pub headers: String,
+    /// The message without the forged Authentication-Results, when it had any.
+    pub message: Option<Vec<u8>>,
+}
+
+/// The stage's outcome: a verdict naming its rule, and the seal for an accepted message.
+pub struct Outcome {
+    pub rule: &'static str,
+    pub verdict: Verdict,
+    pub seal: Seal,
+}
+
+impl Outcome {
+    fn refuse(rule: &'static str, code: u16, status: &'static str, text: String) -> Outcome {
+        let reply = Reply::new(code, status, format!("{text} [rule {rule}]"));
+        let verdict = if code >= 500 {
+            Verdict::Reject(reply)
+        } else {
+            Verdict::Defer(reply)
+        };
+        Outcome {
+            rule,
+            verdict,
+            seal: Seal::default(),
+        }
+    }
+}
+
+/// Runs the stage for `ctx` under `profile`.
+pub async fn authenticate(auth: &Authenticator, profile: &Profile, ctx: &DataContext<'_>) -> Outcome {
+    let authserv_id = profile.headers.authserv_id.as_str();
+    let stripped = match profile.headers.authentication_results {
+        AuthResultsAction::Remove => results::strip_own(ctx.message, authserv_id),
+        AuthResultsAction::Refuse => None,
+    };
+    let message: &[u8] = stripped.as_deref().unwrap_or(ctx.message);
+    let sender = match ctx.sender {
+        Path::Mailbox { local, domain } => Some((format!("{local}@{domain}"), domain.to_ascii_lowercase())),
+        Path::Null => None,
+    };
+
+    // SPF, as the receiver will evaluate it for our egress addresses.
+    let spf = match (&sender, profile.spf.enabled) {
+        (Some((address, _)), true) => auth.spf(address).await,
+        _ => None,
+    };
+    if let Some(prediction) = &spf {
+        if let Some(outcome) = judge_spf(auth, profile, prediction) {
+            return outcome;
+        }
+    }
+
+    // Sign the message as it will leave: trace fields on top of the (stripped) message.
+    let from_domain = single_from_domain(message);
+    let key = match (&from_domain, profile.dkim.sign) {
+        (Some(domain), true) => auth.signing_key(domain, |d| ctx.tenant.owns_domain(d)).await,
+        _ => None,
+    };
+    let mut signature = String::new();
+    let mut signature_b = Vec::new();
+    if let Some(key) = &key {
+        match auth.sign(key, &[ctx.added_headers, message]) {
+            Ok((header, b)) => (signature, signature_b) = (header, b),
+            Err(error) => {
+                tracing::error!(domain = %key.domain, selector = %key.selector, %error, "DKIM signing failed");
+                return Outcome::refuse(
+                    "dkim.sign",
+                    451,
+                    "4.3.0",
+                    "Temporary failure signing the message, please try again later".into(),
+                );
+            }
+        }
+    }
+
+    // Verify every signature on the outgoing message, ours included.
+    let mut outgoing = Vec::with_capacity(signature.len() + ctx.added_headers.len() + message.len());
+    outgoing.extend_from_slice(signature.as_bytes());
+    outgoing.extend_from_slice(ctx.added_headers);
+    outgoing.extend_from_slice(message);
+    let Some(parsed) = AuthenticatedMessage::parse(&outgoing) else {
+        return Outcome::refuse(
+            "dkim.unparsable",
+            550,
+            "5.6.0",
+            "The message header cannot be parsed for authentication".into(),
+        );
+    };
+    let dkim = if profile.dkim.verify || profile.dmarc.enabled || key.is_some() {
+        auth.verify_dkim(&parsed).await
+    } else {
+        Vec::new()
+    };
+    let ours = |output: &mail_auth::DkimOutput<'_>| {
+        !signature_b.is_empty() && output.signature().is_some_and(|s| s.b == signature_b)
+    };
+    if profile.dkim.verify {
+        for output in dkim.iter().filter(|o| !ours(o)) {
+            if let Some(outcome) = judge_tenant_signature(profile, output) {
+                return outcome;
+            }
+        }
+    }
+
+    // DMARC, for the message as relayed.
+    let none_spf = SpfOutput::new(String::new());
+    let spf_output = spf.as_ref().map(|p| &p.output).unwrap_or(&none_spf);
+    let mail_from_domain = sender.as_ref().map(|(_, d)| d.as_str()).unwrap_or("");
+    let dmarc = if profile.dmarc.enabled && from_domain.is_some() {
+        let dmarc = auth.dmarc(&parsed, &dkim, mail_from_domain, spf_output).await;
+        let our_result = dkim.iter().find(|o| ours(o)).map(|o| o.result().clone());
+        if let Some(outcome) = judge_dmarc(auth, &dmarc, our_result, key.as_deref(), &spf, from_domain.as_deref()) {
+            return outcome;
+        }
+        Some(dmarc)
+    } else {
+        None
+    };
+
+    // Our Authentication-Results.
+    let header_from = from_domain.clone().unwrap_or_default();
+    let mut results = AuthenticationResults::new(authserv_id);
+    if let (Some(prediction), Some((address, _))) = (&spf, &sender) {
+        results = results.with_spf_mailfrom_result(&prediction.output, prediction.ip, address, auth.helo());
+    }
+    results = results.with_dkim_results(&dkim, &header_from);
+    use mail_auth::common::headers::HeaderWriter;
+    let mut headers = signature;
+    headers.push_str(&with_dmarc(results.to_header(), dmarc.as_ref()));
+    Outcome {
+        rule: "authentication",
+        verdict: Verdict::Continue,
+        seal: Seal {
+            headers,
+            message: stripped,
+        },
+    }
+}
+
+/// Adds the DMARC result to an Authentication-Results field. Ours, not mail-auth's: a message
+/// that fails a published record is `dmarc=fail` whatever the record's policy (RFC 7489 11.2).
+fn with_dmarc(field: String, dmarc: Option<&mail_auth::DmarcOutput>) -> String {
+    let Some(dmarc) = dmarc else {
+        return field;
+    };
+    let mut field = field.trim_end_matches("\r\n").to_string();
+    if let Some(stripped) = field.strip_suffix("; none") {
+        field = stripped.to_string();
+    }
+    let pass = |r: &DmarcResult| matches!(r, DmarcResult::Pass);
+    let result = if pass(dmarc.spf_result()) || pass(dmarc.dkim_result()) {
+        "pass"
+    } else if dmarc.dmarc_record().is_some() {
+        "fail"
+    } else {
+        "none"
+    };
+    let policy = match dmarc.policy() {
+        Policy::Reject => "reject",
+        Policy::Quarantine => "quarantine",
+        Policy::None | Policy::Unspecified => "none",
+    };
+    let domain: String = dmarc
+        .domain()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .collect();
+    field.push_str(&format!(
+        ";\r\n\tdmarc={result} header.from={domain} policy.dmarc={policy}\r\n"
+    ));
+    field
+}
+
+fn judge_spf(auth: &Authenticator, profile: &Profile, prediction: &SpfPrediction) -> Option<Outcome> {
+    let domain = prediction.output.domain().to_string();
+    let ip = prediction.ip;
+    let missing = || {
+        format!(
+            "SPF of {domain} does not authorize this gateway's address {ip}; publish {} in the SPF record of {domain}",
+            auth.spf_hint()
+        )
+    };
+    match prediction.result() {
+        SpfResult::TempError => Some(Outcome::refuse(
+            "spf.temperror",
+            451,
+            "4.7.24",
+            format!("Temporary DNS failure evaluating SPF of {domain}, please try again later"),
+        )),
+        SpfResult::PermError if profile.spf.on_fail == AuthAction::Refuse => Some(Outcome::refuse(
+            "spf.permerror",
+            550,
+            "5.7.1",
+            format!(
+                "The SPF record of {domain} is invalid (a syntax error, more than 10 DNS lookups, or a loop); receivers will reject it"
+            ),
+        )),
+        SpfResult::Fail if profile.spf.on_fail == AuthAction::Refuse => Some(Outcome::refuse(
+            "spf.fail",
+            550,
+            "5.7.1",
+            format!("{} (SPF fail)", missing()),
+        )),
+        SpfResult::SoftFail if profile.spf.on_softfail == AuthAction::Refuse => Some(Outcome::refuse(
+            "spf.softfail",
+            550,
+            "5.7.1",
+            format!("{} (SPF softfail)", missing()),
+        )),
+        _ => None,
+    }
+}
+
+fn judge_tenant_signature(profile: &Profile, output: &mail_auth::DkimOutput<'_>) -> Option<Outcome> {
+    let who = output
+        .signature()
+        .map(|s| format!("d={} s={}", s.d, s.s))
+        .unwrap_or_else(|| "unknown signer".into());
+    match output.result() {
+        DkimResult::TempError(error) => Some(Outcome::refuse(
+            "dkim.temperror",
+            451,
+            "4.4.3",
+            format!("Temporary DNS failure verifying the DKIM signature ({who}): {error}; please try again later"),
+        )),
+        // Neutral covers a body-hash mismatch, an expired or malformed signature: none of them
+        // counts for the receiver either.
+        DkimResult::Fail(error) | DkimResult::PermError(error) | DkimResult::Neutral(error)
+            if profile.dkim.on_broken == AuthAction::Refuse =>
+        {
+            Some(Outcome::refuse(
+                "dkim.broken",
+                550,
+                "5.7.1",
+                format!("The message's DKIM signature ({who}) does not verify: {error}"),
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn judge_dmarc(
+    auth: &Authenticator,
+    dmarc: &mail_auth::DmarcOutput,
+    our_result: Option<DkimResult>,
+    key: Option<&crate::auth::keys::DkimKey>,
+    spf: &Option<SpfPrediction>,
+    from_domain: Option<&str>,
+) -> Option<Outcome> {
+    let from = from_domain.unwrap_or_default();
+    let temporary = |r: &DmarcResult| matches!(r, DmarcResult::TempError(_));
+    if temporary(dmarc.spf_result()) || temporary(dmarc.dkim_result()) {
+        return Some(Outcome::refuse(
+            "dmarc.temperror",
+            451,
+            "4.4.3",
+            format!("Temporary DNS failure evaluating DMARC for {from}, please try again later"),
+        ));
+    }
+    let pass = |r: &DmarcResult| matches!(r, DmarcResult::Pass);
+    if pass(dmarc.spf_result()) || pass(dmarc.dkim_result()) {
+        return None;
+    }
+    let policy = match dmarc.policy() {
+        Policy::Quarantine => "quarantine",
+        Policy::Reject => "reject",
+        Policy::None | Policy::Unspecified => return None,
+    };
+    let spf_reason = match spf {
+        None => "SPF is not evaluated (no envelope sender domain)".to_string(),
+        Some(prediction) => match prediction.result() {
+            SpfResult::Pass => format!(
+                "SPF passes for {} but that domain is not aligned with {from}",
+                prediction.output.domain()
+            ),
+            other => format!(
+                "SPF of {} is {} for {} (publish {})",
+                prediction.output.domain(),
+                spf_name(other),
+                prediction.ip,
+                auth.spf_hint()
+            ),
+        },
+    };
+    let dkim_reason = match key {
+        None => {
+            format!("no DKIM key of the gateway for {from} (run `aupgate dkim generate {from}` and publish the record)")
+        }
+        Some(key) => match our_result {
+            Some(DkimResult::Pass) => format!("the DKIM signature d={} is not aligned with {from}", key.domain),
+            _ => format!(
+                "the DKIM key {} is not published in DNS or does not match the gateway's key",
+                key.record_name()
+            ),
+        },
+    };
+    Some(Outcome::refuse(
+        "dmarc.policy",
+        550,
+        "5.7.1",
+        format!("DMARC policy of {from} is p={policy} and this message would fail it: {spf_reason}; {dkim_reason}"),
+    ))
+}
+
+fn spf_name(result: SpfResult) -> &'static str {
+    match result {
+        SpfResult::Pass => "pass",
+        SpfResult::Fail => "fail",
+        SpfResult::SoftFail => "softfail",
+        SpfResult::Neutral => "neutral",
+        SpfResult::TempError => "temperror",
+        SpfResult::PermError => "permerror",
+        SpfResult::None => "none (no SPF record)",
+    }
+}
+
+/// The one domain of the From field, lower-cased; `None` when there is no From or its
+/// mailboxes are at different domains (header integrity refuses those unless disabled).
+fn single_from_domain(message: &[u8]) -> Option<String> {
+    let headers = Headers::parse(message);
+    let mut domains = headers
+        .all("from")
+        .filter_map(|value| parse_mailboxes(value, false).ok())
+        .flatten()
+        .map(|m| m.domain.trim_end_matches('.').to_ascii_lowercase());
+    let first = domains.next()?;
+    domains.all(|d| d == first).then_some(first)
+}

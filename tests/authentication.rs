@@ -1,0 +1,539 @@
+//! SPF, DKIM and DMARC end to end: the real server, a real DNS server on loopback serving the
+//! records, the sink as next hop. What the gateway relays is verified again by `mailauth` (npm),
+//! an implementation we did not write, against the same DNS server.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use aupgate::auth::keys::{self, Algorithm};
+use aupgate::config::{Config, HumanDuration};
+use support::dns::{Fault, Record, Zone};
+use support::{send_message, Harness, EGRESS_IP};
+
+fn txt(zone: &Zone, name: &str, text: &str) {
+    zone.add(name, Record::Txt(text.into()));
+}
+
+fn key_dir(config: &Config) -> std::path::PathBuf {
+    config.data_dir().join("dkim")
+}
+
+/// The tenant's include, which authorizes the gateway's egress address.
+fn publish_gateway_include(zone: &Zone) {
+    txt(zone, "_spf.gw.test", &format!("v=spf1 ip4:{EGRESS_IP} -all"));
+}
+
+fn plain_message(from: &str, subject: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: bob@dest.example\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nHello Bob,\r\n\r\nthe minutes of today's meeting are below.\r\n"
+    )
+}
+
+async fn relayed(h: &Harness, n: usize) -> Vec<support::sink::Received> {
+    let got = h.sink.wait_for(n, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), n, "{got:?}");
+    got
+}
+
+fn text(data: &[u8]) -> String {
+    String::from_utf8_lossy(data).into_owned()
+}
+
+/// The header block of a relayed message.
+fn header_block(data: &[u8]) -> String {
+    let text = text(data);
+    text.split("\r\n\r\n").next().unwrap_or("").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spf_is_predicted_for_the_egress_address() {
+    let h = Harness::start().await;
+    let zone = &h.dns.zone;
+    publish_gateway_include(zone);
+    txt(zone, "acme.example", "v=spf1 include:_spf.gw.test -all");
+    txt(zone, "hard.acme.example", "v=spf1 ip4:198.51.100.7 -all");
+    txt(zone, "soft.acme.example", "v=spf1 ip4:198.51.100.7 ~all");
+
+    let reply = send_message(
+        &h,
+        "a@acme.example",
+        &["bob@dest.example"],
+        &plain_message("a@acme.example", "pass"),
+    )
+    .await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let got = relayed(&h, 1).await;
+    let headers = header_block(&got[0].data);
+    assert!(
+        headers.starts_with("Authentication-Results: aupgate.localhost;"),
+        "{headers}"
+    );
+    assert!(headers.contains("spf=pass"), "{headers}");
+    assert!(headers.contains("smtp.mailfrom=a@acme.example"), "{headers}");
+
+    let reply = send_message(
+        &h,
+        "a@hard.acme.example",
+        &["bob@dest.example"],
+        &plain_message("a@acme.example", "fail"),
+    )
+    .await;
+    assert_eq!(
+        reply,
+        "550 5.7.1 SPF of hard.acme.example does not authorize this gateway's address 192.0.2.25; \
+         publish include:_spf.gw.test in the SPF record of hard.acme.example (SPF fail) [rule spf.fail]"
+    );
+    let reply = send_message(
+        &h,
+        "a@soft.acme.example",
+        &["bob@dest.example"],
+        &plain_message("a@acme.example", "softfail"),
+    )
+    .await;
+    assert!(reply.starts_with("550 5.7.1 SPF of soft.acme.example"), "{reply}");
+    assert!(reply.ends_with("(SPF softfail) [rule spf.softfail]"), "{reply}");
+    // Refusals are audited with their rule.
+    let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|r| r.target == "spf.fail" && r.reason.starts_with("550 5.7.1")));
+    assert_eq!(h.sink.messages().len(), 1, "nothing refused was relayed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn softfail_can_be_tagged_instead_of_refused() {
+    let profile = "[profile]\nname = \"default\"\n[spf]\non_softfail = \"tag\"\n";
+    let h = Harness::start_with_profile(Some(profile), |_| {}).await;
+    txt(&h.dns.zone, "soft.acme.example", "v=spf1 ip4:198.51.100.7 ~all");
+    let reply = send_message(
+        &h,
+        "a@soft.acme.example",
+        &["bob@dest.example"],
+        &plain_message("a@acme.example", "softfail"),
+    )
+    .await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let headers = header_block(&relayed(&h, 1).await[0].data);
+    assert!(headers.contains("spf=softfail"), "{headers}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spf_dns_failures_defer_and_broken_records_are_permanent_errors() {
+    let h = Harness::start_with(|c| {
+        c.dns.timeout = HumanDuration::millis(400);
+        c.dns.attempts = 1;
+    })
+    .await;
+    let zone = &h.dns.zone;
+    publish_gateway_include(zone);
+    zone.fault("slow.acme.example", Fault::Silent);
+    zone.fault("broken.acme.example", Fault::ServFail);
+    // Two SPF records (RFC 7208 4.5: permerror).
+    txt(zone, "two.acme.example", "v=spf1 -all");
+    txt(zone, "two.acme.example", "v=spf1 include:_spf.gw.test -all");
+    // An include of itself: a loop, stopped by the lookup limit.
+    txt(
+        zone,
+        "loop.acme.example",
+        "v=spf1 include:loop.acme.example include:_spf.gw.test -all",
+    );
+    // Eleven DNS-querying terms before the match (RFC 7208 4.6.4: permerror at the 11th).
+    let mut many = String::from("v=spf1");
+    for i in 0..11 {
+        let name = format!("n{i}.acme.example");
+        txt(zone, &name, "v=spf1 ip4:203.0.113.1 -all");
+        many.push_str(&format!(" include:{name}"));
+    }
+    many.push_str(" include:_spf.gw.test -all");
+    txt(zone, "many.acme.example", &many);
+    // Ten are allowed.
+    let mut ten = String::from("v=spf1");
+    for i in 0..9 {
+        ten.push_str(&format!(" include:n{i}.acme.example"));
+    }
+    ten.push_str(" include:_spf.gw.test -all");
+    txt(zone, "ten.acme.example", &ten);
+    // A syntax error.
+    txt(
+        zone,
+        "syntax.acme.example",
+        "v=spf1 ip4:999.1.1.1 include:_spf.gw.test -all",
+    );
+    // A record far over 512 bytes: the UDP answer is truncated and the resolver retries on TCP.
+    let mut huge = String::from("v=spf1");
+    for i in 0..60 {
+        huge.push_str(&format!(" ip4:198.51.{i}.0/24"));
+    }
+    huge.push_str(&format!(" ip4:{EGRESS_IP} -all"));
+    assert!(huge.len() > 1000);
+    txt(zone, "huge.acme.example", &huge);
+
+    let send = |domain: &'static str| {
+        let h = &h;
+        async move {
+            send_message(
+                h,
+                &format!("a@{domain}"),
+                &["bob@dest.example"],
+                &plain_message("a@acme.example", domain),
+            )
+            .await
+        }
+    };
+    for domain in ["slow.acme.example", "broken.acme.example"] {
+        let reply = send(domain).await;
+        assert_eq!(
+            reply,
+            format!(
+                "451 4.7.24 Temporary DNS failure evaluating SPF of {domain}, please try again later [rule spf.temperror]"
+            )
+        );
+    }
+    for domain in [
+        "two.acme.example",
+        "loop.acme.example",
+        "many.acme.example",
+        "syntax.acme.example",
+    ] {
+        let reply = send(domain).await;
+        assert!(
+            reply.starts_with(&format!("550 5.7.1 The SPF record of {domain} is invalid")),
+            "{domain}: {reply}"
+        );
+        assert!(reply.ends_with("[rule spf.permerror]"), "{reply}");
+    }
+    for domain in ["ten.acme.example", "huge.acme.example"] {
+        let reply = send(domain).await;
+        assert!(reply.starts_with("250 2.0.0"), "{domain}: {reply}");
+    }
+    let got = relayed(&h, 2).await;
+    assert!(got.iter().all(|m| header_block(&m.data).contains("spf=pass")));
+}
+
+/// Runs the independent verifier on a relayed message.
+fn verify_independently(h: &Harness, data: &[u8], sender: &str) -> serde_json::Value {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verify");
+    if !dir.join("node_modules/mailauth").exists() {
+        // First run on this machine: install the pinned verifier (package-lock.json).
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .arg(&dir)
+            .status()
+            .expect("npm (Node.js) is needed for the independent verifier");
+        assert!(status.success(), "npm ci --prefix tests/verify failed");
+    }
+    let file = h.dir.path().join("relayed.eml");
+    std::fs::write(&file, data).unwrap();
+    let output = std::process::Command::new("node")
+        .arg(dir.join("verify.mjs"))
+        .arg(&file)
+        .arg(h.dns.address.to_string())
+        .arg(EGRESS_IP)
+        .arg("gw.test")
+        .arg(sender)
+        .output()
+        .expect("node runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("verifier prints JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_mail_verifies_with_an_independent_implementation() {
+    let mut records = Vec::new();
+    let h = Harness::start_with(|c| {
+        let dir = key_dir(c);
+        for (domain, selector, algorithm) in [
+            ("acme.example", "r1", Algorithm::Rsa2048),
+            ("ed.acme.example", "e1", Algorithm::Ed25519),
+        ] {
+            let key = keys::generate(&dir, domain, selector, algorithm).expect("key");
+            records.push((key.record_name(), key.dns_record()));
+        }
+    })
+    .await;
+    let zone = &h.dns.zone;
+    for (name, record) in &records {
+        txt(zone, name, record);
+    }
+    // DMARC reject, and no SPF record at all: only the gateway's DKIM signature can pass DMARC.
+    txt(zone, "_dmarc.acme.example", "v=DMARC1; p=reject");
+
+    for (from, d, s) in [
+        ("news@acme.example", "acme.example", "r1"),
+        ("team@ed.acme.example", "ed.acme.example", "e1"),
+    ] {
+        h.sink.clear();
+        // No Date and no Message-ID: the gateway adds them, and signs over them.
+        let body = format!(
+            "From: {from}\r\nTo: bob@dest.example\r\nSubject: Quarterly report\r\n\r\nHello Bob,\r\n.. a dot-stuffed line\r\n"
+        );
+        let reply = send_message(&h, from, &["bob@dest.example"], &body).await;
+        assert!(reply.starts_with("250 2.0.0"), "{reply}");
+        let got = relayed(&h, 1).await;
+        let headers = header_block(&got[0].data);
+        assert!(headers.starts_with("DKIM-Signature: "), "{headers}");
+        assert!(
+            headers.contains(&format!("d={d}")) && headers.contains(&format!("s={s}")),
+            "{headers}"
+        );
+        let signed = headers
+            .split("h=")
+            .nth(1)
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let signed: Vec<&str> = signed.split(':').map(str::trim).collect();
+        assert_eq!(
+            signed.iter().filter(|h| **h == "from").count(),
+            2,
+            "From is oversigned: {headers}"
+        );
+        assert!(signed.contains(&"date") && signed.contains(&"message-id"), "{headers}");
+        assert!(headers.contains("dmarc=pass"), "{headers}");
+
+        let verdict = verify_independently(&h, &got[0].data, from);
+        assert_eq!(verdict["dkim"][0]["result"], "pass", "{verdict}");
+        assert_eq!(verdict["dkim"][0]["domain"], d, "{verdict}");
+        assert_eq!(verdict["dmarc"], "pass", "{verdict}");
+
+        // A second From added on the way breaks the signature (oversigning).
+        let mut forged = format!("From: ceo@{d}\r\n").into_bytes();
+        forged.extend_from_slice(&got[0].data);
+        let verdict = verify_independently(&h, &forged, from);
+        assert_ne!(verdict["dkim"][0]["result"], "pass", "{verdict}");
+        assert_ne!(verdict["dmarc"], "pass", "{verdict}");
+        // So does a changed body.
+        let tampered = text(&got[0].data).replace("Hello Bob", "Hello Eve");
+        let verdict = verify_independently(&h, tampered.as_bytes(), from);
+        assert_ne!(verdict["dkim"][0]["result"], "pass", "{verdict}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dmarc_failures_are_refused_naming_what_is_missing() {
+    let mut published = Vec::new();
+    let h = Harness::start_with(|c| {
+        c.tenants[0]
+            .domains
+            .extend(["nokey.example", "unpublished.example", "relaxed.example"].map(String::from));
+        c.dns.timeout = HumanDuration::millis(500);
+        c.dns.attempts = 1;
+        let dir = key_dir(c);
+        keys::generate(&dir, "unpublished.example", "s1", Algorithm::Ed25519).expect("key");
+        let key = keys::generate(&dir, "acme.example", "s1", Algorithm::Ed25519).expect("key");
+        published.push((key.record_name(), key.dns_record()));
+    })
+    .await;
+    let zone = &h.dns.zone;
+    for (name, record) in &published {
+        txt(zone, name, record);
+    }
+    txt(zone, "_dmarc.nokey.example", "v=DMARC1; p=reject");
+    txt(zone, "_dmarc.unpublished.example", "v=DMARC1; p=quarantine");
+    txt(zone, "_dmarc.relaxed.example", "v=DMARC1; p=none");
+    txt(zone, "_dmarc.acme.example", "v=DMARC1; p=reject; adkim=s");
+    zone.fault("_dmarc.slow.acme.example", Fault::Silent);
+
+    let reply = send_message(
+        &h,
+        "a@nokey.example",
+        &["bob@dest.example"],
+        &plain_message("a@nokey.example", "x"),
+    )
+    .await;
+    assert_eq!(
+        reply,
+        "550 5.7.1 DMARC policy of nokey.example is p=reject and this message would fail it: SPF of \
+         nokey.example is none (no SPF record) for 192.0.2.25 (publish include:_spf.gw.test); no DKIM key of \
+         the gateway for nokey.example (run `aupgate dkim generate nokey.example` and publish the record) \
+         [rule dmarc.policy]"
+    );
+    let reply = send_message(
+        &h,
+        "a@unpublished.example",
+        &["bob@dest.example"],
+        &plain_message("a@unpublished.example", "x"),
+    )
+    .await;
+    assert!(
+        reply.starts_with("550 5.7.1 DMARC policy of unpublished.example is p=quarantine"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("the DKIM key s1._domainkey.unpublished.example is not published in DNS"),
+        "{reply}"
+    );
+    // Strict DKIM alignment: a subdomain's From is not covered by d=acme.example.
+    let reply = send_message(
+        &h,
+        "a@acme.example",
+        &["bob@dest.example"],
+        &plain_message("a@news.acme.example", "x"),
+    )
+    .await;
+    assert!(
+        reply.starts_with("550 5.7.1 DMARC policy of news.acme.example is p=reject"),
+        "{reply}"
+    );
+    assert!(reply.contains("is not aligned with news.acme.example"), "{reply}");
+    // p=none: relayed, with the failure in our Authentication-Results.
+    let reply = send_message(
+        &h,
+        "a@relaxed.example",
+        &["bob@dest.example"],
+        &plain_message("a@relaxed.example", "x"),
+    )
+    .await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let headers = header_block(&relayed(&h, 1).await[0].data);
+    assert!(headers.contains("dmarc=fail"), "{headers}");
+    // A DMARC lookup that times out defers.
+    let reply = send_message(
+        &h,
+        "a@acme.example",
+        &["bob@dest.example"],
+        &plain_message("a@slow.acme.example", "x"),
+    )
+    .await;
+    assert_eq!(
+        reply,
+        "451 4.4.3 Temporary DNS failure evaluating DMARC for slow.acme.example, please try again later [rule dmarc.temperror]"
+    );
+    // The signed acme.example mail passes.
+    let reply = send_message(
+        &h,
+        "a@acme.example",
+        &["bob@dest.example"],
+        &plain_message("a@acme.example", "x"),
+    )
+    .await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+}
+
+/// A message signed by the tenant itself with its own key, published under `tenant`.
+fn tenant_signed(tenant_keys: &Path, body: &str) -> String {
+    let ring = keys::KeyRing::load(tenant_keys).expect("tenant key");
+    let key = ring.for_domain("acme.example")[0].clone();
+    let keys::Signer::Rsa(signer) = &key.signer else {
+        panic!("rsa key")
+    };
+    let signature = signer.sign(body.as_bytes()).expect("sign");
+    use mail_auth::common::headers::HeaderWriter;
+    format!("{}{body}", signature.to_header())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_signatures_are_verified_and_broken_ones_refused() {
+    let tenant_keys = tempfile::tempdir().unwrap();
+    let key = keys::generate(tenant_keys.path(), "acme.example", "tenant", Algorithm::Rsa2048).unwrap();
+    let h = Harness::start().await;
+    txt(&h.dns.zone, &key.record_name(), &key.dns_record());
+
+    let good = tenant_signed(tenant_keys.path(), &plain_message("a@acme.example", "signed"));
+    let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], &good).await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let headers = header_block(&relayed(&h, 1).await[0].data);
+    assert!(
+        headers.contains("dkim=pass") && headers.contains("header.s=tenant"),
+        "{headers}"
+    );
+
+    let broken = good.replace("minutes of today's", "minutes of yesterday's");
+    let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], &broken).await;
+    assert!(
+        reply.starts_with("550 5.7.1 The message's DKIM signature (d=acme.example s=tenant) does not verify"),
+        "{reply}"
+    );
+    assert!(reply.ends_with("[rule dkim.broken]"), "{reply}");
+
+    // A signature whose key is not in DNS is broken too.
+    let other = tempfile::tempdir().unwrap();
+    keys::generate(other.path(), "acme.example", "gone", Algorithm::Rsa2048).unwrap();
+    let orphan = tenant_signed(other.path(), &plain_message("a@acme.example", "orphan"));
+    let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], &orphan).await;
+    assert!(
+        reply.starts_with("550 5.7.1 The message's DKIM signature (d=acme.example s=gone)"),
+        "{reply}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_tenant_signatures_can_be_tagged() {
+    let tenant_keys = tempfile::tempdir().unwrap();
+    let key = keys::generate(tenant_keys.path(), "acme.example", "tenant", Algorithm::Rsa2048).unwrap();
+    let profile = "[profile]\nname = \"default\"\n[dkim]\non_broken = \"tag\"\n";
+    let h = Harness::start_with_profile(Some(profile), |_| {}).await;
+    txt(&h.dns.zone, &key.record_name(), &key.dns_record());
+    let good = tenant_signed(tenant_keys.path(), &plain_message("a@acme.example", "signed"));
+    let broken = good.replace("minutes of today's", "minutes of yesterday's");
+    let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], &broken).await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let headers = header_block(&relayed(&h, 1).await[0].data);
+    assert!(headers.contains("header.s=tenant"), "{headers}");
+    assert!(!headers.contains("dkim=pass"), "{headers}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_authentication_results_are_removed_or_refused() {
+    let forged = "From: a@acme.example\r\nAuthentication-Results: aupgate.localhost;\r\n\tdkim=pass header.d=bank.example\r\n\
+                  Authentication-Results: mx.other.example; spf=pass\r\nSubject: hi\r\n\r\nHello there, see you at noon.\r\n";
+    let h = Harness::start().await;
+    let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], forged).await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let data = text(&relayed(&h, 1).await[0].data);
+    assert_eq!(
+        data.matches("Authentication-Results: aupgate.localhost").count(),
+        1,
+        "{data}"
+    );
+    assert!(!data.contains("header.d=bank.example"), "{data}");
+    assert!(
+        data.contains("Authentication-Results: mx.other.example; spf=pass"),
+        "{data}"
+    );
+    assert!(
+        data.ends_with("Subject: hi\r\n\r\nHello there, see you at noon.\r\n"),
+        "{data}"
+    );
+
+    let profile = "[profile]\nname = \"default\"\n[headers]\nauthentication_results = \"refuse\"\n";
+    let h = Harness::start_with_profile(Some(profile), |_| {}).await;
+    let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], forged).await;
+    assert_eq!(
+        reply,
+        "550 5.7.1 Header forgery: authentication-results claims this gateway's authserv-id aupgate.localhost \
+         [rule headers.authentication_results]"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_selector_signs_once_its_record_is_published() {
+    let mut records = Vec::new();
+    let h = Harness::start_with(|c| {
+        let dir = key_dir(c);
+        let old = keys::generate(&dir, "acme.example", "old", Algorithm::Ed25519).expect("key");
+        records.push((old.record_name(), old.dns_record()));
+    })
+    .await;
+    let zone = &h.dns.zone;
+    for (name, record) in &records {
+        txt(zone, name, record);
+    }
+    let message = plain_message("a@acme.example", "rotation");
+    send_message(&h, "a@acme.example", &["bob@dest.example"], &message).await;
+    assert!(header_block(&h.sink.wait_for(1, Duration::from_secs(15)).await[0].data).contains("s=old"));
+
+    // Rotation: a new key, published, then a reload; the new selector takes over.
+    let new = keys::generate(&h.dir.path().join("dkim"), "acme.example", "new", Algorithm::Ed25519).unwrap();
+    txt(zone, &new.record_name(), &new.dns_record());
+    h.gateway.reload_policies().expect("reload");
+    h.sink.clear();
+    send_message(&h, "a@acme.example", &["bob@dest.example"], &message).await;
+    let headers = header_block(&relayed(&h, 1).await[0].data);
+    assert!(headers.contains("s=new") && headers.contains("dkim=pass"), "{headers}");
+}
