@@ -318,9 +318,15 @@ async fn signed_mail_verifies_with_an_independent_implementation() {
 async fn dmarc_failures_are_refused_naming_what_is_missing() {
     let mut published = Vec::new();
     let h = Harness::start_with(|c| {
-        c.tenants[0]
-            .domains
-            .extend(["nokey.example", "unpublished.example", "relaxed.example"].map(String::from));
+        c.tenants[0].domains.extend(
+            [
+                "nokey.example",
+                "unpublished.example",
+                "relaxed.example",
+                "garbled.example",
+            ]
+            .map(String::from),
+        );
         c.dns.timeout = HumanDuration::millis(500);
         c.dns.attempts = 1;
         let dir = key_dir(c);
@@ -336,6 +342,8 @@ async fn dmarc_failures_are_refused_naming_what_is_missing() {
     txt(zone, "_dmarc.nokey.example", "v=DMARC1; p=reject");
     txt(zone, "_dmarc.unpublished.example", "v=DMARC1; p=quarantine");
     txt(zone, "_dmarc.relaxed.example", "v=DMARC1; p=none");
+    // Not a DMARC record (RFC 7489 6.6.3: ignored, as if there were none).
+    txt(zone, "_dmarc.garbled.example", "v=DMARC9; p=reject");
     txt(zone, "_dmarc.acme.example", "v=DMARC1; p=reject; adkim=s");
     zone.fault("_dmarc.slow.acme.example", Fault::Silent);
 
@@ -392,6 +400,17 @@ async fn dmarc_failures_are_refused_naming_what_is_missing() {
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
     let headers = header_block(&relayed(&h, 1).await[0].data);
     assert!(headers.contains("dmarc=fail"), "{headers}");
+    h.sink.clear();
+    let reply = send_message(
+        &h,
+        "a@garbled.example",
+        &["bob@dest.example"],
+        &plain_message("a@garbled.example", "x"),
+    )
+    .await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let headers = header_block(&relayed(&h, 1).await[0].data);
+    assert!(headers.contains("dmarc=none"), "{headers}");
     // A DMARC lookup that times out defers.
     let reply = send_message(
         &h,
@@ -431,7 +450,11 @@ fn tenant_signed(tenant_keys: &Path, body: &str) -> String {
 async fn tenant_signatures_are_verified_and_broken_ones_refused() {
     let tenant_keys = tempfile::tempdir().unwrap();
     let key = keys::generate(tenant_keys.path(), "acme.example", "tenant", Algorithm::Rsa2048).unwrap();
-    let h = Harness::start().await;
+    let h = Harness::start_with(|c| {
+        c.dns.timeout = HumanDuration::millis(500);
+        c.dns.attempts = 1;
+    })
+    .await;
     txt(&h.dns.zone, &key.record_name(), &key.dns_record());
 
     let good = tenant_signed(tenant_keys.path(), &plain_message("a@acme.example", "signed"));
@@ -460,6 +483,27 @@ async fn tenant_signatures_are_verified_and_broken_ones_refused() {
         reply.starts_with("550 5.7.1 The message's DKIM signature (d=acme.example s=gone)"),
         "{reply}"
     );
+
+    // A malformed key record is a permanent failure; a key lookup that times out defers.
+    for (selector, fault) in [("garbled", None), ("slow", Some(Fault::Silent))] {
+        let dir = tempfile::tempdir().unwrap();
+        keys::generate(dir.path(), "acme.example", selector, Algorithm::Rsa2048).unwrap();
+        let name = format!("{selector}._domainkey.acme.example");
+        match fault {
+            Some(fault) => h.dns.zone.fault(&name, fault),
+            None => txt(&h.dns.zone, &name, "v=DKIM1; k=rsa; p=%%%not base64"),
+        }
+        let message = tenant_signed(dir.path(), &plain_message("a@acme.example", selector));
+        let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], &message).await;
+        let expected = match fault {
+            Some(_) => {
+                format!("451 4.4.3 Temporary DNS failure verifying the DKIM signature (d=acme.example s={selector})")
+            }
+            None => format!("550 5.7.1 The message's DKIM signature (d=acme.example s={selector}) does not verify"),
+        };
+        assert!(reply.starts_with(&expected), "{reply}");
+    }
+    assert_eq!(h.sink.messages().len(), 1, "only the good message was relayed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

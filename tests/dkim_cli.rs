@@ -45,7 +45,10 @@ fn generate_writes_a_private_key_and_prints_only_the_record() {
     let pem = std::fs::read_to_string(&key_path).unwrap();
     assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
     let secret_line = pem.lines().nth(1).unwrap();
-    assert!(!out.contains(secret_line) && !err.contains(secret_line), "the key never leaves the file");
+    assert!(
+        !out.contains(secret_line) && !err.contains(secret_line),
+        "the key never leaves the file"
+    );
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777,
@@ -61,7 +64,10 @@ fn generate_writes_a_private_key_and_prints_only_the_record() {
         &["generate", "acme.example", "--selector", "s2", "--algorithm", "ed25519"],
     );
     assert_eq!(code, Some(0), "{err}");
-    assert!(out.contains("s2._domainkey.acme.example. IN TXT ( \"v=DKIM1; k=ed25519; p="), "{out}");
+    assert!(
+        out.contains("s2._domainkey.acme.example. IN TXT ( \"v=DKIM1; k=ed25519; p="),
+        "{out}"
+    );
 
     let (code, out, _) = aupgate(&config, &["list"]);
     assert_eq!(code, Some(0));
