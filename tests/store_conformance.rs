@@ -92,6 +92,38 @@ async fn distinct_sets(s: Store, t: &str) {
         .expect("add");
     assert!(r.admitted && !r.already_member);
     assert_eq!(r.distinct, 2, "a (refreshed at t0+20) and d");
+
+    // A large set slides: one new member every 10 ms in a 1 s window keeps exactly 100 live.
+    let k = Key::new("bulk.rcpts", t).part("campaign-big");
+    let w = Duration::from_millis(1000);
+    for i in 0..400u64 {
+        let r = s
+            .set_check_and_add(&k, format!("m{i}").as_bytes(), t0 + i * 10, w, 10_000)
+            .await
+            .expect("add");
+        assert!(r.admitted && !r.already_member, "{i}: {r:?}");
+        assert_eq!(r.distinct, (i + 1).min(100) as u32, "{i}");
+    }
+    assert_eq!(s.set_count(&k, t0 + 3990, w).await.expect("count"), 100);
+    assert_eq!(s.set_count(&k, t0 + 4500, w).await.expect("count"), 49);
+    // A member seen again moves forward in time and is not counted twice.
+    let r = s
+        .set_check_and_add(&k, b"m390", t0 + 4500, w, 10_000)
+        .await
+        .expect("add");
+    assert!(r.admitted && r.already_member, "{r:?}");
+    assert_eq!(r.distinct, 49);
+    assert_eq!(
+        s.set_count(&k, t0 + 5000, w).await.expect("count"),
+        1,
+        "only m390 is left"
+    );
+    // Long after, the set is empty and fills again from zero.
+    let r = s
+        .set_check_and_add(&k, b"m0", t0 + 60_000, w, 10_000)
+        .await
+        .expect("add");
+    assert!(r.admitted && !r.already_member && r.distinct == 1, "{r:?}");
 }
 
 async fn event_logs(s: Store, t: &str) {

@@ -98,34 +98,6 @@ fn log_key_at(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(at.try_into().ok()?))
 }
 
-/// Decodes a distinct set: repeated (u16 LE length, member, u64 LE last seen).
-pub(super) fn decode_set(p: &[u8]) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
-    let mut out = Vec::new();
-    let mut i = 0usize;
-    while i < p.len() {
-        let bad = || StoreError::corrupt("set", format!("truncated at byte {i}"));
-        let len_bytes = p.get(i..i + 2).ok_or_else(bad)?;
-        let len = usize::from(u16::from_le_bytes([len_bytes[0], len_bytes[1]]));
-        let member = p.get(i + 2..i + 2 + len).ok_or_else(bad)?;
-        let ts = read_u64(p, i + 2 + len).ok_or_else(bad)?;
-        out.push((member.to_vec(), ts));
-        i += 2 + len + 8;
-    }
-    Ok(out)
-}
-
-/// Encodes a distinct set (members are at most `MAX_MEMBER_LEN` long, checked by the caller).
-pub(super) fn encode_set(entries: &[(Vec<u8>, u64)]) -> Vec<u8> {
-    let mut p = Vec::with_capacity(entries.iter().map(|(m, _)| m.len() + 10).sum());
-    for (m, ts) in entries {
-        let len = u16::try_from(m.len()).unwrap_or(u16::MAX);
-        p.extend_from_slice(&len.to_le_bytes());
-        p.extend_from_slice(m);
-        p.extend_from_slice(&ts.to_le_bytes());
-    }
-    p
-}
-
 /// Decodes an event log: u64 LE timestamps.
 pub(super) fn decode_events(p: &[u8]) -> Result<Vec<u64>, StoreError> {
     if !p.len().is_multiple_of(8) {
@@ -146,11 +118,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn set_roundtrip_and_truncation() {
-        let e = vec![(b"a".to_vec(), 5), (vec![], 7), (vec![0xff; 300], u64::MAX)];
-        let p = encode_set(&e);
-        assert_eq!(decode_set(&p).expect("decodes"), e);
-        assert!(decode_set(&p[..p.len() - 1]).is_err());
+    fn event_logs_roundtrip_and_truncation() {
         assert!(decode_events(&[1, 2, 3]).is_err());
         assert_eq!(decode_events(&encode_events(&[1, 9])).expect("ok"), vec![1, 9]);
     }

@@ -20,6 +20,7 @@
 
 mod codec;
 mod records;
+mod sets;
 mod windows;
 
 use std::hash::BuildHasher;

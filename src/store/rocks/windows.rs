@@ -1,18 +1,16 @@
-//! Windowed data in RocksDB: bucketed counters, exact distinct sets, exact event logs.
+//! Windowed data in RocksDB: bucketed counters and exact event logs (distinct sets: `sets.rs`).
 
 use std::time::Duration;
 
 use rocksdb::ReadOptions;
 
-use super::codec::{
-    counter_count, counter_value, decode_events, decode_set, encode_events, encode_set, expiring, split_expiring,
-};
+use super::codec::{counter_count, counter_value, decode_events, encode_events, expiring, split_expiring};
 use super::{Inner, CF_COUNTERS, CF_SETS};
 use crate::store::window::{bucket_expiry, retry_after, span};
-use crate::store::{check_cap, check_member, window_ms, Charge, EventCharge, Key, SetCharge, StoreError};
+use crate::store::{check_cap, window_ms, Charge, EventCharge, Key, StoreError};
 
-/// Prefix bytes in the `sets` family, so a set and an event log under one `Key` never mix.
-const TAG_SET: u8 = b's';
+/// Prefix byte of event logs in the `sets` family (sets use `S`, see `sets.rs`), so a set and an
+/// event log under one `Key` never mix.
 const TAG_EVENTS: u8 = b'e';
 
 fn bucket_key(key: &Key, idx: u64) -> Vec<u8> {
@@ -130,58 +128,6 @@ impl Inner {
         let cf = self.cf(CF_SETS)?;
         self.db.put_cf_opt(cf, k, expiring(expire, payload), &self.write_opts)?;
         Ok(())
-    }
-
-    fn live_set(&self, k: &[u8], now: u64, w: u64) -> Result<Vec<(Vec<u8>, u64)>, StoreError> {
-        let mut entries = match self.load_window(k, now)? {
-            Some(p) => decode_set(&p)?,
-            None => Vec::new(),
-        };
-        let cutoff = now.saturating_sub(w);
-        entries.retain(|(_, ts)| *ts > cutoff);
-        Ok(entries)
-    }
-
-    pub(crate) fn set_check_and_add(
-        &self,
-        key: &Key,
-        member: &[u8],
-        now: u64,
-        window: Duration,
-        cap: u32,
-    ) -> Result<SetCharge, StoreError> {
-        let w = window_ms(window)?;
-        check_cap(cap)?;
-        check_member(member)?;
-        let k = tagged(TAG_SET, key);
-        let _guard = self.lock(&k);
-        let mut entries = self.live_set(&k, now, w)?;
-        let already = entries.iter().position(|(m, _)| m == member);
-        let admitted = match already {
-            Some(i) => {
-                entries[i].1 = entries[i].1.max(now);
-                true
-            }
-            None if entries.len() < cap as usize => {
-                entries.push((member.to_vec(), now));
-                true
-            }
-            None => false,
-        };
-        if admitted {
-            let newest = entries.iter().map(|(_, t)| *t).max().unwrap_or(now);
-            self.store_window(&k, newest.saturating_add(w), &encode_set(&entries))?;
-        }
-        Ok(SetCharge {
-            admitted,
-            already_member: already.is_some(),
-            distinct: count_u32(entries.len()),
-        })
-    }
-
-    pub(crate) fn set_count(&self, key: &Key, now: u64, window: Duration) -> Result<u32, StoreError> {
-        let w = window_ms(window)?;
-        Ok(count_u32(self.live_set(&tagged(TAG_SET, key), now, w)?.len()))
     }
 
     fn live_events(&self, k: &[u8], now: u64, w: u64) -> Result<Vec<u64>, StoreError> {
