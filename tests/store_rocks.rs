@@ -150,3 +150,40 @@ async fn unusable_path_is_an_error() {
     );
     assert!(tmp.path().join("store").join("CURRENT").exists());
 }
+
+#[tokio::test]
+async fn counters_stay_exact_when_the_in_memory_mirror_forgets_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = RocksStore::open(dir.path(), DAY).expect("open");
+    let now = now_ms();
+    let hot = Key::new("quota", "hot");
+    for _ in 0..5 {
+        s.counter_check_and_add(&hot, 1, 100, now, DAY).await.expect("cac");
+    }
+    // Blind charges (as on accept) update the mirrored counter too.
+    s.counter_add(&hot, 2, now, DAY).await.expect("add");
+    s.counter_add_many(&[(hot.clone(), 3, DAY)], now)
+        .await
+        .expect("add many");
+    assert_eq!(s.counter_get(&hot, now, DAY).await.expect("get"), 10);
+    // More counters than the mirror holds: the hot one is evicted and read back from RocksDB.
+    for i in 0..70_000u32 {
+        s.counter_get(&Key::new("quota", "cold").part_u64(u64::from(i)), now, DAY)
+            .await
+            .expect("get");
+    }
+    s.counter_add(&hot, 1, now, DAY).await.expect("add");
+    assert_eq!(s.counter_get(&hot, now, DAY).await.expect("get"), 11);
+    assert!(matches!(
+        s.counter_check_and_add(&hot, 90, 100, now, DAY).await.expect("cac"),
+        Charge::Refused { total: 11, .. }
+    ));
+    assert_eq!(
+        s.counter_check_and_add(&hot, 89, 100, now, DAY).await.expect("cac"),
+        Charge::Charged { total: 100 }
+    );
+    // A reopened store (empty mirror) reads the same totals.
+    drop(s);
+    let s = RocksStore::open(dir.path(), DAY).expect("reopen");
+    assert_eq!(s.counter_get(&hot, now, DAY).await.expect("get"), 100);
+}

@@ -1,0 +1,250 @@
+//! Windowed counters in RocksDB: one merge operand per charge (a blind write, no read-modify-write),
+//! and an in-memory mirror of the live buckets of the counters that are being checked.
+//!
+//! RocksDB admits one process, so every write to a counter passes through this process and the
+//! mirror can be exact: it is filled from the database the first time a counter is checked, and
+//! every later charge updates the database and then the mirror under the key's stripe lock. A
+//! check-and-charge on a mirrored counter therefore reads nothing from RocksDB, and RocksDB never
+//! has to collapse merge chains at write time (`max_successive_merges` stays off), which keeps a
+//! charge a single WAL append and memtable insert. The mirror is bounded (`MIRROR_KEYS`); an
+//! evicted counter is simply read from the database again. After a restart it starts empty: the
+//! database (WAL on) is the truth, the mirror only a cache of it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rocksdb::ReadOptions;
+
+use super::codec::{counter_count, counter_value};
+use super::{Inner, CF_COUNTERS};
+use crate::store::window::{bucket_expiry, retry_after, span};
+use crate::store::{window_ms, Charge, Key, StoreError};
+
+/// Counters kept in the mirror at most (per shard: this divided by `SHARDS`).
+const MIRROR_KEYS: usize = 65_536;
+const SHARDS: usize = 64;
+
+fn bucket_key(key: &Key, idx: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.as_bytes().len() + 8);
+    k.extend_from_slice(key.as_bytes());
+    k.extend_from_slice(&idx.to_be_bytes());
+    k
+}
+
+/// The live buckets of one counter at one window length: (bucket index, count), ascending.
+#[derive(Clone, Debug, Default)]
+struct Buckets(Vec<(u64, u64)>);
+
+impl Buckets {
+    /// Drops the buckets before `first`; returns the total of the rest.
+    fn total_from(&mut self, first: u64) -> u64 {
+        self.0.retain(|(idx, _)| *idx >= first);
+        self.0.iter().map(|(_, c)| *c).fold(0u64, u64::saturating_add)
+    }
+
+    fn add(&mut self, idx: u64, n: u64) {
+        match self.0.last_mut() {
+            Some((last, count)) if *last == idx => *count = count.saturating_add(n),
+            Some((last, _)) if *last > idx => {
+                // A charge with an older timestamp than the newest bucket (clocks of callers
+                // differ slightly): keep the order.
+                match self.0.binary_search_by_key(&idx, |(i, _)| *i) {
+                    Ok(at) => self.0[at].1 = self.0[at].1.saturating_add(n),
+                    Err(at) => self.0.insert(at, (idx, n)),
+                }
+            }
+            _ => self.0.push((idx, n)),
+        }
+    }
+}
+
+/// The mirror: counter key → (window, live buckets) for each window it is used with.
+pub(crate) struct Mirror {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: std::hash::RandomState,
+}
+
+type Shard = HashMap<Vec<u8>, Vec<(u64, Buckets)>>;
+
+impl Mirror {
+    pub(crate) fn new() -> Mirror {
+        Mirror {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+
+    fn shard(&self, key: &[u8]) -> std::sync::MutexGuard<'_, Shard> {
+        use std::hash::BuildHasher;
+        let i = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
+        self.shards[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the mirrored buckets of `key` at window `w`, if mirrored.
+    fn with<T>(&self, key: &Key, w: u64, f: impl FnOnce(&mut Buckets) -> T) -> Option<T> {
+        let mut shard = self.shard(key.as_bytes());
+        let windows = shard.get_mut(key.as_bytes())?;
+        windows.iter_mut().find(|(win, _)| *win == w).map(|(_, b)| f(b))
+    }
+
+    fn put(&self, key: &Key, w: u64, buckets: Buckets) {
+        let mut shard = self.shard(key.as_bytes());
+        if shard.len() >= MIRROR_KEYS / SHARDS && !shard.contains_key(key.as_bytes()) {
+            // Full: forget half of this shard (those counters are read from the database again).
+            let drop: Vec<Vec<u8>> = shard.keys().take(shard.len() / 2).cloned().collect();
+            for k in drop {
+                shard.remove(&k);
+            }
+        }
+        let windows = shard.entry(key.as_bytes().to_vec()).or_default();
+        match windows.iter_mut().find(|(win, _)| *win == w) {
+            Some((_, b)) => *b = buckets,
+            None => windows.push((w, buckets)),
+        }
+    }
+
+    /// Adds a charge to a mirrored counter (an unmirrored one is left to the database).
+    fn add(&self, key: &Key, w: u64, idx: u64, n: u64) {
+        self.with(key, w, |b| b.add(idx, n));
+    }
+}
+
+impl Inner {
+    fn counter_merge(&self, key: &Key, n: u64, now: u64, w: u64) -> Result<u64, StoreError> {
+        let s = span(now, w);
+        let cf = self.cf(CF_COUNTERS)?;
+        let v = counter_value(bucket_expiry(s.last, s.size, w), n);
+        self.db.merge_cf_opt(cf, bucket_key(key, s.last), v, &self.write_opts)?;
+        Ok(s.last)
+    }
+
+    pub(crate) fn counter_add(&self, key: &Key, n: u64, now: u64, window: Duration) -> Result<(), StoreError> {
+        let w = window_ms(window)?;
+        let _guard = self.lock(key.as_bytes());
+        let idx = self.counter_merge(key, n, now, w)?;
+        self.mirror.add(key, w, idx, n);
+        Ok(())
+    }
+
+    /// Several counter merges in one write batch (one WAL append).
+    pub(crate) fn counter_add_many(&self, charges: &[(Key, u64, Duration)], now: u64) -> Result<(), StoreError> {
+        let cf = self.cf(CF_COUNTERS)?;
+        let mut planned = Vec::with_capacity(charges.len());
+        for (key, n, window) in charges {
+            let w = window_ms(*window)?;
+            planned.push((key, *n, w, span(now, w)));
+        }
+        let _guards = self.lock_all(charges.iter().map(|(k, _, _)| k.as_bytes()));
+        let mut batch = rocksdb::WriteBatch::default();
+        for (key, n, w, s) in &planned {
+            batch.merge_cf(
+                cf,
+                bucket_key(key, s.last),
+                counter_value(bucket_expiry(s.last, s.size, *w), *n),
+            );
+        }
+        self.db.write_opt(batch, &self.write_opts)?;
+        for (key, n, w, s) in planned {
+            self.mirror.add(key, w, s.last, n);
+        }
+        Ok(())
+    }
+
+    /// The live buckets of a counter, read from the database.
+    fn counter_buckets_from_db(&self, key: &Key, now: u64, w: u64) -> Result<Buckets, StoreError> {
+        let s = span(now, w);
+        let cf = self.cf(CF_COUNTERS)?;
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_lower_bound(bucket_key(key, s.first));
+        ro.set_iterate_upper_bound(bucket_key(key, s.last.saturating_add(1)));
+        let mut it = self.db.raw_iterator_cf_opt(cf, ro);
+        it.seek_to_first();
+        let want_len = key.as_bytes().len() + 8;
+        let mut buckets = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            // Longer keys in the range belong to other keys that merely share this prefix.
+            if k.len() == want_len {
+                let idx = u64::from_be_bytes(
+                    k[want_len - 8..]
+                        .try_into()
+                        .map_err(|_| StoreError::corrupt("counter", "bucket key"))?,
+                );
+                buckets.push((idx, counter_count(v)?));
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok(Buckets(buckets))
+    }
+
+    /// The total of the live buckets, and the buckets when `want_buckets` (for a retry time);
+    /// the caller holds the key's stripe lock.
+    fn counter_live(
+        &self,
+        key: &Key,
+        now: u64,
+        w: u64,
+        want_buckets: bool,
+    ) -> Result<(Vec<(u64, u64)>, u64), StoreError> {
+        let first = span(now, w).first;
+        let read = |b: &mut Buckets| {
+            let total = b.total_from(first);
+            (if want_buckets { b.0.clone() } else { Vec::new() }, total)
+        };
+        if let Some(found) = self.mirror.with(key, w, read) {
+            return Ok(found);
+        }
+        let mut buckets = self.counter_buckets_from_db(key, now, w)?;
+        let found = read(&mut buckets);
+        self.mirror.put(key, w, buckets);
+        Ok(found)
+    }
+
+    pub(crate) fn counter_get(&self, key: &Key, now: u64, window: Duration) -> Result<u64, StoreError> {
+        let w = window_ms(window)?;
+        let _guard = self.lock(key.as_bytes());
+        Ok(self.counter_live(key, now, w, false)?.1)
+    }
+
+    pub(crate) fn counter_check_and_add(
+        &self,
+        key: &Key,
+        n: u64,
+        limit: u64,
+        now: u64,
+        window: Duration,
+    ) -> Result<Charge, StoreError> {
+        let w = window_ms(window)?;
+        let _guard = self.lock(key.as_bytes());
+        let (_, total) = self.counter_live(key, now, w, false)?;
+        if total.saturating_add(n) > limit {
+            let (buckets, total) = self.counter_live(key, now, w, true)?;
+            let s = span(now, w);
+            return Ok(Charge::Refused {
+                total,
+                retry_after_ms: retry_after(&buckets, n, limit, now, w, s.size),
+            });
+        }
+        let idx = self.counter_merge(key, n, now, w)?;
+        self.mirror.add(key, w, idx, n);
+        Ok(Charge::Charged { total: total + n })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_stay_ordered_and_drop_what_left_the_window() {
+        let mut b = Buckets::default();
+        b.add(10, 1);
+        b.add(12, 2);
+        b.add(12, 3);
+        b.add(11, 4);
+        assert_eq!(b.0, vec![(10, 1), (11, 4), (12, 5)]);
+        assert_eq!(b.total_from(11), 9);
+        assert_eq!(b.0, vec![(11, 4), (12, 5)]);
+    }
+}
