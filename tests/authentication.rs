@@ -581,3 +581,26 @@ async fn a_new_selector_signs_once_its_record_is_published() {
     let headers = header_block(&relayed(&h, 1).await[0].data);
     assert!(headers.contains("s=new") && headers.contains("dkim=pass"), "{headers}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_authentication_check_off_nothing_is_added_but_forgeries_still_go() {
+    let profile = "[profile]\nname = \"default\"\n[spf]\nenabled = false\n[dkim]\nsign = false\nverify = false\n[dmarc]\nenabled = false\n";
+    let mut published = Vec::new();
+    let h = Harness::start_with_profile(Some(profile), |c| {
+        let key = keys::generate(&key_dir(c), "acme.example", "s1", Algorithm::Ed25519).expect("key");
+        published.push((key.record_name(), key.dns_record()));
+    })
+    .await;
+    for (name, record) in &published {
+        txt(&h.dns.zone, name, record);
+    }
+    // SPF would fail, but SPF is off.
+    txt(&h.dns.zone, "acme.example", "v=spf1 -all");
+    let forged =
+        "From: a@acme.example\r\nAuthentication-Results: aupgate.localhost; dkim=pass\r\nSubject: hi\r\n\r\nHello.\r\n";
+    let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], forged).await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let headers = header_block(&relayed(&h, 1).await[0].data);
+    assert!(!headers.contains("Authentication-Results"), "{headers}");
+    assert!(!headers.contains("DKIM-Signature"), "{headers}");
+}

@@ -58,6 +58,17 @@ pub async fn authenticate(auth: &Authenticator, profile: &Profile, ctx: &DataCon
         AuthResultsAction::Remove => results::strip_own(ctx.message, authserv_id),
         AuthResultsAction::Refuse => None,
     };
+    if !profile.spf.enabled && !profile.dkim.sign && !profile.dkim.verify && !profile.dmarc.enabled {
+        // Nothing to predict or sign: no Authentication-Results either.
+        return Outcome {
+            rule: "authentication",
+            verdict: Verdict::Continue,
+            seal: Seal {
+                headers: String::new(),
+                message: stripped,
+            },
+        };
+    }
     let message: &[u8] = stripped.as_deref().unwrap_or(ctx.message);
     let sender = match ctx.sender {
         Path::Mailbox { local, domain } => Some((format!("{local}@{domain}"), domain.to_ascii_lowercase())),
