@@ -69,9 +69,14 @@ pub struct DnsServer {
 impl DnsServer {
     /// Starts on one free loopback port, UDP and TCP.
     pub async fn start(zone: Zone) -> DnsServer {
-        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind dns udp");
-        let address = udp.local_addr().expect("dns addr");
-        let tcp = TcpListener::bind(address).await.expect("bind dns tcp");
+        // The TCP port must equal the UDP one; another test may hold it on TCP: pick again.
+        let (udp, tcp, address) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind dns udp");
+            let address = udp.local_addr().expect("dns addr");
+            if let Ok(tcp) = TcpListener::bind(address).await {
+                break (udp, tcp, address);
+            }
+        };
         let udp_zone = zone.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];
