@@ -96,6 +96,25 @@ fn rocks(c: &mut Criterion) {
             })
         })
     });
+    // Exactly what one accepted message charges: its 4 quota counters in one batch.
+    let quota_batches: Vec<Vec<(Key, u64, Duration)>> = (0..KEYS / 4)
+        .map(|b| (0..4).map(|i| (keys[(b * 4 + i) % KEYS].clone(), 1, DAY)).collect())
+        .collect();
+    g.throughput(Throughput::Elements(4));
+    g.bench_function("counter_add_many_4", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let t = Instant::now();
+                for i in 0..iters as usize {
+                    store
+                        .counter_add_many(&quota_batches[i % quota_batches.len()], now)
+                        .await
+                        .expect("add many");
+                }
+                t.elapsed()
+            })
+        })
+    });
     g.throughput(Throughput::Elements(1));
     g.bench_function("counter_check_and_add", |b| {
         b.iter_custom(|iters| {

@@ -187,3 +187,69 @@ async fn counters_stay_exact_when_the_in_memory_mirror_forgets_them() {
     let s = RocksStore::open(dir.path(), DAY).expect("reopen");
     assert_eq!(s.counter_get(&hot, now, DAY).await.expect("get"), 100);
 }
+
+const FULL_DISK_ENV: &str = "AUPGATE_STORE_FULL_DISK_CHILD";
+
+/// In the child (run with a file-size limit and SIGXFSZ ignored, so writes past the limit fail
+/// with EFBIG as on a full disk): charge until the store reports an error; print what happened.
+fn full_disk_child(dir: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+    rt.block_on(async {
+        let s = RocksStore::open(std::path::Path::new(dir), DAY).expect("open");
+        let k = Key::new("quota", "t1");
+        let now = now_ms();
+        let mut charged = 0u64;
+        for i in 0..1_000_000u64 {
+            match s
+                .counter_check_and_add(&k.clone().part_u64(i % 64), 1, u64::MAX, now, DAY)
+                .await
+            {
+                Ok(_) => charged += 1,
+                Err(error) => {
+                    println!("STORE-ERROR after {charged}: {error}");
+                    // Every later write fails too: never a silent success.
+                    let again = s.counter_add(&k, 1, now, DAY).await;
+                    println!("AGAIN-ERROR {}", again.is_err());
+                    return;
+                }
+            }
+        }
+        println!("NO-ERROR after {charged}");
+    });
+}
+
+#[test]
+fn a_failing_rocksdb_write_is_an_error() {
+    if let Ok(dir) = std::env::var(FULL_DISK_ENV) {
+        full_disk_child(&dir);
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("db");
+    // Open once without limits so the database files exist; the child then only appends.
+    drop(RocksStore::open(&db, DAY).expect("create"));
+    let exe = std::env::current_exe().expect("exe");
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(r#"trap "" XFSZ; exec prlimit --fsize=262144 "$@""#)
+        .arg("bash")
+        .arg(&exe)
+        .args([
+            "--exact",
+            "a_failing_rocksdb_write_is_an_error",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(FULL_DISK_ENV, &db)
+        .output()
+        .expect("run child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("STORE-ERROR after"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("AGAIN-ERROR true"), "{stdout}");
+    assert!(output.status.success(), "the child must not crash: {stdout}");
+}

@@ -59,54 +59,87 @@ impl Buckets {
     }
 }
 
-/// The mirror: counter key → (window, live buckets) for each window it is used with.
-pub(crate) struct Mirror {
-    shards: Box<[Mutex<Shard>]>,
-    hasher: std::hash::RandomState,
+/// One mirrored counter: its key bytes, window and live buckets.
+struct Mirrored {
+    key: Vec<u8>,
+    window: u64,
+    buckets: Buckets,
 }
 
-type Shard = HashMap<Vec<u8>, Vec<(u64, Buckets)>>;
+/// The mirror, sharded; each shard maps the key's hash (computed once per operation, see
+/// `Inner::key_hash`) to the counters with that hash.
+pub(crate) struct Mirror {
+    shards: Box<[Mutex<Shard>]>,
+}
+
+type Shard = HashMap<u64, Vec<Mirrored>, std::hash::BuildHasherDefault<PrehashedHasher>>;
+
+/// The map's keys are already keyed hashes (SipHash with a random key): pass them through.
+#[derive(Default)]
+struct PrehashedHasher(u64);
+
+impl std::hash::Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 impl Mirror {
     pub(crate) fn new() -> Mirror {
         Mirror {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: std::hash::RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
         }
     }
 
-    fn shard(&self, key: &[u8]) -> std::sync::MutexGuard<'_, Shard> {
-        use std::hash::BuildHasher;
-        let i = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
+    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, Shard> {
+        // The stripe uses the low bits; the shard takes high ones.
+        let i = usize::try_from((hash >> 40) % SHARDS as u64).unwrap_or(0);
         self.shards[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs `f` on the mirrored buckets of `key` at window `w`, if mirrored.
-    fn with<T>(&self, key: &Key, w: u64, f: impl FnOnce(&mut Buckets) -> T) -> Option<T> {
-        let mut shard = self.shard(key.as_bytes());
-        let windows = shard.get_mut(key.as_bytes())?;
-        windows.iter_mut().find(|(win, _)| *win == w).map(|(_, b)| f(b))
+    /// Runs `f` on the mirrored buckets of `key` (hash `hash`) at window `w`, if mirrored.
+    fn with<T>(&self, hash: u64, key: &Key, w: u64, f: impl FnOnce(&mut Buckets) -> T) -> Option<T> {
+        let mut shard = self.shard(hash);
+        let entries = shard.get_mut(&hash)?;
+        entries
+            .iter_mut()
+            .find(|m| m.window == w && m.key == key.as_bytes())
+            .map(|m| f(&mut m.buckets))
     }
 
-    fn put(&self, key: &Key, w: u64, buckets: Buckets) {
-        let mut shard = self.shard(key.as_bytes());
-        if shard.len() >= MIRROR_KEYS / SHARDS && !shard.contains_key(key.as_bytes()) {
+    fn put(&self, hash: u64, key: &Key, w: u64, buckets: Buckets) {
+        let mut shard = self.shard(hash);
+        if shard.len() >= MIRROR_KEYS / SHARDS && !shard.contains_key(&hash) {
             // Full: forget half of this shard (those counters are read from the database again).
-            let drop: Vec<Vec<u8>> = shard.keys().take(shard.len() / 2).cloned().collect();
+            let drop: Vec<u64> = shard.keys().take(shard.len() / 2).copied().collect();
             for k in drop {
                 shard.remove(&k);
             }
         }
-        let windows = shard.entry(key.as_bytes().to_vec()).or_default();
-        match windows.iter_mut().find(|(win, _)| *win == w) {
-            Some((_, b)) => *b = buckets,
-            None => windows.push((w, buckets)),
+        let entries = shard.entry(hash).or_default();
+        match entries.iter_mut().find(|m| m.window == w && m.key == key.as_bytes()) {
+            Some(m) => m.buckets = buckets,
+            None => entries.push(Mirrored {
+                key: key.as_bytes().to_vec(),
+                window: w,
+                buckets,
+            }),
         }
     }
 
     /// Adds a charge to a mirrored counter (an unmirrored one is left to the database).
-    fn add(&self, key: &Key, w: u64, idx: u64, n: u64) {
-        self.with(key, w, |b| b.add(idx, n));
+    fn add(&self, hash: u64, key: &Key, w: u64, idx: u64, n: u64) {
+        self.with(hash, key, w, |b| b.add(idx, n));
     }
 }
 
@@ -115,15 +148,25 @@ impl Inner {
         let s = span(now, w);
         let cf = self.cf(CF_COUNTERS)?;
         let v = counter_value(bucket_expiry(s.last, s.size, w), n);
-        self.db.merge_cf_opt(cf, bucket_key(key, s.last), v, &self.write_opts)?;
+        // The bucket key on the stack when it fits (the common case): no allocation per charge.
+        let bytes = key.as_bytes();
+        let mut buf = [0u8; 120];
+        if bytes.len() + 8 <= buf.len() {
+            buf[..bytes.len()].copy_from_slice(bytes);
+            buf[bytes.len()..bytes.len() + 8].copy_from_slice(&s.last.to_be_bytes());
+            self.db.merge_cf_opt(cf, &buf[..bytes.len() + 8], v, &self.write_opts)?;
+        } else {
+            self.db.merge_cf_opt(cf, bucket_key(key, s.last), v, &self.write_opts)?;
+        }
         Ok(s.last)
     }
 
     pub(crate) fn counter_add(&self, key: &Key, n: u64, now: u64, window: Duration) -> Result<(), StoreError> {
         let w = window_ms(window)?;
-        let _guard = self.lock(key.as_bytes());
+        let hash = self.key_hash(key.as_bytes());
+        let _guard = self.lock_hashed(hash);
         let idx = self.counter_merge(key, n, now, w)?;
-        self.mirror.add(key, w, idx, n);
+        self.mirror.add(hash, key, w, idx, n);
         Ok(())
     }
 
@@ -133,11 +176,11 @@ impl Inner {
         let mut planned = Vec::with_capacity(charges.len());
         for (key, n, window) in charges {
             let w = window_ms(*window)?;
-            planned.push((key, *n, w, span(now, w)));
+            planned.push((key, *n, w, span(now, w), self.key_hash(key.as_bytes())));
         }
-        let _guards = self.lock_all(charges.iter().map(|(k, _, _)| k.as_bytes()));
+        let _guards = self.lock_all_hashed(planned.iter().map(|p| p.4));
         let mut batch = rocksdb::WriteBatch::default();
-        for (key, n, w, s) in &planned {
+        for (key, n, w, s, _) in &planned {
             batch.merge_cf(
                 cf,
                 bucket_key(key, s.last),
@@ -145,8 +188,8 @@ impl Inner {
             );
         }
         self.db.write_opt(batch, &self.write_opts)?;
-        for (key, n, w, s) in planned {
-            self.mirror.add(key, w, s.last, n);
+        for (key, n, w, s, hash) in planned {
+            self.mirror.add(hash, key, w, s.last, n);
         }
         Ok(())
     }
@@ -182,6 +225,7 @@ impl Inner {
     /// the caller holds the key's stripe lock.
     fn counter_live(
         &self,
+        hash: u64,
         key: &Key,
         now: u64,
         w: u64,
@@ -192,19 +236,20 @@ impl Inner {
             let total = b.total_from(first);
             (if want_buckets { b.0.clone() } else { Vec::new() }, total)
         };
-        if let Some(found) = self.mirror.with(key, w, read) {
+        if let Some(found) = self.mirror.with(hash, key, w, read) {
             return Ok(found);
         }
         let mut buckets = self.counter_buckets_from_db(key, now, w)?;
         let found = read(&mut buckets);
-        self.mirror.put(key, w, buckets);
+        self.mirror.put(hash, key, w, buckets);
         Ok(found)
     }
 
     pub(crate) fn counter_get(&self, key: &Key, now: u64, window: Duration) -> Result<u64, StoreError> {
         let w = window_ms(window)?;
-        let _guard = self.lock(key.as_bytes());
-        Ok(self.counter_live(key, now, w, false)?.1)
+        let hash = self.key_hash(key.as_bytes());
+        let _guard = self.lock_hashed(hash);
+        Ok(self.counter_live(hash, key, now, w, false)?.1)
     }
 
     pub(crate) fn counter_check_and_add(
@@ -216,10 +261,11 @@ impl Inner {
         window: Duration,
     ) -> Result<Charge, StoreError> {
         let w = window_ms(window)?;
-        let _guard = self.lock(key.as_bytes());
-        let (_, total) = self.counter_live(key, now, w, false)?;
+        let hash = self.key_hash(key.as_bytes());
+        let _guard = self.lock_hashed(hash);
+        let (_, total) = self.counter_live(hash, key, now, w, false)?;
         if total.saturating_add(n) > limit {
-            let (buckets, total) = self.counter_live(key, now, w, true)?;
+            let (buckets, total) = self.counter_live(hash, key, now, w, true)?;
             let s = span(now, w);
             return Ok(Charge::Refused {
                 total,
@@ -227,7 +273,7 @@ impl Inner {
             });
         }
         let idx = self.counter_merge(key, n, now, w)?;
-        self.mirror.add(key, w, idx, n);
+        self.mirror.add(hash, key, w, idx, n);
         Ok(Charge::Charged { total: total + n })
     }
 }

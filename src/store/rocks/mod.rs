@@ -175,10 +175,10 @@ impl Inner {
             .ok_or_else(|| StoreError::corrupt("database", format!("column family {name} missing")))
     }
 
-    /// The stripe locks of several keys, taken in stripe order (no deadlock between two callers
-    /// locking overlapping sets), each stripe once.
-    pub(crate) fn lock_all<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) -> Vec<MutexGuard<'_, ()>> {
-        let mut stripes: Vec<usize> = keys.map(|k| self.stripe(k)).collect();
+    /// The stripe locks of several keys (by `key_hash`), taken in stripe order (no deadlock
+    /// between two callers locking overlapping sets), each stripe once.
+    pub(crate) fn lock_all_hashed(&self, hashes: impl Iterator<Item = u64>) -> Vec<MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = hashes.map(|h| self.stripe_of(h)).collect();
         stripes.sort_unstable();
         stripes.dedup();
         stripes
@@ -191,15 +191,24 @@ impl Inner {
             .collect()
     }
 
-    fn stripe(&self, key: &[u8]) -> usize {
-        let h = self.hasher.hash_one(key);
-        usize::try_from(h % STRIPES as u64).unwrap_or(0)
+    /// The keyed hash of `key` (stripe and mirror shard both derive from it: one hash per op).
+    pub(crate) fn key_hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn stripe_of(&self, hash: u64) -> usize {
+        usize::try_from(hash % STRIPES as u64).unwrap_or(0)
     }
 
     /// The stripe lock for `key`. The mutex guards `()`, so a poisoned lock carries no broken
     /// state and is simply taken over.
     pub(crate) fn lock(&self, key: &[u8]) -> MutexGuard<'_, ()> {
-        self.stripes[self.stripe(key)]
+        self.lock_hashed(self.key_hash(key))
+    }
+
+    /// The stripe lock for a key whose `key_hash` is `hash`.
+    pub(crate) fn lock_hashed(&self, hash: u64) -> MutexGuard<'_, ()> {
+        self.stripes[self.stripe_of(hash)]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
