@@ -345,9 +345,16 @@ async fn campaigns(s: Store, t: &str) {
         .await
         .expect("c");
     assert!(m.is_new);
-    // Expired with the window (band 1 was last refreshed at `now`).
+    // Still there a whole window after its last use (band 8 was last used at `now + 2`)...
     let m = s
-        .campaign_lookup_or_insert(t, &[1], "c6", now + DAY_MS, DAY)
+        .campaign_lookup_or_insert(t, &[8], "c7", now + DAY_MS + 1, DAY)
+        .await
+        .expect("c");
+    assert_eq!((m.id.as_str(), m.is_new), ("c1", false));
+    // ...and gone once the window and the store's refresh slack (at most 1/64 of the window)
+    // have passed since it was last used (band 1: at `now`).
+    let m = s
+        .campaign_lookup_or_insert(t, &[1], "c6", now + DAY_MS + DAY_MS / 64 + 1, DAY)
         .await
         .expect("c");
     assert_eq!((m.id.as_str(), m.is_new), ("c6", true));

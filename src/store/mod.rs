@@ -146,7 +146,9 @@ pub trait RateStore: Send + Sync {
     /// The campaign index for the bulk check; atomic per tenant. If any of `band_keys` maps to a
     /// live campaign, returns it (first band key wins); else registers `candidate`. Either way
     /// every band key that is unmapped (or maps to the returned id) is set to the returned id and
-    /// expires `window` after `now`.
+    /// lives at least `window` after `now` (a backend may keep it up to 1/64 of the window longer
+    /// to avoid rewriting it on every message; the windowed counts of a campaign do not depend
+    /// on it).
     fn campaign_lookup_or_insert<'a>(
         &'a self,
         tenant: &'a str,

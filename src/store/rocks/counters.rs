@@ -272,8 +272,11 @@ impl Inner {
                 retry_after_ms: retry_after(&buckets, n, limit, now, w, s.size),
             });
         }
-        let idx = self.counter_merge(key, n, now, w)?;
-        self.mirror.add(hash, key, w, idx, n);
+        if n > 0 {
+            // A zero charge is a pure check (quotas are charged after accept): no write.
+            let idx = self.counter_merge(key, n, now, w)?;
+            self.mirror.add(hash, key, w, idx, n);
+        }
         Ok(Charge::Charged { total: total + n })
     }
 }

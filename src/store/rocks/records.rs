@@ -236,16 +236,17 @@ impl Inner {
         lock_key.extend_from_slice(&prefix);
         let _guard = self.lock(&lock_key);
         let cf = self.cf(CF_CAMPAIGNS)?;
-        let mut current: Vec<Option<String>> = Vec::with_capacity(keys.len());
+        let mut current: Vec<Option<(String, u64)>> = Vec::with_capacity(keys.len());
         for k in &keys {
             let live = match self.db.get_pinned_cf(cf, k)? {
                 Some(v) => {
                     let (exp, id) = split_expiring("campaign", &v)?;
                     if exp > now {
-                        Some(
+                        Some((
                             String::from_utf8(id.to_vec())
                                 .map_err(|_| StoreError::corrupt("campaign", "id not UTF-8"))?,
-                        )
+                            exp,
+                        ))
                     } else {
                         None
                     }
@@ -254,17 +255,27 @@ impl Inner {
             };
             current.push(live);
         }
-        let found = current.iter().flatten().next().cloned();
+        let found = current.iter().flatten().next().map(|(id, _)| id.clone());
         let is_new = found.is_none();
         let id = found.unwrap_or_else(|| candidate.to_owned());
-        let value = expiring(now.saturating_add(w), id.as_bytes());
+        // A mapping lives at least a window after the last message that used it. It is written
+        // with some slack (1/64 of the window) and rewritten only once that slack is used up, so
+        // an active campaign does not rewrite its 16 keys on every message.
+        let slack = w / 64;
+        let value = expiring(now.saturating_add(w).saturating_add(slack), id.as_bytes());
         let mut batch = WriteBatch::default();
         for (k, cur) in keys.iter().zip(&current) {
-            if cur.as_deref().is_none_or(|c| c == id) {
+            let refresh = match cur {
+                None => true,
+                Some((existing, expiry)) => *existing == id && *expiry < now.saturating_add(w),
+            };
+            if refresh {
                 batch.put_cf(cf, k, &value);
             }
         }
-        self.db.write_opt(batch, &self.write_opts)?;
+        if !batch.is_empty() {
+            self.db.write_opt(batch, &self.write_opts)?;
+        }
         Ok(CampaignMatch { id, is_new })
     }
 }
