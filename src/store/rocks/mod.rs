@@ -19,6 +19,7 @@
 //! Operations run inline on the calling task (they are memtable-speed); list and range scans run
 //! on the blocking pool.
 
+mod campaign_cache;
 mod codec;
 mod counters;
 mod events;
@@ -77,6 +78,8 @@ pub(crate) struct Inner {
     write_opts: WriteOptions,
     /// The live buckets of the counters being checked (see `counters.rs`).
     mirror: counters::Mirror,
+    /// The campaign index entries read or written (see `campaign_cache.rs`).
+    campaign_cache: campaign_cache::CampaignCache,
 }
 
 impl RocksStore {
@@ -127,6 +130,7 @@ impl RocksStore {
                 seq: AtomicU64::new(seed),
                 write_opts,
                 mirror: counters::Mirror::new(),
+                campaign_cache: campaign_cache::CampaignCache::new(),
             }),
         })
     }

@@ -238,22 +238,23 @@ impl Inner {
         let cf = self.cf(CF_CAMPAIGNS)?;
         let mut current: Vec<Option<(String, u64)>> = Vec::with_capacity(keys.len());
         for k in &keys {
-            let live = match self.db.get_pinned_cf(cf, k)? {
-                Some(v) => {
-                    let (exp, id) = split_expiring("campaign", &v)?;
-                    if exp > now {
-                        Some((
-                            String::from_utf8(id.to_vec())
-                                .map_err(|_| StoreError::corrupt("campaign", "id not UTF-8"))?,
-                            exp,
-                        ))
-                    } else {
-                        None
-                    }
+            let stored = match self.campaign_cache.get(k) {
+                Some(mapping) => mapping,
+                None => {
+                    let mapping = match self.db.get_pinned_cf(cf, k)? {
+                        Some(v) => {
+                            let (exp, id) = split_expiring("campaign", &v)?;
+                            let id = String::from_utf8(id.to_vec())
+                                .map_err(|_| StoreError::corrupt("campaign", "id not UTF-8"))?;
+                            Some((id, exp))
+                        }
+                        None => None,
+                    };
+                    self.campaign_cache.put(k, mapping.clone());
+                    mapping
                 }
-                None => None,
             };
-            current.push(live);
+            current.push(stored.filter(|(_, exp)| *exp > now));
         }
         let found = current.iter().flatten().next().map(|(id, _)| id.clone());
         let is_new = found.is_none();
@@ -262,8 +263,10 @@ impl Inner {
         // with some slack (1/64 of the window) and rewritten only once that slack is used up, so
         // an active campaign does not rewrite its 16 keys on every message.
         let slack = w / 64;
-        let value = expiring(now.saturating_add(w).saturating_add(slack), id.as_bytes());
+        let expiry = now.saturating_add(w).saturating_add(slack);
+        let value = expiring(expiry, id.as_bytes());
         let mut batch = WriteBatch::default();
+        let mut written = Vec::new();
         for (k, cur) in keys.iter().zip(&current) {
             let refresh = match cur {
                 None => true,
@@ -271,10 +274,14 @@ impl Inner {
             };
             if refresh {
                 batch.put_cf(cf, k, &value);
+                written.push(k);
             }
         }
         if !batch.is_empty() {
             self.db.write_opt(batch, &self.write_opts)?;
+            for k in written {
+                self.campaign_cache.put(k, Some((id.clone(), expiry)));
+            }
         }
         Ok(CampaignMatch { id, is_new })
     }
