@@ -14,8 +14,10 @@ const SHARDS: usize = 16;
 /// database has no entry.
 pub(crate) type Mapping = Option<(String, u64)>;
 
+type Shard = HashMap<Vec<u8>, Mapping>;
+
 pub(crate) struct CampaignCache {
-    shards: Box<[Mutex<HashMap<Vec<u8>, Mapping>>]>,
+    shards: Box<[Mutex<Shard>]>,
     hasher: std::hash::RandomState,
 }
 
@@ -27,7 +29,7 @@ impl CampaignCache {
         }
     }
 
-    fn shard(&self, key: &[u8]) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Mapping>> {
+    fn shard(&self, key: &[u8]) -> std::sync::MutexGuard<'_, Shard> {
         use std::hash::BuildHasher;
         let i = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
         self.shards[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
