@@ -20,7 +20,12 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn write_config(dir: &std::path::Path, sink: std::net::SocketAddr, port: u16) -> std::path::PathBuf {
+fn write_config(
+    dir: &std::path::Path,
+    sink: std::net::SocketAddr,
+    port: u16,
+    dns: std::net::SocketAddr,
+) -> std::path::PathBuf {
     let text = format!(
         r#"
 [server]
@@ -32,6 +37,9 @@ address = "127.0.0.1:0"
 
 [policy]
 directory = "{}/policies"
+
+[dns]
+nameservers = ["{dns}"]
 
 [[listener]]
 name = "relay"
@@ -147,7 +155,9 @@ async fn every_250_survives_kill_9() {
     let sink = Sink::start().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = write_config(dir.path(), sink.address, port);
+    // The gateway's DNS (SPF/DMARC lookups) is a server on loopback, never the machine's.
+    let dns = support::dns::DnsServer::start(support::dns::Zone::default()).await;
+    let config = write_config(dir.path(), sink.address, port, dns.address);
     let ledger = Arc::new(Mutex::new(Ledger::default()));
 
     for round in 0..3 {

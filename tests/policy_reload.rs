@@ -27,6 +27,8 @@ async fn send(port: u16, rcpt: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_profiles() {
     let sink = support::Sink::start().await;
+    // The gateway's DNS (SPF/DMARC lookups) is a server on loopback, never the machine's.
+    let dns = support::dns::DnsServer::start(support::dns::Zone::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -40,10 +42,12 @@ async fn sighup_reloads_profiles() {
         &config,
         format!(
             "[server]\ndata_dir = \"{d}/data\"\n[admin]\naddress = \"127.0.0.1:0\"\n[policy]\ndirectory = \"{d}/policies\"\n\
+             [dns]\nnameservers = [\"{dns}\"]\n\
              [[listener]]\naddress = \"127.0.0.1:{port}\"\ntls = \"none\"\n[relay]\nmode = \"smarthost\"\n[relay.smarthost]\nhost = \"127.0.0.1\"\nport = {sink}\n\
              [[tenant]]\nid = \"acme\"\nnetworks = [\"127.0.0.0/8\"]\ndomains = [\"acme.example\"]\n",
             d = dir.path().display(),
-            sink = sink.address.port()
+            sink = sink.address.port(),
+            dns = dns.address
         ),
     )
     .unwrap();
