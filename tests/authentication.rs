@@ -97,9 +97,18 @@ async fn spf_is_predicted_for_the_egress_address() {
     assert!(reply.ends_with("(SPF softfail) [rule spf.softfail]"), "{reply}");
     // Refusals are audited with their rule.
     let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.unwrap();
-    assert!(audit
+    let record = audit
         .iter()
-        .any(|r| r.target == "spf.fail" && r.reason.starts_with("550 5.7.1")));
+        .find(|r| r.target == "spf.fail")
+        .expect("the refusal is audited");
+    assert!(
+        record.reason.starts_with("550 5.7.1") && record.action == "reject",
+        "{record:?}"
+    );
+    // With the envelope and the counts, never the body.
+    assert_eq!(record.detail["sender"], "a@hard.acme.example", "{record:?}");
+    assert_eq!(record.detail["recipients"], 1, "{record:?}");
+    assert!(!record.detail.to_string().contains("minutes of today"), "{record:?}");
     assert_eq!(h.sink.messages().len(), 1, "nothing refused was relayed");
 }
 

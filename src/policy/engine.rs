@@ -159,7 +159,12 @@ impl Engine {
         };
         for check in &self.mail {
             let verdict = self
-                .decide(check.rule(), ctx.tenant, check.check(&env, ctx).await)
+                .decide(
+                    check.rule(),
+                    ctx.tenant,
+                    check.check(&env, ctx).await,
+                    || serde_json::json!({ "sender": ctx.sender.to_address() }),
+                )
                 .await;
             if verdict != Verdict::Continue {
                 return verdict;
@@ -177,7 +182,13 @@ impl Engine {
         };
         for check in &self.rcpt {
             let verdict = self
-                .decide(check.rule(), ctx.tenant, check.check(&env, ctx).await)
+                .decide(check.rule(), ctx.tenant, check.check(&env, ctx).await, || {
+                    serde_json::json!({
+                        "sender": ctx.sender.to_address(),
+                        "recipient": ctx.recipient.to_address(),
+                        "accepted_so_far": ctx.accepted_so_far,
+                    })
+                })
                 .await;
             if verdict != Verdict::Continue {
                 return verdict;
@@ -197,7 +208,9 @@ impl Engine {
         let facts = DataFacts::gather(ctx);
         for check in &self.data {
             let verdict = self
-                .decide(check.rule(), ctx.tenant, check.check(&env, ctx, &facts).await)
+                .decide(check.rule(), ctx.tenant, check.check(&env, ctx, &facts).await, || {
+                    message_detail(ctx, &facts)
+                })
                 .await;
             if verdict != Verdict::Continue {
                 if matches!(verdict, Verdict::Reject(_)) {
@@ -225,7 +238,11 @@ impl Engine {
         // Authentication failures are misconfiguration more often than abuse: refused and
         // audited, but not escalation events.
         let outcome = authentication::authenticate(auth, &profile, ctx).await;
-        let verdict = self.decide(outcome.rule, ctx.tenant, Ok(outcome.verdict)).await;
+        let verdict = self
+            .decide(outcome.rule, ctx.tenant, Ok(outcome.verdict), || {
+                message_detail(ctx, &facts)
+            })
+            .await;
         DataDecision {
             verdict,
             seal: outcome.seal,
@@ -262,7 +279,13 @@ impl Engine {
     }
 
     /// Logs a check's outcome, audits refusals and maps infrastructure errors to `451 4.3.0`.
-    async fn decide(&self, rule: &'static str, tenant: &Tenant, result: Result<Verdict, CheckError>) -> Verdict {
+    async fn decide(
+        &self,
+        rule: &'static str,
+        tenant: &Tenant,
+        result: Result<Verdict, CheckError>,
+        detail: impl FnOnce() -> serde_json::Value,
+    ) -> Verdict {
         let verdict = match result {
             Ok(verdict) => verdict,
             Err(error) => {
@@ -278,7 +301,7 @@ impl Engine {
                 action: verdict.name().into(),
                 target: rule.into(),
                 reason: reply.summary(),
-                detail: serde_json::Value::Null,
+                detail: detail(),
             };
             if let Err(error) = self.store.audit_append(&tenant.id, &record).await {
                 tracing::error!(rule, tenant = %tenant.id, %error, "audit write failed");
@@ -286,6 +309,17 @@ impl Engine {
         }
         verdict
     }
+}
+
+/// What the audit record of a decision on a received message says about it (never the body):
+/// the envelope, the recipient count, the Message-ID and the campaign if it was looked up.
+fn message_detail(ctx: &DataContext<'_>, facts: &DataFacts) -> serde_json::Value {
+    serde_json::json!({
+        "sender": ctx.sender.to_address(),
+        "recipients": ctx.recipients.len(),
+        "message_id": facts.headers.first("message-id"),
+        "campaign": facts.campaign_if_known(),
+    })
 }
 
 /// A store key for a tenant-scoped counter.
