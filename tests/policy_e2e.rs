@@ -264,6 +264,40 @@ async fn repeated_violations_climb_the_ladder_to_suspension() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn letter_bombs_count_one_incident_per_mailing() {
+    // Refused before any campaign lookup, a letter bomb is still attributed to its campaign:
+    // one mailing resent is one incident, a different mailing is another.
+    let profile = format!(
+        "{PERMISSIVE}[[escalation.steps]]\nevents = 1\nwindow = \"30d\"\nstate = \"warned\"\n\
+         [[escalation.steps]]\nevents = 2\nwindow = \"30d\"\nstate = \"final_warning\"\n"
+    );
+    let h = Harness::start_with_profile(Some(&profile), |_| {}).await;
+    let bomb = |text: &str| {
+        format!(
+            "From: a@acme.example\r\nSubject: tools\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain\r\n\r\n{text}\r\n--b\r\nContent-Type: application/octet-stream\r\n\
+             Content-Disposition: attachment; filename=\"setup.exe\"\r\n\r\nMZ\r\n--b--\r\n"
+        )
+    };
+    let first =
+        bomb("Here is the installer for the new accounting software, as discussed on the phone yesterday afternoon.");
+    let second =
+        bomb("Quarterly figures attached: revenue grew in every region, costs fell, and the board meets on Tuesday.");
+    let state = |h: &Harness| {
+        let store = h.gateway.store.clone();
+        async move { store.tenant_get("acme").await.unwrap().map(|r| r.state) }
+    };
+    for _ in 0..3 {
+        let reply = send_message(&h, "a@acme.example", &["x@dest.example"], &first).await;
+        assert!(reply.ends_with("[rule attachments.dangerous]"), "{reply}");
+    }
+    assert_eq!(state(&h).await, Some(aupgate::store::TenantState::Warned));
+    let reply = send_message(&h, "a@acme.example", &["x@dest.example"], &second).await;
+    assert!(reply.ends_with("[rule attachments.dangerous]"), "{reply}");
+    assert_eq!(state(&h).await, Some(aupgate::store::TenantState::FinalWarning));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_override_replaces_one_profile_limit() {
     let h = Harness::start_with_profile(Some(PERMISSIVE), |c| {
         let acme = c.tenants.iter_mut().find(|t| t.id == "acme").unwrap();

@@ -214,14 +214,15 @@ impl Engine {
                 .await;
             if verdict != Verdict::Continue {
                 if matches!(verdict, Verdict::Reject(_)) {
-                    escalation::record_violation(
-                        &env,
-                        self.tenants.as_deref(),
-                        ctx.tenant,
-                        check.rule(),
-                        facts.campaign_if_known(),
-                    )
-                    .await;
+                    // The event is per campaign: a check that refused before the campaign was
+                    // looked up (headers, attachments) looks it up now, so two different forged
+                    // mailings are two incidents and one mailing resent is one.
+                    let campaign = match facts.campaign(&env, ctx).await {
+                        Ok(campaign) => campaign.to_string(),
+                        Err(_) => facts.campaign_if_known().to_string(),
+                    };
+                    escalation::record_violation(&env, self.tenants.as_deref(), ctx.tenant, check.rule(), &campaign)
+                        .await;
                 }
                 return DataDecision {
                     verdict,
