@@ -252,30 +252,34 @@ impl Engine {
 
     /// After the message is queued: charge the volume quotas and audit the acceptance.
     pub async fn on_accepted(&self, tenant: &Tenant, recipients: usize, queue_id: &str) {
+        self.charge_accepted(tenant, recipients, queue_id).await;
+        self.audit_accepted(tenant, recipients, queue_id).await;
+    }
+
+    /// Charges the volume quotas of a queued message. The session does this before its `250`,
+    /// so a client that waits for the reply never sees its next message checked against stale
+    /// counts (only messages in flight at the same time may overshoot a quota).
+    pub async fn charge_accepted(&self, tenant: &Tenant, recipients: usize, queue_id: &str) {
         let profile = self.profile_for(tenant);
-        let now = now_ms();
-        let result: Result<(), crate::store::StoreError> = async {
-            self.store
-                .counter_add_many(&checks::quota_keys(&tenant.id, recipients as u64, &profile), now)
-                .await?;
-            self.store
-                .audit_append(
-                    &tenant.id,
-                    &AuditRecord {
-                        at: now,
-                        actor: "policy".into(),
-                        action: "accept".into(),
-                        target: queue_id.into(),
-                        reason: String::new(),
-                        detail: serde_json::json!({ "recipients": recipients }),
-                    },
-                )
-                .await
-        }
-        .await;
-        if let Err(error) = result {
+        let keys = checks::quota_keys(&tenant.id, recipients as u64, &profile);
+        if let Err(error) = self.store.counter_add_many(&keys, now_ms()).await {
             // The message is already safely queued; a lost charge is logged, never a lost mail.
             tracing::error!(tenant = %tenant.id, queue_id, %error, "charging quotas after accept failed");
+        }
+    }
+
+    /// Records the acceptance in the tenant's audit log (after the `250`).
+    pub async fn audit_accepted(&self, tenant: &Tenant, recipients: usize, queue_id: &str) {
+        let record = AuditRecord {
+            at: now_ms(),
+            actor: "policy".into(),
+            action: "accept".into(),
+            target: queue_id.into(),
+            reason: String::new(),
+            detail: serde_json::json!({ "recipients": recipients }),
+        };
+        if let Err(error) = self.store.audit_append(&tenant.id, &record).await {
+            tracing::error!(tenant = %tenant.id, queue_id, %error, "audit of an accepted message failed");
         }
     }
 

@@ -73,9 +73,11 @@ impl Session {
             .enqueue(&tenant.id, queue_id.clone(), envelope, prefix, body, now)
             .await
         {
-            // The message is durable: tell the client first, then charge the quotas and audit.
+            // The message is durable: charge the quotas (a memtable write) before the 250 goes
+            // out, so the client's next message is checked against them; audit afterwards.
+            engine.charge_accepted(&tenant, recipients, &queue_id).await;
             self.flush().await?;
-            engine.on_accepted(&tenant, recipients, &queue_id).await;
+            engine.audit_accepted(&tenant, recipients, &queue_id).await;
         }
         Ok(())
     }

@@ -4,13 +4,14 @@
 //!
 //! Layout in the `sets` family, under `S`, the key's length and the key (so no key is a prefix of
 //! another's entries):
-//! - `…0` header: expiry, live count (u32), and where the next eviction scan starts (u64);
+//! - `…0` header: expiry, live count (u32), and a lower bound of the oldest member's time (u64);
 //! - `…1 member` → expiry, last seen (u64);
 //! - `…2 last-seen (u64 BE) member` → expiry: the members in time order.
 //!
 //! An operation at `now` first evicts the members last seen at or before `now - W` by scanning the
-//! time index from where the last scan stopped (so the scan never walks over the tombstones of
-//! earlier evictions), then looks the member up. A set whose header has expired is empty: its
+//! time index from the oldest live member the header remembers (so the scan never walks over the
+//! tombstones of earlier evictions, and is skipped while that member is inside the window), then
+//! looks the member up. A set whose header has expired is empty: its
 //! leftovers are ignored (every lookup checks the timestamp) and compacted away.
 //!
 //! Expiry: the header lives until the newest member leaves the window; member and time entries
@@ -58,7 +59,8 @@ fn read_u64_le(b: &[u8]) -> Option<u64> {
 struct Header {
     expiry: u64,
     count: u32,
-    /// Time-index entries before this timestamp have been evicted.
+    /// No live member was last seen before this (`u64::MAX`: no members). While it lies
+    /// inside the window, operations skip the eviction scan entirely.
     scan_from: u64,
 }
 
@@ -94,12 +96,12 @@ type Evicted = Vec<(Vec<u8>, Vec<u8>, u64)>;
 
 impl Inner {
     /// The live header (a fresh one when the set is empty or expired).
-    fn set_header(&self, prefix: &[u8], now: u64, cutoff: u64) -> Result<Header, StoreError> {
+    fn set_header(&self, prefix: &[u8], now: u64) -> Result<Header, StoreError> {
         let cf = self.cf(CF_SETS)?;
         let fresh = Header {
             expiry: 0,
             count: 0,
-            scan_from: cutoff.saturating_add(1),
+            scan_from: u64::MAX,
         };
         match self.db.get_pinned_cf(cf, entry_key(prefix, HEADER, &[]))? {
             Some(v) => {
@@ -110,16 +112,14 @@ impl Inner {
         }
     }
 
-    /// Time-index entries with `scan_from <= seen <= cutoff`.
-    fn set_expired(&self, prefix: &[u8], scan_from: u64, cutoff: u64) -> Result<Evicted, StoreError> {
+    /// Time-index entries with `scan_from <= seen <= cutoff`, and the time of the first entry
+    /// after them (the oldest that stays), if any.
+    fn set_expired(&self, prefix: &[u8], scan_from: u64, cutoff: u64) -> Result<(Evicted, Option<u64>), StoreError> {
         let mut out = Vec::new();
-        if scan_from > cutoff {
-            return Ok(out);
-        }
         let cf = self.cf(CF_SETS)?;
         let mut ro = ReadOptions::default();
         ro.set_iterate_lower_bound(entry_key(prefix, BY_TIME, &[&scan_from.to_be_bytes()]));
-        ro.set_iterate_upper_bound(entry_key(prefix, BY_TIME, &[&cutoff.saturating_add(1).to_be_bytes()]));
+        ro.set_iterate_upper_bound(entry_key(prefix, BY_TIME + 1, &[]));
         let mut it = self.db.raw_iterator_cf_opt(cf, ro);
         it.seek_to_first();
         let head = prefix.len() + 1;
@@ -129,11 +129,14 @@ impl Inner {
                 .and_then(|b| b.try_into().ok())
                 .map(u64::from_be_bytes)
                 .ok_or_else(|| StoreError::corrupt("set", "time index key"))?;
+            if seen > cutoff {
+                return Ok((out, Some(seen)));
+            }
             out.push((k.to_vec(), k[head + 8..].to_vec(), seen));
             it.next();
         }
         it.status()?;
-        Ok(out)
+        Ok((out, None))
     }
 
     /// When `member` was last seen, if it has an entry.
@@ -164,13 +167,18 @@ impl Inner {
         let prefix = set_prefix(key);
         let _guard = self.lock(&prefix);
         let cutoff = now.saturating_sub(w);
-        let mut header = self.set_header(&prefix, now, cutoff)?;
+        let mut header = self.set_header(&prefix, now)?;
         let cf = self.cf(CF_SETS)?;
         let mut batch = WriteBatch::default();
         let mut changed = false;
 
-        // Evict what has left the window since the last operation.
-        let evicted = self.set_expired(&prefix, header.scan_from, cutoff)?;
+        // Evict what has left the window since the last operation (nothing to do while the
+        // oldest member is still inside it).
+        let (evicted, oldest_left) = if header.scan_from <= cutoff {
+            self.set_expired(&prefix, header.scan_from, cutoff)?
+        } else {
+            (Vec::new(), Some(header.scan_from))
+        };
         let mut member_evicted = false;
         for (time_key, gone, seen) in &evicted {
             batch.delete_cf(cf, time_key);
@@ -181,7 +189,7 @@ impl Inner {
             member_evicted |= gone.as_slice() == member;
         }
         if header.scan_from <= cutoff {
-            header.scan_from = cutoff.saturating_add(1);
+            header.scan_from = oldest_left.unwrap_or(u64::MAX);
             changed = true;
         }
 
@@ -227,6 +235,10 @@ impl Inner {
         };
         if admitted {
             header.expiry = header.expiry.max(now.saturating_add(w));
+            if header.scan_from > now {
+                header.scan_from = now;
+                changed = true;
+            }
         }
         if changed || !evicted.is_empty() {
             if header.count == 0 && !admitted {
@@ -248,8 +260,11 @@ impl Inner {
         let prefix = set_prefix(key);
         let _guard = self.lock(&prefix);
         let cutoff = now.saturating_sub(w);
-        let header = self.set_header(&prefix, now, cutoff)?;
-        let expired = self.set_expired(&prefix, header.scan_from, cutoff)?;
+        let header = self.set_header(&prefix, now)?;
+        if header.scan_from > cutoff {
+            return Ok(header.count);
+        }
+        let (expired, _) = self.set_expired(&prefix, header.scan_from, cutoff)?;
         let mut gone = 0u32;
         for (_, member, seen) in &expired {
             if self.set_member_seen(&prefix, member)? == Some(*seen) {
