@@ -75,24 +75,22 @@ fn directive(lower: &str, original: &str) -> Result<(), String> {
             None if rest.is_empty() => Ok(()),
             None => Err("unexpected text".into()),
         },
-        "ip4" => {
-            let network = rest.strip_prefix(':').ok_or("ip4 needs an address")?;
-            let (address, length) = network.split_once('/').map_or((network, None), |(a, l)| (a, Some(l)));
-            address
-                .parse::<std::net::Ipv4Addr>()
-                .map_err(|_| format!("`{address}` is not an IPv4 address"))?;
-            length.map_or(Ok(()), |l| prefix_length(l, 32))
-        }
-        "ip6" => {
-            let network = rest.strip_prefix(':').ok_or("ip6 needs an address")?;
-            let (address, length) = network.split_once('/').map_or((network, None), |(a, l)| (a, Some(l)));
-            address
-                .parse::<std::net::Ipv6Addr>()
-                .map_err(|_| format!("`{address}` is not an IPv6 address"))?;
-            length.map_or(Ok(()), |l| prefix_length(l, 128))
-        }
+        "ip4" => ip_network::<std::net::Ipv4Addr>(rest, "IPv4", 32),
+        "ip6" => ip_network::<std::net::Ipv6Addr>(rest, "IPv6", 128),
         _ => Err("unknown mechanism".into()),
     }
+}
+
+/// `:address[/length]` of an `ip4` or `ip6` mechanism.
+fn ip_network<A: std::str::FromStr>(rest: &str, family: &str, max_length: u32) -> Result<(), String> {
+    let network = rest
+        .strip_prefix(':')
+        .ok_or_else(|| format!("needs an {family} address"))?;
+    let (address, length) = network.split_once('/').map_or((network, None), |(a, l)| (a, Some(l)));
+    address
+        .parse::<A>()
+        .map_err(|_| format!("`{address}` is not an {family} address"))?;
+    length.map_or(Ok(()), |l| prefix_length(l, max_length))
 }
 
 /// Splits `:domain/24//64` into the domain part and the CIDR part (from the first `/`).

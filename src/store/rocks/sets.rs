@@ -198,37 +198,31 @@ impl Inner {
             _ => None,
         };
         let entry_expiry = now.saturating_add(w.saturating_mul(2));
+        // The member's entry and its place in the time index, as seen `now`.
+        let mut record_seen_now = |batch: &mut WriteBatch| {
+            batch.put_cf(
+                cf,
+                entry_key(&prefix, MEMBER, &[member]),
+                expiring(entry_expiry, &now.to_le_bytes()),
+            );
+            batch.put_cf(
+                cf,
+                entry_key(&prefix, BY_TIME, &[&now.to_be_bytes(), member]),
+                expiring(entry_expiry, &[]),
+            );
+            changed = true;
+        };
         let admitted = match seen {
             Some(seen) => {
                 if now > seen {
                     batch.delete_cf(cf, entry_key(&prefix, BY_TIME, &[&seen.to_be_bytes(), member]));
-                    batch.put_cf(
-                        cf,
-                        entry_key(&prefix, MEMBER, &[member]),
-                        expiring(entry_expiry, &now.to_le_bytes()),
-                    );
-                    batch.put_cf(
-                        cf,
-                        entry_key(&prefix, BY_TIME, &[&now.to_be_bytes(), member]),
-                        expiring(entry_expiry, &[]),
-                    );
-                    changed = true;
+                    record_seen_now(&mut batch);
                 }
                 true
             }
             None if header.count < cap => {
-                batch.put_cf(
-                    cf,
-                    entry_key(&prefix, MEMBER, &[member]),
-                    expiring(entry_expiry, &now.to_le_bytes()),
-                );
-                batch.put_cf(
-                    cf,
-                    entry_key(&prefix, BY_TIME, &[&now.to_be_bytes(), member]),
-                    expiring(entry_expiry, &[]),
-                );
+                record_seen_now(&mut batch);
                 header.count += 1;
-                changed = true;
                 true
             }
             None => false,
