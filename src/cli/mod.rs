@@ -100,7 +100,10 @@ pub fn run() -> anyhow::Result<i32> {
                 Ok(config) => config,
                 Err(code) => return Ok(code),
             };
-            let runtime = tokio::runtime::Runtime::new()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(config.server.effective_worker_threads())
+                .enable_all()
+                .build()?;
             runtime.block_on(serve(config))?;
             Ok(0)
         }

@@ -134,6 +134,9 @@ impl Config {
         if self.server.data_dir.trim().is_empty() {
             errors.push("server.data_dir", "must not be empty");
         }
+        if self.server.worker_threads > 1024 {
+            errors.push("server.worker_threads", "must be at most 1024 (0 = four per CPU)");
+        }
         let mut names = std::collections::HashSet::new();
         for (i, listener) in self.listeners.iter().enumerate() {
             let path = format!("listener[{i}]");
@@ -380,6 +383,19 @@ mod tests {
         assert_eq!(config.limits.max_recipients, 100);
         assert_eq!(config.queue.max_age.get().as_secs(), 5 * 86_400);
         assert_eq!(config.listeners.len(), 1);
+    }
+
+    #[test]
+    fn worker_threads_default_to_four_per_cpu_within_bounds() {
+        let config = Config::parse("").expect("empty config");
+        let auto = config.server.effective_worker_threads();
+        assert!((4..=64).contains(&auto), "{auto}");
+        let config = Config::parse("[server]\nworker_threads = 3\n").expect("explicit");
+        assert_eq!(config.server.effective_worker_threads(), 3);
+        let errors = Config::parse("[server]\nworker_threads = 5000\n")
+            .expect_err("too many")
+            .0;
+        assert_eq!(errors[0].path, "server.worker_threads");
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub struct ServerConfig {
     pub data_dir: String,
     /// How long SIGTERM waits for sessions and deliveries in flight before closing them.
     pub shutdown_grace: HumanDuration,
+    /// Threads running sessions and deliveries; 0 = four per CPU (the rate store's calls are
+    /// short but synchronous, so more threads than cores keep the others moving).
+    pub worker_threads: usize,
 }
 
 impl Default for ServerConfig {
@@ -23,7 +26,19 @@ impl Default for ServerConfig {
             hostname: "aupgate.localhost".into(),
             data_dir: "./aupgate-data".into(),
             shutdown_grace: HumanDuration::secs(30),
+            worker_threads: 0,
         }
+    }
+}
+
+impl ServerConfig {
+    /// The number of worker threads to run: `worker_threads`, or four per CPU (at most 64).
+    pub fn effective_worker_threads(&self) -> usize {
+        if self.worker_threads > 0 {
+            return self.worker_threads;
+        }
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        (cpus * 4).clamp(4, 64)
     }
 }
 
