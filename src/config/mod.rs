@@ -134,6 +134,13 @@ impl Config {
         if self.server.data_dir.trim().is_empty() {
             errors.push("server.data_dir", "must not be empty");
         }
+        let include = &self.authentication.spf_include;
+        if !include.is_empty() && crate::tenant::normalize_domain(include).is_none() {
+            errors.push(
+                "authentication.spf_include",
+                format!("`{include}` is not a domain name (e.g. \"_spf.provider.example\")"),
+            );
+        }
         if self.server.worker_threads > 1024 {
             errors.push("server.worker_threads", "must be at most 1024 (0 = four per CPU)");
         }
@@ -396,6 +403,23 @@ mod tests {
             .expect_err("too many")
             .0;
         assert_eq!(errors[0].path, "server.worker_threads");
+    }
+
+    #[test]
+    fn authentication_settings_are_checked() {
+        let config = Config::parse(
+            "[authentication]\negress_ips = [\"192.0.2.1\", \"2001:db8::1\"]\nspf_include = \"_spf.provider.example\"\n",
+        )
+        .expect("valid");
+        assert_eq!(config.authentication.egress_ips.len(), 2);
+        let errors = Config::parse("[authentication]\negress_ips = [\"not-an-ip\"]\n")
+            .expect_err("invalid")
+            .0;
+        assert_eq!(errors[0].path, "authentication.egress_ips");
+        let errors = Config::parse("[authentication]\nspf_include = \"a b\"\n")
+            .expect_err("invalid")
+            .0;
+        assert_eq!(errors[0].path, "authentication.spf_include");
     }
 
     #[test]
