@@ -613,3 +613,48 @@ async fn with_every_authentication_check_off_nothing_is_added_but_forgeries_stil
     assert!(!headers.contains("Authentication-Results"), "{headers}");
     assert!(!headers.contains("DKIM-Signature"), "{headers}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_messages_get_a_clear_reply_from_the_authentication_stage() {
+    // Headers off, so these reach the authentication stage as they are.
+    let profile = "[profile]\nname = \"default\"\n[headers]\nenabled = false\n";
+    let mut published = Vec::new();
+    let h = Harness::start_with_profile(Some(profile), |c| {
+        let key = keys::generate(&key_dir(c), "acme.example", "s1", Algorithm::Ed25519).expect("key");
+        published.push((key.record_name(), key.dns_record()));
+    })
+    .await;
+    for (name, record) in &published {
+        txt(&h.dns.zone, name, record);
+    }
+    txt(&h.dns.zone, "_dmarc.acme.example", "v=DMARC1; p=reject");
+    let cases: [&[u8]; 7] = [
+        b"no header block at all, just text\r\n",
+        b"\r\nan empty header block\r\n",
+        b"From: a@acme.example\r\nFrom: b@acme.example\r\n\r\ntwo From fields\r\n",
+        b"From: <>\r\n\r\nan empty address\r\n",
+        b"From: a@acme.example\r\nDKIM-Signature: v=1; a=rsa-sha256; d=acme.example; s=x; h=from; bh=!!; b=??\r\n\r\ngarbage signature\r\n",
+        b"From: \xff\xfe@\xc3(\r\nSubject: \x80\x81\r\n\r\n8-bit junk in the header\r\n",
+        b"From: a@acme.example\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\tfolded\r\n\r\nbody\r\n",
+    ];
+    for (i, data) in cases.iter().enumerate() {
+        let mut c = h.connect(h.relay_addr()).await;
+        c.send("EHLO client.test", "250 ").await;
+        c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
+        c.send("RCPT TO:<bob@dest.example>", "250 2.1.5").await;
+        c.send("DATA", "354").await;
+        c.write(data).await;
+        c.write(b".\r\n").await;
+        let reply = c.read_reply().await.last().unwrap().clone();
+        if i == 4 {
+            assert_eq!(
+                reply,
+                "550 5.7.1 The message's DKIM-Signature field cannot be parsed [rule dkim.broken]"
+            );
+        }
+        let clear = reply.starts_with("250 2.0.0") || (reply.starts_with("550 5.") && reply.contains("[rule "));
+        assert!(clear, "case {i}: {reply}");
+        // The session goes on.
+        c.send("NOOP", "250").await;
+    }
+}

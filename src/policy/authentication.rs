@@ -136,6 +136,18 @@ pub async fn authenticate(auth: &Authenticator, profile: &Profile, ctx: &DataCon
                 return outcome;
             }
         }
+        // A DKIM-Signature field so malformed that the verifier skips it altogether is broken
+        // too (RFC 6376 6.1.1: PERMFAIL), not absent.
+        let fields = Headers::parse(message).count("dkim-signature");
+        let evaluated = dkim.iter().filter(|o| !ours(o)).count();
+        if fields > evaluated && profile.dkim.on_broken == AuthAction::Refuse {
+            return Outcome::refuse(
+                "dkim.broken",
+                550,
+                "5.7.1",
+                "The message's DKIM-Signature field cannot be parsed".into(),
+            );
+        }
     }
 
     // DMARC, for the message as relayed.
