@@ -14,6 +14,10 @@ const MAX_COMMENT_DEPTH: usize = 8;
 pub struct Headers {
     fields: Vec<(String, String)>,
     truncated: bool,
+    /// The first line of the header block that is not a well-formed field: a name with
+    /// whitespace or other characters outside RFC 5322 `ftext` before the colon, or no colon at
+    /// all. Readers disagree on such lines (one sees a From, another a body line).
+    malformed: Option<String>,
 }
 
 impl Headers {
@@ -26,6 +30,7 @@ impl Headers {
         let mut truncated = found_end.is_none() && message.len() > MAX_HEADER_BYTES;
         let text = String::from_utf8_lossy(&block[..end]);
         let mut fields: Vec<(String, String)> = Vec::new();
+        let mut malformed = None;
         for line in text.split("\r\n") {
             if line.is_empty() {
                 break;
@@ -41,14 +46,29 @@ impl Headers {
                 truncated = true;
                 break;
             }
-            if let Some(colon) = line.find(':') {
-                fields.push((
-                    line[..colon].trim().to_ascii_lowercase(),
-                    line[colon + 1..].trim().to_string(),
-                ));
+            match line.find(':') {
+                Some(colon) => {
+                    let name = &line[..colon];
+                    if malformed.is_none() && !is_field_name(name) {
+                        malformed = Some(name.chars().take(40).collect());
+                    }
+                    fields.push((name.trim().to_ascii_lowercase(), line[colon + 1..].trim().to_string()));
+                }
+                None if malformed.is_none() => malformed = Some(line.chars().take(40).collect()),
+                None => {}
             }
         }
-        Headers { fields, truncated }
+        Headers {
+            fields,
+            truncated,
+            malformed,
+        }
+    }
+
+    /// The first malformed line of the header block (a field name with whitespace or other
+    /// characters outside `ftext` before its colon, or a line without a colon), if any.
+    pub fn malformed(&self) -> Option<&str> {
+        self.malformed.as_deref()
     }
 
     /// Values of every field named `name` (case-insensitive).
@@ -72,6 +92,11 @@ impl Headers {
     pub fn truncated(&self) -> bool {
         self.truncated
     }
+}
+
+/// RFC 5322 `field-name = 1*ftext`: printable US-ASCII except the colon.
+fn is_field_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b) && b != b':')
 }
 
 // ----- RFC 2047 encoded words -----

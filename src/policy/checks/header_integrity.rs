@@ -2,6 +2,8 @@
 //! information", a domain "controlled by the sender"; IMS-Network "forging headers"). Refuses,
 //! with `550 5.7.1` unless noted:
 //! - `headers.limits`: a header block too large to read whole (`552 5.3.4`);
+//! - `headers.malformed_field`: a header line that is not a well-formed field (whitespace before
+//!   the colon as in `From : x`, or no colon), which readers disagree on;
 //! - `headers.received_hops`: more than `max_received` Received fields, a loop (`554 5.4.0`);
 //! - `headers.from_count`: not exactly one From; `headers.sender_count`: more than one Sender;
 //! - `headers.ambiguous_address`: an originator field two readers could read differently;
@@ -83,6 +85,15 @@ pub(crate) fn inspect(headers: &Headers, rules: &HeaderRules, owns: &dyn Fn(&str
         return Some(Refusal::new(
             "headers.limits",
             "Header section too large to check (more than 1000 fields or 256 KiB)",
+        ));
+    }
+    if let Some(line) = headers.malformed() {
+        return Some(Refusal::new(
+            "headers.malformed_field",
+            format!(
+                "Header forgery: a header line is not a well-formed field ({}...): whitespace before the colon or no colon",
+                shown(line)
+            ),
         ));
     }
     let received = headers.count("received") as u64;
@@ -363,6 +374,16 @@ mod tests {
             ("From: a\u{0}@acme.example".into(), Some("headers.ambiguous_address")),
             ("From: Group: a@acme.example;".into(), Some("headers.ambiguous_address")),
             ("From: a@acme.example\r\nReply-To: r@bank.example".into(), None),
+            (
+                "From : ceo@bank.example\r\nFrom: a@acme.example".into(),
+                Some("headers.malformed_field"),
+            ),
+            ("From: a@acme.example\r\nX-Ok-Name_1.2: v".into(), None),
+            (
+                "From: a@acme.example\r\nthis line has no colon".into(),
+                Some("headers.malformed_field"),
+            ),
+            ("From\t: a@acme.example".into(), Some("headers.malformed_field")),
             (
                 "From: a@acme.example\r\nResent-From: r@bank.example".into(),
                 Some("headers.foreign_originator"),
