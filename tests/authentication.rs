@@ -20,6 +20,30 @@ fn key_dir(config: &Config) -> std::path::PathBuf {
     config.data_dir().join("dkim")
 }
 
+/// A key the gateway holds at start: domain, selector, algorithm, and whether its record is
+/// published on the test DNS server.
+type KeySpec = (&'static str, &'static str, Algorithm, bool);
+
+/// A gateway started with `profile` and `edit`, holding `keys` (generated into its key
+/// directory before it starts), with the published ones' records on its DNS server.
+async fn gateway_with_keys(profile: Option<&str>, keys: &[KeySpec], edit: impl FnOnce(&mut Config)) -> Harness {
+    let mut published = Vec::new();
+    let h = Harness::start_with_profile(profile, |c| {
+        for &(domain, selector, algorithm, publish) in keys {
+            let key = keys::generate(&key_dir(c), domain, selector, algorithm).expect("key");
+            if publish {
+                published.push((key.record_name(), key.dns_record()));
+            }
+        }
+        edit(c);
+    })
+    .await;
+    for (name, record) in &published {
+        txt(&h.dns.zone, name, record);
+    }
+    h
+}
+
 /// The tenant's include, which authorizes the gateway's egress address.
 fn publish_gateway_include(zone: &Zone) {
     txt(zone, "_spf.gw.test", &format!("v=spf1 ip4:{EGRESS_IP} -all"));
@@ -110,6 +134,44 @@ async fn spf_is_predicted_for_the_egress_address() {
     assert_eq!(record.detail["recipients"], 1, "{record:?}");
     assert!(!record.detail.to_string().contains("minutes of today"), "{record:?}");
     assert_eq!(h.sink.messages().len(), 1, "nothing refused was relayed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_are_cached_by_the_one_resolver() {
+    let h = gateway_with_keys(None, &[("acme.example", "s1", Algorithm::Ed25519, true)], |_| {}).await;
+    let zone = &h.dns.zone;
+    publish_gateway_include(zone);
+    txt(zone, "acme.example", "v=spf1 include:_spf.gw.test -all");
+    txt(zone, "_dmarc.acme.example", "v=DMARC1; p=reject");
+    let names = [
+        "acme.example",
+        "_spf.gw.test",
+        "_dmarc.acme.example",
+        "s1._domainkey.acme.example",
+    ];
+    let reply = send_message(
+        &h,
+        "a@acme.example",
+        &["bob@dest.example"],
+        &plain_message("a@acme.example", "1"),
+    )
+    .await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let first: Vec<usize> = names.iter().map(|n| zone.queries(n)).collect();
+    assert!(first.iter().all(|&n| n >= 1), "every record was looked up: {first:?}");
+    for i in 2..5 {
+        let reply = send_message(
+            &h,
+            "a@acme.example",
+            &["bob@dest.example"],
+            &plain_message("a@acme.example", &i.to_string()),
+        )
+        .await;
+        assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    }
+    // SPF, the DKIM key check, signing, verification and DMARC share one cache (60 s TTL here).
+    let later: Vec<usize> = names.iter().map(|n| zone.queries(n)).collect();
+    assert_eq!(first, later, "no name was asked again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,22 +313,16 @@ fn verify_independently(h: &Harness, data: &[u8], sender: &str) -> serde_json::V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_mail_verifies_with_an_independent_implementation() {
-    let mut records = Vec::new();
-    let h = Harness::start_with(|c| {
-        let dir = key_dir(c);
-        for (domain, selector, algorithm) in [
-            ("acme.example", "r1", Algorithm::Rsa2048),
-            ("ed.acme.example", "e1", Algorithm::Ed25519),
-        ] {
-            let key = keys::generate(&dir, domain, selector, algorithm).expect("key");
-            records.push((key.record_name(), key.dns_record()));
-        }
-    })
+    let h = gateway_with_keys(
+        None,
+        &[
+            ("acme.example", "r1", Algorithm::Rsa2048, true),
+            ("ed.acme.example", "e1", Algorithm::Ed25519, true),
+        ],
+        |_| {},
+    )
     .await;
     let zone = &h.dns.zone;
-    for (name, record) in &records {
-        txt(zone, name, record);
-    }
     // DMARC reject, and no SPF record at all: only the gateway's DKIM signature can pass DMARC.
     txt(zone, "_dmarc.acme.example", "v=DMARC1; p=reject");
 
@@ -325,8 +381,11 @@ async fn signed_mail_verifies_with_an_independent_implementation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dmarc_failures_are_refused_naming_what_is_missing() {
-    let mut published = Vec::new();
-    let h = Harness::start_with(|c| {
+    let keys = [
+        ("unpublished.example", "s1", Algorithm::Ed25519, false),
+        ("acme.example", "s1", Algorithm::Ed25519, true),
+    ];
+    let h = gateway_with_keys(None, &keys, |c| {
         c.tenants[0].domains.extend(
             [
                 "nokey.example",
@@ -338,16 +397,9 @@ async fn dmarc_failures_are_refused_naming_what_is_missing() {
         );
         c.dns.timeout = HumanDuration::millis(500);
         c.dns.attempts = 1;
-        let dir = key_dir(c);
-        keys::generate(&dir, "unpublished.example", "s1", Algorithm::Ed25519).expect("key");
-        let key = keys::generate(&dir, "acme.example", "s1", Algorithm::Ed25519).expect("key");
-        published.push((key.record_name(), key.dns_record()));
     })
     .await;
     let zone = &h.dns.zone;
-    for (name, record) in &published {
-        txt(zone, name, record);
-    }
     txt(zone, "_dmarc.nokey.example", "v=DMARC1; p=reject");
     txt(zone, "_dmarc.unpublished.example", "v=DMARC1; p=quarantine");
     txt(zone, "_dmarc.relaxed.example", "v=DMARC1; p=none");
@@ -566,17 +618,8 @@ async fn forged_authentication_results_are_removed_or_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_selector_signs_once_its_record_is_published() {
-    let mut records = Vec::new();
-    let h = Harness::start_with(|c| {
-        let dir = key_dir(c);
-        let old = keys::generate(&dir, "acme.example", "old", Algorithm::Ed25519).expect("key");
-        records.push((old.record_name(), old.dns_record()));
-    })
-    .await;
+    let h = gateway_with_keys(None, &[("acme.example", "old", Algorithm::Ed25519, true)], |_| {}).await;
     let zone = &h.dns.zone;
-    for (name, record) in &records {
-        txt(zone, name, record);
-    }
     let message = plain_message("a@acme.example", "rotation");
     send_message(&h, "a@acme.example", &["bob@dest.example"], &message).await;
     assert!(header_block(&h.sink.wait_for(1, Duration::from_secs(15)).await[0].data).contains("s=old"));
@@ -594,15 +637,12 @@ async fn a_new_selector_signs_once_its_record_is_published() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_every_authentication_check_off_nothing_is_added_but_forgeries_still_go() {
     let profile = "[profile]\nname = \"default\"\n[spf]\nenabled = false\n[dkim]\nsign = false\nverify = false\n[dmarc]\nenabled = false\n";
-    let mut published = Vec::new();
-    let h = Harness::start_with_profile(Some(profile), |c| {
-        let key = keys::generate(&key_dir(c), "acme.example", "s1", Algorithm::Ed25519).expect("key");
-        published.push((key.record_name(), key.dns_record()));
-    })
+    let h = gateway_with_keys(
+        Some(profile),
+        &[("acme.example", "s1", Algorithm::Ed25519, true)],
+        |_| {},
+    )
     .await;
-    for (name, record) in &published {
-        txt(&h.dns.zone, name, record);
-    }
     // SPF would fail, but SPF is off.
     txt(&h.dns.zone, "acme.example", "v=spf1 -all");
     let forged =
@@ -618,15 +658,12 @@ async fn with_every_authentication_check_off_nothing_is_added_but_forgeries_stil
 async fn malformed_messages_get_a_clear_reply_from_the_authentication_stage() {
     // Headers off, so these reach the authentication stage as they are.
     let profile = "[profile]\nname = \"default\"\n[headers]\nenabled = false\n";
-    let mut published = Vec::new();
-    let h = Harness::start_with_profile(Some(profile), |c| {
-        let key = keys::generate(&key_dir(c), "acme.example", "s1", Algorithm::Ed25519).expect("key");
-        published.push((key.record_name(), key.dns_record()));
-    })
+    let h = gateway_with_keys(
+        Some(profile),
+        &[("acme.example", "s1", Algorithm::Ed25519, true)],
+        |_| {},
+    )
     .await;
-    for (name, record) in &published {
-        txt(&h.dns.zone, name, record);
-    }
     txt(&h.dns.zone, "_dmarc.acme.example", "v=DMARC1; p=reject");
     let cases: [&[u8]; 7] = [
         b"no header block at all, just text\r\n",

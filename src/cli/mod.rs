@@ -116,18 +116,20 @@ pub fn run() -> anyhow::Result<i32> {
         },
         Command::Admin(args) => admin::run(args),
         Command::Dkim(command) => dkim::run(command),
-        Command::Policy(PolicyCommand::Check {
-            message,
-            profile,
-            tenant,
-            tenants,
-        }) => policy::run(&message, &profile, tenants.as_deref(), tenant.as_deref()),
-        Command::Policy(PolicyCommand::Replay {
-            source,
-            profile,
-            tenants,
-            tenant,
-        }) => policy::run(&source, &profile, tenants.as_deref(), tenant.as_deref()),
+        Command::Policy(
+            PolicyCommand::Check {
+                message: source,
+                profile,
+                tenant,
+                tenants,
+            }
+            | PolicyCommand::Replay {
+                source,
+                profile,
+                tenants,
+                tenant,
+            },
+        ) => policy::run(&source, &profile, tenants.as_deref(), tenant.as_deref()),
         Command::Policy(PolicyCommand::Lint { file }) => match crate::policy::profile::Profile::load(&file) {
             Ok(profile) => {
                 println!("{}: OK (profile `{}`)", file.display(), profile.profile.name);

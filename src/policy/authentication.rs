@@ -52,7 +52,14 @@ impl Outcome {
 }
 
 /// Runs the stage for `ctx` under `profile`.
-pub async fn authenticate(auth: &Authenticator, profile: &Profile, ctx: &DataContext<'_>) -> Outcome {
+/// `headers` are the message's fields as the other checks read them (parsed once per message;
+/// removing our Authentication-Results does not change the From or DKIM-Signature fields).
+pub async fn authenticate(
+    auth: &Authenticator,
+    profile: &Profile,
+    ctx: &DataContext<'_>,
+    headers: &Headers,
+) -> Outcome {
     let authserv_id = profile.headers.authserv_id.as_str();
     let stripped = match profile.headers.authentication_results {
         AuthResultsAction::Remove => results::strip_own(ctx.message, authserv_id),
@@ -87,7 +94,7 @@ pub async fn authenticate(auth: &Authenticator, profile: &Profile, ctx: &DataCon
     }
 
     // Sign the message as it will leave: trace fields on top of the (stripped) message.
-    let from_domain = single_from_domain(message);
+    let from_domain = single_from_domain(headers);
     let key = match (&from_domain, profile.dkim.sign) {
         (Some(domain), true) => auth.signing_key(domain, |d| ctx.tenant.owns_domain(d)).await,
         _ => None,
@@ -138,7 +145,7 @@ pub async fn authenticate(auth: &Authenticator, profile: &Profile, ctx: &DataCon
         }
         // A DKIM-Signature field so malformed that the verifier skips it altogether is broken
         // too (RFC 6376 6.1.1: PERMFAIL), not absent.
-        let fields = Headers::parse(message).count("dkim-signature");
+        let fields = headers.count("dkim-signature");
         let evaluated = dkim.iter().filter(|o| !ours(o)).count();
         if fields > evaluated && profile.dkim.on_broken == AuthAction::Refuse {
             return Outcome::refuse(
@@ -364,8 +371,7 @@ fn spf_name(result: SpfResult) -> &'static str {
 
 /// The one domain of the From field, lower-cased; `None` when there is no From or its
 /// mailboxes are at different domains (header integrity refuses those unless disabled).
-fn single_from_domain(message: &[u8]) -> Option<String> {
-    let headers = Headers::parse(message);
+fn single_from_domain(headers: &Headers) -> Option<String> {
     let mut domains = headers
         .all("from")
         .filter_map(|value| parse_mailboxes(value, false).ok())

@@ -238,7 +238,7 @@ impl Engine {
         };
         // Authentication failures are misconfiguration more often than abuse: refused and
         // audited, but not escalation events.
-        let outcome = authentication::authenticate(auth, &profile, ctx).await;
+        let outcome = authentication::authenticate(auth, &profile, ctx, &facts.headers).await;
         let verdict = self
             .decide(outcome.rule, ctx.tenant, Ok(outcome.verdict), || {
                 message_detail(ctx, &facts)

@@ -40,6 +40,7 @@ pub enum Fault {
 pub struct Zone {
     records: Arc<Mutex<HashMap<String, Vec<Record>>>>,
     faults: Arc<Mutex<HashMap<String, Fault>>>,
+    queries: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Zone {
@@ -50,6 +51,12 @@ impl Zone {
             .entry(name.trim_end_matches('.').to_ascii_lowercase())
             .or_default()
             .push(record);
+    }
+
+    /// How many queries for `name` (any type, UDP or TCP) the server has received.
+    pub fn queries(&self, name: &str) -> usize {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        self.queries.lock().unwrap().get(&name).copied().unwrap_or(0)
     }
 
     /// Makes queries for `name` fail with `fault`.
@@ -136,6 +143,7 @@ fn respond(query: &[u8], zone: &Zone, udp: bool) -> Option<Vec<u8>> {
     let qtype = u16::from_be_bytes([*query.get(pos)?, *query.get(pos + 1)?]);
     let question_end = pos + 4;
     let name = labels.join(".");
+    *zone.queries.lock().unwrap().entry(name.clone()).or_default() += 1;
     let fault = zone.faults.lock().unwrap().get(&name).copied();
     match fault {
         Some(Fault::Silent) => return None,

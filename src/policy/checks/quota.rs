@@ -1,7 +1,8 @@
 //! `quota.*`: per-tenant hourly and daily limits on messages (checked at MAIL FROM, `451 4.7.1`)
 //! and recipients (checked at RCPT TO, `452 4.5.3`), with when to retry. The checks only read
-//! (a zero-sized check-and-charge); the counters are charged after the message is accepted, so
-//! refused mail never uses up a quota. Concurrent sessions may overshoot a limit by the messages
+//! (a zero-sized check-and-charge); the counters are charged once the message is queued, before
+//! its `250`, so refused mail never uses up a quota and a client that waits for the reply has its
+//! next message checked against the new counts. Concurrent sessions may overshoot a limit by the messages
 //! in flight; the windows' own error bound is the store's (W/60).
 
 use std::time::Duration;
