@@ -326,9 +326,12 @@ impl Normalizer {
             return self.placeholder("<num>");
         }
         if digits > 0 {
-            let tail: String = w.chars().skip(digits).collect::<String>().to_lowercase();
-            let ordinal =
-                w.chars().take(digits).all(|c| c.is_ascii_digit()) && ["st", "nd", "rd", "th"].contains(&tail.as_str());
+            // `5th`, `22nd`: digits, then an ordinal suffix (ASCII, so byte offsets are chars).
+            let (head, tail) = w.as_bytes().split_at(digits.min(w.len()));
+            let ordinal = head.iter().all(u8::is_ascii_digit)
+                && ["st", "nd", "rd", "th"]
+                    .iter()
+                    .any(|suffix| tail.eq_ignore_ascii_case(suffix.as_bytes()));
             return self.placeholder(if ordinal { "<num>" } else { "<id>" });
         }
         if len >= 20 || (len >= 10 && looks_random(w)) {

@@ -320,12 +320,10 @@ fn scan_header_lines(data: &[u8], rules: &Attachments) -> Option<Finding> {
     let text = String::from_utf8_lossy(data);
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).peekable();
     while let Some(line) = lines.next() {
-        let lower: String = line.chars().take(24).collect::<String>().to_ascii_lowercase();
-        let kind = if lower.starts_with("content-disposition:") {
-            "content-disposition"
-        } else if lower.starts_with("content-type:") {
-            "content-type"
-        } else {
+        let Some(kind) = ["content-disposition", "content-type"]
+            .into_iter()
+            .find(|kind| starts_with_field(line, kind))
+        else {
             continue;
         };
         let mut value = line[kind.len() + 1..].to_string();
@@ -342,6 +340,12 @@ fn scan_header_lines(data: &[u8], rules: &Attachments) -> Option<Finding> {
         }
     }
     None
+}
+
+/// True when `line` opens the header field `name` (ASCII case-insensitive, colon right after it).
+fn starts_with_field(line: &str, name: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > name.len() && b[..name.len()].eq_ignore_ascii_case(name.as_bytes()) && b[name.len()] == b':'
 }
 
 // ----- pass 2: the MIME tree -----
