@@ -15,7 +15,7 @@ const DAY: Duration = Duration::from_secs(86_400);
 const CHILD_ENV: &str = "AUPGATE_STORE_CRASH_CHILD";
 const N: u64 = 5_000;
 
-/// In the child: charge counters, report, then wait to be killed.
+/// In the child: charge counters, sync, report, then wait to be killed with the store open.
 fn crash_child(dir: &str, now: u64) {
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
     rt.block_on(async {
@@ -33,9 +33,12 @@ fn crash_child(dir: &str, now: u64) {
                 .await
                 .expect("set");
         }
+        // The store writes behind; once `sync` returns every charge is in the WAL. The store
+        // stays open while the parent kills this process.
+        s.sync().await.expect("sync");
+        std::fs::write(format!("{dir}/../ready"), b"1").expect("marker");
+        std::thread::sleep(Duration::from_secs(600));
     });
-    std::fs::write(format!("{dir}/../ready"), b"1").expect("marker");
-    std::thread::sleep(Duration::from_secs(600));
 }
 
 #[test]

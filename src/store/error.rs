@@ -9,6 +9,10 @@ pub enum StoreError {
     /// RocksDB refused a read or write (disk full, I/O error, corruption).
     #[error("rocksdb: {0}")]
     Rocks(#[from] rocksdb::Error),
+    /// The rate store's writer could not write (an earlier RocksDB write failed: disk full, I/O
+    /// error); every operation fails until the gateway is restarted.
+    #[error("rocksdb write failed: {0}")]
+    Write(String),
     /// Redis was unreachable, timed out, or a script failed.
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),

@@ -53,9 +53,16 @@ pub trait RateStore: Send + Sync {
     /// `"rocksdb"` or `"redis"`.
     fn backend(&self) -> &'static str;
 
+    /// Waits until every write made so far is as durable as the backend promises: in RocksDB's
+    /// WAL (the embedded store writes behind, in batches); Redis has applied a write when it
+    /// answers, so there is nothing to wait for.
+    fn sync(&self) -> BoxFut<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Adds `n` to a windowed counter without reading it (the cheap hot-path charge).
     fn counter_add<'a>(&'a self, key: &'a Key, n: u64, now: u64, window: Duration) -> BoxFut<'a, ()>;
-    /// Adds to several windowed counters in one write (one WAL append for RocksDB, one
+    /// Adds to several windowed counters in one write (one batch for RocksDB, one
     /// pipeline for Redis): what an accepted message charges. Each entry is `(key, n, window)`.
     fn counter_add_many<'a>(&'a self, charges: &'a [(Key, u64, Duration)], now: u64) -> BoxFut<'a, ()> {
         Box::pin(async move {

@@ -6,7 +6,7 @@
 //! every later charge updates the database and then the mirror under the key's stripe lock. A
 //! check-and-charge on a mirrored counter therefore reads nothing from RocksDB, and RocksDB never
 //! has to collapse merge chains at write time (`max_successive_merges` stays off), which keeps a
-//! charge a single WAL append and memtable insert. The mirror is bounded (`MIRROR_KEYS`); an
+//! charge a single merge operand, queued for the store's writer (`writer.rs`). The mirror is bounded (`MIRROR_KEYS`); an
 //! evicted counter is simply read from the database again. After a restart it starts empty: the
 //! database (WAL on) is the truth, the mirror only a cache of it.
 
@@ -17,6 +17,7 @@ use std::time::Duration;
 use rocksdb::ReadOptions;
 
 use super::codec::{counter_count, counter_value};
+use super::writer::Batch;
 use super::{Inner, CF_COUNTERS};
 use crate::store::window::{bucket_expiry, retry_after, span};
 use crate::store::{window_ms, Charge, Key, StoreError};
@@ -146,18 +147,13 @@ impl Mirror {
 impl Inner {
     fn counter_merge(&self, key: &Key, n: u64, now: u64, w: u64) -> Result<u64, StoreError> {
         let s = span(now, w);
-        let cf = self.cf(CF_COUNTERS)?;
-        let v = counter_value(bucket_expiry(s.last, s.size, w), n);
-        // The bucket key on the stack when it fits (the common case): no allocation per charge.
-        let bytes = key.as_bytes();
-        let mut buf = [0u8; 120];
-        if bytes.len() + 8 <= buf.len() {
-            buf[..bytes.len()].copy_from_slice(bytes);
-            buf[bytes.len()..bytes.len() + 8].copy_from_slice(&s.last.to_be_bytes());
-            self.db.merge_cf_opt(cf, &buf[..bytes.len() + 8], v, &self.write_opts)?;
-        } else {
-            self.db.merge_cf_opt(cf, bucket_key(key, s.last), v, &self.write_opts)?;
-        }
+        let mut batch = Batch::default();
+        batch.merge(
+            CF_COUNTERS,
+            bucket_key(key, s.last),
+            counter_value(bucket_expiry(s.last, s.size, w), n),
+        );
+        self.writer.commit(batch)?;
         Ok(s.last)
     }
 
@@ -170,32 +166,33 @@ impl Inner {
         Ok(())
     }
 
-    /// Several counter merges in one write batch (one WAL append).
+    /// Several counter merges in one write batch.
     pub(crate) fn counter_add_many(&self, charges: &[(Key, u64, Duration)], now: u64) -> Result<(), StoreError> {
-        let cf = self.cf(CF_COUNTERS)?;
         let mut planned = Vec::with_capacity(charges.len());
         for (key, n, window) in charges {
             let w = window_ms(*window)?;
             planned.push((key, *n, w, span(now, w), self.key_hash(key.as_bytes())));
         }
         let _guards = self.lock_all_hashed(planned.iter().map(|p| p.4));
-        let mut batch = rocksdb::WriteBatch::default();
+        let mut batch = Batch::default();
         for (key, n, w, s, _) in &planned {
-            batch.merge_cf(
-                cf,
+            batch.merge(
+                CF_COUNTERS,
                 bucket_key(key, s.last),
                 counter_value(bucket_expiry(s.last, s.size, *w), *n),
             );
         }
-        self.db.write_opt(batch, &self.write_opts)?;
+        self.writer.commit(batch)?;
         for (key, n, w, s, hash) in planned {
             self.mirror.add(hash, key, w, s.last, n);
         }
         Ok(())
     }
 
-    /// The live buckets of a counter, read from the database.
+    /// The live buckets of a counter, read from the database once the writes queued before
+    /// have reached it.
     fn counter_buckets_from_db(&self, key: &Key, now: u64, w: u64) -> Result<Buckets, StoreError> {
+        self.writer.barrier()?;
         let s = span(now, w);
         let cf = self.cf(CF_COUNTERS)?;
         let mut ro = ReadOptions::default();

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::codec::{decode_events, encode_events, expiring, split_expiring};
+use super::writer::Batch;
 use super::{Inner, CF_SETS};
 use crate::store::{check_cap, window_ms, EventCharge, Key, StoreError};
 
@@ -24,18 +25,17 @@ fn count_u32(n: usize) -> u32 {
 
 impl Inner {
     fn load_window(&self, k: &[u8], now: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let cf = self.cf(CF_SETS)?;
-        let Some(v) = self.db.get_pinned_cf(cf, k)? else {
-            return Ok(None);
-        };
-        let (exp, payload) = split_expiring("set", &v)?;
-        Ok((exp > now).then(|| payload.to_vec()))
+        let value = self.writer.read(&self.db, CF_SETS, k, |v| {
+            let (exp, payload) = split_expiring("set", v)?;
+            Ok((exp > now).then(|| payload.to_vec()))
+        })?;
+        Ok(value.flatten())
     }
 
     fn store_window(&self, k: &[u8], expire: u64, payload: &[u8]) -> Result<(), StoreError> {
-        let cf = self.cf(CF_SETS)?;
-        self.db.put_cf_opt(cf, k, expiring(expire, payload), &self.write_opts)?;
-        Ok(())
+        let mut batch = Batch::default();
+        batch.put(CF_SETS, k, expiring(expire, payload));
+        self.writer.commit(batch)
     }
 
     fn live_events(&self, k: &[u8], now: u64, w: u64) -> Result<Vec<u64>, StoreError> {

@@ -9,15 +9,18 @@
 //!   1024 striped mutexes chosen by key hash. RocksDB admits one process per database, so a
 //!   process-local lock is enough to make check-and-charge atomic per key; striping keeps unrelated
 //!   keys from waiting on each other. No lock is held across an `.await`.
-//! - WAL on, no fsync per write: an acknowledged charge survives `kill -9` of the process (the WAL is
-//!   in the OS page cache); a power loss may lose the last moments of counts, which only makes a
-//!   limit slightly more lenient for one window.
+//! - Writes are made by one writer thread, in batches (`writer.rs`): an operation queues its writes
+//!   and returns; reads see queued writes. WAL on, no fsync per write: a charge reaches the WAL (the
+//!   OS page cache) a batch later, about a millisecond, and then survives `kill -9`
+//!   of the process; `sync` waits for that. Records an operator writes (tenants, blocks,
+//!   suppressions) are in the WAL when their call returns. A power loss may lose the last moments
+//!   of counts, which only makes a limit slightly more lenient for one window.
 //! - Expiry: every windowed value carries its expiry and a compaction filter drops it; logs are
 //!   dropped by key timestamp after the retention. Periodic compaction makes sure even cold files
 //!   are visited. Nothing on the hot path scans the database.
 //!
-//! Operations run inline on the calling task (they are memtable-speed); list and range scans run
-//! on the blocking pool.
+//! Operations run inline on the calling task (memory-speed: they never wait for a disk write);
+//! list and range scans run on the blocking pool.
 
 mod campaign_cache;
 mod codec;
@@ -25,6 +28,7 @@ mod counters;
 mod events;
 mod records;
 mod sets;
+mod writer;
 
 use std::hash::BuildHasher;
 use std::path::Path;
@@ -69,13 +73,14 @@ pub struct RocksStore {
 }
 
 pub(crate) struct Inner {
-    db: DB,
+    db: Arc<DB>,
+    /// Applies every write, in batches (see `writer.rs`).
+    writer: writer::Writer,
     stripes: Box<[Mutex<()>]>,
     hasher: std::hash::RandomState,
     /// Tie-breaker of log keys written in the same millisecond; seeded from the wall clock in ns
     /// so it keeps increasing across restarts.
     seq: AtomicU64,
-    write_opts: WriteOptions,
     /// The live buckets of the counters being checked (see `counters.rs`).
     mirror: counters::Mirror,
     /// The campaign index entries read or written (see `campaign_cache.rs`).
@@ -119,7 +124,7 @@ impl RocksStore {
             }
             ColumnFamilyDescriptor::new(*name, o)
         });
-        let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
+        let db = Arc::new(DB::open_cf_descriptors(&db_opts, path, cfs)?);
         let mut write_opts = WriteOptions::default();
         write_opts.set_sync(false);
         write_opts.disable_wal(false);
@@ -130,13 +135,14 @@ impl RocksStore {
                 .unwrap_or(0),
         )
         .unwrap_or(u64::MAX / 2);
+        let writer = writer::Writer::start(Arc::clone(&db), write_opts)?;
         Ok(RocksStore {
             inner: Arc::new(Inner {
                 db,
+                writer,
                 stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
                 hasher: std::hash::RandomState::new(),
                 seq: AtomicU64::new(seed),
-                write_opts,
                 mirror: counters::Mirror::new(),
                 campaign_cache: campaign_cache::CampaignCache::new(),
             }),
@@ -145,6 +151,7 @@ impl RocksStore {
 
     /// Compacts every column family now, running the expiry filters (tests, maintenance).
     pub fn compact_all(&self) -> Result<(), StoreError> {
+        self.inner.writer.barrier()?;
         for name in COLUMN_FAMILIES {
             let cf = self.inner.cf(name)?;
             self.inner.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
@@ -154,6 +161,7 @@ impl RocksStore {
 
     /// Number of raw entries in a column family (a full scan: tests and diagnostics only).
     pub fn raw_len(&self, cf: &'static str) -> Result<usize, StoreError> {
+        self.inner.writer.barrier()?;
         let cf = self.inner.cf(cf)?;
         let mut it = self.inner.db.raw_iterator_cf(cf);
         it.seek_to_first();
@@ -164,6 +172,14 @@ impl RocksStore {
         }
         it.status()?;
         Ok(n)
+    }
+
+    /// Runs a write an operator makes (tenants, blocks, suppressions) and waits until the writer
+    /// has put it in the WAL: acknowledged means written. The hot-path charges do not wait.
+    async fn durable<T>(&self, op: impl FnOnce(&Inner) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let value = op(&self.inner)?;
+        self.inner.writer.wait_applied(self.inner.writer.submitted()).await?;
+        Ok(value)
     }
 
     fn blocking<T, F>(&self, f: F) -> BoxFut<'static, T>
@@ -231,6 +247,10 @@ impl RateStore for RocksStore {
         "rocksdb"
     }
 
+    fn sync(&self) -> BoxFut<'_, ()> {
+        Box::pin(async move { self.inner.writer.wait_applied(self.inner.writer.submitted()).await })
+    }
+
     fn counter_add<'a>(&'a self, key: &'a Key, n: u64, now: u64, window: Duration) -> BoxFut<'a, ()> {
         Box::pin(async move { self.inner.counter_add(key, n, now, window) })
     }
@@ -288,7 +308,7 @@ impl RateStore for RocksStore {
     }
 
     fn tenant_put<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, ()> {
-        Box::pin(async move { self.inner.tenant_put(rec) })
+        Box::pin(self.durable(move |inner| inner.tenant_put(rec)))
     }
 
     fn tenant_list(&self) -> BoxFut<'_, Vec<TenantRecord>> {
@@ -296,7 +316,7 @@ impl RateStore for RocksStore {
     }
 
     fn block_add<'a>(&'a self, block: &'a Block) -> BoxFut<'a, ()> {
-        Box::pin(async move { self.inner.block_add(block) })
+        Box::pin(self.durable(move |inner| inner.block_add(block)))
     }
 
     fn block_get<'a>(&'a self, tenant: &'a str, scope: BlockScope, target: &'a str) -> BoxFut<'a, Option<Block>> {
@@ -310,7 +330,7 @@ impl RateStore for RocksStore {
         target: &'a str,
         lift: &'a Lift,
     ) -> BoxFut<'a, Option<Block>> {
-        Box::pin(async move { self.inner.block_lift(tenant, scope, target, lift) })
+        Box::pin(self.durable(move |inner| inner.block_lift(tenant, scope, target, lift)))
     }
 
     fn blocks_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<Block>> {
@@ -337,11 +357,11 @@ impl RateStore for RocksStore {
     }
 
     fn suppression_add<'a>(&'a self, tenant: &'a str, entry: &'a Suppression) -> BoxFut<'a, ()> {
-        Box::pin(async move { self.inner.suppression_add(tenant, entry) })
+        Box::pin(self.durable(move |inner| inner.suppression_add(tenant, entry)))
     }
 
     fn suppression_remove<'a>(&'a self, tenant: &'a str, address: &'a str) -> BoxFut<'a, bool> {
-        Box::pin(async move { self.inner.suppression_remove(tenant, address) })
+        Box::pin(self.durable(move |inner| inner.suppression_remove(tenant, address)))
     }
 
     fn suppression_contains<'a>(&'a self, tenant: &'a str, address: &'a str) -> BoxFut<'a, bool> {

@@ -5,10 +5,11 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use rocksdb::{ReadOptions, WriteBatch};
+use rocksdb::ReadOptions;
 use serde::{de::DeserializeOwned, Serialize};
 
 use super::codec::{expiring, split_expiring};
+use super::writer::Batch;
 use super::{Inner, CF_AUDIT, CF_BLOCKS, CF_CAMPAIGNS, CF_SUPPRESSION, CF_TENANTS};
 use crate::store::key::push_part;
 use crate::store::{
@@ -48,17 +49,15 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 
 impl Inner {
     fn get_json<T: DeserializeOwned>(&self, cf: &'static str, key: &[u8]) -> Result<Option<T>, StoreError> {
-        let cf = self.cf(cf)?;
-        match self.db.get_pinned_cf(cf, key)? {
-            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
-            None => Ok(None),
-        }
+        self.writer.read(&self.db, cf, key, |v| {
+            serde_json::from_slice(v).map_err(StoreError::from)
+        })
     }
 
     fn put_json<T: Serialize>(&self, cf: &'static str, key: &[u8], v: &T) -> Result<(), StoreError> {
-        let cf = self.cf(cf)?;
-        self.db.put_cf_opt(cf, key, serde_json::to_vec(v)?, &self.write_opts)?;
-        Ok(())
+        let mut batch = Batch::default();
+        batch.put(cf, key, serde_json::to_vec(v)?);
+        self.writer.commit(batch)
     }
 
     /// Values of every key starting with `prefix`, in key order.
@@ -68,6 +67,7 @@ impl Inner {
         lower: Vec<u8>,
         upper: Option<Vec<u8>>,
     ) -> Result<Vec<T>, StoreError> {
+        self.writer.barrier()?;
         let cf = self.cf(cf)?;
         let mut ro = ReadOptions::default();
         ro.set_iterate_lower_bound(lower);
@@ -105,19 +105,18 @@ impl Inner {
     }
 
     pub(crate) fn block_add(&self, block: &Block) -> Result<(), StoreError> {
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            self.cf(CF_BLOCKS)?,
+        let mut batch = Batch::default();
+        batch.put(
+            CF_BLOCKS,
             block_key(&block.tenant, block.scope, &block.target),
             serde_json::to_vec(block)?,
         );
-        batch.put_cf(
-            self.cf(CF_AUDIT)?,
+        batch.put(
+            CF_AUDIT,
             self.log_key(&block.tenant, block.at),
             serde_json::to_vec(&AuditRecord::block_added(block))?,
         );
-        self.db.write_opt(batch, &self.write_opts)?;
-        Ok(())
+        self.writer.commit(batch)
     }
 
     pub(crate) fn block_get(&self, tenant: &str, scope: BlockScope, target: &str) -> Result<Option<Block>, StoreError> {
@@ -136,14 +135,14 @@ impl Inner {
         let Some(block) = self.get_json::<Block>(CF_BLOCKS, &k)? else {
             return Ok(None);
         };
-        let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(CF_BLOCKS)?, &k);
-        batch.put_cf(
-            self.cf(CF_AUDIT)?,
+        let mut batch = Batch::default();
+        batch.delete(CF_BLOCKS, k);
+        batch.put(
+            CF_AUDIT,
             self.log_key(tenant, lift.at),
             serde_json::to_vec(&AuditRecord::block_lifted(scope, target, lift))?,
         );
-        self.db.write_opt(batch, &self.write_opts)?;
+        self.writer.commit(batch)?;
         Ok(Some(block))
     }
 
@@ -192,17 +191,18 @@ impl Inner {
     pub(crate) fn suppression_remove(&self, tenant: &str, address: &str) -> Result<bool, StoreError> {
         let k = suppression_key(tenant, address);
         let _guard = self.lock(&k);
-        let cf = self.cf(CF_SUPPRESSION)?;
-        let existed = self.db.get_pinned_cf(cf, &k)?.is_some();
+        let existed = self.writer.read(&self.db, CF_SUPPRESSION, &k, |_| Ok(()))?.is_some();
         if existed {
-            self.db.delete_cf_opt(cf, &k, &self.write_opts)?;
+            let mut batch = Batch::default();
+            batch.delete(CF_SUPPRESSION, k);
+            self.writer.commit(batch)?;
         }
         Ok(existed)
     }
 
     pub(crate) fn suppression_contains(&self, tenant: &str, address: &str) -> Result<bool, StoreError> {
-        let cf = self.cf(CF_SUPPRESSION)?;
-        Ok(self.db.get_pinned_cf(cf, suppression_key(tenant, address))?.is_some())
+        let k = suppression_key(tenant, address);
+        Ok(self.writer.read(&self.db, CF_SUPPRESSION, &k, |_| Ok(()))?.is_some())
     }
 
     pub(crate) fn suppression_list(&self, tenant: &str) -> Result<Vec<Suppression>, StoreError> {
@@ -235,21 +235,17 @@ impl Inner {
         let mut lock_key = b"campaign".to_vec();
         lock_key.extend_from_slice(&prefix);
         let _guard = self.lock(&lock_key);
-        let cf = self.cf(CF_CAMPAIGNS)?;
         let mut current: Vec<Option<(String, u64)>> = Vec::with_capacity(keys.len());
         for k in &keys {
             let stored = match self.campaign_cache.get(k) {
                 Some(mapping) => mapping,
                 None => {
-                    let mapping = match self.db.get_pinned_cf(cf, k)? {
-                        Some(v) => {
-                            let (exp, id) = split_expiring("campaign", &v)?;
-                            let id = String::from_utf8(id.to_vec())
-                                .map_err(|_| StoreError::corrupt("campaign", "id not UTF-8"))?;
-                            Some((id, exp))
-                        }
-                        None => None,
-                    };
+                    let mapping = self.writer.read(&self.db, CF_CAMPAIGNS, k, |v| {
+                        let (exp, id) = split_expiring("campaign", v)?;
+                        let id = String::from_utf8(id.to_vec())
+                            .map_err(|_| StoreError::corrupt("campaign", "id not UTF-8"))?;
+                        Ok((id, exp))
+                    })?;
                     self.campaign_cache.put(k, mapping.clone());
                     mapping
                 }
@@ -265,7 +261,7 @@ impl Inner {
         let slack = w / 64;
         let expiry = now.saturating_add(w).saturating_add(slack);
         let value = expiring(expiry, id.as_bytes());
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         let mut written = Vec::new();
         for (k, cur) in keys.iter().zip(&current) {
             let refresh = match cur {
@@ -273,12 +269,12 @@ impl Inner {
                 Some((existing, expiry)) => *existing == id && *expiry < now.saturating_add(w),
             };
             if refresh {
-                batch.put_cf(cf, k, &value);
+                batch.put(CF_CAMPAIGNS, k.as_slice(), value.as_slice());
                 written.push(k);
             }
         }
         if !batch.is_empty() {
-            self.db.write_opt(batch, &self.write_opts)?;
+            self.writer.commit(batch)?;
             for k in written {
                 self.campaign_cache.put(k, Some((id.clone(), expiry)));
             }

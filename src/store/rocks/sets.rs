@@ -19,9 +19,10 @@
 //! down before the compaction filter may drop it (between two operations on a live set at most
 //! one window passes).
 
-use rocksdb::{ReadOptions, WriteBatch};
+use rocksdb::ReadOptions;
 
 use super::codec::{expiring, split_expiring};
+use super::writer::Batch;
 use super::{Inner, CF_SETS};
 use crate::store::{check_cap, check_member, window_ms, Key, SetCharge, StoreError};
 
@@ -97,24 +98,21 @@ type Evicted = Vec<(Vec<u8>, Vec<u8>, u64)>;
 impl Inner {
     /// The live header (a fresh one when the set is empty or expired).
     fn set_header(&self, prefix: &[u8], now: u64) -> Result<Header, StoreError> {
-        let cf = self.cf(CF_SETS)?;
         let fresh = Header {
             expiry: 0,
             count: 0,
             scan_from: u64::MAX,
         };
-        match self.db.get_pinned_cf(cf, entry_key(prefix, HEADER, &[]))? {
-            Some(v) => {
-                let header = Header::decode(&v)?;
-                Ok(if header.expiry > now { header } else { fresh })
-            }
-            None => Ok(fresh),
-        }
+        let header = self
+            .writer
+            .read(&self.db, CF_SETS, &entry_key(prefix, HEADER, &[]), Header::decode)?;
+        Ok(header.filter(|h| h.expiry > now).unwrap_or(fresh))
     }
 
     /// Time-index entries with `scan_from <= seen <= cutoff`, and the time of the first entry
     /// after them (the oldest that stays), if any.
     fn set_expired(&self, prefix: &[u8], scan_from: u64, cutoff: u64) -> Result<(Evicted, Option<u64>), StoreError> {
+        self.writer.barrier()?;
         let mut out = Vec::new();
         let cf = self.cf(CF_SETS)?;
         let mut ro = ReadOptions::default();
@@ -141,16 +139,11 @@ impl Inner {
 
     /// When `member` was last seen, if it has an entry.
     fn set_member_seen(&self, prefix: &[u8], member: &[u8]) -> Result<Option<u64>, StoreError> {
-        let cf = self.cf(CF_SETS)?;
-        match self.db.get_pinned_cf(cf, entry_key(prefix, MEMBER, &[member]))? {
-            Some(v) => {
-                let (_, p) = split_expiring("set member", &v)?;
-                Ok(Some(
-                    read_u64_le(p).ok_or_else(|| StoreError::corrupt("set member", "timestamp"))?,
-                ))
-            }
-            None => Ok(None),
-        }
+        self.writer
+            .read(&self.db, CF_SETS, &entry_key(prefix, MEMBER, &[member]), |v| {
+                let (_, p) = split_expiring("set member", v)?;
+                read_u64_le(p).ok_or_else(|| StoreError::corrupt("set member", "timestamp"))
+            })
     }
 
     pub(crate) fn set_check_and_add(
@@ -168,8 +161,7 @@ impl Inner {
         let _guard = self.lock(&prefix);
         let cutoff = now.saturating_sub(w);
         let mut header = self.set_header(&prefix, now)?;
-        let cf = self.cf(CF_SETS)?;
-        let mut batch = WriteBatch::default();
+        let mut batch = Batch::default();
         let mut changed = false;
 
         // Evict what has left the window since the last operation (nothing to do while the
@@ -181,9 +173,9 @@ impl Inner {
         };
         let mut member_evicted = false;
         for (time_key, gone, seen) in &evicted {
-            batch.delete_cf(cf, time_key);
+            batch.delete(CF_SETS, time_key.as_slice());
             if self.set_member_seen(&prefix, gone)? == Some(*seen) {
-                batch.delete_cf(cf, entry_key(&prefix, MEMBER, &[gone]));
+                batch.delete(CF_SETS, entry_key(&prefix, MEMBER, &[gone]));
                 header.count = header.count.saturating_sub(1);
             }
             member_evicted |= gone.as_slice() == member;
@@ -199,14 +191,14 @@ impl Inner {
         };
         let entry_expiry = now.saturating_add(w.saturating_mul(2));
         // The member's entry and its place in the time index, as seen `now`.
-        let mut record_seen_now = |batch: &mut WriteBatch| {
-            batch.put_cf(
-                cf,
+        let mut record_seen_now = |batch: &mut Batch| {
+            batch.put(
+                CF_SETS,
                 entry_key(&prefix, MEMBER, &[member]),
                 expiring(entry_expiry, &now.to_le_bytes()),
             );
-            batch.put_cf(
-                cf,
+            batch.put(
+                CF_SETS,
                 entry_key(&prefix, BY_TIME, &[&now.to_be_bytes(), member]),
                 expiring(entry_expiry, &[]),
             );
@@ -215,7 +207,7 @@ impl Inner {
         let admitted = match seen {
             Some(seen) => {
                 if now > seen {
-                    batch.delete_cf(cf, entry_key(&prefix, BY_TIME, &[&seen.to_be_bytes(), member]));
+                    batch.delete(CF_SETS, entry_key(&prefix, BY_TIME, &[&seen.to_be_bytes(), member]));
                     record_seen_now(&mut batch);
                 }
                 true
@@ -236,11 +228,11 @@ impl Inner {
         }
         if changed || !evicted.is_empty() {
             if header.count == 0 && !admitted {
-                batch.delete_cf(cf, entry_key(&prefix, HEADER, &[]));
+                batch.delete(CF_SETS, entry_key(&prefix, HEADER, &[]));
             } else {
-                batch.put_cf(cf, entry_key(&prefix, HEADER, &[]), header.encode());
+                batch.put(CF_SETS, entry_key(&prefix, HEADER, &[]), header.encode());
             }
-            self.db.write_opt(batch, &self.write_opts)?;
+            self.writer.commit(batch)?;
         }
         Ok(SetCharge {
             admitted,

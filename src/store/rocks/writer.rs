@@ -1,0 +1,516 @@
+//! Write-behind for the RocksDB rate store: one writer thread applies every write, many at a time.
+//!
+//! Checks run on the runtime's threads. If each of them wrote to RocksDB itself, every charge
+//! would be a WAL `write(2)` plus RocksDB's write-group hand-off between threads (futex waits and
+//! wake-ups), and a thread holding a stripe lock could be parked in it. Instead an operation
+//! hands its writes to this module ([`Writer::commit`]) and returns: the writer thread lets
+//! writes gather for up to a millisecond ([`LINGER`]; at once when someone waits for them), then
+//! applies everything queued as one `WriteBatch`, one WAL append.
+//!
+//! Reads stay exact:
+//! - Point reads go through [`Writer::read`]: a key with a write still queued is answered from
+//!   the overlay (the newest queued value, or its deletion); other keys from the database. A
+//!   writer of a key holds that key's stripe lock, and so does every reader, so a reader sees
+//!   every write made before it.
+//! - Range scans call [`Writer::barrier`] first: it waits until everything queued so far is in
+//!   the database. Counter merges are not in the overlay: counters are read from their mirror,
+//!   and a counter that is not mirrored is read by a scan (after the barrier).
+//!
+//! Durability: a write reaches the WAL (the OS page cache) a batch later, about a millisecond;
+//! `kill -9` loses at most the writes still queued, which can only make a limit more
+//! lenient for a moment. Records an operator writes (tenants, blocks, suppressions) wait for
+//! their batch ([`Writer::wait_applied`]), so they are in the WAL when acknowledged.
+//!
+//! Failure: a write RocksDB refuses (disk full, I/O error) makes the writer fail every later
+//! operation with that error: the gateway defers mail (`451`) rather than count in memory only.
+//! The queue is bounded ([`MAX_QUEUED_OPS`]): a writer that falls behind slows committers down.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rocksdb::{WriteBatch, WriteOptions, DB};
+
+use crate::store::StoreError;
+
+/// Writes queued at most before committers wait for the writer.
+pub(crate) const MAX_QUEUED_OPS: usize = 65_536;
+/// How long the writer lets writes gather after the first one arrives, unless someone waits for
+/// them: nobody on the hot path does, and one WAL append for many operations is most of the
+/// saving.
+const LINGER: Duration = Duration::from_millis(1);
+/// Queued writes that end the lingering early.
+const LINGER_MAX_OPS: usize = 4_096;
+const OVERLAY_SHARDS: usize = 64;
+
+/// One write, to a column family by name.
+enum Op {
+    Put {
+        cf: &'static str,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Delete {
+        cf: &'static str,
+        key: Vec<u8>,
+    },
+    Merge {
+        cf: &'static str,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+}
+
+/// The writes of one operation, applied together (one `WriteBatch` with the others queued).
+#[derive(Default)]
+pub(crate) struct Batch {
+    ops: Vec<Op>,
+}
+
+impl Batch {
+    pub(crate) fn put(&mut self, cf: &'static str, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push(Op::Put {
+            cf,
+            key: key.into(),
+            value: value.into(),
+        });
+    }
+
+    pub(crate) fn delete(&mut self, cf: &'static str, key: impl Into<Vec<u8>>) {
+        self.ops.push(Op::Delete { cf, key: key.into() });
+    }
+
+    pub(crate) fn merge(&mut self, cf: &'static str, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push(Op::Merge {
+            cf,
+            key: key.into(),
+            value: value.into(),
+        });
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// What is queued for the writer thread.
+#[derive(Default)]
+struct Queue {
+    batches: Vec<Batch>,
+    ops: usize,
+    /// Sequence number of the newest queued batch (batches are numbered from 1).
+    last_seq: u64,
+    /// The writer sleeps until a commit wakes it.
+    writer_waiting: bool,
+    /// The writer is letting writes gather; only `urgent` ends that early.
+    writer_lingering: bool,
+    /// Someone waits for the queued writes (a barrier, `sync`, an operator's record).
+    urgent: bool,
+    stop: bool,
+}
+
+/// How far the writer has got.
+#[derive(Clone, Debug, Default)]
+struct Progress {
+    /// Every batch up to this sequence number is in the database.
+    applied: u64,
+    /// The first write the database refused; every later operation fails with it.
+    failed: Option<String>,
+}
+
+/// Queued values by column family and key: `(seq, Some(value))` or `(seq, None)` for a deletion.
+type OverlayShard = HashMap<&'static str, HashMap<Vec<u8>, (u64, Option<Vec<u8>>)>>;
+
+struct Shared {
+    queue: Mutex<Queue>,
+    /// The writer waits here for work.
+    work: Condvar,
+    /// Committers wait here for room.
+    room: Condvar,
+    progress: Mutex<Progress>,
+    /// Barrier and durable waiters wait here for progress.
+    progressed: Condvar,
+    /// The same progress for async waiters.
+    watch: tokio::sync::watch::Sender<Progress>,
+    /// `last_seq`, readable without the queue lock.
+    submitted: AtomicU64,
+    overlay: Box<[Mutex<OverlayShard>]>,
+    hasher: std::hash::RandomState,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn overlay_shard(&self, key: &[u8]) -> MutexGuard<'_, OverlayShard> {
+        use std::hash::BuildHasher;
+        let i = usize::try_from(self.hasher.hash_one(key) % OVERLAY_SHARDS as u64).unwrap_or(0);
+        lock(&self.overlay[i])
+    }
+
+    fn failed(&self) -> Option<String> {
+        lock(&self.progress).failed.clone()
+    }
+}
+
+/// The writer: its thread and the state it shares with committers and readers.
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts the writer thread for `db`, writing with `write_opts`.
+    pub(crate) fn start(db: Arc<DB>, write_opts: WriteOptions) -> Result<Writer, StoreError> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            work: Condvar::new(),
+            room: Condvar::new(),
+            progress: Mutex::new(Progress::default()),
+            progressed: Condvar::new(),
+            watch: tokio::sync::watch::Sender::new(Progress::default()),
+            submitted: AtomicU64::new(0),
+            overlay: (0..OVERLAY_SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: std::hash::RandomState::new(),
+        });
+        let for_thread = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("aupgate-store-writer".into())
+            .spawn(move || run(&for_thread, &db, &write_opts))
+            .map_err(|e| StoreError::Task(format!("starting the store writer: {e}")))?;
+        Ok(Writer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues `batch` (nothing to do when empty). The caller holds the stripe locks of every key
+    /// in it, so writes to one key are queued, and applied, in the order they were made.
+    pub(crate) fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let shared = &*self.shared;
+        let mut queue = lock(&shared.queue);
+        loop {
+            if let Some(error) = shared.failed() {
+                return Err(StoreError::Write(error));
+            }
+            if queue.ops < MAX_QUEUED_OPS || queue.stop {
+                break;
+            }
+            queue = shared.room.wait(queue).unwrap_or_else(PoisonError::into_inner);
+        }
+        if queue.stop {
+            return Err(StoreError::Task("the store is closing".into()));
+        }
+        queue.last_seq += 1;
+        let seq = queue.last_seq;
+        // Into the overlay before the queue lock is released: the writer retires entries only
+        // after it took this batch, so none is left behind.
+        for op in &batch.ops {
+            let (cf, key, value) = match op {
+                Op::Put { cf, key, value } => (*cf, key, Some(value.clone())),
+                Op::Delete { cf, key } => (*cf, key, None),
+                Op::Merge { .. } => continue,
+            };
+            shared
+                .overlay_shard(key)
+                .entry(cf)
+                .or_default()
+                .insert(key.clone(), (seq, value));
+        }
+        queue.ops += batch.ops.len();
+        queue.batches.push(batch);
+        shared.submitted.store(seq, Ordering::Release);
+        if queue.writer_waiting {
+            queue.writer_waiting = false;
+            shared.work.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Reads `key` in `cf` as it is after every queued write: the overlay's value if a write is
+    /// queued, else the database's. `decode` turns the bytes into the caller's value.
+    pub(crate) fn read<T>(
+        &self,
+        db: &DB,
+        cf: &'static str,
+        key: &[u8],
+        decode: impl FnOnce(&[u8]) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        {
+            let shard = self.shared.overlay_shard(key);
+            if let Some((_, queued)) = shard.get(cf).and_then(|m| m.get(key)) {
+                return queued.as_deref().map(decode).transpose();
+            }
+        }
+        let handle = db
+            .cf_handle(cf)
+            .ok_or_else(|| StoreError::corrupt("database", format!("column family {cf} missing")))?;
+        match db.get_pinned_cf(handle, key)? {
+            Some(v) => decode(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The sequence number of the newest queued batch.
+    pub(crate) fn submitted(&self) -> u64 {
+        self.shared.submitted.load(Ordering::Acquire)
+    }
+
+    /// Tells the writer that someone waits: write now rather than let more writes gather.
+    fn hurry(&self) {
+        let mut queue = lock(&self.shared.queue);
+        queue.urgent = true;
+        if queue.writer_waiting || queue.writer_lingering {
+            queue.writer_waiting = false;
+            queue.writer_lingering = false;
+            self.shared.work.notify_one();
+        }
+    }
+
+    /// Waits (blocking) until everything queued so far is in the database: before a range scan.
+    pub(crate) fn barrier(&self) -> Result<(), StoreError> {
+        let target = self.submitted();
+        let shared = &*self.shared;
+        if lock(&shared.progress).applied < target {
+            self.hurry();
+        }
+        let mut progress = lock(&shared.progress);
+        loop {
+            if progress.applied >= target {
+                return Ok(());
+            }
+            if let Some(error) = &progress.failed {
+                return Err(StoreError::Write(error.clone()));
+            }
+            progress = shared.progressed.wait(progress).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Waits (without blocking a thread) until batch `seq` is in the database.
+    pub(crate) async fn wait_applied(&self, seq: u64) -> Result<(), StoreError> {
+        let mut rx = self.shared.watch.subscribe();
+        if rx.borrow().applied < seq {
+            self.hurry();
+        }
+        let progress = rx
+            .wait_for(|p| p.applied >= seq || p.failed.is_some())
+            .await
+            .map_err(|_| StoreError::Task("the store writer stopped".into()))?;
+        match (&progress.failed, progress.applied >= seq) {
+            (_, true) => Ok(()),
+            (Some(error), false) => Err(StoreError::Write(error.clone())),
+            (None, false) => Err(StoreError::Task("the store writer stopped".into())),
+        }
+    }
+}
+
+impl Drop for Writer {
+    /// Applies what is still queued, then stops the thread.
+    fn drop(&mut self) {
+        {
+            let mut queue = lock(&self.shared.queue);
+            queue.stop = true;
+            self.shared.work.notify_one();
+            self.shared.room.notify_all();
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The writer thread: take all that is queued, write it as one batch, publish the progress.
+fn run(shared: &Shared, db: &DB, write_opts: &WriteOptions) {
+    loop {
+        let (batches, last_seq) = {
+            let mut queue = lock(&shared.queue);
+            while queue.batches.is_empty() && !queue.stop {
+                queue.writer_waiting = true;
+                queue = shared.work.wait(queue).unwrap_or_else(PoisonError::into_inner);
+            }
+            if queue.batches.is_empty() {
+                return; // stopping, and nothing left
+            }
+            // Let more writes gather, unless someone waits for them.
+            let deadline = Instant::now() + LINGER;
+            while !queue.urgent && !queue.stop && queue.ops < LINGER_MAX_OPS {
+                let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
+                    break;
+                };
+                queue.writer_lingering = true;
+                queue = shared
+                    .work
+                    .wait_timeout(queue, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            queue.writer_lingering = false;
+            queue.writer_waiting = false;
+            queue.urgent = false;
+            queue.ops = 0;
+            shared.room.notify_all();
+            (std::mem::take(&mut queue.batches), queue.last_seq)
+        };
+        let failed = shared.failed().is_some();
+        let result = if failed {
+            Ok(())
+        } else {
+            write(db, write_opts, &batches)
+        };
+        // Retire the overlay entries this write made durable (a newer queued value stays).
+        for op in batches.iter().flat_map(|b| &b.ops) {
+            let (cf, key) = match op {
+                Op::Put { cf, key, .. } | Op::Delete { cf, key } => (*cf, key),
+                Op::Merge { .. } => continue,
+            };
+            let mut shard = shared.overlay_shard(key);
+            if let Some(keys) = shard.get_mut(cf) {
+                if keys.get(key).is_some_and(|(seq, _)| *seq <= last_seq) {
+                    keys.remove(key);
+                }
+            }
+        }
+        let progress = {
+            let mut progress = lock(&shared.progress);
+            match result {
+                Ok(()) if !failed => progress.applied = last_seq,
+                Ok(()) => {}
+                Err(error) => {
+                    tracing::error!(%error, "rate store write failed; every later store operation fails");
+                    progress.failed = Some(error.to_string());
+                }
+            }
+            progress.clone()
+        };
+        shared.progressed.notify_all();
+        shared.watch.send_replace(progress);
+    }
+}
+
+fn write(db: &DB, write_opts: &WriteOptions, batches: &[Batch]) -> Result<(), String> {
+    let mut batch = WriteBatch::default();
+    for op in batches.iter().flat_map(|b| &b.ops) {
+        let (Op::Put { cf, .. } | Op::Delete { cf, .. } | Op::Merge { cf, .. }) = op;
+        let Some(handle) = db.cf_handle(cf) else {
+            return Err(format!("column family {cf} missing"));
+        };
+        match op {
+            Op::Put { key, value, .. } => batch.put_cf(handle, key, value),
+            Op::Delete { key, .. } => batch.delete_cf(handle, key),
+            Op::Merge { key, value, .. } => batch.merge_cf(handle, key, value),
+        }
+    }
+    db.write_opt(batch, write_opts).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocksdb::{ColumnFamilyDescriptor, Options};
+
+    const CF: &str = "c";
+
+    fn open(dir: &std::path::Path) -> Arc<DB> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let cfs = [ColumnFamilyDescriptor::new(CF, Options::default())];
+        Arc::new(DB::open_cf_descriptors(&opts, dir, cfs).expect("open"))
+    }
+
+    fn put(writer: &Writer, key: &[u8], value: &[u8]) {
+        let mut batch = Batch::default();
+        batch.put(CF, key, value);
+        writer.commit(batch).expect("commit");
+    }
+
+    fn read(writer: &Writer, db: &DB, key: &[u8]) -> Option<Vec<u8>> {
+        writer.read(db, CF, key, |v| Ok(v.to_vec())).expect("read")
+    }
+
+    #[test]
+    fn reads_see_every_write_made_before_them_while_the_writer_races() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = open(dir.path());
+        let writer = Writer::start(Arc::clone(&db), WriteOptions::default()).expect("writer");
+        for i in 0..5_000u32 {
+            let key = format!("k{}", i % 7);
+            if i % 13 == 0 {
+                let mut batch = Batch::default();
+                batch.delete(CF, key.as_bytes());
+                writer.commit(batch).expect("commit");
+                assert_eq!(read(&writer, &db, key.as_bytes()), None, "deleted at {i}");
+            } else {
+                put(&writer, key.as_bytes(), &i.to_be_bytes());
+                assert_eq!(
+                    read(&writer, &db, key.as_bytes()),
+                    Some(i.to_be_bytes().to_vec()),
+                    "written at {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_barrier_puts_every_queued_write_in_the_database() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = open(dir.path());
+        let writer = Writer::start(Arc::clone(&db), WriteOptions::default()).expect("writer");
+        for i in 0..300u32 {
+            put(&writer, &i.to_be_bytes(), b"v");
+        }
+        writer.barrier().expect("barrier");
+        let cf = db.cf_handle(CF).expect("cf");
+        assert_eq!(db.iterator_cf(cf, rocksdb::IteratorMode::Start).count(), 300);
+        // Nothing left in the overlay: the values come from the database.
+        assert!(writer
+            .shared
+            .overlay
+            .iter()
+            .all(|s| lock(s).values().all(HashMap::is_empty)));
+    }
+
+    #[test]
+    fn wait_applied_returns_once_the_write_is_in_the_database() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = open(dir.path());
+        let writer = Writer::start(Arc::clone(&db), WriteOptions::default()).expect("writer");
+        put(&writer, b"k", b"v1");
+        let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+        rt.block_on(writer.wait_applied(writer.submitted())).expect("applied");
+        let cf = db.cf_handle(CF).expect("cf");
+        assert_eq!(db.get_cf(cf, b"k").expect("get"), Some(b"v1".to_vec()));
+    }
+
+    #[test]
+    fn dropping_the_writer_applies_what_is_queued() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = open(dir.path());
+        let writer = Writer::start(Arc::clone(&db), WriteOptions::default()).expect("writer");
+        put(&writer, b"last", b"v");
+        drop(writer);
+        let cf = db.cf_handle(CF).expect("cf");
+        assert_eq!(db.get_cf(cf, b"last").expect("get"), Some(b"v".to_vec()));
+    }
+
+    #[test]
+    fn a_write_the_database_refuses_fails_every_later_operation() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = open(dir.path());
+        let writer = Writer::start(Arc::clone(&db), WriteOptions::default()).expect("writer");
+        // A column family the database does not have: the writer's batch fails.
+        let mut batch = Batch::default();
+        batch.put("missing", b"k".as_slice(), b"v".as_slice());
+        writer.commit(batch).expect("queued");
+        assert!(matches!(writer.barrier(), Err(StoreError::Write(_))));
+        let mut batch = Batch::default();
+        batch.put(CF, b"k".as_slice(), b"v".as_slice());
+        assert!(matches!(writer.commit(batch), Err(StoreError::Write(_))));
+    }
+}
