@@ -317,8 +317,11 @@ fn names_of(kind: &str, value: &str) -> Vec<String> {
 // ----- pass 1: every Content-Type / Content-Disposition line -----
 
 fn scan_header_lines(data: &[u8], rules: &Attachments) -> Option<Finding> {
-    let text = String::from_utf8_lossy(data);
-    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).peekable();
+    // Lines are matched as bytes; only a matching field is decoded (lossily) as text.
+    let mut lines = data
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .peekable();
     while let Some(line) = lines.next() {
         let Some(kind) = ["content-disposition", "content-type"]
             .into_iter()
@@ -326,13 +329,13 @@ fn scan_header_lines(data: &[u8], rules: &Attachments) -> Option<Finding> {
         else {
             continue;
         };
-        let mut value = line[kind.len() + 1..].to_string();
+        let mut value = String::from_utf8_lossy(&line[kind.len() + 1..]).into_owned();
         while let Some(next) = lines.peek() {
-            if !(next.starts_with(' ') || next.starts_with('\t')) || value.len() > 16 * 1024 {
+            if !(next.starts_with(b" ") || next.starts_with(b"\t")) || value.len() > 16 * 1024 {
                 break;
             }
             value.push(' ');
-            value.push_str(next.trim());
+            value.push_str(String::from_utf8_lossy(next).trim());
             lines.next();
         }
         if let Some(finding) = judge_all(&names_of(kind, &value), rules) {
@@ -343,9 +346,8 @@ fn scan_header_lines(data: &[u8], rules: &Attachments) -> Option<Finding> {
 }
 
 /// True when `line` opens the header field `name` (ASCII case-insensitive, colon right after it).
-fn starts_with_field(line: &str, name: &str) -> bool {
-    let b = line.as_bytes();
-    b.len() > name.len() && b[..name.len()].eq_ignore_ascii_case(name.as_bytes()) && b[name.len()] == b':'
+fn starts_with_field(line: &[u8], name: &str) -> bool {
+    line.len() > name.len() && line[..name.len()].eq_ignore_ascii_case(name.as_bytes()) && line[name.len()] == b':'
 }
 
 // ----- pass 2: the MIME tree -----
