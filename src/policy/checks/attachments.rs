@@ -47,9 +47,13 @@ impl DataCheck for LetterBomb {
         "attachments.dangerous"
     }
 
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, _facts: &'a DataFacts) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
         let rules = &env.profile.attachments;
-        let verdict = match rules.enabled.then(|| inspect(ctx.message, rules)).flatten() {
+        let found = rules
+            .enabled
+            .then(|| inspect_parsed(ctx.message, &facts.headers, rules))
+            .flatten();
+        let verdict = match found {
             Some(finding) => Verdict::Reject(finding.reply()),
             None => Verdict::Continue,
         };
@@ -100,10 +104,16 @@ fn shown(name: &str) -> String {
 
 /// The whole check on the raw message.
 pub(crate) fn inspect(message: &[u8], rules: &Attachments) -> Option<Finding> {
+    inspect_parsed(message, &Headers::parse(message), rules)
+}
+
+/// [`inspect`] with the message's top-level header block already parsed (the DATA checks
+/// share one parse).
+pub(crate) fn inspect_parsed(message: &[u8], headers: &Headers, rules: &Attachments) -> Option<Finding> {
     if let Some(finding) = scan_header_lines(message, rules) {
         return Some(finding);
     }
-    walk(message, rules)
+    walk(message, headers, rules)
 }
 
 // ----- names -----
@@ -352,7 +362,7 @@ fn starts_with_field(line: &[u8], name: &str) -> bool {
 
 // ----- pass 2: the MIME tree -----
 
-fn walk(message: &[u8], rules: &Attachments) -> Option<Finding> {
+fn walk(message: &[u8], top: &Headers, rules: &Attachments) -> Option<Finding> {
     // (start, end, depth) ranges into `message`.
     let mut stack = vec![(0usize, message.len(), 0usize)];
     let mut parts = 0usize;
@@ -362,7 +372,13 @@ fn walk(message: &[u8], rules: &Attachments) -> Option<Finding> {
             return Some(Finding::Malformed("more than 256 MIME parts"));
         }
         let entity = &message[start..end];
-        let headers = Headers::parse(entity);
+        let parsed;
+        let headers = if start == 0 && end == message.len() {
+            top
+        } else {
+            parsed = Headers::parse(entity);
+            &parsed
+        };
         let (kind, params) = parse_field(headers.first("content-type").unwrap_or("text/plain"));
         let mut names: Vec<String> = headers
             .first("content-type")
