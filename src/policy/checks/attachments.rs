@@ -103,6 +103,7 @@ fn shown(name: &str) -> String {
 }
 
 /// The whole check on the raw message.
+#[cfg(test)]
 pub(crate) fn inspect(message: &[u8], rules: &Attachments) -> Option<Finding> {
     inspect_parsed(message, &Headers::parse(message), rules)
 }
