@@ -15,8 +15,9 @@ pub struct ServerConfig {
     pub data_dir: String,
     /// How long SIGTERM waits for sessions and deliveries in flight before closing them.
     pub shutdown_grace: HumanDuration,
-    /// Threads running sessions and deliveries; 0 = four per CPU (the rate store's calls are
-    /// short but synchronous, so more threads than cores keep the others moving).
+    /// Threads running sessions and deliveries; 0 = four per CPU (the queue's fsyncs and
+    /// RocksDB reads still block a thread now and then, so more threads than cores keep the
+    /// others moving).
     pub worker_threads: usize,
 }
 
