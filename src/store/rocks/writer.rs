@@ -179,7 +179,13 @@ impl Writer {
         let for_thread = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("aupgate-store-writer".into())
-            .spawn(move || run(&for_thread, &db, &write_opts))
+            .spawn(move || {
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&for_thread, &db, &write_opts)));
+                if ran.is_err() {
+                    // Never leave committers or waiters hanging: fail everything from now on.
+                    fail(&for_thread, "the store writer thread panicked".into());
+                }
+            })
             .map_err(|e| StoreError::Task(format!("starting the store writer: {e}")))?;
         Ok(Writer {
             shared,
@@ -323,6 +329,18 @@ impl Drop for Writer {
             let _ = thread.join();
         }
     }
+}
+
+/// Marks the store failed and wakes everyone who waits on the writer.
+fn fail(shared: &Shared, error: String) {
+    let progress = {
+        let mut progress = lock(&shared.progress);
+        progress.failed.get_or_insert(error);
+        progress.clone()
+    };
+    shared.progressed.notify_all();
+    shared.room.notify_all();
+    shared.watch.send_replace(progress);
 }
 
 /// The writer thread: take all that is queued, write it as one batch, publish the progress.
