@@ -329,10 +329,7 @@ fn names_of(kind: &str, value: &str) -> Vec<String> {
 
 fn scan_header_lines(data: &[u8], rules: &Attachments) -> Option<Finding> {
     // Lines are matched as bytes; only a matching field is decoded (lossily) as text.
-    let mut lines = data
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .peekable();
+    let mut lines = lines(data).map(|l| l.strip_suffix(b"\r").unwrap_or(l)).peekable();
     while let Some(line) = lines.next() {
         let Some(kind) = ["content-disposition", "content-type"]
             .into_iter()
@@ -354,6 +351,19 @@ fn scan_header_lines(data: &[u8], rules: &Attachments) -> Option<Finding> {
         }
     }
     None
+}
+
+/// The lines of `data` split at LF (each without it), found with a vectorised search: the two
+/// line scans are most of this check's cost on a plain-text message.
+fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', data)
+        .chain(std::iter::once(data.len()))
+        .map(move |end| {
+            let line = &data[start..end];
+            start = end + 1;
+            line
+        })
 }
 
 /// True when `line` opens the header field `name` (ASCII case-insensitive, colon right after it).
@@ -499,7 +509,7 @@ fn split_multipart(body: &[u8], boundary: &[u8]) -> Vec<(usize, usize)> {
 
 /// `begin 644 name` lines of uuencoded files in a text body.
 fn uuencoded(body: &[u8], rules: &Attachments) -> Option<Finding> {
-    for line in body.split(|&b| b == b'\n') {
+    for line in lines(body) {
         let Some(rest) = line.strip_prefix(b"begin ") else {
             continue;
         };
