@@ -28,7 +28,11 @@ impl Headers {
         let end = found_end.unwrap_or(limit);
         // No end of the header block inside the window of a longer message: the rest is unseen.
         let mut truncated = found_end.is_none() && message.len() > MAX_HEADER_BYTES;
-        let text = String::from_utf8_lossy(&block[..end]);
+        // Validation alone is much faster than the lossy decoder; most header blocks are valid.
+        let text = match std::str::from_utf8(&block[..end]) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(&block[..end]),
+        };
         let mut fields: Vec<(String, String)> = Vec::new();
         let mut malformed = None;
         for line in text.split("\r\n") {
