@@ -193,11 +193,11 @@ impl Normalizer {
             }
             if rest.is_ascii() {
                 for chunk in rest.split_ascii_whitespace() {
-                    self.chunk(chunk);
+                    self.chunk(chunk, true);
                 }
             } else {
                 for chunk in rest.split_whitespace() {
-                    self.chunk(chunk);
+                    self.chunk(chunk, false);
                 }
             }
         }
@@ -262,8 +262,8 @@ impl Normalizer {
     }
 
     /// One whitespace-delimited chunk of text.
-    fn chunk(&mut self, raw: &str) {
-        let ascii = raw.is_ascii();
+    fn chunk(&mut self, raw: &str, line_ascii: bool) {
+        let ascii = line_ascii || raw.is_ascii();
         let c = if ascii {
             trim_ascii_by(raw, |b| !b.is_ascii_alphanumeric() && b != b'/' && b != b'@')
         } else {
@@ -339,6 +339,19 @@ impl Normalizer {
         };
         if w.is_empty() {
             return;
+        }
+        if ascii && w.len() >= 20 && may_have_digits {
+            // A long token (tracking id, hash, long number): which placeholder is decided by
+            // its first non-digit byte, without counting every digit.
+            let all_digits = w.bytes().all(|b| b.is_ascii_digit());
+            if all_digits || w.bytes().any(|b| b.is_ascii_digit()) {
+                let (head, tail) = w.as_bytes().split_at(w.len() - 2);
+                let ordinal = ["st", "nd", "rd", "th"]
+                    .iter()
+                    .any(|suffix| tail.eq_ignore_ascii_case(suffix.as_bytes()))
+                    && head.iter().all(u8::is_ascii_digit);
+                return self.placeholder(if all_digits || ordinal { "<num>" } else { "<id>" });
+            }
         }
         let digits = if may_have_digits {
             w.bytes().filter(u8::is_ascii_digit).count()
@@ -437,6 +450,20 @@ fn looks_random(w: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::normalize_text;
+
+    #[test]
+    fn long_tokens_with_digits_are_numbers_ordinals_or_ids() {
+        let cases = [
+            ("ref 123456789012345678901234 end", "ref <num> end"),
+            ("the 123456789012345678th time", "the <num> time"),
+            ("token 1XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX end", "token <id> end"),
+            ("token XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX9 end", "token <id> end"),
+            ("long wordwithoutanydigitsatall here", "long <id> here"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(normalize_text(text, &[]), want, "{text}");
+        }
+    }
 
     #[test]
     fn normalisation_table() {
