@@ -41,6 +41,16 @@ pub(super) fn split_expiring<'a>(what: &'static str, v: &'a [u8]) -> Result<(u64
 }
 
 /// A counter bucket value (or merge operand): expiry, count.
+/// Two counter merge operands as one, as the merge operator would fold them (later expiry, sum).
+pub(super) fn counter_combine(a: &[u8], b: &[u8]) -> Option<Vec<u8>> {
+    if a.len() != 16 || b.len() != 16 {
+        return None;
+    }
+    let exp = read_u64(a, 0)?.max(read_u64(b, 0)?);
+    let n = read_u64(a, 8)?.saturating_add(read_u64(b, 8)?);
+    Some(counter_value(exp, n).to_vec())
+}
+
 pub(super) fn counter_value(expire: u64, n: u64) -> [u8; 16] {
     let mut v = [0u8; 16];
     v[..8].copy_from_slice(&expire.to_le_bytes());

@@ -11,7 +11,7 @@
 //!   keys from waiting on each other. No lock is held across an `.await`.
 //! - Writes are made by one writer thread, in batches (`writer.rs`): an operation queues its writes
 //!   and returns; reads see queued writes. WAL on, no fsync per write: a charge reaches the WAL (the
-//!   OS page cache) a batch later, about a millisecond, and then survives `kill -9`
+//!   OS page cache) a batch later, within about 5 ms, and then survives `kill -9`
 //!   of the process; `sync` waits for that. Records an operator writes (tenants, blocks,
 //!   suppressions) are in the WAL when their call returns. A power loss may lose the last moments
 //!   of counts, which only makes a limit slightly more lenient for one window.
@@ -137,7 +137,7 @@ impl RocksStore {
                 .unwrap_or(0),
         )
         .unwrap_or(u64::MAX / 2);
-        let writer = writer::Writer::start(Arc::clone(&db), write_opts)?;
+        let writer = writer::Writer::start(Arc::clone(&db), write_opts, codec::counter_combine)?;
         Ok(RocksStore {
             inner: Arc::new(Inner {
                 db,
