@@ -75,6 +75,23 @@ fn rocks(c: &mut Criterion) {
             })
         })
     });
+    // Every charge to a key of its own: the writer cannot fold anything (the key is built in
+    // the loop, as a check builds it).
+    let mut unique = 0u64;
+    g.bench_function("counter_add_distinct_keys", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    unique += 1;
+                    let key = Key::new("quota.unique", "tenant").part_u64(unique);
+                    store.counter_add(&key, 1, now, DAY).await.expect("add");
+                }
+                store.sync().await.expect("sync");
+                t.elapsed()
+            })
+        })
+    });
     // What an accepted message does: several counters charged in one write batch.
     const BATCH: usize = 64;
     let batches: Vec<Vec<(Key, u64, Duration)>> = (0..KEYS / BATCH)
