@@ -1,9 +1,13 @@
-//! Header parsing, address lists and the content fingerprint (MIME decoding, HTML to text,
-//! normalisation, MinHash) on arbitrary messages: never a panic, and the same message always
-//! gives the same campaign keys.
+//! Arbitrary messages through what the DATA checks read: header parsing, address lists, the
+//! header-integrity and letter-bomb inspections (default profile rules), and the content
+//! fingerprint (MIME decoding, HTML to text, normalisation, MinHash). Never a panic; a refusal
+//! is always a permanent `5xx` naming its rule; the same message always gives the same
+//! campaign keys.
 #![no_main]
 use aupgate::fingerprint;
 use aupgate::policy::headers::{parse_mailboxes, Headers};
+use aupgate::policy::inspect::{attachments, header_integrity};
+use aupgate::policy::profile::{Attachments, HeaderRules};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,6 +16,17 @@ fuzz_target!(|data: &[u8]| {
         if let Some(value) = headers.first(name) {
             let _ = parse_mailboxes(value, true);
         }
+    }
+    let owns = |domain: &str| domain.ends_with("example");
+    if let Some(refusal) = header_integrity::inspect(&headers, &HeaderRules::default(), &owns) {
+        let reply = refusal.reply();
+        assert!((500..600).contains(&reply.code), "{reply:?}");
+        assert!(reply.lines.iter().any(|l| l.contains("[rule headers.")), "{reply:?}");
+    }
+    if let Some(finding) = attachments::inspect_parsed(data, &headers, &Attachments::default()) {
+        let reply = finding.reply();
+        assert!((500..600).contains(&reply.code), "{reply:?}");
+        assert!(reply.lines.iter().any(|l| l.contains("[rule attachments.")), "{reply:?}");
     }
     let first = fingerprint::fingerprint(data);
     let again = fingerprint::fingerprint(data);

@@ -5,10 +5,11 @@
 //! engine never talks SMTP itself; the session sends the reply.
 //!
 //! Parts: `profile` (the policy files), `recipient` (counting identity), `headers` (header
-//! access), `verdict`, and with the `server` feature the `engine`, the `checks` (one per file),
+//! access), `inspect` (what the DATA checks read in a message, pure), `verdict`, and with the `server` feature the `engine`, the `checks` (one per file),
 //! `authentication` (SPF/DKIM/DMARC and the fields the gateway adds) and `escalation`.
 
 pub mod headers;
+pub mod inspect;
 pub mod profile;
 pub mod recipient;
 mod verdict;
