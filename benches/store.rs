@@ -54,6 +54,17 @@ fn percentiles(rt: &tokio::runtime::Runtime, s: &dyn RateStore, label: &str) {
     );
 }
 
+/// Runs `op(0..iters)` and returns the time until the store's writer has applied it all (the
+/// RocksDB store writes behind, so the figure includes its writer's work).
+async fn timed(store: &RocksStore, iters: u64, mut op: impl AsyncFnMut(usize)) -> Duration {
+    let t = Instant::now();
+    for i in 0..iters as usize {
+        op(i).await;
+    }
+    store.sync().await.expect("sync");
+    t.elapsed()
+}
+
 fn rocks(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
     let dir = tempfile::tempdir().expect("tmp");
@@ -64,15 +75,9 @@ fn rocks(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("counter_add", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let t = Instant::now();
-                for i in 0..iters as usize {
-                    store.counter_add(&keys[i % KEYS], 1, now, DAY).await.expect("add");
-                }
-                // The RocksDB store writes behind: the time includes its writer's work.
-                store.sync().await.expect("sync");
-                t.elapsed()
-            })
+            rt.block_on(timed(&store, iters, async |i| {
+                store.counter_add(&keys[i % KEYS], 1, now, DAY).await.expect("add");
+            }))
         })
     });
     // Every charge to a key of its own: the writer cannot fold anything (the key is built in
@@ -80,16 +85,11 @@ fn rocks(c: &mut Criterion) {
     let mut unique = 0u64;
     g.bench_function("counter_add_distinct_keys", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let t = Instant::now();
-                for _ in 0..iters {
-                    unique += 1;
-                    let key = Key::new("quota.unique", "tenant").part_u64(unique);
-                    store.counter_add(&key, 1, now, DAY).await.expect("add");
-                }
-                store.sync().await.expect("sync");
-                t.elapsed()
-            })
+            rt.block_on(timed(&store, iters, async |_| {
+                unique += 1;
+                let key = Key::new("quota.unique", "tenant").part_u64(unique);
+                store.counter_add(&key, 1, now, DAY).await.expect("add");
+            }))
         })
     });
     // What an accepted message does: several counters charged in one write batch.
@@ -104,18 +104,12 @@ fn rocks(c: &mut Criterion) {
     g.throughput(Throughput::Elements(BATCH as u64));
     g.bench_function("counter_add_many_64", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let t = Instant::now();
-                for i in 0..iters as usize {
-                    store
-                        .counter_add_many(&batches[i % batches.len()], now)
-                        .await
-                        .expect("add many");
-                }
-                // The RocksDB store writes behind: the time includes its writer's work.
-                store.sync().await.expect("sync");
-                t.elapsed()
-            })
+            rt.block_on(timed(&store, iters, async |i| {
+                store
+                    .counter_add_many(&batches[i % batches.len()], now)
+                    .await
+                    .expect("add many");
+            }))
         })
     });
     // Exactly what one accepted message charges: its 4 quota counters in one batch.
@@ -125,51 +119,33 @@ fn rocks(c: &mut Criterion) {
     g.throughput(Throughput::Elements(4));
     g.bench_function("counter_add_many_4", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let t = Instant::now();
-                for i in 0..iters as usize {
-                    store
-                        .counter_add_many(&quota_batches[i % quota_batches.len()], now)
-                        .await
-                        .expect("add many");
-                }
-                // The RocksDB store writes behind: the time includes its writer's work.
-                store.sync().await.expect("sync");
-                t.elapsed()
-            })
+            rt.block_on(timed(&store, iters, async |i| {
+                store
+                    .counter_add_many(&quota_batches[i % quota_batches.len()], now)
+                    .await
+                    .expect("add many");
+            }))
         })
     });
     g.throughput(Throughput::Elements(1));
     g.bench_function("counter_check_and_add", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let t = Instant::now();
-                for i in 0..iters as usize {
-                    store
-                        .counter_check_and_add(&keys[i % KEYS], 1, u64::MAX, now, DAY)
-                        .await
-                        .expect("cac");
-                }
-                // The RocksDB store writes behind: the time includes its writer's work.
-                store.sync().await.expect("sync");
-                t.elapsed()
-            })
+            rt.block_on(timed(&store, iters, async |i| {
+                store
+                    .counter_check_and_add(&keys[i % KEYS], 1, u64::MAX, now, DAY)
+                    .await
+                    .expect("cac");
+            }))
         })
     });
     g.bench_function("set_check_and_add_cap20", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let t = Instant::now();
-                for i in 0..iters as usize {
-                    store
-                        .set_check_and_add(&keys[i % KEYS], &(i % 40).to_be_bytes(), now, DAY, 20)
-                        .await
-                        .expect("set");
-                }
-                // The RocksDB store writes behind: the time includes its writer's work.
-                store.sync().await.expect("sync");
-                t.elapsed()
-            })
+            rt.block_on(timed(&store, iters, async |i| {
+                store
+                    .set_check_and_add(&keys[i % KEYS], &(i % 40).to_be_bytes(), now, DAY, 20)
+                    .await
+                    .expect("set");
+            }))
         })
     });
     g.finish();

@@ -10,6 +10,7 @@
 # msg/s per profile and its ratio to `off`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source deploy/bench-lib.sh
 bin="${AUPGATE:-target/release/aupgate}"
 rounds="${1:-3}"
 shift || true
@@ -25,12 +26,7 @@ for round in $(seq "$rounds"); do
   for profile in "${profiles[@]}"; do
     rm -rf /var/tmp/aupgate-bench/store /var/tmp/aupgate-bench/queue
     sed "s|^directory = .*|directory = \"deploy/bench-policy/$profile\"|" deploy/bench.toml >"$work/bench.toml"
-    "$bin" serve --config "$work/bench.toml" >"$work/server.log" 2>&1 &
-    server=$!
-    for _ in $(seq 100); do
-      (exec 3<>/dev/tcp/127.0.0.1/2525) 2>/dev/null && break
-      sleep 0.1
-    done
+    start_gateway "$bin" "$work/bench.toml" "$work/server.log"
     line="$(python3 ../shared/bench/smtp_bench.py -s "$sessions" -m "$messages" -r 1 -l 2048 \
       --label "$profile" ${JSON:+--json "$JSON"} 127.0.0.1:2525 | grep '^RESULT')"
     echo "round $round: $line"

@@ -7,6 +7,7 @@
 # Usage: AUPGATE=<bin> deploy/bench-idle.sh [SESSIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source deploy/bench-lib.sh
 bin="${AUPGATE:-target/release/aupgate}"
 sessions="${1:-10000}"
 work="$(mktemp -d /var/tmp/aupgate-idle.XXXXXX)"
@@ -14,12 +15,7 @@ trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 sed -e "s/^max_connections_per_ip = .*/max_connections_per_ip = $((sessions + 100))/" \
   -e "s/^max_connections = .*/max_connections = $((sessions + 100))/" \
   -e "s|^data_dir = .*|data_dir = \"$work/data\"|" deploy/bench.toml >"$work/bench.toml"
-"$bin" serve --config "$work/bench.toml" >"$work/server.log" 2>&1 &
-server=$!
-for _ in $(seq 100); do
-  (exec 3<>/dev/tcp/127.0.0.1/2525) 2>/dev/null && break
-  sleep 0.1
-done
+start_gateway "$bin" "$work/bench.toml" "$work/server.log"
 rss() { awk '/VmRSS/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$server/status"; }
 echo "gateway RSS idle: $(rss)"
 python3 - "$sessions" "$work/ready" <<'PY' &

@@ -113,12 +113,22 @@ struct Queue {
 }
 
 /// How far the writer has got.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 struct Progress {
     /// Every batch up to this sequence number is in the database.
     applied: u64,
     /// The first write the database refused; every later operation fails with it.
     failed: Option<String>,
+}
+
+impl Progress {
+    /// What a waiter for batch `seq` gets now: done, failed, or `None` (keep waiting).
+    fn outcome(&self, seq: u64) -> Option<Result<(), StoreError>> {
+        if self.applied >= seq {
+            return Some(Ok(()));
+        }
+        self.failed.as_ref().map(|error| Err(StoreError::Write(error.clone())))
+    }
 }
 
 /// Queued values by column family and key: `(seq, Some(value))` or `(seq, None)` for a deletion.
@@ -131,10 +141,10 @@ struct Shared {
     /// Committers wait here for room.
     room: Condvar,
     progress: Mutex<Progress>,
-    /// Barrier and durable waiters wait here for progress.
+    /// Blocking waiters (barriers) wait here for progress.
     progressed: Condvar,
-    /// The same progress for async waiters.
-    watch: tokio::sync::watch::Sender<Progress>,
+    /// Async waiters (`wait_applied`) wait here for progress.
+    progressed_async: tokio::sync::Notify,
     /// `last_seq`, readable without the queue lock.
     submitted: AtomicU64,
     overlay: Box<[Mutex<OverlayShard>]>,
@@ -155,6 +165,12 @@ impl Shared {
     fn failed(&self) -> Option<String> {
         lock(&self.progress).failed.clone()
     }
+
+    /// Wakes every waiter after the progress changed.
+    fn published(&self) {
+        self.progressed.notify_all();
+        self.progressed_async.notify_waiters();
+    }
 }
 
 /// The writer: its thread and the state it shares with committers and readers.
@@ -173,7 +189,7 @@ impl Writer {
             room: Condvar::new(),
             progress: Mutex::new(Progress::default()),
             progressed: Condvar::new(),
-            watch: tokio::sync::watch::Sender::new(Progress::default()),
+            progressed_async: tokio::sync::Notify::new(),
             submitted: AtomicU64::new(0),
             overlay: (0..OVERLAY_SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: std::hash::RandomState::new(),
@@ -292,11 +308,8 @@ impl Writer {
         }
         let mut progress = lock(&shared.progress);
         loop {
-            if progress.applied >= target {
-                return Ok(());
-            }
-            if let Some(error) = &progress.failed {
-                return Err(StoreError::Write(error.clone()));
+            if let Some(done) = progress.outcome(target) {
+                return done;
             }
             progress = shared.progressed.wait(progress).unwrap_or_else(PoisonError::into_inner);
         }
@@ -304,18 +317,20 @@ impl Writer {
 
     /// Waits (without blocking a thread) until batch `seq` is in the database.
     pub(crate) async fn wait_applied(&self, seq: u64) -> Result<(), StoreError> {
-        let mut rx = self.shared.watch.subscribe();
-        if rx.borrow().applied < seq {
-            self.hurry();
+        let shared = &*self.shared;
+        if let Some(done) = lock(&shared.progress).outcome(seq) {
+            return done;
         }
-        let progress = rx
-            .wait_for(|p| p.applied >= seq || p.failed.is_some())
-            .await
-            .map_err(|_| StoreError::Task("the store writer stopped".into()))?;
-        match (&progress.failed, progress.applied >= seq) {
-            (_, true) => Ok(()),
-            (Some(error), false) => Err(StoreError::Write(error.clone())),
-            (None, false) => Err(StoreError::Task("the store writer stopped".into())),
+        self.hurry();
+        loop {
+            // Registered before the check, so progress made in between is not missed.
+            let notified = shared.progressed_async.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(done) = lock(&shared.progress).outcome(seq) {
+                return done;
+            }
+            notified.await;
         }
     }
 }
@@ -337,14 +352,9 @@ impl Drop for Writer {
 
 /// Marks the store failed and wakes everyone who waits on the writer.
 fn fail(shared: &Shared, error: String) {
-    let progress = {
-        let mut progress = lock(&shared.progress);
-        progress.failed.get_or_insert(error);
-        progress.clone()
-    };
-    shared.progressed.notify_all();
+    lock(&shared.progress).failed.get_or_insert(error);
     shared.room.notify_all();
-    shared.watch.send_replace(progress);
+    shared.published();
 }
 
 /// The writer thread: take all that is queued, write it as one batch, publish the progress.
@@ -398,7 +408,7 @@ fn run(shared: &Shared, db: &DB, write_opts: &WriteOptions, combine: CombineMerg
                 }
             }
         }
-        let progress = {
+        {
             let mut progress = lock(&shared.progress);
             match result {
                 Ok(()) if !failed => progress.applied = last_seq,
@@ -408,10 +418,8 @@ fn run(shared: &Shared, db: &DB, write_opts: &WriteOptions, combine: CombineMerg
                     progress.failed = Some(error.to_string());
                 }
             }
-            progress.clone()
-        };
-        shared.progressed.notify_all();
-        shared.watch.send_replace(progress);
+        }
+        shared.published();
     }
 }
 
@@ -492,6 +500,13 @@ mod tests {
         Some((a + b).to_le_bytes().to_vec())
     }
 
+    /// A database with the test family, and a writer on it.
+    fn started(dir: &std::path::Path) -> (Arc<DB>, Writer) {
+        let db = open(dir);
+        let writer = Writer::start(Arc::clone(&db), WriteOptions::default(), sum).expect("writer");
+        (db, writer)
+    }
+
     fn put(writer: &Writer, key: &[u8], value: &[u8]) {
         let mut batch = Batch::default();
         batch.put(CF, key, value);
@@ -505,8 +520,7 @@ mod tests {
     #[test]
     fn reads_see_every_write_made_before_them_while_the_writer_races() {
         let dir = tempfile::tempdir().expect("tmp");
-        let db = open(dir.path());
-        let writer = Writer::start(Arc::clone(&db), WriteOptions::default(), sum).expect("writer");
+        let (db, writer) = started(dir.path());
         for i in 0..5_000u32 {
             let key = format!("k{}", i % 7);
             if i % 13 == 0 {
@@ -588,8 +602,7 @@ mod tests {
     #[test]
     fn a_barrier_puts_every_queued_write_in_the_database() {
         let dir = tempfile::tempdir().expect("tmp");
-        let db = open(dir.path());
-        let writer = Writer::start(Arc::clone(&db), WriteOptions::default(), sum).expect("writer");
+        let (db, writer) = started(dir.path());
         for i in 0..300u32 {
             put(&writer, &i.to_be_bytes(), b"v");
         }
@@ -607,8 +620,7 @@ mod tests {
     #[test]
     fn wait_applied_returns_once_the_write_is_in_the_database() {
         let dir = tempfile::tempdir().expect("tmp");
-        let db = open(dir.path());
-        let writer = Writer::start(Arc::clone(&db), WriteOptions::default(), sum).expect("writer");
+        let (db, writer) = started(dir.path());
         put(&writer, b"k", b"v1");
         let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
         rt.block_on(writer.wait_applied(writer.submitted())).expect("applied");
@@ -619,8 +631,7 @@ mod tests {
     #[test]
     fn dropping_the_writer_applies_what_is_queued() {
         let dir = tempfile::tempdir().expect("tmp");
-        let db = open(dir.path());
-        let writer = Writer::start(Arc::clone(&db), WriteOptions::default(), sum).expect("writer");
+        let (db, writer) = started(dir.path());
         put(&writer, b"last", b"v");
         drop(writer);
         let cf = db.cf_handle(CF).expect("cf");
@@ -630,8 +641,7 @@ mod tests {
     #[test]
     fn a_write_the_database_refuses_fails_every_later_operation() {
         let dir = tempfile::tempdir().expect("tmp");
-        let db = open(dir.path());
-        let writer = Writer::start(Arc::clone(&db), WriteOptions::default(), sum).expect("writer");
+        let (_db, writer) = started(dir.path());
         // A column family the database does not have: the writer's batch fails.
         let mut batch = Batch::default();
         batch.put("missing", b"k".as_slice(), b"v".as_slice());
