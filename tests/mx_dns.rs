@@ -1,4 +1,5 @@
-//! MX mode against a real DNS server on loopback: MX lookup, implicit MX, null MX.
+//! MX mode against a real DNS server on loopback: MX lookup, implicit MX, null MX; and the
+//! resolver's TXT cache against the same server.
 
 mod support;
 
@@ -59,4 +60,39 @@ async fn mx_routing_uses_the_configured_resolver() {
     assert!(text.contains("Final-Recipient: rfc822; dave@nullmx.example"), "{text}");
     assert!(text.contains("556 5.1.10"), "{text}");
     assert_eq!(h.sink.messages().len(), 0, "the smarthost must not be used in MX mode");
+}
+
+#[tokio::test]
+async fn txt_answers_are_kept_for_their_ttl_and_a_fresh_lookup_asks_again() {
+    let zone = Zone::default();
+    zone.cache_negative_answers(60);
+    zone.add("acme.example", Record::Txt("v=spf1 -all".into()));
+    let server = DnsServer::start(zone.clone()).await;
+    let mut config = aupgate::config::Config::demo();
+    config.dns.nameservers = vec![server.address.to_string()];
+    let dns = aupgate::dns::Dns::new(&config.dns).unwrap();
+
+    // A positive answer (60 s TTL) is asked once and then served from the cache.
+    for _ in 0..3 {
+        let records = dns.txt("acme.example").await.unwrap();
+        assert_eq!(&records[..], ["v=spf1 -all".to_string()]);
+    }
+    assert_eq!(zone.queries("acme.example"), 1);
+
+    // A record published meanwhile is not seen until the TTL runs out, except by a fresh lookup
+    // (domain verification), which also replaces what later lookups get.
+    zone.add("acme.example", Record::Txt("aupgate-verify=token".into()));
+    assert_eq!(dns.txt("acme.example").await.unwrap().len(), 1);
+    let fresh = dns.txt_fresh("acme.example").await.unwrap();
+    assert_eq!(fresh.len(), 2, "{fresh:?}");
+    assert_eq!(zone.queries("acme.example"), 2);
+    assert_eq!(dns.txt("acme.example").await.unwrap().len(), 2);
+    assert_eq!(zone.queries("acme.example"), 2);
+
+    // A name that does not exist is a permanent answer, cached as the zone's SOA allows.
+    for _ in 0..2 {
+        let error = dns.txt("missing.example").await.unwrap_err();
+        assert!(matches!(error, aupgate::dns::DnsError::NotFound { .. }), "{error}");
+    }
+    assert_eq!(zone.queries("missing.example"), 1);
 }

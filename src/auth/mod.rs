@@ -7,9 +7,13 @@
 //! - `results` — Authentication-Results fields in raw headers (pure; fuzzable).
 //! - `keys` — the DKIM key files, generation and rotation.
 //! - `spf_syntax` — a strict RFC 7208 syntax check (pure; fuzzable).
+//! - `record_cache` — mail-auth's parsed records (SPF, DKIM keys, DMARC, and the addresses SPF
+//!   asks for), kept for their DNS TTL so a message does not re-parse them.
 
 #[cfg(feature = "server")]
 pub mod keys;
+#[cfg(feature = "server")]
+mod record_cache;
 pub mod results;
 pub mod spf_syntax;
 
@@ -28,6 +32,7 @@ mod authenticator {
     use mail_auth::{AuthenticatedMessage, DkimOutput, DmarcOutput, MessageAuthenticator, SpfOutput, SpfResult};
 
     use super::keys::{DkimKey, KeyError, KeyRing, Signer};
+    use super::record_cache::RecordCaches;
     use super::spf_syntax;
     use crate::config::Config;
     use crate::dns::Dns;
@@ -55,6 +60,7 @@ mod authenticator {
         helo: String,
         key_dir: PathBuf,
         keys: RwLock<Arc<KeyRing>>,
+        records: RecordCaches,
     }
 
     impl Authenticator {
@@ -70,6 +76,7 @@ mod authenticator {
                 helo: config.server.hostname.clone(),
                 key_dir,
                 keys: RwLock::new(Arc::new(keys)),
+                records: RecordCaches::default(),
             })
         }
 
@@ -138,7 +145,10 @@ mod authenticator {
             for &ip in &self.egress_ips {
                 let output = self
                     .resolver
-                    .verify_spf(SpfParameters::verify_mail_from(ip, &self.helo, &self.helo, sender))
+                    .verify_spf(
+                        self.records
+                            .parameters(SpfParameters::verify_mail_from(ip, &self.helo, &self.helo, sender)),
+                    )
                     .await;
                 let prediction = SpfPrediction { output, ip };
                 if worst
@@ -203,8 +213,8 @@ mod authenticator {
         }
 
         /// Verifies every DKIM signature of `message` against DNS.
-        pub async fn verify_dkim<'x>(&self, message: &'x AuthenticatedMessage<'x>) -> Vec<DkimOutput<'x>> {
-            self.resolver.verify_dkim(message).await
+        pub async fn verify_dkim<'x>(&'x self, message: &'x AuthenticatedMessage<'x>) -> Vec<DkimOutput<'x>> {
+            self.resolver.verify_dkim(self.records.parameters(message)).await
         }
 
         /// The DMARC verdict for `message` given the DKIM results and the SPF prediction.
@@ -216,13 +226,13 @@ mod authenticator {
             spf: &'x SpfOutput,
         ) -> DmarcOutput {
             self.resolver
-                .verify_dmarc(DmarcParameters {
+                .verify_dmarc(self.records.parameters(DmarcParameters {
                     message,
                     dkim_output: dkim,
                     dkim2_output: None,
                     rfc5321_mail_from_domain: mail_from_domain,
                     spf_output: spf,
-                })
+                }))
                 .await
         }
     }

@@ -1,6 +1,11 @@
 //! The gateway's one DNS resolver (hickory), shared by MX routing, SPF/DKIM/DMARC and domain
 //! verification. Configurable nameservers with ports (tests point it at a DNS server on loopback),
 //! caching, timeouts. It only answers questions; it never decides policy.
+//!
+//! - `cache` — answers kept until their TTL runs out (TXT answers here, mail-auth's parsed
+//!   records in the authenticator).
+
+pub mod cache;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -10,7 +15,11 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
 use hickory_resolver::TokioResolver;
 
+use self::cache::TtlCache;
 use crate::config::DnsConfig;
+
+/// How many TXT answers the resolver keeps beside hickory's own cache.
+const TXT_CACHE_ENTRIES: usize = 16_384;
 
 /// A DNS failure, split the way SMTP replies need it.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +46,8 @@ pub struct MxHost {
 #[derive(Clone)]
 pub struct Dns {
     resolver: Arc<TokioResolver>,
+    /// TXT answers by lower-cased FQDN, until their TTL runs out.
+    txt_answers: Arc<TtlCache<String, Arc<[String]>>>,
 }
 
 impl Dns {
@@ -66,6 +77,7 @@ impl Dns {
         let resolver = builder.build().map_err(|e| DnsError::Setup(e.to_string()))?;
         Ok(Dns {
             resolver: Arc::new(resolver),
+            txt_answers: Arc::new(TtlCache::new(TXT_CACHE_ENTRIES)),
         })
     }
 
@@ -118,14 +130,20 @@ impl Dns {
         Ok(ips)
     }
 
-    /// TXT strings of `name`, each record's character-strings joined.
-    pub async fn txt(&self, name: &str) -> Result<Vec<String>, DnsError> {
+    /// TXT strings of `name`, each record's character-strings joined. A positive answer is
+    /// kept for its TTL; failures and empty answers go through hickory (which caches what RFC
+    /// 2308 lets it).
+    pub async fn txt(&self, name: &str) -> Result<Arc<[String]>, DnsError> {
+        let key = fqdn(name).to_ascii_lowercase();
+        if let Some(records) = self.txt_answers.get(key.as_str()) {
+            return Ok(records);
+        }
         let lookup = self
             .resolver
-            .txt_lookup(fqdn(name).as_str())
+            .txt_lookup(key.as_str())
             .await
             .map_err(|e| classify(name, "TXT", e))?;
-        Ok(lookup
+        let records: Arc<[String]> = lookup
             .answers()
             .iter()
             .filter_map(|record| match &record.data {
@@ -137,14 +155,20 @@ impl Dns {
                 ),
                 _ => None,
             })
-            .collect())
+            .collect();
+        if !records.is_empty() {
+            self.txt_answers.insert(key, records.clone(), lookup.valid_until());
+        }
+        Ok(records)
     }
 
     /// TXT strings of `name`, asked fresh (the cached answer, positive or negative, is dropped
     /// first): for verification, where the tenant has just published the record.
-    pub async fn txt_fresh(&self, name: &str) -> Result<Vec<String>, DnsError> {
+    pub async fn txt_fresh(&self, name: &str) -> Result<Arc<[String]>, DnsError> {
+        let key = fqdn(name).to_ascii_lowercase();
+        self.txt_answers.remove(key.as_str());
         self.resolver
-            .clear_lookup_cache(fqdn(name).as_str(), hickory_resolver::proto::rr::RecordType::TXT);
+            .clear_lookup_cache(key.as_str(), hickory_resolver::proto::rr::RecordType::TXT);
         self.txt(name).await
     }
 

@@ -41,6 +41,7 @@ pub struct Zone {
     records: Arc<Mutex<HashMap<String, Vec<Record>>>>,
     faults: Arc<Mutex<HashMap<String, Fault>>>,
     queries: Arc<Mutex<HashMap<String, usize>>>,
+    negative_ttl: Arc<Mutex<Option<u32>>>,
 }
 
 impl Zone {
@@ -57,6 +58,13 @@ impl Zone {
     pub fn queries(&self, name: &str) -> usize {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         self.queries.lock().unwrap().get(&name).copied().unwrap_or(0)
+    }
+
+    /// Answers for names and types the zone lacks carry an SOA with this negative-caching TTL
+    /// (RFC 2308), as real zones' do, so resolvers cache them. Off by default: tests add records
+    /// after a first lookup and must see them.
+    pub fn cache_negative_answers(&self, ttl: u32) {
+        *self.negative_ttl.lock().unwrap() = Some(ttl);
     }
 
     /// Makes queries for `name` fail with `fault`.
@@ -165,12 +173,13 @@ fn respond(query: &[u8], zone: &Zone, udp: bool) -> Option<Vec<u8>> {
         .filter(|r| r.rtype() == qtype)
         .collect();
     let rcode = if records.is_none() { 3 } else { 0 };
+    let negative_ttl = (*zone.negative_ttl.lock().unwrap()).filter(|_| answers.is_empty());
     let mut out = Vec::new();
     out.extend_from_slice(&query[0..2]);
     out.extend_from_slice(&[0x84 | (query[2] & 0x01), rcode]);
     out.extend_from_slice(&1u16.to_be_bytes());
     out.extend_from_slice(&(answers.len() as u16).to_be_bytes());
-    out.extend_from_slice(&0u16.to_be_bytes());
+    out.extend_from_slice(&(negative_ttl.is_some() as u16).to_be_bytes());
     out.extend_from_slice(&0u16.to_be_bytes());
     out.extend_from_slice(&query[12..question_end]);
     for record in answers {
@@ -197,11 +206,26 @@ fn respond(query: &[u8], zone: &Zone, udp: bool) -> Option<Vec<u8>> {
         out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
         out.extend_from_slice(&rdata);
     }
+    if let Some(ttl) = negative_ttl {
+        // The SOA of the zone's apex (the last two labels), its minimum field the negative TTL.
+        let apex = labels[labels.len().saturating_sub(2)..].join(".");
+        let mut rdata = encode_name(&format!("ns.{apex}"));
+        rdata.extend(encode_name(&format!("hostmaster.{apex}")));
+        for value in [1u32, 3600, 600, 86400, ttl] {
+            rdata.extend_from_slice(&value.to_be_bytes());
+        }
+        out.extend(encode_name(&apex));
+        out.extend_from_slice(&6u16.to_be_bytes());
+        out.extend_from_slice(&1u16.to_be_bytes());
+        out.extend_from_slice(&ttl.to_be_bytes());
+        out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        out.extend_from_slice(&rdata);
+    }
     if udp && out.len() > 512 {
         // Too big for plain UDP: header and question only, with TC set.
         out.truncate(question_end);
         out[2] |= 0x02;
-        out[6..8].copy_from_slice(&0u16.to_be_bytes());
+        out[6..10].fill(0);
     }
     Some(out)
 }
