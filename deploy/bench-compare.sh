@@ -4,7 +4,7 @@
 # from one run on one machine state. Needs the bench sink and DNS already running:
 #   ../shared/bench/ctl.sh sink-start
 #   AUPGATE=<bin> deploy/bench-dns.sh &
-# Usage: deploy/bench-compare.sh [ROUNDS] [PROFILE...]   (default: 3 rounds of off noauth full)
+# Usage: deploy/bench-compare.sh [ROUNDS] [PROFILE...]   (default: 3 rounds of off noauth nosign full)
 # Environment: AUPGATE (binary), MESSAGES (default 9000), SESSIONS (default 20), JSON (a file to
 # append the driver's records to). Prints the driver's RESULT lines, then the mean delivered
 # msg/s per profile and its ratio to `off`.
@@ -15,7 +15,7 @@ bin="${AUPGATE:-target/release/aupgate}"
 rounds="${1:-3}"
 shift || true
 profiles=("$@")
-[ ${#profiles[@]} -gt 0 ] || profiles=(off noauth full)
+[ ${#profiles[@]} -gt 0 ] || profiles=(off noauth nosign full)
 messages="${MESSAGES:-9000}"
 sessions="${SESSIONS:-20}"
 work="$(mktemp -d /var/tmp/aupgate-compare.XXXXXX)"

@@ -1,5 +1,6 @@
 //! Redis-only store tests: two gateway nodes share one limit; an unreachable server is an error,
-//! never a zero; windowed keys carry an expiry.
+//! never a zero; windowed keys carry an expiry; a tenant record that was written is always
+//! listed, whichever of its two writes fails.
 
 mod store_support;
 
@@ -7,15 +8,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aupgate::store::redis::RedisStore;
-use aupgate::store::{Backend, Charge, Key, RateStore, StoreConfig};
+use aupgate::store::{Backend, Charge, Key, RateStore, StoreConfig, TenantRecord, TenantState};
 use store_support::{now_ms, RedisServer};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
 async fn connect(server: &RedisServer) -> Arc<dyn RateStore> {
+    connect_url(server.url()).await
+}
+
+async fn connect_url(url: String) -> Arc<dyn RateStore> {
     let cfg = StoreConfig {
         backend: Backend::Redis,
-        urls: vec![server.url()],
+        urls: vec![url],
         redis_timeout: aupgate::config::HumanDuration::millis(500),
         ..Default::default()
     };
@@ -97,4 +102,56 @@ async fn windowed_keys_expire() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     let n: i64 = redis::cmd("DBSIZE").query_async(&mut c).await.expect("dbsize");
     assert_eq!(n, 0, "everything expired by EXPIRE, no scan");
+}
+
+/// A store connected as a Redis user that may run every command but `denied`.
+async fn connect_denying(server: &RedisServer, user: &str, denied: &str) -> Arc<dyn RateStore> {
+    let client = redis::Client::open(server.url()).expect("client");
+    let mut c = client.get_multiplexed_async_connection().await.expect("conn");
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(user)
+        .arg("on")
+        .arg(">secret")
+        .arg("~*")
+        .arg("&*")
+        .arg("+@all")
+        .arg(format!("-{denied}"))
+        .query_async(&mut c)
+        .await
+        .expect("acl setuser");
+    connect_url(server.url().replace("redis://", &format!("redis://{user}:secret@"))).await
+}
+
+#[tokio::test]
+async fn a_written_tenant_record_is_always_listed() {
+    let server = RedisServer::start();
+    let record = |id: &str| TenantRecord {
+        id: id.into(),
+        name: format!("Tenant {id}"),
+        state: TenantState::Active,
+        extra: serde_json::Value::Null,
+    };
+    // The index write fails: the put fails and writes no record either.
+    let no_index = connect_denying(&server, "no-sadd", "sadd").await;
+    assert!(no_index.tenant_put(&record("acme")).await.is_err());
+    assert!(
+        no_index.tenant_get("acme").await.expect("get").is_none(),
+        "no unlisted record"
+    );
+    // The record write fails after the index write: the put fails, the list skips the bare id.
+    let no_record = connect_denying(&server, "no-set", "set").await;
+    assert!(no_record.tenant_put(&record("acme")).await.is_err());
+    let store = connect(&server).await;
+    assert!(store.tenant_list().await.expect("list").is_empty());
+    // The next put completes it.
+    store.tenant_put(&record("acme")).await.expect("put");
+    let listed: Vec<String> = store
+        .tenant_list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(listed, vec!["acme".to_string()]);
 }

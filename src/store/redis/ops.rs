@@ -237,13 +237,17 @@ impl RateStore for RedisStore {
         })
     }
 
+    /// The index and the record live in different slots of a cluster, so no one script may
+    /// write both. The index is written first: a failure between the two leaves an id without a
+    /// record, which `tenant_list` skips and the next put completes, never a record that
+    /// `tenant_list` cannot see.
     fn tenant_put<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, ()> {
         Box::pin(async move {
             let json = serde_json::to_vec(rec)?;
+            let _: i64 = self.cmd(redis::cmd("SADD").arg(TENANT_INDEX).arg(&rec.id)).await?;
             let _: () = self
                 .cmd(redis::cmd("SET").arg(rec_key("_tenant", &rec.id)).arg(json))
                 .await?;
-            let _: i64 = self.cmd(redis::cmd("SADD").arg(TENANT_INDEX).arg(&rec.id)).await?;
             Ok(())
         })
     }
