@@ -8,7 +8,8 @@
 //! nothing it empties the cache (entries are cheap to fetch again; memory is not unbounded).
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
+// foldhash: several times faster than SipHash on short keys, still seeded per process.
+use foldhash::{HashMap, HashMapExt};
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;

@@ -25,7 +25,8 @@
 //! operation with that error: the gateway defers mail (`451`) rather than count in memory only.
 //! The queue is bounded ([`MAX_QUEUED_OPS`]): a writer that falls behind slows committers down.
 
-use std::collections::HashMap;
+// foldhash: several times faster than SipHash on short keys, still seeded per process.
+use foldhash::{HashMap, HashMapExt};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -148,7 +149,7 @@ struct Shared {
     /// `last_seq`, readable without the queue lock.
     submitted: AtomicU64,
     overlay: Box<[Mutex<OverlayShard>]>,
-    hasher: std::hash::RandomState,
+    hasher: foldhash::fast::RandomState,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -192,7 +193,7 @@ impl Writer {
             progressed_async: tokio::sync::Notify::new(),
             submitted: AtomicU64::new(0),
             overlay: (0..OVERLAY_SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: std::hash::RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
         });
         let for_thread = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -436,7 +437,7 @@ fn write(db: &DB, write_opts: &WriteOptions, batches: &[Batch], combine: Combine
     let ops: Vec<&Op> = batches.iter().flat_map(|b| &b.ops).collect();
     let mut last_write: HashMap<Slot<'_>, usize> = HashMap::new();
     let mut merged: HashMap<Slot<'_>, (usize, Vec<u8>)> = HashMap::new();
-    let mut in_order: std::collections::HashSet<Slot<'_>> = std::collections::HashSet::new();
+    let mut in_order: foldhash::HashSet<Slot<'_>> = foldhash::HashSetExt::new();
     for (i, op) in ops.iter().enumerate() {
         match op {
             Op::Put { cf, key, .. } | Op::Delete { cf, key } => {
