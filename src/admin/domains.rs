@@ -152,10 +152,12 @@ pub async fn verify(
         Ok(texts) => texts.iter().any(|t| t.trim() == expected),
         Err(DnsError::NotFound { .. }) => false,
         Err(error) => {
-            // A temporary DNS failure is never a "no": the caller retries.
+            // A temporary DNS failure is never a "no": the domain stays as it was and the caller
+            // retries. HTTP 503 says "later" to HTTP clients; the text carries the SMTP-style
+            // temporary code operators' scripts match on.
             return Err(super::error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("temporary DNS failure, try again: {error}"),
+                format!("451 4.4.3 temporary DNS failure, try again later: {error}"),
             ));
         }
     };

@@ -120,8 +120,28 @@ enum BlocksCommand {
     Lift(BlockTarget),
 }
 
-/// Runs an admin subcommand; returns the exit code.
+/// Exit code of a command the gateway could not carry out for now (DNS trouble): try again
+/// later. EX_TEMPFAIL from sysexits.h, as sendmail and Postfix use it.
+pub const EXIT_TEMPFAIL: i32 = 75;
+
+/// The admin API answered "not now" (HTTP 503): the command may succeed if run again.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct TemporaryFailure(String);
+
+/// Runs an admin subcommand; returns the exit code ([`EXIT_TEMPFAIL`] when the gateway says to
+/// try again later).
 pub fn run(args: AdminArgs) -> anyhow::Result<i32> {
+    match run_command(args) {
+        Err(error) if error.downcast_ref::<TemporaryFailure>().is_some() => {
+            eprintln!("aupgate: {error:#}");
+            Ok(EXIT_TEMPFAIL)
+        }
+        other => other,
+    }
+}
+
+fn run_command(args: AdminArgs) -> anyhow::Result<i32> {
     let (base, token) = endpoint(&args)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
@@ -282,6 +302,9 @@ async fn send<T: serde::de::DeserializeOwned>(
             .await
             .map(|e| e.error)
             .unwrap_or_else(|_| status.to_string());
+        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            return Err(TemporaryFailure(format!("{status}: {message}")).into());
+        }
         bail!("{status}: {message}");
     }
     Ok(response.json().await?)
