@@ -1,12 +1,13 @@
 //! The abuse desk's block commands, end to end: the real `aupgate admin` binary talks to the real
 //! gateway's admin API; a tenant block refuses mail at MAIL FROM at once, lifting it restores
-//! sending, and both are audited with who and why.
+//! sending, and both are audited with who and why; sender and campaign blocks refuse only that
+//! address (however it is spelled) or that mailing (however it is personalised).
 
 mod support;
 
 use std::process::Command;
 
-use support::Harness;
+use support::{send_message, Harness};
 
 fn admin(h: &Harness, args: &[&str], token: Option<&str>) -> (bool, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_aupgate"));
@@ -130,4 +131,81 @@ async fn a_configured_token_is_required() {
     let (ok, out, err) = admin(&h, &["blocks", "list"], Some("s3cret-token-0123456789"));
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "no blocks");
+}
+
+fn block(h: &Harness, action: &str, scope: &str, target: &str) {
+    let (ok, _, err) = admin(
+        h,
+        &[
+            "blocks",
+            action,
+            "--tenant",
+            "acme",
+            "--scope",
+            scope,
+            "--target",
+            target,
+            "--reason",
+            "abuse desk ticket 12",
+            "--by",
+            "carol",
+        ],
+        None,
+    );
+    assert!(ok, "blocks {action} --scope {scope}: {err}");
+}
+
+fn newsletter(name: &str) -> String {
+    format!(
+        "From: news@acme.example\r\nTo: {name}@dest.example\r\nSubject: Spring sale\r\n\r\n\
+         Dear {name}, our spring sale starts today with fresh offers on garden tools, outdoor \
+         furniture and seeds for every season. Visit our shop this week and bring a friend.\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sender_and_campaign_blocks_refuse_until_lifted() {
+    let h = Harness::start().await;
+
+    // A sender block stops that address however it is spelled, and no other.
+    block(&h, "add", "sender", "Alerts@ACME.example");
+    for spelling in [
+        "alerts@acme.example",
+        "Alerts+1@acme.example",
+        "\"alerts\"@ACME.EXAMPLE.",
+    ] {
+        let reply = send_message(&h, spelling, &["bob@dest.example"], &newsletter("bob")).await;
+        assert!(reply.starts_with("554 5.7.1"), "{spelling}: {reply}");
+        assert!(reply.contains("[rule block.sender]"), "{reply}");
+    }
+    let reply = send_message(&h, "news@acme.example", &["bob@dest.example"], &newsletter("bob")).await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+
+    // A campaign block stops every personalised copy of that mailing, and nothing else. The
+    // mailing above founded its campaign, whose id is its fingerprint's.
+    let campaign = format!(
+        "{:016x}",
+        aupgate::fingerprint::fingerprint(newsletter("bob").as_bytes()).campaign_id()
+    );
+    block(&h, "add", "campaign", &campaign);
+    let reply = send_message(&h, "news@acme.example", &["dora@dest.example"], &newsletter("dora")).await;
+    assert!(reply.starts_with("554 5.7.1"), "{reply}");
+    assert!(
+        reply.contains(&format!("campaign {campaign}")) && reply.contains("[rule block.campaign]"),
+        "{reply}"
+    );
+    let other = "From: news@acme.example\r\nTo: dora@dest.example\r\nSubject: Invoice\r\n\r\n\
+                 Your invoice for November is attached as a PDF; payment is due within thirty days \
+                 of receipt by bank transfer to the account named on it.\r\n";
+    let reply = send_message(&h, "news@acme.example", &["dora@dest.example"], other).await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+
+    // Listed with who and why; lifting restores both.
+    let (ok, out, _) = admin(&h, &["blocks", "list", "--tenant", "acme"], None);
+    assert!(ok);
+    assert!(out.contains("alerts@acme.example") && out.contains(&campaign), "{out}");
+    block(&h, "lift", "sender", "alerts@acme.example");
+    block(&h, "lift", "campaign", &campaign);
+    let reply = send_message(&h, "alerts@acme.example", &["erin@dest.example"], &newsletter("erin")).await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
 }

@@ -47,7 +47,7 @@ pub async fn add(State(state): State<AdminState>, Json(request): Json<AddBlock>)
     let block = Block {
         tenant: request.tenant.clone(),
         scope: request.scope,
-        target: request.target.clone(),
+        target: target(request.scope, &request.target),
         by: request.by.clone(),
         reason: request.reason.clone(),
         at: now_ms(),
@@ -75,7 +75,12 @@ pub async fn lift(State(state): State<AdminState>, Json(request): Json<LiftBlock
     };
     let lifted = state
         .store
-        .block_lift(&request.tenant, request.scope, &request.target, &lift)
+        .block_lift(
+            &request.tenant,
+            request.scope,
+            &target(request.scope, &request.target),
+            &lift,
+        )
         .await
         .map_err(super::internal)?
         .ok_or_else(|| super::error(StatusCode::NOT_FOUND, "no such block".to_string()))?;
@@ -85,6 +90,16 @@ pub async fn lift(State(state): State<AdminState>, Json(request): Json<LiftBlock
     }
     tracing::warn!(tenant = %lifted.tenant, scope = ?lifted.scope, by = %lift.by, reason = %lift.reason, "block lifted");
     Ok(Json(lifted))
+}
+
+/// A block's target as the checks compare it: a sender address as its counting identity (case,
+/// quotes and `+tag` folded), a campaign id lower-cased.
+fn target(scope: BlockScope, target: &str) -> String {
+    match scope {
+        BlockScope::Tenant => String::new(),
+        BlockScope::Sender => crate::policy::recipient::identity(target.trim(), true),
+        BlockScope::Campaign => target.trim().to_ascii_lowercase(),
+    }
 }
 
 fn validate(

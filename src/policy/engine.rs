@@ -81,12 +81,14 @@ impl Engine {
             mail: vec![
                 Box::new(checks::TenantState),
                 Box::new(checks::SenderDomain),
+                Box::new(checks::BlockedSender),
                 Box::new(checks::MessageQuota),
             ],
             rcpt: vec![Box::new(checks::RecipientQuota), Box::new(checks::Suppressed)],
             data: vec![
                 Box::new(checks::HeaderIntegrity),
                 Box::new(checks::LetterBomb),
+                Box::new(checks::BlockedCampaign),
                 Box::new(checks::SmsGateway),
                 Box::new(checks::MailBomb),
                 Box::new(checks::Bulk),

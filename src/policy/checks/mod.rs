@@ -1,6 +1,7 @@
 //! The checks, one per file, and the facts the DATA checks share (computed once per message).
 
 mod attachments;
+mod blocked;
 mod campaign;
 mod header_integrity;
 mod quota;
@@ -9,6 +10,7 @@ mod suppressed;
 mod tenant_state;
 
 pub use attachments::LetterBomb;
+pub use blocked::{BlockedCampaign, BlockedSender};
 pub use campaign::{Bulk, DataFacts, MailBomb, SmsGateway};
 pub use header_integrity::HeaderIntegrity;
 pub use quota::{quota_keys, MessageQuota, RecipientQuota};
