@@ -1,5 +1,7 @@
 //! `aupgate policy check` / `replay`: offline evaluation with the real binary, printing one JSON
-//! line per message with verdict, reply and rule, then a summary.
+//! line per message with verdict, reply and rule (then, for replay, a summary); the sending
+//! tenant from `--tenant` or from who owns the sender domain; the envelope from `--mail-from` /
+//! `--rcpt-to` or from the headers.
 
 use std::process::Command;
 
@@ -83,6 +85,108 @@ fn check_one_message() {
     let path = dir.path().join("one.eml");
     std::fs::write(&path, newsletter(1, "a@dest.example")).unwrap();
     let (_, lines) = run(&["policy", "check", path.to_str().unwrap(), "--profile", "default"]);
+    assert_eq!(lines.len(), 1, "one line, no summary: {lines:?}");
     assert_eq!(lines[0]["verdict"], "accept");
     assert_eq!(lines[0]["recipients"], 1);
+
+    // `--tenant T` alone names the tenant that owns the From domains.
+    let (_, lines) = run(&[
+        "policy",
+        "check",
+        path.to_str().unwrap(),
+        "--profile",
+        "default",
+        "--tenant",
+        "shop",
+    ]);
+    assert_eq!(lines[0]["verdict"], "accept", "{lines:?}");
+}
+
+#[test]
+fn check_takes_the_envelope_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("one.eml");
+    std::fs::write(&path, newsletter(1, "a@dest.example")).unwrap();
+    let file = path.to_str().unwrap();
+    let (_, lines) = run(&[
+        "policy",
+        "check",
+        file,
+        "--profile",
+        "default",
+        "--mail-from",
+        "bounces@shop.example",
+        "--rcpt-to",
+        "x@dest.example",
+        "--rcpt-to",
+        "<y@dest.example>",
+    ]);
+    assert_eq!(lines[0]["verdict"], "accept", "{lines:?}");
+    assert_eq!(lines[0]["recipients"], 2, "the envelope's recipients, not To");
+    // An envelope sender at a domain the tenant does not own is refused at MAIL FROM.
+    let (_, lines) = run(&[
+        "policy",
+        "check",
+        file,
+        "--profile",
+        "default",
+        "--mail-from",
+        "a@elsewhere.example",
+    ]);
+    assert_eq!(lines[0]["verdict"], "reject", "{lines:?}");
+    assert_eq!(lines[0]["rule"], "sender.domain");
+    assert!(
+        lines[0]["reply"].as_str().unwrap().starts_with("553 5.7.1"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn replay_with_a_tenants_file_attributes_each_message_to_its_domain_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants.toml");
+    std::fs::write(
+        &tenants,
+        "[[tenant]]\nid = \"shop\"\ndomains = [\"shop.example\"]\n\n\
+         [[tenant]]\nid = \"blog\"\ndomains = [\"blog.example\"]\n",
+    )
+    .unwrap();
+    let mail = dir.path().join("mail");
+    std::fs::create_dir(&mail).unwrap();
+    // 21 copies of one newsletter: 11 from shop, 10 from blog. Counted per tenant, neither
+    // passes the bulk limit of 20 recipients; a message from a domain nobody owns is reported,
+    // not evaluated.
+    for n in 0..21 {
+        let from = if n % 2 == 0 {
+            "news@shop.example"
+        } else {
+            "news@blog.example"
+        };
+        let text = newsletter(n, &format!("person{n}@dest.example")).replacen("News <news@shop.example>", from, 1);
+        std::fs::write(mail.join(format!("{n:03}.eml")), text).unwrap();
+    }
+    std::fs::write(
+        mail.join("999.eml"),
+        newsletter(99, "z@dest.example").replacen("news@shop.example", "x@nobody.example", 1),
+    )
+    .unwrap();
+    let (_, lines) = run(&[
+        "policy",
+        "replay",
+        mail.to_str().unwrap(),
+        "--profile",
+        "spcm",
+        "--tenants",
+        tenants.to_str().unwrap(),
+    ]);
+    assert_eq!(lines.len(), 23, "{lines:?}");
+    assert!(lines[..21].iter().all(|l| l["verdict"] == "accept"), "{lines:?}");
+    assert_eq!(lines[21]["verdict"], "unattributed");
+    assert!(lines[21]["error"].as_str().unwrap().contains("nobody.example"));
+    assert_eq!(lines[22]["summary"]["accept"], 21);
+    assert_eq!(lines[22]["summary"]["unattributed"], 1);
+
+    // The same mail as one tenant's crosses the limit.
+    let (_, lines) = run(&["policy", "replay", mail.to_str().unwrap(), "--profile", "spcm"]);
+    assert_eq!(lines[20]["rule"], "bulk.max_recipients", "{lines:?}");
 }

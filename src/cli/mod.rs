@@ -8,7 +8,7 @@ mod policy;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
 use crate::server::Gateway;
@@ -63,31 +63,53 @@ enum PolicyCommand {
     Check {
         /// The message (.eml).
         message: PathBuf,
-        /// Profile name (under policies/) or file.
-        #[arg(long)]
-        profile: String,
-        /// Tenant id (with --tenants).
-        #[arg(long)]
-        tenant: Option<String>,
-        /// A config file whose [[tenant]] entries define the tenants.
-        #[arg(long)]
-        tenants: Option<PathBuf>,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Evaluate many messages in order (a directory in file-name order, or an mbox); one JSON
     /// line per message, then a summary.
     Replay {
         /// Directory or mbox file.
         source: PathBuf,
-        /// Profile name (under policies/) or file.
-        #[arg(long)]
-        profile: String,
-        /// A config file whose [[tenant]] entries define the tenants.
-        #[arg(long)]
-        tenants: Option<PathBuf>,
-        /// Tenant id (with --tenants).
-        #[arg(long)]
-        tenant: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
     },
+}
+
+/// What `policy check` and `policy replay` share.
+#[derive(Args)]
+struct RunArgs {
+    /// Profile name (under policies/) or file.
+    #[arg(long)]
+    profile: String,
+    /// The sending tenant: with --tenants, its id there; without, the id of a tenant that owns
+    /// the messages' From domains.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// A config file whose [[tenant]] entries define the tenants (without --tenant, each
+    /// message is sent by the tenant that owns its sender domain).
+    #[arg(long)]
+    tenants: Option<PathBuf>,
+    /// Envelope sender for every message (default: Return-Path, else From); `<>` for none.
+    #[arg(long, value_name = "ADDRESS")]
+    mail_from: Option<String>,
+    /// Envelope recipient for every message, repeatable (default: To, Cc and Bcc).
+    #[arg(long, value_name = "ADDRESS")]
+    rcpt_to: Vec<String>,
+}
+
+impl RunArgs {
+    fn options<'a>(&'a self, source: &'a std::path::Path, summary: bool) -> policy::Options<'a> {
+        policy::Options {
+            source,
+            profile: &self.profile,
+            tenants_file: self.tenants.as_deref(),
+            tenant: self.tenant.as_deref(),
+            mail_from: self.mail_from.as_deref(),
+            rcpt_to: &self.rcpt_to,
+            summary,
+        }
+    }
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -116,20 +138,8 @@ pub fn run() -> anyhow::Result<i32> {
         },
         Command::Admin(args) => admin::run(args),
         Command::Dkim(command) => dkim::run(command),
-        Command::Policy(
-            PolicyCommand::Check {
-                message: source,
-                profile,
-                tenant,
-                tenants,
-            }
-            | PolicyCommand::Replay {
-                source,
-                profile,
-                tenants,
-                tenant,
-            },
-        ) => policy::run(&source, &profile, tenants.as_deref(), tenant.as_deref()),
+        Command::Policy(PolicyCommand::Check { message, run }) => policy::run(&run.options(&message, false)),
+        Command::Policy(PolicyCommand::Replay { source, run }) => policy::run(&run.options(&source, true)),
         Command::Policy(PolicyCommand::Lint { file }) => match crate::policy::profile::Profile::load(&file) {
             Ok(profile) => {
                 println!("{}: OK (profile `{}`)", file.display(), profile.profile.name);

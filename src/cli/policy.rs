@@ -2,9 +2,11 @@
 //! ephemeral store, printing one JSON line per message (file, verdict, reply, rule) and a summary —
 //! the tool a provider uses to try a policy on yesterday's mail before switching it on.
 //!
-//! Without a tenants file, every message is sent by one tenant (`replay`) that owns the domains
-//! in the messages' From headers; envelope recipients come from To/Cc/Bcc, the envelope sender
-//! from Return-Path or From.
+//! The sender: with a tenants file (a config's `[[tenant]]` entries), `--tenant T` or else the
+//! tenant that owns the message's envelope sender domain; without one, a tenant (`--tenant T`, or
+//! `replay`) that owns the domains in the messages' From headers. The envelope: `--mail-from`
+//! and `--rcpt-to` when given, else the sender from Return-Path or From and the recipients from
+//! To/Cc/Bcc.
 
 use std::collections::HashMap;
 use std::path::{Path as FsPath, PathBuf};
@@ -125,15 +127,50 @@ fn rule_of(verdict: &Verdict) -> Option<String> {
     Some(text[start..end].to_string())
 }
 
+/// What `check` and `replay` were asked to do.
+pub struct Options<'a> {
+    /// A message file, a directory or an mbox.
+    pub source: &'a FsPath,
+    /// Profile name (under `policies/`) or file.
+    pub profile: &'a str,
+    /// A config file whose `[[tenant]]` entries define the tenants.
+    pub tenants_file: Option<&'a FsPath>,
+    /// The sending tenant's id.
+    pub tenant: Option<&'a str>,
+    /// Envelope sender for every message (instead of Return-Path or From); `<>` for none.
+    pub mail_from: Option<&'a str>,
+    /// Envelope recipients for every message (instead of To/Cc/Bcc).
+    pub rcpt_to: &'a [String],
+    /// Print the summary line after the messages' lines (`replay`).
+    pub summary: bool,
+}
+
+/// Who sends the messages: one tenant for all, or the owner of each message's sender domain.
+enum Sender {
+    One(Arc<crate::tenant::Tenant>),
+    ByDomain(TenantDirectory, Vec<String>),
+}
+
 /// Runs `check` (one file) or `replay` (many); returns the exit code.
-pub fn run(
-    source: &FsPath,
-    profile: &str,
-    tenants_file: Option<&FsPath>,
-    tenant_id: Option<&str>,
-) -> anyhow::Result<i32> {
-    let profile = Arc::new(load_profile(profile)?);
-    let messages = read_messages(source)?;
+pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
+    let profile = Arc::new(load_profile(options.profile)?);
+    let messages = read_messages(options.source)?;
+    let envelope_sender = match options.mail_from {
+        Some("<>" | "") => Some(Path::Null),
+        Some(address) => Some(
+            path_of(address.trim_start_matches('<').trim_end_matches('>'))
+                .ok_or_else(|| anyhow::anyhow!("--mail-from `{address}` is not an address"))?,
+        ),
+        None => None,
+    };
+    let envelope_recipients = options
+        .rcpt_to
+        .iter()
+        .map(|a| {
+            path_of(a.trim_start_matches('<').trim_end_matches('>'))
+                .ok_or_else(|| anyhow::anyhow!("--rcpt-to `{a}` is not an address"))
+        })
+        .collect::<anyhow::Result<Vec<Path>>>()?;
     let scratch = std::env::temp_dir().join(format!(
         "aupgate-replay-{}-{}",
         std::process::id(),
@@ -149,12 +186,20 @@ pub fn run(
         .into_iter()
         .collect();
         let engine = Engine::new(store, profiles, profile.clone());
-        let tenants = match tenants_file {
-            Some(file) => {
+        let sender_of = match (options.tenants_file, options.tenant) {
+            (Some(file), tenant) => {
                 let config = Config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
-                TenantDirectory::from_config(&config.tenants)
+                let directory = TenantDirectory::from_config(&config.tenants);
+                match tenant {
+                    Some(id) => Sender::One(
+                        directory
+                            .get(id)
+                            .ok_or_else(|| anyhow::anyhow!("no tenant `{id}` in {}", file.display()))?,
+                    ),
+                    None => Sender::ByDomain(directory, config.tenants.iter().map(|t| t.id.clone()).collect()),
+                }
             }
-            None => {
+            (None, tenant) => {
                 let mut domains: Vec<String> = messages
                     .iter()
                     .flat_map(|(_, m)| Headers::parse(m).first("from").map(addresses).unwrap_or_default())
@@ -162,33 +207,68 @@ pub fn run(
                     .collect();
                 domains.sort();
                 domains.dedup();
-                TenantDirectory::from_config(&[TenantConfig {
-                    id: "replay".into(),
-                    name: "replay".into(),
+                let id = tenant.unwrap_or("replay");
+                let directory = TenantDirectory::from_config(&[TenantConfig {
+                    id: id.into(),
+                    name: id.into(),
                     domains,
                     profile: Some(profile.profile.name.clone()),
                     ..Default::default()
-                }])
+                }]);
+                Sender::One(directory.get(id).expect("the tenant just made"))
             }
         };
-        let tenant_id = tenant_id.unwrap_or(if tenants_file.is_some() { "" } else { "replay" });
         let mut counts: HashMap<&'static str, usize> = HashMap::new();
         for (file, message) in &messages {
             let headers = Headers::parse(message);
-            let sender_address = headers
-                .first("return-path")
-                .or_else(|| headers.first("from"))
-                .map(addresses)
-                .and_then(|a| a.into_iter().next());
-            let sender = sender_address.as_deref().and_then(path_of).unwrap_or(Path::Null);
-            let recipients: Vec<Path> = ["to", "cc", "bcc"]
-                .iter()
-                .flat_map(|h| headers.all(h).flat_map(addresses).collect::<Vec<_>>())
-                .filter_map(|a| path_of(&a))
-                .collect();
-            let tenant = match tenants.get(tenant_id) {
-                Some(t) => t,
-                None => anyhow::bail!("no tenant `{tenant_id}` (use --tenant with a --tenants file)"),
+            let sender = match &envelope_sender {
+                Some(path) => path.clone(),
+                None => headers
+                    .first("return-path")
+                    .or_else(|| headers.first("from"))
+                    .map(addresses)
+                    .and_then(|a| a.into_iter().next())
+                    .as_deref()
+                    .and_then(path_of)
+                    .unwrap_or(Path::Null),
+            };
+            let recipients: Vec<Path> = if envelope_recipients.is_empty() {
+                ["to", "cc", "bcc"]
+                    .iter()
+                    .flat_map(|h| headers.all(h).flat_map(addresses).collect::<Vec<_>>())
+                    .filter_map(|a| path_of(&a))
+                    .collect()
+            } else {
+                envelope_recipients.clone()
+            };
+            let tenant = match &sender_of {
+                Sender::One(tenant) => tenant.clone(),
+                Sender::ByDomain(directory, ids) => {
+                    let domain = match &sender {
+                        Path::Mailbox { domain, .. } => domain.as_str(),
+                        Path::Null => "",
+                    };
+                    match ids
+                        .iter()
+                        .filter_map(|id| directory.get(id))
+                        .find(|t| t.owns_domain(domain))
+                    {
+                        Some(tenant) => tenant,
+                        None => {
+                            *counts.entry("unattributed").or_default() += 1;
+                            let line = serde_json::json!({
+                                "file": file,
+                                "verdict": "unattributed",
+                                "reply": null,
+                                "rule": null,
+                                "recipients": recipients.len(),
+                                "error": format!("no tenant owns the sender domain `{domain}`; name one with --tenant"),
+                            });
+                            println!("{line}");
+                            continue;
+                        }
+                    }
+                }
             };
             let mut verdict = engine
                 .on_mail(&MailContext {
@@ -246,16 +326,19 @@ pub fn run(
             };
             println!("{}", serde_json::to_string(&line)?);
         }
-        let summary = serde_json::json!({
-            "summary": {
-                "messages": messages.len(),
-                "accept": counts.get("accept").copied().unwrap_or(0),
-                "reject": counts.get("reject").copied().unwrap_or(0),
-                "defer": counts.get("defer").copied().unwrap_or(0),
-                "disconnect": counts.get("disconnect").copied().unwrap_or(0),
-            }
-        });
-        println!("{summary}");
+        if options.summary {
+            let summary = serde_json::json!({
+                "summary": {
+                    "messages": messages.len(),
+                    "accept": counts.get("accept").copied().unwrap_or(0),
+                    "reject": counts.get("reject").copied().unwrap_or(0),
+                    "defer": counts.get("defer").copied().unwrap_or(0),
+                    "disconnect": counts.get("disconnect").copied().unwrap_or(0),
+                    "unattributed": counts.get("unattributed").copied().unwrap_or(0),
+                }
+            });
+            println!("{summary}");
+        }
         Ok::<i32, anyhow::Error>(0)
     });
     let _ = std::fs::remove_dir_all(&scratch);
