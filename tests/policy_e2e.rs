@@ -315,3 +315,99 @@ async fn a_tenant_override_replaces_one_profile_limit() {
         "{reply}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subdomains_are_covered_unless_the_profile_says_otherwise() {
+    let message = |from: &str| format!("From: {from}\r\nTo: bob@dest.example\r\nSubject: hi\r\n\r\nhello\r\n");
+    let h = Harness::start_with_profile(Some(PERMISSIVE), |_| {}).await;
+    let reply = send_message(
+        &h,
+        "a@mail.acme.example",
+        &["bob@dest.example"],
+        &message("a@mail.acme.example"),
+    )
+    .await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+
+    let strict = format!("{PERMISSIVE}\n[sender_domain]\ninclude_subdomains = false\n");
+    let h = Harness::start_with_profile(Some(&strict), |_| {}).await;
+    let reply = send_message(
+        &h,
+        "a@mail.acme.example",
+        &["bob@dest.example"],
+        &message("a@acme.example"),
+    )
+    .await;
+    assert!(
+        reply.starts_with("553 5.7.1") && reply.contains("[rule sender.domain]"),
+        "{reply}"
+    );
+    // The header From is held to the same rule.
+    let reply = send_message(
+        &h,
+        "a@acme.example",
+        &["bob@dest.example"],
+        &message("a@mail.acme.example"),
+    )
+    .await;
+    assert!(
+        reply.starts_with("550 5.7.1") && reply.contains("[rule headers."),
+        "{reply}"
+    );
+    let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], &message("a@acme.example")).await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+}
+
+/// A mailing of the registered bulk sender `acme`: `headers` are its list fields, `to` its To.
+fn list_mail(topic: &str, headers: &str, to: &str, n: usize) -> String {
+    format!(
+        "From: news@acme.example\r\nTo: {to}\r\nSubject: {topic} {n}\r\n{headers}\r\n\
+         Our {topic} letter this month: new arrivals in the shop, a workshop on Saturday, and the\r\n\
+         answers to the questions readers sent us about {topic} care and storage. Reader {n}.\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_bulk_senders_are_exempt_only_with_unsubscribe_and_the_recipient_in_to() {
+    let profile = format!(
+        "{PERMISSIVE}[bulk]\nmax_recipients = 3\nregistered_senders = [\"acme\"]\nrequire_list_unsubscribe = true\n\
+         require_one_click = true\nrequire_recipient_in_to = true\n"
+    );
+    let h = Harness::start_with_profile(Some(&profile), |_| {}).await;
+    let one_click =
+        "List-Unsubscribe: <https://acme.example/u/1>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
+    let no_post = "List-Unsubscribe: <https://acme.example/u/1>\r\n";
+    // One-click unsubscribe and each recipient in To: exempt, however many recipients.
+    for n in 0..6 {
+        let rcpt = format!("reader{n}@dest.example");
+        let reply = send_message(
+            &h,
+            "news@acme.example",
+            &[&rcpt],
+            &list_mail("garden", one_click, &rcpt, n),
+        )
+        .await;
+        assert!(reply.starts_with("250 2.0.0"), "reader {n}: {reply}");
+    }
+    // List-Unsubscribe without one-click: counted, the 4th distinct recipient refused.
+    // One-click, but the recipient is not in To (a Bcc list): counted too.
+    for (topic, headers, to_self) in [("coffee", no_post, true), ("bicycle", one_click, false)] {
+        for n in 0..4 {
+            let rcpt = format!("reader{n}@dest.example");
+            let to = if to_self {
+                rcpt.clone()
+            } else {
+                "list@acme.example".to_string()
+            };
+            let reply = send_message(&h, "news@acme.example", &[&rcpt], &list_mail(topic, headers, &to, n)).await;
+            if n < 3 {
+                assert!(reply.starts_with("250 2.0.0"), "{topic} reader {n}: {reply}");
+            } else {
+                assert!(
+                    reply.starts_with("550 5.7.1") && reply.contains("[rule bulk.max_recipients]"),
+                    "{topic}: {reply}"
+                );
+            }
+        }
+    }
+}

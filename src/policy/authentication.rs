@@ -96,7 +96,10 @@ pub async fn authenticate(
     // Sign the message as it will leave: trace fields on top of the (stripped) message.
     let from_domain = single_from_domain(headers);
     let key = match (&from_domain, profile.dkim.sign) {
-        (Some(domain), true) => auth.signing_key(domain, |d| ctx.tenant.owns_domain(d)).await,
+        (Some(domain), true) => {
+            let subdomains = profile.sender_domain.include_subdomains;
+            auth.signing_key(domain, |d| ctx.tenant.owns(d, subdomains)).await
+        }
         _ => None,
     };
     let mut signature = String::new();

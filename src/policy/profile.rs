@@ -13,6 +13,7 @@ use crate::config::{section, Collector, ConfigError, ConfigErrors, HumanDuration
 #[serde(deny_unknown_fields, default)]
 pub struct Profile {
     pub profile: ProfileInfo,
+    pub sender_domain: SenderDomainRules,
     pub quotas: Quotas,
     pub bulk: Bulk,
     pub mail_bomb: MailBomb,
@@ -42,6 +43,23 @@ impl Default for ProfileInfo {
         Self {
             name: "default".into(),
             description: String::new(),
+        }
+    }
+}
+
+/// `[sender_domain]`: which domains count as the tenant's for the envelope sender, the header
+/// originators and DKIM signing (`553 5.7.1` at MAIL FROM, `550 5.7.1` after DATA).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SenderDomainRules {
+    /// A verified domain covers its subdomains (`mail.acme.example` for `acme.example`).
+    pub include_subdomains: bool,
+}
+
+impl Default for SenderDomainRules {
+    fn default() -> Self {
+        Self {
+            include_subdomains: true,
         }
     }
 }
@@ -363,6 +381,7 @@ impl Profile {
         for (key, value) in table {
             match key.as_str() {
                 "profile" => profile.profile = section(&key, value, &mut errors),
+                "sender_domain" => profile.sender_domain = section(&key, value, &mut errors),
                 "quotas" => profile.quotas = section(&key, value, &mut errors),
                 "bulk" => profile.bulk = section(&key, value, &mut errors),
                 "mail_bomb" => profile.mail_bomb = section(&key, value, &mut errors),

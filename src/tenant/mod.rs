@@ -70,13 +70,20 @@ pub struct Tenant {
 impl Tenant {
     /// True when `domain` is one of the tenant's domains or a subdomain of one.
     pub fn owns_domain(&self, domain: &str) -> bool {
+        self.owns(domain, true)
+    }
+
+    /// True when `domain` is one of the tenant's domains, or with `subdomains` a subdomain of
+    /// one (the profile's `[sender_domain] include_subdomains`).
+    pub fn owns(&self, domain: &str, subdomains: bool) -> bool {
         let Some(domain) = normalize_domain(domain) else {
             return false;
         };
         let domains = self.domains.read().unwrap_or_else(|p| p.into_inner());
         domains.iter().any(|own| {
             domain == *own
-                || (domain.len() > own.len()
+                || (subdomains
+                    && domain.len() > own.len()
                     && domain.ends_with(own.as_str())
                     && domain.as_bytes()[domain.len() - own.len() - 1] == b'.')
         })
@@ -236,6 +243,11 @@ mod tests {
         assert!(!t.owns_domain("badexample.com"));
         assert!(!t.owns_domain("example.com.evil"));
         assert!(!t.owns_domain("com"));
+        assert!(t.owns("example.com", false));
+        assert!(
+            !t.owns("mail.example.com", false),
+            "subdomains only when the profile says so"
+        );
     }
 
     #[test]

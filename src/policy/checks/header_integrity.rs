@@ -17,7 +17,10 @@ impl DataCheck for HeaderIntegrity {
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
         let rules = &env.profile.headers;
         let verdict = if rules.enabled {
-            match inspect(&facts.headers, rules, &|domain: &str| ctx.tenant.owns_domain(domain)) {
+            let subdomains = env.profile.sender_domain.include_subdomains;
+            match inspect(&facts.headers, rules, &|domain: &str| {
+                ctx.tenant.owns(domain, subdomains)
+            }) {
                 Some(refusal) => Verdict::Reject(refusal.reply()),
                 None => Verdict::Continue,
             }

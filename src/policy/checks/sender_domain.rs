@@ -1,5 +1,5 @@
 //! `sender.domain`: the envelope sender's domain must be one of the tenant's domains (or a
-//! subdomain of one). The null sender (bounces) is allowed here; its header From is checked on DATA.
+//! subdomain of one, unless the profile's `[sender_domain] include_subdomains` is off). The null sender (bounces) is allowed here; its header From is checked on DATA.
 
 use crate::policy::engine::{CheckFuture, Env, MailCheck};
 use crate::policy::{MailContext, Verdict};
@@ -13,9 +13,10 @@ impl MailCheck for SenderDomain {
         "sender.domain"
     }
 
-    fn check<'a>(&'a self, _env: &'a Env<'a>, ctx: &'a MailContext<'a>) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a MailContext<'a>) -> CheckFuture<'a> {
+        let subdomains = env.profile.sender_domain.include_subdomains;
         let verdict = match ctx.sender {
-            Path::Mailbox { domain, .. } if !ctx.tenant.owns_domain(domain) => Verdict::Reject(Reply::new(
+            Path::Mailbox { domain, .. } if !ctx.tenant.owns(domain, subdomains) => Verdict::Reject(Reply::new(
                 553,
                 "5.7.1",
                 format!("Sender domain {domain} is not one of your verified domains [rule sender.domain]"),
