@@ -130,6 +130,11 @@ async fn header_rules_refuse_forgery_and_pass_a_clean_message() {
     assert!(audit
         .iter()
         .any(|a| a.action == "reject" && a.reason.contains("[rule headers.foreign_originator]")));
+    // Each refusal is recorded under the rule that made it, not its check's group.
+    assert!(audit
+        .iter()
+        .any(|a| a.action == "reject" && a.target == "headers.foreign_originator"));
+    assert!(audit.iter().all(|a| a.target != "headers.integrity"), "{audit:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -121,10 +121,7 @@ fn path_of(address: &str) -> Option<Path> {
 }
 
 fn rule_of(verdict: &Verdict) -> Option<String> {
-    let text = verdict.reply()?.lines.first()?.to_string();
-    let start = text.rfind("[rule ")? + 6;
-    let end = text[start..].find(']')? + start;
-    Some(text[start..end].to_string())
+    verdict.reply()?.rule.map(str::to_string)
 }
 
 /// What `check` and `replay` were asked to do.

@@ -37,7 +37,7 @@ pub struct Outcome {
 
 impl Outcome {
     fn refuse(rule: &'static str, code: u16, status: &'static str, text: String) -> Outcome {
-        let reply = Reply::new(code, status, format!("{text} [rule {rule}]"));
+        let reply = Reply::refusal(code, status, rule, text);
         let verdict = if code >= 500 {
             Verdict::Reject(reply)
         } else {

@@ -223,8 +223,8 @@ impl Engine {
                         Ok(campaign) => campaign.to_string(),
                         Err(_) => facts.campaign_if_known().to_string(),
                     };
-                    escalation::record_violation(&env, self.tenants.as_deref(), ctx.tenant, check.rule(), &campaign)
-                        .await;
+                    let rule = verdict.reply().and_then(|r| r.rule).unwrap_or(check.rule());
+                    escalation::record_violation(&env, self.tenants.as_deref(), ctx.tenant, rule, &campaign).await;
                 }
                 return DataDecision {
                     verdict,
@@ -301,6 +301,8 @@ impl Engine {
             }
         };
         if let Some(reply) = verdict.reply() {
+            // The refusal's own rule id (`quota.messages_per_hour`), not its check's group.
+            let rule = reply.rule.unwrap_or(rule);
             tracing::info!(rule, tenant = %tenant.id, verdict = verdict.name(), code = %reply.summary(), "policy verdict");
             let record = AuditRecord {
                 at: now_ms(),

@@ -12,6 +12,9 @@ pub struct Reply {
     pub status: &'static str,
     /// Text lines; the first carries the enhanced status code.
     pub lines: Vec<Cow<'static, str>>,
+    /// The stable id of the rule that refused (`bulk.max_recipients`), for refusals: named at
+    /// the end of the text too, and what the audit log and escalation record.
+    pub rule: Option<&'static str>,
 }
 
 impl Reply {
@@ -20,6 +23,17 @@ impl Reply {
             code,
             status,
             lines: vec![text.into()],
+            rule: None,
+        }
+    }
+
+    /// A refusal by `rule`: the text ends with `[rule <id>]`.
+    pub fn refusal(code: u16, status: &'static str, rule: &'static str, text: impl fmt::Display) -> Reply {
+        Reply {
+            code,
+            status,
+            lines: vec![Cow::Owned(format!("{text} [rule {rule}]"))],
+            rule: Some(rule),
         }
     }
 
@@ -69,6 +83,7 @@ pub fn greeting(hostname: &str) -> Reply {
         code: 220,
         status: "",
         lines: vec![format!("{hostname} ESMTP aupgate").into()],
+        rule: None,
     }
 }
 
@@ -117,6 +132,7 @@ pub fn helo(hostname: &str, peer: &str) -> Reply {
         code: 250,
         status: "",
         lines: vec![format!("{hostname} Hello {peer}").into()],
+        rule: None,
     }
 }
 
@@ -205,6 +221,7 @@ pub fn auth_challenge(challenge_b64: &'static str) -> Reply {
         code: 334,
         status: "",
         lines: vec![challenge_b64.into()],
+        rule: None,
     }
 }
 
@@ -213,10 +230,11 @@ pub fn already_authenticated() -> Reply {
 }
 
 pub fn auth_outside_networks() -> Reply {
-    Reply::new(
+    Reply::refusal(
         554,
         "5.7.1",
-        "Your address is not in the networks assigned to this account [rule client.network]",
+        "client.network",
+        "Your address is not in the networks assigned to this account",
     )
 }
 
@@ -231,10 +249,11 @@ pub fn recipient_ok() -> Reply {
 }
 
 pub fn relay_denied() -> Reply {
-    Reply::new(
+    Reply::refusal(
         554,
         "5.7.1",
-        "Relay access denied: authenticate or connect from your assigned network [rule client.unidentified]",
+        "client.unidentified",
+        "Relay access denied: authenticate or connect from your assigned network",
     )
 }
 
@@ -257,6 +276,7 @@ pub fn start_data() -> Reply {
         code: 354,
         status: "",
         lines: vec!["End data with <CR><LF>.<CR><LF>".into()],
+        rule: None,
     }
 }
 
@@ -265,18 +285,20 @@ pub fn queued(queue_id: &str) -> Reply {
 }
 
 pub fn bare_line_break() -> Reply {
-    Reply::new(
+    Reply::refusal(
         550,
         "5.5.2",
-        "Message refused: bare CR or LF in message data (lines must end with CRLF) [rule data.bare_line_break]",
+        "data.bare_line_break",
+        "Message refused: bare CR or LF in message data (lines must end with CRLF)",
     )
 }
 
 pub fn data_line_too_long(limit: usize) -> Reply {
-    Reply::new(
+    Reply::refusal(
         550,
         "5.5.2",
-        format!("Message refused: a line is longer than {limit} bytes [rule data.line_length]"),
+        "data.line_length",
+        format!("Message refused: a line is longer than {limit} bytes"),
     )
 }
 
@@ -305,6 +327,7 @@ mod tests {
             code: 250,
             status: "",
             lines: vec!["a".into(), "b".into()],
+            rule: None,
         };
         assert_eq!(wire(&multi), "250-a\r\n250 b\r\n");
     }

@@ -14,12 +14,13 @@ use crate::store::BlockScope;
 
 use super::DataFacts;
 
-fn refusal(what: String, contact: Option<&str>, rule: &str) -> Verdict {
+fn refusal(what: String, contact: Option<&str>, rule: &'static str) -> Verdict {
     let contact = contact.unwrap_or("your provider's abuse desk");
-    Verdict::Reject(Reply::new(
+    Verdict::Reject(Reply::refusal(
         554,
         "5.7.1",
-        format!("{what} is blocked for this account; contact {contact} [rule {rule}]"),
+        rule,
+        format!("{what} is blocked for this account; contact {contact}"),
     ))
 }
 

@@ -99,11 +99,12 @@ impl DataCheck for MailBomb {
                     .await
                     .map_err(super::store_error)?;
                 if !charge.admitted {
-                    return Ok(Verdict::Reject(Reply::new(
+                    return Ok(Verdict::Reject(Reply::refusal(
                         550,
                         "5.7.1",
+                        "mail_bomb.max_messages",
                         format!(
-                            "Mail bomb: more than {} similar messages to {recipient} within {} (campaign {}){} [rule mail_bomb.max_messages]",
+                            "Mail bomb: more than {} similar messages to {recipient} within {} (campaign {}){}",
                             rule.max_messages,
                             window_text(rule.window.get()),
                             campaign,
@@ -180,11 +181,11 @@ impl DataCheck for Bulk {
                     .await
                     .map_err(super::store_error)?;
                 if !charge.admitted {
-                    return Ok(Verdict::Reject(Reply::new(
+                    return Ok(Verdict::Reject(Reply::refusal(
                         550,
-                        "5.7.1",
+                        "5.7.1", "bulk.max_recipients",
                         format!(
-                            "Bulk mail: more than {} distinct recipients of one campaign within {} (campaign {}); register as a bulk sender [rule bulk.max_recipients]",
+                            "Bulk mail: more than {} distinct recipients of one campaign within {} (campaign {}); register as a bulk sender",
                             rule.max_recipients,
                             window_text(rule.window.get()),
                             campaign,
@@ -229,11 +230,11 @@ impl DataCheck for SmsGateway {
                     .await
                     .map_err(super::store_error)?;
                 if !charge.admitted {
-                    return Ok(Verdict::Reject(Reply::new(
+                    return Ok(Verdict::Reject(Reply::refusal(
                         550,
-                        "5.7.1",
+                        "5.7.1", "sms_gateway.bulk",
                         format!(
-                            "Bulk mail to email-to-SMS gateways is not allowed (more than {} SMS recipients of one campaign) [rule sms_gateway.bulk]",
+                            "Bulk mail to email-to-SMS gateways is not allowed (more than {} SMS recipients of one campaign)",
                             rule.max_recipients
                         ),
                     )));

@@ -85,11 +85,12 @@ impl MailCheck for MessageQuota {
                 ),
             ] {
                 if let Some(retry) = over(env, &key(kind, &ctx.tenant.id), limit, 1, window).await? {
-                    return Ok(Verdict::Defer(Reply::new(
+                    return Ok(Verdict::Defer(Reply::refusal(
                         451,
                         "4.7.1",
+                        rule,
                         format!(
-                            "Your {what} quota of {limit} messages is used up{} [rule {rule}]",
+                            "Your {what} quota of {limit} messages is used up{}",
                             super::retry_hint(retry)
                         ),
                     )));
@@ -128,11 +129,12 @@ impl RcptCheck for RecipientQuota {
                 ),
             ] {
                 if let Some(retry) = over(env, &key(kind, &ctx.tenant.id), limit, pending, window).await? {
-                    return Ok(Verdict::Defer(Reply::new(
+                    return Ok(Verdict::Defer(Reply::refusal(
                         452,
                         "4.5.3",
+                        rule,
                         format!(
-                            "Your {what} quota of {limit} recipients is used up{} [rule {rule}]",
+                            "Your {what} quota of {limit} recipients is used up{}",
                             super::retry_hint(retry)
                         ),
                     )));

@@ -16,10 +16,11 @@ impl MailCheck for SenderDomain {
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a MailContext<'a>) -> CheckFuture<'a> {
         let subdomains = env.profile.sender_domain.include_subdomains;
         let verdict = match ctx.sender {
-            Path::Mailbox { domain, .. } if !ctx.tenant.owns(domain, subdomains) => Verdict::Reject(Reply::new(
+            Path::Mailbox { domain, .. } if !ctx.tenant.owns(domain, subdomains) => Verdict::Reject(Reply::refusal(
                 553,
                 "5.7.1",
-                format!("Sender domain {domain} is not one of your verified domains [rule sender.domain]"),
+                "sender.domain",
+                format!("Sender domain {domain} is not one of your verified domains"),
             )),
             _ => Verdict::Continue,
         };

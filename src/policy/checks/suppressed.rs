@@ -26,10 +26,11 @@ impl RcptCheck for Suppressed {
                 .await
                 .map_err(super::store_error)?
             {
-                return Ok(Verdict::Reject(Reply::new(
+                return Ok(Verdict::Reject(Reply::refusal(
                     550,
                     "5.7.1",
-                    format!("Recipient {address} hard-bounced earlier and is suppressed for your account [rule suppression.hard_bounce]"),
+                    "suppression.hard_bounce",
+                    format!("Recipient {address} hard-bounced earlier and is suppressed for your account"),
                 )));
             }
             Ok(Verdict::Continue)

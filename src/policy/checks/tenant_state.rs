@@ -18,10 +18,11 @@ impl MailCheck for TenantState {
             return super::ready(Ok(Verdict::Continue));
         }
         let contact = ctx.tenant.contact.as_deref().unwrap_or("your provider's abuse desk");
-        super::ready(Ok(Verdict::Reject(Reply::new(
+        super::ready(Ok(Verdict::Reject(Reply::refusal(
             554,
             "5.7.1",
-            format!("Sending is suspended for this account; contact {contact} [rule tenant.suspended]"),
+            "tenant.suspended",
+            format!("Sending is suspended for this account; contact {contact}"),
         ))))
     }
 }

@@ -48,18 +48,17 @@ impl Finding {
     /// The SMTP refusal for this finding.
     pub fn reply(&self) -> Reply {
         match self {
-            Finding::Dangerous { name, why } => Reply::new(
+            Finding::Dangerous { name, why } => Reply::refusal(
                 550,
                 "5.7.1",
-                format!(
-                    "Letter bomb: attachment \"{}\" {why} [rule attachments.dangerous]",
-                    shown(name)
-                ),
+                "attachments.dangerous",
+                format!("Letter bomb: attachment \"{}\" {why}", shown(name)),
             ),
-            Finding::Malformed(why) => Reply::new(
+            Finding::Malformed(why) => Reply::refusal(
                 550,
                 "5.7.1",
-                format!("Letter bomb check: the MIME structure cannot be checked ({why}) [rule attachments.malformed]"),
+                "attachments.malformed",
+                format!("Letter bomb check: the MIME structure cannot be checked ({why})"),
             ),
         }
     }

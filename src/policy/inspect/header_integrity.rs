@@ -43,7 +43,7 @@ impl Refusal {
             "headers.limits" => (552, "5.3.4"),
             _ => (550, "5.7.1"),
         };
-        Reply::new(code, status, format!("{} [rule {}]", self.text, self.rule))
+        Reply::refusal(code, status, self.rule, &self.text)
     }
 }
 

@@ -33,6 +33,7 @@ impl Session {
             code: 250,
             status: "",
             lines,
+            rule: None,
         });
         Ok(())
     }
