@@ -171,7 +171,10 @@ async fn message_quota_defers_at_mail_from() {
     );
     assert!(reply.contains("[rule quota.messages_per_hour]"));
     let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.unwrap();
-    let deferral = audit.iter().find(|a| a.action == "defer").expect("the deferral is audited");
+    let deferral = audit
+        .iter()
+        .find(|a| a.action == "defer")
+        .expect("the deferral is audited");
     assert_eq!(deferral.target, "quota.messages_per_hour");
 }
 

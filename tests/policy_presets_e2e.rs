@@ -1,7 +1,8 @@
 //! Every preset in `policies/` end to end: a gateway whose tenant uses the preset, real SMTP, the
 //! real store, the sink. For each rule the preset sets, mail at its limit passes and the next is
-//! refused with the rule's reply; the escalation ladder moves the tenant step by step to
-//! suspension. The numbers come from the preset file itself, so a preset that changes a number is
+//! refused with the rule's reply (all four quotas, bulk and its registered-sender exemption, mail
+//! bombs, SMS gateways, suppression, the header settings, attachments and archives, SPF, DKIM,
+//! DMARC); the escalation ladder moves the tenant step by step to suspension. The numbers come from the preset file itself, so a preset that changes a number is
 //! tested at its own number.
 
 mod support;
@@ -25,12 +26,17 @@ fn preset(name: &str) -> Profile {
 
 /// A fresh gateway whose tenant `acme` uses preset `name`.
 async fn gateway(name: &str) -> Harness {
-    let file = preset_path(name);
+    gateway_edited(name, |text| text).await
+}
+
+/// A fresh gateway whose tenant `acme` uses preset `name` as `edit` changes its text.
+async fn gateway_edited(name: &str, edit: impl FnOnce(String) -> String) -> Harness {
+    let text = edit(std::fs::read_to_string(preset_path(name)).unwrap());
     let name = name.to_string();
     Harness::start_with(move |c| {
         let dir = c.data_dir().join("presets");
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(&file, dir.join(format!("{name}.toml"))).unwrap();
+        std::fs::write(dir.join(format!("{name}.toml")), text).unwrap();
         c.policy.directory = dir.display().to_string();
         c.tenants[0].profile = Some(name);
     })
@@ -74,6 +80,28 @@ fn exe_attachment(n: usize) -> String {
          Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA\r\n--=_b--\r\n",
         unique(n).split("\r\n\r\n").nth(1).unwrap_or("").trim()
     )
+}
+
+/// A ZIP archive (local file headers only, which is what the inspection reads) holding `names`.
+fn zip_of(names: &[&str]) -> Vec<u8> {
+    let mut zip = Vec::new();
+    for name in names {
+        zip.extend_from_slice(b"PK\x03\x04");
+        zip.extend_from_slice(&[20, 0, 0, 0, 0, 0]); // version, flags, method (stored)
+        zip.extend_from_slice(&[0; 16]); // time, date, CRC, sizes (empty entry)
+        zip.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        zip.extend_from_slice(&[0, 0]);
+        zip.extend_from_slice(name.as_bytes());
+    }
+    zip
+}
+
+fn zip_attachment(n: usize, inner: &str) -> String {
+    use base64::Engine as _;
+    let data = base64::engine::general_purpose::STANDARD.encode(zip_of(&["readme.txt", inner]));
+    exe_attachment(n)
+        .replace(&format!("setup{n}.exe"), "files.zip")
+        .replace("TVqQAAMAAAAEAAAA", &data)
 }
 
 fn assert_refused(reply: &str, code: &str, rule: &str) {
@@ -187,7 +215,76 @@ async fn headers(name: &str) {
     );
 }
 
-async fn attachments(name: &str) {
+/// The header rules whose setting differs between presets: Reply-To at a foreign domain, the
+/// Received limit, and a forged Authentication-Results claiming our authserv-id.
+async fn header_settings(name: &str, p: &Profile) {
+    use aupgate::policy::profile::AuthResultsAction;
+    let h = gateway(name).await;
+    let reply_to = unique(20).replace(
+        "To: x@dest.example",
+        "To: x@dest.example\r\nReply-To: help@helpdesk.example",
+    );
+    let reply = send_message(&h, "a@acme.example", &["x@dest.example"], &reply_to).await;
+    if p.headers.check_reply_to {
+        assert_refused(&reply, "550 5.7.1", "headers.foreign_originator");
+    } else {
+        assert_accepted(&reply, &format!("{name}: a help-desk Reply-To"));
+    }
+
+    let hops = |n: u64| -> String {
+        let received: String = (0..n)
+            .map(|i| {
+                format!(
+                    "Received: from hop{i}.example by hop{}.example; Mon, 23 Nov 2026 10:00:00 +0000\r\n",
+                    i + 1
+                )
+            })
+            .collect();
+        format!("{received}{}", unique(21 + n as usize))
+    };
+    // Each refusal on a fresh gateway (refusals climb the preset's ladder).
+    let h = gateway(name).await;
+    assert_accepted(
+        &send_message(&h, "a@acme.example", &["x@dest.example"], &hops(p.headers.max_received)).await,
+        &format!("{name}: {} Received fields", p.headers.max_received),
+    );
+    assert_refused(
+        &send_message(
+            &h,
+            "a@acme.example",
+            &["x@dest.example"],
+            &hops(p.headers.max_received + 1),
+        )
+        .await,
+        "554 5.4.0",
+        "headers.received_hops",
+    );
+
+    let h = gateway(name).await;
+    let forged = format!(
+        "Authentication-Results: {}; spf=pass smtp.mailfrom=acme.example\r\n{}",
+        p.headers.authserv_id,
+        unique(40)
+    );
+    let reply = send_message(&h, "a@acme.example", &["forged-ar@dest.example"], &forged).await;
+    match p.headers.authentication_results {
+        AuthResultsAction::Refuse => assert_refused(&reply, "550 5.7.1", "headers.authentication_results"),
+        AuthResultsAction::Remove => {
+            assert_accepted(&reply, &format!("{name}: forged Authentication-Results removed"));
+            let relayed = h
+                .sink
+                .wait_for_recipient("forged-ar@dest.example", Duration::from_secs(10))
+                .await;
+            let text = String::from_utf8_lossy(&relayed.data);
+            assert!(
+                !text.contains("spf=pass smtp.mailfrom=acme.example"),
+                "{name}: forged field relayed:\n{text}"
+            );
+        }
+    }
+}
+
+async fn attachments(name: &str, p: &Profile) {
     let h = gateway(name).await;
     let pdf = exe_attachment(2).replace("setup2.exe", "invoice.pdf");
     assert_accepted(
@@ -198,6 +295,38 @@ async fn attachments(name: &str) {
         &send_message(&h, "a@acme.example", &["x@dest.example"], &exe_attachment(1)).await,
         "550 5.7.1",
         "attachments.dangerous",
+    );
+    // A double extension, and an executable inside a ZIP archive. Each refusal on a fresh
+    // gateway: refusals are violations, and a few climb the preset's ladder to suspension.
+    let h = gateway(name).await;
+    let double = exe_attachment(3).replace("setup3.exe", "invoice.pdf.exe");
+    let reply = send_message(&h, "a@acme.example", &["x@dest.example"], &double).await;
+    assert_refused(&reply, "550 5.7.1", "attachments.dangerous");
+    if p.attachments.block_double_extensions {
+        assert!(reply.contains("double extension"), "{name}: {reply}");
+    }
+    let h = gateway(name).await;
+    let zipped = send_message(
+        &h,
+        "a@acme.example",
+        &["x@dest.example"],
+        &zip_attachment(4, "setup.exe"),
+    )
+    .await;
+    if p.attachments.inspect_archives {
+        assert_refused(&zipped, "550 5.7.1", "attachments.dangerous");
+    } else {
+        assert_accepted(&zipped, &format!("{name}: archives not inspected"));
+    }
+    assert_accepted(
+        &send_message(
+            &h,
+            "a@acme.example",
+            &["x@dest.example"],
+            &zip_attachment(5, "notes.txt"),
+        )
+        .await,
+        &format!("{name}: a harmless archive"),
     );
 }
 
@@ -228,42 +357,167 @@ async fn authentication(name: &str) {
     );
 }
 
+/// The registered bulk-sender exemption as the preset words it (the preset lists no tenant, so
+/// the test registers `acme`): a mailing that meets every condition passes the bulk limit; one
+/// that misses a condition the preset requires is counted like any other.
+async fn bulk_exemption(name: &str, p: &Profile) {
+    let h = gateway_edited(name, |text| {
+        text.replace("registered_senders = []", "registered_senders = [\"acme\"]")
+    })
+    .await;
+    let limit = p.bulk.max_recipients as usize;
+    let unsubscribe = "List-Unsubscribe: <https://acme.example/u>\r\n";
+    let one_click = "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
+    // Each topic its own campaign: its own words, personalised per recipient.
+    let mailing = |topic: &str, fields: &str, to: &str, n: usize| {
+        let seed = 1_000 + topic.bytes().map(usize::from).sum::<usize>();
+        let words = unique(seed)
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        format!(
+            "From: news@acme.example\r\nTo: {to}\r\nSubject: {topic}\r\n{fields}\r\nDear reader {n},\r\n{words}\r\n"
+        )
+    };
+    let send_all = |topic: &'static str, fields: String, in_to: bool| {
+        let h = &h;
+        async move {
+            let mut last = String::new();
+            for i in 0..=limit {
+                let rcpt = format!("{topic}{i}@dest.example");
+                let to = if in_to {
+                    rcpt.clone()
+                } else {
+                    "list@acme.example".to_string()
+                };
+                last = send_message(h, "news@acme.example", &[&rcpt], &mailing(topic, &fields, &to, i)).await;
+                if i < limit {
+                    assert_accepted(&last, &format!("{name}: {topic} recipient {}", i + 1));
+                }
+            }
+            last
+        }
+    };
+    let compliant = format!("{unsubscribe}{one_click}");
+    assert_accepted(
+        &send_all("linen", compliant.clone(), true).await,
+        &format!("{name}: exempt mailing"),
+    );
+    let missing_one_click = send_all("cotton", unsubscribe.to_string(), true).await;
+    if p.bulk.require_one_click {
+        assert_refused(&missing_one_click, "550 5.7.1", "bulk.max_recipients");
+    } else {
+        assert_accepted(&missing_one_click, &format!("{name}: one-click not required"));
+    }
+    let not_in_to = send_all("denim", compliant, false).await;
+    if p.bulk.require_recipient_in_to {
+        assert_refused(&not_in_to, "550 5.7.1", "bulk.max_recipients");
+    } else {
+        assert_accepted(&not_in_to, &format!("{name}: recipient in To not required"));
+    }
+    if p.bulk.require_list_unsubscribe {
+        let no_unsubscribe = send_all("wool", String::new(), true).await;
+        assert_refused(&no_unsubscribe, "550 5.7.1", "bulk.max_recipients");
+    }
+}
+
+/// DKIM and DMARC as the preset sets them: a tenant signature that does not verify, and a From
+/// domain publishing p=reject that the message would fail.
+async fn dkim_and_dmarc(name: &str, p: &Profile) {
+    use aupgate::policy::profile::AuthAction;
+    let h = gateway(name).await;
+    let signed = format!(
+        "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=acme.example; s=missing; h=from:to:subject; bh=AAAA; b=AAAA\r\n{}",
+        unique(60)
+    );
+    let reply = send_message(&h, "a@acme.example", &["x@dest.example"], &signed).await;
+    if p.dkim.verify && p.dkim.on_broken == AuthAction::Refuse {
+        assert_refused(&reply, "550 5.7.1", "dkim.broken");
+    } else {
+        assert_accepted(&reply, &format!("{name}: a broken tenant signature is tagged"));
+    }
+    let h = gateway(name).await;
+    let zone = &h.dns.zone;
+    zone.add("dm.acme.example", support::dns::Record::Txt("v=spf1 ?all".into()));
+    zone.add(
+        "_dmarc.dm.acme.example",
+        support::dns::Record::Txt("v=DMARC1; p=reject".into()),
+    );
+    let spoofable = unique(61).replace("From: a@acme.example", "From: a@dm.acme.example");
+    let reply = send_message(&h, "a@dm.acme.example", &["x@dest.example"], &spoofable).await;
+    if p.dmarc.enabled {
+        assert_refused(&reply, "550 5.7.1", "dmarc.policy");
+    } else {
+        assert_accepted(&reply, &format!("{name}: DMARC not predicted"));
+    }
+}
+
 async fn quotas(name: &str, p: &Profile) {
+    const HOUR: Duration = Duration::from_secs(3_600);
+    const DAY: Duration = Duration::from_secs(86_400);
+    let q = &p.quotas;
+    for (key, rule, limit, window, code) in [
+        (
+            "quota.messages.hour",
+            "quota.messages_per_hour",
+            q.messages_per_hour,
+            HOUR,
+            "451 4.7.1",
+        ),
+        (
+            "quota.messages.day",
+            "quota.messages_per_day",
+            q.messages_per_day,
+            DAY,
+            "451 4.7.1",
+        ),
+        (
+            "quota.recipients.hour",
+            "quota.recipients_per_hour",
+            q.recipients_per_hour,
+            HOUR,
+            "452 4.5.3",
+        ),
+        (
+            "quota.recipients.day",
+            "quota.recipients_per_day",
+            q.recipients_per_day,
+            DAY,
+            "452 4.5.3",
+        ),
+    ] {
+        if limit > 0 {
+            quota(name, Key::new(key, "acme"), rule, limit, window, code).await;
+        }
+    }
+}
+
+/// One quota at its limit: the counter is filled to one below (as if sent earlier in the
+/// window), the next message (one recipient) passes, the one after is refused.
+async fn quota(name: &str, key: Key, rule: &str, limit: u64, window: Duration, code: &str) {
     let h = gateway(name).await;
     let store = h.gateway.store.clone();
-    let now = aupgate::queue::now_ms();
-    // Use up all but one message of the hourly quota (as if sent earlier in the hour).
-    let limit = p.quotas.messages_per_hour;
     store
-        .counter_add(
-            &Key::new("quota.messages.hour", "acme"),
-            limit - 1,
-            now,
-            Duration::from_secs(3_600),
-        )
+        .counter_add(&key, limit - 1, aupgate::queue::now_ms(), window)
         .await
         .unwrap();
     assert_accepted(
         &send_message(&h, "a@acme.example", &["x@dest.example"], &unique(7)).await,
-        &format!("{name}: message {limit} of the hour"),
+        &format!("{name}: the last of {rule}"),
     );
     // The quota is charged right after the 250 (refused mail never uses it up): wait for it.
-    let key = Key::new("quota.messages.hour", "acme");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while store
-        .counter_get(&key, aupgate::queue::now_ms(), Duration::from_secs(3_600))
-        .await
-        .unwrap()
-        < limit
-    {
+    while store.counter_get(&key, aupgate::queue::now_ms(), window).await.unwrap() < limit {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{name}: the accepted message was never charged"
+            "{name}: the accepted message was never charged to {rule}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let reply = send_message(&h, "a@acme.example", &["x@dest.example"], &unique(8)).await;
-    assert_refused(&reply, "451 4.7.1", "quota.messages_per_hour");
+    assert_refused(&reply, code, rule);
 }
 
 async fn escalation(name: &str, p: &Profile) {
@@ -314,9 +568,12 @@ async fn every_rule_of(name: &str) {
     mail_bomb(name, &p).await;
     sms_gateways(name, &p).await;
     suppression(name).await;
+    bulk_exemption(name, &p).await;
     headers(name).await;
-    attachments(name).await;
+    header_settings(name, &p).await;
+    attachments(name, &p).await;
     authentication(name).await;
+    dkim_and_dmarc(name, &p).await;
     quotas(name, &p).await;
     escalation(name, &p).await;
 }

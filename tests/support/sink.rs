@@ -109,6 +109,24 @@ impl Sink {
     }
 }
 
+impl Sink {
+    /// Waits for the message to `recipient` (panics after `timeout`).
+    pub async fn wait_for_recipient(&self, recipient: &str, timeout: Duration) -> Received {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(found) = self
+                .messages()
+                .into_iter()
+                .find(|m| m.recipients.iter().any(|r| r == recipient))
+            {
+                return found;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "nothing relayed to {recipient}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
 
