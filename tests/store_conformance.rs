@@ -339,6 +339,32 @@ async fn campaigns(s: Store, t: &str) {
         .await
         .expect("c");
     assert_eq!((m.id.as_str(), m.is_new), ("c4", true));
+    // Keys of two campaigns: the one most keys map to wins and takes the other's keys.
+    for (keys, candidate) in [(&[20u64, 21][..], "d1"), (&[22][..], "d0")] {
+        let m = s
+            .campaign_lookup_or_insert(t, keys, candidate, now, DAY)
+            .await
+            .expect("c");
+        assert!(m.is_new);
+    }
+    let m = s
+        .campaign_lookup_or_insert(t, &[20, 21, 22], "d2", now + 1, DAY)
+        .await
+        .expect("c");
+    assert_eq!((m.id.as_str(), m.is_new), ("d1", false));
+    let m = s
+        .campaign_lookup_or_insert(t, &[22], "d3", now + 2, DAY)
+        .await
+        .expect("c");
+    assert_eq!(m.id, "d1", "band 22 was re-pointed");
+    // A tie goes to the smallest id.
+    s.campaign_lookup_or_insert(t, &[30], "e2", now, DAY).await.expect("c");
+    s.campaign_lookup_or_insert(t, &[31], "e1", now, DAY).await.expect("c");
+    let m = s
+        .campaign_lookup_or_insert(t, &[30, 31], "e3", now + 1, DAY)
+        .await
+        .expect("c");
+    assert_eq!(m.id, "e1");
     // Other tenants never see it.
     let m = s
         .campaign_lookup_or_insert(&format!("{t}x"), &[1], "c5", now, DAY)

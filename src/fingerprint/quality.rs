@@ -132,7 +132,9 @@ pub fn evaluate(messages: &[Message], fingerprints: &[Fingerprint]) -> Quality {
     }
 }
 
-/// The store-like one-pass assignment; returns (recall, false-merge message rate).
+/// The store's one-pass assignment (`RateStore::campaign_lookup_or_insert`): the campaign most
+/// of the band keys map to (a tie: the smallest id), which then takes every key; returns
+/// (recall, false-merge message rate).
 fn sequential(messages: &[Message], fingerprints: &[Fingerprint]) -> (f64, f64) {
     let mut owner: HashMap<u64, u64> = HashMap::new();
     let mut founder: HashMap<u64, usize> = HashMap::new(); // campaign -> truth group of its first message
@@ -140,7 +142,6 @@ fn sequential(messages: &[Message], fingerprints: &[Fingerprint]) -> (f64, f64) 
     let mut wrong = 0;
     for (m, f) in messages.iter().zip(fingerprints) {
         let keys = f.band_keys();
-        // Join the known campaign owning most of the keys (ties: the smallest id).
         let mut votes: Vec<(u64, usize)> = Vec::new();
         for k in &keys {
             if let Some(&c) = owner.get(k) {
@@ -155,7 +156,7 @@ fn sequential(messages: &[Message], fingerprints: &[Fingerprint]) -> (f64, f64) 
             .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
             .map_or_else(|| f.campaign_id(), |&(c, _)| c);
         for k in keys {
-            owner.entry(k).or_insert(campaign);
+            owner.insert(k, campaign);
         }
         let first = *founder.entry(campaign).or_insert(m.group);
         if first != m.group {

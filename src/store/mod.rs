@@ -151,8 +151,9 @@ pub trait RateStore: Send + Sync {
     fn suppression_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<Suppression>>;
 
     /// The campaign index for the bulk check; atomic per tenant. If any of `band_keys` maps to a
-    /// live campaign, returns it (first band key wins); else registers `candidate`. Either way
-    /// every band key that is unmapped (or maps to the returned id) is set to the returned id and
+    /// live campaign, returns the one most of them map to (a tie: the smallest id); else
+    /// registers `candidate`. Either way every band key is set to the returned id (keys of
+    /// another campaign are re-pointed, so the copies that follow converge on one campaign) and
     /// lives at least `window` after `now` (a backend may keep it up to 1/64 of the window longer
     /// to avoid rewriting it on every message; the windowed counts of a campaign do not depend
     /// on it).

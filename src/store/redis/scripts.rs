@@ -112,6 +112,7 @@ const CAMPAIGN: &str = r"
 local now = tonumber(ARGV[2])
 local w = tonumber(ARGV[3])
 local cur = {}
+local votes = {}
 local found = false
 for i = 1, #KEYS do
   local v = redis.call('GET', KEYS[i])
@@ -121,12 +122,17 @@ for i = 1, #KEYS do
     if e and tonumber(e) > now then live = c end
   end
   cur[i] = live
-  if live and not found then found = live end
+  if live then
+    votes[live] = (votes[live] or 0) + 1
+    if (not found) or votes[live] > votes[found] or (votes[live] == votes[found] and live < found) then
+      found = live
+    end
+  end
 end
 local id = found or ARGV[1]
 local val = string.format('%d', now + w) .. ':' .. id
 for i = 1, #KEYS do
-  if (not cur[i]) or cur[i] == id then redis.call('SET', KEYS[i], val, 'PX', string.format('%d', w)) end
+  redis.call('SET', KEYS[i], val, 'PX', string.format('%d', w))
 end
 if found then return {id, 0} end
 return {id, 1}

@@ -252,7 +252,7 @@ impl Inner {
             };
             current.push(stored.filter(|(_, exp)| *exp > now));
         }
-        let found = current.iter().flatten().next().map(|(id, _)| id.clone());
+        let found = majority(current.iter().flatten().map(|(id, _)| id.as_str())).map(str::to_owned);
         let is_new = found.is_none();
         let id = found.unwrap_or_else(|| candidate.to_owned());
         // A mapping lives at least a window after the last message that used it. It is written
@@ -264,9 +264,11 @@ impl Inner {
         let mut batch = Batch::default();
         let mut written = Vec::new();
         for (k, cur) in keys.iter().zip(&current) {
+            // Keys of another campaign are re-pointed to this one: the copies that follow
+            // converge on one campaign even when its first copies started two.
             let refresh = match cur {
                 None => true,
-                Some((existing, expiry)) => *existing == id && *expiry < now.saturating_add(w),
+                Some((existing, expiry)) => *existing != id || *expiry < now.saturating_add(w),
             };
             if refresh {
                 batch.put(CF_CAMPAIGNS, k.as_slice(), value.as_slice());
@@ -281,4 +283,20 @@ impl Inner {
         }
         Ok(CampaignMatch { id, is_new })
     }
+}
+
+/// The campaign most of a message's band keys map to; a tie goes to the smallest id, so every
+/// backend and node picks the same.
+fn majority<'a>(ids: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut votes: Vec<(&str, usize)> = Vec::new();
+    for id in ids {
+        match votes.iter_mut().find(|(v, _)| *v == id) {
+            Some((_, n)) => *n += 1,
+            None => votes.push((id, 1)),
+        }
+    }
+    votes
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+        .map(|(id, _)| id)
 }
