@@ -300,6 +300,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                         sender: &sender,
                         recipients: &recipients,
                         message,
+                        headers: &headers,
                         added_headers: b"",
                     })
                     .await

@@ -240,7 +240,7 @@ impl Engine {
         };
         // Authentication failures are misconfiguration more often than abuse: refused and
         // audited, but not escalation events.
-        let outcome = authentication::authenticate(auth, &profile, ctx, &facts.headers).await;
+        let outcome = authentication::authenticate(auth, &profile, ctx, ctx.headers).await;
         let verdict = self
             .decide(outcome.rule, ctx.tenant, Ok(outcome.verdict), || {
                 message_detail(ctx, &facts)
@@ -326,7 +326,7 @@ fn message_detail(ctx: &DataContext<'_>, facts: &DataFacts) -> serde_json::Value
     serde_json::json!({
         "sender": ctx.sender.to_address(),
         "recipients": ctx.recipients.len(),
-        "message_id": facts.headers.first("message-id"),
+        "message_id": ctx.headers.first("message-id"),
         "campaign": facts.campaign_if_known(),
     })
 }

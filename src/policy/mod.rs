@@ -56,6 +56,9 @@ pub struct DataContext<'a> {
     pub sender: &'a Path,
     pub recipients: &'a [Path],
     pub message: &'a [u8],
+    /// The top-level header block of `message`, parsed once by the session: the checks, the
+    /// signer and the trace fields all read this one parse.
+    pub headers: &'a crate::policy::headers::Headers,
     /// The trace fields the gateway puts on top of the message when it accepts it (Received,
     /// and a missing Date or Message-ID): the DKIM signature covers the message with them.
     pub added_headers: &'a [u8],

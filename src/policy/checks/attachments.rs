@@ -14,11 +14,11 @@ impl DataCheck for LetterBomb {
         "attachments.dangerous"
     }
 
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, _facts: &'a DataFacts) -> CheckFuture<'a> {
         let rules = &env.profile.attachments;
         let found = rules
             .enabled
-            .then(|| inspect_parsed(ctx.message, &facts.headers, rules))
+            .then(|| inspect_parsed(ctx.message, ctx.headers, rules))
             .flatten();
         let verdict = match found {
             Some(finding) => Verdict::Reject(finding.reply()),

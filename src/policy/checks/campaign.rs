@@ -14,7 +14,6 @@
 
 use crate::fingerprint;
 use crate::policy::engine::{key, CheckFuture, DataCheck, Env};
-use crate::policy::headers::Headers;
 use crate::policy::recipient::identity;
 use crate::policy::{CheckError, DataContext, Verdict};
 use crate::smtp::reply::Reply;
@@ -24,7 +23,6 @@ use crate::smtp::reply::Reply;
 pub struct DataFacts {
     /// Counting identities of the envelope recipients, de-duplicated.
     pub recipients: Vec<String>,
-    pub headers: Headers,
     campaign: tokio::sync::OnceCell<String>,
 }
 
@@ -35,7 +33,6 @@ impl DataFacts {
         recipients.dedup();
         DataFacts {
             recipients,
-            headers: Headers::parse(ctx.message),
             campaign: tokio::sync::OnceCell::new(),
         }
     }
@@ -122,16 +119,16 @@ pub struct Bulk;
 
 impl Bulk {
     /// Registered bulk senders are exempt only with a working unsubscribe and the recipient in To.
-    fn exempt(env: &Env<'_>, ctx: &DataContext<'_>, facts: &DataFacts, recipient: &str) -> bool {
+    fn exempt(env: &Env<'_>, ctx: &DataContext<'_>, recipient: &str) -> bool {
         let rule = &env.profile.bulk;
         if !rule.registered_senders.iter().any(|t| t == &ctx.tenant.id) {
             return false;
         }
-        if rule.require_list_unsubscribe && facts.headers.first("list-unsubscribe").is_none() {
+        if rule.require_list_unsubscribe && ctx.headers.first("list-unsubscribe").is_none() {
             return false;
         }
         if rule.require_one_click
-            && !facts
+            && !ctx
                 .headers
                 .first("list-unsubscribe-post")
                 .is_some_and(|v| v.replace(' ', "").eq_ignore_ascii_case("List-Unsubscribe=One-Click"))
@@ -139,7 +136,7 @@ impl Bulk {
             return false;
         }
         if rule.require_recipient_in_to {
-            let to: String = facts.headers.all("to").collect::<Vec<_>>().join(",");
+            let to: String = ctx.headers.all("to").collect::<Vec<_>>().join(",");
             let named = to
                 .split(|c: char| c == ',' || c == '<' || c == '>' || c.is_whitespace())
                 .filter(|part| part.contains('@'))
@@ -165,7 +162,7 @@ impl DataCheck for Bulk {
             }
             let campaign = facts.campaign(env, ctx).await?;
             for recipient in &facts.recipients {
-                if Self::exempt(env, ctx, facts, recipient) {
+                if Self::exempt(env, ctx, recipient) {
                     continue;
                 }
                 let key = key("bulk", &ctx.tenant.id).part(campaign);

@@ -14,13 +14,11 @@ impl DataCheck for HeaderIntegrity {
         "headers.integrity"
     }
 
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, _facts: &'a DataFacts) -> CheckFuture<'a> {
         let rules = &env.profile.headers;
         let verdict = if rules.enabled {
             let subdomains = env.profile.sender_domain.include_subdomains;
-            match inspect(&facts.headers, rules, &|domain: &str| {
-                ctx.tenant.owns(domain, subdomains)
-            }) {
+            match inspect(ctx.headers, rules, &|domain: &str| ctx.tenant.owns(domain, subdomains)) {
                 Some(refusal) => Verdict::Reject(refusal.reply()),
                 None => Verdict::Continue,
             }

@@ -51,13 +51,16 @@ impl Session {
         let engine = self.ctx.engine.clone();
         let queue_id = self.ctx.queue.new_id();
         let now = now_ms();
-        let trace = self.trace_fields(&queue_id, envelope.smtputf8, &body, now);
+        // The header block is parsed once: the trace fields, every check and the signer read it.
+        let headers = crate::policy::headers::Headers::parse(&body);
+        let trace = self.trace_fields(&queue_id, envelope.smtputf8, &headers, now);
         let decision = engine
             .on_data(&DataContext {
                 tenant: &tenant,
                 sender: &sender,
                 recipients: &envelope.recipients,
                 message: &body,
+                headers: &headers,
                 added_headers: trace.as_bytes(),
             })
             .await;
@@ -84,7 +87,7 @@ impl Session {
 
     /// The trace fields for the top of the message: our Received, and like a submission server
     /// (RFC 6409 8.2, 8.3) a Date and Message-ID when the message has none and is not signed.
-    fn trace_fields(&self, id: &str, smtputf8: bool, body: &[u8], now: u64) -> String {
+    fn trace_fields(&self, id: &str, smtputf8: bool, headers: &crate::policy::headers::Headers, now: u64) -> String {
         let with = match (self.tls, self.auth_tenant.is_some()) {
             (false, false) => "ESMTP",
             (true, false) => "ESMTPS",
@@ -104,7 +107,6 @@ impl Session {
             id,
             now / 1000,
         );
-        let headers = crate::policy::headers::Headers::parse(body);
         // A message the tenant already signed is left as signed: adding a field its signature
         // covers (even by absence) would break it.
         let signed = headers.count("dkim-signature") > 0;
