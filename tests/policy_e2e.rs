@@ -417,3 +417,28 @@ async fn registered_bulk_senders_are_exempt_only_with_unsubscribe_and_the_recipi
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_at_mail_from_are_violations_once_per_window() {
+    let profile = format!(
+        "{PERMISSIVE}[[escalation.steps]]\nevents = 1\nwindow = \"30d\"\nstate = \"warned\"\n\
+         [[escalation.steps]]\nevents = 2\nwindow = \"30d\"\nstate = \"final_warning\"\n"
+    );
+    let h = Harness::start_with_profile(Some(&profile), |_| {}).await;
+    let message = "From: a@acme.example\r\nSubject: hi\r\n\r\nhello\r\n";
+    let state = || async { h.gateway.store.tenant_get("acme").await.unwrap().map(|r| r.state) };
+    assert_eq!(state().await, Some(aupgate::store::TenantState::Active));
+    // A sender domain the tenant does not own: refused, and one violation however often it
+    // is tried within the window.
+    for _ in 0..3 {
+        let reply = send_message(&h, "ceo@bank.example", &["bob@dest.example"], message).await;
+        assert!(
+            reply.starts_with("553 5.7.1") && reply.contains("[rule sender.domain]"),
+            "{reply}"
+        );
+    }
+    assert_eq!(state().await, Some(aupgate::store::TenantState::Warned));
+    let events = h.gateway.store.events_range("acme", 0, u64::MAX).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].rule.as_deref(), Some("sender.domain"));
+}

@@ -169,6 +169,7 @@ impl Engine {
                 )
                 .await;
             if verdict != Verdict::Continue {
+                self.record_envelope_violation(&env, ctx.tenant, &verdict).await;
                 return verdict;
             }
         }
@@ -193,6 +194,7 @@ impl Engine {
                 })
                 .await;
             if verdict != Verdict::Continue {
+                self.record_envelope_violation(&env, ctx.tenant, &verdict).await;
                 return verdict;
             }
         }
@@ -215,7 +217,8 @@ impl Engine {
                 })
                 .await;
             if verdict != Verdict::Continue {
-                if matches!(verdict, Verdict::Reject(_)) {
+                let rule = verdict.reply().and_then(|r| r.rule).unwrap_or(check.rule());
+                if matches!(verdict, Verdict::Reject(_)) && !rule.starts_with("block.") {
                     // The event is per campaign: a check that refused before the campaign was
                     // looked up (headers, attachments) looks it up now, so two different forged
                     // mailings are two incidents and one mailing resent is one.
@@ -223,7 +226,6 @@ impl Engine {
                         Ok(campaign) => campaign.to_string(),
                         Err(_) => facts.campaign_if_known().to_string(),
                     };
-                    let rule = verdict.reply().and_then(|r| r.rule).unwrap_or(check.rule());
                     escalation::record_violation(&env, self.tenants.as_deref(), ctx.tenant, rule, &campaign).await;
                 }
                 return DataDecision {
@@ -282,6 +284,23 @@ impl Engine {
         };
         if let Err(error) = self.store.audit_append(&tenant.id, &record).await {
             tracing::error!(tenant = %tenant.id, queue_id, %error, "audit of an accepted message failed");
+        }
+    }
+
+    /// A permanent refusal at MAIL or RCPT (a sender domain the tenant does not own, a
+    /// suppressed recipient) is a violation like a refused message: one event per rule and
+    /// window (there is no campaign yet), so a list full of suppressed addresses is one incident.
+    /// Refusals that enforce a block already in place are not new violations, and deferrals
+    /// (quotas) never are.
+    async fn record_envelope_violation(&self, env: &Env<'_>, tenant: &Tenant, verdict: &Verdict) {
+        let Verdict::Reject(reply) = verdict else {
+            return;
+        };
+        match reply.rule {
+            Some(rule) if rule != "tenant.suspended" && !rule.starts_with("block.") => {
+                escalation::record_violation(env, self.tenants.as_deref(), tenant, rule, "-").await;
+            }
+            _ => {}
         }
     }
 
