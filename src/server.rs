@@ -98,7 +98,11 @@ impl Gateway {
         ));
         let smtp_addresses = start_listeners(ctx.clone()).await?;
         let relay = Relay::new(config.clone(), queue.clone(), dns, store.clone());
-        let relay_task = tokio::spawn(relay.run(shutdown_rx));
+        let relay_task = tokio::spawn(relay.run(shutdown_rx.clone()));
+        if config.store.backend == crate::store::Backend::Redis {
+            let ids = config.tenants.iter().map(|t| t.id.clone()).collect();
+            tokio::spawn(follow_tenants(store.clone(), ctx.tenants.clone(), ids, shutdown_rx));
+        }
         Ok(Gateway {
             smtp_addresses,
             admin_address,
@@ -157,6 +161,44 @@ impl Gateway {
             tracing::error!(%error, "queue flush at shutdown failed");
         }
         tracing::info!("stopped");
+    }
+}
+
+/// How often a node sharing a Redis store re-reads the tenants' states and verified domains:
+/// a block, a lift or a verification made through another node's admin API reaches this node
+/// within this time.
+const TENANT_FOLLOW_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Keeps the live tenant states and verified domains in step with the shared store (Redis), so
+/// a tenant suspended on one node is refused on every node. A store error leaves the states as
+/// they are (logged) and is retried on the next round.
+async fn follow_tenants(
+    store: Arc<dyn RateStore>,
+    tenants: Arc<TenantDirectory>,
+    ids: Vec<String>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TENANT_FOLLOW_INTERVAL) => {}
+            _ = shutdown.changed() => return,
+        }
+        for id in &ids {
+            let Some(live) = tenants.get(id) else { continue };
+            match store.tenant_get(id).await {
+                Ok(Some(record)) => {
+                    if live.state.get() != record.state {
+                        tracing::info!(tenant = %id, state = ?record.state, "tenant state changed on another node");
+                        live.state.set(record.state);
+                    }
+                    for domain in crate::admin::domains::verified_domains(&record) {
+                        live.add_domain(&domain);
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(tenant = %id, %error, "reading the tenant's state failed"),
+            }
+        }
     }
 }
 

@@ -1,0 +1,83 @@
+//! Two gateway nodes sharing one Redis store: a block placed through one node's admin API
+//! refuses the tenant on the other node too (within the follow interval, 2 s), and lifting it
+//! there restores sending everywhere.
+
+#[allow(dead_code)]
+mod store_support;
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use aupgate::store::Backend;
+use support::Harness;
+
+async fn node(redis_url: &str) -> Harness {
+    let url = redis_url.to_string();
+    Harness::start_with(move |c| {
+        c.store.backend = Backend::Redis;
+        c.store.urls = vec![url];
+    })
+    .await
+}
+
+fn admin(h: &Harness, args: &[&str]) {
+    let output = Command::new(env!("CARGO_BIN_EXE_aupgate"))
+        .arg("admin")
+        .arg("--url")
+        .arg(format!("http://{}", h.gateway.admin_address))
+        .args(args)
+        .env_remove("AUPGATE_TOKEN")
+        .output()
+        .expect("run aupgate admin");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// The reply to MAIL FROM on `h`, retried until it starts with `expected` or 10 s pass.
+async fn mail_from_becomes(h: &Harness, expected: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut c = h.connect(h.relay_addr()).await;
+        c.send("EHLO client.test", "250 ").await;
+        let reply = c.send("MAIL FROM:<a@acme.example>", "").await.last().unwrap().clone();
+        if reply.starts_with(expected) || tokio::time::Instant::now() >= deadline {
+            return reply;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_on_one_node_refuses_on_every_node() {
+    let redis = store_support::RedisServer::start();
+    let (a, b) = (node(&redis.url()).await, node(&redis.url()).await);
+    assert!(mail_from_becomes(&b, "250").await.starts_with("250 2.1.0"));
+
+    admin(
+        &a,
+        &[
+            "blocks", "add", "--tenant", "acme", "--reason", "spam run", "--by", "alice",
+        ],
+    );
+    let reply = mail_from_becomes(&b, "554").await;
+    assert!(
+        reply.starts_with("554 5.7.1") && reply.contains("[rule tenant.suspended]"),
+        "{reply}"
+    );
+
+    admin(
+        &b,
+        &[
+            "blocks",
+            "lift",
+            "--tenant",
+            "acme",
+            "--reason",
+            "cleaned up",
+            "--by",
+            "bob",
+        ],
+    );
+    let reply = mail_from_becomes(&a, "250").await;
+    assert!(reply.starts_with("250 2.1.0"), "{reply}");
+}
