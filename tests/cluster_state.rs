@@ -2,7 +2,6 @@
 //! refuses the tenant on the other node too (within the follow interval, 2 s), and lifting it
 //! there restores sending everywhere.
 
-#[allow(dead_code)]
 mod store_support;
 mod support;
 
