@@ -1,6 +1,7 @@
 //! Two gateway nodes sharing one Redis store: a block placed through one node's admin API
 //! refuses the tenant on the other node too (within the follow interval, 2 s), and lifting it
-//! there restores sending everywhere.
+//! there restores sending everywhere; a store that stops answering defers or disconnects, never
+//! passes.
 
 mod store_support;
 mod support;
@@ -79,4 +80,35 @@ async fn a_block_on_one_node_refuses_on_every_node() {
     );
     let reply = mail_from_becomes(&a, "250").await;
     assert!(reply.starts_with("250 2.1.0"), "{reply}");
+}
+
+/// A store that stops answering never lets mail through: the transaction is deferred with
+/// `451 4.3.0`, or, for a check the profile's `[on_error] disconnect` names, the session is
+/// closed with `421 4.3.0`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_outage_defers_or_disconnects_as_the_profile_says() {
+    let profile = |disconnect: &str| {
+        format!("[profile]\nname = \"default\"\n[on_error]\ndefer = true\ndisconnect = [{disconnect}]\n")
+    };
+    for (disconnect, expected) in [("", "451 4.3.0"), ("\"block.sender\"", "421 4.3.0")] {
+        let mut redis = store_support::RedisServer::start();
+        let url = redis.url();
+        let h = Harness::start_with_profile(Some(&profile(disconnect)), move |c| {
+            c.store.backend = Backend::Redis;
+            c.store.urls = vec![url];
+            c.store.redis_timeout = aupgate::config::HumanDuration::millis(300);
+        })
+        .await;
+        assert!(mail_from_becomes(&h, "250").await.starts_with("250 2.1.0"));
+        redis.kill();
+        let mut c = h.connect(h.relay_addr()).await;
+        c.send("EHLO client.test", "250 ").await;
+        let reply = c.send("MAIL FROM:<a@acme.example>", "").await.last().unwrap().clone();
+        assert!(reply.starts_with(expected), "{expected}: {reply}");
+        if expected.starts_with("421") {
+            assert!(c.is_closed().await, "the session is closed after 421");
+        } else {
+            c.send("NOOP", "250").await;
+        }
+    }
 }

@@ -162,6 +162,7 @@ impl Engine {
         for check in &self.mail {
             let verdict = self
                 .decide(
+                    &env,
                     check.rule(),
                     ctx.tenant,
                     check.check(&env, ctx).await,
@@ -185,7 +186,7 @@ impl Engine {
         };
         for check in &self.rcpt {
             let verdict = self
-                .decide(check.rule(), ctx.tenant, check.check(&env, ctx).await, || {
+                .decide(&env, check.rule(), ctx.tenant, check.check(&env, ctx).await, || {
                     serde_json::json!({
                         "sender": ctx.sender.to_address(),
                         "recipient": ctx.recipient.to_address(),
@@ -212,9 +213,13 @@ impl Engine {
         let facts = DataFacts::gather(ctx);
         for check in &self.data {
             let verdict = self
-                .decide(check.rule(), ctx.tenant, check.check(&env, ctx, &facts).await, || {
-                    message_detail(ctx, &facts)
-                })
+                .decide(
+                    &env,
+                    check.rule(),
+                    ctx.tenant,
+                    check.check(&env, ctx, &facts).await,
+                    || message_detail(ctx, &facts),
+                )
                 .await;
             if verdict != Verdict::Continue {
                 let rule = verdict.reply().and_then(|r| r.rule).unwrap_or(check.rule());
@@ -244,7 +249,7 @@ impl Engine {
         // audited, but not escalation events.
         let outcome = authentication::authenticate(auth, &profile, ctx, ctx.headers).await;
         let verdict = self
-            .decide(outcome.rule, ctx.tenant, Ok(outcome.verdict), || {
+            .decide(&env, outcome.rule, ctx.tenant, Ok(outcome.verdict), || {
                 message_detail(ctx, &facts)
             })
             .await;
@@ -304,9 +309,11 @@ impl Engine {
         }
     }
 
-    /// Logs a check's outcome, audits refusals and maps infrastructure errors to `451 4.3.0`.
+    /// Logs a check's outcome, audits refusals and maps infrastructure errors to `451 4.3.0`
+    /// (or `421 4.3.0` and a closed session for the checks `[on_error] disconnect` names).
     async fn decide(
         &self,
+        env: &Env<'_>,
         rule: &'static str,
         tenant: &Tenant,
         result: Result<Verdict, CheckError>,
@@ -314,6 +321,10 @@ impl Engine {
     ) -> Verdict {
         let verdict = match result {
             Ok(verdict) => verdict,
+            Err(error) if env.profile.on_error.disconnect.iter().any(|r| r == rule) => {
+                tracing::warn!(rule, tenant = %tenant.id, %error, "check failed; closing the session");
+                Verdict::Disconnect(reply::temporary_failure_disconnect())
+            }
             Err(error) => {
                 tracing::warn!(rule, tenant = %tenant.id, %error, "check failed; deferring");
                 Verdict::Defer(reply::temporary_failure())
@@ -353,4 +364,26 @@ fn message_detail(ctx: &DataContext<'_>, facts: &DataFacts) -> serde_json::Value
 /// A store key for a tenant-scoped counter.
 pub(crate) fn key(kind: &str, tenant: &str) -> Key {
     Key::new(kind, tenant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_check_is_one_on_error_can_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::open_store(&Default::default(), dir.path()).await.unwrap();
+        let profile = Arc::new(Profile::default());
+        let engine = Engine::new(store, HashMap::new(), profile);
+        let rules: Vec<&str> = (engine.mail.iter().map(|c| c.rule()))
+            .chain(engine.rcpt.iter().map(|c| c.rule()))
+            .chain(engine.data.iter().map(|c| c.rule()))
+            .collect();
+        let mut sorted = rules.clone();
+        sorted.sort_unstable();
+        let mut listed = crate::policy::profile::CHECK_RULES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(sorted, listed, "engine checks {rules:?}");
+    }
 }

@@ -352,18 +352,41 @@ pub struct EscalationStep {
     pub state: TenantStateConfig,
 }
 
-/// `[on_error]`: what infrastructure failure inside a check means.
+/// The checks' ids, as `[on_error] disconnect` names them (the engine's test keeps this list
+/// and the checks in step).
+pub const CHECK_RULES: &[&str] = &[
+    "tenant.suspended",
+    "sender.domain",
+    "block.sender",
+    "quota.messages",
+    "quota.recipients",
+    "suppression.hard_bounce",
+    "headers.integrity",
+    "attachments.dangerous",
+    "block.campaign",
+    "sms_gateway.bulk",
+    "mail_bomb.max_messages",
+    "bulk.max_recipients",
+];
+
+/// `[on_error]`: what infrastructure failure inside a check (the store or DNS failing) means.
+/// Never a pass: the transaction is deferred (`451 4.3.0`), or for the checks listed in
+/// `disconnect` the session is closed with `421 4.3.0`, so the client backs off at once.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OnError {
-    /// Always true in shipped profiles: a store or DNS failure defers (`451 4.3.0`). Setting it
-    /// to false is refused by validation: the gateway never fails open.
+    /// Always true: setting it to false is refused by validation (the gateway never fails open).
     pub defer: bool,
+    /// Checks (ids from [`CHECK_RULES`]) whose errors close the session with `421 4.3.0`.
+    pub disconnect: Vec<String>,
 }
 
 impl Default for OnError {
     fn default() -> Self {
-        Self { defer: true }
+        Self {
+            defer: true,
+            disconnect: Vec::new(),
+        }
     }
 }
 
@@ -459,6 +482,14 @@ impl Profile {
                 "on_error.defer",
                 "must be true: the gateway never lets mail through on an internal error",
             );
+        }
+        for (i, rule) in self.on_error.disconnect.iter().enumerate() {
+            if !CHECK_RULES.contains(&rule.as_str()) {
+                errors.push(
+                    format!("on_error.disconnect[{i}]"),
+                    format!("`{rule}` is not a check (one of: {})", CHECK_RULES.join(", ")),
+                );
+            }
         }
     }
 }
@@ -608,6 +639,7 @@ mod tests {
             extensions = [".exe"]
             [on_error]
             defer = false
+            disconnect = ["bulk.max_recipients", "bulk.typo"]
             [surprise]
         "#;
         let errors = Profile::parse(text).expect_err("invalid").0;
@@ -623,9 +655,14 @@ mod tests {
             "headers.authserv_id",
             "attachments.extensions[0]",
             "on_error.defer",
+            "on_error.disconnect[1]",
             "surprise",
         ] {
             assert!(paths.contains(&expected), "missing {expected} in {paths:?}");
         }
+        assert!(
+            !paths.contains(&"on_error.disconnect[0]"),
+            "a real check id is fine: {paths:?}"
+        );
     }
 }

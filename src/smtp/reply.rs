@@ -310,6 +310,15 @@ pub fn temporary_failure() -> Reply {
     Reply::new(451, "4.3.0", "Temporary failure, please try again later")
 }
 
+/// An internal failure the profile answers by closing the session (`[on_error] disconnect`).
+pub fn temporary_failure_disconnect() -> Reply {
+    Reply::new(
+        421,
+        "4.3.0",
+        "Temporary failure, closing the connection; please try again later",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
