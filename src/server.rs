@@ -198,6 +198,10 @@ async fn follow_tenants(
                 Ok(None) => {}
                 Err(error) => tracing::warn!(tenant = %id, %error, "reading the tenant's state failed"),
             }
+            match store.blocks_list(id).await {
+                Ok(blocks) => live.narrow_blocks.note(&blocks),
+                Err(error) => tracing::warn!(tenant = %id, %error, "reading the tenant's blocks failed"),
+            }
         }
     }
 }
@@ -229,6 +233,11 @@ async fn sync_tenants(config: &Config, store: &dyn RateStore) -> anyhow::Result<
         }
     }
     let directory = TenantDirectory::from_config_with_states(&config.tenants, &states);
+    for tenant in &config.tenants {
+        if let Some(live) = directory.get(&tenant.id) {
+            live.narrow_blocks.note(&store.blocks_list(&tenant.id).await?);
+        }
+    }
     for (tenant, domains) in verified {
         if let Some(live) = directory.get(&tenant) {
             for domain in domains {

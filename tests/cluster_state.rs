@@ -80,6 +80,30 @@ async fn a_block_on_one_node_refuses_on_every_node() {
     );
     let reply = mail_from_becomes(&a, "250").await;
     assert!(reply.starts_with("250 2.1.0"), "{reply}");
+
+    // A sender block placed on one node holds on the other.
+    admin(
+        &a,
+        &[
+            "blocks",
+            "add",
+            "--tenant",
+            "acme",
+            "--scope",
+            "sender",
+            "--target",
+            "a@acme.example",
+            "--reason",
+            "phished account",
+            "--by",
+            "alice",
+        ],
+    );
+    let reply = mail_from_becomes(&b, "554").await;
+    assert!(
+        reply.starts_with("554 5.7.1") && reply.contains("[rule block.sender]"),
+        "{reply}"
+    );
 }
 
 /// A store that stops answering never lets mail through: the transaction is deferred with
@@ -90,7 +114,7 @@ async fn a_store_outage_defers_or_disconnects_as_the_profile_says() {
     let profile = |disconnect: &str| {
         format!("[profile]\nname = \"default\"\n[on_error]\ndefer = true\ndisconnect = [{disconnect}]\n")
     };
-    for (disconnect, expected) in [("", "451 4.3.0"), ("\"block.sender\"", "421 4.3.0")] {
+    for (disconnect, expected) in [("", "451 4.3.0"), ("\"quota.messages\"", "421 4.3.0")] {
         let mut redis = store_support::RedisServer::start();
         let url = redis.url();
         let h = Harness::start_with_profile(Some(&profile(disconnect)), move |c| {

@@ -53,6 +53,7 @@ pub async fn add(State(state): State<AdminState>, Json(request): Json<AddBlock>)
         at: now_ms(),
     };
     state.store.block_add(&block).await.map_err(super::internal)?;
+    note_blocks(&state, &tenant).await?;
     if block.scope == BlockScope::Tenant {
         set_state(&state, &tenant.id, &tenant.name, TenantState::Suspended).await?;
         tenant.state.set(TenantState::Suspended);
@@ -84,12 +85,24 @@ pub async fn lift(State(state): State<AdminState>, Json(request): Json<LiftBlock
         .await
         .map_err(super::internal)?
         .ok_or_else(|| super::error(StatusCode::NOT_FOUND, "no such block".to_string()))?;
+    note_blocks(&state, &tenant).await?;
     if lifted.scope == BlockScope::Tenant {
         set_state(&state, &tenant.id, &tenant.name, TenantState::Active).await?;
         tenant.state.set(TenantState::Active);
     }
     tracing::warn!(tenant = %lifted.tenant, scope = ?lifted.scope, by = %lift.by, reason = %lift.reason, "block lifted");
     Ok(Json(lifted))
+}
+
+/// Tells the live tenant which kinds of block it now has (the block checks skip the store when
+/// it has none).
+async fn note_blocks(
+    state: &AdminState,
+    tenant: &crate::tenant::Tenant,
+) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
+    let blocks = state.store.blocks_list(&tenant.id).await.map_err(super::internal)?;
+    tenant.narrow_blocks.note(&blocks);
+    Ok(())
 }
 
 /// A block's target as the checks compare it: a sender address as its counting identity (case,

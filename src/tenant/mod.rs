@@ -6,7 +6,7 @@ mod password;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use ipnet::IpNet;
@@ -65,6 +65,44 @@ pub struct Tenant {
     pub profile: String,
     /// Single limits overriding the profile's.
     pub limits: crate::config::TenantLimits,
+    /// Whether the tenant has sender or campaign blocks, so the block checks ask the store only
+    /// when there is something to find.
+    pub narrow_blocks: NarrowBlocks,
+}
+
+/// Which kinds of narrower block (sender, campaign) a tenant has. Until the store has been read
+/// both are assumed present (a check may ask the store for nothing; it never skips a block).
+#[derive(Debug)]
+pub struct NarrowBlocks {
+    sender: AtomicBool,
+    campaign: AtomicBool,
+}
+
+impl Default for NarrowBlocks {
+    fn default() -> NarrowBlocks {
+        NarrowBlocks {
+            sender: AtomicBool::new(true),
+            campaign: AtomicBool::new(true),
+        }
+    }
+}
+
+impl NarrowBlocks {
+    /// Records what the tenant's block list (from the store) holds.
+    pub fn note(&self, blocks: &[crate::store::Block]) {
+        use crate::store::BlockScope;
+        let has = |scope| blocks.iter().any(|b| b.scope == scope);
+        self.sender.store(has(BlockScope::Sender), Ordering::Release);
+        self.campaign.store(has(BlockScope::Campaign), Ordering::Release);
+    }
+
+    pub fn sender(&self) -> bool {
+        self.sender.load(Ordering::Acquire)
+    }
+
+    pub fn campaign(&self) -> bool {
+        self.campaign.load(Ordering::Acquire)
+    }
 }
 
 impl Tenant {
@@ -133,6 +171,7 @@ impl TenantDirectory {
                 contact: entry.contact.clone(),
                 profile: entry.profile.clone().unwrap_or_else(|| "default".to_string()),
                 limits: entry.limits,
+                narrow_blocks: NarrowBlocks::default(),
             };
             for credential in &entry.credentials {
                 directory.credentials.insert(

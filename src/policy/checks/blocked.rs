@@ -36,6 +36,9 @@ impl MailCheck for BlockedSender {
             let Path::Mailbox { .. } = ctx.sender else {
                 return Ok(Verdict::Continue);
             };
+            if !ctx.tenant.narrow_blocks.sender() {
+                return Ok(Verdict::Continue);
+            }
             let address = identity(&ctx.sender.to_address(), true);
             let block = env
                 .store
@@ -63,6 +66,10 @@ impl DataCheck for BlockedCampaign {
 
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
         Box::pin(async move {
+            // Without campaign blocks there is nothing to look up (and no campaign to compute).
+            if !ctx.tenant.narrow_blocks.campaign() {
+                return Ok(Verdict::Continue);
+            }
             let campaign = facts.campaign(env, ctx).await?;
             let block = env
                 .store
