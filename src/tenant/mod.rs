@@ -89,6 +89,7 @@ impl Default for NarrowBlocks {
 
 impl NarrowBlocks {
     /// Records what the tenant's block list (from the store) holds.
+    #[cfg(feature = "server")]
     pub fn note(&self, blocks: &[crate::store::Block]) {
         use crate::store::BlockScope;
         let has = |scope| blocks.iter().any(|b| b.scope == scope);
