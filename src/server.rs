@@ -185,9 +185,12 @@ async fn follow_tenants(
         }
         for id in &ids {
             let Some(live) = tenants.get(id) else { continue };
+            let state_before = live.state.get();
+            let generation = live.narrow_blocks.generation();
             match store.tenant_get(id).await {
+                // Unless this node changed the state while the record was being read.
                 Ok(Some(record)) => {
-                    if live.state.get() != record.state {
+                    if live.state.get() == state_before && state_before != record.state {
                         tracing::info!(tenant = %id, state = ?record.state, "tenant state changed on another node");
                         live.state.set(record.state);
                     }
@@ -199,7 +202,7 @@ async fn follow_tenants(
                 Err(error) => tracing::warn!(tenant = %id, %error, "reading the tenant's state failed"),
             }
             match store.blocks_list(id).await {
-                Ok(blocks) => live.narrow_blocks.note(&blocks),
+                Ok(blocks) => live.narrow_blocks.note(&blocks, generation),
                 Err(error) => tracing::warn!(tenant = %id, %error, "reading the tenant's blocks failed"),
             }
         }
@@ -235,7 +238,9 @@ async fn sync_tenants(config: &Config, store: &dyn RateStore) -> anyhow::Result<
     let directory = TenantDirectory::from_config_with_states(&config.tenants, &states);
     for tenant in &config.tenants {
         if let Some(live) = directory.get(&tenant.id) {
-            live.narrow_blocks.note(&store.blocks_list(&tenant.id).await?);
+            let generation = live.narrow_blocks.generation();
+            live.narrow_blocks
+                .note(&store.blocks_list(&tenant.id).await?, generation);
         }
     }
     for (tenant, domains) in verified {

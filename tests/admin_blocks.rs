@@ -178,6 +178,22 @@ async fn sender_and_campaign_blocks_refuse_until_lifted() {
         assert!(reply.starts_with("554 5.7.1"), "{spelling}: {reply}");
         assert!(reply.contains("[rule block.sender]"), "{reply}");
     }
+    // Nor does a null or different envelope sender with the blocked address in From or Sender.
+    let from_blocked = newsletter("bob").replace("From: news@acme.example", "From: Alerts <alerts@acme.example>");
+    let reply = send_message(&h, "", &["bob@dest.example"], &from_blocked).await;
+    assert!(
+        reply.starts_with("554 5.7.1") && reply.contains("[rule block.sender]"),
+        "{reply}"
+    );
+    let sender_blocked = newsletter("bob").replace(
+        "From: news@acme.example",
+        "From: news@acme.example\r\nSender: ALERTS+x@acme.example",
+    );
+    let reply = send_message(&h, "news@acme.example", &["bob@dest.example"], &sender_blocked).await;
+    assert!(
+        reply.starts_with("554 5.7.1") && reply.contains("[rule block.sender]"),
+        "{reply}"
+    );
     let reply = send_message(&h, "news@acme.example", &["bob@dest.example"], &newsletter("bob")).await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
 

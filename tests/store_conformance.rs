@@ -352,11 +352,17 @@ async fn campaigns(s: Store, t: &str) {
         .await
         .expect("c");
     assert_eq!((m.id.as_str(), m.is_new), ("d1", false));
+    assert_eq!(
+        m.merged,
+        vec!["d0".to_string()],
+        "the campaign whose key was taken is named"
+    );
     let m = s
         .campaign_lookup_or_insert(t, &[22], "d3", now + 2, DAY)
         .await
         .expect("c");
     assert_eq!(m.id, "d1", "band 22 was re-pointed");
+    assert!(m.merged.is_empty());
     // A tie goes to the smallest id.
     s.campaign_lookup_or_insert(t, &[30], "e2", now, DAY).await.expect("c");
     s.campaign_lookup_or_insert(t, &[31], "e1", now, DAY).await.expect("c");

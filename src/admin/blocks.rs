@@ -53,10 +53,13 @@ pub async fn add(State(state): State<AdminState>, Json(request): Json<AddBlock>)
         at: now_ms(),
     };
     state.store.block_add(&block).await.map_err(super::internal)?;
-    note_blocks(&state, &tenant).await?;
-    if block.scope == BlockScope::Tenant {
-        set_state(&state, &tenant.id, &tenant.name, TenantState::Suspended).await?;
-        tenant.state.set(TenantState::Suspended);
+    match block.scope {
+        BlockScope::Tenant => {
+            tenant.state.set(TenantState::Suspended);
+            set_state(&state, &tenant.id, &tenant.name, TenantState::Suspended).await?;
+        }
+        BlockScope::Sender => tenant.narrow_blocks.mark_sender(),
+        BlockScope::Campaign => tenant.narrow_blocks.mark_campaign(),
     }
     tracing::warn!(tenant = %block.tenant, scope = ?block.scope, by = %block.by, reason = %block.reason, "block added");
     Ok(Json(block))
@@ -74,35 +77,39 @@ pub async fn lift(State(state): State<AdminState>, Json(request): Json<LiftBlock
         reason: request.reason.clone(),
         at: now_ms(),
     };
-    let lifted = state
+    let normalised = target(request.scope, &request.target);
+    let mut lifted = state
         .store
-        .block_lift(
-            &request.tenant,
-            request.scope,
-            &target(request.scope, &request.target),
-            &lift,
-        )
+        .block_lift(&request.tenant, request.scope, &normalised, &lift)
         .await
-        .map_err(super::internal)?
-        .ok_or_else(|| super::error(StatusCode::NOT_FOUND, "no such block".to_string()))?;
-    note_blocks(&state, &tenant).await?;
+        .map_err(super::internal)?;
+    if lifted.is_none() && normalised != request.target {
+        // A sender block stored as typed, before targets were normalised.
+        lifted = state
+            .store
+            .block_lift(&request.tenant, request.scope, &request.target, &lift)
+            .await
+            .map_err(super::internal)?;
+    }
+    let lifted = lifted.ok_or_else(|| super::error(StatusCode::NOT_FOUND, "no such block".to_string()))?;
     if lifted.scope == BlockScope::Tenant {
         set_state(&state, &tenant.id, &tenant.name, TenantState::Active).await?;
         tenant.state.set(TenantState::Active);
+    } else {
+        note_blocks(&state, &tenant).await;
     }
     tracing::warn!(tenant = %lifted.tenant, scope = ?lifted.scope, by = %lift.by, reason = %lift.reason, "block lifted");
     Ok(Json(lifted))
 }
 
-/// Tells the live tenant which kinds of block it now has (the block checks skip the store when
-/// it has none).
-async fn note_blocks(
-    state: &AdminState,
-    tenant: &crate::tenant::Tenant,
-) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
-    let blocks = state.store.blocks_list(&tenant.id).await.map_err(super::internal)?;
-    tenant.narrow_blocks.note(&blocks);
-    Ok(())
+/// After a lift: tells the live tenant which kinds of block it still has (the block checks skip
+/// the store when it has none). On a store error the flags stay set, which only costs lookups.
+async fn note_blocks(state: &AdminState, tenant: &crate::tenant::Tenant) {
+    let generation = tenant.narrow_blocks.generation();
+    match state.store.blocks_list(&tenant.id).await {
+        Ok(blocks) => tenant.narrow_blocks.note(&blocks, generation),
+        Err(error) => tracing::warn!(tenant = %tenant.id, %error, "re-reading the tenant's blocks failed"),
+    }
 }
 
 /// A block's target as the checks compare it: a sender address as its counting identity (case,
@@ -127,7 +134,7 @@ fn validate(
             "`by` and `reason` are required".into(),
         ));
     }
-    match (scope, target.is_empty()) {
+    match (scope, target.trim().is_empty()) {
         (BlockScope::Tenant, false) => Err(super::error(
             StatusCode::BAD_REQUEST,
             "a tenant block takes no target".into(),

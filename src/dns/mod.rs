@@ -138,6 +138,12 @@ impl Dns {
         if let Some(records) = self.txt_answers.get(key.as_str()) {
             return Ok(records);
         }
+        self.txt_lookup(name, key).await
+    }
+
+    /// Asks hickory for the TXT records of `key` (a lower-cased FQDN) and keeps a positive
+    /// answer for its TTL.
+    async fn txt_lookup(&self, name: &str, key: String) -> Result<Arc<[String]>, DnsError> {
         let lookup = self
             .resolver
             .txt_lookup(key.as_str())
@@ -169,7 +175,9 @@ impl Dns {
         self.txt_answers.remove(key.as_str());
         self.resolver
             .clear_lookup_cache(key.as_str(), hickory_resolver::proto::rr::RecordType::TXT);
-        self.txt(name).await
+        // Straight to the resolver: an older answer another lookup inserted meanwhile is
+        // replaced, never returned.
+        self.txt_lookup(name, key).await
     }
 
     /// The underlying hickory resolver (for mail-auth).

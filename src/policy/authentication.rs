@@ -96,9 +96,10 @@ pub async fn authenticate(
     // Sign the message as it will leave: trace fields on top of the (stripped) message.
     let from_domain = single_from_domain(headers);
     let key = match (&from_domain, profile.dkim.sign) {
-        (Some(domain), true) => {
-            let subdomains = profile.sender_domain.include_subdomains;
-            auth.signing_key(domain, |d| ctx.tenant.owns(d, subdomains)).await
+        // Only for a From domain the tenant owns as the profile counts it; a key of a parent
+        // domain then signs its subdomains.
+        (Some(domain), true) if ctx.tenant.owns(domain, profile.sender_domain.include_subdomains) => {
+            auth.signing_key(domain, |d| ctx.tenant.owns(d, true)).await
         }
         _ => None,
     };

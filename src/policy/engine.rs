@@ -88,7 +88,7 @@ impl Engine {
             data: vec![
                 Box::new(checks::HeaderIntegrity),
                 Box::new(checks::LetterBomb),
-                Box::new(checks::BlockedCampaign),
+                Box::new(checks::BlockedMessage),
                 Box::new(checks::SmsGateway),
                 Box::new(checks::MailBomb),
                 Box::new(checks::Bulk),
@@ -292,20 +292,17 @@ impl Engine {
         }
     }
 
-    /// A permanent refusal at MAIL or RCPT (a sender domain the tenant does not own, a
-    /// suppressed recipient) is a violation like a refused message: one event per rule and
-    /// window (there is no campaign yet), so a list full of suppressed addresses is one incident.
-    /// Refusals that enforce a block already in place are not new violations, and deferrals
-    /// (quotas) never are.
+    /// A permanent refusal at MAIL FROM for a sender domain the tenant does not own is a
+    /// violation like a refused message: one event per rule and window (there is no campaign
+    /// yet). A suppressed recipient is not (one stale address on a list is routine, and the
+    /// refusal already protects the receiver); refusals that enforce a block already in place
+    /// are not new violations, and deferrals (quotas) never are.
     async fn record_envelope_violation(&self, env: &Env<'_>, tenant: &Tenant, verdict: &Verdict) {
         let Verdict::Reject(reply) = verdict else {
             return;
         };
-        match reply.rule {
-            Some(rule) if rule != "tenant.suspended" && !rule.starts_with("block.") => {
-                escalation::record_violation(env, self.tenants.as_deref(), tenant, rule, "-").await;
-            }
-            _ => {}
+        if let Some(rule @ "sender.domain") = reply.rule {
+            escalation::record_violation(env, self.tenants.as_deref(), tenant, rule, "-").await;
         }
     }
 

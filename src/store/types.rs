@@ -48,6 +48,9 @@ pub struct CampaignMatch {
     pub id: String,
     /// True if no band key matched and the candidate id was registered.
     pub is_new: bool,
+    /// Other live campaigns the band keys named (their keys now point to `id`): a block on any
+    /// of them covers this message too, so re-pointing never carries a mailing out of a block.
+    pub merged: Vec<String>,
 }
 
 /// State of a tenant on the escalation ladder (one type for config, tenants and store).

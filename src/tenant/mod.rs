@@ -72,10 +72,14 @@ pub struct Tenant {
 
 /// Which kinds of narrower block (sender, campaign) a tenant has. Until the store has been read
 /// both are assumed present (a check may ask the store for nothing; it never skips a block).
+/// Placing a block sets its flag at once; only a read of the whole block list clears one, and
+/// only if no block was placed since the read began (`generation`), so a read that raced an
+/// add never hides the new block.
 #[derive(Debug)]
 pub struct NarrowBlocks {
     sender: AtomicBool,
     campaign: AtomicBool,
+    generation: std::sync::Mutex<u64>,
 }
 
 impl Default for NarrowBlocks {
@@ -83,15 +87,44 @@ impl Default for NarrowBlocks {
         NarrowBlocks {
             sender: AtomicBool::new(true),
             campaign: AtomicBool::new(true),
+            generation: std::sync::Mutex::new(0),
         }
     }
 }
 
 impl NarrowBlocks {
-    /// Records what the tenant's block list (from the store) holds.
+    fn lock(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.generation.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A sender block was placed.
+    pub fn mark_sender(&self) {
+        let mut generation = self.lock();
+        *generation += 1;
+        self.sender.store(true, Ordering::Release);
+    }
+
+    /// A campaign block was placed.
+    pub fn mark_campaign(&self) {
+        let mut generation = self.lock();
+        *generation += 1;
+        self.campaign.store(true, Ordering::Release);
+    }
+
+    /// Taken before reading the block list, handed to [`NarrowBlocks::note`].
+    pub fn generation(&self) -> u64 {
+        *self.lock()
+    }
+
+    /// Records what the tenant's block list (read after `generation`) holds, unless a block was
+    /// placed meanwhile.
     #[cfg(feature = "server")]
-    pub fn note(&self, blocks: &[crate::store::Block]) {
+    pub fn note(&self, blocks: &[crate::store::Block], generation: u64) {
         use crate::store::BlockScope;
+        let current = self.lock();
+        if *current != generation {
+            return;
+        }
         let has = |scope| blocks.iter().any(|b| b.scope == scope);
         self.sender.store(has(BlockScope::Sender), Ordering::Release);
         self.campaign.store(has(BlockScope::Campaign), Ordering::Release);

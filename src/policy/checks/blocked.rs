@@ -1,27 +1,46 @@
 //! `block.sender` and `block.campaign`: the narrower blocks an operator places with
 //! `aupgate admin blocks add --scope sender|campaign` (a whole-tenant block is a suspension,
-//! `tenant.suspended`). A blocked sender address is refused at MAIL FROM, a blocked campaign
-//! after DATA once the message's campaign is known; both until an operator lifts the block.
-//! Sender addresses are compared as counting identities (case, quotes and `+tag` folded), so a
-//! block on `bob@acme.example` also stops `Bob+2@ACME.example`.
+//! `tenant.suspended`). Both hold until an operator lifts them.
+//!
+//! - A blocked sender address is refused at MAIL FROM, and after DATA when the header From or
+//!   Sender names it (so neither `MAIL FROM:<>` nor another envelope address gets around it).
+//!   Addresses are compared as counting identities (case, quotes and `+tag` folded), so a block
+//!   on `bob@acme.example` also stops `Bob+2@ACME.example`.
+//! - A blocked campaign is refused after DATA: every personalised copy, and a message whose band
+//!   keys named the blocked campaign even when they were re-pointed to another (the index's
+//!   re-pointing never carries a mailing out of its block).
+//!
+//! The checks ask the store only when the tenant has blocks of that kind
+//! (`Tenant::narrow_blocks`).
 
 use crate::policy::engine::{CheckFuture, DataCheck, Env, MailCheck};
+use crate::policy::headers::parse_mailboxes;
 use crate::policy::recipient::identity;
-use crate::policy::{DataContext, MailContext, Verdict};
+use crate::policy::{CheckError, DataContext, MailContext, Verdict};
 use crate::smtp::command::Path;
 use crate::smtp::reply::Reply;
 use crate::store::BlockScope;
+use crate::tenant::Tenant;
 
 use super::DataFacts;
 
-fn refusal(what: String, contact: Option<&str>, rule: &'static str) -> Verdict {
-    let contact = contact.unwrap_or("your provider's abuse desk");
+fn refusal(what: String, tenant: &Tenant, rule: &'static str) -> Verdict {
+    let contact = tenant.contact.as_deref().unwrap_or("your provider's abuse desk");
     Verdict::Reject(Reply::refusal(
         554,
         "5.7.1",
         rule,
         format!("{what} is blocked for this account; contact {contact}"),
     ))
+}
+
+async fn is_blocked(env: &Env<'_>, tenant: &Tenant, scope: BlockScope, target: &str) -> Result<bool, CheckError> {
+    Ok(env
+        .store
+        .block_get(&tenant.id, scope, target)
+        .await
+        .map_err(super::store_error)?
+        .is_some())
 }
 
 pub struct BlockedSender;
@@ -40,50 +59,55 @@ impl MailCheck for BlockedSender {
                 return Ok(Verdict::Continue);
             }
             let address = identity(&ctx.sender.to_address(), true);
-            let block = env
-                .store
-                .block_get(&ctx.tenant.id, BlockScope::Sender, &address)
-                .await
-                .map_err(super::store_error)?;
-            Ok(match block {
-                Some(_) => refusal(
-                    format!("Sender address {address}"),
-                    ctx.tenant.contact.as_deref(),
-                    "block.sender",
-                ),
-                None => Verdict::Continue,
-            })
+            if is_blocked(env, ctx.tenant, BlockScope::Sender, &address).await? {
+                return Ok(refusal(format!("Sender address {address}"), ctx.tenant, "block.sender"));
+            }
+            Ok(Verdict::Continue)
         })
     }
 }
 
-pub struct BlockedCampaign;
+/// The blocks a received message can hit: its header originators, and its campaign.
+pub struct BlockedMessage;
 
-impl DataCheck for BlockedCampaign {
+impl DataCheck for BlockedMessage {
     fn rule(&self) -> &'static str {
         "block.campaign"
     }
 
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
         Box::pin(async move {
+            let tenant = ctx.tenant;
+            if tenant.narrow_blocks.sender() {
+                let mut originators: Vec<String> = Vec::new();
+                for name in ["from", "sender"] {
+                    for value in ctx.headers.all(name) {
+                        for mailbox in parse_mailboxes(value, true).unwrap_or_default() {
+                            originators.push(identity(&format!("{}@{}", mailbox.local, mailbox.domain), true));
+                        }
+                    }
+                }
+                for address in originators {
+                    if is_blocked(env, tenant, BlockScope::Sender, &address).await? {
+                        return Ok(refusal(format!("Sender address {address}"), tenant, "block.sender"));
+                    }
+                }
+            }
             // Without campaign blocks there is nothing to look up (and no campaign to compute).
-            if !ctx.tenant.narrow_blocks.campaign() {
+            if !tenant.narrow_blocks.campaign() {
                 return Ok(Verdict::Continue);
             }
             let campaign = facts.campaign(env, ctx).await?;
-            let block = env
-                .store
-                .block_get(&ctx.tenant.id, BlockScope::Campaign, campaign)
-                .await
-                .map_err(super::store_error)?;
-            Ok(match block {
-                Some(_) => refusal(
-                    format!("This mailing (campaign {campaign})"),
-                    ctx.tenant.contact.as_deref(),
-                    "block.campaign",
-                ),
-                None => Verdict::Continue,
-            })
+            for id in std::iter::once(campaign).chain(facts.merged_campaigns().iter().map(String::as_str)) {
+                if is_blocked(env, tenant, BlockScope::Campaign, id).await? {
+                    return Ok(refusal(
+                        format!("This mailing (campaign {id})"),
+                        tenant,
+                        "block.campaign",
+                    ));
+                }
+            }
+            Ok(Verdict::Continue)
         })
     }
 }

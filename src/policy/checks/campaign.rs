@@ -17,13 +17,14 @@ use crate::policy::engine::{key, CheckFuture, DataCheck, Env};
 use crate::policy::recipient::identity;
 use crate::policy::{CheckError, DataContext, Verdict};
 use crate::smtp::reply::Reply;
+use crate::store::CampaignMatch;
 
 /// What the DATA checks share about one message. The campaign is looked up on first use, so
 /// the cheap checks (headers, attachments) run before the store is touched.
 pub struct DataFacts {
     /// Counting identities of the envelope recipients, de-duplicated.
     pub recipients: Vec<String>,
-    campaign: tokio::sync::OnceCell<String>,
+    campaign: tokio::sync::OnceCell<CampaignMatch>,
 }
 
 impl DataFacts {
@@ -48,16 +49,24 @@ impl DataFacts {
                 env.store
                     .campaign_lookup_or_insert(&ctx.tenant.id, &band_keys, &candidate, env.now, window)
                     .await
-                    .map(|found| found.id)
                     .map_err(super::store_error)
             })
             .await
-            .map(String::as_str)
+            .map(|found| found.id.as_str())
+    }
+
+    /// The other campaigns this message's band keys named (merged into its campaign), once
+    /// [`DataFacts::campaign`] has run.
+    pub fn merged_campaigns(&self) -> &[String] {
+        self.campaign
+            .get()
+            .map(|found| found.merged.as_slice())
+            .unwrap_or_default()
     }
 
     /// The campaign id if it was looked up (for the event log).
     pub fn campaign_if_known(&self) -> &str {
-        self.campaign.get().map(String::as_str).unwrap_or("-")
+        self.campaign.get().map(|found| found.id.as_str()).unwrap_or("-")
     }
 }
 

@@ -414,6 +414,7 @@ impl RateStore for RedisStore {
                 return Ok(CampaignMatch {
                     id: candidate.to_owned(),
                     is_new: true,
+                    merged: Vec::new(),
                 });
             }
             let mut inv = self.scripts.campaign.prepare_invoke();
@@ -421,10 +422,21 @@ impl RateStore for RedisStore {
                 inv.key(Key::new("_campaign", tenant).part_u64(*b).redis_key());
             }
             inv.arg(candidate).arg(now).arg(w);
-            let (id, is_new): (String, i64) = self.script(&inv).await?;
+            let reply: Vec<redis::Value> = self.script(&inv).await?;
+            let text = |v: &redis::Value| -> Result<String, StoreError> {
+                redis::from_redis_value_ref(v).map_err(|e| StoreError::corrupt("campaign", e.to_string()))
+            };
+            let (Some(id), Some(is_new)) = (reply.first(), reply.get(1)) else {
+                return Err(StoreError::corrupt("campaign", "short script reply"));
+            };
+            let is_new: i64 =
+                redis::from_redis_value_ref(is_new).map_err(|e| StoreError::corrupt("campaign", e.to_string()))?;
+            let mut merged: Vec<String> = reply[2..].iter().map(text).collect::<Result<_, _>>()?;
+            merged.sort();
             Ok(CampaignMatch {
-                id,
+                id: text(id)?,
                 is_new: is_new == 1,
+                merged,
             })
         })
     }

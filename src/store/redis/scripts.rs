@@ -107,7 +107,8 @@ local r = redis.call('ZRANGE', KEYS[1], n - cap, n - cap, 'WITHSCORES')
 return {0, n, math.max(tonumber(r[2]) + w - now, 1)}
 ";
 
-/// KEYS band keys (value `expiry:id`). ARGV candidate, now, window. Returns {id, is_new}.
+/// KEYS band keys (value `expiry:id`). ARGV candidate, now, window. Returns {id, is_new, the
+/// other live ids the keys named...}.
 const CAMPAIGN: &str = r"
 local now = tonumber(ARGV[2])
 local w = tonumber(ARGV[3])
@@ -134,8 +135,12 @@ local val = string.format('%d', now + w) .. ':' .. id
 for i = 1, #KEYS do
   redis.call('SET', KEYS[i], val, 'PX', string.format('%d', w))
 end
-if found then return {id, 0} end
-return {id, 1}
+local out = {id, 0}
+if not found then out[2] = 1 end
+for other, _ in pairs(votes) do
+  if other ~= id then table.insert(out, other) end
+end
+return out
 ";
 
 /// KEYS[1] log, KEYS[2] sequence. ARGV at, json, cutoff, ttl.

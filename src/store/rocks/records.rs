@@ -255,6 +255,13 @@ impl Inner {
         let found = majority(current.iter().flatten().map(|(id, _)| id.as_str())).map(str::to_owned);
         let is_new = found.is_none();
         let id = found.unwrap_or_else(|| candidate.to_owned());
+        let mut merged: Vec<String> = Vec::new();
+        for (other, _) in current.iter().flatten() {
+            if *other != id && !merged.contains(other) {
+                merged.push(other.clone());
+            }
+        }
+        merged.sort();
         // A mapping lives at least a window after the last message that used it. It is written
         // with some slack (1/64 of the window) and rewritten only once that slack is used up, so
         // an active campaign does not rewrite its 16 keys on every message.
@@ -281,7 +288,7 @@ impl Inner {
                 self.campaign_cache.put(k, Some((id.clone(), expiry)));
             }
         }
-        Ok(CampaignMatch { id, is_new })
+        Ok(CampaignMatch { id, is_new, merged })
     }
 }
 
