@@ -319,36 +319,36 @@ async fn suppression(s: Store, t: &str) {
 async fn campaigns(s: Store, t: &str) {
     let now = now_ms();
     let m = s
-        .campaign_lookup_or_insert(t, &[1, 2, 3], "c1", now, DAY)
+        .campaign_lookup_or_insert(t, &[1, 2, 3], "c1", now, DAY, &[])
         .await
         .expect("c");
     assert_eq!((m.id.as_str(), m.is_new), ("c1", true));
     // A variant sharing band 3 joins c1 and maps its new bands to c1.
     let m = s
-        .campaign_lookup_or_insert(t, &[7, 8, 3], "c2", now + 1, DAY)
+        .campaign_lookup_or_insert(t, &[7, 8, 3], "c2", now + 1, DAY, &[])
         .await
         .expect("c");
     assert_eq!((m.id.as_str(), m.is_new), ("c1", false));
     let m = s
-        .campaign_lookup_or_insert(t, &[8], "c3", now + 2, DAY)
+        .campaign_lookup_or_insert(t, &[8], "c3", now + 2, DAY, &[])
         .await
         .expect("c");
     assert_eq!((m.id.as_str(), m.is_new), ("c1", false));
     let m = s
-        .campaign_lookup_or_insert(t, &[9], "c4", now + 3, DAY)
+        .campaign_lookup_or_insert(t, &[9], "c4", now + 3, DAY, &[])
         .await
         .expect("c");
     assert_eq!((m.id.as_str(), m.is_new), ("c4", true));
     // Keys of two campaigns: the one most keys map to wins and takes the other's keys.
     for (keys, candidate) in [(&[20u64, 21][..], "d1"), (&[22][..], "d0")] {
         let m = s
-            .campaign_lookup_or_insert(t, keys, candidate, now, DAY)
+            .campaign_lookup_or_insert(t, keys, candidate, now, DAY, &[])
             .await
             .expect("c");
         assert!(m.is_new);
     }
     let m = s
-        .campaign_lookup_or_insert(t, &[20, 21, 22], "d2", now + 1, DAY)
+        .campaign_lookup_or_insert(t, &[20, 21, 22], "d2", now + 1, DAY, &[])
         .await
         .expect("c");
     assert_eq!((m.id.as_str(), m.is_new), ("d1", false));
@@ -358,35 +358,58 @@ async fn campaigns(s: Store, t: &str) {
         "the campaign whose key was taken is named"
     );
     let m = s
-        .campaign_lookup_or_insert(t, &[22], "d3", now + 2, DAY)
+        .campaign_lookup_or_insert(t, &[22], "d3", now + 2, DAY, &[])
         .await
         .expect("c");
     assert_eq!(m.id, "d1", "band 22 was re-pointed");
     assert!(m.merged.is_empty());
-    // A tie goes to the smallest id.
-    s.campaign_lookup_or_insert(t, &[30], "e2", now, DAY).await.expect("c");
-    s.campaign_lookup_or_insert(t, &[31], "e1", now, DAY).await.expect("c");
+    // A pinned (blocked) campaign keeps its keys: the message is named in `merged`, and later
+    // copies still reach the pinned campaign.
+    s.campaign_lookup_or_insert(t, &[40, 41], "f1", now, DAY, &[])
+        .await
+        .expect("c");
+    s.campaign_lookup_or_insert(t, &[42], "f0", now, DAY, &[])
+        .await
+        .expect("c");
+    let pinned = vec!["f0".to_string()];
     let m = s
-        .campaign_lookup_or_insert(t, &[30, 31], "e3", now + 1, DAY)
+        .campaign_lookup_or_insert(t, &[40, 41, 42], "f2", now + 1, DAY, &pinned)
+        .await
+        .expect("c");
+    assert_eq!((m.id.as_str(), m.merged.clone()), ("f1", vec!["f0".to_string()]));
+    let m = s
+        .campaign_lookup_or_insert(t, &[42], "f3", now + 2, DAY, &pinned)
+        .await
+        .expect("c");
+    assert_eq!(m.id, "f0", "the pinned campaign's key was not re-pointed");
+    // A tie goes to the smallest id.
+    s.campaign_lookup_or_insert(t, &[30], "e2", now, DAY, &[])
+        .await
+        .expect("c");
+    s.campaign_lookup_or_insert(t, &[31], "e1", now, DAY, &[])
+        .await
+        .expect("c");
+    let m = s
+        .campaign_lookup_or_insert(t, &[30, 31], "e3", now + 1, DAY, &[])
         .await
         .expect("c");
     assert_eq!(m.id, "e1");
     // Other tenants never see it.
     let m = s
-        .campaign_lookup_or_insert(&format!("{t}x"), &[1], "c5", now, DAY)
+        .campaign_lookup_or_insert(&format!("{t}x"), &[1], "c5", now, DAY, &[])
         .await
         .expect("c");
     assert!(m.is_new);
     // Still there a whole window after its last use (band 8 was last used at `now + 2`)...
     let m = s
-        .campaign_lookup_or_insert(t, &[8], "c7", now + DAY_MS + 1, DAY)
+        .campaign_lookup_or_insert(t, &[8], "c7", now + DAY_MS + 1, DAY, &[])
         .await
         .expect("c");
     assert_eq!((m.id.as_str(), m.is_new), ("c1", false));
     // ...and gone once the window and the store's refresh slack (at most 1/64 of the window)
     // have passed since it was last used (band 1: at `now`).
     let m = s
-        .campaign_lookup_or_insert(t, &[1], "c6", now + DAY_MS + DAY_MS / 64 + 1, DAY)
+        .campaign_lookup_or_insert(t, &[1], "c6", now + DAY_MS + DAY_MS / 64 + 1, DAY, &[])
         .await
         .expect("c");
     assert_eq!((m.id.as_str(), m.is_new), ("c6", true));

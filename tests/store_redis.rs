@@ -92,7 +92,7 @@ async fn windowed_keys_expire() {
     s.counter_check_and_add(&k, 1, 9, now, w).await.expect("cac");
     s.set_check_and_add(&k, b"m", now, w, 5).await.expect("set");
     s.events_check_and_add(&k, now, w, 5).await.expect("ev");
-    s.campaign_lookup_or_insert("acme", &[1, 2], "c", now, w)
+    s.campaign_lookup_or_insert("acme", &[1, 2], "c", now, w, &[])
         .await
         .expect("c");
     let client = redis::Client::open(server.url()).expect("client");

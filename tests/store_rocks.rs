@@ -98,13 +98,13 @@ async fn expired_data_is_dropped_by_compaction() {
         s.set_check_and_add(&k, b"m", old, DAY, 5).await.expect("set");
         s.events_check_and_add(&k, old, DAY, 5).await.expect("ev");
     }
-    s.campaign_lookup_or_insert("t", &[1, 2], "c", old, DAY)
+    s.campaign_lookup_or_insert("t", &[1, 2], "c", old, DAY, &[])
         .await
         .expect("c");
     s.counter_add(&Key::new("quota", "live"), 1, fresh, DAY)
         .await
         .expect("add");
-    s.campaign_lookup_or_insert("t", &[3], "c", fresh, DAY)
+    s.campaign_lookup_or_insert("t", &[3], "c", fresh, DAY, &[])
         .await
         .expect("c");
     let ev = aupgate::store::Event {

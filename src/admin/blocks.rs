@@ -55,11 +55,13 @@ pub async fn add(State(state): State<AdminState>, Json(request): Json<AddBlock>)
     state.store.block_add(&block).await.map_err(super::internal)?;
     match block.scope {
         BlockScope::Tenant => {
-            tenant.state.set(TenantState::Suspended);
+            // The store first: a node following the store never reads the old state after
+            // this node's live state changed.
             set_state(&state, &tenant.id, &tenant.name, TenantState::Suspended).await?;
+            tenant.state.set(TenantState::Suspended);
         }
         BlockScope::Sender => tenant.narrow_blocks.mark_sender(),
-        BlockScope::Campaign => tenant.narrow_blocks.mark_campaign(),
+        BlockScope::Campaign => tenant.narrow_blocks.mark_campaign(&block.target),
     }
     tracing::warn!(tenant = %block.tenant, scope = ?block.scope, by = %block.by, reason = %block.reason, "block added");
     Ok(Json(block))

@@ -88,7 +88,8 @@ impl Engine {
             data: vec![
                 Box::new(checks::HeaderIntegrity),
                 Box::new(checks::LetterBomb),
-                Box::new(checks::BlockedMessage),
+                Box::new(checks::BlockedOriginator),
+                Box::new(checks::BlockedCampaign),
                 Box::new(checks::SmsGateway),
                 Box::new(checks::MailBomb),
                 Box::new(checks::Bulk),
@@ -379,6 +380,7 @@ mod tests {
             .collect();
         let mut sorted = rules.clone();
         sorted.sort_unstable();
+        sorted.dedup(); // block.sender runs at MAIL FROM and after DATA
         let mut listed = crate::policy::profile::CHECK_RULES.to_vec();
         listed.sort_unstable();
         assert_eq!(sorted, listed, "engine checks {rules:?}");

@@ -156,7 +156,8 @@ pub trait RateStore: Send + Sync {
     /// another campaign are re-pointed, so the copies that follow converge on one campaign) and
     /// lives at least `window` after `now` (a backend may keep it up to 1/64 of the window longer
     /// to avoid rewriting it on every message; the windowed counts of a campaign do not depend
-    /// on it).
+    /// on it). Keys of a `pinned` campaign (one an operator blocked) are never re-pointed, so a
+    /// blocked mailing keeps its keys and every later copy names it (in `id` or `merged`).
     fn campaign_lookup_or_insert<'a>(
         &'a self,
         tenant: &'a str,
@@ -164,6 +165,7 @@ pub trait RateStore: Send + Sync {
         candidate: &'a str,
         now: u64,
         window: Duration,
+        pinned: &'a [String],
     ) -> BoxFut<'a, CampaignMatch>;
 }
 

@@ -70,15 +70,16 @@ pub struct Tenant {
     pub narrow_blocks: NarrowBlocks,
 }
 
-/// Which kinds of narrower block (sender, campaign) a tenant has. Until the store has been read
-/// both are assumed present (a check may ask the store for nothing; it never skips a block).
-/// Placing a block sets its flag at once; only a read of the whole block list clears one, and
-/// only if no block was placed since the read began (`generation`), so a read that raced an
-/// add never hides the new block.
+/// Which narrower blocks a tenant has: whether any sender address is blocked, and which
+/// campaigns. Until the store has been read a block of either kind is assumed to exist (a check
+/// may ask the store for nothing; it never skips a block). Placing a block records it at once;
+/// only a read of the whole block list forgets one, and only if no block was placed since the
+/// read began (`generation`), so a read that raced an add never hides the new block.
 #[derive(Debug)]
 pub struct NarrowBlocks {
     sender: AtomicBool,
-    campaign: AtomicBool,
+    /// Blocked campaign ids; `None` until the store has been read.
+    campaigns: std::sync::RwLock<Option<Vec<String>>>,
     generation: std::sync::Mutex<u64>,
 }
 
@@ -86,7 +87,7 @@ impl Default for NarrowBlocks {
     fn default() -> NarrowBlocks {
         NarrowBlocks {
             sender: AtomicBool::new(true),
-            campaign: AtomicBool::new(true),
+            campaigns: std::sync::RwLock::new(None),
             generation: std::sync::Mutex::new(0),
         }
     }
@@ -97,6 +98,10 @@ impl NarrowBlocks {
         self.generation.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn campaigns(&self) -> std::sync::RwLockReadGuard<'_, Option<Vec<String>>> {
+        self.campaigns.read().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// A sender block was placed.
     pub fn mark_sender(&self) {
         let mut generation = self.lock();
@@ -104,11 +109,16 @@ impl NarrowBlocks {
         self.sender.store(true, Ordering::Release);
     }
 
-    /// A campaign block was placed.
-    pub fn mark_campaign(&self) {
+    /// A block on campaign `id` was placed.
+    pub fn mark_campaign(&self, id: &str) {
         let mut generation = self.lock();
         *generation += 1;
-        self.campaign.store(true, Ordering::Release);
+        let mut campaigns = self.campaigns.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = campaigns.as_mut() {
+            if !list.iter().any(|c| c == id) {
+                list.push(id.to_string());
+            }
+        }
     }
 
     /// Taken before reading the block list, handed to [`NarrowBlocks::note`].
@@ -125,17 +135,29 @@ impl NarrowBlocks {
         if *current != generation {
             return;
         }
-        let has = |scope| blocks.iter().any(|b| b.scope == scope);
-        self.sender.store(has(BlockScope::Sender), Ordering::Release);
-        self.campaign.store(has(BlockScope::Campaign), Ordering::Release);
+        let sender = blocks.iter().any(|b| b.scope == BlockScope::Sender);
+        let campaigns: Vec<String> = blocks
+            .iter()
+            .filter(|b| b.scope == BlockScope::Campaign)
+            .map(|b| b.target.clone())
+            .collect();
+        self.sender.store(sender, Ordering::Release);
+        *self.campaigns.write().unwrap_or_else(|p| p.into_inner()) = Some(campaigns);
     }
 
+    /// Whether a sender block may exist.
     pub fn sender(&self) -> bool {
         self.sender.load(Ordering::Acquire)
     }
 
+    /// Whether a campaign block may exist.
     pub fn campaign(&self) -> bool {
-        self.campaign.load(Ordering::Acquire)
+        self.campaigns().as_ref().is_none_or(|list| !list.is_empty())
+    }
+
+    /// The blocked campaigns known now, whose index keys are never re-pointed.
+    pub fn pinned_campaigns(&self) -> Vec<String> {
+        self.campaigns().clone().unwrap_or_default()
     }
 }
 

@@ -7,14 +7,14 @@
 //!   Addresses are compared as counting identities (case, quotes and `+tag` folded), so a block
 //!   on `bob@acme.example` also stops `Bob+2@ACME.example`.
 //! - A blocked campaign is refused after DATA: every personalised copy, and a message whose band
-//!   keys named the blocked campaign even when they were re-pointed to another (the index's
-//!   re-pointing never carries a mailing out of its block).
+//!   keys name it among others. The index never re-points a blocked campaign's keys (they are
+//!   `pinned`), so no later copy is carried out of the block.
 //!
 //! The checks ask the store only when the tenant has blocks of that kind
 //! (`Tenant::narrow_blocks`).
 
 use crate::policy::engine::{CheckFuture, DataCheck, Env, MailCheck};
-use crate::policy::headers::parse_mailboxes;
+use crate::policy::headers::{addresses_in_text, parse_mailboxes};
 use crate::policy::recipient::identity;
 use crate::policy::{CheckError, DataContext, MailContext, Verdict};
 use crate::smtp::command::Path;
@@ -67,10 +67,52 @@ impl MailCheck for BlockedSender {
     }
 }
 
-/// The blocks a received message can hit: its header originators, and its campaign.
-pub struct BlockedMessage;
+/// The header From and Sender of a received message against the sender blocks.
+pub struct BlockedOriginator;
 
-impl DataCheck for BlockedMessage {
+impl DataCheck for BlockedOriginator {
+    fn rule(&self) -> &'static str {
+        "block.sender"
+    }
+
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, _facts: &'a DataFacts) -> CheckFuture<'a> {
+        Box::pin(async move {
+            let tenant = ctx.tenant;
+            if !tenant.narrow_blocks.sender() {
+                return Ok(Verdict::Continue);
+            }
+            let mut originators: Vec<String> = Vec::new();
+            for name in ["from", "sender"] {
+                for value in ctx.headers.all(name) {
+                    match parse_mailboxes(value, true) {
+                        Ok(mailboxes) => originators.extend(
+                            mailboxes
+                                .iter()
+                                .map(|m| identity(&format!("{}@{}", m.local, m.domain), true)),
+                        ),
+                        // A field the parser refuses (header checks off): every address in it.
+                        Err(_) => originators.extend(
+                            addresses_in_text(value)
+                                .iter()
+                                .map(|(local, domain)| identity(&format!("{local}@{domain}"), true)),
+                        ),
+                    }
+                }
+            }
+            for address in originators {
+                if is_blocked(env, tenant, BlockScope::Sender, &address).await? {
+                    return Ok(refusal(format!("Sender address {address}"), tenant, "block.sender"));
+                }
+            }
+            Ok(Verdict::Continue)
+        })
+    }
+}
+
+/// A received message's campaign against the campaign blocks.
+pub struct BlockedCampaign;
+
+impl DataCheck for BlockedCampaign {
     fn rule(&self) -> &'static str {
         "block.campaign"
     }
@@ -78,21 +120,6 @@ impl DataCheck for BlockedMessage {
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
         Box::pin(async move {
             let tenant = ctx.tenant;
-            if tenant.narrow_blocks.sender() {
-                let mut originators: Vec<String> = Vec::new();
-                for name in ["from", "sender"] {
-                    for value in ctx.headers.all(name) {
-                        for mailbox in parse_mailboxes(value, true).unwrap_or_default() {
-                            originators.push(identity(&format!("{}@{}", mailbox.local, mailbox.domain), true));
-                        }
-                    }
-                }
-                for address in originators {
-                    if is_blocked(env, tenant, BlockScope::Sender, &address).await? {
-                        return Ok(refusal(format!("Sender address {address}"), tenant, "block.sender"));
-                    }
-                }
-            }
             // Without campaign blocks there is nothing to look up (and no campaign to compute).
             if !tenant.narrow_blocks.campaign() {
                 return Ok(Verdict::Continue);

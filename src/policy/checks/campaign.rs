@@ -47,7 +47,14 @@ impl DataFacts {
                 let candidate = format!("{:016x}", print.campaign_id());
                 let window = env.profile.bulk.window.get().max(env.profile.mail_bomb.window.get());
                 env.store
-                    .campaign_lookup_or_insert(&ctx.tenant.id, &band_keys, &candidate, env.now, window)
+                    .campaign_lookup_or_insert(
+                        &ctx.tenant.id,
+                        &band_keys,
+                        &candidate,
+                        env.now,
+                        window,
+                        &ctx.tenant.narrow_blocks.pinned_campaigns(),
+                    )
                     .await
                     .map_err(super::store_error)
             })

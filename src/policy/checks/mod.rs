@@ -10,7 +10,7 @@ mod suppressed;
 mod tenant_state;
 
 pub use attachments::LetterBomb;
-pub use blocked::{BlockedMessage, BlockedSender};
+pub use blocked::{BlockedCampaign, BlockedOriginator, BlockedSender};
 pub use campaign::{Bulk, DataFacts, MailBomb, SmsGateway};
 pub use header_integrity::HeaderIntegrity;
 pub use quota::{quota_keys, MessageQuota, RecipientQuota};

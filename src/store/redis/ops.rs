@@ -407,6 +407,7 @@ impl RateStore for RedisStore {
         candidate: &'a str,
         now: u64,
         window: Duration,
+        pinned: &'a [String],
     ) -> BoxFut<'a, CampaignMatch> {
         Box::pin(async move {
             let w = window_ms(window)?;
@@ -422,6 +423,9 @@ impl RateStore for RedisStore {
                 inv.key(Key::new("_campaign", tenant).part_u64(*b).redis_key());
             }
             inv.arg(candidate).arg(now).arg(w);
+            for id in pinned {
+                inv.arg(id);
+            }
             let reply: Vec<redis::Value> = self.script(&inv).await?;
             let text = |v: &redis::Value| -> Result<String, StoreError> {
                 redis::from_redis_value_ref(v).map_err(|e| StoreError::corrupt("campaign", e.to_string()))

@@ -107,8 +107,8 @@ local r = redis.call('ZRANGE', KEYS[1], n - cap, n - cap, 'WITHSCORES')
 return {0, n, math.max(tonumber(r[2]) + w - now, 1)}
 ";
 
-/// KEYS band keys (value `expiry:id`). ARGV candidate, now, window. Returns {id, is_new, the
-/// other live ids the keys named...}.
+/// KEYS band keys (value `expiry:id`). ARGV candidate, now, window, then the pinned ids (never
+/// re-pointed). Returns {id, is_new, the other live ids the keys named...}.
 const CAMPAIGN: &str = r"
 local now = tonumber(ARGV[2])
 local w = tonumber(ARGV[3])
@@ -132,8 +132,12 @@ for i = 1, #KEYS do
 end
 local id = found or ARGV[1]
 local val = string.format('%d', now + w) .. ':' .. id
+local pinned = {}
+for i = 4, #ARGV do pinned[ARGV[i]] = true end
 for i = 1, #KEYS do
-  redis.call('SET', KEYS[i], val, 'PX', string.format('%d', w))
+  if not (cur[i] and cur[i] ~= id and pinned[cur[i]]) then
+    redis.call('SET', KEYS[i], val, 'PX', string.format('%d', w))
+  end
 end
 local out = {id, 0}
 if not found then out[2] = 1 end

@@ -395,7 +395,8 @@ impl RateStore for RocksStore {
         candidate: &'a str,
         now: u64,
         window: Duration,
+        pinned: &'a [String],
     ) -> BoxFut<'a, CampaignMatch> {
-        Box::pin(async move { self.inner.campaign(tenant, band_keys, candidate, now, window) })
+        Box::pin(async move { self.inner.campaign(tenant, band_keys, candidate, now, window, pinned) })
     }
 }

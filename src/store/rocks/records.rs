@@ -220,6 +220,7 @@ impl Inner {
         candidate: &str,
         now: u64,
         window: Duration,
+        pinned: &[String],
     ) -> Result<CampaignMatch, StoreError> {
         let w = window_ms(window)?;
         let prefix = tenant_prefix(tenant);
@@ -275,6 +276,7 @@ impl Inner {
             // converge on one campaign even when its first copies started two.
             let refresh = match cur {
                 None => true,
+                Some((existing, _)) if *existing != id && pinned.contains(existing) => false,
                 Some((existing, expiry)) => *existing != id || *expiry < now.saturating_add(w),
             };
             if refresh {
