@@ -105,6 +105,9 @@ fn setup(rt: &tokio::runtime::Runtime, stage: Stage) -> (tempfile::TempDir, Arc<
         domains: vec!["acme.example".into()],
         ..Default::default()
     }]));
+    // As the gateway does at start: the tenant's block list is read (it has none).
+    let acme = tenants.get("acme").unwrap();
+    acme.narrow_blocks.note(&[], acme.narrow_blocks.generation());
     (dir, Arc::new(engine), tenants)
 }
 
