@@ -5,27 +5,11 @@
 
 mod support;
 
-use std::process::Command;
-
 use support::{send_message, Harness};
 
 fn admin(h: &Harness, args: &[&str], token: Option<&str>) -> (bool, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_aupgate"));
-    command
-        .arg("admin")
-        .arg("--url")
-        .arg(format!("http://{}", h.gateway.admin_address))
-        .args(args);
-    command.env_remove("AUPGATE_TOKEN");
-    if let Some(token) = token {
-        command.env("AUPGATE_TOKEN", token);
-    }
-    let output = command.output().expect("run aupgate admin");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let (code, stdout, stderr) = support::admin_cli(h, args, token);
+    (code == Some(0), stdout, stderr)
 }
 
 async fn mail_from(h: &Harness, expected: &str) {

@@ -6,7 +6,6 @@
 mod store_support;
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use aupgate::store::Backend;
@@ -22,15 +21,8 @@ async fn node(redis_url: &str) -> Harness {
 }
 
 fn admin(h: &Harness, args: &[&str]) {
-    let output = Command::new(env!("CARGO_BIN_EXE_aupgate"))
-        .arg("admin")
-        .arg("--url")
-        .arg(format!("http://{}", h.gateway.admin_address))
-        .args(args)
-        .env_remove("AUPGATE_TOKEN")
-        .output()
-        .expect("run aupgate admin");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (code, _, stderr) = support::admin_cli(h, args, None);
+    assert_eq!(code, Some(0), "{stderr}");
 }
 
 /// The reply to MAIL FROM on `h`, retried until it starts with `expected` or 10 s pass.

@@ -4,31 +4,12 @@
 
 mod support;
 
-use std::process::Command;
-
 use support::dns::{DnsServer, Record, Zone};
 use support::Harness;
 
 fn admin(h: &Harness, args: &[&str]) -> (bool, String, String) {
-    let (code, stdout, stderr) = admin_exit(h, args);
+    let (code, stdout, stderr) = support::admin_cli(h, args, None);
     (code == Some(0), stdout, stderr)
-}
-
-/// Runs `aupgate admin ARGS` against the harness; the exit code, stdout and stderr.
-fn admin_exit(h: &Harness, args: &[&str]) -> (Option<i32>, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_aupgate"))
-        .arg("admin")
-        .arg("--url")
-        .arg(format!("http://{}", h.gateway.admin_address))
-        .args(args)
-        .env_remove("AUPGATE_TOKEN")
-        .output()
-        .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 async fn mail_from(h: &Harness, sender: &str, expected: &str) {
@@ -127,9 +108,10 @@ async fn dns_trouble_is_temporary_and_mark_verified_is_audited() {
     assert!(ok, "{err}");
     // Temporary: `451 4.4.3` in the answer, never a permanent code, and the CLI exits with
     // EX_TEMPFAIL (75) so scripts retry.
-    let (code, _, err) = admin_exit(
+    let (code, _, err) = support::admin_cli(
         &h,
         &["domains", "verify", "--tenant", "acme", "--domain", "slow.example"],
+        None,
     );
     assert_eq!(code, Some(75), "{err}");
     assert!(err.contains("451 4.4.3 temporary DNS failure"), "{err}");

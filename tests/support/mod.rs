@@ -254,3 +254,24 @@ pub async fn send_message(h: &Harness, from: &str, to: &[&str], data: &str) -> S
     c.write(b".\r\n").await;
     c.read_reply().await.last().unwrap().clone()
 }
+
+/// Runs `aupgate admin ARGS` (the real binary) against the harness's admin API, with
+/// `AUPGATE_TOKEN` set to `token` or unset; the exit code, stdout and stderr.
+pub fn admin_cli(h: &Harness, args: &[&str], token: Option<&str>) -> (Option<i32>, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aupgate"));
+    command
+        .arg("admin")
+        .arg("--url")
+        .arg(format!("http://{}", h.gateway.admin_address))
+        .args(args)
+        .env_remove("AUPGATE_TOKEN");
+    if let Some(token) = token {
+        command.env("AUPGATE_TOKEN", token);
+    }
+    let output = command.output().expect("run aupgate admin");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
