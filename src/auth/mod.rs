@@ -35,7 +35,15 @@ mod authenticator {
     use super::record_cache::RecordCaches;
     use super::spf_syntax;
     use crate::config::Config;
+    use crate::dns::cache::TtlCache;
     use crate::dns::Dns;
+
+    /// How long an SPF prediction is reused for one sender address. Its records are cached for
+    /// their TTL anyway; this only spares evaluating them again for every message. A change of
+    /// a tenant's SPF record is seen at most this much later than the record's TTL allows.
+    const PREDICTION_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+    /// Sender addresses whose prediction is kept.
+    const PREDICTIONS: usize = 16_384;
 
     /// The SPF result a receiver will get, the worst over the egress addresses.
     #[derive(Debug, Clone)]
@@ -61,6 +69,7 @@ mod authenticator {
         key_dir: PathBuf,
         keys: RwLock<Arc<KeyRing>>,
         records: RecordCaches,
+        predictions: TtlCache<Box<str>, SpfPrediction>,
     }
 
     impl Authenticator {
@@ -77,6 +86,7 @@ mod authenticator {
                 key_dir,
                 keys: RwLock::new(Arc::new(keys)),
                 records: RecordCaches::default(),
+                predictions: TtlCache::new(PREDICTIONS),
             })
         }
 
@@ -118,6 +128,23 @@ mod authenticator {
         /// SPF of `sender` (`local@domain`) for every egress address; the worst result (a
         /// receiver may get any of them). `None` without egress addresses.
         pub async fn spf(&self, sender: &str) -> Option<SpfPrediction> {
+            let key = sender.to_ascii_lowercase();
+            if let Some(known) = self.predictions.get(key.as_str()) {
+                return Some(known);
+            }
+            let prediction = self.predict_spf(sender).await?;
+            // A temporary error is asked again with the next message.
+            if prediction.result() != SpfResult::TempError {
+                self.predictions.insert(
+                    key.into_boxed_str(),
+                    prediction.clone(),
+                    std::time::Instant::now() + PREDICTION_TTL,
+                );
+            }
+            Some(prediction)
+        }
+
+        async fn predict_spf(&self, sender: &str) -> Option<SpfPrediction> {
             let first_ip = *self.egress_ips.first()?;
             let domain = sender.rsplit_once('@').map(|(_, d)| d).unwrap_or(sender);
             // RFC 7208 4.5: two SPF records are a permerror (mail-auth would use the first), and

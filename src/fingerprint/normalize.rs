@@ -97,14 +97,15 @@ pub fn normalize_text(text: &str, personal: &[String]) -> String {
     };
     let mut para: Vec<&str> = Vec::new();
     for line in text.lines().chain(std::iter::once("")) {
-        if line.trim().is_empty() {
+        let line = line.trim();
+        if line.is_empty() {
             n.paragraph(&para);
             para.clear();
             if n.done {
                 break;
             }
         } else {
-            para.push(line.trim());
+            para.push(line);
         }
     }
     let len = n.out.trim_end().len();
@@ -303,20 +304,21 @@ impl Normalizer {
     /// decides it, and the words are sliced out without being validated again.
     fn ascii_chunk(&mut self, c: &str) {
         let b = c.as_bytes();
-        if c.find('@').is_some_and(|at| self.email(c, at)) {
+        // Letters? digits? anything else? One branch-free pass (vectorised).
+        let classes = b.iter().fold(0u8, |seen, &x| seen | ascii_class(x));
+        let (alpha, digit, other) = (classes & ALPHA != 0, classes & DIGIT != 0, classes & OTHER != 0);
+        // An `@` is neither a letter nor a digit: only a chunk with other bytes can be an address.
+        if other && c.find('@').is_some_and(|at| self.email(c, at)) {
             return;
         }
-        let digit = b.iter().any(u8::is_ascii_digit);
-        if !b.iter().any(u8::is_ascii_alphabetic) {
+        if !alpha {
             if digit {
                 self.placeholder("<num>");
             }
             return;
         }
-        // One word, the common case for long tokens: checked 16 bytes at a time (vectorised).
-        if b.chunks(16)
-            .all(|c| c.iter().fold(true, |all, x| all & x.is_ascii_alphanumeric()))
-        {
+        // One word, the common case for long tokens.
+        if !other {
             return self.word(c, true, digit);
         }
         for w in b.split(|&x| !x.is_ascii_alphanumeric() && x != b'\'') {
@@ -432,6 +434,18 @@ impl Normalizer {
 }
 
 /// `s` without leading and trailing ASCII bytes matching `strip` (`s` is ASCII).
+const ALPHA: u8 = 1;
+const DIGIT: u8 = 2;
+const OTHER: u8 = 4;
+
+/// [`ALPHA`], [`DIGIT`] or [`OTHER`] for one byte, without branches.
+#[inline]
+fn ascii_class(x: u8) -> u8 {
+    let alpha = u8::from((x | 0x20).wrapping_sub(b'a') < 26);
+    let digit = u8::from(x.wrapping_sub(b'0') < 10);
+    (alpha * ALPHA) | (digit * DIGIT) | ((1 - alpha - digit) * OTHER)
+}
+
 fn trim_ascii_by(s: &str, strip: impl Fn(u8) -> bool) -> &str {
     let b = s.as_bytes();
     let start = b.iter().position(|&x| !strip(x)).unwrap_or(b.len());
@@ -455,7 +469,7 @@ fn looks_random(w: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_text;
+    use super::{ascii_class, normalize_text, ALPHA, DIGIT, OTHER};
 
     #[test]
     fn long_tokens_with_digits_are_numbers_ordinals_or_ids() {
@@ -509,6 +523,20 @@ mod tests {
         for (text, personal, want) in cases {
             let personal: Vec<String> = personal.iter().map(|s| s.to_string()).collect();
             assert_eq!(normalize_text(text, &personal), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn byte_classes_agree_with_the_standard_library() {
+        for x in 0..=255u8 {
+            let want = if x.is_ascii_alphabetic() {
+                ALPHA
+            } else if x.is_ascii_digit() {
+                DIGIT
+            } else {
+                OTHER
+            };
+            assert_eq!(ascii_class(x), want, "byte {x:#04x}");
         }
     }
 }

@@ -67,6 +67,14 @@ impl Zone {
         *self.negative_ttl.lock().unwrap() = Some(ttl);
     }
 
+    /// Lets queries for `name` be answered again.
+    pub fn clear_fault(&self, name: &str) {
+        self.faults
+            .lock()
+            .unwrap()
+            .remove(&name.trim_end_matches('.').to_ascii_lowercase());
+    }
+
     /// Makes queries for `name` fail with `fault`.
     pub fn fault(&self, name: &str, fault: Fault) {
         self.faults
