@@ -24,6 +24,18 @@ const GREETING_LINES: usize = 6;
 const MIN_TOKENS_BEFORE_SIGNATURE: usize = 8;
 
 /// Words that open a greeting line.
+/// Bytes of the longest of [`GREETINGS`].
+const LONGEST_GREETING: usize = {
+    let mut i = 0;
+    let mut longest = 0;
+    while i < GREETINGS.len() {
+        if GREETINGS[i].len() > longest {
+            longest = GREETINGS[i].len();
+        }
+        i += 1;
+    }
+    longest
+};
 const GREETINGS: [&str; 14] = [
     "dear",
     "hi",
@@ -235,6 +247,12 @@ impl Normalizer {
     /// rest of the line after the name.
     fn greeting<'a>(&mut self, line: &'a str) -> Option<&'a str> {
         let first_end = line.find(|c: char| !c.is_alphabetic()).unwrap_or(line.len());
+        // Longer than any greeting: not one, and not worth lower-casing. (Only the Kelvin sign
+        // lower-cases to an ASCII letter of another length, and no greeting has a `k`; the
+        // factor 2 is a margin.)
+        if first_end > 2 * LONGEST_GREETING {
+            return None;
+        }
         let first = line[..first_end].to_lowercase();
         if !GREETINGS.contains(&first.as_str()) {
             return None;

@@ -10,11 +10,10 @@ pub fn identity(address: &str, strip_subaddress: bool) -> String {
     };
     let (local, domain) = (&address[..at], &address[at + 1..]);
     let domain = crate::tenant::normalize_domain(domain).unwrap_or_else(|| domain.trim_end_matches('.').to_lowercase());
-    let mut local: String = if local.starts_with('"') && local.ends_with('"') && local.len() >= 2 {
-        let inner = &local[1..local.len() - 1];
-        let mut out = String::with_capacity(inner.len());
+    let mut out = String::with_capacity(address.len() + 1);
+    if local.starts_with('"') && local.ends_with('"') && local.len() >= 2 {
         let mut escaped = false;
-        for c in inner.chars() {
+        for c in local[1..local.len() - 1].chars() {
             if escaped || c != '\\' {
                 out.push(c);
                 escaped = false;
@@ -22,19 +21,24 @@ pub fn identity(address: &str, strip_subaddress: bool) -> String {
                 escaped = true;
             }
         }
-        out
     } else {
-        local.to_string()
-    };
-    local = local.to_lowercase();
+        out.push_str(local);
+    }
+    if out.is_ascii() {
+        out.make_ascii_lowercase();
+    } else {
+        out = out.to_lowercase();
+    }
     if strip_subaddress {
-        if let Some(plus) = local.find('+') {
+        if let Some(plus) = out.find('+') {
             if plus > 0 {
-                local.truncate(plus);
+                out.truncate(plus);
             }
         }
     }
-    format!("{local}@{domain}")
+    out.push('@');
+    out.push_str(&domain);
+    out
 }
 
 #[cfg(test)]
