@@ -700,3 +700,74 @@ async fn malformed_messages_get_a_clear_reply_from_the_authentication_stage() {
         c.send("NOOP", "250").await;
     }
 }
+
+/// Under a profile that signs nothing, the outcome for unsigned mail is reused for a few seconds
+/// per sender and From domain; a message carrying a DKIM-Signature never takes it, and a policy
+/// reload takes effect with the next message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_outcomes_are_reused_but_never_for_signed_mail_or_across_a_reload() {
+    let tenant_keys = tempfile::tempdir().unwrap();
+    let key = keys::generate(tenant_keys.path(), "acme.example", "tenant", Algorithm::Rsa2048).unwrap();
+    let tagging = "[profile]\nname = \"default\"\n[dkim]\nsign = false\n[spf]\non_softfail = \"tag\"\n";
+    let h = Harness::start_with_profile(Some(tagging), |_| {}).await;
+    let zone = &h.dns.zone;
+    publish_gateway_include(zone);
+    txt(zone, "acme.example", "v=spf1 include:_spf.gw.test -all");
+    // p=none: DMARC is evaluated and reported, and leaves the softfail below to SPF's rule.
+    txt(zone, "_dmarc.acme.example", "v=DMARC1; p=none");
+    txt(zone, "soft.acme.example", "v=spf1 ip4:198.51.100.7 ~all");
+    txt(zone, &key.record_name(), &key.dns_record());
+
+    // The same sender and From twice: both pass with the same Authentication-Results.
+    for subject in ["first", "second"] {
+        let reply = send_message(
+            &h,
+            "a@acme.example",
+            &["bob@dest.example"],
+            &plain_message("a@acme.example", subject),
+        )
+        .await;
+        assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    }
+    let got = relayed(&h, 2).await;
+    let fields: Vec<String> = got
+        .iter()
+        .map(|m| {
+            header_block(&m.data)
+                .split("\r\nFrom:")
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert!(
+        fields[0].contains("spf=pass") && fields[0].contains("dmarc=pass"),
+        "{}",
+        fields[0]
+    );
+    assert!(!fields[0].contains("dkim="), "nothing signed: {}", fields[0]);
+
+    // A broken tenant signature from the same sender and From is evaluated, and refused.
+    let good = tenant_signed(tenant_keys.path(), &plain_message("a@acme.example", "signed"));
+    let broken = good.replace("minutes of today's", "minutes of yesterday's");
+    let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], &broken).await;
+    assert!(
+        reply.starts_with("550 5.7.1 The message's DKIM signature (d=acme.example s=tenant) does not verify"),
+        "{reply}"
+    );
+
+    // A softfail is tagged under this profile; once the reloaded profile refuses softfails, the
+    // very next message is refused, not answered from the outcome kept before.
+    let soft_message = plain_message("a@acme.example", "soft");
+    let soft = || send_message(&h, "a@soft.acme.example", &["bob@dest.example"], &soft_message);
+    let reply = soft().await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    std::fs::write(
+        h.dir.path().join("policies/default.toml"),
+        "[profile]\nname = \"default\"\n[dkim]\nsign = false\n",
+    )
+    .unwrap();
+    h.gateway.reload_policies().expect("reload");
+    let reply = soft().await;
+    assert!(reply.ends_with("(SPF softfail) [rule spf.softfail]"), "{reply}");
+}

@@ -14,6 +14,7 @@ use mail_auth::{AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcRe
 use super::profile::{AuthAction, AuthResultsAction, Profile};
 use super::{DataContext, Verdict};
 use crate::auth::{results, Authenticator, SpfPrediction};
+use crate::dns::cache::TtlCache;
 use crate::policy::headers::{parse_mailboxes, Headers};
 use crate::smtp::command::Path;
 use crate::smtp::reply::Reply;
@@ -51,12 +52,36 @@ impl Outcome {
     }
 }
 
-/// Runs the stage for `ctx` under `profile`.
+/// How long an outcome for unsigned mail is reused: as long as the authenticator reuses the SPF
+/// prediction it is built on.
+const REUSE: std::time::Duration = std::time::Duration::from_secs(5);
+/// Outcomes kept at most.
+const OUTCOMES: usize = 16_384;
+
+/// Outcomes of this stage for unsigned mail, reused for a few seconds. For a message without a
+/// DKIM-Signature field, under a profile that signs nothing, the outcome depends only on the
+/// profile, the envelope sender and the From domain: the sender's SPF prediction, the From
+/// domain's DMARC verdict with no DKIM results, and the Authentication-Results built from them.
+/// The next such message from the same sender reuses it instead of evaluating and formatting it
+/// again. Passes and permanent refusals are kept; a temporary failure is evaluated again with the
+/// next message. Outcomes are kept per profile generation, so a reload takes effect at once.
+pub struct UnsignedOutcomes(TtlCache<String, (&'static str, Verdict, String)>);
+
+impl Default for UnsignedOutcomes {
+    fn default() -> UnsignedOutcomes {
+        UnsignedOutcomes(TtlCache::new(OUTCOMES))
+    }
+}
+
+/// Runs the stage for `ctx` under `profile`, which is the profile `name` of the engine's profile
+/// generation `generation`; `unsigned` keeps outcomes to reuse.
 /// `headers` are the message's fields as the other checks read them (parsed once per message;
 /// removing our Authentication-Results does not change the From or DKIM-Signature fields).
 pub async fn authenticate(
     auth: &Authenticator,
     profile: &Profile,
+    (generation, name): (u64, &str),
+    unsigned: &UnsignedOutcomes,
     ctx: &DataContext<'_>,
     headers: &Headers,
 ) -> Outcome {
@@ -76,11 +101,52 @@ pub async fn authenticate(
             },
         };
     }
-    let message: &[u8] = stripped.as_deref().unwrap_or(ctx.message);
     let sender = match ctx.sender {
         Path::Mailbox { local, domain } => Some((format!("{local}@{domain}"), domain.to_ascii_lowercase())),
         Path::Null => None,
     };
+    let from_domain = single_from_domain(headers);
+    let memo = (!profile.dkim.sign && headers.count("dkim-signature") == 0).then(|| {
+        let address = sender.as_ref().map(|(a, _)| a.as_str()).unwrap_or("");
+        format!(
+            "{generation}\n{name}\n{}\n{}",
+            address,
+            from_domain.as_deref().unwrap_or("")
+        )
+    });
+    if let Some((rule, verdict, fields)) = memo.as_deref().and_then(|key| unsigned.0.get(key)) {
+        return Outcome {
+            rule,
+            verdict,
+            seal: Seal {
+                headers: fields,
+                message: stripped,
+            },
+        };
+    }
+    let outcome = evaluate(auth, profile, ctx, headers, stripped, sender, from_domain).await;
+    if let Some(key) = memo {
+        if !matches!(outcome.verdict, Verdict::Defer(_)) {
+            let kept = (outcome.rule, outcome.verdict.clone(), outcome.seal.headers.clone());
+            unsigned.0.insert(key, kept, std::time::Instant::now() + REUSE);
+        }
+    }
+    outcome
+}
+
+/// The stage itself, once the forged fields are stripped, for the envelope sender (address,
+/// lower-cased domain) and the one From domain.
+async fn evaluate(
+    auth: &Authenticator,
+    profile: &Profile,
+    ctx: &DataContext<'_>,
+    headers: &Headers,
+    stripped: Option<Vec<u8>>,
+    sender: Option<(String, String)>,
+    from_domain: Option<String>,
+) -> Outcome {
+    let authserv_id = profile.headers.authserv_id.as_str();
+    let message: &[u8] = stripped.as_deref().unwrap_or(ctx.message);
 
     // SPF, as the receiver will evaluate it for our egress addresses.
     let spf = match (&sender, profile.spf.enabled) {
@@ -94,7 +160,6 @@ pub async fn authenticate(
     }
 
     // Sign the message as it will leave: trace fields on top of the (stripped) message.
-    let from_domain = single_from_domain(headers);
     let key = match (&from_domain, profile.dkim.sign) {
         // Only for a From domain the tenant owns as the profile counts it; a key of a parent
         // domain then signs its subdomains.

@@ -63,6 +63,10 @@ pub struct Engine {
     tenants: Option<Arc<TenantDirectory>>,
     /// SPF/DKIM/DMARC; without it (offline dry runs) the authentication stage is skipped.
     auth: Option<Arc<Authenticator>>,
+    /// Counts profile reloads: outcomes reused across messages are kept per generation.
+    generation: std::sync::atomic::AtomicU64,
+    /// Authentication outcomes of unsigned mail, reused for a few seconds.
+    unsigned: authentication::UnsignedOutcomes,
     mail: Vec<Box<dyn MailCheck>>,
     rcpt: Vec<Box<dyn RcptCheck>>,
     data: Vec<Box<dyn DataCheck>>,
@@ -78,6 +82,8 @@ impl Engine {
             default_profile: default,
             tenants: None,
             auth: None,
+            generation: std::sync::atomic::AtomicU64::new(0),
+            unsigned: authentication::UnsignedOutcomes::default(),
             mail: vec![
                 Box::new(checks::TenantState),
                 Box::new(checks::SenderDomain),
@@ -151,6 +157,7 @@ impl Engine {
     /// Replaces the profiles (policy reload). Sessions in flight are not interrupted.
     pub fn replace_profiles(&self, profiles: HashMap<String, Arc<Profile>>) {
         *self.profiles.write().unwrap_or_else(|p| p.into_inner()) = profiles;
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     pub async fn on_mail(&self, ctx: &MailContext<'_>) -> Verdict {
@@ -205,6 +212,9 @@ impl Engine {
 
     /// The message checks, then (when they all pass) the authentication stage.
     pub async fn on_data(&self, ctx: &DataContext<'_>) -> DataDecision {
+        // Read before the profile: an outcome is never kept under a generation newer than its
+        // profile.
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         let profile = self.profile_for(ctx.tenant);
         let env = Env {
             store: self.store.as_ref(),
@@ -248,7 +258,15 @@ impl Engine {
         };
         // Authentication failures are misconfiguration more often than abuse: refused and
         // audited, but not escalation events.
-        let outcome = authentication::authenticate(auth, &profile, ctx, ctx.headers).await;
+        let outcome = authentication::authenticate(
+            auth,
+            &profile,
+            (generation, &ctx.tenant.profile),
+            &self.unsigned,
+            ctx,
+            ctx.headers,
+        )
+        .await;
         let verdict = self
             .decide(&env, outcome.rule, ctx.tenant, Ok(outcome.verdict), || {
                 message_detail(ctx, &facts)
