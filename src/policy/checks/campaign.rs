@@ -44,7 +44,8 @@ impl DataFacts {
             .get_or_try_init(|| async {
                 let print = fingerprint::fingerprint(ctx.message);
                 let band_keys = print.band_keys();
-                let candidate = format!("{:016x}", print.campaign_id());
+                // `Fingerprint::campaign_id`, from the keys already computed.
+                let candidate = format!("{:016x}", band_keys.iter().copied().min().unwrap_or(0));
                 let window = env.profile.bulk.window.get().max(env.profile.mail_bomb.window.get());
                 env.store
                     .campaign_lookup_or_insert(

@@ -47,20 +47,24 @@ const LINGER: Duration = Duration::from_millis(5);
 const LINGER_MAX_OPS: usize = 4_096;
 const OVERLAY_SHARDS: usize = 64;
 
+/// Bytes shared between a queued write and the overlay (one allocation for both, freed by
+/// whichever lets go last).
+type Bytes = Arc<[u8]>;
+
 /// One write, to a column family by name.
 enum Op {
     Put {
         cf: &'static str,
-        key: Vec<u8>,
-        value: Vec<u8>,
+        key: Bytes,
+        value: Bytes,
     },
     Delete {
         cf: &'static str,
-        key: Vec<u8>,
+        key: Bytes,
     },
     Merge {
         cf: &'static str,
-        key: Vec<u8>,
+        key: Bytes,
         value: Vec<u8>,
     },
 }
@@ -72,22 +76,25 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    pub(crate) fn put(&mut self, cf: &'static str, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+    pub(crate) fn put(&mut self, cf: &'static str, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         self.ops.push(Op::Put {
             cf,
-            key: key.into(),
-            value: value.into(),
+            key: Bytes::from(key.as_ref()),
+            value: Bytes::from(value.as_ref()),
         });
     }
 
-    pub(crate) fn delete(&mut self, cf: &'static str, key: impl Into<Vec<u8>>) {
-        self.ops.push(Op::Delete { cf, key: key.into() });
+    pub(crate) fn delete(&mut self, cf: &'static str, key: impl AsRef<[u8]>) {
+        self.ops.push(Op::Delete {
+            cf,
+            key: Bytes::from(key.as_ref()),
+        });
     }
 
     pub(crate) fn merge(&mut self, cf: &'static str, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
         self.ops.push(Op::Merge {
             cf,
-            key: key.into(),
+            key: Bytes::from(key.into()),
             value: value.into(),
         });
     }
@@ -133,7 +140,7 @@ impl Progress {
 }
 
 /// Queued values by column family and key: `(seq, Some(value))` or `(seq, None)` for a deletion.
-type OverlayShard = HashMap<&'static str, HashMap<Vec<u8>, (u64, Option<Vec<u8>>)>>;
+type OverlayShard = HashMap<&'static str, HashMap<Bytes, (u64, Option<Bytes>)>>;
 
 struct Shared {
     queue: Mutex<Queue>,
@@ -178,6 +185,9 @@ impl Shared {
 pub(crate) struct Writer {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Default read options, made once: `get_pinned_cf` would create and free a C++ object per
+    /// read.
+    point_reads: rocksdb::ReadOptions,
 }
 
 impl Writer {
@@ -211,6 +221,7 @@ impl Writer {
         Ok(Writer {
             shared,
             thread: Some(thread),
+            point_reads: rocksdb::ReadOptions::default(),
         })
     }
 
@@ -240,7 +251,7 @@ impl Writer {
         // after it took this batch, so none is left behind.
         for op in &batch.ops {
             let (cf, key, value) = match op {
-                Op::Put { cf, key, value } => (*cf, key, Some(value.clone())),
+                Op::Put { cf, key, value } => (*cf, key, Some(Arc::clone(value))),
                 Op::Delete { cf, key } => (*cf, key, None),
                 Op::Merge { .. } => continue,
             };
@@ -248,7 +259,7 @@ impl Writer {
                 .overlay_shard(key)
                 .entry(cf)
                 .or_default()
-                .insert(key.clone(), (seq, value));
+                .insert(Arc::clone(key), (seq, value));
         }
         queue.ops += batch.ops.len();
         queue.batches.push(batch);
@@ -278,7 +289,7 @@ impl Writer {
         let handle = db
             .cf_handle(cf)
             .ok_or_else(|| StoreError::corrupt("database", format!("column family {cf} missing")))?;
-        match db.get_pinned_cf(handle, key)? {
+        match db.get_pinned_cf_opt(handle, key, &self.point_reads)? {
             Some(v) => decode(&v).map(Some),
             None => Ok(None),
         }
@@ -441,16 +452,16 @@ fn write(db: &DB, write_opts: &WriteOptions, batches: &[Batch], combine: Combine
     for (i, op) in ops.iter().enumerate() {
         match op {
             Op::Put { cf, key, .. } | Op::Delete { cf, key } => {
-                last_write.insert((*cf, key.as_slice()), i);
+                last_write.insert((*cf, &key[..]), i);
             }
-            Op::Merge { cf, key, value } => match merged.entry((*cf, key.as_slice())) {
+            Op::Merge { cf, key, value } => match merged.entry((*cf, &key[..])) {
                 std::collections::hash_map::Entry::Vacant(slot) => {
                     slot.insert((i, value.clone()));
                 }
                 std::collections::hash_map::Entry::Occupied(mut slot) => match combine(&slot.get().1, value) {
                     Some(combined) => slot.get_mut().1 = combined,
                     None => {
-                        in_order.insert((*cf, key.as_slice()));
+                        in_order.insert((*cf, &key[..]));
                     }
                 },
             },
@@ -460,7 +471,7 @@ fn write(db: &DB, write_opts: &WriteOptions, batches: &[Batch], combine: Combine
     let mut batch = WriteBatch::default();
     for (i, op) in ops.iter().enumerate() {
         let (Op::Put { cf, key, .. } | Op::Delete { cf, key } | Op::Merge { cf, key, .. }) = op;
-        let slot = (*cf, key.as_slice());
+        let slot = (*cf, &key[..]);
         let Some(handle) = db.cf_handle(cf) else {
             return Err(format!("column family {cf} missing"));
         };
