@@ -57,6 +57,8 @@ impl Outcome {
 const REUSE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Outcomes kept at most.
 const OUTCOMES: usize = 16_384;
+/// The rule of a message whose header mail-auth cannot parse.
+const UNPARSABLE: &str = "dkim.unparsable";
 
 /// Outcomes of this stage for unsigned mail, reused for a few seconds. For a message without a
 /// DKIM-Signature field, under a profile that signs nothing, the outcome depends only on the
@@ -106,13 +108,15 @@ pub async fn authenticate(
         Path::Null => None,
     };
     let from_domain = single_from_domain(headers);
+    // Keyed by the From fields as they are (what mail-auth reads for DMARC), not by our reading.
     let memo = (!profile.dkim.sign && headers.count("dkim-signature") == 0).then(|| {
         let address = sender.as_ref().map(|(a, _)| a.as_str()).unwrap_or("");
-        format!(
-            "{generation}\n{name}\n{}\n{}",
-            address,
-            from_domain.as_deref().unwrap_or("")
-        )
+        let mut key = format!("{generation}\n{name}\n{address}");
+        for from in headers.all("from") {
+            key.push('\n');
+            key.push_str(from);
+        }
+        key
     });
     if let Some((rule, verdict, fields)) = memo.as_deref().and_then(|key| unsigned.0.get(key)) {
         return Outcome {
@@ -126,7 +130,8 @@ pub async fn authenticate(
     }
     let outcome = evaluate(auth, profile, ctx, headers, stripped, sender, from_domain).await;
     if let Some(key) = memo {
-        if !matches!(outcome.verdict, Verdict::Defer(_)) {
+        // A temporary failure is asked again; a message mail-auth cannot parse is its own case.
+        if !matches!(outcome.verdict, Verdict::Defer(_)) && outcome.rule != UNPARSABLE {
             let kept = (outcome.rule, outcome.verdict.clone(), outcome.seal.headers.clone());
             unsigned.0.insert(key, kept, std::time::Instant::now() + REUSE);
         }
@@ -192,7 +197,7 @@ async fn evaluate(
     outgoing.extend_from_slice(message);
     let Some(parsed) = AuthenticatedMessage::parse(&outgoing) else {
         return Outcome::refuse(
-            "dkim.unparsable",
+            UNPARSABLE,
             550,
             "5.6.0",
             "The message header cannot be parsed for authentication".into(),
