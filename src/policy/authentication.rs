@@ -107,7 +107,6 @@ pub async fn authenticate(
         Path::Mailbox { local, domain } => Some((format!("{local}@{domain}"), domain.to_ascii_lowercase())),
         Path::Null => None,
     };
-    let from_domain = single_from_domain(headers);
     // Keyed by the From fields as they are (what mail-auth reads for DMARC), not by our reading.
     let memo = (!profile.dkim.sign && headers.count("dkim-signature") == 0).then(|| {
         let address = sender.as_ref().map(|(a, _)| a.as_str()).unwrap_or("");
@@ -128,7 +127,7 @@ pub async fn authenticate(
             },
         };
     }
-    let outcome = evaluate(auth, profile, ctx, headers, stripped, sender, from_domain).await;
+    let outcome = evaluate(auth, profile, ctx, headers, stripped, sender).await;
     if let Some(key) = memo {
         // A temporary failure is asked again; a message mail-auth cannot parse is its own case.
         if !matches!(outcome.verdict, Verdict::Defer(_)) && outcome.rule != UNPARSABLE {
@@ -140,7 +139,7 @@ pub async fn authenticate(
 }
 
 /// The stage itself, once the forged fields are stripped, for the envelope sender (address,
-/// lower-cased domain) and the one From domain.
+/// lower-cased domain).
 async fn evaluate(
     auth: &Authenticator,
     profile: &Profile,
@@ -148,9 +147,9 @@ async fn evaluate(
     headers: &Headers,
     stripped: Option<Vec<u8>>,
     sender: Option<(String, String)>,
-    from_domain: Option<String>,
 ) -> Outcome {
     let authserv_id = profile.headers.authserv_id.as_str();
+    let from_domain = single_from_domain(headers);
     let message: &[u8] = stripped.as_deref().unwrap_or(ctx.message);
 
     // SPF, as the receiver will evaluate it for our egress addresses.
