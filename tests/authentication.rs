@@ -771,3 +771,36 @@ async fn unsigned_outcomes_are_reused_but_never_for_signed_mail_or_across_a_relo
     let reply = soft().await;
     assert!(reply.ends_with("(SPF softfail) [rule spf.softfail]"), "{reply}");
 }
+
+/// With header integrity off, a header block longer than the parse limit never takes a reused
+/// outcome: a broken signature past the limit is still found and refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_block_past_the_parse_limit_never_takes_a_reused_outcome() {
+    let tenant_keys = tempfile::tempdir().unwrap();
+    let key = keys::generate(tenant_keys.path(), "acme.example", "tenant", Algorithm::Rsa2048).unwrap();
+    let profile = "[profile]\nname = \"default\"\n[dkim]\nsign = false\n[headers]\nenabled = false\n";
+    let h = Harness::start_with_profile(Some(profile), |_| {}).await;
+    let zone = &h.dns.zone;
+    publish_gateway_include(zone);
+    txt(zone, "acme.example", "v=spf1 include:_spf.gw.test -all");
+    txt(zone, "_dmarc.acme.example", "v=DMARC1; p=none");
+    txt(zone, &key.record_name(), &key.dns_record());
+
+    // An unsigned message passes, and its outcome is kept for the sender and From.
+    let plain = plain_message("a@acme.example", "signed");
+    let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], &plain).await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+
+    // The same From first, then 1,000 other fields, then a broken signature: the gateway's own
+    // parse stops before the signature, mail-auth's does not.
+    let broken = tenant_signed(tenant_keys.path(), &plain).replace("minutes of today's", "minutes of yesterday's");
+    let (signature, rest) = broken.split_at(broken.find("From: a@acme.example\r\n").unwrap());
+    let rest = rest.strip_prefix("From: a@acme.example\r\n").unwrap();
+    let fillers: String = (0..1_000).map(|i| format!("X-Filler-{i}: x\r\n")).collect();
+    let message = format!("From: a@acme.example\r\n{fillers}{signature}{rest}");
+    let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], &message).await;
+    assert!(
+        reply.starts_with("550 5.7.1 The message's DKIM signature (d=acme.example s=tenant) does not verify"),
+        "{reply}"
+    );
+}

@@ -23,7 +23,6 @@ const GREETING_LINES: usize = 6;
 /// Tokens needed before a sign-off or signature delimiter for what follows to be dropped.
 const MIN_TOKENS_BEFORE_SIGNATURE: usize = 8;
 
-/// Words that open a greeting line.
 /// Bytes of the longest of [`GREETINGS`].
 const LONGEST_GREETING: usize = {
     let mut i = 0;
@@ -36,6 +35,7 @@ const LONGEST_GREETING: usize = {
     }
     longest
 };
+/// Words that open a greeting line.
 const GREETINGS: [&str; 14] = [
     "dear",
     "hi",
@@ -451,7 +451,7 @@ impl Normalizer {
     }
 }
 
-/// `s` without leading and trailing ASCII bytes matching `strip` (`s` is ASCII).
+/// Byte classes of [`ascii_class`].
 const ALPHA: u8 = 1;
 const DIGIT: u8 = 2;
 const OTHER: u8 = 4;
@@ -464,6 +464,7 @@ fn ascii_class(x: u8) -> u8 {
     (alpha * ALPHA) | (digit * DIGIT) | ((1 - alpha - digit) * OTHER)
 }
 
+/// `s` without leading and trailing ASCII bytes matching `strip` (`s` is ASCII).
 fn trim_ascii_by(s: &str, strip: impl Fn(u8) -> bool) -> &str {
     let b = s.as_bytes();
     let start = b.iter().position(|&x| !strip(x)).unwrap_or(b.len());

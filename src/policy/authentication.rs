@@ -57,16 +57,16 @@ impl Outcome {
 const REUSE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Outcomes kept at most.
 const OUTCOMES: usize = 16_384;
-/// The rule of a message whose header mail-auth cannot parse.
-const UNPARSABLE: &str = "dkim.unparsable";
 
 /// Outcomes of this stage for unsigned mail, reused for a few seconds. For a message without a
 /// DKIM-Signature field, under a profile that signs nothing, the outcome depends only on the
 /// profile, the envelope sender and the From domain: the sender's SPF prediction, the From
 /// domain's DMARC verdict with no DKIM results, and the Authentication-Results built from them.
 /// The next such message from the same sender reuses it instead of evaluating and formatting it
-/// again. Passes and permanent refusals are kept; a temporary failure is evaluated again with the
-/// next message. Outcomes are kept per profile generation, so a reload takes effect at once.
+/// again. Only passes are kept: refusals and temporary failures are evaluated again with the next
+/// message. Outcomes are kept per profile generation, so a reload takes effect at once. An
+/// outcome may rest on an SPF prediction that was itself reused (`Authenticator::spf`), so what
+/// it says may be up to twice [`REUSE`] old.
 pub struct UnsignedOutcomes(TtlCache<String, (&'static str, Verdict, String)>);
 
 impl Default for UnsignedOutcomes {
@@ -108,7 +108,9 @@ pub async fn authenticate(
         Path::Null => None,
     };
     // Keyed by the From fields as they are (what mail-auth reads for DMARC), not by our reading.
-    let memo = (!profile.dkim.sign && headers.count("dkim-signature") == 0).then(|| {
+    // Only where our header parse saw every field mail-auth will read.
+    let whole = !headers.truncated() && headers.malformed().is_none();
+    let memo = (whole && !profile.dkim.sign && headers.count("dkim-signature") == 0).then(|| {
         let address = sender.as_ref().map(|(a, _)| a.as_str()).unwrap_or("");
         let mut key = format!("{generation}\n{name}\n{address}");
         for from in headers.all("from") {
@@ -129,8 +131,10 @@ pub async fn authenticate(
     }
     let outcome = evaluate(auth, profile, ctx, headers, stripped, sender).await;
     if let Some(key) = memo {
-        // A temporary failure is asked again; a message mail-auth cannot parse is its own case.
-        if !matches!(outcome.verdict, Verdict::Defer(_)) && outcome.rule != UNPARSABLE {
+        // Only passes: a refusal may come from a DNS failure mail-auth folds into its result
+        // (an organizational-domain lookup that failed makes alignment fail), so it is
+        // evaluated again; temporary failures are too.
+        if outcome.verdict == Verdict::Continue {
             let kept = (outcome.rule, outcome.verdict.clone(), outcome.seal.headers.clone());
             unsigned.0.insert(key, kept, std::time::Instant::now() + REUSE);
         }
@@ -196,7 +200,7 @@ async fn evaluate(
     outgoing.extend_from_slice(message);
     let Some(parsed) = AuthenticatedMessage::parse(&outgoing) else {
         return Outcome::refuse(
-            UNPARSABLE,
+            "dkim.unparsable",
             550,
             "5.6.0",
             "The message header cannot be parsed for authentication".into(),

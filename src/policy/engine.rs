@@ -55,16 +55,21 @@ pub struct DataDecision {
 }
 
 /// The policy engine.
+/// The profiles by name, and how many times they were replaced: outcomes reused across
+/// messages are kept per generation, so a reload takes effect with the next message.
+struct ProfileSet {
+    generation: u64,
+    by_name: HashMap<String, Arc<Profile>>,
+}
+
 pub struct Engine {
     store: Arc<dyn RateStore>,
     /// Replaced as a whole on reload (SIGHUP); sessions keep the profile they started a check with.
-    profiles: std::sync::RwLock<HashMap<String, Arc<Profile>>>,
+    profiles: std::sync::RwLock<ProfileSet>,
     default_profile: Arc<Profile>,
     tenants: Option<Arc<TenantDirectory>>,
     /// SPF/DKIM/DMARC; without it (offline dry runs) the authentication stage is skipped.
     auth: Option<Arc<Authenticator>>,
-    /// Counts profile reloads: outcomes reused across messages are kept per generation.
-    generation: std::sync::atomic::AtomicU64,
     /// Authentication outcomes of unsigned mail, reused for a few seconds.
     unsigned: authentication::UnsignedOutcomes,
     mail: Vec<Box<dyn MailCheck>>,
@@ -78,11 +83,13 @@ impl Engine {
     pub fn new(store: Arc<dyn RateStore>, profiles: HashMap<String, Arc<Profile>>, default: Arc<Profile>) -> Engine {
         Engine {
             store,
-            profiles: std::sync::RwLock::new(profiles),
+            profiles: std::sync::RwLock::new(ProfileSet {
+                generation: 0,
+                by_name: profiles,
+            }),
             default_profile: default,
             tenants: None,
             auth: None,
-            generation: std::sync::atomic::AtomicU64::new(0),
             unsigned: authentication::UnsignedOutcomes::default(),
             mail: vec![
                 Box::new(checks::TenantState),
@@ -125,14 +132,26 @@ impl Engine {
 
     /// The profile a tenant uses, with the tenant's single-limit overrides applied.
     pub fn profile_for(&self, tenant: &Tenant) -> Arc<Profile> {
-        let base = {
+        self.versioned_profile_for(tenant).1
+    }
+
+    /// [`Engine::profile_for`] and the generation of the profile set it came from, read together.
+    fn versioned_profile_for(&self, tenant: &Tenant) -> (u64, Arc<Profile>) {
+        let (generation, base) = {
             let profiles = self.profiles.read().unwrap_or_else(|p| p.into_inner());
-            profiles
+            let base = profiles
+                .by_name
                 .get(&tenant.profile)
-                .or_else(|| profiles.get("default"))
+                .or_else(|| profiles.by_name.get("default"))
                 .cloned()
-                .unwrap_or_else(|| self.default_profile.clone())
+                .unwrap_or_else(|| self.default_profile.clone());
+            (profiles.generation, base)
         };
+        (generation, self.with_limits(tenant, base))
+    }
+
+    /// `base` with the tenant's single-limit overrides applied.
+    fn with_limits(&self, tenant: &Tenant, base: Arc<Profile>) -> Arc<Profile> {
         let limits = &tenant.limits;
         if *limits == crate::config::TenantLimits::default() {
             return base;
@@ -156,8 +175,9 @@ impl Engine {
 
     /// Replaces the profiles (policy reload). Sessions in flight are not interrupted.
     pub fn replace_profiles(&self, profiles: HashMap<String, Arc<Profile>>) {
-        *self.profiles.write().unwrap_or_else(|p| p.into_inner()) = profiles;
-        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let mut current = self.profiles.write().unwrap_or_else(|p| p.into_inner());
+        current.generation += 1;
+        current.by_name = profiles;
     }
 
     pub async fn on_mail(&self, ctx: &MailContext<'_>) -> Verdict {
@@ -212,10 +232,7 @@ impl Engine {
 
     /// The message checks, then (when they all pass) the authentication stage.
     pub async fn on_data(&self, ctx: &DataContext<'_>) -> DataDecision {
-        // Read before the profile: an outcome is never kept under a generation newer than its
-        // profile.
-        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
-        let profile = self.profile_for(ctx.tenant);
+        let (generation, profile) = self.versioned_profile_for(ctx.tenant);
         let env = Env {
             store: self.store.as_ref(),
             profile: &profile,
