@@ -28,6 +28,13 @@ fn run(args: &[&str]) -> (i32, Vec<serde_json::Value>) {
     (output.status.code().unwrap_or(-1), lines)
 }
 
+/// `aupgate policy check FILE --profile default` with `extra` arguments.
+fn check(file: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["policy", "check", file, "--profile", "default"];
+    args.extend_from_slice(extra);
+    run(&args).1
+}
+
 #[test]
 fn replay_directory_applies_the_bulk_rule_in_file_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -84,21 +91,13 @@ fn check_one_message() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("one.eml");
     std::fs::write(&path, newsletter(1, "a@dest.example")).unwrap();
-    let (_, lines) = run(&["policy", "check", path.to_str().unwrap(), "--profile", "default"]);
+    let lines = check(path.to_str().unwrap(), &[]);
     assert_eq!(lines.len(), 1, "one line, no summary: {lines:?}");
     assert_eq!(lines[0]["verdict"], "accept");
     assert_eq!(lines[0]["recipients"], 1);
 
     // `--tenant T` alone names the tenant that owns the From domains.
-    let (_, lines) = run(&[
-        "policy",
-        "check",
-        path.to_str().unwrap(),
-        "--profile",
-        "default",
-        "--tenant",
-        "shop",
-    ]);
+    let lines = check(path.to_str().unwrap(), &["--tenant", "shop"]);
     assert_eq!(lines[0]["verdict"], "accept", "{lines:?}");
 }
 
@@ -108,31 +107,21 @@ fn check_takes_the_envelope_from_the_command_line() {
     let path = dir.path().join("one.eml");
     std::fs::write(&path, newsletter(1, "a@dest.example")).unwrap();
     let file = path.to_str().unwrap();
-    let (_, lines) = run(&[
-        "policy",
-        "check",
+    let lines = check(
         file,
-        "--profile",
-        "default",
-        "--mail-from",
-        "bounces@shop.example",
-        "--rcpt-to",
-        "x@dest.example",
-        "--rcpt-to",
-        "<y@dest.example>",
-    ]);
+        &[
+            "--mail-from",
+            "bounces@shop.example",
+            "--rcpt-to",
+            "x@dest.example",
+            "--rcpt-to",
+            "<y@dest.example>",
+        ],
+    );
     assert_eq!(lines[0]["verdict"], "accept", "{lines:?}");
     assert_eq!(lines[0]["recipients"], 2, "the envelope's recipients, not To");
     // An envelope sender at a domain the tenant does not own is refused at MAIL FROM.
-    let (_, lines) = run(&[
-        "policy",
-        "check",
-        file,
-        "--profile",
-        "default",
-        "--mail-from",
-        "a@elsewhere.example",
-    ]);
+    let lines = check(file, &["--mail-from", "a@elsewhere.example"]);
     assert_eq!(lines[0]["verdict"], "reject", "{lines:?}");
     assert_eq!(lines[0]["rule"], "sender.domain");
     assert!(
