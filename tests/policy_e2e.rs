@@ -179,7 +179,7 @@ async fn message_quota_defers_at_mail_from() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hard_bounces_are_suppressed_for_the_tenant() {
+async fn hard_bounces_are_suppressed_for_the_tenants_bulk_mail() {
     let h = Harness::start_with_profile(Some(PERMISSIVE), |_| {}).await;
     let reply = send_message(
         &h,
@@ -205,17 +205,49 @@ async fn hard_bounces_are_suppressed_for_the_tenant() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(suppressed);
+    // Bulk mail (list markers) to the address, however it is spelt, is refused.
+    let list_mail = "From: a@acme.example\r\nList-Unsubscribe: <https://acme.example/u/1>\r\n\
+                     Subject: news\r\n\r\nour news\r\n";
+    let reply = send_message(&h, "a@acme.example", &["PermFail+2@dest.example"], list_mail).await;
+    assert!(
+        reply.starts_with(
+            "550 5.7.1 Recipient permfail@dest.example hard-bounced earlier and is suppressed for your bulk mail"
+        ) && reply.ends_with("[rule suppression.hard_bounce]"),
+        "{reply}"
+    );
+    let precedence = "From: a@acme.example\r\nPrecedence: bulk\r\nSubject: news\r\n\r\nmore news\r\n";
+    let reply = send_message(&h, "a@acme.example", &["permfail@dest.example"], precedence).await;
+    assert!(
+        reply.starts_with("550 5.7.1 Recipient permfail@dest.example"),
+        "{reply}"
+    );
+    // One suppressed recipient refuses the whole message: SMTP has one reply to DATA.
     let reply = send_message(
         &h,
         "a@acme.example",
-        &["PermFail+2@dest.example"],
-        "From: a@acme.example\r\nSubject: x\r\n\r\nsecond try\r\n",
+        &["fine@dest.example", "permfail@dest.example"],
+        list_mail,
     )
     .await;
     assert!(
-        reply.starts_with("550 5.7.1 Recipient permfail@dest.example hard-bounced"),
+        reply.starts_with("550 5.7.1 Recipient permfail@dest.example"),
         "{reply}"
     );
+    // Transactional mail (no list markers) still reaches the address.
+    let reply = send_message(
+        &h,
+        "a@acme.example",
+        &["permfail@dest.example"],
+        "From: a@acme.example\r\nSubject: your receipt\r\n\r\nreceipt 1234\r\n",
+    )
+    .await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    // List mail to everybody else is relayed.
+    let reply = send_message(&h, "a@acme.example", &["fine@dest.example"], list_mail).await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    // A stale address on a list is routine: no violation event, the tenant stays in good standing.
+    let events = h.gateway.store.events_range("acme", 0, u64::MAX).await.unwrap();
+    assert!(events.is_empty(), "{events:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

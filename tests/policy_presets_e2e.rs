@@ -193,10 +193,16 @@ async fn suppression(name: &str) {
         assert!(tokio::time::Instant::now() < deadline, "{name}: bounce never recorded");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let reply = send_message(&h, "a@acme.example", &["permfail@dest.example"], &unique(3)).await;
+    // Bulk mail to the address is refused; a receipt (no list markers) is relayed.
+    let bulk = unique(3).replacen("\r\n", "\r\nList-Unsubscribe: <https://acme.example/u/3>\r\n", 1);
+    let reply = send_message(&h, "a@acme.example", &["permfail@dest.example"], &bulk).await;
     assert_refused(&reply, "550 5.7.1", "suppression.hard_bounce");
     assert_accepted(
-        &send_message(&h, "a@acme.example", &["fine@dest.example"], &unique(4)).await,
+        &send_message(&h, "a@acme.example", &["permfail@dest.example"], &unique(4)).await,
+        name,
+    );
+    assert_accepted(
+        &send_message(&h, "a@acme.example", &["fine@dest.example"], &bulk).await,
         name,
     );
 }

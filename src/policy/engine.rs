@@ -54,7 +54,13 @@ pub struct DataDecision {
     pub seal: Seal,
 }
 
-/// The policy engine.
+/// Whether a refusal at DATA is a violation that feeds the escalation ladder. A suppressed
+/// recipient is not (one stale address on a list is routine, and the refusal already protects
+/// the receiver); refusals that enforce a block already in place are not new violations.
+fn is_violation(rule: &str) -> bool {
+    !rule.starts_with("block.") && rule != "suppression.hard_bounce"
+}
+
 /// The profiles by name, and how many times they were replaced: outcomes reused across
 /// messages are kept per generation, so a reload takes effect with the next message.
 struct ProfileSet {
@@ -62,6 +68,7 @@ struct ProfileSet {
     by_name: HashMap<String, Arc<Profile>>,
 }
 
+/// The policy engine.
 pub struct Engine {
     store: Arc<dyn RateStore>,
     /// Replaced as a whole on reload (SIGHUP); sessions keep the profile they started a check with.
@@ -97,12 +104,14 @@ impl Engine {
                 Box::new(checks::BlockedSender),
                 Box::new(checks::MessageQuota),
             ],
-            rcpt: vec![Box::new(checks::RecipientQuota), Box::new(checks::Suppressed)],
+            rcpt: vec![Box::new(checks::RecipientQuota)],
             data: vec![
                 Box::new(checks::HeaderIntegrity),
                 Box::new(checks::LetterBomb),
                 Box::new(checks::BlockedOriginator),
                 Box::new(checks::BlockedCampaign),
+                // Before the campaign counters, so a refused message charges none of them.
+                Box::new(checks::Suppressed),
                 Box::new(checks::SmsGateway),
                 Box::new(checks::MailBomb),
                 Box::new(checks::Bulk),
@@ -251,7 +260,7 @@ impl Engine {
                 .await;
             if verdict != Verdict::Continue {
                 let rule = verdict.reply().and_then(|r| r.rule).unwrap_or(check.rule());
-                if matches!(verdict, Verdict::Reject(_)) && !rule.starts_with("block.") {
+                if matches!(verdict, Verdict::Reject(_)) && is_violation(rule) {
                     // The event is per campaign: a check that refused before the campaign was
                     // looked up (headers, attachments) looks it up now, so two different forged
                     // mailings are two incidents and one mailing resent is one.
@@ -330,9 +339,7 @@ impl Engine {
 
     /// A permanent refusal at MAIL FROM for a sender domain the tenant does not own is a
     /// violation like a refused message: one event per rule and window (there is no campaign
-    /// yet). A suppressed recipient is not (one stale address on a list is routine, and the
-    /// refusal already protects the receiver); refusals that enforce a block already in place
-    /// are not new violations, and deferrals (quotas) never are.
+    /// yet). Deferrals (quotas) never are.
     async fn record_envelope_violation(&self, env: &Env<'_>, tenant: &Tenant, verdict: &Verdict) {
         let Verdict::Reject(reply) = verdict else {
             return;

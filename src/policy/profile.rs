@@ -174,7 +174,8 @@ impl Default for SmsGateways {
     }
 }
 
-/// `[suppression]`: recipients that hard-bounced are refused for the tenant's bulk mail.
+/// `[suppression]`: recipients that hard-bounced are refused for the tenant's bulk mail (mail
+/// with list markers; see `checks::suppressed`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Suppression {

@@ -1,39 +1,111 @@
 //! `suppression.hard_bounce`: a recipient that hard-bounced for this tenant (the relay records
-//! it) is refused at RCPT TO until the tenant's list is cleaned (Pageant Server: "removal of
-//! bounced addresses before the next mailing").
+//! it) is refused for the tenant's bulk mail until the list is cleaned (Pageant Server: "removal
+//! of bounced addresses before the next mailing"; aup/README.md rule 8, list hygiene).
+//!
+//! Whether a message is bulk mail is known only after DATA, so the check runs there, once per
+//! message, and refuses the whole message (SMTP has one reply to DATA). Bulk mail is recognised by
+//! what list software puts on it: `List-Unsubscribe`, `List-Unsubscribe-Post`, `List-Id`, or
+//! `Precedence: bulk|list|junk`. Mail without those markers is not bulk by any reading the
+//! gateway can check: a tenant that strips them to reach a suppressed address is held to the bulk
+//! limit instead, since a registered bulk sender's exemption needs `List-Unsubscribe`. Transactional
+//! mail (a receipt, a password reset) to a suppressed address is relayed: the recipient may have
+//! come back, and a second hard bounce costs the tenant nothing the first did not.
 
-use crate::policy::engine::{CheckFuture, Env, RcptCheck};
-use crate::policy::recipient::identity;
-use crate::policy::{RcptContext, Verdict};
+use crate::policy::engine::{CheckFuture, DataCheck, Env};
+use crate::policy::headers::Headers;
+use crate::policy::{DataContext, Verdict};
 use crate::smtp::reply::Reply;
+
+use super::DataFacts;
 
 pub struct Suppressed;
 
-impl RcptCheck for Suppressed {
+/// The `Precedence` values that mark bulk mail (RFC 3834 §3.1.8 lists them as signs of
+/// automatic or list mail).
+const BULK_PRECEDENCE: [&str; 3] = ["bulk", "list", "junk"];
+
+/// Whether the header block marks the message as list or bulk mail.
+pub fn is_bulk_mail(headers: &Headers) -> bool {
+    ["list-unsubscribe", "list-unsubscribe-post", "list-id"]
+        .iter()
+        .any(|name| headers.first(name).is_some())
+        || headers
+            .all("precedence")
+            .any(|value| BULK_PRECEDENCE.iter().any(|p| value.trim().eq_ignore_ascii_case(p)))
+}
+
+impl DataCheck for Suppressed {
     fn rule(&self) -> &'static str {
         "suppression.hard_bounce"
     }
 
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a RcptContext<'a>) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
         Box::pin(async move {
-            if !env.profile.suppression.enabled {
+            if !env.profile.suppression.enabled || !is_bulk_mail(ctx.headers) {
                 return Ok(Verdict::Continue);
             }
-            let address = identity(&ctx.recipient.to_address(), true);
-            if env
-                .store
-                .suppression_contains(&ctx.tenant.id, &address)
-                .await
-                .map_err(super::store_error)?
-            {
-                return Ok(Verdict::Reject(Reply::refusal(
-                    550,
-                    "5.7.1",
-                    "suppression.hard_bounce",
-                    format!("Recipient {address} hard-bounced earlier and is suppressed for your account"),
-                )));
+            let mut suppressed = Vec::new();
+            for recipient in &facts.recipients {
+                if env
+                    .store
+                    .suppression_contains(&ctx.tenant.id, recipient)
+                    .await
+                    .map_err(super::store_error)?
+                {
+                    suppressed.push(recipient.as_str());
+                }
             }
-            Ok(Verdict::Continue)
+            let Some(first) = suppressed.first() else {
+                return Ok(Verdict::Continue);
+            };
+            let others = match suppressed.len() {
+                1 => String::new(),
+                n => format!(" and {} more recipients", n - 1),
+            };
+            Ok(Verdict::Reject(Reply::refusal(
+                550,
+                "5.7.1",
+                "suppression.hard_bounce",
+                format!(
+                    "Recipient {first}{others} hard-bounced earlier and is suppressed for your bulk mail; remove it from the list and send again"
+                ),
+            )))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_bulk_mail;
+    use crate::policy::headers::Headers;
+
+    fn headers(text: &str) -> Headers {
+        Headers::parse(text.as_bytes())
+    }
+
+    #[test]
+    fn list_markers_make_bulk_mail() {
+        for marked in [
+            "From: a@x\r\nList-Unsubscribe: <https://x/u>\r\n\r\n",
+            "From: a@x\r\nList-Id: News <news.x>\r\n\r\n",
+            "From: a@x\r\nlist-unsubscribe-post: List-Unsubscribe=One-Click\r\n\r\n",
+            "From: a@x\r\nPrecedence:  Bulk \r\n\r\n",
+            "From: a@x\r\nPrecedence: list\r\n\r\n",
+            "From: a@x\r\nPrecedence: first-class\r\nPrecedence: junk\r\n\r\n",
+        ] {
+            assert!(is_bulk_mail(&headers(marked)), "{marked:?}");
+        }
+    }
+
+    #[test]
+    fn transactional_mail_is_not_bulk() {
+        for unmarked in [
+            "From: a@x\r\nSubject: Your receipt\r\n\r\n",
+            "From: a@x\r\nPrecedence: first-class\r\n\r\n",
+            "From: a@x\r\nX-List-Id: not a list header\r\n\r\n",
+            "From: a@x\r\nSubject: List-Unsubscribe: <https://x/u>\r\n\r\n",
+        ] {
+            assert!(!is_bulk_mail(&headers(unmarked)), "{unmarked:?}");
+        }
     }
 }
