@@ -289,6 +289,42 @@ async fn spf_dns_failures_defer_and_broken_records_are_permanent_errors() {
     assert!(got.iter().all(|m| header_block(&m.data).contains("spf=pass")));
 }
 
+/// Counters are charged only for mail that is accepted: a message deferred by authentication
+/// (an SPF DNS failure) and retried does not count its attempts as mail-bomb messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_messages_do_not_count_towards_the_mail_bomb_limit() {
+    let profile = "[profile]\nname = \"default\"\n[mail_bomb]\nmax_messages = 2\n";
+    let h = Harness::start_with_profile(Some(profile), |c| {
+        c.dns.timeout = HumanDuration::millis(400);
+        c.dns.attempts = 1;
+    })
+    .await;
+    let zone = &h.dns.zone;
+    publish_gateway_include(zone);
+    zone.fault("flaky.acme.example", Fault::ServFail);
+    let message = plain_message("a@acme.example", "flaky");
+    let send = || send_message(&h, "a@flaky.acme.example", &["bob@dest.example"], &message);
+    for attempt in 0..3 {
+        let reply = send().await;
+        assert!(
+            reply.starts_with("451 4.7.24 Temporary DNS failure"),
+            "attempt {attempt}: {reply}"
+        );
+    }
+    zone.clear_fault("flaky.acme.example");
+    txt(zone, "flaky.acme.example", "v=spf1 include:_spf.gw.test -all");
+    for n in 1..=2 {
+        let reply = send().await;
+        assert!(reply.starts_with("250 2.0.0"), "accepted message {n}: {reply}");
+    }
+    let reply = send().await;
+    assert!(
+        reply.starts_with("550 5.7.1 Mail bomb: more than 2 similar messages to bob@dest.example")
+            && reply.ends_with("[rule mail_bomb.max_messages]"),
+        "{reply}"
+    );
+}
+
 /// Runs the independent verifier on a relayed message.
 fn verify_independently(h: &Harness, data: &[u8], sender: &str) -> serde_json::Value {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verify");

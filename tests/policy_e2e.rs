@@ -178,6 +178,38 @@ async fn message_quota_defers_at_mail_from() {
     assert_eq!(deferral.target, "quota.messages_per_hour");
 }
 
+/// A message refused at a later recipient does not count: the charges of the recipients before
+/// it are taken back, for bulk and for mail bombs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_message_takes_back_what_it_charged() {
+    let profile = format!("{PERMISSIVE}[bulk]\nmax_recipients = 2\n[mail_bomb]\nmax_messages = 1\n");
+    let h = Harness::start_with_profile(Some(&profile), |_| {}).await;
+    let mail = |n: usize| newsletter("Reader", "r@dest.example", n);
+    let reply = send_message(
+        &h,
+        "news@acme.example",
+        &["r1@dest.example", "r2@dest.example", "r3@dest.example"],
+        &mail(1),
+    )
+    .await;
+    assert!(
+        reply.starts_with("550 5.7.1 Bulk mail: more than 2 distinct recipients")
+            && reply.ends_with("[rule bulk.max_recipients]"),
+        "{reply}"
+    );
+    // r1 and r2 were charged (bulk and mail bomb) before r3 tripped the limit, and given back:
+    // the campaign still has both slots, and each of them can still get its one message.
+    for rcpt in ["r1@dest.example", "r2@dest.example"] {
+        let reply = send_message(&h, "news@acme.example", &[rcpt], &mail(2)).await;
+        assert!(reply.starts_with("250 2.0.0"), "{rcpt}: {reply}");
+    }
+    // Now they are charged for real.
+    let reply = send_message(&h, "news@acme.example", &["r1@dest.example"], &mail(3)).await;
+    assert!(reply.starts_with("550 5.7.1 Mail bomb"), "{reply}");
+    let reply = send_message(&h, "news@acme.example", &["r4@dest.example"], &mail(4)).await;
+    assert!(reply.starts_with("550 5.7.1 Bulk mail"), "{reply}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hard_bounces_are_suppressed_for_the_tenants_bulk_mail() {
     let h = Harness::start_with_profile(Some(PERMISSIVE), |_| {}).await;

@@ -154,6 +154,55 @@ async fn event_logs(s: Store, t: &str) {
     assert_eq!(s.set_count(&k, t0, DAY).await.expect("count"), 0);
 }
 
+/// Charges of a message that was not accepted after all are taken back.
+async fn releases(s: Store, t: &str) {
+    let t0 = now_ms();
+    // A set: a new member released is gone and frees its slot; a member seen again since stays.
+    let k = Key::new("bulk.rcpts", t).part("campaign-r");
+    s.set_check_and_add(&k, b"a", t0, DAY, 2).await.expect("add");
+    let r = s.set_check_and_add(&k, b"b", t0 + 1, DAY, 2).await.expect("add");
+    assert!(r.admitted && !r.already_member && r.distinct == 2, "{r:?}");
+    assert!(
+        !s.set_check_and_add(&k, b"c", t0 + 2, DAY, 2)
+            .await
+            .expect("add")
+            .admitted
+    );
+    s.set_release(&k, b"b", t0 + 1, DAY).await.expect("release");
+    assert_eq!(s.set_count(&k, t0 + 3, DAY).await.expect("count"), 1);
+    let r = s.set_check_and_add(&k, b"c", t0 + 4, DAY, 2).await.expect("add");
+    assert!(r.admitted && !r.already_member && r.distinct == 2, "{r:?}");
+    // "a" was seen again at t0+5: a release of its charge at t0 leaves it.
+    s.set_check_and_add(&k, b"a", t0 + 5, DAY, 2).await.expect("add");
+    s.set_release(&k, b"a", t0, DAY).await.expect("release");
+    s.set_release(&k, b"never", t0, DAY)
+        .await
+        .expect("release of a stranger");
+    assert_eq!(s.set_count(&k, t0 + 6, DAY).await.expect("count"), 2);
+    // Releasing every member empties the set, and it fills again from zero.
+    s.set_release(&k, b"a", t0 + 5, DAY).await.expect("release");
+    s.set_release(&k, b"c", t0 + 4, DAY).await.expect("release");
+    assert_eq!(s.set_count(&k, t0 + 7, DAY).await.expect("count"), 0);
+    let r = s.set_check_and_add(&k, b"d", t0 + 8, DAY, 2).await.expect("add");
+    assert!(r.admitted && r.distinct == 1, "{r:?}");
+
+    // An event log: one occurrence at that time is taken back, the others stay.
+    let k = Key::new("bomb", t).part("campaign-r").part("rcpt");
+    for at in [t0, t0 + 1, t0 + 1] {
+        assert!(s.events_check_and_add(&k, at, DAY, 3).await.expect("ev").admitted);
+    }
+    assert!(!s.events_check_and_add(&k, t0 + 2, DAY, 3).await.expect("ev").admitted);
+    s.events_release(&k, t0 + 1, DAY).await.expect("release");
+    assert_eq!(s.events_count(&k, t0 + 2, DAY).await.expect("count"), 2);
+    s.events_release(&k, t0 + 9, DAY).await.expect("release of nothing");
+    assert_eq!(s.events_count(&k, t0 + 2, DAY).await.expect("count"), 2);
+    assert!(s.events_check_and_add(&k, t0 + 3, DAY, 3).await.expect("ev").admitted);
+    for at in [t0, t0 + 1, t0 + 3] {
+        s.events_release(&k, at, DAY).await.expect("release");
+    }
+    assert_eq!(s.events_count(&k, t0 + 4, DAY).await.expect("count"), 0);
+}
+
 async fn forged_keys(s: Store, t: &str) {
     let now = now_ms();
     let a = format!("{t}a:b");
@@ -481,6 +530,7 @@ async fn run_all(s: Store, label: &str) {
     case!(counters);
     case!(distinct_sets);
     case!(event_logs);
+    case!(releases);
     case!(forged_keys);
     case!(tenants);
     case!(blocks_and_audit);

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::authentication::{self, Seal};
-use super::checks::{self, DataFacts};
+use super::checks::{self, Charges, DataFacts};
 use super::escalation;
 use super::profile::Profile;
 use super::{CheckError, DataContext, MailContext, RcptContext, Verdict};
@@ -52,6 +52,9 @@ pub trait DataCheck: Send + Sync {
 pub struct DataDecision {
     pub verdict: Verdict,
     pub seal: Seal,
+    /// The counters charged for an accepted message: [`Engine::release`] takes them back if
+    /// it cannot be queued.
+    pub charges: Charges,
 }
 
 /// Whether a refusal at DATA is a violation that feeds the escalation ladder. A suppressed
@@ -239,7 +242,9 @@ impl Engine {
         Verdict::Continue
     }
 
-    /// The message checks, then (when they all pass) the authentication stage.
+    /// The message checks, then (when they all pass) the authentication stage. The counters the
+    /// checks charged are taken back when the message is not accepted here; when it is, the
+    /// decision carries them for [`Engine::release`] in case it cannot be queued.
     pub async fn on_data(&self, ctx: &DataContext<'_>) -> DataDecision {
         let (generation, profile) = self.versioned_profile_for(ctx.tenant);
         let env = Env {
@@ -248,14 +253,39 @@ impl Engine {
             now: now_ms(),
         };
         let facts = DataFacts::gather(ctx);
+        let (verdict, seal) = self.judge_data(&env, generation, ctx, &facts).await;
+        let charges = facts.into_charges(env.now);
+        if verdict != Verdict::Continue {
+            charges.release(self.store.as_ref()).await;
+            return DataDecision {
+                verdict,
+                seal: Seal::default(),
+                charges: Charges::default(),
+            };
+        }
+        DataDecision { verdict, seal, charges }
+    }
+
+    /// Takes back the counter charges of a message that passed the checks but was not queued.
+    pub async fn release(&self, charges: Charges) {
+        charges.release(self.store.as_ref()).await;
+    }
+
+    async fn judge_data(
+        &self,
+        env: &Env<'_>,
+        generation: u64,
+        ctx: &DataContext<'_>,
+        facts: &DataFacts,
+    ) -> (Verdict, Seal) {
         for check in &self.data {
             let verdict = self
                 .decide(
-                    &env,
+                    env,
                     check.rule(),
                     ctx.tenant,
-                    check.check(&env, ctx, &facts).await,
-                    || message_detail(ctx, &facts),
+                    check.check(env, ctx, facts).await,
+                    || message_detail(ctx, facts),
                 )
                 .await;
             if verdict != Verdict::Continue {
@@ -264,29 +294,23 @@ impl Engine {
                     // The event is per campaign: a check that refused before the campaign was
                     // looked up (headers, attachments) looks it up now, so two different forged
                     // mailings are two incidents and one mailing resent is one.
-                    let campaign = match facts.campaign(&env, ctx).await {
+                    let campaign = match facts.campaign(env, ctx).await {
                         Ok(campaign) => campaign.to_string(),
                         Err(_) => facts.campaign_if_known().to_string(),
                     };
-                    escalation::record_violation(&env, self.tenants.as_deref(), ctx.tenant, rule, &campaign).await;
+                    escalation::record_violation(env, self.tenants.as_deref(), ctx.tenant, rule, &campaign).await;
                 }
-                return DataDecision {
-                    verdict,
-                    seal: Seal::default(),
-                };
+                return (verdict, Seal::default());
             }
         }
         let Some(auth) = &self.auth else {
-            return DataDecision {
-                verdict: Verdict::Continue,
-                seal: Seal::default(),
-            };
+            return (Verdict::Continue, Seal::default());
         };
         // Authentication failures are misconfiguration more often than abuse: refused and
         // audited, but not escalation events.
         let outcome = authentication::authenticate(
             auth,
-            &profile,
+            env.profile,
             (generation, &ctx.tenant.profile),
             &self.unsigned,
             ctx,
@@ -294,14 +318,11 @@ impl Engine {
         )
         .await;
         let verdict = self
-            .decide(&env, outcome.rule, ctx.tenant, Ok(outcome.verdict), || {
-                message_detail(ctx, &facts)
+            .decide(env, outcome.rule, ctx.tenant, Ok(outcome.verdict), || {
+                message_detail(ctx, facts)
             })
             .await;
-        DataDecision {
-            verdict,
-            seal: outcome.seal,
-        }
+        (verdict, outcome.seal)
     }
 
     /// After the message is queued: charge the volume quotas and audit the acceptance.

@@ -96,6 +96,10 @@ pub trait RateStore: Send + Sync {
     ) -> BoxFut<'a, SetCharge>;
     /// Distinct members recorded in the window.
     fn set_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32>;
+    /// Takes back a charge that added `member` at `at` (it was not a member before): removes it
+    /// if it was last seen at `at`, so a message that was not accepted after all does not count.
+    /// A member seen again since stays. Atomic per key.
+    fn set_release<'a>(&'a self, key: &'a Key, member: &'a [u8], at: u64, window: Duration) -> BoxFut<'a, ()>;
 
     /// Records one occurrence at `now` if the window holds fewer than `cap`; exact (every
     /// timestamp is kept, so "more than `cap` in ANY window" is exact); atomic per key.
@@ -108,6 +112,9 @@ pub trait RateStore: Send + Sync {
     ) -> BoxFut<'a, EventCharge>;
     /// Occurrences recorded in the window.
     fn events_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32>;
+    /// Takes back one occurrence recorded at `at` (a charge of a message that was not accepted
+    /// after all); nothing when there is none. Atomic per key.
+    fn events_release<'a>(&'a self, key: &'a Key, at: u64, window: Duration) -> BoxFut<'a, ()>;
 
     /// A tenant record.
     fn tenant_get<'a>(&'a self, id: &'a str) -> BoxFut<'a, Option<TenantRecord>>;

@@ -9,15 +9,53 @@
 //! The campaign is found once per message (`DataFacts`): the body's MinHash/LSH band keys are
 //! looked up in the store's campaign index, so personalised variants share a campaign id. The
 //! check-and-charge calls are atomic per key, so racing sessions cannot both take the last slot.
-//! A message refused by a later recipient keeps the charges of the recipients counted before it
-//! (conservative: it can only make a limit trip earlier, never later).
+//! Each charge is noted in [`DataFacts`]; a message that is not accepted after all (refused by a
+//! later recipient or check, deferred by authentication, or not queued) has them taken back
+//! ([`Charges::release`]), so only accepted mail counts (DESIGN.md step 5).
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::fingerprint;
 use crate::policy::engine::{key, CheckFuture, DataCheck, Env};
 use crate::policy::recipient::identity;
 use crate::policy::{CheckError, DataContext, Verdict};
 use crate::smtp::reply::Reply;
-use crate::store::CampaignMatch;
+use crate::store::{CampaignMatch, Key, RateStore};
+
+/// One charge a check made for a message.
+#[derive(Debug)]
+enum Charge {
+    /// A new member of a distinct set (a bulk or SMS recipient).
+    Member { key: Key, member: String, window: Duration },
+    /// One occurrence in an event log (a mail-bomb message).
+    Occurrence { key: Key, window: Duration },
+}
+
+/// The charges made for one message at one time, to take back if it is not accepted.
+#[derive(Debug, Default)]
+pub struct Charges {
+    at: u64,
+    taken: Vec<Charge>,
+}
+
+impl Charges {
+    /// Takes every charge back. A store failure here is logged and leaves the charge (which can
+    /// only make a limit trip earlier, never later).
+    pub async fn release(self, store: &dyn RateStore) {
+        for charge in self.taken {
+            let result = match &charge {
+                Charge::Member { key, member, window } => {
+                    store.set_release(key, member.as_bytes(), self.at, *window).await
+                }
+                Charge::Occurrence { key, window } => store.events_release(key, self.at, *window).await,
+            };
+            if let Err(error) = result {
+                tracing::error!(%error, "cannot take back the charge of a message that was not accepted");
+            }
+        }
+    }
+}
 
 /// What the DATA checks share about one message. The campaign is looked up on first use, so
 /// the cheap checks (headers, attachments) run before the store is touched.
@@ -25,6 +63,7 @@ pub struct DataFacts {
     /// Counting identities of the envelope recipients, de-duplicated.
     pub recipients: Vec<String>,
     campaign: tokio::sync::OnceCell<CampaignMatch>,
+    charges: Mutex<Vec<Charge>>,
 }
 
 impl DataFacts {
@@ -35,6 +74,19 @@ impl DataFacts {
         DataFacts {
             recipients,
             campaign: tokio::sync::OnceCell::new(),
+            charges: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn note(&self, charge: Charge) {
+        self.charges.lock().unwrap_or_else(PoisonError::into_inner).push(charge);
+    }
+
+    /// The charges the checks made, all at `at` (the decision's time).
+    pub fn into_charges(self, at: u64) -> Charges {
+        Charges {
+            at,
+            taken: self.charges.into_inner().unwrap_or_else(PoisonError::into_inner),
         }
     }
 
@@ -112,7 +164,12 @@ impl DataCheck for MailBomb {
                     .events_check_and_add(&key, env.now, rule.window.get(), cap(rule.max_messages))
                     .await
                     .map_err(super::store_error)?;
-                if !charge.admitted {
+                if charge.admitted {
+                    facts.note(Charge::Occurrence {
+                        key,
+                        window: rule.window.get(),
+                    });
+                } else {
                     return Ok(Verdict::Reject(Reply::refusal(
                         550,
                         "5.7.1",
@@ -206,6 +263,13 @@ impl DataCheck for Bulk {
                         ),
                     )));
                 }
+                if !charge.already_member {
+                    facts.note(Charge::Member {
+                        key,
+                        member: recipient.clone(),
+                        window: rule.window.get(),
+                    });
+                }
             }
             Ok(Verdict::Continue)
         })
@@ -252,6 +316,13 @@ impl DataCheck for SmsGateway {
                             rule.max_recipients
                         ),
                     )));
+                }
+                if !charge.already_member {
+                    facts.note(Charge::Member {
+                        key,
+                        member: recipient.clone(),
+                        window: env.profile.bulk.window.get(),
+                    });
                 }
             }
             Ok(Verdict::Continue)

@@ -11,7 +11,7 @@ mod tenant_state;
 
 pub use attachments::LetterBomb;
 pub use blocked::{BlockedCampaign, BlockedOriginator, BlockedSender};
-pub use campaign::{Bulk, DataFacts, MailBomb, SmsGateway};
+pub use campaign::{Bulk, Charges, DataFacts, MailBomb, SmsGateway};
 pub use header_integrity::HeaderIntegrity;
 pub use quota::{quota_keys, MessageQuota, RecipientQuota};
 pub use sender_domain::SenderDomain;

@@ -4,7 +4,7 @@
 
 use super::io::Phase;
 use super::{End, Envelope, Session};
-use crate::policy::DataContext;
+use crate::policy::{DataContext, DataDecision};
 use crate::queue::{now_ms, QueueEntry};
 use crate::smtp::data::{DataError, DataReceiver, Progress};
 use crate::smtp::reply;
@@ -64,11 +64,11 @@ impl Session {
                 added_headers: trace.as_bytes(),
             })
             .await;
-        if !self.apply_verdict(decision.verdict)? {
+        let DataDecision { verdict, seal, charges } = decision;
+        if !self.apply_verdict(verdict)? {
             return Ok(());
         }
         // The gateway's own fields (DKIM-Signature, Authentication-Results) go on top.
-        let seal = decision.seal;
         let prefix = seal.headers + &trace;
         let body = seal.message.unwrap_or(body);
         let recipients = envelope.recipients.len();
@@ -81,6 +81,9 @@ impl Session {
             engine.charge_accepted(&tenant, recipients, &queue_id).await;
             self.flush().await?;
             engine.audit_accepted(&tenant, recipients, &queue_id).await;
+        } else {
+            // Not queued (the client was told 451): the message does not count.
+            engine.release(charges).await;
         }
         Ok(())
     }

@@ -179,6 +179,17 @@ impl RateStore for RedisStore {
         })
     }
 
+    fn set_release<'a>(&'a self, key: &'a Key, member: &'a [u8], at: u64, window: Duration) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            window_ms(window)?;
+            check_member(member)?;
+            let mut inv = self.scripts.set_release.prepare_invoke();
+            inv.key(suffixed(key, b's')).arg(member).arg(at);
+            let _: i64 = self.script(&inv).await?;
+            Ok(())
+        })
+    }
+
     fn set_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32> {
         Box::pin(async move {
             let w = window_ms(window)?;
@@ -215,6 +226,16 @@ impl RateStore for RedisStore {
                 }),
                 _ => Err(StoreError::corrupt("event log", "bad script reply")),
             }
+        })
+    }
+
+    fn events_release<'a>(&'a self, key: &'a Key, at: u64, window: Duration) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            window_ms(window)?;
+            let mut inv = self.scripts.events_release.prepare_invoke();
+            inv.key(suffixed(key, b'e')).arg(at);
+            let _: i64 = self.script(&inv).await?;
+            Ok(())
         })
     }
 

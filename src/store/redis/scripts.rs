@@ -107,6 +107,21 @@ local r = redis.call('ZRANGE', KEYS[1], n - cap, n - cap, 'WITHSCORES')
 return {0, n, math.max(tonumber(r[2]) + w - now, 1)}
 ";
 
+/// KEYS[1] sorted set member->last seen. ARGV member, at. Removes the member if it was last
+/// seen at `at` (a charge taken back).
+const SET_RELEASE: &str = r"
+local seen = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if seen and tonumber(seen) == tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 1
+";
+
+/// KEYS[1] sorted set of occurrences. ARGV at. Removes one occurrence recorded at `at`.
+const EVENTS_RELEASE: &str = r"
+local found = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
+if found[1] then redis.call('ZREM', KEYS[1], found[1]) end
+return 1
+";
+
 /// KEYS band keys (value `expiry:id`). ARGV candidate, now, window, then the pinned ids (never
 /// re-pointed). Returns {id, is_new, the other live ids the keys named...}.
 const CAMPAIGN: &str = r"
@@ -174,7 +189,9 @@ return v
 pub(super) struct Scripts {
     pub counter: Script,
     pub set: Script,
+    pub set_release: Script,
     pub events: Script,
+    pub events_release: Script,
     pub campaign: Script,
     pub log: Script,
     pub block_add: Script,
@@ -187,7 +204,9 @@ impl Scripts {
         Scripts {
             counter: Script::new(COUNTER),
             set: Script::new(SET),
+            set_release: Script::new(SET_RELEASE),
             events: Script::new(EVENTS),
+            events_release: Script::new(EVENTS_RELEASE),
             campaign: Script::new(CAMPAIGN),
             log: with_log(LOG),
             block_add: with_log(BLOCK_ADD),

@@ -85,6 +85,25 @@ impl Inner {
         })
     }
 
+    pub(crate) fn events_release(&self, key: &Key, at: u64, window: Duration) -> Result<(), StoreError> {
+        let w = window_ms(window)?;
+        let k = tagged(TAG_EVENTS, key);
+        let _guard = self.lock(&k);
+        let mut ts = self.live_events(&k, at, w)?;
+        let Some(pos) = ts.iter().rposition(|t| *t == at) else {
+            return Ok(());
+        };
+        ts.remove(pos);
+        match ts.last() {
+            Some(newest) => self.store_window(&k, newest.saturating_add(w), &encode_events(&ts)),
+            None => {
+                let mut batch = Batch::default();
+                batch.delete(CF_SETS, k);
+                self.writer.commit(batch)
+            }
+        }
+    }
+
     pub(crate) fn events_count(&self, key: &Key, now: u64, window: Duration) -> Result<u32, StoreError> {
         let w = window_ms(window)?;
         Ok(count_u32(self.live_events(&tagged(TAG_EVENTS, key), now, w)?.len()))

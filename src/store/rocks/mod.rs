@@ -304,6 +304,10 @@ impl RateStore for RocksStore {
         Box::pin(async move { self.inner.set_count(key, now, window) })
     }
 
+    fn set_release<'a>(&'a self, key: &'a Key, member: &'a [u8], at: u64, window: Duration) -> BoxFut<'a, ()> {
+        Box::pin(async move { self.inner.set_release(key, member, at, window) })
+    }
+
     fn events_check_and_add<'a>(
         &'a self,
         key: &'a Key,
@@ -316,6 +320,10 @@ impl RateStore for RocksStore {
 
     fn events_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32> {
         Box::pin(async move { self.inner.events_count(key, now, window) })
+    }
+
+    fn events_release<'a>(&'a self, key: &'a Key, at: u64, window: Duration) -> BoxFut<'a, ()> {
+        Box::pin(async move { self.inner.events_release(key, at, window) })
     }
 
     fn tenant_get<'a>(&'a self, id: &'a str) -> BoxFut<'a, Option<TenantRecord>> {

@@ -241,6 +241,34 @@ impl Inner {
         })
     }
 
+    pub(crate) fn set_release(
+        &self,
+        key: &Key,
+        member: &[u8],
+        at: u64,
+        window: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        window_ms(window)?;
+        check_member(member)?;
+        let prefix = set_prefix(key);
+        let _guard = self.lock(&prefix);
+        if self.set_member_seen(&prefix, member)? != Some(at) {
+            return Ok(());
+        }
+        let mut header = self.set_header(&prefix, at)?;
+        let mut batch = Batch::default();
+        batch.delete(CF_SETS, entry_key(&prefix, MEMBER, &[member]));
+        batch.delete(CF_SETS, entry_key(&prefix, BY_TIME, &[&at.to_be_bytes(), member]));
+        // The header's oldest-member bound and expiry stay: a lower and an upper bound still.
+        header.count = header.count.saturating_sub(1);
+        if header.count == 0 {
+            batch.delete(CF_SETS, entry_key(&prefix, HEADER, &[]));
+        } else {
+            batch.put(CF_SETS, entry_key(&prefix, HEADER, &[]), header.encode());
+        }
+        self.writer.commit(batch)
+    }
+
     pub(crate) fn set_count(&self, key: &Key, now: u64, window: std::time::Duration) -> Result<u32, StoreError> {
         let w = window_ms(window)?;
         let prefix = set_prefix(key);
