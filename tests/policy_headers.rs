@@ -137,10 +137,45 @@ async fn header_rules_refuse_forgery_and_pass_a_clean_message() {
     assert!(audit.iter().all(|a| a.target != "headers.integrity"), "{audit:?}");
 }
 
+/// Off, the header checks no longer refuse forgery such as two From fields or a loop, but
+/// the From and Sender domains must still be the tenant's (sender-domain ownership).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_disabled_header_section_lets_a_foreign_from_through() {
+async fn a_disabled_header_section_still_holds_from_and_sender_to_owned_domains() {
     let h = Harness::start_with_profile(Some(&format!("{PROFILE}[headers]\nenabled = false\n")), |_| {}).await;
-    expect(&h, &message("From: ceo@bank.example"), "250 2.0.0", None).await;
+    let foreign = Some("headers.foreign_originator");
+    expect(&h, &message("From: ceo@bank.example"), "550 5.7.1", foreign).await;
+    expect(
+        &h,
+        &message("From: a@acme.example\r\nSender: x@bank.example"),
+        "550 5.7.1",
+        foreign,
+    )
+    .await;
+    expect(
+        &h,
+        &message("From: a@acme.example\r\nFrom: ceo@bank.example"),
+        "550 5.7.1",
+        foreign,
+    )
+    .await;
+    expect(
+        &h,
+        &message("From: a@acme.example\r\nFrom : ceo@bank.example"),
+        "550 5.7.1",
+        Some("headers.malformed_field"),
+    )
+    .await;
+    // What only the header checks refuse passes.
+    expect(
+        &h,
+        &message("From: a@acme.example\r\nFrom: b@acme.example"),
+        "250 2.0.0",
+        None,
+    )
+    .await;
+    expect(&h, &message("From: a@acme.example, b@acme.example"), "250 2.0.0", None).await;
+    let hops = "Received: from x by y; Mon, 23 Nov 2026 10:00:00 +0000\r\n".repeat(40);
+    expect(&h, &message(&format!("{hops}From: a@acme.example")), "250 2.0.0", None).await;
 }
 
 fn stored_zip(names: &[&str]) -> Vec<u8> {

@@ -1,8 +1,9 @@
 //! The header-integrity check (`headers.*`): runs [`crate::policy::inspect::header_integrity`]
-//! on the header block the DATA stage parsed, with the tenant's domains as the owned ones.
+//! on the header block the DATA stage parsed, with the tenant's domains as the owned ones; with
+//! `[headers] enabled = false`, only the ownership of the From and Sender domains.
 
 use crate::policy::engine::{CheckFuture, DataCheck, Env};
-use crate::policy::inspect::header_integrity::inspect;
+use crate::policy::inspect::header_integrity::{inspect, inspect_ownership};
 use crate::policy::{DataContext, Verdict};
 
 use super::campaign::DataFacts;
@@ -16,14 +17,17 @@ impl DataCheck for HeaderIntegrity {
 
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, _facts: &'a DataFacts) -> CheckFuture<'a> {
         let rules = &env.profile.headers;
-        let verdict = if rules.enabled {
-            let subdomains = env.profile.sender_domain.include_subdomains;
-            match inspect(ctx.headers, rules, &|domain: &str| ctx.tenant.owns(domain, subdomains)) {
-                Some(refusal) => Verdict::Reject(refusal.reply()),
-                None => Verdict::Continue,
-            }
+        let subdomains = env.profile.sender_domain.include_subdomains;
+        let owns = |domain: &str| ctx.tenant.owns(domain, subdomains);
+        // Off, the header checks still leave sender-domain ownership of From and Sender.
+        let refusal = if rules.enabled {
+            inspect(ctx.headers, rules, &owns)
         } else {
-            Verdict::Continue
+            inspect_ownership(ctx.headers, &owns)
+        };
+        let verdict = match refusal {
+            Some(refusal) => Verdict::Reject(refusal.reply()),
+            None => Verdict::Continue,
         };
         super::ready(Ok(verdict))
     }

@@ -13,6 +13,9 @@
 //! - `headers.foreign_originator`: a From/Sender (and Reply-To, Resent-*) domain not the tenant's;
 //! - `headers.authentication_results`: an Authentication-Results claiming our authserv-id.
 //!
+//! With the header checks off, [`inspect_ownership`] still holds From and Sender to the tenant's
+//! domains (issue 4 item 3: sender-domain ownership is not optional).
+//!
 //! Pure and bounded: it reads the already-capped `Headers` and never touches the store. It never
 //! rewrites the message. The check that runs it is `policy::checks::HeaderIntegrity`.
 
@@ -57,20 +60,8 @@ fn shown(text: &str) -> String {
 
 /// The whole check on parsed headers; `owns` says whether a domain is the tenant's.
 pub fn inspect(headers: &Headers, rules: &HeaderRules, owns: &dyn Fn(&str) -> bool) -> Option<Refusal> {
-    if headers.truncated() {
-        return Some(Refusal::new(
-            "headers.limits",
-            "Header section too large to check (more than 1000 fields or 256 KiB)",
-        ));
-    }
-    if let Some(line) = headers.malformed() {
-        return Some(Refusal::new(
-            "headers.malformed_field",
-            format!(
-                "Header forgery: a header line is not a well-formed field ({}...): whitespace before the colon or no colon",
-                shown(line)
-            ),
-        ));
+    if let Some(refusal) = unreadable(headers) {
+        return Some(refusal);
     }
     let received = headers.count("received") as u64;
     if received > rules.max_received {
@@ -147,16 +138,8 @@ pub fn inspect(headers: &Headers, rules: &HeaderRules, owns: &dyn Fn(&str) -> bo
         }
     }
     for (field, mailboxes) in &checked {
-        for mailbox in mailboxes {
-            if !owns(&mailbox.domain) {
-                return Some(Refusal::new(
-                    "headers.foreign_originator",
-                    format!(
-                        "Header forgery: {field} domain {} is not one of your domains",
-                        shown(&mailbox.domain)
-                    ),
-                ));
-            }
+        if let Some(refusal) = foreign(field, mailboxes, owns) {
+            return Some(refusal);
         }
     }
     // In `remove` mode our own Authentication-Results are deleted before relaying (the
@@ -180,6 +163,61 @@ pub fn inspect(headers: &Headers, rules: &HeaderRules, owns: &dyn Fn(&str) -> bo
         }
     }
     None
+}
+
+/// What sender-domain ownership requires of the header block when a profile turns the header
+/// checks off (`[headers] enabled = false`): every mailbox of every From and Sender field at a
+/// domain the tenant owns. A field that cannot be read whole, or read one way only, is refused:
+/// an address the gateway cannot read is not one it knows the tenant owns.
+pub fn inspect_ownership(headers: &Headers, owns: &dyn Fn(&str) -> bool) -> Option<Refusal> {
+    if let Some(refusal) = unreadable(headers) {
+        return Some(refusal);
+    }
+    for (field, name) in [("From", "from"), ("Sender", "sender")] {
+        for value in headers.all(name) {
+            let mailboxes = match originator(value, field, false) {
+                Ok(mailboxes) => mailboxes,
+                Err(refusal) => return Some(refusal),
+            };
+            if let Some(refusal) = foreign(field, &mailboxes, owns) {
+                return Some(refusal);
+            }
+        }
+    }
+    None
+}
+
+/// A header block the gateway cannot read as the receiver will: too large to read whole, or
+/// with a line readers disagree on.
+fn unreadable(headers: &Headers) -> Option<Refusal> {
+    if headers.truncated() {
+        return Some(Refusal::new(
+            "headers.limits",
+            "Header section too large to check (more than 1000 fields or 256 KiB)",
+        ));
+    }
+    headers.malformed().map(|line| {
+        Refusal::new(
+            "headers.malformed_field",
+            format!(
+                "Header forgery: a header line is not a well-formed field ({}...): whitespace before the colon or no colon",
+                shown(line)
+            ),
+        )
+    })
+}
+
+/// The first mailbox of an originator field at a domain the tenant does not own.
+fn foreign(field: &str, mailboxes: &[Mailbox], owns: &dyn Fn(&str) -> bool) -> Option<Refusal> {
+    mailboxes.iter().find(|mailbox| !owns(&mailbox.domain)).map(|mailbox| {
+        Refusal::new(
+            "headers.foreign_originator",
+            format!(
+                "Header forgery: {field} domain {} is not one of your domains",
+                shown(&mailbox.domain)
+            ),
+        )
+    })
 }
 
 /// Parses an originator field; a refusal names why the field is ambiguous.
