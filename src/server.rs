@@ -13,8 +13,8 @@ use crate::policy::Engine;
 use crate::queue::Queue;
 use crate::relay::Relay;
 use crate::smtp::{start_listeners, SmtpContext};
-use crate::store::{open_store, RateStore, TenantRecord};
-use crate::tenant::TenantDirectory;
+use crate::store::{open_store, Block, BlockScope, RateStore, TenantRecord};
+use crate::tenant::{TenantDirectory, TenantState};
 
 /// A running gateway.
 pub struct Gateway {
@@ -209,6 +209,18 @@ async fn follow_tenants(
     }
 }
 
+/// The tenant block standing for `state = "suspended"` in the configuration.
+fn configured_suspension(tenant: &str) -> Block {
+    Block {
+        tenant: tenant.to_string(),
+        scope: BlockScope::Tenant,
+        target: String::new(),
+        by: "config".into(),
+        reason: "state = \"suspended\" in the configuration".into(),
+        at: crate::queue::now_ms(),
+    }
+}
+
 /// Records the config's tenants in the store (first start) and reads back their states, so a
 /// state set by an operator survives restarts and config reloads.
 async fn sync_tenants(config: &Config, store: &dyn RateStore) -> anyhow::Result<TenantDirectory> {
@@ -239,8 +251,12 @@ async fn sync_tenants(config: &Config, store: &dyn RateStore) -> anyhow::Result<
     for tenant in &config.tenants {
         if let Some(live) = directory.get(&tenant.id) {
             let generation = live.narrow_blocks.generation();
-            live.narrow_blocks
-                .note(&store.blocks_list(&tenant.id).await?, generation);
+            let blocks = store.blocks_list(&tenant.id).await?;
+            if live.state.get() == TenantState::Suspended && !blocks.iter().any(|b| b.scope == BlockScope::Tenant) {
+                // Suspended by the configuration: the block an operator lifts (and lists).
+                store.block_add(&configured_suspension(&tenant.id)).await?;
+            }
+            live.narrow_blocks.note(&blocks, generation);
         }
     }
     for (tenant, domains) in verified {

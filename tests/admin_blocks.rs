@@ -84,6 +84,33 @@ async fn block_refuses_mail_and_lift_restores_it() {
     );
 }
 
+/// A tenant suspended in the configuration has a block like any other: listed, and lifted by
+/// an operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspension_in_the_configuration_is_a_block_an_operator_lifts() {
+    let h = Harness::start_with(|c| c.tenants[0].state = aupgate::config::TenantStateConfig::Suspended).await;
+    mail_from(&h, "554 5.7.1").await;
+    let (ok, out, err) = admin(&h, &["blocks", "list", "--tenant", "acme"], None);
+    assert!(ok, "{err}");
+    assert!(out.contains("config") && out.contains("in the configuration"), "{out}");
+    let (ok, _, err) = admin(
+        &h,
+        &[
+            "blocks",
+            "lift",
+            "--tenant",
+            "acme",
+            "--reason",
+            "contract signed",
+            "--by",
+            "bob",
+        ],
+        None,
+    );
+    assert!(ok, "lift failed: {err}");
+    mail_from(&h, "250 2.1.0").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_refused_clearly() {
     let h = Harness::start().await;

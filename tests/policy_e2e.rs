@@ -331,6 +331,33 @@ async fn repeated_violations_climb_the_ladder_to_suspension() {
     let blocks = h.gateway.store.blocks_list("acme").await.unwrap();
     assert_eq!(blocks.len(), 1);
     assert_eq!(blocks[0].by, "policy:mail_bomb.max_messages");
+
+    // An operator's lift is a fresh start: the next incident is a warning, not a suspension.
+    let (code, _, err) = support::admin_cli(
+        &h,
+        &[
+            "blocks",
+            "lift",
+            "--tenant",
+            "acme",
+            "--reason",
+            "cleaned up",
+            "--by",
+            "bob",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let campaign_c = |n: usize| {
+        format!("From: a@acme.example\r\nSubject: minutes\r\n\r\nThe minutes of meeting {n} of the garden committee are below; the hedge will be trimmed on Saturday and volunteers bring their own shears.\r\n")
+    };
+    for n in 1..=2 {
+        send_message(&h, "n@acme.example", &["victim@dest.example"], &campaign_c(n)).await;
+    }
+    let record = h.gateway.store.tenant_get("acme").await.unwrap().unwrap();
+    assert_eq!(record.state, aupgate::store::TenantState::Warned);
+    let reply = send_message(&h, "n@acme.example", &["someone@dest.example"], &campaign_c(9)).await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -96,6 +96,7 @@ pub async fn lift(State(state): State<AdminState>, Json(request): Json<LiftBlock
     let lifted = lifted.ok_or_else(|| super::error(StatusCode::NOT_FOUND, "no such block".to_string()))?;
     if lifted.scope == BlockScope::Tenant {
         set_state(&state, &tenant.id, &tenant.name, TenantState::Active).await?;
+        restart_ladder(&state, &tenant.id, lift.at).await?;
         tenant.state.set(TenantState::Active);
     } else {
         note_blocks(&state, &tenant).await;
@@ -147,6 +148,19 @@ fn validate(
         )),
         _ => Ok(()),
     }
+}
+
+/// A lifted suspension is a fresh start: the escalation ladder counts only violations after
+/// `at` (the events and the audit log keep the history).
+async fn restart_ladder(state: &AdminState, id: &str, at: u64) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
+    let Some(mut record) = state.store.tenant_get(id).await.map_err(super::internal)? else {
+        return Ok(());
+    };
+    if !record.extra.is_object() {
+        record.extra = serde_json::json!({});
+    }
+    record.extra[crate::policy::escalation::LADDER_SINCE] = serde_json::json!(at);
+    state.store.tenant_put(&record).await.map_err(super::internal)
 }
 
 async fn set_state(

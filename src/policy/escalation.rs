@@ -7,6 +7,10 @@ use super::engine::Env;
 use crate::store::{Block, BlockScope, Event, TenantRecord};
 use crate::tenant::{Tenant, TenantDirectory, TenantState};
 
+/// The tenant record's `extra` field holding when the ladder last started afresh (unix ms): an
+/// operator's lift of a suspension. Violations at or before it do not count.
+pub const LADDER_SINCE: &str = "ladder_since";
+
 fn rank(state: TenantState) -> u8 {
     match state {
         TenantState::Active => 0,
@@ -60,13 +64,21 @@ async fn apply(
     if steps.is_empty() {
         return Ok(());
     }
+    let stored = env.store.tenant_get(&tenant.id).await?;
+    let restarted = stored
+        .as_ref()
+        .and_then(|r| r.extra.get(LADDER_SINCE))
+        .and_then(serde_json::Value::as_u64);
     let longest = steps.iter().map(|s| s.window.get()).max().unwrap_or_default();
     let from = env.now.saturating_sub(longest.as_millis() as u64);
     let events = env.store.events_range(&tenant.id, from, env.now).await?;
     let mut target = tenant.state.get();
     for step in steps {
         let since = env.now.saturating_sub(step.window.get().as_millis() as u64);
-        let count = events.iter().filter(|e| e.kind == "violation" && e.at >= since).count() as u64;
+        let count = events
+            .iter()
+            .filter(|e| e.kind == "violation" && e.at >= since && restarted.is_none_or(|r| e.at > r))
+            .count() as u64;
         if count >= step.events && rank(step.state) > rank(target) {
             target = step.state;
         }
@@ -74,7 +86,7 @@ async fn apply(
     if target == tenant.state.get() {
         return Ok(());
     }
-    let mut record = env.store.tenant_get(&tenant.id).await?.unwrap_or(TenantRecord {
+    let mut record = stored.unwrap_or(TenantRecord {
         id: tenant.id.clone(),
         name: tenant.name.clone(),
         state: target,

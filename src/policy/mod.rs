@@ -21,7 +21,7 @@ mod checks;
 #[cfg(feature = "server")]
 mod engine;
 #[cfg(feature = "server")]
-mod escalation;
+pub(crate) mod escalation;
 
 use std::net::IpAddr;
 
