@@ -121,6 +121,8 @@ async fn a_store_outage_defers_or_disconnects_as_the_profile_says() {
         c.send("EHLO client.test", "250 ").await;
         let reply = c.send("MAIL FROM:<a@acme.example>", "").await.last().unwrap().clone();
         assert!(reply.starts_with(expected), "{expected}: {reply}");
+        // The deferral names the check that could not decide.
+        assert!(reply.ends_with("[rule quota.messages]"), "{reply}");
         if expected.starts_with("421") {
             assert!(c.is_closed().await, "the session is closed after 421");
         } else {

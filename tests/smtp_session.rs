@@ -40,7 +40,8 @@ async fn network_tenant_sends_but_not_as_a_foreign_domain() {
     c.send("MAIL FROM:<x@other.example>", "553 5.7.1").await;
     c.send("MAIL FROM:<x@sub.acme.example>", "250 2.1.0").await;
     c.send("RSET", "250 2.0.0").await;
-    c.send("MAIL FROM:<x@acme.example> SIZE=1000000", "552 5.3.4").await;
+    let size = c.send("MAIL FROM:<x@acme.example> SIZE=1000000", "552 5.3.4").await;
+    assert!(size.last().unwrap().ends_with("[rule limits.message_size]"), "{size:?}");
     c.send("MAIL FROM:<x@acme.example> RET=FULL", "555 5.5.4").await;
     c.send("MAIL FROM:<x@acme.example> BODY=8BITMIME SMTPUTF8", "250 2.1.0")
         .await;
@@ -49,7 +50,8 @@ async fn network_tenant_sends_but_not_as_a_foreign_domain() {
     for i in 0..5 {
         c.send(&format!("RCPT TO:<r{i}@dest.example>"), "250 2.1.5").await;
     }
-    c.send("RCPT TO:<r6@dest.example>", "452 4.5.3").await;
+    let many = c.send("RCPT TO:<r6@dest.example>", "452 4.5.3").await;
+    assert!(many.last().unwrap().ends_with("[rule limits.recipients]"), "{many:?}");
 }
 
 #[tokio::test]

@@ -384,11 +384,11 @@ impl Engine {
             Ok(verdict) => verdict,
             Err(error) if env.profile.on_error.disconnect.iter().any(|r| r == rule) => {
                 tracing::warn!(rule, tenant = %tenant.id, %error, "check failed; closing the session");
-                Verdict::Disconnect(reply::temporary_failure_disconnect())
+                Verdict::Disconnect(reply::check_failed_disconnect(rule))
             }
             Err(error) => {
                 tracing::warn!(rule, tenant = %tenant.id, %error, "check failed; deferring");
-                Verdict::Defer(reply::temporary_failure())
+                Verdict::Defer(reply::check_failed(rule))
             }
         };
         if let Some(reply) = verdict.reply() {

@@ -258,15 +258,21 @@ pub fn relay_denied() -> Reply {
 }
 
 pub fn too_many_recipients(limit: usize) -> Reply {
-    Reply::new(
+    Reply::refusal(
         452,
         "4.5.3",
+        "limits.recipients",
         format!("Too many recipients (at most {limit} per message)"),
     )
 }
 
 pub fn size_exceeded(limit: u64) -> Reply {
-    Reply::new(552, "5.3.4", format!("Message size exceeds the limit of {limit} bytes"))
+    Reply::refusal(
+        552,
+        "5.3.4",
+        "limits.message_size",
+        format!("Message size exceeds the limit of {limit} bytes"),
+    )
 }
 
 // ----- data -----
@@ -306,16 +312,33 @@ pub fn no_valid_recipients() -> Reply {
     Reply::new(554, "5.5.1", "No valid recipients")
 }
 
-pub fn temporary_failure() -> Reply {
-    Reply::new(451, "4.3.0", "Temporary failure, please try again later")
+/// A check that could not decide (its store or resolver failed): deferred, naming the check.
+pub fn check_failed(rule: &'static str) -> Reply {
+    Reply::refusal(
+        451,
+        "4.3.0",
+        rule,
+        "Temporary failure checking the message, please try again later",
+    )
 }
 
-/// An internal failure the profile answers by closing the session (`[on_error] disconnect`).
-pub fn temporary_failure_disconnect() -> Reply {
-    Reply::new(
+/// A check that could not decide, where the profile closes the session (`[on_error] disconnect`).
+pub fn check_failed_disconnect(rule: &'static str) -> Reply {
+    Reply::refusal(
         421,
         "4.3.0",
-        "Temporary failure, closing the connection; please try again later",
+        rule,
+        "Temporary failure checking the message, closing the connection; please try again later",
+    )
+}
+
+/// The queue could not store the message durably: nothing was accepted.
+pub fn queue_write_failed() -> Reply {
+    Reply::refusal(
+        451,
+        "4.3.0",
+        "queue.write",
+        "Temporary failure storing the message, please try again later",
     )
 }
 

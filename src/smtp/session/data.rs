@@ -146,7 +146,7 @@ impl Session {
             }
             Err(error) => {
                 tracing::error!(%error, "queue write failed");
-                self.reply(reply::temporary_failure());
+                self.reply(reply::queue_write_failed());
                 false
             }
         }
