@@ -86,6 +86,43 @@ fn replay_mbox_applies_the_mail_bomb_rule() {
     assert_eq!(lines[11]["rule"], "mail_bomb.max_messages");
 }
 
+/// Each message is evaluated at its Date: eleven similar mails in one day are a mail bomb, the
+/// same eleven spread over three days are not; a message without a Date takes the time of the
+/// one before it.
+#[test]
+fn replay_evaluates_each_message_at_its_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let dated = |n: usize, date: &str| format!("Date: {date}\n{}", newsletter(n, "victim@dest.example"));
+    let mut mbox = String::new();
+    for n in 0..10 {
+        let date = format!("Mon, 23 Nov 2026 {:02}:00:00 +0000", n + 1);
+        mbox.push_str(&format!(
+            "From news@shop.example Mon Nov 23 10:00:00 2026\n{}\n",
+            dated(n, &date)
+        ));
+    }
+    // The 11th within 24 hours of the first, undated: it takes the 10th's time.
+    mbox.push_str(&format!(
+        "From news@shop.example Mon Nov 23 10:00:00 2026\n{}\n",
+        newsletter(10, "victim@dest.example")
+    ));
+    // Two days later the first ten have left the window.
+    mbox.push_str(&format!(
+        "From news@shop.example Wed Nov 25 10:00:00 2026\n{}\n",
+        dated(11, "Wed, 25 Nov 2026 10:00:00 +0100")
+    ));
+    let path = dir.path().join("week.mbox");
+    std::fs::write(&path, mbox).unwrap();
+    let (_, lines) = run(&["policy", "replay", path.to_str().unwrap(), "--profile", "spcm"]);
+    assert_eq!(lines.len(), 13, "{lines:?}");
+    assert!(lines[..10].iter().all(|l| l["verdict"] == "accept"), "{lines:?}");
+    assert_eq!(lines[10]["rule"], "mail_bomb.max_messages", "{}", lines[10]);
+    assert_eq!(lines[10]["at"], lines[9]["at"]);
+    assert_eq!(lines[0]["at"], 1_795_395_600_000u64, "Mon, 23 Nov 2026 01:00:00 UTC");
+    assert_eq!(lines[11]["verdict"], "accept", "{}", lines[11]);
+    assert_eq!(lines[11]["at"], 1_795_597_200_000u64, "Wed, 25 Nov 2026 09:00:00 UTC");
+}
+
 #[test]
 fn check_one_message() {
     let dir = tempfile::tempdir().unwrap();

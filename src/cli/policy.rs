@@ -7,9 +7,15 @@
 //! `replay`) that owns the domains in the messages' From headers. The envelope: `--mail-from`
 //! and `--rcpt-to` when given, else the sender from Return-Path or From and the recipients from
 //! To/Cc/Bcc.
+//!
+//! The time: each message is evaluated at its Date field (never earlier than the message before
+//! it; a message without a readable Date takes the time of the one before, the first the current
+//! time), so a day of mail replayed in a second counts its quota, bulk and mail-bomb windows as
+//! it was sent. SPF, DKIM and DMARC are not evaluated offline (they need the live DNS).
 
 use std::collections::HashMap;
 use std::path::{Path as FsPath, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -19,7 +25,9 @@ use crate::config::{Config, TenantConfig};
 use crate::policy::headers::Headers;
 use crate::policy::profile::Profile;
 use crate::policy::{DataContext, Engine, MailContext, RcptContext, Verdict};
+use crate::queue::now_ms;
 use crate::smtp::command::{self, Command, Path};
+use crate::smtp::trace::parse_rfc5322_date;
 use crate::tenant::TenantDirectory;
 
 /// One message's result.
@@ -30,6 +38,8 @@ struct Line<'a> {
     reply: Option<String>,
     rule: Option<String>,
     recipients: usize,
+    /// The time the message was evaluated at (unix ms).
+    at: u64,
 }
 
 /// Resolves `--profile`: a file path, or a name under `policies/`.
@@ -182,7 +192,8 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
         ]
         .into_iter()
         .collect();
-        let engine = Engine::new(store, profiles, profile.clone());
+        let clock = Arc::new(AtomicU64::new(0));
+        let engine = Engine::new(store, profiles, profile.clone()).with_clock(clock.clone());
         let sender_of = match (options.tenants_file, options.tenant) {
             (Some(file), tenant) => {
                 let config = Config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -218,6 +229,13 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
         let mut counts: HashMap<&'static str, usize> = HashMap::new();
         for (file, message) in &messages {
             let headers = Headers::parse(message);
+            let last = clock.load(Ordering::Relaxed);
+            let at = match headers.first("date").and_then(parse_rfc5322_date) {
+                Some(secs) => secs.saturating_mul(1000).max(last),
+                None if last == 0 => now_ms(),
+                None => last,
+            };
+            clock.store(at, Ordering::Relaxed);
             let sender = match &envelope_sender {
                 Some(path) => path.clone(),
                 None => headers
@@ -259,6 +277,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                                 "reply": null,
                                 "rule": null,
                                 "recipients": recipients.len(),
+                                "at": at,
                                 "error": format!("no tenant owns the sender domain `{domain}`; name one with --tenant"),
                             });
                             println!("{line}");
@@ -321,6 +340,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                 reply: verdict.reply().map(|r| r.summary()),
                 rule: rule_of(&verdict),
                 recipients: recipients.len(),
+                at,
             };
             println!("{}", serde_json::to_string(&line)?);
         }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::authentication::{self, Seal};
@@ -85,6 +86,9 @@ pub struct Engine {
     mail: Vec<Box<dyn MailCheck>>,
     rcpt: Vec<Box<dyn RcptCheck>>,
     data: Vec<Box<dyn DataCheck>>,
+    /// The time decisions are made at (unix ms), when not the system clock: a replay evaluates
+    /// each message at its own date.
+    clock: Option<Arc<AtomicU64>>,
 }
 
 impl Engine {
@@ -119,7 +123,20 @@ impl Engine {
                 Box::new(checks::MailBomb),
                 Box::new(checks::Bulk),
             ],
+            clock: None,
         }
+    }
+
+    /// Makes decisions at the time `clock` holds instead of the system clock's.
+    pub fn with_clock(mut self, clock: Arc<AtomicU64>) -> Engine {
+        self.clock = Some(clock);
+        self
+    }
+
+    fn now(&self) -> u64 {
+        self.clock
+            .as_ref()
+            .map_or_else(now_ms, |clock| clock.load(Ordering::Relaxed))
     }
 
     /// Lets escalation update live tenant states.
@@ -197,7 +214,7 @@ impl Engine {
         let env = Env {
             store: self.store.as_ref(),
             profile: &profile,
-            now: now_ms(),
+            now: self.now(),
         };
         for check in &self.mail {
             let verdict = self
@@ -222,7 +239,7 @@ impl Engine {
         let env = Env {
             store: self.store.as_ref(),
             profile: &profile,
-            now: now_ms(),
+            now: self.now(),
         };
         for check in &self.rcpt {
             let verdict = self
@@ -250,7 +267,7 @@ impl Engine {
         let env = Env {
             store: self.store.as_ref(),
             profile: &profile,
-            now: now_ms(),
+            now: self.now(),
         };
         let facts = DataFacts::gather(ctx);
         let (verdict, seal) = self.judge_data(&env, generation, ctx, &facts).await;
@@ -337,7 +354,7 @@ impl Engine {
     pub async fn charge_accepted(&self, tenant: &Tenant, recipients: usize, queue_id: &str) {
         let profile = self.profile_for(tenant);
         let keys = checks::quota_keys(&tenant.id, recipients as u64, &profile);
-        if let Err(error) = self.store.counter_add_many(&keys, now_ms()).await {
+        if let Err(error) = self.store.counter_add_many(&keys, self.now()).await {
             // The message is already safely queued; a lost charge is logged, never a lost mail.
             tracing::error!(tenant = %tenant.id, queue_id, %error, "charging quotas after accept failed");
         }
@@ -346,7 +363,7 @@ impl Engine {
     /// Records the acceptance in the tenant's audit log (after the `250`).
     pub async fn audit_accepted(&self, tenant: &Tenant, recipients: usize, queue_id: &str) {
         let record = AuditRecord {
-            at: now_ms(),
+            at: self.now(),
             actor: "policy".into(),
             action: "accept".into(),
             target: queue_id.into(),
@@ -396,7 +413,7 @@ impl Engine {
             let rule = reply.rule.unwrap_or(rule);
             tracing::info!(rule, tenant = %tenant.id, verdict = verdict.name(), code = %reply.summary(), "policy verdict");
             let record = AuditRecord {
-                at: now_ms(),
+                at: self.now(),
                 actor: "policy".into(),
                 action: verdict.name().into(),
                 target: rule.into(),
