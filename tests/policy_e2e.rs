@@ -210,6 +210,32 @@ async fn a_refused_message_takes_back_what_it_charged() {
     assert!(reply.starts_with("550 5.7.1 Bulk mail"), "{reply}");
 }
 
+/// `+tag` subaddresses are one recipient by default; `[recipients] strip_subaddress = false`
+/// counts them apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subaddresses_count_as_one_recipient_unless_the_profile_says_otherwise() {
+    for (strip, second) in [("true", "550 5.7.1 Mail bomb"), ("false", "250 2.0.0")] {
+        let profile = format!("{PERMISSIVE}[mail_bomb]\nmax_messages = 1\n[recipients]\nstrip_subaddress = {strip}\n");
+        let h = Harness::start_with_profile(Some(&profile), |_| {}).await;
+        let first = send_message(
+            &h,
+            "news@acme.example",
+            &["bob+1@dest.example"],
+            &newsletter("Bob", "bob@dest.example", 1),
+        )
+        .await;
+        assert!(first.starts_with("250 2.0.0"), "strip {strip}: {first}");
+        let reply = send_message(
+            &h,
+            "news@acme.example",
+            &["Bob+2@dest.example"],
+            &newsletter("Bob", "bob@dest.example", 2),
+        )
+        .await;
+        assert!(reply.starts_with(second), "strip {strip}: {reply}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hard_bounces_are_suppressed_for_the_tenants_bulk_mail() {
     let h = Harness::start_with_profile(Some(PERMISSIVE), |_| {}).await;

@@ -269,7 +269,7 @@ impl Engine {
             profile: &profile,
             now: self.now(),
         };
-        let facts = DataFacts::gather(ctx);
+        let facts = DataFacts::gather(ctx, profile.recipients.strip_subaddress);
         let (verdict, seal) = self.judge_data(&env, generation, ctx, &facts).await;
         let charges = facts.into_charges(env.now);
         if verdict != Verdict::Continue {

@@ -14,6 +14,7 @@ use crate::config::{section, Collector, ConfigError, ConfigErrors, HumanDuration
 pub struct Profile {
     pub profile: ProfileInfo,
     pub sender_domain: SenderDomainRules,
+    pub recipients: Recipients,
     pub quotas: Quotas,
     pub bulk: Bulk,
     pub mail_bomb: MailBomb,
@@ -171,6 +172,22 @@ impl Default for SmsGateways {
             .map(String::from)
             .collect(),
         }
+    }
+}
+
+/// `[recipients]`: how recipients are counted (DESIGN "Recipient identity"): domain lower-cased
+/// and IDNA-encoded, local part case-folded, quotes removed, and the `+tag` subaddress stripped
+/// unless `strip_subaddress = false` (for a destination where `bob+1` and `bob+2` are different
+/// people). The suppression list always strips it: a bounce says the mailbox is gone.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Recipients {
+    pub strip_subaddress: bool,
+}
+
+impl Default for Recipients {
+    fn default() -> Self {
+        Self { strip_subaddress: true }
     }
 }
 
@@ -406,6 +423,7 @@ impl Profile {
             match key.as_str() {
                 "profile" => profile.profile = section(&key, value, &mut errors),
                 "sender_domain" => profile.sender_domain = section(&key, value, &mut errors),
+                "recipients" => profile.recipients = section(&key, value, &mut errors),
                 "quotas" => profile.quotas = section(&key, value, &mut errors),
                 "bulk" => profile.bulk = section(&key, value, &mut errors),
                 "mail_bomb" => profile.mail_bomb = section(&key, value, &mut errors),

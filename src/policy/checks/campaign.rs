@@ -67,8 +67,12 @@ pub struct DataFacts {
 }
 
 impl DataFacts {
-    pub fn gather(ctx: &DataContext<'_>) -> DataFacts {
-        let mut recipients: Vec<String> = ctx.recipients.iter().map(|r| identity(&r.to_address(), true)).collect();
+    pub fn gather(ctx: &DataContext<'_>, strip_subaddress: bool) -> DataFacts {
+        let mut recipients: Vec<String> = ctx
+            .recipients
+            .iter()
+            .map(|r| identity(&r.to_address(), strip_subaddress))
+            .collect();
         recipients.sort();
         recipients.dedup();
         DataFacts {
@@ -214,7 +218,7 @@ impl Bulk {
             let named = to
                 .split(|c: char| c == ',' || c == '<' || c == '>' || c.is_whitespace())
                 .filter(|part| part.contains('@'))
-                .any(|part| identity(part, true) == recipient);
+                .any(|part| identity(part, env.profile.recipients.strip_subaddress) == recipient);
             if !named {
                 return false;
             }

@@ -13,6 +13,7 @@
 
 use crate::policy::engine::{CheckFuture, DataCheck, Env};
 use crate::policy::headers::Headers;
+use crate::policy::recipient::identity;
 use crate::policy::{DataContext, Verdict};
 use crate::smtp::reply::Reply;
 
@@ -39,20 +40,25 @@ impl DataCheck for Suppressed {
         "suppression.hard_bounce"
     }
 
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, _facts: &'a DataFacts) -> CheckFuture<'a> {
         Box::pin(async move {
             if !env.profile.suppression.enabled || !is_bulk_mail(ctx.headers) {
                 return Ok(Verdict::Continue);
             }
+            // The list holds mailboxes (`+tag` stripped, as the relay records them) whatever
+            // the profile counts recipients by.
+            let mut mailboxes: Vec<String> = ctx.recipients.iter().map(|r| identity(&r.to_address(), true)).collect();
+            mailboxes.sort();
+            mailboxes.dedup();
             let mut suppressed = Vec::new();
-            for recipient in &facts.recipients {
+            for mailbox in &mailboxes {
                 if env
                     .store
-                    .suppression_contains(&ctx.tenant.id, recipient)
+                    .suppression_contains(&ctx.tenant.id, mailbox)
                     .await
                     .map_err(super::store_error)?
                 {
-                    suppressed.push(recipient.as_str());
+                    suppressed.push(mailbox.as_str());
                 }
             }
             let Some(first) = suppressed.first() else {
