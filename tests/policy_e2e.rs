@@ -210,6 +210,35 @@ async fn a_refused_message_takes_back_what_it_charged() {
     assert!(reply.starts_with("550 5.7.1 Bulk mail"), "{reply}");
 }
 
+/// The profile states the similarity threshold: two messages sharing ~80% of their text are one
+/// campaign at `similarity = 0.5` and two at `0.95`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_profile_states_how_similar_one_campaign_is() {
+    let word = |i: u64| {
+        let mut x = (i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (0..7)
+            .map(|_| {
+                let c = char::from(b'a' + (x % 26) as u8);
+                x /= 26;
+                c
+            })
+            .collect::<String>()
+    };
+    let text = |words: &mut dyn Iterator<Item = u64>| words.map(word).collect::<Vec<_>>().join(" ");
+    let first = text(&mut (0..100));
+    // The last eight words replaced: about 80% of the four-word shingles are shared.
+    let second = text(&mut (0..92).chain(1_000..1_008));
+    let mail = |body: &str| format!("From: a@acme.example\r\nSubject: note\r\n\r\n{body}\r\n");
+    for (similarity, expected) in [("0.5", "550 5.7.1 Mail bomb"), ("0.95", "250 2.0.0")] {
+        let profile = format!("{PERMISSIVE}[mail_bomb]\nmax_messages = 1\n[fingerprint]\nsimilarity = {similarity}\n");
+        let h = Harness::start_with_profile(Some(&profile), |_| {}).await;
+        let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], &mail(&first)).await;
+        assert!(reply.starts_with("250 2.0.0"), "{similarity}: {reply}");
+        let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], &mail(&second)).await;
+        assert!(reply.starts_with(expected), "{similarity}: {reply}");
+    }
+}
+
 /// `+tag` subaddresses are one recipient by default; `[recipients] strip_subaddress = false`
 /// counts them apart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

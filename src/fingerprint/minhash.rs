@@ -81,10 +81,60 @@ pub fn signature(tokens: &[u64]) -> Signature {
     sig.map(|v| v as u32 ^ 0x8000_0000)
 }
 
-/// One key per band: the band's rows hashed together with the band index, so equal rows in
-/// different bands never give the same key.
+/// How a signature is cut into LSH bands: `bands` bands of `rows` rows (`bands * rows <=
+/// HASHES`). Two messages of Jaccard similarity J share a band key with probability
+/// `1 - (1 - J^rows)^bands`, an S-curve whose midpoint `(1/bands)^(1/rows)` is the similarity
+/// threshold the banding stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Banding {
+    pub bands: usize,
+    pub rows: usize,
+}
+
+impl Banding {
+    /// 16 bands × 8 rows, midpoint ≈ 0.71: the banding the quality benchmark measures.
+    pub const DEFAULT: Banding = Banding {
+        bands: BANDS,
+        rows: ROWS,
+    };
+
+    /// The S-curve's midpoint: the similarity this banding treats as the threshold.
+    pub fn midpoint(self) -> f64 {
+        (1.0 / self.bands as f64).powf(1.0 / self.rows as f64)
+    }
+
+    /// The banding whose midpoint is nearest `threshold`, using as many of the signature's
+    /// hashes as the rows allow (`HASHES / rows` bands). Thresholds 0.5–0.95 land within ~0.03.
+    pub fn for_threshold(threshold: f64) -> Banding {
+        static CHOICES: std::sync::LazyLock<Vec<(Banding, f64)>> = std::sync::LazyLock::new(|| {
+            (2..=HASHES / 2)
+                .map(|rows| {
+                    let banding = Banding {
+                        bands: HASHES / rows,
+                        rows,
+                    };
+                    (banding, banding.midpoint())
+                })
+                .collect()
+        });
+        CHOICES
+            .iter()
+            .min_by(|a, b| (a.1 - threshold).abs().total_cmp(&(b.1 - threshold).abs()))
+            .map_or(Banding::DEFAULT, |(banding, _)| *banding)
+    }
+}
+
+/// One key per band of the default banding ([`Banding::DEFAULT`]).
 pub fn band_keys(sig: &Signature) -> Vec<u64> {
-    sig.chunks_exact(ROWS)
+    band_keys_with(sig, Banding::DEFAULT)
+}
+
+/// One key per band: the band's rows hashed together with the band index, so equal rows in
+/// different bands never give the same key. (The default banding's keys are the ones every
+/// store holds: this formula must not change.)
+pub fn band_keys_with(sig: &Signature, banding: Banding) -> Vec<u64> {
+    sig.chunks_exact(banding.rows.max(1))
+        .take(banding.bands)
         .enumerate()
         .map(|(band, rows)| {
             let mut h = mix64(band as u64 ^ 0x0062_616e_6400_0000);
@@ -104,6 +154,32 @@ pub fn similarity(a: &Signature, b: &Signature) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_threshold_picks_the_banding_with_the_nearest_midpoint() {
+        assert_eq!(Banding::for_threshold(0.7), Banding::DEFAULT);
+        assert_eq!(Banding::for_threshold(0.6), Banding { bands: 21, rows: 6 });
+        assert_eq!(Banding::for_threshold(0.8), Banding { bands: 11, rows: 11 });
+        for step in 0..=9 {
+            let threshold = 0.5 + 0.05 * f64::from(step);
+            let banding = Banding::for_threshold(threshold);
+            assert!(banding.bands * banding.rows <= HASHES, "{banding:?}");
+            assert!(
+                (banding.midpoint() - threshold).abs() < 0.03,
+                "{threshold}: {banding:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_bandings_keys_are_the_stored_ones() {
+        let sig = signature(&(0..40u64).map(mix64).collect::<Vec<_>>());
+        assert_eq!(band_keys_with(&sig, Banding::DEFAULT), band_keys(&sig));
+        let other = band_keys_with(&sig, Banding::for_threshold(0.8));
+        assert_eq!(other.len(), 11);
+        assert!(other.iter().all(|k| !band_keys(&sig).contains(k)));
+    }
+
     use super::*;
 
     #[test]

@@ -15,6 +15,7 @@ pub struct Profile {
     pub profile: ProfileInfo,
     pub sender_domain: SenderDomainRules,
     pub recipients: Recipients,
+    pub fingerprint: FingerprintRules,
     pub quotas: Quotas,
     pub bulk: Bulk,
     pub mail_bomb: MailBomb,
@@ -188,6 +189,24 @@ pub struct Recipients {
 impl Default for Recipients {
     fn default() -> Self {
         Self { strip_subaddress: true }
+    }
+}
+
+/// `[fingerprint]`: when two messages are "substantively similar" (DESIGN): the estimated
+/// Jaccard similarity of their normalised bodies at which they fall in one campaign, 0.5–0.95.
+/// The campaign index bands the MinHash signature for it (`fingerprint::Banding`); 0.7 is what
+/// the quality benchmark measures, and changing it starts new campaign keys.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FingerprintRules {
+    pub similarity: f64,
+}
+
+impl Default for FingerprintRules {
+    fn default() -> Self {
+        Self {
+            similarity: crate::fingerprint::THRESHOLD,
+        }
     }
 }
 
@@ -424,6 +443,7 @@ impl Profile {
                 "profile" => profile.profile = section(&key, value, &mut errors),
                 "sender_domain" => profile.sender_domain = section(&key, value, &mut errors),
                 "recipients" => profile.recipients = section(&key, value, &mut errors),
+                "fingerprint" => profile.fingerprint = section(&key, value, &mut errors),
                 "quotas" => profile.quotas = section(&key, value, &mut errors),
                 "bulk" => profile.bulk = section(&key, value, &mut errors),
                 "mail_bomb" => profile.mail_bomb = section(&key, value, &mut errors),
@@ -450,6 +470,12 @@ impl Profile {
     fn validate(&self, errors: &mut Collector) {
         if self.profile.name.trim().is_empty() {
             errors.push("profile.name", "must not be empty");
+        }
+        if !(0.5..=0.95).contains(&self.fingerprint.similarity) {
+            errors.push(
+                "fingerprint.similarity",
+                "must be between 0.5 and 0.95 (the estimated share of a body two messages have in common)",
+            );
         }
         if self.bulk.enabled && self.bulk.max_recipients == 0 {
             errors.push(

@@ -99,7 +99,8 @@ impl DataFacts {
         self.campaign
             .get_or_try_init(|| async {
                 let print = fingerprint::fingerprint(ctx.message);
-                let band_keys = print.band_keys();
+                let banding = fingerprint::Banding::for_threshold(env.profile.fingerprint.similarity);
+                let band_keys = print.band_keys_with(banding);
                 // `Fingerprint::campaign_id`, from the keys already computed.
                 let candidate = format!("{:016x}", band_keys.iter().copied().min().unwrap_or(0));
                 let window = env.profile.bulk.window.get().max(env.profile.mail_bomb.window.get());
