@@ -529,6 +529,9 @@ async fn registered_bulk_senders_are_exempt_only_with_unsubscribe_and_the_recipi
     let one_click =
         "List-Unsubscribe: <https://acme.example/u/1>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
     let no_post = "List-Unsubscribe: <https://acme.example/u/1>\r\n";
+    // RFC 8058 needs an HTTPS URI to post to: mailto alone is not one-click.
+    let mailto_only =
+        "List-Unsubscribe: <mailto:unsub@acme.example>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
     // One-click unsubscribe and each recipient in To: exempt, however many recipients.
     for n in 0..6 {
         let rcpt = format!("reader{n}@dest.example");
@@ -542,8 +545,13 @@ async fn registered_bulk_senders_are_exempt_only_with_unsubscribe_and_the_recipi
         assert!(reply.starts_with("250 2.0.0"), "reader {n}: {reply}");
     }
     // List-Unsubscribe without one-click: counted, the 4th distinct recipient refused.
-    // One-click, but the recipient is not in To (a Bcc list): counted too.
-    for (topic, headers, to_self) in [("coffee", no_post, true), ("bicycle", one_click, false)] {
+    // One-click, but the recipient is not in To (a Bcc list): counted too. So is a one-click
+    // POST field whose List-Unsubscribe has no https URI.
+    for (topic, headers, to_self) in [
+        ("coffee", no_post, true),
+        ("bicycle", one_click, false),
+        ("lantern", mailto_only, true),
+    ] {
         for n in 0..4 {
             let rcpt = format!("reader{n}@dest.example");
             let to = if to_self {

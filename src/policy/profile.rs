@@ -97,11 +97,12 @@ pub struct Bulk {
     pub window: HumanDuration,
     /// Registered bulk senders (tenant ids) are exempt when the conditions below hold.
     pub registered_senders: Vec<String>,
-    /// The exemption needs a `List-Unsubscribe` header.
+    /// The exemption needs a `List-Unsubscribe` header (always: `false` is refused).
     pub require_list_unsubscribe: bool,
-    /// The exemption needs RFC 8058 one-click (`List-Unsubscribe-Post`).
+    /// The exemption needs RFC 8058 one-click (`List-Unsubscribe-Post` and an https URI in
+    /// `List-Unsubscribe`).
     pub require_one_click: bool,
-    /// The exemption needs the recipient's address in `To`.
+    /// The exemption needs the recipient's address in `To` (always: `false` is refused).
     pub require_recipient_in_to: bool,
 }
 
@@ -477,6 +478,19 @@ impl Profile {
                 "must be between 0.5 and 0.95 (the estimated share of a body two messages have in common)",
             );
         }
+        // Issue 4: registered bulk senders are exempt *only if* both hold; the keys spell the
+        // conditions out in the presets but cannot waive them.
+        for (key, on) in [
+            ("bulk.require_list_unsubscribe", self.bulk.require_list_unsubscribe),
+            ("bulk.require_recipient_in_to", self.bulk.require_recipient_in_to),
+        ] {
+            if !on {
+                errors.push(
+                    key,
+                    "must be true: a registered bulk sender is exempt only with List-Unsubscribe and the recipient in To",
+                );
+            }
+        }
         if self.bulk.enabled && self.bulk.max_recipients == 0 {
             errors.push(
                 "bulk.max_recipients",
@@ -643,6 +657,15 @@ mod tests {
         std::fs::remove_file(dir.path().join("strict.toml")).unwrap();
         let profiles = load_directory(dir.path()).expect("loads");
         assert!(profiles.contains_key("spcm") && profiles.contains_key("default"));
+    }
+
+    #[test]
+    fn the_bulk_exemption_conditions_cannot_be_waived() {
+        let ConfigErrors(errors) =
+            Profile::parse("[bulk]\nrequire_list_unsubscribe = false\nrequire_recipient_in_to = false\n")
+                .expect_err("waived conditions");
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["bulk.require_list_unsubscribe", "bulk.require_recipient_in_to"]);
     }
 
     #[test]

@@ -203,28 +203,26 @@ impl Bulk {
         if !rule.registered_senders.iter().any(|t| t == &ctx.tenant.id) {
             return false;
         }
-        if rule.require_list_unsubscribe && ctx.headers.first("list-unsubscribe").is_none() {
+        let Some(unsubscribe) = ctx.headers.first("list-unsubscribe") else {
             return false;
-        }
+        };
+        // RFC 8058: the POST field, and an HTTPS URI to post to.
         if rule.require_one_click
-            && !ctx
+            && !(ctx
                 .headers
                 .first("list-unsubscribe-post")
                 .is_some_and(|v| v.replace(' ', "").eq_ignore_ascii_case("List-Unsubscribe=One-Click"))
+                && unsubscribe
+                    .split('<')
+                    .skip(1)
+                    .any(|uri| uri.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"))))
         {
             return false;
         }
-        if rule.require_recipient_in_to {
-            let to: String = ctx.headers.all("to").collect::<Vec<_>>().join(",");
-            let named = to
-                .split(|c: char| c == ',' || c == '<' || c == '>' || c.is_whitespace())
-                .filter(|part| part.contains('@'))
-                .any(|part| identity(part, env.profile.recipients.strip_subaddress) == recipient);
-            if !named {
-                return false;
-            }
-        }
-        true
+        let to: String = ctx.headers.all("to").collect::<Vec<_>>().join(",");
+        to.split(|c: char| c == ',' || c == '<' || c == '>' || c.is_whitespace())
+            .filter(|part| part.contains('@'))
+            .any(|part| identity(part, env.profile.recipients.strip_subaddress) == recipient)
     }
 }
 
