@@ -221,6 +221,41 @@ async fn headers(name: &str) {
     );
 }
 
+/// Sender-domain ownership under the preset: a foreign envelope sender at MAIL FROM, a
+/// subdomain of a verified domain as `include_subdomains` says, and a Resent-From at a foreign
+/// domain as `check_resent_from` says.
+async fn sender_domain(name: &str, p: &Profile) {
+    let h = gateway(name).await;
+    let mut c = h.connect(h.relay_addr()).await;
+    c.send("EHLO client.test", "250 ").await;
+    let reply = c.send("MAIL FROM:<x@bank.example>", "553 5.7.1").await;
+    assert!(
+        reply.last().unwrap().ends_with("[rule sender.domain]"),
+        "{name}: {reply:?}"
+    );
+
+    let h = gateway(name).await;
+    let sub = unique(60).replace("From: a@acme.example", "From: a@news.acme.example");
+    let reply = send_message(&h, "a@news.acme.example", &["x@dest.example"], &sub).await;
+    if p.sender_domain.include_subdomains {
+        assert_accepted(&reply, &format!("{name}: a subdomain of a verified domain"));
+    } else {
+        assert_refused(&reply, "553 5.7.1", "sender.domain");
+    }
+
+    let h = gateway(name).await;
+    let resent = unique(61).replace(
+        "From: a@acme.example",
+        "From: a@acme.example\r\nResent-From: x@bank.example",
+    );
+    let reply = send_message(&h, "a@acme.example", &["x@dest.example"], &resent).await;
+    if p.headers.check_resent_from {
+        assert_refused(&reply, "550 5.7.1", "headers.foreign_originator");
+    } else {
+        assert_accepted(&reply, &format!("{name}: a foreign Resent-From"));
+    }
+}
+
 /// The header rules whose setting differs between presets: Reply-To at a foreign domain, the
 /// Received limit, and a forged Authentication-Results claiming our authserv-id.
 async fn header_settings(name: &str, p: &Profile) {
@@ -576,6 +611,7 @@ async fn every_rule_of(name: &str) {
     suppression(name).await;
     bulk_exemption(name, &p).await;
     headers(name).await;
+    sender_domain(name, &p).await;
     header_settings(name, &p).await;
     attachments(name, &p).await;
     authentication(name).await;
