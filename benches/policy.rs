@@ -163,7 +163,13 @@ async fn decide(engine: &Engine, tenants: &TenantDirectory, campaign: usize, n: 
         .await
         .verdict;
     assert_eq!(verdict, aupgate::policy::Verdict::Continue);
-    engine.on_accepted(&tenant, 1, "bench").await;
+    let accepted = aupgate::policy::Accepted {
+        queue_id: "bench",
+        recipients: 1,
+        message_id: None,
+        campaign: None,
+    };
+    engine.on_accepted(&tenant, &accepted).await;
 }
 
 fn policy(c: &mut Criterion) {

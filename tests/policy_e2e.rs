@@ -178,6 +178,12 @@ async fn message_quota_defers_at_mail_from() {
     assert_eq!(deferral.target, "quota.messages_per_hour");
 }
 
+/// The campaign id a refusal names (`... (campaign 0123456789abcdef) ...`).
+fn reply_campaign(reply: &str) -> String {
+    let start = reply.find("(campaign ").expect("a campaign in the reply") + "(campaign ".len();
+    reply[start..start + 16].to_string()
+}
+
 /// A message refused at a later recipient does not count: the charges of the recipients before
 /// it are taken back, for bulk and for mail bombs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,7 +191,7 @@ async fn a_refused_message_takes_back_what_it_charged() {
     let profile = format!("{PERMISSIVE}[bulk]\nmax_recipients = 2\n[mail_bomb]\nmax_messages = 1\n");
     let h = Harness::start_with_profile(Some(&profile), |_| {}).await;
     let mail = |n: usize| newsletter("Reader", "r@dest.example", n);
-    let reply = send_message(
+    let refused = send_message(
         &h,
         "news@acme.example",
         &["r1@dest.example", "r2@dest.example", "r3@dest.example"],
@@ -193,15 +199,26 @@ async fn a_refused_message_takes_back_what_it_charged() {
     )
     .await;
     assert!(
-        reply.starts_with("550 5.7.1 Bulk mail: more than 2 distinct recipients")
-            && reply.ends_with("[rule bulk.max_recipients]"),
-        "{reply}"
+        refused.starts_with("550 5.7.1 Bulk mail: more than 2 distinct recipients")
+            && refused.ends_with("[rule bulk.max_recipients]"),
+        "{refused}"
     );
     // r1 and r2 were charged (bulk and mail bomb) before r3 tripped the limit, and given back:
     // the campaign still has both slots, and each of them can still get its one message.
     for rcpt in ["r1@dest.example", "r2@dest.example"] {
         let reply = send_message(&h, "news@acme.example", &[rcpt], &mail(2)).await;
         assert!(reply.starts_with("250 2.0.0"), "{rcpt}: {reply}");
+    }
+    // The acceptance is audited with its queue id, Message-ID (added by the gateway here) and
+    // the campaign the refusal named.
+    let campaign = reply_campaign(&refused);
+    let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.unwrap();
+    let accepted: Vec<_> = audit.iter().filter(|a| a.action == "accept").collect();
+    assert_eq!(accepted.len(), 2, "{audit:?}");
+    for record in accepted {
+        assert_eq!(record.detail["campaign"], campaign.as_str(), "{record:?}");
+        let message_id = record.detail["message_id"].as_str().expect("a Message-ID");
+        assert!(message_id.starts_with(&format!("<{}@", record.target)), "{record:?}");
     }
     // Now they are charged for real.
     let reply = send_message(&h, "news@acme.example", &["r1@dest.example"], &mail(3)).await;

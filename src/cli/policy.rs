@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::config::{Config, TenantConfig};
 use crate::policy::headers::Headers;
 use crate::policy::profile::Profile;
-use crate::policy::{DataContext, Engine, MailContext, RcptContext, Verdict};
+use crate::policy::{Accepted, DataContext, Engine, MailContext, RcptContext, Verdict};
 use crate::queue::now_ms;
 use crate::smtp::command::{self, Command, Path};
 use crate::smtp::trace::parse_rfc5322_date;
@@ -312,8 +312,9 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
             if verdict == Verdict::Continue && recipients.is_empty() {
                 verdict = Verdict::Reject(crate::smtp::reply::no_valid_recipients());
             }
+            let mut campaign = None;
             if verdict == Verdict::Continue {
-                verdict = engine
+                let decision = engine
                     .on_data(&DataContext {
                         tenant: &tenant,
                         sender: &sender,
@@ -322,8 +323,9 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                         headers: &headers,
                         added_headers: b"",
                     })
-                    .await
-                    .verdict;
+                    .await;
+                verdict = decision.verdict;
+                campaign = decision.campaign;
             }
             let name = if verdict == Verdict::Continue {
                 "accept"
@@ -331,7 +333,13 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                 verdict.name()
             };
             if name == "accept" {
-                engine.on_accepted(&tenant, recipients.len(), file).await;
+                let accepted = Accepted {
+                    queue_id: file,
+                    recipients: recipients.len(),
+                    message_id: headers.first("message-id").map(str::trim),
+                    campaign: campaign.as_deref(),
+                };
+                engine.on_accepted(&tenant, &accepted).await;
             }
             *counts.entry(name).or_default() += 1;
             let line = Line {

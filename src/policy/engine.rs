@@ -56,6 +56,17 @@ pub struct DataDecision {
     /// The counters charged for an accepted message: [`Engine::release`] takes them back if
     /// it cannot be queued.
     pub charges: Charges,
+    /// The campaign the message was counted in, when the checks looked it up (for the audit
+    /// record of the acceptance).
+    pub campaign: Option<String>,
+}
+
+/// What the audit record of an accepted message names besides its tenant.
+pub struct Accepted<'a> {
+    pub queue_id: &'a str,
+    pub recipients: usize,
+    pub message_id: Option<&'a str>,
+    pub campaign: Option<&'a str>,
 }
 
 /// Whether a refusal at DATA is a violation that feeds the escalation ladder. A suppressed
@@ -271,6 +282,9 @@ impl Engine {
         };
         let facts = DataFacts::gather(ctx, profile.recipients.strip_subaddress);
         let (verdict, seal) = self.judge_data(&env, generation, ctx, &facts).await;
+        let campaign = Some(facts.campaign_if_known())
+            .filter(|c| *c != "-")
+            .map(str::to_string);
         let charges = facts.into_charges(env.now);
         if verdict != Verdict::Continue {
             charges.release(self.store.as_ref()).await;
@@ -278,9 +292,15 @@ impl Engine {
                 verdict,
                 seal: Seal::default(),
                 charges: Charges::default(),
+                campaign,
             };
         }
-        DataDecision { verdict, seal, charges }
+        DataDecision {
+            verdict,
+            seal,
+            charges,
+            campaign,
+        }
     }
 
     /// Takes back the counter charges of a message that passed the checks but was not queued.
@@ -343,9 +363,10 @@ impl Engine {
     }
 
     /// After the message is queued: charge the volume quotas and audit the acceptance.
-    pub async fn on_accepted(&self, tenant: &Tenant, recipients: usize, queue_id: &str) {
-        self.charge_accepted(tenant, recipients, queue_id).await;
-        self.audit_accepted(tenant, recipients, queue_id).await;
+    pub async fn on_accepted(&self, tenant: &Tenant, accepted: &Accepted<'_>) {
+        self.charge_accepted(tenant, accepted.recipients, accepted.queue_id)
+            .await;
+        self.audit_accepted(tenant, accepted).await;
     }
 
     /// Charges the volume quotas of a queued message. The session does this before its `250`,
@@ -361,17 +382,21 @@ impl Engine {
     }
 
     /// Records the acceptance in the tenant's audit log (after the `250`).
-    pub async fn audit_accepted(&self, tenant: &Tenant, recipients: usize, queue_id: &str) {
+    pub async fn audit_accepted(&self, tenant: &Tenant, accepted: &Accepted<'_>) {
         let record = AuditRecord {
             at: self.now(),
             actor: "policy".into(),
             action: "accept".into(),
-            target: queue_id.into(),
+            target: accepted.queue_id.into(),
             reason: String::new(),
-            detail: serde_json::json!({ "recipients": recipients }),
+            detail: serde_json::json!({
+                "recipients": accepted.recipients,
+                "message_id": accepted.message_id,
+                "campaign": accepted.campaign,
+            }),
         };
         if let Err(error) = self.store.audit_append(&tenant.id, &record).await {
-            tracing::error!(tenant = %tenant.id, queue_id, %error, "audit of an accepted message failed");
+            tracing::error!(tenant = %tenant.id, queue_id = accepted.queue_id, %error, "audit of an accepted message failed");
         }
     }
 

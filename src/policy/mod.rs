@@ -28,7 +28,7 @@ use std::net::IpAddr;
 #[cfg(feature = "server")]
 pub use authentication::Seal;
 #[cfg(feature = "server")]
-pub use engine::{DataDecision, Engine, Env};
+pub use engine::{Accepted, DataDecision, Engine, Env};
 pub use verdict::{CheckError, Verdict};
 
 use crate::smtp::command::Path;

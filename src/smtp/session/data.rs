@@ -4,7 +4,7 @@
 
 use super::io::Phase;
 use super::{End, Envelope, Session};
-use crate::policy::{DataContext, DataDecision};
+use crate::policy::{Accepted, DataContext, DataDecision};
 use crate::queue::{now_ms, QueueEntry};
 use crate::smtp::data::{DataError, DataReceiver, Progress};
 use crate::smtp::reply;
@@ -64,7 +64,12 @@ impl Session {
                 added_headers: trace.as_bytes(),
             })
             .await;
-        let DataDecision { verdict, seal, charges } = decision;
+        let DataDecision {
+            verdict,
+            seal,
+            charges,
+            campaign,
+        } = decision;
         if !self.apply_verdict(verdict)? {
             return Ok(());
         }
@@ -72,6 +77,11 @@ impl Session {
         let prefix = seal.headers + &trace;
         let body = seal.message.unwrap_or(body);
         let recipients = envelope.recipients.len();
+        // The Message-ID as relayed: the tenant's, or the one the trace fields add.
+        let message_id = headers
+            .first("message-id")
+            .map(|id| id.trim().to_string())
+            .or_else(|| trace_message_id(&trace));
         if self
             .enqueue(&tenant.id, queue_id.clone(), envelope, prefix, body, now)
             .await
@@ -80,7 +90,13 @@ impl Session {
             // out, so the client's next message is checked against them; audit afterwards.
             engine.charge_accepted(&tenant, recipients, &queue_id).await;
             self.flush().await?;
-            engine.audit_accepted(&tenant, recipients, &queue_id).await;
+            let accepted = Accepted {
+                queue_id: &queue_id,
+                recipients,
+                message_id: message_id.as_deref(),
+                campaign: campaign.as_deref(),
+            };
+            engine.audit_accepted(&tenant, &accepted).await;
         } else {
             // Not queued (the client was told 451): the message does not count.
             engine.release(charges).await;
@@ -151,4 +167,12 @@ impl Session {
             }
         }
     }
+}
+
+/// The Message-ID the trace fields add to a message that had none.
+fn trace_message_id(trace: &str) -> Option<String> {
+    trace
+        .lines()
+        .find_map(|line| line.strip_prefix("Message-ID: "))
+        .map(|id| id.trim().to_string())
 }
