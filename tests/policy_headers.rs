@@ -242,6 +242,24 @@ async fn letter_bombs_are_refused_and_a_pdf_passes() {
         "x",
     );
     expect(&h, &rtl, "550 5.7.1", Some("attachments.dangerous")).await;
+    // An executable compressed with gzip, under a harmless-looking outer name.
+    let gzipped = {
+        use std::io::Write;
+        let mut gz = flate2::GzBuilder::new()
+            .filename("setup.exe")
+            .write(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"MZ\x90\x00").unwrap();
+        gz.finish().unwrap()
+    };
+    let gz = with_attachment(
+        "Content-Type: application/octet-stream; name=\"update.dat\"\r\nContent-Transfer-Encoding: base64",
+        &b64(&gzipped),
+    );
+    let reply = send_message(&h, "a@acme.example", &["someone@dest.example"], &gz).await;
+    assert!(
+        reply.starts_with("550 5.7.1 Letter bomb: attachment \"update.dat -> setup.exe\""),
+        "{reply}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,13 @@
 //! Arbitrary messages through what the DATA checks read: header parsing, address lists, the
-//! header-integrity and letter-bomb inspections (default profile rules), and the content
+//! header-integrity, sender-ownership and letter-bomb inspections (default profile rules), the
+//! archive listers (ZIP, gzip, tar, nested), and the content
 //! fingerprint (MIME decoding, HTML to text, normalisation, MinHash). Never a panic; a refusal
 //! is always a permanent `5xx` naming its rule; the same message always gives the same
 //! campaign keys.
 #![no_main]
 use aupgate::fingerprint;
 use aupgate::policy::headers::{parse_mailboxes, Headers};
-use aupgate::policy::inspect::{attachments, header_integrity};
+use aupgate::policy::inspect::{archives, attachments, header_integrity};
 use aupgate::policy::profile::{Attachments, HeaderRules};
 use libfuzzer_sys::fuzz_target;
 
@@ -22,6 +23,14 @@ fuzz_target!(|data: &[u8]| {
         let reply = refusal.reply();
         assert!((500..600).contains(&reply.code), "{reply:?}");
         assert!(reply.lines.iter().any(|l| l.contains("[rule headers.")), "{reply:?}");
+    }
+    if let Some(refusal) = header_integrity::inspect_ownership(&headers, &owns) {
+        assert!((500..600).contains(&refusal.reply().code), "{refusal:?}");
+    }
+    // The archive listers on the raw bytes too (inside a message they are reached only through
+    // a well-formed MIME part and base64).
+    for kind in [archives::Kind::Zip, archives::Kind::Gzip, archives::Kind::Tar] {
+        let _ = archives::names(data, kind);
     }
     if let Some(finding) = attachments::inspect_parsed(data, &headers, &Attachments::default()) {
         let reply = finding.reply();

@@ -3,17 +3,19 @@
 //! the file, when an attachment's name has a dangerous extension from the profile list (after the
 //! normalisation Windows applies: path, trailing dots and blanks, alternate data streams removed),
 //! hides one behind right-to-left or invisible characters, when a part has an executable MIME
-//! type, or when a ZIP attachment lists such a name (`inspect_archives`).
+//! type, or when an archive attachment (ZIP, gzip, tar, and archives inside them: `archives`)
+//! lists such a name (`inspect_archives`).
 //! `attachments.malformed`: a MIME structure too deep, too wide or without a boundary is refused
 //! too, since what cannot be walked cannot be checked.
 //!
 //! Two passes, so a broken structure cannot hide a name: every `Content-Type` /
 //! `Content-Disposition` line anywhere in the message is read for names, and the MIME tree is
 //! walked (own small parser; depth ≤ 8, ≤ 256 parts; ranges into the message, no copies) for
-//! executable types, uuencoded files and ZIP contents. Everything is linear in the message size
+//! executable types, uuencoded files and archive contents. Everything is linear in the message size
 //! (times the depth); nothing is ever written back. The check that runs it is
 //! `policy::checks::LetterBomb`.
 
+use super::archives;
 use crate::policy::headers::{
     base64_lenient, decode_charset, decode_encoded_words, hex_pair, is_format_control, Headers,
 };
@@ -22,7 +24,6 @@ use crate::smtp::reply::Reply;
 
 const MAX_DEPTH: usize = 8;
 const MAX_PARTS: usize = 256;
-const MAX_ZIP_ENTRIES: usize = 10_000;
 /// RFC 2231 continuations beyond this are ignored (a name is not that long).
 const MAX_SECTIONS: usize = 64;
 
@@ -503,79 +504,44 @@ fn uuencoded(body: &[u8], rules: &Attachments) -> Option<Finding> {
     None
 }
 
-// ----- ZIP -----
+// ----- archives -----
 
-/// A ZIP attachment (by magic or by name) whose entries include a dangerous name.
+/// An archive attachment (ZIP, gzip or tar, by magic or by name; see `archives`) whose entries,
+/// at any level, include a dangerous name.
 fn archive(body: &[u8], encoding: &str, names: &[String], rules: &Attachments) -> Option<Finding> {
-    let named_zip = names
-        .iter()
-        .any(|n| n.trim_end_matches(['.', ' ']).to_ascii_lowercase().ends_with(".zip"));
+    let by_name = names.iter().find_map(|n| archives::Kind::of_name(n));
     let data = match encoding {
         "base64" => {
             let head: Vec<u8> = body
                 .iter()
                 .copied()
                 .filter(|b| !b.is_ascii_whitespace())
-                .take(8)
+                .take(352)
                 .collect();
-            let magic = base64_lenient(&head).is_some_and(|h| h.starts_with(b"PK\x03\x04"));
-            if !magic && !named_zip {
+            let magic = base64_lenient(&head).and_then(|h| archives::Kind::of(&h));
+            if magic.is_none() && by_name.is_none() {
                 return None;
             }
             base64_lenient(body)?
         }
         _ => {
-            if !body.starts_with(b"PK\x03\x04") && !named_zip {
+            if archives::Kind::of(body).is_none() && by_name.is_none() {
                 return None;
             }
             body.to_vec()
         }
     };
+    let kind = archives::Kind::of(&data).or(by_name)?;
     let outer = names.first().cloned().unwrap_or_else(|| "archive".into());
-    match zip_names(&data) {
+    match archives::names(&data, kind) {
         Ok(entries) => entries.iter().find_map(|entry| {
-            judge(entry, rules).map(|why| Finding::Dangerous {
+            judge(entry.rsplit(" -> ").next().unwrap_or(entry), rules).map(|why| Finding::Dangerous {
                 name: format!("{outer} -> {entry}"),
                 why,
             })
         }),
         Err(why) => Some(Finding::Malformed(why)),
     }
-}
-
-fn u16_at(data: &[u8], at: usize) -> Option<usize> {
-    Some(u16::from_le_bytes([*data.get(at)?, *data.get(at + 1)?]) as usize)
-}
-
-/// Every name in a ZIP's central directory and local file headers (both, since extractors
-/// differ in which they trust; a stored ZIP inside the ZIP shows up too). Found by signature,
-/// never by trusting offsets.
-pub fn zip_names(data: &[u8]) -> Result<Vec<String>, &'static str> {
-    let mut names = Vec::new();
-    let mut i = 0;
-    while i + 4 <= data.len() {
-        let (len_at, flags_at, name_at) = match &data[i..i + 4] {
-            b"PK\x01\x02" => (i + 28, i + 8, i + 46),
-            b"PK\x03\x04" => (i + 26, i + 6, i + 30),
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        i += 4;
-        let (Some(len), Some(flags)) = (u16_at(data, len_at), u16_at(data, flags_at)) else {
-            continue;
-        };
-        let Some(raw) = data.get(name_at..name_at + len) else {
-            continue;
-        };
-        if names.len() >= MAX_ZIP_ENTRIES {
-            return Err("an archive with more than 10000 entries");
-        }
-        let utf8 = flags & 0x0800 != 0;
-        names.push(decode_charset(if utf8 { "utf-8" } else { "cp437" }, raw));
-    }
-    Ok(names)
 }
 
 #[cfg(test)]
@@ -793,7 +759,9 @@ mod tests {
                 message.extend_from_slice(pieces[(seed % pieces.len() as u64) as usize]);
             }
             let _ = inspect(&message, &rules());
-            let _ = zip_names(&message);
+            let _ = archives::names(&message, archives::Kind::Zip);
+            let _ = archives::names(&message, archives::Kind::Tar);
+            let _ = archives::names(&message, archives::Kind::Gzip);
         }
     }
 }
