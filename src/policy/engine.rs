@@ -29,22 +29,41 @@ pub struct Env<'a> {
     pub now: u64,
 }
 
-/// A check run at MAIL FROM.
-pub trait MailCheck: Send + Sync {
+/// A policy check: a rule id and a verdict, run at one SMTP stage (`S`: [`AtMail`], [`AtRcpt`]
+/// or [`AtData`]) on what that stage knows. Errors never let mail through (`decide`).
+pub trait Check<S: Stage>: Send + Sync {
     fn rule(&self) -> &'static str;
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a MailContext<'a>) -> CheckFuture<'a>;
+    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a S::Context<'a>) -> CheckFuture<'a>;
 }
 
-/// A check run at RCPT TO.
-pub trait RcptCheck: Send + Sync {
-    fn rule(&self) -> &'static str;
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a RcptContext<'a>) -> CheckFuture<'a>;
+/// An SMTP stage checks run at, and what a check reads there.
+pub trait Stage {
+    type Context<'a>;
 }
 
-/// A check run on the received message.
-pub trait DataCheck: Send + Sync {
-    fn rule(&self) -> &'static str;
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a>;
+/// MAIL FROM: the tenant and the envelope sender.
+pub enum AtMail {}
+/// RCPT TO: one more recipient.
+pub enum AtRcpt {}
+/// After DATA: the whole message, and the facts the DATA checks share.
+pub enum AtData {}
+
+impl Stage for AtMail {
+    type Context<'a> = MailContext<'a>;
+}
+
+impl Stage for AtRcpt {
+    type Context<'a> = RcptContext<'a>;
+}
+
+impl Stage for AtData {
+    type Context<'a> = DataStage<'a>;
+}
+
+/// What a check after DATA reads: the message, and the facts computed once for all checks.
+pub struct DataStage<'a> {
+    pub message: &'a DataContext<'a>,
+    pub facts: &'a DataFacts,
 }
 
 /// The decision on a received message: the verdict, and for an accepted message what the
@@ -94,9 +113,9 @@ pub struct Engine {
     auth: Option<Arc<Authenticator>>,
     /// Authentication outcomes of unsigned mail, reused for a few seconds.
     unsigned: authentication::UnsignedOutcomes,
-    mail: Vec<Box<dyn MailCheck>>,
-    rcpt: Vec<Box<dyn RcptCheck>>,
-    data: Vec<Box<dyn DataCheck>>,
+    mail: Vec<Box<dyn Check<AtMail>>>,
+    rcpt: Vec<Box<dyn Check<AtRcpt>>>,
+    data: Vec<Box<dyn Check<AtData>>>,
     /// The time decisions are made at (unix ms), when not the system clock: a replay evaluates
     /// each message at its own date.
     clock: Option<Arc<AtomicU64>>,
@@ -315,15 +334,12 @@ impl Engine {
         ctx: &DataContext<'_>,
         facts: &DataFacts,
     ) -> (Verdict, Seal) {
+        let stage = DataStage { message: ctx, facts };
         for check in &self.data {
             let verdict = self
-                .decide(
-                    env,
-                    check.rule(),
-                    ctx.tenant,
-                    check.check(env, ctx, facts).await,
-                    || message_detail(ctx, facts),
-                )
+                .decide(env, check.rule(), ctx.tenant, check.check(env, &stage).await, || {
+                    message_detail(ctx, facts)
+                })
                 .await;
             if verdict != Verdict::Continue {
                 let rule = verdict.reply().and_then(|r| r.rule).unwrap_or(check.rule());

@@ -13,16 +13,14 @@
 //! The checks ask the store only when the tenant has blocks of that kind
 //! (`Tenant::narrow_blocks`).
 
-use crate::policy::engine::{CheckFuture, DataCheck, Env, MailCheck};
+use crate::policy::engine::{AtData, AtMail, Check, CheckFuture, DataStage, Env};
 use crate::policy::headers::{addresses_in_text, parse_mailboxes};
 use crate::policy::recipient::identity;
-use crate::policy::{CheckError, DataContext, MailContext, Verdict};
+use crate::policy::{CheckError, MailContext, Verdict};
 use crate::smtp::command::Path;
 use crate::smtp::reply::Reply;
 use crate::store::BlockScope;
 use crate::tenant::Tenant;
-
-use super::DataFacts;
 
 fn refusal(what: String, tenant: &Tenant, rule: &'static str) -> Verdict {
     let contact = tenant.contact.as_deref().unwrap_or("your provider's abuse desk");
@@ -45,7 +43,7 @@ async fn is_blocked(env: &Env<'_>, tenant: &Tenant, scope: BlockScope, target: &
 
 pub struct BlockedSender;
 
-impl MailCheck for BlockedSender {
+impl Check<AtMail> for BlockedSender {
     fn rule(&self) -> &'static str {
         "block.sender"
     }
@@ -70,12 +68,13 @@ impl MailCheck for BlockedSender {
 /// The header From and Sender of a received message against the sender blocks.
 pub struct BlockedOriginator;
 
-impl DataCheck for BlockedOriginator {
+impl Check<AtData> for BlockedOriginator {
     fn rule(&self) -> &'static str {
         "block.sender"
     }
 
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, _facts: &'a DataFacts) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
+        let ctx = stage.message;
         Box::pin(async move {
             let tenant = ctx.tenant;
             if !tenant.narrow_blocks.sender() {
@@ -112,12 +111,13 @@ impl DataCheck for BlockedOriginator {
 /// A received message's campaign against the campaign blocks.
 pub struct BlockedCampaign;
 
-impl DataCheck for BlockedCampaign {
+impl Check<AtData> for BlockedCampaign {
     fn rule(&self) -> &'static str {
         "block.campaign"
     }
 
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
+        let (ctx, facts) = (stage.message, stage.facts);
         Box::pin(async move {
             let tenant = ctx.tenant;
             // Without campaign blocks there is nothing to look up (and no campaign to compute).

@@ -17,7 +17,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::fingerprint;
-use crate::policy::engine::{key, CheckFuture, DataCheck, Env};
+use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::recipient::identity;
 use crate::policy::{CheckError, DataContext, Verdict};
 use crate::smtp::reply::Reply;
@@ -150,12 +150,13 @@ fn cap(value: u64) -> u32 {
 
 pub struct MailBomb;
 
-impl DataCheck for MailBomb {
+impl Check<AtData> for MailBomb {
     fn rule(&self) -> &'static str {
         "mail_bomb.max_messages"
     }
 
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
+        let (ctx, facts) = (stage.message, stage.facts);
         Box::pin(async move {
             let rule = &env.profile.mail_bomb;
             if !rule.enabled {
@@ -226,12 +227,13 @@ impl Bulk {
     }
 }
 
-impl DataCheck for Bulk {
+impl Check<AtData> for Bulk {
     fn rule(&self) -> &'static str {
         "bulk.max_recipients"
     }
 
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
+        let (ctx, facts) = (stage.message, stage.facts);
         Box::pin(async move {
             let rule = &env.profile.bulk;
             if !rule.enabled {
@@ -281,12 +283,13 @@ impl DataCheck for Bulk {
 
 pub struct SmsGateway;
 
-impl DataCheck for SmsGateway {
+impl Check<AtData> for SmsGateway {
     fn rule(&self) -> &'static str {
         "sms_gateway.bulk"
     }
 
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, facts: &'a DataFacts) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
+        let (ctx, facts) = (stage.message, stage.facts);
         Box::pin(async move {
             let rule = &env.profile.sms_gateways;
             if !rule.enabled {

@@ -2,20 +2,19 @@
 //! on the header block the DATA stage parsed, with the tenant's domains as the owned ones; with
 //! `[headers] enabled = false`, only the ownership of the From and Sender domains.
 
-use crate::policy::engine::{CheckFuture, DataCheck, Env};
+use crate::policy::engine::{AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::inspect::header_integrity::{inspect, inspect_ownership};
-use crate::policy::{DataContext, Verdict};
-
-use super::campaign::DataFacts;
+use crate::policy::Verdict;
 
 pub struct HeaderIntegrity;
 
-impl DataCheck for HeaderIntegrity {
+impl Check<AtData> for HeaderIntegrity {
     fn rule(&self) -> &'static str {
         "headers.integrity"
     }
 
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, _facts: &'a DataFacts) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
+        let ctx = stage.message;
         let rules = &env.profile.headers;
         let subdomains = env.profile.sender_domain.include_subdomains;
         let owns = |domain: &str| ctx.tenant.owns(domain, subdomains);

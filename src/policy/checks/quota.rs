@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::policy::engine::{key, CheckFuture, Env, MailCheck, RcptCheck};
+use crate::policy::engine::{key, AtMail, AtRcpt, Check, CheckFuture, Env};
 use crate::policy::profile::Profile;
 use crate::policy::{MailContext, RcptContext, Verdict};
 use crate::smtp::reply::Reply;
@@ -60,7 +60,7 @@ async fn over(
 
 pub struct MessageQuota;
 
-impl MailCheck for MessageQuota {
+impl Check<AtMail> for MessageQuota {
     fn rule(&self) -> &'static str {
         "quota.messages"
     }
@@ -103,7 +103,7 @@ impl MailCheck for MessageQuota {
 
 pub struct RecipientQuota;
 
-impl RcptCheck for RecipientQuota {
+impl Check<AtRcpt> for RecipientQuota {
     fn rule(&self) -> &'static str {
         "quota.recipients"
     }

@@ -1,14 +1,14 @@
 //! `sender.domain`: the envelope sender's domain must be one of the tenant's domains (or a
 //! subdomain of one, unless the profile's `[sender_domain] include_subdomains` is off). The null sender (bounces) is allowed here; its header From is checked on DATA.
 
-use crate::policy::engine::{CheckFuture, Env, MailCheck};
+use crate::policy::engine::{AtMail, Check, CheckFuture, Env};
 use crate::policy::{MailContext, Verdict};
 use crate::smtp::command::Path;
 use crate::smtp::reply::Reply;
 
 pub struct SenderDomain;
 
-impl MailCheck for SenderDomain {
+impl Check<AtMail> for SenderDomain {
     fn rule(&self) -> &'static str {
         "sender.domain"
     }

@@ -11,13 +11,11 @@
 //! mail (a receipt, a password reset) to a suppressed address is relayed: the recipient may have
 //! come back, and a second hard bounce costs the tenant nothing the first did not.
 
-use crate::policy::engine::{CheckFuture, DataCheck, Env};
+use crate::policy::engine::{AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::headers::Headers;
 use crate::policy::recipient::identity;
-use crate::policy::{DataContext, Verdict};
+use crate::policy::Verdict;
 use crate::smtp::reply::Reply;
-
-use super::DataFacts;
 
 pub struct Suppressed;
 
@@ -35,12 +33,13 @@ pub fn is_bulk_mail(headers: &Headers) -> bool {
             .any(|value| BULK_PRECEDENCE.iter().any(|p| value.trim().eq_ignore_ascii_case(p)))
 }
 
-impl DataCheck for Suppressed {
+impl Check<AtData> for Suppressed {
     fn rule(&self) -> &'static str {
         "suppression.hard_bounce"
     }
 
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a DataContext<'a>, _facts: &'a DataFacts) -> CheckFuture<'a> {
+    fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
+        let ctx = stage.message;
         Box::pin(async move {
             if !env.profile.suppression.enabled || !is_bulk_mail(ctx.headers) {
                 return Ok(Verdict::Continue);

@@ -1,14 +1,14 @@
 //! `tenant.suspended`: a suspended tenant's mail is refused at MAIL FROM until an operator lifts
 //! the block. The reply names the contact path, never internal details.
 
-use crate::policy::engine::{CheckFuture, Env, MailCheck};
+use crate::policy::engine::{AtMail, Check, CheckFuture, Env};
 use crate::policy::{MailContext, Verdict};
 use crate::smtp::reply::Reply;
 use crate::tenant::TenantState as State;
 
 pub struct TenantState;
 
-impl MailCheck for TenantState {
+impl Check<AtMail> for TenantState {
     fn rule(&self) -> &'static str {
         "tenant.suspended"
     }
