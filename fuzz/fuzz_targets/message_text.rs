@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     // The archive listers on the raw bytes too (inside a message they are reached only through
     // a well-formed MIME part and base64).
     for kind in [archives::Kind::Zip, archives::Kind::Gzip, archives::Kind::Tar] {
-        let _ = archives::names(data, kind);
+        let _ = archives::names(data, kind, "fuzz.bin", &mut archives::Budget::default());
     }
     if let Some(finding) = attachments::inspect_parsed(data, &headers, &Attachments::default()) {
         let reply = finding.reply();

@@ -354,6 +354,8 @@ fn walk(message: &[u8], top: &Headers, rules: &Attachments) -> Option<Finding> {
     // (start, end, depth) ranges into `message`.
     let mut stack = vec![(0usize, message.len(), 0usize)];
     let mut parts = 0usize;
+    // One budget for all the archives of the message.
+    let mut budget = archives::Budget::default();
     while let Some((start, end, depth)) = stack.pop() {
         parts += 1;
         if parts > MAX_PARTS {
@@ -430,7 +432,7 @@ fn walk(message: &[u8], top: &Headers, rules: &Attachments) -> Option<Finding> {
             }
         }
         if rules.inspect_archives {
-            if let Some(finding) = archive(body, &encoding, &names, rules) {
+            if let Some(finding) = archive(body, &encoding, &names, rules, &mut budget) {
                 return Some(finding);
             }
         }
@@ -508,7 +510,13 @@ fn uuencoded(body: &[u8], rules: &Attachments) -> Option<Finding> {
 
 /// An archive attachment (ZIP, gzip or tar, by magic or by name; see `archives`) whose entries,
 /// at any level, include a dangerous name.
-fn archive(body: &[u8], encoding: &str, names: &[String], rules: &Attachments) -> Option<Finding> {
+fn archive(
+    body: &[u8],
+    encoding: &str,
+    names: &[String],
+    rules: &Attachments,
+    budget: &mut archives::Budget,
+) -> Option<Finding> {
     let by_name = names.iter().find_map(|n| archives::Kind::of_name(n));
     let data = match encoding {
         "base64" => {
@@ -533,7 +541,7 @@ fn archive(body: &[u8], encoding: &str, names: &[String], rules: &Attachments) -
     };
     let kind = archives::Kind::of(&data).or(by_name)?;
     let outer = names.first().cloned().unwrap_or_else(|| "archive".into());
-    match archives::names(&data, kind) {
+    match archives::names(&data, kind, &outer, budget) {
         Ok(entries) => entries.iter().find_map(|entry| {
             judge(entry.rsplit(" -> ").next().unwrap_or(entry), rules).map(|why| Finding::Dangerous {
                 name: format!("{outer} -> {entry}"),
@@ -759,9 +767,9 @@ mod tests {
                 message.extend_from_slice(pieces[(seed % pieces.len() as u64) as usize]);
             }
             let _ = inspect(&message, &rules());
-            let _ = archives::names(&message, archives::Kind::Zip);
-            let _ = archives::names(&message, archives::Kind::Tar);
-            let _ = archives::names(&message, archives::Kind::Gzip);
+            for kind in [archives::Kind::Zip, archives::Kind::Tar, archives::Kind::Gzip] {
+                let _ = archives::names(&message, kind, "x", &mut archives::Budget::default());
+            }
         }
     }
 }
