@@ -93,34 +93,44 @@ fn replay_mbox_applies_the_mail_bomb_rule() {
 fn replay_evaluates_each_message_at_its_date() {
     let dir = tempfile::tempdir().unwrap();
     let dated = |n: usize, date: &str| format!("Date: {date}\n{}", newsletter(n, "victim@dest.example"));
-    let mut mbox = String::new();
+    // An undated message first, and one dated far in the future in the middle: neither moves
+    // the clock away from the mail's own days.
+    let mut mbox = format!(
+        "From news@shop.example Mon Nov 23 10:00:00 2026\n{}\n",
+        newsletter(99, "someone@dest.example")
+    );
     for n in 0..10 {
-        let date = format!("Mon, 23 Nov 2026 {:02}:00:00 +0000", n + 1);
+        let date = format!("Mon, 12 Oct 2026 {:02}:00:00 +0000", n + 1);
         mbox.push_str(&format!(
             "From news@shop.example Mon Nov 23 10:00:00 2026\n{}\n",
             dated(n, &date)
         ));
     }
-    // The 11th within 24 hours of the first, undated: it takes the 10th's time.
+    // The 11th within 24 hours of the first, dated in 2099: it takes the 10th's time.
     mbox.push_str(&format!(
         "From news@shop.example Mon Nov 23 10:00:00 2026\n{}\n",
-        newsletter(10, "victim@dest.example")
+        dated(10, "Thu, 01 Jan 2099 00:00:00 +0000")
     ));
     // Two days later the first ten have left the window.
     mbox.push_str(&format!(
         "From news@shop.example Wed Nov 25 10:00:00 2026\n{}\n",
-        dated(11, "Wed, 25 Nov 2026 10:00:00 +0100")
+        dated(11, "Wed, 14 Oct 2026 10:00:00 +0100")
     ));
     let path = dir.path().join("week.mbox");
     std::fs::write(&path, mbox).unwrap();
-    let (_, lines) = run(&["policy", "replay", path.to_str().unwrap(), "--profile", "spcm"]);
+    let (_, all) = run(&["policy", "replay", path.to_str().unwrap(), "--profile", "spcm"]);
+    assert_eq!(
+        all[0]["at"], 1_791_766_800_000u64,
+        "the undated first message takes the first date"
+    );
+    let lines = &all[1..];
     assert_eq!(lines.len(), 13, "{lines:?}");
     assert!(lines[..10].iter().all(|l| l["verdict"] == "accept"), "{lines:?}");
     assert_eq!(lines[10]["rule"], "mail_bomb.max_messages", "{}", lines[10]);
     assert_eq!(lines[10]["at"], lines[9]["at"]);
-    assert_eq!(lines[0]["at"], 1_795_395_600_000u64, "Mon, 23 Nov 2026 01:00:00 UTC");
+    assert_eq!(lines[0]["at"], 1_791_766_800_000u64, "Mon, 12 Oct 2026 01:00:00 UTC");
     assert_eq!(lines[11]["verdict"], "accept", "{}", lines[11]);
-    assert_eq!(lines[11]["at"], 1_795_597_200_000u64, "Wed, 25 Nov 2026 09:00:00 UTC");
+    assert_eq!(lines[11]["at"], 1_791_968_400_000u64, "Wed, 14 Oct 2026 09:00:00 UTC");
 }
 
 #[test]

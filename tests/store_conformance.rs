@@ -179,9 +179,16 @@ async fn releases(s: Store, t: &str) {
         .await
         .expect("release of a stranger");
     assert_eq!(s.set_count(&k, t0 + 6, DAY).await.expect("count"), 2);
+    // Touched again in the very millisecond it was added: the release leaves it.
+    s.set_check_and_add(&k, b"e", t0 + 6, DAY, 3).await.expect("add");
+    let again = s.set_check_and_add(&k, b"e", t0 + 6, DAY, 3).await.expect("add");
+    assert!(again.admitted && again.already_member, "{again:?}");
+    s.set_release(&k, b"e", t0 + 6, DAY).await.expect("release");
+    assert_eq!(s.set_count(&k, t0 + 7, DAY).await.expect("count"), 3);
     // Releasing every member empties the set, and it fills again from zero.
     s.set_release(&k, b"a", t0 + 5, DAY).await.expect("release");
     s.set_release(&k, b"c", t0 + 4, DAY).await.expect("release");
+    s.set_release(&k, b"e", t0 + 7, DAY).await.expect("release");
     assert_eq!(s.set_count(&k, t0 + 7, DAY).await.expect("count"), 0);
     let r = s.set_check_and_add(&k, b"d", t0 + 8, DAY, 2).await.expect("add");
     assert!(r.admitted && r.distinct == 1, "{r:?}");

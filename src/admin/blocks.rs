@@ -57,7 +57,7 @@ pub async fn add(State(state): State<AdminState>, Json(request): Json<AddBlock>)
         BlockScope::Tenant => {
             // The store first: a node following the store never reads the old state after
             // this node's live state changed.
-            set_state(&state, &tenant.id, &tenant.name, TenantState::Suspended).await?;
+            set_state(&state, &tenant.id, &tenant.name, TenantState::Suspended, None).await?;
             tenant.state.set(TenantState::Suspended);
         }
         BlockScope::Sender => tenant.narrow_blocks.mark_sender(),
@@ -95,8 +95,8 @@ pub async fn lift(State(state): State<AdminState>, Json(request): Json<LiftBlock
     }
     let lifted = lifted.ok_or_else(|| super::error(StatusCode::NOT_FOUND, "no such block".to_string()))?;
     if lifted.scope == BlockScope::Tenant {
-        set_state(&state, &tenant.id, &tenant.name, TenantState::Active).await?;
-        restart_ladder(&state, &tenant.id, lift.at).await?;
+        // Active, and the escalation ladder starts afresh from the lift: one record write.
+        set_state(&state, &tenant.id, &tenant.name, TenantState::Active, Some(lift.at)).await?;
         tenant.state.set(TenantState::Active);
     } else {
         note_blocks(&state, &tenant).await;
@@ -150,24 +150,15 @@ fn validate(
     }
 }
 
-/// A lifted suspension is a fresh start: the escalation ladder counts only violations after
-/// `at` (the events and the audit log keep the history).
-async fn restart_ladder(state: &AdminState, id: &str, at: u64) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
-    let Some(mut record) = state.store.tenant_get(id).await.map_err(super::internal)? else {
-        return Ok(());
-    };
-    if !record.extra.is_object() {
-        record.extra = serde_json::json!({});
-    }
-    record.extra[crate::policy::escalation::LADDER_SINCE] = serde_json::json!(at);
-    state.store.tenant_put(&record).await.map_err(super::internal)
-}
-
+/// Writes the tenant's state; with `ladder_since`, the escalation ladder counts only violations
+/// after that time (a lifted suspension is a fresh start; the events and the audit log keep the
+/// history).
 async fn set_state(
     state: &AdminState,
     id: &str,
     name: &str,
     new: TenantState,
+    ladder_since: Option<u64>,
 ) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
     let mut record = state
         .store
@@ -181,5 +172,11 @@ async fn set_state(
             extra: serde_json::Value::Null,
         });
     record.state = new;
+    if let Some(at) = ladder_since {
+        if !record.extra.is_object() {
+            record.extra = serde_json::json!({});
+        }
+        record.extra[crate::policy::escalation::LADDER_SINCE] = serde_json::json!(at);
+    }
     state.store.tenant_put(&record).await.map_err(super::internal)
 }

@@ -9,9 +9,10 @@
 //! To/Cc/Bcc.
 //!
 //! The time: each message is evaluated at its Date field (never earlier than the message before
-//! it; a message without a readable Date takes the time of the one before, the first the current
-//! time), so a day of mail replayed in a second counts its quota, bulk and mail-bomb windows as
-//! it was sent. SPF, DKIM and DMARC are not evaluated offline (they need the live DNS).
+//! it; a message without a readable Date, or dated past tomorrow, takes the time of the one
+//! before; undated messages before the first dated one take its time; with no dates at all, the
+//! current time), so a day of mail replayed in a second counts its quota, bulk and mail-bomb
+//! windows as it was sent. SPF, DKIM and DMARC are not evaluated offline (they need the live DNS).
 
 use std::collections::HashMap;
 use std::path::{Path as FsPath, PathBuf};
@@ -227,14 +228,22 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
             }
         };
         let mut counts: HashMap<&'static str, usize> = HashMap::new();
+        // A Date past tomorrow is not believed (it would hold the clock for every later message).
+        let latest = now_ms().saturating_add(86_400_000);
+        let date_of = |headers: &Headers| {
+            headers
+                .first("date")
+                .and_then(parse_rfc5322_date)
+                .map(|secs| secs.saturating_mul(1000))
+                .filter(|at| *at <= latest)
+        };
+        // Undated messages before the first dated one take its time (now if none is dated).
+        let first_date = messages.iter().find_map(|(_, m)| date_of(&Headers::parse(m)));
+        clock.store(first_date.unwrap_or_else(now_ms), Ordering::Relaxed);
         for (file, message) in &messages {
             let headers = Headers::parse(message);
             let last = clock.load(Ordering::Relaxed);
-            let at = match headers.first("date").and_then(parse_rfc5322_date) {
-                Some(secs) => secs.saturating_mul(1000).max(last),
-                None if last == 0 => now_ms(),
-                None => last,
-            };
+            let at = date_of(&headers).map_or(last, |at| at.max(last));
             clock.store(at, Ordering::Relaxed);
             let sender = match &envelope_sender {
                 Some(path) => path.clone(),

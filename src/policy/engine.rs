@@ -305,7 +305,7 @@ impl Engine {
             .filter(|c| *c != "-")
             .map(str::to_string);
         let charges = facts.into_charges(env.now);
-        if verdict != Verdict::Continue {
+        if !matches!(verdict, Verdict::Continue | Verdict::Accept) {
             charges.release(self.store.as_ref()).await;
             return DataDecision {
                 verdict,

@@ -64,11 +64,11 @@ async fn apply(
     if steps.is_empty() {
         return Ok(());
     }
-    let stored = env.store.tenant_get(&tenant.id).await?;
-    let restarted = stored
-        .as_ref()
-        .and_then(|r| r.extra.get(LADDER_SINCE))
-        .and_then(serde_json::Value::as_u64);
+    let restarted = env
+        .store
+        .tenant_get(&tenant.id)
+        .await?
+        .and_then(|r| r.extra.get(LADDER_SINCE).and_then(serde_json::Value::as_u64));
     let longest = steps.iter().map(|s| s.window.get()).max().unwrap_or_default();
     let from = env.now.saturating_sub(longest.as_millis() as u64);
     let events = env.store.events_range(&tenant.id, from, env.now).await?;
@@ -86,7 +86,8 @@ async fn apply(
     if target == tenant.state.get() {
         return Ok(());
     }
-    let mut record = stored.unwrap_or(TenantRecord {
+    // Read again just before the write: an operator may have changed the record meanwhile.
+    let mut record = env.store.tenant_get(&tenant.id).await?.unwrap_or(TenantRecord {
         id: tenant.id.clone(),
         name: tenant.name.clone(),
         state: target,

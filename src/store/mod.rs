@@ -98,7 +98,8 @@ pub trait RateStore: Send + Sync {
     fn set_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32>;
     /// Takes back a charge that added `member` at `at` (it was not a member before): removes it
     /// if it was last seen at `at`, so a message that was not accepted after all does not count.
-    /// A member seen again since stays. Atomic per key.
+    /// A member seen again since stays: every touch moves its time forward, within one
+    /// millisecond too. Atomic per key.
     fn set_release<'a>(&'a self, key: &'a Key, member: &'a [u8], at: u64, window: Duration) -> BoxFut<'a, ()>;
 
     /// Records one occurrence at `now` if the window holds fewer than `cap`; exact (every

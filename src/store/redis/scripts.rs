@@ -73,7 +73,8 @@ local n = redis.call('ZCARD', KEYS[1])
 local already = 0
 if old then
   already = 1
-  if tonumber(old) < now then redis.call('ZADD', KEYS[1], string.format('%d', now), ARGV[1]) end
+  -- Every touch moves the member forward, even within one millisecond (see set_release).
+  redis.call('ZADD', KEYS[1], string.format('%d', math.max(now, tonumber(old) + 1)), ARGV[1])
 elseif n < cap then
   redis.call('ZADD', KEYS[1], string.format('%d', now), ARGV[1])
   n = n + 1

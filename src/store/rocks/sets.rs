@@ -190,37 +190,39 @@ impl Inner {
             _ => None,
         };
         let entry_expiry = now.saturating_add(w.saturating_mul(2));
-        // The member's entry and its place in the time index, as seen `now`.
-        let mut record_seen_now = |batch: &mut Batch| {
+        // The member's entry and its place in the time index, as seen `at`.
+        let mut record_seen = |batch: &mut Batch, at: u64| {
             batch.put(
                 CF_SETS,
                 entry_key(&prefix, MEMBER, &[member]),
-                expiring(entry_expiry, &now.to_le_bytes()),
+                expiring(entry_expiry, &at.to_le_bytes()),
             );
             batch.put(
                 CF_SETS,
-                entry_key(&prefix, BY_TIME, &[&now.to_be_bytes(), member]),
+                entry_key(&prefix, BY_TIME, &[&at.to_be_bytes(), member]),
                 expiring(entry_expiry, &[]),
             );
             changed = true;
         };
+        let mut touched = now;
         let admitted = match seen {
             Some(seen) => {
-                if now > seen {
-                    batch.delete(CF_SETS, entry_key(&prefix, BY_TIME, &[&seen.to_be_bytes(), member]));
-                    record_seen_now(&mut batch);
-                }
+                // Every touch moves the member's time forward, even within one millisecond, so
+                // `set_release` of the charge that added it never removes a later touch.
+                touched = now.max(seen.saturating_add(1));
+                batch.delete(CF_SETS, entry_key(&prefix, BY_TIME, &[&seen.to_be_bytes(), member]));
+                record_seen(&mut batch, touched);
                 true
             }
             None if header.count < cap => {
-                record_seen_now(&mut batch);
+                record_seen(&mut batch, now);
                 header.count += 1;
                 true
             }
             None => false,
         };
         if admitted {
-            header.expiry = header.expiry.max(now.saturating_add(w));
+            header.expiry = header.expiry.max(touched.saturating_add(w));
             if header.scan_from > now {
                 header.scan_from = now;
                 changed = true;
