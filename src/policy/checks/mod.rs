@@ -1,20 +1,27 @@
-//! The checks, one per file, and the facts the DATA checks share (computed once per message).
+//! The checks, one file per rule (the two quota checks and the three block checks each share
+//! theirs), and the facts the DATA checks share (`facts`, computed once per message).
 
 mod attachments;
 mod blocked;
-mod campaign;
+mod bulk;
+mod facts;
 mod header_integrity;
+mod mail_bomb;
 mod quota;
 mod sender_domain;
+mod sms_gateway;
 mod suppressed;
 mod tenant_state;
 
 pub use attachments::LetterBomb;
 pub use blocked::{BlockedCampaign, BlockedOriginator, BlockedSender};
-pub use campaign::{Bulk, Charges, DataFacts, MailBomb, SmsGateway};
+pub use bulk::Bulk;
+pub use facts::{Charges, DataFacts};
 pub use header_integrity::HeaderIntegrity;
+pub use mail_bomb::MailBomb;
 pub use quota::{quota_keys, MessageQuota, RecipientQuota};
 pub use sender_domain::SenderDomain;
+pub use sms_gateway::SmsGateway;
 pub use suppressed::Suppressed;
 pub use tenant_state::TenantState;
 

@@ -1,0 +1,97 @@
+//! `bulk.max_recipients` (DESIGN.md "Bulk"): more than N distinct recipients of one campaign in
+//! the window, counted exactly in a capped set, unless the tenant is a registered bulk sender and
+//! the message carries List-Unsubscribe (RFC 8058 one-click where the profile asks) and names the
+//! recipient in To.
+
+use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
+use crate::policy::recipient::identity;
+use crate::policy::{DataContext, Verdict};
+use crate::smtp::reply::Reply;
+
+use super::facts::{cap, window_text, Charge};
+
+pub struct Bulk;
+
+impl Bulk {
+    /// Registered bulk senders are exempt only with a working unsubscribe and the recipient in To.
+    fn exempt(env: &Env<'_>, ctx: &DataContext<'_>, recipient: &str) -> bool {
+        let rule = &env.profile.bulk;
+        if !rule.registered_senders.iter().any(|t| t == &ctx.tenant.id) {
+            return false;
+        }
+        let Some(unsubscribe) = ctx.headers.first("list-unsubscribe") else {
+            return false;
+        };
+        // RFC 8058: the POST field, and an HTTPS URI to post to.
+        if rule.require_one_click
+            && !(ctx
+                .headers
+                .first("list-unsubscribe-post")
+                .is_some_and(|v| v.replace(' ', "").eq_ignore_ascii_case("List-Unsubscribe=One-Click"))
+                && unsubscribe
+                    .split('<')
+                    .skip(1)
+                    .any(|uri| uri.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"))))
+        {
+            return false;
+        }
+        let to: String = ctx.headers.all("to").collect::<Vec<_>>().join(",");
+        to.split(|c: char| c == ',' || c == '<' || c == '>' || c.is_whitespace())
+            .filter(|part| part.contains('@'))
+            .any(|part| identity(part, env.profile.recipients.strip_subaddress) == recipient)
+    }
+}
+
+impl Check<AtData> for Bulk {
+    fn rule(&self) -> &'static str {
+        "bulk.max_recipients"
+    }
+
+    fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
+        let (ctx, facts) = (stage.message, stage.facts);
+        Box::pin(async move {
+            let rule = &env.profile.bulk;
+            if !rule.enabled {
+                return Ok(Verdict::Continue);
+            }
+            let campaign = facts.campaign(env, ctx).await?;
+            for recipient in &facts.recipients {
+                if Self::exempt(env, ctx, recipient) {
+                    continue;
+                }
+                let key = key("bulk", &ctx.tenant.id).part(campaign);
+                let charge = env
+                    .store
+                    .set_check_and_add(
+                        &key,
+                        recipient.as_bytes(),
+                        env.now,
+                        rule.window.get(),
+                        cap(rule.max_recipients),
+                    )
+                    .await
+                    .map_err(super::store_error)?;
+                if !charge.admitted {
+                    return Ok(Verdict::Reject(Reply::refusal(
+                        550,
+                        "5.7.1", "bulk.max_recipients",
+                        format!(
+                            "Bulk mail: more than {} distinct recipients of one campaign within {} (campaign {}); register as a bulk sender",
+                            rule.max_recipients,
+                            window_text(rule.window.get()),
+                            campaign,
+                        ),
+                    )));
+                }
+                if !charge.already_member {
+                    facts.note(Charge::Member {
+                        key,
+                        member: recipient.clone(),
+                        window: rule.window.get(),
+                    });
+                }
+            }
+            Ok(Verdict::Continue)
+        })
+    }
+}

@@ -1,0 +1,142 @@
+//! What the DATA checks share about one message, computed once: the recipients' counting
+//! identities and the message's campaign (DESIGN.md "Campaign": the body's MinHash/LSH band keys
+//! looked up in the store's campaign index, so personalised variants share a campaign id); and
+//! the counter charges the checks make, noted so that a message that is not accepted after all
+//! (refused by a later recipient or check, deferred by authentication, or not queued) has them
+//! taken back ([`Charges::release`]): only accepted mail counts (DESIGN.md step 5).
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::fingerprint;
+use crate::policy::engine::Env;
+use crate::policy::recipient::identity;
+use crate::policy::{CheckError, DataContext};
+use crate::store::{CampaignMatch, Key, RateStore};
+
+/// One charge a check made for a message.
+#[derive(Debug)]
+pub(super) enum Charge {
+    /// A new member of a distinct set (a bulk or SMS recipient).
+    Member { key: Key, member: String, window: Duration },
+    /// One occurrence in an event log (a mail-bomb message).
+    Occurrence { key: Key, window: Duration },
+}
+
+/// The charges made for one message at one time, to take back if it is not accepted.
+#[derive(Debug, Default)]
+pub struct Charges {
+    at: u64,
+    taken: Vec<Charge>,
+}
+
+impl Charges {
+    /// Takes every charge back. A store failure here is logged and leaves the charge (which can
+    /// only make a limit trip earlier, never later).
+    pub async fn release(self, store: &dyn RateStore) {
+        for charge in self.taken {
+            let result = match &charge {
+                Charge::Member { key, member, window } => {
+                    store.set_release(key, member.as_bytes(), self.at, *window).await
+                }
+                Charge::Occurrence { key, window } => store.events_release(key, self.at, *window).await,
+            };
+            if let Err(error) = result {
+                tracing::error!(%error, "cannot take back the charge of a message that was not accepted");
+            }
+        }
+    }
+}
+
+/// What the DATA checks share about one message. The campaign is looked up on first use, so
+/// the cheap checks (headers, attachments) run before the store is touched.
+pub struct DataFacts {
+    /// Counting identities of the envelope recipients, de-duplicated.
+    pub recipients: Vec<String>,
+    campaign: tokio::sync::OnceCell<CampaignMatch>,
+    charges: Mutex<Vec<Charge>>,
+}
+
+impl DataFacts {
+    pub fn gather(ctx: &DataContext<'_>, strip_subaddress: bool) -> DataFacts {
+        let mut recipients: Vec<String> = ctx
+            .recipients
+            .iter()
+            .map(|r| identity(&r.to_address(), strip_subaddress))
+            .collect();
+        recipients.sort();
+        recipients.dedup();
+        DataFacts {
+            recipients,
+            campaign: tokio::sync::OnceCell::new(),
+            charges: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(super) fn note(&self, charge: Charge) {
+        self.charges.lock().unwrap_or_else(PoisonError::into_inner).push(charge);
+    }
+
+    /// The charges the checks made, all at `at` (the decision's time).
+    pub fn into_charges(self, at: u64) -> Charges {
+        Charges {
+            at,
+            taken: self.charges.into_inner().unwrap_or_else(PoisonError::into_inner),
+        }
+    }
+
+    /// The message's campaign id (fingerprint → store campaign index), computed once.
+    pub async fn campaign(&self, env: &Env<'_>, ctx: &DataContext<'_>) -> Result<&str, CheckError> {
+        self.campaign
+            .get_or_try_init(|| async {
+                let print = fingerprint::fingerprint(ctx.message);
+                let banding = fingerprint::Banding::for_threshold(env.profile.fingerprint.similarity);
+                let band_keys = print.band_keys_with(banding);
+                // `Fingerprint::campaign_id`, from the keys already computed.
+                let candidate = format!("{:016x}", band_keys.iter().copied().min().unwrap_or(0));
+                let window = env.profile.bulk.window.get().max(env.profile.mail_bomb.window.get());
+                env.store
+                    .campaign_lookup_or_insert(
+                        &ctx.tenant.id,
+                        &band_keys,
+                        &candidate,
+                        env.now,
+                        window,
+                        &ctx.tenant.narrow_blocks.pinned_campaigns(),
+                    )
+                    .await
+                    .map_err(super::store_error)
+            })
+            .await
+            .map(|found| found.id.as_str())
+    }
+
+    /// The other campaigns this message's band keys named (merged into its campaign), once
+    /// [`DataFacts::campaign`] has run.
+    pub fn merged_campaigns(&self) -> &[String] {
+        self.campaign
+            .get()
+            .map(|found| found.merged.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// The campaign id if it was looked up (for the event log).
+    pub fn campaign_if_known(&self) -> &str {
+        self.campaign.get().map(|found| found.id.as_str()).unwrap_or("-")
+    }
+}
+
+/// `"24 h"` or `"30 min"`: a window as the refusals name it.
+pub(super) fn window_text(window: Duration) -> String {
+    let secs = window.as_secs();
+    if secs.is_multiple_of(3_600) {
+        format!("{} h", secs / 3_600)
+    } else {
+        format!("{} min", secs.div_ceil(60))
+    }
+}
+
+/// A profile limit as a store cap.
+pub(super) fn cap(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}

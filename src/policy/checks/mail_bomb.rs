@@ -1,0 +1,56 @@
+//! `mail_bomb.max_messages` (DESIGN.md "Mail bomb"): more than M messages of one campaign to one
+//! recipient in any sliding window, counted exactly in a per-recipient event log. The
+//! check-and-charge is atomic per key, so racing sessions cannot both take the last slot.
+
+use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
+use crate::policy::Verdict;
+use crate::smtp::reply::Reply;
+
+use super::facts::{cap, window_text, Charge};
+
+pub struct MailBomb;
+
+impl Check<AtData> for MailBomb {
+    fn rule(&self) -> &'static str {
+        "mail_bomb.max_messages"
+    }
+
+    fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
+        let (ctx, facts) = (stage.message, stage.facts);
+        Box::pin(async move {
+            let rule = &env.profile.mail_bomb;
+            if !rule.enabled {
+                return Ok(Verdict::Continue);
+            }
+            let campaign = facts.campaign(env, ctx).await?;
+            for recipient in &facts.recipients {
+                let key = key("mail_bomb", &ctx.tenant.id).part(campaign).part(recipient);
+                let charge = env
+                    .store
+                    .events_check_and_add(&key, env.now, rule.window.get(), cap(rule.max_messages))
+                    .await
+                    .map_err(super::store_error)?;
+                if charge.admitted {
+                    facts.note(Charge::Occurrence {
+                        key,
+                        window: rule.window.get(),
+                    });
+                } else {
+                    return Ok(Verdict::Reject(Reply::refusal(
+                        550,
+                        "5.7.1",
+                        "mail_bomb.max_messages",
+                        format!(
+                            "Mail bomb: more than {} similar messages to {recipient} within {} (campaign {}){}",
+                            rule.max_messages,
+                            window_text(rule.window.get()),
+                            campaign,
+                            super::retry_hint(charge.retry_after_ms),
+                        ),
+                    )));
+                }
+            }
+            Ok(Verdict::Continue)
+        })
+    }
+}
