@@ -8,7 +8,7 @@ use crate::policy::recipient::identity;
 use crate::policy::{DataContext, Verdict};
 use crate::smtp::reply::Reply;
 
-use super::facts::{cap, window_text, Charge};
+use super::facts::{cap, window_text};
 
 pub struct Bulk;
 
@@ -60,17 +60,9 @@ impl Check<AtData> for Bulk {
                     continue;
                 }
                 let key = key("bulk", &ctx.tenant.id).part(campaign);
-                let charge = env
-                    .store
-                    .set_check_and_add(
-                        &key,
-                        recipient.as_bytes(),
-                        env.now,
-                        rule.window.get(),
-                        cap(rule.max_recipients),
-                    )
-                    .await
-                    .map_err(super::store_error)?;
+                let charge = facts
+                    .charge_member(env, key, recipient, rule.window.get(), cap(rule.max_recipients))
+                    .await?;
                 if !charge.admitted {
                     return Ok(Verdict::Reject(Reply::refusal(
                         550,
@@ -82,13 +74,6 @@ impl Check<AtData> for Bulk {
                             campaign,
                         ),
                     )));
-                }
-                if !charge.already_member {
-                    facts.note(Charge::Member {
-                        key,
-                        member: recipient.clone(),
-                        window: rule.window.get(),
-                    });
                 }
             }
             Ok(Verdict::Continue)

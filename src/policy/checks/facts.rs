@@ -12,7 +12,7 @@ use crate::fingerprint;
 use crate::policy::engine::Env;
 use crate::policy::recipient::identity;
 use crate::policy::{CheckError, DataContext};
-use crate::store::{CampaignMatch, Key, RateStore};
+use crate::store::{CampaignMatch, Key, RateStore, SetCharge};
 
 /// One charge a check made for a message.
 #[derive(Debug)]
@@ -75,6 +75,31 @@ impl DataFacts {
 
     pub(super) fn note(&self, charge: Charge) {
         self.charges.lock().unwrap_or_else(PoisonError::into_inner).push(charge);
+    }
+
+    /// Adds `member` to the capped distinct set `key` over `window` (check-and-charge, atomic
+    /// per key) and notes the charge when it made `member` new, so it can be taken back.
+    pub(super) async fn charge_member(
+        &self,
+        env: &Env<'_>,
+        key: Key,
+        member: &str,
+        window: Duration,
+        cap: u32,
+    ) -> Result<SetCharge, CheckError> {
+        let charge = env
+            .store
+            .set_check_and_add(&key, member.as_bytes(), env.now, window, cap)
+            .await
+            .map_err(super::store_error)?;
+        if charge.admitted && !charge.already_member {
+            self.note(Charge::Member {
+                key,
+                member: member.to_string(),
+                window,
+            });
+        }
+        Ok(charge)
     }
 
     /// The charges the checks made, all at `at` (the decision's time).

@@ -6,7 +6,7 @@ use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::Verdict;
 use crate::smtp::reply::Reply;
 
-use super::facts::{cap, Charge};
+use super::facts::cap;
 
 pub struct SmsGateway;
 
@@ -29,17 +29,15 @@ impl Check<AtData> for SmsGateway {
                 }
                 let campaign = facts.campaign(env, ctx).await?;
                 let key = key("sms_gateway", &ctx.tenant.id).part(campaign);
-                let charge = env
-                    .store
-                    .set_check_and_add(
-                        &key,
-                        recipient.as_bytes(),
-                        env.now,
+                let charge = facts
+                    .charge_member(
+                        env,
+                        key,
+                        recipient,
                         env.profile.bulk.window.get(),
                         cap(rule.max_recipients),
                     )
-                    .await
-                    .map_err(super::store_error)?;
+                    .await?;
                 if !charge.admitted {
                     return Ok(Verdict::Reject(Reply::refusal(
                         550,
@@ -49,13 +47,6 @@ impl Check<AtData> for SmsGateway {
                             rule.max_recipients
                         ),
                     )));
-                }
-                if !charge.already_member {
-                    facts.note(Charge::Member {
-                        key,
-                        member: recipient.clone(),
-                        window: env.profile.bulk.window.get(),
-                    });
                 }
             }
             Ok(Verdict::Continue)

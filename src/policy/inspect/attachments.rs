@@ -612,33 +612,10 @@ mod tests {
         assert_eq!(param_values(&params, "filename"), vec!["a;b\".exe".to_string()]);
     }
 
+    /// A ZIP of empty stored members with these names.
     fn zip_with(names: &[&str]) -> Vec<u8> {
-        // Local headers (stored, empty), then the central directory, then the end record.
-        let mut zip = Vec::new();
-        let mut central = Vec::new();
-        for name in names {
-            let offset = zip.len() as u32;
-            zip.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00");
-            zip.extend_from_slice(&[0; 12]);
-            zip.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            zip.extend_from_slice(&[0, 0]);
-            zip.extend_from_slice(name.as_bytes());
-            central.extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00\x00\x00\x00\x00\x00\x00\x00\x00");
-            central.extend_from_slice(&[0; 12]);
-            central.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            central.extend_from_slice(&[0; 12]);
-            central.extend_from_slice(&offset.to_le_bytes());
-            central.extend_from_slice(name.as_bytes());
-        }
-        let cd_offset = zip.len() as u32;
-        zip.extend_from_slice(&central);
-        zip.extend_from_slice(b"PK\x05\x06\x00\x00\x00\x00");
-        zip.extend_from_slice(&(names.len() as u16).to_le_bytes());
-        zip.extend_from_slice(&(names.len() as u16).to_le_bytes());
-        zip.extend_from_slice(&(central.len() as u32).to_le_bytes());
-        zip.extend_from_slice(&cd_offset.to_le_bytes());
-        zip.extend_from_slice(&[0, 0]);
-        zip
+        let members: Vec<(&str, &[u8], bool)> = names.iter().map(|n| (*n, &b""[..], false)).collect();
+        crate::policy::inspect::archives::tests::zip(&members)
     }
 
     fn mail(parts: &[(&str, &str)]) -> Vec<u8> {
