@@ -45,20 +45,7 @@ async fn block_refuses_mail_and_lift_restores_it() {
     assert!(ok);
     assert!(out.contains("spam run 4711"), "{out}");
 
-    let (ok, _, err) = admin(
-        &h,
-        &[
-            "blocks",
-            "lift",
-            "--tenant",
-            "acme",
-            "--reason",
-            "customer cleaned up",
-            "--by",
-            "bob",
-        ],
-        None,
-    );
+    let (ok, err) = support::lift_tenant_block(&h, "acme", "customer cleaned up");
     assert!(ok, "lift failed: {err}");
     mail_from(&h, "250 2.1.0").await;
     let (ok, out, _) = admin(&h, &["blocks", "list"], None);
@@ -93,20 +80,7 @@ async fn a_suspension_in_the_configuration_is_a_block_an_operator_lifts() {
     let (ok, out, err) = admin(&h, &["blocks", "list", "--tenant", "acme"], None);
     assert!(ok, "{err}");
     assert!(out.contains("config") && out.contains("in the configuration"), "{out}");
-    let (ok, _, err) = admin(
-        &h,
-        &[
-            "blocks",
-            "lift",
-            "--tenant",
-            "acme",
-            "--reason",
-            "contract signed",
-            "--by",
-            "bob",
-        ],
-        None,
-    );
+    let (ok, err) = support::lift_tenant_block(&h, "acme", "contract signed");
     assert!(ok, "lift failed: {err}");
     mail_from(&h, "250 2.1.0").await;
 }

@@ -405,21 +405,8 @@ async fn repeated_violations_climb_the_ladder_to_suspension() {
     assert_eq!(blocks[0].by, "policy:mail_bomb.max_messages");
 
     // An operator's lift is a fresh start: the next incident is a warning, not a suspension.
-    let (code, _, err) = support::admin_cli(
-        &h,
-        &[
-            "blocks",
-            "lift",
-            "--tenant",
-            "acme",
-            "--reason",
-            "cleaned up",
-            "--by",
-            "bob",
-        ],
-        None,
-    );
-    assert_eq!(code, Some(0), "{err}");
+    let (ok, err) = support::lift_tenant_block(&h, "acme", "cleaned up");
+    assert!(ok, "{err}");
     let campaign_c = |n: usize| {
         format!("From: a@acme.example\r\nSubject: minutes\r\n\r\nThe minutes of meeting {n} of the garden committee are below; the hedge will be trimmed on Saturday and volunteers bring their own shears.\r\n")
     };

@@ -257,6 +257,17 @@ pub async fn send_message(h: &Harness, from: &str, to: &[&str], data: &str) -> S
 
 /// Runs `aupgate admin ARGS` (the real binary) against the harness's admin API, with
 /// `AUPGATE_TOKEN` set to `token` or unset; the exit code, stdout and stderr.
+/// `aupgate admin blocks lift --tenant T --reason R --by bob` (a tenant block) against the
+/// harness's admin API: whether it succeeded, and its stderr.
+pub fn lift_tenant_block(h: &Harness, tenant: &str, reason: &str) -> (bool, String) {
+    let (code, _, stderr) = admin_cli(
+        h,
+        &["blocks", "lift", "--tenant", tenant, "--reason", reason, "--by", "bob"],
+        None,
+    );
+    (code == Some(0), stderr)
+}
+
 pub fn admin_cli(h: &Harness, args: &[&str], token: Option<&str>) -> (Option<i32>, String, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aupgate"));
     command
