@@ -282,7 +282,7 @@ pub struct Attachments {
     /// Also refuse names dressed as another type: bidirectional-override or invisible
     /// characters, or blank padding before the last extension (`invoice.pdf      .exe`).
     pub block_double_extensions: bool,
-    /// Look at the file names inside ZIP attachments (central directory and local headers).
+    /// Look at the file names inside archive attachments (ZIP, gzip, tar, nested: `inspect::archives`).
     pub inspect_archives: bool,
 }
 
