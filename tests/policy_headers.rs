@@ -260,6 +260,29 @@ async fn letter_bombs_are_refused_and_a_pdf_passes() {
         reply.starts_with("550 5.7.1 Letter bomb: attachment \"update.dat -> setup.exe\""),
         "{reply}"
     );
+    // A large message (inspected as blocking work) is judged the same: 1 MiB of text before
+    // the zipped executable, and the same text with a clean archive.
+    let padding = "All figures for the quarter are in the table below.\r\n".repeat(20_000);
+    let large = |zip: &[u8]| {
+        with_attachment(
+            "Content-Type: application/zip; name=\"q3.zip\"\r\nContent-Transfer-Encoding: base64",
+            &b64(zip),
+        )
+        .replacen("Please find the invoice attached.", &padding, 1)
+    };
+    let bad = large(&stored_zip(&["q3/report.pdf", "q3/viewer.exe"]));
+    assert!(bad.len() > 1_000_000);
+    let h = Harness::start_with_profile(Some(PROFILE), |c| {
+        c.limits.max_message_size = aupgate::config::ByteSize(4 << 20);
+    })
+    .await;
+    let reply = send_message(&h, "a@acme.example", &["someone@dest.example"], &bad).await;
+    assert!(
+        reply.starts_with("550 5.7.1 Letter bomb: attachment \"q3.zip -> q3/viewer.exe\""),
+        "{reply}"
+    );
+    let good = large(&stored_zip(&["q3/report.pdf"]));
+    expect(&h, &good, "250 2.0.0", None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,14 @@
 //! The letter-bomb check (`attachments.*`): runs [`crate::policy::inspect::attachments`] on the
-//! message, with the header block the DATA stage already parsed.
+//! message, with the header block the DATA stage already parsed. A large message (it may carry
+//! archives to open, up to the inspection's 32 MiB budget) is inspected with the runtime told
+//! that this worker blocks, so other sessions move to another thread meanwhile.
 
 use crate::policy::engine::{AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::inspect::attachments::inspect_parsed;
 use crate::policy::Verdict;
+
+/// Messages larger than this are inspected as blocking work.
+const BLOCKING_ABOVE: usize = 256 * 1024;
 
 pub struct LetterBomb;
 
@@ -15,10 +20,19 @@ impl Check<AtData> for LetterBomb {
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
         let ctx = stage.message;
         let rules = &env.profile.attachments;
-        let found = rules
-            .enabled
-            .then(|| inspect_parsed(ctx.message, ctx.headers, rules))
-            .flatten();
+        if !rules.enabled {
+            return super::ready(Ok(Verdict::Continue));
+        }
+        let inspect = || inspect_parsed(ctx.message, ctx.headers, rules);
+        // `block_in_place` needs the multi-thread runtime (the offline tools use a current-thread
+        // one, where nothing else waits).
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let found = if ctx.message.len() > BLOCKING_ABOVE && multi_thread {
+            tokio::task::block_in_place(inspect)
+        } else {
+            inspect()
+        };
         let verdict = match found {
             Some(finding) => Verdict::Reject(finding.reply()),
             None => Verdict::Continue,
