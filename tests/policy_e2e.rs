@@ -256,6 +256,27 @@ async fn the_profile_states_how_similar_one_campaign_is() {
     }
 }
 
+/// With `+tag` addresses counted apart, the suppression list still matches the mailbox a bounce
+/// named: `bob+news@x` is `bob@x` there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suppression_matches_the_mailbox_whatever_the_counting_identity() {
+    let profile = format!("{PERMISSIVE}[recipients]\nstrip_subaddress = false\n");
+    let h = Harness::start_with_profile(Some(&profile), |_| {}).await;
+    let entry = aupgate::store::Suppression {
+        address: "gone@dest.example".into(),
+        at: 0,
+        reason: "550 5.1.1 no such user".into(),
+    };
+    h.gateway.store.suppression_add("acme", &entry).await.unwrap();
+    let list_mail = "From: a@acme.example\r\nList-Id: News <news.acme.example>\r\nSubject: news\r\n\r\nour news\r\n";
+    let reply = send_message(&h, "a@acme.example", &["Gone+news@dest.example"], list_mail).await;
+    assert!(
+        reply.starts_with("550 5.7.1 Recipient gone@dest.example hard-bounced")
+            && reply.ends_with("[rule suppression.hard_bounce]"),
+        "{reply}"
+    );
+}
+
 /// `+tag` subaddresses are one recipient by default; `[recipients] strip_subaddress = false`
 /// counts them apart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

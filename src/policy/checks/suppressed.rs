@@ -11,6 +11,8 @@
 //! mail (a receipt, a password reset) to a suppressed address is relayed: the recipient may have
 //! come back, and a second hard bounce costs the tenant nothing the first did not.
 
+use std::borrow::Cow;
+
 use crate::policy::engine::{AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::headers::Headers;
 use crate::policy::recipient::identity;
@@ -39,18 +41,23 @@ impl Check<AtData> for Suppressed {
     }
 
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
-        let ctx = stage.message;
+        let (ctx, facts) = (stage.message, stage.facts);
         Box::pin(async move {
             if !env.profile.suppression.enabled || !is_bulk_mail(ctx.headers) {
                 return Ok(Verdict::Continue);
             }
             // The list holds mailboxes (`+tag` stripped, as the relay records them) whatever
-            // the profile counts recipients by.
-            let mut mailboxes: Vec<String> = ctx.recipients.iter().map(|r| identity(&r.to_address(), true)).collect();
-            mailboxes.sort();
-            mailboxes.dedup();
+            // the profile counts recipients by: the shared identities when they are the same.
+            let mailboxes: Cow<'_, [String]> = if env.profile.recipients.strip_subaddress {
+                Cow::Borrowed(&facts.recipients)
+            } else {
+                let mut own: Vec<String> = ctx.recipients.iter().map(|r| identity(&r.to_address(), true)).collect();
+                own.sort();
+                own.dedup();
+                Cow::Owned(own)
+            };
             let mut suppressed = Vec::new();
-            for mailbox in &mailboxes {
+            for mailbox in mailboxes.iter() {
                 if env
                     .store
                     .suppression_contains(&ctx.tenant.id, mailbox)
