@@ -11,8 +11,8 @@
 //! - [`auth`] — SPF/DKIM/DMARC as receivers will see them; DKIM keys and signing.
 //! - [`queue`] — the durable spool (RocksDB, fsync before `250`), schedule, crash recovery,
 //!   quarantine of corrupt entries.
-//! - [`relay`] — delivery workers: MX or smarthost routing, opportunistic STARTTLS,
-//!   per-destination concurrency, retries with backoff, DSNs.
+//! - [`relay`] — delivery workers: MX or smarthost routing, outbound TLS (opportunistic or
+//!   verified, MTA-STS), per-destination concurrency, retries with backoff, DSNs.
 //! - [`dns`] — the one resolver (hickory) with configurable nameservers.
 //! - [`store`] — the rate store: windowed counters, exact capped sets, tenant state, blocks,
 //!   events, audit (RocksDB or Redis).

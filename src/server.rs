@@ -97,7 +97,7 @@ impl Gateway {
             shutdown_rx.clone(),
         ));
         let smtp_addresses = start_listeners(ctx.clone()).await?;
-        let relay = Relay::new(config.clone(), queue.clone(), dns, store.clone());
+        let relay = Relay::new(config.clone(), queue.clone(), dns, store.clone())?;
         let relay_task = tokio::spawn(relay.run(shutdown_rx.clone()));
         if config.store.backend == crate::store::Backend::Redis {
             let ids = config.tenants.iter().map(|t| t.id.clone()).collect();

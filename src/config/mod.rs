@@ -202,6 +202,7 @@ impl Config {
         if self.relay.mode == RelayMode::Smarthost && self.relay.smarthost.host.trim().is_empty() {
             errors.push("relay.smarthost.host", "must be set in smarthost mode");
         }
+        self.validate_relay_tls(errors);
         for (i, server) in self.dns.nameservers.iter().enumerate() {
             if server.parse::<SocketAddr>().is_err() {
                 errors.push(
@@ -225,6 +226,37 @@ impl Config {
             errors.push("admin.token", "must be at least 16 characters");
         }
         self.validate_tenants(errors);
+    }
+
+    fn validate_relay_tls(&self, errors: &mut Collector) {
+        let relay = &self.relay;
+        let smarthost = &relay.smarthost;
+        if smarthost.implicit_tls && relay.starttls == OutboundTls::Disabled {
+            errors.push(
+                "relay.smarthost.implicit_tls",
+                "contradicts relay.starttls = \"disabled\"",
+            );
+        }
+        if smarthost.username.is_some() != smarthost.password.is_some() {
+            errors.push("relay.smarthost", "`username` and `password` must be given together");
+        }
+        if smarthost.insecure_auth && !is_loopback_host(&smarthost.host) {
+            errors.push(
+                "relay.smarthost.insecure_auth",
+                "allowed only for a smarthost on a loopback address (credentials would cross the network in plaintext)",
+            );
+        }
+        if smarthost.username.is_some() && relay.starttls == OutboundTls::Disabled && !smarthost.insecure_auth {
+            errors.push(
+                "relay.smarthost.username",
+                "credentials are never sent without TLS: enable relay.starttls (or insecure_auth for a loopback smarthost)",
+            );
+        }
+        if let Some(path) = &relay.ca_file {
+            if let Err(error) = std::fs::metadata(path) {
+                errors.push("relay.ca_file", format!("`{path}`: {error}"));
+            }
+        }
     }
 
     fn validate_store(&self, errors: &mut Collector) {
@@ -468,4 +500,14 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].path, "(file)");
     }
+}
+
+/// `localhost` or a loopback IP address.
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

@@ -172,16 +172,35 @@ pub enum RelayMode {
     Smarthost,
 }
 
-/// Outbound STARTTLS behaviour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+/// Outbound TLS: whether the relay encrypts, and whether it verifies the next hop's certificate.
+/// Applies to STARTTLS and to the smarthost's implicit TLS alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutboundTls {
-    /// Use STARTTLS when the next hop offers it, without certificate verification (RFC 7435).
+    /// Encrypt when the next hop offers STARTTLS, without verifying its certificate (RFC 7435):
+    /// protects against passive listeners only.
     Opportunistic,
-    /// Require STARTTLS; a next hop without it is a temporary failure.
+    /// TLS with a certificate that verifies for the next hop's name (the system's trust store,
+    /// or `[relay] ca_file`); no TLS or an unverifiable certificate is a temporary failure and
+    /// the message stays queued.
     Required,
+    /// TLS required, certificate not verified: an operator's explicit choice for a next hop
+    /// whose certificate cannot verify.
+    RequiredInsecure,
     /// Never use TLS.
     Disabled,
+}
+
+impl OutboundTls {
+    /// A next hop that cannot encrypt fails the attempt (temporarily).
+    pub fn requires_tls(self) -> bool {
+        matches!(self, OutboundTls::Required | OutboundTls::RequiredInsecure)
+    }
+
+    /// The certificate must verify for the next hop's name.
+    pub fn verifies(self) -> bool {
+        self == OutboundTls::Required
+    }
 }
 
 /// `[relay.smarthost]`: the single next hop in smarthost mode.
@@ -198,6 +217,10 @@ pub struct SmarthostConfig {
     pub username: Option<String>,
     /// AUTH password (optional; prefer a file readable only by the gateway).
     pub password: Option<String>,
+    /// Send the credentials over a connection without TLS. Only for a smarthost on a loopback
+    /// address (a local filter); anywhere else the config is refused. Without it, AUTH is never
+    /// sent in plaintext: a hop that does not encrypt fails the attempt temporarily.
+    pub insecure_auth: bool,
 }
 
 impl Default for SmarthostConfig {
@@ -208,6 +231,7 @@ impl Default for SmarthostConfig {
             implicit_tls: false,
             username: None,
             password: None,
+            insecure_auth: false,
         }
     }
 }
@@ -228,8 +252,17 @@ pub struct RelayConfig {
     pub per_destination_concurrency: usize,
     /// Name in our EHLO to the next hop (defaults to `server.hostname`).
     pub helo_name: Option<String>,
-    /// `opportunistic` (default), `required` or `disabled`.
+    /// `opportunistic` (default), `required` (verified certificate), `required_insecure` or
+    /// `disabled`. In MX mode a recipient domain's MTA-STS policy in `enforce` mode raises it to
+    /// `required` for that domain.
     pub starttls: OutboundTls,
+    /// PEM file of the CA certificates that `required` TLS (and MTA-STS policy fetches) trust,
+    /// instead of the system's trust store (for a smarthost with a private CA).
+    pub ca_file: Option<String>,
+    /// Honour recipient domains' MTA-STS policies (RFC 8461) in MX mode.
+    pub mta_sts: bool,
+    /// HTTPS port MTA-STS policies are fetched from (443; tests point it at a local server).
+    pub mta_sts_port: u16,
     /// Timeout to connect and for each SMTP command to the next hop.
     pub timeout: HumanDuration,
 }
@@ -244,6 +277,9 @@ impl Default for RelayConfig {
             per_destination_concurrency: 16,
             helo_name: None,
             starttls: OutboundTls::Opportunistic,
+            ca_file: None,
+            mta_sts: true,
+            mta_sts_port: 443,
             timeout: HumanDuration::secs(60),
         }
     }

@@ -1,6 +1,7 @@
 //! Outbound SMTP for one transaction to one next hop, on mail-send's `SmtpClient`: greeting, EHLO,
-//! opportunistic (or required) STARTTLS, optional AUTH, MAIL, one RCPT per recipient with its own
-//! outcome, DATA with dot-stuffing. A timeout bounds every phase.
+//! STARTTLS (or implicit TLS) as the hop's mode says, optional AUTH, MAIL, one RCPT per recipient
+//! with its own outcome, DATA with dot-stuffing. A timeout bounds every phase. It never sends
+//! credentials over a connection without TLS unless the hop allows it (`insecure_auth`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use mail_send::SmtpClient;
 use smtp_proto::{EhloResponse, Response, EXT_START_TLS};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
+use super::tls::Connectors;
 use crate::config::OutboundTls;
 
 /// What the next hop said about one recipient.
@@ -31,7 +33,11 @@ pub struct Transaction<'a> {
 /// How to talk to the next hop.
 pub struct HopSettings<'a> {
     pub helo: &'a str,
+    /// The TLS mode for this hop (the configured one, or `required` under an MTA-STS policy).
     pub tls: OutboundTls,
+    pub connectors: &'a Connectors,
+    /// May send the credentials without TLS (a loopback smarthost, `insecure_auth`).
+    pub insecure_auth: bool,
     pub implicit_tls: bool,
     pub tls_name: &'a str,
     pub credentials: Option<(String, String)>,
@@ -81,7 +87,26 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 /// for MAIL FROM. Connections are reused for further transactions (see `pool`).
 pub struct Connection {
     client: SmtpClient<Box<dyn Stream>>,
+    pub key: HopKey,
+}
+
+/// What a pooled connection may be reused for: the same address, TLS mode and TLS name, so a
+/// connection opened without verification never carries mail that requires it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HopKey {
     pub address: SocketAddr,
+    pub tls: OutboundTls,
+    pub tls_name: String,
+}
+
+impl HopKey {
+    pub fn new(address: SocketAddr, hop: &HopSettings<'_>) -> HopKey {
+        HopKey {
+            address,
+            tls: hop.tls,
+            tls_name: hop.tls_name.to_ascii_lowercase(),
+        }
+    }
 }
 
 fn boxed<T: Stream + 'static>(client: SmtpClient<T>) -> SmtpClient<Box<dyn Stream>> {
@@ -91,52 +116,86 @@ fn boxed<T: Stream + 'static>(client: SmtpClient<T>) -> SmtpClient<Box<dyn Strea
     }
 }
 
-/// Connects to `address`: greeting, EHLO, STARTTLS as configured, EHLO again, AUTH.
+/// Connects to `address`: greeting, EHLO, TLS as the hop's mode says, EHLO again, AUTH.
 pub async fn connect(address: SocketAddr, hop: &HopSettings<'_>) -> Result<Connection, SessionFailure> {
     let mut plain = SmtpClient::connect(address, hop.timeout)
         .await
         .map_err(|e| io_failure("connect", e))?;
-    let (mut client, capabilities) = if hop.implicit_tls {
-        let connector = mail_send::smtp::tls::build_tls_connector(true).map_err(SessionFailure::temporary)?;
+    let (mut client, capabilities, encrypted) = if hop.implicit_tls {
+        let Some(connector) = hop.connectors.for_mode(hop.tls) else {
+            return Err(SessionFailure::temporary("implicit TLS with TLS disabled"));
+        };
         let mut client = boxed(
             plain
-                .into_tls(&connector, hop.tls_name)
+                .into_tls(connector, hop.tls_name)
                 .await
-                .map_err(|e| io_failure("TLS", e))?,
+                .map_err(|e| tls_failure(hop, e))?,
         );
         greet(&mut client, hop).await?;
         let capabilities = ehlo(&mut client, hop).await?;
-        (client, capabilities)
+        (client, capabilities, true)
     } else {
         greet(&mut plain, hop).await?;
         let capabilities = ehlo(&mut plain, hop).await?;
         let offers_tls = capabilities.capabilities & EXT_START_TLS != 0;
-        match (hop.tls, offers_tls) {
-            (OutboundTls::Disabled, _) | (OutboundTls::Opportunistic, false) => (boxed(plain), capabilities),
-            (OutboundTls::Required, false) => {
-                return Err(SessionFailure::temporary("next hop does not offer STARTTLS (required)"));
+        match (hop.connectors.for_mode(hop.tls), offers_tls) {
+            (Some(_), false) if hop.tls.requires_tls() => {
+                return Err(SessionFailure::temporary(format!(
+                    "451 4.7.5 next hop {} does not offer STARTTLS ({})",
+                    hop.tls_name,
+                    mode_name(hop.tls)
+                )));
             }
-            (_, true) => {
-                // Opportunistic TLS (RFC 7435): encrypt without authenticating the peer.
-                let connector = mail_send::smtp::tls::build_tls_connector(true).map_err(SessionFailure::temporary)?;
+            (Some(connector), true) => {
                 let mut client = boxed(
                     plain
-                        .start_tls(&connector, hop.tls_name)
+                        .start_tls(connector, hop.tls_name)
                         .await
-                        .map_err(|e| io_failure("STARTTLS", e))?,
+                        .map_err(|e| tls_failure(hop, e))?,
                 );
                 let capabilities = ehlo(&mut client, hop).await?;
-                (client, capabilities)
+                (client, capabilities, true)
             }
+            (None, _) | (Some(_), false) => (boxed(plain), capabilities, false),
         }
     };
     if let Some((user, password)) = &hop.credentials {
+        // A man in the middle who strips STARTTLS must not get the smarthost's password.
+        if !encrypted && !hop.insecure_auth {
+            return Err(SessionFailure::temporary(format!(
+                "451 4.7.5 not sending credentials to {} without TLS",
+                hop.tls_name
+            )));
+        }
         client
             .authenticate(Credentials::new(user.as_str(), password.as_str()), &capabilities)
             .await
             .map_err(|e| SessionFailure::temporary(format!("AUTH: {e}")))?;
     }
-    Ok(Connection { client, address })
+    Ok(Connection {
+        client,
+        key: HopKey::new(address, hop),
+    })
+}
+
+fn mode_name(mode: OutboundTls) -> &'static str {
+    match mode {
+        OutboundTls::Opportunistic => "opportunistic",
+        OutboundTls::Required => "required",
+        OutboundTls::RequiredInsecure => "required_insecure",
+        OutboundTls::Disabled => "disabled",
+    }
+}
+
+/// A failed handshake; with verification on, names the certificate problem.
+fn tls_failure(hop: &HopSettings<'_>, error: mail_send::Error) -> SessionFailure {
+    match error {
+        mail_send::Error::Tls(tls) if hop.tls.verifies() => SessionFailure::temporary(format!(
+            "451 4.7.5 certificate of {} does not verify: {tls}",
+            hop.tls_name
+        )),
+        other => io_failure("TLS", other),
+    }
 }
 
 impl Connection {

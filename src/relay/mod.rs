@@ -4,8 +4,10 @@
 
 pub mod client;
 mod dsn;
+pub mod mta_sts;
 mod pool;
 pub mod route;
+pub mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,15 @@ use crate::queue::{now_ms, Queue, QueueEntry, QueueError, RecipientStatus};
 use client::{HopSettings, Outcome, Transaction};
 use route::RouteError;
 
+/// Why the relay could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RelaySetupError {
+    #[error(transparent)]
+    Tls(#[from] tls::TlsSetupError),
+    #[error(transparent)]
+    MtaSts(#[from] mta_sts::MtaStsSetupError),
+}
+
 /// The delivery side of the gateway.
 pub struct Relay {
     config: Arc<Config>,
@@ -28,19 +39,32 @@ pub struct Relay {
     destinations: Mutex<HashMap<String, Arc<Semaphore>>>,
     pool: pool::Pool,
     store: Arc<dyn crate::store::RateStore>,
+    connectors: tls::Connectors,
+    mta_sts: Option<mta_sts::MtaSts>,
 }
 
 impl Relay {
-    pub fn new(config: Arc<Config>, queue: Queue, dns: Dns, store: Arc<dyn crate::store::RateStore>) -> Arc<Relay> {
-        Arc::new(Relay {
+    pub fn new(
+        config: Arc<Config>,
+        queue: Queue,
+        dns: Dns,
+        store: Arc<dyn crate::store::RateStore>,
+    ) -> Result<Arc<Relay>, RelaySetupError> {
+        let connectors = tls::Connectors::new(&config.relay)?;
+        let mta_sts = (config.relay.mode == crate::config::RelayMode::Mx && config.relay.mta_sts)
+            .then(|| mta_sts::MtaSts::new(dns.clone(), &connectors, &config.relay))
+            .transpose()?;
+        Ok(Arc::new(Relay {
             store,
+            connectors,
+            mta_sts,
             workers: Arc::new(Semaphore::new(config.relay.workers)),
             pool: pool::Pool::new(config.relay.per_destination_concurrency),
             config,
             queue,
             dns,
             destinations: Mutex::new(HashMap::new()),
-        })
+        }))
     }
 
     /// Runs the dispatcher until shutdown: every due message gets a worker.
@@ -118,6 +142,19 @@ impl Relay {
             Err(RouteError::Temporary(reason)) => return all(Outcome::Temporary, reason),
             Err(RouteError::Permanent(reason)) => return all(Outcome::Permanent, reason),
         };
+        let mut tls_mode = self.config.relay.starttls;
+        let hops = match &self.mta_sts {
+            Some(mta_sts) => match mta_sts.apply(domain, hops, &entry.id).await {
+                mta_sts::Applied::Hops { hops, enforce } => {
+                    if enforce {
+                        tls_mode = crate::config::OutboundTls::Required;
+                    }
+                    hops
+                }
+                mta_sts::Applied::NoMatchingMx(reason) => return all(Outcome::Temporary, reason),
+            },
+            None => hops,
+        };
         let relay = &self.config.relay;
         let helo = relay
             .helo_name
@@ -139,7 +176,9 @@ impl Relay {
         for hop in hops {
             let settings = HopSettings {
                 helo: &helo,
-                tls: relay.starttls,
+                tls: tls_mode,
+                connectors: &self.connectors,
+                insecure_auth: relay.smarthost.insecure_auth && relay.mode == crate::config::RelayMode::Smarthost,
                 implicit_tls: hop.implicit_tls,
                 tls_name: &hop.name,
                 credentials: credentials.clone(),
@@ -167,7 +206,7 @@ impl Relay {
         settings: &HopSettings<'_>,
         tx: &Transaction<'_>,
     ) -> Result<Vec<Outcome>, client::SessionFailure> {
-        if let Some(mut connection) = self.pool.take(address) {
+        if let Some(mut connection) = self.pool.take(&client::HopKey::new(address, settings)) {
             if let Ok(outcomes) = client::transact(&mut connection, settings, tx).await {
                 self.pool.give_back(connection);
                 return Ok(outcomes);

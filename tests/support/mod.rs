@@ -4,7 +4,9 @@
 
 pub mod client;
 pub mod dns;
+pub mod https;
 pub mod sink;
+pub mod tls_ca;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;

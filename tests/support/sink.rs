@@ -25,6 +25,8 @@ pub struct Received {
 pub struct Sink {
     pub address: SocketAddr,
     messages: Arc<Mutex<Vec<Received>>>,
+    /// Every command line received, with whether TLS was up.
+    commands: Arc<Mutex<Vec<(bool, String)>>>,
     /// Open connections now, and the most seen at once.
     open: Arc<std::sync::atomic::AtomicUsize>,
     peak: Arc<std::sync::atomic::AtomicUsize>,
@@ -37,6 +39,11 @@ pub struct SinkOptions {
     pub starttls: bool,
     /// Offer AUTH PLAIN and require it, with this user and password.
     pub auth: Option<(String, String)>,
+    /// The certificate STARTTLS (or implicit TLS) presents; a self-signed one for `localhost`
+    /// when unset.
+    pub acceptor: Option<tokio_rustls::TlsAcceptor>,
+    /// TLS from the first byte (a 465-style smarthost).
+    pub implicit_tls: bool,
 }
 
 impl Sink {
@@ -49,6 +56,8 @@ impl Sink {
         let address = listener.local_addr().expect("sink address");
         let messages = Arc::new(Mutex::new(Vec::new()));
         let store = messages.clone();
+        let commands = Arc::new(Mutex::new(Vec::new()));
+        let command_log = commands.clone();
         let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (open_count, peak_count) = (open.clone(), peak.clone());
@@ -58,13 +67,26 @@ impl Sink {
                     return;
                 };
                 let store = store.clone();
+                let command_log = command_log.clone();
                 let options = options.clone();
                 let (open_count, peak_count) = (open_count.clone(), peak_count.clone());
                 tokio::spawn(async move {
                     use std::sync::atomic::Ordering::SeqCst;
                     let now = open_count.fetch_add(1, SeqCst) + 1;
                     peak_count.fetch_max(now, SeqCst);
-                    let _ = handle(Box::new(stream), store, options).await;
+                    let stream: Box<dyn Stream> = if options.implicit_tls {
+                        let acceptor = options.acceptor.clone().unwrap_or_else(tls_acceptor);
+                        match acceptor.accept(stream).await {
+                            Ok(tls) => Box::new(tls),
+                            Err(_) => {
+                                open_count.fetch_sub(1, SeqCst);
+                                return;
+                            }
+                        }
+                    } else {
+                        Box::new(stream)
+                    };
+                    let _ = handle(stream, store, command_log, options).await;
                     open_count.fetch_sub(1, SeqCst);
                 });
             }
@@ -72,6 +94,7 @@ impl Sink {
         Sink {
             address,
             messages,
+            commands,
             open,
             peak,
         }
@@ -85,6 +108,11 @@ impl Sink {
     /// Connections open now.
     pub fn open_connections(&self) -> usize {
         self.open.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Every command line received so far (without CRLF), with whether TLS was up.
+    pub fn commands(&self) -> Vec<(bool, String)> {
+        self.commands.lock().unwrap().clone()
     }
 
     pub fn messages(&self) -> Vec<Received> {
@@ -146,11 +174,12 @@ fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
 async fn handle(
     stream: Box<dyn Stream>,
     store: Arc<Mutex<Vec<Received>>>,
+    commands: Arc<Mutex<Vec<(bool, String)>>>,
     options: SinkOptions,
 ) -> std::io::Result<()> {
     let mut conn = BufReader::new(stream);
     conn.write_all(b"220 sink.test ESMTP\r\n").await?;
-    let mut tls = false;
+    let mut tls = options.implicit_tls;
     let mut auth_user: Option<String> = None;
     let mut sender = String::new();
     let mut recipients = Vec::new();
@@ -160,6 +189,7 @@ async fn handle(
         if conn.read_line(&mut line).await? == 0 {
             return Ok(());
         }
+        commands.lock().unwrap().push((tls, line.trim_end().to_string()));
         let upper = line.to_ascii_uppercase();
         if upper.starts_with("EHLO") {
             let mut reply = String::from("250-sink.test\r\n250-PIPELINING\r\n");
@@ -174,7 +204,8 @@ async fn handle(
         } else if upper.starts_with("STARTTLS") && options.starttls && !tls {
             conn.write_all(b"220 2.0.0 go ahead\r\n").await?;
             let inner = conn.into_inner();
-            let encrypted = tls_acceptor().accept(inner).await?;
+            let acceptor = options.acceptor.clone().unwrap_or_else(tls_acceptor);
+            let encrypted = acceptor.accept(inner).await?;
             conn = BufReader::new(Box::new(encrypted));
             tls = true;
         } else if upper.starts_with("AUTH PLAIN") {

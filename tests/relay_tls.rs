@@ -1,0 +1,348 @@
+//! Outbound TLS end to end: the real gateway relays to a real sink whose certificate, issued by a
+//! test CA, does or does not verify for the host the gateway connects to. `required` verifies,
+//! `required_insecure` and `opportunistic` only encrypt, smarthost credentials never travel
+//! without TLS, and a recipient domain's MTA-STS policy (served over HTTPS on loopback, found
+//! through the loopback DNS server) makes verification mandatory for its MX hosts.
+
+mod support;
+
+use std::time::Duration;
+
+use aupgate::config::{HumanDuration, OutboundTls, RelayMode};
+use support::dns::Record;
+use support::https::PolicyServer;
+use support::sink::{Sink, SinkOptions};
+use support::tls_ca::TestCa;
+use support::Harness;
+
+async fn send(h: &Harness, to: &str, subject: &str) -> String {
+    let mut c = h.connect(h.relay_addr()).await;
+    c.send("EHLO client.test", "250 ").await;
+    c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
+    c.send(&format!("RCPT TO:<{to}>"), "250 2.1.5").await;
+    c.send("DATA", "354").await;
+    c.write(format!("From: a@acme.example\r\nSubject: {subject}\r\n\r\nhi\r\n.\r\n").as_bytes())
+        .await;
+    let reply = c.expect("250 2.0.0 OK queued as ").await;
+    c.send("QUIT", "221 2.0.0").await;
+    reply.last().unwrap().rsplit(' ').next().unwrap().to_string()
+}
+
+/// Waits until the queued message has been tried at least once; returns its last reply.
+async fn first_attempt(h: &Harness, id: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (entry, _) = h.gateway.queue.load(id).expect("still queued");
+        if entry.attempts >= 1 {
+            return entry.recipients[0].last_reply.clone().unwrap_or_default();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no delivery attempt");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn tls_sink(acceptor: tokio_rustls::TlsAcceptor) -> Sink {
+    Sink::start_with(SinkOptions {
+        starttls: true,
+        acceptor: Some(acceptor),
+        ..Default::default()
+    })
+    .await
+}
+
+/// A gateway relaying to `sink` as its smarthost (at 127.0.0.1), trusting `ca`.
+async fn gateway_to(sink: &Sink, ca: &TestCa, mode: OutboundTls) -> Harness {
+    let port = sink.address.port();
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca_file = ca.write_pem(ca_dir.path());
+    let h = Harness::start_with(|c| {
+        c.relay.smarthost.port = port;
+        c.relay.starttls = mode;
+        c.relay.ca_file = Some(ca_file.display().to_string());
+    })
+    .await;
+    // The connectors read the CA at start; the file may go.
+    drop(ca_dir);
+    h
+}
+
+#[tokio::test]
+async fn required_tls_delivers_when_the_certificate_verifies_for_the_host() {
+    let ca = TestCa::new("test CA");
+    let sink = tls_sink(ca.acceptor(&["127.0.0.1"])).await;
+    let h = gateway_to(&sink, &ca, OutboundTls::Required).await;
+    send(&h, "b@dest.example", "verified").await;
+    let got = sink.wait_for_recipient("b@dest.example", Duration::from_secs(10)).await;
+    assert!(got.tls, "relayed over verified STARTTLS");
+}
+
+#[tokio::test]
+async fn required_tls_defers_a_certificate_for_another_host() {
+    let ca = TestCa::new("test CA");
+    let sink = tls_sink(ca.acceptor(&["other.example"])).await;
+    let h = gateway_to(&sink, &ca, OutboundTls::Required).await;
+    let id = send(&h, "b@dest.example", "wrong name").await;
+    let reply = first_attempt(&h, &id).await;
+    assert!(
+        reply.starts_with("451 4.7.5 certificate of 127.0.0.1 does not verify"),
+        "{reply}"
+    );
+    assert!(sink.messages().is_empty(), "nothing relayed to an unverified host");
+    assert_eq!(h.gateway.queue.scheduled(), 1, "the message stays queued");
+}
+
+#[tokio::test]
+async fn required_tls_defers_a_certificate_from_an_untrusted_ca() {
+    let trusted = TestCa::new("trusted CA");
+    let other = TestCa::new("someone else's CA");
+    let sink = tls_sink(other.acceptor(&["127.0.0.1"])).await;
+    let h = gateway_to(&sink, &trusted, OutboundTls::Required).await;
+    let id = send(&h, "b@dest.example", "untrusted").await;
+    let reply = first_attempt(&h, &id).await;
+    assert!(
+        reply.starts_with("451 4.7.5 certificate of 127.0.0.1 does not verify"),
+        "{reply}"
+    );
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test]
+async fn required_insecure_and_opportunistic_encrypt_without_verifying() {
+    for mode in [OutboundTls::RequiredInsecure, OutboundTls::Opportunistic] {
+        let ca = TestCa::new("test CA");
+        let sink = tls_sink(ca.acceptor(&["other.example"])).await;
+        let h = gateway_to(&sink, &ca, mode).await;
+        send(&h, "b@dest.example", "unverified").await;
+        let got = sink.wait_for_recipient("b@dest.example", Duration::from_secs(10)).await;
+        assert!(got.tls, "{mode:?}: encrypted");
+    }
+}
+
+#[tokio::test]
+async fn required_tls_verifies_an_implicit_tls_smarthost() {
+    let ca = TestCa::new("test CA");
+    let good = Sink::start_with(SinkOptions {
+        implicit_tls: true,
+        acceptor: Some(ca.acceptor(&["127.0.0.1"])),
+        ..Default::default()
+    })
+    .await;
+    let port = good.address.port();
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca_file = ca.write_pem(ca_dir.path()).display().to_string();
+    let h = Harness::start_with(|c| {
+        c.relay.smarthost.port = port;
+        c.relay.smarthost.implicit_tls = true;
+        c.relay.starttls = OutboundTls::Required;
+        c.relay.ca_file = Some(ca_file);
+    })
+    .await;
+    send(&h, "b@dest.example", "implicit").await;
+    assert!(
+        good.wait_for_recipient("b@dest.example", Duration::from_secs(10))
+            .await
+            .tls
+    );
+
+    let bad = Sink::start_with(SinkOptions {
+        implicit_tls: true,
+        acceptor: Some(ca.acceptor(&["other.example"])),
+        ..Default::default()
+    })
+    .await;
+    let port = bad.address.port();
+    let ca_file = ca.write_pem(ca_dir.path()).display().to_string();
+    let h = Harness::start_with(|c| {
+        c.relay.smarthost.port = port;
+        c.relay.smarthost.implicit_tls = true;
+        c.relay.starttls = OutboundTls::Required;
+        c.relay.ca_file = Some(ca_file);
+    })
+    .await;
+    let id = send(&h, "b@dest.example", "implicit, wrong name").await;
+    let reply = first_attempt(&h, &id).await;
+    assert!(
+        reply.starts_with("451 4.7.5 certificate of 127.0.0.1 does not verify"),
+        "{reply}"
+    );
+    assert!(bad.messages().is_empty());
+}
+
+#[tokio::test]
+async fn smarthost_credentials_are_never_sent_without_tls() {
+    // A smarthost (or a man in the middle who stripped STARTTLS) offering AUTH in plaintext.
+    let sink = Sink::start_with(SinkOptions {
+        auth: Some(("relay-user".into(), "relay-pass".into())),
+        ..Default::default()
+    })
+    .await;
+    let port = sink.address.port();
+    let h = Harness::start_with(|c| {
+        c.relay.smarthost.port = port;
+        c.relay.smarthost.username = Some("relay-user".into());
+        c.relay.smarthost.password = Some("relay-pass".into());
+    })
+    .await;
+    let id = send(&h, "b@dest.example", "no tls").await;
+    let reply = first_attempt(&h, &id).await;
+    assert_eq!(reply, "451 4.7.5 not sending credentials to 127.0.0.1 without TLS");
+    let auth_lines: Vec<_> = sink
+        .commands()
+        .into_iter()
+        .filter(|(_, line)| line.to_ascii_uppercase().starts_with("AUTH"))
+        .collect();
+    assert!(auth_lines.is_empty(), "credentials sent in plaintext: {auth_lines:?}");
+    assert!(sink.messages().is_empty());
+    assert_eq!(h.gateway.queue.scheduled(), 1);
+}
+
+#[tokio::test]
+async fn insecure_auth_sends_credentials_to_a_loopback_smarthost() {
+    let sink = Sink::start_with(SinkOptions {
+        auth: Some(("relay-user".into(), "relay-pass".into())),
+        ..Default::default()
+    })
+    .await;
+    let port = sink.address.port();
+    let h = Harness::start_with(|c| {
+        c.relay.smarthost.port = port;
+        c.relay.smarthost.username = Some("relay-user".into());
+        c.relay.smarthost.password = Some("relay-pass".into());
+        c.relay.smarthost.insecure_auth = true;
+    })
+    .await;
+    send(&h, "b@dest.example", "local filter").await;
+    let got = sink.wait_for_recipient("b@dest.example", Duration::from_secs(10)).await;
+    assert_eq!(got.auth_user.as_deref(), Some("relay-user"));
+    assert!(!got.tls);
+}
+
+#[test]
+fn insecure_auth_is_refused_for_a_smarthost_off_loopback() {
+    let text = "[relay]\nmode = \"smarthost\"\n[relay.smarthost]\nhost = \"smtp.provider.example\"\nusername = \"u\"\npassword = \"p\"\ninsecure_auth = true\n";
+    let error = aupgate::config::Config::parse(text)
+        .expect_err("must be refused")
+        .to_string();
+    assert!(error.contains("relay.smarthost.insecure_auth"), "{error}");
+    let text = "[relay]\nmode = \"smarthost\"\nstarttls = \"disabled\"\n[relay.smarthost]\nhost = \"smtp.provider.example\"\nusername = \"u\"\npassword = \"p\"\n";
+    let error = aupgate::config::Config::parse(text)
+        .expect_err("must be refused")
+        .to_string();
+    assert!(error.contains("relay.smarthost.username"), "{error}");
+}
+
+/// MX mode for `dest.example` (MX `mx1.dest.example`), with an MTA-STS policy server.
+struct MtaStsSetup {
+    h: Harness,
+    sink: Sink,
+    policy: PolicyServer,
+}
+
+async fn mta_sts_setup(policy_body: Option<&str>, mx_names: &[&str], starttls: bool) -> MtaStsSetup {
+    let ca = TestCa::new("web PKI stand-in");
+    let sink = Sink::start_with(SinkOptions {
+        starttls,
+        acceptor: Some(ca.acceptor(mx_names)),
+        ..Default::default()
+    })
+    .await;
+    let policy = PolicyServer::start(ca.acceptor(&["mta-sts.dest.example"]), policy_body.unwrap_or("")).await;
+    let (sink_port, policy_port) = (sink.address.port(), policy.address.port());
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = ca.write_pem(dir.path()).display().to_string();
+    let h = Harness::start_with(|c| {
+        c.relay.mode = RelayMode::Mx;
+        c.relay.mx_port = sink_port;
+        c.relay.mta_sts_port = policy_port;
+        c.relay.ca_file = Some(ca_file);
+        c.queue.retry_initial = HumanDuration::secs(60);
+        c.queue.retry_max = HumanDuration::secs(60);
+    })
+    .await;
+    let zone = &h.dns.zone;
+    zone.add("dest.example", Record::Mx(10, "mx1.dest.example".into()));
+    zone.add("mx1.dest.example", Record::A("127.0.0.1".parse().unwrap()));
+    zone.add("mta-sts.dest.example", Record::A("127.0.0.1".parse().unwrap()));
+    if policy_body.is_some() {
+        zone.add("_mta-sts.dest.example", Record::Txt("v=STSv1; id=20261205".into()));
+    }
+    MtaStsSetup { h, sink, policy }
+}
+
+const ENFORCE: &str = "version: STSv1\r\nmode: enforce\r\nmx: mx1.dest.example\r\nmax_age: 86400\r\n";
+
+#[tokio::test]
+async fn mta_sts_enforce_delivers_over_verified_tls_and_caches_the_policy() {
+    let s = mta_sts_setup(Some(ENFORCE), &["mx1.dest.example"], true).await;
+    send(&s.h, "bob@dest.example", "one").await;
+    send(&s.h, "carol@dest.example", "two").await;
+    assert!(
+        s.sink
+            .wait_for_recipient("bob@dest.example", Duration::from_secs(10))
+            .await
+            .tls
+    );
+    assert!(
+        s.sink
+            .wait_for_recipient("carol@dest.example", Duration::from_secs(10))
+            .await
+            .tls
+    );
+    assert_eq!(s.policy.requests(), 1, "the policy is fetched once and cached");
+}
+
+#[tokio::test]
+async fn mta_sts_enforce_defers_a_certificate_that_does_not_verify() {
+    // Opportunistic TLS would deliver this (see the test above); the policy forbids it.
+    let s = mta_sts_setup(Some(ENFORCE), &["wrong.example"], true).await;
+    let id = send(&s.h, "bob@dest.example", "mitm").await;
+    let reply = first_attempt(&s.h, &id).await;
+    assert!(
+        reply.starts_with("451 4.7.5 certificate of mx1.dest.example does not verify"),
+        "{reply}"
+    );
+    assert!(s.sink.messages().is_empty());
+    assert_eq!(s.h.gateway.queue.scheduled(), 1);
+}
+
+#[tokio::test]
+async fn mta_sts_enforce_defers_when_starttls_is_stripped() {
+    let s = mta_sts_setup(Some(ENFORCE), &["mx1.dest.example"], false).await;
+    let id = send(&s.h, "bob@dest.example", "stripped").await;
+    let reply = first_attempt(&s.h, &id).await;
+    assert!(
+        reply.starts_with("451 4.7.5 next hop mx1.dest.example does not offer STARTTLS"),
+        "{reply}"
+    );
+    assert!(s.sink.messages().is_empty());
+}
+
+#[tokio::test]
+async fn mta_sts_enforce_defers_an_mx_the_policy_does_not_list() {
+    let policy = "version: STSv1\r\nmode: enforce\r\nmx: *.mail.dest.example\r\nmax_age: 86400\r\n";
+    let s = mta_sts_setup(Some(policy), &["mx1.dest.example"], true).await;
+    let id = send(&s.h, "bob@dest.example", "unlisted").await;
+    let reply = first_attempt(&s.h, &id).await;
+    assert_eq!(
+        reply,
+        "451 4.7.5 MTA-STS: no MX host of dest.example matches its policy"
+    );
+    assert!(s.sink.messages().is_empty());
+}
+
+#[tokio::test]
+async fn mta_sts_testing_mode_and_no_policy_stay_opportunistic() {
+    let testing = "version: STSv1\r\nmode: testing\r\nmx: mx1.dest.example\r\nmax_age: 86400\r\n";
+    for body in [Some(testing), None] {
+        let s = mta_sts_setup(body, &["wrong.example"], true).await;
+        send(&s.h, "bob@dest.example", "opportunistic").await;
+        let got = s
+            .sink
+            .wait_for_recipient("bob@dest.example", Duration::from_secs(10))
+            .await;
+        assert!(got.tls, "{body:?}: still encrypted");
+        if body.is_none() {
+            assert_eq!(s.policy.requests(), 0, "no TXT record, no fetch");
+        }
+    }
+}
