@@ -28,8 +28,6 @@ pub enum TlsSetupError {
     CaFile { path: String, reason: String },
     #[error("relay.ca_file `{0}` holds no certificate")]
     EmptyCaFile(String),
-    #[error("no trusted root certificates on this system (install ca-certificates or set relay.ca_file)")]
-    NoSystemRoots,
     #[error("TLS client setup: {0}")]
     Setup(String),
 }
@@ -49,11 +47,14 @@ impl Connectors {
         let roots = trusted_roots(config.ca_file.as_deref())?;
         let mut store = RootCertStore::empty();
         let (added, _ignored) = store.add_parsable_certificates(roots.iter().cloned());
-        if added == 0 {
-            return Err(match &config.ca_file {
-                Some(path) => TlsSetupError::EmptyCaFile(path.clone()),
-                None => TlsSetupError::NoSystemRoots,
-            });
+        match (&config.ca_file, added) {
+            (Some(path), 0) => return Err(TlsSetupError::EmptyCaFile(path.clone())),
+            // Still start: opportunistic delivery works, and `required` fails safe (nothing
+            // verifies, every such delivery is deferred) until ca-certificates is installed.
+            (None, 0) => tracing::warn!(
+                "no trusted root certificates on this system: `required` outbound TLS and MTA-STS cannot verify anything (install ca-certificates or set relay.ca_file)"
+            ),
+            _ => {}
         }
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let verifying = ClientConfig::builder_with_provider(provider.clone())
