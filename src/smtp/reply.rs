@@ -158,6 +158,19 @@ pub fn bad_recipient_syntax() -> Reply {
     Reply::new(501, "5.1.3", "Bad recipient address syntax")
 }
 
+/// A MAIL FROM or RCPT TO path over `[limits] max_path_length`: RFC 5321 4.5.3.1.10 names
+/// `501 Path too long`; the enhanced status is the syntax one of that address (RFC 3463: 5.1.7
+/// for the sender, 5.1.3 for a recipient), as for any other malformed path.
+pub fn path_too_long(sender: bool, limit: usize) -> Reply {
+    let status = if sender { "5.1.7" } else { "5.1.3" };
+    Reply::refusal(
+        501,
+        status,
+        "limits.path_length",
+        format!("Path too long (at most {limit} octets, RFC 5321 4.5.3.1.3)"),
+    )
+}
+
 pub fn unsupported_parameter(name: &str) -> Reply {
     Reply::new(555, "5.5.4", format!("Unsupported parameter {name}"))
 }
