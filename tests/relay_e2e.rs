@@ -176,6 +176,7 @@ async fn opportunistic_starttls_and_smarthost_auth() {
     let secure = support::sink::Sink::start_with(support::sink::SinkOptions {
         starttls: true,
         auth: Some(("relay-user".into(), "relay-pass".into())),
+        ..Default::default()
     })
     .await;
     let port = secure.address.port();

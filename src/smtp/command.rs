@@ -41,6 +41,15 @@ impl Path {
         }
     }
 
+    /// True when neither the local part nor the domain holds non-ASCII characters: such an
+    /// address needs `SMTPUTF8` (RFC 6531).
+    pub fn is_ascii(&self) -> bool {
+        match self {
+            Path::Null => true,
+            Path::Mailbox { local, domain } => local.is_ascii() && domain.is_ascii(),
+        }
+    }
+
     pub fn domain(&self) -> Option<&str> {
         match self {
             Path::Null => None,
@@ -68,6 +77,31 @@ pub enum CommandError {
     /// The path in MAIL or RCPT is longer than the maximum (RFC 5321 4.5.3.1.3, 4.5.3.1.10:
     /// `501 Path too long`).
     PathTooLong,
+}
+
+/// `<>` or RFC 3461 xtext (printable ASCII but `+` and `=`, and `+XX` hex escapes): the value of
+/// `AUTH=` on MAIL FROM (RFC 4954 5).
+pub fn is_auth_value(value: &str) -> bool {
+    if value == "<>" {
+        return true;
+    }
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => {
+                let hex = |b: u8| b.is_ascii_digit() || (b'A'..=b'F').contains(&b);
+                match (bytes.get(i + 1), bytes.get(i + 2)) {
+                    (Some(&a), Some(&b)) if hex(a) && hex(b) => i += 3,
+                    _ => return false,
+                }
+            }
+            b'=' => return false,
+            b'!'..=b'~' => i += 1,
+            _ => return false,
+        }
+    }
+    !bytes.is_empty()
 }
 
 /// Parses a command line with the minimum path limit (256 octets).
@@ -380,6 +414,37 @@ mod tests {
         ));
         let routed = format!("RCPT TO:<@{}:{local}@x.example>", "r".repeat(200));
         assert_eq!(parse(routed.as_bytes()), Err(CommandError::PathTooLong));
+    }
+
+    #[test]
+    fn utf8_addresses_are_told_apart() {
+        let Ok(Command::Rcpt { address, .. }) = parse("RCPT TO:<jörg@bücher.example>".as_bytes()) else {
+            panic!("parses");
+        };
+        assert!(!address.is_ascii());
+        assert!(mailbox("a", "b.example").is_ascii());
+        assert!(!mailbox("a", "bücher.example").is_ascii());
+        assert!(Path::Null.is_ascii());
+    }
+
+    #[test]
+    fn auth_parameter_values() {
+        for ok in ["<>", "a@b.example", "e+3Dmc2@example.com", "+2B"] {
+            assert!(is_auth_value(ok), "{ok}");
+        }
+        for bad in ["", "a=b", "+2", "+zz", "a b", "jörg@x", "+2b"] {
+            assert!(!is_auth_value(bad), "{bad}");
+        }
+        assert_eq!(
+            parse(b"MAIL FROM:<a@b.example> AUTH=<>"),
+            Ok(Command::Mail {
+                address: mailbox("a", "b.example"),
+                params: vec![Param {
+                    keyword: "AUTH".into(),
+                    value: Some("<>".into()),
+                }],
+            })
+        );
     }
 
     #[test]

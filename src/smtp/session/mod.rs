@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
 use crate::config::ListenerConfig;
+use crate::queue::MailParams;
 use crate::smtp::command::{self, Command, CommandError, Path};
 use crate::smtp::listener::SmtpContext;
 use crate::smtp::reply::{self, Reply};
@@ -42,7 +43,8 @@ pub(crate) enum End {
 pub(crate) struct Envelope {
     pub sender: Option<Path>,
     pub recipients: Vec<Path>,
-    pub smtputf8: bool,
+    /// `SMTPUTF8` and `BODY=` from MAIL FROM, queued with the message and declared on relay.
+    pub params: MailParams,
 }
 
 /// One client connection.
