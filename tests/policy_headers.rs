@@ -102,6 +102,32 @@ async fn header_rules_refuse_forgery_and_pass_a_clean_message() {
             "550 5.7.1",
             "headers.ambiguous_address",
         ),
+        // A quoted local part that reads as a foreign address, in each originator field.
+        (
+            message("From: \"ceo@bank.example\"@acme.example"),
+            "550 5.7.1",
+            "headers.ambiguous_address",
+        ),
+        (
+            message("From: CEO <\"ceo@bank.example\"@acme.example>"),
+            "550 5.7.1",
+            "headers.ambiguous_address",
+        ),
+        (
+            message("From: a@acme.example\r\nSender: \"ceo@bank.example\"@acme.example"),
+            "550 5.7.1",
+            "headers.ambiguous_address",
+        ),
+        (
+            message("From: a@acme.example\r\nReply-To: \"ceo@bank.example\"@acme.example"),
+            "550 5.7.1",
+            "headers.ambiguous_address",
+        ),
+        (
+            message("From: a@acme.example\r\nResent-From: \"ceo@bank.example\"@acme.example"),
+            "550 5.7.1",
+            "headers.ambiguous_address",
+        ),
         (
             message(
                 "From: a@acme.example\r\nARC-Authentication-Results: i=1; aupgate.localhost; dkim=pass header.d=bank.example",
@@ -174,6 +200,14 @@ async fn a_disabled_header_section_still_holds_from_and_sender_to_owned_domains(
     )
     .await;
     expect(&h, &message("From: a@acme.example, b@acme.example"), "250 2.0.0", None).await;
+    // An address that reads as a foreign one is not one the tenant is known to own.
+    expect(
+        &h,
+        &message("From: \"ceo@bank.example\"@acme.example"),
+        "550 5.7.1",
+        Some("headers.ambiguous_address"),
+    )
+    .await;
     let hops = "Received: from x by y; Mon, 23 Nov 2026 10:00:00 +0000\r\n".repeat(40);
     expect(&h, &message(&format!("{hops}From: a@acme.example")), "250 2.0.0", None).await;
 }

@@ -1,7 +1,7 @@
 //! Queue crash recovery: entries survive a reopen, and a corrupt entry is quarantined instead of
 //! crashing the gateway or being retried in a loop.
 
-use aupgate::queue::{Queue, QueueEntry, QueueError};
+use aupgate::queue::{BodyType, MailParams, Queue, QueueEntry, QueueError};
 
 #[tokio::test]
 async fn entries_survive_reopen_and_corrupt_ones_are_quarantined() {
@@ -25,4 +25,39 @@ async fn entries_survive_reopen_and_corrupt_ones_are_quarantined() {
     assert_eq!(queue.quarantined(), vec!["BROKEN".to_string()]);
     assert_eq!(queue.scheduled(), 1, "the good entry is scheduled again");
     assert!(matches!(queue.load("BROKEN"), Err(QueueError::NotFound(_))));
+}
+
+/// The spool of the first release (entries without a format version, SMTPUTF8 or BODY) is read
+/// after an upgrade: nothing is quarantined and the missing fields take their defaults.
+#[tokio::test]
+async fn an_entry_written_by_the_first_release_is_read_after_an_upgrade() {
+    let fixture = include_bytes!("fixtures/queue_entry_v0.json");
+    let id = "0006471A2B3C4D5E00000001";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue");
+    {
+        let queue = Queue::open(&path).unwrap();
+        queue
+            .write_raw_entry_for_test(id, fixture, b"Subject: x\r\n\r\nx\r\n")
+            .unwrap();
+    }
+    let queue = Queue::open(&path).unwrap();
+    assert!(
+        queue.quarantined().is_empty(),
+        "an upgrade must not quarantine the spool"
+    );
+    assert_eq!(queue.scheduled(), 1);
+    let (entry, body) = queue.load(id).expect("the old entry loads");
+    assert_eq!(body, b"Subject: x\r\n\r\nx\r\n");
+    assert_eq!(entry.version, 0);
+    assert_eq!(entry.sender, "a@acme.example");
+    assert_eq!(entry.pending().count(), 1);
+    assert_eq!(entry.mail_params(), MailParams::default());
+    assert!(!entry.smtputf8);
+    assert_eq!(entry.body_type, BodyType::Unspecified);
+    // Saved again, it is written in the current format.
+    queue.reschedule(&entry).unwrap();
+    let (again, _) = queue.load(id).unwrap();
+    assert_eq!(again.version, aupgate::queue::FORMAT_VERSION);
+    assert_eq!(again.recipients, entry.recipients);
 }

@@ -282,3 +282,43 @@ async fn shutdown_answers_421_to_idle_and_new_sessions() {
     late.expect("421 4.3.0").await;
     stopping.await.unwrap();
 }
+
+/// RFC 5321 4.5.3.1.3: paths of 256 octets (`<` and `>` included) are accepted, longer ones are
+/// refused `501` ("Path too long", 4.5.3.1.10) unless `[limits] max_path_length` allows more.
+#[tokio::test]
+async fn paths_longer_than_the_limit_are_refused_with_501() {
+    // `<` + 60-octet local part + `@` + labels + `.acme.example>`, `len` octets in all (a local
+    // part holds 64 octets at most and a domain 255, so the length is shared between them).
+    let sender = |len: usize| {
+        let local = "l".repeat(60);
+        let fill = len - local.len() - "<@.acme.example>".len();
+        let labels: String = (0..fill).map(|i| if i % 10 == 9 { '.' } else { 'd' }).collect();
+        let labels = if labels.ends_with('.') {
+            format!("{}d", &labels[..labels.len() - 1])
+        } else {
+            labels
+        };
+        format!("{local}@{labels}.acme.example")
+    };
+    assert_eq!(sender(256).len() + 2, 256);
+    let h = Harness::start().await;
+    let mut c = h.connect(h.relay_addr()).await;
+    c.send("EHLO client.test", "250 ").await;
+    let long = c.send(&format!("MAIL FROM:<{}>", sender(257)), "501 5.1.7").await;
+    assert!(long.last().unwrap().ends_with("[rule limits.path_length]"), "{long:?}");
+    c.send(&format!("MAIL FROM:<{}>", sender(256)), "250 2.1.0").await;
+    let rcpt = format!("RCPT TO:<{}>", sender(257).replace("acme.example", "dest.example"));
+    let long = c.send(&rcpt, "501 5.1.3").await;
+    assert!(long.last().unwrap().ends_with("[rule limits.path_length]"), "{long:?}");
+    c.send(
+        &format!("RCPT TO:<{}>", sender(256).replace("acme.example", "dest.example")),
+        "250 2.1.5",
+    )
+    .await;
+
+    let h = Harness::start_with(|c| c.limits.max_path_length = 300).await;
+    let mut c = h.connect(h.relay_addr()).await;
+    c.send("EHLO client.test", "250 ").await;
+    c.send(&format!("MAIL FROM:<{}>", sender(300)), "250 2.1.0").await;
+    c.send(&format!("RCPT TO:<{}>", sender(301)), "501 5.1.3").await;
+}

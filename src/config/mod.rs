@@ -175,6 +175,12 @@ impl Config {
         if limits.max_command_line < 512 {
             errors.push("limits.max_command_line", "must be at least 512 (RFC 5321 4.5.3.1.4)");
         }
+        if limits.max_path_length < crate::smtp::command::MIN_MAX_PATH {
+            errors.push(
+                "limits.max_path_length",
+                "must be at least 256 (RFC 5321 4.5.3.1.3: paths of 256 octets must be accepted)",
+            );
+        }
         if limits.max_data_line < 78 {
             errors.push("limits.max_data_line", "must be at least 78");
         }
@@ -492,6 +498,18 @@ mod tests {
         ] {
             assert!(paths.contains(&expected), "missing {expected} in {paths:?}");
         }
+    }
+
+    #[test]
+    fn path_length_defaults_to_the_rfc_minimum_and_may_grow() {
+        assert_eq!(Config::parse("").expect("defaults").limits.max_path_length, 256);
+        let config = Config::parse("[limits]\nmax_path_length = 512\n").expect("larger is fine");
+        assert_eq!(config.limits.max_path_length, 512);
+        let errors = Config::parse("[limits]\nmax_path_length = 100\n")
+            .expect_err("below the floor")
+            .0;
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].path, "limits.max_path_length");
     }
 
     #[test]

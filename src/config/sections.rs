@@ -99,6 +99,9 @@ pub struct LimitsConfig {
     pub max_command_line: usize,
     /// Longest line of message data, CRLF excluded (RFC 5322 says 998).
     pub max_data_line: usize,
+    /// Longest MAIL FROM / RCPT TO path in octets, `<` and `>` included; longer: `501`. At
+    /// least 256 (RFC 5321 4.5.3.1.3: a server must accept paths of 256 octets).
+    pub max_path_length: usize,
     /// Largest message accepted (advertised as SIZE and enforced while streaming).
     pub max_message_size: ByteSize,
     /// Recipients per message; the next RCPT gets `452 4.5.3`.
@@ -120,6 +123,7 @@ impl Default for LimitsConfig {
             session_timeout: HumanDuration::secs(1_800),
             max_command_line: 2_048,
             max_data_line: 998,
+            max_path_length: crate::smtp::command::MIN_MAX_PATH,
             max_message_size: ByteSize(25 << 20),
             max_recipients: 100,
             max_errors: 10,

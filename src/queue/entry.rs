@@ -1,4 +1,10 @@
 //! One queue entry's envelope and delivery state, stored as JSON beside the raw message body.
+//!
+//! The format is versioned (`version`): fields added since the first release (which wrote no
+//! version) default when absent, so an upgrade reads the spool it finds and never quarantines it
+//! (`tests/fixtures/queue_entry_v0.json` is an entry as that release wrote it). An entry of a
+//! version newer than this code knows is not guessed at: it does not decode, so it is
+//! quarantined (kept, not delivered with parameters we would drop).
 
 use serde::{Deserialize, Serialize};
 
@@ -20,9 +26,37 @@ pub struct RecipientState {
     pub last_reply: Option<String>,
 }
 
+/// The format this code writes; `0` is the first release's (no `version` field).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The message body type the client declared with `BODY=` (RFC 6152).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum BodyType {
+    /// No `BODY=` parameter (and every entry of the first release).
+    #[default]
+    #[serde(rename = "unspecified")]
+    Unspecified,
+    #[serde(rename = "7BIT")]
+    SevenBit,
+    #[serde(rename = "8BITMIME")]
+    EightBitMime,
+}
+
+/// The ESMTP parameters of MAIL FROM that the relay must declare again to the next hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MailParams {
+    /// `SMTPUTF8` (RFC 6531): the envelope or the header may hold UTF-8.
+    pub smtputf8: bool,
+    pub body: BodyType,
+}
+
 /// The envelope and bookkeeping of a queued message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueEntry {
+    /// The format version the entry was read in (absent = 0); always written as
+    /// `FORMAT_VERSION`, since every field of this version is written.
+    #[serde(default, serialize_with = "current_version")]
+    pub version: u32,
     pub id: String,
     pub tenant: String,
     /// Envelope sender; empty for the null sender (never bounced).
@@ -33,6 +67,16 @@ pub struct QueueEntry {
     pub next_attempt_ms: u64,
     /// Trace headers we add (Received), written before the body on relay.
     pub trace: String,
+    /// The client declared `SMTPUTF8` on MAIL FROM (absent in version 0: no).
+    #[serde(default)]
+    pub smtputf8: bool,
+    /// The client's `BODY=` (absent in version 0: unspecified).
+    #[serde(default)]
+    pub body_type: BodyType,
+}
+
+fn current_version<S: serde::Serializer>(_: &u32, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u32(FORMAT_VERSION)
 }
 
 impl QueueEntry {
@@ -45,6 +89,7 @@ impl QueueEntry {
         now_ms: u64,
     ) -> Self {
         QueueEntry {
+            version: FORMAT_VERSION,
             id,
             tenant,
             sender,
@@ -60,6 +105,22 @@ impl QueueEntry {
             attempts: 0,
             next_attempt_ms: now_ms,
             trace,
+            smtputf8: false,
+            body_type: BodyType::Unspecified,
+        }
+    }
+
+    /// The entry with the MAIL FROM parameters the relay declares again.
+    pub fn with_mail_params(mut self, params: MailParams) -> Self {
+        self.smtputf8 = params.smtputf8;
+        self.body_type = params.body;
+        self
+    }
+
+    pub fn mail_params(&self) -> MailParams {
+        MailParams {
+            smtputf8: self.smtputf8,
+            body: self.body_type,
         }
     }
 
@@ -68,11 +129,95 @@ impl QueueEntry {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
+    /// The entry, or `None` for bytes that are not an entry of a version this code knows.
     pub fn decode(bytes: &[u8]) -> Option<QueueEntry> {
-        serde_json::from_slice(bytes).ok()
+        serde_json::from_slice::<QueueEntry>(bytes)
+            .ok()
+            .filter(|entry| entry.version <= FORMAT_VERSION)
     }
 
     pub fn pending(&self) -> impl Iterator<Item = &RecipientState> {
         self.recipients.iter().filter(|r| r.status == RecipientStatus::Pending)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An entry exactly as the first release's `QueueEntry::encode` wrote it.
+    const RELEASE_0: &[u8] = include_bytes!("../../tests/fixtures/queue_entry_v0.json");
+
+    /// The first release's `QueueEntry` field for field (git history: `src/queue/entry.rs` before
+    /// format versions), to show the fixture is byte for byte what that release wrote.
+    #[derive(Serialize, Deserialize)]
+    struct Release0 {
+        id: String,
+        tenant: String,
+        sender: String,
+        recipients: Vec<RecipientState>,
+        created_ms: u64,
+        attempts: u32,
+        next_attempt_ms: u64,
+        trace: String,
+    }
+
+    #[test]
+    fn fixture_is_what_release_0_wrote() {
+        let old: Release0 = serde_json::from_slice(RELEASE_0).expect("release 0 entry");
+        assert_eq!(serde_json::to_vec(&old).unwrap(), RELEASE_0);
+    }
+
+    #[test]
+    fn release_0_entry_decodes_with_defaults() {
+        let entry = QueueEntry::decode(RELEASE_0).expect("an upgrade reads the old spool");
+        assert_eq!(entry.version, 0);
+        assert_eq!(entry.id, "0006471A2B3C4D5E00000001");
+        assert_eq!(entry.sender, "a@acme.example");
+        assert_eq!(entry.attempts, 2);
+        assert_eq!(entry.pending().count(), 1);
+        assert_eq!(entry.recipients[1].status, RecipientStatus::Failed);
+        assert_eq!(entry.mail_params(), MailParams::default());
+        assert!(!entry.smtputf8);
+        assert_eq!(entry.body_type, BodyType::Unspecified);
+        assert!(entry.trace.starts_with("Received: from client.test"));
+        // Written again, it is in the current format.
+        let again = QueueEntry::decode(&entry.encode()).unwrap();
+        assert_eq!(again.version, FORMAT_VERSION);
+        assert_eq!(again.recipients, entry.recipients);
+    }
+
+    #[test]
+    fn new_entries_round_trip_their_parameters() {
+        let params = MailParams {
+            smtputf8: true,
+            body: BodyType::EightBitMime,
+        };
+        let entry = QueueEntry::new(
+            "Q".into(),
+            "t".into(),
+            "jörg@bücher.example".into(),
+            vec!["b@x".into()],
+            String::new(),
+            5,
+        )
+        .with_mail_params(params);
+        let bytes = entry.encode();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.starts_with("{\"version\":1,"), "{text}");
+        assert!(text.contains("\"body_type\":\"8BITMIME\""), "{text}");
+        let back = QueueEntry::decode(&bytes).expect("decodes");
+        assert_eq!(back, entry);
+        assert_eq!(back.mail_params(), params);
+    }
+
+    #[test]
+    fn unknown_newer_versions_are_not_guessed_at() {
+        let text = String::from_utf8(
+            QueueEntry::new("Q".into(), "t".into(), String::new(), vec![], String::new(), 0).encode(),
+        )
+        .unwrap()
+        .replace("\"version\":1", "\"version\":2");
+        assert!(QueueEntry::decode(text.as_bytes()).is_none());
     }
 }

@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 
-pub use entry::{QueueEntry, RecipientState, RecipientStatus};
+pub use entry::{BodyType, MailParams, QueueEntry, RecipientState, RecipientStatus, FORMAT_VERSION};
 use schedule::Schedule;
 
 const CF_META: &str = "meta";
@@ -221,6 +221,16 @@ impl Queue {
     pub fn write_raw_meta_for_test(&self, id: &str, raw: &[u8]) -> Result<(), QueueError> {
         let inner = &self.inner;
         inner.db.put_cf(inner.cf(CF_META), id.as_bytes(), raw)?;
+        Ok(())
+    }
+
+    /// Writes raw metadata and a body, as an older release left them in the spool. Only for
+    /// tests of upgrades.
+    #[doc(hidden)]
+    pub fn write_raw_entry_for_test(&self, id: &str, raw_meta: &[u8], body: &[u8]) -> Result<(), QueueError> {
+        let inner = &self.inner;
+        inner.db.put_cf(inner.cf(CF_BODY), id.as_bytes(), body)?;
+        inner.db.put_cf(inner.cf(CF_META), id.as_bytes(), raw_meta)?;
         Ok(())
     }
 }

@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use mail_send::Credentials;
 use mail_send::SmtpClient;
-use smtp_proto::{EhloResponse, Response, EXT_START_TLS};
+use smtp_proto::{EhloResponse, Response, EXT_8BIT_MIME, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::tls::Connectors;
 use crate::config::OutboundTls;
+use crate::queue::MailParams;
+use crate::relay::envelope::{self, Content, Offered};
 
 /// What the next hop said about one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +30,10 @@ pub struct Transaction<'a> {
     pub recipients: &'a [String],
     pub trace: &'a [u8],
     pub body: &'a [u8],
+    /// What the client declared on MAIL FROM (`SMTPUTF8`, `BODY=`), declared again.
+    pub params: MailParams,
+    /// Where the message has 8-bit octets (`Content::of(trace, body)`, computed once).
+    pub content: Content,
 }
 
 /// How to talk to the next hop.
@@ -88,6 +94,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 pub struct Connection {
     client: SmtpClient<Box<dyn Stream>>,
     pub key: HopKey,
+    /// The extensions of the last EHLO (smtp-proto's `EXT_*` bits): what MAIL FROM may declare.
+    extensions: u32,
 }
 
 /// What a pooled connection may be reused for: the same address, TLS mode and TLS name, so a
@@ -175,6 +183,7 @@ pub async fn connect(address: SocketAddr, hop: &HopSettings<'_>) -> Result<Conne
     Ok(Connection {
         client,
         key: HopKey::new(address, hop),
+        extensions: capabilities.capabilities,
     })
 }
 
@@ -229,15 +238,41 @@ async fn ehlo<T: AsyncRead + AsyncWrite + Unpin>(
     })
 }
 
-/// Runs one transaction on an open connection; per-recipient outcomes, in order. On `Ok` the
-/// connection is ready for the next MAIL FROM; on `Err` it must be dropped.
+/// Runs one transaction on an open connection; per-recipient outcomes, in order. MAIL FROM
+/// declares what the message needs and the hop offers (`envelope::plan`); what the hop cannot
+/// take fails permanently without being sent. On `Ok` the connection is ready for the next MAIL
+/// FROM; on `Err` it must be dropped.
 pub async fn transact(
     connection: &mut Connection,
     hop: &HopSettings<'_>,
     tx: &Transaction<'_>,
 ) -> Result<Vec<Outcome>, SessionFailure> {
+    let offered = Offered {
+        smtputf8: connection.extensions & EXT_SMTP_UTF8 != 0,
+        eight_bit_mime: connection.extensions & EXT_8BIT_MIME != 0,
+        size: connection.extensions & EXT_SIZE != 0,
+    };
+    let size = tx.trace.len() + tx.body.len();
+    let plan = match envelope::plan(tx.sender, tx.recipients, tx.params, tx.content, offered, size) {
+        Ok(plan) => plan,
+        Err(reason) => {
+            return Ok(tx
+                .recipients
+                .iter()
+                .map(|_| Outcome::Permanent(reason.summary()))
+                .collect())
+        }
+    };
+    if plan.refused.iter().all(Option::is_some) {
+        return Ok(plan
+            .refused
+            .into_iter()
+            .flatten()
+            .map(|r| Outcome::Permanent(r.summary()))
+            .collect());
+    }
     let client = &mut connection.client;
-    let mail = command(client, format!("MAIL FROM:<{}>\r\n", tx.sender), "MAIL").await?;
+    let mail = command(client, plan.mail_from, "MAIL").await?;
     if mail.code != 250 {
         let failure = SessionFailure::from_reply("MAIL", &mail);
         let _ = command(client, "RSET\r\n".to_string(), "RSET").await;
@@ -245,7 +280,11 @@ pub async fn transact(
     }
     let mut outcomes = Vec::with_capacity(tx.recipients.len());
     let mut accepted = 0usize;
-    for recipient in tx.recipients {
+    for (recipient, refused) in tx.recipients.iter().zip(plan.refused) {
+        if let Some(reason) = refused {
+            outcomes.push(Outcome::Permanent(reason.summary()));
+            continue;
+        }
         let response = command(client, format!("RCPT TO:<{recipient}>\r\n"), "RCPT").await?;
         outcomes.push(match response.code {
             250 | 251 => {

@@ -1,9 +1,12 @@
 //! Relay (Postfix's `qmgr` + `smtp`): takes due messages from the queue, groups recipients by
 //! destination, delivers with per-destination concurrency limits, retries temporary failures with
 //! exponential backoff, and returns a DSN to the sender for permanent failures and expiry.
+//! MAIL FROM declares again what the client declared (SMTPUTF8, BODY=8BITMIME) and the size, when
+//! the next hop offers each; what a hop cannot take is returned, never converted (`envelope`).
 
 pub mod client;
 mod dsn;
+mod envelope;
 pub mod mta_sts;
 mod pool;
 pub mod route;
@@ -171,6 +174,8 @@ impl Relay {
             recipients: &recipients,
             trace: entry.trace.as_bytes(),
             body,
+            params: entry.mail_params(),
+            content: envelope::Content::of(entry.trace.as_bytes(), body),
         };
         let mut last_failure = String::from("451 4.4.1 no next hop reachable");
         for hop in hops {

@@ -1,5 +1,11 @@
 //! Parses one SMTP command line (without its line ending) into a `Command`. Pure and I/O-free, so it
-//! is unit-tested and fuzzed on byte slices. It checks syntax only; it knows nothing of policy.
+//! is unit-tested and fuzzed on byte slices. It checks syntax and the RFC 5321 size limits only
+//! (local part 64, domain 255, path `max_path` octets); it knows nothing of policy, and nothing of
+//! which parameters a transaction may carry (that is the session's MAIL and RCPT stages).
+
+/// RFC 5321 4.5.3.1.3: a reverse- or forward-path of 256 octets, `<` and `>` included, must be
+/// accepted; the configured maximum may be larger, never smaller.
+pub const MIN_MAX_PATH: usize = 256;
 
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +41,15 @@ impl Path {
         }
     }
 
+    /// True when neither the local part nor the domain holds non-ASCII characters: such an
+    /// address needs `SMTPUTF8` (RFC 6531).
+    pub fn is_ascii(&self) -> bool {
+        match self {
+            Path::Null => true,
+            Path::Mailbox { local, domain } => local.is_ascii() && domain.is_ascii(),
+        }
+    }
+
     pub fn domain(&self) -> Option<&str> {
         match self {
             Path::Null => None,
@@ -59,10 +74,44 @@ pub enum CommandError {
     Syntax(&'static str),
     /// The address in MAIL or RCPT is malformed (`501 5.1.7` / `501 5.1.3`).
     BadAddress,
+    /// The path in MAIL or RCPT is longer than the maximum (RFC 5321 4.5.3.1.3, 4.5.3.1.10:
+    /// `501 Path too long`).
+    PathTooLong,
 }
 
-/// Parses a command line.
+/// `<>` or RFC 3461 xtext (printable ASCII but `+` and `=`, and `+XX` hex escapes): the value of
+/// `AUTH=` on MAIL FROM (RFC 4954 5).
+pub fn is_auth_value(value: &str) -> bool {
+    if value == "<>" {
+        return true;
+    }
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => {
+                let hex = |b: u8| b.is_ascii_digit() || (b'A'..=b'F').contains(&b);
+                match (bytes.get(i + 1), bytes.get(i + 2)) {
+                    (Some(&a), Some(&b)) if hex(a) && hex(b) => i += 3,
+                    _ => return false,
+                }
+            }
+            b'=' => return false,
+            b'!'..=b'~' => i += 1,
+            _ => return false,
+        }
+    }
+    !bytes.is_empty()
+}
+
+/// Parses a command line with the minimum path limit (256 octets).
 pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
+    parse_limited(line, MIN_MAX_PATH)
+}
+
+/// Parses a command line; a MAIL or RCPT path longer than `max_path` octets (`<` and `>`
+/// included) is `PathTooLong`.
+pub fn parse_limited(line: &[u8], max_path: usize) -> Result<Command, CommandError> {
     let Ok(line) = std::str::from_utf8(line) else {
         return Err(CommandError::Syntax("Command line is not valid UTF-8"));
     };
@@ -88,12 +137,12 @@ pub fn parse(line: &[u8]) -> Result<Command, CommandError> {
         }
         "MAIL" => {
             let rest = strip_prefix_ci(rest, "FROM:").ok_or(CommandError::Syntax("Syntax: MAIL FROM:<address>"))?;
-            let (address, params) = parse_path_and_params(rest, true)?;
+            let (address, params) = parse_path_and_params(rest, true, max_path)?;
             Ok(Command::Mail { address, params })
         }
         "RCPT" => {
             let rest = strip_prefix_ci(rest, "TO:").ok_or(CommandError::Syntax("Syntax: RCPT TO:<address>"))?;
-            let (address, params) = parse_path_and_params(rest, false)?;
+            let (address, params) = parse_path_and_params(rest, false, max_path)?;
             Ok(Command::Rcpt { address, params })
         }
         "DATA" => no_args(rest, Command::Data),
@@ -140,11 +189,15 @@ fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     }
 }
 
-fn parse_path_and_params(text: &str, allow_null: bool) -> Result<(Path, Vec<Param>), CommandError> {
+fn parse_path_and_params(text: &str, allow_null: bool, max_path: usize) -> Result<(Path, Vec<Param>), CommandError> {
     if !text.starts_with('<') {
         return Err(CommandError::BadAddress);
     }
     let end = find_path_end(text).ok_or(CommandError::BadAddress)?;
+    // `end` indexes the closing `>`: the path is `end + 1` octets with both brackets.
+    if end + 1 > max_path {
+        return Err(CommandError::PathTooLong);
+    }
     let inner = &text[1..end];
     let path = parse_mailbox(inner, allow_null)?;
     let mut params = Vec::new();
@@ -334,6 +387,64 @@ mod tests {
         for (line, expected) in cases {
             assert_eq!(parse(line.as_bytes()), expected, "line {line:?}");
         }
+    }
+
+    #[test]
+    fn paths_longer_than_the_maximum_are_refused() {
+        // `<` + 64 + `@` + domain + `>`: exactly 256 octets passes, 257 does not.
+        let local = "l".repeat(64);
+        // Labels of 9 octets (a label may hold 63 at most), then `.example`.
+        let domain = |len: usize| {
+            let mut d: Vec<u8> = (0..len - 8).map(|i| if i % 10 == 9 { b'.' } else { b'd' }).collect();
+            if d.last() == Some(&b'.') {
+                *d.last_mut().unwrap() = b'd';
+            }
+            String::from_utf8(d).unwrap() + ".example"
+        };
+        let at_256 = format!("RCPT TO:<{local}@{}>", domain(256 - 64 - 3));
+        let at_257 = format!("RCPT TO:<{local}@{}>", domain(257 - 64 - 3));
+        assert!(matches!(parse(at_256.as_bytes()), Ok(Command::Rcpt { .. })));
+        assert_eq!(parse(at_257.as_bytes()), Err(CommandError::PathTooLong));
+        let mail = format!("MAIL FROM:<{local}@{}> SIZE=10", domain(257 - 64 - 3));
+        assert_eq!(parse(mail.as_bytes()), Err(CommandError::PathTooLong));
+        // A larger configured maximum admits it; a source route counts towards the length.
+        assert!(matches!(
+            parse_limited(at_257.as_bytes(), 300),
+            Ok(Command::Rcpt { .. })
+        ));
+        let routed = format!("RCPT TO:<@{}:{local}@x.example>", "r".repeat(200));
+        assert_eq!(parse(routed.as_bytes()), Err(CommandError::PathTooLong));
+    }
+
+    #[test]
+    fn utf8_addresses_are_told_apart() {
+        let Ok(Command::Rcpt { address, .. }) = parse("RCPT TO:<jörg@bücher.example>".as_bytes()) else {
+            panic!("parses");
+        };
+        assert!(!address.is_ascii());
+        assert!(mailbox("a", "b.example").is_ascii());
+        assert!(!mailbox("a", "bücher.example").is_ascii());
+        assert!(Path::Null.is_ascii());
+    }
+
+    #[test]
+    fn auth_parameter_values() {
+        for ok in ["<>", "a@b.example", "e+3Dmc2@example.com", "+2B"] {
+            assert!(is_auth_value(ok), "{ok}");
+        }
+        for bad in ["", "a=b", "+2", "+zz", "a b", "jörg@x", "+2b"] {
+            assert!(!is_auth_value(bad), "{bad}");
+        }
+        assert_eq!(
+            parse(b"MAIL FROM:<a@b.example> AUTH=<>"),
+            Ok(Command::Mail {
+                address: mailbox("a", "b.example"),
+                params: vec![Param {
+                    keyword: "AUTH".into(),
+                    value: Some("<>".into()),
+                }],
+            })
+        );
     }
 
     #[test]

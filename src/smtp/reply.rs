@@ -158,6 +158,34 @@ pub fn bad_recipient_syntax() -> Reply {
     Reply::new(501, "5.1.3", "Bad recipient address syntax")
 }
 
+/// A MAIL FROM or RCPT TO path over `[limits] max_path_length`: RFC 5321 4.5.3.1.10 names
+/// `501 Path too long`; the enhanced status is the syntax one of that address (RFC 3463: 5.1.7
+/// for the sender, 5.1.3 for a recipient), as for any other malformed path.
+pub fn path_too_long(sender: bool, limit: usize) -> Reply {
+    let status = if sender { "5.1.7" } else { "5.1.3" };
+    Reply::refusal(
+        501,
+        status,
+        "limits.path_length",
+        format!("Path too long (at most {limit} octets, RFC 5321 4.5.3.1.3)"),
+    )
+}
+
+/// A non-ASCII address in a transaction opened without `SMTPUTF8` (RFC 6531 3.4).
+pub fn utf8_address_without_smtputf8(sender: bool) -> Reply {
+    let which = if sender { "sender" } else { "recipient" };
+    Reply::new(
+        553,
+        "5.6.7",
+        format!("Non-ASCII {which} address needs the SMTPUTF8 parameter on MAIL FROM (RFC 6531)"),
+    )
+}
+
+/// `AUTH=` on MAIL FROM that is neither `<>` nor xtext (RFC 4954 5).
+pub fn bad_auth_parameter() -> Reply {
+    Reply::new(501, "5.5.4", "Bad AUTH parameter: <> or an xtext address expected")
+}
+
 pub fn unsupported_parameter(name: &str) -> Reply {
     Reply::new(555, "5.5.4", format!("Unsupported parameter {name}"))
 }
@@ -339,6 +367,28 @@ pub fn queue_write_failed() -> Reply {
         "4.3.0",
         "queue.write",
         "Temporary failure storing the message, please try again later",
+    )
+}
+
+// ----- relay: our own reasons for a recipient's permanent failure (in its DSN) -----
+
+/// The next hop does not offer SMTPUTF8 and the recipient (or the whole envelope or header)
+/// needs it: we never downgrade an address (RFC 6531 3.4, RFC 6532).
+pub fn next_hop_without_smtputf8(what: &str) -> Reply {
+    Reply::new(
+        550,
+        "5.6.7",
+        format!("Not delivered: the next hop does not support SMTPUTF8, which the {what} needs (RFC 6531)"),
+    )
+}
+
+/// The next hop does not offer 8BITMIME and the message has 8-bit content: we do not convert it
+/// (that would break its DKIM signatures), so it is returned (RFC 6152 3).
+pub fn next_hop_without_8bitmime() -> Reply {
+    Reply::new(
+        554,
+        "5.6.3",
+        "Not delivered: the message has 8-bit content and the next hop does not support 8BITMIME (RFC 6152); it is not converted, as that would break its signatures",
     )
 }
 

@@ -1,6 +1,7 @@
 //! A real next-hop SMTP sink on loopback. It records every message it accepts and fails on purpose
 //! by recipient local part: `tempfail@` → `451 4.3.0`, `permfail@` → `550 5.1.1`, `disconnect@` →
-//! drops the connection at RCPT.
+//! drops the connection at RCPT. It offers SIZE, 8BITMIME and SMTPUTF8 unless told not to, and
+//! records the MAIL FROM parameters it was given.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,8 @@ pub struct Received {
     /// The user the client authenticated as, if any.
     pub auth_user: Option<String>,
     pub sender: String,
+    /// The words after the path on MAIL FROM (`BODY=8BITMIME`, `SMTPUTF8`, `SIZE=123`).
+    pub mail_params: Vec<String>,
     pub recipients: Vec<String>,
     /// The message exactly as it came off the wire, dot-unstuffed, without the terminator.
     pub data: Vec<u8>,
@@ -44,6 +47,10 @@ pub struct SinkOptions {
     pub acceptor: Option<tokio_rustls::TlsAcceptor>,
     /// TLS from the first byte (a 465-style smarthost).
     pub implicit_tls: bool,
+    /// Do not offer SMTPUTF8 (and refuse the parameter, `555`).
+    pub no_smtputf8: bool,
+    /// Do not offer 8BITMIME (and refuse `BODY=8BITMIME`, `555`).
+    pub no_8bitmime: bool,
 }
 
 impl Sink {
@@ -182,6 +189,7 @@ async fn handle(
     let mut tls = options.implicit_tls;
     let mut auth_user: Option<String> = None;
     let mut sender = String::new();
+    let mut mail_params: Vec<String> = Vec::new();
     let mut recipients = Vec::new();
     let mut line = String::new();
     loop {
@@ -192,14 +200,25 @@ async fn handle(
         commands.lock().unwrap().push((tls, line.trim_end().to_string()));
         let upper = line.to_ascii_uppercase();
         if upper.starts_with("EHLO") {
-            let mut reply = String::from("250-sink.test\r\n250-PIPELINING\r\n");
+            let mut lines = vec!["sink.test", "PIPELINING", "SIZE 10485760"];
             if options.starttls && !tls {
-                reply.push_str("250-STARTTLS\r\n");
+                lines.push("STARTTLS");
             }
             if options.auth.is_some() {
-                reply.push_str("250-AUTH PLAIN\r\n");
+                lines.push("AUTH PLAIN");
             }
-            reply.push_str("250 8BITMIME\r\n");
+            if !options.no_8bitmime {
+                lines.push("8BITMIME");
+            }
+            if !options.no_smtputf8 {
+                lines.push("SMTPUTF8");
+            }
+            let last = lines.len() - 1;
+            let reply: String = lines
+                .iter()
+                .enumerate()
+                .map(|(i, line)| format!("250{}{line}\r\n", if i == last { ' ' } else { '-' }))
+                .collect();
             conn.write_all(reply.as_bytes()).await?;
         } else if upper.starts_with("STARTTLS") && options.starttls && !tls {
             conn.write_all(b"220 2.0.0 go ahead\r\n").await?;
@@ -232,7 +251,22 @@ async fn handle(
                 conn.write_all(b"530 5.7.0 authentication required\r\n").await?;
                 continue;
             }
+            let params: Vec<String> = line
+                .trim_end()
+                .rsplit_once('>')
+                .map(|(_, rest)| rest.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default();
+            let refused = params.iter().find(|p| {
+                (options.no_smtputf8 && p.eq_ignore_ascii_case("SMTPUTF8"))
+                    || (options.no_8bitmime && p.to_ascii_uppercase().starts_with("BODY="))
+            });
+            if let Some(param) = refused {
+                conn.write_all(format!("555 5.5.4 {param} not supported\r\n").as_bytes())
+                    .await?;
+                continue;
+            }
             sender = between(&line, '<', '>');
+            mail_params = params;
             recipients.clear();
             conn.write_all(b"250 2.1.0 ok\r\n").await?;
         } else if upper.starts_with("RCPT TO:") {
@@ -254,6 +288,7 @@ async fn handle(
                 tls,
                 auth_user: auth_user.clone(),
                 sender: sender.clone(),
+                mail_params: mail_params.clone(),
                 recipients: recipients.clone(),
                 data,
             });

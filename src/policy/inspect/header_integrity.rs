@@ -6,7 +6,9 @@
 //!   the colon as in `From : x`, or no colon), which readers disagree on;
 //! - `headers.received_hops`: more than `max_received` Received fields, a loop (`554 5.4.0`);
 //! - `headers.from_count`: not exactly one From; `headers.sender_count`: more than one Sender;
-//! - `headers.ambiguous_address`: an originator field two readers could read differently;
+//! - `headers.ambiguous_address`: an originator field two readers could read differently, or
+//!   whose quoted local part holds an `@` and so reads as another address
+//!   (`"ceo@bank.example"@tenant.example`);
 //! - `headers.encoded_from`: an encoded-word hiding an address or control characters;
 //! - `headers.sender_required`: several From mailboxes without a single-mailbox Sender;
 //! - `headers.display_name_address`: a display name carrying a foreign address;
@@ -222,7 +224,7 @@ fn foreign(field: &str, mailboxes: &[Mailbox], owns: &dyn Fn(&str) -> bool) -> O
 
 /// Parses an originator field; a refusal names why the field is ambiguous.
 fn originator(value: &str, field: &str, allow_groups: bool) -> Result<Vec<Mailbox>, Refusal> {
-    parse_mailboxes(value, allow_groups).map_err(|error| {
+    let mailboxes = parse_mailboxes(value, allow_groups).map_err(|error| {
         let rule = match error {
             AddressError::EncodedWordInAddress => "headers.encoded_from",
             _ => "headers.ambiguous_address",
@@ -231,7 +233,24 @@ fn originator(value: &str, field: &str, allow_groups: bool) -> Result<Vec<Mailbo
             rule,
             format!("Header forgery: {field} is ambiguous ({})", error.describe()),
         )
-    })
+    })?;
+    if let Some(mailbox) = mailboxes.iter().find(|m| address_in_local_part(&m.local)) {
+        return Err(Refusal::new(
+            "headers.ambiguous_address",
+            format!(
+                "Header forgery: {field} is ambiguous (its quoted local part {} reads as another address)",
+                shown(&mailbox.local)
+            ),
+        ));
+    }
+    Ok(mailboxes)
+}
+
+/// A local part holding an at-sign (only possible quoted, `"ceo@bank.example"@tenant.example`):
+/// a reader shows the foreign address first. Fullwidth and small at-signs count too, as in
+/// display names.
+fn address_in_local_part(local: &str) -> bool {
+    local.contains(['@', '\u{FF20}', '\u{FE6B}'])
 }
 
 /// A display name that shows an address other than the mailbox's own (or one at a tenant's
@@ -387,6 +406,32 @@ mod tests {
             ),
             ("From: a\u{0}@acme.example".into(), Some("headers.ambiguous_address")),
             ("From: Group: a@acme.example;".into(), Some("headers.ambiguous_address")),
+            (
+                "From: \"ceo@bank.example\"@acme.example".into(),
+                Some("headers.ambiguous_address"),
+            ),
+            (
+                "From: CEO <\"ceo@bank.example\"@acme.example>".into(),
+                Some("headers.ambiguous_address"),
+            ),
+            (
+                "From: \"ceo\\@bank.example\"@acme.example".into(),
+                Some("headers.ambiguous_address"),
+            ),
+            (
+                "From: \"ceo\u{FF20}bank.example\"@acme.example".into(),
+                Some("headers.ambiguous_address"),
+            ),
+            (
+                "From: a@acme.example\r\nSender: \"ceo@bank.example\"@acme.example".into(),
+                Some("headers.ambiguous_address"),
+            ),
+            (
+                "From: a@acme.example\r\nResent-From: \"ceo@bank.example\"@acme.example".into(),
+                Some("headers.ambiguous_address"),
+            ),
+            // A quoted local part without an at-sign is an ordinary (if rare) address.
+            ("From: \"john doe\"@acme.example".into(), None),
             ("From: a@acme.example\r\nReply-To: r@bank.example".into(), None),
             (
                 "From : ceo@bank.example\r\nFrom: a@acme.example".into(),
@@ -451,6 +496,13 @@ mod tests {
                 &strict
             ),
             None
+        );
+        assert_eq!(
+            run(
+                "From: a@acme.example\r\nReply-To: \"ceo@bank.example\"@acme.example",
+                &strict
+            ),
+            Some("headers.ambiguous_address")
         );
         let refuse = HeaderRules {
             authentication_results: AuthResultsAction::Refuse,

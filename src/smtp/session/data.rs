@@ -53,7 +53,7 @@ impl Session {
         let now = now_ms();
         // The header block is parsed once: the trace fields, every check and the signer read it.
         let headers = crate::policy::headers::Headers::parse(&body);
-        let trace = self.trace_fields(&queue_id, envelope.smtputf8, &headers, now);
+        let trace = self.trace_fields(&queue_id, envelope.params.smtputf8, &headers, now);
         let decision = engine
             .on_data(&DataContext {
                 tenant: &tenant,
@@ -152,7 +152,8 @@ impl Session {
         let recipients: Vec<String> = envelope.recipients.iter().map(|r| r.to_address()).collect();
         let count = recipients.len();
         let size = body.len();
-        let entry = QueueEntry::new(id.clone(), tenant.to_string(), sender, recipients, prefix, now);
+        let entry = QueueEntry::new(id.clone(), tenant.to_string(), sender, recipients, prefix, now)
+            .with_mail_params(envelope.params);
         match self.ctx.queue.enqueue(entry, body).await {
             Ok(()) => {
                 self.messages += 1;

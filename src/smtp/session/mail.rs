@@ -1,9 +1,15 @@
 //! MAIL FROM: who is sending (identified tenant, or refusal), the ESMTP parameters, then the
 //! policy engine's MAIL checks (suspension, sender-domain ownership, ...).
+//!
+//! Parameters: `SIZE` (RFC 1870), `BODY=7BIT|8BITMIME` (RFC 6152) and `SMTPUTF8` (RFC 6531) are
+//! kept in the envelope and declared again on relay; `AUTH=<>` or an xtext address (RFC 4954 5)
+//! is accepted and its value ignored (the tenant is what AUTH or the network proved). A non-ASCII
+//! sender without `SMTPUTF8` is refused `553 5.6.7`.
 
 use super::{End, Envelope, Session};
 use crate::policy::{MailContext, Verdict};
-use crate::smtp::command::{Param, Path};
+use crate::queue::{BodyType, MailParams};
+use crate::smtp::command::{is_auth_value, Param, Path};
 use crate::smtp::reply;
 
 impl Session {
@@ -35,8 +41,14 @@ impl Session {
             );
             return self.error_reply(reply::relay_denied());
         };
-        let mut smtputf8 = false;
+        let mut mail_params = MailParams::default();
+        let mut seen: Vec<&str> = Vec::with_capacity(params.len());
         for param in &params {
+            // A parameter given twice is a syntax error (RFC 5321 4.1.2: at most once each).
+            if seen.contains(&param.keyword.as_str()) {
+                return self.error_reply(reply::syntax("Duplicate ESMTP parameter"));
+            }
+            seen.push(&param.keyword);
             match (param.keyword.as_str(), param.value.as_deref()) {
                 ("SIZE", Some(value)) => match value.parse::<u64>() {
                     Ok(size) if size > limits.max_message_size.get() => {
@@ -45,11 +57,18 @@ impl Session {
                     Ok(_) => {}
                     Err(_) => return self.error_reply(reply::syntax("Bad SIZE value")),
                 },
-                ("BODY", Some(value))
-                    if value.eq_ignore_ascii_case("7BIT") || value.eq_ignore_ascii_case("8BITMIME") => {}
-                ("SMTPUTF8", None) => smtputf8 = true,
+                ("BODY", Some(value)) if value.eq_ignore_ascii_case("7BIT") => mail_params.body = BodyType::SevenBit,
+                ("BODY", Some(value)) if value.eq_ignore_ascii_case("8BITMIME") => {
+                    mail_params.body = BodyType::EightBitMime;
+                }
+                ("SMTPUTF8", None) => mail_params.smtputf8 = true,
+                ("AUTH", Some(value)) if is_auth_value(value) => {}
+                ("AUTH", _) => return self.error_reply(reply::bad_auth_parameter()),
                 _ => return self.error_reply(reply::unsupported_parameter(&param.keyword)),
             }
+        }
+        if !mail_params.smtputf8 && !sender.is_ascii() {
+            return self.error_reply(reply::utf8_address_without_smtputf8(true));
         }
         let engine = self.ctx.engine.clone();
         let verdict = engine
@@ -64,7 +83,7 @@ impl Session {
             self.envelope = Envelope {
                 sender: Some(sender),
                 recipients: Vec::new(),
-                smtputf8,
+                params: mail_params,
             };
             self.reply(reply::sender_ok());
         }

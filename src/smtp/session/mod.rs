@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
 use crate::config::ListenerConfig;
+use crate::queue::MailParams;
 use crate::smtp::command::{self, Command, CommandError, Path};
 use crate::smtp::listener::SmtpContext;
 use crate::smtp::reply::{self, Reply};
@@ -42,7 +43,8 @@ pub(crate) enum End {
 pub(crate) struct Envelope {
     pub sender: Option<Path>,
     pub recipients: Vec<Path>,
-    pub smtputf8: bool,
+    /// `SMTPUTF8` and `BODY=` from MAIL FROM, queued with the message and declared on relay.
+    pub params: MailParams,
 }
 
 /// One client connection.
@@ -146,16 +148,18 @@ impl Session {
     }
 
     async fn dispatch(&mut self, line: &[u8]) -> Result<(), End> {
-        let command = match command::parse(line) {
+        let max_path = self.ctx.config.limits.max_path_length;
+        let command = match command::parse_limited(line, max_path) {
             Ok(command) => command,
             Err(CommandError::Unknown) => return self.error_reply(reply::unknown_command()),
             Err(CommandError::Syntax(what)) => return self.error_reply(reply::syntax(what)),
-            Err(CommandError::BadAddress) => {
+            Err(error @ (CommandError::BadAddress | CommandError::PathTooLong)) => {
                 let upper = line.get(..4).map(|v| v.to_ascii_uppercase());
-                let reply = if upper.as_deref() == Some(b"MAIL") {
-                    reply::bad_sender_syntax()
-                } else {
-                    reply::bad_recipient_syntax()
+                let sender = upper.as_deref() == Some(b"MAIL");
+                let reply = match (error, sender) {
+                    (CommandError::PathTooLong, _) => reply::path_too_long(sender, max_path),
+                    (_, true) => reply::bad_sender_syntax(),
+                    (_, false) => reply::bad_recipient_syntax(),
                 };
                 return self.error_reply(reply);
             }

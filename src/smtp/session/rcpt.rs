@@ -1,4 +1,5 @@
-//! RCPT TO: the recipient limit, then the policy engine's RCPT checks.
+//! RCPT TO: a non-ASCII recipient only in a `SMTPUTF8` transaction (`553 5.6.7`), the recipient
+//! limit, then the policy engine's RCPT checks.
 
 use super::{End, Session};
 use crate::policy::RcptContext;
@@ -12,6 +13,9 @@ impl Session {
         };
         if let Some(param) = params.first() {
             return self.error_reply(reply::unsupported_parameter(&param.keyword));
+        }
+        if !self.envelope.params.smtputf8 && !recipient.is_ascii() {
+            return self.error_reply(reply::utf8_address_without_smtputf8(false));
         }
         let limit = self.ctx.config.limits.max_recipients;
         if self.envelope.recipients.len() >= limit {
