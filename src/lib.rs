@@ -13,6 +13,7 @@
 //!   quarantine of corrupt entries.
 //! - [`relay`] — delivery workers: MX or smarthost routing, outbound TLS (opportunistic or
 //!   verified, MTA-STS), per-destination concurrency, retries with backoff, DSNs.
+//! - [`health`] — whether the queue and the store can write: degraded periods, logged once.
 //! - [`dns`] — the one resolver (hickory) with configurable nameservers.
 //! - [`store`] — the rate store: windowed counters, exact capped sets, tenant state, blocks,
 //!   events, audit (RocksDB or Redis).
@@ -31,6 +32,8 @@ pub mod config;
 #[cfg(feature = "server")]
 pub mod dns;
 pub mod fingerprint;
+#[cfg(feature = "server")]
+pub mod health;
 pub mod policy;
 #[cfg(feature = "server")]
 pub mod queue;

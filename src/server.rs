@@ -84,6 +84,7 @@ impl Gateway {
                 tenants: tenants.clone(),
                 dns: dns.clone(),
                 token: config.admin.token.clone(),
+                queue: queue.clone(),
             },
             &config.admin.address,
         )
@@ -99,6 +100,7 @@ impl Gateway {
         let smtp_addresses = start_listeners(ctx.clone()).await?;
         let relay = Relay::new(config.clone(), queue.clone(), dns, store.clone())?;
         let relay_task = tokio::spawn(relay.run(shutdown_rx.clone()));
+        tokio::spawn(probe_degraded_queue(queue.clone(), shutdown_rx.clone()));
         if config.store.backend == crate::store::Backend::Redis {
             let ids = config.tenants.iter().map(|t| t.id.clone()).collect();
             tokio::spawn(follow_tenants(store.clone(), ctx.tenants.clone(), ids, shutdown_rx));
@@ -267,4 +269,20 @@ async fn sync_tenants(config: &Config, store: &dyn RateStore) -> anyhow::Result<
         }
     }
     Ok(directory)
+}
+
+/// While the queue's writes fail (a full disk), tries a small write every
+/// [`crate::health::PROBE_INTERVAL`], so the queue reports itself healthy again as soon as
+/// RocksDB has resumed, even before the next message arrives.
+async fn probe_degraded_queue(queue: Queue, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(crate::health::PROBE_INTERVAL) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        if queue.health().degraded().is_some() {
+            let queue = queue.clone();
+            let _ = tokio::task::spawn_blocking(move || queue.probe()).await;
+        }
+    }
 }

@@ -26,6 +26,8 @@ pub struct AdminState {
     pub tenants: Arc<TenantDirectory>,
     pub dns: crate::dns::Dns,
     pub token: Option<String>,
+    /// The spool, for `/health`.
+    pub queue: crate::queue::Queue,
 }
 
 pub(crate) type ApiResult<T> = Result<Json<T>, (StatusCode, Json<api::ApiError>)>;
@@ -57,7 +59,7 @@ pub async fn start(state: AdminState, address: &str) -> std::io::Result<SocketAd
             post(domains::mark_verified),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(health))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
@@ -69,6 +71,23 @@ pub async fn start(state: AdminState, address: &str) -> std::io::Result<SocketAd
         }
     });
     Ok(bound)
+}
+
+/// `200 ok` while the queue and the store can write; `503 degraded: …` naming what fails and
+/// for how long (a full disk) until they can again.
+async fn health(State(state): State<AdminState>) -> (StatusCode, String) {
+    let problems: Vec<String> = [state.queue.health().describe(), state.store.degraded()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if problems.is_empty() {
+        (StatusCode::OK, "ok".into())
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("degraded: {}", problems.join("; ")),
+        )
+    }
 }
 
 async fn authorize(

@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 
+use crate::health::Health;
 pub use entry::{BodyType, MailParams, QueueEntry, RecipientState, RecipientStatus, FORMAT_VERSION};
 use schedule::Schedule;
 
@@ -43,6 +44,20 @@ struct Inner {
     db: DB,
     schedule: Schedule,
     counter: AtomicU32,
+    /// Whether writes succeed (a full disk makes them fail; RocksDB resumes by itself once
+    /// there is room again, see [`Queue::probe`]).
+    health: Health,
+}
+
+impl Inner {
+    /// Reports a write's outcome to the health tracker.
+    fn track<T>(&self, result: Result<T, rocksdb::Error>) -> Result<T, QueueError> {
+        match &result {
+            Ok(_) => self.health.succeeded(),
+            Err(error) => self.health.failed(error),
+        }
+        Ok(result?)
+    }
 }
 
 /// Milliseconds since the Unix epoch.
@@ -73,6 +88,7 @@ impl Queue {
                 db,
                 schedule: Schedule::default(),
                 counter: AtomicU32::new(rand::random()),
+                health: Health::new("queue"),
             }),
         };
         queue.recover()?;
@@ -104,8 +120,7 @@ impl Queue {
             batch.put_cf(inner.cf(CF_META), id.as_bytes(), entry.encode());
             let mut write = WriteOptions::default();
             write.set_sync(true);
-            inner.db.write_opt(batch, &write)?;
-            Ok(())
+            inner.track(inner.db.write_opt(batch, &write))
         })
         .await
         .map_err(|e| QueueError::Worker(e.to_string()))??;
@@ -138,9 +153,7 @@ impl Queue {
     /// Saves an entry's changed delivery state and schedules its next attempt.
     pub fn reschedule(&self, entry: &QueueEntry) -> Result<(), QueueError> {
         let inner = &self.inner;
-        inner
-            .db
-            .put_cf(inner.cf(CF_META), entry.id.as_bytes(), entry.encode())?;
+        inner.track(inner.db.put_cf(inner.cf(CF_META), entry.id.as_bytes(), entry.encode()))?;
         inner.schedule.insert(entry.next_attempt_ms, entry.id.clone());
         Ok(())
     }
@@ -156,8 +169,22 @@ impl Queue {
         let mut batch = WriteBatch::default();
         batch.delete_cf(inner.cf(CF_META), id.as_bytes());
         batch.delete_cf(inner.cf(CF_BODY), id.as_bytes());
-        inner.db.write(batch)?;
-        Ok(())
+        inner.track(inner.db.write(batch))
+    }
+
+    /// Whether the queue's writes succeed.
+    pub fn health(&self) -> &Health {
+        &self.inner.health
+    }
+
+    /// One small synced write, to learn whether writes succeed again while the queue is
+    /// degraded. RocksDB stops writing after a failed WAL write and resumes by itself (its
+    /// `SstFileManager` polls for free space every 5 s and flushes); this write sees when it has.
+    pub fn probe(&self) {
+        let inner = &self.inner;
+        let mut write = WriteOptions::default();
+        write.set_sync(true);
+        let _ = inner.track(inner.db.put_opt(b"health-probe", now_ms().to_be_bytes(), &write));
     }
 
     /// Number of entries waiting in the schedule (not counting deliveries in flight).

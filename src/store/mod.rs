@@ -53,6 +53,12 @@ pub trait RateStore: Send + Sync {
     /// `"rocksdb"` or `"redis"`.
     fn backend(&self) -> &'static str;
 
+    /// What keeps the store from writing now (`/health`), if anything. Redis answers each
+    /// operation itself, so an outage shows in the operations (`451 4.3.0`), not here.
+    fn degraded(&self) -> Option<String> {
+        None
+    }
+
     /// Waits until every write made so far is as durable as the backend promises: in RocksDB's
     /// WAL (the embedded store writes behind, in batches); Redis has applied a write when it
     /// answers, so there is nothing to wait for.

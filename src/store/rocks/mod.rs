@@ -262,6 +262,10 @@ impl RateStore for RocksStore {
         "rocksdb"
     }
 
+    fn degraded(&self) -> Option<String> {
+        self.inner.writer.health().describe()
+    }
+
     fn sync(&self) -> BoxFut<'_, ()> {
         Box::pin(async move { self.inner.writer.wait_applied(self.inner.writer.submitted()).await })
     }

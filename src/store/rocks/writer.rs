@@ -23,6 +23,8 @@
 //!
 //! Failure: a write RocksDB refuses (disk full, I/O error) makes the writer fail every later
 //! operation with that error: the gateway defers mail (`451`) rather than count in memory only.
+//! Meanwhile the writer tries a small write every [`crate::health::PROBE_INTERVAL`]; once one
+//! succeeds (RocksDB resumes by itself when there is room again) operations are accepted again.
 //! The queue is bounded ([`MAX_QUEUED_OPS`]): a writer that falls behind slows committers down.
 
 // foldhash: several times faster than SipHash on short keys, still seeded per process.
@@ -157,6 +159,8 @@ struct Shared {
     submitted: AtomicU64,
     overlay: Box<[Mutex<OverlayShard>]>,
     hasher: foldhash::fast::RandomState,
+    /// Degraded periods (writes refused), for `/health` and the log.
+    health: crate::health::Health,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -204,6 +208,7 @@ impl Writer {
             submitted: AtomicU64::new(0),
             overlay: (0..OVERLAY_SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: foldhash::fast::RandomState::default(),
+            health: crate::health::Health::new("store"),
         });
         let for_thread = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -295,6 +300,11 @@ impl Writer {
         }
     }
 
+    /// Whether writes succeed.
+    pub(crate) fn health(&self) -> &crate::health::Health {
+        &self.shared.health
+    }
+
     /// The sequence number of the newest queued batch.
     pub(crate) fn submitted(&self) -> u64 {
         self.shared.submitted.load(Ordering::Acquire)
@@ -364,9 +374,41 @@ impl Drop for Writer {
 
 /// Marks the store failed and wakes everyone who waits on the writer.
 fn fail(shared: &Shared, error: String) {
+    shared.health.failed(&error);
     lock(&shared.progress).failed.get_or_insert(error);
     shared.room.notify_all();
     shared.published();
+}
+
+/// While the store is failed and nothing is queued: waits a little (or until stopped), then
+/// tries one small write. RocksDB refuses every write after a failed WAL append until it has
+/// resumed by itself (its `SstFileManager` polls for free space every 5 s); once this write
+/// succeeds, operations are accepted again. The writes of the failed batches are lost, as a
+/// `kill -9` loses the last batch: a limit may be that much more lenient for one window.
+fn heal<'a>(
+    shared: &'a Shared,
+    queue: MutexGuard<'a, Queue>,
+    db: &DB,
+    write_opts: &WriteOptions,
+) -> MutexGuard<'a, Queue> {
+    let queue = shared
+        .work
+        .wait_timeout(queue, crate::health::PROBE_INTERVAL)
+        .unwrap_or_else(PoisonError::into_inner)
+        .0;
+    if queue.stop || !queue.batches.is_empty() {
+        return queue;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    if db.put_opt(b"health-probe", now.to_be_bytes(), write_opts).is_ok() {
+        lock(&shared.progress).failed = None;
+        shared.health.succeeded();
+        shared.room.notify_all();
+    }
+    queue
 }
 
 /// The writer thread: take all that is queued, write it as one batch, publish the progress.
@@ -375,6 +417,10 @@ fn run(shared: &Shared, db: &DB, write_opts: &WriteOptions, combine: CombineMerg
         let (batches, last_seq) = {
             let mut queue = lock(&shared.queue);
             while queue.batches.is_empty() && !queue.stop {
+                if shared.failed().is_some() {
+                    queue = heal(shared, queue, db, write_opts);
+                    continue;
+                }
                 queue.writer_waiting = true;
                 queue = shared.work.wait(queue).unwrap_or_else(PoisonError::into_inner);
             }
@@ -426,7 +472,8 @@ fn run(shared: &Shared, db: &DB, write_opts: &WriteOptions, combine: CombineMerg
                 Ok(()) if !failed => progress.applied = last_seq,
                 Ok(()) => {}
                 Err(error) => {
-                    tracing::error!(%error, "rate store write failed; every later store operation fails");
+                    tracing::error!(%error, "rate store write failed; store operations fail until a write succeeds again");
+                    shared.health.failed(&error);
                     progress.failed = Some(error.to_string());
                 }
             }
