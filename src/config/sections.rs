@@ -91,7 +91,9 @@ pub struct LimitsConfig {
     pub max_connections: usize,
     /// Open SMTP connections per client IP; above it `421 4.7.0` at once.
     pub max_connections_per_ip: usize,
-    /// Longest wait for one command line (and for each read during DATA).
+    /// Longest time for one command line, from its first byte to its CRLF (a client trickling
+    /// one byte at a time gets no more), and longest idle wait for the next command; also the
+    /// longest wait for each read during DATA. Then `421 4.4.2`.
     pub command_timeout: HumanDuration,
     /// Longest whole session.
     pub session_timeout: HumanDuration,
@@ -109,6 +111,13 @@ pub struct LimitsConfig {
     pub max_messages_per_session: usize,
     /// Bytes a session may send in total before it is closed with `421 4.7.0`.
     pub max_session_bytes: ByteSize,
+    /// Slowest DATA transfer accepted, in bytes per second, averaged from the `354` on: once
+    /// `data_rate_grace` has passed, a message whose bytes so far fall below this rate is cut with
+    /// `421 4.4.2` (nothing is queued). `0` turns the check off.
+    pub data_min_rate: ByteSize,
+    /// How long a DATA transfer may run before `data_min_rate` applies (slow starts, TCP
+    /// slow start on long paths).
+    pub data_rate_grace: HumanDuration,
 }
 
 impl Default for LimitsConfig {
@@ -125,6 +134,8 @@ impl Default for LimitsConfig {
             max_errors: 10,
             max_messages_per_session: 1_000,
             max_session_bytes: ByteSize(1 << 30),
+            data_min_rate: ByteSize(1 << 10),
+            data_rate_grace: HumanDuration::secs(30),
         }
     }
 }

@@ -103,6 +103,16 @@ pub fn timeout(hostname: &str) -> Reply {
     Reply::new(421, "4.4.2", format!("{hostname} timeout exceeded, closing connection"))
 }
 
+/// A DATA transfer slower than `[limits] data_min_rate` after its grace period.
+pub fn data_too_slow(hostname: &str) -> Reply {
+    Reply::refusal(
+        421,
+        "4.4.2",
+        "limits.data_rate",
+        format!("{hostname} data transfer too slow, closing connection"),
+    )
+}
+
 pub fn too_many_errors() -> Reply {
     Reply::new(421, "4.7.0", "Too many errors, closing connection")
 }

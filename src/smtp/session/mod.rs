@@ -1,10 +1,11 @@
 //! One SMTP session: reads command lines (pipelined), dispatches each to its stage, writes replies,
 //! and enforces the session limits (per-command deadline, whole-session deadline, byte budget,
 //! error count), each ending with a proper reply. One file per stage: `ehlo`, `auth`, `mail`,
-//! `rcpt`, `data`, `starttls`.
+//! `rcpt`, `data`, `starttls`; `io` and `deadline` for reading within the limits.
 
 mod auth;
 mod data;
+mod deadline;
 mod ehlo;
 mod io;
 mod mail;
@@ -65,6 +66,8 @@ pub struct Session {
     messages: usize,
     bytes_read: u64,
     deadline: Instant,
+    /// When the first byte of the command line being read arrived (None: no byte of it yet).
+    line_started: Option<Instant>,
     /// True while a line longer than the limit is being skipped.
     discarding_line: bool,
 }
@@ -96,6 +99,7 @@ impl Session {
             messages: 0,
             bytes_read: 0,
             deadline,
+            line_started: None,
             discarding_line: false,
         }
     }
