@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::types::{ByteSize, HumanDuration};
+use super::types::{ByteSize, HumanDuration, Rate};
 
 /// `[server]`: identity and files of this gateway node.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -118,6 +118,18 @@ pub struct LimitsConfig {
     /// How long a DATA transfer may run before `data_min_rate` applies (slow starts, TCP
     /// slow start on long paths).
     pub data_rate_grace: HumanDuration,
+    /// Failed AUTH attempts from one client address (`"10/10m"`: count and window) after which
+    /// that address gets `421 4.7.0` at connect and at AUTH for `auth_lockout`. Counted in the
+    /// rate store, so every node sharing it sees them; a successful AUTH does not reset the count.
+    pub auth_failures: Rate,
+    /// How long an address that reached `auth_failures` is refused.
+    pub auth_lockout: HumanDuration,
+    /// Failed AUTH attempts for one user name, from any addresses; beyond it every AUTH as that
+    /// name gets `535 5.7.8` without its password being checked, until the failures age out of
+    /// the window (applies to names that do not exist too, so the answer reveals nothing).
+    pub auth_user_failures: Rate,
+    /// Wait before every `535` reply to a failed AUTH (slows guessing within a session).
+    pub auth_failure_delay: HumanDuration,
 }
 
 impl Default for LimitsConfig {
@@ -136,6 +148,10 @@ impl Default for LimitsConfig {
             max_session_bytes: ByteSize(1 << 30),
             data_min_rate: ByteSize(1 << 10),
             data_rate_grace: HumanDuration::secs(30),
+            auth_failures: Rate::new(10, std::time::Duration::from_secs(600)),
+            auth_lockout: HumanDuration::secs(900),
+            auth_user_failures: Rate::new(20, std::time::Duration::from_secs(600)),
+            auth_failure_delay: HumanDuration::secs(1),
         }
     }
 }

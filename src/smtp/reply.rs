@@ -235,6 +235,26 @@ pub fn auth_challenge(challenge_b64: &'static str) -> Reply {
     }
 }
 
+/// The client's address failed AUTH `[limits] auth_failures` times: locked out for a while.
+pub fn auth_address_locked() -> Reply {
+    Reply::refusal(
+        421,
+        "4.7.0",
+        "auth.address_lockout",
+        "Too many failed authentications from your address, try again later",
+    )
+}
+
+/// The failure counts could not be read or written: no password is checked (RFC 4954 6).
+pub fn auth_temporary_failure() -> Reply {
+    Reply::refusal(
+        454,
+        "4.7.0",
+        "auth.failures",
+        "Temporary authentication failure, please try again later",
+    )
+}
+
 pub fn already_authenticated() -> Reply {
     Reply::new(503, "5.5.1", "Already authenticated")
 }

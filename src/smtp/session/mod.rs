@@ -1,9 +1,11 @@
 //! One SMTP session: reads command lines (pipelined), dispatches each to its stage, writes replies,
 //! and enforces the session limits (per-command deadline, whole-session deadline, byte budget,
-//! error count), each ending with a proper reply. One file per stage: `ehlo`, `auth`, `mail`,
-//! `rcpt`, `data`, `starttls`; `io` and `deadline` for reading within the limits.
+//! error count), each ending with a proper reply. One file per stage: `ehlo`, `auth` (with
+//! `auth_check`: lockouts and the password check), `mail`, `rcpt`, `data`, `starttls`; `io` and
+//! `deadline` for reading within the limits.
 
 mod auth;
+mod auth_check;
 mod data;
 mod deadline;
 mod ehlo;
@@ -108,6 +110,11 @@ impl Session {
     pub async fn run(mut self) {
         if let Some(tenant) = &self.network_tenant {
             tracing::Span::current().record("tenant", tenant.id.as_str());
+        }
+        if self.admit_address().await.is_err() {
+            let _ = self.flush().await;
+            self.close().await;
+            return;
         }
         self.reply(reply::greeting(&self.ctx.config.server.hostname));
         loop {
