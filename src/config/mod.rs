@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use sections::*;
-pub use types::{ByteSize, HumanDuration};
+pub use types::{ByteSize, HumanDuration, Rate};
 
 /// The demo configuration `aupgate serve` runs when no `--config` is given.
 pub const DEMO_CONFIG: &str = include_str!("../../deploy/aupgate.demo.toml");
@@ -38,6 +38,10 @@ pub struct Config {
     #[serde(rename = "tenant")]
     pub tenants: Vec<TenantConfig>,
 }
+
+/// Largest failure count `[limits] auth_failures` / `auth_user_failures` may name (the store's
+/// event logs keep every timestamp, up to `store::MAX_CAP`).
+pub const MAX_AUTH_FAILURES: u32 = 10_000;
 
 /// Every problem found in a config, each with its path (`limits.command_timeout`, `tenant[1].networks[0]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +193,24 @@ impl Config {
         }
         if limits.session_timeout.get().is_zero() {
             errors.push("limits.session_timeout", "must be longer than 0");
+        }
+        for (name, rate) in [
+            ("auth_failures", limits.auth_failures),
+            ("auth_user_failures", limits.auth_user_failures),
+        ] {
+            // Failures are kept one timestamp each in the store's capped event logs.
+            if rate.count == 0 || rate.count > MAX_AUTH_FAILURES {
+                errors.push(
+                    format!("limits.{name}"),
+                    format!("the count must be between 1 and {MAX_AUTH_FAILURES}"),
+                );
+            }
+        }
+        if limits.auth_lockout.get().is_zero() {
+            errors.push("limits.auth_lockout", "must be longer than 0");
+        }
+        if limits.auth_failure_delay.get() > std::time::Duration::from_secs(30) {
+            errors.push("limits.auth_failure_delay", "must be at most 30s");
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             errors.push("tls", "`cert` and `key` must be given together");
@@ -431,6 +453,35 @@ mod tests {
     }
 
     #[test]
+    fn slow_client_and_auth_limits_parse() {
+        let config = Config::parse(
+            "[limits]\ndata_min_rate = \"2KiB\"\ndata_rate_grace = \"5s\"\nauth_failures = \"5/1h\"\nauth_user_failures = \"50/h\"\nauth_lockout = \"30m\"\nauth_failure_delay = \"250ms\"\n",
+        )
+        .expect("valid");
+        let limits = &config.limits;
+        assert_eq!(limits.data_min_rate.get(), 2048);
+        assert_eq!(limits.data_rate_grace.get().as_secs(), 5);
+        assert_eq!(
+            limits.auth_failures,
+            Rate::new(5, std::time::Duration::from_secs(3_600))
+        );
+        assert_eq!(limits.auth_user_failures.count, 50);
+        assert_eq!(limits.auth_lockout.get().as_secs(), 1_800);
+        assert_eq!(limits.auth_failure_delay.get().as_millis(), 250);
+        let defaults = Config::parse("").expect("defaults").limits;
+        assert_eq!(
+            defaults.auth_failures,
+            Rate::new(10, std::time::Duration::from_secs(600))
+        );
+        assert_eq!(defaults.auth_failure_delay.get().as_secs(), 1);
+        let errors = Config::parse("[limits]\nauth_failures = \"20000/1h\"\nauth_lockout = \"0s\"\n")
+            .expect_err("invalid")
+            .0;
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["limits.auth_failures", "limits.auth_lockout"]);
+    }
+
+    #[test]
     fn worker_threads_default_to_four_per_cpu_within_bounds() {
         let config = Config::parse("").expect("empty config");
         let auto = config.server.effective_worker_threads();
@@ -469,6 +520,9 @@ mod tests {
             command_timeout = "forever"
             max_recipients = 0
             session_timeout = "3 weeks"
+            auth_failures = "10/forever"
+            auth_user_failures = "ten/10m"
+            data_min_rate = "fast"
             [relay]
             mode = "carrier-pigeon"
             [dns]
@@ -489,6 +543,9 @@ mod tests {
             "server.hostnme",
             "limits.command_timeout",
             "limits.session_timeout",
+            "limits.auth_failures",
+            "limits.auth_user_failures",
+            "limits.data_min_rate",
             "relay.mode",
             "dns.nameservers[0]",
             "bogus",

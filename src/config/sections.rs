@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::types::{ByteSize, HumanDuration};
+use super::types::{ByteSize, HumanDuration, Rate};
 
 /// `[server]`: identity and files of this gateway node.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -91,7 +91,9 @@ pub struct LimitsConfig {
     pub max_connections: usize,
     /// Open SMTP connections per client IP; above it `421 4.7.0` at once.
     pub max_connections_per_ip: usize,
-    /// Longest wait for one command line (and for each read during DATA).
+    /// Longest time for one command line, from its first byte to its CRLF (a client trickling
+    /// one byte at a time gets no more), and longest idle wait for the next command; also the
+    /// longest wait for each read during DATA. Then `421 4.4.2`.
     pub command_timeout: HumanDuration,
     /// Longest whole session.
     pub session_timeout: HumanDuration,
@@ -112,6 +114,25 @@ pub struct LimitsConfig {
     pub max_messages_per_session: usize,
     /// Bytes a session may send in total before it is closed with `421 4.7.0`.
     pub max_session_bytes: ByteSize,
+    /// Slowest DATA transfer accepted, in bytes per second, averaged from the `354` on: once
+    /// `data_rate_grace` has passed, a message whose bytes so far fall below this rate is cut with
+    /// `421 4.4.2` (nothing is queued). `0` turns the check off.
+    pub data_min_rate: ByteSize,
+    /// How long a DATA transfer may run before `data_min_rate` applies (slow starts, TCP
+    /// slow start on long paths).
+    pub data_rate_grace: HumanDuration,
+    /// Failed AUTH attempts from one client address (`"10/10m"`: count and window) after which
+    /// that address gets `421 4.7.0` at connect and at AUTH for `auth_lockout`. Counted in the
+    /// rate store, so every node sharing it sees them; a successful AUTH does not reset the count.
+    pub auth_failures: Rate,
+    /// How long an address that reached `auth_failures` is refused.
+    pub auth_lockout: HumanDuration,
+    /// Failed AUTH attempts for one user name, from any addresses; beyond it every AUTH as that
+    /// name gets `535 5.7.8` without its password being checked, until the failures age out of
+    /// the window (applies to names that do not exist too, so the answer reveals nothing).
+    pub auth_user_failures: Rate,
+    /// Wait before every `535` reply to a failed AUTH (slows guessing within a session).
+    pub auth_failure_delay: HumanDuration,
 }
 
 impl Default for LimitsConfig {
@@ -129,6 +150,12 @@ impl Default for LimitsConfig {
             max_errors: 10,
             max_messages_per_session: 1_000,
             max_session_bytes: ByteSize(1 << 30),
+            data_min_rate: ByteSize(1 << 10),
+            data_rate_grace: HumanDuration::secs(30),
+            auth_failures: Rate::new(10, std::time::Duration::from_secs(600)),
+            auth_lockout: HumanDuration::secs(900),
+            auth_user_failures: Rate::new(20, std::time::Duration::from_secs(600)),
+            auth_failure_delay: HumanDuration::secs(1),
         }
     }
 }

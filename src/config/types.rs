@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::units::{parse_duration, parse_size};
+use super::units::{parse_duration, parse_rate, parse_size};
 
 /// A duration written as a string: `"30s"`, `"5m"`, `"24h"`, `"5d"`, `"250ms"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,5 +76,33 @@ impl<'de> Deserialize<'de> for ByteSize {
 impl Serialize for ByteSize {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_u64(self.0)
+    }
+}
+
+/// A number of events in a window, written `"10/10m"` (or `"100/h"`): parsed once at load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub window: Duration,
+}
+
+impl Rate {
+    pub const fn new(count: u32, window: Duration) -> Self {
+        Self { count, window }
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_rate(&text)
+            .map(|(count, window)| Rate { count, window })
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format!("{}/{}ms", self.count, self.window.as_millis()))
     }
 }

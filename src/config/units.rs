@@ -29,6 +29,30 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("duration `{text}` is too large"))
 }
 
+/// Parses a rate `"<count>/<duration>"` (`"10/10m"`; a unit alone is one of it: `"100/h"`).
+pub fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
+    let text = text.trim();
+    let Some((count, window)) = text.split_once('/') else {
+        return Err(format!(
+            "`{text}` is not a rate (expected e.g. \"10/10m\" or \"100/h\")"
+        ));
+    };
+    let count: u32 = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}`: the count before `/` must be a whole number"))?;
+    let window = window.trim();
+    let window = if window.starts_with(|c: char| c.is_ascii_digit()) {
+        parse_duration(window)?
+    } else {
+        parse_duration(&format!("1{window}"))?
+    };
+    if window.is_zero() {
+        return Err(format!("`{text}`: the window must be longer than 0"));
+    }
+    Ok((count, window))
+}
+
 /// Parses a size: a bare number of bytes or a number with `B`, `KiB`, `MiB`, `GiB`, `KB`, `MB`, `GB`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
@@ -72,6 +96,18 @@ mod tests {
         assert!(parse_duration("3 weeks").is_err());
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("10/10m"), Ok((10, Duration::from_secs(600))));
+        assert_eq!(parse_rate("100/h"), Ok((100, Duration::from_secs(3_600))));
+        assert_eq!(parse_rate(" 3 / 2s "), Ok((3, Duration::from_secs(2))));
+        assert!(parse_rate("10").is_err());
+        assert!(parse_rate("x/10m").is_err());
+        assert!(parse_rate("-1/10m").is_err());
+        assert!(parse_rate("10/0s").is_err());
+        assert!(parse_rate("10/forever").is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@ use tracing::Instrument;
 use crate::config::{Config, ListenerConfig, ListenerTls};
 use crate::policy::Engine;
 use crate::queue::Queue;
+use crate::smtp::auth_guard::AuthGuard;
 use crate::smtp::reply::{self, Reply};
 use crate::smtp::session::Session;
 use crate::tenant::TenantDirectory;
@@ -30,6 +31,8 @@ pub struct SmtpContext {
     pub tls: Option<TlsAcceptor>,
     pub shutdown: watch::Receiver<bool>,
     pub connections: Connections,
+    /// Failed-AUTH counts and lockouts, and the argon2 slots.
+    pub auth_guard: AuthGuard,
     next_session: AtomicU64,
 }
 
@@ -42,6 +45,7 @@ impl SmtpContext {
         tls: Option<TlsAcceptor>,
         shutdown: watch::Receiver<bool>,
     ) -> SmtpContext {
+        let auth_guard = AuthGuard::new(engine.store().clone(), &config.limits);
         SmtpContext {
             config,
             tenants,
@@ -50,6 +54,7 @@ impl SmtpContext {
             tls,
             shutdown,
             connections: Connections::default(),
+            auth_guard,
             next_session: AtomicU64::new(1),
         }
     }

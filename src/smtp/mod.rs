@@ -1,6 +1,8 @@
 //! SMTP ingress: listeners, sessions, the reply catalogue, the command parser and the DATA
 //! receiver. It identifies the client and asks the policy engine; it holds no policy of its own.
 
+#[cfg(feature = "server")]
+pub mod auth_guard;
 pub mod command;
 pub mod data;
 #[cfg(feature = "server")]

@@ -103,6 +103,16 @@ pub fn timeout(hostname: &str) -> Reply {
     Reply::new(421, "4.4.2", format!("{hostname} timeout exceeded, closing connection"))
 }
 
+/// A DATA transfer slower than `[limits] data_min_rate` after its grace period.
+pub fn data_too_slow(hostname: &str) -> Reply {
+    Reply::refusal(
+        421,
+        "4.4.2",
+        "limits.data_rate",
+        format!("{hostname} data transfer too slow, closing connection"),
+    )
+}
+
 pub fn too_many_errors() -> Reply {
     Reply::new(421, "4.7.0", "Too many errors, closing connection")
 }
@@ -251,6 +261,26 @@ pub fn auth_challenge(challenge_b64: &'static str) -> Reply {
         lines: vec![challenge_b64.into()],
         rule: None,
     }
+}
+
+/// The client's address failed AUTH `[limits] auth_failures` times: locked out for a while.
+pub fn auth_address_locked() -> Reply {
+    Reply::refusal(
+        421,
+        "4.7.0",
+        "auth.address_lockout",
+        "Too many failed authentications from your address, try again later",
+    )
+}
+
+/// The failure counts could not be read or written: no password is checked (RFC 4954 6).
+pub fn auth_temporary_failure() -> Reply {
+    Reply::refusal(
+        454,
+        "4.7.0",
+        "auth.failures",
+        "Temporary authentication failure, please try again later",
+    )
 }
 
 pub fn already_authenticated() -> Reply {

@@ -171,6 +171,23 @@ impl Harness {
         self.gateway.smtp_addresses[2]
     }
 
+    /// Connects to `address` from the loopback address `source` (any of 127.0.0.0/8: a test can
+    /// be several clients) without reading the greeting.
+    pub async fn open_from(&self, address: SocketAddr, source: &str) -> Client<TcpStream> {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(SocketAddr::new(source.parse().expect("source ip"), 0))
+            .expect("bind source");
+        Client::new(socket.connect(address).await.expect("connect"))
+    }
+
+    /// Connects to `address` from `source` and reads the greeting.
+    pub async fn connect_from(&self, address: SocketAddr, source: &str) -> Client<TcpStream> {
+        let mut client = self.open_from(address, source).await;
+        client.expect("220 gw.test").await;
+        client
+    }
+
     /// Connects to `address` and reads the greeting.
     pub async fn connect(&self, address: SocketAddr) -> Client<TcpStream> {
         let stream = TcpStream::connect(address).await.expect("connect");

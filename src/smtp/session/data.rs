@@ -2,6 +2,9 @@
 //! also sign it and say what to add), add our fields, write it to the queue durably, and only
 //! then reply `250` with the queue id.
 
+use tokio::time::Instant;
+
+use super::deadline::DataPace;
 use super::io::Phase;
 use super::{End, Envelope, Session};
 use crate::policy::{Accepted, DataContext, DataDecision};
@@ -27,13 +30,23 @@ impl Session {
         let limits = &self.ctx.config.limits;
         let max_size = limits.max_message_size.as_usize();
         let mut receiver = DataReceiver::new(max_size, limits.max_data_line);
+        let pace = DataPace {
+            started: Instant::now(),
+            min_rate: limits.data_min_rate.get(),
+            grace: limits.data_rate_grace.get(),
+            read_timeout: limits.command_timeout.get(),
+        };
+        let mut received = 0u64;
         loop {
             if let Progress::Done { consumed } = receiver.feed(&self.inbuf) {
                 self.consume(consumed);
                 break;
             }
+            received += self.inbuf.len() as u64;
             self.inbuf.clear();
-            self.read_more(Phase::Data).await?;
+            // A message cut here was never accepted: nothing is queued or charged.
+            let (deadline, expiry) = pace.deadline(received, Instant::now());
+            self.read_more(Phase::Data, deadline, expiry).await?;
         }
         let envelope = std::mem::take(&mut self.envelope);
         let body = match receiver.finish() {

@@ -1,9 +1,12 @@
 //! Reading and writing for a session: line framing with a length cap, reads bounded by the
-//! per-command deadline, the session deadline, the byte budget and the shutdown signal.
+//! step's deadline (see `deadline`), the session deadline, the byte budget and the shutdown
+//! signal.
 
 use bytes::Buf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
 
+use super::deadline::{command_deadline, Expiry};
 use super::{End, Session};
 use crate::smtp::reply;
 
@@ -23,6 +26,8 @@ impl Session {
         let max = self.ctx.config.limits.max_command_line;
         match self.inbuf.iter().position(|&b| b == b'\n') {
             Some(pos) => {
+                // The next line's clock starts when a read brings (or waits for) its bytes.
+                self.line_started = None;
                 let mut line = self.inbuf.split_to(pos + 1);
                 if self.discarding_line || pos > max + 1 {
                     self.discarding_line = false;
@@ -44,15 +49,27 @@ impl Session {
         }
     }
 
-    /// Reads more command input.
+    /// Reads more command input, within `command_timeout` of the line's first byte (or of the
+    /// start of the wait, when none has come yet): reads do not restart the clock.
     pub(super) async fn read_command_input(&mut self) -> Result<(), End> {
-        self.read_more(Phase::Command).await
+        let now = Instant::now();
+        if self.line_started.is_none() && !self.inbuf.is_empty() {
+            // Bytes of a pipelined line were already buffered: its clock starts now.
+            self.line_started = Some(now);
+        }
+        let timeout = self.ctx.config.limits.command_timeout.get();
+        let deadline = command_deadline(self.line_started, now, timeout);
+        self.read_more(Phase::Command, deadline, Expiry::Timeout).await?;
+        if self.line_started.is_none() {
+            self.line_started = Some(Instant::now());
+        }
+        Ok(())
     }
 
-    /// Reads more bytes into the input buffer, or ends the session with the right reply.
-    pub(super) async fn read_more(&mut self, phase: Phase) -> Result<(), End> {
+    /// Reads more bytes into the input buffer before `step_deadline`, or ends the session with
+    /// the right reply (`expiry` says which, when the step's deadline passes).
+    pub(super) async fn read_more(&mut self, phase: Phase, step_deadline: Instant, expiry: Expiry) -> Result<(), End> {
         let limits = &self.ctx.config.limits;
-        let per_read = limits.command_timeout.get();
         let budget = limits.max_session_bytes.get();
         let hostname = self.ctx.config.server.hostname.clone();
         let deadline = self.deadline;
@@ -64,7 +81,7 @@ impl Session {
             self.inbuf.reserve(8192);
         }
         let result = tokio::select! {
-            read = tokio::time::timeout(per_read, stream.read_buf(&mut self.inbuf)) => read,
+            read = tokio::time::timeout_at(step_deadline, stream.read_buf(&mut self.inbuf)) => read,
             _ = tokio::time::sleep_until(deadline) => {
                 self.reply(reply::timeout(&hostname));
                 return Err(End::AfterReply);
@@ -76,7 +93,12 @@ impl Session {
         };
         match result {
             Err(_elapsed) => {
-                self.reply(reply::timeout(&hostname));
+                let refusal = match expiry {
+                    Expiry::Timeout => reply::timeout(&hostname),
+                    Expiry::TooSlow => reply::data_too_slow(&hostname),
+                };
+                tracing::info!(code = %refusal.summary(), ?expiry, "read deadline passed; closing");
+                self.reply(refusal);
                 Err(End::AfterReply)
             }
             Ok(Err(error)) => {

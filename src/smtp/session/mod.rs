@@ -1,10 +1,13 @@
 //! One SMTP session: reads command lines (pipelined), dispatches each to its stage, writes replies,
 //! and enforces the session limits (per-command deadline, whole-session deadline, byte budget,
-//! error count), each ending with a proper reply. One file per stage: `ehlo`, `auth`, `mail`,
-//! `rcpt`, `data`, `starttls`.
+//! error count), each ending with a proper reply. One file per stage: `ehlo`, `auth` (with
+//! `auth_check`: lockouts and the password check), `mail`, `rcpt`, `data`, `starttls`; `io` and
+//! `deadline` for reading within the limits.
 
 mod auth;
+mod auth_check;
 mod data;
+mod deadline;
 mod ehlo;
 mod io;
 mod mail;
@@ -67,6 +70,8 @@ pub struct Session {
     messages: usize,
     bytes_read: u64,
     deadline: Instant,
+    /// When the first byte of the command line being read arrived (None: no byte of it yet).
+    line_started: Option<Instant>,
     /// True while a line longer than the limit is being skipped.
     discarding_line: bool,
 }
@@ -98,6 +103,7 @@ impl Session {
             messages: 0,
             bytes_read: 0,
             deadline,
+            line_started: None,
             discarding_line: false,
         }
     }
@@ -106,6 +112,11 @@ impl Session {
     pub async fn run(mut self) {
         if let Some(tenant) = &self.network_tenant {
             tracing::Span::current().record("tenant", tenant.id.as_str());
+        }
+        if self.admit_address().await.is_err() {
+            let _ = self.flush().await;
+            self.close().await;
+            return;
         }
         self.reply(reply::greeting(&self.ctx.config.server.hostname));
         loop {
