@@ -12,7 +12,7 @@
 //! - [`queue`] — the durable spool (RocksDB, fsync before `250`), schedule, crash recovery,
 //!   quarantine of corrupt entries.
 //! - [`relay`] — delivery workers: MX or smarthost routing, outbound TLS (opportunistic or
-//!   verified, MTA-STS), per-destination concurrency, retries with backoff, DSNs.
+//!   verified, MTA-STS, DANE), per-destination concurrency, retries with backoff, DSNs.
 //! - [`health`] — whether the queue and the store can write: degraded periods, logged once.
 //! - [`dns`] — the one resolver (hickory) with configurable nameservers.
 //! - [`store`] — the rate store: windowed counters, exact capped sets, tenant state, blocks,

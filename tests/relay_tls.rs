@@ -346,3 +346,183 @@ async fn mta_sts_testing_mode_and_no_policy_stay_opportunistic() {
         }
     }
 }
+
+/// MX mode for `dest.example` with `[dns] dnssec` on: the loopback DNS server plays the local
+/// validating resolver (AD bit on the names a test marks validated). The sink's certificate
+/// names another host and comes from a CA nobody trusts: only DANE can authenticate it.
+struct DaneSetup {
+    h: Harness,
+    sink: Sink,
+}
+
+/// The TLSA record published for the MX host.
+enum Published {
+    /// `3 1 1` with the SHA-256 of the sink's public key.
+    MatchingKey,
+    /// `3 1 1` with these bytes.
+    Other(Vec<u8>),
+    /// `2 0 1`: the SHA-256 of the sink's issuing CA, which the sink sends in its chain; its
+    /// certificate names the MX host.
+    TrustAnchor,
+}
+
+async fn dane_setup(tlsa: Published, validated: bool, starttls: bool, policy_body: Option<&str>) -> DaneSetup {
+    let ca = TestCa::new("nobody's CA");
+    let (acceptor, leaf) = match tlsa {
+        Published::TrustAnchor => (ca.acceptor_with_chain(&["mx1.dest.example"]), Vec::new()),
+        _ => ca.acceptor_and_leaf(&["not-the-mx.example"]),
+    };
+    let sink = Sink::start_with(SinkOptions {
+        starttls,
+        acceptor: Some(acceptor),
+        ..Default::default()
+    })
+    .await;
+    let web_ca = TestCa::new("web PKI stand-in");
+    let policy = PolicyServer::start(web_ca.acceptor(&["mta-sts.dest.example"]), policy_body.unwrap_or("")).await;
+    let (sink_port, policy_port) = (sink.address.port(), policy.address.port());
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = web_ca.write_pem(dir.path()).display().to_string();
+    let h = Harness::start_with(|c| {
+        c.relay.mode = RelayMode::Mx;
+        c.relay.mx_port = sink_port;
+        c.relay.mta_sts_port = policy_port;
+        c.relay.ca_file = Some(ca_file);
+        c.dns.dnssec = true;
+        c.queue.retry_initial = HumanDuration::secs(60);
+        c.queue.retry_max = HumanDuration::secs(60);
+    })
+    .await;
+    let zone = &h.dns.zone;
+    zone.add("dest.example", Record::Mx(10, "mx1.dest.example".into()));
+    zone.add("mx1.dest.example", Record::A("127.0.0.1".parse().unwrap()));
+    zone.add("mta-sts.dest.example", Record::A("127.0.0.1".parse().unwrap()));
+    if policy_body.is_some() {
+        zone.add("_mta-sts.dest.example", Record::Txt("v=STSv1; id=1".into()));
+    }
+    let tlsa_name = format!("_{sink_port}._tcp.mx1.dest.example");
+    let record = match tlsa {
+        Published::MatchingKey => {
+            let spki = aupgate::relay::dane::spki(&leaf).expect("spki");
+            Record::Tlsa(
+                3,
+                1,
+                1,
+                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, spki)
+                    .as_ref()
+                    .to_vec(),
+            )
+        }
+        Published::Other(bytes) => Record::Tlsa(3, 1, 1, bytes),
+        Published::TrustAnchor => Record::Tlsa(
+            2,
+            0,
+            1,
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &ca.der)
+                .as_ref()
+                .to_vec(),
+        ),
+    };
+    zone.add(&tlsa_name, record);
+    if validated {
+        for name in ["dest.example", "mx1.dest.example", tlsa_name.as_str()] {
+            zone.validated(name);
+        }
+    }
+    DaneSetup { h, sink }
+}
+
+#[tokio::test]
+async fn dane_authenticates_a_certificate_no_ca_vouches_for_and_takes_precedence_over_mta_sts() {
+    // An MTA-STS policy in enforce mode would refuse this certificate (wrong name, unknown CA);
+    // the validated TLSA record authenticates it, and DANE decides (RFC 8461 §2).
+    let s = dane_setup(Published::MatchingKey, true, true, Some(ENFORCE)).await;
+    send(&s.h, "bob@dest.example", "dane").await;
+    let got = s
+        .sink
+        .wait_for_recipient("bob@dest.example", Duration::from_secs(10))
+        .await;
+    assert!(got.tls);
+}
+
+#[tokio::test]
+async fn dane_ta_authenticates_a_chain_to_the_published_trust_anchor() {
+    let s = dane_setup(Published::TrustAnchor, true, true, None).await;
+    send(&s.h, "bob@dest.example", "dane-ta").await;
+    assert!(
+        s.sink
+            .wait_for_recipient("bob@dest.example", Duration::from_secs(10))
+            .await
+            .tls
+    );
+}
+
+#[tokio::test]
+async fn dane_defers_a_certificate_its_tlsa_records_do_not_match() {
+    let s = dane_setup(Published::Other(vec![0xab; 32]), true, true, None).await;
+    let id = send(&s.h, "bob@dest.example", "dane mismatch").await;
+    let reply = first_attempt(&s.h, &id).await;
+    assert!(
+        reply.starts_with("451 4.7.5 certificate of mx1.dest.example does not verify"),
+        "{reply}"
+    );
+    assert!(reply.contains("TLSA"), "{reply}");
+    assert!(s.sink.messages().is_empty());
+    assert_eq!(s.h.gateway.queue.scheduled(), 1);
+}
+
+#[tokio::test]
+async fn dane_defers_when_starttls_is_stripped() {
+    let s = dane_setup(Published::MatchingKey, true, false, None).await;
+    let id = send(&s.h, "bob@dest.example", "stripped").await;
+    let reply = first_attempt(&s.h, &id).await;
+    assert!(
+        reply.starts_with("451 4.7.5 next hop mx1.dest.example does not offer STARTTLS"),
+        "{reply}"
+    );
+    assert!(s.sink.messages().is_empty());
+}
+
+#[tokio::test]
+async fn unvalidated_tlsa_records_are_ignored() {
+    // The same mismatching record without the AD bit: anyone could have forged it, so it
+    // neither authenticates nor blocks; delivery stays opportunistic.
+    let s = dane_setup(Published::Other(vec![0xab; 32]), false, true, None).await;
+    send(&s.h, "bob@dest.example", "insecure").await;
+    assert!(
+        s.sink
+            .wait_for_recipient("bob@dest.example", Duration::from_secs(10))
+            .await
+            .tls
+    );
+}
+
+#[tokio::test]
+async fn a_failed_tlsa_lookup_defers_rather_than_downgrades() {
+    let s = dane_setup(Published::MatchingKey, true, true, None).await;
+    let port = s.sink.address.port();
+    s.h.dns
+        .zone
+        .fault(&format!("_{port}._tcp.mx1.dest.example"), support::dns::Fault::ServFail);
+    let id = send(&s.h, "bob@dest.example", "servfail").await;
+    let reply = first_attempt(&s.h, &id).await;
+    assert!(reply.starts_with("451 4.7.5 DANE: TLSA lookup of"), "{reply}");
+    assert!(s.sink.messages().is_empty());
+}
+
+#[test]
+fn dnssec_needs_a_resolver_on_loopback() {
+    let text = "[dns]\ndnssec = true\nnameservers = [\"192.0.2.53:53\"]\n";
+    let error = aupgate::config::Config::parse(text)
+        .expect_err("must be refused")
+        .to_string();
+    assert!(error.contains("dns.dnssec"), "{error}");
+    let text = "[dns]\ndnssec = true\n";
+    assert!(aupgate::config::Config::parse(text).is_err());
+    let text = "[dns]\ndnssec = true\nnameservers = [\"127.0.0.1:53\"]\n";
+    assert!(
+        aupgate::config::Config::parse(text).is_ok(),
+        "{:?}",
+        aupgate::config::Config::parse(text).err()
+    );
+}

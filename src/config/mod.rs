@@ -239,6 +239,15 @@ impl Config {
                 );
             }
         }
+        if self.dns.dnssec {
+            let loopback = |s: &String| s.parse::<SocketAddr>().is_ok_and(|a| a.ip().is_loopback());
+            if self.dns.nameservers.is_empty() || !self.dns.nameservers.iter().all(loopback) {
+                errors.push(
+                    "dns.dnssec",
+                    "needs dns.nameservers, all on loopback: a validating resolver on this host (an AD bit from across a network proves nothing)",
+                );
+            }
+        }
         self.validate_store(errors);
         match self.admin.address.parse::<SocketAddr>() {
             Err(_) => errors.push(

@@ -326,6 +326,10 @@ pub struct DnsConfig {
     pub timeout: HumanDuration,
     /// Attempts per query.
     pub attempts: usize,
+    /// The nameservers are a validating resolver on this host (e.g. unbound on 127.0.0.1):
+    /// trust their DNSSEC (AD) answers and apply DANE (RFC 7672) in MX mode. Needs every
+    /// nameserver on a loopback address.
+    pub dnssec: bool,
 }
 
 impl Default for DnsConfig {
@@ -334,6 +338,7 @@ impl Default for DnsConfig {
             nameservers: Vec::new(),
             timeout: HumanDuration::secs(5),
             attempts: 2,
+            dnssec: false,
         }
     }
 }

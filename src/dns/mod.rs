@@ -6,6 +6,7 @@
 //!   records in the authenticator).
 
 pub mod cache;
+pub mod secure;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

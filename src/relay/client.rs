@@ -42,12 +42,25 @@ pub struct HopSettings<'a> {
     /// The TLS mode for this hop (the configured one, or `required` under an MTA-STS policy).
     pub tls: OutboundTls,
     pub connectors: &'a Connectors,
+    /// DANE: the next hop's certificate must match one of these TLSA records (`tls` is then
+    /// `required`).
+    pub dane: Option<std::sync::Arc<Vec<super::dane::Tlsa>>>,
     /// May send the credentials without TLS (a loopback smarthost, `insecure_auth`).
     pub insecure_auth: bool,
     pub implicit_tls: bool,
     pub tls_name: &'a str,
     pub credentials: Option<(String, String)>,
     pub timeout: Duration,
+}
+
+impl HopSettings<'_> {
+    /// The TLS connector for this hop: DANE's when it has TLSA records, else its mode's.
+    fn connector(&self) -> Option<tokio_rustls::TlsConnector> {
+        match &self.dane {
+            Some(records) => Some(self.connectors.dane(records.clone())),
+            None => self.connectors.for_mode(self.tls).cloned(),
+        }
+    }
 }
 
 /// A failure before any recipient could be judged: applies to all of them.
@@ -105,6 +118,8 @@ pub struct HopKey {
     pub address: SocketAddr,
     pub tls: OutboundTls,
     pub tls_name: String,
+    /// Authenticated by DANE rather than by a CA.
+    pub dane: bool,
 }
 
 impl HopKey {
@@ -113,6 +128,7 @@ impl HopKey {
             address,
             tls: hop.tls,
             tls_name: hop.tls_name.to_ascii_lowercase(),
+            dane: hop.dane.is_some(),
         }
     }
 }
@@ -130,12 +146,12 @@ pub async fn connect(address: SocketAddr, hop: &HopSettings<'_>) -> Result<Conne
         .await
         .map_err(|e| io_failure("connect", e))?;
     let (mut client, capabilities, encrypted) = if hop.implicit_tls {
-        let Some(connector) = hop.connectors.for_mode(hop.tls) else {
+        let Some(connector) = hop.connector() else {
             return Err(SessionFailure::temporary("implicit TLS with TLS disabled"));
         };
         let mut client = boxed(
             plain
-                .into_tls(connector, hop.tls_name)
+                .into_tls(&connector, hop.tls_name)
                 .await
                 .map_err(|e| tls_failure(hop, e))?,
         );
@@ -146,7 +162,7 @@ pub async fn connect(address: SocketAddr, hop: &HopSettings<'_>) -> Result<Conne
         greet(&mut plain, hop).await?;
         let capabilities = ehlo(&mut plain, hop).await?;
         let offers_tls = capabilities.capabilities & EXT_START_TLS != 0;
-        match (hop.connectors.for_mode(hop.tls), offers_tls) {
+        match (hop.connector(), offers_tls) {
             (Some(_), false) if hop.tls.requires_tls() => {
                 return Err(SessionFailure::temporary(format!(
                     "451 4.7.5 next hop {} does not offer STARTTLS ({})",
@@ -157,7 +173,7 @@ pub async fn connect(address: SocketAddr, hop: &HopSettings<'_>) -> Result<Conne
             (Some(connector), true) => {
                 let mut client = boxed(
                     plain
-                        .start_tls(connector, hop.tls_name)
+                        .start_tls(&connector, hop.tls_name)
                         .await
                         .map_err(|e| tls_failure(hop, e))?,
                 );

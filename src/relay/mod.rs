@@ -5,12 +5,14 @@
 //! the next hop offers each; what a hop cannot take is returned, never converted (`envelope`).
 
 pub mod client;
+pub mod dane;
 mod dsn;
 mod envelope;
 pub mod mta_sts;
 mod pool;
 pub mod route;
 pub mod tls;
+mod tls_policy;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -44,6 +46,8 @@ pub struct Relay {
     store: Arc<dyn crate::store::RateStore>,
     connectors: tls::Connectors,
     mta_sts: Option<mta_sts::MtaSts>,
+    /// The validating resolver DANE asks (MX mode with `[dns] dnssec`).
+    dnssec: Option<crate::dns::secure::SecureResolver>,
 }
 
 impl Relay {
@@ -57,10 +61,17 @@ impl Relay {
         let mta_sts = (config.relay.mode == crate::config::RelayMode::Mx && config.relay.mta_sts)
             .then(|| mta_sts::MtaSts::new(dns.clone(), &connectors, &config.relay))
             .transpose()?;
+        let dnssec = (config.relay.mode == crate::config::RelayMode::Mx && config.dns.dnssec).then(|| {
+            crate::dns::secure::SecureResolver::new(
+                config.dns.nameservers.iter().filter_map(|s| s.parse().ok()).collect(),
+                config.dns.timeout.get(),
+            )
+        });
         Ok(Arc::new(Relay {
             store,
             connectors,
             mta_sts,
+            dnssec,
             workers: Arc::new(Semaphore::new(config.relay.workers)),
             pool: pool::Pool::new(config.relay.per_destination_concurrency),
             config,
@@ -145,18 +156,15 @@ impl Relay {
             Err(RouteError::Temporary(reason)) => return all(Outcome::Temporary, reason),
             Err(RouteError::Permanent(reason)) => return all(Outcome::Permanent, reason),
         };
-        let mut tls_mode = self.config.relay.starttls;
-        let hops = match &self.mta_sts {
-            Some(mta_sts) => match mta_sts.apply(domain, hops, &entry.id).await {
-                mta_sts::Applied::Hops { hops, enforce } => {
-                    if enforce {
-                        tls_mode = crate::config::OutboundTls::Required;
-                    }
-                    hops
-                }
-                mta_sts::Applied::NoMatchingMx(reason) => return all(Outcome::Temporary, reason),
-            },
-            None => hops,
+        let policies = tls_policy::Policies {
+            configured: self.config.relay.starttls,
+            dnssec: self.dnssec.as_ref(),
+            mta_sts: self.mta_sts.as_ref(),
+            port: self.config.relay.mx_port,
+        };
+        let hops = match tls_policy::plan(&policies, domain, hops, &entry.id).await {
+            Ok(hops) => hops,
+            Err(reason) => return all(Outcome::Temporary, reason),
         };
         let relay = &self.config.relay;
         let helo = relay
@@ -178,10 +186,11 @@ impl Relay {
             content: envelope::Content::of(entry.trace.as_bytes(), body),
         };
         let mut last_failure = String::from("451 4.4.1 no next hop reachable");
-        for hop in hops {
+        for (hop, tls) in hops {
             let settings = HopSettings {
                 helo: &helo,
-                tls: tls_mode,
+                tls: tls.mode,
+                dane: tls.dane,
                 connectors: &self.connectors,
                 insecure_auth: relay.smarthost.insecure_auth && relay.mode == crate::config::RelayMode::Smarthost,
                 implicit_tls: hop.implicit_tls,

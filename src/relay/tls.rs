@@ -39,6 +39,7 @@ pub struct Connectors {
     unverified: TlsConnector,
     /// The trust anchors of `verifying`, in DER, for the MTA-STS policy fetch.
     pub roots: Arc<Vec<CertificateDer<'static>>>,
+    provider: Arc<CryptoProvider>,
 }
 
 impl Connectors {
@@ -66,13 +67,33 @@ impl Connectors {
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsSetupError::Setup(e.to_string()))?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider.clone())))
             .with_no_client_auth();
         Ok(Connectors {
             verifying: TlsConnector::from(Arc::new(verifying)),
             unverified: TlsConnector::from(Arc::new(unverified)),
             roots: Arc::new(roots),
+            provider,
         })
+    }
+
+    /// A connector that accepts exactly the certificates these DANE TLSA records match (one
+    /// per connection: the records belong to one host).
+    pub fn dane(&self, records: Arc<Vec<super::dane::Tlsa>>) -> TlsConnector {
+        let verifier = super::dane::DaneVerifier::new(records, self.provider.clone());
+        let config = ClientConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()
+            .map(|builder| {
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(verifier))
+                    .with_no_client_auth()
+            });
+        match config {
+            Ok(config) => TlsConnector::from(Arc::new(config)),
+            // The same provider built the other two connectors at start: cannot fail here.
+            Err(_) => self.verifying.clone(),
+        }
     }
 
     /// The connector for a hop's TLS mode; `None` for `disabled`.

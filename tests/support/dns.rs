@@ -15,6 +15,8 @@ pub enum Record {
     Mx(u16, String),
     A(Ipv4Addr),
     Txt(String),
+    /// TLSA: usage, selector, matching type, association data.
+    Tlsa(u8, u8, u8, Vec<u8>),
 }
 
 impl Record {
@@ -23,6 +25,7 @@ impl Record {
             Record::A(_) => 1,
             Record::Mx(..) => 15,
             Record::Txt(_) => 16,
+            Record::Tlsa(..) => 52,
         }
     }
 }
@@ -42,6 +45,8 @@ pub struct Zone {
     faults: Arc<Mutex<HashMap<String, Fault>>>,
     queries: Arc<Mutex<HashMap<String, usize>>>,
     negative_ttl: Arc<Mutex<Option<u32>>>,
+    /// Names whose answers carry the AD bit, as a validating resolver marks DNSSEC-signed data.
+    secure: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl Zone {
@@ -65,6 +70,14 @@ impl Zone {
     /// after a first lookup and must see them.
     pub fn cache_negative_answers(&self, ttl: u32) {
         *self.negative_ttl.lock().unwrap() = Some(ttl);
+    }
+
+    /// Answers for `name` say they were DNSSEC-validated (AD bit).
+    pub fn validated(&self, name: &str) {
+        self.secure
+            .lock()
+            .unwrap()
+            .insert(name.trim_end_matches('.').to_ascii_lowercase());
     }
 
     /// Lets queries for `name` be answered again.
@@ -184,7 +197,12 @@ fn respond(query: &[u8], zone: &Zone, udp: bool) -> Option<Vec<u8>> {
     let negative_ttl = (*zone.negative_ttl.lock().unwrap()).filter(|_| answers.is_empty());
     let mut out = Vec::new();
     out.extend_from_slice(&query[0..2]);
-    out.extend_from_slice(&[0x84 | (query[2] & 0x01), rcode]);
+    let authentic = if zone.secure.lock().unwrap().contains(&name) {
+        0x20
+    } else {
+        0
+    };
+    out.extend_from_slice(&[0x84 | (query[2] & 0x01), authentic | rcode]);
     out.extend_from_slice(&1u16.to_be_bytes());
     out.extend_from_slice(&(answers.len() as u16).to_be_bytes());
     out.extend_from_slice(&(negative_ttl.is_some() as u16).to_be_bytes());
@@ -200,6 +218,11 @@ fn respond(query: &[u8], zone: &Zone, udp: bool) -> Option<Vec<u8>> {
             Record::Mx(preference, host) => {
                 let mut data = preference.to_be_bytes().to_vec();
                 data.extend(encode_name(&host));
+                data
+            }
+            Record::Tlsa(usage, selector, matching, association) => {
+                let mut data = vec![usage, selector, matching];
+                data.extend_from_slice(&association);
                 data
             }
             Record::Txt(text) => {

@@ -11,6 +11,8 @@ use tokio_rustls::TlsAcceptor;
 pub struct TestCa {
     issuer: Issuer<'static, KeyPair>,
     pem: String,
+    /// The CA certificate, DER.
+    pub der: Vec<u8>,
 }
 
 impl TestCa {
@@ -23,6 +25,7 @@ impl TestCa {
         let cert = params.self_signed(&key).expect("CA certificate");
         TestCa {
             pem: cert.pem(),
+            der: cert.der().to_vec(),
             issuer: Issuer::new(params, key),
         }
     }
@@ -36,6 +39,25 @@ impl TestCa {
 
     /// A TLS server config with a certificate for `names` (host names or IP addresses).
     pub fn server_config(&self, names: &[&str]) -> Arc<rustls::ServerConfig> {
+        self.server_config_and_leaf(names).0
+    }
+
+    /// An acceptor with a certificate for `names`, and that certificate (DER).
+    pub fn acceptor_and_leaf(&self, names: &[&str]) -> (TlsAcceptor, Vec<u8>) {
+        let (config, leaf) = self.server_config_and_leaf(names);
+        (TlsAcceptor::from(config), leaf)
+    }
+
+    /// An acceptor whose chain also carries the CA certificate (as DANE-TA servers must).
+    pub fn acceptor_with_chain(&self, names: &[&str]) -> TlsAcceptor {
+        TlsAcceptor::from(self.build(names, true).0)
+    }
+
+    fn server_config_and_leaf(&self, names: &[&str]) -> (Arc<rustls::ServerConfig>, Vec<u8>) {
+        self.build(names, false)
+    }
+
+    fn build(&self, names: &[&str], with_ca: bool) -> (Arc<rustls::ServerConfig>, Vec<u8>) {
         let key = KeyPair::generate().expect("key");
         let params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).expect("params");
         let cert = params.signed_by(&key, &self.issuer).expect("issue");
@@ -45,11 +67,18 @@ impl TestCa {
             .unwrap()
             .with_no_client_auth()
             .with_single_cert(
-                vec![cert.der().clone()],
+                if with_ca {
+                    vec![
+                        cert.der().clone(),
+                        rustls::pki_types::CertificateDer::from(self.der.clone()),
+                    ]
+                } else {
+                    vec![cert.der().clone()]
+                },
                 PrivateKeyDer::Pkcs8(key.serialize_der().into()),
             )
             .expect("server config");
-        Arc::new(config)
+        (Arc::new(config), cert.der().to_vec())
     }
 
     /// An acceptor with a certificate for `names`.
