@@ -8,6 +8,8 @@
 //! - [`tenant`] — who the client is: network or AUTH identity → tenant; argon2id passwords;
 //!   domain ownership.
 //! - [`policy`] — the engine: checks per SMTP stage returning `Result<Verdict, CheckError>`.
+//! - [`fingerprint`] — normalises a message body and computes its similarity fingerprint
+//!   (MinHash), from which campaigns for bulk and mail-bomb counting are keyed.
 //! - [`auth`] — SPF/DKIM/DMARC as receivers will see them; DKIM keys and signing.
 //! - [`queue`] — the durable spool (RocksDB, fsync before `250`), schedule, crash recovery,
 //!   quarantine of corrupt entries.
@@ -17,7 +19,7 @@
 //! - [`dns`] — the one resolver (hickory) with configurable nameservers.
 //! - [`store`] — the rate store: windowed counters, exact capped sets, tenant state, blocks,
 //!   events, audit (RocksDB or Redis).
-//! - [`admin`] — the admin HTTP API (blocks) the CLI talks to.
+//! - [`admin`] — the admin HTTP API the CLI talks to: blocks, domains, `/health`.
 //! - [`config`] — typed TOML config; every error reported at once with its path.
 //! - [`server`] — wires the parts together and shuts them down in order.
 //! - [`cli`] — the `aupgate` subcommands.

@@ -440,6 +440,16 @@ pub(crate) fn array_section<T: DeserializeOwned + Default>(
         .collect()
 }
 
+/// `localhost` or a loopback IP address.
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -584,14 +594,4 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].path, "(file)");
     }
-}
-
-/// `localhost` or a loopback IP address.
-fn is_loopback_host(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
