@@ -112,6 +112,12 @@ pub struct LimitsConfig {
     pub max_messages_per_session: usize,
     /// Bytes a session may send in total before it is closed with `421 4.7.0`.
     pub max_session_bytes: ByteSize,
+    /// Message data all sessions together may hold in memory, every copy counted (a message is
+    /// charged three times its buffer from its first byte until it is queued or refused; see
+    /// `smtp::budget`). A DATA that does not fit gets `452 4.3.1`, before `354` or after the
+    /// message's end. At least 64 KiB; below three times `max_message_size` a message of the
+    /// largest size can never be accepted.
+    pub max_data_in_flight: ByteSize,
 }
 
 impl Default for LimitsConfig {
@@ -129,6 +135,7 @@ impl Default for LimitsConfig {
             max_errors: 10,
             max_messages_per_session: 1_000,
             max_session_bytes: ByteSize(1 << 30),
+            max_data_in_flight: ByteSize(256 << 20),
         }
     }
 }

@@ -17,6 +17,7 @@ use tracing::Instrument;
 use crate::config::{Config, ListenerConfig, ListenerTls};
 use crate::policy::Engine;
 use crate::queue::Queue;
+use crate::smtp::budget::DataBudget;
 use crate::smtp::reply::{self, Reply};
 use crate::smtp::session::Session;
 use crate::tenant::TenantDirectory;
@@ -30,6 +31,8 @@ pub struct SmtpContext {
     pub tls: Option<TlsAcceptor>,
     pub shutdown: watch::Receiver<bool>,
     pub connections: Connections,
+    /// Message data all sessions hold (`[limits] max_data_in_flight`).
+    pub data_budget: Arc<DataBudget>,
     next_session: AtomicU64,
 }
 
@@ -42,7 +45,9 @@ impl SmtpContext {
         tls: Option<TlsAcceptor>,
         shutdown: watch::Receiver<bool>,
     ) -> SmtpContext {
+        let data_budget = DataBudget::new(config.limits.max_data_in_flight.get());
         SmtpContext {
+            data_budget,
             config,
             tenants,
             engine,

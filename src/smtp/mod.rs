@@ -1,6 +1,7 @@
 //! SMTP ingress: listeners, sessions, the reply catalogue, the command parser and the DATA
 //! receiver. It identifies the client and asks the policy engine; it holds no policy of its own.
 
+pub mod budget;
 pub mod command;
 pub mod data;
 #[cfg(feature = "server")]
