@@ -4,11 +4,15 @@
 //! a burst of large messages takes more memory than the machine has.
 //!
 //! A message is charged [`COPIES`] times its buffer's capacity from its first byte until it is
-//! queued or refused: the received body, one transient copy of the whole message while it is
-//! checked (the buffer the DKIM/DMARC verification reads, or the body with forged
-//! Authentication-Results removed; never both beyond the body itself) and the write batch the
-//! queue hands RocksDB (the queue drops the body as soon as the batch holds it). Charging the
-//! worst case up front means a message that started is never refused for memory at its end.
+//! queued or refused, because that is the most whole copies of it a session holds at one moment:
+//! while it is checked, the body, the body with forged Authentication-Results removed and the
+//! buffer DKIM/DMARC verification reads (the trace fields on top of the message); while it is
+//! queued, the body and the write batch RocksDB copies it into (the queue drops the body as soon
+//! as the batch holds it). Charging the worst case from the start means a message whose data was
+//! accepted is never refused for memory at its end.
+//!
+//! Not charged: what RocksDB keeps after the write (its memtables, bounded by the queue's write
+//! buffer size) and the relay's copy of a message it is delivering (one per delivery worker).
 //!
 //! Why an atomic counter and not a semaphore: nothing ever waits for budget. A session that
 //! cannot get it answers `452 4.3.1` (the client retries later) instead of holding the client's
