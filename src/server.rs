@@ -124,6 +124,11 @@ impl Gateway {
         })
     }
 
+    /// Message bytes the sessions hold right now, as charged to `[limits] max_data_in_flight`.
+    pub fn data_in_flight(&self) -> u64 {
+        self.ctx.data_budget.held()
+    }
+
     /// Reloads the policy profiles (SIGHUP). An invalid set is refused as a whole and the
     /// running profiles stay; sessions are never dropped.
     pub fn reload_policies(&self) -> Result<(), String> {

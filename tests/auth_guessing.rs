@@ -81,15 +81,11 @@ async fn an_address_that_keeps_failing_is_locked_out_even_with_the_right_passwor
         .await
         .starts_with("235 2.7.0"));
 
-    // The lockout ends.
+    // The lockout has run, but the failures are still in their window: the next attempt, even
+    // with the right password, has no password checked and locks the address again at once.
     tokio::time::sleep(Duration::from_millis(2_300)).await;
-    assert!(auth_once(&h, "127.0.0.1", "roaming-user", PASSWORD)
-        .await
-        .starts_with("235 2.7.0"));
-    // The failures are still in their window: the next one locks the address again at once.
-    assert!(auth_once(&h, "127.0.0.1", "roaming-user", "guess-4")
-        .await
-        .starts_with("535 5.7.8"));
+    let reply = auth_once(&h, "127.0.0.1", "roaming-user", PASSWORD).await;
+    assert!(reply.starts_with("421 4.7.0"), "{reply}");
     h.open_from(h.submission_addr(), "127.0.0.1")
         .await
         .expect("421 4.7.0")
@@ -189,4 +185,35 @@ async fn a_lockout_holds_on_every_node_sharing_the_store() {
         .await
         .expect("421 4.7.0")
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_from_one_address_get_no_more_checks_than_the_limit() {
+    // Each attempt takes its failure slot before its password is checked, so 12 sessions
+    // guessing at once get at most `auth_failures` (3) checked passwords; the rest are refused.
+    let h = std::sync::Arc::new(gateway(Duration::from_millis(10)).await);
+    let mut sessions = Vec::new();
+    for _ in 0..12 {
+        sessions.push(session(&h, "127.0.0.8").await);
+    }
+    let mut tasks = Vec::new();
+    for (i, mut c) in sessions.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let reply = c
+                .send(&format!("AUTH PLAIN {}", plain(&format!("user-{i}"), "guess")), "")
+                .await;
+            reply.last().cloned().unwrap_or_default()
+        }));
+    }
+    let mut checked = 0;
+    for task in tasks {
+        let reply = task.await.unwrap();
+        if reply.starts_with("535 5.7.8") {
+            checked += 1;
+        } else {
+            assert!(reply.starts_with("421 4.7.0"), "{reply}");
+        }
+    }
+    assert!(checked <= 3, "{checked} passwords checked against a limit of 3");
+    assert!(checked >= 1);
 }

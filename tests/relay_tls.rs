@@ -169,31 +169,60 @@ async fn required_tls_verifies_an_implicit_tls_smarthost() {
 }
 
 #[tokio::test]
-async fn smarthost_credentials_are_never_sent_without_tls() {
-    // A smarthost (or a man in the middle who stripped STARTTLS) offering AUTH in plaintext.
-    let sink = Sink::start_with(SinkOptions {
-        auth: Some(("relay-user".into(), "relay-pass".into())),
-        ..Default::default()
-    })
-    .await;
-    let port = sink.address.port();
-    let h = Harness::start_with(|c| {
-        c.relay.smarthost.port = port;
-        c.relay.smarthost.username = Some("relay-user".into());
-        c.relay.smarthost.password = Some("relay-pass".into());
-    })
-    .await;
-    let id = send(&h, "b@dest.example", "no tls").await;
-    let reply = first_attempt(&h, &id).await;
-    assert_eq!(reply, "451 4.7.5 not sending credentials to 127.0.0.1 without TLS");
-    let auth_lines: Vec<_> = sink
-        .commands()
-        .into_iter()
-        .filter(|(_, line)| line.to_ascii_uppercase().starts_with("AUTH"))
-        .collect();
-    assert!(auth_lines.is_empty(), "credentials sent in plaintext: {auth_lines:?}");
-    assert!(sink.messages().is_empty());
-    assert_eq!(h.gateway.queue.scheduled(), 1);
+async fn smarthost_credentials_are_never_sent_without_required_tls() {
+    // A smarthost (or a man in the middle) that offers AUTH in plaintext, or answers STARTTLS
+    // with a certificate of its own. The config refuses credentials without required TLS; the
+    // relay holds the line too (these harness edits bypass the config check).
+    let mitm = TestCa::new("man in the middle");
+    let cases = [
+        (
+            None,
+            OutboundTls::Opportunistic,
+            "451 4.7.5 not sending credentials to 127.0.0.1 without required TLS",
+        ),
+        (
+            Some(mitm.acceptor(&["127.0.0.1"])),
+            OutboundTls::Opportunistic,
+            "451 4.7.5 not sending credentials to 127.0.0.1 without required TLS",
+        ),
+        (
+            Some(mitm.acceptor(&["127.0.0.1"])),
+            OutboundTls::Required,
+            "451 4.7.5 certificate of 127.0.0.1 does not verify",
+        ),
+    ];
+    for (acceptor, mode, expected) in cases {
+        let sink = Sink::start_with(SinkOptions {
+            starttls: acceptor.is_some(),
+            acceptor,
+            auth: Some(("relay-user".into(), "relay-pass".into())),
+            ..Default::default()
+        })
+        .await;
+        let port = sink.address.port();
+        let trusted = TestCa::new("trusted");
+        let ca_dir = tempfile::tempdir().unwrap();
+        let ca_file = trusted.write_pem(ca_dir.path()).display().to_string();
+        let h = Harness::start_with(|c| {
+            c.relay.smarthost.port = port;
+            c.relay.smarthost.username = Some("relay-user".into());
+            c.relay.smarthost.password = Some("relay-pass".into());
+            c.relay.starttls = mode;
+            c.relay.ca_file = Some(ca_file);
+        })
+        .await;
+        let id = send(&h, "b@dest.example", "credentials").await;
+        let reply = first_attempt(&h, &id).await;
+        assert!(reply.starts_with(expected), "{mode:?}: {reply}");
+        let auth_lines: Vec<_> = sink
+            .commands()
+            .into_iter()
+            .filter(|(_, line)| line.to_ascii_uppercase().starts_with("AUTH"))
+            .collect();
+        assert!(auth_lines.is_empty(), "{mode:?}: credentials sent: {auth_lines:?}");
+        assert!(sink.messages().is_empty());
+        assert_eq!(h.gateway.queue.scheduled(), 1);
+    }
 }
 
 #[tokio::test]
@@ -224,11 +253,17 @@ fn insecure_auth_is_refused_for_a_smarthost_off_loopback() {
         .expect_err("must be refused")
         .to_string();
     assert!(error.contains("relay.smarthost.insecure_auth"), "{error}");
-    let text = "[relay]\nmode = \"smarthost\"\nstarttls = \"disabled\"\n[relay.smarthost]\nhost = \"smtp.provider.example\"\nusername = \"u\"\npassword = \"p\"\n";
-    let error = aupgate::config::Config::parse(text)
-        .expect_err("must be refused")
-        .to_string();
-    assert!(error.contains("relay.smarthost.username"), "{error}");
+    for mode in ["disabled", "opportunistic"] {
+        let text = format!("[relay]\nmode = \"smarthost\"\nstarttls = \"{mode}\"\n[relay.smarthost]\nhost = \"smtp.provider.example\"\nusername = \"u\"\npassword = \"p\"\n");
+        let error = aupgate::config::Config::parse(&text)
+            .expect_err("must be refused")
+            .to_string();
+        assert!(error.contains("relay.smarthost.username"), "{mode}: {error}");
+    }
+    for mode in ["required", "required_insecure"] {
+        let text = format!("[relay]\nmode = \"smarthost\"\nstarttls = \"{mode}\"\n[relay.smarthost]\nhost = \"smtp.provider.example\"\nusername = \"u\"\npassword = \"p\"\n");
+        assert!(aupgate::config::Config::parse(&text).is_ok(), "{mode}");
+    }
 }
 
 /// MX mode for `dest.example` (MX `mx1.dest.example`), with an MTA-STS policy server.
@@ -525,4 +560,91 @@ fn dnssec_needs_a_resolver_on_loopback() {
         "{:?}",
         aupgate::config::Config::parse(text).err()
     );
+}
+
+#[tokio::test]
+async fn an_mx_host_without_tlsa_records_still_follows_the_domains_mta_sts_policy() {
+    // mx1 has validated TLSA records but is down; mx2 has none. DANE decides only for mx1: mx2
+    // must still meet the MTA-STS policy (verified TLS), so its untrusted certificate defers the
+    // message instead of receiving it opportunistically.
+    let ca = TestCa::new("nobody's CA");
+    let sink = tls_sink(ca.acceptor(&["not-the-mx.example"])).await;
+    let web_ca = TestCa::new("web PKI stand-in");
+    let policy_body =
+        "version: STSv1\r\nmode: enforce\r\nmx: mx1.dest.example\r\nmx: mx2.dest.example\r\nmax_age: 86400\r\n";
+    let policy = PolicyServer::start(web_ca.acceptor(&["mta-sts.dest.example"]), policy_body).await;
+    let (sink_port, policy_port) = (sink.address.port(), policy.address.port());
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = web_ca.write_pem(dir.path()).display().to_string();
+    let h = Harness::start_with(|c| {
+        c.relay.mode = RelayMode::Mx;
+        c.relay.mx_port = sink_port;
+        c.relay.mta_sts_port = policy_port;
+        c.relay.ca_file = Some(ca_file);
+        c.dns.dnssec = true;
+        c.queue.retry_initial = HumanDuration::secs(60);
+        c.queue.retry_max = HumanDuration::secs(60);
+    })
+    .await;
+    let zone = &h.dns.zone;
+    zone.add("dest.example", Record::Mx(10, "mx1.dest.example".into()));
+    zone.add("dest.example", Record::Mx(20, "mx2.dest.example".into()));
+    // Nothing listens on 127.0.0.2: mx1 refuses the connection.
+    zone.add("mx1.dest.example", Record::A("127.0.0.2".parse().unwrap()));
+    zone.add("mx2.dest.example", Record::A("127.0.0.1".parse().unwrap()));
+    zone.add("mta-sts.dest.example", Record::A("127.0.0.1".parse().unwrap()));
+    zone.add("_mta-sts.dest.example", Record::Txt("v=STSv1; id=2".into()));
+    let mx1_tlsa = format!("_{sink_port}._tcp.mx1.dest.example");
+    zone.add(&mx1_tlsa, Record::Tlsa(3, 1, 1, vec![0xab; 32]));
+    let mx2_tlsa = format!("_{sink_port}._tcp.mx2.dest.example");
+    for name in [
+        "dest.example",
+        "mx1.dest.example",
+        "mx2.dest.example",
+        &mx1_tlsa,
+        &mx2_tlsa,
+    ] {
+        zone.validated(name);
+    }
+    let id = send(&h, "bob@dest.example", "two hosts").await;
+    let reply = first_attempt(&h, &id).await;
+    assert!(
+        reply.starts_with("451 4.7.5 certificate of mx2.dest.example does not verify"),
+        "{reply}"
+    );
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test]
+async fn unusable_tlsa_records_never_lower_required_tls() {
+    // Only a PKIX-usage TLSA record (unusable for SMTP): DANE makes TLS mandatory but cannot
+    // authenticate; the configured `required` still verifies, so the untrusted certificate
+    // defers the message.
+    let ca = TestCa::new("nobody's CA");
+    let sink = tls_sink(ca.acceptor(&["mx1.dest.example"])).await;
+    let sink_port = sink.address.port();
+    let h = Harness::start_with(|c| {
+        c.relay.mode = RelayMode::Mx;
+        c.relay.mx_port = sink_port;
+        c.relay.starttls = OutboundTls::Required;
+        c.dns.dnssec = true;
+        c.queue.retry_initial = HumanDuration::secs(60);
+        c.queue.retry_max = HumanDuration::secs(60);
+    })
+    .await;
+    let zone = &h.dns.zone;
+    zone.add("dest.example", Record::Mx(10, "mx1.dest.example".into()));
+    zone.add("mx1.dest.example", Record::A("127.0.0.1".parse().unwrap()));
+    let tlsa = format!("_{sink_port}._tcp.mx1.dest.example");
+    zone.add(&tlsa, Record::Tlsa(1, 1, 1, vec![0xab; 32]));
+    for name in ["dest.example", "mx1.dest.example", &tlsa] {
+        zone.validated(name);
+    }
+    let id = send(&h, "bob@dest.example", "pkix only").await;
+    let reply = first_attempt(&h, &id).await;
+    assert!(
+        reply.starts_with("451 4.7.5 certificate of mx1.dest.example does not verify"),
+        "{reply}"
+    );
+    assert!(sink.messages().is_empty());
 }

@@ -185,6 +185,9 @@ impl Config {
                 "must be at least 256 (RFC 5321 4.5.3.1.3: paths of 256 octets must be accepted)",
             );
         }
+        if limits.max_data_in_flight.get() < 64 << 10 {
+            errors.push("limits.max_data_in_flight", "must be at least 64KiB");
+        }
         if limits.max_data_line < 78 {
             errors.push("limits.max_data_line", "must be at least 78");
         }
@@ -283,10 +286,13 @@ impl Config {
                 "allowed only for a smarthost on a loopback address (credentials would cross the network in plaintext)",
             );
         }
-        if smarthost.username.is_some() && relay.starttls == OutboundTls::Disabled && !smarthost.insecure_auth {
+        // Opportunistic TLS accepts any certificate: a man in the middle would answer STARTTLS
+        // with his own and read the password. Credentials need TLS that is required (and should
+        // be verified), unless the smarthost is a local filter.
+        if smarthost.username.is_some() && !relay.starttls.requires_tls() && !smarthost.insecure_auth {
             errors.push(
                 "relay.smarthost.username",
-                "credentials are never sent without TLS: enable relay.starttls (or insecure_auth for a loopback smarthost)",
+                "credentials need relay.starttls = \"required\" (verified certificate) or \"required_insecure\" (or insecure_auth for a loopback smarthost)",
             );
         }
         if let Some(path) = &relay.ca_file {
@@ -574,6 +580,19 @@ mod tests {
         ] {
             assert!(paths.contains(&expected), "missing {expected} in {paths:?}");
         }
+    }
+
+    #[test]
+    fn data_in_flight_defaults_to_256_mib_and_has_a_floor() {
+        let defaults = Config::parse("").expect("defaults");
+        assert_eq!(defaults.limits.max_data_in_flight, ByteSize(256 << 20));
+        let set = Config::parse("[limits]\nmax_data_in_flight = \"64MiB\"\n").expect("valid");
+        assert_eq!(set.limits.max_data_in_flight, ByteSize(64 << 20));
+        let errors = Config::parse("[limits]\nmax_data_in_flight = \"1KiB\"\n")
+            .expect_err("below the floor")
+            .0;
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].path, "limits.max_data_in_flight");
     }
 
     #[test]

@@ -133,6 +133,12 @@ pub struct LimitsConfig {
     pub auth_user_failures: Rate,
     /// Wait before every `535` reply to a failed AUTH (slows guessing within a session).
     pub auth_failure_delay: HumanDuration,
+    /// Message data all sessions together may hold in memory, every copy counted (a message is
+    /// charged three times its buffer from its first byte until it is queued or refused; see
+    /// `smtp::budget`). A DATA that does not fit gets `452 4.3.1`, before `354` or after the
+    /// message's end. At least 64 KiB; below three times `max_message_size` a message of the
+    /// largest size can never be accepted.
+    pub max_data_in_flight: ByteSize,
 }
 
 impl Default for LimitsConfig {
@@ -156,6 +162,7 @@ impl Default for LimitsConfig {
             auth_lockout: HumanDuration::secs(900),
             auth_user_failures: Rate::new(20, std::time::Duration::from_secs(600)),
             auth_failure_delay: HumanDuration::secs(1),
+            max_data_in_flight: ByteSize(256 << 20),
         }
     }
 }

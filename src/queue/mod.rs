@@ -117,6 +117,8 @@ impl Queue {
             let id = key;
             let mut batch = WriteBatch::default();
             batch.put_cf(inner.cf(CF_BODY), id.as_bytes(), &body);
+            // The batch holds its own copy: free ours before the write and its fsync.
+            drop(body);
             batch.put_cf(inner.cf(CF_META), id.as_bytes(), entry.encode());
             let mut write = WriteOptions::default();
             write.set_sync(true);

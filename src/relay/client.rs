@@ -184,10 +184,13 @@ pub async fn connect(address: SocketAddr, hop: &HopSettings<'_>) -> Result<Conne
         }
     };
     if let Some((user, password)) = &hop.credentials {
-        // A man in the middle who strips STARTTLS must not get the smarthost's password.
-        if !encrypted && !hop.insecure_auth {
+        // A man in the middle who strips STARTTLS, or answers it with his own certificate, must
+        // not get the smarthost's password: only TLS the hop requires (verified, unless the
+        // operator chose `required_insecure`) carries it.
+        let protected = encrypted && hop.tls.requires_tls();
+        if !protected && !hop.insecure_auth {
             return Err(SessionFailure::temporary(format!(
-                "451 4.7.5 not sending credentials to {} without TLS",
+                "451 4.7.5 not sending credentials to {} without required TLS",
                 hop.tls_name
             )));
         }
@@ -349,11 +352,26 @@ async fn command<T: AsyncRead + AsyncWrite + Unpin>(
     client.cmd(line.as_bytes()).await.map_err(|e| io_failure(stage, e))
 }
 
-/// Writes trace headers and body with dot-stuffing and the terminator. The body comes from our
-/// receiver, so it holds only CRLF line ends and ends with CRLF (or is empty).
+/// How much stuffed data is written at a time: a delivery holds this, not a second copy of the
+/// message.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+/// Writes trace headers and body with dot-stuffing and the terminator, [`WRITE_CHUNK`] bytes at
+/// a time. The body comes from our receiver, so it holds only CRLF line ends and ends with CRLF
+/// (or is empty).
 pub async fn write_stuffed<W: AsyncWrite + Unpin>(out: &mut W, trace: &[u8], body: &[u8]) -> std::io::Result<()> {
-    let mut buffer = Vec::with_capacity(trace.len() + body.len() + body.len() / 64 + 8);
-    stuff_into(&mut buffer, trace, body);
+    let mut buffer = Vec::with_capacity(WRITE_CHUNK + WRITE_CHUNK / 64 + 8);
+    let mut at_line_start = true;
+    for part in [trace, body] {
+        for piece in part.chunks(WRITE_CHUNK) {
+            stuff_piece(&mut buffer, piece, &mut at_line_start);
+            if buffer.len() >= WRITE_CHUNK {
+                out.write_all(&buffer).await?;
+                buffer.clear();
+            }
+        }
+    }
+    buffer.extend_from_slice(terminator(trace, body));
     out.write_all(&buffer).await?;
     out.flush().await
 }
@@ -363,18 +381,35 @@ pub async fn write_stuffed<W: AsyncWrite + Unpin>(out: &mut W, trace: &[u8], bod
 pub fn stuff_into(out: &mut Vec<u8>, trace: &[u8], body: &[u8]) {
     let mut at_line_start = true;
     for part in [trace, body] {
-        for &byte in part {
-            if at_line_start && byte == b'.' {
-                out.push(b'.');
-            }
-            out.push(byte);
-            at_line_start = byte == b'\n';
-        }
+        stuff_piece(out, part, &mut at_line_start);
     }
-    if out.is_empty() || out.ends_with(b"\r\n") {
-        out.extend_from_slice(b".\r\n");
-    } else {
-        out.extend_from_slice(b"\r\n.\r\n");
+    out.extend_from_slice(terminator(trace, body));
+}
+
+fn stuff_piece(out: &mut Vec<u8>, piece: &[u8], at_line_start: &mut bool) {
+    for &byte in piece {
+        if *at_line_start && byte == b'.' {
+            out.push(b'.');
+        }
+        out.push(byte);
+        *at_line_start = byte == b'\n';
+    }
+}
+
+/// The end of data after `trace` + `body`: `.CRLF` when they are empty or end with CRLF.
+fn terminator(trace: &[u8], body: &[u8]) -> &'static [u8] {
+    let last = |back: usize| {
+        let len = trace.len() + body.len();
+        let at = len.checked_sub(back)?;
+        Some(if at < trace.len() {
+            trace[at]
+        } else {
+            body[at - trace.len()]
+        })
+    };
+    match (last(2), last(1)) {
+        (_, None) | (Some(b'\r'), Some(b'\n')) => b".\r\n",
+        _ => b"\r\n.\r\n",
     }
 }
 
@@ -394,6 +429,31 @@ mod tests {
             let mut expected = b"Received: x\r\n".to_vec();
             expected.extend_from_slice(body);
             assert_eq!(receiver.finish().unwrap(), expected, "{body:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn chunked_writes_stuff_like_one_buffer() {
+        // Lines that start with a dot on and around every chunk boundary.
+        let mut large = Vec::new();
+        while large.len() < 3 * WRITE_CHUNK {
+            large.extend_from_slice(b".dot\r\n");
+            large.extend_from_slice(&[b'x'; 93][..large.len() % 93]);
+            large.extend_from_slice(b"\r\n");
+        }
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"", b""),
+            (b"Received: x\r\n", b""),
+            (b"", b"no final line end"),
+            (b"A: b\r", b"\n"),
+            (b"Received: x\r\n", &large),
+        ];
+        for (trace, body) in cases {
+            let mut whole = Vec::new();
+            stuff_into(&mut whole, trace, body);
+            let mut written = Vec::new();
+            write_stuffed(&mut written, trace, body).await.expect("written");
+            assert!(written == whole, "trace {trace:?}, body of {} bytes", body.len());
         }
     }
 }

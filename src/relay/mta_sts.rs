@@ -30,6 +30,8 @@ const MAX_POLICY_BYTES: usize = 64 * 1024;
 const MAX_AGE_LIMIT: u64 = 31_557_600;
 /// How long a fetch may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long after a failed fetch a domain's policy is not fetched again.
+const FETCH_RETRY: Duration = Duration::from_secs(300);
 
 /// Why the policy fetcher could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +153,9 @@ pub struct MtaSts {
     http: reqwest::Client,
     port: u16,
     cache: Mutex<HashMap<String, Arc<Cached>>>,
+    /// Domains whose policy fetch failed, until when it is not tried again: a policy host that
+    /// hangs costs one fetch timeout per `FETCH_RETRY`, not one per delivery.
+    failed: Mutex<HashMap<String, Instant>>,
 }
 
 impl MtaSts {
@@ -174,6 +179,7 @@ impl MtaSts {
             http,
             port: config.mta_sts_port,
             cache: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -232,8 +238,18 @@ impl MtaSts {
         if let Some(cached) = cached.as_ref().filter(|c| c.id == id) {
             return Some(cached.policy.clone());
         }
+        let retry_at = self
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&domain)
+            .copied();
+        if retry_at.is_some_and(|at| at > Instant::now()) {
+            return cached.map(|c| c.policy.clone());
+        }
         match self.fetch(&domain).await {
             Ok(policy) => {
+                self.failed.lock().unwrap_or_else(|p| p.into_inner()).remove(&domain);
                 let entry = Arc::new(Cached {
                     id,
                     expires: Instant::now() + Duration::from_secs(policy.max_age),
@@ -246,7 +262,10 @@ impl MtaSts {
                 Some(policy)
             }
             Err(reason) => {
-                tracing::warn!(domain, %reason, "MTA-STS policy fetch failed");
+                tracing::warn!(domain, %reason, retry_s = FETCH_RETRY.as_secs(), "MTA-STS policy fetch failed");
+                let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+                failed.retain(|_, at| *at > Instant::now());
+                failed.insert(domain, Instant::now() + FETCH_RETRY);
                 cached.map(|c| c.policy.clone())
             }
         }

@@ -9,7 +9,9 @@
 //! - A user name that reaches `auth_user_failures` (from any addresses) is answered `535 5.7.8`
 //!   without its password being checked until its failures age out of the window. The rule is
 //!   the same for names that do not exist, so the answer never reveals which names do.
-//! - A successful AUTH resets nothing: failures only age out of their window. Otherwise an
+//! - Each attempt is counted as a failure before its password is checked, and a success gives
+//!   the slot back: parallel sessions cannot all pass the gate before the first failure lands.
+//! - A successful AUTH resets nothing else: failures only age out of their window. Otherwise an
 //!   attacker holding one valid login (a tenant of ours, or a stolen one) could interleave it
 //!   with guesses at another name and never reach the limit. The price: a legitimate client that
 //!   mistypes its password `auth_failures` times is locked out for `auth_lockout` too.
@@ -49,14 +51,27 @@ pub enum GuardError {
 }
 
 /// What may happen with an AUTH attempt before its password is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Gate {
-    /// Check the password.
-    Open,
+    /// Check the password; the attempt already holds its failure slots (see [`Attempt`]).
+    Open(Attempt),
     /// The client's address is locked out.
     AddressLocked,
     /// The user name is being guessed: fail without checking the password.
     UserLocked,
+}
+
+/// An attempt admitted to have its password checked. It was counted as a failure before the
+/// check (for its address and its user name), so parallel sessions cannot all pass the gate
+/// before the first failure lands: at most `auth_failures` passwords are ever checked per
+/// window. A success gives both slots back ([`AuthGuard::succeeded`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    ip: IpAddr,
+    user: String,
+    at: u64,
+    address_failures: u32,
+    user_failures: u32,
 }
 
 /// The shared guard; one per gateway.
@@ -86,59 +101,110 @@ impl AuthGuard {
         Ok(locks > 0)
     }
 
-    /// The gate for an AUTH attempt from `ip` as `user`.
+    /// The gate for an AUTH attempt from `ip` as `user`. An open gate has already counted the
+    /// attempt as a failure; report its outcome with [`Self::succeeded`] or [`Self::failed`].
     pub async fn gate(&self, ip: IpAddr, user: &str) -> Result<Gate, StoreError> {
-        let user_key = user_key(user);
-        let now = now_ms();
-        let (locked, user_failures) = tokio::join!(
-            self.address_locked(ip),
-            self.store.events_count(&user_key, now, self.user_rate.window),
-        );
-        if locked? {
+        if self.address_locked(ip).await? {
             return Ok(Gate::AddressLocked);
         }
-        if user_failures? >= self.user_rate.count {
-            return Ok(Gate::UserLocked);
-        }
-        Ok(Gate::Open)
-    }
-
-    /// Records a failed AUTH from `ip` as `user` and locks what reached its limit (logged and
-    /// audited once per lockout). `tenant` owns `user`, if the name exists. Returns true when
-    /// the address is now locked out.
-    pub async fn record_failure(&self, ip: IpAddr, user: &str, tenant: Option<&str>) -> Result<bool, StoreError> {
         let now = now_ms();
-        let address = self
-            .store
-            .events_check_and_add(&address_key(ip), now, self.address_rate.window, self.address_rate.count)
-            .await?;
         let user_log = self
             .store
             .events_check_and_add(&user_key(user), now, self.user_rate.window, self.user_rate.count)
             .await?;
-        tracing::info!(peer = %ip, user = ?user, rule = "auth.failed", failures = address.count, "authentication failed");
-        if user_log.admitted && user_log.count >= self.user_rate.count {
-            tracing::warn!(peer = %ip, user = ?user, rule = RULE_USER, failures = user_log.count, "user name locked: too many failed authentications");
-            let detail = serde_json::json!({ "peer": ip.to_string(), "failures": user_log.count, "window_ms": self.user_rate.window.as_millis() as u64 });
-            self.audit(GATEWAY_AUDIT, RULE_USER, user, &detail, now).await;
+        if !user_log.admitted {
+            // Not counted against the address: no password was checked, and a locked name
+            // must not get its own tenant's clients locked out too.
+            return Ok(Gate::UserLocked);
+        }
+        let address = match self
+            .store
+            .events_check_and_add(&address_key(ip), now, self.address_rate.window, self.address_rate.count)
+            .await
+        {
+            Ok(address) => address,
+            Err(error) => {
+                self.release_user(user, now).await;
+                return Err(error);
+            }
+        };
+        if !address.admitted {
+            self.release_user(user, now).await;
+            self.lock(ip, user, address.count, now).await?;
+            return Ok(Gate::AddressLocked);
+        }
+        Ok(Gate::Open(Attempt {
+            ip,
+            user: user.to_string(),
+            at: now,
+            address_failures: address.count,
+            user_failures: user_log.count,
+        }))
+    }
+
+    /// The attempt's password was right: its failure slots are given back.
+    pub async fn succeeded(&self, attempt: Attempt) {
+        self.release_user(&attempt.user, attempt.at).await;
+        if let Err(error) = self
+            .store
+            .events_release(&address_key(attempt.ip), attempt.at, self.address_rate.window)
+            .await
+        {
+            // The slot stays counted: stricter, never more lenient.
+            tracing::warn!(peer = %attempt.ip, %error, "could not give back an AUTH attempt's slot");
+        }
+    }
+
+    /// The attempt's password was wrong (it is already counted): locks what reached its limit
+    /// (logged and audited once per lockout). `tenant` owns the user name, if it exists.
+    /// Returns true when the address is now locked out.
+    pub async fn failed(&self, attempt: Attempt, tenant: Option<&str>) -> Result<bool, StoreError> {
+        let Attempt {
+            ip,
+            user,
+            at,
+            address_failures,
+            user_failures,
+        } = attempt;
+        tracing::info!(peer = %ip, user = ?user, rule = "auth.failed", failures = address_failures, "authentication failed");
+        if user_failures >= self.user_rate.count {
+            tracing::warn!(peer = %ip, user = ?user, rule = RULE_USER, failures = user_failures, "user name locked: too many failed authentications");
+            let detail = serde_json::json!({ "peer": ip.to_string(), "failures": user_failures, "window_ms": self.user_rate.window.as_millis() as u64 });
+            self.audit(GATEWAY_AUDIT, RULE_USER, &user, &detail, at).await;
             if let Some(tenant) = tenant {
-                self.audit(tenant, RULE_USER, user, &detail, now).await;
+                self.audit(tenant, RULE_USER, &user, &detail, at).await;
             }
         }
-        if address.count < self.address_rate.count {
+        if address_failures < self.address_rate.count {
             return Ok(false);
         }
+        self.lock(ip, &user, address_failures, at).await?;
+        Ok(true)
+    }
+
+    /// Locks `ip` out (audited once per lockout).
+    async fn lock(&self, ip: IpAddr, user: &str, failures: u32, now: u64) -> Result<(), StoreError> {
         let lock = self
             .store
             .events_check_and_add(&lock_key(ip), now, self.lockout, 1)
             .await?;
         if lock.admitted {
-            tracing::warn!(peer = %ip, user = ?user, rule = RULE_ADDRESS, failures = address.count, lockout_ms = self.lockout.as_millis() as u64, "address locked out: too many failed authentications");
-            let detail = serde_json::json!({ "user": user, "failures": address.count, "lockout_ms": self.lockout.as_millis() as u64 });
+            tracing::warn!(peer = %ip, user = ?user, rule = RULE_ADDRESS, failures, lockout_ms = self.lockout.as_millis() as u64, "address locked out: too many failed authentications");
+            let detail = serde_json::json!({ "user": user, "failures": failures, "lockout_ms": self.lockout.as_millis() as u64 });
             self.audit(GATEWAY_AUDIT, RULE_ADDRESS, &ip.to_string(), &detail, now)
                 .await;
         }
-        Ok(true)
+        Ok(())
+    }
+
+    async fn release_user(&self, user: &str, at: u64) {
+        if let Err(error) = self
+            .store
+            .events_release(&user_key(user), at, self.user_rate.window)
+            .await
+        {
+            tracing::warn!(user = ?user, %error, "could not give back an AUTH attempt's slot");
+        }
     }
 
     /// Verifies a password against an argon2id hash on the blocking pool, one per CPU at a time.

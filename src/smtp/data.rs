@@ -4,6 +4,18 @@
 //! (`550 5.5.2`) but does **not** end it: the receiver keeps consuming until the real terminator, so
 //! one DATA can never become two messages (SMTP smuggling). Size and line limits are enforced while
 //! streaming; over the size limit the body stops growing, so memory stays bounded.
+//!
+//! The body is pre-sized (to the SIZE the client declared, else [`INITIAL_CAPACITY`]) and grows by
+//! half its size at a time, not by doubling, so its spare capacity stays under a third. With a
+//! [`Reservation`] from the shared budget of data in flight, each growth is paid for first
+//! ([`COPIES`] times the new capacity); when the budget has no room the message is refused
+//! ([`DataError::OverBudget`], `452 4.3.1`), its body dropped and its reservation given back, and
+//! the receiver keeps consuming to the terminator like for any other refusal.
+
+use crate::smtp::budget::{Reservation, COPIES};
+
+/// Capacity of a body whose size was not declared; it grows from there.
+pub const INITIAL_CAPACITY: usize = 16 * 1024;
 
 /// Why a received message is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +26,8 @@ pub enum DataError {
     LineTooLong,
     /// More bytes than the size limit.
     TooBig,
+    /// The budget of data in flight had no room for the message (`452 4.3.1`).
+    OverBudget,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +53,8 @@ pub struct DataReceiver {
     max_size: usize,
     body: Vec<u8>,
     error: Option<DataError>,
+    /// What the body's capacity is paid with, when the receiver is on a budget.
+    reservation: Option<Reservation>,
 }
 
 /// What feeding bytes produced.
@@ -58,9 +74,25 @@ impl DataReceiver {
             line_len: 0,
             max_line,
             max_size,
-            body: Vec::with_capacity(max_size.min(16 * 1024)),
+            body: Vec::with_capacity(max_size.min(INITIAL_CAPACITY)),
             error: None,
+            reservation: None,
         }
+    }
+
+    /// A receiver on a budget: the body starts with `capacity` bytes (see [`initial_capacity`]),
+    /// for which `reservation` already holds [`COPIES`] × `capacity`.
+    pub fn with_budget(max_size: usize, max_line: usize, capacity: usize, reservation: Reservation) -> DataReceiver {
+        let mut receiver = DataReceiver::new(max_size, max_line);
+        receiver.body = Vec::with_capacity(capacity.min(max_size));
+        receiver.reservation = Some(reservation);
+        receiver
+    }
+
+    /// Takes the reservation that pays for the body, to hold it until the message is queued or
+    /// refused.
+    pub fn take_reservation(&mut self) -> Option<Reservation> {
+        self.reservation.take()
     }
 
     /// Feeds the next bytes from the client.
@@ -154,20 +186,41 @@ impl DataReceiver {
     }
 
     fn push(&mut self, bytes: &[u8]) {
-        if self.body.len() + bytes.len() > self.max_size {
+        let needed = self.body.len() + bytes.len();
+        if needed > self.max_size {
             self.fail(DataError::TooBig);
             return;
         }
-        if self.error.is_none() {
+        if self.error.is_none() && (needed <= self.body.capacity() || self.grow(needed)) {
             self.body.extend_from_slice(bytes);
         }
     }
 
+    /// Grows the body to hold `needed` bytes: by half its capacity (at least
+    /// [`INITIAL_CAPACITY`]), at most to the size limit, paid from the budget first.
+    fn grow(&mut self, needed: usize) -> bool {
+        let capacity = self.body.capacity();
+        let target = needed
+            .max(capacity + (capacity / 2).max(INITIAL_CAPACITY))
+            .min(self.max_size);
+        if let Some(reservation) = &mut self.reservation {
+            if !reservation.grow_to(target as u64 * COPIES) {
+                self.fail(DataError::OverBudget);
+                return false;
+            }
+        }
+        self.body.reserve_exact(target - self.body.len());
+        true
+    }
+
     fn fail(&mut self, error: DataError) {
-        // The first error decides the reply; a refused body is no longer kept.
+        // The first error decides the reply; a refused body is no longer kept, nor paid for.
         if self.error.is_none() {
             self.error = Some(error);
             self.body = Vec::new();
+            if let Some(reservation) = &mut self.reservation {
+                reservation.release();
+            }
         }
     }
 
@@ -180,9 +233,18 @@ impl DataReceiver {
     }
 }
 
+/// The body's first capacity: the SIZE the client declared on MAIL FROM (a body is never larger
+/// than its declared size unless the client lied, and then it grows), else [`INITIAL_CAPACITY`];
+/// never more than the size limit.
+pub fn initial_capacity(max_size: usize, declared: Option<u64>) -> usize {
+    let declared = declared.map_or(INITIAL_CAPACITY, |size| usize::try_from(size).unwrap_or(usize::MAX));
+    declared.min(max_size)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::smtp::budget::DataBudget;
 
     fn receive(chunks: &[&[u8]]) -> (Result<Vec<u8>, DataError>, Option<usize>) {
         let mut receiver = DataReceiver::new(1 << 20, 998);
@@ -257,6 +319,77 @@ mod tests {
         assert!(receiver.body.capacity() <= 16 * 1024);
         assert_eq!(receiver.feed(b".\r\n"), Progress::Done { consumed: 3 });
         assert_eq!(receiver.finish(), Err(DataError::TooBig));
+    }
+
+    #[test]
+    fn bodies_grow_by_half_not_by_doubling() {
+        let mut receiver = DataReceiver::new(64 << 20, 998);
+        let line = [b'x'; 98];
+        for _ in 0..100_000 {
+            receiver.feed(&line);
+            receiver.feed(b"\r\n");
+        }
+        let len = receiver.body.len();
+        assert_eq!(len, 10_000_000);
+        assert!(
+            receiver.body.capacity() <= len + len / 2,
+            "{} for {len}",
+            receiver.body.capacity()
+        );
+    }
+
+    #[test]
+    fn declared_size_presizes_the_body() {
+        assert_eq!(initial_capacity(1 << 20, None), INITIAL_CAPACITY);
+        assert_eq!(initial_capacity(1 << 20, Some(5000)), 5000);
+        assert_eq!(initial_capacity(1 << 20, Some(u64::MAX)), 1 << 20);
+        let budget = DataBudget::new(1 << 30);
+        let held = budget.reserve(COPIES * 5000).expect("fits");
+        let mut receiver = DataReceiver::with_budget(1 << 20, 998, 5000, held);
+        let line = [b'y'; 98];
+        for _ in 0..49 {
+            receiver.feed(&line);
+            receiver.feed(b"\r\n");
+        }
+        receiver.feed(&line);
+        assert_eq!(receiver.feed(b"\r\n.\r\n"), Progress::Done { consumed: 5 });
+        assert_eq!(
+            receiver.body.capacity(),
+            5000,
+            "no growth for a message of its declared size"
+        );
+        assert_eq!(budget.held(), COPIES * 5000);
+        let held = receiver.take_reservation();
+        assert_eq!(receiver.finish().map(|b| b.len()), Ok(5000));
+        drop(held);
+        assert_eq!(budget.held(), 0);
+    }
+
+    #[test]
+    fn growth_is_paid_from_the_budget_and_refused_past_it() {
+        let budget = DataBudget::new(COPIES * 100_000);
+        let other = budget.reserve(COPIES * 40_000).expect("fits");
+        let held = budget.reserve(COPIES * INITIAL_CAPACITY as u64).expect("fits");
+        let mut receiver = DataReceiver::with_budget(1 << 20, 998, INITIAL_CAPACITY, held);
+        let line = [b'z'; 98];
+        for _ in 0..400 {
+            receiver.feed(&line);
+            receiver.feed(b"\r\n");
+        }
+        // 40,000 bytes: grown and paid for, within the 60,000 left.
+        assert!(receiver.error.is_none());
+        assert_eq!(budget.held(), COPIES * (40_000 + receiver.body.capacity() as u64));
+        for _ in 0..400 {
+            receiver.feed(&line);
+            receiver.feed(b"\r\n");
+        }
+        // Past the budget: refused, body dropped, reservation given back; still in sync.
+        assert_eq!(receiver.error, Some(DataError::OverBudget));
+        assert_eq!(budget.held(), COPIES * 40_000);
+        assert_eq!(receiver.feed(b"more\r\n.\r\nQUIT\r\n"), Progress::Done { consumed: 9 });
+        assert_eq!(receiver.finish(), Err(DataError::OverBudget));
+        drop(other);
+        assert_eq!(budget.held(), 0);
     }
 
     #[test]

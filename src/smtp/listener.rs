@@ -18,6 +18,7 @@ use crate::config::{Config, ListenerConfig, ListenerTls};
 use crate::policy::Engine;
 use crate::queue::Queue;
 use crate::smtp::auth_guard::AuthGuard;
+use crate::smtp::budget::DataBudget;
 use crate::smtp::reply::{self, Reply};
 use crate::smtp::session::Session;
 use crate::tenant::TenantDirectory;
@@ -33,6 +34,8 @@ pub struct SmtpContext {
     pub connections: Connections,
     /// Failed-AUTH counts and lockouts, and the argon2 slots.
     pub auth_guard: AuthGuard,
+    /// Message data all sessions hold (`[limits] max_data_in_flight`).
+    pub data_budget: Arc<DataBudget>,
     next_session: AtomicU64,
 }
 
@@ -46,7 +49,9 @@ impl SmtpContext {
         shutdown: watch::Receiver<bool>,
     ) -> SmtpContext {
         let auth_guard = AuthGuard::new(engine.store().clone(), &config.limits);
+        let data_budget = DataBudget::new(config.limits.max_data_in_flight.get());
         SmtpContext {
+            data_budget,
             config,
             tenants,
             engine,

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "server")]
 pub mod auth_guard;
+pub mod budget;
 pub mod command;
 pub mod data;
 #[cfg(feature = "server")]

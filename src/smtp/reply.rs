@@ -391,6 +391,17 @@ pub fn check_failed_disconnect(rule: &'static str) -> Reply {
 }
 
 /// The queue could not store the message durably: nothing was accepted.
+/// The budget of message data in flight (`[limits] max_data_in_flight`) has no room for this
+/// message now (RFC 3463 4.3.1: mail system full).
+pub fn data_in_flight_exceeded() -> Reply {
+    Reply::refusal(
+        452,
+        "4.3.1",
+        "limits.data_in_flight",
+        "Insufficient system storage for this message now, please try again later",
+    )
+}
+
 pub fn queue_write_failed() -> Reply {
     Reply::refusal(
         451,

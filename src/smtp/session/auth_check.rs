@@ -44,7 +44,7 @@ impl Session {
             Ok(gate) => gate,
             Err(error) => return self.auth_deferred(&username, &GuardError::Store(error)),
         };
-        let tenant = match gate {
+        let (tenant, attempt) = match gate {
             Gate::AddressLocked => {
                 tracing::info!(peer = %ip, user = ?username, rule = RULE_ADDRESS, "AUTH refused: address locked out");
                 self.reply(reply::auth_address_locked());
@@ -52,29 +52,34 @@ impl Session {
             }
             Gate::UserLocked => {
                 tracing::info!(peer = %ip, user = ?username, rule = RULE_USER, "AUTH failed unchecked: user name locked");
-                None
+                (None, None)
             }
-            Gate::Open => match verify(&ctx, credentials).await {
-                Ok(tenant) => tenant,
+            Gate::Open(attempt) => match verify(&ctx, credentials).await {
+                Ok(tenant) => (tenant, Some(attempt)),
                 Err(error) => return self.auth_deferred(&username, &error),
             },
         };
-        match tenant {
-            Some(tenant) if !tenant.networks.is_empty() && !tenant.in_networks(ip) => {
-                tracing::warn!(tenant = %tenant.id, "authenticated from outside the tenant's networks");
-                self.error_reply(reply::auth_outside_networks())
-            }
-            Some(tenant) => {
+        match (tenant, attempt) {
+            (Some(tenant), attempt) => {
+                if let Some(attempt) = attempt {
+                    ctx.auth_guard.succeeded(attempt).await;
+                }
+                if !tenant.networks.is_empty() && !tenant.in_networks(ip) {
+                    tracing::warn!(tenant = %tenant.id, "authenticated from outside the tenant's networks");
+                    return self.error_reply(reply::auth_outside_networks());
+                }
                 tracing::Span::current().record("tenant", tenant.id.as_str());
                 tracing::info!(tenant = %tenant.id, "authenticated");
                 self.auth_tenant = Some(tenant);
                 self.reply(reply::auth_ok());
                 Ok(())
             }
-            None => {
-                let owner = ctx.tenants.credential(&username).map(|(tenant, _)| tenant.id.clone());
-                if let Err(error) = ctx.auth_guard.record_failure(ip, &username, owner.as_deref()).await {
-                    return self.auth_deferred(&username, &GuardError::Store(error));
+            (None, attempt) => {
+                if let Some(attempt) = attempt {
+                    let owner = ctx.tenants.credential(&username).map(|(tenant, _)| tenant.id.clone());
+                    if let Err(error) = ctx.auth_guard.failed(attempt, owner.as_deref()).await {
+                        return self.auth_deferred(&username, &GuardError::Store(error));
+                    }
                 }
                 tokio::time::sleep(ctx.config.limits.auth_failure_delay.get()).await;
                 self.error_reply(reply::auth_failed())

@@ -9,7 +9,8 @@ use super::io::Phase;
 use super::{End, Envelope, Session};
 use crate::policy::{Accepted, DataContext, DataDecision};
 use crate::queue::{now_ms, QueueEntry};
-use crate::smtp::data::{DataError, DataReceiver, Progress};
+use crate::smtp::budget::COPIES;
+use crate::smtp::data::{initial_capacity, DataError, DataReceiver, Progress};
 use crate::smtp::reply;
 use crate::smtp::trace::received_header;
 
@@ -24,12 +25,23 @@ impl Session {
         let Some(tenant) = self.tenant() else {
             return self.error_reply(reply::relay_denied());
         };
+        let max_size = self.ctx.config.limits.max_message_size.as_usize();
+        let capacity = initial_capacity(max_size, self.envelope.declared_size);
+        let Some(held) = self.ctx.data_budget.reserve(COPIES * capacity as u64) else {
+            tracing::info!(
+                rule = "limits.data_in_flight",
+                verdict = "defer",
+                code = "452 4.3.1",
+                "no room for the message"
+            );
+            self.reply(reply::data_in_flight_exceeded());
+            return Ok(());
+        };
         self.reply(reply::start_data());
         self.flush().await?;
 
         let limits = &self.ctx.config.limits;
-        let max_size = limits.max_message_size.as_usize();
-        let mut receiver = DataReceiver::new(max_size, limits.max_data_line);
+        let mut receiver = DataReceiver::with_budget(max_size, limits.max_data_line, capacity, held);
         let pace = DataPace {
             started: Instant::now(),
             min_rate: limits.data_min_rate.get(),
@@ -49,6 +61,8 @@ impl Session {
             self.read_more(Phase::Data, deadline, expiry).await?;
         }
         let envelope = std::mem::take(&mut self.envelope);
+        // Pays for the message's copies until it is queued or refused (released on drop).
+        let _held = receiver.take_reservation();
         let body = match receiver.finish() {
             Ok(body) => body,
             Err(error) => {
@@ -56,6 +70,7 @@ impl Session {
                     DataError::BareLineBreak => reply::bare_line_break(),
                     DataError::LineTooLong => reply::data_line_too_long(self.ctx.config.limits.max_data_line),
                     DataError::TooBig => reply::size_exceeded(max_size as u64),
+                    DataError::OverBudget => reply::data_in_flight_exceeded(),
                 };
                 tracing::info!(rule = "data", verdict = "reject", code = %refusal.summary(), "message refused");
                 return self.error_reply(refusal);

@@ -42,6 +42,7 @@ impl Session {
             return self.error_reply(reply::relay_denied());
         };
         let mut mail_params = MailParams::default();
+        let mut declared_size = None;
         let mut seen: Vec<&str> = Vec::with_capacity(params.len());
         for param in &params {
             // A parameter given twice is a syntax error (RFC 5321 4.1.2: at most once each).
@@ -54,7 +55,7 @@ impl Session {
                     Ok(size) if size > limits.max_message_size.get() => {
                         return self.error_reply(reply::size_exceeded(limits.max_message_size.get()));
                     }
-                    Ok(_) => {}
+                    Ok(size) => declared_size = Some(size),
                     Err(_) => return self.error_reply(reply::syntax("Bad SIZE value")),
                 },
                 ("BODY", Some(value)) if value.eq_ignore_ascii_case("7BIT") => mail_params.body = BodyType::SevenBit,
@@ -84,6 +85,7 @@ impl Session {
                 sender: Some(sender),
                 recipients: Vec::new(),
                 params: mail_params,
+                declared_size,
             };
             self.reply(reply::sender_ok());
         }

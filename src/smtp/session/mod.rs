@@ -48,6 +48,8 @@ pub(crate) struct Envelope {
     pub recipients: Vec<Path>,
     /// `SMTPUTF8` and `BODY=` from MAIL FROM, queued with the message and declared on relay.
     pub params: MailParams,
+    /// `SIZE=` from MAIL FROM: what DATA pre-sizes the body to and reserves at once.
+    pub declared_size: Option<u64>,
 }
 
 /// One client connection.

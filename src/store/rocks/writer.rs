@@ -127,17 +127,50 @@ struct Queue {
 struct Progress {
     /// Every batch up to this sequence number is in the database.
     applied: u64,
-    /// The first write the database refused; every later operation fails with it.
+    /// The first write the database refused; every later operation fails with it until the
+    /// writer heals.
     failed: Option<String>,
+    /// Batches that never reached the database (refused, or dropped while failed), as inclusive
+    /// ranges, newest last; a waiter for one of them fails even after the writer healed and
+    /// later batches moved `applied` past it.
+    lost: Vec<(u64, u64)>,
 }
+
+/// How many ranges of lost batches are remembered (each failure episode adds one or two).
+const LOST_RANGES: usize = 1024;
 
 impl Progress {
     /// What a waiter for batch `seq` gets now: done, failed, or `None` (keep waiting).
     fn outcome(&self, seq: u64) -> Option<Result<(), StoreError>> {
+        if self.lost.iter().any(|&(first, last)| (first..=last).contains(&seq)) {
+            return Some(Err(StoreError::Write(format!(
+                "the write was lost: {}",
+                self.failed.as_deref().unwrap_or("the database refused its batch")
+            ))));
+        }
+        self.barrier_outcome(seq)
+    }
+
+    /// What a barrier up to `seq` gets: everything before it was applied or (reported) lost.
+    fn barrier_outcome(&self, seq: u64) -> Option<Result<(), StoreError>> {
         if self.applied >= seq {
             return Some(Ok(()));
         }
         self.failed.as_ref().map(|error| Err(StoreError::Write(error.clone())))
+    }
+
+    /// Notes batches `first..=last` as lost.
+    fn lose(&mut self, first: u64, last: u64) {
+        if first > last {
+            return;
+        }
+        match self.lost.last_mut() {
+            Some((_, end)) if *end + 1 == first => *end = last,
+            _ => self.lost.push((first, last)),
+        }
+        if self.lost.len() > LOST_RANGES {
+            self.lost.remove(0);
+        }
     }
 }
 
@@ -330,7 +363,7 @@ impl Writer {
         }
         let mut progress = lock(&shared.progress);
         loop {
-            if let Some(done) = progress.outcome(target) {
+            if let Some(done) = progress.barrier_outcome(target) {
                 return done;
             }
             progress = shared.progressed.wait(progress).unwrap_or_else(PoisonError::into_inner);
@@ -399,6 +432,9 @@ fn heal<'a>(
     if queue.stop || !queue.batches.is_empty() {
         return queue;
     }
+    // Not under the queue lock: committers (on runtime threads) only find the store failed and
+    // return, rather than wait behind a write to a disk that may hang.
+    drop(queue);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -408,11 +444,13 @@ fn heal<'a>(
         shared.health.succeeded();
         shared.room.notify_all();
     }
-    queue
+    lock(&shared.queue)
 }
 
 /// The writer thread: take all that is queued, write it as one batch, publish the progress.
 fn run(shared: &Shared, db: &DB, write_opts: &WriteOptions, combine: CombineMerges) {
+    // The last batch taken before this round: this round's batches are `taken + 1..=last_seq`.
+    let mut taken = 0u64;
     loop {
         let (batches, last_seq) = {
             let mut queue = lock(&shared.queue);
@@ -468,10 +506,13 @@ fn run(shared: &Shared, db: &DB, write_opts: &WriteOptions, combine: CombineMerg
         }
         {
             let mut progress = lock(&shared.progress);
+            let first = taken + 1;
+            taken = last_seq;
             match result {
                 Ok(()) if !failed => progress.applied = last_seq,
-                Ok(()) => {}
+                Ok(()) => progress.lose(first, last_seq),
                 Err(error) => {
+                    progress.lose(first, last_seq);
                     tracing::error!(%error, "rate store write failed; store operations fail until a write succeeds again");
                     shared.health.failed(&error);
                     progress.failed = Some(error.to_string());
@@ -539,6 +580,28 @@ fn write(db: &DB, write_opts: &WriteOptions, batches: &[Batch], combine: Combine
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_lost_batch_fails_its_waiter_even_after_the_writer_healed() {
+        let mut progress = Progress {
+            applied: 4,
+            failed: Some("No space left on device".into()),
+            ..Progress::default()
+        };
+        progress.lose(5, 7);
+        progress.lose(8, 9);
+        // Healed; later batches applied.
+        progress.failed = None;
+        progress.applied = 12;
+        for seq in 5..=9 {
+            assert!(matches!(progress.outcome(seq), Some(Err(_))), "batch {seq}");
+        }
+        assert!(matches!(progress.outcome(4), Some(Ok(()))));
+        assert!(matches!(progress.outcome(10), Some(Ok(()))));
+        assert!(progress.outcome(13).is_none(), "not yet applied: keep waiting");
+        assert_eq!(progress.lost, vec![(5, 9)], "adjacent ranges merge");
+        assert!(matches!(progress.barrier_outcome(12), Some(Ok(()))));
+    }
+
     use super::*;
     use rocksdb::{ColumnFamilyDescriptor, Options};
 
