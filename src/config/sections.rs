@@ -114,9 +114,10 @@ pub struct LimitsConfig {
     pub max_messages_per_session: usize,
     /// Bytes a session may send in total before it is closed with `421 4.7.0`.
     pub max_session_bytes: ByteSize,
-    /// Slowest DATA transfer accepted, in bytes per second, averaged from the `354` on: once
-    /// `data_rate_grace` has passed, a message whose bytes so far fall below this rate is cut with
-    /// `421 4.4.2` (nothing is queued). `0` turns the check off.
+    /// Slowest DATA transfer accepted, in bytes per second: the transfer starts with
+    /// `data_rate_grace` of credit, each byte buys `1 / data_min_rate` seconds more, and no more
+    /// than `data_rate_grace` can be banked ahead; when the credit runs out the transfer is cut
+    /// with `421 4.4.2` (nothing is queued). `0` turns the check off.
     pub data_min_rate: ByteSize,
     /// How long a DATA transfer may run before `data_min_rate` applies (slow starts, TCP
     /// slow start on long paths).

@@ -42,12 +42,12 @@ impl Session {
 
         let limits = &self.ctx.config.limits;
         let mut receiver = DataReceiver::with_budget(max_size, limits.max_data_line, capacity, held);
-        let pace = DataPace {
-            started: Instant::now(),
-            min_rate: limits.data_min_rate.get(),
-            grace: limits.data_rate_grace.get(),
-            read_timeout: limits.command_timeout.get(),
-        };
+        let mut pace = DataPace::new(
+            Instant::now(),
+            limits.data_min_rate.get(),
+            limits.data_rate_grace.get(),
+            limits.command_timeout.get(),
+        );
         let mut received = 0u64;
         loop {
             if let Progress::Done { consumed } = receiver.feed(&self.inbuf) {
