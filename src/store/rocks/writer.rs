@@ -134,6 +134,9 @@ struct Progress {
     /// ranges, newest last; a waiter for one of them fails even after the writer healed and
     /// later batches moved `applied` past it.
     lost: Vec<(u64, u64)>,
+    /// The failure is the disk's (an I/O error such as a full disk), which a later write may
+    /// overcome: the writer probes and heals. Any other failure (a bug, a panic) stays.
+    healable: bool,
 }
 
 /// How many ranges of lost batches are remembered (each failure episode adds one or two).
@@ -408,7 +411,10 @@ impl Drop for Writer {
 /// Marks the store failed and wakes everyone who waits on the writer.
 fn fail(shared: &Shared, error: String) {
     shared.health.failed(&error);
-    lock(&shared.progress).failed.get_or_insert(error);
+    let mut progress = lock(&shared.progress);
+    progress.failed.get_or_insert(error);
+    progress.healable = false;
+    drop(progress);
     shared.room.notify_all();
     shared.published();
 }
@@ -455,7 +461,11 @@ fn run(shared: &Shared, db: &DB, write_opts: &WriteOptions, combine: CombineMerg
         let (batches, last_seq) = {
             let mut queue = lock(&shared.queue);
             while queue.batches.is_empty() && !queue.stop {
-                if shared.failed().is_some() {
+                let (failed, healable) = {
+                    let progress = lock(&shared.progress);
+                    (progress.failed.is_some(), progress.healable)
+                };
+                if failed && healable {
                     queue = heal(shared, queue, db, write_opts);
                     continue;
                 }
@@ -515,6 +525,7 @@ fn run(shared: &Shared, db: &DB, write_opts: &WriteOptions, combine: CombineMerg
                     progress.lose(first, last_seq);
                     tracing::error!(%error, "rate store write failed; store operations fail until a write succeeds again");
                     shared.health.failed(&error);
+                    progress.healable = error.is_disk();
                     progress.failed = Some(error.to_string());
                 }
             }
@@ -531,7 +542,23 @@ pub(crate) type CombineMerges = fn(&[u8], &[u8]) -> Option<Vec<u8>>;
 /// operands of a key are combined into one. A hot key (a tenant's quota counters, a large
 /// campaign's set header) is then one memtable insert per batch instead of one per message. A
 /// key with both merges and puts keeps every write, in order.
-fn write(db: &DB, write_opts: &WriteOptions, batches: &[Batch], combine: CombineMerges) -> Result<(), String> {
+/// Why a batch was not written.
+#[derive(Debug, thiserror::Error)]
+enum WriteFailure {
+    #[error(transparent)]
+    Db(#[from] rocksdb::Error),
+    #[error("column family {0} missing")]
+    MissingColumnFamily(&'static str),
+}
+
+impl WriteFailure {
+    /// An I/O error (a full disk): a later write may succeed.
+    fn is_disk(&self) -> bool {
+        matches!(self, WriteFailure::Db(error) if error.kind() == rocksdb::ErrorKind::IOError)
+    }
+}
+
+fn write(db: &DB, write_opts: &WriteOptions, batches: &[Batch], combine: CombineMerges) -> Result<(), WriteFailure> {
     type Slot<'a> = (&'static str, &'a [u8]);
     let ops: Vec<&Op> = batches.iter().flat_map(|b| &b.ops).collect();
     let mut last_write: HashMap<Slot<'_>, usize> = HashMap::new();
@@ -561,7 +588,7 @@ fn write(db: &DB, write_opts: &WriteOptions, batches: &[Batch], combine: Combine
         let (Op::Put { cf, key, .. } | Op::Delete { cf, key } | Op::Merge { cf, key, .. }) = op;
         let slot = (*cf, &key[..]);
         let Some(handle) = db.cf_handle(cf) else {
-            return Err(format!("column family {cf} missing"));
+            return Err(WriteFailure::MissingColumnFamily(cf));
         };
         let keep_all = in_order.contains(&slot);
         match op {
@@ -575,7 +602,7 @@ fn write(db: &DB, write_opts: &WriteOptions, batches: &[Batch], combine: Combine
             _ => {}
         }
     }
-    db.write_opt(batch, write_opts).map_err(|e| e.to_string())
+    Ok(db.write_opt(batch, write_opts)?)
 }
 
 #[cfg(test)]
@@ -769,6 +796,11 @@ mod tests {
         batch.put("missing", b"k".as_slice(), b"v".as_slice());
         writer.commit(batch).expect("queued");
         assert!(matches!(writer.barrier(), Err(StoreError::Write(_))));
+        let mut batch = Batch::default();
+        batch.put(CF, b"k".as_slice(), b"v".as_slice());
+        assert!(matches!(writer.commit(batch), Err(StoreError::Write(_))));
+        // Not a disk error: the writer does not heal it, however long it waits.
+        std::thread::sleep(crate::health::PROBE_INTERVAL * 3);
         let mut batch = Batch::default();
         batch.put(CF, b"k".as_slice(), b"v".as_slice());
         assert!(matches!(writer.commit(batch), Err(StoreError::Write(_))));
