@@ -173,3 +173,48 @@ async fn auth_parameter_is_accepted_and_utf8_needs_smtputf8() {
     c.send("MAIL FROM:<jörg@acme.example> SMTPUTF8", "250 2.1.0").await;
     c.send("RCPT TO:<jörg@bücher.example>", "250 2.1.5").await;
 }
+
+#[tokio::test]
+async fn a_backup_mx_without_8bitmime_does_not_bounce_what_another_host_takes() {
+    // mx1 (preferred) lacks 8BITMIME; mx2, on another loopback address and the same port, has
+    // it. The message goes to mx2; no DSN.
+    let seven = Sink::start_with(SinkOptions {
+        no_8bitmime: true,
+        ..Default::default()
+    })
+    .await;
+    let port = seven.address.port();
+    let eight = Sink::start_with(SinkOptions {
+        bind: Some(std::net::SocketAddr::from(([127, 0, 0, 2], port))),
+        ..Default::default()
+    })
+    .await;
+    let h = Harness::start_with(|c| {
+        c.relay.mode = aupgate::config::RelayMode::Mx;
+        c.relay.mx_port = port;
+    })
+    .await;
+    let zone = &h.dns.zone;
+    zone.add("dest.example", support::dns::Record::Mx(10, "mx1.dest.example".into()));
+    zone.add("dest.example", support::dns::Record::Mx(20, "mx2.dest.example".into()));
+    zone.add(
+        "mx1.dest.example",
+        support::dns::Record::A("127.0.0.1".parse().unwrap()),
+    );
+    zone.add(
+        "mx2.dest.example",
+        support::dns::Record::A("127.0.0.2".parse().unwrap()),
+    );
+    send(
+        &h,
+        " BODY=8BITMIME",
+        &["b@dest.example"],
+        "From: a@acme.example\r\nSubject: 8bit\r\n\r\nD\u{e9}j\u{e0} vu\r\n".as_bytes(),
+    )
+    .await;
+    let got = eight
+        .wait_for_recipient("b@dest.example", Duration::from_secs(10))
+        .await;
+    assert!(got.data.ends_with("D\u{e9}j\u{e0} vu\r\n".as_bytes()));
+    assert!(seven.messages().is_empty(), "no DSN: {:?}", seven.messages());
+}

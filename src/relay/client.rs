@@ -67,6 +67,9 @@ impl HopSettings<'_> {
 #[derive(Debug)]
 pub struct SessionFailure {
     pub permanent: bool,
+    /// This next hop cannot take the message (it lacks an extension the message needs);
+    /// another MX host may: a permanent failure only when no host can.
+    pub unsupported: bool,
     pub reason: String,
 }
 
@@ -74,12 +77,14 @@ impl SessionFailure {
     fn temporary(reason: impl Into<String>) -> Self {
         SessionFailure {
             permanent: false,
+            unsupported: false,
             reason: reason.into(),
         }
     }
     fn from_reply(stage: &str, response: &Response<String>) -> Self {
         SessionFailure {
             permanent: response.code >= 500,
+            unsupported: false,
             reason: format!("{stage}: {}", render(response)),
         }
     }
@@ -275,11 +280,11 @@ pub async fn transact(
     let plan = match envelope::plan(tx.sender, tx.recipients, tx.params, tx.content, offered, size) {
         Ok(plan) => plan,
         Err(reason) => {
-            return Ok(tx
-                .recipients
-                .iter()
-                .map(|_| Outcome::Permanent(reason.summary()))
-                .collect())
+            return Err(SessionFailure {
+                permanent: false,
+                unsupported: true,
+                reason: reason.summary(),
+            })
         }
     };
     if plan.refused.iter().all(Option::is_some) {

@@ -186,6 +186,7 @@ impl Relay {
             content: envelope::Content::of(entry.trace.as_bytes(), body),
         };
         let mut last_failure = String::from("451 4.4.1 no next hop reachable");
+        let (mut unsupported, mut temporary_failure) = (None, false);
         for (hop, tls) in hops {
             let settings = HopSettings {
                 helo: &helo,
@@ -202,14 +203,26 @@ impl Relay {
                 match self.deliver_to(*address, &settings, &tx).await {
                     Ok(outcomes) => return outcomes,
                     Err(failure) if failure.permanent => return all(Outcome::Permanent, failure.reason),
+                    Err(failure) if failure.unsupported => {
+                        tracing::info!(queue_id = %entry.id, hop = %hop.name, %address, reason = %failure.reason, "next hop cannot take the message; trying the next");
+                        unsupported = Some(failure.reason);
+                        // Its other addresses are the same host.
+                        break;
+                    }
                     Err(failure) => {
                         tracing::info!(queue_id = %entry.id, hop = %hop.name, %address, reason = %failure.reason, "next hop failed");
+                        temporary_failure = true;
                         last_failure = failure.reason;
                     }
                 }
             }
         }
-        all(Outcome::Temporary, last_failure)
+        // Every host that answered lacks what the message needs: it can never be delivered
+        // there. If some host could not be reached, it may yet take the message: retry.
+        match unsupported {
+            Some(reason) if !temporary_failure => all(Outcome::Permanent, reason),
+            _ => all(Outcome::Temporary, last_failure),
+        }
     }
 
     /// One transaction to one address, on a pooled connection when there is one. A pooled

@@ -47,6 +47,8 @@ pub struct SinkOptions {
     pub acceptor: Option<tokio_rustls::TlsAcceptor>,
     /// TLS from the first byte (a 465-style smarthost).
     pub implicit_tls: bool,
+    /// Where to listen (`127.0.0.1:0` when unset).
+    pub bind: Option<SocketAddr>,
     /// Do not offer SMTPUTF8 (and refuse the parameter, `555`).
     pub no_smtputf8: bool,
     /// Do not offer 8BITMIME (and refuse `BODY=8BITMIME`, `555`).
@@ -59,7 +61,8 @@ impl Sink {
     }
 
     pub async fn start_with(options: SinkOptions) -> Sink {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind sink");
+        let bind = options.bind.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
+        let listener = TcpListener::bind(bind).await.expect("bind sink");
         let address = listener.local_addr().expect("sink address");
         let messages = Arc::new(Mutex::new(Vec::new()));
         let store = messages.clone();
