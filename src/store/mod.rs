@@ -59,6 +59,13 @@ pub trait RateStore: Send + Sync {
         None
     }
 
+    /// Tests only: holds the store's writes back (as a hung disk would) until the handle is
+    /// dropped; `None` where the backend has no writer of its own (Redis).
+    #[doc(hidden)]
+    fn stall_writes_for_test(&self) -> Option<rocks::WriteStall> {
+        None
+    }
+
     /// Waits until every write made so far is as durable as the backend promises: in RocksDB's
     /// WAL (the embedded store writes behind, in batches); Redis has applied a write when it
     /// answers, so there is nothing to wait for.

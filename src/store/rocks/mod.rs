@@ -30,6 +30,8 @@ mod records;
 mod sets;
 mod writer;
 
+pub use writer::WriteStall;
+
 use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
@@ -264,6 +266,10 @@ impl RateStore for RocksStore {
 
     fn degraded(&self) -> Option<String> {
         self.inner.writer.health().describe()
+    }
+
+    fn stall_writes_for_test(&self) -> Option<WriteStall> {
+        Some(self.inner.writer.stall())
     }
 
     fn sync(&self) -> BoxFut<'_, ()> {

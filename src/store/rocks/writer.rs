@@ -197,6 +197,10 @@ struct Shared {
     hasher: foldhash::fast::RandomState,
     /// Degraded periods (writes refused), for `/health` and the log.
     health: crate::health::Health,
+    /// Held stalls ([`WriteStall`], tests only): while any is held the writer takes batches but
+    /// does not write them, as behind a hung disk.
+    stalls: Mutex<usize>,
+    unstalled: Condvar,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -245,6 +249,8 @@ impl Writer {
             overlay: (0..OVERLAY_SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: foldhash::fast::RandomState::default(),
             health: crate::health::Health::new("store"),
+            stalls: Mutex::new(0),
+            unstalled: Condvar::new(),
         });
         let for_thread = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -346,6 +352,14 @@ impl Writer {
         self.shared.submitted.load(Ordering::Acquire)
     }
 
+    /// Stalls the writer until the returned handle is dropped (tests: a hung disk).
+    pub(crate) fn stall(&self) -> WriteStall {
+        *lock(&self.shared.stalls) += 1;
+        WriteStall {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
     /// Tells the writer that someone waits: write now rather than let more writes gather.
     fn hurry(&self) {
         let mut queue = lock(&self.shared.queue);
@@ -390,6 +404,30 @@ impl Writer {
             }
             notified.await;
         }
+    }
+}
+
+/// While held, the store's writer takes the queued batches but does not write them: everything
+/// waiting for the writer waits, as behind a hung disk. Tests only (see
+/// [`crate::store::RateStore::stall_writes_for_test`]); dropping it lets the writer go on.
+#[doc(hidden)]
+pub struct WriteStall {
+    shared: Arc<Shared>,
+}
+
+impl Drop for WriteStall {
+    fn drop(&mut self) {
+        let mut stalls = lock(&self.shared.stalls);
+        *stalls = stalls.saturating_sub(1);
+        self.shared.unstalled.notify_all();
+    }
+}
+
+/// Waits while a [`WriteStall`] is held.
+fn wait_while_stalled(shared: &Shared) {
+    let mut stalls = lock(&shared.stalls);
+    while *stalls > 0 {
+        stalls = shared.unstalled.wait(stalls).unwrap_or_else(PoisonError::into_inner);
     }
 }
 
@@ -495,6 +533,7 @@ fn run(shared: &Shared, db: &DB, write_opts: &WriteOptions, combine: CombineMerg
             shared.room.notify_all();
             (std::mem::take(&mut queue.batches), queue.last_seq)
         };
+        wait_while_stalled(shared);
         let failed = shared.failed().is_some();
         let result = if failed {
             Ok(())
