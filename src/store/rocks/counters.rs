@@ -145,7 +145,7 @@ impl Mirror {
 }
 
 impl Inner {
-    fn counter_merge(&self, key: &Key, n: u64, now: u64, w: u64) -> Result<u64, StoreError> {
+    async fn counter_merge(&self, key: &Key, n: u64, now: u64, w: u64) -> Result<u64, StoreError> {
         let s = span(now, w);
         let mut batch = Batch::default();
         batch.merge(
@@ -153,27 +153,27 @@ impl Inner {
             bucket_key(key, s.last),
             counter_value(bucket_expiry(s.last, s.size, w), n),
         );
-        self.writer.commit(batch)?;
+        self.writer.commit(batch).await?;
         Ok(s.last)
     }
 
-    pub(crate) fn counter_add(&self, key: &Key, n: u64, now: u64, window: Duration) -> Result<(), StoreError> {
+    pub(crate) async fn counter_add(&self, key: &Key, n: u64, now: u64, window: Duration) -> Result<(), StoreError> {
         let w = window_ms(window)?;
         let hash = self.key_hash(key.as_bytes());
-        let _guard = self.lock_hashed(hash);
-        let idx = self.counter_merge(key, n, now, w)?;
+        let _guard = self.lock_hashed(hash).await;
+        let idx = self.counter_merge(key, n, now, w).await?;
         self.mirror.add(hash, key, w, idx, n);
         Ok(())
     }
 
     /// Several counter merges in one write batch.
-    pub(crate) fn counter_add_many(&self, charges: &[(Key, u64, Duration)], now: u64) -> Result<(), StoreError> {
+    pub(crate) async fn counter_add_many(&self, charges: &[(Key, u64, Duration)], now: u64) -> Result<(), StoreError> {
         let mut planned = Vec::with_capacity(charges.len());
         for (key, n, window) in charges {
             let w = window_ms(*window)?;
             planned.push((key, *n, w, span(now, w), self.key_hash(key.as_bytes())));
         }
-        let _guards = self.lock_all_hashed(planned.iter().map(|p| p.4));
+        let _guards = self.lock_all_hashed(planned.iter().map(|p| p.4)).await;
         let mut batch = Batch::default();
         for (key, n, w, s, _) in &planned {
             batch.merge(
@@ -182,7 +182,7 @@ impl Inner {
                 counter_value(bucket_expiry(s.last, s.size, *w), *n),
             );
         }
-        self.writer.commit(batch)?;
+        self.writer.commit(batch).await?;
         for (key, n, w, s, hash) in planned {
             self.mirror.add(hash, key, w, s.last, n);
         }
@@ -190,9 +190,10 @@ impl Inner {
     }
 
     /// The live buckets of a counter, read from the database once the writes queued before
-    /// have reached it.
-    fn counter_buckets_from_db(&self, key: &Key, now: u64, w: u64) -> Result<Buckets, StoreError> {
-        self.writer.barrier()?;
+    /// have reached it (waiting for them without holding a thread; the stripe lock, an async
+    /// one, is held across the wait, so no charge of this counter slips in between).
+    async fn counter_buckets_from_db(&self, key: &Key, now: u64, w: u64) -> Result<Buckets, StoreError> {
+        self.writer.settle().await?;
         let s = span(now, w);
         let cf = self.cf(CF_COUNTERS)?;
         let mut ro = ReadOptions::default();
@@ -220,7 +221,7 @@ impl Inner {
 
     /// The total of the live buckets, and the buckets when `want_buckets` (for a retry time);
     /// the caller holds the key's stripe lock.
-    fn counter_live(
+    async fn counter_live(
         &self,
         hash: u64,
         key: &Key,
@@ -236,20 +237,20 @@ impl Inner {
         if let Some(found) = self.mirror.with(hash, key, w, read) {
             return Ok(found);
         }
-        let mut buckets = self.counter_buckets_from_db(key, now, w)?;
+        let mut buckets = self.counter_buckets_from_db(key, now, w).await?;
         let found = read(&mut buckets);
         self.mirror.put(hash, key, w, buckets);
         Ok(found)
     }
 
-    pub(crate) fn counter_get(&self, key: &Key, now: u64, window: Duration) -> Result<u64, StoreError> {
+    pub(crate) async fn counter_get(&self, key: &Key, now: u64, window: Duration) -> Result<u64, StoreError> {
         let w = window_ms(window)?;
         let hash = self.key_hash(key.as_bytes());
-        let _guard = self.lock_hashed(hash);
-        Ok(self.counter_live(hash, key, now, w, false)?.1)
+        let _guard = self.lock_hashed(hash).await;
+        Ok(self.counter_live(hash, key, now, w, false).await?.1)
     }
 
-    pub(crate) fn counter_check_and_add(
+    pub(crate) async fn counter_check_and_add(
         &self,
         key: &Key,
         n: u64,
@@ -259,10 +260,10 @@ impl Inner {
     ) -> Result<Charge, StoreError> {
         let w = window_ms(window)?;
         let hash = self.key_hash(key.as_bytes());
-        let _guard = self.lock_hashed(hash);
-        let (_, total) = self.counter_live(hash, key, now, w, false)?;
+        let _guard = self.lock_hashed(hash).await;
+        let (_, total) = self.counter_live(hash, key, now, w, false).await?;
         if total.saturating_add(n) > limit {
-            let (buckets, total) = self.counter_live(hash, key, now, w, true)?;
+            let (buckets, total) = self.counter_live(hash, key, now, w, true).await?;
             let s = span(now, w);
             return Ok(Charge::Refused {
                 total,
@@ -271,7 +272,7 @@ impl Inner {
         }
         if n > 0 {
             // A zero charge is a pure check (quotas are charged after accept): no write.
-            let idx = self.counter_merge(key, n, now, w)?;
+            let idx = self.counter_merge(key, n, now, w).await?;
             self.mirror.add(hash, key, w, idx, n);
         }
         Ok(Charge::Charged { total: total + n })

@@ -32,10 +32,10 @@ impl Inner {
         Ok(value.flatten())
     }
 
-    fn store_window(&self, k: &[u8], expire: u64, payload: &[u8]) -> Result<(), StoreError> {
+    async fn store_window(&self, k: &[u8], expire: u64, payload: &[u8]) -> Result<(), StoreError> {
         let mut batch = Batch::default();
         batch.put(CF_SETS, k, expiring(expire, payload));
-        self.writer.commit(batch)
+        self.writer.commit(batch).await
     }
 
     fn live_events(&self, k: &[u8], now: u64, w: u64) -> Result<Vec<u64>, StoreError> {
@@ -48,7 +48,7 @@ impl Inner {
         Ok(ts)
     }
 
-    pub(crate) fn events_check_and_add(
+    pub(crate) async fn events_check_and_add(
         &self,
         key: &Key,
         now: u64,
@@ -58,13 +58,14 @@ impl Inner {
         let w = window_ms(window)?;
         check_cap(cap)?;
         let k = tagged(TAG_EVENTS, key);
-        let _guard = self.lock(&k);
+        let _guard = self.lock(&k).await;
         let mut ts = self.live_events(&k, now, w)?;
         if ts.len() < cap as usize {
             let pos = ts.partition_point(|t| *t <= now);
             ts.insert(pos, now);
             let newest = ts.last().copied().unwrap_or(now);
-            self.store_window(&k, newest.saturating_add(w), &encode_events(&ts))?;
+            self.store_window(&k, newest.saturating_add(w), &encode_events(&ts))
+                .await?;
             return Ok(EventCharge {
                 admitted: true,
                 count: count_u32(ts.len()),
@@ -85,21 +86,24 @@ impl Inner {
         })
     }
 
-    pub(crate) fn events_release(&self, key: &Key, at: u64, window: Duration) -> Result<(), StoreError> {
+    pub(crate) async fn events_release(&self, key: &Key, at: u64, window: Duration) -> Result<(), StoreError> {
         let w = window_ms(window)?;
         let k = tagged(TAG_EVENTS, key);
-        let _guard = self.lock(&k);
+        let _guard = self.lock(&k).await;
         let mut ts = self.live_events(&k, at, w)?;
         let Some(pos) = ts.iter().rposition(|t| *t == at) else {
             return Ok(());
         };
         ts.remove(pos);
         match ts.last() {
-            Some(newest) => self.store_window(&k, newest.saturating_add(w), &encode_events(&ts)),
+            Some(newest) => {
+                self.store_window(&k, newest.saturating_add(w), &encode_events(&ts))
+                    .await
+            }
             None => {
                 let mut batch = Batch::default();
                 batch.delete(CF_SETS, k);
-                self.writer.commit(batch)
+                self.writer.commit(batch).await
             }
         }
     }

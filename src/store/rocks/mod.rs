@@ -8,7 +8,9 @@
 //! - Check-and-charge (counters, sets, event logs, campaign index) reads and writes under one of
 //!   1024 striped mutexes chosen by key hash. RocksDB admits one process per database, so a
 //!   process-local lock is enough to make check-and-charge atomic per key; striping keeps unrelated
-//!   keys from waiting on each other. No lock is held across an `.await`.
+//!   keys from waiting on each other. The stripes are async mutexes: an operation that must wait
+//!   for the writer (a range scan after queued writes, a full write queue) holds its stripe
+//!   across that wait, and whoever wants the same stripe waits as a task, never as a thread.
 //! - Writes are made by one writer thread, in batches (`writer.rs`): an operation queues its writes
 //!   and returns; reads see queued writes. WAL on, no fsync per write: a charge reaches the WAL (the
 //!   OS page cache) a batch later, within about 5 ms, and then survives `kill -9`
@@ -19,8 +21,12 @@
 //!   dropped by key timestamp after the retention. Periodic compaction makes sure even cold files
 //!   are visited. Nothing on the hot path scans the database.
 //!
-//! Operations run inline on the calling task (memory-speed: they never wait for a disk write);
-//! list and range scans run on the blocking pool.
+//! Operations run inline on the calling task and never block its thread: they never wait for a
+//! disk write, and when they must wait for the writer thread (see `writer.rs`) they wait
+//! asynchronously. Point reads and the short range scans of one key (a counter's live buckets, a
+//! set's evictions) stay inline: they read the memtable, the block cache or the page cache, and a
+//! hop to the blocking pool would cost more than the read. Lists (whole ranges of a tenant) run
+//! on the blocking pool.
 
 mod campaign_cache;
 mod codec;
@@ -35,8 +41,10 @@ pub use writer::WriteStall;
 use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
 use std::time::Duration;
+use tokio::sync::{Mutex, MutexGuard};
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteOptions, DB};
 
@@ -180,8 +188,8 @@ impl RocksStore {
 
     /// Runs a write an operator makes (tenants, blocks, suppressions) and waits until the writer
     /// has put it in the WAL: acknowledged means written. The hot-path charges do not wait.
-    async fn durable<T>(&self, op: impl FnOnce(&Inner) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let value = op(&self.inner)?;
+    async fn durable<T>(&self, op: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        let value = op.await?;
         self.inner.writer.wait_applied(self.inner.writer.submitted()).await?;
         Ok(value)
     }
@@ -222,18 +230,15 @@ impl Inner {
 
     /// The stripe locks of several keys (by `key_hash`), taken in stripe order (no deadlock
     /// between two callers locking overlapping sets), each stripe once.
-    pub(crate) fn lock_all_hashed(&self, hashes: impl Iterator<Item = u64>) -> Vec<MutexGuard<'_, ()>> {
+    pub(crate) async fn lock_all_hashed(&self, hashes: impl Iterator<Item = u64>) -> Vec<MutexGuard<'_, ()>> {
         let mut stripes: Vec<usize> = hashes.map(|h| self.stripe_of(h)).collect();
         stripes.sort_unstable();
         stripes.dedup();
-        stripes
-            .into_iter()
-            .map(|i| {
-                self.stripes[i]
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-            })
-            .collect()
+        let mut guards = Vec::with_capacity(stripes.len());
+        for i in stripes {
+            guards.push(self.stripes[i].lock().await);
+        }
+        guards
     }
 
     /// The keyed hash of `key` (stripe and mirror shard both derive from it: one hash per op).
@@ -245,17 +250,14 @@ impl Inner {
         usize::try_from(hash % STRIPES as u64).unwrap_or(0)
     }
 
-    /// The stripe lock for `key`. The mutex guards `()`, so a poisoned lock carries no broken
-    /// state and is simply taken over.
-    pub(crate) fn lock(&self, key: &[u8]) -> MutexGuard<'_, ()> {
-        self.lock_hashed(self.key_hash(key))
+    /// The stripe lock for `key`.
+    pub(crate) async fn lock(&self, key: &[u8]) -> MutexGuard<'_, ()> {
+        self.lock_hashed(self.key_hash(key)).await
     }
 
     /// The stripe lock for a key whose `key_hash` is `hash`.
-    pub(crate) fn lock_hashed(&self, hash: u64) -> MutexGuard<'_, ()> {
-        self.stripes[self.stripe_of(hash)]
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub(crate) async fn lock_hashed(&self, hash: u64) -> MutexGuard<'_, ()> {
+        self.stripes[self.stripe_of(hash)].lock().await
     }
 }
 
@@ -277,15 +279,15 @@ impl RateStore for RocksStore {
     }
 
     fn counter_add<'a>(&'a self, key: &'a Key, n: u64, now: u64, window: Duration) -> BoxFut<'a, ()> {
-        Box::pin(async move { self.inner.counter_add(key, n, now, window) })
+        Box::pin(self.inner.counter_add(key, n, now, window))
     }
 
     fn counter_add_many<'a>(&'a self, charges: &'a [(Key, u64, Duration)], now: u64) -> BoxFut<'a, ()> {
-        Box::pin(async move { self.inner.counter_add_many(charges, now) })
+        Box::pin(self.inner.counter_add_many(charges, now))
     }
 
     fn counter_get<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u64> {
-        Box::pin(async move { self.inner.counter_get(key, now, window) })
+        Box::pin(self.inner.counter_get(key, now, window))
     }
 
     fn counter_check_and_add<'a>(
@@ -296,7 +298,7 @@ impl RateStore for RocksStore {
         now: u64,
         window: Duration,
     ) -> BoxFut<'a, Charge> {
-        Box::pin(async move { self.inner.counter_check_and_add(key, n, limit, now, window) })
+        Box::pin(self.inner.counter_check_and_add(key, n, limit, now, window))
     }
 
     fn set_check_and_add<'a>(
@@ -307,15 +309,15 @@ impl RateStore for RocksStore {
         window: Duration,
         cap: u32,
     ) -> BoxFut<'a, SetCharge> {
-        Box::pin(async move { self.inner.set_check_and_add(key, member, now, window, cap) })
+        Box::pin(self.inner.set_check_and_add(key, member, now, window, cap))
     }
 
     fn set_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32> {
-        Box::pin(async move { self.inner.set_count(key, now, window) })
+        Box::pin(self.inner.set_count(key, now, window))
     }
 
     fn set_release<'a>(&'a self, key: &'a Key, member: &'a [u8], at: u64, window: Duration) -> BoxFut<'a, ()> {
-        Box::pin(async move { self.inner.set_release(key, member, at, window) })
+        Box::pin(self.inner.set_release(key, member, at, window))
     }
 
     fn events_check_and_add<'a>(
@@ -325,7 +327,7 @@ impl RateStore for RocksStore {
         window: Duration,
         cap: u32,
     ) -> BoxFut<'a, EventCharge> {
-        Box::pin(async move { self.inner.events_check_and_add(key, now, window, cap) })
+        Box::pin(self.inner.events_check_and_add(key, now, window, cap))
     }
 
     fn events_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32> {
@@ -333,7 +335,7 @@ impl RateStore for RocksStore {
     }
 
     fn events_release<'a>(&'a self, key: &'a Key, at: u64, window: Duration) -> BoxFut<'a, ()> {
-        Box::pin(async move { self.inner.events_release(key, at, window) })
+        Box::pin(self.inner.events_release(key, at, window))
     }
 
     fn tenant_get<'a>(&'a self, id: &'a str) -> BoxFut<'a, Option<TenantRecord>> {
@@ -341,7 +343,7 @@ impl RateStore for RocksStore {
     }
 
     fn tenant_put<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, ()> {
-        Box::pin(self.durable(move |inner| inner.tenant_put(rec)))
+        Box::pin(self.durable(self.inner.tenant_put(rec)))
     }
 
     fn tenant_list(&self) -> BoxFut<'_, Vec<TenantRecord>> {
@@ -349,7 +351,7 @@ impl RateStore for RocksStore {
     }
 
     fn block_add<'a>(&'a self, block: &'a Block) -> BoxFut<'a, ()> {
-        Box::pin(self.durable(move |inner| inner.block_add(block)))
+        Box::pin(self.durable(self.inner.block_add(block)))
     }
 
     fn block_get<'a>(&'a self, tenant: &'a str, scope: BlockScope, target: &'a str) -> BoxFut<'a, Option<Block>> {
@@ -363,7 +365,7 @@ impl RateStore for RocksStore {
         target: &'a str,
         lift: &'a Lift,
     ) -> BoxFut<'a, Option<Block>> {
-        Box::pin(self.durable(move |inner| inner.block_lift(tenant, scope, target, lift)))
+        Box::pin(self.durable(self.inner.block_lift(tenant, scope, target, lift)))
     }
 
     fn blocks_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<Block>> {
@@ -372,7 +374,7 @@ impl RateStore for RocksStore {
     }
 
     fn event_append<'a>(&'a self, tenant: &'a str, event: &'a Event) -> BoxFut<'a, ()> {
-        Box::pin(async move { self.inner.log_append(CF_EVENTS, tenant, event.at, event) })
+        Box::pin(self.inner.log_append(CF_EVENTS, tenant, event.at, event))
     }
 
     fn events_range<'a>(&'a self, tenant: &'a str, from: u64, to: u64) -> BoxFut<'a, Vec<Event>> {
@@ -381,7 +383,7 @@ impl RateStore for RocksStore {
     }
 
     fn audit_append<'a>(&'a self, tenant: &'a str, rec: &'a AuditRecord) -> BoxFut<'a, ()> {
-        Box::pin(async move { self.inner.log_append(CF_AUDIT, tenant, rec.at, rec) })
+        Box::pin(self.inner.log_append(CF_AUDIT, tenant, rec.at, rec))
     }
 
     fn audit_range<'a>(&'a self, tenant: &'a str, from: u64, to: u64) -> BoxFut<'a, Vec<AuditRecord>> {
@@ -390,11 +392,11 @@ impl RateStore for RocksStore {
     }
 
     fn suppression_add<'a>(&'a self, tenant: &'a str, entry: &'a Suppression) -> BoxFut<'a, ()> {
-        Box::pin(self.durable(move |inner| inner.suppression_add(tenant, entry)))
+        Box::pin(self.durable(self.inner.suppression_add(tenant, entry)))
     }
 
     fn suppression_remove<'a>(&'a self, tenant: &'a str, address: &'a str) -> BoxFut<'a, bool> {
-        Box::pin(self.durable(move |inner| inner.suppression_remove(tenant, address)))
+        Box::pin(self.durable(self.inner.suppression_remove(tenant, address)))
     }
 
     fn suppression_contains<'a>(&'a self, tenant: &'a str, address: &'a str) -> BoxFut<'a, bool> {
@@ -415,6 +417,6 @@ impl RateStore for RocksStore {
         window: Duration,
         pinned: &'a [String],
     ) -> BoxFut<'a, CampaignMatch> {
-        Box::pin(async move { self.inner.campaign(tenant, band_keys, candidate, now, window, pinned) })
+        Box::pin(self.inner.campaign(tenant, band_keys, candidate, now, window, pinned))
     }
 }

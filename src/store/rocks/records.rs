@@ -54,13 +54,14 @@ impl Inner {
         })
     }
 
-    fn put_json<T: Serialize>(&self, cf: &'static str, key: &[u8], v: &T) -> Result<(), StoreError> {
+    async fn put_json<T: Serialize>(&self, cf: &'static str, key: &[u8], v: &T) -> Result<(), StoreError> {
         let mut batch = Batch::default();
         batch.put(cf, key, serde_json::to_vec(v)?);
-        self.writer.commit(batch)
+        self.writer.commit(batch).await
     }
 
-    /// Values of every key starting with `prefix`, in key order.
+    /// Values of every key starting with `prefix`, in key order. Blocking (a barrier and a
+    /// scan): only on the blocking pool.
     fn scan_json<T: DeserializeOwned>(
         &self,
         cf: &'static str,
@@ -89,8 +90,8 @@ impl Inner {
         self.get_json(CF_TENANTS, id.as_bytes())
     }
 
-    pub(crate) fn tenant_put(&self, rec: &TenantRecord) -> Result<(), StoreError> {
-        self.put_json(CF_TENANTS, rec.id.as_bytes(), rec)
+    pub(crate) async fn tenant_put(&self, rec: &TenantRecord) -> Result<(), StoreError> {
+        self.put_json(CF_TENANTS, rec.id.as_bytes(), rec).await
     }
 
     pub(crate) fn tenant_list(&self) -> Result<Vec<TenantRecord>, StoreError> {
@@ -104,7 +105,7 @@ impl Inner {
         k
     }
 
-    pub(crate) fn block_add(&self, block: &Block) -> Result<(), StoreError> {
+    pub(crate) async fn block_add(&self, block: &Block) -> Result<(), StoreError> {
         let mut batch = Batch::default();
         batch.put(
             CF_BLOCKS,
@@ -116,14 +117,14 @@ impl Inner {
             self.log_key(&block.tenant, block.at),
             serde_json::to_vec(&AuditRecord::block_added(block))?,
         );
-        self.writer.commit(batch)
+        self.writer.commit(batch).await
     }
 
     pub(crate) fn block_get(&self, tenant: &str, scope: BlockScope, target: &str) -> Result<Option<Block>, StoreError> {
         self.get_json(CF_BLOCKS, &block_key(tenant, scope, target))
     }
 
-    pub(crate) fn block_lift(
+    pub(crate) async fn block_lift(
         &self,
         tenant: &str,
         scope: BlockScope,
@@ -131,7 +132,7 @@ impl Inner {
         lift: &Lift,
     ) -> Result<Option<Block>, StoreError> {
         let k = block_key(tenant, scope, target);
-        let _guard = self.lock(&k);
+        let _guard = self.lock(&k).await;
         let Some(block) = self.get_json::<Block>(CF_BLOCKS, &k)? else {
             return Ok(None);
         };
@@ -142,7 +143,7 @@ impl Inner {
             self.log_key(tenant, lift.at),
             serde_json::to_vec(&AuditRecord::block_lifted(scope, target, lift))?,
         );
-        self.writer.commit(batch)?;
+        self.writer.commit(batch).await?;
         Ok(Some(block))
     }
 
@@ -154,14 +155,14 @@ impl Inner {
         Ok(out)
     }
 
-    pub(crate) fn log_append<T: Serialize>(
+    pub(crate) async fn log_append<T: Serialize>(
         &self,
         cf: &'static str,
         tenant: &str,
         at: u64,
         rec: &T,
     ) -> Result<(), StoreError> {
-        self.put_json(cf, &self.log_key(tenant, at), rec)
+        self.put_json(cf, &self.log_key(tenant, at), rec).await
     }
 
     pub(crate) fn log_range<T: DeserializeOwned>(
@@ -184,18 +185,19 @@ impl Inner {
         self.scan_json(cf, lower, upper)
     }
 
-    pub(crate) fn suppression_add(&self, tenant: &str, entry: &Suppression) -> Result<(), StoreError> {
+    pub(crate) async fn suppression_add(&self, tenant: &str, entry: &Suppression) -> Result<(), StoreError> {
         self.put_json(CF_SUPPRESSION, &suppression_key(tenant, &entry.address), entry)
+            .await
     }
 
-    pub(crate) fn suppression_remove(&self, tenant: &str, address: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn suppression_remove(&self, tenant: &str, address: &str) -> Result<bool, StoreError> {
         let k = suppression_key(tenant, address);
-        let _guard = self.lock(&k);
+        let _guard = self.lock(&k).await;
         let existed = self.writer.read(&self.db, CF_SUPPRESSION, &k, |_| Ok(()))?.is_some();
         if existed {
             let mut batch = Batch::default();
             batch.delete(CF_SUPPRESSION, k);
-            self.writer.commit(batch)?;
+            self.writer.commit(batch).await?;
         }
         Ok(existed)
     }
@@ -213,7 +215,7 @@ impl Inner {
         Ok(out)
     }
 
-    pub(crate) fn campaign(
+    pub(crate) async fn campaign(
         &self,
         tenant: &str,
         band_keys: &[u64],
@@ -235,7 +237,7 @@ impl Inner {
         // One lock per tenant: the index of one tenant changes as a whole.
         let mut lock_key = b"campaign".to_vec();
         lock_key.extend_from_slice(&prefix);
-        let _guard = self.lock(&lock_key);
+        let _guard = self.lock(&lock_key).await;
         let mut current: Vec<Option<(String, u64)>> = Vec::with_capacity(keys.len());
         for k in &keys {
             let stored = match self.campaign_cache.get(k) {
@@ -285,7 +287,7 @@ impl Inner {
             }
         }
         if !batch.is_empty() {
-            self.writer.commit(batch)?;
+            self.writer.commit(batch).await?;
             for k in written {
                 self.campaign_cache.put(k, Some((id.clone(), expiry)));
             }

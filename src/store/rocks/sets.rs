@@ -111,8 +111,15 @@ impl Inner {
 
     /// Time-index entries with `scan_from <= seen <= cutoff`, and the time of the first entry
     /// after them (the oldest that stays), if any.
-    fn set_expired(&self, prefix: &[u8], scan_from: u64, cutoff: u64) -> Result<(Evicted, Option<u64>), StoreError> {
-        self.writer.barrier()?;
+    /// Waits for the writes queued before (without holding a thread; the caller holds the set's
+    /// stripe lock, an async one, across the wait).
+    async fn set_expired(
+        &self,
+        prefix: &[u8],
+        scan_from: u64,
+        cutoff: u64,
+    ) -> Result<(Evicted, Option<u64>), StoreError> {
+        self.writer.settle().await?;
         let mut out = Vec::new();
         let cf = self.cf(CF_SETS)?;
         let mut ro = ReadOptions::default();
@@ -146,7 +153,7 @@ impl Inner {
             })
     }
 
-    pub(crate) fn set_check_and_add(
+    pub(crate) async fn set_check_and_add(
         &self,
         key: &Key,
         member: &[u8],
@@ -158,7 +165,7 @@ impl Inner {
         check_cap(cap)?;
         check_member(member)?;
         let prefix = set_prefix(key);
-        let _guard = self.lock(&prefix);
+        let _guard = self.lock(&prefix).await;
         let cutoff = now.saturating_sub(w);
         let mut header = self.set_header(&prefix, now)?;
         let mut batch = Batch::default();
@@ -167,7 +174,7 @@ impl Inner {
         // Evict what has left the window since the last operation (nothing to do while the
         // oldest member is still inside it).
         let (evicted, oldest_left) = if header.scan_from <= cutoff {
-            self.set_expired(&prefix, header.scan_from, cutoff)?
+            self.set_expired(&prefix, header.scan_from, cutoff).await?
         } else {
             (Vec::new(), Some(header.scan_from))
         };
@@ -234,7 +241,7 @@ impl Inner {
             } else {
                 batch.put(CF_SETS, entry_key(&prefix, HEADER, &[]), header.encode());
             }
-            self.writer.commit(batch)?;
+            self.writer.commit(batch).await?;
         }
         Ok(SetCharge {
             admitted,
@@ -243,7 +250,7 @@ impl Inner {
         })
     }
 
-    pub(crate) fn set_release(
+    pub(crate) async fn set_release(
         &self,
         key: &Key,
         member: &[u8],
@@ -253,7 +260,7 @@ impl Inner {
         window_ms(window)?;
         check_member(member)?;
         let prefix = set_prefix(key);
-        let _guard = self.lock(&prefix);
+        let _guard = self.lock(&prefix).await;
         if self.set_member_seen(&prefix, member)? != Some(at) {
             return Ok(());
         }
@@ -268,19 +275,19 @@ impl Inner {
         } else {
             batch.put(CF_SETS, entry_key(&prefix, HEADER, &[]), header.encode());
         }
-        self.writer.commit(batch)
+        self.writer.commit(batch).await
     }
 
-    pub(crate) fn set_count(&self, key: &Key, now: u64, window: std::time::Duration) -> Result<u32, StoreError> {
+    pub(crate) async fn set_count(&self, key: &Key, now: u64, window: std::time::Duration) -> Result<u32, StoreError> {
         let w = window_ms(window)?;
         let prefix = set_prefix(key);
-        let _guard = self.lock(&prefix);
+        let _guard = self.lock(&prefix).await;
         let cutoff = now.saturating_sub(w);
         let header = self.set_header(&prefix, now)?;
         if header.scan_from > cutoff {
             return Ok(header.count);
         }
-        let (expired, _) = self.set_expired(&prefix, header.scan_from, cutoff)?;
+        let (expired, _) = self.set_expired(&prefix, header.scan_from, cutoff).await?;
         let mut gone = 0u32;
         for (_, member, seen) in &expired {
             if self.set_member_seen(&prefix, member)? == Some(*seen) {

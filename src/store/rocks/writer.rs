@@ -12,8 +12,10 @@
 //!   the overlay (the newest queued value, or its deletion); other keys from the database. A
 //!   writer of a key holds that key's stripe lock, and so does every reader, so a reader sees
 //!   every write made before it.
-//! - Range scans call [`Writer::barrier`] first: it waits until everything queued so far is in
-//!   the database. Counter merges are not in the overlay: counters are read from their mirror,
+//! - Range scans first wait until everything queued so far is in the database: on a runtime
+//!   thread asynchronously ([`Writer::settle`]), on the blocking pool blocking
+//!   ([`Writer::barrier`]). Nothing here blocks a runtime thread: committers that find the queue
+//!   full wait for room asynchronously too. Counter merges are not in the overlay: counters are read from their mirror,
 //!   and a counter that is not mirrored is read by a scan (after the barrier).
 //!
 //! Durability: a write reaches the WAL (the OS page cache) a batch later, within about 5 ms;
@@ -25,7 +27,8 @@
 //! operation with that error: the gateway defers mail (`451`) rather than count in memory only.
 //! Meanwhile the writer tries a small write every [`crate::health::PROBE_INTERVAL`]; once one
 //! succeeds (RocksDB resumes by itself when there is room again) operations are accepted again.
-//! The queue is bounded ([`MAX_QUEUED_OPS`]): a writer that falls behind slows committers down.
+//! The queue is bounded ([`MAX_QUEUED_OPS`]): a writer that falls behind slows committers down
+//! (they wait as tasks, not threads).
 
 // foldhash: several times faster than SipHash on short keys, still seeded per process.
 use foldhash::{HashMap, HashMapExt};
@@ -185,7 +188,7 @@ struct Shared {
     /// The writer waits here for work.
     work: Condvar,
     /// Committers wait here for room.
-    room: Condvar,
+    room_async: tokio::sync::Notify,
     progress: Mutex<Progress>,
     /// Blocking waiters (barriers) wait here for progress.
     progressed: Condvar,
@@ -218,6 +221,11 @@ impl Shared {
         lock(&self.progress).failed.clone()
     }
 
+    /// Wakes the committers that wait for room in the queue.
+    fn room_made(&self) {
+        self.room_async.notify_waiters();
+    }
+
     /// Wakes every waiter after the progress changed.
     fn published(&self) {
         self.progressed.notify_all();
@@ -241,7 +249,7 @@ impl Writer {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             work: Condvar::new(),
-            room: Condvar::new(),
+            room_async: tokio::sync::Notify::new(),
             progress: Mutex::new(Progress::default()),
             progressed: Condvar::new(),
             progressed_async: tokio::sync::Notify::new(),
@@ -273,24 +281,42 @@ impl Writer {
     }
 
     /// Queues `batch` (nothing to do when empty). The caller holds the stripe locks of every key
-    /// in it, so writes to one key are queued, and applied, in the order they were made.
-    pub(crate) fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+    /// in it, so writes to one key are queued, and applied, in the order they were made. While
+    /// the queue is full (the writer fell behind) the caller waits, without holding a thread.
+    /// Cancel-safe: a batch is either queued whole when this returns, or not at all.
+    pub(crate) async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        let mut batch = match self.try_commit(batch)? {
+            Queued::Done => return Ok(()),
+            Queued::Full(batch) => batch,
+        };
+        loop {
+            // Registered before the second look, so room made in between is not missed.
+            let room = self.shared.room_async.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            batch = match self.try_commit(batch)? {
+                Queued::Done => return Ok(()),
+                Queued::Full(batch) => batch,
+            };
+            room.await;
+        }
+    }
+
+    /// Queues `batch` unless the queue is full; never waits.
+    fn try_commit(&self, batch: Batch) -> Result<Queued, StoreError> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(Queued::Done);
         }
         let shared = &*self.shared;
         let mut queue = lock(&shared.queue);
-        loop {
-            if let Some(error) = shared.failed() {
-                return Err(StoreError::Write(error));
-            }
-            if queue.ops < MAX_QUEUED_OPS || queue.stop {
-                break;
-            }
-            queue = shared.room.wait(queue).unwrap_or_else(PoisonError::into_inner);
+        if let Some(error) = shared.failed() {
+            return Err(StoreError::Write(error));
         }
         if queue.stop {
             return Err(StoreError::Task("the store is closing".into()));
+        }
+        if queue.ops >= MAX_QUEUED_OPS {
+            return Ok(Queued::Full(batch));
         }
         queue.last_seq += 1;
         let seq = queue.last_seq;
@@ -315,7 +341,7 @@ impl Writer {
             queue.writer_waiting = false;
             shared.work.notify_one();
         }
-        Ok(())
+        Ok(Queued::Done)
     }
 
     /// Reads `key` in `cf` as it is after every queued write: the overlay's value if a write is
@@ -352,14 +378,6 @@ impl Writer {
         self.shared.submitted.load(Ordering::Acquire)
     }
 
-    /// Stalls the writer until the returned handle is dropped (tests: a hung disk).
-    pub(crate) fn stall(&self) -> WriteStall {
-        *lock(&self.shared.stalls) += 1;
-        WriteStall {
-            shared: Arc::clone(&self.shared),
-        }
-    }
-
     /// Tells the writer that someone waits: write now rather than let more writes gather.
     fn hurry(&self) {
         let mut queue = lock(&self.shared.queue);
@@ -371,7 +389,9 @@ impl Writer {
         }
     }
 
-    /// Waits (blocking) until everything queued so far is in the database: before a range scan.
+    /// Waits, blocking the thread, until everything queued so far is in the database: before a
+    /// range scan on the blocking pool (lists, maintenance). Never on a runtime thread: there,
+    /// use [`Writer::settle`].
     pub(crate) fn barrier(&self) -> Result<(), StoreError> {
         let target = self.submitted();
         let shared = &*self.shared;
@@ -387,10 +407,25 @@ impl Writer {
         }
     }
 
+    /// Waits, without holding a thread, until everything queued so far is in the database (the
+    /// [`Writer::barrier`] of async code): before a range scan on a runtime thread.
+    pub(crate) async fn settle(&self) -> Result<(), StoreError> {
+        self.wait_for(self.submitted(), Progress::barrier_outcome).await
+    }
+
     /// Waits (without blocking a thread) until batch `seq` is in the database.
     pub(crate) async fn wait_applied(&self, seq: u64) -> Result<(), StoreError> {
+        self.wait_for(seq, Progress::outcome).await
+    }
+
+    /// Waits until `outcome` of the progress for `seq` is decided.
+    async fn wait_for(
+        &self,
+        seq: u64,
+        outcome: fn(&Progress, u64) -> Option<Result<(), StoreError>>,
+    ) -> Result<(), StoreError> {
         let shared = &*self.shared;
-        if let Some(done) = lock(&shared.progress).outcome(seq) {
+        if let Some(done) = outcome(&lock(&shared.progress), seq) {
             return done;
         }
         self.hurry();
@@ -399,12 +434,27 @@ impl Writer {
             let notified = shared.progressed_async.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(done) = lock(&shared.progress).outcome(seq) {
+            if let Some(done) = outcome(&lock(&shared.progress), seq) {
                 return done;
             }
             notified.await;
         }
     }
+
+    /// Stalls the writer until the returned handle is dropped (tests: a hung disk).
+    pub(crate) fn stall(&self) -> WriteStall {
+        *lock(&self.shared.stalls) += 1;
+        WriteStall {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// What [`Writer::try_commit`] did.
+enum Queued {
+    Done,
+    /// The queue is full: the batch back, to try again once there is room.
+    Full(Batch),
 }
 
 /// While held, the store's writer takes the queued batches but does not write them: everything
@@ -438,7 +488,7 @@ impl Drop for Writer {
             let mut queue = lock(&self.shared.queue);
             queue.stop = true;
             self.shared.work.notify_one();
-            self.shared.room.notify_all();
+            self.shared.room_made();
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -453,7 +503,7 @@ fn fail(shared: &Shared, error: String) {
     progress.failed.get_or_insert(error);
     progress.healable = false;
     drop(progress);
-    shared.room.notify_all();
+    shared.room_made();
     shared.published();
 }
 
@@ -486,7 +536,7 @@ fn heal<'a>(
     if db.put_opt(b"health-probe", now.to_be_bytes(), write_opts).is_ok() {
         lock(&shared.progress).failed = None;
         shared.health.succeeded();
-        shared.room.notify_all();
+        shared.room_made();
     }
     lock(&shared.queue)
 }
@@ -530,7 +580,7 @@ fn run(shared: &Shared, db: &DB, write_opts: &WriteOptions, combine: CombineMerg
             queue.writer_waiting = false;
             queue.urgent = false;
             queue.ops = 0;
-            shared.room.notify_all();
+            shared.room_made();
             (std::mem::take(&mut queue.batches), queue.last_seq)
         };
         wait_while_stalled(shared);
@@ -695,10 +745,18 @@ mod tests {
         (db, writer)
     }
 
+    /// Queues `batch` (the tests never fill the queue).
+    fn commit_now(writer: &Writer, batch: Batch) -> Result<(), StoreError> {
+        match writer.try_commit(batch)? {
+            Queued::Done => Ok(()),
+            Queued::Full(_) => panic!("the queue is full"),
+        }
+    }
+
     fn put(writer: &Writer, key: &[u8], value: &[u8]) {
         let mut batch = Batch::default();
         batch.put(CF, key, value);
-        writer.commit(batch).expect("commit");
+        commit_now(writer, batch).expect("commit");
     }
 
     fn read(writer: &Writer, db: &DB, key: &[u8]) -> Option<Vec<u8>> {
@@ -714,7 +772,7 @@ mod tests {
             if i % 13 == 0 {
                 let mut batch = Batch::default();
                 batch.delete(CF, key.as_bytes());
-                writer.commit(batch).expect("commit");
+                commit_now(&writer, batch).expect("commit");
                 assert_eq!(read(&writer, &db, key.as_bytes()), None, "deleted at {i}");
             } else {
                 put(&writer, key.as_bytes(), &i.to_be_bytes());
@@ -758,7 +816,7 @@ mod tests {
             } else {
                 batch.put(CF, b"flag".as_slice(), b"set".as_slice());
             }
-            writer.commit(batch).expect("commit");
+            commit_now(&writer, batch).expect("commit");
         }
         writer.barrier().expect("barrier");
         let cf = db.cf_handle(CF).expect("cf");
@@ -782,7 +840,7 @@ mod tests {
         batch.put("m", b"mixed".as_slice(), 5u64.to_le_bytes().as_slice());
         batch.merge("m", b"mixed".as_slice(), 1u64.to_le_bytes().as_slice());
         batch.merge("m", b"mixed".as_slice(), 2u64.to_le_bytes().as_slice());
-        writer.commit(batch).expect("commit");
+        commit_now(&writer, batch).expect("commit");
         writer.barrier().expect("barrier");
         assert_eq!(get_u64(b"mixed"), 8);
     }
@@ -817,6 +875,44 @@ mod tests {
     }
 
     #[test]
+    fn a_full_queue_makes_a_committer_wait_as_a_task_until_there_is_room() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (db, writer) = started(dir.path());
+        let stall = writer.stall();
+        let full = |n: u32| {
+            let mut batch = Batch::default();
+            for i in 0..MAX_QUEUED_OPS as u32 {
+                batch.put(CF, n.to_be_bytes(), i.to_be_bytes());
+            }
+            batch
+        };
+        // The stalled writer holds one round; fill the queue behind it.
+        let mut n = 0;
+        let waiting = loop {
+            n += 1;
+            assert!(n < 100, "the queue never filled");
+            match writer.try_commit(full(n)).expect("queued") {
+                Queued::Done => std::thread::sleep(Duration::from_millis(5)),
+                Queued::Full(batch) => break batch,
+            }
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("rt");
+        // On a one-thread runtime: a committer blocking its thread would keep the timer from
+        // ever firing, and this test from ending.
+        let waited =
+            rt.block_on(async { tokio::time::timeout(Duration::from_millis(100), writer.commit(full(n))).await });
+        assert!(waited.is_err(), "no room while the writer is stalled");
+        drop(stall);
+        rt.block_on(writer.commit(waiting)).expect("queued once there is room");
+        writer.barrier().expect("barrier");
+        let cf = db.cf_handle(CF).expect("cf");
+        assert!(db.get_cf(cf, n.to_be_bytes()).expect("get").is_some());
+    }
+
+    #[test]
     fn dropping_the_writer_applies_what_is_queued() {
         let dir = tempfile::tempdir().expect("tmp");
         let (db, writer) = started(dir.path());
@@ -833,15 +929,15 @@ mod tests {
         // A column family the database does not have: the writer's batch fails.
         let mut batch = Batch::default();
         batch.put("missing", b"k".as_slice(), b"v".as_slice());
-        writer.commit(batch).expect("queued");
+        commit_now(&writer, batch).expect("queued");
         assert!(matches!(writer.barrier(), Err(StoreError::Write(_))));
         let mut batch = Batch::default();
         batch.put(CF, b"k".as_slice(), b"v".as_slice());
-        assert!(matches!(writer.commit(batch), Err(StoreError::Write(_))));
+        assert!(matches!(commit_now(&writer, batch), Err(StoreError::Write(_))));
         // Not a disk error: the writer does not heal it, however long it waits.
         std::thread::sleep(crate::health::PROBE_INTERVAL * 3);
         let mut batch = Batch::default();
         batch.put(CF, b"k".as_slice(), b"v".as_slice());
-        assert!(matches!(writer.commit(batch), Err(StoreError::Write(_))));
+        assert!(matches!(commit_now(&writer, batch), Err(StoreError::Write(_))));
     }
 }
