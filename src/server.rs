@@ -40,7 +40,9 @@ impl Gateway {
         let config = Arc::new(config);
         let data_dir = config.data_dir();
         std::fs::create_dir_all(&data_dir)?;
-        let queue = Queue::open(&data_dir.join("queue"))?;
+        let queue_path = data_dir.join("queue");
+        // Recovery reads the whole spool: off the runtime's threads.
+        let queue = tokio::task::spawn_blocking(move || Queue::open(&queue_path)).await??;
         let dns = Dns::new(&config.dns)?;
         let needs_tls = config.listeners.iter().any(|l| l.tls != ListenerTls::None);
         let tls = if needs_tls {
@@ -130,9 +132,14 @@ impl Gateway {
     }
 
     /// Reloads the policy profiles (SIGHUP). An invalid set is refused as a whole and the
-    /// running profiles stay; sessions are never dropped.
-    pub fn reload_policies(&self) -> Result<(), String> {
-        let profiles = crate::policy::profile::load_directory(&self.policy_directory).map_err(|e| e.to_string())?;
+    /// running profiles stay; sessions are never dropped. The files are read on the blocking
+    /// pool.
+    pub async fn reload_policies(&self) -> Result<(), String> {
+        let directory = self.policy_directory.clone();
+        let profiles = tokio::task::spawn_blocking(move || crate::policy::profile::load_directory(&directory))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
         for (tenant, profile) in &self.tenant_profiles {
             if !profiles.contains_key(profile) {
                 return Err(format!(
@@ -140,8 +147,11 @@ impl Gateway {
                 ));
             }
         }
-        let keys = match self.engine.authenticator() {
-            Some(auth) => auth.reload_keys().map_err(|e| format!("DKIM keys: {e}"))?,
+        let keys = match self.engine.authenticator().cloned() {
+            Some(auth) => tokio::task::spawn_blocking(move || auth.reload_keys())
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("DKIM keys: {e}"))?,
             None => 0,
         };
         let count = profiles.len();
@@ -164,7 +174,7 @@ impl Gateway {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let _ = tokio::time::timeout_at(deadline, self.relay_task).await;
-        if let Err(error) = self.queue.flush() {
+        if let Err(error) = self.queue.flush().await {
             tracing::error!(%error, "queue flush at shutdown failed");
         }
         tracing::info!("stopped");

@@ -668,7 +668,7 @@ async fn a_new_selector_signs_once_its_record_is_published() {
     // Rotation: a new key, published, then a reload; the new selector takes over.
     let new = keys::generate(&h.dir.path().join("dkim"), "acme.example", "new", Algorithm::Ed25519).unwrap();
     txt(zone, &new.record_name(), &new.dns_record());
-    h.gateway.reload_policies().expect("reload");
+    h.gateway.reload_policies().await.expect("reload");
     h.sink.clear();
     send_message(&h, "a@acme.example", &["bob@dest.example"], &message).await;
     let headers = header_block(&relayed(&h, 1).await[0].data);
@@ -803,7 +803,7 @@ async fn unsigned_outcomes_are_reused_but_never_for_signed_mail_or_across_a_relo
         "[profile]\nname = \"default\"\n[dkim]\nsign = false\n",
     )
     .unwrap();
-    h.gateway.reload_policies().expect("reload");
+    h.gateway.reload_policies().await.expect("reload");
     let reply = soft().await;
     assert!(reply.ends_with("(SPF softfail) [rule spf.softfail]"), "{reply}");
 }

@@ -212,7 +212,16 @@ async fn a_refused_message_takes_back_what_it_charged() {
     // The acceptance is audited with its queue id, Message-ID (added by the gateway here) and
     // the campaign the refusal named.
     let campaign = reply_campaign(&refused);
-    let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.unwrap();
+    // The session audits an acceptance after its `250`: wait for the second one.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let audit = loop {
+        let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.unwrap();
+        let accepts = audit.iter().filter(|a| a.action == "accept").count();
+        if accepts >= 2 || tokio::time::Instant::now() > deadline {
+            break audit;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     let accepted: Vec<_> = audit.iter().filter(|a| a.action == "accept").collect();
     assert_eq!(accepted.len(), 2, "{audit:?}");
     for record in accepted {

@@ -24,7 +24,7 @@ async fn entries_survive_reopen_and_corrupt_ones_are_quarantined() {
     let queue = Queue::open(&path).unwrap();
     assert_eq!(queue.quarantined(), vec!["BROKEN".to_string()]);
     assert_eq!(queue.scheduled(), 1, "the good entry is scheduled again");
-    assert!(matches!(queue.load("BROKEN"), Err(QueueError::NotFound(_))));
+    assert!(matches!(queue.load("BROKEN").await, Err(QueueError::NotFound(_))));
 }
 
 /// The spool of the first release (entries without a format version, SMTPUTF8 or BODY) is read
@@ -47,7 +47,7 @@ async fn an_entry_written_by_the_first_release_is_read_after_an_upgrade() {
         "an upgrade must not quarantine the spool"
     );
     assert_eq!(queue.scheduled(), 1);
-    let (entry, body) = queue.load(id).expect("the old entry loads");
+    let (entry, body) = queue.load(id).await.expect("the old entry loads");
     assert_eq!(body, b"Subject: x\r\n\r\nx\r\n");
     assert_eq!(entry.version, 0);
     assert_eq!(entry.sender, "a@acme.example");
@@ -56,8 +56,8 @@ async fn an_entry_written_by_the_first_release_is_read_after_an_upgrade() {
     assert!(!entry.smtputf8);
     assert_eq!(entry.body_type, BodyType::Unspecified);
     // Saved again, it is written in the current format.
-    queue.reschedule(&entry).unwrap();
-    let (again, _) = queue.load(id).unwrap();
+    queue.reschedule(&entry).await.unwrap();
+    let (again, _) = queue.load(id).await.unwrap();
     assert_eq!(again.version, aupgate::queue::FORMAT_VERSION);
     assert_eq!(again.recipients, entry.recipients);
 }

@@ -32,7 +32,7 @@ async fn send(h: &Harness, to: &str, subject: &str) -> String {
 async fn first_attempt(h: &Harness, id: &str) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let (entry, _) = h.gateway.queue.load(id).expect("still queued");
+        let (entry, _) = h.gateway.queue.load(id).await.expect("still queued");
         if entry.attempts >= 1 {
             return entry.recipients[0].last_reply.clone().unwrap_or_default();
         }

@@ -73,7 +73,7 @@ async fn full_transaction_is_queued_before_250() {
         .await;
     let reply = c.expect("250 2.0.0 OK queued as ").await;
     let id = reply[0].rsplit(' ').next().unwrap().to_string();
-    let (entry, body) = fixture.queue.load(&id).expect("durably queued");
+    let (entry, body) = fixture.queue.load(&id).await.expect("durably queued");
     assert_eq!(entry.sender, "a@acme.example");
     assert_eq!(entry.recipients[0].address, "b@dest.example");
     assert_eq!(entry.tenant, "acme");

@@ -184,7 +184,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             _ = terminate.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
             _ = hangup.recv() => {
-                if let Err(error) = gateway.reload_policies() {
+                if let Err(error) = gateway.reload_policies().await {
                     tracing::error!(%error, "policy reload refused; keeping the running profiles");
                 }
             }

@@ -146,7 +146,7 @@ impl Config {
             );
         }
         if self.server.worker_threads > 1024 {
-            errors.push("server.worker_threads", "must be at most 1024 (0 = four per CPU)");
+            errors.push("server.worker_threads", "must be at most 1024 (0 = one per CPU)");
         }
         let mut names = std::collections::HashSet::new();
         for (i, listener) in self.listeners.iter().enumerate() {
@@ -507,10 +507,10 @@ mod tests {
     }
 
     #[test]
-    fn worker_threads_default_to_four_per_cpu_within_bounds() {
+    fn worker_threads_default_to_one_per_cpu() {
         let config = Config::parse("").expect("empty config");
-        let auto = config.server.effective_worker_threads();
-        assert!((4..=64).contains(&auto), "{auto}");
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(config.server.effective_worker_threads(), cpus);
         let config = Config::parse("[server]\nworker_threads = 3\n").expect("explicit");
         assert_eq!(config.server.effective_worker_threads(), 3);
         let errors = Config::parse("[server]\nworker_threads = 5000\n")

@@ -15,9 +15,9 @@ pub struct ServerConfig {
     pub data_dir: String,
     /// How long SIGTERM waits for sessions and deliveries in flight before closing them.
     pub shutdown_grace: HumanDuration,
-    /// Threads running sessions and deliveries; 0 = four per CPU (the queue's fsyncs and
-    /// RocksDB reads still block a thread now and then, so more threads than cores keep the
-    /// others moving).
+    /// Threads running sessions and deliveries; 0 = one per CPU. Nothing blocks them (queue
+    /// fsyncs and RocksDB scans run on the blocking pool or wait asynchronously), so more
+    /// threads than cores only add context switches.
     pub worker_threads: usize,
 }
 
@@ -33,13 +33,13 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
-    /// The number of worker threads to run: `worker_threads`, or four per CPU (at most 64).
+    /// The number of worker threads to run: `worker_threads`, or one per CPU (the CPUs this
+    /// process may use).
     pub fn effective_worker_threads(&self) -> usize {
         if self.worker_threads > 0 {
             return self.worker_threads;
         }
-        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        (cpus * 4).clamp(4, 64)
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 }
 

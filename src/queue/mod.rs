@@ -70,6 +70,7 @@ pub fn now_ms() -> u64 {
 
 impl Queue {
     /// Opens (or creates) the queue at `path` and schedules every entry found (crash recovery).
+    /// Blocking: from async code, call it on the blocking pool.
     pub fn open(path: &Path) -> Result<Queue, QueueError> {
         let mut options = Options::default();
         options.create_if_missing(true);
@@ -113,7 +114,7 @@ impl Queue {
         let id = entry.id.clone();
         let key = id.clone();
         let due = entry.next_attempt_ms;
-        tokio::task::spawn_blocking(move || -> Result<(), QueueError> {
+        off_runtime(move || -> Result<(), QueueError> {
             let id = key;
             let mut batch = WriteBatch::default();
             batch.put_cf(inner.cf(CF_BODY), id.as_bytes(), &body);
@@ -124,8 +125,7 @@ impl Queue {
             write.set_sync(true);
             inner.track(inner.db.write_opt(batch, &write))
         })
-        .await
-        .map_err(|e| QueueError::Worker(e.to_string()))??;
+        .await?;
         self.inner.schedule.insert(due, id);
         Ok(())
     }
@@ -135,8 +135,15 @@ impl Queue {
         self.inner.schedule.next_due(now_ms).await
     }
 
-    /// Reads an entry and its body. A corrupt entry is quarantined and reported as `Corrupt`.
-    pub fn load(&self, id: &str) -> Result<(QueueEntry, Vec<u8>), QueueError> {
+    /// Reads an entry and its body (on the blocking pool: the body may come from disk). A
+    /// corrupt entry is quarantined and reported as `Corrupt`.
+    pub async fn load(&self, id: &str) -> Result<(QueueEntry, Vec<u8>), QueueError> {
+        let queue = self.clone();
+        let id = id.to_owned();
+        off_runtime(move || queue.load_blocking(&id)).await
+    }
+
+    fn load_blocking(&self, id: &str) -> Result<(QueueEntry, Vec<u8>), QueueError> {
         let inner = &self.inner;
         let meta = inner.db.get_cf(inner.cf(CF_META), id.as_bytes())?;
         let Some(meta) = meta else {
@@ -152,11 +159,15 @@ impl Queue {
         }
     }
 
-    /// Saves an entry's changed delivery state and schedules its next attempt.
-    pub fn reschedule(&self, entry: &QueueEntry) -> Result<(), QueueError> {
-        let inner = &self.inner;
-        inner.track(inner.db.put_cf(inner.cf(CF_META), entry.id.as_bytes(), entry.encode()))?;
-        inner.schedule.insert(entry.next_attempt_ms, entry.id.clone());
+    /// Saves an entry's changed delivery state and schedules its next attempt. The write is on
+    /// the blocking pool: even unsynced, it may wait in RocksDB's write group behind a session's
+    /// fsync, or in a write stall.
+    pub async fn reschedule(&self, entry: &QueueEntry) -> Result<(), QueueError> {
+        let inner = Arc::clone(&self.inner);
+        let id = entry.id.clone();
+        let meta = entry.encode();
+        off_runtime(move || inner.track(inner.db.put_cf(inner.cf(CF_META), id.as_bytes(), meta))).await?;
+        self.inner.schedule.insert(entry.next_attempt_ms, entry.id.clone());
         Ok(())
     }
 
@@ -165,13 +176,18 @@ impl Queue {
         self.inner.schedule.insert(due_ms, id.to_string());
     }
 
-    /// Removes a finished entry (delivered, or failed and bounced).
-    pub fn remove(&self, id: &str) -> Result<(), QueueError> {
-        let inner = &self.inner;
-        let mut batch = WriteBatch::default();
-        batch.delete_cf(inner.cf(CF_META), id.as_bytes());
-        batch.delete_cf(inner.cf(CF_BODY), id.as_bytes());
-        inner.track(inner.db.write(batch))
+    /// Removes a finished entry (delivered, or failed and bounced), on the blocking pool (see
+    /// [`Queue::reschedule`]).
+    pub async fn remove(&self, id: &str) -> Result<(), QueueError> {
+        let inner = Arc::clone(&self.inner);
+        let id = id.to_owned();
+        off_runtime(move || {
+            let mut batch = WriteBatch::default();
+            batch.delete_cf(inner.cf(CF_META), id.as_bytes());
+            batch.delete_cf(inner.cf(CF_BODY), id.as_bytes());
+            inner.track(inner.db.write(batch))
+        })
+        .await
     }
 
     /// Whether the queue's writes succeed.
@@ -179,7 +195,7 @@ impl Queue {
         &self.inner.health
     }
 
-    /// One small synced write, to learn whether writes succeed again while the queue is
+    /// One small synced write (blocking: call it on the blocking pool), to learn whether writes succeed again while the queue is
     /// degraded. RocksDB stops writing after a failed WAL write and resumes by itself (its
     /// `SstFileManager` polls for free space every 5 s and flushes); this write sees when it has.
     pub fn probe(&self) {
@@ -194,7 +210,7 @@ impl Queue {
         self.inner.schedule.len()
     }
 
-    /// Ids of quarantined entries.
+    /// Ids of quarantined entries (a blocking scan: tests and tools).
     pub fn quarantined(&self) -> Vec<String> {
         let inner = &self.inner;
         inner
@@ -205,10 +221,10 @@ impl Queue {
             .collect()
     }
 
-    /// Flushes the WAL to disk (used at shutdown).
-    pub fn flush(&self) -> Result<(), QueueError> {
-        self.inner.db.flush_wal(true)?;
-        Ok(())
+    /// Flushes the WAL to disk (used at shutdown), on the blocking pool.
+    pub async fn flush(&self) -> Result<(), QueueError> {
+        let inner = Arc::clone(&self.inner);
+        off_runtime(move || Ok(inner.db.flush_wal(true)?)).await
     }
 
     fn recover(&self) -> Result<(), QueueError> {
@@ -262,6 +278,16 @@ impl Queue {
         inner.db.put_cf(inner.cf(CF_META), id.as_bytes(), raw_meta)?;
         Ok(())
     }
+}
+
+/// Runs a blocking queue operation on the blocking pool: a runtime thread never waits for the
+/// disk.
+async fn off_runtime<T: Send + 'static>(
+    op: impl FnOnce() -> Result<T, QueueError> + Send + 'static,
+) -> Result<T, QueueError> {
+    tokio::task::spawn_blocking(op)
+        .await
+        .map_err(|e| QueueError::Worker(e.to_string()))?
 }
 
 impl Inner {

@@ -103,7 +103,7 @@ impl Relay {
 
     /// One delivery attempt for every pending recipient of one message.
     async fn attempt(&self, id: &str) {
-        let (mut entry, body) = match self.queue.load(id) {
+        let (mut entry, body) = match self.queue.load(id).await {
             Ok(loaded) => loaded,
             Err(QueueError::NotFound(_)) | Err(QueueError::Corrupt(_)) => return,
             Err(error) => {
@@ -263,7 +263,7 @@ impl Relay {
         } else if pending > 0 {
             let backoff = self.backoff(entry.attempts);
             entry.next_attempt_ms = now + backoff.as_millis() as u64;
-            if let Err(error) = self.queue.reschedule(&entry) {
+            if let Err(error) = self.queue.reschedule(&entry).await {
                 tracing::error!(queue_id = %entry.id, %error, "cannot save delivery state");
                 self.queue.requeue_id(&entry.id, entry.next_attempt_ms);
             }
@@ -298,7 +298,7 @@ impl Relay {
             }
             tracing::info!(queue_id = %entry.id, dsn_id = %id, "DSN queued");
         }
-        if let Err(error) = self.queue.remove(&entry.id) {
+        if let Err(error) = self.queue.remove(&entry.id).await {
             tracing::error!(queue_id = %entry.id, %error, "cannot remove finished entry");
         }
     }
