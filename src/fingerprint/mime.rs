@@ -24,6 +24,10 @@ pub struct Extracted {
     /// Words of the `To:` header (display names and local parts), lower-cased: personalisation
     /// that the normaliser removes wherever it appears in the body.
     pub recipient_words: Vec<String>,
+    /// The `From:` address, lower-cased (empty without one).
+    pub author: String,
+    /// The `From:` display name, lower-cased (empty without one).
+    pub author_name: String,
 }
 
 /// Header fields the walker cares about, unfolded.
@@ -33,6 +37,7 @@ struct Headers {
     transfer_encoding: Option<String>,
     disposition: Option<String>,
     to: Option<String>,
+    from: Option<String>,
 }
 
 /// Splits a message (or a MIME part) into headers and body. Input whose first line is not a
@@ -84,14 +89,15 @@ fn split_headers(part: &[u8]) -> (Headers, &[u8]) {
     (h, &part[body_start.min(part.len())..])
 }
 
-const FIELDS: [&str; 4] = ["content-type", "content-transfer-encoding", "content-disposition", "to"];
+const FIELDS: [&str; 5] = ["content-type", "content-transfer-encoding", "content-disposition", "to", "from"];
 
 fn store_field(h: &mut Headers, idx: usize, v: String) {
     let slot = match idx {
         0 => &mut h.content_type,
         1 => &mut h.transfer_encoding,
         2 => &mut h.disposition,
-        _ => &mut h.to,
+        3 => &mut h.to,
+        _ => &mut h.from,
     };
     if slot.is_none() {
         *slot = Some(v);
@@ -170,6 +176,8 @@ struct Found<'a> {
 pub fn extract(message: &[u8]) -> Extracted {
     let (headers, body) = split_headers(message);
     let recipient_words = headers.to.as_deref().map(recipient_words).unwrap_or_default();
+    let author = headers.from.as_deref().map(address_of).unwrap_or_default();
+    let author_name = headers.from.as_deref().map(display_name_of).unwrap_or_default();
     let mut found = Found::default();
     walk(headers, body, 0, &mut found);
     let (leaf, is_html) = match (found.plain, found.html) {
@@ -178,6 +186,8 @@ pub fn extract(message: &[u8]) -> Extracted {
         (None, None) => {
             return Extracted {
                 recipient_words,
+                author,
+                author_name,
                 ..Extracted::default()
             }
         }
@@ -187,7 +197,24 @@ pub fn extract(message: &[u8]) -> Extracted {
         text: decode_charset(&bytes, leaf.charset.as_deref()),
         is_html,
         recipient_words,
+        author,
+        author_name,
     }
+}
+
+/// The display name of a `From:` value (`"Ann Lee" <a@b>` → `ann lee`), lower-cased.
+fn display_name_of(from: &str) -> String {
+    let Some((name, _)) = from.rsplit_once('<') else {
+        return String::new();
+    };
+    let name = decode_encoded_words(name.trim());
+    name.trim().trim_matches('"').trim().to_lowercase()
+}
+
+/// The address in a `From:` value (`Name <a@b>` or `a@b`), lower-cased.
+fn address_of(from: &str) -> String {
+    let inner = from.rsplit_once('<').map_or(from, |(_, rest)| rest.split('>').next().unwrap_or(""));
+    inner.trim().to_ascii_lowercase()
 }
 
 fn walk<'a>(headers: Headers, body: &'a [u8], depth: usize, found: &mut Found<'a>) {
