@@ -39,6 +39,9 @@ struct Line<'a> {
     reply: Option<String>,
     rule: Option<String>,
     recipients: usize,
+    /// The campaign the message was grouped in, accepted or refused (`null` only if the store
+    /// could not be read).
+    campaign: Option<String>,
     /// The time the message was evaluated at (unix ms).
     at: u64,
 }
@@ -336,6 +339,17 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                 verdict = decision.verdict;
                 campaign = decision.campaign;
             }
+            if campaign.is_none() {
+                let ctx = DataContext {
+                    tenant: &tenant,
+                    sender: &sender,
+                    recipients: &recipients,
+                    message,
+                    headers: &headers,
+                    added_headers: b"",
+                };
+                campaign = engine.campaign_of(&ctx).await.ok();
+            }
             let name = if verdict == Verdict::Continue {
                 "accept"
             } else {
@@ -357,6 +371,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                 reply: verdict.reply().map(|r| r.summary()),
                 rule: rule_of(&verdict),
                 recipients: recipients.len(),
+                campaign: campaign.clone(),
                 at,
             };
             println!("{}", serde_json::to_string(&line)?);
