@@ -4,8 +4,11 @@
 //!
 //! # Pipeline
 //!
-//! 1. [`mime`] finds the text a reader sees (`text/plain` preferred, else `text/html`; attachments
-//!    skipped) and undoes quoted-printable / base64 and Latin-1.
+//! 1. [`crate::message`] finds the text a reader sees (`text/plain` preferred, else `text/html`;
+//!    attachments skipped), undoes quoted-printable / base64 and decodes its charset
+//!    ([`Message::readable`](crate::message::Message::readable)), and the words of the names in
+//!    `To:` ([`Message::recipient_words`](crate::message::Message::recipient_words)). The DATA
+//!    checks fingerprint the message the session already parsed ([`fingerprint_message`]).
 //! 2. [`html`] reduces HTML to text (scripts, styles, comments dropped; entities decoded; each
 //!    link's host kept).
 //! 3. [`normalize`] folds case and whitespace and replaces personalisation with placeholders:
@@ -59,9 +62,11 @@
 //!
 //! # Bounds
 //!
-//! At most [`MAX_MESSAGE_BYTES`] of the message are read; the MIME walk follows
-//! [`mime::MAX_DEPTH`] levels and [`mime::MAX_PARTS`] parts and decodes at most
-//! [`mime::MAX_DECODED`] bytes of the chosen part; at most [`MAX_TOKENS`] tokens are shingled.
+//! The MIME walk is `crate::message`'s, with its one set of limits
+//! ([`MAX_PARTS`](crate::message::mime::MAX_PARTS) parts,
+//! [`MAX_DEPTH`](crate::message::mime::MAX_DEPTH) levels,
+//! [`MAX_TEXT_BYTES`](crate::message::mime::MAX_TEXT_BYTES) of decoded text of the chosen part);
+//! at most [`MAX_TOKENS`] tokens are shingled.
 //! Every step is linear in its input. Nothing here panics on any input.
 //!
 //! # Using the band keys (what the store must do)
@@ -93,15 +98,12 @@
 
 pub mod corpus;
 pub mod html;
-pub mod mime;
 pub mod minhash;
 pub mod normalize;
 pub mod quality;
 
 pub use minhash::{Banding, BANDS, HASHES, ROWS, SHINGLE};
 
-/// Bytes of a message looked at; the rest is ignored.
-pub const MAX_MESSAGE_BYTES: usize = 2 * 1024 * 1024;
 /// Normalised tokens shingled; the rest is ignored.
 pub const MAX_TOKENS: usize = 16 * 1024;
 /// Below this many normalised tokens the fingerprint is exact (see "Short bodies").
@@ -112,20 +114,30 @@ pub const THRESHOLD: f64 = 0.7;
 /// Band index mixed into the key of an exact (short-body) fingerprint; no MinHash band has it.
 const EXACT_BAND: u64 = 0xffff;
 
-/// The body text of a whole RFC 5322 message, normalised (see the module docs).
-pub fn normalize(message: &[u8]) -> String {
-    let message = &message[..message.len().min(MAX_MESSAGE_BYTES)];
-    let e = mime::extract(message);
-    if e.is_html {
-        normalize::normalize_text(&html::to_text(&e.text), &e.recipient_words)
+/// The body text of a parsed message, normalised (see the module docs).
+pub fn normalize_message(message: &crate::message::Message<'_>) -> String {
+    let readable = message.readable();
+    let recipient_words = message.recipient_words();
+    if readable.is_html {
+        normalize::normalize_text(&html::to_text(&readable.text), &recipient_words)
     } else {
-        normalize::normalize_text(&e.text, &e.recipient_words)
+        normalize::normalize_text(&readable.text, &recipient_words)
     }
 }
 
-/// The similarity fingerprint of a whole RFC 5322 message.
+/// The similarity fingerprint of a parsed message.
+pub fn fingerprint_message(message: &crate::message::Message<'_>) -> Fingerprint {
+    fingerprint_normalized(&normalize_message(message))
+}
+
+/// [`normalize_message`] of a whole RFC 5322 message, parsed here.
+pub fn normalize(message: &[u8]) -> String {
+    normalize_message(&crate::message::parse(message))
+}
+
+/// [`fingerprint_message`] of a whole RFC 5322 message, parsed here.
 pub fn fingerprint(message: &[u8]) -> Fingerprint {
-    fingerprint_normalized(&normalize(message))
+    fingerprint_message(&crate::message::parse(message))
 }
 
 /// The fingerprint of text already produced by [`normalize`].
