@@ -11,6 +11,9 @@
 //!   fields) in a multipart message: mail-parser itself has no part or depth limit, and a part
 //!   costs it far more memory than the few bytes of its delimiter, so it only ever sees the
 //!   message up to that line (a message cut there is over the limits: [`Overflow`]);
+//! - [`MAX_FIELDS`] lines that look like header fields, for the same reason: mail-parser keeps
+//!   every field of every part, at ~16 times the bytes of a short line (a 25 MiB block of
+//!   `X-A: b` lines cost 400 MiB before this limit);
 //! - [`MAX_TEXT_BYTES`] of decoded text handed out as the readable body
 //!   ([`super::readable`]). Decoded bodies are never larger than the message (base64 and
 //!   quoted-printable only shrink; charset decoding at most triples), and mail-parser decodes
@@ -30,6 +33,9 @@ pub const MAX_DEPTH: usize = 16;
 /// Lines that can open a MIME part in a multipart message; the rest of the message is not
 /// parsed as MIME.
 pub const MAX_STRUCTURE_LINES: usize = 4_096;
+/// Lines that look like header fields (`name:`) anywhere in a multipart message, or in the top
+/// header block of any message; the rest of the message is not parsed as MIME.
+pub const MAX_FIELDS: usize = 16_384;
 /// Decoded bytes of the readable text kept.
 pub const MAX_TEXT_BYTES: usize = 256 * 1024;
 
@@ -39,6 +45,7 @@ pub enum Overflow {
     TooManyParts,
     TooDeep,
     TooManyStructureLines,
+    TooManyFields,
 }
 
 impl Overflow {
@@ -47,6 +54,7 @@ impl Overflow {
             Overflow::TooManyParts => "more than 256 MIME parts",
             Overflow::TooDeep => "MIME nesting deeper than 16",
             Overflow::TooManyStructureLines => "more than 4096 MIME delimiter lines",
+            Overflow::TooManyFields => "more than 16384 header fields",
         }
     }
 }
@@ -131,36 +139,113 @@ impl<'m> Part<'m> {
     }
 }
 
-/// Parses the MIME structure of `raw` with mail-parser, cut at [`MAX_STRUCTURE_LINES`] when the
-/// message is multipart (or an attached message). Also says whether it was cut.
-pub(super) fn parse<'a>(raw: &'a [u8], headers: &Headers) -> (Option<mail_parser::Message<'a>>, bool) {
+/// Parses the MIME structure of `raw` with mail-parser, cut where it would go over
+/// [`MAX_STRUCTURE_LINES`] or [`MAX_FIELDS`]. Also says which limit cut it, if one did.
+pub(super) fn parse<'a>(raw: &'a [u8], headers: &Headers) -> (Option<mail_parser::Message<'a>>, Option<Overflow>) {
     let structured = headers.all("content-type").any(|v| {
         let v = v.trim_start().as_bytes();
         starts_with_ignore_case(v, b"multipart/") || starts_with_ignore_case(v, b"message/")
     });
-    let cut = if structured { structure_cut(raw) } else { None };
-    let input = &raw[..cut.unwrap_or(raw.len())];
-    (mail_parser::MessageParser::default().parse(input), cut.is_some())
+    let cut = cut(raw, structured);
+    let input = &raw[..cut.map_or(raw.len(), |(at, _)| at)];
+    (
+        mail_parser::MessageParser::default().parse(input),
+        cut.map(|(_, why)| why),
+    )
 }
 
 fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
     s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
-/// Where the line that goes over [`MAX_STRUCTURE_LINES`] starts, if one does.
-fn structure_cut(raw: &[u8]) -> Option<usize> {
-    let mut count = 0;
+/// Where the line that goes over a budget starts, and which budget. A message that is not
+/// multipart has one header block, the top one; in a multipart message any line may be in one.
+fn cut(raw: &[u8], structured: bool) -> Option<(usize, Overflow)> {
+    scan(raw, structured, 0, &mut (0, 0))
+}
+
+/// Levels of transfer-encoded attached messages mail-parser decodes and parses.
+const ENCODED_LEVELS: usize = 3;
+
+/// [`cut`] with the counts so far (structure lines, field lines). A transfer-encoded attached
+/// message is decoded and counted too, since mail-parser decodes and parses it; when it goes
+/// over, the cut is where its body starts.
+fn scan(raw: &[u8], structured: bool, level: usize, counts: &mut (usize, usize)) -> Option<(usize, Overflow)> {
     let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', raw).map(|i| i + 1));
+    let mut in_top_block = true;
+    // The header block being read: a `message/*` type seen, and a transfer encoding.
+    let (mut attached, mut encoding): (bool, Option<bool>) = (false, None);
+    // Where the body of a transfer-encoded attached message starts, and whether it is base64.
+    let mut encoded: Option<(usize, bool)> = None;
+    let nested = |body: usize, end: usize, base64: bool, counts: &mut (usize, usize)| {
+        if level >= ENCODED_LEVELS {
+            return None;
+        }
+        let data = raw.get(body..end).unwrap_or_default();
+        let decoded = if base64 {
+            super::decode::base64_lenient(data).unwrap_or_default()
+        } else {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(data).unwrap_or_default()
+        };
+        scan(&decoded, true, level + 1, counts).map(|(_, why)| (body, why))
+    };
     for start in starts {
         let line = &raw[start.min(raw.len())..];
-        if line.starts_with(b"--") || starts_with_ignore_case(line, b"content-type:") {
-            count += 1;
-            if count > MAX_STRUCTURE_LINES {
-                return Some(start);
+        let blank = line.starts_with(b"\r\n") || line.starts_with(b"\n");
+        if in_top_block && blank {
+            in_top_block = false;
+            if !structured {
+                return None;
+            }
+        }
+        if line.starts_with(b"--") {
+            if let Some((body, base64)) = encoded.take() {
+                if let Some(cut) = nested(body, start, base64, counts) {
+                    return Some(cut);
+                }
+            }
+            (attached, encoding) = (false, None);
+        }
+        if blank {
+            if let (true, Some(base64)) = (attached, encoding) {
+                let after = if line.starts_with(b"\r\n") { 2 } else { 1 };
+                encoded = Some((start + after, base64));
+            }
+            (attached, encoding) = (false, None);
+        }
+        if structured && (line.starts_with(b"--") || starts_with_ignore_case(line, b"content-type:")) {
+            counts.0 += 1;
+            if counts.0 > MAX_STRUCTURE_LINES {
+                return Some((start, Overflow::TooManyStructureLines));
+            }
+            let value = line.get(13..).unwrap_or_default().trim_ascii_start();
+            attached |= starts_with_ignore_case(value, b"message/");
+        }
+        if starts_with_ignore_case(line, b"content-transfer-encoding:") {
+            let value = line.get(26..).unwrap_or_default().trim_ascii_start();
+            if starts_with_ignore_case(value, b"base64") {
+                encoding = Some(true);
+            } else if starts_with_ignore_case(value, b"quoted-printable") {
+                encoding = Some(false);
+            }
+        }
+        if is_field_line(line) {
+            counts.1 += 1;
+            if counts.1 > MAX_FIELDS {
+                return Some((start, Overflow::TooManyFields));
             }
         }
     }
-    None
+    encoded.and_then(|(body, base64)| nested(body, raw.len(), base64, counts))
+}
+
+/// `name:` at the start of `line`, as mail-parser would take a header field (a name of up to
+/// 76 printable characters).
+fn is_field_line(line: &[u8]) -> bool {
+    match line.iter().take(77).position(|&b| b == b':') {
+        Some(0) | None => false,
+        Some(colon) => line[..colon].iter().all(|b| b.is_ascii_graphic()),
+    }
 }
 
 /// The parts of `root` in document order, within the limits, and the first limit crossed.

@@ -7,7 +7,7 @@
 //! - [`params`] — Content-Type / Content-Disposition parameters, every reading (RFC 2231).
 //! - [`mime`] — the MIME walk (mail-parser) and the one set of limits: [`mime::MAX_PARTS`]
 //!   parts, [`mime::MAX_DEPTH`] levels, [`mime::MAX_STRUCTURE_LINES`] delimiter lines,
-//!   [`mime::MAX_TEXT_BYTES`] of readable text.
+//!   [`mime::MAX_FIELDS`] header fields, [`mime::MAX_TEXT_BYTES`] of readable text.
 //! - [`readable`] — the text a reader sees and the names it is addressed to (the fingerprint's
 //!   input).
 //! - [`decode`] — charsets (mail-parser, so encoding_rs), lenient base64, RFC 2047 `Q`.
@@ -56,9 +56,9 @@ impl<'a> Message<'a> {
         let headers = Headers::parse(raw);
         let (mime, cut) = mime::parse(raw, &headers);
         let overflow = match (&mime, cut) {
-            (_, true) => Some(Overflow::TooManyStructureLines),
-            (Some(m), false) => mime::walk(m).1,
-            (None, false) => None,
+            (_, Some(cut)) => Some(cut),
+            (Some(m), None) => mime::walk(m).1,
+            (None, None) => None,
         };
         Message {
             raw,
@@ -179,6 +179,30 @@ Content-Type: message/rfc822\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n{bo
         // The same lines in a plain-text message are just text.
         let text = format!("Content-Type: text/plain\r\n\r\n{}", "--\r\n".repeat(5_000));
         assert_eq!(parse(text.as_bytes()).overflow(), None);
+        // Header fields: in the top block of any message, anywhere in a multipart one.
+        let fields = "X-A: b\r\n".repeat(mime::MAX_FIELDS + 1);
+        let flood = format!("Subject: x\r\n{fields}\r\nbody");
+        assert_eq!(parse(flood.as_bytes()).overflow(), Some(Overflow::TooManyFields));
+        let flood = format!("Content-Type: multipart/mixed; boundary=p\r\n\r\n--p\r\n{fields}\r\nx\r\n--p--\r\n");
+        assert_eq!(parse(flood.as_bytes()).overflow(), Some(Overflow::TooManyFields));
+        let text = format!("Content-Type: text/plain\r\n\r\n{fields}");
+        assert_eq!(parse(text.as_bytes()).overflow(), None);
+        // Also inside an attached message mail-parser would decode and parse.
+        use base64::Engine as _;
+        let inner = base64::engine::general_purpose::STANDARD.encode(format!("{fields}\r\nbody"));
+        let flood = format!(
+            "Content-Type: multipart/mixed; boundary=p\r\n\r\n--p\r\nContent-Type: message/rfc822\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n{inner}\r\n--p--\r\n"
+        );
+        assert_eq!(parse(flood.as_bytes()).overflow(), Some(Overflow::TooManyFields));
+    }
+
+    #[test]
+    fn inputs_the_fuzzer_found_parse() {
+        // Tripped a `debug_assert!` inside mail-parser (see the root Cargo.toml).
+        let raw = include_bytes!("../../tests/fixtures/message/mail-parser-debug-assert-1.eml");
+        let msg = parse(raw);
+        let _ = (msg.parts().len(), msg.readable(), msg.recipient_words());
     }
 
     #[test]
