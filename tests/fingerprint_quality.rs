@@ -43,7 +43,10 @@ fn score(label: &str, messages: &[Message]) -> (Vec<FamilyScore>, f64, f64) {
     let fps: Vec<Fingerprint> = messages.iter().map(|m| fingerprint(&m.bytes)).collect();
     let q = evaluate(messages, &fps);
     let families = per_family(messages, &fps);
-    println!("{label}: {} messages, union recall {:.4}, store recall {:.4}", q.messages, q.recall, q.sequential_recall);
+    println!(
+        "{label}: {} messages, union recall {:.4}, store recall {:.4}",
+        q.messages, q.recall, q.sequential_recall
+    );
     let (mut unrelated, mut merged, mut copies, mut recalled) = (0.0, 0.0, 0.0, 0.0);
     for f in &families {
         println!(
@@ -94,4 +97,20 @@ fn larger_corpora_several_seeds() {
         let (_, recall, false_merge) = score(&format!("seed {seed}"), &messages);
         assert!(recall >= RECALL_GOAL && false_merge <= FALSE_MERGE_GOAL, "seed {seed}");
     }
+}
+
+#[test]
+fn the_corpus_is_deterministic_and_labelled() {
+    let cfg = CorpusConfig {
+        seed: 7,
+        campaigns: 5,
+        copies: 3,
+        one_offs: 4,
+        family_size: 2,
+    };
+    let (a, b) = (generate(&cfg), generate(&cfg));
+    assert_eq!(a.len(), 19);
+    assert!(a.iter().zip(&b).all(|(x, y)| x.bytes == y.bytes && x.group == y.group));
+    assert_eq!(a[18].group, 5 + 3);
+    assert!(corpus::message_of_size(1, 2048).len() >= 2048);
 }

@@ -247,7 +247,10 @@ fn replay_names_the_campaign_of_every_message_even_refused_before_data() {
     let (_, lines) = run(&["policy", "replay", dir.path().to_str().unwrap(), "--profile", "default"]);
     assert_eq!(lines[0]["verdict"], "accept", "{}", lines[0]);
     assert_ne!(lines[1]["verdict"], "accept", "{}", lines[1]);
-    let (a, b) = (lines[0]["campaign"].as_str().unwrap(), lines[1]["campaign"].as_str().unwrap());
+    let (a, b) = (
+        lines[0]["campaign"].as_str().unwrap(),
+        lines[1]["campaign"].as_str().unwrap(),
+    );
     assert_eq!((a.len(), b.len()), (16, 16));
     assert_ne!(a, b);
 }

@@ -23,7 +23,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::config::{Config, TenantConfig};
-use crate::policy::headers::Headers;
+use crate::message::Headers;
 use crate::policy::profile::Profile;
 use crate::policy::{Accepted, DataContext, Engine, MailContext, RcptContext, Verdict};
 use crate::queue::now_ms;
@@ -243,10 +243,11 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
         // Undated messages before the first dated one take its time (now if none is dated).
         let first_date = messages.iter().find_map(|(_, m)| date_of(&Headers::parse(m)));
         clock.store(first_date.unwrap_or_else(now_ms), Ordering::Relaxed);
-        for (file, message) in &messages {
-            let headers = Headers::parse(message);
+        for (file, raw) in &messages {
+            let message = crate::message::parse(raw);
+            let headers = message.headers();
             let last = clock.load(Ordering::Relaxed);
-            let at = date_of(&headers).map_or(last, |at| at.max(last));
+            let at = date_of(headers).map_or(last, |at| at.max(last));
             clock.store(at, Ordering::Relaxed);
             let sender = match &envelope_sender {
                 Some(path) => path.clone(),
@@ -331,8 +332,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                         tenant: &tenant,
                         sender: &sender,
                         recipients: &recipients,
-                        message,
-                        headers: &headers,
+                        message: &message,
                         added_headers: b"",
                     })
                     .await;
@@ -344,8 +344,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                     tenant: &tenant,
                     sender: &sender,
                     recipients: &recipients,
-                    message,
-                    headers: &headers,
+                    message: &message,
                     added_headers: b"",
                 };
                 campaign = engine.campaign_of(&ctx).await.ok();

@@ -4,8 +4,11 @@
 //!
 //! # Pipeline
 //!
-//! 1. [`mime`] finds the text a reader sees (`text/plain` preferred, else `text/html`; attachments
-//!    skipped) and undoes quoted-printable / base64 and Latin-1.
+//! 1. [`crate::message`] finds the text a reader sees (`text/plain` preferred, else `text/html`;
+//!    attachments skipped), undoes quoted-printable / base64 and decodes its charset
+//!    ([`Message::readable`](crate::message::Message::readable)), and the words of the names in
+//!    `To:` ([`Message::recipient_words`](crate::message::Message::recipient_words)). The DATA
+//!    checks fingerprint the message the session already parsed ([`fingerprint_message`]).
 //! 2. [`html`] reduces HTML to text (scripts, styles, comments dropped; entities decoded; each
 //!    link's host kept).
 //! 3. [`normalize`] folds case and whitespace and replaces personalisation with placeholders:
@@ -59,9 +62,11 @@
 //!
 //! # Bounds
 //!
-//! At most [`MAX_MESSAGE_BYTES`] of the message are read; the MIME walk follows
-//! [`mime::MAX_DEPTH`] levels and [`mime::MAX_PARTS`] parts and decodes at most
-//! [`mime::MAX_DECODED`] bytes of the chosen part; at most [`MAX_TOKENS`] tokens are shingled.
+//! The MIME walk is `crate::message`'s, with its one set of limits
+//! ([`MAX_PARTS`](crate::message::mime::MAX_PARTS) parts,
+//! [`MAX_DEPTH`](crate::message::mime::MAX_DEPTH) levels,
+//! [`MAX_TEXT_BYTES`](crate::message::mime::MAX_TEXT_BYTES) of decoded text of the chosen part);
+//! at most [`MAX_TOKENS`] tokens are shingled.
 //! Every step is linear in its input. Nothing here panics on any input.
 //!
 //! # Using the band keys (what the store must do)
@@ -92,7 +97,6 @@
 //! This module never decides policy: it only says which messages look alike.
 
 pub mod boilerplate;
-pub mod mime;
 pub mod minhash;
 pub mod normalize;
 pub mod unicode;
@@ -101,8 +105,6 @@ pub mod visible;
 pub use minhash::{Banding, BANDS, HASHES, ROWS, SHINGLE};
 pub use normalize::Normalized;
 
-/// Bytes of a message looked at; the rest is ignored.
-pub const MAX_MESSAGE_BYTES: usize = 2 * 1024 * 1024;
 /// Normalised tokens shingled; the rest is ignored.
 pub const MAX_TOKENS: usize = 16 * 1024;
 /// Below this many normalised tokens the fingerprint is exact (see "Short bodies").
@@ -119,32 +121,48 @@ pub const EDGE_MAX_SHARE: f64 = 0.5;
 /// Band index mixed into the key of an exact (short-body) fingerprint; no MinHash band has it.
 const EXACT_BAND: u64 = 0xffff;
 
-/// The body text of a whole RFC 5322 message, normalised (see the module docs).
-pub fn normalize(message: &[u8]) -> String {
-    normalize_message(message).0.text
-}
-
-/// The normalised body and the author (`From:` address) of a whole message.
-fn normalize_message(message: &[u8]) -> (Normalized, String) {
-    let message = &message[..message.len().min(MAX_MESSAGE_BYTES)];
-    let e = mime::extract(message);
-    let personal: Vec<String> = e.recipient_words.iter().map(|w| unicode::fold(w).into_owned()).collect();
-    let (text, has_link) = if e.is_html {
-        let v = visible::to_visible(&e.text);
+/// The body of a parsed message, normalised (see the module docs), and its author (the `From:`
+/// address, lower-cased).
+pub fn normalize_message(message: &crate::message::Message<'_>) -> (Normalized, String) {
+    let readable = message.readable();
+    let personal: Vec<String> = message
+        .recipient_words()
+        .iter()
+        .map(|w| unicode::fold(w).into_owned())
+        .collect();
+    let (text, has_link) = if readable.is_html {
+        let v = visible::to_visible(&readable.text);
         (v.text, v.has_link)
     } else {
-        (e.text, false)
+        (readable.text, false)
     };
-    let author_name = unicode::fold(&e.author_name).into_owned();
+    let from = message
+        .headers()
+        .first("from")
+        .and_then(|v| crate::message::addresses::parse_mailboxes(v, false).ok())
+        .and_then(|m| m.into_iter().next());
+    let (author, author_name) = from.map_or_else(Default::default, |m| {
+        (m.address().to_lowercase(), unicode::fold(&m.display).to_lowercase())
+    });
     let mut n = normalize::normalize_text_by(&unicode::fold(&text), &personal, &author_name);
     n.call_to_action |= has_link;
-    (n, e.author)
+    (n, author)
 }
 
-/// The similarity fingerprint of a whole RFC 5322 message.
-pub fn fingerprint(message: &[u8]) -> Fingerprint {
+/// The similarity fingerprint of a parsed message.
+pub fn fingerprint_message(message: &crate::message::Message<'_>) -> Fingerprint {
     let (n, author) = normalize_message(message);
     fingerprint_normalized(&n, &author)
+}
+
+/// The normalised body text of a whole RFC 5322 message, parsed here.
+pub fn normalize(message: &[u8]) -> String {
+    normalize_message(&crate::message::parse(message)).0.text
+}
+
+/// [`fingerprint_message`] of a whole RFC 5322 message, parsed here.
+pub fn fingerprint(message: &[u8]) -> Fingerprint {
+    fingerprint_message(&crate::message::parse(message))
 }
 
 /// The fingerprint of a body already produced by [`normalize::normalize_text`], written by

@@ -118,7 +118,11 @@ pub fn normalize_text(text: &str, personal: &[String]) -> Normalized {
 /// signature block, and the rest is dropped.
 pub fn normalize_text_by(text: &str, personal: &[String], author_name: &str) -> Normalized {
     let author_name = author_name.trim();
-    let author_name = if author_name.chars().filter(|c| c.is_alphabetic()).count() >= 3 { author_name } else { "" };
+    let author_name = if author_name.chars().filter(|c| c.is_alphabetic()).count() >= 3 {
+        author_name
+    } else {
+        ""
+    };
     let mut n = Normalizer {
         author_name: author_name.to_string(),
         out: String::with_capacity(text.len()),
@@ -225,7 +229,10 @@ impl Normalizer {
     fn starts_with_author(&self, lower: &str) -> bool {
         !self.author_name.is_empty()
             && lower.starts_with(&self.author_name)
-            && lower[self.author_name.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric())
+            && lower[self.author_name.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_alphanumeric())
     }
 
     fn emit(&mut self, word: &str) {

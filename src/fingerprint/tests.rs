@@ -137,7 +137,10 @@ fn short_bodies_without_a_call_to_action_are_their_authors() {
 
 #[test]
 fn invisible_characters_and_look_alikes_change_nothing() {
-    let plain = msg("a@b.c", "Our spring offer brings fresh bread and quiet gardens to every village market this week only");
+    let plain = msg(
+        "a@b.c",
+        "Our spring offer brings fresh bread and quiet gardens to every village market this week only",
+    );
     let disguised = msg(
         "a@b.c",
         "Our spr\u{200b}ing off\u{00ad}er brings fr\u{200c}esh bre\u{2060}ad and quiet g\u{0430}rdens to every vill\u{200d}age m\u{0430}rket this week only",

@@ -79,14 +79,14 @@ mod tests {
             ("plain ascii 123", "plain ascii 123"),
             ("fr\u{200b}ee mo\u{200c}ney to\u{200d}day", "free money today"),
             ("of\u{00ad}fer to\u{2060}day \u{feff}now", "offer today now"),
-            ("\u{0440}\u{0430}y\u{0440}\u{0430}l", "paypal"),       // Cyrillic р, а
-            ("\u{ff26}\u{ff32}\u{ff25}\u{ff25}", "FREE"),           // full-width
-            ("caf\u{e9} cafe\u{301}", "cafe cafe"),                 // precomposed and combining
-            ("\u{1d425}\u{1d428}\u{1d42c}\u{1d42d}", "lost"),       // mathematical bold
-            ("\u{ff10}\u{ff11} 01", "01 01"),                       // digits stay digits
+            ("\u{0440}\u{0430}y\u{0440}\u{0430}l", "paypal"), // Cyrillic р, а
+            ("\u{ff26}\u{ff32}\u{ff25}\u{ff25}", "FREE"),     // full-width
+            ("caf\u{e9} cafe\u{301}", "cafe cafe"),           // precomposed and combining
+            ("\u{1d425}\u{1d428}\u{1d42c}\u{1d42d}", "lost"), // mathematical bold
+            ("\u{ff10}\u{ff11} 01", "01 01"),                 // digits stay digits
             ("日本語 テキスト 한국어", "日本語 テキスト 한국어"),
-            ("a\u{fe0f}b\u{3164}c", "abc"),                         // variation selector, Hangul filler
-            ("привет", "пpивeт"),                                    // Cyrillic: look-alikes folded, the rest kept
+            ("a\u{fe0f}b\u{3164}c", "abc"), // variation selector, Hangul filler
+            ("привет", "пpивeт"),           // Cyrillic: look-alikes folded, the rest kept
         ];
         for (input, want) in cases {
             assert_eq!(fold(input), want, "{input:?}");

@@ -34,11 +34,33 @@ pub struct Visible {
 }
 
 /// Elements whose content is never shown.
-const INVISIBLE: [&str; 8] = ["head", "title", "script", "style", "noscript", "template", "svg", "object"];
+const INVISIBLE: [&str; 8] = [
+    "head", "title", "script", "style", "noscript", "template", "svg", "object",
+];
 /// Elements that end a paragraph.
 const BLOCKS: [&str; 22] = [
-    "p", "div", "table", "tr", "td", "th", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-    "hr", "section", "article", "header", "footer", "center",
+    "p",
+    "div",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "hr",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "center",
 ];
 /// Elements that have no end tag.
 const VOID: [&str; 12] = [
@@ -87,7 +109,11 @@ pub fn to_visible(html: &str) -> Visible {
                         .map(|v| String::from_utf8_lossy(&v.value).to_ascii_lowercase())
                 };
                 let href = attr("href");
-                if name_str == "a" && href.as_deref().is_some_and(|h| h.starts_with("http://") || h.starts_with("https://")) {
+                if name_str == "a"
+                    && href
+                        .as_deref()
+                        .is_some_and(|h| h.starts_with("http://") || h.starts_with("https://"))
+                {
                     out.has_link = true;
                 }
                 if VOID.contains(&name_str) || tag.self_closing {
@@ -100,7 +126,11 @@ pub fn to_visible(html: &str) -> Visible {
                     .or_else(|| css_value(&style, "background-color").map(normalise_colour))
                     .or_else(|| css_value(&style, "background").map(normalise_colour));
                 let colour = css_value(&style, "color").map(normalise_colour);
-                let names = format!("{} {}", attr("class").unwrap_or_default(), attr("id").unwrap_or_default());
+                let names = format!(
+                    "{} {}",
+                    attr("class").unwrap_or_default(),
+                    attr("id").unwrap_or_default()
+                );
                 let hidden = parent_hidden
                     || INVISIBLE.contains(&name_str)
                     || tag.attributes.contains_key(&b"hidden"[..])
@@ -194,7 +224,7 @@ fn style_hides(style: &str) -> bool {
 
 /// A colour as one comparable spelling: `#fff`, `#FFFFFF` and `white` are one colour.
 fn normalise_colour(value: &str) -> String {
-    let v = value.trim().split_whitespace().next().unwrap_or("");
+    let v = value.split_whitespace().next().unwrap_or("");
     let named = match v {
         "white" => "#ffffff",
         "black" => "#000000",
@@ -230,10 +260,19 @@ mod tests {
             ("<div style=\"display:none\">preheader text</div><p>Body</p>", "Body"),
             ("<span style='font-size:0px'>salad words</span>Offer", "Offer"),
             ("<span class=\"preheader\">Open me</span><p>Body</p>", "Body"),
-            ("<td bgcolor=\"#FFF\"><font><span style=\"color:#ffffff\">hidden</span> shown</font></td>", "shown"),
-            ("<p><a href=\"https://a.example/\">Home</a> | <a href=\"https://a.example/s\">Shop</a></p><p>Text</p>", "Text"),
+            (
+                "<td bgcolor=\"#FFF\"><font><span style=\"color:#ffffff\">hidden</span> shown</font></td>",
+                "shown",
+            ),
+            (
+                "<p><a href=\"https://a.example/\">Home</a> | <a href=\"https://a.example/s\">Shop</a></p><p>Text</p>",
+                "Text",
+            ),
             ("<p><a href=\"https://a.example/b\">Shop now</a></p>", "Shop now"),
-            ("<img src=\"https://t.example/p.gif\" width=1 height=1 alt=\"pixel\">Hi", "Hi"),
+            (
+                "<img src=\"https://t.example/p.gif\" width=1 height=1 alt=\"pixel\">Hi",
+                "Hi",
+            ),
             ("line<br>next", "line\nnext"),
             ("unterminated <b", "unterminated"),
             ("1 < 2 and 3 > 2", "1 < 2 and 3 > 2"),

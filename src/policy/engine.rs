@@ -382,7 +382,7 @@ impl Engine {
             (generation, &ctx.tenant.profile),
             &self.unsigned,
             ctx,
-            ctx.headers,
+            ctx.message.headers(),
         )
         .await;
         let verdict = self
@@ -490,7 +490,7 @@ fn message_detail(ctx: &DataContext<'_>, facts: &DataFacts) -> serde_json::Value
     serde_json::json!({
         "sender": ctx.sender.to_address(),
         "recipients": ctx.recipients.len(),
-        "message_id": ctx.headers.first("message-id"),
+        "message_id": ctx.message.headers().first("message-id"),
         "campaign": facts.campaign_if_known(),
     })
 }

@@ -136,7 +136,11 @@ impl Gen<'_> {
     }
 
     fn brand(&mut self) -> (String, String) {
-        let brand = format!("{}{}", self.rng.pick(&words(BRANDS)), self.rng.pick(&["", "ly", "io", "hub"]));
+        let brand = format!(
+            "{}{}",
+            self.rng.pick(&words(BRANDS)),
+            self.rng.pick(&["", "ly", "io", "hub"])
+        );
         let host = format!("{}.example", brand.to_lowercase());
         (brand, host)
     }
@@ -161,7 +165,10 @@ impl Gen<'_> {
                     .map(|w| {
                         let mut w = w.to_string();
                         if homoglyphs && self.rng.percent(20) {
-                            w = w.replace('a', "\u{430}").replace('o', "\u{43e}").replace('e', "\u{435}");
+                            w = w
+                                .replace('a', "\u{430}")
+                                .replace('o', "\u{43e}")
+                                .replace('e', "\u{435}");
                         }
                         if self.rng.percent(rate) && w.len() > 2 {
                             let (raw, entity) = INVISIBLE[self.rng.below(INVISIBLE.len())];
@@ -177,11 +184,25 @@ impl Gen<'_> {
             body.push(format!("[Shop now](https://click.{host}/c/{})", self.rng.next_u64()));
             body.push(format!("Thanks, the {brand} team"));
             // Entities survive only unencoded (the fix-up below works on the raw bytes).
-            let enc = if html { Encoding::Html(Cte::SevenBit) } else { Encoding::Plain(self.cte()) };
-            let mut bytes = assemble(&mut self.rng, &format!("{brand} <news@{host}>"), &to, "Offer", &body, enc);
+            let enc = if html {
+                Encoding::Html(Cte::SevenBit)
+            } else {
+                Encoding::Plain(self.cte())
+            };
+            let mut bytes = assemble(
+                &mut self.rng,
+                &format!("{brand} <news@{host}>"),
+                &to,
+                "Offer",
+                &body,
+                enc,
+            );
             if html {
                 // `assemble` escapes `&`: put the entities back as the spammer wrote them.
-                let text = String::from_utf8_lossy(&bytes).replace("&amp;#", "&#").replace("&amp;z", "&z").replace("&amp;shy;", "&shy;");
+                let text = String::from_utf8_lossy(&bytes)
+                    .replace("&amp;#", "&#")
+                    .replace("&amp;z", "&z")
+                    .replace("&amp;shy;", "&shy;");
                 bytes = text.into_bytes();
             }
             self.push(group, true, "invisible", bytes);
@@ -217,11 +238,18 @@ impl Gen<'_> {
             let label = ["Book a call", "Schedule a call", "Pick a time"][self.rng.below(3)];
             body.push(format!("[{label}](https://{host}/meet/{})", self.rng.next_u64()));
             body.push(match self.rng.below(3) {
-                0 => format!("Best,\n{rep}\nAccount Executive, {brand}\n+1 555 {:04}", self.rng.below(10_000)),
+                0 => format!(
+                    "Best,\n{rep}\nAccount Executive, {brand}\n+1 555 {:04}",
+                    self.rng.below(10_000)
+                ),
                 1 => format!("{rep} | Sales, {brand}\nDirect: +1 555 {:04}", self.rng.below(10_000)),
                 _ => format!("Cheers,\n{rep}"),
             });
-            let enc = if self.rng.percent(50) { Encoding::Plain(Cte::SevenBit) } else { Encoding::Alternative(self.cte()) };
+            let enc = if self.rng.percent(50) {
+                Encoding::Plain(Cte::SevenBit)
+            } else {
+                Encoding::Alternative(self.cte())
+            };
             let from = format!("{rep} <{}@{host}>", rep.to_lowercase().replace(' ', "."));
             let bytes = assemble(&mut self.rng, &from, &to, "Quick question", &body, enc);
             self.push(group, true, "short_template", bytes);
@@ -238,7 +266,10 @@ impl Gen<'_> {
         for _ in 0..COPIES {
             let (first, to) = self.recipient();
             let tok = self.rng.next_u64();
-            let mut text = vec![format!("View this email in your browser: https://{host}/v/{tok}"), format!("Hello {first},")];
+            let mut text = vec![
+                format!("View this email in your browser: https://{host}/v/{tok}"),
+                format!("Hello {first},"),
+            ];
             text.extend(pitch.iter().cloned());
             text.push(format!("Read more: https://{host}/r/{tok}"));
             text.push(footer.replace('\n', "\n\n"));
@@ -262,9 +293,8 @@ impl Gen<'_> {
 <p style=\"font-size:11px;color:#888\">{}</p></td></tr></table></body></html>",
                 footer.replace('\n', "<br>")
             ));
-            let headers = format!(
-                "From: {brand} <news@{host}>\r\nTo: {to}\r\nSubject: {brand} news\r\nMIME-Version: 1.0\r\n"
-            );
+            let headers =
+                format!("From: {brand} <news@{host}>\r\nTo: {to}\r\nSubject: {brand} news\r\nMIME-Version: 1.0\r\n");
             let cte = self.cte();
             let bytes = match self.rng.below(3) {
                 0 => headers + &leaf("text/html", cte, &html),
@@ -303,8 +333,19 @@ impl Gen<'_> {
             if where_ == 2 {
                 body.push(salad);
             }
-            let enc = [Encoding::Plain(Cte::SevenBit), Encoding::Html(Cte::QuotedPrintable), Encoding::Alternative(Cte::Base64)][self.rng.below(3)];
-            let bytes = assemble(&mut self.rng, &format!("{brand} <deals@{host}>"), &to, "Offer", &body, enc);
+            let enc = [
+                Encoding::Plain(Cte::SevenBit),
+                Encoding::Html(Cte::QuotedPrintable),
+                Encoding::Alternative(Cte::Base64),
+            ][self.rng.below(3)];
+            let bytes = assemble(
+                &mut self.rng,
+                &format!("{brand} <deals@{host}>"),
+                &to,
+                "Offer",
+                &body,
+                enc,
+            );
             self.push(group, true, "hash_buster", bytes);
         }
     }
@@ -323,7 +364,14 @@ impl Gen<'_> {
         for _ in 0..COPIES {
             let (_, to) = self.recipient();
             let body = vec![format!("{text}: https://{host}/x/{}", self.rng.next_u64())];
-            let bytes = assemble(&mut self.rng, &sender, &to, "hey", &body, Encoding::Plain(Cte::SevenBit));
+            let bytes = assemble(
+                &mut self.rng,
+                &sender,
+                &to,
+                "hey",
+                &body,
+                Encoding::Plain(Cte::SevenBit),
+            );
             self.push(group, true, "short_push", bytes);
         }
     }
@@ -362,8 +410,19 @@ accordance with our privacy notice. To stop receiving these emails, unsubscribe 
                 body.push(self.prose_words(20, 60));
             }
             body.push(footer.clone());
-            let enc = if self.rng.percent(50) { Encoding::Plain(Cte::QuotedPrintable) } else { Encoding::Alternative(Cte::QuotedPrintable) };
-            let bytes = assemble(&mut self.rng, &format!("{brand} Weekly <weekly@{host}>"), &to, "This week", &body, enc);
+            let enc = if self.rng.percent(50) {
+                Encoding::Plain(Cte::QuotedPrintable)
+            } else {
+                Encoding::Alternative(Cte::QuotedPrintable)
+            };
+            let bytes = assemble(
+                &mut self.rng,
+                &format!("{brand} Weekly <weekly@{host}>"),
+                &to,
+                "This week",
+                &body,
+                enc,
+            );
             self.push(group, false, "newsletter_issue", bytes);
         }
     }
@@ -388,13 +447,26 @@ statements. {brand} Holdings, registered in {}, number {}.",
             let line = self.prose_words(5, 15);
             let body = vec![format!("Hi {first},"), line, sender.clone(), disclaimer.clone()];
             let from = format!("{sender} <{}@{host}>", sender.to_lowercase().replace(' ', "."));
-            let bytes = assemble(&mut self.rng, &from, &to, "Re: today", &body, Encoding::Plain(Cte::SevenBit));
+            let bytes = assemble(
+                &mut self.rng,
+                &from,
+                &to,
+                "Re: today",
+                &body,
+                Encoding::Plain(Cte::SevenBit),
+            );
             self.push(group, false, "disclaimer_one_liner", bytes);
         }
     }
 
     fn short_replies(&mut self, messages: usize) {
-        let replies = ["Thanks!", "Thanks, got it.", "Sounds good.", "OK, thank you!", "Received, thanks."];
+        let replies = [
+            "Thanks!",
+            "Thanks, got it.",
+            "Sounds good.",
+            "OK, thank you!",
+            "Received, thanks.",
+        ];
         let host = "tenant-corp.example";
         for i in 0..messages {
             let group = self.group();
@@ -405,7 +477,14 @@ statements. {brand} Holdings, registered in {}, number {}.",
             if self.rng.percent(50) {
                 body.push(format!("{sender}\nTenant Corp"));
             }
-            let bytes = assemble(&mut self.rng, &from, &to, "Re: your message", &body, Encoding::Plain(Cte::SevenBit));
+            let bytes = assemble(
+                &mut self.rng,
+                &from,
+                &to,
+                "Re: your message",
+                &body,
+                Encoding::Plain(Cte::SevenBit),
+            );
             self.push(group, false, "short_reply", bytes);
         }
     }
@@ -422,10 +501,13 @@ statements. {brand} Holdings, registered in {}, number {}.",
             }
             body.push(format!("Regards,\n{sender}"));
             let from = format!("{sender} <{}@mail.example>", sender.to_lowercase().replace(' ', "."));
-            let enc = if self.rng.percent(70) { Encoding::Plain(self.cte()) } else { Encoding::Alternative(self.cte()) };
+            let enc = if self.rng.percent(70) {
+                Encoding::Plain(self.cte())
+            } else {
+                Encoding::Alternative(self.cte())
+            };
             let bytes = assemble(&mut self.rng, &from, &to, "Hello", &body, enc);
             self.push(group, false, "prose_one_off", bytes);
         }
     }
 }
-

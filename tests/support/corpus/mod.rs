@@ -520,29 +520,3 @@ impl Family {
         )
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deterministic_and_labelled() {
-        let cfg = CorpusConfig {
-            seed: 7,
-            campaigns: 5,
-            copies: 3,
-            one_offs: 4,
-            family_size: 2,
-        };
-        let a = generate(&cfg);
-        let b = generate(&cfg);
-        assert_eq!(a.len(), 19);
-        assert!(a.iter().zip(&b).all(|(x, y)| x.bytes == y.bytes && x.group == y.group));
-        assert_eq!(a[18].group, 5 + 3);
-    }
-
-    #[test]
-    fn message_of_size_is_big_enough() {
-        assert!(message_of_size(1, 2048).len() >= 2048);
-    }
-}

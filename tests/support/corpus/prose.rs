@@ -29,11 +29,20 @@ impl Prose {
         let docs = sorted_dirs(Path::new("/usr/share/doc"));
         let readable = |name: &str| {
             let n = name.to_ascii_lowercase();
-            n.starts_with("readme") || n.starts_with("news") || n.ends_with(".md") || n.ends_with(".md.gz") || n.ends_with(".txt") || n.ends_with(".txt.gz")
+            n.starts_with("readme")
+                || n.starts_with("news")
+                || n.ends_with(".md")
+                || n.ends_with(".md.gz")
+                || n.ends_with(".txt")
+                || n.ends_with(".txt.gz")
         };
         let mut files: Vec<PathBuf> = Vec::new();
         for dir in &docs {
-            files.extend(sorted_files(dir).into_iter().filter(|f| f.file_name().and_then(|n| n.to_str()).is_some_and(readable)));
+            files.extend(
+                sorted_files(dir)
+                    .into_iter()
+                    .filter(|f| f.file_name().and_then(|n| n.to_str()).is_some_and(readable)),
+            );
         }
         for dir in &docs {
             files.push(dir.join("copyright"));
@@ -86,7 +95,10 @@ fn read_text(path: &Path) -> Option<String> {
     }
     let bytes = if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..]).take(4 << 20).read_to_end(&mut out).ok()?;
+        flate2::read::GzDecoder::new(&raw[..])
+            .take(4 << 20)
+            .read_to_end(&mut out)
+            .ok()?;
         out
     } else {
         raw
@@ -105,7 +117,10 @@ fn sentences(text: &str) -> Vec<String> {
         .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|s| {
             let words: Vec<&str> = s.split(' ').collect();
-            let alphabetic = words.iter().filter(|w| w.chars().all(|c| c.is_alphabetic() || ",.;:'?!()".contains(c))).count();
+            let alphabetic = words
+                .iter()
+                .filter(|w| w.chars().all(|c| c.is_alphabetic() || ",.;:'?!()".contains(c)))
+                .count();
             (6..=40).contains(&words.len())
                 && alphabetic * 10 >= words.len() * 8
                 && !s.contains(['<', '>', '{', '}', '=', '|', '`', '_', '@', '/'])
