@@ -4,7 +4,10 @@
 //! `cargo bench --bench dkim`
 
 use aupgate::auth::keys::{generate, Algorithm, Signer};
-use aupgate::fingerprint::corpus::message_of_size;
+#[path = "../tests/support/corpus/mod.rs"]
+mod corpus;
+
+use corpus::message_of_size;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mail_auth::common::headers::HeaderWriter;
 

@@ -6,9 +6,12 @@
 
 use std::time::Instant;
 
-use aupgate::fingerprint::corpus::{generate, message_of_size, CorpusConfig};
-use aupgate::fingerprint::quality::evaluate;
+#[path = "../tests/support/corpus/mod.rs"]
+mod corpus;
+
 use aupgate::fingerprint::{fingerprint, normalize, Fingerprint};
+use corpus::quality::evaluate;
+use corpus::{generate, message_of_size, CorpusConfig};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 fn throughput(c: &mut Criterion) {

@@ -149,15 +149,14 @@ async fn decide(engine: &Engine, tenants: &TenantDirectory, campaign: usize, n: 
         })
         .await;
     let recipients = [rcpt];
-    // The session parses the header block once and hands it to the engine.
-    let headers = aupgate::policy::headers::Headers::parse(&body);
+    // The session parses the message once and hands it to the engine.
+    let message = aupgate::message::parse(&body);
     let verdict = engine
         .on_data(&DataContext {
             tenant: &tenant,
             sender: &sender,
             recipients: &recipients,
-            message: &body,
-            headers: &headers,
+            message: &message,
             added_headers: TRACE,
         })
         .await

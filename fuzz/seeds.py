@@ -21,7 +21,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "fuzz", "seeds")
-TARGETS = ["smtp_command", "data_receiver", "config_parse", "auth_records", "sasl", "message_text"]
+TARGETS = ["smtp_command", "data_receiver", "config_parse", "auth_records", "sasl", "message_text", "message_parse"]
 
 LITERAL = re.compile(r'(?<![A-Za-z0-9_])b?(?:r(#*)"(.*?)"\1|"((?:[^"\\]|\\.)*)")', re.S)
 VERBS = ("EHLO", "HELO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VRFY", "EXPN", "HELP",
@@ -111,6 +111,7 @@ def main():
                 msg = lit.split(b"DATA\r\n", 1)[-1]
                 body = msg.split(b"\r\n.\r\n", 1)[0]
                 seeds["message_text"].add(body)
+                seeds["message_parse"].add(body)
                 seeds["auth_records"].add(body)
                 stream = body + b"\r\n.\r\n"
                 for split in (0, len(stream) // 2, len(stream) - 2):

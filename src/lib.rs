@@ -7,6 +7,9 @@
 //!   the smuggling-proof DATA receiver, every session limit with its reply.
 //! - [`tenant`] — who the client is: network or AUTH identity → tenant; argon2id passwords;
 //!   domain ownership.
+//! - [`message`] — one parse per message, shared by the session, every check, the fingerprint
+//!   and the signer: raw header fields, strict addresses, the MIME walk (mail-parser) with one
+//!   set of limits, charsets, the text a reader sees.
 //! - [`policy`] — the engine: checks per SMTP stage returning `Result<Verdict, CheckError>`.
 //! - [`fingerprint`] — normalises a message body and computes its similarity fingerprint
 //!   (MinHash), from which campaigns for bulk and mail-bomb counting are keyed.
@@ -36,6 +39,7 @@ pub mod dns;
 pub mod fingerprint;
 #[cfg(feature = "server")]
 pub mod health;
+pub mod message;
 pub mod policy;
 #[cfg(feature = "server")]
 pub mod queue;

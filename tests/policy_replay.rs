@@ -58,6 +58,12 @@ fn replay_directory_applies_the_bulk_rule_in_file_order() {
     }
     assert_eq!(lines[25]["summary"]["accept"], 20);
     assert_eq!(lines[25]["summary"]["reject"], 5);
+    // Every message, accepted or refused, names its campaign, and the copies share one.
+    let campaign = lines[0]["campaign"].as_str().expect("a campaign id").to_string();
+    assert_eq!(campaign.len(), 16, "{campaign}");
+    for line in &lines[..25] {
+        assert_eq!(line["campaign"], campaign.as_str(), "{line}");
+    }
 }
 
 #[test]
@@ -225,4 +231,26 @@ fn replay_with_a_tenants_file_attributes_each_message_to_its_domain_owner() {
     // The same mail as one tenant's crosses the limit.
     let (_, lines) = run(&["policy", "replay", mail.to_str().unwrap(), "--profile", "spcm"]);
     assert_eq!(lines[20]["rule"], "bulk.max_recipients", "{lines:?}");
+}
+
+#[test]
+fn replay_names_the_campaign_of_every_message_even_refused_before_data() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("1.eml"), newsletter(1, "a@dest.example")).unwrap();
+    // No recipient at all: refused before the message checks run.
+    std::fs::write(
+        dir.path().join("2.eml"),
+        "From: Sue <sue@shop.example>\nSubject: notes\n\nThe quarterly budget review moved to Thursday afternoon, \
+         please bring the warehouse figures and the signed insurance contract.\n",
+    )
+    .unwrap();
+    let (_, lines) = run(&["policy", "replay", dir.path().to_str().unwrap(), "--profile", "default"]);
+    assert_eq!(lines[0]["verdict"], "accept", "{}", lines[0]);
+    assert_ne!(lines[1]["verdict"], "accept", "{}", lines[1]);
+    let (a, b) = (
+        lines[0]["campaign"].as_str().unwrap(),
+        lines[1]["campaign"].as_str().unwrap(),
+    );
+    assert_eq!((a.len(), b.len()), (16, 16));
+    assert_ne!(a, b);
 }

@@ -23,7 +23,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::config::{Config, TenantConfig};
-use crate::policy::headers::Headers;
+use crate::message::Headers;
 use crate::policy::profile::Profile;
 use crate::policy::{Accepted, DataContext, Engine, MailContext, RcptContext, Verdict};
 use crate::queue::now_ms;
@@ -39,6 +39,9 @@ struct Line<'a> {
     reply: Option<String>,
     rule: Option<String>,
     recipients: usize,
+    /// The campaign the message was grouped in, accepted or refused (`null` only if the store
+    /// could not be read).
+    campaign: Option<String>,
     /// The time the message was evaluated at (unix ms).
     at: u64,
 }
@@ -240,10 +243,11 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
         // Undated messages before the first dated one take its time (now if none is dated).
         let first_date = messages.iter().find_map(|(_, m)| date_of(&Headers::parse(m)));
         clock.store(first_date.unwrap_or_else(now_ms), Ordering::Relaxed);
-        for (file, message) in &messages {
-            let headers = Headers::parse(message);
+        for (file, raw) in &messages {
+            let message = crate::message::parse(raw);
+            let headers = message.headers();
             let last = clock.load(Ordering::Relaxed);
-            let at = date_of(&headers).map_or(last, |at| at.max(last));
+            let at = date_of(headers).map_or(last, |at| at.max(last));
             clock.store(at, Ordering::Relaxed);
             let sender = match &envelope_sender {
                 Some(path) => path.clone(),
@@ -328,13 +332,22 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                         tenant: &tenant,
                         sender: &sender,
                         recipients: &recipients,
-                        message,
-                        headers: &headers,
+                        message: &message,
                         added_headers: b"",
                     })
                     .await;
                 verdict = decision.verdict;
                 campaign = decision.campaign;
+            }
+            if campaign.is_none() {
+                let ctx = DataContext {
+                    tenant: &tenant,
+                    sender: &sender,
+                    recipients: &recipients,
+                    message: &message,
+                    added_headers: b"",
+                };
+                campaign = engine.campaign_of(&ctx).await.ok();
             }
             let name = if verdict == Verdict::Continue {
                 "accept"
@@ -357,6 +370,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                 reply: verdict.reply().map(|r| r.summary()),
                 rule: rule_of(&verdict),
                 recipients: recipients.len(),
+                campaign: campaign.clone(),
                 at,
             };
             println!("{}", serde_json::to_string(&line)?);

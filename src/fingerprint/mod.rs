@@ -4,8 +4,11 @@
 //!
 //! # Pipeline
 //!
-//! 1. [`mime`] finds the text a reader sees (`text/plain` preferred, else `text/html`; attachments
-//!    skipped) and undoes quoted-printable / base64 and Latin-1.
+//! 1. [`crate::message`] finds the text a reader sees (`text/plain` preferred, else `text/html`;
+//!    attachments skipped), undoes quoted-printable / base64 and decodes its charset
+//!    ([`Message::readable`](crate::message::Message::readable)), and the words of the names in
+//!    `To:` ([`Message::recipient_words`](crate::message::Message::recipient_words)). The DATA
+//!    checks fingerprint the message the session already parsed ([`fingerprint_message`]).
 //! 2. [`html`] reduces HTML to text (scripts, styles, comments dropped; entities decoded; each
 //!    link's host kept).
 //! 3. [`normalize`] folds case and whitespace and replaces personalisation with placeholders:
@@ -59,9 +62,11 @@
 //!
 //! # Bounds
 //!
-//! At most [`MAX_MESSAGE_BYTES`] of the message are read; the MIME walk follows
-//! [`mime::MAX_DEPTH`] levels and [`mime::MAX_PARTS`] parts and decodes at most
-//! [`mime::MAX_DECODED`] bytes of the chosen part; at most [`MAX_TOKENS`] tokens are shingled.
+//! The MIME walk is `crate::message`'s, with its one set of limits
+//! ([`MAX_PARTS`](crate::message::mime::MAX_PARTS) parts,
+//! [`MAX_DEPTH`](crate::message::mime::MAX_DEPTH) levels,
+//! [`MAX_TEXT_BYTES`](crate::message::mime::MAX_TEXT_BYTES) of decoded text of the chosen part);
+//! at most [`MAX_TOKENS`] tokens are shingled.
 //! Every step is linear in its input. Nothing here panics on any input.
 //!
 //! # Using the band keys (what the store must do)
@@ -91,67 +96,164 @@
 //!
 //! This module never decides policy: it only says which messages look alike.
 
-pub mod corpus;
-pub mod html;
-pub mod mime;
+pub mod boilerplate;
 pub mod minhash;
 pub mod normalize;
-pub mod quality;
+pub mod unicode;
+pub mod visible;
 
 pub use minhash::{Banding, BANDS, HASHES, ROWS, SHINGLE};
+pub use normalize::Normalized;
 
-/// Bytes of a message looked at; the rest is ignored.
-pub const MAX_MESSAGE_BYTES: usize = 2 * 1024 * 1024;
 /// Normalised tokens shingled; the rest is ignored.
 pub const MAX_TOKENS: usize = 16 * 1024;
 /// Below this many normalised tokens the fingerprint is exact (see "Short bodies").
-pub const MIN_TOKENS: usize = 8;
+pub const MIN_TOKENS: usize = 10;
 /// Estimated Jaccard similarity at or above which two messages are substantively similar.
-pub const THRESHOLD: f64 = 0.7;
+pub const THRESHOLD: f64 = 0.6;
+/// An edge paragraph has at least this many tokens (shorter ones are greetings and closings).
+pub const EDGE_MIN_TOKENS: usize = 5;
+/// An edge paragraph left out in a variant has at most this many tokens …
+pub const EDGE_MAX_TOKENS: usize = 60;
+/// … and at most this share of the body's tokens, and leaves at least [`MIN_TOKENS`] × 2.
+pub const EDGE_MAX_SHARE: f64 = 0.5;
 
 /// Band index mixed into the key of an exact (short-body) fingerprint; no MinHash band has it.
 const EXACT_BAND: u64 = 0xffff;
 
-/// The body text of a whole RFC 5322 message, normalised (see the module docs).
-pub fn normalize(message: &[u8]) -> String {
-    let message = &message[..message.len().min(MAX_MESSAGE_BYTES)];
-    let e = mime::extract(message);
-    if e.is_html {
-        normalize::normalize_text(&html::to_text(&e.text), &e.recipient_words)
+/// The body of a parsed message, normalised (see the module docs), and its author (the `From:`
+/// address, lower-cased).
+pub fn normalize_message(message: &crate::message::Message<'_>) -> (Normalized, String) {
+    let readable = message.readable();
+    let personal: Vec<String> = message
+        .recipient_words()
+        .iter()
+        .map(|w| unicode::fold(w).into_owned())
+        .collect();
+    let (text, has_link) = if readable.is_html {
+        let v = visible::to_visible(&readable.text);
+        (v.text, v.has_link)
     } else {
-        normalize::normalize_text(&e.text, &e.recipient_words)
+        (readable.text, false)
+    };
+    let from = message
+        .headers()
+        .first("from")
+        .and_then(|v| crate::message::addresses::parse_mailboxes(v, false).ok())
+        .and_then(|m| m.into_iter().next());
+    let (author, author_name) = from.map_or_else(Default::default, |m| {
+        (m.address().to_lowercase(), unicode::fold(&m.display).to_lowercase())
+    });
+    let mut n = normalize::normalize_text_by(&unicode::fold(&text), &personal, &author_name);
+    n.call_to_action |= has_link;
+    (n, author)
+}
+
+/// The similarity fingerprint of a parsed message.
+pub fn fingerprint_message(message: &crate::message::Message<'_>) -> Fingerprint {
+    let (n, author) = normalize_message(message);
+    fingerprint_normalized(&n, &author)
+}
+
+/// The normalised body text of a whole RFC 5322 message, parsed here.
+pub fn normalize(message: &[u8]) -> String {
+    normalize_message(&crate::message::parse(message)).0.text
+}
+
+/// [`fingerprint_message`] of a whole RFC 5322 message, parsed here.
+pub fn fingerprint(message: &[u8]) -> Fingerprint {
+    fingerprint_message(&crate::message::parse(message))
+}
+
+/// The fingerprint of a body already produced by [`normalize::normalize_text`], written by
+/// `author` (the `From:` address; it scopes a short body without a call to action).
+pub fn fingerprint_normalized(normalized: &Normalized, author: &str) -> Fingerprint {
+    let mut paragraphs: Vec<Vec<u64>> = Vec::new();
+    let mut total = 0;
+    for line in normalized.text.split('\n') {
+        let tokens: Vec<u64> = line
+            .split(' ')
+            .filter(|t| !t.is_empty())
+            .take(MAX_TOKENS - total)
+            .map(|t| minhash::hash_bytes(t.as_bytes()))
+            .collect();
+        total += tokens.len();
+        if !tokens.is_empty() {
+            paragraphs.push(tokens);
+        }
+    }
+    if total < MIN_TOKENS {
+        return Fingerprint::exact(normalized, author);
+    }
+    let signatures: Vec<minhash::Signature> = paragraphs.iter().map(|p| minhash::signature(p)).collect();
+    let n = paragraphs.len();
+    // The edges are the first and last paragraphs with something to say: a greeting or a
+    // closing line ("The Acme team") stays where it is.
+    let substantial = |i: &usize| paragraphs[*i].len() >= EDGE_MIN_TOKENS;
+    let first = (0..n).find(substantial);
+    let last = (0..n).rev().find(substantial);
+    let droppable = |len: usize| {
+        len <= EDGE_MAX_TOKENS && len as f64 <= EDGE_MAX_SHARE * total as f64 && total - len >= 2 * MIN_TOKENS
+    };
+    let without = |skip: &[usize]| {
+        (0..n)
+            .filter(|i| !skip.contains(i))
+            .fold([u32::MAX; HASHES], |acc, i| minhash::union(&acc, &signatures[i]))
+    };
+    let full = without(&[]);
+    let mut variants = Vec::new();
+    if let (Some(first), Some(last)) = (first, last) {
+        if first != last {
+            let (a, b) = (paragraphs[first].len(), paragraphs[last].len());
+            if droppable(a) {
+                variants.push(without(&[first]));
+            }
+            if droppable(b) {
+                variants.push(without(&[last]));
+            }
+            if droppable(a + b) {
+                variants.push(without(&[first, last]));
+            }
+        }
+    }
+    Fingerprint {
+        signature: Some(Box::new(full)),
+        variants,
+        text_hash: minhash::hash_bytes(normalized.text.as_bytes()),
     }
 }
 
-/// The similarity fingerprint of a whole RFC 5322 message.
-pub fn fingerprint(message: &[u8]) -> Fingerprint {
-    fingerprint_normalized(&normalize(message))
-}
-
-/// The fingerprint of text already produced by [`normalize`].
-pub fn fingerprint_normalized(normalized: &str) -> Fingerprint {
-    let text_hash = minhash::hash_bytes(normalized.as_bytes());
-    let tokens: Vec<u64> = normalized
-        .split(' ')
-        .filter(|t| !t.is_empty())
-        .take(MAX_TOKENS)
-        .map(|t| minhash::hash_bytes(t.as_bytes()))
-        .collect();
-    let signature = (tokens.len() >= MIN_TOKENS.max(SHINGLE)).then(|| Box::new(minhash::signature(&tokens)));
-    Fingerprint { signature, text_hash }
-}
-
-/// A message's similarity fingerprint: a MinHash signature, or for short bodies the exact hash
-/// of the normalised text.
+/// A message's similarity fingerprint: a MinHash signature (with the signatures of its variants
+/// without a short first or last paragraph), or for short bodies an exact hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fingerprint {
     signature: Option<Box<minhash::Signature>>,
+    variants: Vec<minhash::Signature>,
     text_hash: u64,
 }
 
 impl Fingerprint {
-    /// The LSH band keys to look up (and record) in the store: [`BANDS`] keys, or one for a
-    /// short body. Each key mixes in its band index.
+    /// A short body's exact fingerprint (module docs, "Short bodies"): its text with the link
+    /// hosts when it calls to action, else its text with its author.
+    fn exact(normalized: &Normalized, author: &str) -> Fingerprint {
+        let mut h = minhash::hash_bytes(normalized.text.as_bytes());
+        if normalized.call_to_action {
+            for host in &normalized.hosts {
+                h = minhash::mix64(h.rotate_left(17) ^ minhash::hash_bytes(host.as_bytes()));
+            }
+        } else {
+            h = minhash::mix64(h.rotate_left(29) ^ minhash::hash_bytes(author.as_bytes()));
+        }
+        Fingerprint {
+            signature: None,
+            variants: Vec::new(),
+            text_hash: h,
+        }
+    }
+
+    /// The LSH band keys to look up (and record) in the store: [`BANDS`] keys per signature (the
+    /// whole body's, then its variants'), or one for a short body. Each key mixes in its band
+    /// index.
     pub fn band_keys(&self) -> Vec<u64> {
         self.band_keys_with(Banding::DEFAULT)
     }
@@ -160,24 +262,45 @@ impl Fingerprint {
     /// [`Banding::for_threshold`]); a short body's single exact key is the same under any.
     pub fn band_keys_with(&self, banding: Banding) -> Vec<u64> {
         match &self.signature {
-            Some(sig) => minhash::band_keys_with(sig, banding),
+            Some(sig) => {
+                let mut keys = minhash::band_keys_with(sig, banding);
+                for v in &self.variants {
+                    for k in minhash::band_keys_with(v, banding) {
+                        if !keys.contains(&k) {
+                            keys.push(k);
+                        }
+                    }
+                }
+                keys
+            }
             None => vec![minhash::mix64(self.text_hash ^ minhash::mix64(EXACT_BAND))],
         }
     }
 
-    /// The id to give a new campaign started by this message: the smallest band key. It is
-    /// deterministic, so two gateway nodes that see the first copies of one campaign at the same
-    /// time pick the same id as long as their copies agree on the smallest band.
+    /// The id to give a new campaign started by this message: the smallest band key of the whole
+    /// body. It is deterministic, so two gateway nodes that see the first copies of one campaign
+    /// at the same time pick the same id as long as their copies agree on the smallest band.
     pub fn campaign_id(&self) -> u64 {
-        self.band_keys().into_iter().min().unwrap_or(0)
+        match &self.signature {
+            Some(sig) => minhash::band_keys(sig).into_iter().min().unwrap_or(0),
+            None => self.band_keys().into_iter().min().unwrap_or(0),
+        }
     }
 
-    /// Estimated Jaccard similarity of the two bodies' shingle sets, in `[0, 1]`. Exact
-    /// fingerprints are 1.0 when the normalised texts are equal and 0.0 otherwise.
+    /// Estimated Jaccard similarity of the two bodies' shingle sets, in `[0, 1]`: the best over
+    /// the whole bodies and their variants. Exact fingerprints are 1.0 when equal, else 0.0.
     pub fn similarity(&self, other: &Fingerprint) -> f64 {
         match (&self.signature, &other.signature) {
             _ if self.text_hash == other.text_hash => 1.0,
-            (Some(a), Some(b)) => minhash::similarity(a, b),
+            (Some(a), Some(b)) => {
+                let mine = std::iter::once(&**a).chain(&self.variants);
+                mine.flat_map(|x| {
+                    std::iter::once(&**b)
+                        .chain(&other.variants)
+                        .map(move |y| minhash::similarity(x, y))
+                })
+                .fold(0.0, f64::max)
+            }
             _ => 0.0,
         }
     }
@@ -192,7 +315,7 @@ impl Fingerprint {
         self.signature.is_none()
     }
 
-    /// The MinHash signature, if the body was long enough to have one.
+    /// The MinHash signature of the whole body, if it was long enough to have one.
     pub fn signature(&self) -> Option<&minhash::Signature> {
         self.signature.as_deref()
     }

@@ -15,7 +15,7 @@ use super::profile::{AuthAction, AuthResultsAction, Profile};
 use super::{DataContext, Verdict};
 use crate::auth::{results, Authenticator, SpfPrediction};
 use crate::dns::cache::TtlCache;
-use crate::policy::headers::{parse_mailboxes, Headers};
+use crate::message::{parse_mailboxes, Headers};
 use crate::smtp::command::Path;
 use crate::smtp::reply::Reply;
 
@@ -89,7 +89,7 @@ pub async fn authenticate(
 ) -> Outcome {
     let authserv_id = profile.headers.authserv_id.as_str();
     let stripped = match profile.headers.authentication_results {
-        AuthResultsAction::Remove => results::strip_own(ctx.message, authserv_id),
+        AuthResultsAction::Remove => results::strip_own(ctx.message.raw(), authserv_id),
         AuthResultsAction::Refuse => None,
     };
     if !profile.spf.enabled && !profile.dkim.sign && !profile.dkim.verify && !profile.dmarc.enabled {
@@ -154,7 +154,7 @@ async fn evaluate(
 ) -> Outcome {
     let authserv_id = profile.headers.authserv_id.as_str();
     let from_domain = single_from_domain(headers);
-    let message: &[u8] = stripped.as_deref().unwrap_or(ctx.message);
+    let message: &[u8] = stripped.as_deref().unwrap_or(ctx.message.raw());
 
     // SPF, as the receiver will evaluate it for our egress addresses.
     let spf = match (&sender, profile.spf.enabled) {

@@ -322,6 +322,21 @@ impl Engine {
         }
     }
 
+    /// The campaign a message belongs to (fingerprint → the store's campaign index, as the bulk
+    /// and mail-bomb checks look it up), for `policy replay` / `policy check` to show how mail is
+    /// grouped when the checks did not look it up themselves (a refusal before DATA, or a profile
+    /// that counts neither).
+    pub async fn campaign_of(&self, ctx: &DataContext<'_>) -> Result<String, CheckError> {
+        let (_, profile) = self.versioned_profile_for(ctx.tenant);
+        let env = Env {
+            store: self.store.as_ref(),
+            profile: &profile,
+            now: self.now(),
+        };
+        let facts = DataFacts::gather(ctx, profile.recipients.strip_subaddress);
+        facts.campaign(&env, ctx).await.map(str::to_string)
+    }
+
     /// Takes back the counter charges of a message that passed the checks but was not queued.
     pub async fn release(&self, charges: Charges) {
         charges.release(self.store.as_ref()).await;
@@ -367,7 +382,7 @@ impl Engine {
             (generation, &ctx.tenant.profile),
             &self.unsigned,
             ctx,
-            ctx.headers,
+            ctx.message.headers(),
         )
         .await;
         let verdict = self
@@ -475,7 +490,7 @@ fn message_detail(ctx: &DataContext<'_>, facts: &DataFacts) -> serde_json::Value
     serde_json::json!({
         "sender": ctx.sender.to_address(),
         "recipients": ctx.recipients.len(),
-        "message_id": ctx.headers.first("message-id"),
+        "message_id": ctx.message.headers().first("message-id"),
         "campaign": facts.campaign_if_known(),
     })
 }

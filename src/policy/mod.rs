@@ -4,11 +4,11 @@
 //! never lets mail through: it becomes `451 4.3.0`. Every refusal names a stable rule id. The
 //! engine never talks SMTP itself; the session sends the reply.
 //!
-//! Parts: `profile` (the policy files), `recipient` (counting identity), `headers` (header
-//! access), `inspect` (what the DATA checks read in a message, pure), `verdict`, and with the `server` feature the `engine`, the `checks` (one per file),
+//! Parts: `profile` (the policy files), `recipient` (counting identity), `inspect` (what the
+//! DATA checks read in a message, pure; the message itself is parsed once by `crate::message`),
+//! `verdict`, and with the `server` feature the `engine`, the `checks` (one per file),
 //! `authentication` (SPF/DKIM/DMARC and the fields the gateway adds) and `escalation`.
 
-pub mod headers;
 pub mod inspect;
 pub mod profile;
 pub mod recipient;
@@ -55,10 +55,10 @@ pub struct DataContext<'a> {
     pub tenant: &'a Tenant,
     pub sender: &'a Path,
     pub recipients: &'a [Path],
-    pub message: &'a [u8],
-    /// The top-level header block of `message`, parsed once by the session: the checks, the
-    /// signer and the trace fields all read this one parse.
-    pub headers: &'a crate::policy::headers::Headers,
+    /// The message, parsed once by the session (`crate::message::parse`): the checks, the
+    /// fingerprint, the signer and the trace fields all read this one parse (its raw bytes are
+    /// `message.raw()`, its top-level header fields `message.headers()`).
+    pub message: &'a crate::message::Message<'a>,
     /// The trace fields the gateway puts on top of the message when it accepts it (Received,
     /// and a missing Date or Message-ID): the DKIM signature covers the message with them.
     pub added_headers: &'a [u8],

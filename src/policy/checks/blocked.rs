@@ -13,8 +13,8 @@
 //! The checks ask the store only when the tenant has blocks of that kind
 //! (`Tenant::narrow_blocks`).
 
+use crate::message::{addresses_in_text, parse_mailboxes};
 use crate::policy::engine::{AtData, AtMail, Check, CheckFuture, DataStage, Env};
-use crate::policy::headers::{addresses_in_text, parse_mailboxes};
 use crate::policy::recipient::identity;
 use crate::policy::{CheckError, MailContext, Verdict};
 use crate::smtp::command::Path;
@@ -82,7 +82,7 @@ impl Check<AtData> for BlockedOriginator {
             }
             let mut originators: Vec<String> = Vec::new();
             for name in ["from", "sender"] {
-                for value in ctx.headers.all(name) {
+                for value in ctx.message.headers().all(name) {
                     match parse_mailboxes(value, true) {
                         Ok(mailboxes) => originators.extend(
                             mailboxes

@@ -19,13 +19,14 @@ impl Bulk {
         if !rule.registered_senders.iter().any(|t| t == &ctx.tenant.id) {
             return false;
         }
-        let Some(unsubscribe) = ctx.headers.first("list-unsubscribe") else {
+        let Some(unsubscribe) = ctx.message.headers().first("list-unsubscribe") else {
             return false;
         };
         // RFC 8058: the POST field, and an HTTPS URI to post to.
         if rule.require_one_click
             && !(ctx
-                .headers
+                .message
+                .headers()
                 .first("list-unsubscribe-post")
                 .is_some_and(|v| v.replace(' ', "").eq_ignore_ascii_case("List-Unsubscribe=One-Click"))
                 && unsubscribe
@@ -35,7 +36,7 @@ impl Bulk {
         {
             return false;
         }
-        let to: String = ctx.headers.all("to").collect::<Vec<_>>().join(",");
+        let to: String = ctx.message.headers().all("to").collect::<Vec<_>>().join(",");
         to.split(|c: char| c == ',' || c == '<' || c == '>' || c.is_whitespace())
             .filter(|part| part.contains('@'))
             .any(|part| identity(part, env.profile.recipients.strip_subaddress) == recipient)

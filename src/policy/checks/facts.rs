@@ -114,7 +114,7 @@ impl DataFacts {
     pub async fn campaign(&self, env: &Env<'_>, ctx: &DataContext<'_>) -> Result<&str, CheckError> {
         self.campaign
             .get_or_try_init(|| async {
-                let print = fingerprint::fingerprint(ctx.message);
+                let print = fingerprint::fingerprint_message(ctx.message);
                 let banding = fingerprint::Banding::for_threshold(env.profile.fingerprint.similarity);
                 let band_keys = print.band_keys_with(banding);
                 // `Fingerprint::campaign_id`, from the keys already computed.

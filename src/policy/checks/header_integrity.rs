@@ -20,9 +20,9 @@ impl Check<AtData> for HeaderIntegrity {
         let owns = |domain: &str| ctx.tenant.owns(domain, subdomains);
         // Off, the header checks still leave sender-domain ownership of From and Sender.
         let refusal = if rules.enabled {
-            inspect(ctx.headers, rules, &owns)
+            inspect(ctx.message.headers(), rules, &owns)
         } else {
-            inspect_ownership(ctx.headers, &owns)
+            inspect_ownership(ctx.message.headers(), &owns)
         };
         let verdict = match refusal {
             Some(refusal) => Verdict::Reject(refusal.reply()),

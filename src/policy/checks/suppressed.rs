@@ -13,8 +13,8 @@
 
 use std::borrow::Cow;
 
+use crate::message::Headers;
 use crate::policy::engine::{AtData, Check, CheckFuture, DataStage, Env};
-use crate::policy::headers::Headers;
 use crate::policy::recipient::identity;
 use crate::policy::Verdict;
 use crate::smtp::reply::Reply;
@@ -43,7 +43,7 @@ impl Check<AtData> for Suppressed {
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
         let (ctx, facts) = (stage.message, stage.facts);
         Box::pin(async move {
-            if !env.profile.suppression.enabled || !is_bulk_mail(ctx.headers) {
+            if !env.profile.suppression.enabled || !is_bulk_mail(ctx.message.headers()) {
                 return Ok(Verdict::Continue);
             }
             // The list holds mailboxes (`+tag` stripped, as the relay records them) whatever
@@ -89,7 +89,7 @@ impl Check<AtData> for Suppressed {
 #[cfg(test)]
 mod tests {
     use super::is_bulk_mail;
-    use crate::policy::headers::Headers;
+    use crate::message::Headers;
 
     fn headers(text: &str) -> Headers {
         Headers::parse(text.as_bytes())

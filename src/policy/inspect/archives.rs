@@ -15,7 +15,7 @@
 
 use std::io::Read;
 
-use crate::policy::headers::decode_charset;
+use crate::message::decode_charset;
 
 /// Archive levels looked into (the attachment itself is level 1).
 pub const MAX_DEPTH: usize = 4;

@@ -10,22 +10,17 @@
 //!
 //! Two passes, so a broken structure cannot hide a name: every `Content-Type` /
 //! `Content-Disposition` line anywhere in the message is read for names, and the MIME tree is
-//! walked (own small parser; depth ≤ 8, ≤ 256 parts; ranges into the message, no copies) for
-//! executable types, uuencoded files and archive contents. Everything is linear in the message size
-//! (times the depth); nothing is ever written back. The check that runs it is
-//! `policy::checks::LetterBomb`.
+//! walked (the shared walk of `crate::message`, with its limits: a message over them is refused
+//! as malformed) for executable types, uuencoded files and archive contents. The names are read
+//! from each part's raw header fields with `message::params`, every reading a reader could take.
+//! Everything is linear in the message size; nothing is ever written back. The check that runs
+//! it is `policy::checks::LetterBomb`.
 
 use super::archives;
-use crate::policy::headers::{
-    base64_lenient, decode_charset, decode_encoded_words, hex_pair, is_format_control, Headers,
-};
+use crate::message::params::{file_names, param_values, parse_field};
+use crate::message::{base64_lenient, decode_encoded_words, is_format_control, Body, Message};
 use crate::policy::profile::Attachments;
 use crate::smtp::reply::Reply;
-
-const MAX_DEPTH: usize = 8;
-const MAX_PARTS: usize = 256;
-/// RFC 2231 continuations beyond this are ignored (a name is not that long).
-const MAX_SECTIONS: usize = 64;
 
 /// MIME types that are executables whatever the part is called.
 const EXECUTABLE_TYPES: &[&str] = &[
@@ -79,19 +74,12 @@ fn shown(name: &str) -> String {
         .collect()
 }
 
-/// The whole check on the raw message.
-#[cfg(test)]
-pub(crate) fn inspect(message: &[u8], rules: &Attachments) -> Option<Finding> {
-    inspect_parsed(message, &Headers::parse(message), rules)
-}
-
-/// [`inspect`] with the message's top-level header block already parsed (the DATA checks
-/// share one parse).
-pub fn inspect_parsed(message: &[u8], headers: &Headers, rules: &Attachments) -> Option<Finding> {
-    if let Some(finding) = scan_header_lines(message, rules) {
+/// The whole check on a message parsed once (`crate::message::parse`).
+pub fn inspect(message: &Message<'_>, rules: &Attachments) -> Option<Finding> {
+    if let Some(finding) = scan_header_lines(message.raw(), rules) {
         return Some(finding);
     }
-    walk(message, headers, rules)
+    walk(message, rules)
 }
 
 // ----- names -----
@@ -141,167 +129,6 @@ fn judge_all(names: &[String], rules: &Attachments) -> Option<Finding> {
     })
 }
 
-// ----- header fields and parameters -----
-
-/// `type/subtype` (lowercase) and its parameters `(name lowercase, value)`.
-fn parse_field(value: &str) -> (String, Vec<(String, String)>) {
-    let mut pieces = split_params(value).into_iter();
-    let kind = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
-    let params = pieces
-        .filter_map(|piece| {
-            let (name, value) = piece.split_once('=')?;
-            let value = value.trim();
-            let value = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-                Some(inner) => unescape(inner),
-                None => value.to_string(),
-            };
-            Some((name.trim().to_ascii_lowercase(), value))
-        })
-        .collect();
-    (kind, params)
-}
-
-/// Splits at `;` outside quotes.
-fn split_params(value: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
-    let mut in_quote = false;
-    let mut escaped = false;
-    for c in value.chars() {
-        if escaped {
-            escaped = false;
-        } else if c == '\\' && in_quote {
-            escaped = true;
-        } else if c == '"' {
-            in_quote = !in_quote;
-        } else if c == ';' && !in_quote {
-            out.push(String::new());
-            continue;
-        }
-        if let Some(last) = out.last_mut() {
-            last.push(c);
-        }
-    }
-    out
-}
-
-fn unescape(quoted: &str) -> String {
-    let mut out = String::with_capacity(quoted.len());
-    let mut escaped = false;
-    for c in quoted.chars() {
-        if !escaped && c == '\\' {
-            escaped = true;
-            continue;
-        }
-        escaped = false;
-        out.push(c);
-    }
-    out
-}
-
-/// Every value a reader could take for parameter `key`: the plain one, the RFC 2231 extended
-/// one (`key*=utf-8''...`) and the joined continuations (`key*0*=`, `key*1=`...).
-fn param_values(params: &[(String, String)], key: &str) -> Vec<String> {
-    let mut values = Vec::new();
-    let mut sections: Vec<(usize, bool, &str)> = Vec::new();
-    for (name, value) in params {
-        if name == key {
-            values.push(value.clone());
-        } else if let Some(rest) = name.strip_prefix(key).and_then(|r| r.strip_prefix('*')) {
-            if rest.is_empty() {
-                values.push(extended_value(value, true));
-            } else {
-                let (index, encoded) = match rest.strip_suffix('*') {
-                    Some(index) => (index, true),
-                    None => (rest, false),
-                };
-                if let Ok(index) = index.parse::<usize>() {
-                    if index < MAX_SECTIONS {
-                        sections.push((index, encoded, value));
-                    }
-                }
-            }
-        }
-    }
-    if !sections.is_empty() {
-        sections.sort_by_key(|s| s.0);
-        let first_encoded = sections.first().is_some_and(|s| s.0 == 0 && s.1);
-        let mut joined_bytes = String::new();
-        for (i, (_, encoded, value)) in sections.iter().enumerate() {
-            // Only the first encoded section carries `charset'lang'`.
-            let text = if *encoded {
-                extended_raw(value, i == 0 && first_encoded)
-            } else {
-                value.to_string()
-            };
-            joined_bytes.push_str(&text);
-        }
-        let charset = if first_encoded {
-            sections[0].2.split('\'').next().unwrap_or("")
-        } else {
-            "us-ascii"
-        };
-        let bytes: Vec<u8> = joined_bytes
-            .chars()
-            .map(|c| if (c as u32) < 256 { c as u8 } else { b'?' })
-            .collect();
-        values.push(decode_charset(charset, &bytes));
-    }
-    values
-}
-
-/// `charset'lang'pct-encoded` → text.
-fn extended_value(value: &str, with_charset: bool) -> String {
-    let charset = if with_charset {
-        value.split('\'').next().unwrap_or("")
-    } else {
-        "us-ascii"
-    };
-    let raw = extended_raw(value, with_charset);
-    let bytes: Vec<u8> = raw
-        .chars()
-        .map(|c| if (c as u32) < 256 { c as u8 } else { b'?' })
-        .collect();
-    decode_charset(charset, &bytes)
-}
-
-/// Percent-decodes (after dropping `charset'lang'`), one char per byte.
-fn extended_raw(value: &str, with_charset: bool) -> String {
-    let data = if with_charset {
-        value.splitn(3, '\'').nth(2).unwrap_or(value)
-    } else {
-        value
-    };
-    let bytes = data.as_bytes();
-    let mut out = String::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(byte) = hex_pair(bytes[i + 1], bytes[i + 2]) {
-                out.push(char::from(byte));
-                i += 3;
-                continue;
-            }
-        }
-        out.push(char::from(bytes[i]));
-        i += 1;
-    }
-    out
-}
-
-/// The file names a part's headers give it (Content-Disposition `filename`, Content-Type `name`).
-fn names_of(kind: &str, value: &str) -> Vec<String> {
-    let (_, params) = parse_field(value);
-    let key = if kind == "content-disposition" {
-        "filename"
-    } else {
-        "name"
-    };
-    let mut names = param_values(&params, key);
-    // Some readers take either parameter from either field.
-    names.extend(param_values(&params, if key == "name" { "filename" } else { "name" }));
-    names
-}
-
 // ----- pass 1: every Content-Type / Content-Disposition line -----
 
 fn scan_header_lines(data: &[u8], rules: &Attachments) -> Option<Finding> {
@@ -323,7 +150,7 @@ fn scan_header_lines(data: &[u8], rules: &Attachments) -> Option<Finding> {
             value.push_str(String::from_utf8_lossy(next).trim());
             lines.next();
         }
-        if let Some(finding) = judge_all(&names_of(kind, &value), rules) {
+        if let Some(finding) = judge_all(&file_names(kind, &value), rules) {
             return Some(finding);
         }
     }
@@ -350,32 +177,24 @@ fn starts_with_field(line: &[u8], name: &str) -> bool {
 
 // ----- pass 2: the MIME tree -----
 
-fn walk(message: &[u8], top: &Headers, rules: &Attachments) -> Option<Finding> {
-    // (start, end, depth) ranges into `message`.
-    let mut stack = vec![(0usize, message.len(), 0usize)];
-    let mut parts = 0usize;
+fn walk(message: &Message<'_>, rules: &Attachments) -> Option<Finding> {
     // One budget for all the archives of the message.
     let mut budget = archives::Budget::default();
-    while let Some((start, end, depth)) = stack.pop() {
-        parts += 1;
-        if parts > MAX_PARTS {
-            return Some(Finding::Malformed("more than 256 MIME parts"));
-        }
-        let entity = &message[start..end];
+    for part in message.parts() {
         let parsed;
-        let headers = if start == 0 && end == message.len() {
-            top
+        let headers = if part.depth == 0 {
+            message.headers()
         } else {
-            parsed = Headers::parse(entity);
+            parsed = part.headers();
             &parsed
         };
         let (kind, params) = parse_field(headers.first("content-type").unwrap_or("text/plain"));
         let mut names: Vec<String> = headers
             .first("content-type")
-            .map(|v| names_of("content-type", v))
+            .map(|v| file_names("content-type", v))
             .unwrap_or_default();
         for value in headers.all("content-disposition") {
-            names.extend(names_of("content-disposition", value));
+            names.extend(file_names("content-disposition", value));
         }
         if let Some(finding) = judge_all(&names, rules) {
             return Some(finding);
@@ -386,104 +205,52 @@ fn walk(message: &[u8], top: &Headers, rules: &Attachments) -> Option<Finding> {
                 why: format!("is an executable ({kind})"),
             });
         }
-        let body_offset = body_start(entity);
-        let body = &entity[body_offset..];
         let encoding = headers
             .first("content-transfer-encoding")
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
         if kind.starts_with("multipart/") {
-            if depth >= MAX_DEPTH {
-                return Some(Finding::Malformed("MIME nesting deeper than 8"));
-            }
             let boundary = param_values(&params, "boundary").into_iter().next().unwrap_or_default();
             if boundary.is_empty() || boundary.len() > 200 {
                 return Some(Finding::Malformed("a multipart part without a usable boundary"));
             }
-            let children = split_multipart(body, boundary.as_bytes());
-            if children.len() > MAX_PARTS {
-                return Some(Finding::Malformed("more than 256 MIME parts"));
-            }
-            for (s, e) in children.into_iter().rev() {
-                let base = start + body_offset;
-                stack.push((base + s, base + e, depth + 1));
-            }
-            continue;
         }
-        if kind == "message/rfc822" || kind == "message/global" {
-            if depth >= MAX_DEPTH {
-                return Some(Finding::Malformed("MIME nesting deeper than 8"));
-            }
-            if encoding == "base64" {
-                // Not allowed by RFC 2046, yet some readers decode it: read its names.
-                let decoded = base64_lenient(body).unwrap_or_default();
-                if let Some(finding) = scan_header_lines(&decoded, rules) {
-                    return Some(finding);
+        let data: std::borrow::Cow<'_, [u8]> = match part.body() {
+            Body::Multipart => continue,
+            Body::Message(decoded) => {
+                // Not allowed by RFC 2046, yet some readers decode it: its parts follow in the
+                // walk (mail-parser decodes it), and its header lines are read here too.
+                if encoding == "base64" {
+                    if let Some(finding) = scan_header_lines(decoded, rules) {
+                        return Some(finding);
+                    }
                 }
-            } else {
-                stack.push((start + body_offset, end, depth + 1));
+                continue;
             }
-            continue;
-        }
-        if kind.starts_with("text/") && encoding != "base64" {
-            if let Some(finding) = uuencoded(body, rules) {
+            Body::Binary(bytes) => bytes.into(),
+            // Text is handed out charset-decoded; an archive or a uuencoded file in it is read
+            // from the transfer-decoded bytes instead.
+            Body::Text(_) | Body::Html(_) if encoding == "base64" => {
+                base64_lenient(part.raw_body()).unwrap_or_default().into()
+            }
+            Body::Text(text) | Body::Html(text) if encoding == "quoted-printable" => text.as_bytes().into(),
+            Body::Text(_) | Body::Html(_) => part.raw_body().into(),
+        };
+        if kind.starts_with("text/") {
+            if let Some(finding) = uuencoded(&data, rules) {
                 return Some(finding);
             }
         }
         if rules.inspect_archives {
-            if let Some(finding) = archive(body, &encoding, &names, rules, &mut budget) {
+            if let Some(finding) = archive(&data, &names, rules, &mut budget) {
                 return Some(finding);
             }
         }
     }
-    None
-}
-
-/// Where an entity's body starts (after the blank line; the whole entity has no body without one).
-fn body_start(entity: &[u8]) -> usize {
-    if entity.starts_with(b"\r\n") {
-        return 2;
-    }
-    entity
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| p + 4)
-        .unwrap_or(entity.len())
-}
-
-/// The parts of a multipart body, as ranges: between delimiter lines (`--boundary`, a prefix
-/// match, as lenient readers do), up to the close delimiter or the end. Stops after
-/// `MAX_PARTS + 1` parts.
-fn split_multipart(body: &[u8], boundary: &[u8]) -> Vec<(usize, usize)> {
-    let mut parts = Vec::new();
-    let mut open: Option<usize> = None;
-    let mut pos = 0;
-    while pos <= body.len() && parts.len() <= MAX_PARTS {
-        let line_end = body[pos..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .map(|p| pos + p)
-            .unwrap_or(body.len());
-        let line = &body[pos..line_end];
-        if line.len() >= 2 + boundary.len() && line.starts_with(b"--") && &line[2..2 + boundary.len()] == boundary {
-            if let Some(part_start) = open {
-                parts.push((part_start, pos.saturating_sub(2).max(part_start)));
-            }
-            if line[2 + boundary.len()..].starts_with(b"--") {
-                return parts;
-            }
-            open = Some((line_end + 2).min(body.len()));
-        }
-        if line_end >= body.len() {
-            break;
-        }
-        pos = line_end + 2;
-    }
-    if let Some(part_start) = open {
-        parts.push((part_start, body.len()));
-    }
-    parts
+    message
+        .overflow()
+        .map(|overflow| Finding::Malformed(overflow.describe()))
 }
 
 /// `begin 644 name` lines of uuencoded files in a text body.
@@ -510,38 +277,11 @@ fn uuencoded(body: &[u8], rules: &Attachments) -> Option<Finding> {
 
 /// An archive attachment (ZIP, gzip or tar, by magic or by name; see `archives`) whose entries,
 /// at any level, include a dangerous name.
-fn archive(
-    body: &[u8],
-    encoding: &str,
-    names: &[String],
-    rules: &Attachments,
-    budget: &mut archives::Budget,
-) -> Option<Finding> {
+fn archive(data: &[u8], names: &[String], rules: &Attachments, budget: &mut archives::Budget) -> Option<Finding> {
     let by_name = names.iter().find_map(|n| archives::Kind::of_name(n));
-    let data = match encoding {
-        "base64" => {
-            let head: Vec<u8> = body
-                .iter()
-                .copied()
-                .filter(|b| !b.is_ascii_whitespace())
-                .take(352)
-                .collect();
-            let magic = base64_lenient(&head).and_then(|h| archives::Kind::of(&h));
-            if magic.is_none() && by_name.is_none() {
-                return None;
-            }
-            base64_lenient(body)?
-        }
-        _ => {
-            if archives::Kind::of(body).is_none() && by_name.is_none() {
-                return None;
-            }
-            body.to_vec()
-        }
-    };
-    let kind = archives::Kind::of(&data).or(by_name)?;
+    let kind = archives::Kind::of(data).or(by_name)?;
     let outer = names.first().cloned().unwrap_or_else(|| "archive".into());
-    match archives::names(&data, kind, &outer, budget) {
+    match archives::names(data, kind, &outer, budget) {
         Ok(entries) => entries.iter().find_map(|entry| {
             judge(entry.rsplit(" -> ").next().unwrap_or(entry), rules).map(|why| Finding::Dangerous {
                 name: format!("{outer} -> {entry}"),
@@ -559,6 +299,10 @@ mod tests {
 
     fn rules() -> Attachments {
         Attachments::default()
+    }
+
+    fn inspect(raw: &[u8], rules: &Attachments) -> Option<Finding> {
+        super::inspect(&crate::message::parse(raw), rules)
     }
 
     #[test]
@@ -599,17 +343,6 @@ mod tests {
             judge("invoice\u{202E}fdp.exe", &lax).is_some(),
             "yet the real extension is still seen"
         );
-    }
-
-    #[test]
-    fn rfc2231_parameters_are_joined_and_decoded() {
-        let (_, params) =
-            parse_field("attachment; filename*0*=utf-8''in%76oice; filename*1=\".pdf\"; filename*2*=%2Eexe");
-        assert_eq!(param_values(&params, "filename"), vec!["invoice.pdf.exe".to_string()]);
-        let (_, params) = parse_field("attachment; filename*=UTF-8'en'r%C3%A9sum%C3%A9.scr");
-        assert_eq!(param_values(&params, "filename"), vec!["résumé.scr".to_string()]);
-        let (_, params) = parse_field("attachment; filename=\"a;b\\\".exe\"");
-        assert_eq!(param_values(&params, "filename"), vec!["a;b\".exe".to_string()]);
     }
 
     /// A ZIP of empty stored members with these names.
@@ -686,7 +419,7 @@ mod tests {
     #[test]
     fn limits_are_refused_not_skipped() {
         let mut deep = String::new();
-        for i in 0..10 {
+        for i in 0..crate::message::mime::MAX_DEPTH + 2 {
             deep.push_str(&format!(
                 "Content-Type: multipart/mixed; boundary=\"l{i}\"\r\n\r\n--l{i}\r\n"
             ));
@@ -694,7 +427,7 @@ mod tests {
         deep.push_str("Content-Type: text/plain\r\n\r\nhi\r\n");
         assert_eq!(
             inspect(deep.as_bytes(), &rules()),
-            Some(Finding::Malformed("MIME nesting deeper than 8"))
+            Some(Finding::Malformed("MIME nesting deeper than 16"))
         );
         let wide = mail(&vec![("Content-Type: text/plain", "x"); 300]);
         assert_eq!(

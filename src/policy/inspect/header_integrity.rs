@@ -22,7 +22,7 @@
 //! rewrites the message. The check that runs it is `policy::checks::HeaderIntegrity`.
 
 use crate::auth::results::authserv_id;
-use crate::policy::headers::{addresses_in_text, has_control, parse_mailboxes, AddressError, Headers, Mailbox};
+use crate::message::{addresses_in_text, has_control, parse_mailboxes, AddressError, Headers, Mailbox};
 use crate::policy::profile::{AuthResultsAction, HeaderRules};
 use crate::smtp::reply::Reply;
 

@@ -14,6 +14,9 @@ use crate::smtp::data::{initial_capacity, DataError, DataReceiver, Progress};
 use crate::smtp::reply;
 use crate::smtp::trace::received_header;
 
+/// Messages larger than this are parsed as blocking work (`block_in_place`).
+const PARSE_BLOCKING_ABOVE: usize = 256 * 1024;
+
 impl Session {
     pub(super) async fn data(&mut self) -> Result<(), End> {
         let Some(sender) = self.envelope.sender.clone() else {
@@ -79,16 +82,24 @@ impl Session {
         let engine = self.ctx.engine.clone();
         let queue_id = self.ctx.queue.new_id();
         let now = now_ms();
-        // The header block is parsed once: the trace fields, every check and the signer read it.
-        let headers = crate::policy::headers::Headers::parse(&body);
-        let trace = self.trace_fields(&queue_id, envelope.params.smtputf8, &headers, now);
+        // The message is parsed once: the trace fields, every check, the fingerprint and the
+        // signer read this parse. A large one is parsed with the runtime told that this worker
+        // blocks meanwhile.
+        let parse = || crate::message::parse(&body);
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let message = if body.len() > PARSE_BLOCKING_ABOVE && multi_thread {
+            tokio::task::block_in_place(parse)
+        } else {
+            parse()
+        };
+        let trace = self.trace_fields(&queue_id, envelope.params.smtputf8, message.headers(), now);
         let decision = engine
             .on_data(&DataContext {
                 tenant: &tenant,
                 sender: &sender,
                 recipients: &envelope.recipients,
-                message: &body,
-                headers: &headers,
+                message: &message,
                 added_headers: trace.as_bytes(),
             })
             .await;
@@ -98,6 +109,13 @@ impl Session {
             charges,
             campaign,
         } = decision;
+        // The Message-ID as relayed: the tenant's, or the one the trace fields add.
+        let message_id = message
+            .headers()
+            .first("message-id")
+            .map(|id| id.trim().to_string())
+            .or_else(|| trace_message_id(&trace));
+        drop(message);
         if !self.apply_verdict(verdict)? {
             return Ok(());
         }
@@ -105,11 +123,6 @@ impl Session {
         let prefix = seal.headers + &trace;
         let body = seal.message.unwrap_or(body);
         let recipients = envelope.recipients.len();
-        // The Message-ID as relayed: the tenant's, or the one the trace fields add.
-        let message_id = headers
-            .first("message-id")
-            .map(|id| id.trim().to_string())
-            .or_else(|| trace_message_id(&trace));
         if self
             .enqueue(&tenant.id, queue_id.clone(), envelope, prefix, body, now)
             .await
@@ -134,7 +147,7 @@ impl Session {
 
     /// The trace fields for the top of the message: our Received, and like a submission server
     /// (RFC 6409 8.2, 8.3) a Date and Message-ID when the message has none and is not signed.
-    fn trace_fields(&self, id: &str, smtputf8: bool, headers: &crate::policy::headers::Headers, now: u64) -> String {
+    fn trace_fields(&self, id: &str, smtputf8: bool, headers: &crate::message::Headers, now: u64) -> String {
         let with = match (self.tls, self.auth_tenant.is_some()) {
             (false, false) => "ESMTP",
             (true, false) => "ESMTPS",

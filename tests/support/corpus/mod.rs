@@ -12,10 +12,20 @@
 //! base64, HTML, multipart/alternative, multipart/mixed with an attachment) and, for some
 //! templates, by copy.
 //!
-//! Used by `tests/fingerprint_quality.rs` and `benches/fingerprint.rs` (scored by
-//! [`super::quality`]); not used at run time. [`words`] holds the vocabulary and the sentence
-//! generator, [`render`] turns paragraphs into MIME messages.
+//! [`families`] adds the adversarial families of issue 14 (invisible characters, short
+//! templates, HTML-only copies, hash-busters; newsletters and one-liners under shared legal
+//! footers, identical short replies from many people) and one-offs written in real prose the
+//! project did not write ([`prose`]: package documentation installed on the machine).
+//!
+//! Test and benchmark support, outside the library: `tests/fingerprint_quality.rs` and
+//! `benches/fingerprint.rs` include it by path, and [`quality`] scores a grouping. [`words`] holds
+//! the vocabulary and the sentence generator, [`render`] turns paragraphs into MIME messages.
 
+#![allow(dead_code)]
+
+mod families;
+pub mod prose;
+pub mod quality;
 mod render;
 mod words;
 
@@ -29,7 +39,7 @@ pub struct Rng(u64);
 impl Rng {
     /// A generator from a seed (any value, zero included).
     pub fn new(seed: u64) -> Self {
-        Rng(super::minhash::mix64(seed ^ 0x9e37_79b9_7f4a_7c15) | 1)
+        Rng(aupgate::fingerprint::minhash::mix64(seed ^ 0x9e37_79b9_7f4a_7c15) | 1)
     }
 
     /// The next 64 random bits.
@@ -90,6 +100,8 @@ pub struct Message {
     pub group: usize,
     /// Whether the message is a campaign copy.
     pub is_campaign: bool,
+    /// The family it was generated as (`campaign`, `one_off`, or one of [`families`]).
+    pub family: &'static str,
     /// The whole RFC 5322 message.
     pub bytes: Vec<u8>,
 }
@@ -104,6 +116,7 @@ pub fn generate(cfg: &CorpusConfig) -> Vec<Message> {
             out.push(Message {
                 group: c,
                 is_campaign: true,
+                family: "campaign",
                 bytes: t.render(&mut rng),
             });
         }
@@ -116,10 +129,17 @@ pub fn generate(cfg: &CorpusConfig) -> Vec<Message> {
         out.push(Message {
             group: cfg.campaigns + i,
             is_campaign: false,
+            family: "one_off",
             bytes: family.render(&mut rng),
         });
     }
     out
+}
+
+/// The adversarial families (see [`families`]), `scale` groups of each, numbered from
+/// `first_group`, written with real prose where `prose` has it.
+pub fn generate_families(seed: u64, scale: usize, first_group: usize, prose: &prose::Prose) -> Vec<Message> {
+    families::generate(&mut Rng::new(seed ^ 0xfa41), scale, first_group, prose)
 }
 
 /// A campaign copy of roughly `bytes` bytes (a newsletter with as many paragraphs as it takes),
@@ -498,41 +518,5 @@ impl Family {
             &body,
             enc,
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deterministic_and_labelled() {
-        let cfg = CorpusConfig {
-            seed: 7,
-            campaigns: 5,
-            copies: 3,
-            one_offs: 4,
-            family_size: 2,
-        };
-        let a = generate(&cfg);
-        let b = generate(&cfg);
-        assert_eq!(a.len(), 19);
-        assert!(a.iter().zip(&b).all(|(x, y)| x.bytes == y.bytes && x.group == y.group));
-        assert_eq!(a[18].group, 5 + 3);
-    }
-
-    #[test]
-    fn base64_roundtrip() {
-        for data in [&b""[..], b"a", b"ab", b"abc", b"abcd", &[0u8, 255, 128, 7, 9]] {
-            assert_eq!(
-                super::super::mime::decode_base64(render::base64(data).as_bytes(), 1 << 20),
-                data
-            );
-        }
-    }
-
-    #[test]
-    fn message_of_size_is_big_enough() {
-        assert!(message_of_size(1, 2048).len() >= 2048);
     }
 }

@@ -1,8 +1,8 @@
 //! Scores a grouping of messages by fingerprint against the corpus ground truth, the way the
 //! store will group mail. Test and benchmark support; not used at run time.
 
-use super::corpus::Message;
-use super::Fingerprint;
+use super::Message;
+use aupgate::fingerprint::Fingerprint;
 use std::collections::{HashMap, HashSet};
 
 /// Grouping quality of a corpus, measured as the store will group mail: messages that share any
@@ -175,4 +175,87 @@ fn sequential(messages: &[Message], fingerprints: &[Fingerprint]) -> (f64, f64) 
     let recall = if total == 0 { 1.0 } else { best as f64 / total as f64 };
     let n = messages.len().max(1);
     (recall, wrong as f64 / n as f64)
+}
+
+/// One family's figures under the store's one-pass assignment.
+#[derive(Clone, Debug, Default)]
+pub struct FamilyScore {
+    pub family: &'static str,
+    pub messages: usize,
+    /// Campaign families: the share of copies in the campaign holding most of their campaign.
+    pub recall: Option<f64>,
+    /// Share of the family's messages in a campaign that also holds another ground-truth group.
+    pub false_merged: f64,
+}
+
+/// Per-family scores of the store's one-pass assignment (see [`Quality::sequential_recall`]).
+pub fn per_family(messages: &[Message], fingerprints: &[Fingerprint]) -> Vec<FamilyScore> {
+    let assigned = assign(messages, fingerprints);
+    let mut truths: HashMap<u64, HashSet<usize>> = HashMap::new();
+    for (m, c) in messages.iter().zip(&assigned) {
+        truths.entry(*c).or_default().insert(m.group);
+    }
+    let mut per_truth: HashMap<usize, HashMap<u64, usize>> = HashMap::new();
+    for (m, c) in messages.iter().zip(&assigned) {
+        *per_truth.entry(m.group).or_default().entry(*c).or_default() += 1;
+    }
+    let mut families: Vec<&'static str> = messages.iter().map(|m| m.family).collect();
+    families.sort();
+    families.dedup();
+    families
+        .into_iter()
+        .map(|family| {
+            let mine: Vec<(&Message, u64)> = messages
+                .iter()
+                .zip(&assigned)
+                .filter(|(m, _)| m.family == family)
+                .map(|(m, c)| (m, *c))
+                .collect();
+            let false_merged = mine.iter().filter(|(_, c)| truths[c].len() > 1).count();
+            let campaign = mine.iter().any(|(m, _)| m.is_campaign);
+            let recall = campaign.then(|| {
+                let groups: HashSet<usize> = mine.iter().map(|(m, _)| m.group).collect();
+                let (mut best, mut total) = (0, 0);
+                for g in groups {
+                    let camps = &per_truth[&g];
+                    total += camps.values().sum::<usize>();
+                    best += camps.values().max().copied().unwrap_or(0);
+                }
+                best as f64 / total.max(1) as f64
+            });
+            FamilyScore {
+                family,
+                messages: mine.len(),
+                recall,
+                false_merged: false_merged as f64 / mine.len().max(1) as f64,
+            }
+        })
+        .collect()
+}
+
+/// The campaign the store assigns each message, in order (see `sequential`).
+fn assign(messages: &[Message], fingerprints: &[Fingerprint]) -> Vec<u64> {
+    let mut owner: HashMap<u64, u64> = HashMap::new();
+    let mut out = Vec::with_capacity(messages.len());
+    for f in fingerprints.iter().take(messages.len()) {
+        let keys = f.band_keys();
+        let mut votes: Vec<(u64, usize)> = Vec::new();
+        for k in &keys {
+            if let Some(&c) = owner.get(k) {
+                match votes.iter_mut().find(|(v, _)| *v == c) {
+                    Some((_, n)) => *n += 1,
+                    None => votes.push((c, 1)),
+                }
+            }
+        }
+        let campaign = votes
+            .iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map_or_else(|| f.campaign_id(), |&(c, _)| c);
+        for k in keys {
+            owner.insert(k, campaign);
+        }
+        out.push(campaign);
+    }
+    out
 }

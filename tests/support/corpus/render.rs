@@ -103,7 +103,7 @@ fn link(p: &str) -> Option<(&str, &str)> {
     inner.split_once("](")
 }
 
-fn leaf(mime: &str, cte: Cte, text: &str) -> String {
+pub(super) fn leaf(mime: &str, cte: Cte, text: &str) -> String {
     let (name, body) = match cte {
         Cte::SevenBit => ("7bit", text.replace('\n', "\r\n")),
         Cte::QuotedPrintable => ("quoted-printable", qp(text)),
