@@ -87,9 +87,12 @@ fn campaigns_group_and_unrelated_mail_does_not() {
     assert!(false_merge <= FALSE_MERGE_GOAL, "false merges {false_merge}");
 }
 
-/// The same on larger corpora and several seeds (minutes in a debug build).
+/// The same on larger corpora and several seeds (minutes in a debug build). Known to fail today:
+/// on seed 1 (200 templated campaigns) 11.5% of the templated campaign copies and 0.39% of the
+/// unrelated messages land in mixed groups (templates of one kind merge at 2-word shingles and
+/// 0.6); see issue 14's note.
 #[test]
-#[ignore = "slow in debug builds; run with --ignored"]
+#[ignore = "slow in debug builds, and failing on seed 1 (see the doc comment); run with --ignored"]
 fn larger_corpora_several_seeds() {
     let prose = Prose::load();
     for seed in 1..=5u64 {
