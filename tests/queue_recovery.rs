@@ -61,3 +61,37 @@ async fn an_entry_written_by_the_first_release_is_read_after_an_upgrade() {
     assert_eq!(again.version, aupgate::queue::FORMAT_VERSION);
     assert_eq!(again.recipients, entry.recipients);
 }
+
+/// A removal is handed to the queue's remover thread; `flush` (shutdown) waits until it is
+/// written, and the entry is gone for good: not loaded, not recovered after a reopen.
+#[tokio::test]
+async fn a_removed_entry_is_gone_once_flushed_and_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue");
+    let mut ids = Vec::new();
+    {
+        let queue = Queue::open(&path).unwrap();
+        for _ in 0..3 {
+            let id = queue.new_id();
+            let entry = QueueEntry::new(
+                id.clone(),
+                "acme".into(),
+                "a@acme.example".into(),
+                vec!["b@dest.example".into()],
+                String::new(),
+                1,
+            );
+            queue.enqueue(entry, b"Subject: x\r\n\r\nx\r\n".to_vec()).await.unwrap();
+            ids.push(id);
+        }
+        queue.remove(&ids[0]);
+        queue.remove(&ids[2]);
+        queue.flush().await.unwrap();
+        assert!(matches!(queue.load(&ids[0]).await, Err(QueueError::NotFound(_))));
+        assert!(queue.load(&ids[1]).await.is_ok());
+        assert!(matches!(queue.load(&ids[2]).await, Err(QueueError::NotFound(_))));
+    }
+    let queue = Queue::open(&path).unwrap();
+    assert_eq!(queue.scheduled(), 1, "only the entry not removed is recovered");
+    assert!(queue.load(&ids[1]).await.is_ok());
+}

@@ -173,12 +173,14 @@ fn load(path: Option<&std::path::Path>) -> Result<Config, i32> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Before the start: the listeners are up before `start` returns, and a SIGHUP that arrives
+    // in between must be a reload (handled below), not the default action (exit).
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let gateway = Gateway::start(config).await?;
     for address in &gateway.smtp_addresses {
         tracing::info!(%address, "SMTP ready");
     }
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     loop {
         tokio::select! {
             _ = terminate.recv() => break,

@@ -4,6 +4,7 @@
 //! logged, never retried in a loop. It never delivers anything itself (that is `relay`).
 
 mod entry;
+mod remover;
 mod schedule;
 
 use std::path::Path;
@@ -41,12 +42,14 @@ pub struct Queue {
 }
 
 struct Inner {
-    db: DB,
+    db: Arc<DB>,
     schedule: Schedule,
     counter: AtomicU32,
     /// Whether writes succeed (a full disk makes them fail; RocksDB resumes by itself once
     /// there is room again, see [`Queue::probe`]).
-    health: Health,
+    health: Arc<Health>,
+    /// Deletes finished entries, in batches, on its own thread.
+    remover: remover::Remover,
 }
 
 impl Inner {
@@ -83,13 +86,16 @@ impl Queue {
         let families = [CF_META, CF_BODY, CF_QUARANTINE]
             .into_iter()
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
-        let db = DB::open_cf_descriptors(&options, path, families)?;
+        let db = Arc::new(DB::open_cf_descriptors(&options, path, families)?);
+        let health = Arc::new(Health::new("queue"));
+        let remover = remover::Remover::start(Arc::clone(&db), Arc::clone(&health))?;
         let queue = Queue {
             inner: Arc::new(Inner {
                 db,
                 schedule: Schedule::default(),
                 counter: AtomicU32::new(rand::random()),
-                health: Health::new("queue"),
+                health,
+                remover,
             }),
         };
         queue.recover()?;
@@ -176,18 +182,11 @@ impl Queue {
         self.inner.schedule.insert(due_ms, id.to_string());
     }
 
-    /// Removes a finished entry (delivered, or failed and bounced), on the blocking pool (see
-    /// [`Queue::reschedule`]).
-    pub async fn remove(&self, id: &str) -> Result<(), QueueError> {
-        let inner = Arc::clone(&self.inner);
-        let id = id.to_owned();
-        off_runtime(move || {
-            let mut batch = WriteBatch::default();
-            batch.delete_cf(inner.cf(CF_META), id.as_bytes());
-            batch.delete_cf(inner.cf(CF_BODY), id.as_bytes());
-            inner.track(inner.db.write(batch))
-        })
-        .await
+    /// Removes a finished entry (delivered, or failed and bounced): hands it to the queue's
+    /// remover thread, which deletes it with the others in one write and logs a failure (see
+    /// `remover.rs`). Never waits.
+    pub fn remove(&self, id: &str) {
+        self.inner.remover.remove(id.to_owned());
     }
 
     /// Whether the queue's writes succeed.
@@ -221,8 +220,10 @@ impl Queue {
             .collect()
     }
 
-    /// Flushes the WAL to disk (used at shutdown), on the blocking pool.
+    /// Writes the removals handed over so far, then flushes the WAL to disk (used at shutdown),
+    /// on the blocking pool.
     pub async fn flush(&self) -> Result<(), QueueError> {
+        self.inner.remover.flush().await;
         let inner = Arc::clone(&self.inner);
         off_runtime(move || Ok(inner.db.flush_wal(true)?)).await
     }

@@ -298,9 +298,7 @@ impl Relay {
             }
             tracing::info!(queue_id = %entry.id, dsn_id = %id, "DSN queued");
         }
-        if let Err(error) = self.queue.remove(&entry.id).await {
-            tracing::error!(queue_id = %entry.id, %error, "cannot remove finished entry");
-        }
+        self.queue.remove(&entry.id);
     }
 
     /// Feeds the tenant's suppression list with a recipient that hard-bounced.
