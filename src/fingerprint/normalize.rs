@@ -193,7 +193,12 @@ impl Normalizer {
                 break;
             }
             self.lower.clear();
-            self.lower.extend(line.chars().flat_map(char::to_lowercase));
+            if line.is_ascii() {
+                self.lower.push_str(line);
+                self.lower.make_ascii_lowercase();
+            } else {
+                self.lower.extend(line.chars().flat_map(char::to_lowercase));
+            }
             if self.tokens >= MIN_TOKENS_BEFORE_SIGNATURE && self.starts_with_author(&self.lower) {
                 self.done = true;
                 break;
