@@ -12,7 +12,7 @@ use super::authentication::{self, Seal};
 use super::checks::{self, Charges, DataFacts};
 use super::escalation;
 use super::profile::Profile;
-use super::{CheckError, DataContext, MailContext, RcptContext, Verdict};
+use super::{CheckError, DataContext, MailContext, RcptContext, Rule, Verdict};
 use crate::auth::Authenticator;
 use crate::queue::now_ms;
 use crate::smtp::reply;
@@ -32,7 +32,7 @@ pub struct Env<'a> {
 /// A policy check: a rule id and a verdict, run at one SMTP stage (`S`: [`AtMail`], [`AtRcpt`]
 /// or [`AtData`]) on what that stage knows. Errors never let mail through (`decide`).
 pub trait Check<S: Stage>: Send + Sync {
-    fn rule(&self) -> &'static str;
+    fn rule(&self) -> Rule;
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a S::Context<'a>) -> CheckFuture<'a>;
 }
 
@@ -86,13 +86,6 @@ pub struct Accepted<'a> {
     pub recipients: usize,
     pub message_id: Option<&'a str>,
     pub campaign: Option<&'a str>,
-}
-
-/// Whether a refusal at DATA is a violation that feeds the escalation ladder. A suppressed
-/// recipient is not (one stale address on a list is routine, and the refusal already protects
-/// the receiver); refusals that enforce a block already in place are not new violations.
-fn is_violation(rule: &str) -> bool {
-    !rule.starts_with("block.") && rule != "suppression.hard_bounce"
 }
 
 /// The profiles by name, and how many times they were replaced: outcomes reused across
@@ -358,7 +351,7 @@ impl Engine {
                 .await;
             if verdict != Verdict::Continue {
                 let rule = verdict.reply().and_then(|r| r.rule).unwrap_or(check.rule());
-                if matches!(verdict, Verdict::Reject(_)) && is_violation(rule) {
+                if matches!(verdict, Verdict::Reject(_)) && rule.is_violation() {
                     // The event is per campaign: a check that refused before the campaign was
                     // looked up (headers, attachments) looks it up now, so two different forged
                     // mailings are two incidents and one mailing resent is one.
@@ -438,8 +431,8 @@ impl Engine {
         let Verdict::Reject(reply) = verdict else {
             return;
         };
-        if let Some(rule @ "sender.domain") = reply.rule {
-            escalation::record_violation(env, self.tenants.as_deref(), tenant, rule, "-").await;
+        if reply.rule == Some(Rule::SenderDomain) {
+            escalation::record_violation(env, self.tenants.as_deref(), tenant, Rule::SenderDomain, "-").await;
         }
     }
 
@@ -448,36 +441,36 @@ impl Engine {
     async fn decide(
         &self,
         env: &Env<'_>,
-        rule: &'static str,
+        rule: Rule,
         tenant: &Tenant,
         result: Result<Verdict, CheckError>,
         detail: impl FnOnce() -> serde_json::Value,
     ) -> Verdict {
         let verdict = match result {
             Ok(verdict) => verdict,
-            Err(error) if env.profile.on_error.disconnect.iter().any(|r| r == rule) => {
-                tracing::warn!(rule, tenant = %tenant.id, %error, "check failed; closing the session");
+            Err(error) if env.profile.on_error.disconnect.iter().any(|r| r == rule.as_str()) => {
+                tracing::warn!(rule = rule.as_str(), tenant = %tenant.id, %error, "check failed; closing the session");
                 Verdict::Disconnect(reply::check_failed_disconnect(rule))
             }
             Err(error) => {
-                tracing::warn!(rule, tenant = %tenant.id, %error, "check failed; deferring");
+                tracing::warn!(rule = rule.as_str(), tenant = %tenant.id, %error, "check failed; deferring");
                 Verdict::Defer(reply::check_failed(rule))
             }
         };
         if let Some(reply) = verdict.reply() {
             // The refusal's own rule id (`quota.messages_per_hour`), not its check's group.
             let rule = reply.rule.unwrap_or(rule);
-            tracing::info!(rule, tenant = %tenant.id, verdict = verdict.name(), code = %reply.summary(), "policy verdict");
+            tracing::info!(rule = rule.as_str(), tenant = %tenant.id, verdict = verdict.name(), code = %reply.summary(), "policy verdict");
             let record = AuditRecord {
                 at: self.now(),
                 actor: "policy".into(),
                 action: verdict.name().into(),
-                target: rule.into(),
+                target: rule.as_str().into(),
                 reason: reply.summary(),
                 detail: detail(),
             };
             if let Err(error) = self.store.audit_append(&tenant.id, &record).await {
-                tracing::error!(rule, tenant = %tenant.id, %error, "audit write failed");
+                tracing::error!(rule = rule.as_str(), tenant = %tenant.id, %error, "audit write failed");
             }
         }
         verdict
@@ -510,9 +503,9 @@ mod tests {
         let store = crate::store::open_store(&Default::default(), dir.path()).await.unwrap();
         let profile = Arc::new(Profile::default());
         let engine = Engine::new(store, HashMap::new(), profile);
-        let rules: Vec<&str> = (engine.mail.iter().map(|c| c.rule()))
-            .chain(engine.rcpt.iter().map(|c| c.rule()))
-            .chain(engine.data.iter().map(|c| c.rule()))
+        let rules: Vec<&str> = (engine.mail.iter().map(|c| c.rule().as_str()))
+            .chain(engine.rcpt.iter().map(|c| c.rule().as_str()))
+            .chain(engine.data.iter().map(|c| c.rule().as_str()))
             .collect();
         let mut sorted = rules.clone();
         sorted.sort_unstable();

@@ -12,6 +12,7 @@
 pub mod inspect;
 pub mod profile;
 pub mod recipient;
+pub mod rule;
 mod verdict;
 
 #[cfg(feature = "server")]
@@ -29,6 +30,7 @@ use std::net::IpAddr;
 pub use authentication::Seal;
 #[cfg(feature = "server")]
 pub use engine::{Accepted, DataDecision, Engine, Env};
+pub use rule::Rule;
 pub use verdict::{CheckError, Verdict};
 
 use crate::smtp::command::Path;

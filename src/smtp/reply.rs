@@ -4,6 +4,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::policy::Rule;
+
 /// One SMTP reply (possibly multi-line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -14,7 +16,7 @@ pub struct Reply {
     pub lines: Vec<Cow<'static, str>>,
     /// The stable id of the rule that refused (`bulk.max_recipients`), for refusals: named at
     /// the end of the text too, and what the audit log and escalation record.
-    pub rule: Option<&'static str>,
+    pub rule: Option<Rule>,
 }
 
 impl Reply {
@@ -28,7 +30,7 @@ impl Reply {
     }
 
     /// A refusal by `rule`: the text ends with `[rule <id>]`.
-    pub fn refusal(code: u16, status: &'static str, rule: &'static str, text: impl fmt::Display) -> Reply {
+    pub fn refusal(code: u16, status: &'static str, rule: Rule, text: impl fmt::Display) -> Reply {
         Reply {
             code,
             status,
@@ -108,7 +110,7 @@ pub fn data_too_slow(hostname: &str) -> Reply {
     Reply::refusal(
         421,
         "4.4.2",
-        "limits.data_rate",
+        Rule::LimitsDataRate,
         format!("{hostname} data transfer too slow, closing connection"),
     )
 }
@@ -176,7 +178,7 @@ pub fn path_too_long(sender: bool, limit: usize) -> Reply {
     Reply::refusal(
         501,
         status,
-        "limits.path_length",
+        Rule::LimitsPathLength,
         format!("Path too long (at most {limit} octets, RFC 5321 4.5.3.1.3)"),
     )
 }
@@ -268,7 +270,7 @@ pub fn auth_address_locked() -> Reply {
     Reply::refusal(
         421,
         "4.7.0",
-        "auth.address_lockout",
+        Rule::AuthAddressLockout,
         "Too many failed authentications from your address, try again later",
     )
 }
@@ -278,7 +280,7 @@ pub fn auth_temporary_failure() -> Reply {
     Reply::refusal(
         454,
         "4.7.0",
-        "auth.failures",
+        Rule::AuthFailures,
         "Temporary authentication failure, please try again later",
     )
 }
@@ -291,7 +293,7 @@ pub fn auth_outside_networks() -> Reply {
     Reply::refusal(
         554,
         "5.7.1",
-        "client.network",
+        Rule::ClientNetwork,
         "Your address is not in the networks assigned to this account",
     )
 }
@@ -310,7 +312,7 @@ pub fn relay_denied() -> Reply {
     Reply::refusal(
         554,
         "5.7.1",
-        "client.unidentified",
+        Rule::ClientUnidentified,
         "Relay access denied: authenticate or connect from your assigned network",
     )
 }
@@ -319,7 +321,7 @@ pub fn too_many_recipients(limit: usize) -> Reply {
     Reply::refusal(
         452,
         "4.5.3",
-        "limits.recipients",
+        Rule::LimitsRecipients,
         format!("Too many recipients (at most {limit} per message)"),
     )
 }
@@ -328,7 +330,7 @@ pub fn size_exceeded(limit: u64) -> Reply {
     Reply::refusal(
         552,
         "5.3.4",
-        "limits.message_size",
+        Rule::LimitsMessageSize,
         format!("Message size exceeds the limit of {limit} bytes"),
     )
 }
@@ -352,7 +354,7 @@ pub fn bare_line_break() -> Reply {
     Reply::refusal(
         550,
         "5.5.2",
-        "data.bare_line_break",
+        Rule::DataBareLineBreak,
         "Message refused: bare CR or LF in message data (lines must end with CRLF)",
     )
 }
@@ -361,7 +363,7 @@ pub fn data_line_too_long(limit: usize) -> Reply {
     Reply::refusal(
         550,
         "5.5.2",
-        "data.line_length",
+        Rule::DataLineLength,
         format!("Message refused: a line is longer than {limit} bytes"),
     )
 }
@@ -371,7 +373,7 @@ pub fn no_valid_recipients() -> Reply {
 }
 
 /// A check that could not decide (its store or resolver failed): deferred, naming the check.
-pub fn check_failed(rule: &'static str) -> Reply {
+pub fn check_failed(rule: Rule) -> Reply {
     Reply::refusal(
         451,
         "4.3.0",
@@ -381,7 +383,7 @@ pub fn check_failed(rule: &'static str) -> Reply {
 }
 
 /// A check that could not decide, where the profile closes the session (`[on_error] disconnect`).
-pub fn check_failed_disconnect(rule: &'static str) -> Reply {
+pub fn check_failed_disconnect(rule: Rule) -> Reply {
     Reply::refusal(
         421,
         "4.3.0",
@@ -397,7 +399,7 @@ pub fn data_in_flight_exceeded() -> Reply {
     Reply::refusal(
         452,
         "4.3.1",
-        "limits.data_in_flight",
+        Rule::LimitsDataInFlight,
         "Insufficient system storage for this message now, please try again later",
     )
 }
@@ -406,7 +408,7 @@ pub fn queue_write_failed() -> Reply {
     Reply::refusal(
         451,
         "4.3.0",
-        "queue.write",
+        Rule::QueueWrite,
         "Temporary failure storing the message, please try again later",
     )
 }

@@ -90,8 +90,7 @@ impl DataFacts {
         let charge = env
             .store
             .set_check_and_add(&key, member.as_bytes(), env.now, window, cap)
-            .await
-            .map_err(super::store_error)?;
+            .await?;
         if charge.admitted && !charge.already_member {
             self.note(Charge::Member {
                 key,
@@ -130,7 +129,7 @@ impl DataFacts {
                         &ctx.tenant.narrow_blocks.pinned_campaigns(),
                     )
                     .await
-                    .map_err(super::store_error)
+                    .map_err(CheckError::Store)
             })
             .await
             .map(|found| found.id.as_str())
