@@ -135,7 +135,7 @@ fn path_of(address: &str) -> Option<Path> {
 }
 
 fn rule_of(verdict: &Verdict) -> Option<String> {
-    verdict.reply()?.rule.map(|rule| rule.as_str().to_string())
+    verdict.reply()?.rule().map(|rule| rule.as_str().to_string())
 }
 
 /// What `check` and `replay` were asked to do.

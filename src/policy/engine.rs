@@ -350,7 +350,7 @@ impl Engine {
                 })
                 .await;
             if verdict != Verdict::Continue {
-                let rule = verdict.reply().and_then(|r| r.rule).unwrap_or(check.rule());
+                let rule = verdict.reply().and_then(|r| r.rule()).unwrap_or(check.rule());
                 if matches!(verdict, Verdict::Reject(_)) && rule.is_violation() {
                     // The event is per campaign: a check that refused before the campaign was
                     // looked up (headers, attachments) looks it up now, so two different forged
@@ -431,7 +431,7 @@ impl Engine {
         let Verdict::Reject(reply) = verdict else {
             return;
         };
-        if reply.rule == Some(Rule::SenderDomain) {
+        if reply.rule() == Some(Rule::SenderDomain) {
             escalation::record_violation(env, self.tenants.as_deref(), tenant, Rule::SenderDomain, "-").await;
         }
     }
@@ -459,7 +459,7 @@ impl Engine {
         };
         if let Some(reply) = verdict.reply() {
             // The refusal's own rule id (`quota.messages_per_hour`), not its check's group.
-            let rule = reply.rule.unwrap_or(rule);
+            let rule = reply.rule().unwrap_or(rule);
             tracing::info!(rule = rule.as_str(), tenant = %tenant.id, verdict = verdict.name(), code = %reply.summary(), "policy verdict");
             let record = AuditRecord {
                 at: self.now(),

@@ -6,20 +6,43 @@ use std::fmt;
 
 use crate::policy::Rule;
 
-/// One SMTP reply (possibly multi-line).
+/// One SMTP reply (possibly multi-line). Its fields are private: a reply comes from this
+/// catalogue or its constructors ([`Reply::new`], [`Reply::refusal`]), so a refusal always
+/// names its rule in its text, and code, status and rule are read, never parsed back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
-    pub code: u16,
-    /// Enhanced status code (RFC 3463), e.g. `"5.7.1"`.
-    pub status: &'static str,
+    code: u16,
+    /// Enhanced status code (RFC 3463), e.g. `"5.7.1"`; empty for the replies that carry none.
+    status: &'static str,
     /// Text lines; the first carries the enhanced status code.
-    pub lines: Vec<Cow<'static, str>>,
+    lines: Vec<Cow<'static, str>>,
     /// The stable id of the rule that refused (`bulk.max_recipients`), for refusals: named at
     /// the end of the text too, and what the audit log and escalation record.
-    pub rule: Option<Rule>,
+    rule: Option<Rule>,
 }
 
 impl Reply {
+    /// The reply code (`550`).
+    pub fn code(&self) -> u16 {
+        self.code
+    }
+
+    /// The enhanced status code (`"5.7.1"`), or `""` for replies without one (greeting, EHLO,
+    /// AUTH challenges, `354`).
+    pub fn status(&self) -> &'static str {
+        self.status
+    }
+
+    /// The text lines, without code and status.
+    pub fn lines(&self) -> &[Cow<'static, str>] {
+        &self.lines
+    }
+
+    /// The rule that refused, for refusals.
+    pub fn rule(&self) -> Option<Rule> {
+        self.rule
+    }
+
     pub fn new(code: u16, status: &'static str, text: impl Into<Cow<'static, str>>) -> Reply {
         Reply {
             code,
@@ -144,6 +167,19 @@ pub fn helo(hostname: &str, peer: &str) -> Reply {
         code: 250,
         status: "",
         lines: vec![format!("{hostname} Hello {peer}").into()],
+        rule: None,
+    }
+}
+
+/// The EHLO reply: the greeting line, then one line per extension offered.
+pub fn ehlo(hostname: &str, peer: &str, extensions: Vec<Cow<'static, str>>) -> Reply {
+    let mut lines = Vec::with_capacity(extensions.len() + 1);
+    lines.push(format!("{hostname} Hello {peer}").into());
+    lines.extend(extensions);
+    Reply {
+        code: 250,
+        status: "",
+        lines,
         rule: None,
     }
 }
