@@ -8,8 +8,9 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::acceptance::PendingAcceptance;
 use super::authentication::{self, Seal};
-use super::checks::{self, Charges, DataFacts};
+use super::checks::{self, DataFacts};
 use super::escalation;
 use super::profile::Profile;
 use super::{CheckError, DataContext, MailContext, RcptContext, Rule, Verdict};
@@ -67,25 +68,17 @@ pub struct DataStage<'a> {
 }
 
 /// The decision on a received message: the verdict, and for an accepted message what the
-/// gateway adds to it.
+/// gateway adds to it and the bookkeeping that waits for it to be queued.
 #[derive(Debug)]
-pub struct DataDecision {
+pub struct DataDecision<'a> {
     pub verdict: Verdict,
     pub seal: Seal,
-    /// The counters charged for an accepted message: [`Engine::release`] takes them back if
-    /// it cannot be queued.
-    pub charges: Charges,
-    /// The campaign the message was counted in, when the checks looked it up (for the audit
-    /// record of the acceptance).
+    /// The campaign the message was counted in, when the checks looked it up (the audit record
+    /// of the acceptance names it).
     pub campaign: Option<String>,
-}
-
-/// What the audit record of an accepted message names besides its tenant.
-pub struct Accepted<'a> {
-    pub queue_id: &'a str,
-    pub recipients: usize,
-    pub message_id: Option<&'a str>,
-    pub campaign: Option<&'a str>,
+    /// For an accepted message (`Continue` or `Accept`): commit it once the message is queued,
+    /// abandon (or drop) it if it is not.
+    pub pending: Option<PendingAcceptance<'a>>,
 }
 
 /// The profiles by name, and how many times they were replaced: outcomes reused across
@@ -156,7 +149,7 @@ impl Engine {
         self
     }
 
-    fn now(&self) -> u64 {
+    pub(super) fn now(&self) -> u64 {
         self.clock
             .as_ref()
             .map_or_else(now_ms, |clock| clock.load(Ordering::Relaxed))
@@ -284,8 +277,8 @@ impl Engine {
 
     /// The message checks, then (when they all pass) the authentication stage. The counters the
     /// checks charged are taken back when the message is not accepted here; when it is, the
-    /// decision carries them for [`Engine::release`] in case it cannot be queued.
-    pub async fn on_data(&self, ctx: &DataContext<'_>) -> DataDecision {
+    /// decision's [`PendingAcceptance`] holds them until the message is queued or not.
+    pub async fn on_data(&self, ctx: &DataContext<'_>) -> DataDecision<'_> {
         let (generation, profile) = self.versioned_profile_for(ctx.tenant);
         let env = Env {
             store: self.store.as_ref(),
@@ -303,15 +296,23 @@ impl Engine {
             return DataDecision {
                 verdict,
                 seal: Seal::default(),
-                charges: Charges::default(),
                 campaign,
+                pending: None,
             };
         }
+        let pending = PendingAcceptance::new(
+            self,
+            ctx.tenant.id.clone(),
+            profile.clone(),
+            ctx.recipients.len(),
+            campaign.clone(),
+            charges,
+        );
         DataDecision {
             verdict,
             seal,
-            charges,
             campaign,
+            pending: Some(pending),
         }
     }
 
@@ -328,11 +329,6 @@ impl Engine {
         };
         let facts = DataFacts::gather(ctx, profile.recipients.strip_subaddress);
         facts.campaign(&env, ctx).await.map(str::to_string)
-    }
-
-    /// Takes back the counter charges of a message that passed the checks but was not queued.
-    pub async fn release(&self, charges: Charges) {
-        charges.release(self.store.as_ref()).await;
     }
 
     async fn judge_data(
@@ -384,44 +380,6 @@ impl Engine {
             })
             .await;
         (verdict, outcome.seal)
-    }
-
-    /// After the message is queued: charge the volume quotas and audit the acceptance.
-    pub async fn on_accepted(&self, tenant: &Tenant, accepted: &Accepted<'_>) {
-        self.charge_accepted(tenant, accepted.recipients, accepted.queue_id)
-            .await;
-        self.audit_accepted(tenant, accepted).await;
-    }
-
-    /// Charges the volume quotas of a queued message. The session does this before its `250`,
-    /// so a client that waits for the reply never sees its next message checked against stale
-    /// counts (only messages in flight at the same time may overshoot a quota).
-    pub async fn charge_accepted(&self, tenant: &Tenant, recipients: usize, queue_id: &str) {
-        let profile = self.profile_for(tenant);
-        let keys = checks::quota_keys(&tenant.id, recipients as u64, &profile);
-        if let Err(error) = self.store.counter_add_many(&keys, self.now()).await {
-            // The message is already safely queued; a lost charge is logged, never a lost mail.
-            tracing::error!(tenant = %tenant.id, queue_id, %error, "charging quotas after accept failed");
-        }
-    }
-
-    /// Records the acceptance in the tenant's audit log (after the `250`).
-    pub async fn audit_accepted(&self, tenant: &Tenant, accepted: &Accepted<'_>) {
-        let record = AuditRecord {
-            at: self.now(),
-            actor: "policy".into(),
-            action: "accept".into(),
-            target: accepted.queue_id.into(),
-            reason: String::new(),
-            detail: serde_json::json!({
-                "recipients": accepted.recipients,
-                "message_id": accepted.message_id,
-                "campaign": accepted.campaign,
-            }),
-        };
-        if let Err(error) = self.store.audit_append(&tenant.id, &record).await {
-            tracing::error!(tenant = %tenant.id, queue_id = accepted.queue_id, %error, "audit of an accepted message failed");
-        }
     }
 
     /// A permanent refusal at MAIL FROM for a sender domain the tenant does not own is a

@@ -16,6 +16,8 @@ pub mod rule;
 mod verdict;
 
 #[cfg(feature = "server")]
+mod acceptance;
+#[cfg(feature = "server")]
 mod authentication;
 #[cfg(feature = "server")]
 mod checks;
@@ -27,9 +29,11 @@ pub(crate) mod escalation;
 use std::net::IpAddr;
 
 #[cfg(feature = "server")]
+pub use acceptance::PendingAcceptance;
+#[cfg(feature = "server")]
 pub use authentication::Seal;
 #[cfg(feature = "server")]
-pub use engine::{Accepted, DataDecision, Engine, Env};
+pub use engine::{DataDecision, Engine, Env};
 pub use rule::Rule;
 pub use verdict::{CheckError, Verdict};
 

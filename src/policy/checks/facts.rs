@@ -31,6 +31,11 @@ pub struct Charges {
 }
 
 impl Charges {
+    /// True when nothing was charged.
+    pub fn is_empty(&self) -> bool {
+        self.taken.is_empty()
+    }
+
     /// Takes every charge back. A store failure here is logged and leaves the charge (which can
     /// only make a limit trip earlier, never later).
     pub async fn release(self, store: &dyn RateStore) {
