@@ -1,10 +1,10 @@
-//! The engine: the ordered checks of each stage, the profiles, the store. Decisions are logged
-//! (`rule`, `verdict`, `code`) and refusals recorded in the tenant's audit log (no message body);
-//! violations become events that drive the escalation ladder.
+//! The engine runs the ordered checks of each stage with the tenant's profile and the store.
+//! Decisions are logged (`rule`, `verdict`, `code`) and refusals recorded in the tenant's audit
+//! log (no message body); violations become events that drive the escalation ladder. What a
+//! check is lives in `stage`, the profile set in `profiles`, an accepted message's bookkeeping
+//! in `acceptance`.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -13,59 +13,16 @@ use super::authentication::{self, Seal};
 use super::checks::{self, DataFacts};
 use super::escalation;
 use super::profile::Profile;
+use super::profiles::Profiles;
+pub(crate) use super::stage::key;
+// What a check is lives in `stage`; the checks import it from here as before.
+pub use super::stage::{AtData, AtMail, AtRcpt, Check, CheckFuture, DataStage, Env};
 use super::{CheckError, DataContext, MailContext, RcptContext, Rule, Verdict};
 use crate::auth::Authenticator;
 use crate::queue::now_ms;
 use crate::smtp::reply;
-use crate::store::{AuditRecord, Key, RateStore};
+use crate::store::{AuditRecord, RateStore};
 use crate::tenant::{Tenant, TenantDirectory};
-
-/// A boxed check future.
-pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<Verdict, CheckError>> + Send + 'a>>;
-
-/// What every check may use: the store, the tenant's profile, the time of the decision.
-pub struct Env<'a> {
-    pub store: &'a dyn RateStore,
-    pub profile: &'a Profile,
-    pub now: u64,
-}
-
-/// A policy check: a rule id and a verdict, run at one SMTP stage (`S`: [`AtMail`], [`AtRcpt`]
-/// or [`AtData`]) on what that stage knows. Errors never let mail through (`decide`).
-pub trait Check<S: Stage>: Send + Sync {
-    fn rule(&self) -> Rule;
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a S::Context<'a>) -> CheckFuture<'a>;
-}
-
-/// An SMTP stage checks run at, and what a check reads there.
-pub trait Stage {
-    type Context<'a>;
-}
-
-/// MAIL FROM: the tenant and the envelope sender.
-pub enum AtMail {}
-/// RCPT TO: one more recipient.
-pub enum AtRcpt {}
-/// After DATA: the whole message, and the facts the DATA checks share.
-pub enum AtData {}
-
-impl Stage for AtMail {
-    type Context<'a> = MailContext<'a>;
-}
-
-impl Stage for AtRcpt {
-    type Context<'a> = RcptContext<'a>;
-}
-
-impl Stage for AtData {
-    type Context<'a> = DataStage<'a>;
-}
-
-/// What a check after DATA reads: the message, and the facts computed once for all checks.
-pub struct DataStage<'a> {
-    pub message: &'a DataContext<'a>,
-    pub facts: &'a DataFacts,
-}
 
 /// The decision on a received message: the verdict, and for an accepted message what the
 /// gateway adds to it and the bookkeeping that waits for it to be queued.
@@ -81,19 +38,11 @@ pub struct DataDecision<'a> {
     pub pending: Option<PendingAcceptance<'a>>,
 }
 
-/// The profiles by name, and how many times they were replaced: outcomes reused across
-/// messages are kept per generation, so a reload takes effect with the next message.
-struct ProfileSet {
-    generation: u64,
-    by_name: HashMap<String, Arc<Profile>>,
-}
-
 /// The policy engine.
 pub struct Engine {
     store: Arc<dyn RateStore>,
     /// Replaced as a whole on reload (SIGHUP); sessions keep the profile they started a check with.
-    profiles: std::sync::RwLock<ProfileSet>,
-    default_profile: Arc<Profile>,
+    profiles: Profiles,
     tenants: Option<Arc<TenantDirectory>>,
     /// SPF/DKIM/DMARC; without it (offline dry runs) the authentication stage is skipped.
     auth: Option<Arc<Authenticator>>,
@@ -113,11 +62,7 @@ impl Engine {
     pub fn new(store: Arc<dyn RateStore>, profiles: HashMap<String, Arc<Profile>>, default: Arc<Profile>) -> Engine {
         Engine {
             store,
-            profiles: std::sync::RwLock::new(ProfileSet {
-                generation: 0,
-                by_name: profiles,
-            }),
-            default_profile: default,
+            profiles: Profiles::new(profiles, default),
             tenants: None,
             auth: None,
             unsigned: authentication::UnsignedOutcomes::default(),
@@ -182,47 +127,12 @@ impl Engine {
 
     /// [`Engine::profile_for`] and the generation of the profile set it came from, read together.
     fn versioned_profile_for(&self, tenant: &Tenant) -> (u64, Arc<Profile>) {
-        let (generation, base) = {
-            let profiles = self.profiles.read().unwrap_or_else(|p| p.into_inner());
-            let base = profiles
-                .by_name
-                .get(&tenant.profile)
-                .or_else(|| profiles.by_name.get("default"))
-                .cloned()
-                .unwrap_or_else(|| self.default_profile.clone());
-            (profiles.generation, base)
-        };
-        (generation, self.with_limits(tenant, base))
-    }
-
-    /// `base` with the tenant's single-limit overrides applied.
-    fn with_limits(&self, tenant: &Tenant, base: Arc<Profile>) -> Arc<Profile> {
-        let limits = &tenant.limits;
-        if *limits == crate::config::TenantLimits::default() {
-            return base;
-        }
-        let mut profile = (*base).clone();
-        let quotas = &mut profile.quotas;
-        for (slot, value) in [
-            (&mut quotas.messages_per_hour, limits.messages_per_hour),
-            (&mut quotas.messages_per_day, limits.messages_per_day),
-            (&mut quotas.recipients_per_hour, limits.recipients_per_hour),
-            (&mut quotas.recipients_per_day, limits.recipients_per_day),
-            (&mut profile.bulk.max_recipients, limits.bulk_max_recipients),
-            (&mut profile.mail_bomb.max_messages, limits.mail_bomb_max_messages),
-        ] {
-            if let Some(value) = value {
-                *slot = value;
-            }
-        }
-        Arc::new(profile)
+        self.profiles.versioned_for(tenant)
     }
 
     /// Replaces the profiles (policy reload). Sessions in flight are not interrupted.
     pub fn replace_profiles(&self, profiles: HashMap<String, Arc<Profile>>) {
-        let mut current = self.profiles.write().unwrap_or_else(|p| p.into_inner());
-        current.generation += 1;
-        current.by_name = profiles;
+        self.profiles.replace(profiles);
     }
 
     pub async fn on_mail(&self, ctx: &MailContext<'_>) -> Verdict {
@@ -444,11 +354,6 @@ fn message_detail(ctx: &DataContext<'_>, facts: &DataFacts) -> serde_json::Value
         "message_id": ctx.message.headers().first("message-id"),
         "campaign": facts.campaign_if_known(),
     })
-}
-
-/// A store key for a tenant-scoped counter.
-pub(crate) fn key(kind: &str, tenant: &str) -> Key {
-    Key::new(kind, tenant)
 }
 
 #[cfg(test)]

@@ -6,8 +6,10 @@
 //!
 //! Parts: `profile` (the policy files), `recipient` (counting identity), `inspect` (what the
 //! DATA checks read in a message, pure; the message itself is parsed once by `crate::message`),
-//! `verdict`, and with the `server` feature the `engine`, the `checks` (one per file),
-//! `authentication` (SPF/DKIM/DMARC and the fields the gateway adds) and `escalation`.
+//! `verdict`, and with the `server` feature the `engine` (the runner), `stage` (what a check is
+//! and what each SMTP stage lets it read), `profiles` (the profile set and tenant overrides),
+//! `acceptance` (an accepted message's bookkeeping until it is queued), the `checks` (one per
+//! file), `authentication` (SPF/DKIM/DMARC and the fields the gateway adds) and `escalation`.
 
 pub mod inspect;
 pub mod profile;
@@ -25,6 +27,10 @@ mod checks;
 mod engine;
 #[cfg(feature = "server")]
 pub(crate) mod escalation;
+#[cfg(feature = "server")]
+mod profiles;
+#[cfg(feature = "server")]
+mod stage;
 
 use std::net::IpAddr;
 
