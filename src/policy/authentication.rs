@@ -16,8 +16,8 @@ use super::{DataContext, Rule, Verdict};
 use crate::auth::{results, Authenticator, SpfPrediction};
 use crate::dns::cache::TtlCache;
 use crate::message::{parse_mailboxes, Headers};
-use crate::smtp::command::Path;
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
+use crate::wire::Path;
 
 /// What the gateway adds to an accepted message.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

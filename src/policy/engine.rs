@@ -20,9 +20,9 @@ pub use super::stage::{AtData, AtMail, AtRcpt, Check, CheckFuture, DataStage, En
 use super::{CheckError, DataContext, MailContext, RcptContext, Rule, Verdict};
 use crate::auth::Authenticator;
 use crate::queue::now_ms;
-use crate::smtp::reply;
 use crate::store::{AuditRecord, RateStore};
 use crate::tenant::{Tenant, TenantDirectory};
+use crate::wire::reply;
 
 /// The decision on a received message: the verdict, and for an accepted message what the
 /// gateway adds to it and the bookkeeping that waits for it to be queued.

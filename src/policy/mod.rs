@@ -14,7 +14,7 @@
 pub mod inspect;
 pub mod profile;
 pub mod recipient;
-pub mod rule;
+pub use crate::wire::rule;
 mod verdict;
 
 #[cfg(feature = "server")]
@@ -34,17 +34,17 @@ mod stage;
 
 use std::net::IpAddr;
 
+pub use crate::wire::Rule;
 #[cfg(feature = "server")]
 pub use acceptance::PendingAcceptance;
 #[cfg(feature = "server")]
 pub use authentication::Seal;
 #[cfg(feature = "server")]
 pub use engine::{DataDecision, Engine, Env};
-pub use rule::Rule;
 pub use verdict::{CheckError, Verdict};
 
-use crate::smtp::command::Path;
 use crate::tenant::Tenant;
+use crate::wire::Path;
 
 /// What the checks at MAIL FROM see.
 pub struct MailContext<'a> {

@@ -1,7 +1,7 @@
 //! The small set of decisions a check can make (after Postfix's policy protocol and KumoMTA's
 //! `Result<Result<T, Reject>, Error>`).
 
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
 
 /// A policy decision.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,10 +18,10 @@ use crate::policy::engine::{AtData, AtMail, Check, CheckFuture, DataStage, Env};
 use crate::policy::recipient::identity;
 use crate::policy::Rule;
 use crate::policy::{CheckError, MailContext, Verdict};
-use crate::smtp::command::Path;
-use crate::smtp::reply::Reply;
 use crate::store::BlockScope;
 use crate::tenant::Tenant;
+use crate::wire::reply::Reply;
+use crate::wire::Path;
 
 fn refusal(what: String, tenant: &Tenant, rule: Rule) -> Verdict {
     let contact = tenant.contact.as_deref().unwrap_or("your provider's abuse desk");

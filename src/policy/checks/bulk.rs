@@ -7,7 +7,7 @@ use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::recipient::identity;
 use crate::policy::Rule;
 use crate::policy::{DataContext, Verdict};
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
 
 use super::facts::{cap, window_text};
 

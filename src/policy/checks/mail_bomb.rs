@@ -5,7 +5,7 @@
 use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::Rule;
 use crate::policy::Verdict;
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
 
 use super::facts::{cap, window_text, Charge};
 

@@ -14,8 +14,8 @@ use crate::policy::engine::{key, AtMail, AtRcpt, Check, CheckFuture, Env};
 use crate::policy::profile::{Profile, Quotas};
 use crate::policy::Rule;
 use crate::policy::{MailContext, RcptContext, Verdict};
-use crate::smtp::reply::Reply;
 use crate::store::{Charge, Key};
+use crate::wire::reply::Reply;
 
 const HOUR: Duration = Duration::from_secs(3_600);
 const DAY: Duration = Duration::from_secs(86_400);

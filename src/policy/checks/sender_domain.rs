@@ -4,8 +4,8 @@
 use crate::policy::engine::{AtMail, Check, CheckFuture, Env};
 use crate::policy::Rule;
 use crate::policy::{MailContext, Verdict};
-use crate::smtp::command::Path;
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
+use crate::wire::Path;
 
 pub struct SenderDomain;
 

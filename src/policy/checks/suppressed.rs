@@ -18,7 +18,7 @@ use crate::policy::engine::{AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::recipient::identity;
 use crate::policy::Rule;
 use crate::policy::Verdict;
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
 
 pub struct Suppressed;
 

@@ -21,7 +21,7 @@ use crate::message::params::{file_names, param_values, parse_field};
 use crate::message::{base64_lenient, decode_encoded_words, is_format_control, Body, Message};
 use crate::policy::profile::Attachments;
 use crate::policy::Rule;
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
 
 /// MIME types that are executables whatever the part is called.
 const EXECUTABLE_TYPES: &[&str] = &[

@@ -25,7 +25,7 @@ use crate::auth::results::authserv_id;
 use crate::message::{addresses_in_text, has_control, parse_mailboxes, AddressError, Headers, Mailbox};
 use crate::policy::profile::{AuthResultsAction, HeaderRules};
 use crate::policy::Rule;
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
 
 /// One refusal: the rule id and the text (the catalogue of this check's replies is `reply`).
 #[derive(Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::policy::Rule;
+use super::rule::Rule;
 
 /// One SMTP reply (possibly multi-line). Its fields are private: a reply comes from this
 /// catalogue or its constructors ([`Reply::new`], [`Reply::refusal`]), so a refusal always
