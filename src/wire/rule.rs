@@ -71,6 +71,8 @@ rules! {
     AttachmentsMalformed => "attachments.malformed",
     SmsGatewayBulk => "sms_gateway.bulk",
     MailBombMaxMessages => "mail_bomb.max_messages",
+    /// Main's per-domain mail-bomb check (merged after this enum was written).
+    MailBombMaxMessagesPerDomain => "mail_bomb.max_messages_per_domain",
     BulkMaxRecipients => "bulk.max_recipients",
     // ----- the authentication stage -----
     /// The stage as a whole (its refusals name the protocol: the ones below).
@@ -134,6 +136,7 @@ impl Rule {
             | Rule::AttachmentsMalformed
             | Rule::SmsGatewayBulk
             | Rule::MailBombMaxMessages
+            | Rule::MailBombMaxMessagesPerDomain
             | Rule::BulkMaxRecipients
             | Rule::Authentication
             | Rule::SpfFail
@@ -255,6 +258,7 @@ mod tests {
                 "attachments.malformed",
                 "sms_gateway.bulk",
                 "mail_bomb.max_messages",
+                "mail_bomb.max_messages_per_domain",
                 "bulk.max_recipients",
                 "authentication",
                 "spf.fail",
