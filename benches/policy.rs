@@ -151,7 +151,7 @@ async fn decide(engine: &Engine, tenants: &TenantDirectory, campaign: usize, n: 
     let recipients = [rcpt];
     // The session parses the message once and hands it to the engine.
     let message = aupgate::message::parse(&body);
-    let verdict = engine
+    let decision = engine
         .on_data(&DataContext {
             tenant: &tenant,
             sender: &sender,
@@ -159,16 +159,13 @@ async fn decide(engine: &Engine, tenants: &TenantDirectory, campaign: usize, n: 
             message: &message,
             added_headers: TRACE,
         })
-        .await
-        .verdict;
-    assert_eq!(verdict, aupgate::policy::Verdict::Continue);
-    let accepted = aupgate::policy::Accepted {
-        queue_id: "bench",
-        recipients: 1,
-        message_id: None,
-        campaign: None,
-    };
-    engine.on_accepted(&tenant, &accepted).await;
+        .await;
+    assert_eq!(decision.verdict, aupgate::policy::Verdict::Continue);
+    let pending = decision.pending.expect("an accepted message has its bookkeeping");
+    pending
+        .with_campaign(None)
+        .commit("bench", None, std::future::ready(()))
+        .await;
 }
 
 fn policy(c: &mut Criterion) {

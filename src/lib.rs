@@ -26,6 +26,8 @@
 //! - [`config`] — typed TOML config; every error reported at once with its path.
 //! - [`server`] — wires the parts together and shuts them down in order.
 //! - [`cli`] — the `aupgate` subcommands.
+//! - [`wire`] — the values `smtp` and `policy` exchange: envelope paths, the reply catalogue,
+//!   rule ids (a leaf, so `policy` never depends on `smtp`).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "server")]
@@ -51,3 +53,4 @@ pub mod smtp;
 #[cfg(feature = "server")]
 pub mod store;
 pub mod tenant;
+pub mod wire;

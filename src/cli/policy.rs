@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::config::{Config, TenantConfig};
 use crate::message::Headers;
 use crate::policy::profile::Profile;
-use crate::policy::{Accepted, DataContext, Engine, MailContext, RcptContext, Verdict};
+use crate::policy::{DataContext, Engine, MailContext, RcptContext, Verdict};
 use crate::queue::now_ms;
 use crate::smtp::command::{self, Command, Path};
 use crate::smtp::trace::parse_rfc5322_date;
@@ -135,7 +135,7 @@ fn path_of(address: &str) -> Option<Path> {
 }
 
 fn rule_of(verdict: &Verdict) -> Option<String> {
-    verdict.reply()?.rule.map(str::to_string)
+    verdict.reply()?.rule().map(|rule| rule.as_str().to_string())
 }
 
 /// What `check` and `replay` were asked to do.
@@ -326,6 +326,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                 verdict = Verdict::Reject(crate::smtp::reply::no_valid_recipients());
             }
             let mut campaign = None;
+            let mut pending = None;
             if verdict == Verdict::Continue {
                 let decision = engine
                     .on_data(&DataContext {
@@ -338,6 +339,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                     .await;
                 verdict = decision.verdict;
                 campaign = decision.campaign;
+                pending = decision.pending;
             }
             if campaign.is_none() {
                 let ctx = DataContext {
@@ -354,14 +356,13 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
             } else {
                 verdict.name()
             };
-            if name == "accept" {
-                let accepted = Accepted {
-                    queue_id: file,
-                    recipients: recipients.len(),
-                    message_id: headers.first("message-id").map(str::trim),
-                    campaign: campaign.as_deref(),
-                };
-                engine.on_accepted(&tenant, &accepted).await;
+            if let Some(pending) = pending {
+                // Accepted: counted and audited as if queued under the file's name.
+                let message_id = headers.first("message-id").map(str::trim);
+                pending
+                    .with_campaign(campaign.clone())
+                    .commit(file, message_id, std::future::ready(()))
+                    .await;
             }
             *counts.entry(name).or_default() += 1;
             let line = Line {

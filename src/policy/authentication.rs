@@ -12,12 +12,12 @@ use mail_auth::dmarc::Policy;
 use mail_auth::{AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, SpfOutput, SpfResult};
 
 use super::profile::{AuthAction, AuthResultsAction, Profile};
-use super::{DataContext, Verdict};
+use super::{DataContext, Rule, Verdict};
 use crate::auth::{results, Authenticator, SpfPrediction};
 use crate::dns::cache::TtlCache;
 use crate::message::{parse_mailboxes, Headers};
-use crate::smtp::command::Path;
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
+use crate::wire::Path;
 
 /// What the gateway adds to an accepted message.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -31,13 +31,13 @@ pub struct Seal {
 
 /// The stage's outcome: a verdict naming its rule, and the seal for an accepted message.
 pub struct Outcome {
-    pub rule: &'static str,
+    pub rule: Rule,
     pub verdict: Verdict,
     pub seal: Seal,
 }
 
 impl Outcome {
-    fn refuse(rule: &'static str, code: u16, status: &'static str, text: String) -> Outcome {
+    fn refuse(rule: Rule, code: u16, status: &'static str, text: String) -> Outcome {
         let reply = Reply::refusal(code, status, rule, text);
         let verdict = if code >= 500 {
             Verdict::Reject(reply)
@@ -67,7 +67,7 @@ const OUTCOMES: usize = 16_384;
 /// message. Outcomes are kept per profile generation, so a reload takes effect at once. An
 /// outcome may rest on an SPF prediction that was itself reused (`Authenticator::spf`), so what
 /// it says may be up to twice [`REUSE`] old.
-pub struct UnsignedOutcomes(TtlCache<String, (&'static str, Verdict, String)>);
+pub struct UnsignedOutcomes(TtlCache<String, (Rule, Verdict, String)>);
 
 impl Default for UnsignedOutcomes {
     fn default() -> UnsignedOutcomes {
@@ -95,7 +95,7 @@ pub async fn authenticate(
     if !profile.spf.enabled && !profile.dkim.sign && !profile.dkim.verify && !profile.dmarc.enabled {
         // Nothing to predict or sign: no Authentication-Results either.
         return Outcome {
-            rule: "authentication",
+            rule: Rule::Authentication,
             verdict: Verdict::Continue,
             seal: Seal {
                 headers: String::new(),
@@ -184,7 +184,7 @@ async fn evaluate(
             Err(error) => {
                 tracing::error!(domain = %key.domain, selector = %key.selector, %error, "DKIM signing failed");
                 return Outcome::refuse(
-                    "dkim.sign",
+                    Rule::DkimSign,
                     451,
                     "4.3.0",
                     "Temporary failure signing the message, please try again later".into(),
@@ -200,7 +200,7 @@ async fn evaluate(
     outgoing.extend_from_slice(message);
     let Some(parsed) = AuthenticatedMessage::parse(&outgoing) else {
         return Outcome::refuse(
-            "dkim.unparsable",
+            Rule::DkimUnparsable,
             550,
             "5.6.0",
             "The message header cannot be parsed for authentication".into(),
@@ -226,7 +226,7 @@ async fn evaluate(
         let evaluated = dkim.iter().filter(|o| !ours(o)).count();
         if fields > evaluated && profile.dkim.on_broken == AuthAction::Refuse {
             return Outcome::refuse(
-                "dkim.broken",
+                Rule::DkimBroken,
                 550,
                 "5.7.1",
                 "The message's DKIM-Signature field cannot be parsed".into(),
@@ -260,7 +260,7 @@ async fn evaluate(
     let mut headers = signature;
     headers.push_str(&with_dmarc(results.to_header(), dmarc.as_ref()));
     Outcome {
-        rule: "authentication",
+        rule: Rule::Authentication,
         verdict: Verdict::Continue,
         seal: Seal {
             headers,
@@ -314,13 +314,13 @@ fn judge_spf(auth: &Authenticator, profile: &Profile, prediction: &SpfPrediction
     };
     match prediction.result() {
         SpfResult::TempError => Some(Outcome::refuse(
-            "spf.temperror",
+            Rule::SpfTemperror,
             451,
             "4.7.24",
             format!("Temporary DNS failure evaluating SPF of {domain}, please try again later"),
         )),
         SpfResult::PermError if profile.spf.on_fail == AuthAction::Refuse => Some(Outcome::refuse(
-            "spf.permerror",
+            Rule::SpfPermerror,
             550,
             "5.7.1",
             format!(
@@ -328,13 +328,13 @@ fn judge_spf(auth: &Authenticator, profile: &Profile, prediction: &SpfPrediction
             ),
         )),
         SpfResult::Fail if profile.spf.on_fail == AuthAction::Refuse => Some(Outcome::refuse(
-            "spf.fail",
+            Rule::SpfFail,
             550,
             "5.7.1",
             format!("{} (SPF fail)", missing()),
         )),
         SpfResult::SoftFail if profile.spf.on_softfail == AuthAction::Refuse => Some(Outcome::refuse(
-            "spf.softfail",
+            Rule::SpfSoftfail,
             550,
             "5.7.1",
             format!("{} (SPF softfail)", missing()),
@@ -350,7 +350,7 @@ fn judge_tenant_signature(profile: &Profile, output: &mail_auth::DkimOutput<'_>)
         .unwrap_or_else(|| "unknown signer".into());
     match output.result() {
         DkimResult::TempError(error) => Some(Outcome::refuse(
-            "dkim.temperror",
+            Rule::DkimTemperror,
             451,
             "4.4.3",
             format!("Temporary DNS failure verifying the DKIM signature ({who}): {error}; please try again later"),
@@ -361,7 +361,7 @@ fn judge_tenant_signature(profile: &Profile, output: &mail_auth::DkimOutput<'_>)
             if profile.dkim.on_broken == AuthAction::Refuse =>
         {
             Some(Outcome::refuse(
-                "dkim.broken",
+                Rule::DkimBroken,
                 550,
                 "5.7.1",
                 format!("The message's DKIM signature ({who}) does not verify: {error}"),
@@ -383,7 +383,7 @@ fn judge_dmarc(
     let temporary = |r: &DmarcResult| matches!(r, DmarcResult::TempError(_));
     if temporary(dmarc.spf_result()) || temporary(dmarc.dkim_result()) {
         return Some(Outcome::refuse(
-            "dmarc.temperror",
+            Rule::DmarcTemperror,
             451,
             "4.4.3",
             format!("Temporary DNS failure evaluating DMARC for {from}, please try again later"),
@@ -427,7 +427,7 @@ fn judge_dmarc(
         },
     };
     Some(Outcome::refuse(
-        "dmarc.policy",
+        Rule::DmarcPolicy,
         550,
         "5.7.1",
         format!("DMARC policy of {from} is p={policy} and this message would fail it: {spf_reason}; {dkim_reason}"),

@@ -1,113 +1,48 @@
-//! The engine: the ordered checks of each stage, the profiles, the store. Decisions are logged
-//! (`rule`, `verdict`, `code`) and refusals recorded in the tenant's audit log (no message body);
-//! violations become events that drive the escalation ladder.
+//! The engine runs the ordered checks of each stage with the tenant's profile and the store.
+//! Decisions are logged (`rule`, `verdict`, `code`) and refusals recorded in the tenant's audit
+//! log (no message body); violations become events that drive the escalation ladder. What a
+//! check is lives in `stage`, the profile set in `profiles`, an accepted message's bookkeeping
+//! in `acceptance`.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::acceptance::PendingAcceptance;
 use super::authentication::{self, Seal};
-use super::checks::{self, Charges, DataFacts};
+use super::checks::{self, DataFacts};
 use super::escalation;
 use super::profile::Profile;
-use super::{CheckError, DataContext, MailContext, RcptContext, Verdict};
+use super::profiles::Profiles;
+pub(crate) use super::stage::key;
+// What a check is lives in `stage`; the checks import it from here as before.
+pub use super::stage::{AtData, AtMail, AtRcpt, Check, CheckFuture, DataStage, Env};
+use super::{CheckError, DataContext, MailContext, RcptContext, Rule, Verdict};
 use crate::auth::Authenticator;
 use crate::queue::now_ms;
-use crate::smtp::reply;
-use crate::store::{AuditRecord, Key, RateStore};
+use crate::store::{AuditRecord, RateStore};
 use crate::tenant::{Tenant, TenantDirectory};
-
-/// A boxed check future.
-pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<Verdict, CheckError>> + Send + 'a>>;
-
-/// What every check may use: the store, the tenant's profile, the time of the decision.
-pub struct Env<'a> {
-    pub store: &'a dyn RateStore,
-    pub profile: &'a Profile,
-    pub now: u64,
-}
-
-/// A policy check: a rule id and a verdict, run at one SMTP stage (`S`: [`AtMail`], [`AtRcpt`]
-/// or [`AtData`]) on what that stage knows. Errors never let mail through (`decide`).
-pub trait Check<S: Stage>: Send + Sync {
-    fn rule(&self) -> &'static str;
-    fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a S::Context<'a>) -> CheckFuture<'a>;
-}
-
-/// An SMTP stage checks run at, and what a check reads there.
-pub trait Stage {
-    type Context<'a>;
-}
-
-/// MAIL FROM: the tenant and the envelope sender.
-pub enum AtMail {}
-/// RCPT TO: one more recipient.
-pub enum AtRcpt {}
-/// After DATA: the whole message, and the facts the DATA checks share.
-pub enum AtData {}
-
-impl Stage for AtMail {
-    type Context<'a> = MailContext<'a>;
-}
-
-impl Stage for AtRcpt {
-    type Context<'a> = RcptContext<'a>;
-}
-
-impl Stage for AtData {
-    type Context<'a> = DataStage<'a>;
-}
-
-/// What a check after DATA reads: the message, and the facts computed once for all checks.
-pub struct DataStage<'a> {
-    pub message: &'a DataContext<'a>,
-    pub facts: &'a DataFacts,
-}
+use crate::wire::reply;
 
 /// The decision on a received message: the verdict, and for an accepted message what the
-/// gateway adds to it.
+/// gateway adds to it and the bookkeeping that waits for it to be queued.
 #[derive(Debug)]
-pub struct DataDecision {
+pub struct DataDecision<'a> {
     pub verdict: Verdict,
     pub seal: Seal,
-    /// The counters charged for an accepted message: [`Engine::release`] takes them back if
-    /// it cannot be queued.
-    pub charges: Charges,
-    /// The campaign the message was counted in, when the checks looked it up (for the audit
-    /// record of the acceptance).
+    /// The campaign the message was counted in, when the checks looked it up (the audit record
+    /// of the acceptance names it).
     pub campaign: Option<String>,
-}
-
-/// What the audit record of an accepted message names besides its tenant.
-pub struct Accepted<'a> {
-    pub queue_id: &'a str,
-    pub recipients: usize,
-    pub message_id: Option<&'a str>,
-    pub campaign: Option<&'a str>,
-}
-
-/// Whether a refusal at DATA is a violation that feeds the escalation ladder. A suppressed
-/// recipient is not (one stale address on a list is routine, and the refusal already protects
-/// the receiver); refusals that enforce a block already in place are not new violations.
-fn is_violation(rule: &str) -> bool {
-    !rule.starts_with("block.") && rule != "suppression.hard_bounce"
-}
-
-/// The profiles by name, and how many times they were replaced: outcomes reused across
-/// messages are kept per generation, so a reload takes effect with the next message.
-struct ProfileSet {
-    generation: u64,
-    by_name: HashMap<String, Arc<Profile>>,
+    /// For an accepted message (`Continue` or `Accept`): commit it once the message is queued,
+    /// abandon (or drop) it if it is not.
+    pub pending: Option<PendingAcceptance<'a>>,
 }
 
 /// The policy engine.
 pub struct Engine {
     store: Arc<dyn RateStore>,
     /// Replaced as a whole on reload (SIGHUP); sessions keep the profile they started a check with.
-    profiles: std::sync::RwLock<ProfileSet>,
-    default_profile: Arc<Profile>,
+    profiles: Profiles,
     tenants: Option<Arc<TenantDirectory>>,
     /// SPF/DKIM/DMARC; without it (offline dry runs) the authentication stage is skipped.
     auth: Option<Arc<Authenticator>>,
@@ -127,11 +62,7 @@ impl Engine {
     pub fn new(store: Arc<dyn RateStore>, profiles: HashMap<String, Arc<Profile>>, default: Arc<Profile>) -> Engine {
         Engine {
             store,
-            profiles: std::sync::RwLock::new(ProfileSet {
-                generation: 0,
-                by_name: profiles,
-            }),
-            default_profile: default,
+            profiles: Profiles::new(profiles, default),
             tenants: None,
             auth: None,
             unsigned: authentication::UnsignedOutcomes::default(),
@@ -164,7 +95,7 @@ impl Engine {
         self
     }
 
-    fn now(&self) -> u64 {
+    pub(super) fn now(&self) -> u64 {
         self.clock
             .as_ref()
             .map_or_else(now_ms, |clock| clock.load(Ordering::Relaxed))
@@ -197,47 +128,12 @@ impl Engine {
 
     /// [`Engine::profile_for`] and the generation of the profile set it came from, read together.
     fn versioned_profile_for(&self, tenant: &Tenant) -> (u64, Arc<Profile>) {
-        let (generation, base) = {
-            let profiles = self.profiles.read().unwrap_or_else(|p| p.into_inner());
-            let base = profiles
-                .by_name
-                .get(&tenant.profile)
-                .or_else(|| profiles.by_name.get("default"))
-                .cloned()
-                .unwrap_or_else(|| self.default_profile.clone());
-            (profiles.generation, base)
-        };
-        (generation, self.with_limits(tenant, base))
-    }
-
-    /// `base` with the tenant's single-limit overrides applied.
-    fn with_limits(&self, tenant: &Tenant, base: Arc<Profile>) -> Arc<Profile> {
-        let limits = &tenant.limits;
-        if *limits == crate::config::TenantLimits::default() {
-            return base;
-        }
-        let mut profile = (*base).clone();
-        let quotas = &mut profile.quotas;
-        for (slot, value) in [
-            (&mut quotas.messages_per_hour, limits.messages_per_hour),
-            (&mut quotas.messages_per_day, limits.messages_per_day),
-            (&mut quotas.recipients_per_hour, limits.recipients_per_hour),
-            (&mut quotas.recipients_per_day, limits.recipients_per_day),
-            (&mut profile.bulk.max_recipients, limits.bulk_max_recipients),
-            (&mut profile.mail_bomb.max_messages, limits.mail_bomb_max_messages),
-        ] {
-            if let Some(value) = value {
-                *slot = value;
-            }
-        }
-        Arc::new(profile)
+        self.profiles.versioned_for(tenant)
     }
 
     /// Replaces the profiles (policy reload). Sessions in flight are not interrupted.
     pub fn replace_profiles(&self, profiles: HashMap<String, Arc<Profile>>) {
-        let mut current = self.profiles.write().unwrap_or_else(|p| p.into_inner());
-        current.generation += 1;
-        current.by_name = profiles;
+        self.profiles.replace(profiles);
     }
 
     pub async fn on_mail(&self, ctx: &MailContext<'_>) -> Verdict {
@@ -292,8 +188,8 @@ impl Engine {
 
     /// The message checks, then (when they all pass) the authentication stage. The counters the
     /// checks charged are taken back when the message is not accepted here; when it is, the
-    /// decision carries them for [`Engine::release`] in case it cannot be queued.
-    pub async fn on_data(&self, ctx: &DataContext<'_>) -> DataDecision {
+    /// decision's [`PendingAcceptance`] holds them until the message is queued or not.
+    pub async fn on_data(&self, ctx: &DataContext<'_>) -> DataDecision<'_> {
         let (generation, profile) = self.versioned_profile_for(ctx.tenant);
         let env = Env {
             store: self.store.as_ref(),
@@ -311,15 +207,23 @@ impl Engine {
             return DataDecision {
                 verdict,
                 seal: Seal::default(),
-                charges: Charges::default(),
                 campaign,
+                pending: None,
             };
         }
+        let pending = PendingAcceptance::new(
+            self,
+            ctx.tenant.id.clone(),
+            profile.clone(),
+            ctx.recipients.len(),
+            campaign.clone(),
+            charges,
+        );
         DataDecision {
             verdict,
             seal,
-            charges,
             campaign,
+            pending: Some(pending),
         }
     }
 
@@ -338,11 +242,6 @@ impl Engine {
         facts.campaign(&env, ctx).await.map(str::to_string)
     }
 
-    /// Takes back the counter charges of a message that passed the checks but was not queued.
-    pub async fn release(&self, charges: Charges) {
-        charges.release(self.store.as_ref()).await;
-    }
-
     async fn judge_data(
         &self,
         env: &Env<'_>,
@@ -358,8 +257,8 @@ impl Engine {
                 })
                 .await;
             if verdict != Verdict::Continue {
-                let rule = verdict.reply().and_then(|r| r.rule).unwrap_or(check.rule());
-                if matches!(verdict, Verdict::Reject(_)) && is_violation(rule) {
+                let rule = verdict.reply().and_then(|r| r.rule()).unwrap_or(check.rule());
+                if matches!(verdict, Verdict::Reject(_)) && rule.is_violation() {
                     // The event is per campaign: a check that refused before the campaign was
                     // looked up (headers, attachments) looks it up now, so two different forged
                     // mailings are two incidents and one mailing resent is one.
@@ -394,44 +293,6 @@ impl Engine {
         (verdict, outcome.seal)
     }
 
-    /// After the message is queued: charge the volume quotas and audit the acceptance.
-    pub async fn on_accepted(&self, tenant: &Tenant, accepted: &Accepted<'_>) {
-        self.charge_accepted(tenant, accepted.recipients, accepted.queue_id)
-            .await;
-        self.audit_accepted(tenant, accepted).await;
-    }
-
-    /// Charges the volume quotas of a queued message. The session does this before its `250`,
-    /// so a client that waits for the reply never sees its next message checked against stale
-    /// counts (only messages in flight at the same time may overshoot a quota).
-    pub async fn charge_accepted(&self, tenant: &Tenant, recipients: usize, queue_id: &str) {
-        let profile = self.profile_for(tenant);
-        let keys = checks::quota_keys(&tenant.id, recipients as u64, &profile);
-        if let Err(error) = self.store.counter_add_many(&keys, self.now()).await {
-            // The message is already safely queued; a lost charge is logged, never a lost mail.
-            tracing::error!(tenant = %tenant.id, queue_id, %error, "charging quotas after accept failed");
-        }
-    }
-
-    /// Records the acceptance in the tenant's audit log (after the `250`).
-    pub async fn audit_accepted(&self, tenant: &Tenant, accepted: &Accepted<'_>) {
-        let record = AuditRecord {
-            at: self.now(),
-            actor: "policy".into(),
-            action: "accept".into(),
-            target: accepted.queue_id.into(),
-            reason: String::new(),
-            detail: serde_json::json!({
-                "recipients": accepted.recipients,
-                "message_id": accepted.message_id,
-                "campaign": accepted.campaign,
-            }),
-        };
-        if let Err(error) = self.store.audit_append(&tenant.id, &record).await {
-            tracing::error!(tenant = %tenant.id, queue_id = accepted.queue_id, %error, "audit of an accepted message failed");
-        }
-    }
-
     /// A permanent refusal at MAIL FROM for a sender domain the tenant does not own is a
     /// violation like a refused message: one event per rule and window (there is no campaign
     /// yet). Deferrals (quotas) never are.
@@ -439,8 +300,8 @@ impl Engine {
         let Verdict::Reject(reply) = verdict else {
             return;
         };
-        if let Some(rule @ "sender.domain") = reply.rule {
-            escalation::record_violation(env, self.tenants.as_deref(), tenant, rule, "-").await;
+        if reply.rule() == Some(Rule::SenderDomain) {
+            escalation::record_violation(env, self.tenants.as_deref(), tenant, Rule::SenderDomain, "-").await;
         }
     }
 
@@ -449,36 +310,36 @@ impl Engine {
     async fn decide(
         &self,
         env: &Env<'_>,
-        rule: &'static str,
+        rule: Rule,
         tenant: &Tenant,
         result: Result<Verdict, CheckError>,
         detail: impl FnOnce() -> serde_json::Value,
     ) -> Verdict {
         let verdict = match result {
             Ok(verdict) => verdict,
-            Err(error) if env.profile.on_error.disconnect.iter().any(|r| r == rule) => {
-                tracing::warn!(rule, tenant = %tenant.id, %error, "check failed; closing the session");
+            Err(error) if env.profile.on_error.disconnect.iter().any(|r| r == rule.as_str()) => {
+                tracing::warn!(rule = rule.as_str(), tenant = %tenant.id, %error, "check failed; closing the session");
                 Verdict::Disconnect(reply::check_failed_disconnect(rule))
             }
             Err(error) => {
-                tracing::warn!(rule, tenant = %tenant.id, %error, "check failed; deferring");
+                tracing::warn!(rule = rule.as_str(), tenant = %tenant.id, %error, "check failed; deferring");
                 Verdict::Defer(reply::check_failed(rule))
             }
         };
         if let Some(reply) = verdict.reply() {
             // The refusal's own rule id (`quota.messages_per_hour`), not its check's group.
-            let rule = reply.rule.unwrap_or(rule);
-            tracing::info!(rule, tenant = %tenant.id, verdict = verdict.name(), code = %reply.summary(), "policy verdict");
+            let rule = reply.rule().unwrap_or(rule);
+            tracing::info!(rule = rule.as_str(), tenant = %tenant.id, verdict = verdict.name(), code = %reply.summary(), "policy verdict");
             let record = AuditRecord {
                 at: self.now(),
                 actor: "policy".into(),
                 action: verdict.name().into(),
-                target: rule.into(),
+                target: rule.as_str().into(),
                 reason: reply.summary(),
                 detail: detail(),
             };
             if let Err(error) = self.store.audit_append(&tenant.id, &record).await {
-                tracing::error!(rule, tenant = %tenant.id, %error, "audit write failed");
+                tracing::error!(rule = rule.as_str(), tenant = %tenant.id, %error, "audit write failed");
             }
         }
         verdict
@@ -496,11 +357,6 @@ fn message_detail(ctx: &DataContext<'_>, facts: &DataFacts) -> serde_json::Value
     })
 }
 
-/// A store key for a tenant-scoped counter.
-pub(crate) fn key(kind: &str, tenant: &str) -> Key {
-    Key::new(kind, tenant)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,9 +367,9 @@ mod tests {
         let store = crate::store::open_store(&Default::default(), dir.path()).await.unwrap();
         let profile = Arc::new(Profile::default());
         let engine = Engine::new(store, HashMap::new(), profile);
-        let rules: Vec<&str> = (engine.mail.iter().map(|c| c.rule()))
-            .chain(engine.rcpt.iter().map(|c| c.rule()))
-            .chain(engine.data.iter().map(|c| c.rule()))
+        let rules: Vec<&str> = (engine.mail.iter().map(|c| c.rule().as_str()))
+            .chain(engine.rcpt.iter().map(|c| c.rule().as_str()))
+            .chain(engine.data.iter().map(|c| c.rule().as_str()))
             .collect();
         let mut sorted = rules.clone();
         sorted.sort_unstable();

@@ -27,9 +27,11 @@ pub async fn record_violation(
     env: &Env<'_>,
     tenants: Option<&TenantDirectory>,
     tenant: &Tenant,
-    rule: &str,
+    rule: crate::policy::Rule,
     campaign: &str,
 ) {
+    // The store keys, the event and the logs carry the rule's id.
+    let rule = rule.as_str();
     let once = crate::store::Key::new("violation.once", &tenant.id)
         .part(rule)
         .part(campaign);

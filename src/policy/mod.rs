@@ -6,14 +6,19 @@
 //!
 //! Parts: `profile` (the policy files), `recipient` (counting identity), `inspect` (what the
 //! DATA checks read in a message, pure; the message itself is parsed once by `crate::message`),
-//! `verdict`, and with the `server` feature the `engine`, the `checks` (one per file),
-//! `authentication` (SPF/DKIM/DMARC and the fields the gateway adds) and `escalation`.
+//! `verdict`, and with the `server` feature the `engine` (the runner), `stage` (what a check is
+//! and what each SMTP stage lets it read), `profiles` (the profile set and tenant overrides),
+//! `acceptance` (an accepted message's bookkeeping until it is queued), the `checks` (one per
+//! file), `authentication` (SPF/DKIM/DMARC and the fields the gateway adds) and `escalation`.
 
 pub mod inspect;
 pub mod profile;
 pub mod recipient;
+pub use crate::wire::rule;
 mod verdict;
 
+#[cfg(feature = "server")]
+mod acceptance;
 #[cfg(feature = "server")]
 mod authentication;
 #[cfg(feature = "server")]
@@ -22,17 +27,24 @@ mod checks;
 mod engine;
 #[cfg(feature = "server")]
 pub(crate) mod escalation;
+#[cfg(feature = "server")]
+mod profiles;
+#[cfg(feature = "server")]
+mod stage;
 
 use std::net::IpAddr;
 
+pub use crate::wire::Rule;
+#[cfg(feature = "server")]
+pub use acceptance::PendingAcceptance;
 #[cfg(feature = "server")]
 pub use authentication::Seal;
 #[cfg(feature = "server")]
-pub use engine::{Accepted, DataDecision, Engine, Env};
+pub use engine::{DataDecision, Engine, Env};
 pub use verdict::{CheckError, Verdict};
 
-use crate::smtp::command::Path;
 use crate::tenant::Tenant;
+use crate::wire::Path;
 
 /// What the checks at MAIL FROM see.
 pub struct MailContext<'a> {

@@ -1,7 +1,7 @@
 //! The small set of decisions a check can make (after Postfix's policy protocol and KumoMTA's
 //! `Result<Result<T, Reject>, Error>`).
 
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
 
 /// A policy decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,17 @@ impl Verdict {
     }
 }
 
-/// Infrastructure failing inside a check (store, DNS, ...). Never a reason to accept.
+/// Infrastructure failing inside a check: the rate store, DNS, or DKIM signing. Never a reason to
+/// accept. (Without the `server` feature there is no infrastructure, and no variant.)
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct CheckError(pub String);
+pub enum CheckError {
+    #[cfg(feature = "server")]
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[cfg(feature = "server")]
+    #[error("dns: {0}")]
+    Dns(#[from] crate::dns::DnsError),
+    #[cfg(feature = "server")]
+    #[error("signing: {0}")]
+    Signing(#[from] mail_auth::Error),
+}

@@ -8,20 +8,22 @@ use std::time::Duration;
 
 use mail_send::Credentials;
 use mail_send::SmtpClient;
-use smtp_proto::{EhloResponse, Response, EXT_8BIT_MIME, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS};
+use smtp_proto::{EhloResponse, EXT_8BIT_MIME, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::tls::Connectors;
 use crate::config::OutboundTls;
 use crate::queue::MailParams;
 use crate::relay::envelope::{self, Content, Offered};
+use crate::relay::response::{Reason, Response};
 
-/// What the next hop said about one recipient.
+/// What happened to one recipient: the next hop's reply as parsed, or (for a failure) our own
+/// reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Delivered(String),
-    Temporary(String),
-    Permanent(String),
+    Delivered(Response),
+    Temporary(Reason),
+    Permanent(Reason),
 }
 
 /// One transaction to deliver.
@@ -81,21 +83,12 @@ impl SessionFailure {
             reason: reason.into(),
         }
     }
-    fn from_reply(stage: &str, response: &Response<String>) -> Self {
+    fn from_reply(stage: &str, response: &smtp_proto::Response<String>) -> Self {
         SessionFailure {
             permanent: response.code >= 500,
             unsupported: false,
-            reason: format!("{stage}: {}", render(response)),
+            reason: format!("{stage}: {}", Response::from_hop(response)),
         }
-    }
-}
-
-fn render(response: &Response<String>) -> String {
-    let [a, b, c] = response.esc;
-    if a == 0 {
-        format!("{} {}", response.code, response.message.trim())
-    } else {
-        format!("{} {a}.{b}.{c} {}", response.code, response.message.trim())
     }
 }
 
@@ -292,7 +285,7 @@ pub async fn transact(
             .refused
             .into_iter()
             .flatten()
-            .map(|r| Outcome::Permanent(r.summary()))
+            .map(|r| Outcome::Permanent(Response::from_reply(&r).into()))
             .collect());
     }
     let client = &mut connection.client;
@@ -306,17 +299,18 @@ pub async fn transact(
     let mut accepted = 0usize;
     for (recipient, refused) in tx.recipients.iter().zip(plan.refused) {
         if let Some(reason) = refused {
-            outcomes.push(Outcome::Permanent(reason.summary()));
+            outcomes.push(Outcome::Permanent(Response::from_reply(&reason).into()));
             continue;
         }
         let response = command(client, format!("RCPT TO:<{recipient}>\r\n"), "RCPT").await?;
+        let reply = Response::from_hop(&response);
         outcomes.push(match response.code {
             250 | 251 => {
                 accepted += 1;
-                Outcome::Delivered(render(&response))
+                Outcome::Delivered(reply)
             }
-            code if code >= 500 => Outcome::Permanent(render(&response)),
-            _ => Outcome::Temporary(render(&response)),
+            code if code >= 500 => Outcome::Permanent(reply.into()),
+            _ => Outcome::Temporary(reply.into()),
         });
     }
     if accepted == 0 {
@@ -337,13 +331,13 @@ pub async fn transact(
     .await
     .map_err(|_| SessionFailure::temporary("end of data: timeout"))?
     .map_err(|e| io_failure("end of data", e))?;
-    let text = render(&final_reply);
+    let reply = Response::from_hop(&final_reply);
     Ok(outcomes
         .into_iter()
         .map(|outcome| match outcome {
-            Outcome::Delivered(_) if final_reply.code == 250 => Outcome::Delivered(text.clone()),
-            Outcome::Delivered(_) if final_reply.code >= 500 => Outcome::Permanent(text.clone()),
-            Outcome::Delivered(_) => Outcome::Temporary(text.clone()),
+            Outcome::Delivered(_) if final_reply.code == 250 => Outcome::Delivered(reply.clone()),
+            Outcome::Delivered(_) if final_reply.code >= 500 => Outcome::Permanent(reply.clone().into()),
+            Outcome::Delivered(_) => Outcome::Temporary(reply.clone().into()),
             other => other,
         })
         .collect())
@@ -353,7 +347,7 @@ async fn command<T: AsyncRead + AsyncWrite + Unpin>(
     client: &mut SmtpClient<T>,
     line: String,
     stage: &str,
-) -> Result<Response<String>, SessionFailure> {
+) -> Result<smtp_proto::Response<String>, SessionFailure> {
     client.cmd(line.as_bytes()).await.map_err(|e| io_failure(stage, e))
 }
 

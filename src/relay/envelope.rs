@@ -178,7 +178,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plan.mail_from, "MAIL FROM:<a@b.example> BODY=8BITMIME SIZE=5\r\n");
-        let refused: Vec<Option<&str>> = plan.refused.iter().map(|r| r.as_ref().map(|r| r.status)).collect();
+        let refused: Vec<Option<&str>> = plan.refused.iter().map(|r| r.as_ref().map(|r| r.status())).collect();
         assert_eq!(refused, vec![None, Some("5.6.7"), Some("5.6.7")]);
         let sender = super::plan(
             "jörg@b.example",
@@ -194,7 +194,7 @@ mod tests {
             eight_bit_header: true,
         };
         let utf8_header = super::plan("a@b.example", &rcpts(&["c@d.example"]), UTF8, header, hop, 5);
-        assert_eq!(utf8_header.unwrap_err().status, "5.6.7");
+        assert_eq!(utf8_header.unwrap_err().status(), "5.6.7");
     }
 
     #[test]

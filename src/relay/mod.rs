@@ -10,6 +10,7 @@ mod dsn;
 mod envelope;
 pub mod mta_sts;
 mod pool;
+pub mod response;
 pub mod route;
 pub mod tls;
 mod tls_policy;
@@ -24,6 +25,7 @@ use crate::config::Config;
 use crate::dns::Dns;
 use crate::queue::{now_ms, Queue, QueueEntry, QueueError, RecipientStatus};
 use client::{HopSettings, Outcome, Transaction};
+use response::{EnhancedStatus, Reason, Response};
 use route::RouteError;
 
 /// Why the relay could not start.
@@ -126,16 +128,17 @@ impl Relay {
             for (index, outcome) in indexes.into_iter().zip(outcomes) {
                 let recipient = &mut entry.recipients[index];
                 let (status, reply, label) = match outcome {
-                    Outcome::Delivered(reply) => (RecipientStatus::Delivered, reply, "delivered"),
-                    Outcome::Temporary(reply) => (RecipientStatus::Pending, reply, "deferred"),
-                    Outcome::Permanent(reply) => (RecipientStatus::Failed, reply, "failed"),
+                    Outcome::Delivered(reply) => (RecipientStatus::Delivered, Reason::Response(reply), "delivered"),
+                    Outcome::Temporary(reason) => (RecipientStatus::Pending, reason, "deferred"),
+                    Outcome::Permanent(reason) => (RecipientStatus::Failed, reason, "failed"),
                 };
                 tracing::info!(queue_id = %entry.id, tenant = %entry.tenant, recipient = %recipient.address, outcome = label, reply = %reply, attempt = entry.attempts + 1, "delivery attempt");
-                if status == RecipientStatus::Failed && is_hard_bounce(&reply) {
-                    self.suppress(&entry.tenant, &recipient.address, &reply).await;
+                let reply_text = reply.to_string();
+                if status == RecipientStatus::Failed && reply.is_hard_bounce() {
+                    self.suppress(&entry.tenant, &recipient.address, &reply_text).await;
                 }
                 recipient.status = status;
-                recipient.last_reply = Some(reply);
+                recipient.last_reply = Some(reply_text);
             }
         }
         entry.attempts += 1;
@@ -144,17 +147,20 @@ impl Relay {
 
     async fn deliver_group(&self, entry: &QueueEntry, body: &[u8], domain: &str, indexes: &[usize]) -> Vec<Outcome> {
         let recipients: Vec<String> = indexes.iter().map(|&i| entry.recipients[i].address.clone()).collect();
-        let all = |make: fn(String) -> Outcome, reason: String| {
+        let all = |make: fn(Reason) -> Outcome, reason: Reason| {
             recipients.iter().map(|_| make(reason.clone())).collect::<Vec<_>>()
         };
         let limit = self.destination(&route::destination_key(&self.config.relay, domain));
         let Ok(_permit) = limit.acquire_owned().await else {
-            return all(Outcome::Temporary, "451 4.3.0 relay shutting down".into());
+            return all(
+                Outcome::Temporary,
+                Response::new(451, Some(EnhancedStatus::new(4, 3, 0)), "relay shutting down").into(),
+            );
         };
         let hops = match route::route(&self.config.relay, &self.dns, domain).await {
             Ok(hops) => hops,
             Err(RouteError::Temporary(reason)) => return all(Outcome::Temporary, reason),
-            Err(RouteError::Permanent(reason)) => return all(Outcome::Permanent, reason),
+            Err(RouteError::Permanent(reply)) => return all(Outcome::Permanent, reply.into()),
         };
         let policies = tls_policy::Policies {
             configured: self.config.relay.starttls,
@@ -164,7 +170,7 @@ impl Relay {
         };
         let hops = match tls_policy::plan(&policies, domain, hops, &entry.id).await {
             Ok(hops) => hops,
-            Err(reason) => return all(Outcome::Temporary, reason),
+            Err(reason) => return all(Outcome::Temporary, Reason::Local(reason)),
         };
         let relay = &self.config.relay;
         let helo = relay
@@ -185,7 +191,11 @@ impl Relay {
             params: entry.mail_params(),
             content: envelope::Content::of(entry.trace.as_bytes(), body),
         };
-        let mut last_failure = String::from("451 4.4.1 no next hop reachable");
+        let mut last_failure = Reason::Response(Response::new(
+            451,
+            Some(EnhancedStatus::new(4, 4, 1)),
+            "no next hop reachable",
+        ));
         let (mut unsupported, mut temporary_failure) = (None, false);
         for (hop, tls) in hops {
             let settings = HopSettings {
@@ -202,7 +212,7 @@ impl Relay {
             for address in &hop.addresses {
                 match self.deliver_to(*address, &settings, &tx).await {
                     Ok(outcomes) => return outcomes,
-                    Err(failure) if failure.permanent => return all(Outcome::Permanent, failure.reason),
+                    Err(failure) if failure.permanent => return all(Outcome::Permanent, Reason::Local(failure.reason)),
                     Err(failure) if failure.unsupported => {
                         tracing::info!(queue_id = %entry.id, hop = %hop.name, %address, reason = %failure.reason, "next hop cannot take the message; trying the next");
                         unsupported = Some(failure.reason);
@@ -212,7 +222,7 @@ impl Relay {
                     Err(failure) => {
                         tracing::info!(queue_id = %entry.id, hop = %hop.name, %address, reason = %failure.reason, "next hop failed");
                         temporary_failure = true;
-                        last_failure = failure.reason;
+                        last_failure = Reason::Local(failure.reason);
                     }
                 }
             }
@@ -220,7 +230,7 @@ impl Relay {
         // Every host that answered lacks what the message needs: it can never be delivered
         // there. If some host could not be reached, it may yet take the message: retry.
         match unsupported {
-            Some(reason) if !temporary_failure => all(Outcome::Permanent, reason),
+            Some(reason) if !temporary_failure => all(Outcome::Permanent, Reason::Local(reason)),
             _ => all(Outcome::Temporary, last_failure),
         }
     }
@@ -326,11 +336,4 @@ impl Relay {
             .or_insert_with(|| Arc::new(Semaphore::new(self.config.relay.per_destination_concurrency)))
             .clone()
     }
-}
-
-/// A permanent failure that says the mailbox does not exist or is unusable (RFC 3463 5.1.x,
-/// 5.2.1), as opposed to a policy or content refusal.
-fn is_hard_bounce(reply: &str) -> bool {
-    let status = reply.split_whitespace().nth(1).unwrap_or("");
-    status.starts_with("5.1.") || status == "5.2.1"
 }

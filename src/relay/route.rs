@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use super::response::{EnhancedStatus, Reason, Response};
 use crate::config::{RelayConfig, RelayMode};
 use crate::dns::{Dns, DnsError};
 
@@ -17,8 +18,8 @@ pub struct Hop {
 /// Why no hop could be found.
 #[derive(Debug, Clone)]
 pub enum RouteError {
-    Temporary(String),
-    Permanent(String),
+    Temporary(Reason),
+    Permanent(Response),
 }
 
 /// The key per-destination concurrency is counted under.
@@ -52,8 +53,10 @@ pub async fn route(config: &RelayConfig, dns: &Dns, domain: &str) -> Result<Vec<
                             addresses: ips.into_iter().map(|ip| SocketAddr::new(ip, config.mx_port)).collect(),
                             implicit_tls: false,
                         }]),
-                        Err(DnsError::NotFound { .. }) => Err(RouteError::Permanent(format!(
-                            "550 5.1.2 Domain {domain} has no MX or address records"
+                        Err(DnsError::NotFound { .. }) => Err(RouteError::Permanent(Response::new(
+                            550,
+                            Some(EnhancedStatus::new(5, 1, 2)),
+                            format!("Domain {domain} has no MX or address records"),
                         ))),
                         Err(other) => Err(temporary(&other)),
                     };
@@ -61,8 +64,10 @@ pub async fn route(config: &RelayConfig, dns: &Dns, domain: &str) -> Result<Vec<
                 Err(other) => return Err(temporary(&other)),
             };
             if hosts.len() == 1 && hosts[0].host.is_empty() {
-                return Err(RouteError::Permanent(format!(
-                    "556 5.1.10 Domain {domain} accepts no mail (null MX)"
+                return Err(RouteError::Permanent(Response::new(
+                    556,
+                    Some(EnhancedStatus::new(5, 1, 10)),
+                    format!("Domain {domain} accepts no mail (null MX)"),
                 )));
             }
             let mut hops = Vec::new();
@@ -80,7 +85,7 @@ pub async fn route(config: &RelayConfig, dns: &Dns, domain: &str) -> Result<Vec<
             if hops.is_empty() {
                 return Err(match last_error {
                     Some(error) => temporary(&error),
-                    None => RouteError::Temporary(format!("no usable MX host for {domain}")),
+                    None => RouteError::Temporary(Reason::Local(format!("no usable MX host for {domain}"))),
                 });
             }
             Ok(hops)
@@ -89,5 +94,9 @@ pub async fn route(config: &RelayConfig, dns: &Dns, domain: &str) -> Result<Vec<
 }
 
 fn temporary(error: &DnsError) -> RouteError {
-    RouteError::Temporary(format!("451 4.4.3 {error}"))
+    RouteError::Temporary(Reason::Response(Response::new(
+        451,
+        Some(EnhancedStatus::new(4, 4, 3)),
+        error.to_string(),
+    )))
 }

@@ -25,38 +25,8 @@ pub enum Command {
     Auth { mechanism: String, initial: Option<String> },
 }
 
-/// An envelope address: `<>` (null) or `local@domain`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Path {
-    Null,
-    Mailbox { local: String, domain: String },
-}
-
-impl Path {
-    /// `local@domain`, or the empty string for the null path.
-    pub fn to_address(&self) -> String {
-        match self {
-            Path::Null => String::new(),
-            Path::Mailbox { local, domain } => format!("{local}@{domain}"),
-        }
-    }
-
-    /// True when neither the local part nor the domain holds non-ASCII characters: such an
-    /// address needs `SMTPUTF8` (RFC 6531).
-    pub fn is_ascii(&self) -> bool {
-        match self {
-            Path::Null => true,
-            Path::Mailbox { local, domain } => local.is_ascii() && domain.is_ascii(),
-        }
-    }
-
-    pub fn domain(&self) -> Option<&str> {
-        match self {
-            Path::Null => None,
-            Path::Mailbox { domain, .. } => Some(domain),
-        }
-    }
-}
+/// The envelope address type lives with the other values the session and the policy share.
+pub use crate::wire::Path;
 
 /// An ESMTP parameter `KEYWORD[=value]`; the keyword is upper-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]

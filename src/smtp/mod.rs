@@ -8,7 +8,8 @@ pub mod command;
 pub mod data;
 #[cfg(feature = "server")]
 pub mod listener;
-pub mod reply;
+/// The reply catalogue (in the `wire` leaf module, shared with the policy checks).
+pub use crate::wire::reply;
 pub mod sasl;
 #[cfg(feature = "server")]
 pub mod session;

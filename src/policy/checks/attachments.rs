@@ -6,6 +6,7 @@
 
 use crate::policy::engine::{AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::inspect::attachments::inspect;
+use crate::policy::Rule;
 use crate::policy::Verdict;
 
 /// Messages larger than this are inspected as blocking work whatever their type.
@@ -14,8 +15,8 @@ const BLOCKING_ABOVE: usize = 256 * 1024;
 pub struct LetterBomb;
 
 impl Check<AtData> for LetterBomb {
-    fn rule(&self) -> &'static str {
-        "attachments.dangerous"
+    fn rule(&self) -> Rule {
+        Rule::AttachmentsDangerous
     }
 
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {

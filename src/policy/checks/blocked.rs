@@ -16,13 +16,14 @@
 use crate::message::{addresses_in_text, parse_mailboxes};
 use crate::policy::engine::{AtData, AtMail, Check, CheckFuture, DataStage, Env};
 use crate::policy::recipient::identity;
+use crate::policy::Rule;
 use crate::policy::{CheckError, MailContext, Verdict};
-use crate::smtp::command::Path;
-use crate::smtp::reply::Reply;
 use crate::store::BlockScope;
 use crate::tenant::Tenant;
+use crate::wire::reply::Reply;
+use crate::wire::Path;
 
-fn refusal(what: String, tenant: &Tenant, rule: &'static str) -> Verdict {
+fn refusal(what: String, tenant: &Tenant, rule: Rule) -> Verdict {
     let contact = tenant.contact.as_deref().unwrap_or("your provider's abuse desk");
     Verdict::Reject(Reply::refusal(
         554,
@@ -33,19 +34,14 @@ fn refusal(what: String, tenant: &Tenant, rule: &'static str) -> Verdict {
 }
 
 async fn is_blocked(env: &Env<'_>, tenant: &Tenant, scope: BlockScope, target: &str) -> Result<bool, CheckError> {
-    Ok(env
-        .store
-        .block_get(&tenant.id, scope, target)
-        .await
-        .map_err(super::store_error)?
-        .is_some())
+    Ok(env.store.block_get(&tenant.id, scope, target).await?.is_some())
 }
 
 pub struct BlockedSender;
 
 impl Check<AtMail> for BlockedSender {
-    fn rule(&self) -> &'static str {
-        "block.sender"
+    fn rule(&self) -> Rule {
+        Rule::BlockSender
     }
 
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a MailContext<'a>) -> CheckFuture<'a> {
@@ -58,7 +54,11 @@ impl Check<AtMail> for BlockedSender {
             }
             let address = identity(&ctx.sender.to_address(), true);
             if is_blocked(env, ctx.tenant, BlockScope::Sender, &address).await? {
-                return Ok(refusal(format!("Sender address {address}"), ctx.tenant, "block.sender"));
+                return Ok(refusal(
+                    format!("Sender address {address}"),
+                    ctx.tenant,
+                    Rule::BlockSender,
+                ));
             }
             Ok(Verdict::Continue)
         })
@@ -69,8 +69,8 @@ impl Check<AtMail> for BlockedSender {
 pub struct BlockedOriginator;
 
 impl Check<AtData> for BlockedOriginator {
-    fn rule(&self) -> &'static str {
-        "block.sender"
+    fn rule(&self) -> Rule {
+        Rule::BlockSender
     }
 
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
@@ -100,7 +100,7 @@ impl Check<AtData> for BlockedOriginator {
             }
             for address in originators {
                 if is_blocked(env, tenant, BlockScope::Sender, &address).await? {
-                    return Ok(refusal(format!("Sender address {address}"), tenant, "block.sender"));
+                    return Ok(refusal(format!("Sender address {address}"), tenant, Rule::BlockSender));
                 }
             }
             Ok(Verdict::Continue)
@@ -112,8 +112,8 @@ impl Check<AtData> for BlockedOriginator {
 pub struct BlockedCampaign;
 
 impl Check<AtData> for BlockedCampaign {
-    fn rule(&self) -> &'static str {
-        "block.campaign"
+    fn rule(&self) -> Rule {
+        Rule::BlockCampaign
     }
 
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
@@ -130,7 +130,7 @@ impl Check<AtData> for BlockedCampaign {
                     return Ok(refusal(
                         format!("This mailing (campaign {id})"),
                         tenant,
-                        "block.campaign",
+                        Rule::BlockCampaign,
                     ));
                 }
             }

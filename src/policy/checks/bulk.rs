@@ -5,8 +5,9 @@
 
 use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::recipient::identity;
+use crate::policy::Rule;
 use crate::policy::{DataContext, Verdict};
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
 
 use super::facts::{cap, window_text};
 
@@ -52,8 +53,8 @@ fn names(text: &str, recipient: &str, strip_subaddress: bool) -> bool {
 }
 
 impl Check<AtData> for Bulk {
-    fn rule(&self) -> &'static str {
-        "bulk.max_recipients"
+    fn rule(&self) -> Rule {
+        Rule::BulkMaxRecipients
     }
 
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
@@ -75,7 +76,7 @@ impl Check<AtData> for Bulk {
                 if !charge.admitted {
                     return Ok(Verdict::Reject(Reply::refusal(
                         550,
-                        "5.7.1", "bulk.max_recipients",
+                        "5.7.1", Rule::BulkMaxRecipients,
                         format!(
                             "Bulk mail: more than {} distinct recipients of one campaign within {} (campaign {}); register as a bulk sender",
                             rule.max_recipients,

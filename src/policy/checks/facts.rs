@@ -31,6 +31,11 @@ pub struct Charges {
 }
 
 impl Charges {
+    /// True when nothing was charged.
+    pub fn is_empty(&self) -> bool {
+        self.taken.is_empty()
+    }
+
     /// Takes every charge back. A store failure here is logged and leaves the charge (which can
     /// only make a limit trip earlier, never later).
     pub async fn release(self, store: &dyn RateStore) {
@@ -90,8 +95,7 @@ impl DataFacts {
         let charge = env
             .store
             .set_check_and_add(&key, member.as_bytes(), env.now, window, cap)
-            .await
-            .map_err(super::store_error)?;
+            .await?;
         if charge.admitted && !charge.already_member {
             self.note(Charge::Member {
                 key,
@@ -130,7 +134,7 @@ impl DataFacts {
                         &ctx.tenant.narrow_blocks.pinned_campaigns(),
                     )
                     .await
-                    .map_err(super::store_error)
+                    .map_err(CheckError::Store)
             })
             .await
             .map(|found| found.id.as_str())

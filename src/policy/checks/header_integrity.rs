@@ -4,13 +4,14 @@
 
 use crate::policy::engine::{AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::inspect::header_integrity::{inspect, inspect_ownership};
+use crate::policy::Rule;
 use crate::policy::Verdict;
 
 pub struct HeaderIntegrity;
 
 impl Check<AtData> for HeaderIntegrity {
-    fn rule(&self) -> &'static str {
-        "headers.integrity"
+    fn rule(&self) -> Rule {
+        Rule::HeadersIntegrity
     }
 
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {

@@ -3,16 +3,17 @@
 //! check-and-charge is atomic per key, so racing sessions cannot both take the last slot.
 
 use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
+use crate::policy::Rule;
 use crate::policy::Verdict;
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
 
 use super::facts::{cap, window_text, Charge};
 
 pub struct MailBomb;
 
 impl Check<AtData> for MailBomb {
-    fn rule(&self) -> &'static str {
-        "mail_bomb.max_messages"
+    fn rule(&self) -> Rule {
+        Rule::MailBombMaxMessages
     }
 
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
@@ -28,8 +29,7 @@ impl Check<AtData> for MailBomb {
                 let charge = env
                     .store
                     .events_check_and_add(&key, env.now, rule.window.get(), cap(rule.max_messages))
-                    .await
-                    .map_err(super::store_error)?;
+                    .await?;
                 if charge.admitted {
                     facts.note(Charge::Occurrence {
                         key,
@@ -39,7 +39,7 @@ impl Check<AtData> for MailBomb {
                     return Ok(Verdict::Reject(Reply::refusal(
                         550,
                         "5.7.1",
-                        "mail_bomb.max_messages",
+                        Rule::MailBombMaxMessages,
                         format!(
                             "Mail bomb: more than {} similar messages to {recipient} within {} (campaign {}){}",
                             rule.max_messages,

@@ -28,12 +28,6 @@ pub use suppressed::Suppressed;
 pub use tenant_state::TenantState;
 
 use super::{CheckError, Verdict};
-use crate::store::StoreError;
-
-/// Store failures inside a check are infrastructure errors (→ `451 4.3.0`).
-pub(super) fn store_error(error: StoreError) -> CheckError {
-    CheckError(format!("store: {error}"))
-}
 
 pub(super) fn ready<'a>(result: Result<Verdict, CheckError>) -> super::engine::CheckFuture<'a> {
     Box::pin(std::future::ready(result))

@@ -2,15 +2,16 @@
 //! subdomain of one, unless the profile's `[sender_domain] include_subdomains` is off). The null sender (bounces) is allowed here; its header From is checked on DATA.
 
 use crate::policy::engine::{AtMail, Check, CheckFuture, Env};
+use crate::policy::Rule;
 use crate::policy::{MailContext, Verdict};
-use crate::smtp::command::Path;
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
+use crate::wire::Path;
 
 pub struct SenderDomain;
 
 impl Check<AtMail> for SenderDomain {
-    fn rule(&self) -> &'static str {
-        "sender.domain"
+    fn rule(&self) -> Rule {
+        Rule::SenderDomain
     }
 
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a MailContext<'a>) -> CheckFuture<'a> {
@@ -19,7 +20,7 @@ impl Check<AtMail> for SenderDomain {
             Path::Mailbox { domain, .. } if !ctx.tenant.owns(domain, subdomains) => Verdict::Reject(Reply::refusal(
                 553,
                 "5.7.1",
-                "sender.domain",
+                Rule::SenderDomain,
                 format!("Sender domain {domain} is not one of your verified domains"),
             )),
             _ => Verdict::Continue,

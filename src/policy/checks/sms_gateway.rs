@@ -3,16 +3,17 @@
 //! in the bulk window.
 
 use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
+use crate::policy::Rule;
 use crate::policy::Verdict;
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
 
 use super::facts::cap;
 
 pub struct SmsGateway;
 
 impl Check<AtData> for SmsGateway {
-    fn rule(&self) -> &'static str {
-        "sms_gateway.bulk"
+    fn rule(&self) -> Rule {
+        Rule::SmsGatewayBulk
     }
 
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
@@ -41,7 +42,7 @@ impl Check<AtData> for SmsGateway {
                 if !charge.admitted {
                     return Ok(Verdict::Reject(Reply::refusal(
                         550,
-                        "5.7.1", "sms_gateway.bulk",
+                        "5.7.1", Rule::SmsGatewayBulk,
                         format!(
                             "Bulk mail to email-to-SMS gateways is not allowed (more than {} SMS recipients of one campaign)",
                             rule.max_recipients

@@ -16,8 +16,9 @@ use std::borrow::Cow;
 use crate::message::Headers;
 use crate::policy::engine::{AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::recipient::identity;
+use crate::policy::Rule;
 use crate::policy::Verdict;
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
 
 pub struct Suppressed;
 
@@ -36,8 +37,8 @@ pub fn is_bulk_mail(headers: &Headers) -> bool {
 }
 
 impl Check<AtData> for Suppressed {
-    fn rule(&self) -> &'static str {
-        "suppression.hard_bounce"
+    fn rule(&self) -> Rule {
+        Rule::SuppressionHardBounce
     }
 
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
@@ -58,12 +59,7 @@ impl Check<AtData> for Suppressed {
             };
             let mut suppressed = Vec::new();
             for mailbox in mailboxes.iter() {
-                if env
-                    .store
-                    .suppression_contains(&ctx.tenant.id, mailbox)
-                    .await
-                    .map_err(super::store_error)?
-                {
+                if env.store.suppression_contains(&ctx.tenant.id, mailbox).await? {
                     suppressed.push(mailbox.as_str());
                 }
             }
@@ -77,7 +73,7 @@ impl Check<AtData> for Suppressed {
             Ok(Verdict::Reject(Reply::refusal(
                 550,
                 "5.7.1",
-                "suppression.hard_bounce",
+                Rule::SuppressionHardBounce,
                 format!(
                     "Recipient {first}{others} hard-bounced earlier and is suppressed for your bulk mail; remove it from the list and send again"
                 ),

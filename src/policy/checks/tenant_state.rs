@@ -2,15 +2,16 @@
 //! the block. The reply names the contact path, never internal details.
 
 use crate::policy::engine::{AtMail, Check, CheckFuture, Env};
+use crate::policy::Rule;
 use crate::policy::{MailContext, Verdict};
-use crate::smtp::reply::Reply;
 use crate::tenant::TenantState as State;
+use crate::wire::reply::Reply;
 
 pub struct TenantState;
 
 impl Check<AtMail> for TenantState {
-    fn rule(&self) -> &'static str {
-        "tenant.suspended"
+    fn rule(&self) -> Rule {
+        Rule::TenantSuspended
     }
 
     fn check<'a>(&'a self, _env: &'a Env<'a>, ctx: &'a MailContext<'a>) -> CheckFuture<'a> {
@@ -21,7 +22,7 @@ impl Check<AtMail> for TenantState {
         super::ready(Ok(Verdict::Reject(Reply::refusal(
             554,
             "5.7.1",
-            "tenant.suspended",
+            Rule::TenantSuspended,
             format!("Sending is suspended for this account; contact {contact}"),
         ))))
     }

@@ -20,7 +20,8 @@ use super::archives;
 use crate::message::params::{file_names, param_values, parse_field};
 use crate::message::{base64_lenient, decode_encoded_words, is_format_control, Body, Message};
 use crate::policy::profile::Attachments;
-use crate::smtp::reply::Reply;
+use crate::policy::Rule;
+use crate::wire::reply::Reply;
 
 /// MIME types that are executables whatever the part is called.
 const EXECUTABLE_TYPES: &[&str] = &[
@@ -47,13 +48,13 @@ impl Finding {
             Finding::Dangerous { name, why } => Reply::refusal(
                 550,
                 "5.7.1",
-                "attachments.dangerous",
+                Rule::AttachmentsDangerous,
                 format!("Letter bomb: attachment \"{}\" {why}", shown(name)),
             ),
             Finding::Malformed(why) => Reply::refusal(
                 550,
                 "5.7.1",
-                "attachments.malformed",
+                Rule::AttachmentsMalformed,
                 format!("Letter bomb check: the MIME structure cannot be checked ({why})"),
             ),
         }

@@ -24,17 +24,18 @@
 use crate::auth::results::authserv_id;
 use crate::message::{addresses_in_text, has_control, parse_mailboxes, AddressError, Headers, Mailbox};
 use crate::policy::profile::{AuthResultsAction, HeaderRules};
-use crate::smtp::reply::Reply;
+use crate::policy::Rule;
+use crate::wire::reply::Reply;
 
 /// One refusal: the rule id and the text (the catalogue of this check's replies is `reply`).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Refusal {
-    pub rule: &'static str,
+    pub rule: Rule,
     pub text: String,
 }
 
 impl Refusal {
-    fn new(rule: &'static str, text: impl Into<String>) -> Refusal {
+    fn new(rule: Rule, text: impl Into<String>) -> Refusal {
         Refusal {
             rule,
             text: text.into(),
@@ -44,8 +45,8 @@ impl Refusal {
     /// The SMTP refusal (the catalogue of this check's replies).
     pub fn reply(&self) -> Reply {
         let (code, status) = match self.rule {
-            "headers.received_hops" => (554, "5.4.0"),
-            "headers.limits" => (552, "5.3.4"),
+            Rule::HeadersReceivedHops => (554, "5.4.0"),
+            Rule::HeadersLimits => (552, "5.3.4"),
             _ => (550, "5.7.1"),
         };
         Reply::refusal(code, status, self.rule, &self.text)
@@ -68,7 +69,7 @@ pub fn inspect(headers: &Headers, rules: &HeaderRules, owns: &dyn Fn(&str) -> bo
     let received = headers.count("received") as u64;
     if received > rules.max_received {
         return Some(Refusal::new(
-            "headers.received_hops",
+            Rule::HeadersReceivedHops,
             format!(
                 "Too many Received fields ({received} > {}): mail loop",
                 rules.max_received
@@ -78,7 +79,7 @@ pub fn inspect(headers: &Headers, rules: &HeaderRules, owns: &dyn Fn(&str) -> bo
     let from_count = headers.count("from");
     if from_count != 1 {
         return Some(Refusal::new(
-            "headers.from_count",
+            Rule::HeadersFromCount,
             format!("Header forgery: {from_count} From fields, exactly one is required"),
         ));
     }
@@ -89,7 +90,7 @@ pub fn inspect(headers: &Headers, rules: &HeaderRules, owns: &dyn Fn(&str) -> bo
     let sender_count = headers.count("sender");
     if sender_count > 1 {
         return Some(Refusal::new(
-            "headers.sender_count",
+            Rule::HeadersSenderCount,
             format!("Header forgery: {sender_count} Sender fields, at most one is allowed"),
         ));
     }
@@ -100,7 +101,7 @@ pub fn inspect(headers: &Headers, rules: &HeaderRules, owns: &dyn Fn(&str) -> bo
     };
     if from.len() > 1 && sender.len() != 1 {
         return Some(Refusal::new(
-            "headers.sender_required",
+            Rule::HeadersSenderRequired,
             format!(
                 "Header forgery: From names {} mailboxes, a Sender with exactly one mailbox is required",
                 from.len()
@@ -109,7 +110,7 @@ pub fn inspect(headers: &Headers, rules: &HeaderRules, owns: &dyn Fn(&str) -> bo
     }
     if sender.len() > 1 {
         return Some(Refusal::new(
-            "headers.sender_required",
+            Rule::HeadersSenderRequired,
             "Header forgery: Sender must name exactly one mailbox",
         ));
     }
@@ -155,7 +156,7 @@ pub fn inspect(headers: &Headers, rules: &HeaderRules, owns: &dyn Fn(&str) -> bo
         for value in headers.all(field) {
             if authserv_id(value, skip_instance).is_some_and(|id| id.eq_ignore_ascii_case(&rules.authserv_id)) {
                 return Some(Refusal::new(
-                    "headers.authentication_results",
+                    Rule::HeadersAuthenticationResults,
                     format!(
                         "Header forgery: {field} claims this gateway's authserv-id {}",
                         shown(&rules.authserv_id)
@@ -194,13 +195,13 @@ pub fn inspect_ownership(headers: &Headers, owns: &dyn Fn(&str) -> bool) -> Opti
 fn unreadable(headers: &Headers) -> Option<Refusal> {
     if headers.truncated() {
         return Some(Refusal::new(
-            "headers.limits",
+            Rule::HeadersLimits,
             "Header section too large to check (more than 1000 fields or 256 KiB)",
         ));
     }
     headers.malformed().map(|line| {
         Refusal::new(
-            "headers.malformed_field",
+            Rule::HeadersMalformedField,
             format!(
                 "Header forgery: a header line is not a well-formed field ({}...): whitespace before the colon or no colon",
                 shown(line)
@@ -213,7 +214,7 @@ fn unreadable(headers: &Headers) -> Option<Refusal> {
 fn foreign(field: &str, mailboxes: &[Mailbox], owns: &dyn Fn(&str) -> bool) -> Option<Refusal> {
     mailboxes.iter().find(|mailbox| !owns(&mailbox.domain)).map(|mailbox| {
         Refusal::new(
-            "headers.foreign_originator",
+            Rule::HeadersForeignOriginator,
             format!(
                 "Header forgery: {field} domain {} is not one of your domains",
                 shown(&mailbox.domain)
@@ -226,8 +227,8 @@ fn foreign(field: &str, mailboxes: &[Mailbox], owns: &dyn Fn(&str) -> bool) -> O
 fn originator(value: &str, field: &str, allow_groups: bool) -> Result<Vec<Mailbox>, Refusal> {
     let mailboxes = parse_mailboxes(value, allow_groups).map_err(|error| {
         let rule = match error {
-            AddressError::EncodedWordInAddress => "headers.encoded_from",
-            _ => "headers.ambiguous_address",
+            AddressError::EncodedWordInAddress => Rule::HeadersEncodedFrom,
+            _ => Rule::HeadersAmbiguousAddress,
         };
         Refusal::new(
             rule,
@@ -236,7 +237,7 @@ fn originator(value: &str, field: &str, allow_groups: bool) -> Result<Vec<Mailbo
     })?;
     if let Some(mailbox) = mailboxes.iter().find(|m| address_in_local_part(&m.local)) {
         return Err(Refusal::new(
-            "headers.ambiguous_address",
+            Rule::HeadersAmbiguousAddress,
             format!(
                 "Header forgery: {field} is ambiguous (its quoted local part {} reads as another address)",
                 shown(&mailbox.local)
@@ -258,7 +259,7 @@ fn address_in_local_part(local: &str) -> bool {
 fn display_name(field: &str, mailbox: &Mailbox, owns: &dyn Fn(&str) -> bool) -> Option<Refusal> {
     if has_control(&mailbox.display) {
         return Some(Refusal::new(
-            "headers.encoded_from",
+            Rule::HeadersEncodedFrom,
             format!("Header forgery: the {field} display name decodes to control or bidirectional-override characters"),
         ));
     }
@@ -270,7 +271,7 @@ fn display_name(field: &str, mailbox: &Mailbox, owns: &dyn Fn(&str) -> bool) -> 
     };
     if let Some((local, domain)) = foreign(&mailbox.display_raw) {
         return Some(Refusal::new(
-            "headers.display_name_address",
+            Rule::HeadersDisplayNameAddress,
             format!(
                 "Header forgery: the {field} display name shows another address ({}@{})",
                 shown(&local),
@@ -280,7 +281,7 @@ fn display_name(field: &str, mailbox: &Mailbox, owns: &dyn Fn(&str) -> bool) -> 
     }
     if let Some((local, domain)) = foreign(&mailbox.display) {
         return Some(Refusal::new(
-            "headers.encoded_from",
+            Rule::HeadersEncodedFrom,
             format!(
                 "Header forgery: the {field} display name hides another address in an encoded-word ({}@{})",
                 shown(&local),
@@ -302,7 +303,7 @@ mod tests {
 
     fn run(headers: &str, rules: &HeaderRules) -> Option<&'static str> {
         let message = format!("{headers}\r\n\r\nbody\r\n");
-        inspect(&Headers::parse(message.as_bytes()), rules, &owns).map(|r| r.rule)
+        inspect(&Headers::parse(message.as_bytes()), rules, &owns).map(|r| r.rule.as_str())
     }
 
     #[test]
@@ -542,9 +543,9 @@ mod tests {
 
     #[test]
     fn replies_carry_the_code_and_rule() {
-        let r = Refusal::new("headers.received_hops", "loop").reply();
+        let r = Refusal::new(Rule::HeadersReceivedHops, "loop").reply();
         assert_eq!(r.summary(), "554 5.4.0 loop [rule headers.received_hops]");
-        let r = Refusal::new("headers.from_count", "x").reply();
+        let r = Refusal::new(Rule::HeadersFromCount, "x").reply();
         assert_eq!(r.summary(), "550 5.7.1 x [rule headers.from_count]");
     }
 

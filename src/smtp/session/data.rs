@@ -7,7 +7,7 @@ use tokio::time::Instant;
 use super::deadline::DataPace;
 use super::io::Phase;
 use super::{End, Envelope, Session};
-use crate::policy::{Accepted, DataContext, DataDecision};
+use crate::policy::{DataContext, DataDecision};
 use crate::queue::{now_ms, QueueEntry};
 use crate::smtp::budget::COPIES;
 use crate::smtp::data::{initial_capacity, DataError, DataReceiver, Progress};
@@ -104,10 +104,7 @@ impl Session {
             })
             .await;
         let DataDecision {
-            verdict,
-            seal,
-            charges,
-            campaign,
+            verdict, seal, pending, ..
         } = decision;
         // The Message-ID as relayed: the tenant's, or the one the trace fields add.
         let message_id = message
@@ -119,28 +116,23 @@ impl Session {
         if !self.apply_verdict(verdict)? {
             return Ok(());
         }
+        // An accepted verdict always carries its bookkeeping.
+        let Some(pending) = pending else {
+            return Ok(());
+        };
         // The gateway's own fields (DKIM-Signature, Authentication-Results) go on top.
         let prefix = seal.headers + &trace;
         let body = seal.message.unwrap_or(body);
-        let recipients = envelope.recipients.len();
         if self
             .enqueue(&tenant.id, queue_id.clone(), envelope, prefix, body, now)
             .await
         {
-            // The message is durable: charge the quotas (a memtable write) before the 250 goes
-            // out, so the client's next message is checked against them; audit afterwards.
-            engine.charge_accepted(&tenant, recipients, &queue_id).await;
-            self.flush().await?;
-            let accepted = Accepted {
-                queue_id: &queue_id,
-                recipients,
-                message_id: message_id.as_deref(),
-                campaign: campaign.as_deref(),
-            };
-            engine.audit_accepted(&tenant, &accepted).await;
+            // The message is durable: the quotas are charged before the 250 goes out, the
+            // acceptance audited after.
+            pending.commit(&queue_id, message_id.as_deref(), self.flush()).await?;
         } else {
             // Not queued (the client was told 451): the message does not count.
-            engine.release(charges).await;
+            pending.abandon().await;
         }
         Ok(())
     }

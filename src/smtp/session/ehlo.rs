@@ -3,7 +3,7 @@
 
 use super::{End, Envelope, Session};
 use crate::config::ListenerTls;
-use crate::smtp::reply::{self, Reply};
+use crate::smtp::reply;
 
 impl Session {
     pub(super) fn ehlo(&mut self, name: String, extended: bool) -> Result<(), End> {
@@ -15,8 +15,7 @@ impl Session {
             self.reply(reply::helo(hostname, &self.peer.ip().to_string()));
             return Ok(());
         }
-        let mut lines = vec![
-            format!("{hostname} Hello {}", self.peer.ip()).into(),
+        let mut extensions = vec![
             "PIPELINING".into(),
             format!("SIZE {}", self.ctx.config.limits.max_message_size.get()).into(),
             "8BITMIME".into(),
@@ -24,17 +23,12 @@ impl Session {
             "ENHANCEDSTATUSCODES".into(),
         ];
         if self.starttls_available() {
-            lines.push("STARTTLS".into());
+            extensions.push("STARTTLS".into());
         }
         if self.auth_allowed() {
-            lines.push("AUTH PLAIN LOGIN".into());
+            extensions.push("AUTH PLAIN LOGIN".into());
         }
-        self.reply(Reply {
-            code: 250,
-            status: "",
-            lines,
-            rule: None,
-        });
+        self.reply(reply::ehlo(hostname, &self.peer.ip().to_string(), extensions));
         Ok(())
     }
 

@@ -4,20 +4,45 @@
 use std::borrow::Cow;
 use std::fmt;
 
-/// One SMTP reply (possibly multi-line).
+use super::rule::Rule;
+
+/// One SMTP reply (possibly multi-line). Its fields are private: a reply comes from this
+/// catalogue or its constructors ([`Reply::new`], [`Reply::refusal`]), so a refusal always
+/// names its rule in its text, and code, status and rule are read, never parsed back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
-    pub code: u16,
-    /// Enhanced status code (RFC 3463), e.g. `"5.7.1"`.
-    pub status: &'static str,
+    code: u16,
+    /// Enhanced status code (RFC 3463), e.g. `"5.7.1"`; empty for the replies that carry none.
+    status: &'static str,
     /// Text lines; the first carries the enhanced status code.
-    pub lines: Vec<Cow<'static, str>>,
+    lines: Vec<Cow<'static, str>>,
     /// The stable id of the rule that refused (`bulk.max_recipients`), for refusals: named at
     /// the end of the text too, and what the audit log and escalation record.
-    pub rule: Option<&'static str>,
+    rule: Option<Rule>,
 }
 
 impl Reply {
+    /// The reply code (`550`).
+    pub fn code(&self) -> u16 {
+        self.code
+    }
+
+    /// The enhanced status code (`"5.7.1"`), or `""` for replies without one (greeting, EHLO,
+    /// AUTH challenges, `354`).
+    pub fn status(&self) -> &'static str {
+        self.status
+    }
+
+    /// The text lines, without code and status.
+    pub fn lines(&self) -> &[Cow<'static, str>] {
+        &self.lines
+    }
+
+    /// The rule that refused, for refusals.
+    pub fn rule(&self) -> Option<Rule> {
+        self.rule
+    }
+
     pub fn new(code: u16, status: &'static str, text: impl Into<Cow<'static, str>>) -> Reply {
         Reply {
             code,
@@ -28,7 +53,7 @@ impl Reply {
     }
 
     /// A refusal by `rule`: the text ends with `[rule <id>]`.
-    pub fn refusal(code: u16, status: &'static str, rule: &'static str, text: impl fmt::Display) -> Reply {
+    pub fn refusal(code: u16, status: &'static str, rule: Rule, text: impl fmt::Display) -> Reply {
         Reply {
             code,
             status,
@@ -108,7 +133,7 @@ pub fn data_too_slow(hostname: &str) -> Reply {
     Reply::refusal(
         421,
         "4.4.2",
-        "limits.data_rate",
+        Rule::LimitsDataRate,
         format!("{hostname} data transfer too slow, closing connection"),
     )
 }
@@ -146,6 +171,19 @@ pub fn helo(hostname: &str, peer: &str) -> Reply {
     }
 }
 
+/// The EHLO reply: the greeting line, then one line per extension offered.
+pub fn ehlo(hostname: &str, peer: &str, extensions: Vec<Cow<'static, str>>) -> Reply {
+    let mut lines = Vec::with_capacity(extensions.len() + 1);
+    lines.push(format!("{hostname} Hello {peer}").into());
+    lines.extend(extensions);
+    Reply {
+        code: 250,
+        status: "",
+        lines,
+        rule: None,
+    }
+}
+
 // ----- syntax and sequence -----
 
 pub fn unknown_command() -> Reply {
@@ -176,7 +214,7 @@ pub fn path_too_long(sender: bool, limit: usize) -> Reply {
     Reply::refusal(
         501,
         status,
-        "limits.path_length",
+        Rule::LimitsPathLength,
         format!("Path too long (at most {limit} octets, RFC 5321 4.5.3.1.3)"),
     )
 }
@@ -268,7 +306,7 @@ pub fn auth_address_locked() -> Reply {
     Reply::refusal(
         421,
         "4.7.0",
-        "auth.address_lockout",
+        Rule::AuthAddressLockout,
         "Too many failed authentications from your address, try again later",
     )
 }
@@ -278,7 +316,7 @@ pub fn auth_temporary_failure() -> Reply {
     Reply::refusal(
         454,
         "4.7.0",
-        "auth.failures",
+        Rule::AuthFailures,
         "Temporary authentication failure, please try again later",
     )
 }
@@ -291,7 +329,7 @@ pub fn auth_outside_networks() -> Reply {
     Reply::refusal(
         554,
         "5.7.1",
-        "client.network",
+        Rule::ClientNetwork,
         "Your address is not in the networks assigned to this account",
     )
 }
@@ -310,7 +348,7 @@ pub fn relay_denied() -> Reply {
     Reply::refusal(
         554,
         "5.7.1",
-        "client.unidentified",
+        Rule::ClientUnidentified,
         "Relay access denied: authenticate or connect from your assigned network",
     )
 }
@@ -319,7 +357,7 @@ pub fn too_many_recipients(limit: usize) -> Reply {
     Reply::refusal(
         452,
         "4.5.3",
-        "limits.recipients",
+        Rule::LimitsRecipients,
         format!("Too many recipients (at most {limit} per message)"),
     )
 }
@@ -328,7 +366,7 @@ pub fn size_exceeded(limit: u64) -> Reply {
     Reply::refusal(
         552,
         "5.3.4",
-        "limits.message_size",
+        Rule::LimitsMessageSize,
         format!("Message size exceeds the limit of {limit} bytes"),
     )
 }
@@ -352,7 +390,7 @@ pub fn bare_line_break() -> Reply {
     Reply::refusal(
         550,
         "5.5.2",
-        "data.bare_line_break",
+        Rule::DataBareLineBreak,
         "Message refused: bare CR or LF in message data (lines must end with CRLF)",
     )
 }
@@ -361,7 +399,7 @@ pub fn data_line_too_long(limit: usize) -> Reply {
     Reply::refusal(
         550,
         "5.5.2",
-        "data.line_length",
+        Rule::DataLineLength,
         format!("Message refused: a line is longer than {limit} bytes"),
     )
 }
@@ -371,7 +409,7 @@ pub fn no_valid_recipients() -> Reply {
 }
 
 /// A check that could not decide (its store or resolver failed): deferred, naming the check.
-pub fn check_failed(rule: &'static str) -> Reply {
+pub fn check_failed(rule: Rule) -> Reply {
     Reply::refusal(
         451,
         "4.3.0",
@@ -381,7 +419,7 @@ pub fn check_failed(rule: &'static str) -> Reply {
 }
 
 /// A check that could not decide, where the profile closes the session (`[on_error] disconnect`).
-pub fn check_failed_disconnect(rule: &'static str) -> Reply {
+pub fn check_failed_disconnect(rule: Rule) -> Reply {
     Reply::refusal(
         421,
         "4.3.0",
@@ -397,7 +435,7 @@ pub fn data_in_flight_exceeded() -> Reply {
     Reply::refusal(
         452,
         "4.3.1",
-        "limits.data_in_flight",
+        Rule::LimitsDataInFlight,
         "Insufficient system storage for this message now, please try again later",
     )
 }
@@ -406,7 +444,7 @@ pub fn queue_write_failed() -> Reply {
     Reply::refusal(
         451,
         "4.3.0",
-        "queue.write",
+        Rule::QueueWrite,
         "Temporary failure storing the message, please try again later",
     )
 }

@@ -1,0 +1,139 @@
+//! The bookkeeping of an accepted message, held by the session as one value from the decision
+//! until the message is queued or not: [`PendingAcceptance::commit`] charges the volume quotas
+//! (before the `250` goes out, so the client's next message is checked against them) and audits
+//! the acceptance (after); [`PendingAcceptance::abandon`], or dropping it, gives back the
+//! counters the DATA checks charged. The session never calls the steps itself, so it cannot get
+//! their order wrong or forget one.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::checks::{self, Charges};
+use super::engine::Engine;
+use super::profile::Profile;
+use crate::store::AuditRecord;
+
+/// A message the checks accepted, not yet queued.
+#[must_use = "commit it once the message is queued, or abandon it"]
+pub struct PendingAcceptance<'a> {
+    engine: &'a Engine,
+    tenant: String,
+    /// The tenant's profile the message was judged under: its quotas are charged.
+    profile: Arc<Profile>,
+    recipients: usize,
+    campaign: Option<String>,
+    /// Taken by `commit` and `abandon`; what is left on drop is given back.
+    charges: Option<Charges>,
+}
+
+impl std::fmt::Debug for PendingAcceptance<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingAcceptance")
+            .field("tenant", &self.tenant)
+            .field("recipients", &self.recipients)
+            .field("campaign", &self.campaign)
+            .field("charges", &self.charges)
+            .finish()
+    }
+}
+
+impl<'a> PendingAcceptance<'a> {
+    pub(super) fn new(
+        engine: &'a Engine,
+        tenant: String,
+        profile: Arc<Profile>,
+        recipients: usize,
+        campaign: Option<String>,
+        charges: Charges,
+    ) -> PendingAcceptance<'a> {
+        PendingAcceptance {
+            engine,
+            tenant,
+            profile,
+            recipients,
+            campaign,
+            charges: Some(charges),
+        }
+    }
+
+    /// The campaign the acceptance is audited under, when the caller looked it up itself (the
+    /// offline tools do when the checks did not).
+    pub fn with_campaign(mut self, campaign: Option<String>) -> PendingAcceptance<'a> {
+        self.campaign = campaign;
+        self
+    }
+
+    /// The message is queued as `queue_id`: charges the volume quotas, then runs `reply_sent`
+    /// (the session flushing its `250`), then audits the acceptance. The message is queued
+    /// whatever `reply_sent` returns, so the acceptance is audited either way; its result is
+    /// returned.
+    pub async fn commit<T>(
+        mut self,
+        queue_id: &str,
+        message_id: Option<&str>,
+        reply_sent: impl Future<Output = T>,
+    ) -> T {
+        // The DATA checks' counters stay charged: the message counts.
+        self.charges = None;
+        self.charge_quotas(queue_id).await;
+        let sent = reply_sent.await;
+        self.audit(queue_id, message_id).await;
+        sent
+    }
+
+    /// The message was not queued (the client was told so): the counters the checks charged
+    /// are given back, and the quotas are never charged.
+    pub async fn abandon(mut self) {
+        if let Some(charges) = self.charges.take() {
+            charges.release(self.engine.store().as_ref()).await;
+        }
+    }
+
+    async fn charge_quotas(&self, queue_id: &str) {
+        let keys = checks::quota_keys(&self.tenant, self.recipients as u64, &self.profile);
+        if let Err(error) = self.engine.store().counter_add_many(&keys, self.engine.now()).await {
+            // The message is already safely queued; a lost charge is logged, never a lost mail.
+            tracing::error!(tenant = %self.tenant, queue_id, %error, "charging quotas after accept failed");
+        }
+    }
+
+    async fn audit(&self, queue_id: &str, message_id: Option<&str>) {
+        let record = AuditRecord {
+            at: self.engine.now(),
+            actor: "policy".into(),
+            action: "accept".into(),
+            target: queue_id.into(),
+            reason: String::new(),
+            detail: serde_json::json!({
+                "recipients": self.recipients,
+                "message_id": message_id,
+                "campaign": self.campaign,
+            }),
+        };
+        if let Err(error) = self.engine.store().audit_append(&self.tenant, &record).await {
+            tracing::error!(tenant = %self.tenant, queue_id, %error, "audit of an accepted message failed");
+        }
+    }
+}
+
+impl Drop for PendingAcceptance<'_> {
+    /// Dropped without a decision (the session ended while the message was being queued): the
+    /// counters are given back in the background, as `abandon` would.
+    fn drop(&mut self) {
+        let Some(charges) = self.charges.take() else {
+            return;
+        };
+        if charges.is_empty() {
+            return;
+        }
+        let store = self.engine.store().clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { charges.release(store.as_ref()).await });
+            }
+            Err(_) => {
+                tracing::error!(tenant = %self.tenant, "a pending acceptance dropped outside the runtime; its counters stay charged");
+            }
+        }
+    }
+}

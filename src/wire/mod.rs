@@ -1,0 +1,11 @@
+//! The values the SMTP side and the policy side exchange: envelope paths ([`Path`]), replies (the
+//! catalogue, [`reply`]) and rule ids ([`Rule`]). A leaf: it uses nothing else in the crate, so
+//! `smtp` depends on `policy` (to ask the engine) and `policy` never on `smtp`.
+
+pub mod path;
+pub mod reply;
+pub mod rule;
+
+pub use path::Path;
+pub use reply::Reply;
+pub use rule::Rule;
