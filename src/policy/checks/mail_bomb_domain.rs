@@ -7,16 +7,17 @@
 use std::collections::BTreeMap;
 
 use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
+use crate::policy::Rule;
 use crate::policy::Verdict;
-use crate::smtp::reply::Reply;
+use crate::wire::reply::Reply;
 
 use super::facts::{cap, window_text, Charge};
 
 pub struct MailBombDomain;
 
 impl Check<AtData> for MailBombDomain {
-    fn rule(&self) -> &'static str {
-        "mail_bomb.max_messages_per_domain"
+    fn rule(&self) -> Rule {
+        Rule::MailBombMaxMessagesPerDomain
     }
 
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
@@ -39,13 +40,12 @@ impl Check<AtData> for MailBombDomain {
                     let charge = env
                         .store
                         .events_check_and_add(&key, env.now, rule.window.get(), cap(limit))
-                        .await
-                        .map_err(super::store_error)?;
+                        .await?;
                     if !charge.admitted {
                         return Ok(Verdict::Reject(Reply::refusal(
                             550,
                             "5.7.1",
-                            "mail_bomb.max_messages_per_domain",
+                            Rule::MailBombMaxMessagesPerDomain,
                             format!(
                                 "Mail bomb: more than {limit} similar messages to addresses at {domain} within {} (campaign {campaign}){}",
                                 window_text(rule.window.get()),
