@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod dns;
+pub mod fixtures;
 pub mod https;
 pub mod sink;
 pub mod tls_ca;
