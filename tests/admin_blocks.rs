@@ -144,6 +144,7 @@ fn block(h: &Harness, action: &str, scope: &str, target: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sender_and_campaign_blocks_refuse_until_lifted() {
     let h = Harness::start().await;
+    let bob = newsletter("bob", "bob@dest.example", 1);
 
     // A sender block stops that address however it is spelled, and no other.
     block(&h, "add", "sender", "Alerts@ACME.example");
@@ -152,25 +153,18 @@ async fn sender_and_campaign_blocks_refuse_until_lifted() {
         "Alerts+1@acme.example",
         "\"alerts\"@ACME.EXAMPLE.",
     ] {
-        let reply = send_message(
-            &h,
-            spelling,
-            &["bob@dest.example"],
-            &newsletter("bob", "bob@dest.example", 1),
-        )
-        .await;
+        let reply = send_message(&h, spelling, &["bob@dest.example"], &bob).await;
         assert!(reply.starts_with("554 5.7.1"), "{spelling}: {reply}");
         assert!(reply.contains("[rule block.sender]"), "{reply}");
     }
     // Nor does a null or different envelope sender with the blocked address in From or Sender.
-    let from_blocked = newsletter("bob", "bob@dest.example", 1)
-        .replace("From: news@acme.example", "From: Alerts <alerts@acme.example>");
+    let from_blocked = bob.replace("From: news@acme.example", "From: Alerts <alerts@acme.example>");
     let reply = send_message(&h, "", &["bob@dest.example"], &from_blocked).await;
     assert!(
         reply.starts_with("554 5.7.1") && reply.contains("[rule block.sender]"),
         "{reply}"
     );
-    let sender_blocked = newsletter("bob", "bob@dest.example", 1).replace(
+    let sender_blocked = bob.replace(
         "From: news@acme.example",
         "From: news@acme.example\r\nSender: ALERTS+x@acme.example",
     );
@@ -179,20 +173,14 @@ async fn sender_and_campaign_blocks_refuse_until_lifted() {
         reply.starts_with("554 5.7.1") && reply.contains("[rule block.sender]"),
         "{reply}"
     );
-    let reply = send_message(
-        &h,
-        "news@acme.example",
-        &["bob@dest.example"],
-        &newsletter("bob", "bob@dest.example", 1),
-    )
-    .await;
+    let reply = send_message(&h, "news@acme.example", &["bob@dest.example"], &bob).await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
 
     // A campaign block stops every personalised copy of that mailing, and nothing else. The
     // mailing above founded its campaign, whose id is its fingerprint's.
     let campaign = format!(
         "{:016x}",
-        aupgate::fingerprint::fingerprint(newsletter("bob", "bob@dest.example", 1).as_bytes()).campaign_id()
+        aupgate::fingerprint::fingerprint(bob.as_bytes()).campaign_id()
     );
     block(&h, "add", "campaign", &campaign);
     let reply = send_message(
