@@ -170,6 +170,25 @@ impl Harness {
         .await
     }
 
+    /// Waits until the queue holds no entry (panics after `timeout`). A message leaves the queue
+    /// only once it is settled, and a DSN it causes is queued before it leaves: an empty queue
+    /// means every relay and bounce decision for what was accepted so far has been made and
+    /// carried out, so what the sink has then is all it will ever get.
+    pub async fn wait_queue_empty(&self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let stored = self.gateway.queue.stored().await.expect("queue scan");
+            if stored == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{stored} queue entries still there after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until the queued message `id` has been tried at least once (panics after 10 s);
     /// returns its first recipient's last reply.
     pub async fn first_attempt(&self, id: &str) -> String {
