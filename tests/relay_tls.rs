@@ -236,6 +236,15 @@ fn insecure_auth_is_refused_for_a_smarthost_off_loopback() {
     }
 }
 
+/// MX mode, every MX host at `sink_port`; retries a minute away, so a deferred message stays
+/// as its first attempt left it while the test looks.
+fn mx_mode(c: &mut aupgate::config::Config, sink_port: u16) {
+    c.relay.mode = RelayMode::Mx;
+    c.relay.mx_port = sink_port;
+    c.queue.retry_initial = HumanDuration::secs(60);
+    c.queue.retry_max = HumanDuration::secs(60);
+}
+
 /// MX mode for `dest.example` (MX `mx1.dest.example`), with an MTA-STS policy server.
 struct MtaStsSetup {
     h: Harness,
@@ -256,12 +265,9 @@ async fn mta_sts_setup(policy_body: Option<&str>, mx_names: &[&str], starttls: b
     let dir = tempfile::tempdir().unwrap();
     let ca_file = ca.write_pem(dir.path()).display().to_string();
     let h = Harness::start_with(|c| {
-        c.relay.mode = RelayMode::Mx;
-        c.relay.mx_port = sink_port;
+        mx_mode(c, sink_port);
         c.relay.mta_sts_port = policy_port;
         c.relay.ca_file = Some(ca_file);
-        c.queue.retry_initial = HumanDuration::secs(60);
-        c.queue.retry_max = HumanDuration::secs(60);
     })
     .await;
     let zone = &h.dns.zone;
@@ -389,13 +395,10 @@ async fn dane_setup(tlsa: Published, validated: bool, starttls: bool, policy_bod
     let dir = tempfile::tempdir().unwrap();
     let ca_file = web_ca.write_pem(dir.path()).display().to_string();
     let h = Harness::start_with(|c| {
-        c.relay.mode = RelayMode::Mx;
-        c.relay.mx_port = sink_port;
+        mx_mode(c, sink_port);
         c.relay.mta_sts_port = policy_port;
         c.relay.ca_file = Some(ca_file);
         c.dns.dnssec = true;
-        c.queue.retry_initial = HumanDuration::secs(60);
-        c.queue.retry_max = HumanDuration::secs(60);
     })
     .await;
     let zone = &h.dns.zone;
@@ -547,13 +550,10 @@ async fn an_mx_host_without_tlsa_records_still_follows_the_domains_mta_sts_polic
     let dir = tempfile::tempdir().unwrap();
     let ca_file = web_ca.write_pem(dir.path()).display().to_string();
     let h = Harness::start_with(|c| {
-        c.relay.mode = RelayMode::Mx;
-        c.relay.mx_port = sink_port;
+        mx_mode(c, sink_port);
         c.relay.mta_sts_port = policy_port;
         c.relay.ca_file = Some(ca_file);
         c.dns.dnssec = true;
-        c.queue.retry_initial = HumanDuration::secs(60);
-        c.queue.retry_max = HumanDuration::secs(60);
     })
     .await;
     let zone = &h.dns.zone;
@@ -594,12 +594,9 @@ async fn unusable_tlsa_records_never_lower_required_tls() {
     let sink = tls_sink(ca.acceptor(&["mx1.dest.example"])).await;
     let sink_port = sink.address.port();
     let h = Harness::start_with(|c| {
-        c.relay.mode = RelayMode::Mx;
-        c.relay.mx_port = sink_port;
+        mx_mode(c, sink_port);
         c.relay.starttls = OutboundTls::Required;
         c.dns.dnssec = true;
-        c.queue.retry_initial = HumanDuration::secs(60);
-        c.queue.retry_max = HumanDuration::secs(60);
     })
     .await;
     let zone = &h.dns.zone;
