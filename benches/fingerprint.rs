@@ -33,6 +33,21 @@ fn throughput(c: &mut Criterion) {
                 fingerprint(&msgs[i])
             })
         });
+        // The gateway parses each message once and shares the parse (`crate::message`); this is
+        // the fingerprint's own cost on top of it, and the parse's.
+        let parsed: Vec<aupgate::message::Message<'_>> = msgs.iter().map(|m| aupgate::message::parse(m)).collect();
+        g.bench_function("parse", |b| {
+            b.iter(|| {
+                i = (i + 1) % msgs.len();
+                aupgate::message::parse(&msgs[i])
+            })
+        });
+        g.bench_function("fingerprint_message+band_keys (parsed)", |b| {
+            b.iter(|| {
+                i = (i + 1) % parsed.len();
+                aupgate::fingerprint::fingerprint_message(&parsed[i]).band_keys()
+            })
+        });
         g.bench_function("fingerprint+band_keys", |b| {
             b.iter_batched(
                 || {

@@ -263,3 +263,43 @@ fn replay_names_the_campaign_of_every_message_even_refused_before_data() {
     assert_eq!((a.len(), b.len()), (16, 16));
     assert_ne!(a, b);
 }
+
+#[test]
+fn replay_refuses_mail_bombing_of_one_destination_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("system.toml");
+    std::fs::write(
+        &profile,
+        "[bulk]\nmax_recipients = 1000\n[mail_bomb]\nmax_messages = 10\nmax_messages_per_domain = 3\n",
+    )
+    .unwrap();
+    let mail = dir.path().join("mail");
+    std::fs::create_dir(&mail).unwrap();
+    // Four copies to four addresses of one system, then one to another system.
+    for n in 0..4 {
+        std::fs::write(
+            mail.join(format!("{n}.eml")),
+            newsletter_file("Customer", &format!("user{n}@system.example"), 1),
+        )
+        .unwrap();
+    }
+    std::fs::write(mail.join("4.eml"), newsletter_file("Customer", "user@other.example", 1)).unwrap();
+    let (_, lines) = run(&[
+        "policy",
+        "replay",
+        mail.to_str().unwrap(),
+        "--profile",
+        profile.to_str().unwrap(),
+    ]);
+    for line in &lines[..3] {
+        assert_eq!(line["verdict"], "accept", "{line}");
+    }
+    assert_eq!(lines[3]["verdict"], "reject", "{}", lines[3]);
+    assert_eq!(lines[3]["rule"], "mail_bomb.max_messages_per_domain");
+    let reply = lines[3]["reply"].as_str().unwrap();
+    assert!(
+        reply.starts_with("550 5.7.1 Mail bomb") && reply.contains("system.example"),
+        "{reply}"
+    );
+    assert_eq!(lines[4]["verdict"], "accept", "{}", lines[4]);
+}

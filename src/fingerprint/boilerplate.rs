@@ -20,7 +20,7 @@
 //! could train the gateway to ignore his pitch in a few messages. Boilerplate recognised by its
 //! wording and position cannot be trained; a pitch written as a legal notice or an unsubscribe
 //! line is not a pitch any more. The cost: a footer in words this module does not know is
-//! counted as content; the fingerprint's short-text rule and edge variants (see the module docs
+//! counted as content; the fingerprint's short-text rule and author-signature rule (see the module docs
 //! of `fingerprint`) keep the damage small, and the quality benchmark measures it.
 //!
 //! All checks take lower-cased text and are linear in it.

@@ -60,21 +60,58 @@ pub type Signature = [u32; HASHES];
 /// MinHash signature of the shingles of `tokens` (already hashed words); fewer than
 /// [`SHINGLE`] tokens are one shingle, no tokens the empty signature (all `u32::MAX`).
 pub fn signature(tokens: &[u64]) -> Signature {
+    signature_k(tokens, SHINGLE)
+}
+
+/// [`signature_k`] without the shingles made only of tokens `skip` marks (function words: "of
+/// the", "when the" say nothing about what a text is about, and a sentence pattern repeated with
+/// other words would otherwise look alike). A text of only such shingles keeps them.
+pub fn signature_skipping(tokens: &[u64], skip: &[bool], k: usize) -> Signature {
+    let (a, b) = (&PARAMS.0, &PARAMS.1);
+    let mut sig = [i32::MAX; HASHES];
+    let mut kept = 0;
+    let window = k.max(1).min(tokens.len());
+    if window > 0 {
+        for (start, shingle) in tokens.windows(window).enumerate() {
+            if skip.get(start..start + window).is_some_and(|s| s.iter().all(|&f| f)) {
+                continue;
+            }
+            kept += 1;
+            let x = shingle_hash(shingle);
+            for i in 0..HASHES {
+                let v = (x.wrapping_mul(a[i]).wrapping_add(b[i]) ^ 0x8000_0000) as i32;
+                sig[i] = if v < sig[i] { v } else { sig[i] };
+            }
+        }
+    }
+    if kept == 0 {
+        return signature_k(tokens, k);
+    }
+    sig.map(|v| v as u32 ^ 0x8000_0000)
+}
+
+/// One shingle's 32-bit hash: each position rotated differently (order matters), then one mix.
+#[inline]
+fn shingle_hash(shingle: &[u64]) -> u32 {
+    let mut h: u64 = 0;
+    for (j, &t) in shingle.iter().enumerate() {
+        h ^= t.rotate_left(j as u32 * 17);
+    }
+    mix64(h) as u32
+}
+
+/// [`signature`] over shingles of `k` words.
+pub fn signature_k(tokens: &[u64], k: usize) -> Signature {
     let (a, b) = (&PARAMS.0, &PARAMS.1);
     // Minima are kept as i32 with the sign bit flipped (an order-preserving map of u32): the
     // baseline x86-64 target (SSE2) has a signed 32-bit compare but no unsigned one, and this
     // loop only vectorises with it — three times faster, and it is most of the fingerprint's
     // cost. 32 bits per minimum are plenty: two different shingles tie with probability 2^-32.
     let mut sig = [i32::MAX; HASHES];
-    let window = SHINGLE.min(tokens.len());
+    let window = k.max(1).min(tokens.len());
     if window > 0 {
-        for window in tokens.windows(window) {
-            // Each position rotated differently (order matters), then one mix for the shingle.
-            let mut h: u64 = 0;
-            for (j, &t) in window.iter().enumerate() {
-                h ^= t.rotate_left(j as u32 * 17);
-            }
-            let x = mix64(h) as u32;
+        for shingle in tokens.windows(window) {
+            let x = shingle_hash(shingle);
             for i in 0..HASHES {
                 let v = (x.wrapping_mul(a[i]).wrapping_add(b[i]) ^ 0x8000_0000) as i32;
                 sig[i] = if v < sig[i] { v } else { sig[i] };

@@ -194,3 +194,21 @@ fn bad_input_never_panics() {
         let _ = f.similarity(&f);
     }
 }
+
+#[test]
+fn a_long_pitch_paragraph_keys_the_copy_despite_added_salad() {
+    let pitch = "Our spring collection of handmade ceramic mugs and linen napkins arrives this week, \
+                 with free shipping on every order above forty euros and a small gift wrapped by hand \
+                 in our workshop by the river for the first hundred customers who write to us.";
+    let salad_a = "The committee reviewed the budget of the harbour lighthouse and postponed the vote \
+                   on the new ferry timetable until the autumn session of the regional council.";
+    let salad_b = "Migrating birds follow the coastline in long lines, resting on the salt marshes \
+                   where volunteers count them every morning before the tide comes back in.";
+    let a = fingerprint(&msg("a@x.org", &format!("{salad_a}\r\n\r\n{pitch}")));
+    let b = fingerprint(&msg("b@y.org", &format!("{pitch}\r\n\r\n{salad_b}")));
+    let (ka, kb) = (a.band_keys(), b.band_keys());
+    assert!(ka.len() > BANDS, "the long paragraphs have keys of their own");
+    assert!(kb.iter().any(|k| ka.contains(k)), "the copies meet through the pitch");
+    // Without its paragraph keys the salad would have kept them apart.
+    assert!(!kb[..BANDS].iter().any(|k| ka[..BANDS].contains(k)));
+}

@@ -151,6 +151,7 @@ impl Engine {
                 Box::new(checks::Suppressed),
                 Box::new(checks::SmsGateway),
                 Box::new(checks::MailBomb),
+                Box::new(checks::MailBombDomain),
                 Box::new(checks::Bulk),
             ],
             clock: None,

@@ -104,6 +104,9 @@ pub struct Bulk {
     pub require_one_click: bool,
     /// The exemption needs the recipient's address in `To` (always: `false` is refused).
     pub require_recipient_in_to: bool,
+    /// The recipient's address in the body also satisfies `require_recipient_in_to`
+    /// (SocketLabs: "in the body of the message or in the "TO" line").
+    pub recipient_in_body: bool,
 }
 
 impl Default for Bulk {
@@ -116,17 +119,24 @@ impl Default for Bulk {
             require_list_unsubscribe: true,
             require_one_click: false,
             require_recipient_in_to: true,
+            recipient_in_body: false,
         }
     }
 }
 
-/// `[mail_bomb]`: more than `max_messages` of one campaign to one recipient in any `window`.
+/// `[mail_bomb]`: more than `max_messages` of one campaign to one recipient in any `window`;
+/// with `max_messages_per_domain`, also more than that many copies of one campaign to the
+/// addresses of one destination domain ("a single system", Pageant Server).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MailBomb {
     pub enabled: bool,
     pub max_messages: u64,
     pub window: HumanDuration,
+    /// Copies of one campaign to one recipient domain in `window`; 0 (the default) counts none.
+    /// Registered bulk senders are not counted per domain (their lists reach the big mailbox
+    /// providers by the thousand; the bulk rule governs them).
+    pub max_messages_per_domain: u64,
 }
 
 impl Default for MailBomb {
@@ -135,6 +145,7 @@ impl Default for MailBomb {
             enabled: true,
             max_messages: 10,
             window: HumanDuration::secs(86_400),
+            max_messages_per_domain: 0,
         }
     }
 }
@@ -404,6 +415,7 @@ pub const CHECK_RULES: &[&str] = &[
     "block.campaign",
     "sms_gateway.bulk",
     "mail_bomb.max_messages",
+    "mail_bomb.max_messages_per_domain",
     "bulk.max_recipients",
 ];
 
@@ -508,6 +520,12 @@ impl Profile {
         }
         if self.mail_bomb.window.get().is_zero() {
             errors.push("mail_bomb.window", "must be longer than 0");
+        }
+        if self.mail_bomb.max_messages_per_domain > 10_000 {
+            errors.push(
+                "mail_bomb.max_messages_per_domain",
+                "exact thresholds above 10000 are not supported",
+            );
         }
         if self.bulk.max_recipients > 10_000 || self.mail_bomb.max_messages > 10_000 {
             errors.push("bulk", "exact thresholds above 10000 are not supported");

@@ -1,7 +1,7 @@
 //! `bulk.max_recipients` (DESIGN.md "Bulk"): more than N distinct recipients of one campaign in
 //! the window, counted exactly in a capped set, unless the tenant is a registered bulk sender and
 //! the message carries List-Unsubscribe (RFC 8058 one-click where the profile asks) and names the
-//! recipient in To.
+//! recipient in To (or, with `recipient_in_body`, in the body).
 
 use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::recipient::identity;
@@ -37,10 +37,18 @@ impl Bulk {
             return false;
         }
         let to: String = ctx.message.headers().all("to").collect::<Vec<_>>().join(",");
-        to.split(|c: char| c == ',' || c == '<' || c == '>' || c.is_whitespace())
-            .filter(|part| part.contains('@'))
-            .any(|part| identity(part, env.profile.recipients.strip_subaddress) == recipient)
+        let strip = env.profile.recipients.strip_subaddress;
+        names(&to, recipient, strip)
+            || (rule.recipient_in_body && names(&ctx.message.readable().text, recipient, strip))
     }
+}
+
+/// Whether `text` (a `To:` value or a body) holds an address whose counting identity is
+/// `recipient`.
+fn names(text: &str, recipient: &str, strip_subaddress: bool) -> bool {
+    text.split(|c: char| c.is_whitespace() || ",;<>()[]\"':=/".contains(c))
+        .filter(|part| part.contains('@'))
+        .any(|part| identity(part.trim_matches('.'), strip_subaddress) == recipient)
 }
 
 impl Check<AtData> for Bulk {
@@ -79,5 +87,23 @@ impl Check<AtData> for Bulk {
             }
             Ok(Verdict::Continue)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names;
+
+    #[test]
+    fn a_recipient_is_named_in_a_header_or_a_body() {
+        assert!(names("\"Ann\" <Ann@Example.org>, bob@x.org", "ann@example.org", true));
+        assert!(names(
+            "Hello,\nthis mail was sent to ann+news@example.org.",
+            "ann@example.org",
+            true
+        ));
+        assert!(names("<p>Sent to <b>ann@example.org</b></p>", "ann@example.org", true));
+        assert!(!names("Sent to anna@example.org", "ann@example.org", true));
+        assert!(!names("no address here", "ann@example.org", true));
     }
 }

@@ -234,7 +234,7 @@ pub fn per_family(messages: &[Message], fingerprints: &[Fingerprint]) -> Vec<Fam
 }
 
 /// The campaign the store assigns each message, in order (see `sequential`).
-fn assign(messages: &[Message], fingerprints: &[Fingerprint]) -> Vec<u64> {
+pub fn assign(messages: &[Message], fingerprints: &[Fingerprint]) -> Vec<u64> {
     let mut owner: HashMap<u64, u64> = HashMap::new();
     let mut out = Vec::with_capacity(messages.len());
     for f in fingerprints.iter().take(messages.len()) {
