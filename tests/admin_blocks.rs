@@ -5,6 +5,7 @@
 
 mod support;
 
+use support::fixtures::newsletter;
 use support::{send_message, Harness};
 
 fn admin(h: &Harness, args: &[&str], token: Option<&str>) -> (bool, String, String) {
@@ -140,17 +141,10 @@ fn block(h: &Harness, action: &str, scope: &str, target: &str) {
     assert!(ok, "blocks {action} --scope {scope}: {err}");
 }
 
-fn newsletter(name: &str) -> String {
-    format!(
-        "From: news@acme.example\r\nTo: {name}@dest.example\r\nSubject: Spring sale\r\n\r\n\
-         Dear {name}, our spring sale starts today with fresh offers on garden tools, outdoor \
-         furniture and seeds for every season. Visit our shop this week and bring a friend.\r\n"
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sender_and_campaign_blocks_refuse_until_lifted() {
     let h = Harness::start().await;
+    let bob = newsletter("bob", "bob@dest.example", 1);
 
     // A sender block stops that address however it is spelled, and no other.
     block(&h, "add", "sender", "Alerts@ACME.example");
@@ -159,18 +153,18 @@ async fn sender_and_campaign_blocks_refuse_until_lifted() {
         "Alerts+1@acme.example",
         "\"alerts\"@ACME.EXAMPLE.",
     ] {
-        let reply = send_message(&h, spelling, &["bob@dest.example"], &newsletter("bob")).await;
+        let reply = send_message(&h, spelling, &["bob@dest.example"], &bob).await;
         assert!(reply.starts_with("554 5.7.1"), "{spelling}: {reply}");
         assert!(reply.contains("[rule block.sender]"), "{reply}");
     }
     // Nor does a null or different envelope sender with the blocked address in From or Sender.
-    let from_blocked = newsletter("bob").replace("From: news@acme.example", "From: Alerts <alerts@acme.example>");
+    let from_blocked = bob.replace("From: news@acme.example", "From: Alerts <alerts@acme.example>");
     let reply = send_message(&h, "", &["bob@dest.example"], &from_blocked).await;
     assert!(
         reply.starts_with("554 5.7.1") && reply.contains("[rule block.sender]"),
         "{reply}"
     );
-    let sender_blocked = newsletter("bob").replace(
+    let sender_blocked = bob.replace(
         "From: news@acme.example",
         "From: news@acme.example\r\nSender: ALERTS+x@acme.example",
     );
@@ -179,17 +173,23 @@ async fn sender_and_campaign_blocks_refuse_until_lifted() {
         reply.starts_with("554 5.7.1") && reply.contains("[rule block.sender]"),
         "{reply}"
     );
-    let reply = send_message(&h, "news@acme.example", &["bob@dest.example"], &newsletter("bob")).await;
+    let reply = send_message(&h, "news@acme.example", &["bob@dest.example"], &bob).await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
 
     // A campaign block stops every personalised copy of that mailing, and nothing else. The
     // mailing above founded its campaign, whose id is its fingerprint's.
     let campaign = format!(
         "{:016x}",
-        aupgate::fingerprint::fingerprint(newsletter("bob").as_bytes()).campaign_id()
+        aupgate::fingerprint::fingerprint(bob.as_bytes()).campaign_id()
     );
     block(&h, "add", "campaign", &campaign);
-    let reply = send_message(&h, "news@acme.example", &["dora@dest.example"], &newsletter("dora")).await;
+    let reply = send_message(
+        &h,
+        "news@acme.example",
+        &["dora@dest.example"],
+        &newsletter("dora", "dora@dest.example", 2),
+    )
+    .await;
     assert!(reply.starts_with("554 5.7.1"), "{reply}");
     assert!(
         reply.contains(&format!("campaign {campaign}")) && reply.contains("[rule block.campaign]"),
@@ -207,6 +207,12 @@ async fn sender_and_campaign_blocks_refuse_until_lifted() {
     assert!(out.contains("alerts@acme.example") && out.contains(&campaign), "{out}");
     block(&h, "lift", "sender", "alerts@acme.example");
     block(&h, "lift", "campaign", &campaign);
-    let reply = send_message(&h, "alerts@acme.example", &["erin@dest.example"], &newsletter("erin")).await;
+    let reply = send_message(
+        &h,
+        "alerts@acme.example",
+        &["erin@dest.example"],
+        &newsletter("erin", "erin@dest.example", 3),
+    )
+    .await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
 }

@@ -83,6 +83,8 @@ async fn an_address_that_keeps_failing_is_locked_out_even_with_the_right_passwor
 
     // The lockout has run, but the failures are still in their window: the next attempt, even
     // with the right password, has no password checked and locks the address again at once.
+    // A real wait: the lockout runs on the rate store's wall clock (Unix ms), which paused tokio
+    // time does not move, and there is no state to wait for but the clock.
     tokio::time::sleep(Duration::from_millis(2_300)).await;
     let reply = auth_once(&h, "127.0.0.1", "roaming-user", PASSWORD).await;
     assert!(reply.starts_with("421 4.7.0"), "{reply}");
@@ -129,6 +131,7 @@ async fn a_user_name_guessed_from_many_addresses_fails_even_with_the_right_passw
     );
 
     // Once the failures have aged out of the 3 s window, the right password works again.
+    // A real wait, as above: the window is on the rate store's wall clock.
     let wait = Duration::from_millis(3_300).saturating_sub(locked_at.elapsed());
     tokio::time::sleep(wait).await;
     assert!(auth_once(&h, "127.0.0.4", "roaming-user", PASSWORD)

@@ -142,7 +142,8 @@ async fn a_message_outgrowing_the_budget_is_refused_after_its_end_and_the_sessio
 
     // Only the accepted message is relayed.
     let got = h.sink.wait_for(1, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Everything queued has been settled: the sink has all it will get.
+    h.wait_queue_empty(Duration::from_secs(10)).await;
     let got_after = h.sink.messages();
     assert_eq!(got.len(), 1);
     assert_eq!(got_after.len(), 1, "nothing else relayed");

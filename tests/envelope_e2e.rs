@@ -8,35 +8,20 @@ mod support;
 use std::time::Duration;
 
 use support::sink::{Sink, SinkOptions};
-use support::Harness;
-
-/// Sends one message with the given MAIL FROM parameters; every step must succeed.
-async fn send(h: &Harness, mail_params: &str, to: &[&str], data: &[u8]) {
-    let mut c = h.connect(h.relay_addr()).await;
-    c.send("EHLO client.test", "250 ").await;
-    c.send(&format!("MAIL FROM:<a@acme.example>{mail_params}"), "250 2.1.0")
-        .await;
-    for rcpt in to {
-        c.send(&format!("RCPT TO:<{rcpt}>"), "250 2.1.5").await;
-    }
-    c.send("DATA", "354").await;
-    c.write(data).await;
-    c.write(b".\r\n").await;
-    c.expect("250 2.0.0 OK queued as ").await;
-    c.send("QUIT", "221 2.0.0").await;
-}
-
-/// A gateway relaying to `sink` instead of its own.
-async fn harness_for(sink: &Sink) -> Harness {
-    let port = sink.address.port();
-    Harness::start_with(|c| c.relay.smarthost.port = port).await
-}
+use support::{send_queued, Harness};
 
 #[tokio::test]
 async fn smtputf8_and_8bitmime_are_declared_to_a_hop_that_offers_them() {
     let h = Harness::start().await;
     let data = "From: a@acme.example\r\nTo: jörg@bücher.example\r\nSubject: Grüße\r\n\r\nDéjà vu\r\n";
-    send(&h, " BODY=8BITMIME SMTPUTF8", &["jörg@bücher.example"], data.as_bytes()).await;
+    send_queued(
+        &h,
+        "a@acme.example",
+        " BODY=8BITMIME SMTPUTF8",
+        &["jörg@bücher.example"],
+        data.as_bytes(),
+    )
+    .await;
     let got = h
         .sink
         .wait_for_recipient("jörg@bücher.example", Duration::from_secs(10))
@@ -51,8 +36,9 @@ async fn smtputf8_and_8bitmime_are_declared_to_a_hop_that_offers_them() {
     // 8-bit content the client did not declare is declared for it; nothing UTF-8 in the
     // envelope and no SMTPUTF8 on MAIL: none is declared.
     h.sink.clear();
-    send(
+    send_queued(
         &h,
+        "a@acme.example",
         "",
         &["b@dest.example"],
         "From: a@acme.example\r\nSubject: x\r\n\r\nd\u{e9}j\u{e0}\r\n".as_bytes(),
@@ -74,9 +60,10 @@ async fn a_utf8_recipient_to_a_hop_without_smtputf8_is_returned_with_5_6_7() {
         ..Default::default()
     })
     .await;
-    let h = harness_for(&plain).await;
-    send(
+    let h = Harness::start_relaying_to(&plain, |_| {}).await;
+    send_queued(
         &h,
+        "a@acme.example",
         " SMTPUTF8",
         &["ok@dest.example", "jörg@bücher.example"],
         b"From: a@acme.example\r\nTo: ok@dest.example\r\nSubject: hello\r\n\r\nhi\r\n",
@@ -109,16 +96,18 @@ async fn an_8bit_message_to_a_hop_without_8bitmime_is_returned_with_5_6_3() {
         ..Default::default()
     })
     .await;
-    let h = harness_for(&seven).await;
-    send(
+    let h = Harness::start_relaying_to(&seven, |_| {}).await;
+    send_queued(
         &h,
+        "a@acme.example",
         " BODY=8BITMIME",
         &["b@dest.example"],
         "From: a@acme.example\r\nSubject: 8bit\r\n\r\nD\u{e9}j\u{e0} vu\r\n".as_bytes(),
     )
     .await;
     let got = seven.wait_for(1, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The returned message and its DSN have both left the queue: nothing else is coming.
+    h.wait_queue_empty(Duration::from_secs(10)).await;
     let got_all = seven.messages();
     assert_eq!(got_all.len(), 1, "only the DSN: {got_all:?}");
     let dsn = &got[0];
@@ -131,8 +120,9 @@ async fn an_8bit_message_to_a_hop_without_8bitmime_is_returned_with_5_6_3() {
     );
     // The same hop still takes 7-bit mail declared 8BITMIME, undeclared.
     seven.clear();
-    send(
+    send_queued(
         &h,
+        "a@acme.example",
         " BODY=8BITMIME",
         &["c@dest.example"],
         b"From: a@acme.example\r\nSubject: 7bit\r\n\r\nplain\r\n",
@@ -205,8 +195,9 @@ async fn a_backup_mx_without_8bitmime_does_not_bounce_what_another_host_takes() 
         "mx2.dest.example",
         support::dns::Record::A("127.0.0.2".parse().unwrap()),
     );
-    send(
+    send_queued(
         &h,
+        "a@acme.example",
         " BODY=8BITMIME",
         &["b@dest.example"],
         "From: a@acme.example\r\nSubject: 8bit\r\n\r\nD\u{e9}j\u{e0} vu\r\n".as_bytes(),
@@ -216,5 +207,7 @@ async fn a_backup_mx_without_8bitmime_does_not_bounce_what_another_host_takes() 
         .wait_for_recipient("b@dest.example", Duration::from_secs(10))
         .await;
     assert!(got.data.ends_with("D\u{e9}j\u{e0} vu\r\n".as_bytes()));
+    // Settled: a DSN, had there been one, would have been queued before the message left.
+    h.wait_queue_empty(Duration::from_secs(10)).await;
     assert!(seven.messages().is_empty(), "no DSN: {:?}", seven.messages());
 }

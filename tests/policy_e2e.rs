@@ -5,18 +5,8 @@ mod support;
 
 use std::time::Duration;
 
+use support::fixtures::newsletter;
 use support::{send_message, Harness};
-
-fn newsletter(name: &str, rcpt: &str, n: usize) -> String {
-    format!(
-        "From: news@acme.example\r\nTo: {rcpt}\r\nSubject: Spring sale, {name}!\r\n\r\nDear {name},\r\n\r\n\
-         our spring collection has arrived and we picked a few favourites for you: linen shirts,\r\n\
-         summer dresses and the sandals everybody asked for last year. Order before Friday and\r\n\
-         shipping is free. Your personal discount code is SPRING{n:05}.\r\n\r\n\
-         See everything at https://shop.acme.example/spring?u={n}x{n}\r\n\r\n\
-         Unsubscribe: https://acme.example/u/{n:08x}\r\n"
-    )
-}
 
 const PERMISSIVE: &str = "[profile]\nname = \"default\"\n[quotas]\nmessages_per_hour = 0\nmessages_per_day = 0\nrecipients_per_hour = 0\nrecipients_per_day = 0\n";
 

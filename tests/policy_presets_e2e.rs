@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use aupgate::policy::profile::Profile;
 use aupgate::store::Key;
+use support::fixtures::newsletter;
 use support::{send_message, Harness};
 
 fn preset_path(name: &str) -> PathBuf {
@@ -41,17 +42,6 @@ async fn gateway_edited(name: &str, edit: impl FnOnce(String) -> String) -> Harn
         c.tenants[0].profile = Some(name);
     })
     .await
-}
-
-/// One campaign: personalised variants of one newsletter.
-fn newsletter(rcpt: &str, n: usize) -> String {
-    format!(
-        "From: news@acme.example\r\nTo: {rcpt}\r\nSubject: Spring sale for you\r\n\r\nDear customer {n},\r\n\r\n\
-         our spring collection has arrived and we picked a few favourites for you: linen shirts,\r\n\
-         summer dresses and the sandals everybody asked for last year. Order before Friday and\r\n\
-         shipping is free. Your personal discount code is SPRING{n:05}.\r\n\r\n\
-         Unsubscribe: https://acme.example/u/{n:08x}\r\n"
-    )
 }
 
 /// A message unlike any other (its own campaign): words no other `n` produces.
@@ -121,12 +111,12 @@ async fn bulk(name: &str, p: &Profile) {
     for i in 0..limit {
         let rcpt = format!("person{i}@dest.example");
         assert_accepted(
-            &send_message(&h, "news@acme.example", &[&rcpt], &newsletter(&rcpt, i)).await,
+            &send_message(&h, "news@acme.example", &[&rcpt], &newsletter("Customer", &rcpt, i)).await,
             &format!("{name}: bulk recipient {}", i + 1),
         );
     }
     let rcpt = format!("person{limit}@dest.example");
-    let reply = send_message(&h, "news@acme.example", &[&rcpt], &newsletter(&rcpt, limit)).await;
+    let reply = send_message(&h, "news@acme.example", &[&rcpt], &newsletter("Customer", &rcpt, limit)).await;
     assert_refused(&reply, "550 5.7.1", "bulk.max_recipients");
     // Unrelated mail still flows.
     assert_accepted(
@@ -144,7 +134,7 @@ async fn mail_bomb(name: &str, p: &Profile) {
                 &h,
                 "news@acme.example",
                 &["victim@dest.example"],
-                &newsletter("victim@dest.example", i),
+                &newsletter("Customer", "victim@dest.example", i),
             )
             .await,
             &format!("{name}: message {} to one recipient", i + 1),
@@ -154,7 +144,7 @@ async fn mail_bomb(name: &str, p: &Profile) {
         &h,
         "news@acme.example",
         &["victim@dest.example"],
-        &newsletter("victim@dest.example", limit),
+        &newsletter("Customer", "victim@dest.example", limit),
     )
     .await;
     assert_refused(&reply, "550 5.7.1", "mail_bomb.max_messages");
@@ -167,12 +157,12 @@ async fn sms_gateways(name: &str, p: &Profile) {
     for i in 0..limit {
         let rcpt = format!("5550100{i}@{domain}");
         assert_accepted(
-            &send_message(&h, "news@acme.example", &[&rcpt], &newsletter(&rcpt, i)).await,
+            &send_message(&h, "news@acme.example", &[&rcpt], &newsletter("Customer", &rcpt, i)).await,
             &format!("{name}: SMS recipient {}", i + 1),
         );
     }
     let rcpt = format!("5550199@{domain}");
-    let reply = send_message(&h, "news@acme.example", &[&rcpt], &newsletter(&rcpt, 99)).await;
+    let reply = send_message(&h, "news@acme.example", &[&rcpt], &newsletter("Customer", &rcpt, 99)).await;
     assert_refused(&reply, "550 5.7.1", "sms_gateway.bulk");
 }
 
@@ -578,7 +568,7 @@ async fn escalation(name: &str, p: &Profile) {
             "headers.foreign_originator",
         ),
         (
-            newsletter(&sms, 102),
+            newsletter("Customer", &sms, 102),
             (0..=p.sms_gateways.max_recipients)
                 .map(|i| format!("555010{i}@{}", p.sms_gateways.domains[0]))
                 .collect(),

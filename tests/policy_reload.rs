@@ -13,6 +13,38 @@ fn profile(max_recipients: u32) -> String {
     format!("[profile]\nname = \"default\"\n[bulk]\nmax_recipients = {max_recipients}\n")
 }
 
+/// Lines of the gateway's JSON log (stderr), read on a thread of their own so the pipe never fills.
+fn log_lines(stderr: std::process::ChildStderr) -> tokio::sync::mpsc::UnboundedReceiver<serde_json::Value> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(record) = serde_json::from_str(&line) {
+                if tx.send(record).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for the log record whose message is `message` (panics after 10 s): the gateway's own
+/// word that it has handled the SIGHUP, one way or the other.
+async fn logged(log: &mut tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>, message: &str) {
+    let wait = async {
+        while let Some(record) = log.recv().await {
+            if record["fields"]["message"] == message {
+                return;
+            }
+        }
+        panic!("the gateway exited before logging `{message}`");
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .unwrap_or_else(|_| panic!("no `{message}` logged within 10 s"));
+}
+
 async fn send(port: u16, rcpt: &str) -> String {
     let mut c = Client::new(TcpStream::connect(("127.0.0.1", port)).await.unwrap());
     c.expect("220").await;
@@ -52,12 +84,13 @@ async fn sighup_reloads_profiles() {
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_aupgate"))
-        .args(["serve", "--config"])
+        .args(["serve", "--log-json", "--config"])
         .arg(&config)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut log = log_lines(child.stderr.take().unwrap());
     for _ in 0..200 {
         if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
             break;
@@ -79,7 +112,7 @@ async fn sighup_reloads_profiles() {
         .args(["-HUP", &child.id().to_string()])
         .status()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    logged(&mut log, "policy profiles and DKIM keys reloaded").await;
     assert!(send(port, "two@dest.example").await.starts_with("250 2.0.0"));
     open.send("NOOP", "250 2.0.0").await;
 
@@ -89,7 +122,7 @@ async fn sighup_reloads_profiles() {
         .args(["-HUP", &child.id().to_string()])
         .status()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    logged(&mut log, "policy reload refused; keeping the running profiles").await;
     assert!(send(port, "three@dest.example").await.starts_with("250 2.0.0"));
 
     child.kill().unwrap();

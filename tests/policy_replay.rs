@@ -5,14 +5,10 @@
 
 use std::process::Command;
 
-fn newsletter(n: usize, to: &str) -> String {
-    format!(
-        "From: News <news@shop.example>\nTo: {to}\nSubject: Weekly deals {n}\n\nHello Customer {n},\n\n\
-         this week's deals: garden tools, kitchen knives and the reading lamps everybody loved.\n\
-         Prices drop on Thursday; order by Sunday for free shipping. Code: W{n:05}\n\
-         https://shop.example/deals?r={n:x}\n"
-    )
-}
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
+use fixtures::newsletter_file;
 
 fn run(args: &[&str]) -> (i32, Vec<serde_json::Value>) {
     let output = Command::new(env!("CARGO_BIN_EXE_aupgate"))
@@ -41,7 +37,7 @@ fn replay_directory_applies_the_bulk_rule_in_file_order() {
     for n in 0..25 {
         std::fs::write(
             dir.path().join(format!("{n:03}.eml")),
-            newsletter(n, &format!("person{n}@dest.example")),
+            newsletter_file("Customer", &format!("person{n}@dest.example"), n),
         )
         .unwrap();
     }
@@ -73,7 +69,7 @@ fn replay_mbox_applies_the_mail_bomb_rule() {
         .map(|n| {
             format!(
                 "From news@shop.example Mon Nov 23 10:00:{n:02} 2026\n{}\n",
-                newsletter(n, "victim@dest.example")
+                newsletter_file("Customer", "victim@dest.example", n)
             )
         })
         .collect();
@@ -98,12 +94,17 @@ fn replay_mbox_applies_the_mail_bomb_rule() {
 #[test]
 fn replay_evaluates_each_message_at_its_date() {
     let dir = tempfile::tempdir().unwrap();
-    let dated = |n: usize, date: &str| format!("Date: {date}\n{}", newsletter(n, "victim@dest.example"));
+    let dated = |n: usize, date: &str| {
+        format!(
+            "Date: {date}\n{}",
+            newsletter_file("Customer", "victim@dest.example", n)
+        )
+    };
     // An undated message first, and one dated far in the future in the middle: neither moves
     // the clock away from the mail's own days.
     let mut mbox = format!(
         "From news@shop.example Mon Nov 23 10:00:00 2026\n{}\n",
-        newsletter(99, "someone@dest.example")
+        newsletter_file("Customer", "someone@dest.example", 99)
     );
     for n in 0..10 {
         let date = format!("Mon, 12 Oct 2026 {:02}:00:00 +0000", n + 1);
@@ -143,7 +144,7 @@ fn replay_evaluates_each_message_at_its_date() {
 fn check_one_message() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("one.eml");
-    std::fs::write(&path, newsletter(1, "a@dest.example")).unwrap();
+    std::fs::write(&path, newsletter_file("Customer", "a@dest.example", 1)).unwrap();
     let lines = check(path.to_str().unwrap(), &[]);
     assert_eq!(lines.len(), 1, "one line, no summary: {lines:?}");
     assert_eq!(lines[0]["verdict"], "accept");
@@ -158,7 +159,7 @@ fn check_one_message() {
 fn check_takes_the_envelope_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("one.eml");
-    std::fs::write(&path, newsletter(1, "a@dest.example")).unwrap();
+    std::fs::write(&path, newsletter_file("Customer", "a@dest.example", 1)).unwrap();
     let file = path.to_str().unwrap();
     let lines = check(
         file,
@@ -204,12 +205,16 @@ fn replay_with_a_tenants_file_attributes_each_message_to_its_domain_owner() {
         } else {
             "news@blog.example"
         };
-        let text = newsletter(n, &format!("person{n}@dest.example")).replacen("News <news@shop.example>", from, 1);
+        let text = newsletter_file("Customer", &format!("person{n}@dest.example"), n).replacen(
+            "News <news@shop.example>",
+            from,
+            1,
+        );
         std::fs::write(mail.join(format!("{n:03}.eml")), text).unwrap();
     }
     std::fs::write(
         mail.join("999.eml"),
-        newsletter(99, "z@dest.example").replacen("news@shop.example", "x@nobody.example", 1),
+        newsletter_file("Customer", "z@dest.example", 99).replacen("news@shop.example", "x@nobody.example", 1),
     )
     .unwrap();
     let (_, lines) = run(&[
@@ -236,7 +241,11 @@ fn replay_with_a_tenants_file_attributes_each_message_to_its_domain_owner() {
 #[test]
 fn replay_names_the_campaign_of_every_message_even_refused_before_data() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("1.eml"), newsletter(1, "a@dest.example")).unwrap();
+    std::fs::write(
+        dir.path().join("1.eml"),
+        newsletter_file("Customer", "a@dest.example", 1),
+    )
+    .unwrap();
     // No recipient at all: refused before the message checks run.
     std::fs::write(
         dir.path().join("2.eml"),
@@ -270,11 +279,11 @@ fn replay_refuses_mail_bombing_of_one_destination_system() {
     for n in 0..4 {
         std::fs::write(
             mail.join(format!("{n}.eml")),
-            newsletter(1, &format!("user{n}@system.example")),
+            newsletter_file("Customer", &format!("user{n}@system.example"), 1),
         )
         .unwrap();
     }
-    std::fs::write(mail.join("4.eml"), newsletter(1, "user@other.example")).unwrap();
+    std::fs::write(mail.join("4.eml"), newsletter_file("Customer", "user@other.example", 1)).unwrap();
     let (_, lines) = run(&[
         "policy",
         "replay",

@@ -5,27 +5,13 @@ mod support;
 
 use std::time::Duration;
 
-use support::Harness;
-
-async fn send(h: &Harness, from: &str, to: &[&str], data: &[u8]) -> String {
-    let mut c = h.connect(h.relay_addr()).await;
-    c.send("EHLO client.test", "250 ").await;
-    c.send(&format!("MAIL FROM:<{from}>"), "250 2.1.0").await;
-    for rcpt in to {
-        c.send(&format!("RCPT TO:<{rcpt}>"), "250 2.1.5").await;
-    }
-    c.send("DATA", "354").await;
-    c.write(data).await;
-    let reply = c.expect("250 2.0.0 OK queued as ").await;
-    c.send("QUIT", "221 2.0.0").await;
-    reply.last().unwrap().rsplit(' ').next().unwrap().to_string()
-}
+use support::{send_queued, Harness};
 
 #[tokio::test]
 async fn relayed_message_is_byte_identical_plus_trace_and_authentication_results() {
     let h = Harness::start().await;
-    let wire = b"From: a@acme.example\r\nTo: b@dest.example\r\nSubject: test\r\n\r\nline one\r\n..leading dot\r\n\xc3\xa9 8bit\r\n.\r\n";
-    let queue_id = send(&h, "a@acme.example", &["b@dest.example"], wire).await;
+    let wire = b"From: a@acme.example\r\nTo: b@dest.example\r\nSubject: test\r\n\r\nline one\r\n..leading dot\r\n\xc3\xa9 8bit\r\n";
+    let queue_id = send_queued(&h, "a@acme.example", "", &["b@dest.example"], wire).await;
     let got = h.sink.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 1);
     let message = &got[0];
@@ -63,8 +49,8 @@ async fn relayed_message_is_byte_identical_plus_trace_and_authentication_results
 #[tokio::test]
 async fn existing_date_and_message_id_are_kept() {
     let h = Harness::start().await;
-    let wire = b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <own@acme.example>\r\nFrom: a@acme.example\r\nSubject: t\r\n\r\nx\r\n.\r\n";
-    send(&h, "a@acme.example", &["b@dest.example"], wire).await;
+    let wire = b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <own@acme.example>\r\nFrom: a@acme.example\r\nSubject: t\r\n\r\nx\r\n";
+    send_queued(&h, "a@acme.example", "", &["b@dest.example"], wire).await;
     let got = h.sink.wait_for(1, Duration::from_secs(10)).await;
     let text = String::from_utf8_lossy(&got[0].data);
     assert_eq!(text.matches("Date: ").count(), 1, "{text}");
@@ -75,11 +61,12 @@ async fn existing_date_and_message_id_are_kept() {
 #[tokio::test]
 async fn permanent_failure_bounces_only_the_failed_recipient() {
     let h = Harness::start().await;
-    send(
+    send_queued(
         &h,
         "a@acme.example",
+        "",
         &["ok@dest.example", "permfail@dest.example"],
-        b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n",
+        b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n",
     )
     .await;
     let got = h.sink.wait_for(2, Duration::from_secs(10)).await;
@@ -99,16 +86,18 @@ async fn permanent_failure_bounces_only_the_failed_recipient() {
 #[tokio::test]
 async fn null_sender_failure_is_never_bounced() {
     let h = Harness::start().await;
-    send(
+    send_queued(
         &h,
         "",
+        "",
         &["permfail@dest.example", "ok@dest.example"],
-        b"From: a@acme.example\r\nSubject: bounce\r\n\r\nhi\r\n.\r\n",
+        b"From: a@acme.example\r\nSubject: bounce\r\n\r\nhi\r\n",
     )
     .await;
     let got = h.sink.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 1);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The message leaves the queue only after its bounce decision (a DSN would be queued first).
+    h.wait_queue_empty(Duration::from_secs(10)).await;
     assert_eq!(h.sink.messages().len(), 1, "no DSN for a null sender");
 }
 
@@ -118,11 +107,12 @@ async fn temporary_failures_are_retried_then_expire_into_a_dsn() {
         c.queue.max_age = aupgate::config::HumanDuration::secs(2);
     })
     .await;
-    send(
+    send_queued(
         &h,
         "a@acme.example",
+        "",
         &["tempfail@dest.example"],
-        b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n",
+        b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n",
     )
     .await;
     let got = h.sink.wait_for(1, Duration::from_secs(15)).await;
@@ -141,11 +131,12 @@ async fn disconnecting_next_hop_is_a_temporary_failure_for_the_transaction() {
         c.queue.max_age = aupgate::config::HumanDuration::secs(2);
     })
     .await;
-    send(
+    send_queued(
         &h,
         "a@acme.example",
+        "",
         &["disconnect@dest.example"],
-        b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n",
+        b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n",
     )
     .await;
     let got = h.sink.wait_for(1, Duration::from_secs(15)).await;
@@ -158,16 +149,17 @@ async fn disconnecting_next_hop_is_a_temporary_failure_for_the_transaction() {
 async fn queue_is_empty_after_delivery() {
     let h = Harness::start().await;
     for i in 0..5 {
-        send(
+        send_queued(
             &h,
             "a@acme.example",
+            "",
             &[&format!("r{i}@dest.example")],
-            b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n",
+            b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n",
         )
         .await;
     }
     assert_eq!(h.sink.wait_for(5, Duration::from_secs(10)).await.len(), 5);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    h.wait_queue_empty(Duration::from_secs(10)).await;
     assert_eq!(h.gateway.queue.scheduled(), 0);
 }
 
@@ -179,27 +171,27 @@ async fn required_insecure_starttls_and_smarthost_auth() {
         ..Default::default()
     })
     .await;
-    let port = secure.address.port();
-    let h = Harness::start_with(|c| {
-        c.relay.smarthost.port = port;
+    let h = Harness::start_relaying_to(&secure, |c| {
         c.relay.smarthost.username = Some("relay-user".into());
         c.relay.smarthost.password = Some("relay-pass".into());
         // The sink's certificate is self-signed: encryption without verification, chosen.
         c.relay.starttls = aupgate::config::OutboundTls::RequiredInsecure;
     })
     .await;
-    send(
+    send_queued(
         &h,
         "a@acme.example",
+        "",
         &["b@dest.example", "c@dest.example"],
-        b"From: a@acme.example\r\nSubject: tls\r\n\r\nhi\r\n.\r\n",
+        b"From: a@acme.example\r\nSubject: tls\r\n\r\nhi\r\n",
     )
     .await;
-    send(
+    send_queued(
         &h,
         "a@acme.example",
+        "",
         &["d@dest.example"],
-        b"From: a@acme.example\r\nSubject: tls 2\r\n\r\nhi\r\n.\r\n",
+        b"From: a@acme.example\r\nSubject: tls 2\r\n\r\nhi\r\n",
     )
     .await;
     let got = secure.wait_for(2, Duration::from_secs(10)).await;
@@ -217,14 +209,16 @@ async fn required_starttls_without_offer_is_a_temporary_failure() {
         c.queue.max_age = aupgate::config::HumanDuration::secs(1);
     })
     .await;
-    send(
+    send_queued(
         &h,
         "",
+        "",
         &["b@dest.example"],
-        b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n.\r\n",
+        b"From: a@acme.example\r\nSubject: x\r\n\r\nhi\r\n",
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Deferred until it expires after 1 s (a null sender: no DSN), then gone from the queue.
+    h.wait_queue_empty(Duration::from_secs(10)).await;
     assert!(
         h.sink.messages().is_empty(),
         "must not relay in plaintext when TLS is required"
@@ -243,8 +237,15 @@ async fn per_destination_concurrency_caps_connections_to_the_next_hop() {
     for i in 0..12 {
         let h = h.clone();
         senders.push(tokio::spawn(async move {
-            let body = format!("From: a@acme.example\r\nSubject: n{i}\r\n\r\nnote {i}\r\n.\r\n");
-            send(&h, "a@acme.example", &[&format!("r{i}@dest.example")], body.as_bytes()).await;
+            let body = format!("From: a@acme.example\r\nSubject: n{i}\r\n\r\nnote {i}\r\n");
+            send_queued(
+                &h,
+                "a@acme.example",
+                "",
+                &[&format!("r{i}@dest.example")],
+                body.as_bytes(),
+            )
+            .await;
         }));
     }
     for sender in senders {

@@ -13,32 +13,12 @@ use support::dns::Record;
 use support::https::PolicyServer;
 use support::sink::{Sink, SinkOptions};
 use support::tls_ca::TestCa;
-use support::Harness;
+use support::{send_queued, Harness};
 
+/// Queues a short message from a@acme.example to `to`; its queue id.
 async fn send(h: &Harness, to: &str, subject: &str) -> String {
-    let mut c = h.connect(h.relay_addr()).await;
-    c.send("EHLO client.test", "250 ").await;
-    c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
-    c.send(&format!("RCPT TO:<{to}>"), "250 2.1.5").await;
-    c.send("DATA", "354").await;
-    c.write(format!("From: a@acme.example\r\nSubject: {subject}\r\n\r\nhi\r\n.\r\n").as_bytes())
-        .await;
-    let reply = c.expect("250 2.0.0 OK queued as ").await;
-    c.send("QUIT", "221 2.0.0").await;
-    reply.last().unwrap().rsplit(' ').next().unwrap().to_string()
-}
-
-/// Waits until the queued message has been tried at least once; returns its last reply.
-async fn first_attempt(h: &Harness, id: &str) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (entry, _) = h.gateway.queue.load(id).await.expect("still queued");
-        if entry.attempts >= 1 {
-            return entry.recipients[0].last_reply.clone().unwrap_or_default();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no delivery attempt");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let data = format!("From: a@acme.example\r\nSubject: {subject}\r\n\r\nhi\r\n");
+    send_queued(h, "a@acme.example", "", &[to], data.as_bytes()).await
 }
 
 async fn tls_sink(acceptor: tokio_rustls::TlsAcceptor) -> Sink {
@@ -52,11 +32,9 @@ async fn tls_sink(acceptor: tokio_rustls::TlsAcceptor) -> Sink {
 
 /// A gateway relaying to `sink` as its smarthost (at 127.0.0.1), trusting `ca`.
 async fn gateway_to(sink: &Sink, ca: &TestCa, mode: OutboundTls) -> Harness {
-    let port = sink.address.port();
     let ca_dir = tempfile::tempdir().unwrap();
     let ca_file = ca.write_pem(ca_dir.path());
-    let h = Harness::start_with(|c| {
-        c.relay.smarthost.port = port;
+    let h = Harness::start_relaying_to(sink, |c| {
         c.relay.starttls = mode;
         c.relay.ca_file = Some(ca_file.display().to_string());
     })
@@ -82,7 +60,7 @@ async fn required_tls_defers_a_certificate_for_another_host() {
     let sink = tls_sink(ca.acceptor(&["other.example"])).await;
     let h = gateway_to(&sink, &ca, OutboundTls::Required).await;
     let id = send(&h, "b@dest.example", "wrong name").await;
-    let reply = first_attempt(&h, &id).await;
+    let reply = h.first_attempt(&id).await;
     assert!(
         reply.starts_with("451 4.7.5 certificate of 127.0.0.1 does not verify"),
         "{reply}"
@@ -98,7 +76,7 @@ async fn required_tls_defers_a_certificate_from_an_untrusted_ca() {
     let sink = tls_sink(other.acceptor(&["127.0.0.1"])).await;
     let h = gateway_to(&sink, &trusted, OutboundTls::Required).await;
     let id = send(&h, "b@dest.example", "untrusted").await;
-    let reply = first_attempt(&h, &id).await;
+    let reply = h.first_attempt(&id).await;
     assert!(
         reply.starts_with("451 4.7.5 certificate of 127.0.0.1 does not verify"),
         "{reply}"
@@ -127,11 +105,9 @@ async fn required_tls_verifies_an_implicit_tls_smarthost() {
         ..Default::default()
     })
     .await;
-    let port = good.address.port();
     let ca_dir = tempfile::tempdir().unwrap();
     let ca_file = ca.write_pem(ca_dir.path()).display().to_string();
-    let h = Harness::start_with(|c| {
-        c.relay.smarthost.port = port;
+    let h = Harness::start_relaying_to(&good, |c| {
         c.relay.smarthost.implicit_tls = true;
         c.relay.starttls = OutboundTls::Required;
         c.relay.ca_file = Some(ca_file);
@@ -150,17 +126,15 @@ async fn required_tls_verifies_an_implicit_tls_smarthost() {
         ..Default::default()
     })
     .await;
-    let port = bad.address.port();
     let ca_file = ca.write_pem(ca_dir.path()).display().to_string();
-    let h = Harness::start_with(|c| {
-        c.relay.smarthost.port = port;
+    let h = Harness::start_relaying_to(&bad, |c| {
         c.relay.smarthost.implicit_tls = true;
         c.relay.starttls = OutboundTls::Required;
         c.relay.ca_file = Some(ca_file);
     })
     .await;
     let id = send(&h, "b@dest.example", "implicit, wrong name").await;
-    let reply = first_attempt(&h, &id).await;
+    let reply = h.first_attempt(&id).await;
     assert!(
         reply.starts_with("451 4.7.5 certificate of 127.0.0.1 does not verify"),
         "{reply}"
@@ -199,12 +173,10 @@ async fn smarthost_credentials_are_never_sent_without_required_tls() {
             ..Default::default()
         })
         .await;
-        let port = sink.address.port();
         let trusted = TestCa::new("trusted");
         let ca_dir = tempfile::tempdir().unwrap();
         let ca_file = trusted.write_pem(ca_dir.path()).display().to_string();
-        let h = Harness::start_with(|c| {
-            c.relay.smarthost.port = port;
+        let h = Harness::start_relaying_to(&sink, |c| {
             c.relay.smarthost.username = Some("relay-user".into());
             c.relay.smarthost.password = Some("relay-pass".into());
             c.relay.starttls = mode;
@@ -212,7 +184,7 @@ async fn smarthost_credentials_are_never_sent_without_required_tls() {
         })
         .await;
         let id = send(&h, "b@dest.example", "credentials").await;
-        let reply = first_attempt(&h, &id).await;
+        let reply = h.first_attempt(&id).await;
         assert!(reply.starts_with(expected), "{mode:?}: {reply}");
         let auth_lines: Vec<_> = sink
             .commands()
@@ -232,9 +204,7 @@ async fn insecure_auth_sends_credentials_to_a_loopback_smarthost() {
         ..Default::default()
     })
     .await;
-    let port = sink.address.port();
-    let h = Harness::start_with(|c| {
-        c.relay.smarthost.port = port;
+    let h = Harness::start_relaying_to(&sink, |c| {
         c.relay.smarthost.username = Some("relay-user".into());
         c.relay.smarthost.password = Some("relay-pass".into());
         c.relay.smarthost.insecure_auth = true;
@@ -266,6 +236,15 @@ fn insecure_auth_is_refused_for_a_smarthost_off_loopback() {
     }
 }
 
+/// MX mode, every MX host at `sink_port`; retries a minute away, so a deferred message stays
+/// as its first attempt left it while the test looks.
+fn mx_mode(c: &mut aupgate::config::Config, sink_port: u16) {
+    c.relay.mode = RelayMode::Mx;
+    c.relay.mx_port = sink_port;
+    c.queue.retry_initial = HumanDuration::secs(60);
+    c.queue.retry_max = HumanDuration::secs(60);
+}
+
 /// MX mode for `dest.example` (MX `mx1.dest.example`), with an MTA-STS policy server.
 struct MtaStsSetup {
     h: Harness,
@@ -286,12 +265,9 @@ async fn mta_sts_setup(policy_body: Option<&str>, mx_names: &[&str], starttls: b
     let dir = tempfile::tempdir().unwrap();
     let ca_file = ca.write_pem(dir.path()).display().to_string();
     let h = Harness::start_with(|c| {
-        c.relay.mode = RelayMode::Mx;
-        c.relay.mx_port = sink_port;
+        mx_mode(c, sink_port);
         c.relay.mta_sts_port = policy_port;
         c.relay.ca_file = Some(ca_file);
-        c.queue.retry_initial = HumanDuration::secs(60);
-        c.queue.retry_max = HumanDuration::secs(60);
     })
     .await;
     let zone = &h.dns.zone;
@@ -331,7 +307,7 @@ async fn mta_sts_enforce_defers_a_certificate_that_does_not_verify() {
     // Opportunistic TLS would deliver this (see the test above); the policy forbids it.
     let s = mta_sts_setup(Some(ENFORCE), &["wrong.example"], true).await;
     let id = send(&s.h, "bob@dest.example", "mitm").await;
-    let reply = first_attempt(&s.h, &id).await;
+    let reply = s.h.first_attempt(&id).await;
     assert!(
         reply.starts_with("451 4.7.5 certificate of mx1.dest.example does not verify"),
         "{reply}"
@@ -344,7 +320,7 @@ async fn mta_sts_enforce_defers_a_certificate_that_does_not_verify() {
 async fn mta_sts_enforce_defers_when_starttls_is_stripped() {
     let s = mta_sts_setup(Some(ENFORCE), &["mx1.dest.example"], false).await;
     let id = send(&s.h, "bob@dest.example", "stripped").await;
-    let reply = first_attempt(&s.h, &id).await;
+    let reply = s.h.first_attempt(&id).await;
     assert!(
         reply.starts_with("451 4.7.5 next hop mx1.dest.example does not offer STARTTLS"),
         "{reply}"
@@ -357,7 +333,7 @@ async fn mta_sts_enforce_defers_an_mx_the_policy_does_not_list() {
     let policy = "version: STSv1\r\nmode: enforce\r\nmx: *.mail.dest.example\r\nmax_age: 86400\r\n";
     let s = mta_sts_setup(Some(policy), &["mx1.dest.example"], true).await;
     let id = send(&s.h, "bob@dest.example", "unlisted").await;
-    let reply = first_attempt(&s.h, &id).await;
+    let reply = s.h.first_attempt(&id).await;
     assert_eq!(
         reply,
         "451 4.7.5 MTA-STS: no MX host of dest.example matches its policy"
@@ -419,13 +395,10 @@ async fn dane_setup(tlsa: Published, validated: bool, starttls: bool, policy_bod
     let dir = tempfile::tempdir().unwrap();
     let ca_file = web_ca.write_pem(dir.path()).display().to_string();
     let h = Harness::start_with(|c| {
-        c.relay.mode = RelayMode::Mx;
-        c.relay.mx_port = sink_port;
+        mx_mode(c, sink_port);
         c.relay.mta_sts_port = policy_port;
         c.relay.ca_file = Some(ca_file);
         c.dns.dnssec = true;
-        c.queue.retry_initial = HumanDuration::secs(60);
-        c.queue.retry_max = HumanDuration::secs(60);
     })
     .await;
     let zone = &h.dns.zone;
@@ -496,7 +469,7 @@ async fn dane_ta_authenticates_a_chain_to_the_published_trust_anchor() {
 async fn dane_defers_a_certificate_its_tlsa_records_do_not_match() {
     let s = dane_setup(Published::Other(vec![0xab; 32]), true, true, None).await;
     let id = send(&s.h, "bob@dest.example", "dane mismatch").await;
-    let reply = first_attempt(&s.h, &id).await;
+    let reply = s.h.first_attempt(&id).await;
     assert!(
         reply.starts_with("451 4.7.5 certificate of mx1.dest.example does not verify"),
         "{reply}"
@@ -510,7 +483,7 @@ async fn dane_defers_a_certificate_its_tlsa_records_do_not_match() {
 async fn dane_defers_when_starttls_is_stripped() {
     let s = dane_setup(Published::MatchingKey, true, false, None).await;
     let id = send(&s.h, "bob@dest.example", "stripped").await;
-    let reply = first_attempt(&s.h, &id).await;
+    let reply = s.h.first_attempt(&id).await;
     assert!(
         reply.starts_with("451 4.7.5 next hop mx1.dest.example does not offer STARTTLS"),
         "{reply}"
@@ -540,7 +513,7 @@ async fn a_failed_tlsa_lookup_defers_rather_than_downgrades() {
         .zone
         .fault(&format!("_{port}._tcp.mx1.dest.example"), support::dns::Fault::ServFail);
     let id = send(&s.h, "bob@dest.example", "servfail").await;
-    let reply = first_attempt(&s.h, &id).await;
+    let reply = s.h.first_attempt(&id).await;
     assert!(reply.starts_with("451 4.7.5 DANE: TLSA lookup of"), "{reply}");
     assert!(s.sink.messages().is_empty());
 }
@@ -577,13 +550,10 @@ async fn an_mx_host_without_tlsa_records_still_follows_the_domains_mta_sts_polic
     let dir = tempfile::tempdir().unwrap();
     let ca_file = web_ca.write_pem(dir.path()).display().to_string();
     let h = Harness::start_with(|c| {
-        c.relay.mode = RelayMode::Mx;
-        c.relay.mx_port = sink_port;
+        mx_mode(c, sink_port);
         c.relay.mta_sts_port = policy_port;
         c.relay.ca_file = Some(ca_file);
         c.dns.dnssec = true;
-        c.queue.retry_initial = HumanDuration::secs(60);
-        c.queue.retry_max = HumanDuration::secs(60);
     })
     .await;
     let zone = &h.dns.zone;
@@ -607,7 +577,7 @@ async fn an_mx_host_without_tlsa_records_still_follows_the_domains_mta_sts_polic
         zone.validated(name);
     }
     let id = send(&h, "bob@dest.example", "two hosts").await;
-    let reply = first_attempt(&h, &id).await;
+    let reply = h.first_attempt(&id).await;
     assert!(
         reply.starts_with("451 4.7.5 certificate of mx2.dest.example does not verify"),
         "{reply}"
@@ -624,12 +594,9 @@ async fn unusable_tlsa_records_never_lower_required_tls() {
     let sink = tls_sink(ca.acceptor(&["mx1.dest.example"])).await;
     let sink_port = sink.address.port();
     let h = Harness::start_with(|c| {
-        c.relay.mode = RelayMode::Mx;
-        c.relay.mx_port = sink_port;
+        mx_mode(c, sink_port);
         c.relay.starttls = OutboundTls::Required;
         c.dns.dnssec = true;
-        c.queue.retry_initial = HumanDuration::secs(60);
-        c.queue.retry_max = HumanDuration::secs(60);
     })
     .await;
     let zone = &h.dns.zone;
@@ -641,7 +608,7 @@ async fn unusable_tlsa_records_never_lower_required_tls() {
         zone.validated(name);
     }
     let id = send(&h, "bob@dest.example", "pkix only").await;
-    let reply = first_attempt(&h, &id).await;
+    let reply = h.first_attempt(&id).await;
     assert!(
         reply.starts_with("451 4.7.5 certificate of mx1.dest.example does not verify"),
         "{reply}"

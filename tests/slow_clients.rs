@@ -83,7 +83,9 @@ async fn a_data_body_trickled_below_the_minimum_rate_is_cut_and_not_relayed() {
         "cut after {elapsed:?}: the grace is 1 s, the read limit 1.5 s, the session's 12 s"
     );
     assert!(c.is_closed().await);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A message is queued before its `250`, and leaves the queue only once relayed: with the
+    // session over and the queue empty, the sink has everything it will ever get.
+    h.wait_queue_empty(Duration::from_secs(10)).await;
     assert!(h.sink.messages().is_empty(), "a cut message is never relayed");
     assert_eq!(h.gateway.queue.scheduled(), 0, "nor queued");
 }

@@ -43,6 +43,7 @@ async fn smuggled_end_of_data_never_splits_a_message() {
                 Some(at) => {
                     let (a, b) = data.split_at(at.min(data.len()));
                     c.write(a).await;
+                    // Two reads on the server's side, not one: the split is the point.
                     tokio::time::sleep(Duration::from_millis(5)).await;
                     c.write(b).await;
                 }
@@ -53,7 +54,8 @@ async fn smuggled_end_of_data_never_splits_a_message() {
             let _ = i;
         }
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Every DATA is answered; a queued message would be in the queue or at the sink.
+    h.wait_queue_empty(Duration::from_secs(10)).await;
     assert!(
         h.sink.messages().is_empty(),
         "nothing may be relayed: {:?}",

@@ -209,6 +209,22 @@ impl Queue {
         self.inner.schedule.len()
     }
 
+    /// Number of entries stored: scheduled, in delivery, or settled but not yet removed (a scan on
+    /// the blocking pool: tests and tools). Unlike [`Queue::scheduled`] it counts deliveries in
+    /// flight, so it is 0 only once every message, and every DSN one caused, has left the queue.
+    pub async fn stored(&self) -> Result<usize, QueueError> {
+        let inner = Arc::clone(&self.inner);
+        off_runtime(move || {
+            let mut count = 0;
+            for item in inner.db.iterator_cf(inner.cf(CF_META), IteratorMode::Start) {
+                item?;
+                count += 1;
+            }
+            Ok(count)
+        })
+        .await
+    }
+
     /// Ids of quarantined entries (a blocking scan: tests and tools).
     pub fn quarantined(&self) -> Vec<String> {
         let inner = &self.inner;

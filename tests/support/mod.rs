@@ -4,12 +4,14 @@
 
 pub mod client;
 pub mod dns;
+pub mod fixtures;
 pub mod https;
 pub mod sink;
 pub mod tls_ca;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use aupgate::config::Config;
 use aupgate::server::Gateway;
@@ -158,6 +160,49 @@ impl Harness {
         Harness::start_with(|_| {}).await
     }
 
+    /// Like `start_with`, relaying to `sink` (at 127.0.0.1) as its smarthost instead of its own.
+    pub async fn start_relaying_to(sink: &Sink, edit: impl FnOnce(&mut Config)) -> Harness {
+        let port = sink.address.port();
+        Harness::start_with(move |c| {
+            c.relay.smarthost.port = port;
+            edit(c);
+        })
+        .await
+    }
+
+    /// Waits until the queue holds no entry (panics after `timeout`). A message leaves the queue
+    /// only once it is settled, and a DSN it causes is queued before it leaves: an empty queue
+    /// means every relay and bounce decision for what was accepted so far has been made and
+    /// carried out, so what the sink has then is all it will ever get.
+    pub async fn wait_queue_empty(&self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let stored = self.gateway.queue.stored().await.expect("queue scan");
+            if stored == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{stored} queue entries still there after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the queued message `id` has been tried at least once (panics after 10 s);
+    /// returns its first recipient's last reply.
+    pub async fn first_attempt(&self, id: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (entry, _) = self.gateway.queue.load(id).await.expect("still queued");
+            if entry.attempts >= 1 {
+                return entry.recipients[0].last_reply.clone().unwrap_or_default();
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no delivery attempt");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The relay listener (identification by network).
     pub fn relay_addr(&self) -> SocketAddr {
         self.gateway.smtp_addresses[0]
@@ -272,6 +317,24 @@ pub async fn send_message(h: &Harness, from: &str, to: &[&str], data: &str) -> S
     c.write(data.as_bytes()).await;
     c.write(b".\r\n").await;
     c.read_reply().await.last().unwrap().clone()
+}
+
+/// Sends `data` (without the terminating dot) on a fresh relay-listener session as
+/// `MAIL FROM:<from>` followed by `params` (e.g. `" BODY=8BITMIME"`); every step must succeed.
+/// Returns the queue id from the `250`.
+pub async fn send_queued(h: &Harness, from: &str, params: &str, to: &[&str], data: &[u8]) -> String {
+    let mut c = h.connect(h.relay_addr()).await;
+    c.send("EHLO client.test", "250 ").await;
+    c.send(&format!("MAIL FROM:<{from}>{params}"), "250 2.1.0").await;
+    for rcpt in to {
+        c.send(&format!("RCPT TO:<{rcpt}>"), "250 2.1.5").await;
+    }
+    c.send("DATA", "354").await;
+    c.write(data).await;
+    c.write(b".\r\n").await;
+    let reply = c.expect("250 2.0.0 OK queued as ").await;
+    c.send("QUIT", "221 2.0.0").await;
+    reply.last().unwrap().rsplit(' ').next().unwrap().to_string()
 }
 
 /// Runs `aupgate admin ARGS` (the real binary) against the harness's admin API, with
