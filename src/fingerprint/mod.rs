@@ -179,8 +179,8 @@ pub fn fingerprint_normalized(normalized: &Normalized, author: &str) -> Fingerpr
             .collect();
         total += words.len();
         if !words.is_empty() {
-            let hashes = words.iter().map(|t| minhash::hash_bytes(t.as_bytes())).collect();
-            let function_words = words.iter().map(|w| stopwords::is_stopword(w)).collect();
+            let hashes: Vec<u64> = words.iter().map(|t| minhash::hash_bytes(t.as_bytes())).collect();
+            let function_words = hashes.iter().map(|&h| stopwords::is_stopword_hash(h)).collect();
             paragraphs.push((hashes, function_words));
         }
     }

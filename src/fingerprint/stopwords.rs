@@ -8,6 +8,20 @@ pub fn is_stopword(word: &str) -> bool {
     STOPWORDS.binary_search(&word).is_ok()
 }
 
+/// Whether the word with this [`super::minhash::hash_bytes`] hash is a function word: the
+/// fingerprint has the hash already, and comparing integers is cheaper than comparing strings.
+pub fn is_stopword_hash(hash: u64) -> bool {
+    static HASHES: std::sync::LazyLock<Vec<u64>> = std::sync::LazyLock::new(|| {
+        let mut h: Vec<u64> = STOPWORDS
+            .iter()
+            .map(|w| super::minhash::hash_bytes(w.as_bytes()))
+            .collect();
+        h.sort_unstable();
+        h
+    });
+    HASHES.binary_search(&hash).is_ok()
+}
+
 /// Sorted (binary search).
 const STOPWORDS: [&str; 117] = [
     "a",
@@ -137,5 +151,7 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(sorted, super::STOPWORDS);
         assert!(super::is_stopword("the") && !super::is_stopword("garden"));
+        let hash = |w: &str| crate::fingerprint::minhash::hash_bytes(w.as_bytes());
+        assert!(super::is_stopword_hash(hash("the")) && !super::is_stopword_hash(hash("garden")));
     }
 }
