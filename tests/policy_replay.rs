@@ -303,3 +303,49 @@ fn replay_refuses_mail_bombing_of_one_destination_system() {
     );
     assert_eq!(lines[4]["verdict"], "accept", "{}", lines[4]);
 }
+
+#[test]
+fn a_registered_bulk_sender_may_name_the_recipient_in_the_body_where_the_profile_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail = dir.path().join("mail");
+    std::fs::create_dir(&mail).unwrap();
+    for n in 0..4 {
+        // The recipient is in Bcc, not in To; the body names them.
+        std::fs::write(
+            mail.join(format!("{n}.eml")),
+            format!(
+                "From: News <news@shop.example>\nTo: undisclosed-recipients:;\nBcc: reader{n}@dest.example\n\
+                 Subject: Weekly deals\nList-Unsubscribe: <https://shop.example/u>\n\n\
+                 This week's deals: garden tools, kitchen knives and the reading lamps everybody loved.\n\
+                 Prices drop on Thursday; order by Sunday for free shipping.\n\
+                 You receive this at reader{n}@dest.example because you subscribed.\n"
+            ),
+        )
+        .unwrap();
+    }
+    for (in_body, expected) in [
+        ("true", ["accept"; 4]),
+        ("false", ["accept", "accept", "reject", "reject"]),
+    ] {
+        let profile = dir.path().join(format!("bulk-{in_body}.toml"));
+        std::fs::write(
+            &profile,
+            format!("[bulk]\nmax_recipients = 2\nregistered_senders = [\"replay\"]\nrecipient_in_body = {in_body}\n"),
+        )
+        .unwrap();
+        let (_, lines) = run(&[
+            "policy",
+            "replay",
+            mail.to_str().unwrap(),
+            "--profile",
+            profile.to_str().unwrap(),
+        ]);
+        for (line, want) in lines.iter().zip(expected) {
+            assert_eq!(line["verdict"], want, "recipient_in_body = {in_body}: {line}");
+            if want == "reject" {
+                assert_eq!(line["rule"], "bulk.max_recipients");
+                assert!(line["reply"].as_str().unwrap().starts_with("550 5.7.1"), "{line}");
+            }
+        }
+    }
+}

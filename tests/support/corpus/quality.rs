@@ -136,28 +136,10 @@ pub fn evaluate(messages: &[Message], fingerprints: &[Fingerprint]) -> Quality {
 /// of the band keys map to (a tie: the smallest id), which then takes every key; returns
 /// (recall, false-merge message rate).
 fn sequential(messages: &[Message], fingerprints: &[Fingerprint]) -> (f64, f64) {
-    let mut owner: HashMap<u64, u64> = HashMap::new();
     let mut founder: HashMap<u64, usize> = HashMap::new(); // campaign -> truth group of its first message
     let mut per_truth: HashMap<usize, HashMap<u64, usize>> = HashMap::new();
     let mut wrong = 0;
-    for (m, f) in messages.iter().zip(fingerprints) {
-        let keys = f.band_keys();
-        let mut votes: Vec<(u64, usize)> = Vec::new();
-        for k in &keys {
-            if let Some(&c) = owner.get(k) {
-                match votes.iter_mut().find(|(v, _)| *v == c) {
-                    Some((_, n)) => *n += 1,
-                    None => votes.push((c, 1)),
-                }
-            }
-        }
-        let campaign = votes
-            .iter()
-            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-            .map_or_else(|| f.campaign_id(), |&(c, _)| c);
-        for k in keys {
-            owner.insert(k, campaign);
-        }
+    for (m, campaign) in messages.iter().zip(assign(messages, fingerprints)) {
         let first = *founder.entry(campaign).or_insert(m.group);
         if first != m.group {
             wrong += 1;
