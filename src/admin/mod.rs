@@ -2,6 +2,7 @@
 //! a token is configured; otherwise only loopback clients are served. It never opens the
 //! database itself: it uses the running gateway's store.
 
+pub mod access;
 pub mod api;
 mod blocks;
 pub mod domains;
@@ -9,7 +10,7 @@ pub mod domains;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -90,27 +91,11 @@ async fn health(State(state): State<AdminState>) -> (StatusCode, String) {
     }
 }
 
-async fn authorize(
-    State(state): State<AdminState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-    next: Next,
-) -> Result<Response, (StatusCode, Json<api::ApiError>)> {
-    let allowed = match &state.token {
-        Some(token) => request
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes())),
-        None => peer.ip().is_loopback(),
-    };
-    if !allowed {
-        return Err(error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()));
-    }
-    Ok(next.run(request).await)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Identifies the caller of every `/api/v1` request (`401` when it cannot be) and hands the
+/// [`access::Principal`] to the handler.
+async fn authorize(State(state): State<AdminState>, request: Request, next: Next) -> Result<Response, access::Refusal> {
+    let (mut parts, body) = request.into_parts();
+    let principal = access::identify(&state, &parts)?;
+    parts.extensions.insert(principal);
+    Ok(next.run(Request::from_parts(parts, body)).await)
 }
