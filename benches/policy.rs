@@ -158,6 +158,7 @@ async fn decide(engine: &Engine, tenants: &TenantDirectory, campaign: usize, n: 
             recipients: &recipients,
             message: &message,
             added_headers: TRACE,
+            queue_id: "",
         })
         .await;
     assert_eq!(decision.verdict, aupgate::policy::Verdict::Continue);

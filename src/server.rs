@@ -74,10 +74,14 @@ impl Gateway {
             tracing::warn!("[authentication] egress_ips is empty: SPF is not predicted for relayed mail");
         }
         tracing::info!(keys = authenticator.key_count(), "DKIM keys loaded");
+        let trace_keys = crate::complaints::TraceKeys::load(&config.feedback, &data_dir)?;
+        tracing::info!(key = trace_keys.current_id(), "trace key loaded");
+        let attributor = crate::complaints::attribution::Attributor::new(config.feedback.clone(), trace_keys);
         let engine = Arc::new(
             Engine::new(store.clone(), profiles, default)
                 .with_tenants(tenants.clone())
-                .with_authenticator(authenticator),
+                .with_authenticator(authenticator)
+                .with_attribution(Arc::new(attributor)),
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
         let admin_address = crate::admin::start(

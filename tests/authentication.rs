@@ -400,6 +400,9 @@ async fn signed_mail_verifies_with_an_independent_implementation() {
             "From is oversigned: {headers}"
         );
         assert!(signed.contains(&"date") && signed.contains(&"message-id"), "{headers}");
+        // The attribution fields are added before signing and covered by it.
+        assert!(signed.contains(&"feedback-id"), "{headers}");
+        assert!(headers.contains("\r\nFeedback-ID: "), "{headers}");
         assert!(headers.contains("dmarc=pass"), "{headers}");
 
         let verdict = verify_independently(&h, &got[0].data, from);
@@ -416,6 +419,10 @@ async fn signed_mail_verifies_with_an_independent_implementation() {
         // So does a changed body.
         let tampered = text(&got[0].data).replace("Hello Bob", "Hello Eve");
         let verdict = verify_independently(&h, tampered.as_bytes(), from);
+        assert_ne!(verdict["dkim"][0]["result"], "pass", "{verdict}");
+        // And so does a Feedback-ID changed on the way (complaints would go to another campaign).
+        let altered = text(&got[0].data).replacen("\r\nFeedback-ID: ", "\r\nFeedback-ID: 0", 1);
+        let verdict = verify_independently(&h, altered.as_bytes(), from);
         assert_ne!(verdict["dkim"][0]["result"], "pass", "{verdict}");
     }
 }
@@ -567,6 +574,10 @@ async fn tenant_signatures_are_verified_and_broken_ones_refused() {
         headers.contains("dkim=pass") && headers.contains("header.s=tenant"),
         "{headers}"
     );
+    // The tenant's signature covers Feedback-ID (by its absence): the gateway leaves it out
+    // rather than break the signature; the trace header, which it does not cover, is added.
+    assert!(!headers.contains("\nFeedback-ID:"), "{headers}");
+    assert!(headers.contains("\r\nX-Aupgate-Ref: 1."), "{headers}");
 
     let broken = good.replace("minutes of today's", "minutes of yesterday's");
     let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], &broken).await;

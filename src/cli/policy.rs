@@ -335,6 +335,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                         recipients: &recipients,
                         message: &message,
                         added_headers: b"",
+                        queue_id: "",
                     })
                     .await;
                 verdict = decision.verdict;
@@ -348,6 +349,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                     recipients: &recipients,
                     message: &message,
                     added_headers: b"",
+                    queue_id: "",
                 };
                 campaign = engine.campaign_of(&ctx).await.ok();
             }

@@ -35,6 +35,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub admin: AdminConfig,
     pub policy: PolicyConfig,
+    pub feedback: FeedbackConfig,
     #[serde(rename = "tenant")]
     pub tenants: Vec<TenantConfig>,
 }
@@ -110,6 +111,7 @@ impl Config {
                 "store" => config.store = section(&key, value, &mut errors),
                 "admin" => config.admin = section(&key, value, &mut errors),
                 "policy" => config.policy = section(&key, value, &mut errors),
+                "feedback" => config.feedback = section(&key, value, &mut errors),
                 "listener" => config.listeners = array_section(&key, value, &mut errors),
                 "tenant" => config.tenants = array_section(&key, value, &mut errors),
                 _ => errors.push(key.clone(), "unknown section"),
@@ -266,6 +268,43 @@ impl Config {
             errors.push("admin.token", "must be at least 16 characters");
         }
         self.validate_tenants(errors);
+        self.validate_feedback(errors);
+    }
+
+    fn validate_feedback(&self, errors: &mut Collector) {
+        let feedback = &self.feedback;
+        let id_ok = !feedback.sender_id.is_empty()
+            && feedback.sender_id.len() <= 64
+            && feedback
+                .sender_id
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b':' && b != b';');
+        if !id_ok {
+            errors.push(
+                "feedback.sender_id",
+                "must be 1-64 printable characters without `:` or `;`",
+            );
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, key) in feedback.trace_keys.iter().enumerate() {
+            if let Some(problem) = key.problem() {
+                errors.push(format!("feedback.trace_keys[{i}]"), problem);
+            } else if !ids.insert(key.id.as_str()) {
+                errors.push(
+                    format!("feedback.trace_keys[{i}].id"),
+                    format!("duplicate key id `{}`", key.id),
+                );
+            }
+        }
+        if let Some(address) = &feedback.cfbl_address {
+            let plausible = address
+                .rsplit_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && crate::tenant::normalize_domain(domain).is_some())
+                && !address.contains(|c: char| c.is_whitespace() || c == ';' || c == '<' || c == '>');
+            if !plausible {
+                errors.push("feedback.cfbl_address", format!("`{address}` is not a mail address"));
+            }
+        }
     }
 
     fn validate_relay_tls(&self, errors: &mut Collector) {

@@ -499,3 +499,71 @@ impl Default for PolicyConfig {
         }
     }
 }
+
+/// `[feedback]`: what every relayed message carries so complaints lead back to it
+/// (`complaints::attribution`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedbackConfig {
+    /// The last field of `Feedback-ID` (`campaign:tenant:profile:SenderId`): who sends, as the
+    /// mailbox providers' feedback loops are told.
+    pub sender_id: String,
+    /// Keys of the `X-Aupgate-Ref` trace header's HMAC-SHA256: the first signs, all verify
+    /// (rotate by adding a new key first). Without any, a key is generated under `data_dir` at
+    /// first start; nodes sharing a store must configure the same keys.
+    pub trace_keys: Vec<TraceKeyConfig>,
+    /// The gateway's feedback address: when set, relayed mail carries CFBL (RFC 9477)
+    /// `CFBL-Address` and `CFBL-Feedback-ID` fields.
+    pub cfbl_address: Option<String>,
+}
+
+impl Default for FeedbackConfig {
+    fn default() -> Self {
+        Self {
+            sender_id: "aupgate".into(),
+            trace_keys: Vec::new(),
+            cfbl_address: None,
+        }
+    }
+}
+
+/// `[[feedback.trace_keys]]`: one trace key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TraceKeyConfig {
+    /// Short id written into each trace header (letters, digits, `-`, `_`; at most 32).
+    pub id: String,
+    /// The secret, base64 (at least 16 bytes; 32 recommended: `openssl rand -base64 32`).
+    pub secret: String,
+}
+
+impl TraceKeyConfig {
+    /// The secret's bytes, when it is base64 of at least 16 bytes.
+    pub fn secret_bytes(&self) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(self.secret.trim())
+            .ok()?;
+        (bytes.len() >= 16).then_some(bytes)
+    }
+
+    /// What is wrong with this key, if anything.
+    pub fn problem(&self) -> Option<String> {
+        let id_ok = !self.id.is_empty()
+            && self.id.len() <= 32
+            && self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !id_ok {
+            return Some(format!("id `{}` must be 1-32 letters, digits, `-` or `_`", self.id));
+        }
+        if self.secret_bytes().is_none() {
+            return Some(format!(
+                "key `{}`: the secret must be base64 of at least 16 bytes",
+                self.id
+            ));
+        }
+        None
+    }
+}

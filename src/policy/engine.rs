@@ -19,6 +19,7 @@ pub(crate) use super::stage::key;
 pub use super::stage::{AtData, AtMail, AtRcpt, Check, CheckFuture, DataStage, Env};
 use super::{CheckError, DataContext, MailContext, RcptContext, Rule, Verdict};
 use crate::auth::Authenticator;
+use crate::complaints::attribution::{Attribution, Attributor};
 use crate::queue::now_ms;
 use crate::store::{AuditRecord, RateStore};
 use crate::tenant::{Tenant, TenantDirectory};
@@ -48,6 +49,9 @@ pub struct Engine {
     auth: Option<Arc<Authenticator>>,
     /// Authentication outcomes of unsigned mail, reused for a few seconds.
     unsigned: authentication::UnsignedOutcomes,
+    /// The attribution fields put on every accepted message (Feedback-ID, trace header); without
+    /// it (offline dry runs) none.
+    attribution: Option<Arc<Attributor>>,
     mail: Vec<Box<dyn Check<AtMail>>>,
     rcpt: Vec<Box<dyn Check<AtRcpt>>>,
     data: Vec<Box<dyn Check<AtData>>>,
@@ -66,6 +70,7 @@ impl Engine {
             tenants: None,
             auth: None,
             unsigned: authentication::UnsignedOutcomes::default(),
+            attribution: None,
             mail: vec![
                 Box::new(checks::TenantState),
                 Box::new(checks::SenderDomain),
@@ -110,6 +115,12 @@ impl Engine {
     /// Turns on the authentication stage (SPF/DKIM/DMARC, signing).
     pub fn with_authenticator(mut self, auth: Arc<Authenticator>) -> Engine {
         self.auth = Some(auth);
+        self
+    }
+
+    /// Every accepted message carries the attribution fields `attributor` makes.
+    pub fn with_attribution(mut self, attributor: Arc<Attributor>) -> Engine {
+        self.attribution = Some(attributor);
         self
     }
 
@@ -271,8 +282,22 @@ impl Engine {
                 return (verdict, Seal::default());
             }
         }
+        // The attribution fields go on top with the trace fields, before the signature that
+        // covers them.
+        let attribution = self.attribution_fields(env, ctx, facts).await;
+        let added = [attribution.as_bytes(), ctx.added_headers].concat();
+        let ctx = &DataContext {
+            added_headers: &added,
+            ..*ctx
+        };
         let Some(auth) = &self.auth else {
-            return (Verdict::Continue, Seal::default());
+            return (
+                Verdict::Continue,
+                Seal {
+                    headers: attribution,
+                    message: None,
+                },
+            );
         };
         // Authentication failures are misconfiguration more often than abuse: refused and
         // audited, but not escalation events.
@@ -290,7 +315,41 @@ impl Engine {
                 message_detail(ctx, facts)
             })
             .await;
-        (verdict, outcome.seal)
+        let mut seal = outcome.seal;
+        seal.headers.push_str(&attribution);
+        (verdict, seal)
+    }
+
+    /// The attribution fields for an accepted message (empty without an attributor). The
+    /// campaign is looked up when no check did; if the store cannot say, the fields name the
+    /// campaign `-` (the tenant and queue id still attribute) rather than defer the message.
+    async fn attribution_fields(&self, env: &Env<'_>, ctx: &DataContext<'_>, facts: &DataFacts) -> String {
+        let Some(attributor) = &self.attribution else {
+            return String::new();
+        };
+        let campaign = match facts.campaign(env, ctx).await {
+            Ok(campaign) => campaign.to_string(),
+            Err(error) => {
+                tracing::warn!(%error, "campaign lookup for the attribution fields failed");
+                facts.campaign_if_known().to_string()
+            }
+        };
+        // The names the tenant's own signatures cover (`h=`), which we must not add.
+        let covered: Vec<String> = ctx
+            .message
+            .headers()
+            .all("dkim-signature")
+            .flat_map(signed_field_names)
+            .collect();
+        attributor.fields(
+            &Attribution {
+                tenant: ctx.tenant.id.clone(),
+                campaign,
+                queue_id: ctx.queue_id.to_string(),
+            },
+            &ctx.tenant.profile,
+            |name| covered.iter().any(|c| c.eq_ignore_ascii_case(name)),
+        )
     }
 
     /// A permanent refusal at MAIL FROM for a sender domain the tenant does not own is a
@@ -355,6 +414,20 @@ fn message_detail(ctx: &DataContext<'_>, facts: &DataFacts) -> serde_json::Value
         "message_id": ctx.message.headers().first("message-id"),
         "campaign": facts.campaign_if_known(),
     })
+}
+
+/// The field names a DKIM-Signature's `h=` tag lists.
+fn signed_field_names(signature: &str) -> Vec<String> {
+    signature
+        .split(';')
+        .filter_map(|tag| {
+            let (name, value) = tag.split_once('=')?;
+            (name.trim() == "h").then_some(value)
+        })
+        .flat_map(|value| value.split(':'))
+        .map(|name| name.split_whitespace().collect::<String>())
+        .filter(|name| !name.is_empty())
+        .collect()
 }
 
 #[cfg(test)]

@@ -74,4 +74,6 @@ pub struct DataContext<'a> {
     /// The trace fields the gateway puts on top of the message when it accepts it (Received,
     /// and a missing Date or Message-ID): the DKIM signature covers the message with them.
     pub added_headers: &'a [u8],
+    /// The queue id the message will have if accepted (named by its trace header).
+    pub queue_id: &'a str,
 }

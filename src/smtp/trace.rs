@@ -37,6 +37,12 @@ pub fn rfc5322_date(unix_secs: u64) -> String {
     )
 }
 
+/// `20261206`: the UTC day of `unix_secs`, for names that sort by date.
+pub fn yyyymmdd(unix_secs: u64) -> String {
+    let (year, month, day) = civil_from_days((unix_secs / 86_400) as i64);
+    format!("{year:04}{month:02}{day:02}")
+}
+
 /// Reads an RFC 5322 date-time (`Mon, 23 Nov 2026 15:37:12 +0100`, also without the weekday or
 /// the seconds, with a comment after it, or with an obsolete zone name such as `GMT` or `EST`)
 /// as unix seconds. `None` for anything else, or a time before 1970.

@@ -101,6 +101,7 @@ impl Session {
                 recipients: &envelope.recipients,
                 message: &message,
                 added_headers: trace.as_bytes(),
+                queue_id: &queue_id,
             })
             .await;
         let DataDecision {
