@@ -85,10 +85,19 @@ impl Gateway {
                 store: store.clone(),
                 tenants: tenants.clone(),
                 dns: dns.clone(),
-                token: config.admin.token.clone(),
+                access: Arc::new(crate::admin::access::Access::new(&config, store.clone())?),
                 queue: queue.clone(),
             },
             &config.admin.address,
+            if config.admin.tls {
+                Some(crate::smtp::tls::acceptor(
+                    &config.tls,
+                    &data_dir,
+                    &config.server.hostname,
+                )?)
+            } else {
+                None
+            },
         )
         .await?;
         let ctx = Arc::new(SmtpContext::new(

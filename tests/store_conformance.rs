@@ -10,7 +10,8 @@ use aupgate::store::redis::RedisStore;
 use aupgate::store::rocks::RocksStore;
 use aupgate::store::window::span;
 use aupgate::store::{
-    AuditRecord, Block, BlockScope, Charge, Event, Key, Lift, RateStore, Suppression, TenantRecord, TenantState,
+    ApiToken, AuditRecord, Block, BlockScope, Charge, Event, Key, Lift, RateStore, Suppression, TenantRecord,
+    TenantState,
 };
 use store_support::{now_ms, RedisCluster, RedisServer};
 
@@ -372,6 +373,30 @@ async fn suppression(s: Store, t: &str) {
     assert_eq!(s.suppression_list(t).await.expect("list"), vec![e("z@x")]);
 }
 
+async fn api_tokens(s: Store, t: &str) {
+    let token = |id: &str| ApiToken {
+        tenant: t.into(),
+        id: id.into(),
+        label: format!("deploy {id}"),
+        sha256: "ab".repeat(32),
+        by: "alice".into(),
+        created_at: 7,
+    };
+    let other = format!("{t}-other");
+    s.api_token_put(&token("z9")).await.expect("put");
+    s.api_token_put(&token("a1")).await.expect("put");
+    assert_eq!(s.api_token_get(t, "a1").await.expect("get"), Some(token("a1")));
+    assert_eq!(s.api_token_get(t, "b2").await.expect("get"), None);
+    // Another tenant never sees them, even with the same id.
+    assert_eq!(s.api_token_get(&other, "a1").await.expect("get"), None);
+    assert_eq!(s.api_token_list(&other).await.expect("list"), vec![]);
+    assert_eq!(s.api_token_list(t).await.expect("list"), vec![token("a1"), token("z9")]);
+    assert!(s.api_token_remove(t, "a1").await.expect("rm"));
+    assert!(!s.api_token_remove(t, "a1").await.expect("rm"));
+    assert_eq!(s.api_token_get(t, "a1").await.expect("get"), None);
+    assert_eq!(s.api_token_list(t).await.expect("list"), vec![token("z9")]);
+}
+
 async fn campaigns(s: Store, t: &str) {
     let now = now_ms();
     let m = s
@@ -545,6 +570,7 @@ async fn run_all(s: Store, label: &str) {
     case!(suppression);
     case!(campaigns);
     case!(races);
+    case!(api_tokens);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,11 +1,16 @@
-//! The admin HTTP API (JSON) the CLI talks to: health, blocks, domain verification. Bearer-token auth when
-//! a token is configured; otherwise only loopback clients are served. It never opens the
+//! The admin HTTP API (JSON) the CLI talks to: health, blocks, domain verification, tenant API
+//! tokens; and the dashboard (`dashboard`, `login`). Bearer tokens or dashboard sessions (see
+//! `access`); without any staff token configured only loopback clients are served. It never opens the
 //! database itself: it uses the running gateway's store.
 
 pub mod access;
 pub mod api;
+pub mod api_tokens;
 mod blocks;
 pub mod domains;
+mod listen;
+pub mod session;
+pub mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,7 +31,8 @@ pub struct AdminState {
     pub store: Arc<dyn RateStore>,
     pub tenants: Arc<TenantDirectory>,
     pub dns: crate::dns::Dns,
-    pub token: Option<String>,
+    /// Who may ask: staff tokens, sessions, the login guard.
+    pub access: Arc<access::Access>,
     /// The spool, for `/health`.
     pub queue: crate::queue::Queue,
 }
@@ -42,8 +48,13 @@ pub(crate) fn internal(error: impl std::fmt::Display) -> (StatusCode, Json<api::
     self::error(StatusCode::SERVICE_UNAVAILABLE, format!("store unavailable: {error}"))
 }
 
-/// Binds the admin API and serves it in the background; returns the bound address.
-pub async fn start(state: AdminState, address: &str) -> std::io::Result<SocketAddr> {
+/// Binds the admin API and serves it in the background (HTTPS with `tls`); returns the bound
+/// address.
+pub async fn start(
+    state: AdminState,
+    address: &str,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<SocketAddr> {
     let app = Router::new()
         .route("/api/v1/blocks", get(blocks::list).post(blocks::add))
         .route("/api/v1/blocks/lift", post(blocks::lift))
@@ -59,18 +70,39 @@ pub async fn start(state: AdminState, address: &str) -> std::io::Result<SocketAd
             "/api/v1/tenants/{tenant}/domains/{domain}/mark-verified",
             post(domains::mark_verified),
         )
+        .route(
+            "/api/v1/tenants/{tenant}/tokens",
+            get(api_tokens::list).post(api_tokens::issue),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/tokens/{id}",
+            axum::routing::delete(api_tokens::revoke),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .route("/health", get(health))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
-    tracing::info!(address = %bound, "admin API listening");
-    tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(error) = axum::serve(listener, service).await {
-            tracing::error!(%error, "admin API stopped");
+    tracing::info!(address = %bound, tls = tls.is_some(), "admin API listening");
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some(acceptor) => {
+            // `tap_io` only so that axum hands the peer address to `ConnectInfo`.
+            let listener = axum::serve::ListenerExt::tap_io(listen::TlsListener::new(listener, acceptor)?, |_| {});
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, service).await {
+                    tracing::error!(%error, "admin API stopped");
+                }
+            });
         }
-    });
+        None => {
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, service).await {
+                    tracing::error!(%error, "admin API stopped");
+                }
+            });
+        }
+    }
     Ok(bound)
 }
 
@@ -94,8 +126,6 @@ async fn health(State(state): State<AdminState>) -> (StatusCode, String) {
 /// Identifies the caller of every `/api/v1` request (`401` when it cannot be) and hands the
 /// [`access::Principal`] to the handler.
 async fn authorize(State(state): State<AdminState>, request: Request, next: Next) -> Result<Response, access::Refusal> {
-    let (mut parts, body) = request.into_parts();
-    let principal = access::identify(&state, &parts)?;
-    parts.extensions.insert(principal);
-    Ok(next.run(Request::from_parts(parts, body)).await)
+    let request = access::authorize_request(&state, request).await?;
+    Ok(next.run(request).await)
 }

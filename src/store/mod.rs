@@ -32,7 +32,7 @@ pub use config::{open_store, Backend, StoreConfig};
 pub use error::StoreError;
 pub use key::Key;
 pub use types::{
-    AuditRecord, Block, BlockScope, CampaignMatch, Charge, Event, EventCharge, Lift, SetCharge, Suppression,
+    ApiToken, AuditRecord, Block, BlockScope, CampaignMatch, Charge, Event, EventCharge, Lift, SetCharge, Suppression,
     TenantRecord, TenantState,
 };
 
@@ -188,6 +188,15 @@ pub trait RateStore: Send + Sync {
         window: Duration,
         pinned: &'a [String],
     ) -> BoxFut<'a, CampaignMatch>;
+
+    /// Stores (or replaces) a tenant API token record (its hash, never the token).
+    fn api_token_put<'a>(&'a self, token: &'a ApiToken) -> BoxFut<'a, ()>;
+    /// The tenant's token `id`, if it exists (not revoked).
+    fn api_token_get<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, Option<ApiToken>>;
+    /// The tenant's tokens, ordered by id.
+    fn api_token_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<ApiToken>>;
+    /// Revokes token `id`; true if it existed.
+    fn api_token_remove<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, bool>;
 }
 
 /// Window length in ms; a zero window is a caller bug and an error (never "count nothing").

@@ -196,3 +196,21 @@ impl AuditRecord {
         }
     }
 }
+
+/// A tenant API token the admin issued, as the store keeps it: never the token itself, only its
+/// SHA-256 (the token is long and random, so a fast hash is enough).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// The tenant it acts for.
+    pub tenant: String,
+    /// Public id (part of the token text, so a lookup needs no scan).
+    pub id: String,
+    /// What the admin called it.
+    pub label: String,
+    /// Lower-case hex SHA-256 of the whole token text.
+    pub sha256: String,
+    /// Who issued it.
+    pub by: String,
+    /// When (unix ms).
+    pub created_at: u64,
+}

@@ -9,6 +9,7 @@
 //!   append. No scan anywhere.
 //! - Every call has a response timeout; an unreachable server is an error, never a zero.
 
+mod api_tokens;
 mod ops;
 mod scripts;
 

@@ -8,7 +8,7 @@ use super::RedisStore;
 use crate::store::key::push_part;
 use crate::store::window::{retry_after, span};
 use crate::store::{
-    check_cap, check_member, window_ms, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge, Event,
+    check_cap, check_member, window_ms, ApiToken, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge, Event,
     EventCharge, Key, Lift, RateStore, SetCharge, StoreError, Suppression, TenantRecord,
 };
 
@@ -464,5 +464,21 @@ impl RateStore for RedisStore {
                 merged,
             })
         })
+    }
+
+    fn api_token_put<'a>(&'a self, token: &'a ApiToken) -> BoxFut<'a, ()> {
+        Box::pin(self.put_api_token(token))
+    }
+
+    fn api_token_get<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, Option<ApiToken>> {
+        Box::pin(self.get_api_token(tenant, id))
+    }
+
+    fn api_token_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<ApiToken>> {
+        Box::pin(self.list_api_tokens(tenant))
+    }
+
+    fn api_token_remove<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, bool> {
+        Box::pin(self.remove_api_token(tenant, id))
     }
 }
