@@ -87,6 +87,7 @@ impl Gateway {
                 dns: dns.clone(),
                 token: config.admin.token.clone(),
                 queue: queue.clone(),
+                engine: engine.clone(),
             },
             &config.admin.address,
         )
@@ -235,6 +236,7 @@ fn configured_suspension(tenant: &str) -> Block {
         by: "config".into(),
         reason: "state = \"suspended\" in the configuration".into(),
         at: crate::queue::now_ms(),
+        expires_at: None,
     }
 }
 

@@ -5,7 +5,12 @@
 pub mod access;
 pub mod api;
 mod blocks;
+mod dns_records;
 pub mod domains;
+mod logs;
+pub mod openapi;
+mod suppression;
+pub mod usage;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +19,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::store::RateStore;
@@ -29,6 +34,8 @@ pub struct AdminState {
     pub token: Option<String>,
     /// The spool, for `/health`.
     pub queue: crate::queue::Queue,
+    /// The policy engine: each tenant's effective profile (the usage view's limits).
+    pub engine: Arc<crate::policy::Engine>,
 }
 
 pub(crate) type ApiResult<T> = Result<Json<T>, (StatusCode, Json<api::ApiError>)>;
@@ -44,21 +51,11 @@ pub(crate) fn internal(error: impl std::fmt::Display) -> (StatusCode, Json<api::
 
 /// Binds the admin API and serves it in the background; returns the bound address.
 pub async fn start(state: AdminState, address: &str) -> std::io::Result<SocketAddr> {
-    let app = Router::new()
-        .route("/api/v1/blocks", get(blocks::list).post(blocks::add))
-        .route("/api/v1/blocks/lift", post(blocks::lift))
-        .route(
-            "/api/v1/tenants/{tenant}/domains",
-            get(domains::list).post(domains::add),
-        )
-        .route(
-            "/api/v1/tenants/{tenant}/domains/{domain}/verify",
-            post(domains::verify),
-        )
-        .route(
-            "/api/v1/tenants/{tenant}/domains/{domain}/mark-verified",
-            post(domains::mark_verified),
-        )
+    let mut api = Router::new();
+    for route in openapi::routes() {
+        api = api.route(&route.path, route.router);
+    }
+    let app = api
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .route("/health", get(health))
         .with_state(state);
