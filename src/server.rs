@@ -87,6 +87,7 @@ impl Gateway {
                 dns: dns.clone(),
                 access: Arc::new(crate::admin::access::Access::new(&config, store.clone())?),
                 queue: queue.clone(),
+                engine: engine.clone(),
             },
             &config.admin.address,
             if config.admin.tls {
@@ -244,6 +245,7 @@ fn configured_suspension(tenant: &str) -> Block {
         by: "config".into(),
         reason: "state = \"suspended\" in the configuration".into(),
         at: crate::queue::now_ms(),
+        expires_at: None,
     }
 }
 

@@ -8,21 +8,23 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::access::Principal;
+use super::api::ApiError;
 use super::{tokens, AdminState, ApiResult};
 use crate::queue::now_ms;
 use crate::store::{ApiToken, AuditRecord};
 
 /// `POST /api/v1/tenants/{tenant}/tokens` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct IssueToken {
     /// What the token is for ("deploy script").
     pub label: String,
 }
 
 /// The answer to issuing: the only time the token's text is shown.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct IssuedToken {
     pub id: String,
     pub label: String,
@@ -32,7 +34,7 @@ pub struct IssuedToken {
 }
 
 /// A token as listed: never its text or hash.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct TokenInfo {
     pub id: String,
     pub label: String,
@@ -60,6 +62,19 @@ fn known(state: &AdminState, tenant: &str) -> Result<(), super::access::Refusal>
 }
 
 /// `POST /api/v1/tenants/{tenant}/tokens`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/tokens",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = IssueToken,
+    responses(
+        (status = 201, description = "The token, shown this once", body = IssuedToken),
+        (status = 400, description = "No label", body = ApiError),
+        (status = 403, description = "Read-only token", body = ApiError),
+        (status = 404, description = "No such tenant (or the caller is a tenant)", body = ApiError),
+    ),
+    tag = "tokens"
+)]
 pub async fn issue(
     principal: Principal,
     State(state): State<AdminState>,
@@ -96,6 +111,16 @@ pub async fn issue(
 }
 
 /// `GET /api/v1/tenants/{tenant}/tokens`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/tokens",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    responses(
+        (status = 200, description = "The tenant's tokens, without their text", body = Vec<TokenInfo>),
+        (status = 404, description = "No such tenant (or not yours)", body = ApiError),
+    ),
+    tag = "tokens"
+)]
 pub async fn list(
     principal: Principal,
     State(state): State<AdminState>,
@@ -108,6 +133,20 @@ pub async fn list(
 }
 
 /// `DELETE /api/v1/tenants/{tenant}/tokens/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenant}/tokens/{id}",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("id" = String, Path, description = "Token id"),
+    ),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "Read-only token", body = ApiError),
+        (status = 404, description = "No such token or tenant", body = ApiError),
+    ),
+    tag = "tokens"
+)]
 pub async fn revoke(
     principal: Principal,
     State(state): State<AdminState>,

@@ -7,10 +7,15 @@ pub mod access;
 pub mod api;
 pub mod api_tokens;
 mod blocks;
+mod dns_records;
 pub mod domains;
 mod listen;
+mod logs;
+pub mod openapi;
 pub mod session;
+mod suppression;
 pub mod tokens;
+pub mod usage;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,7 +24,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::store::RateStore;
@@ -35,6 +40,8 @@ pub struct AdminState {
     pub access: Arc<access::Access>,
     /// The spool, for `/health`.
     pub queue: crate::queue::Queue,
+    /// The policy engine: each tenant's effective profile (the usage view's limits).
+    pub engine: Arc<crate::policy::Engine>,
 }
 
 pub(crate) type ApiResult<T> = Result<Json<T>, (StatusCode, Json<api::ApiError>)>;
@@ -55,29 +62,11 @@ pub async fn start(
     address: &str,
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<SocketAddr> {
-    let app = Router::new()
-        .route("/api/v1/blocks", get(blocks::list).post(blocks::add))
-        .route("/api/v1/blocks/lift", post(blocks::lift))
-        .route(
-            "/api/v1/tenants/{tenant}/domains",
-            get(domains::list).post(domains::add),
-        )
-        .route(
-            "/api/v1/tenants/{tenant}/domains/{domain}/verify",
-            post(domains::verify),
-        )
-        .route(
-            "/api/v1/tenants/{tenant}/domains/{domain}/mark-verified",
-            post(domains::mark_verified),
-        )
-        .route(
-            "/api/v1/tenants/{tenant}/tokens",
-            get(api_tokens::list).post(api_tokens::issue),
-        )
-        .route(
-            "/api/v1/tenants/{tenant}/tokens/{id}",
-            axum::routing::delete(api_tokens::revoke),
-        )
+    let mut api = Router::new();
+    for route in openapi::routes() {
+        api = api.route(&route.path, route.router);
+    }
+    let app = api
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .route("/health", get(health))
         .with_state(state);

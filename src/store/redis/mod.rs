@@ -86,6 +86,27 @@ impl RedisStore {
         }
     }
 
+    /// Runs a keyless command (SCAN) on the node that holds the keys starting with `tagged`
+    /// (a key with a tenant's hash tag): any node in standalone mode, that slot's master in a
+    /// cluster.
+    async fn on_node_of<T: FromRedisValue>(&self, tagged: &[u8], cmd: &Cmd) -> RedisResult<T> {
+        match &self.conn {
+            Conn::Single(c) => cmd.query_async(&mut c.clone()).await,
+            Conn::Cluster(c) => {
+                use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+                let slot: u16 = redis::cmd("CLUSTER")
+                    .arg("KEYSLOT")
+                    .arg(tagged)
+                    .query_async(&mut c.clone())
+                    .await?;
+                let route =
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::new(slot, SlotAddr::Master)));
+                let value = c.clone().route_command(cmd.clone(), route).await?;
+                T::from_redis_value(value).map_err(redis::RedisError::from)
+            }
+        }
+    }
+
     async fn cmd<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
         match &self.conn {
             Conn::Single(c) => cmd.query_async(&mut c.clone()).await,

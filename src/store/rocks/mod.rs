@@ -54,8 +54,8 @@ use futures_util::lock::{Mutex, MutexGuard};
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteOptions, DB};
 
 use super::{
-    ApiToken, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge, Event, EventCharge, Key, Lift, RateStore,
-    SetCharge, StoreError, Suppression, TenantRecord,
+    ApiToken, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge, CounterWindow, Event, EventCharge, Key,
+    Lift, RateStore, SetCharge, StoreError, Suppression, TenantRecord,
 };
 
 pub(crate) const CF_COUNTERS: &str = "counters";
@@ -297,6 +297,10 @@ impl RateStore for RocksStore {
         Box::pin(self.inner.counter_get(key, now, window))
     }
 
+    fn counter_window<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, CounterWindow> {
+        Box::pin(self.inner.counter_window(key, now, window))
+    }
+
     fn counter_check_and_add<'a>(
         &'a self,
         key: &'a Key,
@@ -339,6 +343,16 @@ impl RateStore for RocksStore {
 
     fn events_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32> {
         Box::pin(async move { self.inner.events_count(key, now, window) })
+    }
+
+    fn events_counts_under<'a>(
+        &'a self,
+        prefix: &'a Key,
+        now: u64,
+        window: Duration,
+    ) -> BoxFut<'a, Vec<(Vec<u8>, u32)>> {
+        let prefix = prefix.clone();
+        self.blocking(move |inner| inner.events_counts_under(&prefix, now, window))
     }
 
     fn events_release<'a>(&'a self, key: &'a Key, at: u64, window: Duration) -> BoxFut<'a, ()> {
@@ -413,6 +427,11 @@ impl RateStore for RocksStore {
     fn suppression_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<Suppression>> {
         let tenant = tenant.to_owned();
         self.blocking(move |inner| inner.suppression_list(&tenant))
+    }
+
+    fn campaigns_live<'a>(&'a self, tenant: &'a str, now: u64) -> BoxFut<'a, Vec<String>> {
+        let tenant = tenant.to_owned();
+        self.blocking(move |inner| inner.campaigns_live(&tenant, now))
     }
 
     fn campaign_lookup_or_insert<'a>(
