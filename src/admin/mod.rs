@@ -7,9 +7,11 @@ pub mod access;
 pub mod api;
 pub mod api_tokens;
 mod blocks;
+pub mod dashboard;
 mod dns_records;
 pub mod domains;
 mod listen;
+pub mod login;
 mod logs;
 pub mod openapi;
 pub mod session;
@@ -68,6 +70,7 @@ pub async fn start(
     }
     let app = api
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .merge(dashboard::routes(state.clone()))
         .route("/health", get(health))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(address).await?;
