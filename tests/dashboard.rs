@@ -227,6 +227,17 @@ async fn a_tenant_logs_in_with_its_smtp_credentials_and_reads_its_gauges() {
     let mut c = h.connect(h.relay_addr()).await;
     c.send("EHLO client.test", "250 ").await;
     c.send("MAIL FROM:<news@not-acme.example>", "553 5.7.1").await;
+    // A domain awaiting verification (no staff token configured: the loopback CLI is the admin).
+    let added = http_client()
+        .post(format!(
+            "http://{}/api/v1/tenants/acme/domains",
+            h.gateway.admin_address
+        ))
+        .json(&serde_json::json!({"domain": "news.acme.example", "by": "alice"}))
+        .send()
+        .await
+        .expect("add domain");
+    assert_eq!(added.status(), 200);
     let Some(browser) = Browser::start().await else {
         return;
     };
@@ -250,6 +261,15 @@ async fn a_tenant_logs_in_with_its_smtp_credentials_and_reads_its_gauges() {
     assert!(refusals.contains("sender.domain"), "{refusals}");
     assert!(refusals.contains("not one of your verified domains"), "{refusals}");
     assert!(browser.text("#taken-at").await.ends_with("UTC"));
+    let domains = browser.text("#domains").await;
+    assert!(
+        domains.contains("_aupgate.news.acme.example TXT \"aupgate-verify="),
+        "{domains}"
+    );
+    assert!(
+        domains.contains("news.acme.example TXT \"v=spf1 include:_spf.gw.test ~all\""),
+        "{domains}"
+    );
     let charts = browser.text("figure.chart figcaption").await;
     assert!(charts.contains("3 sent") && charts.contains("1 refused"), "{charts}");
     browser.screenshot("tenant.png").await;

@@ -4,8 +4,8 @@
 //! suppression list; for the staff also the audit trail (who did what) and, for admins, the
 //! block and lift forms.
 //!
-//! Every figure comes from the API's own reads (`usage::get`, `domains::list`, the store's
-//! logs), taken at one instant shown on the page.
+//! Every figure comes from the API's own reads (`usage::get`, `domains::list`,
+//! `dns_records::get`, the store's logs), taken at one instant shown on the page.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -18,7 +18,8 @@ use super::gauges::{gauges, Gauge, NearLimit};
 use super::rules::explain;
 use super::{page_for, refused};
 use crate::admin::access::{Principal, Via};
-use crate::admin::{domains, AdminState};
+use crate::admin::api::DomainRecords;
+use crate::admin::{dns_records, domains, AdminState};
 use crate::store::{Block, Suppression, TenantState};
 use crate::wire::rule::Rule;
 
@@ -47,7 +48,7 @@ pub struct TenantPage {
     pub refusals: Vec<Refusal>,
     pub events: Vec<EventRow>,
     pub blocks: Vec<BlockRow>,
-    pub domains: Vec<domains::DomainStatus>,
+    pub domains: Vec<DomainRecords>,
     pub suppressions: Vec<SuppressionRow>,
     /// Staff only: who did what (every audit record not written by the policy itself).
     pub trail: Vec<TrailRow>,
@@ -157,6 +158,16 @@ async fn build(
     let blocks = store.blocks_list(&tenant.id).await.map_err(internal)?;
     let suppressions = store.suppression_list(&tenant.id).await.map_err(internal)?;
     let Json(domain_list) = domains::list(principal.clone(), State(state.clone()), Path(tenant.id.clone())).await?;
+    let mut domain_records = Vec::with_capacity(domain_list.len());
+    for domain in domain_list {
+        let Json(records) = dns_records::get(
+            principal.clone(),
+            State(state.clone()),
+            Path((tenant.id.clone(), domain.domain)),
+        )
+        .await?;
+        domain_records.push(records);
+    }
     let refusals = audit
         .iter()
         .rev()
@@ -233,7 +244,7 @@ async fn build(
             })
             .collect(),
         blocks: blocks.iter().map(block_row).collect(),
-        domains: domain_list,
+        domains: domain_records,
         suppressions: suppressions.iter().map(suppression_row).collect(),
         trail,
         staff: principal.is_staff(),
