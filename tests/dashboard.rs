@@ -707,3 +707,39 @@ fn a_non_loopback_admin_address_needs_tls_or_an_explicit_insecure_http() {
     let errors = Config::parse(bad).expect_err("short hash").to_string();
     assert!(errors.contains("admin.tokens[0].sha256"), "{errors}");
 }
+
+/// How long a tenant page takes with 20,000 audit records in its week (debug build: a figure
+/// for the report, bounded generously so that only a pathological slowdown fails).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_page_with_twenty_thousand_audit_records_is_drawn_in_time() {
+    let h = Harness::start_with(with_staff).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    for i in 0..20_000u64 {
+        let record = aupgate::store::AuditRecord {
+            at: now - i * 30_000,
+            actor: "policy".into(),
+            action: if i % 10 == 0 { "reject" } else { "accept" }.into(),
+            target: if i % 10 == 0 { "bulk.max_recipients" } else { "q" }.into(),
+            reason: "550 5.7.1 ...".into(),
+            detail: serde_json::Value::Null,
+        };
+        h.gateway.store.audit_append("acme", &record).await.unwrap();
+    }
+    let http = http_client();
+    let url = format!("http://{}/dashboard/tenants/acme", h.gateway.admin_address);
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let page = http.get(&url).bearer_auth(OPERATOR_TOKEN).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let body = page.text().await.unwrap();
+        times.push(started.elapsed());
+        assert!(body.contains("bulk.max_recipients"));
+    }
+    times.sort();
+    eprintln!("tenant page with 20,000 audit records: median {:?}", times[2]);
+    assert!(times[2] < Duration::from_secs(5), "{times:?}");
+}
