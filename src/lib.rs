@@ -52,5 +52,7 @@ pub mod server;
 pub mod smtp;
 #[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
+pub mod telemetry;
 pub mod tenant;
 pub mod wire;

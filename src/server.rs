@@ -54,7 +54,9 @@ impl Gateway {
         } else {
             None
         };
-        let store = open_store(&config.store, &data_dir).await?;
+        crate::telemetry::install();
+        let store: Arc<dyn RateStore> =
+            Arc::new(crate::store::timed::Timed(open_store(&config.store, &data_dir).await?));
         let tenants = Arc::new(sync_tenants(&config, store.as_ref()).await?);
         let profiles = crate::policy::profile::load_directory(std::path::Path::new(&config.policy.directory))
             .map_err(|errors| anyhow::anyhow!("{errors}"))?;

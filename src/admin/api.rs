@@ -15,6 +15,9 @@ pub struct AddBlock {
     /// Operator placing it.
     pub by: String,
     pub reason: String,
+    /// When the block stops applying by itself (unix ms); none: until lifted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
 }
 
 /// `POST /api/v1/blocks/lift`: lift a block.

@@ -70,6 +70,12 @@ pub async fn add(
     Json(request): Json<AddBlock>,
 ) -> ApiResult<Block> {
     principal.require_admin()?;
+    if request.expires_at.is_some_and(|expiry| expiry <= now_ms()) {
+        return Err(super::error(
+            StatusCode::BAD_REQUEST,
+            "`expires_at` is in the past".into(),
+        ));
+    }
     place(
         &state,
         &request.tenant,
@@ -77,7 +83,7 @@ pub async fn add(
         &request.target,
         &request.by,
         &request.reason,
-        None,
+        request.expires_at,
     )
     .await
     .map(Json)

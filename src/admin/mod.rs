@@ -25,7 +25,7 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
@@ -69,9 +69,12 @@ pub async fn start(
         api = api.route(&route.path, route.router);
     }
     let app = api
+        .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .merge(dashboard::routes(state.clone()))
         .route("/health", get(health))
+        .route("/healthz", get(alive))
+        .route("/readyz", get(health))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
@@ -98,7 +101,32 @@ pub async fn start(
     Ok(bound)
 }
 
-/// `200 ok` while the queue and the store can write; `503 degraded: …` naming what fails and
+/// `GET /metrics`: the Prometheus text exposition, for the provider's staff (a bearer token in
+/// the scrape config: the labels name tenants). The queue gauges are read at the scrape.
+async fn metrics(principal: access::Principal, State(state): State<AdminState>) -> Result<Response, access::Refusal> {
+    principal.require_staff()?;
+    let now = crate::queue::now_ms();
+    let oldest = state.queue.oldest_waiting_ms().map_or(0, |at| now.saturating_sub(at));
+    crate::telemetry::queue(state.queue.scheduled(), std::time::Duration::from_millis(oldest));
+    let body = crate::telemetry::install()
+        .map(|handle| handle.render())
+        .unwrap_or_default();
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response())
+}
+
+/// `GET /healthz`: `200 ok` while the admin listener serves (liveness; no auth, for probes).
+async fn alive() -> &'static str {
+    "ok"
+}
+
+/// `GET /health` and `GET /readyz` (readiness; no auth, for probes): `200 ok` while the queue and the store can write; `503 degraded: …` naming what fails and
 /// for how long (a full disk) until they can again.
 async fn health(State(state): State<AdminState>) -> (StatusCode, String) {
     let problems: Vec<String> = [state.queue.health().describe(), state.store.degraded()]

@@ -9,6 +9,7 @@
 //! - [`rocks`] — the embedded RocksDB backend (default, one process).
 //! - [`redis`] — the Redis/Valkey backend (standalone or cluster, shared by several nodes).
 //! - [`config`] — `[store]` config and [`open_store`].
+//! - [`timed`] — any store with each operation's latency in the metrics.
 //!
 //! Time is always passed in (`now`, unix milliseconds): the store has no hidden clock on any
 //! answer. (Only background garbage collection — RocksDB compaction filters, Redis EXPIRE — looks
@@ -21,6 +22,7 @@ pub mod error;
 pub mod key;
 pub mod redis;
 pub mod rocks;
+pub mod timed;
 pub mod types;
 pub mod window;
 
