@@ -54,5 +54,7 @@ pub mod server;
 pub mod smtp;
 #[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
+pub mod telemetry;
 pub mod tenant;
 pub mod wire;

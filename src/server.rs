@@ -54,7 +54,9 @@ impl Gateway {
         } else {
             None
         };
-        let store = open_store(&config.store, &data_dir).await?;
+        crate::telemetry::install();
+        let store: Arc<dyn RateStore> =
+            Arc::new(crate::store::timed::Timed(open_store(&config.store, &data_dir).await?));
         let tenants = Arc::new(sync_tenants(&config, store.as_ref()).await?);
         let profiles = crate::policy::profile::load_directory(std::path::Path::new(&config.policy.directory))
             .map_err(|errors| anyhow::anyhow!("{errors}"))?;
@@ -89,10 +91,20 @@ impl Gateway {
                 store: store.clone(),
                 tenants: tenants.clone(),
                 dns: dns.clone(),
-                token: config.admin.token.clone(),
+                access: Arc::new(crate::admin::access::Access::new(&config, store.clone())?),
                 queue: queue.clone(),
+                engine: engine.clone(),
             },
             &config.admin.address,
+            if config.admin.tls {
+                Some(crate::smtp::tls::acceptor(
+                    &config.tls,
+                    &data_dir,
+                    &config.server.hostname,
+                )?)
+            } else {
+                None
+            },
         )
         .await?;
         let ctx = Arc::new(SmtpContext::new(
@@ -239,6 +251,7 @@ fn configured_suspension(tenant: &str) -> Block {
         by: "config".into(),
         reason: "state = \"suspended\" in the configuration".into(),
         at: crate::queue::now_ms(),
+        expires_at: None,
     }
 }
 

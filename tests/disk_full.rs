@@ -1,6 +1,7 @@
 //! A full disk heals by itself: the real gateway with its queue and store on a small tmpfs. Once
 //! the disk is full, mail is deferred (`451 4.3.0`) and `/health` says `degraded`; once space is
-//! freed, mail is accepted again within seconds without a restart, `/health` says `ok`, and
+//! freed, mail is accepted again within seconds without a restart, `/health` says `ok` (and the
+//! probes: `/readyz` is 503 while degraded, `/healthz` 200 throughout), and
 //! every message answered `250` is delivered.
 //!
 //! Mounting a tmpfs needs root (CAP_SYS_ADMIN); where that is impossible the test says so and
@@ -157,6 +158,14 @@ async fn a_full_disk_defers_mail_and_heals_by_itself_once_space_is_freed() {
         let _ = send(&h, 999, 1024).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The probes: not ready (the same reason), but alive.
+    let (status, body) = http_get(h.gateway.admin_address, "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("No space left on device"), "{body}");
+    assert_eq!(
+        http_get(h.gateway.admin_address, "/healthz").await,
+        (200, "ok".to_string())
+    );
 
     std::fs::remove_file(&filler).unwrap();
     std::fs::remove_file(&early_filler).unwrap();

@@ -10,7 +10,8 @@ use aupgate::store::redis::RedisStore;
 use aupgate::store::rocks::RocksStore;
 use aupgate::store::window::span;
 use aupgate::store::{
-    AuditRecord, Block, BlockScope, Charge, Event, Key, Lift, RateStore, Suppression, TenantRecord, TenantState,
+    ApiToken, AuditRecord, Block, BlockScope, Charge, Event, Key, Lift, RateStore, Suppression, TenantRecord,
+    TenantState,
 };
 use store_support::{now_ms, RedisCluster, RedisServer};
 
@@ -277,6 +278,7 @@ async fn blocks_and_audit(s: Store, t: &str) {
         by: "ops:alice".into(),
         reason: "phishing".into(),
         at,
+        expires_at: Some(at + DAY_MS),
     };
     s.block_add(&block).await.expect("add");
     let whole = Block {
@@ -370,6 +372,30 @@ async fn suppression(s: Store, t: &str) {
     assert!(s.suppression_remove(t, "a@x").await.expect("rm"));
     assert!(!s.suppression_remove(t, "a@x").await.expect("rm"));
     assert_eq!(s.suppression_list(t).await.expect("list"), vec![e("z@x")]);
+}
+
+async fn api_tokens(s: Store, t: &str) {
+    let token = |id: &str| ApiToken {
+        tenant: t.into(),
+        id: id.into(),
+        label: format!("deploy {id}"),
+        sha256: "ab".repeat(32),
+        by: "alice".into(),
+        created_at: 7,
+    };
+    let other = format!("{t}-other");
+    s.api_token_put(&token("z9")).await.expect("put");
+    s.api_token_put(&token("a1")).await.expect("put");
+    assert_eq!(s.api_token_get(t, "a1").await.expect("get"), Some(token("a1")));
+    assert_eq!(s.api_token_get(t, "b2").await.expect("get"), None);
+    // Another tenant never sees them, even with the same id.
+    assert_eq!(s.api_token_get(&other, "a1").await.expect("get"), None);
+    assert_eq!(s.api_token_list(&other).await.expect("list"), vec![]);
+    assert_eq!(s.api_token_list(t).await.expect("list"), vec![token("a1"), token("z9")]);
+    assert!(s.api_token_remove(t, "a1").await.expect("rm"));
+    assert!(!s.api_token_remove(t, "a1").await.expect("rm"));
+    assert_eq!(s.api_token_get(t, "a1").await.expect("get"), None);
+    assert_eq!(s.api_token_list(t).await.expect("list"), vec![token("z9")]);
 }
 
 async fn campaigns(s: Store, t: &str) {
@@ -526,6 +552,99 @@ async fn races(s: Store, t: &str) {
     assert_eq!(admitted, 10);
 }
 
+/// The usage view's reads: a counter's buckets answer the total and the time a refusal names;
+/// the event logs under a prefix; the live campaigns.
+async fn usage_reads(s: Store, t: &str) {
+    let k = Key::new("quota.msgs", t);
+    let t0 = now_ms();
+    let b = span(t0, DAY_MS).size;
+    let empty = s.counter_window(&k, t0, DAY).await.expect("window");
+    assert_eq!(
+        (
+            empty.total(),
+            empty.fits_in(1, 10, t0, DAY_MS),
+            empty.empties_in(t0, DAY_MS)
+        ),
+        (0, Some(0), 0)
+    );
+    for i in 0..10u64 {
+        s.counter_check_and_add(&k, 1, 10, t0 + i * b, DAY).await.expect("cac");
+    }
+    let at = t0 + 10 * b;
+    let window = s.counter_window(&k, at, DAY).await.expect("window");
+    assert_eq!(window.total(), s.counter_get(&k, at, DAY).await.expect("get"));
+    assert_eq!(window.total(), 10);
+    assert_eq!(window.bucket_ms, b);
+    // Full: the time to wait is exactly the one the refused check-and-charge names.
+    let Charge::Refused { retry_after_ms, .. } = s.counter_check_and_add(&k, 1, 10, at, DAY).await.expect("cac") else {
+        panic!("limit 10 with 10 counted must refuse");
+    };
+    assert_eq!(window.fits_in(1, 10, at, DAY_MS), retry_after_ms);
+    assert_eq!(window.fits_in(1, 11, at, DAY_MS), Some(0));
+    assert_eq!(window.fits_in(11, 10, at, DAY_MS), None);
+    // Empty once the newest bucket has left the window.
+    let empties = window.empties_in(at, DAY_MS);
+    assert_eq!(s.counter_get(&k, at + empties - 1, DAY).await.expect("get"), 1);
+    assert_eq!(s.counter_get(&k, at + empties, DAY).await.expect("get"), 0);
+
+    let prefix = Key::new("mail_bomb", t);
+    for (campaign, rcpt, n) in [
+        ("c1", "ann@example.org", 3),
+        ("c1", "bob@example.org", 1),
+        ("c2", "ann@example.org", 2),
+    ] {
+        for i in 0..n {
+            s.events_check_and_add(&prefix.clone().part(campaign).part(rcpt), t0 + i, DAY, 10)
+                .await
+                .expect("event");
+        }
+    }
+    // Another tenant's logs and the prefix itself are not under it.
+    s.events_check_and_add(
+        &Key::new("mail_bomb", &format!("{t}x"))
+            .part("c1")
+            .part("ann@example.org"),
+        t0,
+        DAY,
+        10,
+    )
+    .await
+    .expect("event");
+    let mut under = s.events_counts_under(&prefix, t0 + 10, DAY).await.expect("under");
+    under.sort();
+    let expected = |campaign: &str, rcpt: &str, n: u32| {
+        let full = prefix.clone().part(campaign).part(rcpt);
+        (full.as_bytes()[prefix.as_bytes().len()..].to_vec(), n)
+    };
+    let mut want = vec![
+        expected("c1", "ann@example.org", 3),
+        expected("c1", "bob@example.org", 1),
+        expected("c2", "ann@example.org", 2),
+    ];
+    want.sort();
+    assert_eq!(under, want);
+    assert!(
+        s.events_counts_under(&prefix, t0 + 3 + DAY_MS, DAY)
+            .await
+            .expect("under")
+            .is_empty(),
+        "all left the window"
+    );
+
+    assert!(s.campaigns_live(t, t0).await.expect("live").is_empty());
+    s.campaign_lookup_or_insert(t, &[1, 2], "c9", t0, DAY, &[])
+        .await
+        .expect("c");
+    s.campaign_lookup_or_insert(t, &[3], "c5", t0, Duration::from_secs(60), &[])
+        .await
+        .expect("c");
+    s.campaign_lookup_or_insert(&format!("{t}x"), &[4], "other", t0, DAY, &[])
+        .await
+        .expect("c");
+    assert_eq!(s.campaigns_live(t, t0 + 1).await.expect("live"), ["c5", "c9"]);
+    assert_eq!(s.campaigns_live(t, t0 + 120_000).await.expect("live"), ["c9"]);
+}
+
 async fn run_all(s: Store, label: &str) {
     let t = format!("{label}-{}", now_ms());
     macro_rules! case {
@@ -545,6 +664,8 @@ async fn run_all(s: Store, label: &str) {
     case!(suppression);
     case!(campaigns);
     case!(races);
+    case!(api_tokens);
+    case!(usage_reads);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -9,6 +9,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::access::Principal;
+use super::api::ApiError;
 use super::{AdminState, ApiResult};
 use crate::dns::DnsError;
 use crate::queue::now_ms;
@@ -16,7 +18,7 @@ use crate::store::{AuditRecord, TenantRecord};
 use crate::tenant::normalize_domain;
 
 /// One domain of a tenant and its verification state.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct DomainStatus {
     pub domain: String,
     pub token: String,
@@ -26,20 +28,20 @@ pub struct DomainStatus {
 }
 
 /// `POST /api/v1/tenants/{tenant}/domains` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AddDomain {
     pub domain: String,
     pub by: String,
 }
 
 /// `POST /api/v1/tenants/{tenant}/domains/{domain}/mark-verified` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MarkVerified {
     pub by: String,
     pub reason: String,
 }
 
-fn record_name(domain: &str) -> String {
+pub(super) fn record_name(domain: &str) -> String {
     format!("_aupgate.{domain}")
 }
 
@@ -52,7 +54,10 @@ fn status(domain: &str, token: &str, verified: bool) -> DomainStatus {
     }
 }
 
-async fn load(state: &AdminState, tenant: &str) -> Result<TenantRecord, (StatusCode, Json<super::api::ApiError>)> {
+pub(super) async fn load(
+    state: &AdminState,
+    tenant: &str,
+) -> Result<TenantRecord, (StatusCode, Json<super::api::ApiError>)> {
     let live = state
         .tenants
         .get(tenant)
@@ -66,7 +71,7 @@ async fn load(state: &AdminState, tenant: &str) -> Result<TenantRecord, (StatusC
     }))
 }
 
-fn domains(record: &TenantRecord) -> Vec<DomainStatus> {
+pub(super) fn domains(record: &TenantRecord) -> Vec<DomainStatus> {
     record
         .extra
         .get("verification")
@@ -101,17 +106,40 @@ async fn audit(
 }
 
 /// `GET /api/v1/tenants/{tenant}/domains`.
-pub async fn list(State(state): State<AdminState>, Path(tenant): Path<String>) -> ApiResult<Vec<DomainStatus>> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/domains",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    responses((status = 200, description = "The tenant's domains", body = Vec<DomainStatus>), (status = 404, description = "No such tenant (or not yours)", body = ApiError)),
+    tag = "domains"
+)]
+pub async fn list(
+    principal: Principal,
+    State(state): State<AdminState>,
+    Path(tenant): Path<String>,
+) -> ApiResult<Vec<DomainStatus>> {
+    principal.tenant(&tenant)?;
     let record = load(&state, &tenant).await?;
     Ok(Json(domains(&record)))
 }
 
 /// `POST /api/v1/tenants/{tenant}/domains`: issue (or re-show) the token for a domain.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/domains",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = AddDomain,
+    responses((status = 200, description = "The domain and its token", body = DomainStatus), (status = 400, description = "Not a domain name", body = ApiError), (status = 404, description = "No such tenant (or not yours)", body = ApiError)),
+    tag = "domains"
+)]
 pub async fn add(
+    principal: Principal,
     State(state): State<AdminState>,
     Path(tenant): Path<String>,
     Json(request): Json<AddDomain>,
 ) -> ApiResult<DomainStatus> {
+    principal.tenant(&tenant)?;
+    principal.require_write()?;
     let domain = normalize_domain(&request.domain).ok_or_else(|| {
         super::error(
             StatusCode::BAD_REQUEST,
@@ -133,10 +161,20 @@ pub async fn add(
 }
 
 /// `POST /api/v1/tenants/{tenant}/domains/{domain}/verify`: look the token up in DNS.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/domains/{domain}/verify",
+    params(("tenant" = String, Path, description = "Tenant id"), ("domain" = String, Path, description = "Domain")),
+    responses((status = 200, description = "Verified", body = DomainStatus), (status = 404, description = "Domain not added, or no such tenant", body = ApiError), (status = 409, description = "The TXT record is not there yet", body = ApiError), (status = 503, description = "Temporary DNS failure", body = ApiError)),
+    tag = "domains"
+)]
 pub async fn verify(
+    principal: Principal,
     State(state): State<AdminState>,
     Path((tenant, domain)): Path<(String, String)>,
 ) -> ApiResult<DomainStatus> {
+    principal.tenant(&tenant)?;
+    principal.require_write()?;
     let domain =
         normalize_domain(&domain).ok_or_else(|| super::error(StatusCode::BAD_REQUEST, "not a domain name".into()))?;
     let mut record = load(&state, &tenant).await?;
@@ -182,11 +220,22 @@ pub async fn verify(
 }
 
 /// `POST /api/v1/tenants/{tenant}/domains/{domain}/mark-verified`: an operator vouches for it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/domains/{domain}/mark-verified",
+    params(("tenant" = String, Path, description = "Tenant id"), ("domain" = String, Path, description = "Domain")),
+    request_body = MarkVerified,
+    responses((status = 200, description = "Marked verified", body = DomainStatus), (status = 400, description = "Bad request", body = ApiError), (status = 404, description = "No such tenant", body = ApiError)),
+    tag = "domains"
+)]
 pub async fn mark_verified(
+    principal: Principal,
     State(state): State<AdminState>,
     Path((tenant, domain)): Path<(String, String)>,
     Json(request): Json<MarkVerified>,
 ) -> ApiResult<DomainStatus> {
+    principal.tenant(&tenant)?;
+    principal.require_admin()?;
     let domain =
         normalize_domain(&domain).ok_or_else(|| super::error(StatusCode::BAD_REQUEST, "not a domain name".into()))?;
     if request.by.trim().is_empty() || request.reason.trim().is_empty() {

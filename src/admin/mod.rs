@@ -1,11 +1,23 @@
-//! The admin HTTP API (JSON) the CLI talks to: health, blocks, domain verification. Bearer-token auth when
-//! a token is configured; otherwise only loopback clients are served. It never opens the
+//! The admin HTTP API (JSON) the CLI talks to: health, blocks, domain verification, tenant API
+//! tokens; and the dashboard (`dashboard`, `login`). Bearer tokens or dashboard sessions (see
+//! `access`); without any staff token configured only loopback clients are served. It never opens the
 //! database itself: it uses the running gateway's store.
 
 pub mod access;
 pub mod api;
+pub mod api_tokens;
 mod blocks;
+pub mod dashboard;
+mod dns_records;
 pub mod domains;
+mod listen;
+pub mod login;
+mod logs;
+pub mod openapi;
+pub mod session;
+mod suppression;
+pub mod tokens;
+pub mod usage;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,8 +25,8 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{get, post};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::store::RateStore;
@@ -26,9 +38,12 @@ pub struct AdminState {
     pub store: Arc<dyn RateStore>,
     pub tenants: Arc<TenantDirectory>,
     pub dns: crate::dns::Dns,
-    pub token: Option<String>,
+    /// Who may ask: staff tokens, sessions, the login guard.
+    pub access: Arc<access::Access>,
     /// The spool, for `/health`.
     pub queue: crate::queue::Queue,
+    /// The policy engine: each tenant's effective profile (the usage view's limits).
+    pub engine: Arc<crate::policy::Engine>,
 }
 
 pub(crate) type ApiResult<T> = Result<Json<T>, (StatusCode, Json<api::ApiError>)>;
@@ -42,39 +57,76 @@ pub(crate) fn internal(error: impl std::fmt::Display) -> (StatusCode, Json<api::
     self::error(StatusCode::SERVICE_UNAVAILABLE, format!("store unavailable: {error}"))
 }
 
-/// Binds the admin API and serves it in the background; returns the bound address.
-pub async fn start(state: AdminState, address: &str) -> std::io::Result<SocketAddr> {
-    let app = Router::new()
-        .route("/api/v1/blocks", get(blocks::list).post(blocks::add))
-        .route("/api/v1/blocks/lift", post(blocks::lift))
-        .route(
-            "/api/v1/tenants/{tenant}/domains",
-            get(domains::list).post(domains::add),
-        )
-        .route(
-            "/api/v1/tenants/{tenant}/domains/{domain}/verify",
-            post(domains::verify),
-        )
-        .route(
-            "/api/v1/tenants/{tenant}/domains/{domain}/mark-verified",
-            post(domains::mark_verified),
-        )
+/// Binds the admin API and serves it in the background (HTTPS with `tls`); returns the bound
+/// address.
+pub async fn start(
+    state: AdminState,
+    address: &str,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<SocketAddr> {
+    let mut api = Router::new();
+    for route in openapi::routes() {
+        api = api.route(&route.path, route.router);
+    }
+    let app = api
+        .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .merge(dashboard::routes(state.clone()))
         .route("/health", get(health))
+        .route("/healthz", get(alive))
+        .route("/readyz", get(health))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
-    tracing::info!(address = %bound, "admin API listening");
-    tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(error) = axum::serve(listener, service).await {
-            tracing::error!(%error, "admin API stopped");
+    tracing::info!(address = %bound, tls = tls.is_some(), "admin API listening");
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some(acceptor) => {
+            // `tap_io` only so that axum hands the peer address to `ConnectInfo`.
+            let listener = axum::serve::ListenerExt::tap_io(listen::TlsListener::new(listener, acceptor)?, |_| {});
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, service).await {
+                    tracing::error!(%error, "admin API stopped");
+                }
+            });
         }
-    });
+        None => {
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, service).await {
+                    tracing::error!(%error, "admin API stopped");
+                }
+            });
+        }
+    }
     Ok(bound)
 }
 
-/// `200 ok` while the queue and the store can write; `503 degraded: …` naming what fails and
+/// `GET /metrics`: the Prometheus text exposition, for the provider's staff (a bearer token in
+/// the scrape config: the labels name tenants). The queue gauges are read at the scrape.
+async fn metrics(principal: access::Principal, State(state): State<AdminState>) -> Result<Response, access::Refusal> {
+    principal.require_staff()?;
+    let now = crate::queue::now_ms();
+    let oldest = state.queue.oldest_waiting_ms().map_or(0, |at| now.saturating_sub(at));
+    crate::telemetry::queue(state.queue.scheduled(), std::time::Duration::from_millis(oldest));
+    let body = crate::telemetry::install()
+        .map(|handle| handle.render())
+        .unwrap_or_default();
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response())
+}
+
+/// `GET /healthz`: `200 ok` while the admin listener serves (liveness; no auth, for probes).
+async fn alive() -> &'static str {
+    "ok"
+}
+
+/// `GET /health` and `GET /readyz` (readiness; no auth, for probes): `200 ok` while the queue and the store can write; `503 degraded: …` naming what fails and
 /// for how long (a full disk) until they can again.
 async fn health(State(state): State<AdminState>) -> (StatusCode, String) {
     let problems: Vec<String> = [state.queue.health().describe(), state.store.degraded()]
@@ -94,8 +146,6 @@ async fn health(State(state): State<AdminState>) -> (StatusCode, String) {
 /// Identifies the caller of every `/api/v1` request (`401` when it cannot be) and hands the
 /// [`access::Principal`] to the handler.
 async fn authorize(State(state): State<AdminState>, request: Request, next: Next) -> Result<Response, access::Refusal> {
-    let (mut parts, body) = request.into_parts();
-    let principal = access::identify(&state, &parts)?;
-    parts.extensions.insert(principal);
-    Ok(next.run(Request::from_parts(parts, body)).await)
+    let request = access::authorize_request(&state, request).await?;
+    Ok(next.run(request).await)
 }

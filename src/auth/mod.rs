@@ -106,6 +106,11 @@ mod authenticator {
             self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
         }
 
+        /// The DKIM keys of exactly `domain`, newest first (the records its owner publishes).
+        pub fn keys_for(&self, domain: &str) -> Vec<Arc<DkimKey>> {
+            self.keys().for_domain(domain).to_vec()
+        }
+
         pub fn egress_ips(&self) -> &[IpAddr] {
             &self.egress_ips
         }

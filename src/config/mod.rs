@@ -259,14 +259,26 @@ impl Config {
                 "admin.address",
                 format!("`{}` is not an ip:port address", self.admin.address),
             ),
-            Ok(address) if !address.ip().is_loopback() && self.admin.token.is_none() => {
-                errors.push("admin.token", "required when admin.address is not a loopback address");
+            Ok(address) if !address.ip().is_loopback() => {
+                if self.admin.token.is_none() && self.admin.tokens.is_empty() {
+                    errors.push(
+                        "admin.token",
+                        "required (or [[admin.tokens]]) when admin.address is not a loopback address",
+                    );
+                }
+                if !self.admin.tls && !self.admin.insecure_http {
+                    errors.push(
+                        "admin.tls",
+                        "required when admin.address is not a loopback address (or set admin.insecure_http = true behind a TLS proxy)",
+                    );
+                }
             }
             Ok(_) => {}
         }
         if self.admin.token.as_deref().is_some_and(|t| t.len() < 16) {
             errors.push("admin.token", "must be at least 16 characters");
         }
+        self.validate_admin_tokens(errors);
         self.validate_tenants(errors);
         self.validate_feedback(errors);
     }
@@ -304,6 +316,30 @@ impl Config {
             if !plausible {
                 errors.push("feedback.cfbl_address", format!("`{address}` is not a mail address"));
             }
+        }
+    }
+
+    fn validate_admin_tokens(&self, errors: &mut Collector) {
+        let mut names = std::collections::HashSet::new();
+        for (i, token) in self.admin.tokens.iter().enumerate() {
+            if token.name.trim().is_empty() {
+                errors.push(format!("admin.tokens[{i}].name"), "must not be empty");
+            } else if !names.insert(token.name.as_str()) {
+                errors.push(
+                    format!("admin.tokens[{i}].name"),
+                    format!("`{}` is used twice", token.name),
+                );
+            }
+            let hex = token.sha256.len() == 64 && token.sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            if !hex {
+                errors.push(
+                    format!("admin.tokens[{i}].sha256"),
+                    "must be 64 lower-case hex digits (printf %s \"$TOKEN\" | sha256sum)",
+                );
+            }
+        }
+        if self.admin.session_lifetime.get().is_zero() {
+            errors.push("admin.session_lifetime", "must be longer than 0");
         }
     }
 

@@ -463,15 +463,26 @@ impl Default for StoreConfig {
     }
 }
 
-/// `[admin]`: the admin HTTP API the CLI talks to.
+/// `[admin]`: the admin HTTP API the CLI talks to, and the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
     /// `ip:port` of the admin API. Without a `token` it must be a loopback address.
     pub address: String,
     /// Bearer token required on every request (the CLI reads it from `AUPGATE_TOKEN` or this
-    /// file). Without one, only loopback clients are served.
+    /// file). Without one, only loopback clients are served. It is a full admin token.
     pub token: Option<String>,
+    /// More staff tokens, stored hashed (`[[admin.tokens]] name, role, sha256`).
+    pub tokens: Vec<AdminTokenConfig>,
+    /// Serve HTTPS with the `[tls]` certificate (the SMTP listeners' one).
+    pub tls: bool,
+    /// Serve plain HTTP on a non-loopback address anyway (behind a TLS-terminating proxy).
+    pub insecure_http: bool,
+    /// The dashboard sessions' HMAC key (32 bytes or more, any bytes). Default
+    /// `<data_dir>/admin/session.key`, generated at the first start.
+    pub session_key_file: Option<String>,
+    /// How long a dashboard login lasts.
+    pub session_lifetime: HumanDuration,
 }
 
 impl Default for AdminConfig {
@@ -479,8 +490,36 @@ impl Default for AdminConfig {
         Self {
             address: "127.0.0.1:8025".into(),
             token: None,
+            tokens: Vec::new(),
+            tls: false,
+            insecure_http: false,
+            session_key_file: None,
+            session_lifetime: HumanDuration::secs(8 * 3_600),
         }
     }
+}
+
+/// `[[admin.tokens]]`: a staff token, kept only as the SHA-256 of its text (a token is long and
+/// random, so a fast hash is enough: there is nothing to guess).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminTokenConfig {
+    /// Who holds it (audit records and block `by` fields name it).
+    pub name: String,
+    /// `admin` (every right) or `operator` (read-only).
+    pub role: AdminRole,
+    /// Lower-case hex SHA-256 of the token (`printf %s "$TOKEN" | sha256sum`).
+    pub sha256: String,
+}
+
+/// What a staff token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminRole {
+    /// Everything.
+    Admin,
+    /// Read everything, change nothing.
+    Operator,
 }
 
 /// `[policy]`: where the policy profiles live.

@@ -85,11 +85,10 @@ impl Dns {
     /// MX hosts of `domain`, best preference first. `NotFound` when the domain has no MX.
     pub async fn mx(&self, domain: &str) -> Result<Vec<MxHost>, DnsError> {
         let name = fqdn(domain);
-        let lookup = self
-            .resolver
-            .mx_lookup(name.as_str())
-            .await
-            .map_err(|e| classify(domain, "MX", e))?;
+        let started = std::time::Instant::now();
+        let lookup = self.resolver.mx_lookup(name.as_str()).await;
+        crate::telemetry::dns_latency("MX", started.elapsed());
+        let lookup = lookup.map_err(|e| classify(domain, "MX", e))?;
         let mut hosts: Vec<MxHost> = lookup
             .answers()
             .iter()
@@ -116,11 +115,10 @@ impl Dns {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok(vec![ip]);
         }
-        let lookup = self
-            .resolver
-            .lookup_ip(fqdn(host).as_str())
-            .await
-            .map_err(|e| classify(host, "A/AAAA", e))?;
+        let started = std::time::Instant::now();
+        let lookup = self.resolver.lookup_ip(fqdn(host).as_str()).await;
+        crate::telemetry::dns_latency("A/AAAA", started.elapsed());
+        let lookup = lookup.map_err(|e| classify(host, "A/AAAA", e))?;
         let ips: Vec<IpAddr> = lookup.iter().collect();
         if ips.is_empty() {
             return Err(DnsError::NotFound {
@@ -145,11 +143,10 @@ impl Dns {
     /// Asks hickory for the TXT records of `key` (a lower-cased FQDN) and keeps a positive
     /// answer for its TTL.
     async fn txt_lookup(&self, name: &str, key: String) -> Result<Arc<[String]>, DnsError> {
-        let lookup = self
-            .resolver
-            .txt_lookup(key.as_str())
-            .await
-            .map_err(|e| classify(name, "TXT", e))?;
+        let started = std::time::Instant::now();
+        let lookup = self.resolver.txt_lookup(key.as_str()).await;
+        crate::telemetry::dns_latency("TXT", started.elapsed());
+        let lookup = lookup.map_err(|e| classify(name, "TXT", e))?;
         let records: Arc<[String]> = lookup
             .answers()
             .iter()

@@ -75,6 +75,7 @@ impl<'a> PendingAcceptance<'a> {
     ) -> T {
         // The DATA checks' counters stay charged: the message counts.
         self.charges = None;
+        crate::telemetry::accepted(&self.tenant, self.recipients as u64);
         self.charge_quotas(queue_id).await;
         let sent = reply_sent.await;
         self.audit(queue_id, message_id).await;

@@ -389,6 +389,7 @@ impl Engine {
             // The refusal's own rule id (`quota.messages_per_hour`), not its check's group.
             let rule = reply.rule().unwrap_or(rule);
             tracing::info!(rule = rule.as_str(), tenant = %tenant.id, verdict = verdict.name(), code = %reply.summary(), "policy verdict");
+            crate::telemetry::verdict(&tenant.id, verdict.name(), rule.as_str());
             let record = AuditRecord {
                 at: self.now(),
                 actor: "policy".into(),

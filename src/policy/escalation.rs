@@ -105,6 +105,7 @@ async fn apply(
             by: format!("policy:{rule}"),
             reason: format!("escalation ladder reached suspension after repeated {rule} violations"),
             at: env.now,
+            expires_at: None,
         };
         env.store.block_add(&block).await?;
     }

@@ -40,6 +40,8 @@ pub use acceptance::PendingAcceptance;
 #[cfg(feature = "server")]
 pub use authentication::Seal;
 #[cfg(feature = "server")]
+pub use checks::{usage_keys, Counts, Quota, QUOTAS};
+#[cfg(feature = "server")]
 pub use engine::{DataDecision, Engine, Env};
 pub use verdict::{CheckError, Verdict};
 

@@ -204,6 +204,13 @@ impl Queue {
         let _ = inner.track(inner.db.put_opt(b"health-probe", now_ms().to_be_bytes(), &write));
     }
 
+    /// When the oldest entry waiting in the schedule was queued (unix ms), from its id.
+    pub fn oldest_waiting_ms(&self) -> Option<u64> {
+        let id = self.inner.schedule.oldest_id()?;
+        let micros = u64::from_str_radix(id.get(..14)?, 16).ok()?;
+        Some(micros / 1000)
+    }
+
     /// Number of entries waiting in the schedule (not counting deliveries in flight).
     pub fn scheduled(&self) -> usize {
         self.inner.schedule.len()

@@ -23,6 +23,12 @@ impl Schedule {
         self.lock().len()
     }
 
+    /// The smallest (oldest: ids are time-ordered) id waiting. A walk of the schedule: for a
+    /// metrics scrape, never for the delivery loop.
+    pub fn oldest_id(&self) -> Option<String> {
+        self.lock().iter().map(|(_, id)| id).min().cloned()
+    }
+
     /// Waits until the earliest entry is due, removes it and returns its id.
     pub async fn next_due(&self, now_ms: fn() -> u64) -> String {
         loop {

@@ -133,6 +133,7 @@ impl Relay {
                     Outcome::Permanent(reason) => (RecipientStatus::Failed, reason, "failed"),
                 };
                 tracing::info!(queue_id = %entry.id, tenant = %entry.tenant, recipient = %recipient.address, outcome = label, reply = %reply, attempt = entry.attempts + 1, "delivery attempt");
+                crate::telemetry::delivery(label);
                 let reply_text = reply.to_string();
                 if status == RecipientStatus::Failed && reply.is_hard_bounce() {
                     self.suppress(&entry.tenant, &recipient.address, &reply_text).await;

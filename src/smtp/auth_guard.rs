@@ -37,6 +37,11 @@ use crate::tenant::verify_password;
 pub const RULE_ADDRESS: &str = "auth.address_lockout";
 pub const RULE_USER: &str = "auth.user_lockout";
 
+/// A valid argon2id hash of a random string, verified for unknown user names (SMTP AUTH and
+/// the dashboard login), so timing does not reveal which names exist.
+pub const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$5GZx/1tutNK0pGdRyJv9Zw$Vm5VXcxN0NCcfIzdE5ieaF+EniQ+Xe65f0eGBfeaeJI";
+
 /// The audit log lockouts of addresses are written to: the gateway's own, not a tenant's (an
 /// address is not a tenant). A locked user name of a tenant is audited in that tenant's log too.
 pub const GATEWAY_AUDIT: &str = "";

@@ -82,6 +82,7 @@ impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         let connections = &self.ctx.connections;
         connections.total.fetch_sub(1, Ordering::SeqCst);
+        crate::telemetry::session_closed();
         let mut per_ip = connections.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(count) = per_ip.get_mut(&self.ip) {
             *count -= 1;
@@ -105,14 +106,17 @@ fn admit(ctx: &Arc<SmtpContext>, ip: IpAddr) -> Result<ConnectionGuard, Reply> {
     let connections = &ctx.connections;
     let mut per_ip = connections.per_ip.lock().unwrap_or_else(|p| p.into_inner());
     if connections.total.load(Ordering::SeqCst) >= limits.max_connections {
+        crate::telemetry::connection_refused("max_connections");
         return Err(reply::too_many_connections());
     }
     let count = per_ip.entry(ip).or_insert(0);
     if *count >= limits.max_connections_per_ip {
+        crate::telemetry::connection_refused("max_connections_per_ip");
         return Err(reply::too_many_connections_from_ip());
     }
     *count += 1;
     connections.total.fetch_add(1, Ordering::SeqCst);
+    crate::telemetry::session_opened();
     Ok(ConnectionGuard { ctx: ctx.clone(), ip })
 }
 
@@ -181,6 +185,7 @@ async fn serve(
     async move {
         let implicit = listener.tls == ListenerTls::Implicit;
         if *ctx.shutdown.borrow() {
+            crate::telemetry::connection_refused("shutting_down");
             refuse(stream, &reply::shutting_down(&ctx.config.server.hostname)).await;
             return;
         }

@@ -25,6 +25,18 @@ pub(crate) fn push_part(buf: &mut Vec<u8>, part: &[u8]) {
     buf.extend_from_slice(part);
 }
 
+/// Splits length-prefixed parts (what [`Key::part`] appends; e.g. the rest of a key under a
+/// prefix) back into the parts; `None` if the bytes are not a whole sequence of parts.
+pub fn decode_parts(mut encoded: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut parts = Vec::new();
+    while !encoded.is_empty() {
+        let len = u32::from_be_bytes(encoded.get(..4)?.try_into().ok()?) as usize;
+        parts.push(encoded.get(4..4 + len)?.to_vec());
+        encoded = &encoded[4 + len..];
+    }
+    Some(parts)
+}
+
 /// Hex of `bytes`, lower case.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -109,6 +121,19 @@ mod tests {
             assert_ne!(a.as_bytes(), b.as_bytes(), "{a:?} vs {b:?}");
             assert_ne!(a.redis_key(), b.redis_key(), "{a:?} vs {b:?}");
         }
+    }
+
+    #[test]
+    fn parts_under_a_prefix_decode_back() {
+        let prefix = Key::new("mail_bomb", "t");
+        let key = prefix.clone().part("c1").part("ann@example.org");
+        let rest = &key.as_bytes()[prefix.as_bytes().len()..];
+        assert_eq!(
+            decode_parts(rest),
+            Some(vec![b"c1".to_vec(), b"ann@example.org".to_vec()])
+        );
+        assert_eq!(decode_parts(&rest[..rest.len() - 1]), None);
+        assert_eq!(decode_parts(&[0, 0]), None);
     }
 
     #[test]

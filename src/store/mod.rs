@@ -9,6 +9,7 @@
 //! - [`rocks`] — the embedded RocksDB backend (default, one process).
 //! - [`redis`] — the Redis/Valkey backend (standalone or cluster, shared by several nodes).
 //! - [`config`] — `[store]` config and [`open_store`].
+//! - [`timed`] — any store with each operation's latency in the metrics.
 //!
 //! Time is always passed in (`now`, unix milliseconds): the store has no hidden clock on any
 //! answer. (Only background garbage collection — RocksDB compaction filters, Redis EXPIRE — looks
@@ -21,6 +22,7 @@ pub mod error;
 pub mod key;
 pub mod redis;
 pub mod rocks;
+pub mod timed;
 pub mod types;
 pub mod window;
 
@@ -32,8 +34,8 @@ pub use config::{open_store, Backend, StoreConfig};
 pub use error::StoreError;
 pub use key::Key;
 pub use types::{
-    AuditRecord, Block, BlockScope, CampaignMatch, Charge, Event, EventCharge, Lift, SetCharge, Suppression,
-    TenantRecord, TenantState,
+    ApiToken, AuditRecord, Block, BlockScope, CampaignMatch, Charge, CounterWindow, Event, EventCharge, Lift,
+    SetCharge, Suppression, TenantRecord, TenantState,
 };
 
 /// A boxed future returning a store result; the trait must be usable as `dyn RateStore`.
@@ -87,6 +89,9 @@ pub trait RateStore: Send + Sync {
     }
     /// The counter's total over the last `window`.
     fn counter_get<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u64>;
+    /// The counter's live buckets over the last `window` (admin reads: the usage view's totals
+    /// and reset times, with exactly the arithmetic the checks use).
+    fn counter_window<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, CounterWindow>;
     /// Adds `n` only if the total stays `<= limit`; atomic per key.
     fn counter_check_and_add<'a>(
         &'a self,
@@ -126,6 +131,16 @@ pub trait RateStore: Send + Sync {
     ) -> BoxFut<'a, EventCharge>;
     /// Occurrences recorded in the window.
     fn events_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32>;
+    /// Every event log whose key is `prefix` followed by more parts, with its occurrences in the
+    /// window (logs with none left out), in no particular order; each as (the encoded parts after
+    /// `prefix`, count). An admin read (the usage view), never on the mail path: RocksDB scans
+    /// the prefix, Redis SCANs the tenant's keys.
+    fn events_counts_under<'a>(
+        &'a self,
+        prefix: &'a Key,
+        now: u64,
+        window: Duration,
+    ) -> BoxFut<'a, Vec<(Vec<u8>, u32)>>;
     /// Takes back one occurrence recorded at `at` (a charge of a message that was not accepted
     /// after all); nothing when there is none. Atomic per key.
     fn events_release<'a>(&'a self, key: &'a Key, at: u64, window: Duration) -> BoxFut<'a, ()>;
@@ -171,6 +186,10 @@ pub trait RateStore: Send + Sync {
     /// The tenant's suppression list, ordered by address.
     fn suppression_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<Suppression>>;
 
+    /// The ids of the tenant's live campaigns (those the campaign index still maps a band key
+    /// to at `now`), sorted, each once. An admin read (the usage view).
+    fn campaigns_live<'a>(&'a self, tenant: &'a str, now: u64) -> BoxFut<'a, Vec<String>>;
+
     /// The campaign index for the bulk check; atomic per tenant. If any of `band_keys` maps to a
     /// live campaign, returns the one most of them map to (a tie: the smallest id); else
     /// registers `candidate`. Either way every band key is set to the returned id (keys of
@@ -188,6 +207,15 @@ pub trait RateStore: Send + Sync {
         window: Duration,
         pinned: &'a [String],
     ) -> BoxFut<'a, CampaignMatch>;
+
+    /// Stores (or replaces) a tenant API token record (its hash, never the token).
+    fn api_token_put<'a>(&'a self, token: &'a ApiToken) -> BoxFut<'a, ()>;
+    /// The tenant's token `id`, if it exists (not revoked).
+    fn api_token_get<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, Option<ApiToken>>;
+    /// The tenant's tokens, ordered by id.
+    fn api_token_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<ApiToken>>;
+    /// Revokes token `id`; true if it existed.
+    fn api_token_remove<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, bool>;
 }
 
 /// Window length in ms; a zero window is a caller bug and an error (never "count nothing").

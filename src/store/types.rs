@@ -71,7 +71,7 @@ pub struct TenantRecord {
 }
 
 /// What a block covers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BlockScope {
     /// The whole tenant (`target` is empty).
@@ -93,7 +93,7 @@ impl BlockScope {
 }
 
 /// A block: who blocked what, why and when.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Block {
     /// Tenant blocked (or whose campaign/sender is blocked).
     pub tenant: String,
@@ -107,6 +107,16 @@ pub struct Block {
     pub reason: String,
     /// When (unix ms).
     pub at: u64,
+    /// When it stops applying by itself (unix ms); `None`: until an operator lifts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+}
+
+impl Block {
+    /// Whether the block still applies at `now` (it has not expired).
+    pub fn applies_at(&self, now: u64) -> bool {
+        self.expires_at.is_none_or(|expiry| now < expiry)
+    }
 }
 
 /// Who lifts a block, why and when (lifting is audited).
@@ -121,7 +131,7 @@ pub struct Lift {
 }
 
 /// An event on a tenant: a violation or a complaint threshold crossing.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// When (unix ms).
     pub at: u64,
@@ -136,7 +146,7 @@ pub struct Event {
 }
 
 /// An audit record: an operator or system action.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// When (unix ms).
     pub at: u64,
@@ -154,7 +164,7 @@ pub struct AuditRecord {
 }
 
 /// An entry of a tenant's suppression list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Suppression {
     /// Recipient identity (already normalised by the caller).
     pub address: String,
@@ -195,4 +205,55 @@ impl AuditRecord {
             detail: serde_json::Value::Null,
         }
     }
+}
+
+/// The live buckets of a windowed counter, as a read at one instant sees them: what the usage
+/// view reports (the total, and when enough of it slides out of the window for `n` more to fit).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CounterWindow {
+    /// Bucket length in ms (see [`crate::store::window`]).
+    pub bucket_ms: u64,
+    /// (bucket index, count) of the counted buckets, ascending by index.
+    pub buckets: Vec<(u64, u64)>,
+}
+
+impl CounterWindow {
+    /// The window's total (what `counter_get` answers).
+    pub fn total(&self) -> u64 {
+        self.buckets.iter().map(|(_, c)| *c).fold(0, u64::saturating_add)
+    }
+
+    /// How long (ms) until `n` more fit under `limit`: `Some(0)` when they fit now, `None` when
+    /// they never will (`n > limit`). The same arithmetic as a refused check-and-charge.
+    pub fn fits_in(&self, n: u64, limit: u64, now: u64, window_ms: u64) -> Option<u64> {
+        if self.total().saturating_add(n) <= limit {
+            return (n <= limit).then_some(0);
+        }
+        crate::store::window::retry_after(&self.buckets, n, limit, now, window_ms, self.bucket_ms)
+    }
+
+    /// How long (ms) until every counted event has left the window (0: the counter is empty).
+    pub fn empties_in(&self, now: u64, window_ms: u64) -> u64 {
+        self.buckets.last().map_or(0, |(idx, _)| {
+            crate::store::window::bucket_expiry(*idx, self.bucket_ms, window_ms).saturating_sub(now)
+        })
+    }
+}
+
+/// A tenant API token the admin issued, as the store keeps it: never the token itself, only its
+/// SHA-256 (the token is long and random, so a fast hash is enough).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// The tenant it acts for.
+    pub tenant: String,
+    /// Public id (part of the token text, so a lookup needs no scan).
+    pub id: String,
+    /// What the admin called it.
+    pub label: String,
+    /// Lower-case hex SHA-256 of the whole token text.
+    pub sha256: String,
+    /// Who issued it.
+    pub by: String,
+    /// When (unix ms).
+    pub created_at: u64,
 }

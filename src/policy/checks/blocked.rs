@@ -1,6 +1,6 @@
 //! `block.sender` and `block.campaign`: the narrower blocks an operator places with
 //! `aupgate admin blocks add --scope sender|campaign` (a whole-tenant block is a suspension,
-//! `tenant.suspended`). Both hold until an operator lifts them.
+//! `tenant.suspended`). Both hold until an operator lifts them or their `expires_at` passes.
 //!
 //! - A blocked sender address is refused at MAIL FROM, and after DATA when the header From or
 //!   Sender names it (so neither `MAIL FROM:<>` nor another envelope address gets around it).
@@ -33,8 +33,13 @@ fn refusal(what: String, tenant: &Tenant, rule: Rule) -> Verdict {
     ))
 }
 
+/// Whether a block on `target` applies now (one with an `expires_at` in the past no longer does).
 async fn is_blocked(env: &Env<'_>, tenant: &Tenant, scope: BlockScope, target: &str) -> Result<bool, CheckError> {
-    Ok(env.store.block_get(&tenant.id, scope, target).await?.is_some())
+    Ok(env
+        .store
+        .block_get(&tenant.id, scope, target)
+        .await?
+        .is_some_and(|block| block.applies_at(env.now)))
 }
 
 pub struct BlockedSender;

@@ -7,11 +7,17 @@ use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::recipient::identity;
 use crate::policy::Rule;
 use crate::policy::{DataContext, Verdict};
+use crate::store::Key;
 use crate::wire::reply::Reply;
 
 use super::facts::{cap, window_text};
 
 pub struct Bulk;
+
+/// The distinct set of one campaign's recipients (the check charges it, the usage view reads it).
+pub fn campaign_key(tenant: &str, campaign: &str) -> Key {
+    key("bulk", tenant).part(campaign)
+}
 
 impl Bulk {
     /// Registered bulk senders are exempt only with a working unsubscribe and the recipient in To.
@@ -69,7 +75,7 @@ impl Check<AtData> for Bulk {
                 if Self::exempt(env, ctx, recipient) {
                     continue;
                 }
-                let key = key("bulk", &ctx.tenant.id).part(campaign);
+                let key = campaign_key(&ctx.tenant.id, campaign);
                 let charge = facts
                     .charge_member(env, key, recipient, rule.window.get(), cap(rule.max_recipients))
                     .await?;

@@ -5,11 +5,18 @@
 use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::Rule;
 use crate::policy::Verdict;
+use crate::store::Key;
 use crate::wire::reply::Reply;
 
 use super::facts::{cap, window_text, Charge};
 
 pub struct MailBomb;
+
+/// The prefix of a tenant's per-recipient logs; a log's key adds the campaign and the recipient
+/// (the usage view lists them under it).
+pub fn recipients_prefix(tenant: &str) -> Key {
+    key("mail_bomb", tenant)
+}
 
 impl Check<AtData> for MailBomb {
     fn rule(&self) -> Rule {
@@ -25,7 +32,7 @@ impl Check<AtData> for MailBomb {
             }
             let campaign = facts.campaign(env, ctx).await?;
             for recipient in &facts.recipients {
-                let key = key("mail_bomb", &ctx.tenant.id).part(campaign).part(recipient);
+                let key = recipients_prefix(&ctx.tenant.id).part(campaign).part(recipient);
                 let charge = env
                     .store
                     .events_check_and_add(&key, env.now, rule.window.get(), cap(rule.max_messages))

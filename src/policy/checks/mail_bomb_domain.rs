@@ -9,11 +9,18 @@ use std::collections::BTreeMap;
 use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::Rule;
 use crate::policy::Verdict;
+use crate::store::Key;
 use crate::wire::reply::Reply;
 
 use super::facts::{cap, window_text, Charge};
 
 pub struct MailBombDomain;
+
+/// The prefix of a tenant's per-domain logs; a log's key adds the campaign and the domain (the
+/// usage view lists them under it).
+pub fn domains_prefix(tenant: &str) -> Key {
+    key("mail_bomb_domain", tenant)
+}
 
 impl Check<AtData> for MailBombDomain {
     fn rule(&self) -> Rule {
@@ -35,7 +42,7 @@ impl Check<AtData> for MailBombDomain {
             }
             let campaign = facts.campaign(env, ctx).await?;
             for (domain, copies) in per_domain {
-                let key = key("mail_bomb_domain", &ctx.tenant.id).part(campaign).part(domain);
+                let key = domains_prefix(&ctx.tenant.id).part(campaign).part(domain);
                 for _ in 0..copies {
                     let charge = env
                         .store

@@ -21,7 +21,14 @@ pub use facts::{Charges, DataFacts};
 pub use header_integrity::HeaderIntegrity;
 pub use mail_bomb::MailBomb;
 pub use mail_bomb_domain::MailBombDomain;
-pub use quota::{quota_keys, MessageQuota, RecipientQuota};
+pub use quota::{quota_keys, Counts, MessageQuota, Quota, RecipientQuota, QUOTAS};
+
+/// The store keys the usage view reads, built by the checks that charge them.
+pub mod usage_keys {
+    pub use super::bulk::campaign_key;
+    pub use super::mail_bomb::recipients_prefix;
+    pub use super::mail_bomb_domain::domains_prefix;
+}
 pub use sender_domain::SenderDomain;
 pub use sms_gateway::SmsGateway;
 pub use suppressed::Suppressed;

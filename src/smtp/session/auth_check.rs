@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::{End, Session};
-use crate::smtp::auth_guard::{Gate, GuardError, RULE_ADDRESS, RULE_USER};
+use crate::smtp::auth_guard::{Gate, GuardError, DUMMY_HASH, RULE_ADDRESS, RULE_USER};
 use crate::smtp::listener::SmtpContext;
 use crate::smtp::reply;
 use crate::smtp::sasl::Credentials;
@@ -107,7 +107,3 @@ async fn verify(ctx: &Arc<SmtpContext>, credentials: Credentials) -> Result<Opti
         _ => None,
     })
 }
-
-/// A valid argon2id hash of a random string, verified for unknown user names.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$5GZx/1tutNK0pGdRyJv9Zw$Vm5VXcxN0NCcfIzdE5ieaF+EniQ+Xe65f0eGBfeaeJI";

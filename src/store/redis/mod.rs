@@ -9,6 +9,7 @@
 //!   append. No scan anywhere.
 //! - Every call has a response timeout; an unreachable server is an error, never a zero.
 
+mod api_tokens;
 mod ops;
 mod scripts;
 
@@ -82,6 +83,27 @@ impl RedisStore {
         match &self.conn {
             Conn::Single(c) => inv.invoke_async(&mut c.clone()).await,
             Conn::Cluster(c) => inv.invoke_async(&mut c.clone()).await,
+        }
+    }
+
+    /// Runs a keyless command (SCAN) on the node that holds the keys starting with `tagged`
+    /// (a key with a tenant's hash tag): any node in standalone mode, that slot's master in a
+    /// cluster.
+    async fn on_node_of<T: FromRedisValue>(&self, tagged: &[u8], cmd: &Cmd) -> RedisResult<T> {
+        match &self.conn {
+            Conn::Single(c) => cmd.query_async(&mut c.clone()).await,
+            Conn::Cluster(c) => {
+                use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+                let slot: u16 = redis::cmd("CLUSTER")
+                    .arg("KEYSLOT")
+                    .arg(tagged)
+                    .query_async(&mut c.clone())
+                    .await?;
+                let route =
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::new(slot, SlotAddr::Master)));
+                let value = c.clone().route_command(cmd.clone(), route).await?;
+                T::from_redis_value(value).map_err(redis::RedisError::from)
+            }
         }
     }
 

@@ -8,8 +8,8 @@ use super::RedisStore;
 use crate::store::key::push_part;
 use crate::store::window::{retry_after, span};
 use crate::store::{
-    check_cap, check_member, window_ms, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge, Event,
-    EventCharge, Key, Lift, RateStore, SetCharge, StoreError, Suppression, TenantRecord,
+    check_cap, check_member, window_ms, ApiToken, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge,
+    CounterWindow, Event, EventCharge, Key, Lift, RateStore, SetCharge, StoreError, Suppression, TenantRecord,
 };
 
 /// Global set of tenant ids (the only key without a tenant tag; admin reads only).
@@ -18,6 +18,7 @@ const TENANT_INDEX: &[u8] = b"aupgate:tenants";
 const MODE_GET: u8 = 0;
 const MODE_ADD: u8 = 1;
 const MODE_CHECK: u8 = 2;
+const MODE_WINDOW: u8 = 3;
 
 fn suffixed(key: &Key, suffix: u8) -> Vec<u8> {
     let mut k = key.redis_key();
@@ -57,7 +58,68 @@ fn parse_log<T: DeserializeOwned>(members: Vec<Vec<u8>>) -> Result<Vec<T>, Store
         .collect()
 }
 
+/// The (bucket, count) pairs of a counter script's reply, ascending by bucket.
+fn script_buckets(flat: &[i64]) -> Vec<(u64, u64)> {
+    flat.chunks_exact(2)
+        .map(|c| (as_u64(c[0]), as_u64(c[1])))
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_iter()
+        .collect()
+}
+
+/// A glob pattern matching every key that starts with `prefix` (each byte taken literally).
+fn glob_prefix(prefix: &[u8]) -> Vec<u8> {
+    let mut pattern = Vec::with_capacity(prefix.len() * 2 + 1);
+    for b in prefix {
+        if matches!(b, b'*' | b'?' | b'[' | b']' | b'\\') {
+            pattern.push(b'\\');
+        }
+        pattern.push(*b);
+    }
+    pattern.push(b'*');
+    pattern
+}
+
 impl RedisStore {
+    /// Every key that starts with `prefix` (which starts with a tenant's hash tag), by SCAN on the
+    /// node holding that tenant: an admin read, never on the mail path.
+    async fn keys_with_prefix(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        let pattern = glob_prefix(prefix);
+        let mut keys = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000);
+            let (next, batch): (u64, Vec<Vec<u8>>) = self.on_node_of(prefix, &scan).await?;
+            keys.extend(batch);
+            if next == 0 {
+                return Ok(keys);
+            }
+            cursor = next;
+        }
+    }
+
+    async fn counter_window(&self, key: &Key, now: u64, window: Duration) -> Result<CounterWindow, StoreError> {
+        let w = window_ms(window)?;
+        let s = span(now, w);
+        let mut inv = self.scripts.counter.prepare_invoke();
+        inv.key(suffixed(key, b'c'))
+            .arg(MODE_WINDOW)
+            .arg(0)
+            .arg(0)
+            .arg(now)
+            .arg(w)
+            .arg(s.size);
+        let r: Vec<i64> = self.script(&inv).await?;
+        if r.len() < 2 {
+            return Err(StoreError::corrupt("counter", "short script reply"));
+        }
+        Ok(CounterWindow {
+            bucket_ms: s.size,
+            buckets: script_buckets(&r[2..]),
+        })
+    }
+
     async fn counter(
         &self,
         mode: u8,
@@ -85,12 +147,7 @@ impl RedisStore {
         if ok == 1 {
             return Ok((Charge::Charged { total }, total));
         }
-        let buckets: Vec<(u64, u64)> = r[2..]
-            .chunks_exact(2)
-            .map(|c| (as_u64(c[0]), as_u64(c[1])))
-            .collect::<std::collections::BTreeMap<_, _>>()
-            .into_iter()
-            .collect();
+        let buckets = script_buckets(&r[2..]);
         Ok((
             Charge::Refused {
                 total,
@@ -140,6 +197,10 @@ impl RateStore for RedisStore {
 
     fn counter_get<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u64> {
         Box::pin(async move { Ok(self.counter(MODE_GET, key, 0, 0, now, window).await?.1) })
+    }
+
+    fn counter_window<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, CounterWindow> {
+        Box::pin(RedisStore::counter_window(self, key, now, window))
     }
 
     fn counter_check_and_add<'a>(
@@ -247,6 +308,33 @@ impl RateStore for RedisStore {
                 .cmd(redis::cmd("ZCOUNT").arg(suffixed(key, b'e')).arg(cutoff).arg("+inf"))
                 .await?;
             Ok(as_u32(n))
+        })
+    }
+
+    fn events_counts_under<'a>(
+        &'a self,
+        prefix: &'a Key,
+        now: u64,
+        window: Duration,
+    ) -> BoxFut<'a, Vec<(Vec<u8>, u32)>> {
+        Box::pin(async move {
+            let w = window_ms(window)?;
+            let cutoff = format!("({}", i128::from(now) - i128::from(w));
+            let start = prefix.redis_key();
+            let mut out = Vec::new();
+            for key in self.keys_with_prefix(&start).await? {
+                // Event logs end in `e` (their sequences in `q`); the key itself is not under it.
+                if key.len() <= start.len() + 1 || key.last() != Some(&b'e') {
+                    continue;
+                }
+                let n: i64 = self
+                    .cmd(redis::cmd("ZCOUNT").arg(&key).arg(&cutoff).arg("+inf"))
+                    .await?;
+                if n > 0 {
+                    out.push((key[start.len()..key.len() - 1].to_vec(), as_u32(n)));
+                }
+            }
+            Ok(out)
         })
     }
 
@@ -421,6 +509,26 @@ impl RateStore for RedisStore {
         })
     }
 
+    fn campaigns_live<'a>(&'a self, tenant: &'a str, now: u64) -> BoxFut<'a, Vec<String>> {
+        Box::pin(async move {
+            let start = Key::new("_campaign", tenant).redis_key();
+            let mut ids = std::collections::BTreeSet::new();
+            for key in self.keys_with_prefix(&start).await? {
+                let value: Option<Vec<u8>> = self.cmd(redis::cmd("GET").arg(&key)).await?;
+                // `expiry:id`, as the campaign script writes it.
+                let Some(value) = value else { continue };
+                let text = String::from_utf8(value).map_err(|_| StoreError::corrupt("campaign", "not UTF-8"))?;
+                let (expiry, id) = text
+                    .split_once(':')
+                    .ok_or_else(|| StoreError::corrupt("campaign", "value without expiry"))?;
+                if expiry.parse::<u64>().is_ok_and(|expiry| expiry > now) {
+                    ids.insert(id.to_owned());
+                }
+            }
+            Ok(ids.into_iter().collect())
+        })
+    }
+
     fn campaign_lookup_or_insert<'a>(
         &'a self,
         tenant: &'a str,
@@ -464,5 +572,21 @@ impl RateStore for RedisStore {
                 merged,
             })
         })
+    }
+
+    fn api_token_put<'a>(&'a self, token: &'a ApiToken) -> BoxFut<'a, ()> {
+        Box::pin(self.put_api_token(token))
+    }
+
+    fn api_token_get<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, Option<ApiToken>> {
+        Box::pin(self.get_api_token(tenant, id))
+    }
+
+    fn api_token_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<ApiToken>> {
+        Box::pin(self.list_api_tokens(tenant))
+    }
+
+    fn api_token_remove<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, bool> {
+        Box::pin(self.remove_api_token(tenant, id))
     }
 }

@@ -16,8 +16,9 @@ local function log_append(zk, sk, at, json, cutoff, ttl)
 end
 ";
 
-/// KEYS[1] hash bucket->count. ARGV mode (0 get, 1 add, 2 check-and-add), n, limit, now, window,
-/// bucket size. Returns {ok, total, [idx, count]...} (buckets only on refusal).
+/// KEYS[1] hash bucket->count. ARGV mode (0 get, 1 add, 2 check-and-add, 3 read the buckets), n,
+/// limit, now, window, bucket size. Returns {ok, total, [idx, count]...} (buckets only on refusal
+/// and in mode 3).
 const COUNTER: &str = r"
 local mode = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
@@ -51,6 +52,11 @@ for i = 1, #h, 2 do
 end
 if mode == 0 then
   return {1, total}
+end
+if mode == 3 then
+  local out = {1, total}
+  for i = 1, #buckets do out[#out + 1] = buckets[i] end
+  return out
 end
 if mode == 2 and total + n > limit then
   local out = {0, total}

@@ -20,7 +20,7 @@ use super::codec::{counter_count, counter_value};
 use super::writer::Batch;
 use super::{Inner, CF_COUNTERS};
 use crate::store::window::{bucket_expiry, retry_after, span};
-use crate::store::{window_ms, Charge, Key, StoreError};
+use crate::store::{window_ms, Charge, CounterWindow, Key, StoreError};
 
 /// Counters kept in the mirror at most (per shard: this divided by `SHARDS`).
 const MIRROR_KEYS: usize = 65_536;
@@ -248,6 +248,22 @@ impl Inner {
         let hash = self.key_hash(key.as_bytes());
         let _guard = self.lock_hashed(hash).await;
         Ok(self.counter_live(hash, key, now, w, false).await?.1)
+    }
+
+    pub(crate) async fn counter_window(
+        &self,
+        key: &Key,
+        now: u64,
+        window: Duration,
+    ) -> Result<CounterWindow, StoreError> {
+        let w = window_ms(window)?;
+        let hash = self.key_hash(key.as_bytes());
+        let _guard = self.lock_hashed(hash).await;
+        let (buckets, _) = self.counter_live(hash, key, now, w, true).await?;
+        Ok(CounterWindow {
+            bucket_ms: span(now, w).size,
+            buckets,
+        })
     }
 
     pub(crate) async fn counter_check_and_add(

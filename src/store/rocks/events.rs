@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use super::codec::{decode_events, encode_events, expiring, split_expiring};
+use rocksdb::ReadOptions;
+
 use super::writer::Batch;
 use super::{Inner, CF_SETS};
 use crate::store::{check_cap, window_ms, EventCharge, Key, StoreError};
@@ -111,5 +113,42 @@ impl Inner {
     pub(crate) fn events_count(&self, key: &Key, now: u64, window: Duration) -> Result<u32, StoreError> {
         let w = window_ms(window)?;
         Ok(count_u32(self.live_events(&tagged(TAG_EVENTS, key), now, w)?.len()))
+    }
+
+    /// Every event log under `prefix` with its live count (see `RateStore::events_counts_under`).
+    /// Blocking (a barrier and a scan): only on the blocking pool.
+    pub(crate) fn events_counts_under(
+        &self,
+        prefix: &Key,
+        now: u64,
+        window: Duration,
+    ) -> Result<Vec<(Vec<u8>, u32)>, StoreError> {
+        let w = window_ms(window)?;
+        let cutoff = now.saturating_sub(w);
+        let lower = tagged(TAG_EVENTS, prefix);
+        self.writer.barrier()?;
+        let mut ro = ReadOptions::default();
+        if let Some(upper) = super::records::prefix_end(&lower) {
+            ro.set_iterate_upper_bound(upper);
+        }
+        ro.set_iterate_lower_bound(lower.clone());
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(CF_SETS)?, ro);
+        it.seek_to_first();
+        let mut out = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            // The key itself (no further part) is not "under" it.
+            if k.len() > lower.len() {
+                let (expiry, payload) = split_expiring("set", v)?;
+                if expiry > now {
+                    let live = decode_events(payload)?.iter().filter(|t| **t > cutoff).count();
+                    if live > 0 {
+                        out.push((k[lower.len()..].to_vec(), count_u32(live)));
+                    }
+                }
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok(out)
     }
 }

@@ -32,6 +32,7 @@
 //! hop to the blocking pool would cost more than the read. Lists (whole ranges of a tenant) run
 //! on the blocking pool.
 
+mod api_tokens;
 mod campaign_cache;
 mod codec;
 mod counters;
@@ -53,8 +54,8 @@ use futures_util::lock::{Mutex, MutexGuard};
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteOptions, DB};
 
 use super::{
-    AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge, Event, EventCharge, Key, Lift, RateStore, SetCharge,
-    StoreError, Suppression, TenantRecord,
+    ApiToken, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge, CounterWindow, Event, EventCharge, Key,
+    Lift, RateStore, SetCharge, StoreError, Suppression, TenantRecord,
 };
 
 pub(crate) const CF_COUNTERS: &str = "counters";
@@ -65,9 +66,10 @@ pub(crate) const CF_EVENTS: &str = "events";
 pub(crate) const CF_AUDIT: &str = "audit";
 pub(crate) const CF_SUPPRESSION: &str = "suppression";
 pub(crate) const CF_CAMPAIGNS: &str = "campaigns";
+pub(crate) const CF_API_TOKENS: &str = "api_tokens";
 
 /// Every column family, for tests and tools.
-pub const COLUMN_FAMILIES: [&str; 8] = [
+pub const COLUMN_FAMILIES: [&str; 9] = [
     CF_COUNTERS,
     CF_SETS,
     CF_TENANTS,
@@ -76,6 +78,7 @@ pub const COLUMN_FAMILIES: [&str; 8] = [
     CF_AUDIT,
     CF_SUPPRESSION,
     CF_CAMPAIGNS,
+    CF_API_TOKENS,
 ];
 
 const STRIPES: usize = 1024;
@@ -132,7 +135,7 @@ impl RocksStore {
                     o.set_compaction_filter("aupgate_expiry", codec::expiry_filter);
                     fast_misses(&mut o);
                 }
-                CF_SUPPRESSION | CF_TENANTS | CF_BLOCKS => fast_misses(&mut o),
+                CF_SUPPRESSION | CF_TENANTS | CF_BLOCKS | CF_API_TOKENS => fast_misses(&mut o),
                 CF_EVENTS | CF_AUDIT => {
                     o.set_compaction_filter("aupgate_log_retention", codec::log_filter(retention_ms));
                 }
@@ -294,6 +297,10 @@ impl RateStore for RocksStore {
         Box::pin(self.inner.counter_get(key, now, window))
     }
 
+    fn counter_window<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, CounterWindow> {
+        Box::pin(self.inner.counter_window(key, now, window))
+    }
+
     fn counter_check_and_add<'a>(
         &'a self,
         key: &'a Key,
@@ -336,6 +343,16 @@ impl RateStore for RocksStore {
 
     fn events_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32> {
         Box::pin(async move { self.inner.events_count(key, now, window) })
+    }
+
+    fn events_counts_under<'a>(
+        &'a self,
+        prefix: &'a Key,
+        now: u64,
+        window: Duration,
+    ) -> BoxFut<'a, Vec<(Vec<u8>, u32)>> {
+        let prefix = prefix.clone();
+        self.blocking(move |inner| inner.events_counts_under(&prefix, now, window))
     }
 
     fn events_release<'a>(&'a self, key: &'a Key, at: u64, window: Duration) -> BoxFut<'a, ()> {
@@ -412,6 +429,11 @@ impl RateStore for RocksStore {
         self.blocking(move |inner| inner.suppression_list(&tenant))
     }
 
+    fn campaigns_live<'a>(&'a self, tenant: &'a str, now: u64) -> BoxFut<'a, Vec<String>> {
+        let tenant = tenant.to_owned();
+        self.blocking(move |inner| inner.campaigns_live(&tenant, now))
+    }
+
     fn campaign_lookup_or_insert<'a>(
         &'a self,
         tenant: &'a str,
@@ -422,5 +444,22 @@ impl RateStore for RocksStore {
         pinned: &'a [String],
     ) -> BoxFut<'a, CampaignMatch> {
         Box::pin(self.inner.campaign(tenant, band_keys, candidate, now, window, pinned))
+    }
+
+    fn api_token_put<'a>(&'a self, token: &'a ApiToken) -> BoxFut<'a, ()> {
+        Box::pin(self.durable(self.inner.api_token_put(token)))
+    }
+
+    fn api_token_get<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, Option<ApiToken>> {
+        Box::pin(async move { self.inner.api_token_get(tenant, id) })
+    }
+
+    fn api_token_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<ApiToken>> {
+        let tenant = tenant.to_owned();
+        self.blocking(move |inner| inner.api_token_list(&tenant))
+    }
+
+    fn api_token_remove<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, bool> {
+        Box::pin(self.durable(self.inner.api_token_remove(tenant, id)))
     }
 }

@@ -36,7 +36,7 @@ fn suppression_key(tenant: &str, address: &str) -> Vec<u8> {
 }
 
 /// The smallest key greater than every key starting with `prefix` (None: no bound).
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < 0xff {
@@ -213,6 +213,32 @@ impl Inner {
         let mut out: Vec<Suppression> = self.scan_json(CF_SUPPRESSION, p, end)?;
         out.sort_by(|a, b| a.address.cmp(&b.address));
         Ok(out)
+    }
+
+    /// The tenant's live campaign ids, sorted and deduplicated. Blocking (a barrier and a scan
+    /// of the tenant's index): only on the blocking pool.
+    pub(crate) fn campaigns_live(&self, tenant: &str, now: u64) -> Result<Vec<String>, StoreError> {
+        let lower = tenant_prefix(tenant);
+        self.writer.barrier()?;
+        let mut ro = ReadOptions::default();
+        if let Some(upper) = prefix_end(&lower) {
+            ro.set_iterate_upper_bound(upper);
+        }
+        ro.set_iterate_lower_bound(lower);
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(CF_CAMPAIGNS)?, ro);
+        it.seek_to_first();
+        let mut ids = std::collections::BTreeSet::new();
+        while let Some(v) = it.value() {
+            let (expiry, id) = split_expiring("campaign", v)?;
+            if expiry > now {
+                ids.insert(
+                    String::from_utf8(id.to_vec()).map_err(|_| StoreError::corrupt("campaign", "id not UTF-8"))?,
+                );
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok(ids.into_iter().collect())
     }
 
     pub(crate) async fn campaign(

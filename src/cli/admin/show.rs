@@ -1,0 +1,270 @@
+//! How the admin CLI prints answers: human tables (comfy-table), or the API's JSON as is with
+//! `--json`. Printing only: no requests, no decisions.
+
+use comfy_table::{ContentArrangement, Table};
+use serde::Serialize;
+
+use crate::admin::api::{DomainRecords, Page};
+use crate::admin::domains::DomainStatus;
+use crate::admin::usage::Usage;
+use crate::store::{AuditRecord, Block, Event, Suppression};
+
+/// A time (unix ms) as people read it; `-` for none.
+pub fn time(ms: u64) -> String {
+    if ms == 0 {
+        return "-".into();
+    }
+    crate::smtp::trace::rfc5322_date(ms / 1000)
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.iter().copied());
+    table
+}
+
+/// Prints `value` as pretty JSON.
+pub fn json(value: &impl Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(error) => eprintln!("aupgate: cannot print JSON: {error}"),
+    }
+}
+
+fn window(seconds: u64) -> String {
+    match seconds {
+        s if s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{} h", s / 3_600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+pub fn usage(usage: &Usage) {
+    println!(
+        "tenant {} (profile {}), taken at {}",
+        usage.tenant,
+        usage.profile,
+        time(usage.taken_at)
+    );
+    let mut quotas = table(&["rule", "used", "limit", "%", "window", "next fits at"]);
+    for q in &usage.quotas {
+        let fits = if q.resets_at <= usage.taken_at {
+            "now".to_string()
+        } else {
+            time(q.resets_at)
+        };
+        quotas.add_row(vec![
+            q.rule.clone(),
+            q.used.to_string(),
+            q.limit.to_string(),
+            format!("{:.1}", q.percent),
+            window(q.window_seconds),
+            fits,
+        ]);
+    }
+    println!("{quotas}");
+    if let Some(bulk) = &usage.bulk {
+        println!(
+            "bulk: at most {} distinct recipients per campaign in {}{}",
+            bulk.limit,
+            window(bulk.window_seconds),
+            if bulk.registered_sender {
+                " (registered bulk sender)"
+            } else {
+                ""
+            }
+        );
+        if !bulk.campaigns.is_empty() {
+            let mut campaigns = table(&["campaign", "recipients", "%"]);
+            for c in &bulk.campaigns {
+                campaigns.add_row(vec![
+                    c.campaign.clone(),
+                    c.recipients.to_string(),
+                    format!("{:.1}", c.percent),
+                ]);
+            }
+            println!("{campaigns}");
+        }
+    }
+    if let Some(bomb) = &usage.mail_bomb {
+        println!(
+            "mail bomb: at most {} similar messages to one recipient in {}",
+            bomb.limit,
+            window(bomb.window_seconds)
+        );
+        for (what, rows) in [("recipient", &bomb.recipients), ("domain", &bomb.domains)] {
+            if rows.is_empty() {
+                continue;
+            }
+            let mut targets = table(&[what, "campaign", "messages", "%"]);
+            for t in rows {
+                targets.add_row(vec![
+                    t.target.clone(),
+                    t.campaign.clone(),
+                    t.messages.to_string(),
+                    format!("{:.1}", t.percent),
+                ]);
+            }
+            println!("{targets}");
+        }
+    }
+}
+
+fn next_page<T>(page: &Page<T>) {
+    if let Some(next) = &page.next {
+        println!("more: --cursor {next}");
+    }
+}
+
+pub fn events(page: &Page<Event>) {
+    if page.items.is_empty() {
+        println!("no events");
+        return;
+    }
+    let mut rows = table(&["at", "kind", "rule", "detail"]);
+    for e in &page.items {
+        rows.add_row(vec![
+            time(e.at),
+            e.kind.clone(),
+            e.rule.clone().unwrap_or_default(),
+            if e.detail.is_null() {
+                String::new()
+            } else {
+                e.detail.to_string()
+            },
+        ]);
+    }
+    println!("{rows}");
+    next_page(page);
+}
+
+pub fn audit(page: &Page<AuditRecord>) {
+    if page.items.is_empty() {
+        println!("no audit records");
+        return;
+    }
+    let mut rows = table(&["at", "actor", "action", "target", "reason"]);
+    for r in &page.items {
+        rows.add_row(vec![
+            time(r.at),
+            r.actor.clone(),
+            r.action.clone(),
+            r.target.clone(),
+            r.reason.clone(),
+        ]);
+    }
+    println!("{rows}");
+    next_page(page);
+}
+
+pub fn blocks(blocks: &[Block]) {
+    if blocks.is_empty() {
+        println!("no blocks");
+        return;
+    }
+    let mut rows = table(&["tenant", "scope", "target", "by", "at", "expires", "reason"]);
+    for b in blocks {
+        rows.add_row(vec![
+            b.tenant.clone(),
+            format!("{:?}", b.scope),
+            b.target.clone(),
+            b.by.clone(),
+            time(b.at),
+            b.expires_at.map(time).unwrap_or_else(|| "-".into()),
+            b.reason.clone(),
+        ]);
+    }
+    println!("{rows}");
+}
+
+/// One block, on one line (what `blocks add` and `blocks lift` print after their verb).
+pub fn block_line(block: &Block) -> String {
+    let target = if block.target.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", block.target)
+    };
+    let expires = block
+        .expires_at
+        .map(|at| format!(" until {}", time(at)))
+        .unwrap_or_default();
+    format!(
+        "{} {:?}{} by {} at {}{expires}: {}",
+        block.tenant,
+        block.scope,
+        target,
+        block.by,
+        time(block.at),
+        block.reason
+    )
+}
+
+pub fn domains(list: &[DomainStatus]) {
+    if list.is_empty() {
+        println!("no domains");
+        return;
+    }
+    let mut rows = table(&["domain", "state", "publish"]);
+    for d in list {
+        rows.add_row(vec![
+            d.domain.clone(),
+            if d.verified { "verified" } else { "pending" }.to_string(),
+            d.record.clone(),
+        ]);
+    }
+    println!("{rows}");
+}
+
+pub fn records(records: &DomainRecords) {
+    println!(
+        "{} ({})",
+        records.domain,
+        if records.verified { "verified" } else { "pending" }
+    );
+    let mut rows = table(&["purpose", "name", "type", "value"]);
+    for r in &records.records {
+        rows.add_row(vec![r.purpose.clone(), r.name.clone(), r.kind.clone(), r.value.clone()]);
+    }
+    println!("{rows}");
+}
+
+pub fn suppression(list: &[Suppression]) {
+    if list.is_empty() {
+        println!("no suppressed addresses");
+        return;
+    }
+    let mut rows = table(&["address", "since", "reason"]);
+    for s in list {
+        rows.add_row(vec![s.address.clone(), time(s.at), s.reason.clone()]);
+    }
+    println!("{rows}");
+}
+
+/// Tenants as the tenant routes answer them: one row per object, the usual fields as columns.
+pub fn tenants(value: &serde_json::Value) {
+    let items: Vec<&serde_json::Value> = match value {
+        serde_json::Value::Array(items) => items.iter().collect(),
+        serde_json::Value::Object(map) => match map.get("items") {
+            Some(serde_json::Value::Array(items)) => items.iter().collect(),
+            _ => vec![value],
+        },
+        other => vec![other],
+    };
+    if items.is_empty() {
+        println!("no tenants");
+        return;
+    }
+    let columns = ["id", "name", "state", "profile", "contact"];
+    let mut rows = table(&columns);
+    for item in items {
+        rows.add_row(columns.iter().map(|c| match item.get(*c) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        }));
+    }
+    println!("{rows}");
+}
