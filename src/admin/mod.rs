@@ -6,6 +6,7 @@ pub mod access;
 pub mod api;
 mod blocks;
 pub mod domains;
+pub mod tenants;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 use crate::store::RateStore;
@@ -27,8 +28,10 @@ pub struct AdminState {
     pub tenants: Arc<TenantDirectory>,
     pub dns: crate::dns::Dns,
     pub token: Option<String>,
-    /// The spool, for `/health`.
+    /// The spool, for `/health` (and whether a tenant's mail is queued).
     pub queue: crate::queue::Queue,
+    /// The policy engine, for the loaded profiles a tenant may be given.
+    pub engine: Arc<crate::policy::Engine>,
 }
 
 pub(crate) type ApiResult<T> = Result<Json<T>, (StatusCode, Json<api::ApiError>)>;
@@ -47,6 +50,12 @@ pub async fn start(state: AdminState, address: &str) -> std::io::Result<SocketAd
     let app = Router::new()
         .route("/api/v1/blocks", get(blocks::list).post(blocks::add))
         .route("/api/v1/blocks/lift", post(blocks::lift))
+        .route("/api/v1/tenants", get(tenants::list).post(tenants::create))
+        .route(
+            "/api/v1/tenants/{tenant}",
+            get(tenants::show).patch(tenants::patch).delete(tenants::delete),
+        )
+        .route("/api/v1/tenants/{tenant}/credentials", put(tenants::set_credentials))
         .route(
             "/api/v1/tenants/{tenant}/domains",
             get(domains::list).post(domains::add),

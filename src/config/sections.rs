@@ -366,6 +366,7 @@ pub struct AuthenticationConfig {
 
 /// Lifecycle state of a tenant (see DESIGN.md, "Tenant").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TenantStateConfig {
     #[default]
@@ -412,6 +413,7 @@ pub struct TenantConfig {
 
 /// `[tenant.limits]`: per-tenant overrides of single profile limits (unset = the profile's).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct TenantLimits {
     pub messages_per_hour: Option<u64>,

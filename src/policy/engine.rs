@@ -131,6 +131,11 @@ impl Engine {
         self.profiles.versioned_for(tenant)
     }
 
+    /// Whether a profile of this name is loaded (a tenant may only be given a loaded one).
+    pub fn has_profile(&self, name: &str) -> bool {
+        self.profiles.contains(name)
+    }
+
     /// Replaces the profiles (policy reload). Sessions in flight are not interrupted.
     pub fn replace_profiles(&self, profiles: HashMap<String, Arc<Profile>>) {
         self.profiles.replace(profiles);
@@ -276,10 +281,11 @@ impl Engine {
         };
         // Authentication failures are misconfiguration more often than abuse: refused and
         // audited, but not escalation events.
+        let settings = ctx.tenant.settings();
         let outcome = authentication::authenticate(
             auth,
             env.profile,
-            (generation, &ctx.tenant.profile),
+            (generation, &settings.profile),
             &self.unsigned,
             ctx,
             ctx.message.headers(),

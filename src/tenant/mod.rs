@@ -1,19 +1,29 @@
 //! Tenants: who a client is. Resolves a client address or an AUTH identity to a tenant, verifies
 //! passwords against argon2id hashes, and answers "may this tenant send as this domain". It never
 //! stores or logs a plaintext password.
+//!
+//! The directory changes at runtime (the admin API creates, updates and deletes tenants; other
+//! nodes' changes arrive through the store): it is an immutable index swapped whole
+//! ([`arc_swap::ArcSwap`]), so a session's lookup never waits for the admin plane. A tenant's
+//! settings are swapped the same way, in place, so a change takes effect with the next message
+//! of sessions already open.
 
 mod password;
+pub mod trie;
+pub mod validate;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use ipnet::IpNet;
 
-use crate::config::{TenantConfig, TenantStateConfig};
+use crate::config::{TenantConfig, TenantLimits, TenantStateConfig};
 
 pub use password::{hash_password, is_argon2id_hash, verify_password};
+pub use trie::PrefixTrie;
 
 /// Lifecycle state of a tenant.
 pub type TenantState = TenantStateConfig;
@@ -54,20 +64,86 @@ impl StateCell {
 #[derive(Debug)]
 pub struct Tenant {
     pub id: String,
-    pub name: String,
     pub state: StateCell,
-    pub networks: Vec<IpNet>,
-    /// Normalised (lower-case, IDNA, no trailing dot) verified domain names. Grows when the
+    /// Normalised (lower-case, IDNA, no trailing dot) verified domain names. Changed when the
     /// admin plane verifies a domain, so every session sees it at once.
     pub domains: std::sync::RwLock<Vec<String>>,
+    /// Name, contact, profile, limits, networks: replaced whole by the admin plane.
+    settings: ArcSwap<TenantSettings>,
+    /// Whether the tenant has sender or campaign blocks, so the block checks ask the store only
+    /// when there is something to find.
+    pub narrow_blocks: NarrowBlocks,
+}
+
+/// The settings of a tenant an operator changes; read whole by a session for each message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantSettings {
+    pub name: String,
     pub contact: Option<String>,
     /// Name of the policy profile.
     pub profile: String,
     /// Single limits overriding the profile's.
-    pub limits: crate::config::TenantLimits,
-    /// Whether the tenant has sender or campaign blocks, so the block checks ask the store only
-    /// when there is something to find.
-    pub narrow_blocks: NarrowBlocks,
+    pub limits: TenantLimits,
+    pub networks: Vec<IpNet>,
+}
+
+/// Everything the directory needs to know of one tenant (from a `[[tenant]]` entry or a store
+/// record).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantSpec {
+    pub id: String,
+    pub settings: TenantSettings,
+    /// Verified domains (normalised or not).
+    pub domains: Vec<String>,
+    /// (AUTH user name, argon2id PHC hash).
+    pub credentials: Vec<(String, String)>,
+    /// The state to set; `None` keeps a known tenant's live state (a new one starts active).
+    pub state: Option<TenantState>,
+}
+
+impl TenantSpec {
+    /// The spec of a validated `[[tenant]]` entry.
+    pub fn from_config(entry: &TenantConfig) -> TenantSpec {
+        TenantSpec {
+            id: entry.id.clone(),
+            settings: TenantSettings {
+                name: entry.name.clone(),
+                contact: entry.contact.clone(),
+                profile: entry.profile.clone().unwrap_or_else(|| "default".to_string()),
+                limits: entry.limits,
+                networks: entry.networks.iter().filter_map(|n| parse_network(n)).collect(),
+            },
+            domains: entry.domains.clone(),
+            credentials: entry
+                .credentials
+                .iter()
+                .map(|c| (c.username.clone(), c.password_hash.clone()))
+                .collect(),
+            state: Some(entry.state),
+        }
+    }
+
+    /// The spec of a store record.
+    #[cfg(feature = "server")]
+    pub fn from_record(record: &crate::store::TenantRecord) -> TenantSpec {
+        TenantSpec {
+            id: record.id.clone(),
+            settings: TenantSettings {
+                name: record.name.clone(),
+                contact: record.contact.clone(),
+                profile: record.profile.clone(),
+                limits: record.limits,
+                networks: record.networks.iter().filter_map(|n| parse_network(n)).collect(),
+            },
+            domains: record.verified_domains().map(str::to_string).collect(),
+            credentials: record
+                .credentials
+                .iter()
+                .map(|c| (c.username.clone(), c.password_hash.clone()))
+                .collect(),
+            state: Some(record.state),
+        }
+    }
 }
 
 /// Which narrower blocks a tenant has: whether any sender address is blocked, and which
@@ -162,6 +238,37 @@ impl NarrowBlocks {
 }
 
 impl Tenant {
+    fn new(spec: &TenantSpec) -> Tenant {
+        Tenant {
+            id: spec.id.clone(),
+            state: StateCell::new(spec.state.unwrap_or_default()),
+            domains: std::sync::RwLock::new(Vec::new()),
+            settings: ArcSwap::from_pointee(spec.settings.clone()),
+            narrow_blocks: NarrowBlocks::default(),
+        }
+        .with_domains(&spec.domains)
+    }
+
+    fn with_domains(self, domains: &[String]) -> Tenant {
+        self.set_domains(domains);
+        self
+    }
+
+    /// The current settings (name, contact, profile, limits, networks).
+    pub fn settings(&self) -> Arc<TenantSettings> {
+        self.settings.load_full()
+    }
+
+    /// Display name.
+    pub fn name(&self) -> String {
+        self.settings.load().name.clone()
+    }
+
+    /// Where the tenant is told to turn when blocked.
+    pub fn contact(&self) -> Option<String> {
+        self.settings.load().contact.clone()
+    }
+
     /// True when `domain` is one of the tenant's domains or a subdomain of one.
     pub fn owns_domain(&self, domain: &str) -> bool {
         self.owns(domain, true)
@@ -193,80 +300,223 @@ impl Tenant {
         }
     }
 
+    /// Replaces the verified domains.
+    pub fn set_domains(&self, domains: &[String]) {
+        let mut list: Vec<String> = domains.iter().filter_map(|d| normalize_domain(d)).collect();
+        list.sort();
+        list.dedup();
+        *self.domains.write().unwrap_or_else(|p| p.into_inner()) = list;
+    }
+
     /// True when the tenant has assigned networks and `ip` lies inside one of them.
     pub fn in_networks(&self, ip: IpAddr) -> bool {
-        self.networks.iter().any(|net| net.contains(&canonical_ip(ip)))
+        let ip = canonical_ip(ip);
+        self.settings.load().networks.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Takes the spec's settings, domains and (if given) state.
+    fn apply(&self, spec: &TenantSpec) {
+        if *self.settings.load_full() != spec.settings {
+            self.settings.store(Arc::new(spec.settings.clone()));
+        }
+        self.set_domains(&spec.domains);
+        if let Some(state) = spec.state {
+            self.state.set(state);
+        }
     }
 }
 
-/// All tenants, indexed for the two ways a session identifies one.
+/// One immutable view of all tenants, indexed for the two ways a session identifies one.
 #[derive(Debug, Default)]
-pub struct TenantDirectory {
+struct Index {
     tenants: HashMap<String, Arc<Tenant>>,
     /// AUTH user name → (tenant id, argon2id PHC hash).
     credentials: HashMap<String, (String, String)>,
+    /// Every tenant network → its tenant.
+    networks: PrefixTrie<Arc<Tenant>>,
+}
+
+impl Index {
+    /// Indexes `tenants` with their credentials. Networks are inserted in tenant id order, so
+    /// of two tenants claiming the same network the smaller id wins, whatever the order of
+    /// changes that led here.
+    fn build(tenants: HashMap<String, Arc<Tenant>>, credentials: HashMap<String, (String, String)>) -> Index {
+        let mut ordered: Vec<&Arc<Tenant>> = tenants.values().collect();
+        ordered.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut networks = PrefixTrie::default();
+        for tenant in ordered {
+            for net in &tenant.settings().networks {
+                networks.insert(*net, Arc::clone(tenant));
+            }
+        }
+        Index {
+            tenants,
+            credentials,
+            networks,
+        }
+    }
+}
+
+/// All tenants. Lookups read the current index without locking; changes (admin plane, store
+/// followers) build a new index and swap it in, one writer at a time.
+#[derive(Debug, Default)]
+pub struct TenantDirectory {
+    index: ArcSwap<Index>,
+    /// Serialises the changes; holds how many there were.
+    writer: std::sync::Mutex<u64>,
 }
 
 impl TenantDirectory {
     /// Builds the directory from validated config entries.
     pub fn from_config(entries: &[TenantConfig]) -> TenantDirectory {
-        Self::from_config_with_states(entries, &HashMap::new())
+        Self::from_specs(entries.iter().map(TenantSpec::from_config).collect())
     }
 
-    /// Like `from_config`, with the states recorded in the rate store taking precedence over the
-    /// config's (an operator's block outlives a restart).
-    pub fn from_config_with_states(entries: &[TenantConfig], states: &HashMap<String, TenantState>) -> TenantDirectory {
-        let mut directory = TenantDirectory::default();
-        for entry in entries {
-            let tenant = Tenant {
-                id: entry.id.clone(),
-                name: entry.name.clone(),
-                state: StateCell::new(states.get(&entry.id).copied().unwrap_or(entry.state)),
-                networks: entry.networks.iter().filter_map(|n| parse_network(n)).collect(),
-                domains: std::sync::RwLock::new(entry.domains.iter().filter_map(|d| normalize_domain(d)).collect()),
-                contact: entry.contact.clone(),
-                profile: entry.profile.clone().unwrap_or_else(|| "default".to_string()),
-                limits: entry.limits,
-                narrow_blocks: NarrowBlocks::default(),
-            };
-            for credential in &entry.credentials {
-                directory.credentials.insert(
-                    credential.username.clone(),
-                    (entry.id.clone(), credential.password_hash.clone()),
-                );
-            }
-            directory.tenants.insert(entry.id.clone(), Arc::new(tenant));
-        }
+    /// Builds the directory from tenant specs.
+    pub fn from_specs(specs: Vec<TenantSpec>) -> TenantDirectory {
+        let directory = TenantDirectory::default();
+        directory.replace_all(specs);
         directory
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Tenant>> {
-        self.tenants.get(id).cloned()
+        self.index.load().tenants.get(id).cloned()
     }
 
-    /// The tenant whose networks contain `ip`, the most specific network winning.
+    /// The ids of every tenant, sorted.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.index.load().tenants.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Number of tenants.
+    pub fn len(&self) -> usize {
+        self.index.load().tenants.len()
+    }
+
+    /// No tenants.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The tenant whose networks contain `ip`, the most specific network winning (a prefix trie
+    /// lookup: no scan of the tenants).
     pub fn by_address(&self, ip: IpAddr) -> Option<Arc<Tenant>> {
-        let ip = canonical_ip(ip);
-        self.tenants
-            .values()
-            .filter_map(|tenant| {
-                tenant
-                    .networks
-                    .iter()
-                    .filter(|net| net.contains(&ip))
-                    .map(|net| net.prefix_len())
-                    .max()
-                    .map(|len| (len, tenant))
-            })
-            .max_by_key(|(len, tenant)| (*len, std::cmp::Reverse(tenant.id.clone())))
-            .map(|(_, tenant)| tenant.clone())
+        self.index.load().networks.longest_match(canonical_ip(ip)).cloned()
     }
 
     /// The credential record for an AUTH user name: (tenant, hash). Verification is the caller's
     /// job (it is slow on purpose and belongs on a blocking thread).
     pub fn credential(&self, username: &str) -> Option<(Arc<Tenant>, String)> {
-        let (tenant_id, hash) = self.credentials.get(username)?;
-        Some((self.get(tenant_id)?, hash.clone()))
+        let index = self.index.load();
+        let (tenant_id, hash) = index.credentials.get(username)?;
+        Some((index.tenants.get(tenant_id)?.clone(), hash.clone()))
+    }
+
+    /// The tenant that owns an AUTH user name, if any.
+    pub fn username_owner(&self, username: &str) -> Option<String> {
+        self.index.load().credentials.get(username).map(|(id, _)| id.clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, u64> {
+        let mut changes = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        *changes += 1;
+        changes
+    }
+
+    /// How many changes the directory has had: taken before reading the store, handed to
+    /// [`TenantDirectory::replace_all_unless_changed`].
+    pub fn version(&self) -> u64 {
+        *self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// [`TenantDirectory::replace_all`], unless the directory changed since `version` was taken
+    /// (then `specs` may lack a tenant created meanwhile): `false`, nothing changed.
+    pub fn replace_all_unless_changed(&self, specs: Vec<TenantSpec>, version: u64) -> bool {
+        let changes = self.lock();
+        if *changes != version + 1 {
+            return false;
+        }
+        self.replace_locked(specs);
+        true
+    }
+
+    /// Creates or updates one tenant. A known tenant is changed in place (sessions holding it
+    /// see the change with their next message). Returns the live tenant.
+    pub fn upsert(&self, spec: TenantSpec) -> Arc<Tenant> {
+        let _writer = self.lock();
+        let current = self.index.load_full();
+        let mut tenants = current.tenants.clone();
+        let tenant = match tenants.get(&spec.id) {
+            Some(live) => {
+                live.apply(&spec);
+                Arc::clone(live)
+            }
+            None => {
+                let tenant = Arc::new(Tenant::new(&spec));
+                tenants.insert(spec.id.clone(), Arc::clone(&tenant));
+                tenant
+            }
+        };
+        let mut credentials = current.credentials.clone();
+        credentials.retain(|_, (id, _)| *id != spec.id);
+        for (username, hash) in &spec.credentials {
+            credentials
+                .entry(username.clone())
+                .or_insert_with(|| (spec.id.clone(), hash.clone()));
+        }
+        self.index.store(Arc::new(Index::build(tenants, credentials)));
+        tenant
+    }
+
+    /// Removes a tenant. Sessions still holding it see it suspended, so it sends nothing more.
+    pub fn remove(&self, id: &str) -> Option<Arc<Tenant>> {
+        let _writer = self.lock();
+        let current = self.index.load_full();
+        let mut tenants = current.tenants.clone();
+        let removed = tenants.remove(id)?;
+        let mut credentials = current.credentials.clone();
+        credentials.retain(|_, (owner, _)| owner != id);
+        self.index.store(Arc::new(Index::build(tenants, credentials)));
+        removed.state.set(TenantState::Suspended);
+        Some(removed)
+    }
+
+    /// Makes the directory exactly `specs`: known tenants are updated in place, new ones
+    /// added, the others removed (and suspended for the sessions still holding them). A user
+    /// name claimed by two tenants goes to the smaller id.
+    pub fn replace_all(&self, specs: Vec<TenantSpec>) {
+        let _writer = self.lock();
+        self.replace_locked(specs);
+    }
+
+    fn replace_locked(&self, mut specs: Vec<TenantSpec>) {
+        specs.sort_by(|a, b| a.id.cmp(&b.id));
+        let current = self.index.load_full();
+        let mut tenants = HashMap::with_capacity(specs.len());
+        let mut credentials = HashMap::new();
+        for spec in &specs {
+            let tenant = match current.tenants.get(&spec.id) {
+                Some(live) => {
+                    live.apply(spec);
+                    Arc::clone(live)
+                }
+                None => Arc::new(Tenant::new(spec)),
+            };
+            tenants.insert(spec.id.clone(), tenant);
+            for (username, hash) in &spec.credentials {
+                credentials
+                    .entry(username.clone())
+                    .or_insert_with(|| (spec.id.clone(), hash.clone()));
+            }
+        }
+        for (id, gone) in &current.tenants {
+            if !tenants.contains_key(id) {
+                gone.state.set(TenantState::Suspended);
+            }
+        }
+        self.index.store(Arc::new(Index::build(tenants, credentials)));
     }
 }
 
@@ -356,5 +606,75 @@ mod tests {
         assert_eq!(hit("10.2.2.3").as_deref(), Some("t-10.0.0.0/8"));
         assert_eq!(hit("::ffff:10.2.2.3").as_deref(), Some("t-10.0.0.0/8"));
         assert_eq!(hit("192.0.2.1"), None);
+    }
+
+    fn spec(id: &str, networks: &[&str], users: &[&str]) -> TenantSpec {
+        let mut spec = TenantSpec::from_config(&tenant(networks, &[]));
+        spec.id = id.to_string();
+        spec.credentials = users.iter().map(|u| (u.to_string(), format!("hash-{id}"))).collect();
+        spec
+    }
+
+    #[test]
+    fn tenants_come_change_and_go_at_runtime() {
+        let directory = TenantDirectory::from_specs(vec![spec("a", &["10.0.0.0/8"], &["a-user"])]);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let held = directory.by_address(ip("10.1.2.3")).expect("a");
+        // A new tenant with a narrower network takes its addresses at once.
+        directory.upsert(spec("b", &["10.1.0.0/16", "2001:db8::/32"], &["b-user"]));
+        assert_eq!(
+            directory.by_address(ip("10.1.2.3")).map(|t| t.id.clone()).as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            directory
+                .by_address(ip("::ffff:10.1.2.3"))
+                .map(|t| t.id.clone())
+                .as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            directory.by_address(ip("2001:db8::1")).map(|t| t.id.clone()).as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            directory.credential("b-user").map(|(t, h)| (t.id.clone(), h)),
+            Some(("b".into(), "hash-b".into()))
+        );
+        // An update changes the tenant in place: a session holding it sees the new settings.
+        let mut changed = spec("a", &["192.0.2.0/24"], &["a-user2"]);
+        changed.settings.profile = "strict".into();
+        changed.state = None;
+        directory.upsert(changed);
+        assert_eq!(held.settings().profile, "strict");
+        assert!(directory.by_address(ip("10.2.0.1")).is_none(), "a left 10/8");
+        assert!(directory.credential("a-user").is_none());
+        assert!(directory.credential("a-user2").is_some());
+        // A removed tenant is suspended for the sessions still holding it.
+        let b = directory.remove("b").expect("b");
+        assert_eq!(b.state.get(), TenantState::Suspended);
+        assert!(directory.by_address(ip("10.1.2.3")).is_none());
+        assert!(directory.credential("b-user").is_none());
+        assert_eq!(directory.ids(), vec!["a".to_string()]);
+    }
+
+    #[test]
+    fn replace_all_keeps_known_tenants_and_refuses_a_stale_view() {
+        let directory = TenantDirectory::from_specs(vec![spec("a", &["10.0.0.0/8"], &[])]);
+        let held = directory.get("a").expect("a");
+        let version = directory.version();
+        directory.upsert(spec("new", &[], &[]));
+        assert!(
+            !directory.replace_all_unless_changed(vec![spec("a", &[], &[])], version),
+            "a view read before `new` was created must not remove it"
+        );
+        assert!(directory.get("new").is_some());
+        let version = directory.version();
+        assert!(directory.replace_all_unless_changed(vec![spec("a", &["10.0.0.0/9"], &[])], version));
+        assert!(
+            Arc::ptr_eq(&held, &directory.get("a").expect("a")),
+            "the same live tenant"
+        );
+        assert!(directory.get("new").is_none());
     }
 }

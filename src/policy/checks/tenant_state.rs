@@ -18,7 +18,8 @@ impl Check<AtMail> for TenantState {
         if ctx.tenant.state.get() != State::Suspended {
             return super::ready(Ok(Verdict::Continue));
         }
-        let contact = ctx.tenant.contact.as_deref().unwrap_or("your provider's abuse desk");
+        let contact = ctx.tenant.contact();
+        let contact = contact.as_deref().unwrap_or("your provider's abuse desk");
         super::ready(Ok(Verdict::Reject(Reply::refusal(
             554,
             "5.7.1",

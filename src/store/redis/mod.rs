@@ -11,6 +11,7 @@
 
 mod ops;
 mod scripts;
+mod tenants;
 
 use std::time::Duration;
 
