@@ -224,7 +224,7 @@ async fn follow_tenants(store: Arc<dyn RateStore>, tenants: Arc<TenantDirectory>
 
 /// Re-reads every tenant record and makes the directory match; `false` when it must be tried
 /// again (a store error, or this node changed the directory while the records were read).
-async fn reload_tenants(store: &dyn RateStore, tenants: &TenantDirectory) -> bool {
+async fn reload_tenants(store: &dyn RateStore, tenants: &Arc<TenantDirectory>) -> bool {
     let version = tenants.version();
     let states: std::collections::HashMap<String, TenantState> = tenants
         .ids()
@@ -238,7 +238,7 @@ async fn reload_tenants(store: &dyn RateStore, tenants: &TenantDirectory) -> boo
             return false;
         }
     };
-    let specs = records
+    let specs: Vec<TenantSpec> = records
         .iter()
         .map(|record| {
             let mut spec = TenantSpec::from_record(record);
@@ -253,7 +253,11 @@ async fn reload_tenants(store: &dyn RateStore, tenants: &TenantDirectory) -> boo
             spec
         })
         .collect();
-    tenants.replace_all_unless_changed(specs, version)
+    // Rebuilding the index costs milliseconds with thousands of tenants: off the runtime.
+    let tenants = Arc::clone(tenants);
+    tokio::task::spawn_blocking(move || tenants.replace_all_unless_changed(specs, version))
+        .await
+        .unwrap_or(false)
 }
 
 /// The tenant block standing for `state = "suspended"` in the configuration.

@@ -111,8 +111,17 @@ async fn refresh_live(state: &AdminState, id: &str) -> Result<TenantRecord, Refu
     if state.tenants.get(id).is_some() {
         spec.state = None;
     }
-    state.tenants.upsert(spec);
+    upsert_live(state, spec).await;
     Ok(record)
+}
+
+/// Puts a tenant into this node's live directory. Rebuilding the index costs milliseconds with
+/// thousands of tenants: on the blocking pool, never on a runtime worker that serves sessions.
+async fn upsert_live(state: &AdminState, spec: TenantSpec) {
+    let tenants = std::sync::Arc::clone(&state.tenants);
+    if let Err(error) = tokio::task::spawn_blocking(move || tenants.upsert(spec)).await {
+        tracing::error!(%error, "updating the live tenant directory failed");
+    }
 }
 
 /// Checks the fields a create or a patch sets, all at once: every problem in one `400`.
@@ -318,7 +327,7 @@ pub async fn create(
             format!("tenant `{}` exists", record.id),
         ));
     }
-    state.tenants.upsert(TenantSpec::from_record(&record));
+    upsert_live(&state, TenantSpec::from_record(&record)).await;
     let detail = serde_json::json!({
         "name": record.name,
         "profile": record.profile,
@@ -487,7 +496,11 @@ pub async fn delete(
     if !state.store.tenant_delete(&tenant).await.map_err(super::internal)? {
         return Err(no_tenant(&tenant));
     }
-    state.tenants.remove(&tenant);
+    let tenants = std::sync::Arc::clone(&state.tenants);
+    let id = tenant.clone();
+    if let Err(error) = tokio::task::spawn_blocking(move || tenants.remove(&id)).await {
+        tracing::error!(%error, "removing the tenant from the live directory failed");
+    }
     audit(
         &state,
         &principal,

@@ -68,8 +68,8 @@ impl Profiles {
 }
 
 /// `base` with the tenant's single-limit overrides applied.
-fn with_limits(limits: &crate::config::TenantLimits, base: Arc<Profile>) -> Arc<Profile> {
-    if *limits == crate::config::TenantLimits::default() {
+fn with_limits(limits: &crate::tenant::TenantLimits, base: Arc<Profile>) -> Arc<Profile> {
+    if *limits == crate::tenant::TenantLimits::default() {
         return base;
     }
     let mut profile = (*base).clone();

@@ -54,7 +54,7 @@ pub struct CampaignMatch {
 }
 
 /// State of a tenant on the escalation ladder (one type for config, tenants and store).
-pub use crate::config::TenantStateConfig as TenantState;
+pub use crate::tenant::TenantState;
 
 /// A tenant record as the store keeps it: typed fields, each stored on its own (see
 /// [`TenantChange`]), so writers changing different fields never overwrite each other.
@@ -90,7 +90,7 @@ pub struct TenantRecord {
 }
 
 /// Single-limit overrides of a tenant (one type for config, tenants and store).
-pub use crate::config::TenantLimits;
+pub use crate::tenant::TenantLimits;
 
 /// One domain of a tenant: the ownership token it must publish and whether the gateway saw it
 /// (or an operator or the configuration vouched for it).

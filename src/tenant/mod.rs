@@ -8,6 +8,7 @@
 //! settings are swapped the same way, in place, so a change takes effect with the next message
 //! of sessions already open.
 
+mod account;
 mod password;
 pub mod trie;
 pub mod validate;
@@ -20,13 +21,12 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
 
-use crate::config::{TenantConfig, TenantLimits, TenantStateConfig};
+// The seed entries only: the tenant module needs nothing else of the config.
+use crate::config::TenantConfig;
 
+pub use account::{TenantLimits, TenantState};
 pub use password::{hash_password, is_argon2id_hash, verify_password};
 pub use trie::PrefixTrie;
-
-/// Lifecycle state of a tenant.
-pub type TenantState = TenantStateConfig;
 
 /// A tenant's state, changed in place by the admin plane so every session sees it at once.
 #[derive(Debug)]

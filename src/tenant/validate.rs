@@ -4,7 +4,7 @@
 
 use ipnet::IpNet;
 
-use crate::config::TenantLimits;
+use super::TenantLimits;
 
 /// Longest tenant id the API accepts (ids appear in URLs, logs and store keys).
 pub const MAX_ID_LEN: usize = 64;
