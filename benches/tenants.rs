@@ -52,13 +52,26 @@ fn lookups(c: &mut Criterion) {
         b.iter(|| assert!(directory.by_address(stranger).is_none()))
     });
     let mut spec = TenantSpec::from_config(&entry(TENANTS / 2));
-    c.bench_function("upsert one tenant among 10k (index rebuilt and swapped)", |b| {
+    c.bench_function("update one tenant's profile among 10k (in place)", |b| {
         b.iter(|| {
-            spec.settings.name.push('x');
-            spec.settings.name.truncate(12);
+            spec.settings.profile = if spec.settings.profile == "a" { "b" } else { "a" }.into();
             directory.upsert(spec.clone());
         })
     });
+    c.bench_function(
+        "change one tenant's networks among 10k (index rebuilt and swapped)",
+        |b| {
+            b.iter(|| {
+                let last = spec.settings.networks.len() - 1;
+                spec.settings.networks[last] = if spec.settings.networks[last].prefix_len() == 48 {
+                    "2001:db8:ffff::/64".parse().expect("net")
+                } else {
+                    "2001:db8:ffff::/48".parse().expect("net")
+                };
+                directory.upsert(spec.clone());
+            })
+        },
+    );
 }
 
 criterion_group! {

@@ -447,6 +447,23 @@ impl TenantDirectory {
     pub fn upsert(&self, spec: TenantSpec) -> Arc<Tenant> {
         let _writer = self.lock();
         let current = self.index.load_full();
+        if let Some(live) = current.tenants.get(&spec.id) {
+            // Neither its networks nor its credentials changed: the index stays as it is (no
+            // rebuild, which costs milliseconds with thousands of tenants).
+            let mut held: Vec<(&String, &String)> = current
+                .credentials
+                .iter()
+                .filter(|(_, (id, _))| *id == spec.id)
+                .map(|(user, (_, hash))| (user, hash))
+                .collect();
+            held.sort();
+            let mut wanted: Vec<(&String, &String)> = spec.credentials.iter().map(|(u, h)| (u, h)).collect();
+            wanted.sort();
+            if live.settings().networks == spec.settings.networks && held == wanted {
+                live.apply(&spec);
+                return Arc::clone(live);
+            }
+        }
         let mut tenants = current.tenants.clone();
         let tenant = match tenants.get(&spec.id) {
             Some(live) => {
