@@ -350,8 +350,7 @@ async fn a_tenant_created_on_one_node_sends_through_another_within_two_seconds()
     let took = created.elapsed();
     eprintln!("tenant created on node A sent through node B after {took:?}");
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
-    // The follow interval is 2 s; a round may be under way when the tenant is created.
-    assert!(took < Duration::from_millis(2600), "took {took:?}");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
     b.sink
         .wait_for_recipient("via-b@dest.example", Duration::from_secs(10))
         .await;
