@@ -6,6 +6,7 @@ pub mod access;
 pub mod api;
 mod blocks;
 pub mod domains;
+mod tenant_input;
 pub mod tenants;
 
 use std::net::SocketAddr;

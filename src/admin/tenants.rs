@@ -13,13 +13,13 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::access::{Principal, Refusal};
-use super::api::{
-    CreateTenant, CredentialList, NewCredential, PatchTenant, SetCredential, TenantDomainView, TenantPage, TenantView,
-};
+use super::api::{CreateTenant, CredentialList, PatchTenant, SetCredential, TenantPage, TenantView};
 use super::AdminState;
 use crate::queue::now_ms;
-use crate::store::{AuditRecord, TenantChange, TenantCredential, TenantDomain, TenantField, TenantRecord, TenantState};
+use crate::store::{AuditRecord, TenantChange, TenantField, TenantRecord, TenantState};
 use crate::tenant::{validate, TenantSpec};
+
+use super::tenant_input::{check_credentials, check_fields, domain_entries, hash_all, refuse_if_any, view};
 
 /// Page size when none is asked for, and the largest one served.
 const DEFAULT_PAGE: usize = 100;
@@ -44,39 +44,8 @@ pub struct DeleteQuery {
     pub force: bool,
 }
 
-fn bad_request(message: String) -> Refusal {
-    super::error(StatusCode::BAD_REQUEST, message)
-}
-
 fn no_tenant(id: &str) -> Refusal {
     super::error(StatusCode::NOT_FOUND, format!("no tenant `{id}`"))
-}
-
-/// The API's view of a record: user names without their hashes.
-pub(crate) fn view(record: &TenantRecord) -> TenantView {
-    TenantView {
-        id: record.id.clone(),
-        name: record.name.clone(),
-        contact: record.contact.clone(),
-        profile: record.profile.clone(),
-        limits: record.limits,
-        networks: record.networks.clone(),
-        domains: record
-            .domains
-            .iter()
-            .map(|d| {
-                let status = super::domains::status(&d.domain, &d.token, d.verified);
-                TenantDomainView {
-                    domain: status.domain,
-                    verified: status.verified,
-                    token: status.token,
-                    record: status.record,
-                }
-            })
-            .collect(),
-        usernames: record.credentials.iter().map(|c| c.username.clone()).collect(),
-        state: record.state,
-    }
 }
 
 async fn audit(state: &AdminState, principal: &Principal, tenant: &str, action: &str, detail: serde_json::Value) {
@@ -122,105 +91,6 @@ async fn upsert_live(state: &AdminState, spec: TenantSpec) {
     if let Err(error) = tokio::task::spawn_blocking(move || tenants.upsert(spec)).await {
         tracing::error!(%error, "updating the live tenant directory failed");
     }
-}
-
-/// Checks the fields a create or a patch sets, all at once: every problem in one `400`.
-fn check_fields(
-    state: &AdminState,
-    profile: Option<&str>,
-    limits: Option<&crate::store::TenantLimits>,
-    networks: Option<&[String]>,
-    domains: Option<&[String]>,
-) -> Vec<String> {
-    let mut errors = Vec::new();
-    if let Some(profile) = profile {
-        if !state.engine.has_profile(profile) {
-            errors.push(format!("profile: `{profile}` is not a loaded policy profile"));
-        }
-    }
-    if let Some(limits) = limits {
-        for (field, message) in validate::limits(limits) {
-            errors.push(format!("limits.{field}: {message}"));
-        }
-    }
-    for (i, network) in networks.unwrap_or_default().iter().enumerate() {
-        if let Err(message) = validate::network(network) {
-            errors.push(format!("networks[{i}]: {message}"));
-        }
-    }
-    for (i, domain) in domains.unwrap_or_default().iter().enumerate() {
-        if let Err(message) = validate::domain(domain) {
-            errors.push(format!("domains[{i}]: {message}"));
-        }
-    }
-    errors
-}
-
-/// Checks credentials to set for `tenant`: syntax, and user names unique across tenants.
-fn check_credentials(state: &AdminState, tenant: &str, credentials: &[NewCredential]) -> Vec<String> {
-    let mut errors = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (i, credential) in credentials.iter().enumerate() {
-        if let Err(message) = validate::username(&credential.username) {
-            errors.push(format!("credentials[{i}].username: {message}"));
-        } else if !seen.insert(credential.username.as_str()) {
-            errors.push(format!(
-                "credentials[{i}].username: user name `{}` is used twice",
-                credential.username
-            ));
-        } else if let Some(owner) = state.tenants.username_owner(&credential.username) {
-            if owner != tenant {
-                errors.push(format!(
-                    "credentials[{i}].username: user name `{}` belongs to another tenant",
-                    credential.username
-                ));
-            }
-        }
-        if let Err(message) = validate::password(&credential.password) {
-            errors.push(format!("credentials[{i}].password: {message}"));
-        }
-    }
-    errors
-}
-
-fn refuse_if_any(errors: Vec<String>) -> Result<(), Refusal> {
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(bad_request(errors.join("; ")))
-    }
-}
-
-/// Hashes passwords with argon2id on the blocking pool (slow on purpose).
-async fn hash_all(credentials: Vec<NewCredential>) -> Result<Vec<TenantCredential>, Refusal> {
-    tokio::task::spawn_blocking(move || {
-        credentials
-            .into_iter()
-            .map(|c| {
-                crate::tenant::hash_password(&c.password).map(|password_hash| TenantCredential {
-                    username: c.username,
-                    password_hash,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()
-    })
-    .await
-    .map_err(super::internal)?
-    .map_err(super::internal)
-}
-
-fn domain_entries(domains: &[String]) -> Vec<TenantDomain> {
-    let mut names: Vec<String> = domains.iter().filter_map(|d| validate::domain(d).ok()).collect();
-    names.sort();
-    names.dedup();
-    names
-        .into_iter()
-        .map(|domain| TenantDomain {
-            domain,
-            token: String::new(),
-            verified: true,
-        })
-        .collect()
 }
 
 /// `GET /api/v1/tenants`: staff only.
