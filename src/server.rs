@@ -13,8 +13,8 @@ use crate::policy::Engine;
 use crate::queue::Queue;
 use crate::relay::Relay;
 use crate::smtp::{start_listeners, SmtpContext};
-use crate::store::{open_store, Block, BlockScope, RateStore, TenantRecord};
-use crate::tenant::{TenantDirectory, TenantState};
+use crate::store::{open_store, Block, BlockScope, RateStore, TenantCredential, TenantDomain, TenantRecord};
+use crate::tenant::{TenantDirectory, TenantSpec, TenantState};
 
 /// A running gateway.
 pub struct Gateway {
@@ -28,7 +28,6 @@ pub struct Gateway {
     ctx: Arc<SmtpContext>,
     engine: Arc<Engine>,
     policy_directory: std::path::PathBuf,
-    tenant_profiles: Vec<(String, String)>,
     shutdown: watch::Sender<bool>,
     relay_task: tokio::task::JoinHandle<()>,
     grace: Duration,
@@ -68,6 +67,13 @@ impl Gateway {
                     tenant.id,
                     config.policy.directory
                 );
+            }
+        }
+        for id in tenants.ids() {
+            let Some(tenant) = tenants.get(&id) else { continue };
+            let name = tenant.settings().profile.clone();
+            if !profiles.contains_key(&name) {
+                tracing::warn!(tenant = %id, profile = %name, "the tenant's profile is not loaded: it is judged by `default`");
             }
         }
         let default = profiles["default"].clone();
@@ -120,8 +126,7 @@ impl Gateway {
         let relay_task = tokio::spawn(relay.run(shutdown_rx.clone()));
         tokio::spawn(probe_degraded_queue(queue.clone(), shutdown_rx.clone()));
         if config.store.backend == crate::store::Backend::Redis {
-            let ids = config.tenants.iter().map(|t| t.id.clone()).collect();
-            tokio::spawn(follow_tenants(store.clone(), ctx.tenants.clone(), ids, shutdown_rx));
+            tokio::spawn(follow_tenants(store.clone(), ctx.tenants.clone(), shutdown_rx));
         }
         Ok(Gateway {
             smtp_addresses,
@@ -131,11 +136,6 @@ impl Gateway {
             ctx,
             engine,
             policy_directory: std::path::PathBuf::from(&config.policy.directory),
-            tenant_profiles: config
-                .tenants
-                .iter()
-                .map(|t| (t.id.clone(), t.profile.clone().unwrap_or_else(|| "default".into())))
-                .collect(),
             shutdown,
             relay_task,
             grace: config.server.shutdown_grace.get(),
@@ -156,8 +156,12 @@ impl Gateway {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
-        for (tenant, profile) in &self.tenant_profiles {
-            if !profiles.contains_key(profile) {
+        for tenant in self.ctx.tenants.ids() {
+            let Some(live) = self.ctx.tenants.get(&tenant) else {
+                continue;
+            };
+            let profile = live.settings().profile.clone();
+            if !profiles.contains_key(&profile) {
                 return Err(format!(
                     "tenant `{tenant}` uses profile `{profile}`, which the new set lacks"
                 ));
@@ -197,49 +201,86 @@ impl Gateway {
     }
 }
 
-/// How often a node sharing a Redis store re-reads the tenants' states and verified domains:
-/// a block, a lift or a verification made through another node's admin API reaches this node
-/// within this time.
-const TENANT_FOLLOW_INTERVAL: Duration = Duration::from_secs(2);
+/// How often a node sharing a Redis store looks for tenant changes made by other nodes (a
+/// tenant created, updated or deleted through another node's admin API, a block or a lift of a
+/// tenant, a verification): one read of the tenant generation, and the records only when it
+/// moved, so a change reaches this node within this time plus one read of the records, well
+/// within 2 s.
+const TENANT_CHANGES_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Keeps the live tenant states and verified domains in step with the shared store (Redis), so
-/// a tenant suspended on one node is refused on every node. A store error leaves the states as
-/// they are (logged) and is retried on the next round.
-async fn follow_tenants(
-    store: Arc<dyn RateStore>,
-    tenants: Arc<TenantDirectory>,
-    ids: Vec<String>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
+/// How often that node re-reads every tenant's narrower (sender, campaign) blocks: within 2 s.
+const NARROW_BLOCKS_EVERY: u32 = 2;
+
+/// Keeps the live tenants in step with the shared store (Redis), so a tenant created or
+/// suspended on one node is served or refused on every node. The tenants are re-read only when
+/// the store's tenant generation moved; the narrower blocks are re-read every other round. A
+/// store error leaves the tenants as they are (logged) and is retried on the next round.
+async fn follow_tenants(store: Arc<dyn RateStore>, tenants: Arc<TenantDirectory>, mut shutdown: watch::Receiver<bool>) {
+    let mut applied = None;
+    for round in 1u32.. {
         tokio::select! {
-            _ = tokio::time::sleep(TENANT_FOLLOW_INTERVAL) => {}
+            _ = tokio::time::sleep(TENANT_CHANGES_INTERVAL) => {}
             _ = shutdown.changed() => return,
         }
-        for id in &ids {
-            let Some(live) = tenants.get(id) else { continue };
-            let state_before = live.state.get();
-            let generation = live.narrow_blocks.generation();
-            match store.tenant_get(id).await {
-                // Unless this node changed the state while the record was being read.
-                Ok(Some(record)) => {
-                    if live.state.get() == state_before && state_before != record.state {
-                        tracing::info!(tenant = %id, state = ?record.state, "tenant state changed on another node");
-                        live.state.set(record.state);
-                    }
-                    for domain in crate::admin::domains::verified_domains(&record) {
-                        live.add_domain(&domain);
-                    }
+        match store.tenant_generation().await {
+            Ok(generation) if applied != Some(generation) => {
+                if reload_tenants(store.as_ref(), &tenants).await {
+                    applied = Some(generation);
                 }
-                Ok(None) => {}
-                Err(error) => tracing::warn!(tenant = %id, %error, "reading the tenant's state failed"),
             }
-            match store.blocks_list(id).await {
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "reading the tenants' generation failed"),
+        }
+        if round % NARROW_BLOCKS_EVERY != 0 {
+            continue;
+        }
+        for id in tenants.ids() {
+            let Some(live) = tenants.get(&id) else { continue };
+            let generation = live.narrow_blocks.generation();
+            match store.blocks_list(&id).await {
                 Ok(blocks) => live.narrow_blocks.note(&blocks, generation),
                 Err(error) => tracing::warn!(tenant = %id, %error, "reading the tenant's blocks failed"),
             }
         }
     }
+}
+
+/// Re-reads every tenant record and makes the directory match; `false` when it must be tried
+/// again (a store error, or this node changed the directory while the records were read).
+async fn reload_tenants(store: &dyn RateStore, tenants: &Arc<TenantDirectory>) -> bool {
+    let version = tenants.version();
+    let states: std::collections::HashMap<String, TenantState> = tenants
+        .ids()
+        .into_iter()
+        .filter_map(|id| tenants.get(&id).map(|t| (id, t.state.get())))
+        .collect();
+    let records = match store.tenant_list().await {
+        Ok(records) => records,
+        Err(error) => {
+            tracing::warn!(%error, "reading the tenants failed");
+            return false;
+        }
+    };
+    let specs: Vec<TenantSpec> = records
+        .iter()
+        .map(|record| {
+            let mut spec = TenantSpec::from_record(record);
+            // Unless this node changed the state while the records were being read.
+            if let Some(live) = tenants.get(&record.id) {
+                if states.get(&record.id) != Some(&live.state.get()) {
+                    spec.state = None;
+                } else if live.state.get() != record.state {
+                    tracing::info!(tenant = %record.id, state = ?record.state, "tenant state changed on another node");
+                }
+            }
+            spec
+        })
+        .collect();
+    // Rebuilding the index costs milliseconds with thousands of tenants: off the runtime.
+    let tenants = Arc::clone(tenants);
+    tokio::task::spawn_blocking(move || tenants.replace_all_unless_changed(specs, version))
+        .await
+        .unwrap_or(false)
 }
 
 /// The tenant block standing for `state = "suspended"` in the configuration.
@@ -255,50 +296,65 @@ fn configured_suspension(tenant: &str) -> Block {
     }
 }
 
-/// Records the config's tenants in the store (first start) and reads back their states, so a
-/// state set by an operator survives restarts and config reloads.
+/// The store record a `[[tenant]]` entry seeds: its domains count as verified (the provider
+/// vouches for them by writing them there).
+fn seed_record(tenant: &crate::config::TenantConfig) -> TenantRecord {
+    let mut record = TenantRecord::new(&tenant.id, &tenant.name);
+    record.contact = tenant.contact.clone();
+    record.profile = tenant.profile.clone().unwrap_or_else(|| "default".into());
+    record.limits = tenant.limits;
+    record.networks = tenant.networks.clone();
+    record.state = tenant.state;
+    let mut domains: Vec<String> = tenant
+        .domains
+        .iter()
+        .filter_map(|d| crate::tenant::normalize_domain(d))
+        .collect();
+    domains.sort();
+    domains.dedup();
+    record.domains = domains
+        .into_iter()
+        .map(|domain| TenantDomain {
+            domain,
+            token: String::new(),
+            verified: true,
+        })
+        .collect();
+    record.credentials = tenant
+        .credentials
+        .iter()
+        .map(|c| TenantCredential {
+            username: c.username.clone(),
+            password_hash: c.password_hash.clone(),
+        })
+        .collect();
+    record
+}
+
+/// Seeds the store with the config's tenants (those it does not hold yet; a record of an
+/// earlier version is rewritten as fields) and builds the directory from every tenant the store
+/// holds, so tenants created through the API and states set by operators survive restarts.
 async fn sync_tenants(config: &Config, store: &dyn RateStore) -> anyhow::Result<TenantDirectory> {
-    let mut states = std::collections::HashMap::new();
-    let mut verified: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
     for tenant in &config.tenants {
-        match store.tenant_get(&tenant.id).await? {
-            Some(record) => {
-                states.insert(tenant.id.clone(), record.state);
-                verified.insert(tenant.id.clone(), crate::admin::domains::verified_domains(&record));
-            }
-            None => {
-                let record = TenantRecord {
-                    id: tenant.id.clone(),
-                    name: tenant.name.clone(),
-                    state: tenant.state,
-                    extra: serde_json::json!({
-                        "networks": tenant.networks,
-                        "domains": tenant.domains,
-                        "contact": tenant.contact,
-                    }),
-                };
-                store.tenant_put(&record).await?;
-            }
-        }
+        store.tenant_seed(&seed_record(tenant)).await?;
     }
-    let directory = TenantDirectory::from_config_with_states(&config.tenants, &states);
-    for tenant in &config.tenants {
-        if let Some(live) = directory.get(&tenant.id) {
-            let generation = live.narrow_blocks.generation();
-            let blocks = store.blocks_list(&tenant.id).await?;
-            if live.state.get() == TenantState::Suspended && !blocks.iter().any(|b| b.scope == BlockScope::Tenant) {
-                // Suspended by the configuration: the block an operator lifts (and lists).
-                store.block_add(&configured_suspension(&tenant.id)).await?;
-            }
-            live.narrow_blocks.note(&blocks, generation);
+    let records = store.tenant_list().await?;
+    let directory = TenantDirectory::from_specs(records.iter().map(TenantSpec::from_record).collect());
+    for record in &records {
+        let Some(live) = directory.get(&record.id) else {
+            continue;
+        };
+        let generation = live.narrow_blocks.generation();
+        let blocks = store.blocks_list(&record.id).await?;
+        let configured = config.tenants.iter().any(|t| t.id == record.id);
+        if configured
+            && live.state.get() == TenantState::Suspended
+            && !blocks.iter().any(|b| b.scope == BlockScope::Tenant)
+        {
+            // Suspended by the configuration: the block an operator lifts (and lists).
+            store.block_add(&configured_suspension(&record.id)).await?;
         }
-    }
-    for (tenant, domains) in verified {
-        if let Some(live) = directory.get(&tenant) {
-            for domain in domains {
-                live.add_domain(&domain);
-            }
-        }
+        live.narrow_blocks.note(&blocks, generation);
     }
     Ok(directory)
 }

@@ -10,8 +10,8 @@ use aupgate::store::redis::RedisStore;
 use aupgate::store::rocks::RocksStore;
 use aupgate::store::window::span;
 use aupgate::store::{
-    ApiToken, AuditRecord, Block, BlockScope, Charge, Event, Key, Lift, RateStore, Suppression, TenantRecord,
-    TenantState,
+    ApiToken, AuditRecord, Block, BlockScope, Charge, Event, Key, Lift, RateStore, Suppression, TenantChange,
+    TenantCredential, TenantDomain, TenantField, TenantLimits, TenantRecord, TenantState,
 };
 use store_support::{now_ms, RedisCluster, RedisServer};
 
@@ -240,25 +240,46 @@ async fn forged_keys(s: Store, t: &str) {
     assert!(!s.suppression_contains(&b, "x").await.expect("contains"));
 }
 
+fn acme(id: &str) -> TenantRecord {
+    let mut rec = TenantRecord::new(id, "Acme");
+    rec.contact = Some("abuse@acme.example".into());
+    rec.profile = "strict".into();
+    rec.limits.messages_per_hour = Some(50);
+    rec.networks = vec!["192.0.2.0/24".into(), "2001:db8::/32".into()];
+    rec.domains = vec![TenantDomain {
+        domain: "acme.example".into(),
+        token: String::new(),
+        verified: true,
+    }];
+    rec.credentials = vec![TenantCredential {
+        username: format!("{id}-user"),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+    }];
+    rec
+}
+
 async fn tenants(s: Store, t: &str) {
-    let mut rec = TenantRecord {
-        id: format!("{t}-acme"),
-        name: "Acme".into(),
-        state: TenantState::Active,
-        extra: serde_json::json!({"domains": ["acme.example"]}),
-    };
+    let rec = acme(&format!("{t}-acme"));
     assert_eq!(s.tenant_get(&rec.id).await.expect("get"), None);
-    s.tenant_put(&rec).await.expect("put");
-    rec.state = TenantState::FinalWarning;
-    s.tenant_put(&rec).await.expect("put");
+    let generation = s.tenant_generation().await.expect("generation");
+    assert!(s.tenant_create(&rec).await.expect("create"));
+    assert_ne!(
+        s.tenant_generation().await.expect("generation"),
+        generation,
+        "a write moves it"
+    );
     assert_eq!(s.tenant_get(&rec.id).await.expect("get"), Some(rec.clone()));
-    let other = TenantRecord {
-        id: format!("{t}-zed"),
-        name: "Zed".into(),
-        state: TenantState::Suspended,
-        extra: serde_json::Value::Null,
-    };
-    s.tenant_put(&other).await.expect("put");
+    // A second create of the id is refused and changes nothing; a seed too.
+    let mut again = TenantRecord::new(&rec.id, "Other");
+    again.state = TenantState::Suspended;
+    assert!(!s.tenant_create(&again).await.expect("create"));
+    assert!(!s.tenant_seed(&again).await.expect("seed"));
+    assert_eq!(s.tenant_get(&rec.id).await.expect("get"), Some(rec.clone()));
+    let other = TenantRecord::new(&format!("{t}-zed"), "Zed");
+    assert!(
+        s.tenant_seed(&other).await.expect("seed"),
+        "a seed creates a missing tenant"
+    );
     let list: Vec<_> = s
         .tenant_list()
         .await
@@ -266,7 +287,127 @@ async fn tenants(s: Store, t: &str) {
         .into_iter()
         .filter(|r| r.id.starts_with(t))
         .collect();
-    assert_eq!(list, vec![rec, other]);
+    assert_eq!(list, vec![rec.clone(), other.clone()]);
+    assert!(s.tenant_delete(&other.id).await.expect("delete"));
+    assert!(!s.tenant_delete(&other.id).await.expect("delete"), "gone");
+    assert_eq!(s.tenant_get(&other.id).await.expect("get"), None);
+    assert!(
+        !s.tenant_update(&other.id, &[TenantChange::Set(TenantField::Name("x".into()))])
+            .await
+            .expect("update"),
+        "no update of a deleted tenant"
+    );
+    assert_eq!(s.tenant_get(&other.id).await.expect("get"), None, "nothing resurrected");
+    assert!(s.tenant_create(&other).await.expect("create"), "the id is free again");
+}
+
+/// Each change writes its own field: the others stay as they were.
+async fn tenant_fields(s: Store, t: &str) {
+    let id = format!("{t}-acme");
+    let mut want = acme(&id);
+    assert!(s.tenant_create(&want).await.expect("create"));
+    let changes = [
+        TenantChange::Set(TenantField::Name("Acme Corp".into())),
+        TenantChange::Set(TenantField::Contact(None)),
+        TenantChange::Set(TenantField::Profile("default".into())),
+        TenantChange::Set(TenantField::Networks(vec!["198.51.100.7".into()])),
+        TenantChange::Set(TenantField::State(TenantState::FinalWarning)),
+        TenantChange::Set(TenantField::LadderSince(1234)),
+        TenantChange::PutDomain(TenantDomain {
+            domain: "b.example".into(),
+            token: "tok".into(),
+            verified: false,
+        }),
+        TenantChange::RemoveDomain("acme.example".into()),
+        TenantChange::PutCredential(TenantCredential {
+            username: "second".into(),
+            password_hash: "h2".into(),
+        }),
+    ];
+    assert!(s.tenant_update(&id, &changes).await.expect("update"));
+    want.name = "Acme Corp".into();
+    want.contact = None;
+    want.profile = "default".into();
+    want.networks = vec!["198.51.100.7".into()];
+    want.state = TenantState::FinalWarning;
+    want.ladder_since = Some(1234);
+    want.domains = vec![TenantDomain {
+        domain: "b.example".into(),
+        token: "tok".into(),
+        verified: false,
+    }];
+    want.credentials.push(TenantCredential {
+        username: "second".into(),
+        password_hash: "h2".into(),
+    });
+    want.credentials.sort_by(|a, b| a.username.cmp(&b.username));
+    assert_eq!(s.tenant_get(&id).await.expect("get"), Some(want.clone()));
+    let limits = TenantLimits {
+        bulk_max_recipients: Some(5),
+        ..Default::default()
+    };
+    assert!(s
+        .tenant_update(
+            &id,
+            &[
+                TenantChange::Set(TenantField::Limits(limits)),
+                TenantChange::RemoveCredential(format!("{id}-user")),
+            ]
+        )
+        .await
+        .expect("update"));
+    want.limits = limits;
+    want.credentials.retain(|c| c.username == "second");
+    assert_eq!(s.tenant_get(&id).await.expect("get"), Some(want));
+}
+
+/// Writers changing different fields at once (a block's state, domain verifications, an API
+/// update of profile and networks, credentials) all keep their change.
+async fn tenant_concurrent_writers(s: Store, t: &str) {
+    let id = format!("{t}-busy");
+    assert!(s.tenant_create(&TenantRecord::new(&id, "Busy")).await.expect("create"));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40u32 {
+        let s = Arc::clone(&s);
+        let id = id.clone();
+        tasks.spawn(async move {
+            let change = match i % 4 {
+                0 => TenantChange::PutDomain(TenantDomain {
+                    domain: format!("d{i}.example"),
+                    token: format!("t{i}"),
+                    verified: true,
+                }),
+                1 => TenantChange::PutCredential(TenantCredential {
+                    username: format!("u{i}"),
+                    password_hash: format!("h{i}"),
+                }),
+                2 => TenantChange::Set(TenantField::Profile(format!("p{i}"))),
+                _ => TenantChange::Set(TenantField::State(TenantState::Suspended)),
+            };
+            s.tenant_update(&id, &[change]).await
+        });
+    }
+    tasks.spawn({
+        let s = Arc::clone(&s);
+        let id = id.clone();
+        async move {
+            s.tenant_update(
+                &id,
+                &[TenantChange::Set(TenantField::Networks(vec!["10.9.0.0/16".into()]))],
+            )
+            .await
+        }
+    });
+    while let Some(r) = tasks.join_next().await {
+        assert!(r.expect("join").expect("store"), "every update found the tenant");
+    }
+    let rec = s.tenant_get(&id).await.expect("get").expect("tenant");
+    assert_eq!(rec.domains.len(), 10, "every verification stays");
+    assert_eq!(rec.credentials.len(), 10, "every credential stays");
+    assert_eq!(rec.state, TenantState::Suspended);
+    assert_eq!(rec.networks, vec!["10.9.0.0/16".to_string()]);
+    assert!(rec.profile.starts_with('p'));
+    assert_eq!(rec.name, "Busy");
 }
 
 async fn blocks_and_audit(s: Store, t: &str) {
@@ -659,6 +800,8 @@ async fn run_all(s: Store, label: &str) {
     case!(releases);
     case!(forged_keys);
     case!(tenants);
+    case!(tenant_fields);
+    case!(tenant_concurrent_writers);
     case!(blocks_and_audit);
     case!(event_log);
     case!(suppression);

@@ -134,26 +134,21 @@ async fn connect_denying(server: &RedisServer, user: &str, denied: &str) -> Arc<
 #[tokio::test]
 async fn a_written_tenant_record_is_always_listed() {
     let server = RedisServer::start();
-    let record = |id: &str| TenantRecord {
-        id: id.into(),
-        name: format!("Tenant {id}"),
-        state: TenantState::Active,
-        extra: serde_json::Value::Null,
-    };
-    // The index write fails: the put fails and writes no record either.
+    let record = |id: &str| TenantRecord::new(id, &format!("Tenant {id}"));
+    // The index write fails: the create fails and writes no record either.
     let no_index = connect_denying(&server, "no-sadd", "sadd").await;
-    assert!(no_index.tenant_put(&record("acme")).await.is_err());
+    assert!(no_index.tenant_create(&record("acme")).await.is_err());
     assert!(
         no_index.tenant_get("acme").await.expect("get").is_none(),
         "no unlisted record"
     );
-    // The record write fails after the index write: the put fails, the list skips the bare id.
-    let no_record = connect_denying(&server, "no-set", "set").await;
-    assert!(no_record.tenant_put(&record("acme")).await.is_err());
+    // The record write fails after the index write: the create fails, the list skips the bare id.
+    let no_record = connect_denying(&server, "no-script", "@scripting").await;
+    assert!(no_record.tenant_create(&record("acme")).await.is_err());
     let store = connect(&server).await;
     assert!(store.tenant_list().await.expect("list").is_empty());
-    // The next put completes it.
-    store.tenant_put(&record("acme")).await.expect("put");
+    // The next create completes it.
+    assert!(store.tenant_create(&record("acme")).await.expect("create"));
     let listed: Vec<String> = store
         .tenant_list()
         .await
@@ -162,4 +157,50 @@ async fn a_written_tenant_record_is_always_listed() {
         .map(|r| r.id)
         .collect();
     assert_eq!(listed, vec!["acme".to_string()]);
+}
+
+/// A record of an earlier version (one JSON document with an `extra` bag) is read as it is and
+/// rewritten as fields by the seed, keeping the state, ladder restart and verified domains.
+#[tokio::test]
+async fn a_legacy_tenant_record_loads_and_is_migrated_by_the_seed() {
+    let server = RedisServer::start();
+    let store = connect(&server).await;
+    let legacy = serde_json::json!({
+        "id": "old", "name": "Old", "state": "suspended",
+        "extra": {"ladder_since": 77, "networks": ["10.0.0.0/8"],
+                  "verification": [{"domain": "old.example", "token": "t", "verified": true, "record": "r"}]}
+    });
+    let client = redis::Client::open(server.url()).expect("client");
+    let mut c = client.get_multiplexed_async_connection().await.expect("conn");
+    let _: () = redis::cmd("SET")
+        .arg(Key::new("_tenant", "old").redis_key())
+        .arg(legacy.to_string())
+        .query_async(&mut c)
+        .await
+        .expect("set");
+    let _: () = redis::cmd("SADD")
+        .arg("aupgate:tenants")
+        .arg("old")
+        .query_async(&mut c)
+        .await
+        .expect("sadd");
+    let read = store.tenant_get("old").await.expect("get").expect("legacy record");
+    assert_eq!((read.state, read.ladder_since), (TenantState::Suspended, Some(77)));
+    assert_eq!(read.verified_domains().collect::<Vec<_>>(), vec!["old.example"]);
+    let mut seed = TenantRecord::new("old", "Old");
+    seed.profile = "strict".into();
+    seed.networks = vec!["10.0.0.0/8".into()];
+    assert!(store.tenant_seed(&seed).await.expect("seed"));
+    let migrated = store.tenant_get("old").await.expect("get").expect("record");
+    assert_eq!(migrated.state, TenantState::Suspended, "the operator's state stays");
+    assert_eq!(migrated.profile, "strict", "the rest comes from the seed");
+    assert_eq!(migrated.ladder_since, Some(77));
+    assert_eq!(migrated.verified_domains().collect::<Vec<_>>(), vec!["old.example"]);
+    let legacy_left: bool = redis::cmd("EXISTS")
+        .arg(Key::new("_tenant", "old").redis_key())
+        .query_async(&mut c)
+        .await
+        .expect("exists");
+    assert!(!legacy_left, "the legacy record is gone");
+    assert_eq!(store.tenant_list().await.expect("list"), vec![migrated]);
 }

@@ -258,3 +258,39 @@ fn a_failing_rocksdb_write_is_an_error() {
     assert!(stdout.contains("AGAIN-ERROR true"), "{stdout}");
     assert!(output.status.success(), "the child must not crash: {stdout}");
 }
+
+/// A tenant record of an earlier version (one JSON value under the bare id in `tenants`) is read
+/// as it is and rewritten as fields by the seed, keeping what operators and the ladder changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_tenant_record_loads_and_is_migrated_by_the_seed() {
+    use aupgate::store::{TenantRecord, TenantState};
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let db = rocksdb::DB::open_cf(&opts, dir.path(), ["tenants"]).expect("open raw");
+        let legacy = serde_json::json!({
+            "id": "old", "name": "Old", "state": "warned",
+            "extra": {"ladder_since": 5, "contact": "desk@old.example",
+                      "verification": [{"domain": "old.example", "token": "tok", "verified": false, "record": "r"}]}
+        });
+        let cf = db.cf_handle("tenants").expect("cf");
+        db.put_cf(cf, b"old", legacy.to_string()).expect("put");
+    }
+    let store = RocksStore::open(dir.path(), Duration::from_secs(86_400)).expect("open");
+    let read = store.tenant_get("old").await.expect("get").expect("legacy record");
+    assert_eq!((read.name.as_str(), read.state), ("Old", TenantState::Warned));
+    assert_eq!(read.domains[0].token, "tok");
+    assert_eq!(store.tenant_list().await.expect("list"), vec![read.clone()]);
+    let mut seed = TenantRecord::new("old", "Old");
+    seed.networks = vec!["10.0.0.0/8".into()];
+    assert!(store.tenant_seed(&seed).await.expect("seed"));
+    let migrated = store.tenant_get("old").await.expect("get").expect("record");
+    assert_eq!(migrated.state, TenantState::Warned);
+    assert_eq!(migrated.ladder_since, Some(5));
+    assert_eq!(migrated.networks, vec!["10.0.0.0/8".to_string()]);
+    assert_eq!(migrated.domains.len(), 1, "the pending verification stays");
+    assert_eq!(store.tenant_list().await.expect("list"), vec![migrated], "listed once");
+    assert!(!store.tenant_seed(&seed).await.expect("seed"), "seeded once");
+}

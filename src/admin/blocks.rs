@@ -13,7 +13,7 @@ use super::access::Principal;
 use super::api::{AddBlock, ApiError, BlockLift, LiftBlock, NewBlock};
 use super::{AdminState, ApiResult};
 use crate::queue::now_ms;
-use crate::store::{Block, BlockScope, Lift, TenantRecord, TenantState};
+use crate::store::{Block, BlockScope, Lift, TenantChange, TenantField, TenantState};
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -236,7 +236,7 @@ async fn place(
         BlockScope::Tenant => {
             // The store first: a node following the store never reads the old state after
             // this node's live state changed.
-            set_state(state, &tenant.id, &tenant.name, TenantState::Suspended, None).await?;
+            set_state(state, &tenant.id, TenantState::Suspended, None).await?;
             tenant.state.set(TenantState::Suspended);
         }
         BlockScope::Sender => tenant.narrow_blocks.mark_sender(),
@@ -279,7 +279,7 @@ async fn remove(
     let lifted = lifted.ok_or_else(|| super::error(StatusCode::NOT_FOUND, "no such block".to_string()))?;
     if lifted.scope == BlockScope::Tenant {
         // Active, and the escalation ladder starts afresh from the lift: one record write.
-        set_state(state, &tenant.id, &tenant.name, TenantState::Active, Some(lift.at)).await?;
+        set_state(state, &tenant.id, TenantState::Active, Some(lift.at)).await?;
         tenant.state.set(TenantState::Active);
     } else {
         note_blocks(state, &tenant).await;
@@ -333,33 +333,19 @@ fn validate(
     }
 }
 
-/// Writes the tenant's state; with `ladder_since`, the escalation ladder counts only violations
-/// after that time (a lifted suspension is a fresh start; the events and the audit log keep the
-/// history).
+/// Writes the tenant's state (one field, never the whole record); with `ladder_since`, the
+/// escalation ladder counts only violations after that time (a lifted suspension is a fresh
+/// start; the events and the audit log keep the history).
 async fn set_state(
     state: &AdminState,
     id: &str,
-    name: &str,
     new: TenantState,
     ladder_since: Option<u64>,
 ) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
-    let mut record = state
-        .store
-        .tenant_get(id)
-        .await
-        .map_err(super::internal)?
-        .unwrap_or(TenantRecord {
-            id: id.to_string(),
-            name: name.to_string(),
-            state: new,
-            extra: serde_json::Value::Null,
-        });
-    record.state = new;
+    let mut changes = vec![TenantChange::Set(TenantField::State(new))];
     if let Some(at) = ladder_since {
-        if !record.extra.is_object() {
-            record.extra = serde_json::json!({});
-        }
-        record.extra[crate::policy::escalation::LADDER_SINCE] = serde_json::json!(at);
+        changes.push(TenantChange::Set(TenantField::LadderSince(at)));
     }
-    state.store.tenant_put(&record).await.map_err(super::internal)
+    state.store.tenant_update(id, &changes).await.map_err(super::internal)?;
+    Ok(())
 }

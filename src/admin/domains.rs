@@ -2,7 +2,8 @@
 //! token; the tenant publishes `_aupgate.<domain> TXT "aupgate-verify=<token>"`; a verify call
 //! looks it up with the gateway's resolver. An admin may also mark a domain verified by hand.
 //! Every step is audited. Verified domains cover their subdomains (see `Tenant::owns_domain`).
-//! State lives in the tenant's store record (`extra.domains`), so it survives restarts.
+//! State lives in the tenant's store record, one field per domain (written alone, so a
+//! verification never overwrites another change of the tenant), so it survives restarts.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -14,7 +15,7 @@ use super::api::ApiError;
 use super::{AdminState, ApiResult};
 use crate::dns::DnsError;
 use crate::queue::now_ms;
-use crate::store::{AuditRecord, TenantRecord};
+use crate::store::{AuditRecord, TenantChange, TenantDomain, TenantRecord};
 use crate::tenant::normalize_domain;
 
 /// One domain of a tenant and its verification state.
@@ -45,7 +46,7 @@ pub(super) fn record_name(domain: &str) -> String {
     format!("_aupgate.{domain}")
 }
 
-fn status(domain: &str, token: &str, verified: bool) -> DomainStatus {
+pub(crate) fn status(domain: &str, token: &str, verified: bool) -> DomainStatus {
     DomainStatus {
         domain: domain.to_string(),
         token: token.to_string(),
@@ -58,32 +59,45 @@ pub(super) async fn load(
     state: &AdminState,
     tenant: &str,
 ) -> Result<TenantRecord, (StatusCode, Json<super::api::ApiError>)> {
-    let live = state
-        .tenants
-        .get(tenant)
-        .ok_or_else(|| super::error(StatusCode::NOT_FOUND, format!("no tenant `{tenant}`")))?;
-    let record = state.store.tenant_get(tenant).await.map_err(super::internal)?;
-    Ok(record.unwrap_or(TenantRecord {
-        id: live.id.clone(),
-        name: live.name.clone(),
-        state: live.state.get(),
-        extra: serde_json::Value::Null,
-    }))
+    let missing = || super::error(StatusCode::NOT_FOUND, format!("no tenant `{tenant}`"));
+    state.tenants.get(tenant).ok_or_else(missing)?;
+    state
+        .store
+        .tenant_get(tenant)
+        .await
+        .map_err(super::internal)?
+        .ok_or_else(missing)
 }
 
 pub(super) fn domains(record: &TenantRecord) -> Vec<DomainStatus> {
     record
-        .extra
-        .get("verification")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default()
+        .domains
+        .iter()
+        .map(|d| status(&d.domain, &d.token, d.verified))
+        .collect()
 }
 
-fn store_domains(record: &mut TenantRecord, list: &[DomainStatus]) {
-    if !record.extra.is_object() {
-        record.extra = serde_json::json!({});
+/// Writes one domain entry (field-level: nothing else of the tenant is rewritten).
+async fn store_domain(
+    state: &AdminState,
+    tenant: &str,
+    entry: &DomainStatus,
+) -> Result<(), (StatusCode, Json<super::api::ApiError>)> {
+    let change = TenantChange::PutDomain(TenantDomain {
+        domain: entry.domain.clone(),
+        token: entry.token.clone(),
+        verified: entry.verified,
+    });
+    let written = state
+        .store
+        .tenant_update(tenant, &[change])
+        .await
+        .map_err(super::internal)?;
+    if written {
+        Ok(())
+    } else {
+        Err(super::error(StatusCode::NOT_FOUND, format!("no tenant `{tenant}`")))
     }
-    record.extra["verification"] = serde_json::to_value(list).unwrap_or_default();
 }
 
 async fn audit(
@@ -146,16 +160,14 @@ pub async fn add(
             format!("`{}` is not a domain name", request.domain),
         )
     })?;
-    let mut record = load(&state, &tenant).await?;
-    let mut list = domains(&record);
+    let record = load(&state, &tenant).await?;
+    let list = domains(&record);
     if let Some(existing) = list.iter().find(|d| d.domain == domain) {
         return Ok(Json(existing.clone()));
     }
     let token: String = (0..24).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect();
     let entry = status(&domain, &token, false);
-    list.push(entry.clone());
-    store_domains(&mut record, &list);
-    state.store.tenant_put(&record).await.map_err(super::internal)?;
+    store_domain(&state, &tenant, &entry).await?;
     audit(&state, &tenant, &request.by, "domain.add", &domain, "token issued").await?;
     Ok(Json(entry))
 }
@@ -177,7 +189,7 @@ pub async fn verify(
     principal.require_write()?;
     let domain =
         normalize_domain(&domain).ok_or_else(|| super::error(StatusCode::BAD_REQUEST, "not a domain name".into()))?;
-    let mut record = load(&state, &tenant).await?;
+    let record = load(&state, &tenant).await?;
     let mut list = domains(&record);
     let index = list.iter().position(|d| d.domain == domain).ok_or_else(|| {
         super::error(
@@ -210,8 +222,7 @@ pub async fn verify(
         ));
     }
     list[index].verified = true;
-    store_domains(&mut record, &list);
-    state.store.tenant_put(&record).await.map_err(super::internal)?;
+    store_domain(&state, &tenant, &list[index]).await?;
     if let Some(live) = state.tenants.get(&tenant) {
         live.add_domain(&domain);
     }
@@ -244,21 +255,12 @@ pub async fn mark_verified(
             "`by` and `reason` are required".into(),
         ));
     }
-    let mut record = load(&state, &tenant).await?;
-    let mut list = domains(&record);
-    let entry = match list.iter_mut().find(|d| d.domain == domain) {
-        Some(entry) => {
-            entry.verified = true;
-            entry.clone()
-        }
-        None => {
-            let entry = status(&domain, "", true);
-            list.push(entry.clone());
-            entry
-        }
+    let record = load(&state, &tenant).await?;
+    let entry = match domains(&record).into_iter().find(|d| d.domain == domain) {
+        Some(entry) => status(&entry.domain, &entry.token, true),
+        None => status(&domain, "", true),
     };
-    store_domains(&mut record, &list);
-    state.store.tenant_put(&record).await.map_err(super::internal)?;
+    store_domain(&state, &tenant, &entry).await?;
     if let Some(live) = state.tenants.get(&tenant) {
         live.add_domain(&domain);
     }
@@ -272,13 +274,4 @@ pub async fn mark_verified(
     )
     .await?;
     Ok(Json(entry))
-}
-
-/// Verified domains recorded for a tenant (used at startup).
-pub fn verified_domains(record: &TenantRecord) -> Vec<String> {
-    domains(record)
-        .into_iter()
-        .filter(|d| d.verified)
-        .map(|d| d.domain)
-        .collect()
 }

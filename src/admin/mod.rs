@@ -16,6 +16,8 @@ mod logs;
 pub mod openapi;
 pub mod session;
 mod suppression;
+mod tenant_input;
+pub mod tenants;
 pub mod tokens;
 pub mod usage;
 

@@ -74,9 +74,15 @@ macro_rules! route {
 
 /// Every `/api/v1` route (the document itself included).
 pub fn routes() -> Vec<ApiRoute> {
-    use super::{api_tokens, blocks, dns_records, domains, logs, suppression, usage};
+    use super::{api_tokens, blocks, dns_records, domains, logs, suppression, tenants, usage};
     vec![
         route!(openapi_json, __path_openapi_json),
+        route!(tenants::list, tenants::__path_list),
+        route!(tenants::show, tenants::__path_show),
+        route!(tenants::create, tenants::__path_create),
+        route!(tenants::patch, tenants::__path_patch),
+        route!(tenants::delete, tenants::__path_delete),
+        route!(tenants::set_credentials, tenants::__path_set_credentials),
         route!(usage::get, usage::__path_get),
         route!(logs::events, logs::__path_events),
         route!(logs::audit, logs::__path_audit),

@@ -414,29 +414,19 @@ impl Config {
             } else if !ids.insert(tenant.id.clone()) {
                 errors.push(format!("{path}.id"), format!("duplicate tenant id `{}`", tenant.id));
             }
+            // The same rules as the admin API's (`tenant::validate`).
             for (j, network) in tenant.networks.iter().enumerate() {
-                if network.parse::<ipnet::IpNet>().is_err() && network.parse::<std::net::IpAddr>().is_err() {
-                    errors.push(
-                        format!("{path}.networks[{j}]"),
-                        format!("`{network}` is not a CIDR network"),
-                    );
+                if let Err(message) = crate::tenant::validate::network(network) {
+                    errors.push(format!("{path}.networks[{j}]"), message);
                 }
             }
             for (j, domain) in tenant.domains.iter().enumerate() {
-                if crate::tenant::normalize_domain(domain).is_none() {
-                    errors.push(
-                        format!("{path}.domains[{j}]"),
-                        format!("`{domain}` is not a domain name"),
-                    );
+                if let Err(message) = crate::tenant::validate::domain(domain) {
+                    errors.push(format!("{path}.domains[{j}]"), message);
                 }
             }
-            for (name, value) in [
-                ("bulk_max_recipients", tenant.limits.bulk_max_recipients),
-                ("mail_bomb_max_messages", tenant.limits.mail_bomb_max_messages),
-            ] {
-                if value.is_some_and(|v| v == 0 || v > 10_000) {
-                    errors.push(format!("{path}.limits.{name}"), "must be between 1 and 10000");
-                }
+            for (name, message) in crate::tenant::validate::limits(&tenant.limits) {
+                errors.push(format!("{path}.limits.{name}"), message);
             }
             for (j, credential) in tenant.credentials.iter().enumerate() {
                 let cpath = format!("{path}.credentials[{j}]");

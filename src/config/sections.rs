@@ -364,16 +364,8 @@ pub struct AuthenticationConfig {
     pub spf_include: String,
 }
 
-/// Lifecycle state of a tenant (see DESIGN.md, "Tenant").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TenantStateConfig {
-    #[default]
-    Active,
-    Warned,
-    FinalWarning,
-    Suspended,
-}
+/// Lifecycle state of a tenant (`state` of a `[[tenant]]`): the tenant module's type.
+pub use crate::tenant::TenantState as TenantStateConfig;
 
 /// `[[tenant.credentials]]`: one SMTP AUTH identity of a tenant.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -410,19 +402,8 @@ pub struct TenantConfig {
     pub limits: TenantLimits,
 }
 
-/// `[tenant.limits]`: per-tenant overrides of single profile limits (unset = the profile's).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TenantLimits {
-    pub messages_per_hour: Option<u64>,
-    pub messages_per_day: Option<u64>,
-    pub recipients_per_hour: Option<u64>,
-    pub recipients_per_day: Option<u64>,
-    /// Overrides `[bulk] max_recipients` (1..=10000).
-    pub bulk_max_recipients: Option<u64>,
-    /// Overrides `[mail_bomb] max_messages` (1..=10000).
-    pub mail_bomb_max_messages: Option<u64>,
-}
+/// `[tenant.limits]`: the tenant module's type.
+pub use crate::tenant::TenantLimits;
 
 /// Which rate store holds the counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]

@@ -142,6 +142,11 @@ impl Engine {
         self.profiles.versioned_for(tenant)
     }
 
+    /// Whether a profile of this name is loaded (a tenant may only be given a loaded one).
+    pub fn has_profile(&self, name: &str) -> bool {
+        self.profiles.contains(name)
+    }
+
     /// Replaces the profiles (policy reload). Sessions in flight are not interrupted.
     pub fn replace_profiles(&self, profiles: HashMap<String, Arc<Profile>>) {
         self.profiles.replace(profiles);
@@ -301,10 +306,11 @@ impl Engine {
         };
         // Authentication failures are misconfiguration more often than abuse: refused and
         // audited, but not escalation events.
+        let settings = ctx.tenant.settings();
         let outcome = authentication::authenticate(
             auth,
             env.profile,
-            (generation, &ctx.tenant.profile),
+            (generation, &settings.profile),
             &self.unsigned,
             ctx,
             ctx.message.headers(),
@@ -347,7 +353,7 @@ impl Engine {
                 campaign,
                 queue_id: ctx.queue_id.to_string(),
             },
-            &ctx.tenant.profile,
+            &ctx.tenant.settings().profile,
             |name| covered.iter().any(|c| c.eq_ignore_ascii_case(name)),
         )
     }

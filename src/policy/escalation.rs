@@ -4,12 +4,8 @@
 //! Failures here are logged: the refusal that caused the event stands either way.
 
 use super::engine::Env;
-use crate::store::{Block, BlockScope, Event, TenantRecord};
+use crate::store::{Block, BlockScope, Event, TenantChange, TenantField};
 use crate::tenant::{Tenant, TenantDirectory, TenantState};
-
-/// The tenant record's `extra` field holding when the ladder last started afresh (unix ms): an
-/// operator's lift of a suspension. Violations at or before it do not count.
-pub const LADDER_SINCE: &str = "ladder_since";
 
 fn rank(state: TenantState) -> u8 {
     match state {
@@ -66,11 +62,7 @@ async fn apply(
     if steps.is_empty() {
         return Ok(());
     }
-    let restarted = env
-        .store
-        .tenant_get(&tenant.id)
-        .await?
-        .and_then(|r| r.extra.get(LADDER_SINCE).and_then(serde_json::Value::as_u64));
+    let restarted = env.store.tenant_get(&tenant.id).await?.and_then(|r| r.ladder_since);
     let longest = steps.iter().map(|s| s.window.get()).max().unwrap_or_default();
     let from = env.now.saturating_sub(longest.as_millis() as u64);
     let events = env.store.events_range(&tenant.id, from, env.now).await?;
@@ -88,15 +80,10 @@ async fn apply(
     if target == tenant.state.get() {
         return Ok(());
     }
-    // Read again just before the write: an operator may have changed the record meanwhile.
-    let mut record = env.store.tenant_get(&tenant.id).await?.unwrap_or(TenantRecord {
-        id: tenant.id.clone(),
-        name: tenant.name.clone(),
-        state: target,
-        extra: serde_json::Value::Null,
-    });
-    record.state = target;
-    env.store.tenant_put(&record).await?;
+    // One field: an operator's change of any other field meanwhile stays.
+    env.store
+        .tenant_update(&tenant.id, &[TenantChange::Set(TenantField::State(target))])
+        .await?;
     if target == TenantState::Suspended {
         let block = Block {
             tenant: tenant.id.clone(),

@@ -36,17 +36,27 @@ impl Profiles {
     /// The profile a tenant uses, with its overrides applied, and the generation of the profile
     /// set it came from, read together.
     pub fn versioned_for(&self, tenant: &Tenant) -> (u64, Arc<Profile>) {
+        let settings = tenant.settings();
         let (generation, base) = {
             let profiles = self.current.read().unwrap_or_else(|p| p.into_inner());
             let base = profiles
                 .by_name
-                .get(&tenant.profile)
+                .get(&settings.profile)
                 .or_else(|| profiles.by_name.get("default"))
                 .cloned()
                 .unwrap_or_else(|| self.default.clone());
             (profiles.generation, base)
         };
-        (generation, with_limits(tenant, base))
+        (generation, with_limits(&settings.limits, base))
+    }
+
+    /// Whether a profile of this name is loaded.
+    pub fn contains(&self, name: &str) -> bool {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_name
+            .contains_key(name)
     }
 
     /// Replaces the profiles (policy reload). Sessions in flight are not interrupted.
@@ -58,9 +68,8 @@ impl Profiles {
 }
 
 /// `base` with the tenant's single-limit overrides applied.
-fn with_limits(tenant: &Tenant, base: Arc<Profile>) -> Arc<Profile> {
-    let limits = &tenant.limits;
-    if *limits == crate::config::TenantLimits::default() {
+fn with_limits(limits: &crate::tenant::TenantLimits, base: Arc<Profile>) -> Arc<Profile> {
+    if *limits == crate::tenant::TenantLimits::default() {
         return base;
     }
     let mut profile = (*base).clone();

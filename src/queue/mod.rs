@@ -232,6 +232,25 @@ impl Queue {
         .await
     }
 
+    /// Number of stored entries of one tenant (a scan of the entries' envelopes on the blocking
+    /// pool: the admin plane asks before deleting a tenant). An entry that does not decode counts,
+    /// since it may be the tenant's.
+    pub async fn stored_for_tenant(&self, tenant: &str) -> Result<usize, QueueError> {
+        let inner = Arc::clone(&self.inner);
+        let tenant = tenant.to_owned();
+        off_runtime(move || {
+            let mut count = 0;
+            for item in inner.db.iterator_cf(inner.cf(CF_META), IteratorMode::Start) {
+                let (_, meta) = item?;
+                if QueueEntry::decode(&meta).is_none_or(|entry| entry.tenant == tenant) {
+                    count += 1;
+                }
+            }
+            Ok(count)
+        })
+        .await
+    }
+
     /// Ids of quarantined entries (a blocking scan: tests and tools).
     pub fn quarantined(&self) -> Vec<String> {
         let inner = &self.inner;

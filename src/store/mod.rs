@@ -22,6 +22,7 @@ pub mod error;
 pub mod key;
 pub mod redis;
 pub mod rocks;
+mod tenant_codec;
 pub mod timed;
 pub mod types;
 pub mod window;
@@ -35,7 +36,8 @@ pub use error::StoreError;
 pub use key::Key;
 pub use types::{
     ApiToken, AuditRecord, Block, BlockScope, CampaignMatch, Charge, CounterWindow, Event, EventCharge, Lift,
-    SetCharge, Suppression, TenantRecord, TenantState,
+    SetCharge, Suppression, TenantChange, TenantCredential, TenantDomain, TenantField, TenantLimits, TenantRecord,
+    TenantState,
 };
 
 /// A boxed future returning a store result; the trait must be usable as `dyn RateStore`.
@@ -145,12 +147,24 @@ pub trait RateStore: Send + Sync {
     /// after all); nothing when there is none. Atomic per key.
     fn events_release<'a>(&'a self, key: &'a Key, at: u64, window: Duration) -> BoxFut<'a, ()>;
 
-    /// A tenant record.
+    /// A tenant record (a record of an earlier version is read as it is).
     fn tenant_get<'a>(&'a self, id: &'a str) -> BoxFut<'a, Option<TenantRecord>>;
-    /// Creates or replaces a tenant record.
-    fn tenant_put<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, ()>;
     /// All tenant records, ordered by id.
     fn tenant_list(&self) -> BoxFut<'_, Vec<TenantRecord>>;
+    /// Creates a tenant; `false` (and nothing written) when the id exists.
+    fn tenant_create<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, bool>;
+    /// Creates a tenant from a `[[tenant]]` entry unless it exists; a record of an earlier
+    /// version is rewritten as fields, keeping its state, ladder restart and domain
+    /// verifications. `true` when something was written.
+    fn tenant_seed<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, bool>;
+    /// Applies field-level changes to a tenant, atomically, without reading or rewriting any
+    /// other field; `false` (and nothing written) when there is no such tenant.
+    fn tenant_update<'a>(&'a self, id: &'a str, changes: &'a [TenantChange]) -> BoxFut<'a, bool>;
+    /// Deletes a tenant record; `false` when there was none. Its logs and blocks stay (audit).
+    fn tenant_delete<'a>(&'a self, id: &'a str) -> BoxFut<'a, bool>;
+    /// A number that changes whenever any tenant record is written (on any node sharing the
+    /// store), so followers re-read the tenants only when something changed.
+    fn tenant_generation(&self) -> BoxFut<'_, u64>;
 
     /// Places (or replaces) a block and audits it, in one atomic write.
     fn block_add<'a>(&'a self, block: &'a Block) -> BoxFut<'a, ()>;

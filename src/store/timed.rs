@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     rocks, ApiToken, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge, CounterWindow, Event, EventCharge,
-    Key, Lift, RateStore, SetCharge, Suppression, TenantRecord,
+    Key, Lift, RateStore, SetCharge, Suppression, TenantChange, TenantRecord,
 };
 
 /// A store whose operations are timed.
@@ -108,11 +108,23 @@ impl RateStore for Timed {
     fn tenant_get<'a>(&'a self, id: &'a str) -> BoxFut<'a, Option<TenantRecord>> {
         timed("tenant_get", self.0.tenant_get(id))
     }
-    fn tenant_put<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, ()> {
-        timed("tenant_put", self.0.tenant_put(rec))
-    }
     fn tenant_list(&self) -> BoxFut<'_, Vec<TenantRecord>> {
         timed("tenant_list", self.0.tenant_list())
+    }
+    fn tenant_create<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, bool> {
+        timed("tenant_create", self.0.tenant_create(rec))
+    }
+    fn tenant_seed<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, bool> {
+        timed("tenant_seed", self.0.tenant_seed(rec))
+    }
+    fn tenant_update<'a>(&'a self, id: &'a str, changes: &'a [TenantChange]) -> BoxFut<'a, bool> {
+        timed("tenant_update", self.0.tenant_update(id, changes))
+    }
+    fn tenant_delete<'a>(&'a self, id: &'a str) -> BoxFut<'a, bool> {
+        timed("tenant_delete", self.0.tenant_delete(id))
+    }
+    fn tenant_generation(&self) -> BoxFut<'_, u64> {
+        timed("tenant_generation", self.0.tenant_generation())
     }
     fn block_add<'a>(&'a self, block: &'a Block) -> BoxFut<'a, ()> {
         timed("block_add", self.0.block_add(block))

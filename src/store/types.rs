@@ -54,20 +54,115 @@ pub struct CampaignMatch {
 }
 
 /// State of a tenant on the escalation ladder (one type for config, tenants and store).
-pub use crate::config::TenantStateConfig as TenantState;
+pub use crate::tenant::TenantState;
 
-/// A tenant record as the store keeps it.
+/// A tenant record as the store keeps it: typed fields, each stored on its own (see
+/// [`TenantChange`]), so writers changing different fields never overwrite each other.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TenantRecord {
     /// Stable tenant id.
     pub id: String,
     /// Display name.
     pub name: String,
+    /// Where the tenant is told to turn when blocked.
+    #[serde(default)]
+    pub contact: Option<String>,
+    /// Policy profile name.
+    pub profile: String,
+    /// Single limits overriding the profile's.
+    #[serde(default)]
+    pub limits: TenantLimits,
+    /// Assigned networks (CIDR or bare addresses), as given.
+    #[serde(default)]
+    pub networks: Vec<String>,
+    /// Domains and their verification, ordered by name.
+    #[serde(default)]
+    pub domains: Vec<TenantDomain>,
+    /// SMTP AUTH identities, ordered by user name.
+    #[serde(default)]
+    pub credentials: Vec<TenantCredential>,
     /// Ladder state.
     pub state: TenantState,
-    /// Everything else the tenant module keeps (credentials, networks, domains...).
+    /// When the escalation ladder last started afresh (an operator lifted a suspension, unix
+    /// ms): violations at or before it do not count.
     #[serde(default)]
-    pub extra: serde_json::Value,
+    pub ladder_since: Option<u64>,
+}
+
+/// Single-limit overrides of a tenant (one type for config, tenants and store).
+pub use crate::tenant::TenantLimits;
+
+/// One domain of a tenant: the ownership token it must publish and whether the gateway saw it
+/// (or an operator or the configuration vouched for it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantDomain {
+    /// Normalised domain name.
+    pub domain: String,
+    /// The `aupgate-verify=` token; empty when vouched for without one.
+    #[serde(default)]
+    pub token: String,
+    /// Verified: the tenant may send as it.
+    pub verified: bool,
+}
+
+/// One SMTP AUTH identity: the user name and its argon2id PHC hash (never a password).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantCredential {
+    /// AUTH user name, unique across tenants.
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// One scalar field of a tenant record, with its new value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TenantField {
+    Name(String),
+    Contact(Option<String>),
+    Profile(String),
+    Limits(TenantLimits),
+    Networks(Vec<String>),
+    State(TenantState),
+    LadderSince(u64),
+}
+
+/// A field-level change of a tenant record: applied without reading or rewriting any other
+/// field, so a block, a domain verification and an API update made at once all stay.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TenantChange {
+    /// Sets one scalar field.
+    Set(TenantField),
+    /// Adds or replaces one domain entry.
+    PutDomain(TenantDomain),
+    /// Removes one domain entry (by normalised name).
+    RemoveDomain(String),
+    /// Adds or replaces one credential.
+    PutCredential(TenantCredential),
+    /// Removes one credential (by user name).
+    RemoveCredential(String),
+}
+
+impl TenantRecord {
+    /// A new record with the given id and name and every other field empty (profile `default`).
+    pub fn new(id: &str, name: &str) -> TenantRecord {
+        TenantRecord {
+            id: id.to_string(),
+            name: name.to_string(),
+            contact: None,
+            profile: "default".into(),
+            limits: TenantLimits::default(),
+            networks: Vec::new(),
+            domains: Vec::new(),
+            credentials: Vec::new(),
+            state: TenantState::Active,
+            ladder_since: None,
+        }
+    }
+
+    /// The verified domain names.
+    pub fn verified_domains(&self) -> impl Iterator<Item = &str> {
+        self.domains.iter().filter(|d| d.verified).map(|d| d.domain.as_str())
+    }
 }
 
 /// What a block covers.

@@ -1,22 +1,33 @@
 //! Tenants: who a client is. Resolves a client address or an AUTH identity to a tenant, verifies
 //! passwords against argon2id hashes, and answers "may this tenant send as this domain". It never
 //! stores or logs a plaintext password.
+//!
+//! The directory changes at runtime (the admin API creates, updates and deletes tenants; other
+//! nodes' changes arrive through the store): it is an immutable index swapped whole
+//! ([`arc_swap::ArcSwap`]), so a session's lookup never waits for the admin plane. A tenant's
+//! settings are swapped the same way, in place, so a change takes effect with the next message
+//! of sessions already open.
 
+mod account;
+mod directory;
 mod password;
+pub mod trie;
+pub mod validate;
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use ipnet::IpNet;
 
-use crate::config::{TenantConfig, TenantStateConfig};
+// The seed entries only: the tenant module needs nothing else of the config.
+use crate::config::TenantConfig;
 
+pub use account::{TenantLimits, TenantState};
+pub use directory::TenantDirectory;
 pub use password::{hash_password, is_argon2id_hash, verify_password};
-
-/// Lifecycle state of a tenant.
-pub type TenantState = TenantStateConfig;
+pub use trie::PrefixTrie;
 
 /// A tenant's state, changed in place by the admin plane so every session sees it at once.
 #[derive(Debug)]
@@ -54,20 +65,86 @@ impl StateCell {
 #[derive(Debug)]
 pub struct Tenant {
     pub id: String,
-    pub name: String,
     pub state: StateCell,
-    pub networks: Vec<IpNet>,
-    /// Normalised (lower-case, IDNA, no trailing dot) verified domain names. Grows when the
+    /// Normalised (lower-case, IDNA, no trailing dot) verified domain names. Changed when the
     /// admin plane verifies a domain, so every session sees it at once.
     pub domains: std::sync::RwLock<Vec<String>>,
+    /// Name, contact, profile, limits, networks: replaced whole by the admin plane.
+    settings: ArcSwap<TenantSettings>,
+    /// Whether the tenant has sender or campaign blocks, so the block checks ask the store only
+    /// when there is something to find.
+    pub narrow_blocks: NarrowBlocks,
+}
+
+/// The settings of a tenant an operator changes; read whole by a session for each message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantSettings {
+    pub name: String,
     pub contact: Option<String>,
     /// Name of the policy profile.
     pub profile: String,
     /// Single limits overriding the profile's.
-    pub limits: crate::config::TenantLimits,
-    /// Whether the tenant has sender or campaign blocks, so the block checks ask the store only
-    /// when there is something to find.
-    pub narrow_blocks: NarrowBlocks,
+    pub limits: TenantLimits,
+    pub networks: Vec<IpNet>,
+}
+
+/// Everything the directory needs to know of one tenant (from a `[[tenant]]` entry or a store
+/// record).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantSpec {
+    pub id: String,
+    pub settings: TenantSettings,
+    /// Verified domains (normalised or not).
+    pub domains: Vec<String>,
+    /// (AUTH user name, argon2id PHC hash).
+    pub credentials: Vec<(String, String)>,
+    /// The state to set; `None` keeps a known tenant's live state (a new one starts active).
+    pub state: Option<TenantState>,
+}
+
+impl TenantSpec {
+    /// The spec of a validated `[[tenant]]` entry.
+    pub fn from_config(entry: &TenantConfig) -> TenantSpec {
+        TenantSpec {
+            id: entry.id.clone(),
+            settings: TenantSettings {
+                name: entry.name.clone(),
+                contact: entry.contact.clone(),
+                profile: entry.profile.clone().unwrap_or_else(|| "default".to_string()),
+                limits: entry.limits,
+                networks: entry.networks.iter().filter_map(|n| parse_network(n)).collect(),
+            },
+            domains: entry.domains.clone(),
+            credentials: entry
+                .credentials
+                .iter()
+                .map(|c| (c.username.clone(), c.password_hash.clone()))
+                .collect(),
+            state: Some(entry.state),
+        }
+    }
+
+    /// The spec of a store record.
+    #[cfg(feature = "server")]
+    pub fn from_record(record: &crate::store::TenantRecord) -> TenantSpec {
+        TenantSpec {
+            id: record.id.clone(),
+            settings: TenantSettings {
+                name: record.name.clone(),
+                contact: record.contact.clone(),
+                profile: record.profile.clone(),
+                limits: record.limits,
+                networks: record.networks.iter().filter_map(|n| parse_network(n)).collect(),
+            },
+            domains: record.verified_domains().map(str::to_string).collect(),
+            credentials: record
+                .credentials
+                .iter()
+                .map(|c| (c.username.clone(), c.password_hash.clone()))
+                .collect(),
+            state: Some(record.state),
+        }
+    }
 }
 
 /// Which narrower blocks a tenant has: whether any sender address is blocked, and which
@@ -162,6 +239,37 @@ impl NarrowBlocks {
 }
 
 impl Tenant {
+    pub(super) fn new(spec: &TenantSpec) -> Tenant {
+        Tenant {
+            id: spec.id.clone(),
+            state: StateCell::new(spec.state.unwrap_or_default()),
+            domains: std::sync::RwLock::new(Vec::new()),
+            settings: ArcSwap::from_pointee(spec.settings.clone()),
+            narrow_blocks: NarrowBlocks::default(),
+        }
+        .with_domains(&spec.domains)
+    }
+
+    fn with_domains(self, domains: &[String]) -> Tenant {
+        self.set_domains(domains);
+        self
+    }
+
+    /// The current settings (name, contact, profile, limits, networks).
+    pub fn settings(&self) -> Arc<TenantSettings> {
+        self.settings.load_full()
+    }
+
+    /// Display name.
+    pub fn name(&self) -> String {
+        self.settings.load().name.clone()
+    }
+
+    /// Where the tenant is told to turn when blocked.
+    pub fn contact(&self) -> Option<String> {
+        self.settings.load().contact.clone()
+    }
+
     /// True when `domain` is one of the tenant's domains or a subdomain of one.
     pub fn owns_domain(&self, domain: &str) -> bool {
         self.owns(domain, true)
@@ -193,80 +301,29 @@ impl Tenant {
         }
     }
 
+    /// Replaces the verified domains.
+    pub fn set_domains(&self, domains: &[String]) {
+        let mut list: Vec<String> = domains.iter().filter_map(|d| normalize_domain(d)).collect();
+        list.sort();
+        list.dedup();
+        *self.domains.write().unwrap_or_else(|p| p.into_inner()) = list;
+    }
+
     /// True when the tenant has assigned networks and `ip` lies inside one of them.
     pub fn in_networks(&self, ip: IpAddr) -> bool {
-        self.networks.iter().any(|net| net.contains(&canonical_ip(ip)))
-    }
-}
-
-/// All tenants, indexed for the two ways a session identifies one.
-#[derive(Debug, Default)]
-pub struct TenantDirectory {
-    tenants: HashMap<String, Arc<Tenant>>,
-    /// AUTH user name → (tenant id, argon2id PHC hash).
-    credentials: HashMap<String, (String, String)>,
-}
-
-impl TenantDirectory {
-    /// Builds the directory from validated config entries.
-    pub fn from_config(entries: &[TenantConfig]) -> TenantDirectory {
-        Self::from_config_with_states(entries, &HashMap::new())
-    }
-
-    /// Like `from_config`, with the states recorded in the rate store taking precedence over the
-    /// config's (an operator's block outlives a restart).
-    pub fn from_config_with_states(entries: &[TenantConfig], states: &HashMap<String, TenantState>) -> TenantDirectory {
-        let mut directory = TenantDirectory::default();
-        for entry in entries {
-            let tenant = Tenant {
-                id: entry.id.clone(),
-                name: entry.name.clone(),
-                state: StateCell::new(states.get(&entry.id).copied().unwrap_or(entry.state)),
-                networks: entry.networks.iter().filter_map(|n| parse_network(n)).collect(),
-                domains: std::sync::RwLock::new(entry.domains.iter().filter_map(|d| normalize_domain(d)).collect()),
-                contact: entry.contact.clone(),
-                profile: entry.profile.clone().unwrap_or_else(|| "default".to_string()),
-                limits: entry.limits,
-                narrow_blocks: NarrowBlocks::default(),
-            };
-            for credential in &entry.credentials {
-                directory.credentials.insert(
-                    credential.username.clone(),
-                    (entry.id.clone(), credential.password_hash.clone()),
-                );
-            }
-            directory.tenants.insert(entry.id.clone(), Arc::new(tenant));
-        }
-        directory
-    }
-
-    pub fn get(&self, id: &str) -> Option<Arc<Tenant>> {
-        self.tenants.get(id).cloned()
-    }
-
-    /// The tenant whose networks contain `ip`, the most specific network winning.
-    pub fn by_address(&self, ip: IpAddr) -> Option<Arc<Tenant>> {
         let ip = canonical_ip(ip);
-        self.tenants
-            .values()
-            .filter_map(|tenant| {
-                tenant
-                    .networks
-                    .iter()
-                    .filter(|net| net.contains(&ip))
-                    .map(|net| net.prefix_len())
-                    .max()
-                    .map(|len| (len, tenant))
-            })
-            .max_by_key(|(len, tenant)| (*len, std::cmp::Reverse(tenant.id.clone())))
-            .map(|(_, tenant)| tenant.clone())
+        self.settings.load().networks.iter().any(|net| net.contains(&ip))
     }
 
-    /// The credential record for an AUTH user name: (tenant, hash). Verification is the caller's
-    /// job (it is slow on purpose and belongs on a blocking thread).
-    pub fn credential(&self, username: &str) -> Option<(Arc<Tenant>, String)> {
-        let (tenant_id, hash) = self.credentials.get(username)?;
-        Some((self.get(tenant_id)?, hash.clone()))
+    /// Takes the spec's settings, domains and (if given) state.
+    pub(super) fn apply(&self, spec: &TenantSpec) {
+        if *self.settings.load_full() != spec.settings {
+            self.settings.store(Arc::new(spec.settings.clone()));
+        }
+        self.set_domains(&spec.domains);
+        if let Some(state) = spec.state {
+            self.state.set(state);
+        }
     }
 }
 
@@ -343,18 +400,5 @@ mod tests {
             !t.owns("mail.example.com", false),
             "subdomains only when the profile says so"
         );
-    }
-
-    #[test]
-    fn most_specific_network_wins() {
-        let directory = TenantDirectory::from_config(&[
-            tenant(&["10.0.0.0/8"], &["a.example"]),
-            tenant(&["10.1.0.0/16"], &["b.example"]),
-        ]);
-        let hit = |ip: &str| directory.by_address(ip.parse().unwrap()).map(|t| t.id.clone());
-        assert_eq!(hit("10.1.2.3").as_deref(), Some("t-10.1.0.0/16"));
-        assert_eq!(hit("10.2.2.3").as_deref(), Some("t-10.0.0.0/8"));
-        assert_eq!(hit("::ffff:10.2.2.3").as_deref(), Some("t-10.0.0.0/8"));
-        assert_eq!(hit("192.0.2.1"), None);
     }
 }

@@ -109,7 +109,7 @@ pub async fn show(
         }
         if !needle.is_empty()
             && !tenant.id.to_lowercase().contains(&needle)
-            && !tenant.name.to_lowercase().contains(&needle)
+            && !tenant.name().to_lowercase().contains(&needle)
         {
             continue;
         }
@@ -134,7 +134,7 @@ pub async fn show(
         };
         rows.push(Row {
             id: tenant.id.clone(),
-            name: tenant.name.clone(),
+            name: tenant.name(),
             state: live_state,
             sent,
             refused: refused_count,

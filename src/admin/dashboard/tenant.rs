@@ -130,7 +130,7 @@ async fn render(principal: Principal, via: Via, State(state): State<AdminState>,
     };
     match build(&principal, &state, &tenant).await {
         Ok(mut page) => {
-            page.page = page_for(&principal, &via, format!("Tenant {}", tenant.name), page.taken_at);
+            page.page = page_for(&principal, &via, format!("Tenant {}", tenant.name()), page.taken_at);
             super::page::html(StatusCode::OK, page.render())
         }
         Err(refusal) => refused(refusal),
@@ -206,7 +206,7 @@ async fn build(
     Ok(TenantPage {
         page: super::page::Page::anonymous(""),
         id: tenant.id.clone(),
-        name: tenant.name.clone(),
+        name: tenant.name(),
         state: state_name(current).into(),
         ladder: [
             TenantState::Active,

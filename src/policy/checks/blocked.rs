@@ -24,7 +24,8 @@ use crate::wire::reply::Reply;
 use crate::wire::Path;
 
 fn refusal(what: String, tenant: &Tenant, rule: Rule) -> Verdict {
-    let contact = tenant.contact.as_deref().unwrap_or("your provider's abuse desk");
+    let contact = tenant.contact();
+    let contact = contact.as_deref().unwrap_or("your provider's abuse desk");
     Verdict::Reject(Reply::refusal(
         554,
         "5.7.1",

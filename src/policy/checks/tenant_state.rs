@@ -26,7 +26,8 @@ impl Check<AtMail> for TenantState {
             if block.is_some_and(|block| !block.applies_at(env.now)) {
                 return Ok(Verdict::Continue);
             }
-            let contact = ctx.tenant.contact.as_deref().unwrap_or("your provider's abuse desk");
+            let contact = ctx.tenant.contact();
+            let contact = contact.as_deref().unwrap_or("your provider's abuse desk");
             Ok(Verdict::Reject(Reply::refusal(
                 554,
                 "5.7.1",

@@ -64,7 +64,7 @@ impl Session {
                 if let Some(attempt) = attempt {
                     ctx.auth_guard.succeeded(attempt).await;
                 }
-                if !tenant.networks.is_empty() && !tenant.in_networks(ip) {
+                if !tenant.settings().networks.is_empty() && !tenant.in_networks(ip) {
                     tracing::warn!(tenant = %tenant.id, "authenticated from outside the tenant's networks");
                     return self.error_reply(reply::auth_outside_networks());
                 }

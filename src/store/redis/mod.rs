@@ -12,6 +12,7 @@
 mod api_tokens;
 mod ops;
 mod scripts;
+mod tenants;
 
 use std::time::Duration;
 

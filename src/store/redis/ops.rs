@@ -9,11 +9,9 @@ use crate::store::key::push_part;
 use crate::store::window::{retry_after, span};
 use crate::store::{
     check_cap, check_member, window_ms, ApiToken, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge,
-    CounterWindow, Event, EventCharge, Key, Lift, RateStore, SetCharge, StoreError, Suppression, TenantRecord,
+    CounterWindow, Event, EventCharge, Key, Lift, RateStore, SetCharge, StoreError, Suppression, TenantChange,
+    TenantRecord,
 };
-
-/// Global set of tenant ids (the only key without a tenant tag; admin reads only).
-const TENANT_INDEX: &[u8] = b"aupgate:tenants";
 
 const MODE_GET: u8 = 0;
 const MODE_ADD: u8 = 1;
@@ -339,40 +337,31 @@ impl RateStore for RedisStore {
     }
 
     fn tenant_get<'a>(&'a self, id: &'a str) -> BoxFut<'a, Option<TenantRecord>> {
-        Box::pin(async move {
-            let v: Option<Vec<u8>> = self.cmd(redis::cmd("GET").arg(rec_key("_tenant", id))).await?;
-            v.map(|v| serde_json::from_slice(&v).map_err(StoreError::from))
-                .transpose()
-        })
-    }
-
-    /// The index and the record live in different slots of a cluster, so no one script may
-    /// write both. The index is written first: a failure between the two leaves an id without a
-    /// record, which `tenant_list` skips and the next put completes, never a record that
-    /// `tenant_list` cannot see.
-    fn tenant_put<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, ()> {
-        Box::pin(async move {
-            let json = serde_json::to_vec(rec)?;
-            let _: i64 = self.cmd(redis::cmd("SADD").arg(TENANT_INDEX).arg(&rec.id)).await?;
-            let _: () = self
-                .cmd(redis::cmd("SET").arg(rec_key("_tenant", &rec.id)).arg(json))
-                .await?;
-            Ok(())
-        })
+        Box::pin(self.tenant_read(id))
     }
 
     fn tenant_list(&self) -> BoxFut<'_, Vec<TenantRecord>> {
-        Box::pin(async move {
-            let mut ids: Vec<String> = self.cmd(redis::cmd("SMEMBERS").arg(TENANT_INDEX)).await?;
-            ids.sort();
-            let mut out = Vec::with_capacity(ids.len());
-            for id in &ids {
-                if let Some(rec) = self.tenant_get(id).await? {
-                    out.push(rec);
-                }
-            }
-            Ok(out)
-        })
+        Box::pin(self.tenant_read_all())
+    }
+
+    fn tenant_create<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, bool> {
+        Box::pin(self.create(rec))
+    }
+
+    fn tenant_seed<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, bool> {
+        Box::pin(self.seed(rec))
+    }
+
+    fn tenant_update<'a>(&'a self, id: &'a str, changes: &'a [TenantChange]) -> BoxFut<'a, bool> {
+        Box::pin(self.update(id, changes))
+    }
+
+    fn tenant_delete<'a>(&'a self, id: &'a str) -> BoxFut<'a, bool> {
+        Box::pin(self.delete(id))
+    }
+
+    fn tenant_generation(&self) -> BoxFut<'_, u64> {
+        Box::pin(self.generation())
     }
 
     fn block_add<'a>(&'a self, block: &'a Block) -> BoxFut<'a, ()> {

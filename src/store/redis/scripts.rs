@@ -192,6 +192,33 @@ log_append(KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return v
 ";
 
+/// KEYS[1] tenant fields hash, KEYS[2] the tenant's record of an earlier version.
+/// ARGV mode (0 create, 1 seed, 2 update), the `id` field, the legacy record the caller read
+/// (seed), then (op `p` put / `d` delete, field, value) triples. Returns 1 written, 0 refused
+/// (create: exists; seed: exists; update: no such tenant), -1 the legacy record changed meanwhile.
+const TENANT_WRITE: &str = r"
+local mode = tonumber(ARGV[1])
+local exists = redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1
+if mode == 0 then
+  if exists or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+elseif mode == 1 then
+  if exists then return 0 end
+  local legacy = redis.call('GET', KEYS[2]) or ''
+  if legacy ~= ARGV[3] then return -1 end
+  redis.call('DEL', KEYS[2])
+else
+  if not exists then return 0 end
+end
+for i = 4, #ARGV, 3 do
+  if ARGV[i] == 'p' then
+    redis.call('HSET', KEYS[1], ARGV[i + 1], ARGV[i + 2])
+  else
+    redis.call('HDEL', KEYS[1], ARGV[i + 1])
+  end
+end
+return 1
+";
+
 /// The loaded scripts (hashes are computed once; Redis caches the bodies).
 pub(super) struct Scripts {
     pub counter: Script,
@@ -203,6 +230,7 @@ pub(super) struct Scripts {
     pub log: Script,
     pub block_add: Script,
     pub block_lift: Script,
+    pub tenant_write: Script,
 }
 
 impl Scripts {
@@ -218,6 +246,7 @@ impl Scripts {
             log: with_log(LOG),
             block_add: with_log(BLOCK_ADD),
             block_lift: with_log(BLOCK_LIFT),
+            tenant_write: Script::new(TENANT_WRITE),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Embedded RocksDB backend: the default store of a single gateway node.
 //!
 //! - One column family per kind of data: `counters`, `sets` (distinct sets and event logs),
-//!   `tenants`, `blocks`, `events`, `audit`, `suppression`, `campaigns`.
+//!   `tenant_fields` (one key per field of a tenant record; `tenants` holds records of earlier
+//!   versions until they are rewritten), `blocks`, `events`, `audit`, `suppression`, `campaigns`.
 //! - Counters are bucketed (see [`crate::store::window`]) and charged with a merge operator: a
 //!   plain charge is one blind write, no read-modify-write; checks read an exact in-memory mirror
 //!   of the live buckets (`counters.rs`).
@@ -39,6 +40,7 @@ mod counters;
 mod events;
 mod records;
 mod sets;
+mod tenants;
 mod writer;
 
 pub use writer::WriteStall;
@@ -55,12 +57,13 @@ use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteOptions, DB};
 
 use super::{
     ApiToken, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge, CounterWindow, Event, EventCharge, Key,
-    Lift, RateStore, SetCharge, StoreError, Suppression, TenantRecord,
+    Lift, RateStore, SetCharge, StoreError, Suppression, TenantChange, TenantRecord,
 };
 
 pub(crate) const CF_COUNTERS: &str = "counters";
 pub(crate) const CF_SETS: &str = "sets";
 pub(crate) const CF_TENANTS: &str = "tenants";
+pub(crate) const CF_TENANT_FIELDS: &str = "tenant_fields";
 pub(crate) const CF_BLOCKS: &str = "blocks";
 pub(crate) const CF_EVENTS: &str = "events";
 pub(crate) const CF_AUDIT: &str = "audit";
@@ -69,10 +72,11 @@ pub(crate) const CF_CAMPAIGNS: &str = "campaigns";
 pub(crate) const CF_API_TOKENS: &str = "api_tokens";
 
 /// Every column family, for tests and tools.
-pub const COLUMN_FAMILIES: [&str; 9] = [
+pub const COLUMN_FAMILIES: [&str; 10] = [
     CF_COUNTERS,
     CF_SETS,
     CF_TENANTS,
+    CF_TENANT_FIELDS,
     CF_BLOCKS,
     CF_EVENTS,
     CF_AUDIT,
@@ -102,6 +106,8 @@ pub(crate) struct Inner {
     mirror: counters::Mirror,
     /// The campaign index entries read or written (see `campaign_cache.rs`).
     campaign_cache: campaign_cache::CampaignCache,
+    /// Bumped by every tenant record write (see `RateStore::tenant_generation`).
+    tenant_generation: AtomicU64,
 }
 
 impl RocksStore {
@@ -135,7 +141,7 @@ impl RocksStore {
                     o.set_compaction_filter("aupgate_expiry", codec::expiry_filter);
                     fast_misses(&mut o);
                 }
-                CF_SUPPRESSION | CF_TENANTS | CF_BLOCKS | CF_API_TOKENS => fast_misses(&mut o),
+                CF_SUPPRESSION | CF_TENANTS | CF_TENANT_FIELDS | CF_BLOCKS | CF_API_TOKENS => fast_misses(&mut o),
                 CF_EVENTS | CF_AUDIT => {
                     o.set_compaction_filter("aupgate_log_retention", codec::log_filter(retention_ms));
                 }
@@ -164,6 +170,7 @@ impl RocksStore {
                 seq: AtomicU64::new(seed),
                 mirror: counters::Mirror::new(),
                 campaign_cache: campaign_cache::CampaignCache::new(),
+                tenant_generation: AtomicU64::new(0),
             }),
         })
     }
@@ -360,15 +367,32 @@ impl RateStore for RocksStore {
     }
 
     fn tenant_get<'a>(&'a self, id: &'a str) -> BoxFut<'a, Option<TenantRecord>> {
-        Box::pin(async move { self.inner.tenant_get(id) })
-    }
-
-    fn tenant_put<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, ()> {
-        Box::pin(self.durable(self.inner.tenant_put(rec)))
+        Box::pin(self.tenant_get_record(id))
     }
 
     fn tenant_list(&self) -> BoxFut<'_, Vec<TenantRecord>> {
-        self.blocking(Inner::tenant_list)
+        Box::pin(self.tenant_list_records())
+    }
+
+    fn tenant_create<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, bool> {
+        Box::pin(self.create(rec))
+    }
+
+    fn tenant_seed<'a>(&'a self, rec: &'a TenantRecord) -> BoxFut<'a, bool> {
+        Box::pin(self.seed(rec))
+    }
+
+    fn tenant_update<'a>(&'a self, id: &'a str, changes: &'a [TenantChange]) -> BoxFut<'a, bool> {
+        Box::pin(self.update(id, changes))
+    }
+
+    fn tenant_delete<'a>(&'a self, id: &'a str) -> BoxFut<'a, bool> {
+        Box::pin(self.delete(id))
+    }
+
+    fn tenant_generation(&self) -> BoxFut<'_, u64> {
+        let generation = self.generation();
+        Box::pin(async move { Ok(generation) })
     }
 
     fn block_add<'a>(&'a self, block: &'a Block) -> BoxFut<'a, ()> {

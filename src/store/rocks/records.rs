@@ -1,4 +1,4 @@
-//! Records in RocksDB: tenants, blocks (+ audit), event and audit logs, suppression lists, the
+//! Records in RocksDB: blocks (+ audit), event and audit logs, suppression lists, the
 //! campaign index. Keys start with the length-prefixed tenant so one tenant's records are one
 //! contiguous range.
 
@@ -10,11 +10,9 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use super::codec::{expiring, split_expiring};
 use super::writer::Batch;
-use super::{Inner, CF_AUDIT, CF_BLOCKS, CF_CAMPAIGNS, CF_SUPPRESSION, CF_TENANTS};
+use super::{Inner, CF_AUDIT, CF_BLOCKS, CF_CAMPAIGNS, CF_SUPPRESSION};
 use crate::store::key::push_part;
-use crate::store::{
-    window_ms, AuditRecord, Block, BlockScope, CampaignMatch, Lift, StoreError, Suppression, TenantRecord,
-};
+use crate::store::{window_ms, AuditRecord, Block, BlockScope, CampaignMatch, Lift, StoreError, Suppression};
 
 fn tenant_prefix(tenant: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(4 + tenant.len() + 24);
@@ -84,18 +82,6 @@ impl Inner {
         }
         it.status()?;
         Ok(out)
-    }
-
-    pub(crate) fn tenant_get(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
-        self.get_json(CF_TENANTS, id.as_bytes())
-    }
-
-    pub(crate) async fn tenant_put(&self, rec: &TenantRecord) -> Result<(), StoreError> {
-        self.put_json(CF_TENANTS, rec.id.as_bytes(), rec).await
-    }
-
-    pub(crate) fn tenant_list(&self) -> Result<Vec<TenantRecord>, StoreError> {
-        self.scan_json(CF_TENANTS, Vec::new(), None)
     }
 
     fn log_key(&self, tenant: &str, at: u64) -> Vec<u8> {
