@@ -2,7 +2,8 @@
 //! grouping quality on a larger generated corpus (recall and false merges, see
 //! `fingerprint::corpus::Quality`), printed because criterion has no place for it.
 //!
-//! `cargo bench --bench fingerprint`
+//! `cargo bench --bench fingerprint`; `-- campaign_lookup` measures the RocksDB store's campaign
+//! index lookup with a 2 KiB message's band keys against the load driver's one exact key.
 
 use std::time::Instant;
 
@@ -100,5 +101,51 @@ fn quality(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, throughput, quality);
+/// `RateStore::campaign_lookup_or_insert` on RocksDB for live campaigns (after their first copy:
+/// the cache holds their keys, and a mapping is rewritten only once its slack is used up), with
+/// the band keys of 2 KiB newsletters (21 body keys, 3 per long paragraph) and with one exact
+/// key (the load driver's message).
+fn campaign_lookup(c: &mut Criterion) {
+    use aupgate::store::rocks::RocksStore;
+    use aupgate::store::RateStore;
+    const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = RocksStore::open(dir.path(), DAY).expect("open");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let newsletters: Vec<Vec<u64>> = (0..64)
+        .map(|s| fingerprint(&message_of_size(s, 2 * 1024)).band_keys())
+        .collect();
+    let mean = newsletters.iter().map(Vec::len).sum::<usize>() as f64 / newsletters.len() as f64;
+    println!("campaign_lookup: a 2 KiB newsletter has {mean:.1} band keys on average");
+    let exact: Vec<Vec<u64>> = (0..64u64)
+        .map(|s| vec![aupgate::fingerprint::minhash::mix64(s)])
+        .collect();
+    let mut g = c.benchmark_group("campaign_lookup");
+    g.throughput(Throughput::Elements(1));
+    for (label, sets) in [("2KiB newsletter keys", &newsletters), ("one exact key", &exact)] {
+        g.bench_function(label, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let t = Instant::now();
+                    for i in 0..iters as usize {
+                        let keys = &sets[i % sets.len()];
+                        let candidate = format!("{:016x}", keys.iter().copied().min().unwrap_or(0));
+                        store
+                            .campaign_lookup_or_insert("bench", keys, &candidate, now, DAY, &[])
+                            .await
+                            .expect("lookup");
+                    }
+                    t.elapsed()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, throughput, campaign_lookup, quality);
 criterion_main!(benches);

@@ -454,6 +454,104 @@ async fn bulk_exemption(name: &str, p: &Profile) {
     }
 }
 
+/// Mail bombing of one system (`mail_bomb.max_messages_per_domain`), where the preset counts it:
+/// copies of one campaign to different addresses of one destination domain. The preset's number
+/// (100 in 24 h for Pageant) is lowered to 3 in the test's copy of the preset, so the 3rd copy to
+/// the domain is accepted and relayed, the 4th refused and never relayed, and another domain is
+/// still served.
+async fn mail_bomb_per_domain(name: &str, p: &Profile) {
+    let preset_limit = p.mail_bomb.max_messages_per_domain;
+    if preset_limit == 0 {
+        return;
+    }
+    const LIMIT: usize = 3;
+    let h = gateway_edited(name, |text| {
+        let line = format!("max_messages_per_domain = {preset_limit}");
+        assert!(text.contains(&line), "{name}: the preset spells `{line}`");
+        text.replace(&line, &format!("max_messages_per_domain = {LIMIT}"))
+    })
+    .await;
+    let copy = |rcpt: &str, n: usize| newsletter("Customer", rcpt, n);
+    for i in 0..LIMIT {
+        let rcpt = format!("user{i}@system.example");
+        assert_accepted(
+            &send_message(&h, "news@acme.example", &[&rcpt], &copy(&rcpt, i)).await,
+            &format!("{name}: copy {} to system.example", i + 1),
+        );
+    }
+    let refused = format!("user{LIMIT}@system.example");
+    let reply = send_message(&h, "news@acme.example", &[&refused], &copy(&refused, LIMIT)).await;
+    assert_refused(&reply, "550 5.7.1", "mail_bomb.max_messages_per_domain");
+    assert!(
+        reply.contains("addresses at system.example"),
+        "{name}: the refusal names the domain: {reply}"
+    );
+    assert_accepted(
+        &send_message(
+            &h,
+            "news@acme.example",
+            &["user@other.example"],
+            &copy("user@other.example", 99),
+        )
+        .await,
+        &format!("{name}: the campaign's first copy to another system"),
+    );
+    // What was accepted is relayed; the refused copy is not.
+    h.wait_queue_empty(Duration::from_secs(30)).await;
+    let mut relayed: Vec<String> = h.sink.messages().into_iter().flat_map(|m| m.recipients).collect();
+    relayed.sort();
+    assert_eq!(
+        relayed,
+        [
+            "user0@system.example",
+            "user1@system.example",
+            "user2@system.example",
+            "user@other.example"
+        ],
+        "{name}"
+    );
+}
+
+/// The bulk exemption with the recipient named in the body (`bulk.recipient_in_body`, SocketLabs:
+/// "the recipient's e-mail address in the body of the message or in the TO line"): a registered
+/// sender's compliant mailing addressed `To: list@…` that names each recipient in its body is not
+/// counted as bulk past the limit; the same mailing without the address in the body is refused
+/// at the limit's next recipient.
+async fn recipient_in_body(name: &str, p: &Profile) {
+    if !p.bulk.recipient_in_body {
+        return;
+    }
+    let h = gateway_edited(name, |text| {
+        text.replace("registered_senders = []", "registered_senders = [\"acme\"]")
+    })
+    .await;
+    let limit = p.bulk.max_recipients as usize;
+    let mailing = |rcpt: &str, n: usize, named: bool| {
+        let footer = if named {
+            format!("You receive this at {rcpt} because you subscribed to our deals.")
+        } else {
+            "You receive this because you subscribed to our deals.".to_string()
+        };
+        format!(
+            "From: news@acme.example\r\nTo: list@acme.example\r\nSubject: Weekly deals {n}\r\n\
+             List-Unsubscribe: <https://acme.example/u>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\n\
+             This week's deals: garden tools, kitchen knives and the reading lamps everybody loved.\r\n\
+             Prices drop on Thursday; order by Sunday for free shipping on every order.\r\n\r\n{footer}\r\n"
+        )
+    };
+    for (named, topic) in [(true, "named"), (false, "unnamed")] {
+        for i in 0..=limit {
+            let rcpt = format!("{topic}{i}@dest.example");
+            let reply = send_message(&h, "news@acme.example", &[&rcpt], &mailing(&rcpt, i, named)).await;
+            if named || i < limit {
+                assert_accepted(&reply, &format!("{name}: {topic} recipient {}", i + 1));
+            } else {
+                assert_refused(&reply, "550 5.7.1", "bulk.max_recipients");
+            }
+        }
+    }
+}
+
 /// DKIM and DMARC as the preset sets them: a tenant signature that does not verify, and a From
 /// domain publishing p=reject that the message would fail.
 async fn dkim_and_dmarc(name: &str, p: &Profile) {
@@ -600,6 +698,8 @@ async fn every_rule_of(name: &str) {
     sms_gateways(name, &p).await;
     suppression(name).await;
     bulk_exemption(name, &p).await;
+    mail_bomb_per_domain(name, &p).await;
+    recipient_in_body(name, &p).await;
     headers(name).await;
     sender_domain(name, &p).await;
     header_settings(name, &p).await;

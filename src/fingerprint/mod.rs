@@ -169,41 +169,47 @@ pub fn fingerprint(message: &[u8]) -> Fingerprint {
 /// The fingerprint of a body already produced by [`normalize::normalize_text`], written by
 /// `author` (the `From:` address; it scopes a short body without a call to action).
 pub fn fingerprint_normalized(normalized: &Normalized, author: &str) -> Fingerprint {
-    let mut total = 0;
-    let mut paragraphs: Vec<(Vec<u64>, Vec<bool>)> = Vec::new();
-    for line in normalized.text.split('\n') {
-        let words: Vec<&str> = line
-            .split(' ')
+    // Every token's word hash, paragraphs back to back (`ends`: where each one ends), and
+    // whether it is a function word: one buffer each for the whole body.
+    let mut hashes: Vec<u64> = Vec::with_capacity(normalized.text.len() / 4);
+    let mut function_words: Vec<bool> = Vec::with_capacity(normalized.text.len() / 4);
+    let mut ends: Vec<usize> = Vec::new();
+    // Tokens hold no spaces or newlines (`normalize`); split as bytes, without a search per word.
+    for line in normalized.text.as_bytes().split(|&b| b == b'\n') {
+        let start = hashes.len();
+        for word in line
+            .split(|&b| b == b' ')
             .filter(|t| !t.is_empty())
-            .take(MAX_TOKENS - total)
-            .collect();
-        total += words.len();
-        if !words.is_empty() {
-            let hashes: Vec<u64> = words.iter().map(|t| minhash::hash_bytes(t.as_bytes())).collect();
-            let function_words = hashes.iter().map(|&h| stopwords::is_stopword_hash(h)).collect();
-            paragraphs.push((hashes, function_words));
+            .take(MAX_TOKENS - start)
+        {
+            let h = minhash::hash_bytes(word);
+            hashes.push(h);
+            function_words.push(stopwords::is_stopword_hash(h));
+        }
+        if hashes.len() > start {
+            ends.push(hashes.len());
         }
     }
-    if total < MIN_TOKENS {
+    if hashes.len() < MIN_TOKENS {
         return Fingerprint::exact(normalized, author);
     }
-    let signatures: Vec<minhash::Signature> = paragraphs
-        .iter()
-        .map(|(tokens, skip)| minhash::signature_skipping(tokens, skip, SHINGLE))
-        .collect();
-    let whole = signatures
-        .iter()
-        .fold([u32::MAX; HASHES], |acc, s| minhash::union(&acc, s));
+    let mut whole = [u32::MAX; HASHES];
     let mut keyed: Vec<minhash::Signature> = Vec::new();
-    for ((tokens, _), sig) in paragraphs.iter().zip(&signatures) {
-        if tokens.len() >= PARAGRAPH_MIN_TOKENS && keyed.len() < MAX_KEYED_PARAGRAPHS && !keyed.contains(sig) {
-            keyed.push(*sig);
+    let mut start = 0;
+    for &end in &ends {
+        let (tokens, skip) = (&hashes[start..end], &function_words[start..end]);
+        start = end;
+        let sig = minhash::signature_skipping(tokens, skip, SHINGLE);
+        whole = minhash::union(&whole, &sig);
+        if tokens.len() >= PARAGRAPH_MIN_TOKENS && keyed.len() < MAX_KEYED_PARAGRAPHS && !keyed.contains(&sig) {
+            keyed.push(sig);
         }
     }
     Fingerprint {
         signature: Some(Box::new(whole)),
         paragraphs: keyed,
-        text_hash: minhash::hash_bytes(normalized.text.as_bytes()),
+        // Not needed: equal long bodies have equal signatures (see `similarity`).
+        text_hash: 0,
     }
 }
 
@@ -213,6 +219,8 @@ pub fn fingerprint_normalized(normalized: &Normalized, author: &str) -> Fingerpr
 pub struct Fingerprint {
     signature: Option<Box<minhash::Signature>>,
     paragraphs: Vec<minhash::Signature>,
+    /// A short body's exact key material (its text with its hosts or author); 0 for a long body,
+    /// which its signatures describe.
     text_hash: u64,
 }
 
@@ -277,8 +285,8 @@ impl Fingerprint {
     /// fingerprints are 1.0 when equal, else 0.0.
     pub fn similarity(&self, other: &Fingerprint) -> f64 {
         match (&self.signature, &other.signature) {
-            _ if self.text_hash == other.text_hash => 1.0,
             (Some(a), Some(b)) => minhash::similarity(a, b),
+            (None, None) if self.text_hash == other.text_hash => 1.0,
             _ => 0.0,
         }
     }

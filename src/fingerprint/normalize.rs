@@ -421,8 +421,11 @@ impl Normalizer {
         }
         let mut word = std::mem::take(&mut self.word);
         word.clear();
-        if ascii {
-            // The common case, without per-character Unicode case tables.
+        if ascii && !w.as_bytes().contains(&b'\'') {
+            // The common case: one copy, lower-cased in place, without Unicode case tables.
+            word.push_str(w);
+            word.make_ascii_lowercase();
+        } else if ascii {
             word.extend(
                 w.bytes()
                     .filter(|&b| b != b'\'')

@@ -1,19 +1,20 @@
 //! An exact in-memory copy of the campaign index entries the gateway has read or written, so the
-//! bulk check's 16 band-key lookups per message rarely reach RocksDB. Exact for the same reason
+//! campaign lookup's band keys (1 to 45 per message) rarely reach RocksDB. Exact for the same reason
 //! as the counter mirror: RocksDB admits one process and every write to the index goes through
 //! `Inner::campaign` under the tenant's lock, which updates this cache with the database. Bounded
 //! (`MAX_ENTRIES`); a forgotten entry is read from the database again.
 
 // foldhash: several times faster than SipHash on short keys, still seeded per process.
 use foldhash::{HashMap, HashMapExt};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const MAX_ENTRIES: usize = 262_144;
 const SHARDS: usize = 16;
 
 /// A band key's mapping as stored: the campaign id and its expiry (unix ms); `None` when the
-/// database has no entry.
-pub(crate) type Mapping = Option<(String, u64)>;
+/// database has no entry. The id is shared: a message's 20–45 keys usually name one campaign,
+/// and reading one from the cache is then a reference count, not a copy of the id.
+pub(crate) type Mapping = Option<(Arc<str>, u64)>;
 
 type Shard = HashMap<Vec<u8>, Mapping>;
 

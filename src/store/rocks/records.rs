@@ -238,28 +238,29 @@ impl Inner {
     ) -> Result<CampaignMatch, StoreError> {
         let w = window_ms(window)?;
         let prefix = tenant_prefix(tenant);
-        let keys: Vec<Vec<u8>> = band_keys
-            .iter()
-            .map(|b| {
-                let mut k = prefix.clone();
-                k.extend_from_slice(&b.to_be_bytes());
-                k
-            })
-            .collect();
+        // Every database key (tenant prefix + band key) in one buffer: one allocation, not one
+        // per key.
+        let stride = prefix.len() + 8;
+        let mut flat = Vec::with_capacity(stride * band_keys.len());
+        for b in band_keys {
+            flat.extend_from_slice(&prefix);
+            flat.extend_from_slice(&b.to_be_bytes());
+        }
+        let keys: Vec<&[u8]> = flat.chunks_exact(stride).collect();
         // One lock per tenant: the index of one tenant changes as a whole.
         let mut lock_key = b"campaign".to_vec();
         lock_key.extend_from_slice(&prefix);
         let _guard = self.lock(&lock_key).await;
-        let mut current: Vec<Option<(String, u64)>> = Vec::with_capacity(keys.len());
+        let mut current: Vec<Option<(std::sync::Arc<str>, u64)>> = Vec::with_capacity(keys.len());
         for k in &keys {
             let stored = match self.campaign_cache.get(k) {
                 Some(mapping) => mapping,
                 None => {
                     let mapping = self.writer.read(&self.db, CF_CAMPAIGNS, k, |v| {
                         let (exp, id) = split_expiring("campaign", v)?;
-                        let id = String::from_utf8(id.to_vec())
-                            .map_err(|_| StoreError::corrupt("campaign", "id not UTF-8"))?;
-                        Ok((id, exp))
+                        let id =
+                            std::str::from_utf8(id).map_err(|_| StoreError::corrupt("campaign", "id not UTF-8"))?;
+                        Ok((std::sync::Arc::<str>::from(id), exp))
                     })?;
                     self.campaign_cache.put(k, mapping.clone());
                     mapping
@@ -267,19 +268,19 @@ impl Inner {
             };
             current.push(stored.filter(|(_, exp)| *exp > now));
         }
-        let found = majority(current.iter().flatten().map(|(id, _)| id.as_str())).map(str::to_owned);
+        let found = majority(current.iter().flatten().map(|(id, _)| &**id)).map(str::to_owned);
         let is_new = found.is_none();
         let id = found.unwrap_or_else(|| candidate.to_owned());
         let mut merged: Vec<String> = Vec::new();
         for (other, _) in current.iter().flatten() {
-            if *other != id && !merged.contains(other) {
-                merged.push(other.clone());
+            if **other != *id && !merged.iter().any(|m| **m == **other) {
+                merged.push(other.to_string());
             }
         }
         merged.sort();
         // A mapping lives at least a window after the last message that used it. It is written
         // with some slack (1/64 of the window) and rewritten only once that slack is used up, so
-        // an active campaign does not rewrite its 16 keys on every message.
+        // an active campaign does not rewrite its keys on every message.
         let slack = w / 64;
         let expiry = now.saturating_add(w).saturating_add(slack);
         let value = expiring(expiry, id.as_bytes());
@@ -290,18 +291,19 @@ impl Inner {
             // converge on one campaign even when its first copies started two.
             let refresh = match cur {
                 None => true,
-                Some((existing, _)) if *existing != id && pinned.contains(existing) => false,
-                Some((existing, expiry)) => *existing != id || *expiry < now.saturating_add(w),
+                Some((existing, _)) if **existing != *id && pinned.iter().any(|p| **p == **existing) => false,
+                Some((existing, expiry)) => **existing != *id || *expiry < now.saturating_add(w),
             };
             if refresh {
-                batch.put(CF_CAMPAIGNS, k.as_slice(), value.as_slice());
+                batch.put(CF_CAMPAIGNS, *k, value.as_slice());
                 written.push(k);
             }
         }
         if !batch.is_empty() {
             self.writer.commit(batch).await?;
+            let shared = std::sync::Arc::<str>::from(id.as_str());
             for k in written {
-                self.campaign_cache.put(k, Some((id.clone(), expiry)));
+                self.campaign_cache.put(k, Some((shared.clone(), expiry)));
             }
         }
         Ok(CampaignMatch { id, is_new, merged })
