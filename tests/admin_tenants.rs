@@ -406,3 +406,109 @@ async fn a_tenant_created_on_one_node_sends_through_another_within_two_seconds()
     };
     assert!(reply.starts_with("554 5.7.1"), "{reply}");
 }
+
+/// `aupgate admin [--json] tenants ARGS` (the real binary) with `stdin` fed to it: exit code,
+/// stdout, stderr.
+fn tenants_cli(h: &Harness, json: bool, args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
+    use std::io::Write as _;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aupgate"));
+    command
+        .arg("admin")
+        .arg("--url")
+        .arg(format!("http://{}", h.gateway.admin_address));
+    if json {
+        command.arg("--json");
+    }
+    let mut child = command
+        .arg("tenants")
+        .args(args)
+        .env_remove("AUPGATE_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run aupgate admin tenants");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let output = child.wait_with_output().expect("exit");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_manages_tenants_with_tables_json_and_exit_codes() {
+    let h = Harness::start().await;
+    // Create, with networks, a domain and a limit.
+    let (code, out, err) = tenants_cli(
+        &h,
+        true,
+        &[
+            "add",
+            "gamma",
+            "--name",
+            "Gamma Ltd",
+            "--network",
+            "10.77.0.0/16",
+            "--domain",
+            "gamma.example",
+            "--limit",
+            "messages_per_hour=7",
+        ],
+        "",
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    let created: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(created["id"], "gamma");
+    assert_eq!(created["networks"], json!(["10.77.0.0/16"]));
+    assert_eq!(created["limits"]["messages_per_hour"], 7);
+    assert_eq!(created["domains"][0]["domain"], "gamma.example");
+
+    // The table lists it among the configured tenants, with the total.
+    let (code, out, err) = tenants_cli(&h, false, &["list"], "");
+    assert_eq!(code, Some(0), "{err}");
+    for text in ["gamma", "Gamma Ltd", "10.77.0.0/16", "acme", "Acme"] {
+        assert!(out.contains(text), "{text} in {out}");
+    }
+    assert!(out.contains("4 tenants"), "{out}");
+
+    // A change of one field; the others stay.
+    let (code, _, err) = tenants_cli(&h, false, &["set", "gamma", "--contact", "abuse@gamma.example"], "");
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, _) = tenants_cli(&h, true, &["show", "gamma"], "");
+    assert_eq!(code, Some(0));
+    let shown: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(shown["contact"], "abuse@gamma.example");
+    assert_eq!(shown["name"], "Gamma Ltd");
+    assert_eq!(shown["limits"]["messages_per_hour"], 7);
+
+    // Credentials: the password from standard input, never echoed back.
+    let (code, out, err) = tenants_cli(
+        &h,
+        true,
+        &["credentials", "gamma", "--username", "gamma-user"],
+        "s3cret-pw\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("gamma-user") && !out.contains("s3cret") && !out.contains("argon2"),
+        "{out}"
+    );
+
+    // Exit codes: 1 not found, 2 usage (a refused input or nothing to set).
+    assert_eq!(tenants_cli(&h, false, &["show", "nobody"], "").0, Some(1));
+    let (code, _, err) = tenants_cli(&h, false, &["add", "bad", "--name", "x", "--network", "nonsense"], "");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("nonsense"), "{err}");
+    assert_eq!(tenants_cli(&h, false, &["set", "gamma"], "").0, Some(2));
+    assert_eq!(
+        tenants_cli(&h, false, &["add", "x", "--name", "x", "--limit", "oops"], "").0,
+        Some(2)
+    );
+
+    // Delete, then it is gone.
+    let (code, _, err) = tenants_cli(&h, false, &["delete", "gamma"], "");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(tenants_cli(&h, false, &["show", "gamma"], "").0, Some(1));
+}

@@ -90,6 +90,13 @@ impl Api {
                 message: format!("{status}: {message}"),
             });
         }
+        if status == StatusCode::NO_CONTENT {
+            // Done, nothing to say (a delete): read as JSON `null`.
+            return serde_json::from_value(serde_json::Value::Null).map_err(|error| Failure {
+                code: EXIT_REFUSED,
+                message: format!("the admin API answered 204 where this CLI expects a body: {error}"),
+            });
+        }
         response.json().await.map_err(|error| Failure {
             code: EXIT_REFUSED,
             message: format!("the admin API answered something this CLI does not understand: {error}"),

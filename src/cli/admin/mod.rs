@@ -116,8 +116,18 @@ enum TenantsCommand {
         profile: Option<String>,
         #[arg(long)]
         contact: Option<String>,
+        /// A network (CIDR) of the tenant; repeat for several.
+        #[arg(long = "network")]
+        networks: Vec<String>,
+        /// A domain the tenant may send as (vouched for: verified); repeat for several.
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// A single limit overriding the profile's, `name=value` (e.g. `messages_per_hour=500`);
+        /// repeat for several.
+        #[arg(long = "limit", value_parser = parse_limit)]
+        limits: Vec<(String, u64)>,
     },
-    /// Change a tenant's fields.
+    /// Change a tenant's fields (only those given).
     Set {
         tenant: String,
         #[arg(long)]
@@ -126,6 +136,22 @@ enum TenantsCommand {
         profile: Option<String>,
         #[arg(long)]
         contact: Option<String>,
+        /// The tenant's networks (the whole list: repeat for several).
+        #[arg(long = "network")]
+        networks: Vec<String>,
+        /// The tenant's domains (the whole list: new ones verified, missing ones removed).
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// The single-limit overrides (the whole set), `name=value`; repeat for several.
+        #[arg(long = "limit", value_parser = parse_limit)]
+        limits: Vec<(String, u64)>,
+    },
+    /// Set an SMTP AUTH identity: the password is read from the first line of standard input
+    /// (never from the command line) and hashed on the server.
+    Credentials {
+        tenant: String,
+        #[arg(long)]
+        username: String,
     },
     /// Delete a tenant (refused while its mail is queued, unless --force).
     Delete {
@@ -346,6 +372,28 @@ async fn command(api: &Api, as_json: bool, command: AdminCommand) -> Result<(), 
     }
 }
 
+/// `name=value` of `--limit`.
+fn parse_limit(text: &str) -> Result<(String, u64), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not name=value (e.g. messages_per_hour=500)"))?;
+    let value = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{value}` is not a whole number"))?;
+    Ok((name.trim().to_string(), value))
+}
+
+/// The `limits` object of a tenant request.
+fn limit_map(limits: &[(String, u64)]) -> serde_json::Value {
+    serde_json::Value::Object(
+        limits
+            .iter()
+            .map(|(name, value)| (name.clone(), serde_json::json!(value)))
+            .collect(),
+    )
+}
+
 async fn tenants(api: &Api, as_json: bool, command: TenantsCommand) -> Result<(), Failure> {
     let (method, path, body) = match command {
         TenantsCommand::List { state, limit, offset } => (
@@ -366,11 +414,15 @@ async fn tenants(api: &Api, as_json: bool, command: TenantsCommand) -> Result<()
             name,
             profile,
             contact,
+            networks,
+            domains,
+            limits,
         } => (
             Method::POST,
             "/api/v1/tenants".to_string(),
             Some(without_nulls(serde_json::json!({
                 "id": tenant, "name": name, "profile": profile, "contact": contact,
+                "networks": networks, "domains": domains, "limits": limit_map(&limits),
             }))),
         ),
         TenantsCommand::Set {
@@ -378,15 +430,47 @@ async fn tenants(api: &Api, as_json: bool, command: TenantsCommand) -> Result<()
             name,
             profile,
             contact,
+            networks,
+            domains,
+            limits,
         } => {
-            let changes = without_nulls(serde_json::json!({ "name": name, "profile": profile, "contact": contact }));
+            let mut changes =
+                without_nulls(serde_json::json!({ "name": name, "profile": profile, "contact": contact }));
+            if let Some(map) = changes.as_object_mut() {
+                if !networks.is_empty() {
+                    map.insert("networks".into(), serde_json::json!(networks));
+                }
+                if !domains.is_empty() {
+                    map.insert("domains".into(), serde_json::json!(domains));
+                }
+                if !limits.is_empty() {
+                    map.insert("limits".into(), limit_map(&limits));
+                }
+            }
             if changes.as_object().is_some_and(|o| o.is_empty()) {
-                return Err(Failure::usage("nothing to set: give --name, --profile or --contact"));
+                return Err(Failure::usage(
+                    "nothing to set: give --name, --profile, --contact, --network, --domain or --limit",
+                ));
             }
             (
                 Method::PATCH,
                 format!("/api/v1/tenants/{}", encode(&tenant)),
                 Some(changes),
+            )
+        }
+        TenantsCommand::Credentials { tenant, username } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .map_err(|error| Failure::usage(format!("cannot read the password from standard input: {error}")))?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            if password.is_empty() {
+                return Err(Failure::usage("no password on standard input"));
+            }
+            (
+                Method::PUT,
+                format!("/api/v1/tenants/{}/credentials", encode(&tenant)),
+                Some(serde_json::json!({ "username": username, "password": password })),
             )
         }
         TenantsCommand::Delete { tenant, force } => (

@@ -247,24 +247,59 @@ pub fn suppression(list: &[Suppression]) {
 pub fn tenants(value: &serde_json::Value) {
     let items: Vec<&serde_json::Value> = match value {
         serde_json::Value::Array(items) => items.iter().collect(),
-        serde_json::Value::Object(map) => match map.get("items") {
+        serde_json::Value::Object(map) => match map.get("tenants") {
             Some(serde_json::Value::Array(items)) => items.iter().collect(),
             _ => vec![value],
         },
+        serde_json::Value::Null => {
+            println!("done");
+            return;
+        }
         other => vec![other],
     };
     if items.is_empty() {
         println!("no tenants");
         return;
     }
-    let columns = ["id", "name", "state", "profile", "contact"];
+    let columns = [
+        "id",
+        "name",
+        "state",
+        "profile",
+        "contact",
+        "networks",
+        "domains",
+        "usernames",
+    ];
     let mut rows = table(&columns);
     for item in items {
-        rows.add_row(columns.iter().map(|c| match item.get(*c) {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(serde_json::Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
+        rows.add_row(columns.iter().map(|c| {
+            match item.get(*c) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Null) | None => String::new(),
+                Some(serde_json::Value::Array(list)) => list
+                    .iter()
+                    .map(|entry| match entry {
+                        serde_json::Value::String(s) => s.clone(),
+                        // A domain: its name, and whether it is verified.
+                        other => match (other.get("domain"), other.get("verified")) {
+                            (Some(serde_json::Value::String(d)), Some(serde_json::Value::Bool(true))) => d.clone(),
+                            (Some(serde_json::Value::String(d)), _) => format!("{d} (unverified)"),
+                            _ => other.to_string(),
+                        },
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                Some(other) => other.to_string(),
+            }
         }));
     }
     println!("{rows}");
+    if let Some(total) = value.get("total") {
+        let next = value.get("next_offset").and_then(|n| n.as_u64());
+        match next {
+            Some(next) => println!("{total} tenants; next page: --offset {next}"),
+            None => println!("{total} tenants"),
+        }
+    }
 }
