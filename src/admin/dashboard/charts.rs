@@ -54,7 +54,7 @@ fn outcome(record: &AuditRecord) -> Option<Outcome> {
     }
 }
 
-/// Per-hour buckets over the 24 hours before `now` (the last bucket ends at `now`).
+/// Per-hour buckets (UTC hours) over the last 24 hours, the last one the current hour.
 pub fn hourly(records: &[AuditRecord], now: u64) -> Chart {
     chart(records, now, HOUR_MS, 24, |start| {
         let (_, hour, _) = civil(start);
@@ -62,7 +62,7 @@ pub fn hourly(records: &[AuditRecord], now: u64) -> Chart {
     })
 }
 
-/// Per-day buckets over the 7 days before `now`.
+/// Per-day buckets (UTC days) over the last 7 days, the last one today.
 pub fn daily(records: &[AuditRecord], now: u64) -> Chart {
     chart(records, now, DAY_MS, 7, |start| {
         let (date, _, _) = civil(start);
@@ -71,13 +71,16 @@ pub fn daily(records: &[AuditRecord], now: u64) -> Chart {
 }
 
 fn chart(records: &[AuditRecord], now: u64, size: u64, count: u64, label: impl Fn(u64) -> String) -> Chart {
-    let first = now.saturating_sub(size * count);
+    // Calendar buckets (UTC hours or days), the last one the current, still filling one, so a
+    // bar's label is the hour or day its mail was sent in.
+    let end = (now / size + 1) * size;
+    let first = end.saturating_sub(size * count);
     let mut buckets = vec![(0u64, 0u64); count as usize];
     for record in records {
-        if record.at <= first || record.at > now {
+        if record.at < first || record.at >= end || record.at > now {
             continue;
         }
-        let index = ((record.at - first - 1) / size).min(count - 1) as usize;
+        let index = ((record.at - first) / size).min(count - 1) as usize;
         match outcome(record) {
             Some(Outcome::Sent) => buckets[index].0 += 1,
             Some(Outcome::Refused) => buckets[index].1 += 1,
@@ -182,7 +185,7 @@ mod tests {
             record(now - 10, "accept"),
             record(now - 20, "reject"),
             record(now - HOUR_MS - 1, "accept"),
-            record(now - DAY_MS, "accept"), // exactly 24 h ago: outside
+            record(now - DAY_MS, "accept"), // this hour yesterday: outside
             record(now - 5, "block.add"),   // not a message
         ];
         let chart = hourly(&records, now);
