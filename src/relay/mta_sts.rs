@@ -156,6 +156,10 @@ pub struct MtaSts {
     /// Domains whose policy fetch failed, until when it is not tried again: a policy host that
     /// hangs costs one fetch timeout per `FETCH_RETRY`, not one per delivery.
     failed: Mutex<HashMap<String, Instant>>,
+    /// One fetch at a time per domain: deliveries that need the same policy at once wait for the
+    /// first one's fetch and read its result from the cache (RFC 8461 asks senders to cache; a
+    /// burst to a new domain is one fetch, not one per delivery).
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl MtaSts {
@@ -180,6 +184,7 @@ impl MtaSts {
             port: config.mta_sts_port,
             cache: Mutex::new(HashMap::new()),
             failed: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(HashMap::new()),
         })
     }
 
@@ -237,6 +242,32 @@ impl MtaSts {
         };
         if let Some(cached) = cached.as_ref().filter(|c| c.id == id) {
             return Some(cached.policy.clone());
+        }
+        let turn = self
+            .fetching
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(domain.clone())
+            .or_default()
+            .clone();
+        let policy = {
+            let _fetching = turn.lock().await;
+            self.fetch_unless_done(&domain, id, cached).await
+        };
+        let mut fetching = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
+        // Ours and the map's: nobody else waits, the entry can go.
+        if Arc::strong_count(&turn) <= 2 {
+            fetching.remove(&domain);
+        }
+        policy
+    }
+
+    /// Fetches `domain`'s policy `id` (holding the domain's fetch turn), unless a fetch that
+    /// finished meanwhile cached it or failed recently.
+    async fn fetch_unless_done(&self, domain: &str, id: String, cached: Option<Arc<Cached>>) -> Option<Policy> {
+        let domain = domain.to_string();
+        if let Some(done) = self.cached(&domain).filter(|c| c.id == id) {
+            return Some(done.policy.clone());
         }
         let retry_at = self
             .failed
