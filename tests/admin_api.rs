@@ -182,6 +182,10 @@ async fn usage_shows_what_was_sent_and_when_it_resets() {
     assert_eq!(body["items"], json!([]));
     let (status, _) = get_json(&h, "/api/v1/tenants/acme/audit?limit=0").await;
     assert_eq!(status, 400);
+    // One request never reads a whole history: at most 31 days.
+    let (status, body) = get_json(&h, "/api/v1/tenants/acme/audit?since=0&limit=1").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("at most 31 days"), "{body}");
     let (status, _) = get_json(&h, "/api/v1/tenants/nobody/usage").await;
     assert_eq!(status, 404);
 }

@@ -263,8 +263,46 @@ async fn a_delete_is_refused_while_mail_is_queued_unless_forced() {
         "535 5.7.8",
     )
     .await;
-    // A tenant without queued mail goes at once; the deletion is audited.
+    // A tenant without queued mail goes at once; the deletion is audited. Its API token goes
+    // with it: the tenant created again under the same id is not reachable with it.
+    let (status, issued) = api(
+        &h,
+        "POST",
+        "/api/v1/tenants/roaming/tokens",
+        Some(json!({"label": "ci"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{issued}");
+    let token = issued["token"].as_str().expect("token").to_string();
+    let as_roaming = |path: &'static str| {
+        let url = format!("http://{}{path}", h.gateway.admin_address);
+        let token = token.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("reachable");
+            response.status().as_u16()
+        }
+    };
+    assert_eq!(as_roaming("/api/v1/tenants/roaming/usage").await, 200);
     assert_eq!(api(&h, "DELETE", "/api/v1/tenants/roaming", None).await.0, 204);
+    assert_eq!(as_roaming("/api/v1/tenants/roaming/usage").await, 401);
+    let (status, body) = api(
+        &h,
+        "POST",
+        "/api/v1/tenants",
+        Some(json!({"id": "roaming", "name": "New owner"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        as_roaming("/api/v1/tenants/roaming/usage").await,
+        401,
+        "the old token is gone"
+    );
     let audit = h.gateway.store.audit_range("beta", 0, u64::MAX).await.expect("audit");
     assert_eq!(audit.last().map(|r| r.action.as_str()), Some("tenant.delete"));
 }

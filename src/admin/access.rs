@@ -195,7 +195,10 @@ pub(crate) async fn bearer_principal(state: &AdminState, given: &str) -> Result<
         let record = tokens::verify(state.store.as_ref(), given)
             .await
             .map_err(super::internal)?;
-        return Ok(record.map(|r| Principal::Tenant { id: r.tenant }));
+        // A token of a tenant that no longer exists acts for nobody.
+        return Ok(record
+            .filter(|r| state.tenants.get(&r.tenant).is_some())
+            .map(|r| Principal::Tenant { id: r.tenant }));
     }
     Ok(state.access.staff.identify(given))
 }

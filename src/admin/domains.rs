@@ -168,7 +168,13 @@ pub async fn add(
     let token: String = (0..24).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect();
     let entry = status(&domain, &token, false);
     store_domain(&state, &tenant, &entry).await?;
-    audit(&state, &tenant, &request.by, "domain.add", &domain, "token issued").await?;
+    // A tenant acts as itself, whatever `by` says; staff name the person acting.
+    let actor = if principal.is_staff() {
+        request.by.clone()
+    } else {
+        principal.name()
+    };
+    audit(&state, &tenant, &actor, "domain.add", &domain, "token issued").await?;
     Ok(Json(entry))
 }
 

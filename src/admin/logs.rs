@@ -21,6 +21,8 @@ const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
 /// The default time range: the last day.
 const DEFAULT_RANGE_MS: u64 = 86_400_000;
+/// The longest time range one request may ask for.
+const MAX_RANGE_MS: u64 = 31 * 86_400_000;
 
 /// The time range, page size and position a query asks for.
 struct Window {
@@ -39,6 +41,14 @@ fn window(query: &LogQuery, now: u64) -> Result<Window, Refusal> {
     let since = query.since.unwrap_or(until.saturating_sub(DEFAULT_RANGE_MS));
     if since > until {
         return Err(bad(format!("`since` ({since}) is after `until` ({until})")));
+    }
+    // A page is cut from the records of the whole range, read at once: the range is bounded so
+    // that one request never reads a tenant's whole history.
+    if until - since > MAX_RANGE_MS {
+        return Err(bad(format!(
+            "the range from `since` to `until` is at most {} days; page through longer periods range by range",
+            MAX_RANGE_MS / 86_400_000
+        )));
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {

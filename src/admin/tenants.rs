@@ -336,7 +336,8 @@ pub async fn set_credentials(
 }
 
 /// `DELETE /api/v1/tenants/{tenant}`: admin only; refused while mail of the tenant is queued,
-/// unless `?force=true` (the queued mail is still delivered). Its logs and blocks stay.
+/// unless `?force=true` (the queued mail is still delivered). Its API tokens are revoked; its
+/// logs and blocks stay.
 #[utoipa::path(
     delete,
     path = "/api/v1/tenants/{tenant}",
@@ -363,6 +364,16 @@ pub async fn delete(
             format!("{queued} message(s) of `{tenant}` are queued; delete with ?force=true to delete anyway"),
         ));
     }
+    // Its API tokens go first (and with them the sessions opened with them): a tenant created
+    // later under the same id must not be reachable with a departed customer's token.
+    let tokens = state.store.api_token_list(&tenant).await.map_err(super::internal)?;
+    for token in &tokens {
+        state
+            .store
+            .api_token_remove(&tenant, &token.id)
+            .await
+            .map_err(super::internal)?;
+    }
     if !state.store.tenant_delete(&tenant).await.map_err(super::internal)? {
         return Err(no_tenant(&tenant));
     }
@@ -376,7 +387,7 @@ pub async fn delete(
         &principal,
         &tenant,
         "tenant.delete",
-        serde_json::json!({ "queued": queued, "force": query.force }),
+        serde_json::json!({ "queued": queued, "force": query.force, "tokens_revoked": tokens.len() }),
     )
     .await;
     tracing::warn!(tenant = %tenant, by = %principal.name(), queued, "tenant deleted");
