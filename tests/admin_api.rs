@@ -188,6 +188,16 @@ async fn usage_shows_what_was_sent_and_when_it_resets() {
     assert!(body["error"].as_str().unwrap().contains("at most 31 days"), "{body}");
     let (status, _) = get_json(&h, "/api/v1/tenants/nobody/usage").await;
     assert_eq!(status, 404);
+    // Without a staff token a loopback client is the admin, but not one a proxy forwarded.
+    for header in ["X-Forwarded-For", "Forwarded", "X-Real-IP"] {
+        let response = reqwest::Client::new()
+            .get(url(&h, "/api/v1/tenants/acme/usage"))
+            .header(header, "203.0.113.9")
+            .send()
+            .await
+            .expect("admin API");
+        assert_eq!(response.status().as_u16(), 401, "{header}");
+    }
 }
 
 /// An address added to the suppression list refuses the tenant's bulk mail to it with the
