@@ -743,3 +743,37 @@ async fn a_tenant_page_with_twenty_thousand_audit_records_is_drawn_in_time() {
     eprintln!("tenant page with 20,000 audit records: median {:?}", times[2]);
     assert!(times[2] < Duration::from_secs(5), "{times:?}");
 }
+
+/// A session lives only as long as the credential it was granted on: a tenant's new password
+/// ends the sessions opened with the old one; a session of another tenant's password is none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_password_ends_the_sessions_opened_with_the_old_one() {
+    let h = Harness::start_with(with_staff).await;
+    let admin = h.gateway.admin_address;
+    let http = http_client();
+    let (cookie, _) = login(admin, "acme-user", PASSWORD).await;
+    let dashboard = |cookie: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("http://{admin}/dashboard"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(dashboard(cookie.clone()).await, 200);
+    let changed = http
+        .put(format!("http://{admin}/api/v1/tenants/acme/credentials"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&serde_json::json!({"username": "acme-user", "password": "a brand new password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    assert_eq!(dashboard(cookie).await, 303, "the old password's session is over");
+    let (cookie, _) = login(admin, "acme-user", "a brand new password").await;
+    assert_eq!(dashboard(cookie).await, 200);
+}

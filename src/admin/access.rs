@@ -175,7 +175,7 @@ pub(crate) async fn identify(state: &AdminState, parts: &Parts) -> Result<(Princ
         .filter_map(|value| value.to_str().ok())
         .find_map(super::session::cookie_value);
     if let Some(session) = cookie.and_then(|value| access.sessions.open(value, now_ms())) {
-        if let Some(principal) = session_principal(state, &session.holder).await? {
+        if let Some(principal) = session_principal(state, &session.holder, &session.proof).await? {
             return Ok((principal, Via::Session { csrf: session.csrf }));
         }
     }
@@ -210,26 +210,45 @@ pub(crate) async fn bearer_principal(state: &AdminState, given: &str) -> Result<
 
 /// The principal of a valid session, if what it was granted on still exists: the staff token,
 /// the tenant, the tenant's API token.
-async fn session_principal(state: &AdminState, holder: &Holder) -> Result<Option<Principal>, Refusal> {
+/// The session's `proof` must still match the credential it was granted on (a rotated token, a
+/// changed password or a tenant created again under the id ends it).
+async fn session_principal(state: &AdminState, holder: &Holder, proof: &str) -> Result<Option<Principal>, Refusal> {
     Ok(match holder {
         Holder::Admin { name } => state
             .access
             .staff
-            .holds(name, AdminRole::Admin)
+            .holds(name, AdminRole::Admin, proof)
             .then(|| Principal::Admin { name: name.clone() }),
         Holder::Operator { name } => state
             .access
             .staff
-            .holds(name, AdminRole::Operator)
+            .holds(name, AdminRole::Operator, proof)
             .then(|| Principal::Operator { name: name.clone() }),
         Holder::Tenant { id, token } => {
             if state.tenants.get(id).is_none() {
                 return Ok(None);
             }
-            if let Some(token) = token {
-                let live = state.store.api_token_get(id, token).await.map_err(super::internal)?;
-                if live.is_none() {
-                    return Ok(None);
+            match token {
+                Some(token) => {
+                    let live = state.store.api_token_get(id, token).await.map_err(super::internal)?;
+                    if live.is_none() {
+                        return Ok(None);
+                    }
+                }
+                None => {
+                    // Granted on SMTP credentials: the same user name must still be this
+                    // tenant's, with the same password hash.
+                    let username = proof.split_once('\0').map(|(username, _)| username).unwrap_or("");
+                    let still = state.tenants.credential(username).is_some_and(|(tenant, hash)| {
+                        tenant.id == *id
+                            && constant_time_eq(
+                                super::session::password_proof(username, &hash).as_bytes(),
+                                proof.as_bytes(),
+                            )
+                    });
+                    if !still {
+                        return Ok(None);
+                    }
                 }
             }
             Some(Principal::Tenant { id: id.clone() })

@@ -96,18 +96,22 @@ pub async fn submit(
         Err(error) => return unavailable(error, username),
     };
     let holder = if username.is_empty() {
-        token_holder(&state, form.secret.trim()).await
+        let given = form.secret.trim().to_string();
+        token_holder(&state, &given)
+            .await
+            .map(|found| found.map(|holder| (holder, super::session::proof(given.as_bytes()))))
     } else {
         password_holder(&state, &username, form.secret).await
     };
     match holder {
-        Ok(Some(holder)) => {
+        Ok(Some((holder, proof))) => {
             guard.succeeded(attempt).await;
             let lifetime = state.access.session_lifetime;
             let session = Session {
                 holder,
                 expires: now_ms().saturating_add(u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX)),
                 csrf: random_text(24),
+                proof,
             };
             let cookie = set_cookie(
                 &state.access.sessions.seal(&session),
@@ -171,8 +175,13 @@ async fn token_holder(state: &AdminState, given: &str) -> Result<Option<Holder>,
     }))
 }
 
-/// The tenant whose SMTP credentials these are (argon2id on the guard's blocking slots).
-async fn password_holder(state: &AdminState, username: &str, password: String) -> Result<Option<Holder>, String> {
+/// The tenant whose SMTP credentials these are (argon2id on the guard's blocking slots), with
+/// the session's proof of them.
+async fn password_holder(
+    state: &AdminState,
+    username: &str,
+    password: String,
+) -> Result<Option<(Holder, String)>, String> {
     let record = state.tenants.credential(username);
     let hash = record
         .as_ref()
@@ -184,10 +193,13 @@ async fn password_holder(state: &AdminState, username: &str, password: String) -
         .await
         .map_err(|e| e.to_string())?;
     Ok(match record {
-        Some((tenant, _)) if matches => Some(Holder::Tenant {
-            id: tenant.id.clone(),
-            token: None,
-        }),
+        Some((tenant, hash)) if matches => Some((
+            Holder::Tenant {
+                id: tenant.id.clone(),
+                token: None,
+            },
+            super::session::password_proof(username, &hash),
+        )),
         _ => None,
     })
 }

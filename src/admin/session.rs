@@ -52,6 +52,21 @@ pub struct Session {
     pub expires: u64,
     /// The token every state-changing request of this session must carry.
     pub csrf: String,
+    /// What the session was granted on, as a fingerprint ([`proof`]): a staff token's, or a
+    /// tenant's SMTP user name and password hash. A session whose credential changed since (a
+    /// rotated staff token, a new password, a tenant deleted and created again) is no session.
+    #[serde(default)]
+    pub proof: String,
+}
+
+/// The fingerprint of a credential: the first 8 bytes of its SHA-256, hex.
+pub fn proof(credential: &[u8]) -> String {
+    super::tokens::hex(&super::tokens::sha256(credential)[..8])
+}
+
+/// The fingerprint of a tenant's SMTP credential: user name and stored hash.
+pub fn password_proof(username: &str, hash: &str) -> String {
+    format!("{username}\0{}", proof(format!("{username}\0{hash}").as_bytes()))
 }
 
 /// Signs and verifies session cookies.
@@ -172,6 +187,7 @@ mod tests {
             },
             expires,
             csrf: "c".into(),
+            proof: String::new(),
         }
     }
 

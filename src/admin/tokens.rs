@@ -65,9 +65,18 @@ impl StaffTokens {
 
     /// Whether a staff member of this name and role still holds a token (a session outlives
     /// nothing that was taken away).
-    pub fn holds(&self, name: &str, role: AdminRole) -> bool {
-        (role == AdminRole::Admin && name == "admin" && self.plain.is_some())
-            || self.hashed.iter().any(|(n, r, _)| n == name && *r == role)
+    /// Whether the token `name` with `role` is still configured as the one whose fingerprint
+    /// is `proof` (`session::proof` of the token text): a rotated token ends its sessions.
+    pub fn holds(&self, name: &str, role: AdminRole, proof: &str) -> bool {
+        let legacy = self.plain.as_ref().is_some_and(|plain| {
+            role == AdminRole::Admin
+                && name == "admin"
+                && constant_time_eq(super::session::proof(plain.as_bytes()).as_bytes(), proof.as_bytes())
+        });
+        legacy
+            || self.hashed.iter().any(|(n, r, expected)| {
+                n == name && *r == role && constant_time_eq(hex(&expected[..8]).as_bytes(), proof.as_bytes())
+            })
     }
 }
 
@@ -188,8 +197,14 @@ mod tests {
         );
         assert_eq!(staff.identify("desk-secreT"), None);
         assert_eq!(staff.identify(""), None);
-        assert!(staff.holds("desk", AdminRole::Operator));
-        assert!(!staff.holds("desk", AdminRole::Admin));
+        let desk = crate::admin::session::proof(b"desk-secret");
+        assert!(staff.holds("desk", AdminRole::Operator, &desk));
+        assert!(!staff.holds("desk", AdminRole::Admin, &desk));
+        // A session granted on another (an earlier, rotated) token of that name is not held.
+        assert!(!staff.holds("desk", AdminRole::Operator, &crate::admin::session::proof(b"old-desk")));
+        let legacy = crate::admin::session::proof(b"legacy-token-0123456789");
+        assert!(staff.holds("admin", AdminRole::Admin, &legacy));
+        assert!(!staff.holds("admin", AdminRole::Admin, &desk));
     }
 
     #[test]
