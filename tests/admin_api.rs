@@ -302,6 +302,15 @@ async fn blocks_with_expires_at_stop_applying_by_themselves() {
     .await;
     mail_from(&h, "b@acme.example", "250 2.1.0").await;
     mail_from(&h, "a@acme.example", "250 2.1.0").await;
+    // The expired tenant block is lifted by `expiry`: the tenant is active again, in the
+    // record the API and the dashboard show, and the expiry is audited.
+    let (_, tenant) = get_json(&h, "/api/v1/tenants/acme").await;
+    assert_eq!(tenant["state"], "active", "{tenant}");
+    let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.unwrap();
+    assert!(
+        audit.iter().any(|r| r.action == "block.expire" && r.actor == "expiry"),
+        "{audit:?}"
+    );
 
     let (status, _) = send_json(
         &h,
