@@ -66,7 +66,11 @@ async fn required_tls_defers_a_certificate_for_another_host() {
         "{reply}"
     );
     assert!(sink.messages().is_empty(), "nothing relayed to an unverified host");
-    assert_eq!(h.gateway.queue.scheduled(), 1, "the message stays queued");
+    assert_eq!(
+        h.gateway.queue.stored().await.expect("queue"),
+        1,
+        "the message stays queued"
+    );
 }
 
 #[tokio::test]
@@ -193,7 +197,7 @@ async fn smarthost_credentials_are_never_sent_without_required_tls() {
             .collect();
         assert!(auth_lines.is_empty(), "{mode:?}: credentials sent: {auth_lines:?}");
         assert!(sink.messages().is_empty());
-        assert_eq!(h.gateway.queue.scheduled(), 1);
+        assert_eq!(h.gateway.queue.stored().await.expect("queue"), 1);
     }
 }
 
@@ -313,7 +317,7 @@ async fn mta_sts_enforce_defers_a_certificate_that_does_not_verify() {
         "{reply}"
     );
     assert!(s.sink.messages().is_empty());
-    assert_eq!(s.h.gateway.queue.scheduled(), 1);
+    assert_eq!(s.h.gateway.queue.stored().await.expect("queue"), 1);
 }
 
 #[tokio::test]
@@ -476,7 +480,7 @@ async fn dane_defers_a_certificate_its_tlsa_records_do_not_match() {
     );
     assert!(reply.contains("TLSA"), "{reply}");
     assert!(s.sink.messages().is_empty());
-    assert_eq!(s.h.gateway.queue.scheduled(), 1);
+    assert_eq!(s.h.gateway.queue.stored().await.expect("queue"), 1);
 }
 
 #[tokio::test]
