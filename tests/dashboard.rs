@@ -595,6 +595,33 @@ async fn tokens_name_who_may_do_what_and_a_tenant_sees_only_itself() {
         let other = http.get(tokens_url(tenant)).bearer_auth(&token).send().await.unwrap();
         assert_eq!(other.status(), 404, "{tenant}");
     }
+    // Every per-tenant view: its own answers, another tenant's is a 404; so are the
+    // provider-wide views.
+    for view in ["", "/usage", "/audit", "/events", "/blocks", "/domains", "/suppression"] {
+        let own = http
+            .get(format!("http://{admin}/api/v1/tenants/acme{view}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(own.status(), 200, "acme{view}");
+        let other = http
+            .get(format!("http://{admin}/api/v1/tenants/remote{view}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 404, "remote{view}");
+    }
+    for wide in ["/api/v1/tenants", "/api/v1/blocks"] {
+        let answer = http
+            .get(format!("http://{admin}{wide}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404, "{wide}");
+    }
     let other_page = http
         .get(format!("http://{admin}/dashboard/tenants/remote"))
         .bearer_auth(&token)
