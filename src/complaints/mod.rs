@@ -1,7 +1,12 @@
 //! Complaints: what leads a mailbox provider's feedback report back to a tenant and a campaign.
-//! Today: attribution, the fields every relayed message carries (`Feedback-ID`, the signed
+//! The pipeline's stages meet in [`model`]. Attribution: the fields every relayed message carries (`Feedback-ID`, the signed
 //! `X-Aupgate-Ref` trace header, optionally CFBL) and their verification.
 
 pub mod attribution;
+pub mod model;
 
 pub use attribution::{Attribution, TraceKeys};
+pub use model::{
+    AttributedBy, Complaint, ComplaintError, ComplaintSink, ComplaintSource, DeliveryWatcher, Notice, NoticeKind,
+    NoticeSender, Recorded,
+};
