@@ -7,6 +7,6 @@ pub mod model;
 
 pub use attribution::{Attribution, TraceKeys};
 pub use model::{
-    AttributedBy, Complaint, ComplaintError, ComplaintSink, ComplaintSource, DeliveryWatcher, Notice, NoticeKind,
-    NoticeSender, Recorded,
+    AttributedBy, Complaint, ComplaintError, ComplaintLog, ComplaintSink, ComplaintSource, DeliveryWatcher, Notice,
+    NoticeKind, NoticeSender, Recorded,
 };

@@ -128,3 +128,10 @@ pub trait NoticeSender: Send + Sync {
 pub trait DeliveryWatcher: Send + Sync {
     fn outcome_counted<'a>(&'a self, tenant: &'a str) -> ComplaintFut<'a, ()>;
 }
+
+/// The stored complaints, read by a ladder that needs more than the one complaint in hand (SPCM's
+/// notice carries copies of every reported mail of the period).
+pub trait ComplaintLog: Send + Sync {
+    /// The tenant's complaints received in `[from, to)` (unix ms), oldest first.
+    fn received<'a>(&'a self, tenant: &'a str, from: u64, to: u64) -> ComplaintFut<'a, Vec<Complaint>>;
+}
