@@ -204,6 +204,87 @@ impl OutcomeCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::complaints::attribution::{Attribution, Attributor};
+    use crate::complaints::model::ComplaintFut;
+    use crate::config::{FeedbackConfig, TraceKeyConfig};
+
+    /// Records the tenants it was told about.
+    #[derive(Default)]
+    struct Watcher(std::sync::Mutex<Vec<String>>);
+
+    impl DeliveryWatcher for Watcher {
+        fn outcome_counted<'a>(&'a self, tenant: &'a str) -> ComplaintFut<'a, ()> {
+            self.0.lock().unwrap().push(tenant.to_string());
+            Box::pin(std::future::ready(Ok(())))
+        }
+    }
+
+    fn keys() -> TraceKeys {
+        TraceKeys::from_config(&[TraceKeyConfig {
+            id: "k1".into(),
+            secret: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [5u8; 32]),
+        }])
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn counts_are_exact_and_the_watcher_is_told_once_per_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn RateStore> = Arc::new(
+            crate::store::rocks::RocksStore::open(&dir.path().join("store"), Duration::from_secs(86_400)).unwrap(),
+        );
+        let watcher = Arc::new(Watcher::default());
+        let counter = OutcomeCounter::new(store.clone(), keys()).with_watcher(watcher.clone());
+        let now = 1_800_000_000_000;
+        use Outcome::*;
+        counter
+            .count("acme", "c1", &[Delivered, Delivered, HardBounce, Deferred], now)
+            .await;
+        counter.count("acme", "c2", &[Expired], now + 1000).await;
+        counter.count("acme", "c2", &[], now + 2000).await;
+        let figures = tenant_figures(store.as_ref(), "acme", now + 3000).await.unwrap();
+        assert_eq!(
+            figures,
+            OutcomeFigures {
+                delivered: 2,
+                hard_bounced: 1,
+                expired: 1,
+                deferred: 1,
+            }
+        );
+        let c1 = campaign_figures(store.as_ref(), "acme", "c1", now + 3000)
+            .await
+            .unwrap();
+        assert_eq!((c1.delivered, c1.hard_bounced, c1.expired), (2, 1, 0));
+        assert_eq!(*watcher.0.lock().unwrap(), ["acme", "acme"]);
+        // A week later, nothing is left (the bucket bound: at most 7 d / 60 more).
+        let later = now + OUTCOME_WINDOW.as_millis() as u64 + OUTCOME_WINDOW.as_millis() as u64 / 60 + 1;
+        assert_eq!(
+            tenant_figures(store.as_ref(), "acme", later).await.unwrap(),
+            OutcomeFigures::default()
+        );
+    }
+
+    #[test]
+    fn the_campaign_is_read_from_the_gateways_verified_trace_header() {
+        let attributor = Attributor::new(FeedbackConfig::default(), keys());
+        let attribution = Attribution {
+            tenant: "acme".into(),
+            campaign: "00ab12cd34ef5678".into(),
+            queue_id: "Q1".into(),
+        };
+        let fields = attributor.fields(&attribution, "default", |_| false);
+        let trace = format!("DKIM-Signature: v=1\r\n{fields}Received: from x\r\n");
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn RateStore> = Arc::new(
+            crate::store::rocks::RocksStore::open(&dir.path().join("store"), Duration::from_secs(86_400)).unwrap(),
+        );
+        let counter = OutcomeCounter::new(store, keys());
+        assert_eq!(counter.campaign_of("acme", &trace), "00ab12cd34ef5678");
+        // Another tenant's header, or none, names no campaign.
+        assert_eq!(counter.campaign_of("other", &trace), "-");
+        assert_eq!(counter.campaign_of("acme", "Received: from x\r\n"), "-");
+    }
 
     #[test]
     fn keys_are_apart_per_tenant_outcome_and_campaign() {
