@@ -11,8 +11,11 @@ use aupgate::admin::usage::Usage;
 use aupgate::complaints::attribution::TRACE_HEADER;
 use aupgate::complaints::outcomes::{campaign_figures, tenant_figures, OutcomeFigures, OUTCOME_WINDOW};
 use aupgate::complaints::TraceKeys;
-use aupgate::config::FeedbackConfig;
+use aupgate::config::{AdminRole, AdminTokenConfig, FeedbackConfig};
 use support::{send_queued, Harness};
+
+/// A read-only staff token: the dashboard needs one (the loopback shortcut is the CLI's).
+const OPERATOR_TOKEN: &str = "operator-token-for-the-outcomes-test-0001";
 
 fn message(subject: &str, body: &str) -> Vec<u8> {
     format!("From: news@acme.example\r\nTo: list@acme.example\r\nSubject: {subject}\r\n\r\n{body}\r\n").into_bytes()
@@ -33,6 +36,7 @@ fn campaign_of(h: &Harness, data: &[u8]) -> String {
 async fn usage(h: &Harness) -> Usage {
     let response = reqwest::Client::new()
         .get(format!("http://{}/api/v1/tenants/acme/usage", h.gateway.admin_address))
+        .bearer_auth(OPERATOR_TOKEN)
         .send()
         .await
         .expect("admin API");
@@ -42,7 +46,14 @@ async fn usage(h: &Harness) -> Usage {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivered_and_bounced_recipients_are_counted_exactly_per_tenant_and_campaign() {
-    let h = Harness::start().await;
+    let h = Harness::start_with(|c| {
+        c.admin.tokens = vec![AdminTokenConfig {
+            name: "desk".into(),
+            role: AdminRole::Operator,
+            sha256: aupgate::admin::tokens::hex(&aupgate::admin::tokens::sha256(OPERATOR_TOKEN.as_bytes())),
+        }]
+    })
+    .await;
     let first = message(
         "Spring sale",
         "Our spring collection is here: linen shirts, light jackets and canvas shoes at last year's prices.",
@@ -137,6 +148,19 @@ async fn delivered_and_bounced_recipients_are_counted_exactly_per_tenant_and_cam
     );
     assert_eq!(deliveries.recipients, 5);
     assert_eq!(deliveries.hard_bounce_percent, 40.0);
+    // The dashboard's tenant page shows the same figures.
+    let page = reqwest::Client::new()
+        .get(format!("http://{}/dashboard/tenants/acme", h.gateway.admin_address))
+        .bearer_auth(OPERATOR_TOKEN)
+        .send()
+        .await
+        .expect("dashboard");
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("<tr><td>3</td><td>2</td><td>0</td><td>0</td><td>40% of 5</td></tr>"),
+        "{page}"
+    );
 
     // A temporary failure counts one deferral per attempt and no final outcome.
     let id = send_queued(&h, "news@acme.example", "", &["tempfail@dest.example"], &second).await;

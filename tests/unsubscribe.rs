@@ -287,7 +287,10 @@ async fn one_click_suppresses_the_next_bulk_message_and_the_signature_covers_the
     )
     .await;
     assert!(reply.starts_with("550 5.7.1 Recipient bob@dest.example "), "{reply}");
-    assert!(reply.contains("suppressed for your bulk mail"), "{reply}");
+    assert!(
+        reply.contains("is suppressed for your bulk mail (it hard-bounced, complained or unsubscribed earlier)"),
+        "{reply}"
+    );
     let reply = send_message(
         &h,
         "news@acme.example",
@@ -419,4 +422,32 @@ async fn add_mode_keeps_the_tenants_link_and_mail_to_the_address_unsubscribes() 
         text.contains("The recipient carol@dest.example unsubscribed (by mail)"),
         "{text}"
     );
+}
+
+/// The presets whose provider asks for enforced removal turn the gateway's unsubscribe on, in
+/// `replace` mode (every unsubscribe passes the gateway); the others leave it off.
+#[test]
+fn presets_enforce_unsubscribe_where_their_provider_asks_for_it() {
+    use aupgate::policy::profile::Profile;
+    use aupgate::policy::unsubscribe::UnsubscribeMode;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    for (preset, enabled, mode) in [
+        ("default", false, UnsubscribeMode::Add),
+        ("spcm", false, UnsubscribeMode::Add),
+        ("pageant-server", true, UnsubscribeMode::Replace),
+        ("socketlabs", true, UnsubscribeMode::Replace),
+        ("ims-network", true, UnsubscribeMode::Replace),
+        ("integra", false, UnsubscribeMode::Add),
+    ] {
+        let profile = Profile::load(&dir.join(format!("{preset}.toml"))).expect("loads");
+        assert_eq!(
+            (profile.unsubscribe.enabled, profile.unsubscribe.mode),
+            (enabled, mode),
+            "{preset}"
+        );
+        // Enforcing it needs the suppression check that refuses the next bulk message.
+        assert!(!enabled || profile.suppression.enabled, "{preset}");
+    }
+    let errors = Profile::parse("[unsubscribe]\nenabled = true\nmode = \"sometimes\"\n").expect_err("bad mode");
+    assert_eq!(errors.0[0].path, "unsubscribe.mode");
 }

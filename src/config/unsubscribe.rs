@@ -97,3 +97,46 @@ pub(crate) fn plausible_address(address: &str) -> bool {
         .is_some_and(|(local, domain)| !local.is_empty() && crate::tenant::normalize_domain(domain).is_some())
         && !address.contains(|c: char| c.is_whitespace() || c == ';' || c == '<' || c == '>')
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, UnsubscribeNotify};
+
+    #[test]
+    fn settings_parse_and_each_tenant_may_have_its_own() {
+        let config = Config::parse(
+            "[unsubscribe]\nurl = \"https://u.provider.example\"\naddress = \"unsub@provider.example\"\n\
+             [unsubscribe.tenants.acme]\nnotify = \"webhook\"\nwebhook = \"https://acme.example/hook\"\n",
+        )
+        .expect("valid");
+        assert_eq!(config.unsubscribe.notify_for("other"), (UnsubscribeNotify::Mail, None));
+        assert_eq!(
+            config.unsubscribe.notify_for("acme"),
+            (UnsubscribeNotify::Webhook, Some("https://acme.example/hook"))
+        );
+    }
+
+    #[test]
+    fn every_bad_setting_is_reported_with_its_path() {
+        let errors = Config::parse(
+            "[feedback]\nnotice_from = \"not an address\"\n\
+             [unsubscribe]\nurl = \"ftp://x\"\naddress = \"nobody\"\nnotify = \"webhook\"\n\
+             [unsubscribe.tenants.acme]\nwebhook = \"javascript:alert(1)\"\n",
+        )
+        .expect_err("invalid")
+        .0;
+        let mut paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        paths.sort();
+        assert_eq!(
+            paths,
+            [
+                "feedback.notice_from",
+                "unsubscribe.address",
+                "unsubscribe.notify",
+                "unsubscribe.tenants.acme.webhook",
+                "unsubscribe.url",
+            ],
+            "{errors:?}"
+        );
+    }
+}
