@@ -90,11 +90,10 @@ impl Gateway {
         let trace_keys = crate::complaints::TraceKeys::load(&config.feedback, &data_dir)?;
         tracing::info!(key = trace_keys.current_id(), "trace key loaded");
         let attributor = crate::complaints::attribution::Attributor::new(config.feedback.clone(), trace_keys.clone());
-        let notices = Arc::new(crate::complaints::notice::QueueNotices::new(
-            &config,
-            store.clone(),
-            queue.clone(),
-        ));
+        let notices = Arc::new(
+            crate::complaints::notice::QueueNotices::new(&config, store.clone(), queue.clone())
+                .with_signer(authenticator.clone()),
+        );
         let unsubscribe = Arc::new(crate::complaints::unsubscribe::Unsubscriber::new(
             &config,
             trace_keys.clone(),

@@ -154,3 +154,36 @@ async fn a_tenant_without_contact_has_its_notice_sent_to_the_notice_address() {
     );
     assert_eq!(record.detail["no_contact"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_is_signed_when_the_gateway_holds_a_key_for_its_domain() {
+    use aupgate::auth::keys::{self, Algorithm};
+    let mut record = None;
+    let h = Harness::start_with(|c| {
+        let key = keys::generate(&c.data_dir().join("dkim"), "gw.test", "n1", Algorithm::Ed25519).expect("key");
+        record = Some((key.record_name(), key.dns_record()));
+    })
+    .await;
+    let (name, value) = record.unwrap();
+    h.dns.zone.add(&name, support::dns::Record::Txt(value));
+    let notice = Notice {
+        tenant: "acme".into(),
+        kind: NoticeKind::CaseOpened,
+        reason: "A complaint case was opened; resolve it within 5 business days.".into(),
+        copies: vec![REPORTED.as_bytes().to_vec()],
+    };
+    h.gateway.notices.send(&notice).await.expect("queued");
+    let got = h
+        .sink
+        .wait_for_recipient("abuse@provider.test", Duration::from_secs(10))
+        .await;
+    let text = String::from_utf8_lossy(&got.data);
+    assert!(text.starts_with("DKIM-Signature: "), "{text}");
+    let verdict = support::verifier::verify_independently(&h, &got.data, "postmaster@gw.test");
+    assert_eq!(verdict["dkim"][0]["result"], "pass", "{verdict}");
+    assert_eq!(verdict["dkim"][0]["domain"], "gw.test", "{verdict}");
+    assert_eq!(verdict["dkim"][0]["selector"], "n1", "{verdict}");
+    let message = MessageParser::default().parse(&got.data).expect("parses");
+    assert_eq!(message.subject(), Some("A complaint about your mail needs your action"));
+    assert_eq!(message.attachments().count(), 1);
+}

@@ -16,7 +16,8 @@ use aupgate::complaints::unsubscribe::{UnsubscribeError, Via};
 use aupgate::config::{Config, UnsubscribeNotify};
 use support::dns::Record;
 use support::fixtures::newsletter;
-use support::{send_message, Harness, EGRESS_IP};
+use support::verifier::verify_independently;
+use support::{send_message, Harness};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const REPLACE: &str = r#"
@@ -146,33 +147,6 @@ fn admin(h: &Harness, path: &str) -> String {
     format!("http://{}{path}", h.gateway.admin_address)
 }
 
-/// Runs the independent verifier (`tests/verify`, npm `mailauth`) on a relayed message, as
-/// `tests/authentication.rs` does.
-fn verify_independently(h: &Harness, data: &[u8], sender: &str) -> serde_json::Value {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verify");
-    if !dir.join("node_modules/mailauth").exists() {
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
-            .arg(&dir)
-            .status()
-            .expect("npm (Node.js) is needed for the independent verifier");
-        assert!(status.success(), "npm ci --prefix tests/verify failed");
-    }
-    let file = h.dir.path().join("relayed.eml");
-    std::fs::write(&file, data).unwrap();
-    let output = std::process::Command::new("node")
-        .arg(dir.join("verify.mjs"))
-        .arg(&file)
-        .arg(h.dns.address.to_string())
-        .arg(EGRESS_IP)
-        .arg("gw.test")
-        .arg(sender)
-        .output()
-        .expect("node runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("verifier prints JSON")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_click_suppresses_the_next_bulk_message_and_the_signature_covers_the_gateways_fields() {
     let hook = Hook::start().await;
@@ -242,7 +216,7 @@ async fn one_click_suppresses_the_next_bulk_message_and_the_signature_covers_the
     let page = http.get(admin(&h, &path)).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
     let page = page.text().await.unwrap();
-    assert!(page.contains("<form method=\"post\" action=\"/u/u1."), "{page}");
+    assert!(page.contains("<form method=\"post\">"), "{page}");
     assert!(page.contains("bob@dest.example"), "{page}");
     assert!(!store.suppression_contains("acme", "bob@dest.example").await.unwrap());
 

@@ -22,6 +22,8 @@ pub fn routes() -> Router<AdminState> {
     Router::new().route("/u/{token}", get(confirm).post(unsubscribe))
 }
 
+/// The form posts to the page's own URL (no `action`), so it works behind a proxy that serves
+/// the routes under another path.
 async fn confirm(State(state): State<AdminState>, Path(token): Path<String>) -> Response {
     let Some(claims) = state.unsubscribe.as_ref().and_then(|u| u.claims(&token)) else {
         return not_found();
@@ -31,11 +33,10 @@ async fn confirm(State(state): State<AdminState>, Path(token): Path<String>) -> 
         "Unsubscribe",
         &format!(
             "<p>Stop the bulk mail of this sender to <strong>{}</strong>?</p>\
-             <form method=\"post\" action=\"/u/{}\">\
+             <form method=\"post\">\
              <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
              <button type=\"submit\">Unsubscribe</button></form>",
             escape(&claims.recipient),
-            escape(&token),
         ),
     )
 }

@@ -14,6 +14,9 @@
 //! ends made CRLF (a `message/rfc822` part may not be base64-encoded, RFC 2046 5.2.1); the
 //! envelope declares `BODY=8BITMIME` when a copy holds 8-bit bytes.
 //!
+//! Like relayed mail, a notice is DKIM-signed when the gateway holds a key for its From domain
+//! (`aupgate dkim generate` for the notice-from domain); otherwise it goes out unsigned.
+//!
 //! A tenant without a contact address (none, or a contact that is not a mail address) gets its
 //! notice sent to the notice-from address instead (the provider's postmaster), and the audit
 //! record says so. Every notice is audited in the tenant's log: action `notice`, target the
@@ -34,6 +37,8 @@ pub struct QueueNotices {
     from: String,
     store: Arc<dyn RateStore>,
     queue: Queue,
+    /// Signs notices when the gateway holds a DKIM key for the From domain.
+    signer: Option<Arc<crate::auth::Authenticator>>,
 }
 
 impl QueueNotices {
@@ -44,6 +49,35 @@ impl QueueNotices {
             from: notice_from(config),
             store,
             queue,
+            signer: None,
+        }
+    }
+
+    /// Notices are DKIM-signed, like relayed mail, when `auth` holds a key for the From domain
+    /// (or a parent of it).
+    pub fn with_signer(mut self, auth: Arc<crate::auth::Authenticator>) -> QueueNotices {
+        self.signer = Some(auth);
+        self
+    }
+
+    /// A DKIM-Signature field for `message` (empty without a key, or if signing fails: a notice
+    /// goes out unsigned rather than not at all).
+    async fn signature(&self, message: &[u8]) -> String {
+        let Some(auth) = &self.signer else {
+            return String::new();
+        };
+        let Some((_, domain)) = self.from.rsplit_once('@') else {
+            return String::new();
+        };
+        let Some(key) = auth.signing_key(domain, |_| true).await else {
+            return String::new();
+        };
+        match auth.sign(&key, &[message]) {
+            Ok((field, _)) => field,
+            Err(error) => {
+                tracing::warn!(domain = %key.domain, %error, "signing a notice failed; it goes out unsigned");
+                String::new()
+            }
         }
     }
 
@@ -78,12 +112,13 @@ impl QueueNotices {
         } else {
             BodyType::EightBitMime
         };
+        let signature = self.signature(&message).await;
         let entry = QueueEntry::new(
             id.clone(),
             notice.tenant.clone(),
             self.from.clone(),
             vec![to.clone()],
-            String::new(),
+            signature,
             now,
         )
         .with_mail_params(MailParams {

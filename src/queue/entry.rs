@@ -225,6 +225,28 @@ mod tests {
     }
 
     #[test]
+    fn version_1_entries_are_the_tenants_mail() {
+        let mut value: serde_json::Value = serde_json::from_slice(
+            &QueueEntry::new(
+                "Q".into(),
+                "t".into(),
+                "a@x".into(),
+                vec!["b@y".into()],
+                String::new(),
+                0,
+            )
+            .gateways_own()
+            .encode(),
+        )
+        .unwrap();
+        value["version"] = 1.into();
+        value.as_object_mut().unwrap().remove("own");
+        let entry = QueueEntry::decode(value.to_string().as_bytes()).expect("decodes");
+        assert_eq!(entry.version, 1);
+        assert!(!entry.own);
+    }
+
+    #[test]
     fn unknown_newer_versions_are_not_guessed_at() {
         let text = String::from_utf8(
             QueueEntry::new("Q".into(), "t".into(), String::new(), vec![], String::new(), 0).encode(),

@@ -301,3 +301,138 @@ impl Notifier {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::complaints::model::ComplaintFut;
+    use crate::config::TraceKeyConfig;
+
+    /// Records the notices it is asked to send.
+    #[derive(Default)]
+    struct Recorder(std::sync::Mutex<Vec<Notice>>);
+
+    impl NoticeSender for Recorder {
+        fn send<'a>(&'a self, notice: &'a Notice) -> ComplaintFut<'a, String> {
+            self.0.lock().unwrap().push(notice.clone());
+            Box::pin(std::future::ready(Ok("Q".to_string())))
+        }
+    }
+
+    fn keys() -> TraceKeys {
+        TraceKeys::from_config(&[TraceKeyConfig {
+            id: "k1".into(),
+            secret: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [9u8; 32]),
+        }])
+        .unwrap()
+    }
+
+    fn unsubscriber(dir: &std::path::Path, notices: Arc<Recorder>) -> (Unsubscriber, Arc<dyn RateStore>) {
+        let store: Arc<dyn RateStore> =
+            Arc::new(crate::store::rocks::RocksStore::open(&dir.join("store"), Duration::from_secs(86_400)).unwrap());
+        let mut config = Config::default();
+        config.server.hostname = "gw.example".into();
+        (Unsubscriber::new(&config, keys(), store.clone(), notices), store)
+    }
+
+    /// The token in the mailto of `fields`.
+    fn mailto_token_of(fields: &str) -> String {
+        fields
+            .split("?subject=")
+            .nth(1)
+            .unwrap()
+            .split('>')
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn the_fields_carry_the_link_and_the_address_with_one_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let (unsubscriber, _) = unsubscriber(dir.path(), Arc::default());
+        let fields = unsubscriber.fields("acme", "bob@dest.example", "c1", 1_800_000_000_000);
+        let token = mailto_token_of(&fields);
+        assert_eq!(
+            fields,
+            format!(
+                "List-Unsubscribe: <https://gw.example/u/{token}>,\r\n <mailto:unsubscribe@gw.example?subject={token}>\r\n\
+                 List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+            )
+        );
+        let claims = unsubscriber.claims(&token).expect("genuine");
+        assert_eq!(
+            claims,
+            Claims {
+                tenant: "acme".into(),
+                recipient: "bob@dest.example".into(),
+                campaign: "c1".into(),
+                issued: 1_800_000_000,
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn handle_unsubscribe_mail_suppresses_once_and_tells_the_tenant_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let notices = Arc::new(Recorder::default());
+        let (unsubscriber, store) = unsubscriber(dir.path(), notices.clone());
+        let token = mailto_token_of(&unsubscriber.fields("acme", "bob@dest.example", "c1", 1_800_000_000_000));
+        let raw = format!("From: bob@dest.example\r\nSubject: {token}\r\n\r\n");
+
+        // Forged, or no token at all: nothing happens.
+        let forged = raw.replacen("u1.k1.", "u1.k1.A", 1);
+        for bad in [forged.as_str(), "Subject: unsubscribe me\r\n\r\n", ""] {
+            let result = unsubscriber
+                .handle_unsubscribe_mail("unsubscribe@gw.example", bad.as_bytes())
+                .await;
+            assert!(matches!(result, Err(UnsubscribeError::InvalidToken)), "{bad}");
+        }
+        assert!(store.suppression_list("acme").await.unwrap().is_empty());
+
+        let hit = unsubscriber
+            .handle_unsubscribe_mail("unsubscribe@gw.example", raw.as_bytes())
+            .await
+            .expect("unsubscribed");
+        assert_eq!(
+            (
+                hit.tenant.as_str(),
+                hit.recipient.as_str(),
+                hit.campaign.as_str(),
+                hit.via,
+                hit.new
+            ),
+            ("acme", "bob@dest.example", "c1", Via::Mail, true)
+        );
+        let list = store.suppression_list("acme").await.unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(
+            (list[0].address.as_str(), list[0].reason.as_str()),
+            ("bob@dest.example", REASON)
+        );
+        // Passed on in the background: a notice (no webhook configured).
+        for _ in 0..100 {
+            if !notices.0.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let sent = notices.0.lock().unwrap().clone();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            (sent[0].tenant.as_str(), sent[0].kind),
+            ("acme", NoticeKind::Unsubscribe)
+        );
+        assert!(sent[0].reason.contains("bob@dest.example"), "{}", sent[0].reason);
+
+        // The same mail again: still suppressed, not told twice.
+        let again = unsubscriber
+            .handle_unsubscribe_mail("unsubscribe@gw.example", raw.as_bytes())
+            .await
+            .expect("still fine");
+        assert!(!again.new);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(notices.0.lock().unwrap().len(), 1);
+        assert_eq!(store.suppression_list("acme").await.unwrap().len(), 1);
+    }
+}
