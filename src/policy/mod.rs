@@ -14,6 +14,7 @@
 pub mod inspect;
 pub mod profile;
 pub mod recipient;
+pub mod unsubscribe;
 pub use crate::wire::rule;
 mod verdict;
 
