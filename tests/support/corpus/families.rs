@@ -29,6 +29,7 @@ const COPIES: usize = 25;
 pub(super) fn generate(rng: &mut Rng, scale: usize, first_group: usize, prose: &Prose) -> Vec<Message> {
     let mut g = Gen {
         rng: rng.clone(),
+        prose_rng: Rng::new(rng.clone().next_u64() ^ PROSE_STREAM),
         prose,
         next_group: first_group,
         out: Vec::new(),
@@ -53,8 +54,15 @@ pub(super) fn generate(rng: &mut Rng, scale: usize, first_group: usize, prose: &
     out
 }
 
+/// Mixed into the seed of the prose draws' own stream.
+const PROSE_STREAM: u64 = 0x7072_6f73_6500_0001;
+
 struct Gen<'a> {
     rng: Rng,
+    /// The draws of real sentences, apart from `rng`: how many a family takes depends on the
+    /// machine's documentation (sentence lengths), and it must not shift what every other
+    /// family generates. Only the prose families then differ from machine to machine.
+    prose_rng: Rng,
     prose: &'a Prose,
     next_group: usize,
     out: Vec<Message>,
@@ -89,9 +97,9 @@ impl Gen<'_> {
     /// One sentence of real prose (or a generated one without usable prose).
     fn real_sentence(&mut self) -> String {
         if self.prose.usable() {
-            self.prose.sentences[self.rng.below(self.prose.sentences.len())].clone()
+            self.prose.sentences[self.prose_rng.below(self.prose.sentences.len())].clone()
         } else {
-            sentence(&mut self.rng)
+            sentence(&mut self.prose_rng)
         }
     }
 
