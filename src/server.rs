@@ -100,6 +100,7 @@ impl Gateway {
                 access: Arc::new(crate::admin::access::Access::new(&config, store.clone())?),
                 queue: queue.clone(),
                 engine: engine.clone(),
+                backups: Arc::new(crate::backup::Backups::new(&config)),
             },
             &config.admin.address,
             if config.admin.tls {

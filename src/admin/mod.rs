@@ -6,6 +6,7 @@
 pub mod access;
 pub mod api;
 pub mod api_tokens;
+pub mod backup;
 mod blocks;
 pub mod dashboard;
 mod dns_records;
@@ -46,6 +47,8 @@ pub struct AdminState {
     pub queue: crate::queue::Queue,
     /// The policy engine: each tenant's effective profile (the usage view's limits).
     pub engine: Arc<crate::policy::Engine>,
+    /// Where online backups go (`POST /api/v1/backup`).
+    pub backups: Arc<crate::backup::Backups>,
 }
 
 pub(crate) type ApiResult<T> = Result<Json<T>, (StatusCode, Json<api::ApiError>)>;
