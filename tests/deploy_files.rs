@@ -517,7 +517,6 @@ fn the_debian_package_agrees_with_its_unit_and_config() {
 async fn the_probe_paths_the_files_name_are_served() {
     let mut paths: BTreeSet<String> = pod_probes(&manifests()).into_iter().map(|(_, p)| p).collect();
     paths.insert(image_health_check(&containerfile(&read("deploy/Containerfile"))).1);
-    assert_eq!(paths.len(), 2, "{paths:?}");
     let h = support::Harness::start().await;
     for path in &paths {
         let response = reqwest::get(format!("http://{}{path}", h.gateway.admin_address))
