@@ -54,13 +54,6 @@ pub enum BackupError {
     Store(#[from] StoreError),
 }
 
-impl BackupError {
-    /// The caller asked for something wrong (as opposed to the gateway failing to write).
-    pub fn is_bad_request(&self) -> bool {
-        matches!(self, BackupError::BadTarget { .. })
-    }
-}
-
 /// What a backup wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BackupReport {
@@ -280,7 +273,7 @@ mod tests {
             "/var/lib/aupgate/backups/../x",
         ] {
             let error = b.target(bad).expect_err(bad);
-            assert!(error.is_bad_request(), "{bad}: {error}");
+            assert!(matches!(error, BackupError::BadTarget { .. }), "{bad}: {error}");
         }
     }
 

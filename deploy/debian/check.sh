@@ -74,8 +74,10 @@ for profile in policies/*.toml; do
 done
 
 echo "== lintian"
-lintian --fail-on error --display-info "$deb" 2>&1 | grep -v "running with root privileges" || true
-lintian --fail-on error "$deb" >/dev/null 2>&1 || fail "lintian reports errors"
+lintian_status=0
+lintian --fail-on error --display-info "$deb" > "$work/lintian.log" 2>&1 || lintian_status=$?
+grep -v "running with root privileges" "$work/lintian.log" || true
+[ "$lintian_status" -eq 0 ] || fail "lintian reports errors (status $lintian_status)"
 
 echo "== install into a throwaway root"
 root="$work/root"
