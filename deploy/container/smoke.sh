@@ -10,9 +10,14 @@
 #   $CARGO_TARGET_DIR), stripped.
 # - The run: the image's config with a tenant for loopback and smarthost relay to an
 #   `smtp-sink` on the host (host network: nothing else may listen on 2525, 2587, 2465, 8025).
+# - The Kubernetes pod, as far as it goes without a cluster: the StatefulSet's init script run in
+#   the image on the ConfigMap and the Secret of deploy/kubernetes/ (placeholders replaced, a DKIM
+#   key added), then the gateway on the config it wrote: ready, the key loaded, and a backup made
+#   with the Secret's admin token, as `kubectl exec` would.
 #
-# Needs root, podman with runc, debootstrap, smtp-sink (postfix) and swaks. Not part of .ci/run
-# (a container runtime inside CI is not a given). Usage: deploy/container/smoke.sh
+# Needs root, podman with runc, debootstrap, smtp-sink (postfix), swaks, openssl and python3 with
+# PyYAML. Not part of .ci/run (a container runtime inside CI is not a given).
+# Usage: deploy/container/smoke.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -26,7 +31,7 @@ name=aupgate-smoke
 podman=(podman --runtime runc)
 limits=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
 
-for tool in podman runc debootstrap smtp-sink swaks; do
+for tool in podman runc debootstrap smtp-sink swaks openssl python3; do
   command -v "$tool" >/dev/null 2>&1 || { echo "smoke.sh: $tool is missing" >&2; exit 1; }
 done
 [ -x "$binary" ] || { echo "smoke.sh: no binary at $binary (cargo build, or AUPGATE=...)" >&2; exit 1; }
@@ -115,4 +120,57 @@ status="$("${podman[@]}" inspect "$name" --format '{{.State.ExitCode}}')"
 [ "$status" = 0 ] || fail "exit status $status after SIGTERM"
 "${podman[@]}" logs "$name" 2>&1 | grep -q "stopped" || fail "no orderly stop in the log"
 echo "SIGTERM: stopped in $(( $(date +%s) - started ))s, exit status 0"
+"${podman[@]}" rm "$name" >/dev/null
+
+echo "== the Kubernetes pod: init script, then the gateway on the config it wrote"
+pod="$work/pod"
+mkdir -p "$pod/base" "$pod/secret" "$pod/run" "$pod/data" "$pod/keys"
+token="$(openssl rand -hex 32)"
+"$binary" dkim generate smoke.example --selector s1 --algorithm ed25519 \
+  --config <(printf '[server]\ndata_dir = "%s"\n' "$pod/keys") > /dev/null
+cp "$pod/keys/dkim/smoke.example/s1.pem" "$pod/secret/dkim_smoke.example_s1.pem"
+TOKEN="$token" TOKEN_SHA="$(printf %s "$token" | sha256sum | cut -d' ' -f1)" \
+TRACE_KEY="$(openssl rand -base64 32)" POD="$pod" python3 - <<'PY'
+import os, yaml
+pod = os.environ["POD"]
+docs = {}
+for name in ["configmap", "secret", "statefulset"]:
+    for doc in yaml.safe_load_all(open(f"deploy/kubernetes/{name}.yaml")):
+        docs[doc["kind"]] = doc
+open(f"{pod}/base/aupgate.toml", "w").write(docs["ConfigMap"]["data"]["aupgate.toml"])
+secret = docs["Secret"]["stringData"]
+open(f"{pod}/secret/secrets.toml", "w").write(
+    secret["secrets.toml"]
+    .replace("REPLACE-with-sha256-of-admin-token", os.environ["TOKEN_SHA"])
+    .replace("REPLACE-with-openssl-rand-base64-32", os.environ["TRACE_KEY"]))
+spec = docs["StatefulSet"]["spec"]["template"]["spec"]
+open(f"{pod}/init.sh", "w").write(spec["initContainers"][0]["command"][2])
+open(f"{pod}/args", "w").write(" ".join(spec["containers"][0]["args"]) + "\n")
+PY
+chown -R 10025:10025 "$pod/run" "$pod/data"
+chmod 0440 "$pod/secret/"*
+chgrp 10025 "$pod/secret/"*
+mounts=(-v "$pod/base:/etc/aupgate/base:ro" -v "$pod/secret:/etc/aupgate/secret:ro"
+        -v "$pod/run:/run/aupgate" -v "$pod/data:/var/lib/aupgate")
+"${podman[@]}" run --rm --network host "${limits[@]}" "${mounts[@]}" -v "$pod/init.sh:/init.sh:ro" \
+  --entrypoint /bin/sh "$image" /init.sh || fail "the init script failed"
+[ "$(stat -c %a "$pod/data/dkim/smoke.example/s1.pem")" = 600 ] || fail "the DKIM key is not installed 0600"
+echo "init: config checked, DKIM key installed"
+read -r -a args < "$pod/args"
+"${podman[@]}" run -d --name "$name" --network host "${limits[@]}" "${mounts[@]}" \
+  -e AUPGATE_TOKEN="$token" "$image" "${args[@]}" >/dev/null
+for _ in $(seq 1 100); do
+  [ "$(curl -fsS http://127.0.0.1:8025/readyz 2>/dev/null)" = ok ] && break
+  sleep 0.2
+done
+[ "$(curl -fsS http://127.0.0.1:8025/readyz 2>/dev/null)" = ok ] || fail "/readyz on the pod's admin port"
+"${podman[@]}" logs "$name" 2>&1 | grep -q '"keys":1' || fail "the DKIM key was not loaded"
+[ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8025/api/v1/tenants)" = 401 ] \
+  || fail "the API answers without a token"
+"${podman[@]}" exec "$name" aupgate admin backup pod-smoke > "$work/backup.log" \
+  || { cat "$work/backup.log"; fail "aupgate admin backup with the Secret's token"; }
+head -1 "$work/backup.log"
+[ -f "$pod/data/backups/pod-smoke/store/CURRENT" ] || fail "no store checkpoint on the volume"
+"${podman[@]}" stop -t 45 "$name" >/dev/null
+echo "pod: ready, DKIM key loaded, API closed without a token, backup on the volume"
 echo "smoke.sh: the image serves"
