@@ -23,6 +23,7 @@
 //! - [`store`] — the rate store: windowed counters, exact capped sets, tenant state, blocks,
 //!   events, audit (RocksDB or Redis).
 //! - [`admin`] — the admin HTTP API the CLI talks to: blocks, domains, `/health`.
+//! - [`backup`] — consistent online backups of the queue and the store, on an admin request.
 //! - [`config`] — typed TOML config; every error reported at once with its path.
 //! - [`server`] — wires the parts together and shuts them down in order.
 //! - [`cli`] — the `aupgate` subcommands.
@@ -33,6 +34,8 @@
 #[cfg(feature = "server")]
 pub mod admin;
 pub mod auth;
+#[cfg(feature = "server")]
+pub mod backup;
 #[cfg(feature = "server")]
 pub mod cli;
 #[cfg(feature = "server")]

@@ -117,6 +117,7 @@ impl Gateway {
                 queue: queue.clone(),
                 engine: engine.clone(),
                 unsubscribe: Some(unsubscribe.clone()),
+                backups: Arc::new(crate::backup::Backups::new(&config)),
             },
             &config.admin.address,
             if config.admin.tls {

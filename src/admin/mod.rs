@@ -6,6 +6,7 @@
 pub mod access;
 pub mod api;
 pub mod api_tokens;
+pub mod backup;
 mod blocks;
 pub mod dashboard;
 mod dns_records;
@@ -49,6 +50,8 @@ pub struct AdminState {
     pub engine: Arc<crate::policy::Engine>,
     /// The one-click unsubscribe (`/u/{token}`); `None` answers every link `404`.
     pub unsubscribe: Option<Arc<crate::complaints::unsubscribe::Unsubscriber>>,
+    /// Where online backups go (`POST /api/v1/backup`).
+    pub backups: Arc<crate::backup::Backups>,
 }
 
 pub(crate) type ApiResult<T> = Result<Json<T>, (StatusCode, Json<api::ApiError>)>;

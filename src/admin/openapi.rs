@@ -103,6 +103,7 @@ pub fn routes() -> Vec<ApiRoute> {
         route!(api_tokens::list, api_tokens::__path_list),
         route!(api_tokens::issue, api_tokens::__path_issue),
         route!(api_tokens::revoke, api_tokens::__path_revoke),
+        route!(super::backup::create, super::backup::__path_create),
     ]
 }
 

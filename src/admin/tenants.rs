@@ -429,6 +429,7 @@ mod tests {
             access,
             queue: crate::queue::Queue::open(&dir.join("queue")).expect("queue"),
             unsubscribe: None,
+            backups: Arc::new(crate::backup::Backups::new(&config)),
         }
     }
 

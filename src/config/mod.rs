@@ -351,6 +351,17 @@ impl Config {
         if self.admin.session_lifetime.get().is_zero() {
             errors.push("admin.session_lifetime", "must be longer than 0");
         }
+        if self
+            .admin
+            .backup_dir
+            .as_deref()
+            .is_some_and(|dir| dir.trim().is_empty())
+        {
+            errors.push(
+                "admin.backup_dir",
+                "must not be empty (leave it out for <data_dir>/backups)",
+            );
+        }
     }
 
     fn validate_relay_tls(&self, errors: &mut Collector) {

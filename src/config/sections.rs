@@ -464,6 +464,9 @@ pub struct AdminConfig {
     pub session_key_file: Option<String>,
     /// How long a dashboard login lasts.
     pub session_lifetime: HumanDuration,
+    /// The directory online backups (`POST /api/v1/backup`) are written under; default
+    /// `<data_dir>/backups` (same file system as the data: the backup hard-links the table files).
+    pub backup_dir: Option<String>,
 }
 
 impl Default for AdminConfig {
@@ -476,6 +479,7 @@ impl Default for AdminConfig {
             insecure_http: false,
             session_key_file: None,
             session_lifetime: HumanDuration::secs(8 * 3_600),
+            backup_dir: None,
         }
     }
 }

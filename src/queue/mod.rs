@@ -3,6 +3,7 @@
 //! deliveries; crash recovery. A corrupt entry is moved to the `quarantine` column family and
 //! logged, never retried in a loop. It never delivers anything itself (that is `relay`).
 
+mod checkpoint;
 mod entry;
 mod remover;
 mod schedule;

@@ -230,6 +230,14 @@ pub trait RateStore: Send + Sync {
     fn api_token_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<ApiToken>>;
     /// Revokes token `id`; true if it existed.
     fn api_token_remove<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, bool>;
+
+    /// Writes a consistent copy of the store, as of now, into `dir` (which must not exist) while
+    /// the store keeps serving: the online backup (`crate::backup`). `false` (nothing written)
+    /// when the data lives outside this process: Redis keeps it, with its own persistence.
+    fn checkpoint<'a>(&'a self, dir: &'a std::path::Path) -> BoxFut<'a, bool> {
+        let _ = dir;
+        Box::pin(async { Ok(false) })
+    }
 }
 
 /// Window length in ms; a zero window is a caller bug and an error (never "count nothing").

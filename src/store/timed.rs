@@ -198,4 +198,7 @@ impl RateStore for Timed {
     fn api_token_remove<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, bool> {
         timed("api_token_remove", self.0.api_token_remove(tenant, id))
     }
+    fn checkpoint<'a>(&'a self, dir: &'a std::path::Path) -> BoxFut<'a, bool> {
+        self.0.checkpoint(dir)
+    }
 }

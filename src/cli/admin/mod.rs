@@ -6,6 +6,7 @@
 //! Parts: this file (the commands and what each one calls), `client` (the HTTP calls and exit
 //! codes), `show` (tables).
 
+mod backup;
 mod client;
 mod show;
 
@@ -71,6 +72,12 @@ enum AdminCommand {
     /// A tenant's suppression list: list, add, remove.
     #[command(subcommand)]
     Suppression(SuppressionCommand),
+    /// Have the running gateway write a consistent backup of its queue and store into DIR (a new
+    /// directory under its `[admin] backup_dir`).
+    Backup {
+        /// The backup's directory: relative to the backup root, or an absolute path under it.
+        directory: String,
+    },
 }
 
 /// The time range and page of `events` and `audit`.
@@ -369,6 +376,7 @@ async fn command(api: &Api, as_json: bool, command: AdminCommand) -> Result<(), 
         AdminCommand::Blocks(command) => blocks(api, as_json, command).await,
         AdminCommand::Domains(command) => domains(api, as_json, command).await,
         AdminCommand::Suppression(command) => suppression(api, as_json, command).await,
+        AdminCommand::Backup { directory } => backup::run(api, as_json, directory).await,
     }
 }
 

@@ -35,6 +35,7 @@
 
 mod api_tokens;
 mod campaign_cache;
+mod checkpoint;
 mod codec;
 mod counters;
 mod events;
@@ -485,5 +486,9 @@ impl RateStore for RocksStore {
 
     fn api_token_remove<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, bool> {
         Box::pin(self.durable(self.inner.api_token_remove(tenant, id)))
+    }
+
+    fn checkpoint<'a>(&'a self, dir: &'a std::path::Path) -> BoxFut<'a, bool> {
+        Box::pin(async move { self.checkpoint_into(dir).await.map(|()| true) })
     }
 }
