@@ -7,6 +7,8 @@ pub mod access;
 pub mod api;
 pub mod api_tokens;
 mod blocks;
+pub mod complaint_resolve;
+pub mod complaint_summary;
 pub mod dashboard;
 mod dns_records;
 pub mod domains;

@@ -7,6 +7,7 @@
 //! codes), `show` (tables).
 
 mod client;
+mod complaints_resolve;
 mod show;
 
 use std::path::PathBuf;
@@ -71,6 +72,15 @@ enum AdminCommand {
     /// A tenant's suppression list: list, add, remove.
     #[command(subcommand)]
     Suppression(SuppressionCommand),
+    /// Complaints: resolve a case.
+    #[command(subcommand)]
+    Complaints(ComplaintsCommand),
+}
+
+#[derive(Subcommand)]
+enum ComplaintsCommand {
+    /// Resolve a complaint case (audited): the tenant corrected the cause.
+    Resolve(complaints_resolve::ResolveArgs),
 }
 
 /// The time range and page of `events` and `audit`.
@@ -369,6 +379,7 @@ async fn command(api: &Api, as_json: bool, command: AdminCommand) -> Result<(), 
         AdminCommand::Blocks(command) => blocks(api, as_json, command).await,
         AdminCommand::Domains(command) => domains(api, as_json, command).await,
         AdminCommand::Suppression(command) => suppression(api, as_json, command).await,
+        AdminCommand::Complaints(ComplaintsCommand::Resolve(args)) => complaints_resolve::run(api, as_json, args).await,
     }
 }
 
