@@ -7,8 +7,9 @@
 //! - The tenant stands on step `n` = the number of steps taken since the restart (the
 //!   [`Kind::Warning`]/[`Kind::FinalWarning`]/[`Kind::Suspension`] events of
 //!   [`LadderRule::Steps`] in its event log). Step `n` is reached when any of its thresholds is
-//!   reached by the complaints received after step `n - 1` was taken: each step consumes the
-//!   complaints that reached it (Pageant's second event needs three more complaints).
+//!   reached by the complaints received after step `n - 1` was taken and its `step_gap`: each
+//!   step consumes the complaints that reached it and those of its gap (Pageant's second event
+//!   needs three more complaints, in a 72-hour period after the first event's).
 //!
 //! With `ignore_anonymous`, anonymous complaints are left out of both (and this module is not
 //! even called for one).
@@ -116,7 +117,15 @@ impl ComplaintLadders {
         let Some(step) = rules.steps.get(taken.len()) else {
             return Ok(());
         };
-        let from = taken.iter().copied().max().unwrap_or(restart).max(restart);
+        let from = match taken.iter().copied().max() {
+            Some(last) => last
+                .saturating_add(rules.step_gap.get().as_millis() as u64)
+                .max(restart),
+            None => restart,
+        };
+        if at <= from {
+            return Ok(());
+        }
         let since_step = Duration::from_millis(at.saturating_sub(from));
         for threshold in &step.thresholds {
             let window = threshold.window.map_or(since_step, |w| w.get().min(since_step));

@@ -23,7 +23,7 @@ pub const RETAINED_DAYS: u64 = 90;
 pub const MAX_COMPLAINTS: u64 = 10_000;
 
 /// `[complaints]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ComplaintRules {
     /// Anonymous complaints (no identifiable reporter) are counted but move neither `steps` nor
@@ -33,10 +33,28 @@ pub struct ComplaintRules {
     /// A step's notice carries copies of the reported mails that reached its threshold (SPCM:
     /// "notified of those complaints with copies of the reported E-mails").
     pub copies: bool,
+    /// After a step, the complaints received within this time belong to the incident that made
+    /// it: they count for the immediate rules but not toward the next step (Pageant: an event is
+    /// its own 72-hour period). `0s`: every further complaint counts (SPCM).
+    pub step_gap: HumanDuration,
     pub steps: Vec<ComplaintStep>,
     pub immediate: Vec<ImmediateRule>,
     pub cases: CaseRules,
     pub rates: RateRules,
+}
+
+impl Default for ComplaintRules {
+    fn default() -> Self {
+        Self {
+            ignore_anonymous: false,
+            copies: false,
+            step_gap: HumanDuration::secs(0),
+            steps: Vec::new(),
+            immediate: Vec::new(),
+            cases: CaseRules::default(),
+            rates: RateRules::default(),
+        }
+    }
 }
 
 /// One step of the complaint ladder: reached when any of `thresholds` is, counting only the
@@ -148,6 +166,9 @@ fn rank(state: TenantStateConfig) -> u8 {
 impl ComplaintRules {
     /// Reports every problem under `complaints.`.
     pub(crate) fn validate(&self, errors: &mut Collector) {
+        if self.step_gap.get().as_secs() > RETAINED_DAYS * 86_400 {
+            errors.push("complaints.step_gap", format!("must be at most {RETAINED_DAYS}d"));
+        }
         let mut last_rank = 0;
         for (i, step) in self.steps.iter().enumerate() {
             let path = format!("complaints.steps[{i}]");
@@ -261,6 +282,7 @@ mod tests {
         let profile = Profile::parse("").expect("empty profile");
         let rules = &profile.complaints;
         assert!(rules.steps.is_empty() && rules.immediate.is_empty() && !rules.cases.enabled);
+        assert!(rules.step_gap.get().is_zero());
         assert!(rules.rates.enabled);
         assert_eq!(rules.rates.min_recipients, 500);
         assert_eq!(
@@ -281,6 +303,7 @@ mod tests {
         let text = r#"
             [complaints]
             ignore_anonymous = true
+            step_gap = "72h"
             [[complaints.steps]]
             thresholds = [{ complaints = 3, window = "72h" }, { complaints = 6, window = "30d" }]
             state = "warned"
@@ -296,6 +319,7 @@ mod tests {
         let profile = Profile::parse(text).expect("valid");
         let rules = &profile.complaints;
         assert!(rules.ignore_anonymous);
+        assert_eq!(rules.step_gap.get().as_secs(), 72 * 3600);
         assert_eq!(rules.steps.len(), 2);
         assert_eq!(rules.steps[0].thresholds[1].complaints, 6);
         assert_eq!(rules.steps[1].thresholds[0].window, None);
