@@ -637,3 +637,38 @@ async fn unattributed_complaints_have_no_effect() {
     assert_eq!(w.state(), TenantState::Active);
     assert!(w.store.events_range(TENANT, 0, u64::MAX).await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complaints_handled_at_once_take_one_step_each() {
+    let w = world("spcm").await;
+    w.complain_at(T0).await;
+    let (a, b) = (w.complaint(T0 + H), w.complaint(T0 + H));
+    w.log.0.lock().unwrap().extend([a.clone(), b.clone()]);
+    let (ra, rb) = tokio::join!(w.ladders.record(&a), w.ladders.record(&b));
+    assert!(ra.is_ok() && rb.is_ok());
+    assert_eq!(w.state(), TenantState::Suspended);
+    assert_eq!(w.notice_kinds(), [NoticeKind::Warning, NoticeKind::Suspension]);
+    assert_eq!(w.events("complaint.warning").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_suspended_tenant_is_not_warned_again() {
+    let w = world("pageant-server").await;
+    let block = aupgate::store::Block {
+        tenant: TENANT.into(),
+        scope: BlockScope::Tenant,
+        target: String::new(),
+        by: "alice".into(),
+        reason: "open relay".into(),
+        at: T0,
+        expires_at: None,
+    };
+    w.store.block_add(&block).await.unwrap();
+    w.tenants.get(TENANT).unwrap().state.set(TenantState::Suspended);
+    for i in 0..3 {
+        w.complain_at(T0 + i * H).await;
+    }
+    assert_eq!(w.events("complaint.warning").await.len(), 1, "the step is recorded");
+    assert!(w.notices().is_empty(), "but not told to a suspended tenant");
+    assert_eq!(w.state(), TenantState::Suspended);
+}

@@ -1,7 +1,8 @@
 //! One step of a complaint ladder taken: the event (who: `policy:<rule>`, why: the reason with
 //! its numbers and the provider's clause), the tenant's state raised (never lowered), a tenant
 //! block on suspension (lifted by an operator like any other block, which restarts the
-//! ladders), and the notice to the tenant. A notice that cannot be sent is logged: the step
+//! ladders), and the notice to the tenant (a suspension's only when this step suspended; no
+//! warning to a tenant already suspended). A notice that cannot be sent is logged: the step
 //! stands either way.
 
 use super::events::{Kind, LadderRule};
@@ -80,8 +81,15 @@ impl ComplaintLadders {
             changed = Some(target);
             tracing::warn!(tenant = %tenant.id, rule = action.rule.as_str(), state = ?target, reason = %action.reason, "complaint ladder: tenant state changed");
         }
+        // A suspension is told when it happens; a suspended tenant is not warned again.
         let suspended_now = changed == Some(TenantState::Suspended);
-        if let Some(kind) = action.notice.filter(|k| *k != NoticeKind::Suspension || suspended_now) {
+        let suspended_before = changed.is_none() && tenant.state.get() == TenantState::Suspended;
+        let told = |kind: &NoticeKind| match kind {
+            NoticeKind::Suspension => suspended_now,
+            NoticeKind::Warning | NoticeKind::FinalWarning => !suspended_before,
+            NoticeKind::CaseOpened | NoticeKind::CaseDeadlineNear => true,
+        };
+        if let Some(kind) = action.notice.filter(told) {
             self.notify(Notice {
                 tenant: tenant.id.clone(),
                 kind,

@@ -117,6 +117,7 @@ impl ComplaintLadders {
     /// past its deadline, each once per case. One tenant's failure does not stop the others
     /// (logged); returns how many tenants failed.
     pub async fn check_cases(&self, now: u64) -> usize {
+        let _serial = self.serial.lock().await;
         let mut failed = 0;
         for id in self.tenants.ids() {
             let Some(tenant) = self.tenants.get(&id) else { continue };

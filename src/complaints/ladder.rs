@@ -2,7 +2,8 @@
 //! intake hands each new attributed complaint to, the [`DeliveryWatcher`] the relay tells about
 //! counted outcomes, and the periodic task that watches case deadlines.
 //!
-//! On a complaint, at its reception time: count it (`counts`: exact windows, the month); then,
+//! On a complaint, at its reception time (a millisecond later than the tenant's previous one
+//! when they coincide): count it (`counts`: exact windows, the month); then,
 //! per the tenant's profile `[complaints]`: the immediate rules and the step ladder (`steps`;
 //! not for an anonymous complaint when the profile ignores those), a case (`case_actions`), the
 //! rates (below). The same complaint handed over twice counts and acts once.
@@ -46,6 +47,14 @@ pub struct ComplaintLadders {
     pub(super) log: Arc<dyn ComplaintLog>,
     /// When each tenant's rates were last judged on relay outcomes (unix ms).
     rates_judged: Mutex<HashMap<String, u64>>,
+    /// One judgement at a time on this node: two complaints handled at once must not both take
+    /// the step the first one reached. (Complaints are rare; nodes sharing a Redis store may
+    /// still race, at worst sending one step's notice twice.)
+    pub(super) serial: tokio::sync::Mutex<()>,
+    /// The last complaint time of each tenant judged on this node (unix ms): complaints
+    /// received in the same millisecond (a batch import) are judged a millisecond apart, so a
+    /// step is taken between two complaints, never between two halves of one instant.
+    last_at: Mutex<HashMap<String, u64>>,
 }
 
 impl ComplaintLadders {
@@ -63,6 +72,8 @@ impl ComplaintLadders {
             notices,
             log,
             rates_judged: Mutex::new(HashMap::new()),
+            serial: tokio::sync::Mutex::new(()),
+            last_at: Mutex::new(HashMap::new()),
         })
     }
 
@@ -73,12 +84,28 @@ impl ComplaintLadders {
     /// Applies a complaint's effects at its reception time (what [`ComplaintSink::record`]
     /// does). An unattributed complaint has none.
     pub async fn apply(&self, complaint: &Complaint) -> Result<Recorded, ComplaintError> {
+        let _serial = self.serial.lock().await;
         let Some(tenant_id) = complaint.tenant.as_deref() else {
             return Ok(Recorded::New {
                 id: complaint.dedup_key.clone(),
             });
         };
-        let at = complaint.received_at;
+        let at = {
+            let mut last = self.last_at.lock().unwrap_or_else(|p| p.into_inner());
+            let slot = last.entry(tenant_id.to_string()).or_insert(0);
+            *slot = complaint.received_at.max(slot.saturating_add(1));
+            *slot
+        };
+        let moved;
+        let complaint = if at == complaint.received_at {
+            complaint
+        } else {
+            moved = Complaint {
+                received_at: at,
+                ..complaint.clone()
+            };
+            &moved
+        };
         let store = self.store();
         let signed = complaint.reporter.is_some();
         if !counts::record(store, tenant_id, &complaint.dedup_key, signed, at).await? {
@@ -110,7 +137,7 @@ impl ComplaintLadders {
             id = self.open_case(&tenant, &rules.cases, complaint, restart).await?;
         }
         if rules.rates.enabled {
-            self.judge_rates(&tenant, at).await?;
+            self.rates_at(&tenant, at).await?;
         }
         Ok(Recorded::New { id })
     }
@@ -118,6 +145,11 @@ impl ComplaintLadders {
     /// Judges `tenant`'s complaint and bounce rates at `now`: each band crossed (the highest
     /// per rate) is acted on once per rate window.
     pub async fn judge_rates(&self, tenant: &Tenant, now: u64) -> Result<(), ComplaintError> {
+        let _serial = self.serial.lock().await;
+        self.rates_at(tenant, now).await
+    }
+
+    async fn rates_at(&self, tenant: &Tenant, now: u64) -> Result<(), ComplaintError> {
         let profile = self.engine.profile_for(tenant);
         let rules = &profile.complaints.rates;
         if !rules.enabled {
