@@ -25,6 +25,11 @@ pub struct Gateway {
     pub queue: Queue,
     /// The rate store (RocksDB or Redis).
     pub store: Arc<dyn RateStore>,
+    /// Notices to tenants through this gateway's own queue (`complaints::notice`).
+    pub notices: Arc<crate::complaints::notice::QueueNotices>,
+    /// The gateway's own unsubscribe (`complaints::unsubscribe`): its mail path
+    /// (`handle_unsubscribe_mail`) is for the SMTP session's local mailbox.
+    pub unsubscribe: Arc<crate::complaints::unsubscribe::Unsubscriber>,
     ctx: Arc<SmtpContext>,
     engine: Arc<Engine>,
     policy_directory: std::path::PathBuf,
@@ -84,12 +89,23 @@ impl Gateway {
         tracing::info!(keys = authenticator.key_count(), "DKIM keys loaded");
         let trace_keys = crate::complaints::TraceKeys::load(&config.feedback, &data_dir)?;
         tracing::info!(key = trace_keys.current_id(), "trace key loaded");
-        let attributor = crate::complaints::attribution::Attributor::new(config.feedback.clone(), trace_keys);
+        let attributor = crate::complaints::attribution::Attributor::new(config.feedback.clone(), trace_keys.clone());
+        let notices = Arc::new(
+            crate::complaints::notice::QueueNotices::new(&config, store.clone(), queue.clone())
+                .with_signer(authenticator.clone()),
+        );
+        let unsubscribe = Arc::new(crate::complaints::unsubscribe::Unsubscriber::new(
+            &config,
+            trace_keys.clone(),
+            store.clone(),
+            notices.clone(),
+        ));
         let engine = Arc::new(
             Engine::new(store.clone(), profiles, default)
                 .with_tenants(tenants.clone())
                 .with_authenticator(authenticator)
-                .with_attribution(Arc::new(attributor)),
+                .with_attribution(Arc::new(attributor))
+                .with_unsubscribe(unsubscribe.clone()),
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
         let admin_address = crate::admin::start(
@@ -100,6 +116,7 @@ impl Gateway {
                 access: Arc::new(crate::admin::access::Access::new(&config, store.clone())?),
                 queue: queue.clone(),
                 engine: engine.clone(),
+                unsubscribe: Some(unsubscribe.clone()),
             },
             &config.admin.address,
             if config.admin.tls {
@@ -123,6 +140,11 @@ impl Gateway {
         ));
         let smtp_addresses = start_listeners(ctx.clone()).await?;
         let relay = Relay::new(config.clone(), queue.clone(), dns, store.clone())?;
+        // The coordinator adds `.with_watcher(...)` (the rate ladder) here.
+        relay.count_outcomes(Arc::new(crate::complaints::outcomes::OutcomeCounter::new(
+            store.clone(),
+            trace_keys,
+        )));
         let relay_task = tokio::spawn(relay.run(shutdown_rx.clone()));
         tokio::spawn(probe_degraded_queue(queue.clone(), shutdown_rx.clone()));
         if config.store.backend == crate::store::Backend::Redis {
@@ -133,6 +155,8 @@ impl Gateway {
             admin_address,
             queue,
             store,
+            notices,
+            unsubscribe,
             ctx,
             engine,
             policy_directory: std::path::PathBuf::from(&config.policy.directory),

@@ -181,18 +181,15 @@ impl World {
         self.tenants.get(TENANT).unwrap().state.set(TenantState::Active);
     }
 
-    /// Counts `delivered` and `hard` recipient outcomes at `at`, as the relay does.
+    /// Counts `delivered` and `hard` recipient outcomes at `at`, into the relay's counters.
     async fn outcomes(&self, delivered: u64, hard: u64, at: u64) {
-        let keys = aupgate::complaints::rates::outcome_keys(TENANT);
-        let window = aupgate::complaints::rates::WINDOW;
-        self.store
-            .counter_add(&keys.delivered, delivered, at, window)
-            .await
-            .unwrap();
-        self.store
-            .counter_add(&keys.hard_bounce, hard, at, window)
-            .await
-            .unwrap();
+        use aupgate::complaints::outcomes::{outcome_key, Outcome, OUTCOME_WINDOW};
+        for (outcome, n) in [(Outcome::Delivered, delivered), (Outcome::HardBounce, hard)] {
+            self.store
+                .counter_add(&outcome_key(TENANT, outcome), n, at, OUTCOME_WINDOW)
+                .await
+                .unwrap();
+        }
     }
 }
 

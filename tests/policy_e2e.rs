@@ -270,7 +270,7 @@ async fn suppression_matches_the_mailbox_whatever_the_counting_identity() {
     let list_mail = "From: a@acme.example\r\nList-Id: News <news.acme.example>\r\nSubject: news\r\n\r\nour news\r\n";
     let reply = send_message(&h, "a@acme.example", &["Gone+news@dest.example"], list_mail).await;
     assert!(
-        reply.starts_with("550 5.7.1 Recipient gone@dest.example hard-bounced")
+        reply.starts_with("550 5.7.1 Recipient gone@dest.example is suppressed for your bulk mail")
             && reply.ends_with("[rule suppression.hard_bounce]"),
         "{reply}"
     );
@@ -335,7 +335,7 @@ async fn hard_bounces_are_suppressed_for_the_tenants_bulk_mail() {
     let reply = send_message(&h, "a@acme.example", &["PermFail+2@dest.example"], list_mail).await;
     assert!(
         reply.starts_with(
-            "550 5.7.1 Recipient permfail@dest.example hard-bounced earlier and is suppressed for your bulk mail"
+            "550 5.7.1 Recipient permfail@dest.example is suppressed for your bulk mail (it hard-bounced, complained or unsubscribed earlier)"
         ) && reply.ends_with("[rule suppression.hard_bounce]"),
         "{reply}"
     );

@@ -101,8 +101,15 @@ fn a_session_waiting_on_a_stalled_store_writer_leaves_the_only_worker_free() {
     mail_rx
         .recv_timeout(Duration::from_secs(10))
         .expect("the first session reached MAIL FROM");
-    // Give the gateway time to take the MAIL FROM and start waiting for the writer.
-    std::thread::sleep(Duration::from_millis(300));
+    // Wait until the gateway took the MAIL FROM and waits for the writer.
+    let reached = Instant::now();
+    while stall.waiters() == 0 {
+        assert!(
+            reached.elapsed() < Duration::from_secs(10),
+            "the first session's MAIL FROM never waited for the stalled writer"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 
     // The second session, while the first one waits on the store.
     let started = Instant::now();

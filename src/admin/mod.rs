@@ -21,6 +21,7 @@ mod suppression;
 mod tenant_input;
 pub mod tenants;
 pub mod tokens;
+mod unsubscribe;
 pub mod usage;
 
 use std::net::SocketAddr;
@@ -48,6 +49,8 @@ pub struct AdminState {
     pub queue: crate::queue::Queue,
     /// The policy engine: each tenant's effective profile (the usage view's limits).
     pub engine: Arc<crate::policy::Engine>,
+    /// The one-click unsubscribe (`/u/{token}`); `None` answers every link `404`.
+    pub unsubscribe: Option<Arc<crate::complaints::unsubscribe::Unsubscriber>>,
 }
 
 pub(crate) type ApiResult<T> = Result<Json<T>, (StatusCode, Json<api::ApiError>)>;
@@ -76,6 +79,7 @@ pub async fn start(
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .merge(dashboard::routes(state.clone()))
+        .merge(unsubscribe::routes())
         .route("/health", get(health))
         .route("/healthz", get(alive))
         .route("/readyz", get(health))

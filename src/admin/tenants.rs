@@ -428,6 +428,7 @@ mod tests {
             dns: crate::dns::Dns::new(&crate::config::DnsConfig::default()).expect("dns"),
             access,
             queue: crate::queue::Queue::open(&dir.join("queue")).expect("queue"),
+            unsubscribe: None,
         }
     }
 

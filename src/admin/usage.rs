@@ -6,7 +6,9 @@
 //!   when it fits now) and `empties_at` (when the count is back to zero), with the store's own
 //!   bucket arithmetic (`RateStore::counter_window`), so the time is the one a refusal names;
 //! - the campaigns with the most distinct recipients against the bulk limit;
-//! - the recipients (and destination domains) nearest the mail-bomb limits.
+//! - the recipients (and destination domains) nearest the mail-bomb limits;
+//! - the relay's outcomes over 7 days: delivered, hard bounced, expired, deferred, the
+//!   hard-bounce rate (keys and window from `complaints::outcomes`).
 //!
 //! The keys are built by the checks that charge them (`policy::usage_keys`); this module never
 //! spells a key. It only reads: it must never charge, release or write anything.
@@ -43,6 +45,41 @@ pub struct Usage {
     pub bulk: Option<BulkUsage>,
     /// The mail-bomb rules, when the profile enables them.
     pub mail_bomb: Option<MailBombUsage>,
+    /// What became of the tenant's recipients over the last 7 days (bounce rate).
+    #[serde(default)]
+    pub deliveries: DeliveryUsage,
+}
+
+/// The relay's outcomes for the tenant's recipients over `window_seconds`
+/// (`complaints::outcomes`; the gateway's own mail is not counted).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryUsage {
+    pub window_seconds: u64,
+    pub delivered: u64,
+    /// Permanent failures (`5xx`).
+    pub hard_bounced: u64,
+    /// Given up after `[queue] max_age` while still deferred.
+    pub expired: u64,
+    /// Temporary failures, one per recipient and attempt.
+    pub deferred: u64,
+    /// Recipients with a final outcome: delivered + hard bounced + expired.
+    pub recipients: u64,
+    /// `hard_bounced / recipients` in percent (0.01 steps).
+    pub hard_bounce_percent: f64,
+}
+
+async fn deliveries(store: &dyn RateStore, tenant: &str, now: u64) -> Result<DeliveryUsage, StoreError> {
+    use crate::complaints::outcomes::{tenant_figures, OUTCOME_WINDOW};
+    let figures = tenant_figures(store, tenant, now).await?;
+    Ok(DeliveryUsage {
+        window_seconds: OUTCOME_WINDOW.as_secs(),
+        delivered: figures.delivered,
+        hard_bounced: figures.hard_bounced,
+        expired: figures.expired,
+        deferred: figures.deferred,
+        recipients: figures.recipients(),
+        hard_bounce_percent: figures.hard_bounce_percent(),
+    })
 }
 
 /// One windowed quota.
@@ -155,6 +192,7 @@ pub async fn read(store: &dyn RateStore, tenant: &str, profile: &Profile, now: u
         quotas,
         bulk: bulk(store, tenant, profile, now).await?,
         mail_bomb: mail_bomb(store, tenant, profile, now).await?,
+        deliveries: deliveries(store, tenant, now).await?,
     })
 }
 

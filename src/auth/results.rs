@@ -61,6 +61,32 @@ pub fn strip_own(message: &[u8], our_id: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The message without the header fields named `names` (any case), or `None` when it has none
+/// of them.
+pub fn strip_named(message: &[u8], names: &[&str]) -> Option<Vec<u8>> {
+    let remove: Vec<(usize, usize)> = fields(message)
+        .into_iter()
+        .filter(|field| {
+            field.text.iter().position(|&b| b == b':').is_some_and(|colon| {
+                let name = field.text[..colon].trim_ascii();
+                names.iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
+            })
+        })
+        .map(|field| (field.start, field.end))
+        .collect();
+    if remove.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(message.len());
+    let mut at = 0;
+    for (start, end) in remove {
+        out.extend_from_slice(&message[at..start]);
+        at = end;
+    }
+    out.extend_from_slice(&message[at..]);
+    Some(out)
+}
+
 /// One header field: its byte range (with continuation lines and the final CRLF) and its text
 /// (without the final CRLF).
 struct Field<'a> {

@@ -87,7 +87,7 @@ impl ComplaintLadders {
         let told = |kind: &NoticeKind| match kind {
             NoticeKind::Suspension => suspended_now,
             NoticeKind::Warning | NoticeKind::FinalWarning => !suspended_before,
-            NoticeKind::CaseOpened | NoticeKind::CaseDeadlineNear => true,
+            NoticeKind::CaseOpened | NoticeKind::CaseDeadlineNear | NoticeKind::Unsubscribe => true,
         };
         if let Some(kind) = action.notice.filter(told) {
             self.notify(Notice {

@@ -270,6 +270,24 @@ impl Attributor {
     }
 }
 
+/// The values of the trace header fields in a header block the gateway wrote (a queue entry's
+/// prefix), unfolded, from the top; verify each with [`TraceKeys::verify`].
+pub fn trace_values(header_block: &str) -> impl Iterator<Item = &str> {
+    let prefix = format!("{}:", TRACE_HEADER.to_ascii_lowercase());
+    header_block.split("\r\n").filter_map(move |line| {
+        let head = line.get(..prefix.len())?;
+        head.eq_ignore_ascii_case(&prefix).then(|| line[prefix.len()..].trim())
+    })
+}
+
+impl TraceKeys {
+    /// The keys with their ids, the signing one first: for another signed value of the
+    /// gateway's (the unsubscribe token), which separates its input from the trace header's.
+    pub(crate) fn keyed(&self) -> impl Iterator<Item = (&str, &hmac::Key)> {
+        self.keys.iter().map(|(id, key)| (id.as_str(), key))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

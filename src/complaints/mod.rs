@@ -1,7 +1,9 @@
 //! Complaints: what leads a mailbox provider's feedback report back to a tenant and a campaign,
 //! and what a complaint does to that tenant. The pipeline's stages meet in [`model`].
 //! Attribution: the fields every relayed message carries (`Feedback-ID`, the signed
-//! `X-Aupgate-Ref` trace header, optionally CFBL) and their verification.
+//! `X-Aupgate-Ref` trace header, optionally CFBL) and their verification. [`notice`]: notices to
+//! tenants through the gateway's own queue. [`outcomes`]: delivery outcomes per tenant and
+//! campaign (bounce rates). [`unsubscribe`]: the gateway's own List-Unsubscribe and its hits.
 //!
 //! Effects (`[complaints]` of the profile): [`ladder`] (the sink, the watcher, the periodic
 //! task) over [`counts`] (exact windows, per month), [`steps`] (SPCM, Pageant), [`cases`] and
@@ -10,6 +12,9 @@
 
 pub mod attribution;
 pub mod model;
+pub mod notice;
+pub mod outcomes;
+pub mod unsubscribe;
 
 mod act;
 mod case_actions;

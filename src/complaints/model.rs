@@ -105,6 +105,8 @@ pub enum NoticeKind {
     Suspension,
     CaseOpened,
     CaseDeadlineNear,
+    /// A recipient unsubscribed through the gateway's link or address (forwarded to the tenant).
+    Unsubscribe,
 }
 
 /// A notice to a tenant's `contact`.

@@ -2,11 +2,10 @@
 //! default profile): over the last [`WINDOW`], complaints / recipients and hard bounces /
 //! recipients, judged once the tenant relayed `[complaints.rates] min_recipients` in the window.
 //!
-//! The relay counts each recipient's final outcome into the store counters [`outcome_keys`]
-//! names, with [`WINDOW`] as their window (a counter must be written and read with one window):
-//! +1 `delivered`, `hard_bounce` or `expired` per recipient. Recipients = their sum. The
-//! counters are bucketed (a 7-day read may include outcomes up to 2.8 h older, never fewer), so
-//! a rate may read a little low, never high. Complaints are the exact count of `counts`.
+//! Recipients and hard bounces are the relay's outcome counters (`complaints::outcomes`, over
+//! its [`OUTCOME_WINDOW`]): recipients = delivered + hard bounce + expired. The counters are
+//! bucketed (a 7-day read may include outcomes up to 2.8 h older, never fewer), so a rate may
+//! read a little low, never high. Complaints are the exact count of `counts`.
 //!
 //! This module only measures and compares ([`measure`], [`crossings`]); acting on a crossing is
 //! the ladder's job.
@@ -16,29 +15,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::events::LadderRule;
+use super::outcomes::{tenant_figures, OUTCOME_WINDOW};
 use crate::policy::complaint_rules::RateRules;
-use crate::store::{Key, RateStore, StoreError};
+use crate::store::{RateStore, StoreError};
 
-/// The window of the outcome counters and of the rates.
-pub const WINDOW: Duration = Duration::from_secs(7 * 86_400);
-
-/// The store counters of a tenant's recipient outcomes (each +1 per recipient, over [`WINDOW`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutcomeKeys {
-    pub delivered: Key,
-    pub hard_bounce: Key,
-    pub expired: Key,
-}
-
-/// The keys the relay counts a tenant's recipient outcomes into, and the rate ladder reads.
-pub fn outcome_keys(tenant: &str) -> OutcomeKeys {
-    let key = |outcome: &str| Key::new("outcome", tenant).part(outcome);
-    OutcomeKeys {
-        delivered: key("delivered"),
-        hard_bounce: key("hard_bounce"),
-        expired: key("expired"),
-    }
-}
+/// The window of the rates: the outcome counters' window.
+pub const WINDOW: Duration = OUTCOME_WINDOW;
 
 /// A tenant's figures over [`WINDOW`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -57,12 +39,10 @@ pub struct RateFigures {
 
 /// Reads a tenant's figures at `now`.
 pub async fn measure(store: &dyn RateStore, tenant: &str, now: u64) -> Result<RateFigures, StoreError> {
-    let keys = outcome_keys(tenant);
-    let delivered = store.counter_get(&keys.delivered, now, WINDOW).await?;
-    let hard_bounces = store.counter_get(&keys.hard_bounce, now, WINDOW).await?;
-    let expired = store.counter_get(&keys.expired, now, WINDOW).await?;
+    let outcomes = tenant_figures(store, tenant, now).await?;
     let complaints = u64::from(super::counts::in_window(store, tenant, false, now, WINDOW).await?);
-    let recipients = delivered + hard_bounces + expired;
+    let recipients = outcomes.recipients();
+    let hard_bounces = outcomes.hard_bounced;
     let percent = |n: u64| {
         if recipients == 0 {
             0.0

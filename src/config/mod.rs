@@ -5,6 +5,7 @@
 mod sections;
 mod types;
 pub mod units;
+mod unsubscribe;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use sections::*;
 pub use types::{ByteSize, HumanDuration, Rate};
+pub use unsubscribe::{TenantUnsubscribe, UnsubscribeConfig, UnsubscribeNotify};
 
 /// The demo configuration `aupgate serve` runs when no `--config` is given.
 pub const DEMO_CONFIG: &str = include_str!("../../deploy/aupgate.demo.toml");
@@ -36,6 +38,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub policy: PolicyConfig,
     pub feedback: FeedbackConfig,
+    pub unsubscribe: UnsubscribeConfig,
     #[serde(rename = "tenant")]
     pub tenants: Vec<TenantConfig>,
 }
@@ -112,6 +115,7 @@ impl Config {
                 "admin" => config.admin = section(&key, value, &mut errors),
                 "policy" => config.policy = section(&key, value, &mut errors),
                 "feedback" => config.feedback = section(&key, value, &mut errors),
+                "unsubscribe" => config.unsubscribe = section(&key, value, &mut errors),
                 "listener" => config.listeners = array_section(&key, value, &mut errors),
                 "tenant" => config.tenants = array_section(&key, value, &mut errors),
                 _ => errors.push(key.clone(), "unknown section"),
@@ -281,6 +285,12 @@ impl Config {
         self.validate_admin_tokens(errors);
         self.validate_tenants(errors);
         self.validate_feedback(errors);
+        self.unsubscribe.validate(errors);
+        if let Some(from) = &self.feedback.notice_from {
+            if !unsubscribe::plausible_address(from) {
+                errors.push("feedback.notice_from", format!("`{from}` is not a mail address"));
+            }
+        }
     }
 
     fn validate_feedback(&self, errors: &mut Collector) {

@@ -528,6 +528,9 @@ pub struct FeedbackConfig {
     /// The last field of `Feedback-ID` (`campaign:tenant:profile:SenderId`): who sends, as the
     /// mailbox providers' feedback loops are told.
     pub sender_id: String,
+    /// The From (and envelope sender) of the notices the gateway sends tenants
+    /// (`complaints::notice`); default `postmaster@` `[server] hostname`.
+    pub notice_from: Option<String>,
     /// Keys of the `X-Aupgate-Ref` trace header's HMAC-SHA256: the first signs, all verify
     /// (rotate by adding a new key first). Without any, a key is generated under `data_dir` at
     /// first start; nodes sharing a store must configure the same keys.
@@ -541,6 +544,7 @@ impl Default for FeedbackConfig {
     fn default() -> Self {
         Self {
             sender_id: "aupgate".into(),
+            notice_from: None,
             trace_keys: Vec::new(),
             cfbl_address: None,
         }

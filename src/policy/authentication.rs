@@ -79,6 +79,8 @@ impl Default for UnsignedOutcomes {
 /// generation `generation`; `unsigned` keeps outcomes to reuse.
 /// `headers` are the message's fields as the other checks read them (parsed once per message;
 /// removing our Authentication-Results does not change the From or DKIM-Signature fields).
+/// `replaced` names the tenant's fields the gateway's own replace (its unsubscribe fields,
+/// `complaints::unsubscribe`): they are removed before signing.
 pub async fn authenticate(
     auth: &Authenticator,
     profile: &Profile,
@@ -86,11 +88,16 @@ pub async fn authenticate(
     unsigned: &UnsignedOutcomes,
     ctx: &DataContext<'_>,
     headers: &Headers,
+    replaced: &[&str],
 ) -> Outcome {
     let authserv_id = profile.headers.authserv_id.as_str();
     let stripped = match profile.headers.authentication_results {
         AuthResultsAction::Remove => results::strip_own(ctx.message.raw(), authserv_id),
         AuthResultsAction::Refuse => None,
+    };
+    let stripped = match replaced {
+        [] => stripped,
+        names => results::strip_named(stripped.as_deref().unwrap_or(ctx.message.raw()), names).or(stripped),
     };
     if !profile.spf.enabled && !profile.dkim.sign && !profile.dkim.verify && !profile.dmarc.enabled {
         // Nothing to predict or sign: no Authentication-Results either.

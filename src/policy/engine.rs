@@ -20,6 +20,7 @@ pub use super::stage::{AtData, AtMail, AtRcpt, Check, CheckFuture, DataStage, En
 use super::{CheckError, DataContext, MailContext, RcptContext, Rule, Verdict};
 use crate::auth::Authenticator;
 use crate::complaints::attribution::{Attribution, Attributor};
+use crate::complaints::unsubscribe::Unsubscriber;
 use crate::queue::now_ms;
 use crate::store::{AuditRecord, RateStore};
 use crate::tenant::{Tenant, TenantDirectory};
@@ -52,6 +53,9 @@ pub struct Engine {
     /// The attribution fields put on every accepted message (Feedback-ID, trace header); without
     /// it (offline dry runs) none.
     attribution: Option<Arc<Attributor>>,
+    /// The gateway's own List-Unsubscribe for profiles with `[unsubscribe] enabled`; without it
+    /// (offline dry runs) none.
+    unsubscribe: Option<Arc<Unsubscriber>>,
     mail: Vec<Box<dyn Check<AtMail>>>,
     rcpt: Vec<Box<dyn Check<AtRcpt>>>,
     data: Vec<Box<dyn Check<AtData>>>,
@@ -71,6 +75,7 @@ impl Engine {
             auth: None,
             unsigned: authentication::UnsignedOutcomes::default(),
             attribution: None,
+            unsubscribe: None,
             mail: vec![
                 Box::new(checks::TenantState),
                 Box::new(checks::SenderDomain),
@@ -121,6 +126,12 @@ impl Engine {
     /// Every accepted message carries the attribution fields `attributor` makes.
     pub fn with_attribution(mut self, attributor: Arc<Attributor>) -> Engine {
         self.attribution = Some(attributor);
+        self
+    }
+
+    /// Bulk mail under a profile with `[unsubscribe] enabled` carries `unsubscriber`'s fields.
+    pub fn with_unsubscribe(mut self, unsubscriber: Arc<Unsubscriber>) -> Engine {
+        self.unsubscribe = Some(unsubscriber);
         self
     }
 
@@ -289,7 +300,9 @@ impl Engine {
         }
         // The attribution fields go on top with the trace fields, before the signature that
         // covers them.
-        let attribution = self.attribution_fields(env, ctx, facts).await;
+        let mut attribution = self.attribution_fields(env, ctx, facts).await;
+        let (unsubscribe, replaced) = self.unsubscribe_fields(env, ctx, facts).await;
+        attribution.push_str(&unsubscribe);
         let added = [attribution.as_bytes(), ctx.added_headers].concat();
         let ctx = &DataContext {
             added_headers: &added,
@@ -314,6 +327,7 @@ impl Engine {
             &self.unsigned,
             ctx,
             ctx.message.headers(),
+            replaced,
         )
         .await;
         let verdict = self
@@ -356,6 +370,49 @@ impl Engine {
             &ctx.tenant.settings().profile,
             |name| covered.iter().any(|c| c.eq_ignore_ascii_case(name)),
         )
+    }
+
+    /// The gateway's List-Unsubscribe fields for an accepted message and the tenant's fields they
+    /// replace (`complaints::unsubscribe`): only under `[unsubscribe] enabled`, for bulk mail to
+    /// one recipient whose own signature covers neither field; in `add` mode only when the
+    /// tenant sent no List-Unsubscribe.
+    async fn unsubscribe_fields(
+        &self,
+        env: &Env<'_>,
+        ctx: &DataContext<'_>,
+        facts: &DataFacts,
+    ) -> (String, &'static [&'static str]) {
+        const FIELDS: &[&str] = &["List-Unsubscribe", "List-Unsubscribe-Post"];
+        let none = (String::new(), &[][..]);
+        let Some(unsubscriber) = &self.unsubscribe else {
+            return none;
+        };
+        let rules = &env.profile.unsubscribe;
+        let headers = ctx.message.headers();
+        let [recipient] = ctx.recipients else {
+            return none;
+        };
+        if !rules.enabled || !checks::is_bulk_mail(headers) {
+            return none;
+        }
+        let covered = headers
+            .all("dkim-signature")
+            .flat_map(signed_field_names)
+            .any(|name| FIELDS.iter().any(|f| f.eq_ignore_ascii_case(&name)));
+        let own = headers.first("list-unsubscribe").is_some();
+        let replaced = match rules.mode {
+            _ if covered => return none,
+            super::unsubscribe::UnsubscribeMode::Add if own => return none,
+            super::unsubscribe::UnsubscribeMode::Add => &[][..],
+            super::unsubscribe::UnsubscribeMode::Replace => FIELDS,
+        };
+        let campaign = match facts.campaign(env, ctx).await {
+            Ok(campaign) => campaign.to_string(),
+            Err(_) => facts.campaign_if_known().to_string(),
+        };
+        let recipient = crate::policy::recipient::identity(&recipient.to_address(), true);
+        let fields = unsubscriber.fields(&ctx.tenant.id, &recipient, &campaign, env.now);
+        (fields, replaced)
     }
 
     /// A permanent refusal at MAIL FROM for a sender domain the tenant does not own is a

@@ -15,6 +15,7 @@ pub mod complaint_rules;
 pub mod inspect;
 pub mod profile;
 pub mod recipient;
+pub mod unsubscribe;
 pub use crate::wire::rule;
 mod verdict;
 

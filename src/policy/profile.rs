@@ -28,6 +28,7 @@ pub struct Profile {
     pub dmarc: Dmarc,
     pub escalation: Escalation,
     pub on_error: OnError,
+    pub unsubscribe: super::unsubscribe::UnsubscribeRules,
     /// `[complaints]`: the complaint ladders (schema in `complaint_rules`).
     pub complaints: super::complaint_rules::ComplaintRules,
 }
@@ -471,6 +472,7 @@ impl Profile {
                 "dmarc" => profile.dmarc = section(&key, value, &mut errors),
                 "escalation" => profile.escalation = section(&key, value, &mut errors),
                 "on_error" => profile.on_error = section(&key, value, &mut errors),
+                "unsubscribe" => profile.unsubscribe = section(&key, value, &mut errors),
                 "complaints" => profile.complaints = section(&key, value, &mut errors),
                 _ => errors.push(key.clone(), "unknown section"),
             }

@@ -26,8 +26,9 @@ pub struct RecipientState {
     pub last_reply: Option<String>,
 }
 
-/// The format this code writes; `0` is the first release's (no `version` field).
-pub const FORMAT_VERSION: u32 = 1;
+/// The format this code writes; `0` is the first release's (no `version` field), `1` added the
+/// MAIL FROM parameters, `2` the gateway's own mail (`own`).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The message body type the client declared with `BODY=` (RFC 6152).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -73,6 +74,11 @@ pub struct QueueEntry {
     /// The client's `BODY=` (absent in version 0: unspecified).
     #[serde(default)]
     pub body_type: BodyType,
+    /// The gateway's own mail (a DSN, a notice to the tenant): its outcomes are never counted
+    /// against the tenant and never feed the tenant's suppression list (absent before version
+    /// 2: the tenant's).
+    #[serde(default)]
+    pub own: bool,
 }
 
 fn current_version<S: serde::Serializer>(_: &u32, serializer: S) -> Result<S::Ok, S::Error> {
@@ -107,7 +113,14 @@ impl QueueEntry {
             trace,
             smtputf8: false,
             body_type: BodyType::Unspecified,
+            own: false,
         }
+    }
+
+    /// The entry marked as the gateway's own mail (see `own`).
+    pub fn gateways_own(mut self) -> Self {
+        self.own = true;
+        self
     }
 
     /// The entry with the MAIL FROM parameters the relay declares again.
@@ -204,11 +217,33 @@ mod tests {
         .with_mail_params(params);
         let bytes = entry.encode();
         let text = String::from_utf8(bytes.clone()).unwrap();
-        assert!(text.starts_with("{\"version\":1,"), "{text}");
+        assert!(text.starts_with("{\"version\":2,"), "{text}");
         assert!(text.contains("\"body_type\":\"8BITMIME\""), "{text}");
         let back = QueueEntry::decode(&bytes).expect("decodes");
         assert_eq!(back, entry);
         assert_eq!(back.mail_params(), params);
+    }
+
+    #[test]
+    fn version_1_entries_are_the_tenants_mail() {
+        let mut value: serde_json::Value = serde_json::from_slice(
+            &QueueEntry::new(
+                "Q".into(),
+                "t".into(),
+                "a@x".into(),
+                vec!["b@y".into()],
+                String::new(),
+                0,
+            )
+            .gateways_own()
+            .encode(),
+        )
+        .unwrap();
+        value["version"] = 1.into();
+        value.as_object_mut().unwrap().remove("own");
+        let entry = QueueEntry::decode(value.to_string().as_bytes()).expect("decodes");
+        assert_eq!(entry.version, 1);
+        assert!(!entry.own);
     }
 
     #[test]
@@ -217,7 +252,7 @@ mod tests {
             QueueEntry::new("Q".into(), "t".into(), String::new(), vec![], String::new(), 0).encode(),
         )
         .unwrap()
-        .replace("\"version\":1", "\"version\":2");
+        .replace("\"version\":2", "\"version\":3");
         assert!(QueueEntry::decode(text.as_bytes()).is_none());
     }
 }

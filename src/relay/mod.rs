@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Semaphore};
 
+use crate::complaints::outcomes::{Outcome as CountedOutcome, OutcomeCounter};
 use crate::config::Config;
 use crate::dns::Dns;
 use crate::queue::{now_ms, Queue, QueueEntry, QueueError, RecipientStatus};
@@ -50,6 +51,9 @@ pub struct Relay {
     mta_sts: Option<mta_sts::MtaSts>,
     /// The validating resolver DANE asks (MX mode with `[dns] dnssec`).
     dnssec: Option<crate::dns::secure::SecureResolver>,
+    /// Counts each recipient's outcome per tenant and campaign (`complaints::outcomes`), once
+    /// set.
+    outcomes: std::sync::OnceLock<Arc<OutcomeCounter>>,
 }
 
 impl Relay {
@@ -80,7 +84,25 @@ impl Relay {
             queue,
             dns,
             destinations: Mutex::new(HashMap::new()),
+            outcomes: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// From now on, the outcomes of tenants' recipients are counted by `counter` (set once).
+    pub fn count_outcomes(&self, counter: Arc<OutcomeCounter>) {
+        let _ = self.outcomes.set(counter);
+    }
+
+    /// Counts one attempt's outcomes of a tenant's message (never the gateway's own mail).
+    async fn count(&self, entry: &QueueEntry, outcomes: &[CountedOutcome]) {
+        let Some(counter) = self.outcomes.get() else {
+            return;
+        };
+        if entry.own || outcomes.is_empty() {
+            return;
+        }
+        let campaign = counter.campaign_of(&entry.tenant, &entry.trace);
+        counter.count(&entry.tenant, &campaign, outcomes, now_ms()).await;
     }
 
     /// Runs the dispatcher until shutdown: every due message gets a worker.
@@ -123,6 +145,7 @@ impl Relay {
                 groups.entry(domain).or_default().push(index);
             }
         }
+        let mut counted = Vec::new();
         for (domain, indexes) in groups {
             let outcomes = self.deliver_group(&entry, &body, &domain, &indexes).await;
             for (index, outcome) in indexes.into_iter().zip(outcomes) {
@@ -132,10 +155,15 @@ impl Relay {
                     Outcome::Temporary(reason) => (RecipientStatus::Pending, reason, "deferred"),
                     Outcome::Permanent(reason) => (RecipientStatus::Failed, reason, "failed"),
                 };
+                counted.push(match status {
+                    RecipientStatus::Delivered => CountedOutcome::Delivered,
+                    RecipientStatus::Pending => CountedOutcome::Deferred,
+                    RecipientStatus::Failed => CountedOutcome::HardBounce,
+                });
                 tracing::info!(queue_id = %entry.id, tenant = %entry.tenant, recipient = %recipient.address, outcome = label, reply = %reply, attempt = entry.attempts + 1, "delivery attempt");
                 crate::telemetry::delivery(label);
                 let reply_text = reply.to_string();
-                if status == RecipientStatus::Failed && reply.is_hard_bounce() {
+                if status == RecipientStatus::Failed && reply.is_hard_bounce() && !entry.own {
                     self.suppress(&entry.tenant, &recipient.address, &reply_text).await;
                 }
                 recipient.status = status;
@@ -143,6 +171,7 @@ impl Relay {
             }
         }
         entry.attempts += 1;
+        self.count(&entry, &counted).await;
         self.settle(entry, &body).await;
     }
 
@@ -262,6 +291,7 @@ impl Relay {
         let pending = entry.pending().count();
         let age = Duration::from_millis(now.saturating_sub(entry.created_ms));
         if pending > 0 && age >= self.config.queue.max_age.get() {
+            self.count(&entry, &vec![CountedOutcome::Expired; pending]).await;
             for recipient in entry
                 .recipients
                 .iter_mut()
@@ -297,7 +327,8 @@ impl Relay {
                 vec![dsn.recipient],
                 String::new(),
                 now,
-            );
+            )
+            .gateways_own();
             if let Err(error) = self.queue.enqueue(bounce, dsn.message).await {
                 // Keep the original so the DSN is tried again rather than lost.
                 tracing::error!(queue_id = %entry.id, %error, "cannot queue DSN; keeping the message");

@@ -8,6 +8,7 @@ pub mod fixtures;
 pub mod https;
 pub mod sink;
 pub mod tls_ca;
+pub mod verifier;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;

@@ -1,5 +1,5 @@
 //! One tenant's page: a gauge per quota, sent and refused over 24 hours and 7 days, the recent
-//! refusals explained, campaigns near the bulk limit, recipients near the mail-bomb limit, the
+//! refusals explained, the delivery outcomes (bounce rate), campaigns near the bulk limit, recipients near the mail-bomb limit, the
 //! escalation ladder and its events, blocks, domains and the records to publish, the
 //! suppression list; for the staff also the audit trail (who did what) and, for admins, the
 //! block and lift forms.
@@ -43,6 +43,8 @@ pub struct TenantPage {
     pub bomb_limit: Option<u64>,
     pub hourly: Chart,
     pub daily: Chart,
+    /// The relay's outcomes over 7 days (bounce rate).
+    pub deliveries: crate::admin::usage::DeliveryUsage,
     pub chart_width: u32,
     pub chart_height: u32,
     pub refusals: Vec<Refusal>,
@@ -203,6 +205,7 @@ async fn build(
     };
     let current = tenant.state.get();
     let view = gauges(&usage);
+    let deliveries = usage.deliveries.clone();
     Ok(TenantPage {
         page: super::page::Page::anonymous(""),
         id: tenant.id.clone(),
@@ -224,6 +227,7 @@ async fn build(
         bomb_limit: view.bomb_limit,
         hourly: charts::hourly(&audit, now),
         daily: charts::daily(&audit, now),
+        deliveries,
         taken_at: now,
         chart_width: charts::WIDTH,
         chart_height: charts::HEIGHT,

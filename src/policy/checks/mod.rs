@@ -31,7 +31,7 @@ pub mod usage_keys {
 }
 pub use sender_domain::SenderDomain;
 pub use sms_gateway::SmsGateway;
-pub use suppressed::Suppressed;
+pub use suppressed::{is_bulk_mail, Suppressed};
 pub use tenant_state::TenantState;
 
 use super::{CheckError, Verdict};

@@ -1,5 +1,6 @@
-//! `suppression.hard_bounce`: a recipient that hard-bounced for this tenant (the relay records
-//! it) is refused for the tenant's bulk mail until the list is cleaned (Pageant Server: "removal
+//! `suppression.hard_bounce`: a recipient on the tenant's suppression list — it hard-bounced (the
+//! relay records it), complained, or unsubscribed through the gateway's link — is refused for the
+//! tenant's bulk mail until the list is cleaned (Pageant Server: "removal
 //! of bounced addresses before the next mailing"; aup/README.md rule 8, list hygiene).
 //!
 //! Whether a message is bulk mail is known only after DATA, so the check runs there, once per
@@ -75,7 +76,7 @@ impl Check<AtData> for Suppressed {
                 "5.7.1",
                 Rule::SuppressionHardBounce,
                 format!(
-                    "Recipient {first}{others} hard-bounced earlier and is suppressed for your bulk mail; remove it from the list and send again"
+                    "Recipient {first}{others} is suppressed for your bulk mail (it hard-bounced, complained or unsubscribed earlier); remove it from the list and send again"
                 ),
             )))
         })

@@ -32,7 +32,7 @@
 
 // foldhash: several times faster than SipHash on short keys, still seeded per process.
 use foldhash::{HashMap, HashMapExt};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -204,6 +204,9 @@ struct Shared {
     /// does not write them, as behind a hung disk.
     stalls: Mutex<usize>,
     unstalled: Condvar,
+    /// How many async waiters wait for the writer now (what a test holding a [`WriteStall`]
+    /// watches to know a session reached the store).
+    async_waiters: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -259,6 +262,7 @@ impl Writer {
             health: crate::health::Health::new("store"),
             stalls: Mutex::new(0),
             unstalled: Condvar::new(),
+            async_waiters: AtomicUsize::new(0),
         });
         let for_thread = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -429,6 +433,8 @@ impl Writer {
             return done;
         }
         self.hurry();
+        shared.async_waiters.fetch_add(1, Ordering::SeqCst);
+        let _waiting = AsyncWaiter(&shared.async_waiters);
         loop {
             // Registered before the check, so progress made in between is not missed.
             let notified = shared.progressed_async.notified();
@@ -463,6 +469,22 @@ enum Queued {
 #[doc(hidden)]
 pub struct WriteStall {
     shared: Arc<Shared>,
+}
+
+impl WriteStall {
+    /// How many async callers wait for the stalled writer now.
+    pub fn waiters(&self) -> usize {
+        self.shared.async_waiters.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts one async waiter for as long as it lives (also when its future is dropped).
+struct AsyncWaiter<'a>(&'a AtomicUsize);
+
+impl Drop for AsyncWaiter<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Drop for WriteStall {
