@@ -167,6 +167,16 @@ impl Gateway {
         })
     }
 
+    /// The policy engine (profiles, store): what the complaint ladders judge with.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// The live tenants (a ladder changes a tenant's state here as well as in the store).
+    pub fn tenants(&self) -> &Arc<TenantDirectory> {
+        &self.ctx.tenants
+    }
+
     /// Message bytes the sessions hold right now, as charged to `[limits] max_data_in_flight`.
     pub fn data_in_flight(&self) -> u64 {
         self.ctx.data_budget.held()

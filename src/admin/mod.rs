@@ -8,6 +8,8 @@ pub mod api;
 pub mod api_tokens;
 pub mod backup;
 mod blocks;
+pub mod complaint_resolve;
+pub mod complaint_summary;
 pub mod dashboard;
 mod dns_records;
 pub mod domains;

@@ -104,6 +104,12 @@ pub fn routes() -> Vec<ApiRoute> {
         route!(api_tokens::issue, api_tokens::__path_issue),
         route!(api_tokens::revoke, api_tokens::__path_revoke),
         route!(super::backup::create, super::backup::__path_create),
+        // Complaint ladders: summary and case resolution.
+        route!(super::complaint_summary::get, super::complaint_summary::__path_get),
+        route!(
+            super::complaint_resolve::resolve,
+            super::complaint_resolve::__path_resolve
+        ),
     ]
 }
 

@@ -2,12 +2,20 @@
 //! (`events` within `window` → state) move the tenant through warned → final warning →
 //! suspended. Suspension places a tenant block (by `policy:<rule>`) that only an operator lifts.
 //! Failures here are logged: the refusal that caused the event stands either way.
+//! Complaint- and bounce-rate crossings (`complaints::rates`) are events on this ladder too:
+//! they come in through [`escalate`].
 
 use super::engine::Env;
 use crate::store::{Block, BlockScope, Event, TenantChange, TenantField};
 use crate::tenant::{Tenant, TenantDirectory, TenantState};
 
-fn rank(state: TenantState) -> u8 {
+/// Whether an event of `kind` is a rung of this ladder: a violation, or a complaint- or
+/// bounce-rate crossing.
+fn counts_on_ladder(kind: &str) -> bool {
+    kind == "violation" || kind == crate::complaints::events::Kind::Rate.as_str()
+}
+
+pub(crate) fn rank(state: TenantState) -> u8 {
     match state {
         TenantState::Active => 0,
         TenantState::Warned => 1,
@@ -40,27 +48,30 @@ pub async fn record_violation(
             return;
         }
     }
-    if let Err(error) = apply(env, tenants, tenant, rule).await {
-        tracing::error!(tenant = %tenant.id, rule, %error, "recording a violation failed");
-    }
-}
-
-async fn apply(
-    env: &Env<'_>,
-    tenants: Option<&TenantDirectory>,
-    tenant: &Tenant,
-    rule: &str,
-) -> Result<(), crate::store::StoreError> {
     let event = Event {
         at: env.now,
         kind: "violation".into(),
         rule: Some(rule.to_string()),
         detail: serde_json::Value::Null,
     };
-    env.store.event_append(&tenant.id, &event).await?;
+    if let Err(error) = escalate(env, tenants, tenant, rule, &event).await {
+        tracing::error!(tenant = %tenant.id, rule, %error, "recording a violation failed");
+    }
+}
+
+/// Records `event` (a rung: see `counts_on_ladder`) for `rule` and applies the ladder; the
+/// tenant's new state when it moved.
+pub(crate) async fn escalate(
+    env: &Env<'_>,
+    tenants: Option<&TenantDirectory>,
+    tenant: &Tenant,
+    rule: &str,
+    event: &Event,
+) -> Result<Option<TenantState>, crate::store::StoreError> {
+    env.store.event_append(&tenant.id, event).await?;
     let steps = &env.profile.escalation.steps;
     if steps.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let restarted = env.store.tenant_get(&tenant.id).await?.and_then(|r| r.ladder_since);
     let longest = steps.iter().map(|s| s.window.get()).max().unwrap_or_default();
@@ -71,14 +82,14 @@ async fn apply(
         let since = env.now.saturating_sub(step.window.get().as_millis() as u64);
         let count = events
             .iter()
-            .filter(|e| e.kind == "violation" && e.at >= since && restarted.is_none_or(|r| e.at > r))
+            .filter(|e| counts_on_ladder(&e.kind) && e.at >= since && restarted.is_none_or(|r| e.at > r))
             .count() as u64;
         if count >= step.events && rank(step.state) > rank(target) {
             target = step.state;
         }
     }
     if target == tenant.state.get() {
-        return Ok(());
+        return Ok(None);
     }
     // One field: an operator's change of any other field meanwhile stays.
     env.store
@@ -102,5 +113,5 @@ async fn apply(
         tenant.state.set(target);
     }
     tracing::warn!(tenant = %tenant.id, rule, state = ?target, "escalation: tenant state changed");
-    Ok(())
+    Ok(Some(target))
 }

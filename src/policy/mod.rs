@@ -11,6 +11,7 @@
 //! `acceptance` (an accepted message's bookkeeping until it is queued), the `checks` (one per
 //! file), `authentication` (SPF/DKIM/DMARC and the fields the gateway adds) and `escalation`.
 
+pub mod complaint_rules;
 pub mod inspect;
 pub mod profile;
 pub mod recipient;

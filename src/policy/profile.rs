@@ -29,6 +29,8 @@ pub struct Profile {
     pub escalation: Escalation,
     pub on_error: OnError,
     pub unsubscribe: super::unsubscribe::UnsubscribeRules,
+    /// `[complaints]`: the complaint ladders (schema in `complaint_rules`).
+    pub complaints: super::complaint_rules::ComplaintRules,
 }
 
 /// `[profile]`: what the profile is.
@@ -471,6 +473,7 @@ impl Profile {
                 "escalation" => profile.escalation = section(&key, value, &mut errors),
                 "on_error" => profile.on_error = section(&key, value, &mut errors),
                 "unsubscribe" => profile.unsubscribe = section(&key, value, &mut errors),
+                "complaints" => profile.complaints = section(&key, value, &mut errors),
                 _ => errors.push(key.clone(), "unknown section"),
             }
         }
@@ -542,6 +545,7 @@ impl Profile {
         }
         self.validate_headers(errors);
         self.validate_attachments(errors);
+        self.complaints.validate(errors);
         for (i, step) in self.escalation.steps.iter().enumerate() {
             if step.events == 0 {
                 errors.push(format!("escalation.steps[{i}].events"), "must be at least 1");

@@ -8,6 +8,7 @@
 
 mod backup;
 mod client;
+mod complaints_resolve;
 mod show;
 
 use std::path::PathBuf;
@@ -78,6 +79,15 @@ enum AdminCommand {
         /// The backup's directory: relative to the backup root, or an absolute path under it.
         directory: String,
     },
+    /// Complaints: resolve a case.
+    #[command(subcommand)]
+    Complaints(ComplaintsCommand),
+}
+
+#[derive(Subcommand)]
+enum ComplaintsCommand {
+    /// Resolve a complaint case (audited): the tenant corrected the cause.
+    Resolve(complaints_resolve::ResolveArgs),
 }
 
 /// The time range and page of `events` and `audit`.
@@ -377,6 +387,7 @@ async fn command(api: &Api, as_json: bool, command: AdminCommand) -> Result<(), 
         AdminCommand::Domains(command) => domains(api, as_json, command).await,
         AdminCommand::Suppression(command) => suppression(api, as_json, command).await,
         AdminCommand::Backup { directory } => backup::run(api, as_json, directory).await,
+        AdminCommand::Complaints(ComplaintsCommand::Resolve(args)) => complaints_resolve::run(api, as_json, args).await,
     }
 }
 
