@@ -35,7 +35,6 @@ pub mod admin;
 pub mod auth;
 #[cfg(feature = "server")]
 pub mod cli;
-#[cfg(feature = "server")]
 pub mod complaints;
 pub mod config;
 #[cfg(feature = "server")]

@@ -84,7 +84,7 @@ impl Gateway {
         tracing::info!(keys = authenticator.key_count(), "DKIM keys loaded");
         let trace_keys = crate::complaints::TraceKeys::load(&config.feedback, &data_dir)?;
         tracing::info!(key = trace_keys.current_id(), "trace key loaded");
-        let attributor = crate::complaints::attribution::Attributor::new(config.feedback.clone(), trace_keys);
+        let attributor = crate::complaints::attribution::Attributor::new(config.feedback.clone(), trace_keys.clone());
         let engine = Arc::new(
             Engine::new(store.clone(), profiles, default)
                 .with_tenants(tenants.clone())
@@ -92,6 +92,16 @@ impl Gateway {
                 .with_attribution(Arc::new(attributor)),
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
+        // Complaint intake: the book stores and applies (its further effects plug in here),
+        // the intake attributes, the mailbox takes reports at `[feedback] addresses`.
+        let complaint_book = Arc::new(crate::complaints::book::ComplaintBook::new(store.clone(), Vec::new()));
+        let intake = Arc::new(crate::complaints::intake::Intake::new(
+            trace_keys,
+            store.clone(),
+            complaint_book.clone(),
+            &config.feedback.addresses,
+            config.feedback.max_report_size.as_usize(),
+        ));
         let admin_address = crate::admin::start(
             crate::admin::AdminState {
                 store: store.clone(),
@@ -100,6 +110,8 @@ impl Gateway {
                 access: Arc::new(crate::admin::access::Access::new(&config, store.clone())?),
                 queue: queue.clone(),
                 engine: engine.clone(),
+                intake: intake.clone(),
+                complaints: complaint_book,
             },
             &config.admin.address,
             if config.admin.tls {
@@ -113,14 +125,17 @@ impl Gateway {
             },
         )
         .await?;
-        let ctx = Arc::new(SmtpContext::new(
-            config.clone(),
-            tenants,
-            engine.clone(),
-            queue.clone(),
-            tls,
-            shutdown_rx.clone(),
-        ));
+        let ctx = Arc::new(
+            SmtpContext::new(
+                config.clone(),
+                tenants,
+                engine.clone(),
+                queue.clone(),
+                tls,
+                shutdown_rx.clone(),
+            )
+            .with_local_mailboxes(local_mailboxes(&config, intake, store.clone())),
+        );
         let smtp_addresses = start_listeners(ctx.clone()).await?;
         let relay = Relay::new(config.clone(), queue.clone(), dns, store.clone())?;
         let relay_task = tokio::spawn(relay.run(shutdown_rx.clone()));
@@ -373,4 +388,23 @@ async fn probe_degraded_queue(queue: Queue, mut shutdown: tokio::sync::watch::Re
             let _ = tokio::task::spawn_blocking(move || queue.probe()).await;
         }
     }
+}
+
+/// The local mailboxes of the SMTP listeners: the feedback addresses, when configured.
+fn local_mailboxes(
+    config: &Config,
+    intake: Arc<crate::complaints::intake::Intake>,
+    store: Arc<dyn RateStore>,
+) -> crate::smtp::local::LocalMailboxes {
+    let feedback = &config.feedback;
+    if feedback.addresses.is_empty() {
+        return crate::smtp::local::LocalMailboxes::default();
+    }
+    let mailbox = crate::complaints::mailbox::FeedbackMailbox::new(
+        intake,
+        store,
+        &feedback.addresses,
+        feedback.max_reports_per_client,
+    );
+    crate::smtp::local::LocalMailboxes::new(vec![Arc::new(mailbox)])
 }

@@ -107,6 +107,7 @@ async fn configured_keys_sender_id_and_cfbl_are_used() {
         sender_id: "hostco".into(),
         trace_keys: vec![current.clone(), old.clone()],
         cfbl_address: Some("fbl@gw.test".into()),
+        ..FeedbackConfig::default()
     };
     let configured = feedback.clone();
     let h = Harness::start_with(move |c| c.feedback = configured).await;

@@ -7,6 +7,7 @@ pub mod access;
 pub mod api;
 pub mod api_tokens;
 mod blocks;
+pub mod complaints;
 pub mod dashboard;
 mod dns_records;
 pub mod domains;
@@ -46,6 +47,9 @@ pub struct AdminState {
     pub queue: crate::queue::Queue,
     /// The policy engine: each tenant's effective profile (the usage view's limits).
     pub engine: Arc<crate::policy::Engine>,
+    /// Complaint intake (`POST /api/v1/complaints`) and the stored complaints.
+    pub intake: Arc<crate::complaints::intake::Intake>,
+    pub complaints: Arc<crate::complaints::book::ComplaintBook>,
 }
 
 pub(crate) type ApiResult<T> = Result<Json<T>, (StatusCode, Json<api::ApiError>)>;

@@ -74,6 +74,7 @@ macro_rules! route {
 
 /// Every `/api/v1` route (the document itself included).
 pub fn routes() -> Vec<ApiRoute> {
+    use super::complaints;
     use super::{api_tokens, blocks, dns_records, domains, logs, suppression, tenants, usage};
     vec![
         route!(openapi_json, __path_openapi_json),
@@ -103,6 +104,10 @@ pub fn routes() -> Vec<ApiRoute> {
         route!(api_tokens::list, api_tokens::__path_list),
         route!(api_tokens::issue, api_tokens::__path_issue),
         route!(api_tokens::revoke, api_tokens::__path_revoke),
+        // Complaint intake (issue 17).
+        route!(complaints::post, complaints::__path_post),
+        route!(complaints::list, complaints::__path_list),
+        route!(complaints::show, complaints::__path_show),
     ]
 }
 

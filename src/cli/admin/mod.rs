@@ -7,6 +7,7 @@
 //! codes), `show` (tables).
 
 mod client;
+mod complaints;
 mod show;
 
 use std::path::PathBuf;
@@ -71,6 +72,9 @@ enum AdminCommand {
     /// A tenant's suppression list: list, add, remove.
     #[command(subcommand)]
     Suppression(SuppressionCommand),
+    /// Complaints: import feedback reports, list, show.
+    #[command(subcommand)]
+    Complaints(complaints::ComplaintsCommand),
 }
 
 /// The time range and page of `events` and `audit`.
@@ -369,6 +373,7 @@ async fn command(api: &Api, as_json: bool, command: AdminCommand) -> Result<(), 
         AdminCommand::Blocks(command) => blocks(api, as_json, command).await,
         AdminCommand::Domains(command) => domains(api, as_json, command).await,
         AdminCommand::Suppression(command) => suppression(api, as_json, command).await,
+        AdminCommand::Complaints(command) => complaints::run(api, as_json, command).await,
     }
 }
 

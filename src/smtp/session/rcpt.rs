@@ -18,9 +18,19 @@ impl Session {
             return self.error_reply(reply::utf8_address_without_smtputf8(false));
         }
         let limit = self.ctx.config.limits.max_recipients;
-        if self.envelope.recipients.len() >= limit {
+        if self.envelope.recipients.len() + self.envelope.local.len() >= limit {
             self.reply(reply::too_many_recipients(limit));
             return Ok(());
+        }
+        if let Some(mailbox) = self.ctx.local_mailboxes.find(&recipient.to_address()) {
+            return self.local_rcpt(mailbox, recipient).await;
+        }
+        if !self.envelope.local.is_empty() {
+            self.reply(reply::local_and_relayed_recipients());
+            return Ok(());
+        }
+        if self.envelope.local_only {
+            return self.error_reply(reply::relay_denied());
         }
         let Some(tenant) = self.tenant() else {
             return self.error_reply(reply::relay_denied());
