@@ -155,6 +155,16 @@ pub async fn post(
         }
     };
     let limit = if json { MAX_FORM_BYTES } else { state.intake.max_size() };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(size) = declared.filter(|size| *size > limit) {
+        return Err(super::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is {size} bytes, over the limit of {limit} ([feedback] max_report_size for reports)"),
+        ));
+    }
     let bytes = axum::body::to_bytes(body, limit.saturating_add(1))
         .await
         .map_err(|e| bad(format!("reading the body: {e}")))?;
