@@ -35,6 +35,7 @@ pub mod admin;
 pub mod auth;
 #[cfg(feature = "server")]
 pub mod cli;
+#[cfg(any(feature = "server", feature = "arf"))]
 pub mod complaints;
 pub mod config;
 #[cfg(feature = "server")]
