@@ -431,13 +431,33 @@ async fn the_feedback_address_is_a_local_mailbox() {
         c.feedback.addresses = vec![FEEDBACK.into()];
         c.feedback.max_report_size = aupgate::config::ByteSize(8 * 1024);
         c.feedback.max_reports_per_client = aupgate::config::Rate::new(3, Duration::from_secs(3600));
+        // 127.0.0.2 is nobody's network.
+        c.tenants[0].networks = vec!["127.0.0.1/32".into()];
     })
     .await;
-    // Without AUTH on the submission listener: a relayed recipient is still refused...
+    // An unidentified client on the relay listener: any MAIL FROM, only the feedback address.
+    let mut c = h.connect_from(h.relay_addr(), "127.0.0.2").await;
+    c.send("EHLO mta.mailbox.example", "250 ").await;
+    c.send("MAIL FROM:<fbl@mailbox.example>", "250 2.1.0").await;
+    c.send("RCPT TO:<someone@dest.example>", "554 5.7.1 Relay access denied")
+        .await;
+    c.send(&format!("RCPT TO:<{FEEDBACK}>"), "250 2.1.5").await;
+    c.send("DATA", "354").await;
+    c.write(b"Subject: hello\r\n\r\nnot a report\r\n.\r\n").await;
+    c.expect("250 2.0.0 Report received: not a complaint (not_a_report)")
+        .await;
+    c.send("QUIT", "221").await;
+
+    // Without AUTH on the submission listener: a relayed recipient is still refused, as MAIL
+    // FROM would refuse it without the feedback addresses...
     let mut c = h.connect(h.submission_addr()).await;
     c.send("EHLO mta.mailbox.example", "250 ").await;
     c.send("MAIL FROM:<fbl@mailbox.example>", "250 2.1.0").await;
-    c.send("RCPT TO:<someone@dest.example>", "554 5.7.1").await;
+    c.send(
+        "RCPT TO:<someone@dest.example>",
+        "530 5.7.0 Must issue a STARTTLS command first",
+    )
+    .await;
     // ... the feedback address is taken (case does not matter), and the two do not mix.
     c.send("RCPT TO:<FBL@gw.test>", "250 2.1.5").await;
     c.send("RSET", "250").await;

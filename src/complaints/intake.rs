@@ -78,6 +78,9 @@ pub struct ManualComplaint {
     pub urgent: bool,
 }
 
+/// Reports larger than this are parsed as blocking work (`block_in_place`).
+const PARSE_BLOCKING_ABOVE: usize = 256 * 1024;
+
 /// Longest note or reporter the form takes.
 const MAX_FORM_FIELD: usize = 4096;
 
@@ -115,7 +118,17 @@ impl Intake {
 
     /// Takes one raw report received at `now` (unix ms).
     pub async fn report(&self, raw: &[u8], source: ComplaintSource, now: u64) -> Result<Outcome, IntakeError> {
-        let parsed = match report::parse(raw, self.max_size, &self.own_addresses)? {
+        // A large report is parsed with the runtime told that this worker blocks meanwhile (as
+        // DATA does with a large message).
+        let parse = || report::parse(raw, self.max_size, &self.own_addresses);
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let parsed = if raw.len() > PARSE_BLOCKING_ABOVE && multi_thread {
+            tokio::task::block_in_place(parse)
+        } else {
+            parse()
+        };
+        let parsed = match parsed? {
             Parsed::Ignored(why) => return Ok(ignored(why)),
             Parsed::Complaint(parsed) => parsed,
         };

@@ -27,7 +27,7 @@
 use std::borrow::Cow;
 
 use mail_auth::report::{Feedback, FeedbackType};
-use mail_parser::{MessageParser, MimeHeaders, PartType};
+use mail_parser::{Encoding, MessageParser, MimeHeaders, PartType};
 
 use crate::message::addresses::parse_mailboxes;
 use crate::message::Headers;
@@ -152,7 +152,12 @@ pub fn parse(raw: &[u8], max_size: usize, own_addresses: &[String]) -> Result<Pa
                 });
             }
             PartType::Text(text) if returned_headers.is_none() && part.is_content_type("text", "rfc822-headers") => {
-                returned_headers = Some(text.as_bytes().to_vec());
+                // The bytes as sent when they were not transfer-encoded (mail-parser's text is
+                // decoded, invalid UTF-8 replaced); the decoded text otherwise.
+                returned_headers = Some(match part.encoding {
+                    Encoding::None => part_bytes(raw, part.offset_body, part.offset_end).to_vec(),
+                    _ => text.as_bytes().to_vec(),
+                });
             }
             // A header-only return some loops label `message/rfc822-headers`.
             PartType::Binary(bytes) | PartType::InlineBinary(bytes)
@@ -509,6 +514,20 @@ mod tests {
             &[0xff; 64],
         ] {
             let _ = parse(raw, 1 << 20, OWN);
+        }
+    }
+
+    /// Found by fuzzing: a header-only return with invalid UTF-8 is kept as sent, not
+    /// replaced character by character (which tripled it).
+    #[test]
+    fn a_header_part_keeps_its_bytes() {
+        let raw = include_bytes!("../../tests/fixtures/complaints/fuzz-headers-invalid-utf8-1.eml");
+        match parse(raw, 1 << 20, OWN) {
+            Ok(Parsed::Complaint(report)) => {
+                assert!(report.headers_only);
+                assert!(report.original.len() <= raw.len() * 2 + 2, "{}", report.original.len());
+            }
+            other => panic!("{other:?}"),
         }
     }
 

@@ -710,4 +710,28 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].path, "(file)");
     }
+
+    #[test]
+    fn feedback_intake_settings_are_checked() {
+        let text = r#"
+[feedback]
+addresses = ["fbl@gw.example", "FBL@gw.example", "not an address", "x@"]
+max_report_size = "100B"
+max_reports_per_client = "0/h"
+"#;
+        let errors = Config::parse(text).expect_err("invalid").to_string();
+        for expected in [
+            "feedback.addresses[1]",
+            "feedback.addresses[2]",
+            "feedback.addresses[3]",
+            "feedback.max_report_size",
+            "feedback.max_reports_per_client",
+        ] {
+            assert!(errors.contains(expected), "{expected} in {errors}");
+        }
+        assert!(!errors.contains("feedback.addresses[0]"), "{errors}");
+        let ok = Config::parse("[feedback]\naddresses = [\"fbl@gw.example\"]\n").expect("valid");
+        assert_eq!(ok.feedback.max_report_size.get(), 1 << 20);
+        assert_eq!(ok.feedback.max_reports_per_client.count, 100);
+    }
 }

@@ -1,5 +1,6 @@
 //! RCPT TO: a non-ASCII recipient only in a `SMTPUTF8` transaction (`553 5.6.7`), the recipient
-//! limit, then the policy engine's RCPT checks.
+//! limit, a local mailbox's address (`local`: taken without a tenant, never mixed with relayed
+//! recipients), then the policy engine's RCPT checks.
 
 use super::{End, Session};
 use crate::policy::RcptContext;
@@ -30,7 +31,16 @@ impl Session {
             return Ok(());
         }
         if self.envelope.local_only {
-            return self.error_reply(reply::relay_denied());
+            // What MAIL FROM would have answered without the local mailboxes.
+            let refusal = match (
+                self.listener.require_auth && self.auth_tenant.is_none(),
+                self.auth_allowed(),
+            ) {
+                (true, true) => reply::auth_required(),
+                (true, false) => reply::encryption_required(),
+                (false, _) => reply::relay_denied(),
+            };
+            return self.error_reply(refusal);
         }
         let Some(tenant) = self.tenant() else {
             return self.error_reply(reply::relay_denied());
