@@ -558,6 +558,15 @@ async fn the_cli_imports_a_directory_and_an_mbox_and_lists_and_shows() {
         stdout.contains("tenant:       acme") && stdout.contains("Spring sale"),
         "{stdout}"
     );
+    let (_, shown) = call(
+        &h,
+        reqwest::Method::GET,
+        &format!("/api/v1/complaints/{first_id}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(shown["source"], "cli");
     let (code, _, stderr) = admin_cli(&h, &["complaints", "show", "0000000000000-none"], None);
     assert_eq!(code, Some(1), "{stderr}");
 }

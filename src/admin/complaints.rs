@@ -88,6 +88,15 @@ pub struct ComplaintQuery {
     pub cursor: Option<String>,
 }
 
+/// Query of `POST /api/v1/complaints`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PostQuery {
+    /// `cli` when `aupgate admin complaints import` posts a report (recorded as its source);
+    /// default `http`.
+    pub source: Option<String>,
+}
+
 fn bad(message: String) -> Refusal {
     super::error(StatusCode::BAD_REQUEST, message)
 }
@@ -108,6 +117,7 @@ fn refusal(error: IntakeError) -> Refusal {
 #[utoipa::path(
     post,
     path = "/api/v1/complaints",
+    params(PostQuery),
     request_body(
         content(
             (ManualComplaint = "application/json"),
@@ -130,11 +140,17 @@ fn refusal(error: IntakeError) -> Refusal {
 pub async fn post(
     principal: Principal,
     State(state): State<AdminState>,
+    Query(query): Query<PostQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Outcome>), Refusal> {
     principal.require_staff()?;
     principal.require_write()?;
+    let source = match query.source.as_deref() {
+        None | Some("http") => ComplaintSource::Http,
+        Some("cli") => ComplaintSource::Cli,
+        Some(other) => return Err(bad(format!("`source` is `http` or `cli`, not `{other}`"))),
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -179,11 +195,7 @@ pub async fn post(
         }
         state.intake.manual(&form, now).await.map_err(refusal)?
     } else {
-        state
-            .intake
-            .report(&bytes, ComplaintSource::Http, now)
-            .await
-            .map_err(refusal)?
+        state.intake.report(&bytes, source, now).await.map_err(refusal)?
     };
     let status = match outcome {
         Outcome::Recorded { .. } => StatusCode::CREATED,

@@ -92,7 +92,7 @@ async fn import(api: &Api, as_json: bool, source: &std::path::Path) -> Result<()
     let mut worst: Option<Failure> = None;
     for (name, bytes) in reports {
         match api
-            .post_bytes::<Outcome>("/api/v1/complaints", "message/rfc822", bytes)
+            .post_bytes::<Outcome>("/api/v1/complaints?source=cli", "message/rfc822", bytes)
             .await
         {
             Ok(outcome) if as_json => {

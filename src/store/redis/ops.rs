@@ -12,6 +12,7 @@ use crate::store::{
     CounterWindow, Event, EventCharge, Key, Lift, RateStore, SetCharge, StoreError, Suppression, TenantChange,
     TenantRecord,
 };
+use crate::store::{ComplaintPut, ComplaintScope, MessageOrigin, StoredComplaint};
 
 const MODE_GET: u8 = 0;
 const MODE_ADD: u8 = 1;
@@ -180,8 +181,6 @@ impl RedisStore {
         parse_log(members)
     }
 }
-
-use crate::store::{ComplaintPut, ComplaintScope, MessageOrigin, StoredComplaint};
 
 impl RateStore for RedisStore {
     fn backend(&self) -> &'static str {
