@@ -8,6 +8,7 @@
 //! sees it; the feedback address needing no AUTH, never reaching the relay, its size limit,
 //! rate limit and mixing rule.
 
+mod store_support;
 mod support;
 
 use std::time::Duration;
@@ -569,4 +570,44 @@ async fn the_cli_imports_a_directory_and_an_mbox_and_lists_and_shows() {
     assert_eq!(shown["source"], "cli");
     let (code, _, stderr) = admin_cli(&h, &["complaints", "show", "0000000000000-none"], None);
     assert_eq!(code, Some(1), "{stderr}");
+}
+
+/// Two nodes sharing a Redis store: mail relayed by one node, its trace header stripped, is
+/// attributed by Message-ID when the report reaches the other node; the same report at the
+/// first node is a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_sharing_redis_share_the_message_index_and_the_dedup() {
+    let redis = store_support::RedisServer::start();
+    let node = |url: String| {
+        Harness::start_with(move |c| {
+            c.feedback.addresses = vec![FEEDBACK.into()];
+            c.store.backend = aupgate::store::Backend::Redis;
+            c.store.urls = vec![url];
+        })
+    };
+    let (a, b) = (node(redis.url()).await, node(redis.url()).await);
+    let (queue_id, original) = relay_newsletter(&a, "gina@dest.example", 1).await;
+    let report = generated_arf(&with_trace(&original, None), "gina@dest.example");
+    let reply = smtp_report(&b, FEEDBACK, &report).await;
+    assert!(reply.starts_with("250 2.0.0 Report received: complaint "), "{reply}");
+    let id = id_in(&reply);
+    let (_, shown) = call(
+        &a,
+        reqwest::Method::GET,
+        &format!("/api/v1/complaints/{id}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(shown["tenant"], "acme");
+    assert_eq!(shown["attributed_by"], "message_id");
+    assert_eq!(shown["queue_id"], queue_id.as_str());
+    let again = smtp_report(&a, FEEDBACK, &report).await;
+    assert_eq!(again, format!("250 2.0.0 Report received: duplicate of complaint {id}"));
+    assert!(b
+        .gateway
+        .store
+        .suppression_contains("acme", "gina@dest.example")
+        .await
+        .expect("read"));
 }
