@@ -99,7 +99,7 @@ impl Gateway {
             trace_keys,
             store.clone(),
             complaint_book.clone(),
-            &config.feedback.addresses,
+            &crate::complaints::mailbox::feedback_addresses(&config.feedback),
             config.feedback.max_report_size.as_usize(),
         ));
         let admin_address = crate::admin::start(
@@ -390,21 +390,18 @@ async fn probe_degraded_queue(queue: Queue, mut shutdown: tokio::sync::watch::Re
     }
 }
 
-/// The local mailboxes of the SMTP listeners: the feedback addresses, when configured.
+/// The local mailboxes of the SMTP listeners: the feedback addresses (`[feedback] addresses`
+/// and `cfbl_address`), when there are any.
 fn local_mailboxes(
     config: &Config,
     intake: Arc<crate::complaints::intake::Intake>,
     store: Arc<dyn RateStore>,
 ) -> crate::smtp::local::LocalMailboxes {
-    let feedback = &config.feedback;
-    if feedback.addresses.is_empty() {
+    let addresses = crate::complaints::mailbox::feedback_addresses(&config.feedback);
+    if addresses.is_empty() {
         return crate::smtp::local::LocalMailboxes::default();
     }
-    let mailbox = crate::complaints::mailbox::FeedbackMailbox::new(
-        intake,
-        store,
-        &feedback.addresses,
-        feedback.max_reports_per_client,
-    );
+    let rate = config.feedback.max_reports_per_client;
+    let mailbox = crate::complaints::mailbox::FeedbackMailbox::new(intake, store, &addresses, rate);
     crate::smtp::local::LocalMailboxes::new(vec![Arc::new(mailbox)])
 }

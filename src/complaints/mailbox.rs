@@ -1,5 +1,5 @@
 //! The feedback addresses as a local mailbox (`smtp::local`): mail to any of `[feedback]
-//! addresses` is taken on every listener from any client, without AUTH, and handed to
+//! addresses` (and `cfbl_address`) is taken on every listener from any client, without AUTH, and handed to
 //! [`Intake`]; it is never queued or relayed.
 //!
 //! - Size: `[feedback] max_report_size` (`552 5.3.4` above it).
@@ -20,6 +20,20 @@ use crate::queue::now_ms;
 use crate::smtp::local::{LocalFut, LocalMailbox};
 use crate::smtp::reply::{self, Reply};
 use crate::store::{Charge, Key, RateStore};
+
+/// The addresses taken as the feedback mailbox: `[feedback] addresses` and `cfbl_address` (the
+/// address relayed mail names to CFBL-aware receivers), each once, lower case.
+pub fn feedback_addresses(config: &crate::config::FeedbackConfig) -> Vec<String> {
+    let mut addresses: Vec<String> = config
+        .addresses
+        .iter()
+        .chain(config.cfbl_address.iter())
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    addresses
+}
 
 /// The counter kind of reports per client address.
 const RATE_KIND: &str = "feedback.reports.addr";
@@ -118,5 +132,27 @@ impl LocalMailbox for FeedbackMailbox {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::feedback_addresses;
+    use crate::config::FeedbackConfig;
+
+    #[test]
+    fn the_cfbl_address_is_a_feedback_address() {
+        let config = FeedbackConfig {
+            addresses: vec!["FBL@gw.example".into(), "arf@gw.example".into()],
+            cfbl_address: Some("fbl@gw.example".into()),
+            ..FeedbackConfig::default()
+        };
+        assert_eq!(feedback_addresses(&config), ["arf@gw.example", "fbl@gw.example"]);
+        let only_cfbl = FeedbackConfig {
+            cfbl_address: Some("cfbl@gw.example".into()),
+            ..FeedbackConfig::default()
+        };
+        assert_eq!(feedback_addresses(&only_cfbl), ["cfbl@gw.example"]);
+        assert!(feedback_addresses(&FeedbackConfig::default()).is_empty());
     }
 }
