@@ -21,7 +21,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "fuzz", "seeds")
-TARGETS = ["smtp_command", "data_receiver", "config_parse", "auth_records", "sasl", "message_text", "message_parse"]
+TARGETS = ["smtp_command", "data_receiver", "config_parse", "auth_records", "sasl", "message_text", "message_parse", "complaint_report"]
 
 LITERAL = re.compile(r'(?<![A-Za-z0-9_])b?(?:r(#*)"(.*?)"\1|"((?:[^"\\]|\\.)*)")', re.S)
 VERBS = ("EHLO", "HELO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VRFY", "EXPN", "HELP",
@@ -112,6 +112,8 @@ def main():
                 body = msg.split(b"\r\n.\r\n", 1)[0]
                 seeds["message_text"].add(body)
                 seeds["message_parse"].add(body)
+                if b"feedback-report" in body or b"message/rfc822" in body or b"rfc822-headers" in body:
+                    seeds["complaint_report"].add(body)
                 seeds["auth_records"].add(body)
                 stream = body + b"\r\n.\r\n"
                 for split in (0, len(stream) // 2, len(stream) - 2):

@@ -18,6 +18,8 @@
 //!   quarantine of corrupt entries.
 //! - [`relay`] — delivery workers: MX or smarthost routing, outbound TLS (opportunistic or
 //!   verified, MTA-STS, DANE), per-destination concurrency, retries with backoff, DSNs.
+//! - [`complaints`] — feedback reports: attribution fields on relayed mail; intake (SMTP local
+//!   mailbox at `[feedback] addresses`, API, CLI) → parse → attribute → store, suppress, audit.
 //! - [`health`] — whether the queue and the store can write: degraded periods, logged once.
 //! - [`dns`] — the one resolver (hickory) with configurable nameservers.
 //! - [`store`] — the rate store: windowed counters, exact capped sets, tenant state, blocks,
@@ -38,7 +40,7 @@ pub mod auth;
 pub mod backup;
 #[cfg(feature = "server")]
 pub mod cli;
-#[cfg(feature = "server")]
+#[cfg(any(feature = "server", feature = "arf"))]
 pub mod complaints;
 pub mod config;
 #[cfg(feature = "server")]

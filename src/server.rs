@@ -82,6 +82,9 @@ impl Gateway {
             }
         }
         let default = profiles["default"].clone();
+        // The unsubscribe address takes mail only where some profile adds the gateway's
+        // List-Unsubscribe (it then needs no tenant, as the feedback addresses).
+        let unsubscribe_by_mail = profiles.values().any(|profile| profile.unsubscribe.enabled);
         let authenticator = Arc::new(crate::auth::Authenticator::new(&config, &dns)?);
         if config.authentication.egress_ips.is_empty() {
             tracing::warn!("[authentication] egress_ips is empty: SPF is not predicted for relayed mail");
@@ -108,6 +111,24 @@ impl Gateway {
                 .with_unsubscribe(unsubscribe.clone()),
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
+        // Complaint intake: the book stores and applies (then the ladders act on it), the
+        // intake attributes, the mailbox takes reports at `[feedback] addresses`.
+        // The ladders read earlier complaints through a book of their own (it only reads).
+        let complaint_log: Arc<dyn crate::complaints::ComplaintLog> =
+            Arc::new(crate::complaints::book::ComplaintBook::new(store.clone(), Vec::new()));
+        let ladders =
+            crate::complaints::ComplaintLadders::new(engine.clone(), tenants.clone(), notices.clone(), complaint_log);
+        let complaint_book = Arc::new(crate::complaints::book::ComplaintBook::new(
+            store.clone(),
+            vec![ladders.clone() as Arc<dyn crate::complaints::ComplaintSink>],
+        ));
+        let intake = Arc::new(crate::complaints::intake::Intake::new(
+            trace_keys.clone(),
+            store.clone(),
+            complaint_book.clone(),
+            &crate::complaints::mailbox::feedback_addresses(&config.feedback),
+            config.feedback.max_report_size.as_usize(),
+        ));
         let admin_address = crate::admin::start(
             crate::admin::AdminState {
                 store: store.clone(),
@@ -118,6 +139,8 @@ impl Gateway {
                 engine: engine.clone(),
                 unsubscribe: Some(unsubscribe.clone()),
                 backups: Arc::new(crate::backup::Backups::new(&config)),
+                intake: intake.clone(),
+                complaints: complaint_book,
             },
             &config.admin.address,
             if config.admin.tls {
@@ -131,21 +154,30 @@ impl Gateway {
             },
         )
         .await?;
-        let ctx = Arc::new(SmtpContext::new(
-            config.clone(),
-            tenants,
-            engine.clone(),
-            queue.clone(),
-            tls,
-            shutdown_rx.clone(),
-        ));
+        let ctx = Arc::new(
+            SmtpContext::new(
+                config.clone(),
+                tenants,
+                engine.clone(),
+                queue.clone(),
+                tls,
+                shutdown_rx.clone(),
+            )
+            .with_local_mailboxes(local_mailboxes(
+                &config,
+                intake,
+                unsubscribe_by_mail.then(|| unsubscribe.clone()),
+                store.clone(),
+            )),
+        );
         let smtp_addresses = start_listeners(ctx.clone()).await?;
         let relay = Relay::new(config.clone(), queue.clone(), dns, store.clone())?;
-        // The coordinator adds `.with_watcher(...)` (the rate ladder) here.
-        relay.count_outcomes(Arc::new(crate::complaints::outcomes::OutcomeCounter::new(
-            store.clone(),
-            trace_keys,
-        )));
+        // Each counted outcome lets the rate ladder look at the tenant's new figures.
+        relay.count_outcomes(Arc::new(
+            crate::complaints::outcomes::OutcomeCounter::new(store.clone(), trace_keys).with_watcher(ladders.clone()),
+        ));
+        // Integra's case deadlines.
+        tokio::spawn(ladders.run(shutdown_rx.clone()));
         let relay_task = tokio::spawn(relay.run(shutdown_rx.clone()));
         tokio::spawn(probe_degraded_queue(queue.clone(), shutdown_rx.clone()));
         if config.store.backend == crate::store::Backend::Redis {
@@ -408,4 +440,30 @@ async fn probe_degraded_queue(queue: Queue, mut shutdown: tokio::sync::watch::Re
             let _ = tokio::task::spawn_blocking(move || queue.probe()).await;
         }
     }
+}
+
+/// The local mailboxes of the SMTP listeners: the feedback addresses (`[feedback] addresses`
+/// and `cfbl_address`), when there are any, and the unsubscribe address when a profile loaded at
+/// start adds the gateway's List-Unsubscribe. With none, a client no tenant is known for is
+/// refused at MAIL FROM; with one, at RCPT of any address but these.
+fn local_mailboxes(
+    config: &Config,
+    intake: Arc<crate::complaints::intake::Intake>,
+    unsubscribe: Option<Arc<crate::complaints::unsubscribe::Unsubscriber>>,
+    store: Arc<dyn RateStore>,
+) -> crate::smtp::local::LocalMailboxes {
+    let mut mailboxes: Vec<Arc<dyn crate::smtp::local::LocalMailbox>> = Vec::new();
+    let addresses = crate::complaints::mailbox::feedback_addresses(&config.feedback);
+    if !addresses.is_empty() {
+        let rate = config.feedback.max_reports_per_client;
+        mailboxes.push(Arc::new(crate::complaints::mailbox::FeedbackMailbox::new(
+            intake, store, &addresses, rate,
+        )));
+    }
+    if let Some(unsubscribe) = unsubscribe {
+        mailboxes.push(Arc::new(
+            crate::complaints::unsubscribe::mailbox::UnsubscribeMailbox::new(unsubscribe),
+        ));
+    }
+    crate::smtp::local::LocalMailboxes::new(mailboxes)
 }

@@ -10,6 +10,7 @@ pub mod backup;
 mod blocks;
 pub mod complaint_resolve;
 pub mod complaint_summary;
+pub mod complaints;
 pub mod dashboard;
 mod dns_records;
 pub mod domains;
@@ -54,6 +55,9 @@ pub struct AdminState {
     pub unsubscribe: Option<Arc<crate::complaints::unsubscribe::Unsubscriber>>,
     /// Where online backups go (`POST /api/v1/backup`).
     pub backups: Arc<crate::backup::Backups>,
+    /// Complaint intake (`POST /api/v1/complaints`) and the stored complaints.
+    pub intake: Arc<crate::complaints::intake::Intake>,
+    pub complaints: Arc<crate::complaints::book::ComplaintBook>,
 }
 
 pub(crate) type ApiResult<T> = Result<Json<T>, (StatusCode, Json<api::ApiError>)>;

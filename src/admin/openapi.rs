@@ -74,6 +74,7 @@ macro_rules! route {
 
 /// Every `/api/v1` route (the document itself included).
 pub fn routes() -> Vec<ApiRoute> {
+    use super::complaints;
     use super::{api_tokens, blocks, dns_records, domains, logs, suppression, tenants, usage};
     vec![
         route!(openapi_json, __path_openapi_json),
@@ -110,6 +111,10 @@ pub fn routes() -> Vec<ApiRoute> {
             super::complaint_resolve::resolve,
             super::complaint_resolve::__path_resolve
         ),
+        // Complaint intake (issue 17).
+        route!(complaints::post, complaints::__path_post),
+        route!(complaints::list, complaints::__path_list),
+        route!(complaints::show, complaints::__path_show),
     ]
 }
 

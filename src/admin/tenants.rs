@@ -421,7 +421,18 @@ mod tests {
         let mut config = crate::config::Config::default();
         config.server.data_dir = dir.display().to_string();
         let access = Arc::new(crate::admin::access::Access::new(&config, store.clone()).expect("access"));
+        let keys = crate::complaints::TraceKeys::from_config(&[crate::complaints::attribution::generate_key()]);
+        let complaints = Arc::new(crate::complaints::book::ComplaintBook::new(store.clone(), Vec::new()));
+        let intake = Arc::new(crate::complaints::intake::Intake::new(
+            keys.expect("trace key"),
+            store.clone(),
+            complaints.clone(),
+            &[],
+            1 << 20,
+        ));
         AdminState {
+            intake,
+            complaints,
             engine: Arc::new(crate::policy::Engine::new(store.clone(), profiles, default)),
             store,
             tenants,

@@ -57,7 +57,7 @@ fn load_profile(profile: &str) -> anyhow::Result<Profile> {
 }
 
 /// Reads the messages of a file, a directory (file-name order) or an mbox.
-fn read_messages(source: &FsPath) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+pub(crate) fn read_messages(source: &FsPath) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     if source.is_dir() {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(source)?
             .filter_map(Result::ok)

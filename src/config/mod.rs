@@ -327,6 +327,38 @@ impl Config {
                 errors.push("feedback.cfbl_address", format!("`{address}` is not a mail address"));
             }
         }
+        self.validate_feedback_intake(errors);
+    }
+
+    /// `[feedback] addresses`, `max_report_size`, `max_reports_per_client` (complaint intake).
+    fn validate_feedback_intake(&self, errors: &mut Collector) {
+        let feedback = &self.feedback;
+        let mut seen = std::collections::HashSet::new();
+        for (i, address) in feedback.addresses.iter().enumerate() {
+            let plausible = address
+                .rsplit_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && crate::tenant::normalize_domain(domain).is_some())
+                && address.is_ascii()
+                && !address.contains(|c: char| c.is_whitespace() || c.is_control() || "<>;,\"".contains(c));
+            if !plausible {
+                errors.push(
+                    format!("feedback.addresses[{i}]"),
+                    format!("`{address}` is not a mail address"),
+                );
+            } else if !seen.insert(address.to_ascii_lowercase()) {
+                errors.push(
+                    format!("feedback.addresses[{i}]"),
+                    format!("`{address}` is listed twice"),
+                );
+            }
+        }
+        let size = feedback.max_report_size.get();
+        if !(1024..=(64 << 20)).contains(&size) {
+            errors.push("feedback.max_report_size", "must be between 1 KiB and 64 MiB");
+        }
+        if feedback.max_reports_per_client.count == 0 {
+            errors.push("feedback.max_reports_per_client", "must allow at least one report");
+        }
     }
 
     fn validate_admin_tokens(&self, errors: &mut Collector) {
@@ -698,5 +730,29 @@ mod tests {
         let errors = Config::parse("[server\nhostname=").expect_err("invalid").0;
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].path, "(file)");
+    }
+
+    #[test]
+    fn feedback_intake_settings_are_checked() {
+        let text = r#"
+[feedback]
+addresses = ["fbl@gw.example", "FBL@gw.example", "not an address", "x@"]
+max_report_size = "100B"
+max_reports_per_client = "0/h"
+"#;
+        let errors = Config::parse(text).expect_err("invalid").to_string();
+        for expected in [
+            "feedback.addresses[1]",
+            "feedback.addresses[2]",
+            "feedback.addresses[3]",
+            "feedback.max_report_size",
+            "feedback.max_reports_per_client",
+        ] {
+            assert!(errors.contains(expected), "{expected} in {errors}");
+        }
+        assert!(!errors.contains("feedback.addresses[0]"), "{errors}");
+        let ok = Config::parse("[feedback]\naddresses = [\"fbl@gw.example\"]\n").expect("valid");
+        assert_eq!(ok.feedback.max_report_size.get(), 1 << 20);
+        assert_eq!(ok.feedback.max_reports_per_client.count, 100);
     }
 }

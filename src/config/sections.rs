@@ -542,6 +542,15 @@ pub struct FeedbackConfig {
     /// The gateway's feedback address: when set, relayed mail carries CFBL (RFC 9477)
     /// `CFBL-Address` and `CFBL-Feedback-ID` fields.
     pub cfbl_address: Option<String>,
+    // Complaint intake (`complaints::mailbox`).
+    /// Addresses that take feedback reports over SMTP on every listener, from anyone, as a
+    /// local mailbox (never relayed). Register them with the mailbox providers' feedback loops.
+    pub addresses: Vec<String>,
+    /// Largest report accepted at those addresses (`552 5.3.4` above) and over the API.
+    pub max_report_size: ByteSize,
+    /// Reports one client address may send to them (an IPv6 client by its /64): `451 4.7.1`
+    /// above.
+    pub max_reports_per_client: Rate,
 }
 
 impl Default for FeedbackConfig {
@@ -551,6 +560,9 @@ impl Default for FeedbackConfig {
             notice_from: None,
             trace_keys: Vec::new(),
             cfbl_address: None,
+            addresses: Vec::new(),
+            max_report_size: ByteSize(1 << 20),
+            max_reports_per_client: Rate::new(100, std::time::Duration::from_secs(3600)),
         }
     }
 }

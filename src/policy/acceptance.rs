@@ -114,6 +114,23 @@ impl<'a> PendingAcceptance<'a> {
         if let Err(error) = self.engine.store().audit_append(&self.tenant, &record).await {
             tracing::error!(tenant = %self.tenant, queue_id, %error, "audit of an accepted message failed");
         }
+        // The Message-ID index complaint intake attributes a report by when the returned
+        // message lost its trace header (`complaints::intake`).
+        if let Some(message_id) = message_id.filter(|id| !id.trim().is_empty()) {
+            let origin = crate::store::MessageOrigin {
+                tenant: self.tenant.clone(),
+                campaign: self.campaign.clone(),
+                queue_id: queue_id.to_string(),
+            };
+            let retention = crate::store::complaints::MESSAGE_ORIGIN_RETENTION;
+            let store = self.engine.store();
+            if let Err(error) = store
+                .message_origin_put(message_id, &origin, record.at, retention)
+                .await
+            {
+                tracing::error!(tenant = %self.tenant, queue_id, %error, "indexing the Message-ID failed");
+            }
+        }
     }
 }
 

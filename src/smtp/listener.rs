@@ -36,6 +36,8 @@ pub struct SmtpContext {
     pub auth_guard: AuthGuard,
     /// Message data all sessions hold (`[limits] max_data_in_flight`).
     pub data_budget: Arc<DataBudget>,
+    /// Addresses the gateway takes mail for itself (`smtp::local`): the feedback addresses.
+    pub local_mailboxes: crate::smtp::local::LocalMailboxes,
     next_session: AtomicU64,
 }
 
@@ -60,8 +62,15 @@ impl SmtpContext {
             shutdown,
             connections: Connections::default(),
             auth_guard,
+            local_mailboxes: crate::smtp::local::LocalMailboxes::default(),
             next_session: AtomicU64::new(1),
         }
+    }
+
+    /// The context with these local mailboxes (`smtp::local`).
+    pub fn with_local_mailboxes(mut self, mailboxes: crate::smtp::local::LocalMailboxes) -> SmtpContext {
+        self.local_mailboxes = mailboxes;
+        self
     }
 }
 

@@ -8,6 +8,8 @@ pub mod command;
 pub mod data;
 #[cfg(feature = "server")]
 pub mod listener;
+#[cfg(feature = "server")]
+pub mod local;
 /// The reply catalogue (in the `wire` leaf module, shared with the policy checks).
 pub use crate::wire::reply;
 pub mod sasl;

@@ -17,6 +17,7 @@
 //!
 //! A store must never fail open: any failure is a [`StoreError`], never a zero or an empty answer.
 
+pub mod complaints;
 pub mod config;
 pub mod error;
 pub mod key;
@@ -31,6 +32,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+pub use complaints::{ComplaintPut, ComplaintScope, MessageOrigin, StoredComplaint};
 pub use config::{open_store, Backend, StoreConfig};
 pub use error::StoreError;
 pub use key::Key;
@@ -238,6 +240,33 @@ pub trait RateStore: Send + Sync {
         let _ = dir;
         Box::pin(async { Ok(false) })
     }
+    // --- Complaint intake (`complaints::intake`, `complaints::book`; see `complaints.rs`) ---
+
+    /// Remembers which accepted message `message_id` names, until `now + retention`. Written
+    /// where the acceptance is audited; read to attribute a complaint by Message-ID.
+    fn message_origin_put<'a>(
+        &'a self,
+        message_id: &'a str,
+        origin: &'a MessageOrigin,
+        now: u64,
+        retention: Duration,
+    ) -> BoxFut<'a, ()>;
+    /// The accepted message `message_id` names, if it is remembered at `now`.
+    fn message_origin_get<'a>(&'a self, message_id: &'a str, now: u64) -> BoxFut<'a, Option<MessageOrigin>>;
+    /// Stores a complaint unless one with the same `dedup_key` is stored (then writes nothing
+    /// and names it); atomic, and durable when it returns.
+    fn complaint_put<'a>(&'a self, complaint: &'a StoredComplaint) -> BoxFut<'a, ComplaintPut>;
+    /// The complaint `id`.
+    fn complaint_get<'a>(&'a self, id: &'a str) -> BoxFut<'a, Option<StoredComplaint>>;
+    /// Complaints of `scope` with `since <= id < before` (ids sort by time; an empty `before`
+    /// has no upper bound), newest first, at most `limit`.
+    fn complaints_list<'a>(
+        &'a self,
+        scope: ComplaintScope<'a>,
+        since: &'a str,
+        before: &'a str,
+        limit: usize,
+    ) -> BoxFut<'a, Vec<StoredComplaint>>;
 }
 
 /// Window length in ms; a zero window is a caller bug and an error (never "count nothing").

@@ -9,6 +9,7 @@ use super::{
     rocks, ApiToken, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge, CounterWindow, Event, EventCharge,
     Key, Lift, RateStore, SetCharge, Suppression, TenantChange, TenantRecord,
 };
+use super::{ComplaintPut, ComplaintScope, MessageOrigin, StoredComplaint};
 
 /// A store whose operations are timed.
 pub struct Timed(pub Arc<dyn RateStore>);
@@ -200,5 +201,35 @@ impl RateStore for Timed {
     }
     fn checkpoint<'a>(&'a self, dir: &'a std::path::Path) -> BoxFut<'a, bool> {
         self.0.checkpoint(dir)
+    }
+    fn message_origin_put<'a>(
+        &'a self,
+        message_id: &'a str,
+        origin: &'a MessageOrigin,
+        now: u64,
+        retention: Duration,
+    ) -> BoxFut<'a, ()> {
+        timed(
+            "message_origin_put",
+            self.0.message_origin_put(message_id, origin, now, retention),
+        )
+    }
+    fn message_origin_get<'a>(&'a self, message_id: &'a str, now: u64) -> BoxFut<'a, Option<MessageOrigin>> {
+        timed("message_origin_get", self.0.message_origin_get(message_id, now))
+    }
+    fn complaint_put<'a>(&'a self, complaint: &'a StoredComplaint) -> BoxFut<'a, ComplaintPut> {
+        timed("complaint_put", self.0.complaint_put(complaint))
+    }
+    fn complaint_get<'a>(&'a self, id: &'a str) -> BoxFut<'a, Option<StoredComplaint>> {
+        timed("complaint_get", self.0.complaint_get(id))
+    }
+    fn complaints_list<'a>(
+        &'a self,
+        scope: ComplaintScope<'a>,
+        since: &'a str,
+        before: &'a str,
+        limit: usize,
+    ) -> BoxFut<'a, Vec<StoredComplaint>> {
+        timed("complaints_list", self.0.complaints_list(scope, since, before, limit))
     }
 }

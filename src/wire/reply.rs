@@ -471,6 +471,60 @@ pub fn next_hop_without_8bitmime() -> Reply {
     )
 }
 
+// ----- local mailboxes (`smtp::local`) and complaint intake (`complaints::mailbox`) -----
+
+/// RCPT of a relayed recipient in a transaction to a local address, or the other way round:
+/// the client sends it in a next transaction (as for any recipient over a limit).
+pub fn local_and_relayed_recipients() -> Reply {
+    Reply::new(
+        452,
+        "4.5.3",
+        "Send to this recipient in a separate transaction: local addresses and relayed mail do not mix",
+    )
+}
+
+/// A feedback report stored as complaint `id` (or a duplicate of it, or set aside).
+pub fn report_received(what: &str) -> Reply {
+    Reply::new(250, "2.0.0", format!("Report received: {what}"))
+}
+
+/// A client over `[feedback] max_reports_per_client`.
+pub fn reports_rate_exceeded(count: u32, window: &str) -> Reply {
+    Reply::new(
+        451,
+        "4.7.1",
+        format!("Too many feedback reports from your address (at most {count} per {window}), try again later"),
+    )
+}
+
+/// A report that could not be stored (or the rate could not be checked): nothing was lost.
+pub fn report_store_failed() -> Reply {
+    Reply::new(
+        451,
+        "4.3.0",
+        "Temporary failure storing the report, please try again later",
+    )
+}
+
+/// Mail to the unsubscribe address whose token was honoured: the recipient is suppressed.
+pub fn unsubscribed() -> Reply {
+    Reply::new(250, "2.0.0", "Unsubscribed: no further bulk mail from this sender")
+}
+
+/// Mail to the unsubscribe address without a genuine token (forged, altered or missing).
+pub fn unsubscribe_token_invalid() -> Reply {
+    Reply::new(550, "5.7.1", "No valid unsubscribe token in the subject or the address")
+}
+
+/// An unsubscribe that could not be stored: nothing was changed, the client tries again.
+pub fn unsubscribe_store_failed() -> Reply {
+    Reply::new(
+        451,
+        "4.3.0",
+        "Temporary failure recording the unsubscribe, please try again later",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,29 @@ impl Api {
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.answer(request).await
+    }
+
+    /// POSTs `bytes` as `content_type` (a raw report) to `path`; the decoded answer.
+    pub async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<T, Failure> {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        self.answer(request).await
+    }
+
+    /// Sends the request; the decoded answer or the failure.
+    async fn answer<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, Failure> {
         let response = request.send().await.map_err(|error| Failure {
             code: EXIT_UNREACHABLE,
             message: format!(

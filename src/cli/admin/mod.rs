@@ -8,6 +8,7 @@
 
 mod backup;
 mod client;
+mod complaints;
 mod complaints_resolve;
 mod show;
 
@@ -79,15 +80,9 @@ enum AdminCommand {
         /// The backup's directory: relative to the backup root, or an absolute path under it.
         directory: String,
     },
-    /// Complaints: resolve a case.
+    /// Complaints: import feedback reports, list, show.
     #[command(subcommand)]
-    Complaints(ComplaintsCommand),
-}
-
-#[derive(Subcommand)]
-enum ComplaintsCommand {
-    /// Resolve a complaint case (audited): the tenant corrected the cause.
-    Resolve(complaints_resolve::ResolveArgs),
+    Complaints(complaints::ComplaintsCommand),
 }
 
 /// The time range and page of `events` and `audit`.
@@ -387,7 +382,7 @@ async fn command(api: &Api, as_json: bool, command: AdminCommand) -> Result<(), 
         AdminCommand::Domains(command) => domains(api, as_json, command).await,
         AdminCommand::Suppression(command) => suppression(api, as_json, command).await,
         AdminCommand::Backup { directory } => backup::run(api, as_json, directory).await,
-        AdminCommand::Complaints(ComplaintsCommand::Resolve(args)) => complaints_resolve::run(api, as_json, args).await,
+        AdminCommand::Complaints(command) => complaints::run(api, as_json, command).await,
     }
 }
 

@@ -27,6 +27,7 @@
 //! signature covers List-Unsubscribe or List-Unsubscribe-Post is left as signed too.
 
 mod mail;
+pub mod mailbox;
 pub mod token;
 
 use std::sync::Arc;

@@ -22,6 +22,9 @@ impl Session {
         let Some(sender) = self.envelope.sender.clone() else {
             return self.error_reply(reply::bad_sequence("Need MAIL command"));
         };
+        if !self.envelope.local.is_empty() {
+            return self.local_data().await;
+        }
         if self.envelope.recipients.is_empty() {
             return self.error_reply(reply::no_valid_recipients());
         }

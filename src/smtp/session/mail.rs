@@ -25,14 +25,19 @@ impl Session {
             self.reply(reply::session_limit("messages"));
             return Err(End::AfterReply);
         }
-        if self.listener.require_auth && self.auth_tenant.is_none() {
+        // A client the gateway sends nothing for may still write to a local mailbox (the
+        // feedback addresses): its transaction takes only local recipients (`rcpt`).
+        let unidentified = (self.listener.require_auth && self.auth_tenant.is_none()) || self.tenant().is_none();
+        let local_only = unidentified && !self.ctx.local_mailboxes.is_empty();
+        if self.listener.require_auth && self.auth_tenant.is_none() && !local_only {
             return self.error_reply(if self.auth_allowed() {
                 reply::auth_required()
             } else {
                 reply::encryption_required()
             });
         }
-        let Some(tenant) = self.tenant() else {
+        let tenant = self.tenant().filter(|_| !local_only);
+        if tenant.is_none() && !local_only {
             tracing::info!(
                 rule = "client.unidentified",
                 verdict = "reject",
@@ -40,7 +45,7 @@ impl Session {
                 "relay attempt refused"
             );
             return self.error_reply(reply::relay_denied());
-        };
+        }
         let mut mail_params = MailParams::default();
         let mut declared_size = None;
         let mut seen: Vec<&str> = Vec::with_capacity(params.len());
@@ -71,6 +76,17 @@ impl Session {
         if !mail_params.smtputf8 && !sender.is_ascii() {
             return self.error_reply(reply::utf8_address_without_smtputf8(true));
         }
+        let Some(tenant) = tenant else {
+            self.envelope = Envelope {
+                sender: Some(sender),
+                params: mail_params,
+                declared_size,
+                local_only: true,
+                ..Envelope::default()
+            };
+            self.reply(reply::sender_ok());
+            return Ok(());
+        };
         let engine = self.ctx.engine.clone();
         let verdict = engine
             .on_mail(&MailContext {
@@ -83,9 +99,9 @@ impl Session {
         if self.apply_verdict(verdict)? {
             self.envelope = Envelope {
                 sender: Some(sender),
-                recipients: Vec::new(),
                 params: mail_params,
                 declared_size,
+                ..Envelope::default()
             };
             self.reply(reply::sender_ok());
         }

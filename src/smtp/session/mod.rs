@@ -10,6 +10,7 @@ mod data;
 mod deadline;
 mod ehlo;
 mod io;
+mod local;
 mod mail;
 mod rcpt;
 mod starttls;
@@ -50,6 +51,11 @@ pub(crate) struct Envelope {
     pub params: MailParams,
     /// `SIZE=` from MAIL FROM: what DATA pre-sizes the body to and reserves at once.
     pub declared_size: Option<u64>,
+    /// Recipients of a local mailbox (`smtp::local`), with the mailbox's index: a transaction
+    /// holds these or relayed ones, never both.
+    pub local: Vec<(usize, Path)>,
+    /// MAIL FROM from a client the gateway sends nothing for: only local recipients may follow.
+    pub local_only: bool,
 }
 
 /// One client connection.

@@ -1,5 +1,6 @@
 //! RCPT TO: a non-ASCII recipient only in a `SMTPUTF8` transaction (`553 5.6.7`), the recipient
-//! limit, then the policy engine's RCPT checks.
+//! limit, a local mailbox's address (`local`: taken without a tenant, never mixed with relayed
+//! recipients), then the policy engine's RCPT checks.
 
 use super::{End, Session};
 use crate::policy::RcptContext;
@@ -18,9 +19,28 @@ impl Session {
             return self.error_reply(reply::utf8_address_without_smtputf8(false));
         }
         let limit = self.ctx.config.limits.max_recipients;
-        if self.envelope.recipients.len() >= limit {
+        if self.envelope.recipients.len() + self.envelope.local.len() >= limit {
             self.reply(reply::too_many_recipients(limit));
             return Ok(());
+        }
+        if let Some(mailbox) = self.ctx.local_mailboxes.find(&recipient.to_address()) {
+            return self.local_rcpt(mailbox, recipient).await;
+        }
+        if !self.envelope.local.is_empty() {
+            self.reply(reply::local_and_relayed_recipients());
+            return Ok(());
+        }
+        if self.envelope.local_only {
+            // What MAIL FROM would have answered without the local mailboxes.
+            let refusal = match (
+                self.listener.require_auth && self.auth_tenant.is_none(),
+                self.auth_allowed(),
+            ) {
+                (true, true) => reply::auth_required(),
+                (true, false) => reply::encryption_required(),
+                (false, _) => reply::relay_denied(),
+            };
+            return self.error_reply(refusal);
         }
         let Some(tenant) = self.tenant() else {
             return self.error_reply(reply::relay_denied());

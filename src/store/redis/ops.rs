@@ -12,6 +12,7 @@ use crate::store::{
     CounterWindow, Event, EventCharge, Key, Lift, RateStore, SetCharge, StoreError, Suppression, TenantChange,
     TenantRecord,
 };
+use crate::store::{ComplaintPut, ComplaintScope, MessageOrigin, StoredComplaint};
 
 const MODE_GET: u8 = 0;
 const MODE_ADD: u8 = 1;
@@ -577,5 +578,38 @@ impl RateStore for RedisStore {
 
     fn api_token_remove<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, bool> {
         Box::pin(self.remove_api_token(tenant, id))
+    }
+
+    fn message_origin_put<'a>(
+        &'a self,
+        message_id: &'a str,
+        origin: &'a MessageOrigin,
+        _now: u64,
+        retention: Duration,
+    ) -> BoxFut<'a, ()> {
+        let retention_ms = u64::try_from(retention.as_millis()).unwrap_or(u64::MAX);
+        Box::pin(self.put_message_origin(message_id, origin, retention_ms))
+    }
+
+    fn message_origin_get<'a>(&'a self, message_id: &'a str, _now: u64) -> BoxFut<'a, Option<MessageOrigin>> {
+        Box::pin(self.get_message_origin(message_id))
+    }
+
+    fn complaint_put<'a>(&'a self, complaint: &'a StoredComplaint) -> BoxFut<'a, ComplaintPut> {
+        Box::pin(self.put_complaint(complaint))
+    }
+
+    fn complaint_get<'a>(&'a self, id: &'a str) -> BoxFut<'a, Option<StoredComplaint>> {
+        Box::pin(self.get_complaint(id))
+    }
+
+    fn complaints_list<'a>(
+        &'a self,
+        scope: ComplaintScope<'a>,
+        since: &'a str,
+        before: &'a str,
+        limit: usize,
+    ) -> BoxFut<'a, Vec<StoredComplaint>> {
+        Box::pin(self.list_complaints(scope, since, before, limit))
     }
 }

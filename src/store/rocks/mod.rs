@@ -37,6 +37,7 @@ mod api_tokens;
 mod campaign_cache;
 mod checkpoint;
 mod codec;
+mod complaints;
 mod counters;
 mod events;
 mod records;
@@ -60,6 +61,7 @@ use super::{
     ApiToken, AuditRecord, Block, BlockScope, BoxFut, CampaignMatch, Charge, CounterWindow, Event, EventCharge, Key,
     Lift, RateStore, SetCharge, StoreError, Suppression, TenantChange, TenantRecord,
 };
+use super::{ComplaintPut, ComplaintScope, MessageOrigin, StoredComplaint};
 
 pub(crate) const CF_COUNTERS: &str = "counters";
 pub(crate) const CF_SETS: &str = "sets";
@@ -71,9 +73,12 @@ pub(crate) const CF_AUDIT: &str = "audit";
 pub(crate) const CF_SUPPRESSION: &str = "suppression";
 pub(crate) const CF_CAMPAIGNS: &str = "campaigns";
 pub(crate) const CF_API_TOKENS: &str = "api_tokens";
+// Complaint intake (`complaints.rs`).
+pub(crate) const CF_MESSAGE_ORIGINS: &str = "message_origins";
+pub(crate) const CF_COMPLAINTS: &str = "complaints";
 
 /// Every column family, for tests and tools.
-pub const COLUMN_FAMILIES: [&str; 10] = [
+pub const COLUMN_FAMILIES: [&str; 12] = [
     CF_COUNTERS,
     CF_SETS,
     CF_TENANTS,
@@ -84,6 +89,8 @@ pub const COLUMN_FAMILIES: [&str; 10] = [
     CF_SUPPRESSION,
     CF_CAMPAIGNS,
     CF_API_TOKENS,
+    CF_MESSAGE_ORIGINS,
+    CF_COMPLAINTS,
 ];
 
 const STRIPES: usize = 1024;
@@ -138,7 +145,7 @@ impl RocksStore {
                     // mirror (`counters.rs`), so a charge stays one blind write.
                     o.set_compaction_filter("aupgate_expiry", codec::expiry_filter);
                 }
-                CF_SETS | CF_CAMPAIGNS => {
+                CF_SETS | CF_CAMPAIGNS | CF_MESSAGE_ORIGINS => {
                     o.set_compaction_filter("aupgate_expiry", codec::expiry_filter);
                     fast_misses(&mut o);
                 }
@@ -490,5 +497,51 @@ impl RateStore for RocksStore {
 
     fn checkpoint<'a>(&'a self, dir: &'a std::path::Path) -> BoxFut<'a, bool> {
         Box::pin(async move { self.checkpoint_into(dir).await.map(|()| true) })
+    }
+
+    fn message_origin_put<'a>(
+        &'a self,
+        message_id: &'a str,
+        origin: &'a MessageOrigin,
+        now: u64,
+        retention: Duration,
+    ) -> BoxFut<'a, ()> {
+        let expires = now.saturating_add(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
+        Box::pin(self.inner.message_origin_put(message_id, origin, expires))
+    }
+
+    fn message_origin_get<'a>(&'a self, message_id: &'a str, now: u64) -> BoxFut<'a, Option<MessageOrigin>> {
+        Box::pin(async move { self.inner.message_origin_get(message_id, now) })
+    }
+
+    fn complaint_put<'a>(&'a self, complaint: &'a StoredComplaint) -> BoxFut<'a, ComplaintPut> {
+        Box::pin(self.durable(self.inner.complaint_put(complaint)))
+    }
+
+    fn complaint_get<'a>(&'a self, id: &'a str) -> BoxFut<'a, Option<StoredComplaint>> {
+        Box::pin(async move { self.inner.complaint_get(id) })
+    }
+
+    fn complaints_list<'a>(
+        &'a self,
+        scope: ComplaintScope<'a>,
+        since: &'a str,
+        before: &'a str,
+        limit: usize,
+    ) -> BoxFut<'a, Vec<StoredComplaint>> {
+        let owned = match scope {
+            ComplaintScope::Tenant(tenant) => Some(tenant.to_owned()),
+            _ => None,
+        };
+        let unattributed = scope == ComplaintScope::Unattributed;
+        let (since, before) = (since.to_owned(), before.to_owned());
+        self.blocking(move |inner| {
+            let scope = match (&owned, unattributed) {
+                (Some(tenant), _) => ComplaintScope::Tenant(tenant),
+                (None, true) => ComplaintScope::Unattributed,
+                (None, false) => ComplaintScope::All,
+            };
+            inner.complaints_list(scope, &since, &before, limit)
+        })
     }
 }

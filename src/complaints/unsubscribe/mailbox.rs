@@ -1,0 +1,72 @@
+//! The unsubscribe `mailto:` as an SMTP local mailbox: mail to `[unsubscribe] address` (or its
+//! `+TOKEN` form) is taken by the gateway itself, from any client without AUTH, and never
+//! relayed. A genuine token suppresses the recipient at once (`250 2.0.0`); a forged, altered
+//! or missing one is refused (`550 5.7.1`) and changes nothing; a store failure defers
+//! (`451 4.3.0`), so the hit is not lost.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::{UnsubscribeError, Unsubscriber};
+use crate::smtp::local::{LocalFut, LocalMailbox};
+use crate::wire::reply::{self, Reply};
+
+/// An unsubscribe mail is a short message; a larger one is no unsubscribe.
+const MAX_UNSUBSCRIBE_MAIL: u64 = 64 * 1024;
+
+/// The local mailbox of the unsubscribe address.
+pub struct UnsubscribeMailbox {
+    unsubscriber: Arc<Unsubscriber>,
+    /// `local` and `domain` of the address, lower-cased.
+    local: String,
+    domain: String,
+}
+
+impl UnsubscribeMailbox {
+    pub fn new(unsubscriber: Arc<Unsubscriber>) -> UnsubscribeMailbox {
+        let address = unsubscriber.address().to_ascii_lowercase();
+        let (local, domain) = address.rsplit_once('@').unwrap_or((address.as_str(), ""));
+        UnsubscribeMailbox {
+            local: local.to_string(),
+            domain: domain.to_string(),
+            unsubscriber,
+        }
+    }
+}
+
+impl LocalMailbox for UnsubscribeMailbox {
+    fn accepts(&self, address: &str) -> bool {
+        let address = address.to_ascii_lowercase();
+        let Some((local, domain)) = address.rsplit_once('@') else {
+            return false;
+        };
+        let base = local.split_once('+').map_or(local, |(base, _)| base);
+        !self.local.is_empty() && base == self.local && domain == self.domain
+    }
+
+    fn max_size(&self) -> u64 {
+        MAX_UNSUBSCRIBE_MAIL
+    }
+
+    fn deliver<'a>(&'a self, client: IpAddr, recipients: &'a [String], message: Vec<u8>) -> LocalFut<'a, Reply> {
+        Box::pin(async move {
+            let mut honoured = false;
+            for rcpt in recipients {
+                match self.unsubscriber.handle_unsubscribe_mail(rcpt, &message).await {
+                    Ok(_) => honoured = true,
+                    Err(UnsubscribeError::InvalidToken) => {}
+                    Err(UnsubscribeError::Store(error)) => {
+                        tracing::error!(%client, %error, "recording an unsubscribe by mail failed");
+                        return reply::unsubscribe_store_failed();
+                    }
+                }
+            }
+            if honoured {
+                reply::unsubscribed()
+            } else {
+                tracing::info!(%client, "unsubscribe mail without a genuine token");
+                reply::unsubscribe_token_invalid()
+            }
+        })
+    }
+}
