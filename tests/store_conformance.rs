@@ -786,6 +786,179 @@ async fn usage_reads(s: Store, t: &str) {
     assert_eq!(s.campaigns_live(t, t0 + 120_000).await.expect("live"), ["c9"]);
 }
 
+// --- Stage batches: one round trip per SMTP stage (issue 18) ---
+
+/// `stage_batch` answers as the single operations would, in order, stops right after the first
+/// adverse answer (nothing after it is charged), and puts the campaign found into the keys that
+/// hold the campaign slot.
+async fn stage_batches(s: Store, t: &str) {
+    use aupgate::store::batch::{StageAnswer, StageOp, CAMPAIGN_SLOT};
+    let t0 = now_ms();
+    let slot_set = Key::new("bulk", t).part(CAMPAIGN_SLOT);
+    let campaign = |candidate: &str| StageOp::Campaign {
+        band_keys: vec![11, 12, 13],
+        candidate: candidate.into(),
+        window: DAY,
+        pinned: vec![],
+    };
+    let member = |m: &str| StageOp::SetCheckAndAdd {
+        key: slot_set.clone(),
+        member: m.as_bytes().to_vec(),
+        window: DAY,
+        cap: 2,
+    };
+    let bomb = Key::new("mail_bomb", t).part(CAMPAIGN_SLOT).part("a@x");
+    let ops = vec![
+        campaign("c1"),
+        member("a"),
+        member("b"),
+        member("c"),
+        StageOp::EventsCheckAndAdd {
+            key: bomb.clone(),
+            window: DAY,
+            cap: 10,
+        },
+    ];
+    let answers = s.stage_batch(t, &ops, t0).await.expect("batch");
+    assert_eq!(answers.len(), 4, "{answers:?}");
+    let StageAnswer::Campaign(found) = &answers[0] else {
+        panic!("{answers:?}")
+    };
+    assert_eq!((found.id.as_str(), found.is_new), ("c1", true));
+    let set = |a: bool, already: bool, n: u32| {
+        StageAnswer::Set(aupgate::store::SetCharge {
+            admitted: a,
+            already_member: already,
+            distinct: n,
+        })
+    };
+    assert_eq!(
+        answers[1..],
+        [set(true, false, 1), set(true, false, 2), set(false, false, 2)]
+    );
+    let real_set = Key::new("bulk", t).part("c1");
+    assert_eq!(s.set_count(&real_set, t0, DAY).await.expect("count"), 2);
+    let real_bomb = Key::new("mail_bomb", t).part("c1").part("a@x");
+    assert_eq!(
+        s.events_count(&real_bomb, t0, DAY).await.expect("count"),
+        0,
+        "charged after the refusal"
+    );
+
+    // The campaign is found again by its keys; members already in are admitted.
+    let again = s
+        .stage_batch(t, &[campaign("c2"), member("b"), ops[4].clone()], t0 + 1)
+        .await
+        .expect("batch");
+    let StageAnswer::Campaign(found) = &again[0] else {
+        panic!("{again:?}")
+    };
+    assert_eq!((found.id.as_str(), found.is_new), ("c1", false));
+    assert_eq!(again[1], set(true, true, 2));
+    assert!(matches!(again[2], StageAnswer::Events(e) if e.admitted && e.count == 1));
+    assert_eq!(s.events_count(&real_bomb, t0 + 1, DAY).await.expect("count"), 1);
+
+    // Counters: a zero-sized check, a refusal (with its retry time), nothing after it.
+    let quota = Key::new("quota.messages.hour", t);
+    let other = Key::new("quota.messages.day", t);
+    s.counter_add(&quota, 5, t0, DAY).await.expect("add");
+    let answers = s
+        .stage_batch(
+            t,
+            &[
+                StageOp::CounterCheck {
+                    key: quota.clone(),
+                    n: 0,
+                    limit: 5,
+                    window: DAY,
+                },
+                StageOp::CounterCheck {
+                    key: quota.clone(),
+                    n: 1,
+                    limit: 5,
+                    window: DAY,
+                },
+                StageOp::CounterAdd {
+                    key: other.clone(),
+                    n: 1,
+                    window: DAY,
+                },
+            ],
+            t0,
+        )
+        .await
+        .expect("batch");
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert_eq!(answers[0], StageAnswer::Counter(Charge::Charged { total: 5 }));
+    assert!(matches!(
+        answers[1],
+        StageAnswer::Counter(Charge::Refused {
+            total: 5,
+            retry_after_ms: Some(_)
+        })
+    ));
+    assert_eq!(s.counter_get(&other, t0, DAY).await.expect("get"), 0);
+    // What an accepted message charges, in one call.
+    s.counter_add_many(&[(quota.clone(), 2, DAY), (other.clone(), 3, DAY)], t0)
+        .await
+        .expect("add many");
+    assert_eq!(s.counter_get(&quota, t0, DAY).await.expect("get"), 7);
+    assert_eq!(s.counter_get(&other, t0, DAY).await.expect("get"), 3);
+
+    // Suppression and blocks: reads, adverse when found.
+    s.suppression_add(
+        t,
+        &Suppression {
+            address: "gone@x".into(),
+            at: t0,
+            reason: "bounce".into(),
+        },
+    )
+    .await
+    .expect("add");
+    let block = Block {
+        tenant: t.into(),
+        scope: BlockScope::Sender,
+        target: "bob@x".into(),
+        by: "ops".into(),
+        reason: "spam".into(),
+        at: t0,
+        expires_at: None,
+    };
+    s.block_add(&block).await.expect("block");
+    let lookups = [
+        StageOp::BlockGet {
+            scope: BlockScope::Sender,
+            target: "ann@x".into(),
+        },
+        StageOp::SuppressionContains {
+            address: "here@x".into(),
+        },
+        StageOp::SuppressionContains {
+            address: "gone@x".into(),
+        },
+        StageOp::BlockGet {
+            scope: BlockScope::Sender,
+            target: "bob@x".into(),
+        },
+    ];
+    let answers = s.stage_batch(t, &lookups, t0).await.expect("batch");
+    assert_eq!(
+        answers,
+        [
+            StageAnswer::Block(None),
+            StageAnswer::Suppressed(false),
+            StageAnswer::Suppressed(true)
+        ]
+    );
+    let answers = s.stage_batch(t, &lookups[3..], t0).await.expect("batch");
+    assert_eq!(answers, [StageAnswer::Block(Some(block))]);
+
+    // A campaign key before the lookup is the caller's bug: an error, nothing charged.
+    assert!(s.stage_batch(t, &ops[1..2], t0).await.is_err());
+    assert_eq!(s.stage_batch(t, &[], t0).await.expect("empty"), []);
+}
+
 async fn run_all(s: Store, label: &str) {
     let t = format!("{label}-{}", now_ms());
     macro_rules! case {
@@ -809,6 +982,7 @@ async fn run_all(s: Store, label: &str) {
     case!(races);
     case!(api_tokens);
     case!(usage_reads);
+    case!(stage_batches);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -17,6 +17,7 @@
 //!
 //! A store must never fail open: any failure is a [`StoreError`], never a zero or an empty answer.
 
+pub mod batch;
 pub mod config;
 pub mod error;
 pub mod key;
@@ -230,6 +231,20 @@ pub trait RateStore: Send + Sync {
     fn api_token_list<'a>(&'a self, tenant: &'a str) -> BoxFut<'a, Vec<ApiToken>>;
     /// Revokes token `id`; true if it existed.
     fn api_token_remove<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, bool>;
+
+    // --- One round trip per SMTP stage (issue 18) ---
+    /// Runs a stage's operations in order, all of `tenant`, up to and including the first
+    /// adverse answer ([`batch::StageAnswer::is_adverse`]); keys may hold the campaign the
+    /// batch's lookup returns ([`batch::CAMPAIGN_SLOT`]). Each operation is as atomic and exact as
+    /// its single method; Redis runs the whole batch in one script, others one by one.
+    fn stage_batch<'a>(
+        &'a self,
+        tenant: &'a str,
+        ops: &'a [batch::StageOp],
+        now: u64,
+    ) -> BoxFut<'a, Vec<batch::StageAnswer>> {
+        Box::pin(batch::one_by_one(self, tenant, ops, now))
+    }
 }
 
 /// Window length in ms; a zero window is a caller bug and an error (never "count nothing").

@@ -198,4 +198,12 @@ impl RateStore for Timed {
     fn api_token_remove<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFut<'a, bool> {
         timed("api_token_remove", self.0.api_token_remove(tenant, id))
     }
+    fn stage_batch<'a>(
+        &'a self,
+        tenant: &'a str,
+        ops: &'a [super::batch::StageOp],
+        now: u64,
+    ) -> BoxFut<'a, Vec<super::batch::StageAnswer>> {
+        timed("stage_batch", self.0.stage_batch(tenant, ops, now))
+    }
 }

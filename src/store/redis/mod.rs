@@ -10,6 +10,7 @@
 //! - Every call has a response timeout; an unreachable server is an error, never a zero.
 
 mod api_tokens;
+mod batch;
 mod ops;
 mod scripts;
 mod tenants;
