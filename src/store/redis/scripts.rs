@@ -22,12 +22,19 @@ const COUNTER_FN: &str = r"
 local function counter(key, mode, n, limit, now, w, b)
 local first = math.floor(math.max(now - w, 0) / b)
 local cur = math.floor(now / b)
+-- The key must live until the current bucket leaves the window: the same moment for every
+-- charge in the bucket, so the expiry is set when the bucket is started.
+-- Returns whether the charge started a bucket.
 local function charge()
-  redis.call('HINCRBY', key, string.format('%d', cur), n)
-  redis.call('PEXPIRE', key, string.format('%d', math.max((cur + 1) * b + w - now, 1)))
+  if redis.call('HINCRBY', key, string.format('%d', cur), n) == n then
+    redis.call('PEXPIRE', key, string.format('%d', math.max((cur + 1) * b + w - now, 1)))
+    return true
+  end
+  return false
 end
-if mode == 1 and redis.call('HLEN', key) < 128 then
-  charge()
+-- A plain add reads nothing; only when it starts a bucket and the hash has grown long are the
+-- buckets that left the window dropped (below).
+if mode == 1 and (not charge() or redis.call('HLEN', key) < 128) then
   return {1, 0}
 end
 local h = redis.call('HGETALL', key)
@@ -44,7 +51,7 @@ for i = 1, #h, 2 do
     buckets[#buckets + 1] = c
   end
 end
-if mode == 0 then
+if mode == 0 or mode == 1 then
   return {1, total}
 end
 if mode == 3 then
@@ -57,7 +64,8 @@ if mode == 2 and total + n > limit then
   for i = 1, #buckets do out[#out + 1] = buckets[i] end
   return out
 end
-charge()
+-- A zero charge is a pure check (quotas are charged after accept): no write, as in RocksDB.
+if mode == 2 and n > 0 then charge() end
 return {1, total + n}
 end
 ";
