@@ -959,6 +959,64 @@ async fn stage_batches(s: Store, t: &str) {
     assert_eq!(s.stage_batch(t, &[], t0).await.expect("empty"), []);
 }
 
+// --- Tenant change feed (issue 18) ---
+
+/// Every tenant write (create, update, delete, a block placed or lifted) names the tenant in the
+/// change feed after the generation it moved; a follower asking since a generation gets exactly
+/// the tenants written since. RocksDB keeps no feed: every tenant counts as changed.
+async fn tenant_feed(s: Store, t: &str) {
+    let (a, b, c) = (format!("{t}-a"), format!("{t}-b"), format!("{t}-c"));
+    s.tenant_create(&acme(&a)).await.expect("create");
+    s.tenant_create(&acme(&b)).await.expect("create");
+    let start = s.tenant_generation().await.expect("generation");
+    let changed_since = |since: u64| {
+        let s = Arc::clone(&s);
+        async move { s.tenant_changes(since).await.expect("changes") }
+    };
+    let none = changed_since(start).await;
+    assert_eq!(none.generation, start);
+    if s.backend() == "rocksdb" {
+        s.tenant_create(&acme(&c)).await.expect("create");
+        let all = changed_since(start).await;
+        assert!(all.generation > start);
+        assert_eq!(all.changed, None, "RocksDB keeps no feed");
+        return;
+    }
+    assert_eq!(none.changed, Some(vec![]));
+    s.tenant_update(&a, &[TenantChange::Set(TenantField::Name("A".into()))])
+        .await
+        .expect("update");
+    let one = changed_since(start).await;
+    assert_eq!(one.changed, Some(vec![a.clone()]));
+    assert!(one.generation > start);
+    // A write refused changes nothing; a block and a delete name their tenant.
+    assert!(!s.tenant_create(&acme(&a)).await.expect("create again"));
+    let block = Block {
+        tenant: b.clone(),
+        scope: BlockScope::Sender,
+        target: "x@y".into(),
+        by: "ops".into(),
+        reason: "spam".into(),
+        at: now_ms(),
+        expires_at: None,
+    };
+    s.block_add(&block).await.expect("block");
+    let lift = Lift {
+        by: "ops".into(),
+        reason: "ok".into(),
+        at: now_ms(),
+    };
+    s.block_lift(&b, BlockScope::Sender, "x@y", &lift).await.expect("lift");
+    assert!(s.tenant_delete(&a).await.expect("delete"));
+    let more = changed_since(one.generation).await;
+    assert_eq!(more.changed, Some(vec![a.clone(), b.clone()]));
+    let all = changed_since(start).await;
+    assert_eq!(all.changed, Some(vec![a.clone(), b.clone()]));
+    assert_eq!(all.generation, more.generation);
+    // A generation the store never reached (a store emptied since): read everything.
+    assert_eq!(changed_since(all.generation + 1_000).await.changed, None);
+}
+
 async fn run_all(s: Store, label: &str) {
     let t = format!("{label}-{}", now_ms());
     macro_rules! case {
@@ -983,6 +1041,7 @@ async fn run_all(s: Store, label: &str) {
     case!(api_tokens);
     case!(usage_reads);
     case!(stage_batches);
+    case!(tenant_feed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -20,6 +20,7 @@
 pub mod batch;
 pub mod config;
 pub mod error;
+pub mod feed;
 pub mod key;
 pub mod redis;
 pub mod rocks;
@@ -244,6 +245,20 @@ pub trait RateStore: Send + Sync {
         now: u64,
     ) -> BoxFut<'a, Vec<batch::StageAnswer>> {
         Box::pin(batch::one_by_one(self, tenant, ops, now))
+    }
+
+    // --- Tenant change feed (issue 18) ---
+    /// The tenant generation now and, where the store keeps a feed, the ids of the tenants
+    /// written (records or blocks) after generation `since`, so a follower reads only those.
+    /// Without a feed (RocksDB: one node, nobody follows) every tenant counts as changed.
+    fn tenant_changes(&self, since: u64) -> BoxFut<'_, feed::TenantChanges> {
+        let _ = since;
+        Box::pin(async move {
+            Ok(feed::TenantChanges {
+                generation: self.tenant_generation().await?,
+                changed: None,
+            })
+        })
     }
 }
 

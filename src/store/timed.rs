@@ -206,4 +206,7 @@ impl RateStore for Timed {
     ) -> BoxFut<'a, Vec<super::batch::StageAnswer>> {
         timed("stage_batch", self.0.stage_batch(tenant, ops, now))
     }
+    fn tenant_changes(&self, since: u64) -> BoxFut<'_, super::feed::TenantChanges> {
+        timed("tenant_changes", self.0.tenant_changes(since))
+    }
 }

@@ -11,6 +11,7 @@
 
 mod api_tokens;
 mod batch;
+mod feed;
 mod ops;
 mod scripts;
 mod tenants;

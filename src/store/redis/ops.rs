@@ -423,7 +423,8 @@ impl RateStore for RedisStore {
                 .arg(block.at.saturating_sub(self.retention_ms))
                 .arg(self.retention_ms.max(1));
             let _: i64 = self.script(&inv).await?;
-            Ok(())
+            // Other nodes learn of the block from the change feed.
+            self.note_tenant_change(&block.tenant).await
         })
     }
 
@@ -460,6 +461,9 @@ impl RateStore for RedisStore {
                 .arg(lift.at.saturating_sub(self.retention_ms))
                 .arg(self.retention_ms.max(1));
             let v: Option<Vec<u8>> = self.script(&inv).await?;
+            if v.is_some() {
+                self.note_tenant_change(tenant).await?;
+            }
             v.map(|v| serde_json::from_slice(&v).map_err(StoreError::from))
                 .transpose()
         })
@@ -618,5 +622,10 @@ impl RateStore for RedisStore {
         now: u64,
     ) -> BoxFut<'a, Vec<crate::store::batch::StageAnswer>> {
         Box::pin(self.run_batch(tenant, ops, now))
+    }
+
+    // --- Tenant change feed (issue 18): see `super::feed` ---
+    fn tenant_changes(&self, since: u64) -> BoxFut<'_, crate::store::feed::TenantChanges> {
+        Box::pin(self.changes_since(since))
     }
 }

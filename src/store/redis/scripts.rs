@@ -341,6 +341,8 @@ pub(super) struct Scripts {
     pub block_lift: Script,
     pub tenant_write: Script,
     pub batch: Script,
+    pub feed_note: Script,
+    pub feed_read: Script,
 }
 
 impl Scripts {
@@ -358,6 +360,8 @@ impl Scripts {
             block_lift: with_log(BLOCK_LIFT),
             tenant_write: Script::new(TENANT_WRITE),
             batch: Script::new(&format!("{COUNTER_FN}{SET_FN}{EVENTS_FN}{CAMPAIGN_FN}{BATCH}")),
+            feed_note: Script::new(super::feed::NOTE),
+            feed_read: Script::new(super::feed::READ),
         }
     }
 }
