@@ -954,6 +954,33 @@ async fn stage_batches(s: Store, t: &str) {
     let answers = s.stage_batch(t, &lookups[3..], t0).await.expect("batch");
     assert_eq!(answers, [StageAnswer::Block(Some(block))]);
 
+    // Batches of many sessions at once (Redis runs those waiting together in one call): each
+    // atomic, each with its own answers: exactly `cap` distinct members are admitted.
+    let race = Key::new("bulk", t).part("race");
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (s, t, key) = (Arc::clone(&s), t.to_string(), race.clone());
+            tokio::spawn(async move {
+                let op = StageOp::SetCheckAndAdd {
+                    key,
+                    member: format!("m{i}").into_bytes(),
+                    window: DAY,
+                    cap: 20,
+                };
+                s.stage_batch(&t, &[op], t0).await.expect("batch")
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for task in tasks {
+        match task.await.expect("task").as_slice() {
+            [StageAnswer::Set(charge)] => admitted += usize::from(charge.admitted),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(admitted, 20);
+    assert_eq!(s.set_count(&race, t0, DAY).await.expect("count"), 20);
+
     // A campaign key before the lookup is the caller's bug: an error, nothing charged.
     assert!(s.stage_batch(t, &ops[1..2], t0).await.is_err());
     assert_eq!(s.stage_batch(t, &[], t0).await.expect("empty"), []);
