@@ -5,6 +5,9 @@
 //! whose answers the resolver caches; then with an RSA-2048 DKIM signature as well. Prints p50/p99/p99.9 per message
 //! (target: p99 < 1 ms, DNS excluded) and lets criterion measure the mean.
 //!
+//! Last, the checks on a Redis store (`policy@redis`: a `redis-server` the bench starts on a free
+//! loopback port, quotas on as in `deploy/bench-policy/noauth`; target p99 < 2 ms).
+//!
 //! `cargo bench --bench policy` (`AUPGATE_BENCH_STAGE=policy+verification` runs one stage only;
 //! `AUPGATE_BENCH_MESSAGE=driver` sends the load driver's message instead of personalised text)
 
@@ -66,29 +69,75 @@ enum Stage {
     Verify,
     /// All that and an RSA-2048 signature.
     Sign,
+    /// The policy checks with quotas on, on a local `redis-server`.
+    Redis,
+}
+
+/// A `redis-server` the bench started (on a free loopback port, never 6379), killed on drop.
+struct RedisChild(std::process::Child, u16);
+
+impl RedisChild {
+    fn start(dir: &std::path::Path) -> RedisChild {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        let redis = RedisChild(child, port);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not start on {port}");
+    }
+}
+
+impl Drop for RedisChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// The engine; beyond `Stage::Checks`, the authentication stage too, with a DNS server on
 /// loopback publishing the tenant's SPF (authorizing the egress address), DMARC p=reject and
 /// the gateway's RSA-2048 key.
-fn setup(rt: &tokio::runtime::Runtime, stage: Stage) -> (tempfile::TempDir, Arc<Engine>, Arc<TenantDirectory>) {
+type Setup = (tempfile::TempDir, Option<RedisChild>, Arc<Engine>, Arc<TenantDirectory>);
+
+fn setup(rt: &tokio::runtime::Runtime, stage: Stage) -> Setup {
     let dir = tempfile::tempdir().unwrap();
+    let mut store_config = aupgate::store::StoreConfig::default();
+    let redis = (stage == Stage::Redis).then(|| RedisChild::start(dir.path()));
+    if let Some(redis) = &redis {
+        store_config.backend = aupgate::store::Backend::Redis;
+        store_config.urls = vec![format!("redis://127.0.0.1:{}/", redis.1)];
+    }
     let store = rt
-        .block_on(aupgate::store::open_store(&Default::default(), dir.path()))
+        .block_on(aupgate::store::open_store(&store_config, dir.path()))
         .unwrap();
     let mut profile = Profile::default();
     // Thresholds above the run's volume: every check runs and charges, nothing is refused.
     profile.bulk.max_recipients = 10_000;
     profile.mail_bomb.max_messages = 10_000;
-    profile.quotas.messages_per_hour = 0;
-    profile.quotas.messages_per_day = 0;
-    profile.quotas.recipients_per_hour = 0;
-    profile.quotas.recipients_per_day = 0;
+    let quota = if stage == Stage::Redis { 10_000_000 } else { 0 };
+    profile.quotas.messages_per_hour = quota;
+    profile.quotas.messages_per_day = quota;
+    profile.quotas.recipients_per_hour = quota;
+    profile.quotas.recipients_per_day = quota;
     profile.dkim.sign = stage == Stage::Sign;
     let profile = Arc::new(profile);
     let profiles: HashMap<String, Arc<Profile>> = [("default".to_string(), profile.clone())].into_iter().collect();
     let mut engine = Engine::new(store, profiles, profile);
-    if stage != Stage::Checks {
+    if matches!(stage, Stage::Verify | Stage::Sign) {
         let mut config = aupgate::config::Config::demo();
         config.server.data_dir = dir.path().join("data").display().to_string();
         let key = aupgate::auth::keys::generate(
@@ -122,7 +171,7 @@ fn setup(rt: &tokio::runtime::Runtime, stage: Stage) -> (tempfile::TempDir, Arc<
     // As the gateway does at start: the tenant's block list is read (it has none).
     let acme = tenants.get("acme").unwrap();
     acme.narrow_blocks.note(&[], acme.narrow_blocks.generation());
-    (dir, Arc::new(engine), tenants)
+    (dir, redis, Arc::new(engine), tenants)
 }
 
 async fn decide(engine: &Engine, tenants: &TenantDirectory, campaign: usize, n: usize) {
@@ -184,13 +233,15 @@ fn policy(c: &mut Criterion) {
         (Stage::Checks, "policy"),
         (Stage::Verify, "policy+verification"),
         (Stage::Sign, "policy+authentication"),
+        (Stage::Redis, "policy@redis"),
     ];
     let only = std::env::var("AUPGATE_BENCH_STAGE").ok();
     for (stage, label) in stages {
         if only.as_deref().is_some_and(|o| o != label) {
             continue;
         }
-        let (_dir, engine, tenants) = setup(&rt, stage);
+        let (_dir, _redis, engine, tenants) = setup(&rt, stage);
+        let store = if stage == Stage::Redis { "Redis" } else { "RocksDB" };
         let mut latencies: Vec<Duration> = Vec::with_capacity(samples);
         rt.block_on(async {
             for n in 0..samples {
@@ -202,7 +253,7 @@ fn policy(c: &mut Criterion) {
         latencies.sort();
         let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
         println!(
-            "{label} decision per message (MAIL+RCPT+DATA+accept, RocksDB): p50 {:?}  p99 {:?}  p99.9 {:?}  (n = {})",
+            "{label} decision per message (MAIL+RCPT+DATA+accept, {store}): p50 {:?}  p99 {:?}  p99.9 {:?}  (n = {})",
             at(0.50),
             at(0.99),
             at(0.999),

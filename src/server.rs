@@ -61,6 +61,8 @@ impl Gateway {
         crate::telemetry::install();
         let store: Arc<dyn RateStore> =
             Arc::new(crate::store::timed::Timed(open_store(&config.store, &data_dir).await?));
+        // Other nodes' changes after this generation reach this node through the change feed.
+        let followed = store.tenant_generation().await?;
         let tenants = Arc::new(sync_tenants(&config, store.as_ref()).await?);
         let profiles = crate::policy::profile::load_directory(std::path::Path::new(&config.policy.directory))
             .map_err(|errors| anyhow::anyhow!("{errors}"))?;
@@ -181,7 +183,12 @@ impl Gateway {
         let relay_task = tokio::spawn(relay.run(shutdown_rx.clone()));
         tokio::spawn(probe_degraded_queue(queue.clone(), shutdown_rx.clone()));
         if config.store.backend == crate::store::Backend::Redis {
-            tokio::spawn(follow_tenants(store.clone(), ctx.tenants.clone(), shutdown_rx));
+            tokio::spawn(crate::tenant::follow::follow(
+                store.clone(),
+                ctx.tenants.clone(),
+                Some(followed),
+                shutdown_rx,
+            ));
         }
         Ok(Gateway {
             smtp_addresses,
@@ -266,88 +273,6 @@ impl Gateway {
         }
         tracing::info!("stopped");
     }
-}
-
-/// How often a node sharing a Redis store looks for tenant changes made by other nodes (a
-/// tenant created, updated or deleted through another node's admin API, a block or a lift of a
-/// tenant, a verification): one read of the tenant generation, and the records only when it
-/// moved, so a change reaches this node within this time plus one read of the records, well
-/// within 2 s.
-const TENANT_CHANGES_INTERVAL: Duration = Duration::from_secs(1);
-
-/// How often that node re-reads every tenant's narrower (sender, campaign) blocks: within 2 s.
-const NARROW_BLOCKS_EVERY: u32 = 2;
-
-/// Keeps the live tenants in step with the shared store (Redis), so a tenant created or
-/// suspended on one node is served or refused on every node. The tenants are re-read only when
-/// the store's tenant generation moved; the narrower blocks are re-read every other round. A
-/// store error leaves the tenants as they are (logged) and is retried on the next round.
-async fn follow_tenants(store: Arc<dyn RateStore>, tenants: Arc<TenantDirectory>, mut shutdown: watch::Receiver<bool>) {
-    let mut applied = None;
-    for round in 1u32.. {
-        tokio::select! {
-            _ = tokio::time::sleep(TENANT_CHANGES_INTERVAL) => {}
-            _ = shutdown.changed() => return,
-        }
-        match store.tenant_generation().await {
-            Ok(generation) if applied != Some(generation) => {
-                if reload_tenants(store.as_ref(), &tenants).await {
-                    applied = Some(generation);
-                }
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "reading the tenants' generation failed"),
-        }
-        if round % NARROW_BLOCKS_EVERY != 0 {
-            continue;
-        }
-        for id in tenants.ids() {
-            let Some(live) = tenants.get(&id) else { continue };
-            let generation = live.narrow_blocks.generation();
-            match store.blocks_list(&id).await {
-                Ok(blocks) => live.narrow_blocks.note(&blocks, generation),
-                Err(error) => tracing::warn!(tenant = %id, %error, "reading the tenant's blocks failed"),
-            }
-        }
-    }
-}
-
-/// Re-reads every tenant record and makes the directory match; `false` when it must be tried
-/// again (a store error, or this node changed the directory while the records were read).
-async fn reload_tenants(store: &dyn RateStore, tenants: &Arc<TenantDirectory>) -> bool {
-    let version = tenants.version();
-    let states: std::collections::HashMap<String, TenantState> = tenants
-        .ids()
-        .into_iter()
-        .filter_map(|id| tenants.get(&id).map(|t| (id, t.state.get())))
-        .collect();
-    let records = match store.tenant_list().await {
-        Ok(records) => records,
-        Err(error) => {
-            tracing::warn!(%error, "reading the tenants failed");
-            return false;
-        }
-    };
-    let specs: Vec<TenantSpec> = records
-        .iter()
-        .map(|record| {
-            let mut spec = TenantSpec::from_record(record);
-            // Unless this node changed the state while the records were being read.
-            if let Some(live) = tenants.get(&record.id) {
-                if states.get(&record.id) != Some(&live.state.get()) {
-                    spec.state = None;
-                } else if live.state.get() != record.state {
-                    tracing::info!(tenant = %record.id, state = ?record.state, "tenant state changed on another node");
-                }
-            }
-            spec
-        })
-        .collect();
-    // Rebuilding the index costs milliseconds with thousands of tenants: off the runtime.
-    let tenants = Arc::clone(tenants);
-    tokio::task::spawn_blocking(move || tenants.replace_all_unless_changed(specs, version))
-        .await
-        .unwrap_or(false)
 }
 
 /// The tenant block standing for `state = "suspended"` in the configuration.

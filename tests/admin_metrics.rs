@@ -61,10 +61,7 @@ async fn metrics_count_the_messages_sent_by_verdict() {
     );
     assert_eq!(value(&text, "aupgate_queue_depth"), 0.0, "{text}");
     assert!(
-        value(
-            &text,
-            r#"aupgate_store_latency_seconds_count{op="counter_check_and_add"}"#
-        ) >= 3.0,
+        value(&text, r#"aupgate_store_latency_seconds_count{op="stage_batch"}"#) >= 3.0,
         "{text}"
     );
     assert!(text.contains("aupgate_smtp_sessions_open"), "{text}");

@@ -929,6 +929,264 @@ async fn complaints(s: Store, t: &str) {
     assert_eq!(new, 1);
 }
 
+// --- Stage batches: one round trip per SMTP stage (issue 18) ---
+
+/// `stage_batch` answers as the single operations would, in order, stops right after the first
+/// adverse answer (nothing after it is charged), and puts the campaign found into the keys that
+/// hold the campaign slot.
+async fn stage_batches(s: Store, t: &str) {
+    use aupgate::store::batch::{StageAnswer, StageOp, CAMPAIGN_SLOT};
+    let t0 = now_ms();
+    let slot_set = Key::new("bulk", t).part(CAMPAIGN_SLOT);
+    let campaign = |candidate: &str| StageOp::Campaign {
+        band_keys: vec![11, 12, 13],
+        candidate: candidate.into(),
+        window: DAY,
+        pinned: vec![],
+    };
+    let member = |m: &str| StageOp::SetCheckAndAdd {
+        key: slot_set.clone(),
+        member: m.as_bytes().to_vec(),
+        window: DAY,
+        cap: 2,
+    };
+    let bomb = Key::new("mail_bomb", t).part(CAMPAIGN_SLOT).part("a@x");
+    let ops = vec![
+        campaign("c1"),
+        member("a"),
+        member("b"),
+        member("c"),
+        StageOp::EventsCheckAndAdd {
+            key: bomb.clone(),
+            window: DAY,
+            cap: 10,
+        },
+    ];
+    let answers = s.stage_batch(t, &ops, t0).await.expect("batch");
+    assert_eq!(answers.len(), 4, "{answers:?}");
+    let StageAnswer::Campaign(found) = &answers[0] else {
+        panic!("{answers:?}")
+    };
+    assert_eq!((found.id.as_str(), found.is_new), ("c1", true));
+    let set = |a: bool, already: bool, n: u32| {
+        StageAnswer::Set(aupgate::store::SetCharge {
+            admitted: a,
+            already_member: already,
+            distinct: n,
+        })
+    };
+    assert_eq!(
+        answers[1..],
+        [set(true, false, 1), set(true, false, 2), set(false, false, 2)]
+    );
+    let real_set = Key::new("bulk", t).part("c1");
+    assert_eq!(s.set_count(&real_set, t0, DAY).await.expect("count"), 2);
+    let real_bomb = Key::new("mail_bomb", t).part("c1").part("a@x");
+    assert_eq!(
+        s.events_count(&real_bomb, t0, DAY).await.expect("count"),
+        0,
+        "charged after the refusal"
+    );
+
+    // The campaign is found again by its keys; members already in are admitted.
+    let again = s
+        .stage_batch(t, &[campaign("c2"), member("b"), ops[4].clone()], t0 + 1)
+        .await
+        .expect("batch");
+    let StageAnswer::Campaign(found) = &again[0] else {
+        panic!("{again:?}")
+    };
+    assert_eq!((found.id.as_str(), found.is_new), ("c1", false));
+    assert_eq!(again[1], set(true, true, 2));
+    assert!(matches!(again[2], StageAnswer::Events(e) if e.admitted && e.count == 1));
+    assert_eq!(s.events_count(&real_bomb, t0 + 1, DAY).await.expect("count"), 1);
+
+    // Counters: a zero-sized check, a refusal (with its retry time), nothing after it.
+    let quota = Key::new("quota.messages.hour", t);
+    let other = Key::new("quota.messages.day", t);
+    s.counter_add(&quota, 5, t0, DAY).await.expect("add");
+    let answers = s
+        .stage_batch(
+            t,
+            &[
+                StageOp::CounterCheck {
+                    key: quota.clone(),
+                    n: 0,
+                    limit: 5,
+                    window: DAY,
+                },
+                StageOp::CounterCheck {
+                    key: quota.clone(),
+                    n: 1,
+                    limit: 5,
+                    window: DAY,
+                },
+                StageOp::CounterAdd {
+                    key: other.clone(),
+                    n: 1,
+                    window: DAY,
+                },
+            ],
+            t0,
+        )
+        .await
+        .expect("batch");
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert_eq!(answers[0], StageAnswer::Counter(Charge::Charged { total: 5 }));
+    assert!(matches!(
+        answers[1],
+        StageAnswer::Counter(Charge::Refused {
+            total: 5,
+            retry_after_ms: Some(_)
+        })
+    ));
+    assert_eq!(s.counter_get(&other, t0, DAY).await.expect("get"), 0);
+    // What an accepted message charges, in one call.
+    s.counter_add_many(&[(quota.clone(), 2, DAY), (other.clone(), 3, DAY)], t0)
+        .await
+        .expect("add many");
+    assert_eq!(s.counter_get(&quota, t0, DAY).await.expect("get"), 7);
+    assert_eq!(s.counter_get(&other, t0, DAY).await.expect("get"), 3);
+
+    // Suppression and blocks: reads, adverse when found.
+    s.suppression_add(
+        t,
+        &Suppression {
+            address: "gone@x".into(),
+            at: t0,
+            reason: "bounce".into(),
+        },
+    )
+    .await
+    .expect("add");
+    let block = Block {
+        tenant: t.into(),
+        scope: BlockScope::Sender,
+        target: "bob@x".into(),
+        by: "ops".into(),
+        reason: "spam".into(),
+        at: t0,
+        expires_at: None,
+    };
+    s.block_add(&block).await.expect("block");
+    let lookups = [
+        StageOp::BlockGet {
+            scope: BlockScope::Sender,
+            target: "ann@x".into(),
+        },
+        StageOp::SuppressionContains {
+            address: "here@x".into(),
+        },
+        StageOp::SuppressionContains {
+            address: "gone@x".into(),
+        },
+        StageOp::BlockGet {
+            scope: BlockScope::Sender,
+            target: "bob@x".into(),
+        },
+    ];
+    let answers = s.stage_batch(t, &lookups, t0).await.expect("batch");
+    assert_eq!(
+        answers,
+        [
+            StageAnswer::Block(None),
+            StageAnswer::Suppressed(false),
+            StageAnswer::Suppressed(true)
+        ]
+    );
+    let answers = s.stage_batch(t, &lookups[3..], t0).await.expect("batch");
+    assert_eq!(answers, [StageAnswer::Block(Some(block))]);
+
+    // Batches of many sessions at once (Redis runs those waiting together in one call): each
+    // atomic, each with its own answers: exactly `cap` distinct members are admitted.
+    let race = Key::new("bulk", t).part("race");
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (s, t, key) = (Arc::clone(&s), t.to_string(), race.clone());
+            tokio::spawn(async move {
+                let op = StageOp::SetCheckAndAdd {
+                    key,
+                    member: format!("m{i}").into_bytes(),
+                    window: DAY,
+                    cap: 20,
+                };
+                s.stage_batch(&t, &[op], t0).await.expect("batch")
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for task in tasks {
+        match task.await.expect("task").as_slice() {
+            [StageAnswer::Set(charge)] => admitted += usize::from(charge.admitted),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(admitted, 20);
+    assert_eq!(s.set_count(&race, t0, DAY).await.expect("count"), 20);
+
+    // A campaign key before the lookup is the caller's bug: an error, nothing charged.
+    assert!(s.stage_batch(t, &ops[1..2], t0).await.is_err());
+    assert_eq!(s.stage_batch(t, &[], t0).await.expect("empty"), []);
+}
+
+// --- Tenant change feed (issue 18) ---
+
+/// Every tenant write (create, update, delete, a block placed or lifted) names the tenant in the
+/// change feed after the generation it moved; a follower asking since a generation gets exactly
+/// the tenants written since. RocksDB keeps no feed: every tenant counts as changed.
+async fn tenant_feed(s: Store, t: &str) {
+    let (a, b, c) = (format!("{t}-a"), format!("{t}-b"), format!("{t}-c"));
+    s.tenant_create(&acme(&a)).await.expect("create");
+    s.tenant_create(&acme(&b)).await.expect("create");
+    let start = s.tenant_generation().await.expect("generation");
+    let changed_since = |since: u64| {
+        let s = Arc::clone(&s);
+        async move { s.tenant_changes(since).await.expect("changes") }
+    };
+    let none = changed_since(start).await;
+    assert_eq!(none.generation, start);
+    if s.backend() == "rocksdb" {
+        s.tenant_create(&acme(&c)).await.expect("create");
+        let all = changed_since(start).await;
+        assert!(all.generation > start);
+        assert_eq!(all.changed, None, "RocksDB keeps no feed");
+        return;
+    }
+    assert_eq!(none.changed, Some(vec![]));
+    s.tenant_update(&a, &[TenantChange::Set(TenantField::Name("A".into()))])
+        .await
+        .expect("update");
+    let one = changed_since(start).await;
+    assert_eq!(one.changed, Some(vec![a.clone()]));
+    assert!(one.generation > start);
+    // A write refused changes nothing; a block and a delete name their tenant.
+    assert!(!s.tenant_create(&acme(&a)).await.expect("create again"));
+    let block = Block {
+        tenant: b.clone(),
+        scope: BlockScope::Sender,
+        target: "x@y".into(),
+        by: "ops".into(),
+        reason: "spam".into(),
+        at: now_ms(),
+        expires_at: None,
+    };
+    s.block_add(&block).await.expect("block");
+    let lift = Lift {
+        by: "ops".into(),
+        reason: "ok".into(),
+        at: now_ms(),
+    };
+    s.block_lift(&b, BlockScope::Sender, "x@y", &lift).await.expect("lift");
+    assert!(s.tenant_delete(&a).await.expect("delete"));
+    let more = changed_since(one.generation).await;
+    assert_eq!(more.changed, Some(vec![a.clone(), b.clone()]));
+    let all = changed_since(start).await;
+    assert_eq!(all.changed, Some(vec![a.clone(), b.clone()]));
+    assert_eq!(all.generation, more.generation);
+    // A generation the store never reached (a store emptied since): read everything.
+    assert_eq!(changed_since(all.generation + 1_000).await.changed, None);
+}
+
 async fn run_all(s: Store, label: &str) {
     let t = format!("{label}-{}", now_ms());
     macro_rules! case {
@@ -953,6 +1211,8 @@ async fn run_all(s: Store, label: &str) {
     case!(api_tokens);
     case!(usage_reads);
     case!(complaints);
+    case!(stage_batches);
+    case!(tenant_feed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

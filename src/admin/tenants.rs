@@ -3,7 +3,7 @@
 //!
 //! Every write goes to the store first, field by field (never the whole record, so a block or a
 //! domain verification made at the same time stays), then to this node's live directory; other
-//! nodes sharing the store pick it up within two seconds (`server::follow_tenants`). Every
+//! nodes sharing the store pick it up within two seconds (`tenant::follow`). Every
 //! change is audited with the caller's name. Passwords are hashed (argon2id) on a blocking
 //! thread and never stored, logged or returned; hashes never leave the server.
 

@@ -209,11 +209,7 @@ impl ComplaintLadders {
                     "clause": rules.clause,
                 }),
             };
-            let env = crate::policy::Env {
-                store,
-                profile: &profile,
-                now,
-            };
+            let env = crate::policy::Env::direct(store, &profile, now);
             let before = tenant.state.get();
             let moved = crate::policy::escalation::escalate(
                 &env,

@@ -16,6 +16,8 @@ use super::profile::Profile;
 use super::profiles::Profiles;
 pub(crate) use super::stage::key;
 // What a check is lives in `stage`; the checks import it from here as before.
+use super::batching::{Ops, Recorder};
+use super::stage::Stage;
 pub use super::stage::{AtData, AtMail, AtRcpt, Check, CheckFuture, DataStage, Env};
 use super::{CheckError, DataContext, MailContext, RcptContext, Rule, Verdict};
 use crate::auth::Authenticator;
@@ -165,10 +167,15 @@ impl Engine {
 
     pub async fn on_mail(&self, ctx: &MailContext<'_>) -> Verdict {
         let profile = self.profile_for(ctx.tenant);
+        let now = self.now();
+        let recorder = Recorder::new(&ctx.tenant.id, now);
+        plan(&self.mail, &self.planning_env(&recorder, &profile, now), ctx, &recorder).await;
+        let replay = recorder.run(self.store.as_ref()).await;
         let env = Env {
             store: self.store.as_ref(),
+            ops: Ops::Replaying(&replay),
             profile: &profile,
-            now: self.now(),
+            now,
         };
         for check in &self.mail {
             let verdict = self
@@ -190,10 +197,15 @@ impl Engine {
 
     pub async fn on_rcpt(&self, ctx: &RcptContext<'_>) -> Verdict {
         let profile = self.profile_for(ctx.tenant);
+        let now = self.now();
+        let recorder = Recorder::new(&ctx.tenant.id, now);
+        plan(&self.rcpt, &self.planning_env(&recorder, &profile, now), ctx, &recorder).await;
+        let replay = recorder.run(self.store.as_ref()).await;
         let env = Env {
             store: self.store.as_ref(),
+            ops: Ops::Replaying(&replay),
             profile: &profile,
-            now: self.now(),
+            now,
         };
         for check in &self.rcpt {
             let verdict = self
@@ -218,12 +230,28 @@ impl Engine {
     /// decision's [`PendingAcceptance`] holds them until the message is queued or not.
     pub async fn on_data(&self, ctx: &DataContext<'_>) -> DataDecision<'_> {
         let (generation, profile) = self.versioned_profile_for(ctx.tenant);
+        let now = self.now();
+        let facts = DataFacts::gather(ctx, profile.recipients.strip_subaddress);
+        let recorder = Recorder::new(&ctx.tenant.id, now);
+        let planning_facts = facts.planning_copy();
+        let planning_stage = DataStage {
+            message: ctx,
+            facts: &planning_facts,
+        };
+        plan(
+            &self.data,
+            &self.planning_env(&recorder, &profile, now),
+            &planning_stage,
+            &recorder,
+        )
+        .await;
+        let replay = recorder.run(self.store.as_ref()).await;
         let env = Env {
             store: self.store.as_ref(),
+            ops: Ops::Replaying(&replay),
             profile: &profile,
-            now: self.now(),
+            now,
         };
-        let facts = DataFacts::gather(ctx, profile.recipients.strip_subaddress);
         let (verdict, seal) = self.judge_data(&env, generation, ctx, &facts).await;
         let campaign = Some(facts.campaign_if_known())
             .filter(|c| *c != "-")
@@ -262,6 +290,7 @@ impl Engine {
         let (_, profile) = self.versioned_profile_for(ctx.tenant);
         let env = Env {
             store: self.store.as_ref(),
+            ops: Ops::Direct(self.store.as_ref()),
             profile: &profile,
             now: self.now(),
         };
@@ -415,6 +444,16 @@ impl Engine {
         (fields, replaced)
     }
 
+    /// The environment the checks plan a stage's batch in (`policy::batching`).
+    fn planning_env<'a>(&'a self, recorder: &'a Recorder, profile: &'a Profile, now: u64) -> Env<'a> {
+        Env {
+            store: self.store.as_ref(),
+            ops: Ops::Recording(recorder),
+            profile,
+            now,
+        }
+    }
+
     /// A permanent refusal at MAIL FROM for a sender domain the tenant does not own is a
     /// violation like a refused message: one event per rule and window (there is no campaign
     /// yet). Deferrals (quotas) never are.
@@ -466,6 +505,21 @@ impl Engine {
             }
         }
         verdict
+    }
+}
+
+/// Runs a stage's checks against `recorder` (as `env.ops`) until one would not let the message
+/// through or the plan ends: the operations noted are the stage's batch.
+async fn plan<'s, S: Stage>(
+    checks: &'s [Box<dyn Check<S>>],
+    env: &'s Env<'s>,
+    ctx: &'s S::Context<'s>,
+    recorder: &Recorder,
+) {
+    for check in checks {
+        if !matches!(check.check(env, ctx).await, Ok(Verdict::Continue)) || recorder.ended() {
+            return;
+        }
     }
 }
 

@@ -23,6 +23,7 @@ mod verdict;
 mod acceptance;
 #[cfg(feature = "server")]
 mod authentication;
+mod batching;
 #[cfg(feature = "server")]
 mod checks;
 #[cfg(feature = "server")]

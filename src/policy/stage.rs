@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use super::batching::Ops;
 use super::checks::DataFacts;
 use super::profile::Profile;
 use super::{CheckError, DataContext, MailContext, RcptContext, Rule, Verdict};
@@ -13,11 +14,28 @@ use crate::store::{Key, RateStore};
 /// A boxed check future.
 pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<Verdict, CheckError>> + Send + 'a>>;
 
-/// What every check may use: the store, the tenant's profile, the time of the decision.
+/// What every check may use: the store, the tenant's profile, the time of the decision, and
+/// where the stage's batched operations go (`ops`: quotas, blocks, the campaign lookup, set and
+/// event charges, suppression — ask those there, never of `store`, so the stage's store work is
+/// one round trip; see `policy::batching`).
 pub struct Env<'a> {
     pub store: &'a dyn RateStore,
+    pub ops: Ops<'a>,
     pub profile: &'a Profile,
     pub now: u64,
+}
+
+impl<'a> Env<'a> {
+    /// An environment outside an SMTP stage (a complaint ladder, the replay tool): every store
+    /// operation goes straight to the store.
+    pub fn direct(store: &'a dyn RateStore, profile: &'a Profile, now: u64) -> Env<'a> {
+        Env {
+            store,
+            ops: Ops::Direct(store),
+            profile,
+            now,
+        }
+    }
 }
 
 /// A policy check: a rule id and a verdict, run at one SMTP stage (`S`: [`AtMail`], [`AtRcpt`]

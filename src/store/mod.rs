@@ -17,9 +17,11 @@
 //!
 //! A store must never fail open: any failure is a [`StoreError`], never a zero or an empty answer.
 
+pub mod batch;
 pub mod complaints;
 pub mod config;
 pub mod error;
+pub mod feed;
 pub mod key;
 pub mod redis;
 pub mod rocks;
@@ -267,6 +269,33 @@ pub trait RateStore: Send + Sync {
         before: &'a str,
         limit: usize,
     ) -> BoxFut<'a, Vec<StoredComplaint>>;
+    // --- One round trip per SMTP stage (issue 18) ---
+    /// Runs a stage's operations in order, all of `tenant`, up to and including the first
+    /// adverse answer ([`batch::StageAnswer::is_adverse`]); keys may hold the campaign the
+    /// batch's lookup returns ([`batch::CAMPAIGN_SLOT`]). Each operation is as atomic and exact as
+    /// its single method; Redis runs the whole batch in one script, others one by one.
+    fn stage_batch<'a>(
+        &'a self,
+        tenant: &'a str,
+        ops: &'a [batch::StageOp],
+        now: u64,
+    ) -> BoxFut<'a, Vec<batch::StageAnswer>> {
+        Box::pin(batch::one_by_one(self, tenant, ops, now))
+    }
+
+    // --- Tenant change feed (issue 18) ---
+    /// The tenant generation now and, where the store keeps a feed, the ids of the tenants
+    /// written (records or blocks) after generation `since`, so a follower reads only those.
+    /// Without a feed (RocksDB: one node, nobody follows) every tenant counts as changed.
+    fn tenant_changes(&self, since: u64) -> BoxFut<'_, feed::TenantChanges> {
+        let _ = since;
+        Box::pin(async move {
+            Ok(feed::TenantChanges {
+                generation: self.tenant_generation().await?,
+                changed: None,
+            })
+        })
+    }
 }
 
 /// Window length in ms; a zero window is a caller bug and an error (never "count nothing").

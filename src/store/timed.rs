@@ -232,4 +232,15 @@ impl RateStore for Timed {
     ) -> BoxFut<'a, Vec<StoredComplaint>> {
         timed("complaints_list", self.0.complaints_list(scope, since, before, limit))
     }
+    fn stage_batch<'a>(
+        &'a self,
+        tenant: &'a str,
+        ops: &'a [super::batch::StageOp],
+        now: u64,
+    ) -> BoxFut<'a, Vec<super::batch::StageAnswer>> {
+        timed("stage_batch", self.0.stage_batch(tenant, ops, now))
+    }
+    fn tenant_changes(&self, since: u64) -> BoxFut<'_, super::feed::TenantChanges> {
+        timed("tenant_changes", self.0.tenant_changes(since))
+    }
 }

@@ -10,6 +10,8 @@
 
 mod account;
 mod directory;
+#[cfg(feature = "server")]
+pub mod follow;
 mod password;
 pub mod trie;
 pub mod validate;

@@ -37,8 +37,8 @@ fn refusal(what: String, tenant: &Tenant, rule: Rule) -> Verdict {
 /// Whether a block on `target` applies now (one with an `expires_at` in the past no longer does).
 async fn is_blocked(env: &Env<'_>, tenant: &Tenant, scope: BlockScope, target: &str) -> Result<bool, CheckError> {
     Ok(env
-        .store
-        .block_get(&tenant.id, scope, target)
+        .ops
+        .block_get(&tenant.id, scope, target, env.now)
         .await?
         .is_some_and(|block| block.applies_at(env.now)))
 }

@@ -5,7 +5,7 @@
 //! (refused by a later recipient or check, deferred by authentication, or not queued) has them
 //! taken back ([`Charges::release`]): only accepted mail counts (DESIGN.md step 5).
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use crate::fingerprint;
@@ -58,6 +58,8 @@ impl Charges {
 pub struct DataFacts {
     /// Counting identities of the envelope recipients, de-duplicated.
     pub recipients: Vec<String>,
+    /// The body's fingerprint band keys, computed once and shared with the planning copy.
+    band_keys: Arc<OnceLock<Vec<u64>>>,
     campaign: tokio::sync::OnceCell<CampaignMatch>,
     charges: Mutex<Vec<Charge>>,
 }
@@ -73,6 +75,18 @@ impl DataFacts {
         recipients.dedup();
         DataFacts {
             recipients,
+            band_keys: Arc::default(),
+            campaign: tokio::sync::OnceCell::new(),
+            charges: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Facts for planning the stage's batch (`policy::batching`): the same recipients and
+    /// fingerprint, a campaign and charges of their own.
+    pub fn planning_copy(&self) -> DataFacts {
+        DataFacts {
+            recipients: self.recipients.clone(),
+            band_keys: Arc::clone(&self.band_keys),
             campaign: tokio::sync::OnceCell::new(),
             charges: Mutex::new(Vec::new()),
         }
@@ -93,7 +107,7 @@ impl DataFacts {
         cap: u32,
     ) -> Result<SetCharge, CheckError> {
         let charge = env
-            .store
+            .ops
             .set_check_and_add(&key, member.as_bytes(), env.now, window, cap)
             .await?;
         if charge.admitted && !charge.already_member {
@@ -118,16 +132,18 @@ impl DataFacts {
     pub async fn campaign(&self, env: &Env<'_>, ctx: &DataContext<'_>) -> Result<&str, CheckError> {
         self.campaign
             .get_or_try_init(|| async {
-                let print = fingerprint::fingerprint_message(ctx.message);
-                let banding = fingerprint::Banding::for_threshold(env.profile.fingerprint.similarity);
-                let band_keys = print.band_keys_with(banding);
+                let band_keys = self.band_keys.get_or_init(|| {
+                    let print = fingerprint::fingerprint_message(ctx.message);
+                    let banding = fingerprint::Banding::for_threshold(env.profile.fingerprint.similarity);
+                    print.band_keys_with(banding)
+                });
                 // `Fingerprint::campaign_id`, from the keys already computed.
                 let candidate = format!("{:016x}", band_keys.iter().copied().min().unwrap_or(0));
                 let window = env.profile.bulk.window.get().max(env.profile.mail_bomb.window.get());
-                env.store
+                env.ops
                     .campaign_lookup_or_insert(
                         &ctx.tenant.id,
-                        &band_keys,
+                        band_keys,
                         &candidate,
                         env.now,
                         window,

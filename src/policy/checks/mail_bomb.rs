@@ -34,7 +34,7 @@ impl Check<AtData> for MailBomb {
             for recipient in &facts.recipients {
                 let key = recipients_prefix(&ctx.tenant.id).part(campaign).part(recipient);
                 let charge = env
-                    .store
+                    .ops
                     .events_check_and_add(&key, env.now, rule.window.get(), cap(rule.max_messages))
                     .await?;
                 if charge.admitted {

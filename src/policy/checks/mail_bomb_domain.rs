@@ -45,7 +45,7 @@ impl Check<AtData> for MailBombDomain {
                 let key = domains_prefix(&ctx.tenant.id).part(campaign).part(domain);
                 for _ in 0..copies {
                     let charge = env
-                        .store
+                        .ops
                         .events_check_and_add(&key, env.now, rule.window.get(), cap(limit))
                         .await?;
                     if !charge.admitted {

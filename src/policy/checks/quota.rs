@@ -106,7 +106,7 @@ async fn over(
         return Ok(Some(None));
     }
     match env
-        .store
+        .ops
         .counter_check_and_add(key, 0, limit - pending, env.now, window)
         .await
     {

@@ -60,7 +60,7 @@ impl Check<AtData> for Suppressed {
             };
             let mut suppressed = Vec::new();
             for mailbox in mailboxes.iter() {
-                if env.store.suppression_contains(&ctx.tenant.id, mailbox).await? {
+                if env.ops.suppression_contains(&ctx.tenant.id, mailbox, env.now).await? {
                     suppressed.push(mailbox.as_str());
                 }
             }

@@ -23,7 +23,10 @@ impl Check<AtMail> for TenantState {
             return super::ready(Ok(Verdict::Continue));
         }
         Box::pin(async move {
-            let block = env.store.block_get(&ctx.tenant.id, BlockScope::Tenant, "").await?;
+            let block = env
+                .ops
+                .block_get(&ctx.tenant.id, BlockScope::Tenant, "", env.now)
+                .await?;
             if block.is_some_and(|block| !block.applies_at(env.now)) {
                 expire(env, ctx.tenant).await?;
                 return Ok(Verdict::Continue);

@@ -10,7 +10,9 @@
 //! - Every call has a response timeout; an unreachable server is an error, never a zero.
 
 mod api_tokens;
+mod batch;
 mod complaints;
+mod feed;
 mod ops;
 mod scripts;
 mod tenants;

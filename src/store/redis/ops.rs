@@ -19,28 +19,28 @@ const MODE_ADD: u8 = 1;
 const MODE_CHECK: u8 = 2;
 const MODE_WINDOW: u8 = 3;
 
-fn suffixed(key: &Key, suffix: u8) -> Vec<u8> {
+pub(super) fn suffixed(key: &Key, suffix: u8) -> Vec<u8> {
     let mut k = key.redis_key();
     k.push(suffix);
     k
 }
 
-fn rec_key(kind: &str, tenant: &str) -> Vec<u8> {
+pub(super) fn rec_key(kind: &str, tenant: &str) -> Vec<u8> {
     Key::new(kind, tenant).redis_key()
 }
 
-fn block_field(scope: BlockScope, target: &str) -> Vec<u8> {
+pub(super) fn block_field(scope: BlockScope, target: &str) -> Vec<u8> {
     let mut f = Vec::new();
     push_part(&mut f, scope.as_str().as_bytes());
     push_part(&mut f, target.as_bytes());
     f
 }
 
-fn as_u32(v: i64) -> u32 {
+pub(super) fn as_u32(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
 
-fn as_u64(v: i64) -> u64 {
+pub(super) fn as_u64(v: i64) -> u64 {
     u64::try_from(v.max(0)).unwrap_or(0)
 }
 
@@ -58,12 +58,81 @@ fn parse_log<T: DeserializeOwned>(members: Vec<Vec<u8>>) -> Result<Vec<T>, Store
 }
 
 /// The (bucket, count) pairs of a counter script's reply, ascending by bucket.
-fn script_buckets(flat: &[i64]) -> Vec<(u64, u64)> {
+pub(super) fn script_buckets(flat: &[i64]) -> Vec<(u64, u64)> {
     flat.chunks_exact(2)
         .map(|c| (as_u64(c[0]), as_u64(c[1])))
         .collect::<std::collections::BTreeMap<_, _>>()
         .into_iter()
         .collect()
+}
+
+/// The charge a counter script's reply `{ok, total, [idx, count]...}` stands for, and the total.
+pub(super) fn counter_reply(
+    r: &[i64],
+    n: u64,
+    limit: u64,
+    now: u64,
+    w: u64,
+    size: u64,
+) -> Result<(Charge, u64), StoreError> {
+    let (ok, total) = match r {
+        [ok, total, ..] => (*ok, as_u64(*total)),
+        _ => return Err(StoreError::corrupt("counter", "short script reply")),
+    };
+    if ok == 1 {
+        return Ok((Charge::Charged { total }, total));
+    }
+    let buckets = script_buckets(&r[2..]);
+    Ok((
+        Charge::Refused {
+            total,
+            retry_after_ms: retry_after(&buckets, n, limit, now, w, size),
+        },
+        total,
+    ))
+}
+
+/// A set script's reply `{admitted, already_member, distinct}`.
+pub(super) fn set_reply(r: &[i64]) -> Result<SetCharge, StoreError> {
+    match r {
+        [admitted, already, n] => Ok(SetCharge {
+            admitted: *admitted == 1,
+            already_member: *already == 1,
+            distinct: as_u32(*n),
+        }),
+        _ => Err(StoreError::corrupt("set", "bad script reply")),
+    }
+}
+
+/// An event-log script's reply `{admitted, count, retry_after}`.
+pub(super) fn events_reply(r: &[i64]) -> Result<EventCharge, StoreError> {
+    match r {
+        [admitted, n, retry] => Ok(EventCharge {
+            admitted: *admitted == 1,
+            count: as_u32(*n),
+            retry_after_ms: (*admitted != 1 && *retry >= 0).then(|| as_u64(*retry)),
+        }),
+        _ => Err(StoreError::corrupt("event log", "bad script reply")),
+    }
+}
+
+/// A campaign script's reply `{id, is_new, merged...}`.
+pub(super) fn campaign_reply(reply: &[redis::Value]) -> Result<CampaignMatch, StoreError> {
+    let text = |v: &redis::Value| -> Result<String, StoreError> {
+        redis::from_redis_value_ref(v).map_err(|e| StoreError::corrupt("campaign", e.to_string()))
+    };
+    let (Some(id), Some(is_new)) = (reply.first(), reply.get(1)) else {
+        return Err(StoreError::corrupt("campaign", "short script reply"));
+    };
+    let is_new: i64 =
+        redis::from_redis_value_ref(is_new).map_err(|e| StoreError::corrupt("campaign", e.to_string()))?;
+    let mut merged: Vec<String> = reply[2..].iter().map(text).collect::<Result<_, _>>()?;
+    merged.sort();
+    Ok(CampaignMatch {
+        id: text(id)?,
+        is_new: is_new == 1,
+        merged,
+    })
 }
 
 /// A glob pattern matching every key that starts with `prefix` (each byte taken literally).
@@ -139,21 +208,7 @@ impl RedisStore {
             .arg(w)
             .arg(s.size);
         let r: Vec<i64> = self.script(&inv).await?;
-        let (ok, total) = match r.as_slice() {
-            [ok, total, ..] => (*ok, as_u64(*total)),
-            _ => return Err(StoreError::corrupt("counter", "short script reply")),
-        };
-        if ok == 1 {
-            return Ok((Charge::Charged { total }, total));
-        }
-        let buckets = script_buckets(&r[2..]);
-        Ok((
-            Charge::Refused {
-                total,
-                retry_after_ms: retry_after(&buckets, n, limit, now, w, s.size),
-            },
-            total,
-        ))
+        counter_reply(&r, n, limit, now, w, s.size)
     }
 
     async fn log_append(&self, kind: &str, tenant: &str, at: u64, json: Vec<u8>) -> Result<(), StoreError> {
@@ -194,6 +249,10 @@ impl RateStore for RedisStore {
         })
     }
 
+    fn counter_add_many<'a>(&'a self, charges: &'a [(Key, u64, Duration)], now: u64) -> BoxFut<'a, ()> {
+        Box::pin(self.add_many(charges, now))
+    }
+
     fn counter_get<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u64> {
         Box::pin(async move { Ok(self.counter(MODE_GET, key, 0, 0, now, window).await?.1) })
     }
@@ -228,14 +287,7 @@ impl RateStore for RedisStore {
             let mut inv = self.scripts.set.prepare_invoke();
             inv.key(suffixed(key, b's')).arg(member).arg(now).arg(w).arg(cap);
             let r: Vec<i64> = self.script(&inv).await?;
-            match r.as_slice() {
-                [admitted, already, n] => Ok(SetCharge {
-                    admitted: *admitted == 1,
-                    already_member: *already == 1,
-                    distinct: as_u32(*n),
-                }),
-                _ => Err(StoreError::corrupt("set", "bad script reply")),
-            }
+            set_reply(&r)
         })
     }
 
@@ -278,14 +330,7 @@ impl RateStore for RedisStore {
                 .arg(w)
                 .arg(cap);
             let r: Vec<i64> = self.script(&inv).await?;
-            match r.as_slice() {
-                [admitted, n, retry] => Ok(EventCharge {
-                    admitted: *admitted == 1,
-                    count: as_u32(*n),
-                    retry_after_ms: (*admitted != 1 && *retry >= 0).then(|| as_u64(*retry)),
-                }),
-                _ => Err(StoreError::corrupt("event log", "bad script reply")),
-            }
+            events_reply(&r)
         })
     }
 
@@ -379,7 +424,8 @@ impl RateStore for RedisStore {
                 .arg(block.at.saturating_sub(self.retention_ms))
                 .arg(self.retention_ms.max(1));
             let _: i64 = self.script(&inv).await?;
-            Ok(())
+            // Other nodes learn of the block from the change feed.
+            self.note_tenant_change(&block.tenant).await
         })
     }
 
@@ -416,6 +462,9 @@ impl RateStore for RedisStore {
                 .arg(lift.at.saturating_sub(self.retention_ms))
                 .arg(self.retention_ms.max(1));
             let v: Option<Vec<u8>> = self.script(&inv).await?;
+            if v.is_some() {
+                self.note_tenant_change(tenant).await?;
+            }
             v.map(|v| serde_json::from_slice(&v).map_err(StoreError::from))
                 .transpose()
         })
@@ -546,21 +595,7 @@ impl RateStore for RedisStore {
                 inv.arg(id);
             }
             let reply: Vec<redis::Value> = self.script(&inv).await?;
-            let text = |v: &redis::Value| -> Result<String, StoreError> {
-                redis::from_redis_value_ref(v).map_err(|e| StoreError::corrupt("campaign", e.to_string()))
-            };
-            let (Some(id), Some(is_new)) = (reply.first(), reply.get(1)) else {
-                return Err(StoreError::corrupt("campaign", "short script reply"));
-            };
-            let is_new: i64 =
-                redis::from_redis_value_ref(is_new).map_err(|e| StoreError::corrupt("campaign", e.to_string()))?;
-            let mut merged: Vec<String> = reply[2..].iter().map(text).collect::<Result<_, _>>()?;
-            merged.sort();
-            Ok(CampaignMatch {
-                id: text(id)?,
-                is_new: is_new == 1,
-                merged,
-            })
+            campaign_reply(&reply)
         })
     }
 
@@ -611,5 +646,20 @@ impl RateStore for RedisStore {
         limit: usize,
     ) -> BoxFut<'a, Vec<StoredComplaint>> {
         Box::pin(self.list_complaints(scope, since, before, limit))
+    }
+
+    // --- One round trip per SMTP stage (issue 18): see `super::batch` ---
+    fn stage_batch<'a>(
+        &'a self,
+        tenant: &'a str,
+        ops: &'a [crate::store::batch::StageOp],
+        now: u64,
+    ) -> BoxFut<'a, Vec<crate::store::batch::StageAnswer>> {
+        Box::pin(self.run_batch(tenant, ops, now))
+    }
+
+    // --- Tenant change feed (issue 18): see `super::feed` ---
+    fn tenant_changes(&self, since: u64) -> BoxFut<'_, crate::store::feed::TenantChanges> {
+        Box::pin(self.changes_since(since))
     }
 }

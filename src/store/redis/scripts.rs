@@ -16,41 +16,42 @@ local function log_append(zk, sk, at, json, cutoff, ttl)
 end
 ";
 
-/// KEYS[1] hash bucket->count. ARGV mode (0 get, 1 add, 2 check-and-add, 3 read the buckets), n,
-/// limit, now, window, bucket size. Returns {ok, total, [idx, count]...} (buckets only on refusal
-/// and in mode 3).
-const COUNTER: &str = r"
-local mode = tonumber(ARGV[1])
-local n = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-local now = tonumber(ARGV[4])
-local w = tonumber(ARGV[5])
-local b = tonumber(ARGV[6])
+/// The windowed counter on hash `key` (bucket->count): mode 0 get, 1 add, 2 check-and-add, 3
+/// read the buckets. Returns {ok, total, [idx, count]...} (buckets only on refusal and in mode 3).
+const COUNTER_FN: &str = r"
+local function counter(key, mode, n, limit, now, w, b)
 local first = math.floor(math.max(now - w, 0) / b)
 local cur = math.floor(now / b)
+-- The key must live until the current bucket leaves the window: the same moment for every
+-- charge in the bucket, so the expiry is set when the bucket is started.
+-- Returns whether the charge started a bucket.
 local function charge()
-  redis.call('HINCRBY', KEYS[1], string.format('%d', cur), n)
-  redis.call('PEXPIRE', KEYS[1], string.format('%d', math.max((cur + 1) * b + w - now, 1)))
+  if redis.call('HINCRBY', key, string.format('%d', cur), n) == n then
+    redis.call('PEXPIRE', key, string.format('%d', math.max((cur + 1) * b + w - now, 1)))
+    return true
+  end
+  return false
 end
-if mode == 1 and redis.call('HLEN', KEYS[1]) < 128 then
-  charge()
+-- A plain add reads nothing; only when it starts a bucket and the hash has grown long are the
+-- buckets that left the window dropped (below).
+if mode == 1 and (not charge() or redis.call('HLEN', key) < 128) then
   return {1, 0}
 end
-local h = redis.call('HGETALL', KEYS[1])
+local h = redis.call('HGETALL', key)
 local total = 0
 local buckets = {}
 for i = 1, #h, 2 do
   local idx = tonumber(h[i])
   local c = tonumber(h[i + 1])
   if idx < first then
-    redis.call('HDEL', KEYS[1], h[i])
+    redis.call('HDEL', key, h[i])
   elseif idx <= cur then
     total = total + c
     buckets[#buckets + 1] = idx
     buckets[#buckets + 1] = c
   end
 end
-if mode == 0 then
+if mode == 0 or mode == 1 then
   return {1, total}
 end
 if mode == 3 then
@@ -63,55 +64,72 @@ if mode == 2 and total + n > limit then
   for i = 1, #buckets do out[#out + 1] = buckets[i] end
   return out
 end
-charge()
+-- A zero charge is a pure check (quotas are charged after accept): no write, as in RocksDB.
+if mode == 2 and n > 0 then charge() end
 return {1, total + n}
+end
 ";
 
-/// KEYS[1] sorted set member->last seen. ARGV member, now, window, cap.
+/// KEYS[1] hash bucket->count. ARGV mode, n, limit, now, window, bucket size (see `counter`).
+const COUNTER: &str = r"
+return counter(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
+  tonumber(ARGV[5]), tonumber(ARGV[6]))
+";
+
+/// The capped distinct set `key` (sorted set member->last seen): records `member` at `now`.
 /// Returns {admitted, already_member, distinct}.
-const SET: &str = r"
-local now = tonumber(ARGV[2])
-local w = tonumber(ARGV[3])
-local cap = tonumber(ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - w))
-local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
-local n = redis.call('ZCARD', KEYS[1])
+const SET_FN: &str = r"
+local function set_add(key, member, now, w, cap)
+redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', now - w))
+local old = redis.call('ZSCORE', key, member)
+local n = redis.call('ZCARD', key)
 local already = 0
 if old then
   already = 1
   -- Every touch moves the member forward, even within one millisecond (see set_release).
-  redis.call('ZADD', KEYS[1], string.format('%d', math.max(now, tonumber(old) + 1)), ARGV[1])
+  redis.call('ZADD', key, string.format('%d', math.max(now, tonumber(old) + 1)), member)
 elseif n < cap then
-  redis.call('ZADD', KEYS[1], string.format('%d', now), ARGV[1])
+  redis.call('ZADD', key, string.format('%d', now), member)
   n = n + 1
 else
   return {0, 0, n}
 end
-local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIRE', KEYS[1], string.format('%d', math.max(tonumber(top[2]) + w - now, 1)))
+local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', key, string.format('%d', math.max(tonumber(top[2]) + w - now, 1)))
 return {1, already, n}
+end
 ";
 
-/// KEYS[1] sorted set of occurrences, KEYS[2] sequence. ARGV now, window, cap.
+/// KEYS[1] sorted set member->last seen. ARGV member, now, window, cap (see `set_add`).
+const SET: &str = r"
+return set_add(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+";
+
+/// The exact event log `key` (sorted set of occurrences) with its sequence `seq`: records one
+/// occurrence at `now` if fewer than `cap` lie in the window.
 /// Returns {admitted, count, retry_after (-1: never)}.
-const EVENTS: &str = r"
-local now = tonumber(ARGV[1])
-local w = tonumber(ARGV[2])
-local cap = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - w))
-local n = redis.call('ZCARD', KEYS[1])
+const EVENTS_FN: &str = r"
+local function events_add(key, seq, now, w, cap)
+redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', now - w))
+local n = redis.call('ZCARD', key)
 if n < cap then
-  local s = redis.call('INCR', KEYS[2])
-  redis.call('ZADD', KEYS[1], string.format('%d', now), string.format('%d:%d', now, s))
-  local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  local s = redis.call('INCR', seq)
+  redis.call('ZADD', key, string.format('%d', now), string.format('%d:%d', now, s))
+  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
   local ttl = string.format('%d', math.max(tonumber(top[2]) + w - now, 1))
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('PEXPIRE', key, ttl)
+  redis.call('PEXPIRE', seq, ttl)
   return {1, n + 1, 0}
 end
 if cap == 0 then return {0, n, -1} end
-local r = redis.call('ZRANGE', KEYS[1], n - cap, n - cap, 'WITHSCORES')
+local r = redis.call('ZRANGE', key, n - cap, n - cap, 'WITHSCORES')
 return {0, n, math.max(tonumber(r[2]) + w - now, 1)}
+end
+";
+
+/// KEYS[1] sorted set of occurrences, KEYS[2] sequence. ARGV now, window, cap (see `events_add`).
+const EVENTS: &str = r"
+return events_add(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 ";
 
 /// KEYS[1] sorted set member->last seen. ARGV member, at. Removes the member if it was last
@@ -129,16 +147,15 @@ if found[1] then redis.call('ZREM', KEYS[1], found[1]) end
 return 1
 ";
 
-/// KEYS band keys (value `expiry:id`). ARGV candidate, now, window, then the pinned ids (never
-/// re-pointed). Returns {id, is_new, the other live ids the keys named...}.
-const CAMPAIGN: &str = r"
-local now = tonumber(ARGV[2])
-local w = tonumber(ARGV[3])
+/// The campaign index: `keys` the band keys (value `expiry:id`), `pinned` a set of ids never
+/// re-pointed. Returns {id, is_new, the other live ids the keys named...}.
+const CAMPAIGN_FN: &str = r"
+local function campaign(keys, candidate, now, w, pinned)
 local cur = {}
 local votes = {}
 local found = false
-for i = 1, #KEYS do
-  local v = redis.call('GET', KEYS[i])
+for i = 1, #keys do
+  local v = redis.call('GET', keys[i])
   local live = false
   if v then
     local e, c = string.match(v, '^(%d+):(.*)$')
@@ -152,13 +169,11 @@ for i = 1, #KEYS do
     end
   end
 end
-local id = found or ARGV[1]
+local id = found or candidate
 local val = string.format('%d', now + w) .. ':' .. id
-local pinned = {}
-for i = 4, #ARGV do pinned[ARGV[i]] = true end
-for i = 1, #KEYS do
+for i = 1, #keys do
   if not (cur[i] and cur[i] ~= id and pinned[cur[i]]) then
-    redis.call('SET', KEYS[i], val, 'PX', string.format('%d', w))
+    redis.call('SET', keys[i], val, 'PX', string.format('%d', w))
   end
 end
 local out = {id, 0}
@@ -167,6 +182,14 @@ for other, _ in pairs(votes) do
   if other ~= id then table.insert(out, other) end
 end
 return out
+end
+";
+
+/// KEYS band keys. ARGV candidate, now, window, then the pinned ids (see `campaign`).
+const CAMPAIGN: &str = r"
+local pinned = {}
+for i = 4, #ARGV do pinned[ARGV[i]] = true end
+return campaign(KEYS, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), pinned)
 ";
 
 /// KEYS[1] log, KEYS[2] sequence. ARGV at, json, cutoff, ttl.
@@ -219,6 +242,92 @@ end
 return 1
 ";
 
+/// One SMTP stage's operations (`store::batch`), in order, up to and including the first
+/// adverse answer. KEYS[1] any key of the tenant (routes the call to its shard; every key below
+/// carries the same hash tag). ARGV now, then the operations, each a code and its arguments; a key
+/// is `k <key>`, or `t <prefix> <suffix>` around the campaign id the lookup (`m`) returned:
+/// - `c` key n limit window bucket: counter check-and-add → `counter`'s reply
+/// - `a` key n window bucket: counter add → `counter`'s reply
+/// - `s` key member window cap → `set_add`'s reply
+/// - `e` key seq window cap → `events_add`'s reply
+/// - `p` hash address → {1 suppressed | 0}
+/// - `b` hash field → {1, block json} | {0}
+/// - `m` count keys... candidate window count pinned... → `campaign`'s reply
+///
+/// Returns the replies in order.
+const BATCH: &str = r"
+local now = tonumber(ARGV[1])
+local i = 2
+local camp = false
+local function arg()
+  local v = ARGV[i]
+  i = i + 1
+  return v
+end
+local function key()
+  if arg() == 'k' then return arg() end
+  local prefix = arg()
+  local suffix = arg()
+  return prefix .. struct.pack('>I4', #camp) .. camp .. suffix
+end
+local out = {}
+while i <= #ARGV do
+  local op = arg()
+  local r
+  local adverse = false
+  if op == 'c' then
+    local k = key()
+    local n, limit, w, b = tonumber(arg()), tonumber(arg()), tonumber(arg()), tonumber(arg())
+    r = counter(k, 2, n, limit, now, w, b)
+    adverse = r[1] == 0
+  elseif op == 'a' then
+    local k = key()
+    local n, w, b = tonumber(arg()), tonumber(arg()), tonumber(arg())
+    r = counter(k, 1, n, 0, now, w, b)
+  elseif op == 's' then
+    local k = key()
+    local member = arg()
+    local w, cap = tonumber(arg()), tonumber(arg())
+    r = set_add(k, member, now, w, cap)
+    adverse = r[1] == 0
+  elseif op == 'e' then
+    local k = key()
+    local q = key()
+    local w, cap = tonumber(arg()), tonumber(arg())
+    r = events_add(k, q, now, w, cap)
+    adverse = r[1] == 0
+  elseif op == 'p' then
+    local k = key()
+    r = {redis.call('HEXISTS', k, arg())}
+    adverse = r[1] == 1
+  elseif op == 'b' then
+    local k = key()
+    local v = redis.call('HGET', k, arg())
+    if v then
+      r = {1, v}
+      adverse = true
+    else
+      r = {0}
+    end
+  elseif op == 'm' then
+    local keys = {}
+    for j = 1, tonumber(arg()) do keys[j] = key() end
+    local candidate = arg()
+    local w = tonumber(arg())
+    local pinned = {}
+    for _ = 1, tonumber(arg()) do pinned[arg()] = true end
+    r = campaign(keys, candidate, now, w, pinned)
+    camp = r[1]
+    adverse = #r > 2
+  else
+    return redis.error_reply('unknown batch operation ' .. tostring(op))
+  end
+  out[#out + 1] = r
+  if adverse then break end
+end
+return out
+";
+
 /// The loaded scripts (hashes are computed once; Redis caches the bodies).
 pub(super) struct Scripts {
     pub counter: Script,
@@ -231,22 +340,28 @@ pub(super) struct Scripts {
     pub block_add: Script,
     pub block_lift: Script,
     pub tenant_write: Script,
+    pub batch: Script,
+    pub feed_note: Script,
+    pub feed_read: Script,
 }
 
 impl Scripts {
     pub(super) fn new() -> Self {
         let with_log = |body: &str| Script::new(&format!("{LOG_APPEND_FN}{body}"));
         Scripts {
-            counter: Script::new(COUNTER),
-            set: Script::new(SET),
+            counter: Script::new(&format!("{COUNTER_FN}{COUNTER}")),
+            set: Script::new(&format!("{SET_FN}{SET}")),
             set_release: Script::new(SET_RELEASE),
-            events: Script::new(EVENTS),
+            events: Script::new(&format!("{EVENTS_FN}{EVENTS}")),
             events_release: Script::new(EVENTS_RELEASE),
-            campaign: Script::new(CAMPAIGN),
+            campaign: Script::new(&format!("{CAMPAIGN_FN}{CAMPAIGN}")),
             log: with_log(LOG),
             block_add: with_log(BLOCK_ADD),
             block_lift: with_log(BLOCK_LIFT),
             tenant_write: Script::new(TENANT_WRITE),
+            batch: Script::new(&format!("{COUNTER_FN}{SET_FN}{EVENTS_FN}{CAMPAIGN_FN}{BATCH}")),
+            feed_note: Script::new(super::feed::NOTE),
+            feed_read: Script::new(super::feed::READ),
         }
     }
 }

@@ -6,7 +6,8 @@
 //! The index of tenant ids and the generation counter are global keys (another slot in a
 //! cluster): the index is written before a create and after a delete, so a listed id without a
 //! record is skipped, and a record is never missing from the list; the generation is bumped
-//! after every write, so a follower that sees it move reads the write.
+//! after every write, with the tenant's id in the change feed (`super::feed`), so a follower
+//! that sees it move reads the write.
 
 use super::RedisStore;
 use crate::store::key::Key;
@@ -15,7 +16,7 @@ use crate::store::{StoreError, TenantChange, TenantRecord};
 
 /// Global set of tenant ids (the only keys without a tenant tag; admin reads only).
 pub(super) const TENANT_INDEX: &[u8] = b"aupgate:tenants";
-const TENANT_GENERATION: &[u8] = b"aupgate:tenants:generation";
+pub(super) const TENANT_GENERATION: &[u8] = b"aupgate:tenants:generation";
 
 const CREATE: u8 = 0;
 const SEED: u8 = 1;
@@ -54,7 +55,7 @@ impl RedisStore {
         }
         let written: i64 = self.script(&inv).await?;
         if written == 1 {
-            let _: i64 = self.cmd(redis::cmd("INCR").arg(TENANT_GENERATION)).await?;
+            self.note_tenant_change(id).await?;
         }
         Ok(written)
     }
@@ -128,7 +129,7 @@ impl RedisStore {
             .await?;
         let _: i64 = self.cmd(redis::cmd("SREM").arg(TENANT_INDEX).arg(id)).await?;
         if deleted > 0 {
-            let _: i64 = self.cmd(redis::cmd("INCR").arg(TENANT_GENERATION)).await?;
+            self.note_tenant_change(id).await?;
         }
         Ok(deleted > 0)
     }

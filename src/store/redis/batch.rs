@@ -1,0 +1,197 @@
+//! A stage's operations (`store::batch`) as one call of the batch script: one round trip, run
+//! atomically on the tenant's shard, each operation by the same Lua function its single script
+//! uses, so the answers are those the single operations would give in that order.
+
+use std::time::Duration;
+
+use redis::Value;
+
+use super::ops::{as_u64, block_field, campaign_reply, counter_reply, events_reply, rec_key, set_reply};
+use super::RedisStore;
+use crate::store::batch::{slot_span, StageAnswer, StageOp, CAMPAIGN_SLOT};
+use crate::store::key::redis_tag;
+use crate::store::window::span;
+use crate::store::{check_cap, check_member, window_ms, Key, StoreError};
+
+/// Appends `key` with its type `suffix` as the script reads it: `k <key>`, or `t <prefix>
+/// <suffix>` around the campaign slot (only after a campaign lookup).
+fn push_key(
+    inv: &mut redis::ScriptInvocation<'_>,
+    key: &Key,
+    suffix: Option<u8>,
+    after_lookup: bool,
+) -> Result<(), StoreError> {
+    let tail = suffix.map(|s| vec![s]).unwrap_or_default();
+    match slot_span(key) {
+        None => {
+            let mut k = key.redis_key();
+            k.extend_from_slice(&tail);
+            inv.arg("k").arg(k);
+        }
+        Some(_) if !after_lookup => {
+            return Err(StoreError::InvalidArgument(
+                "a campaign key before the campaign lookup".into(),
+            ))
+        }
+        Some((start, end)) => {
+            let mut prefix = redis_tag(key.tenant());
+            prefix.extend_from_slice(&key.as_bytes()[..start]);
+            let mut rest = key.as_bytes()[end..].to_vec();
+            rest.extend_from_slice(&tail);
+            inv.arg("t").arg(prefix).arg(rest);
+        }
+    }
+    Ok(())
+}
+
+fn ints(value: &Value) -> Result<Vec<i64>, StoreError> {
+    redis::from_redis_value_ref(value).map_err(|e| StoreError::corrupt("batch", e.to_string()))
+}
+
+impl RedisStore {
+    /// [`crate::store::RateStore::stage_batch`] in one script call.
+    pub(super) async fn run_batch(
+        &self,
+        tenant: &str,
+        ops: &[StageOp],
+        now: u64,
+    ) -> Result<Vec<StageAnswer>, StoreError> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut inv = self.scripts.batch.prepare_invoke();
+        inv.key(rec_key("_batch", tenant)).arg(now);
+        let mut looked_up = false;
+        for op in ops {
+            match op {
+                StageOp::CounterCheck { key, n, limit, window } => {
+                    let w = window_ms(*window)?;
+                    inv.arg("c");
+                    push_key(&mut inv, key, Some(b'c'), looked_up)?;
+                    inv.arg(*n).arg(*limit).arg(w).arg(span(now, w).size);
+                }
+                StageOp::CounterAdd { key, n, window } => {
+                    let w = window_ms(*window)?;
+                    inv.arg("a");
+                    push_key(&mut inv, key, Some(b'c'), looked_up)?;
+                    inv.arg(*n).arg(w).arg(span(now, w).size);
+                }
+                StageOp::SetCheckAndAdd {
+                    key,
+                    member,
+                    window,
+                    cap,
+                } => {
+                    let w = window_ms(*window)?;
+                    check_cap(*cap)?;
+                    check_member(member)?;
+                    inv.arg("s");
+                    push_key(&mut inv, key, Some(b's'), looked_up)?;
+                    inv.arg(member.as_slice()).arg(w).arg(*cap);
+                }
+                StageOp::EventsCheckAndAdd { key, window, cap } => {
+                    let w = window_ms(*window)?;
+                    check_cap(*cap)?;
+                    inv.arg("e");
+                    push_key(&mut inv, key, Some(b'e'), looked_up)?;
+                    push_key(&mut inv, key, Some(b'q'), looked_up)?;
+                    inv.arg(w).arg(*cap);
+                }
+                StageOp::SuppressionContains { address } => {
+                    inv.arg("p").arg("k").arg(rec_key("_suppr", tenant)).arg(address);
+                }
+                StageOp::BlockGet { scope, target } => {
+                    if target == CAMPAIGN_SLOT {
+                        return Err(StoreError::InvalidArgument("a block on the campaign slot".into()));
+                    }
+                    inv.arg("b")
+                        .arg("k")
+                        .arg(rec_key("_blocks", tenant))
+                        .arg(block_field(*scope, target));
+                }
+                StageOp::Campaign {
+                    band_keys,
+                    candidate,
+                    window,
+                    pinned,
+                } => {
+                    let w = window_ms(*window)?;
+                    inv.arg("m").arg(band_keys.len());
+                    for band in band_keys {
+                        inv.arg("k")
+                            .arg(Key::new("_campaign", tenant).part_u64(*band).redis_key());
+                    }
+                    inv.arg(candidate).arg(w).arg(pinned.len());
+                    for id in pinned {
+                        inv.arg(id);
+                    }
+                    looked_up = true;
+                }
+            }
+        }
+        let replies: Vec<Value> = self.script(&inv).await?;
+        if replies.len() > ops.len() {
+            return Err(StoreError::corrupt("batch", "more replies than operations"));
+        }
+        ops.iter()
+            .zip(&replies)
+            .map(|(op, reply)| answer(op, reply, now))
+            .collect()
+    }
+
+    /// [`crate::store::RateStore::counter_add_many`]: one script call when the counters are one
+    /// tenant's (they share its shard), else one call each.
+    pub(super) async fn add_many(&self, charges: &[(Key, u64, Duration)], now: u64) -> Result<(), StoreError> {
+        let Some((first, _, _)) = charges.first() else {
+            return Ok(());
+        };
+        if charges.iter().all(|(key, _, _)| key.tenant() == first.tenant()) {
+            let ops: Vec<StageOp> = charges
+                .iter()
+                .map(|(key, n, window)| StageOp::CounterAdd {
+                    key: key.clone(),
+                    n: *n,
+                    window: *window,
+                })
+                .collect();
+            self.run_batch(first.tenant(), &ops, now).await?;
+            return Ok(());
+        }
+        for (key, n, window) in charges {
+            crate::store::RateStore::counter_add(self, key, *n, now, *window).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The answer `reply` gives to `op`.
+fn answer(op: &StageOp, reply: &Value, now: u64) -> Result<StageAnswer, StoreError> {
+    Ok(match op {
+        StageOp::CounterCheck { n, limit, window, .. } => {
+            let w = window_ms(*window)?;
+            StageAnswer::Counter(counter_reply(&ints(reply)?, *n, *limit, now, w, span(now, w).size)?.0)
+        }
+        StageOp::CounterAdd { .. } => StageAnswer::Added,
+        StageOp::SetCheckAndAdd { .. } => StageAnswer::Set(set_reply(&ints(reply)?)?),
+        StageOp::EventsCheckAndAdd { .. } => StageAnswer::Events(events_reply(&ints(reply)?)?),
+        StageOp::SuppressionContains { .. } => StageAnswer::Suppressed(ints(reply)?.first() == Some(&1)),
+        StageOp::BlockGet { .. } => {
+            let parts: Vec<Value> =
+                redis::from_redis_value_ref(reply).map_err(|e| StoreError::corrupt("batch", e.to_string()))?;
+            match parts.as_slice() {
+                [found, json] if as_u64(redis::from_redis_value_ref(found).unwrap_or(0)) == 1 => {
+                    let json: Vec<u8> =
+                        redis::from_redis_value_ref(json).map_err(|e| StoreError::corrupt("block", e.to_string()))?;
+                    StageAnswer::Block(Some(serde_json::from_slice(&json)?))
+                }
+                [_] => StageAnswer::Block(None),
+                _ => return Err(StoreError::corrupt("batch", "bad block reply")),
+            }
+        }
+        StageOp::Campaign { .. } => {
+            let parts: Vec<Value> =
+                redis::from_redis_value_ref(reply).map_err(|e| StoreError::corrupt("batch", e.to_string()))?;
+            StageAnswer::Campaign(campaign_reply(&parts)?)
+        }
+    })
+}
