@@ -1,7 +1,8 @@
 //! The Redis path makes one round trip per SMTP stage: a message accepted under a profile with
 //! every counting check on (quotas, bulk, mail bomb, SMS gateways, suppression) costs the store
-//! exactly five calls — MAIL FROM, RCPT TO, DATA, the quota charge once it is queued, the audit
-//! record of its acceptance — counted by the server itself (`INFO commandstats`).
+//! exactly five scripts — MAIL FROM, RCPT TO, DATA, the quota charge once it is queued, the audit
+//! record of its acceptance — plus, once relayed, one for its delivery outcome (bounce-rate
+//! counting, `complaints::outcomes`), counted by the server itself (`INFO commandstats`).
 
 mod store_support;
 mod support;
@@ -90,10 +91,23 @@ async fn an_accepted_message_costs_one_store_call_per_stage() {
         .await;
     }
     h.wait_queue_empty(Duration::from_secs(10)).await;
+    // The acceptance is audited after the `250` is flushed: wait until every one is written.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let audit = h.gateway.store.audit_range("acme", 0, u64::MAX).await.expect("audit");
+        if audit.iter().filter(|r| r.action == "accept").count() > MESSAGES {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "acceptances not audited: {audit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let scripts = calls(redis.port, "evalsha");
     assert_eq!(
         scripts,
-        5 * MESSAGES as u64,
+        6 * MESSAGES as u64,
         "{}",
         redis_cli(redis.port, &["info", "commandstats"])
     );
