@@ -23,6 +23,7 @@ mod verdict;
 mod acceptance;
 #[cfg(feature = "server")]
 mod authentication;
+#[cfg(feature = "server")]
 mod batching;
 #[cfg(feature = "server")]
 mod checks;
