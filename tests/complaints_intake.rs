@@ -611,3 +611,58 @@ async fn nodes_sharing_redis_share_the_message_index_and_the_dedup() {
         .await
         .expect("read"));
 }
+
+/// A tenant that copies another tenant's genuine trace header into its own mail, under a
+/// DKIM-Signature of its own whose `h=` names the trace header (so a gateway honouring `h=`
+/// would add none of its own), frames nobody: the copy is removed, ours goes on, and a complaint
+/// about the mail comes back to the tenant that sent it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copied_trace_header_under_the_tenants_own_signature_frames_nobody() {
+    use aupgate::complaints::attribution::{Attribution, TraceKeys};
+    // Broken tenant signatures tagged, not refused: the forger's signature gets through.
+    let profile = "[profile]\nname = \"default\"\n[dkim]\non_broken = \"tag\"\n";
+    let h = Harness::start_with_profile(Some(profile), |c| {
+        c.feedback.addresses = vec![FEEDBACK.into()];
+    })
+    .await;
+    let keys = TraceKeys::load(&aupgate::config::FeedbackConfig::default(), h.dir.path()).expect("key");
+    let victims = keys.sign(&Attribution {
+        tenant: "remote".into(),
+        campaign: "00ab12cd34ef5678".into(),
+        queue_id: "0005F1A2B3C4D500000001".into(),
+    });
+    let rcpt = "hank@dest.example";
+    let spam = format!(
+        "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=acme.example; s=s1;\r\n\
+         \th=from:x-aupgate-ref; bh=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=; b=AAAA\r\n\
+         {TRACE_HEADER}: {victims}\r\n{}",
+        newsletter("Hank", rcpt, 1)
+    );
+    let queue_id = send_queued(&h, "news@acme.example", "", &[rcpt], spam.as_bytes()).await;
+    let got = h.sink.wait_for_recipient(rcpt, Duration::from_secs(10)).await;
+    let relayed = String::from_utf8_lossy(&got.data).into_owned();
+    let head = relayed.split("\r\n\r\n").next().expect("header");
+    let prefix = format!("{}:", TRACE_HEADER.to_ascii_lowercase());
+    let traces: Vec<&str> = head
+        .split("\r\n")
+        .filter(|line| line.to_ascii_lowercase().starts_with(&prefix))
+        .collect();
+    assert_eq!(traces.len(), 1, "exactly one trace header, ours: {head}");
+    let ours = keys.verify(&traces[0][prefix.len()..]).expect("ours verifies");
+    assert_eq!(
+        (ours.tenant.as_str(), ours.queue_id.as_str()),
+        ("acme", queue_id.as_str())
+    );
+
+    let (status, outcome) = post_report(&h, &generated_arf(&relayed, rcpt), None).await;
+    assert_eq!(status, 201, "{outcome}");
+    assert_eq!(outcome["tenant"], "acme", "{outcome}");
+    assert_eq!(outcome["attributed_by"], "trace_header");
+    assert!(h
+        .gateway
+        .store
+        .suppression_list("remote")
+        .await
+        .expect("list")
+        .is_empty());
+}
