@@ -37,7 +37,9 @@ pub enum Outcome {
     },
     /// The same report was stored before as `id`: nothing counted again.
     Duplicate { id: String },
-    /// Not a complaint: `not_spam`, `report_about_report` or `not_a_report`.
+    /// Not a complaint: `not_spam`, `report_about_report`, `not_a_report`, `other_report` (a
+    /// DSN, an MDN), `auto_reply` or `not_from_a_loop` (a message attached with no ARF fields
+    /// and none of Microsoft's loop marks).
     Ignored { reason: String },
 }
 

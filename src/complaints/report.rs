@@ -10,6 +10,18 @@
 //! - Microsoft-style reports (JMRP, Outlook.com): not a `multipart/report`, no ARF fields, only
 //!   the original attached as `message/rfc822`: read as `abuse`, the reporter being the report's
 //!   `From` domain and the recipient Hotmail's `X-HmXmrOriginalRecipient` when present.
+//!   Without ARF fields nothing says the mail is a complaint, and plenty of other mail carries a
+//!   message or its header (bounces, read receipts, vacation replies, a message forwarded as an
+//!   attachment), so this reading is taken only for what looks like Microsoft's loop and
+//!   nothing else: the report is no `multipart/report` of another kind (a DSN's
+//!   `delivery-status`, an MDN's `disposition-notification`: [`Ignored::OtherReport`]), is no
+//!   automatic reply (`Auto-Submitted: auto-replied`, or the vacation programs' `X-Autoreply`,
+//!   `X-Autorespond`, `Precedence: auto_reply`: [`Ignored::AutoReply`]; RFC 3834's
+//!   `auto-generated`, which a feedback loop may write, is no reply), and carries one of JMRP's
+//!   marks: Hotmail's `X-HmXmrOriginalRecipient` on the returned message, or JMRP's subject
+//!   `complaint about message from <ip>`. Anything else is [`Ignored::NotFromALoop`]. The marks
+//!   prove nothing (a report can be forged whole, as an ARF one can); they keep ordinary mail to
+//!   a feedback address from counting.
 //! - Redacted recipients (RFC 6590): a redacted `Original-Rcpt-To` (a local part of `x`s, `*`s,
 //!   a hash-looking token or the word "redacted") names nobody: the recipient is unknown, which is
 //!   not an error.
@@ -49,6 +61,13 @@ pub enum Ignored {
     AboutReport,
     /// No feedback report and no returned message in it.
     NotAReport,
+    /// A `multipart/report` of another kind (a DSN, an MDN) with a message returned in it.
+    OtherReport,
+    /// An automatic reply (a vacation notice) quoting or attaching the message.
+    AutoReply,
+    /// A message attached with no ARF fields and none of Microsoft's loop marks: mail forwarded
+    /// as an attachment, not a complaint.
+    NotFromALoop,
 }
 
 impl Ignored {
@@ -58,6 +77,9 @@ impl Ignored {
             Ignored::NotSpam => "not_spam",
             Ignored::AboutReport => "report_about_report",
             Ignored::NotAReport => "not_a_report",
+            Ignored::OtherReport => "other_report",
+            Ignored::AutoReply => "auto_reply",
+            Ignored::NotFromALoop => "not_from_a_loop",
         }
     }
 }
@@ -181,6 +203,18 @@ pub fn parse(raw: &[u8], max_size: usize, own_addresses: &[String]) -> Result<Pa
         (None, Some(headers)) => (headers, true),
         (None, None) => return Ok(Parsed::Ignored(Ignored::NotAReport)),
     };
+    // Without ARF fields, only what looks like Microsoft's loop is read as a complaint.
+    if arf.is_none() {
+        if message.is_content_type("multipart", "report") {
+            return Ok(Parsed::Ignored(Ignored::OtherReport));
+        }
+        if auto_replied(&Headers::parse(raw)) {
+            return Ok(Parsed::Ignored(Ignored::AutoReply));
+        }
+    }
+    let jmrp_subject = message
+        .subject()
+        .is_some_and(|subject| subject.trim().to_ascii_lowercase().starts_with(JMRP_SUBJECT));
     let mut report = ParsedReport {
         report_message_id,
         headers_only,
@@ -223,6 +257,9 @@ pub fn parse(raw: &[u8], max_size: usize, own_addresses: &[String]) -> Result<Pa
     if is_report(&headers, &original, headers_only) || sent_from_own(&headers, own_addresses) {
         return Ok(Parsed::Ignored(Ignored::AboutReport));
     }
+    if arf.is_none() && !jmrp_subject && headers.first("x-hmxmroriginalrecipient").is_none() {
+        return Ok(Parsed::Ignored(Ignored::NotFromALoop));
+    }
     report.original_message_id = headers.first("message-id").map(clean_id).filter(|id| !id.is_empty());
     report.trace = headers
         .first(TRACE_HEADER)
@@ -239,6 +276,19 @@ pub fn parse(raw: &[u8], max_size: usize, own_addresses: &[String]) -> Result<Pa
     };
     report.original = original;
     Ok(Parsed::Complaint(Box::new(report)))
+}
+
+/// How a JMRP report's subject begins (`complaint about message from 192.0.2.1`).
+const JMRP_SUBJECT: &str = "complaint about message from";
+
+/// The report is an automatic reply (RFC 3834 `auto-replied`, or a vacation program's own
+/// marks); `auto-generated`, which a feedback loop may write, is not.
+fn auto_replied(headers: &Headers) -> bool {
+    let value = |name: &str| headers.first(name).map(|v| v.trim().to_ascii_lowercase());
+    value("auto-submitted").is_some_and(|v| v.starts_with("auto-replied"))
+        || headers.first("x-autoreply").is_some()
+        || headers.first("x-autorespond").is_some()
+        || value("precedence").is_some_and(|v| v == "auto_reply")
 }
 
 /// `raw[from..to]`, or nothing when the offsets do not lie in `raw`.
@@ -500,6 +550,95 @@ mod tests {
         assert_eq!(report.original_message_id.as_deref(), Some("m1@acme.example"));
     }
 
+    /// `report` headers and a body attaching `returned` as `message/rfc822` (or its header as
+    /// `text/rfc822-headers`) in a `content_type` container.
+    fn attaching(report: &str, content_type: &str, second: &str, returned_type: &str, returned: &str) -> String {
+        format!(
+            "From: someone@mailbox.example\r\nTo: fbl@gw.example\r\nMessage-ID: <x1@mailbox.example>\r\n{report}\
+             MIME-Version: 1.0\r\nContent-Type: {content_type}; boundary=\"z\"\r\n\r\n--z\r\n\
+             Content-Type: text/plain\r\n\r\nSee below.\r\n--z\r\n{second}\
+             --z\r\nContent-Type: {returned_type}\r\n\r\n{returned}\r\n--z--\r\n"
+        )
+    }
+
+    #[test]
+    fn bounces_receipts_auto_replies_and_forwards_are_no_complaints() {
+        let headers_only = ORIGINAL.split("\r\n\r\n").next().unwrap_or_default();
+        let dsn = attaching(
+            "Subject: Undelivered Mail Returned to Sender\r\n",
+            "multipart/report; report-type=delivery-status",
+            "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.mailbox.example\r\n\r\n\
+             Final-Recipient: rfc822; bob@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n",
+            "message/rfc822",
+            ORIGINAL,
+        );
+        let dsn_headers = attaching(
+            "Subject: Delivery Status Notification (Failure)\r\n",
+            "multipart/report; report-type=delivery-status",
+            "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.mailbox.example\r\n\r\n\
+             Final-Recipient: rfc822; bob@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n",
+            "text/rfc822-headers",
+            &format!("{headers_only}\r\n"),
+        );
+        let mdn = attaching(
+            "Subject: Read: offer\r\n",
+            "multipart/report; report-type=disposition-notification",
+            "Content-Type: message/disposition-notification\r\n\r\nReporting-UA: mua.example\r\n\
+             Final-Recipient: rfc822; bob@example.net\r\nDisposition: manual-action/MDN-sent-manually; displayed\r\n\r\n",
+            "message/rfc822",
+            ORIGINAL,
+        );
+        for (name, raw) in [("dsn", &dsn), ("dsn headers", &dsn_headers), ("mdn", &mdn)] {
+            assert_eq!(
+                parse(raw.as_bytes(), 1 << 20, OWN),
+                Ok(Parsed::Ignored(Ignored::OtherReport)),
+                "{name}"
+            );
+        }
+        // Auto-replies, even with Microsoft's mark on the returned message.
+        let marked = ORIGINAL.replace(
+            "To: bob@example.net",
+            "To: bob@example.net\r\nX-HmXmrOriginalRecipient: bob@example.net",
+        );
+        for marks in [
+            "Subject: Automatic reply: offer\r\nAuto-Submitted: auto-replied\r\n",
+            "Subject: Out of office\r\nAuto-Submitted: Auto-Replied (vacation)\r\n",
+            "Subject: Away\r\nX-Autoreply: yes\r\n",
+            "Subject: Away\r\nPrecedence: auto_reply\r\n",
+        ] {
+            let raw = attaching(marks, "multipart/mixed", "", "message/rfc822", &marked);
+            assert_eq!(
+                parse(raw.as_bytes(), 1 << 20, OWN),
+                Ok(Parsed::Ignored(Ignored::AutoReply)),
+                "{marks}"
+            );
+        }
+        // A message forwarded as an attachment: no ARF fields, no loop marks.
+        let forward = attaching(
+            "Subject: Fwd: offer\r\n",
+            "multipart/mixed",
+            "",
+            "message/rfc822",
+            ORIGINAL,
+        );
+        assert_eq!(
+            parse(forward.as_bytes(), 1 << 20, OWN),
+            Ok(Parsed::Ignored(Ignored::NotFromALoop))
+        );
+        // A loop's `auto-generated` report with JMRP's subject is still read.
+        let generated = attaching(
+            "Subject: complaint about message from 192.0.2.1\r\nAuto-Submitted: auto-generated\r\n",
+            "multipart/mixed",
+            "",
+            "message/rfc822",
+            ORIGINAL,
+        );
+        assert_eq!(complaint(&generated).feedback_type, "abuse");
+        // Microsoft's mark on the returned message is enough without the subject.
+        let marked_only = attaching("Subject: report\r\n", "multipart/mixed", "", "message/rfc822", &marked);
+        assert_eq!(complaint(&marked_only).recipient.as_deref(), Some("bob@example.net"));
+    }
+
     #[test]
     fn garbage_and_size() {
         assert_eq!(parse(b"hello", 1 << 20, OWN), Ok(Parsed::Ignored(Ignored::NotAReport)));
@@ -521,7 +660,9 @@ mod tests {
     /// replaced character by character (which tripled it).
     #[test]
     fn a_header_part_keeps_its_bytes() {
-        let raw = include_bytes!("../../tests/fixtures/complaints/fuzz-headers-invalid-utf8-1.eml");
+        let found = include_bytes!("../../tests/fixtures/complaints/fuzz-headers-invalid-utf8-1.eml");
+        // With JMRP's subject, so that it is read as a Microsoft-style report.
+        let raw = &[&b"Subject: complaint about message from 192.0.2.1\r\n"[..], found].concat();
         match parse(raw, 1 << 20, OWN) {
             Ok(Parsed::Complaint(report)) => {
                 assert!(report.headers_only);
