@@ -493,6 +493,8 @@ async fn the_feedback_address_is_a_local_mailbox() {
 async fn the_cli_imports_a_directory_and_an_mbox_and_lists_and_shows() {
     let h = start().await;
     let (_, original) = relay_newsletter(&h, "frank@dest.example", 1).await;
+    // Another message: a report about the same one would be a duplicate, whatever its form.
+    let (_, another) = relay_newsletter(&h, "fay@dest.example", 2).await;
     let dir = tempfile::tempdir().expect("tmp");
     let reports = dir.path().join("reports");
     std::fs::create_dir(&reports).expect("mkdir");
@@ -501,7 +503,7 @@ async fn the_cli_imports_a_directory_and_an_mbox_and_lists_and_shows() {
     std::fs::write(reports.join("1-arf.eml"), arf.replace("\r\n", "\n")).expect("write");
     std::fs::write(
         reports.join("2-jmrp.eml"),
-        microsoft_style(&original).replace("\r\n", "\n"),
+        microsoft_style(&another).replace("\r\n", "\n"),
     )
     .expect("write");
     std::fs::write(reports.join("3-again.eml"), arf.replace("\r\n", "\n")).expect("write");
@@ -665,4 +667,47 @@ async fn a_copied_trace_header_under_the_tenants_own_signature_frames_nobody() {
         .await
         .expect("list")
         .is_empty());
+}
+
+/// The dedup key is what was complained about: one message and recipient counts once, however
+/// many reports name it (a new Message-ID per copy, another loop, no Message-ID at all); another
+/// recipient of the same message is another complaint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_message_and_recipient_count_once_whatever_reports_name_them() {
+    let h = start().await;
+    let (ivy, jon) = ("ivy@dest.example", "jon@dest.example");
+    send_queued(
+        &h,
+        "news@acme.example",
+        "",
+        &[ivy, jon],
+        newsletter("Ivy", ivy, 1).as_bytes(),
+    )
+    .await;
+    let got = h.sink.wait_for_recipient(ivy, Duration::from_secs(10)).await;
+    let original = String::from_utf8_lossy(&got.data).into_owned();
+
+    let (status, first) = post_report(&h, &generated_arf(&original, ivy), None).await;
+    assert_eq!(status, 201, "{first}");
+    let id = first["id"].as_str().expect("id").to_string();
+    let duplicate = json!({"outcome": "duplicate", "id": id});
+    // The same forged again under a new report Message-ID, by another loop, with the recipient
+    // named; then Microsoft-style with no report Message-ID at all.
+    let again =
+        yahoo_style_headers_only(&original, "y7@arf.mail.yahoo.example").replace("xxxxxxxxxxxx@yahoo.example", ivy);
+    assert_eq!(post_report(&h, &again, None).await, (200, duplicate.clone()));
+    let again = yahoo_style_headers_only(&original, "y8@arf.mail.yahoo.example")
+        .replace("xxxxxxxxxxxx@yahoo.example", "IVY+promo@Dest.Example");
+    assert_eq!(post_report(&h, &again, None).await, (200, duplicate.clone()));
+    assert_eq!(
+        post_report(&h, &microsoft_style(&original), None).await,
+        (200, duplicate)
+    );
+
+    // The other recipient of the same message complains too: counted.
+    let (status, second) = post_report(&h, &generated_arf(&original, jon), None).await;
+    assert_eq!(status, 201, "{second}");
+    assert_ne!(second["id"], id.as_str());
+    let (_, listed) = call(&h, reqwest::Method::GET, "/api/v1/complaints?tenant=acme", None, None).await;
+    assert_eq!(listed["items"].as_array().expect("items").len(), 2, "{listed}");
 }

@@ -138,7 +138,7 @@ impl Intake {
             .attribute(parsed.trace.as_deref(), parsed.original_message_id.as_deref(), now)
             .await?;
         let complaint = Complaint {
-            dedup_key: dedup_key(&parsed.dedup_basis()),
+            dedup_key: dedup_key(&parsed.dedup_basis(found.queue_id.as_deref())),
             tenant: found.tenant,
             campaign: found.campaign,
             queue_id: found.queue_id,

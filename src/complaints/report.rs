@@ -101,7 +101,8 @@ pub struct ParsedReport {
     /// The complaining recipient as suppression lists keep it (`policy::recipient::identity`);
     /// `None` when the report does not name it or redacted it.
     pub recipient: Option<String>,
-    /// The report's own Message-ID (what tells the same report sent twice).
+    /// The report's own Message-ID (what tells the same report sent twice when the returned
+    /// message has no identity).
     pub report_message_id: Option<String>,
     /// The returned message's Message-ID, without its angle brackets.
     pub original_message_id: Option<String>,
@@ -115,17 +116,23 @@ pub struct ParsedReport {
 }
 
 impl ParsedReport {
-    /// What identifies this report when it has no Message-ID of its own: the reporter, the
-    /// original's Message-ID, the recipient and the arrival date, NUL-separated (hashed by
-    /// the caller into `Complaint::dedup_key`).
-    pub fn dedup_basis(&self) -> String {
-        match &self.report_message_id {
-            Some(id) => format!("report-id\0{id}"),
-            None => format!(
-                "report\0{}\0{}\0{}\0{}",
+    /// What identifies the complaint, NUL-separated (hashed by the caller into
+    /// `Complaint::dedup_key`): what was complained about, not the report, so that one message
+    /// counts once per recipient however many reports (new Message-IDs, other loops) name it.
+    /// The original's queue id (`queue_id`, from attribution: a verified trace header or the
+    /// Message-ID index) or else its Message-ID, with the recipient when the report names it
+    /// (normalised; a redacted one is empty, so the redacted complaints about one message count
+    /// once). Only for a returned message with no identity at all, the report's own
+    /// Message-ID, and without that the reporter and arrival date.
+    pub fn dedup_basis(&self, queue_id: Option<&str>) -> String {
+        let recipient = self.recipient.as_deref().unwrap_or("");
+        match (queue_id, &self.original_message_id, &self.report_message_id) {
+            (Some(queue_id), _, _) => format!("queue-id\0{queue_id}\0{recipient}"),
+            (None, Some(id), _) => format!("message-id\0{id}\0{recipient}"),
+            (None, None, Some(id)) => format!("report-id\0{id}"),
+            (None, None, None) => format!(
+                "report\0{}\0{recipient}\0{}",
                 self.reporter.as_deref().unwrap_or(""),
-                self.original_message_id.as_deref().unwrap_or(""),
-                self.recipient.as_deref().unwrap_or(""),
                 self.arrival_date.map(|d| d.to_string()).unwrap_or_default()
             ),
         }
@@ -673,14 +680,29 @@ mod tests {
     }
 
     #[test]
-    fn the_same_report_has_the_same_basis() {
+    fn the_basis_is_what_was_complained_about_not_the_report() {
         let raw = arf("abuse", "", &format!("Content-Type: message/rfc822\r\n\r\n{ORIGINAL}"));
-        assert_eq!(complaint(&raw).dedup_basis(), complaint(&raw).dedup_basis());
-        let without_id = raw.replace("Message-ID: <r1@reports.example.org>\r\n", "");
-        let basis = complaint(&without_id).dedup_basis();
-        assert!(
-            basis.contains("m1@acme.example") && basis.contains("bob@example.net"),
-            "{basis}"
+        let first = complaint(&raw);
+        assert_eq!(first.dedup_basis(None), complaint(&raw).dedup_basis(None));
+        // Another report (its own Message-ID, another loop) about the same message.
+        let other = raw
+            .replace("<r1@reports.example.org>", "<r2@elsewhere.example>")
+            .replace("mta.reports.example.org", "fbl.elsewhere.example");
+        assert_eq!(complaint(&other).dedup_basis(None), first.dedup_basis(None));
+        assert_eq!(complaint(&other).dedup_basis(Some("Q1")), first.dedup_basis(Some("Q1")));
+        assert!(first.dedup_basis(None).contains("m1@acme.example"));
+        // Another recipient of the same message is another complaint.
+        let carol = arf(
+            "abuse",
+            "Original-Rcpt-To: carol@example.net\r\n",
+            &format!("Content-Type: message/rfc822\r\n\r\n{ORIGINAL}"),
+        );
+        assert_ne!(complaint(&carol).dedup_basis(Some("Q1")), first.dedup_basis(Some("Q1")));
+        // A returned message with no identity: the report's own Message-ID.
+        let anonymous = raw.replace("Message-ID: <m1@acme.example>\r\n", "");
+        assert_eq!(
+            complaint(&anonymous).dedup_basis(None),
+            "report-id\0r1@reports.example.org"
         );
     }
 }
