@@ -711,3 +711,40 @@ async fn one_message_and_recipient_count_once_whatever_reports_name_them() {
     let (_, listed) = call(&h, reqwest::Method::GET, "/api/v1/complaints?tenant=acme", None, None).await;
     assert_eq!(listed["items"].as_array().expect("items").len(), 2, "{listed}");
 }
+
+/// A genuine trace header naming no campaign (`-`, when the store could not say) attributes the
+/// tenant and the message but no campaign, so complaints about unrelated campaign-less mail do
+/// not look related.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_header_without_a_campaign_attributes_none() {
+    use aupgate::complaints::attribution::{Attribution, TraceKeys, NO_CAMPAIGN};
+    let h = start().await;
+    let (_, original) = relay_newsletter(&h, "kim@dest.example", 1).await;
+    let keys = TraceKeys::load(&aupgate::config::FeedbackConfig::default(), h.dir.path()).expect("key");
+    let mut reports = Vec::new();
+    for (n, queue_id) in ["0005F1A2B3C4D500000101", "0005F1A2B3C4D500000102"].iter().enumerate() {
+        let reference = keys.sign(&Attribution {
+            tenant: "acme".into(),
+            campaign: NO_CAMPAIGN.into(),
+            queue_id: queue_id.to_string(),
+        });
+        let returned =
+            with_trace(&original, Some(&reference)).replace("Message-ID: <", &format!("Message-ID: <nocampaign{n}."));
+        let (status, outcome) = post_report(&h, &generated_arf(&returned, "kim@dest.example"), None).await;
+        assert_eq!(status, 201, "{outcome}");
+        assert_eq!(outcome["tenant"], "acme", "{outcome}");
+        assert_eq!(outcome["attributed_by"], "trace_header");
+        assert_eq!(outcome["campaign"], Value::Null, "{outcome}");
+        reports.push(outcome);
+    }
+    let (_, shown) = call(
+        &h,
+        reqwest::Method::GET,
+        &format!("/api/v1/complaints/{}", reports[0]["id"].as_str().expect("id")),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(shown["campaign"], Value::Null, "{shown}");
+    assert_eq!(shown["queue_id"], "0005F1A2B3C4D500000101");
+}

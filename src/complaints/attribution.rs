@@ -36,6 +36,10 @@ use crate::config::{FeedbackConfig, TraceKeyConfig};
 /// The trace header's name.
 pub const TRACE_HEADER: &str = "X-Aupgate-Ref";
 
+/// The campaign the trace header names when the message's campaign was not known (the store
+/// could not say): no campaign, which two complaints never share.
+pub const NO_CAMPAIGN: &str = "-";
+
 /// Version prefix of the trace header's value.
 const VERSION: &str = "1";
 

@@ -265,7 +265,8 @@ impl Intake {
         if let Some(attribution) = trace.and_then(|value| self.keys.verify(value)) {
             return Ok(Found {
                 tenant: Some(attribution.tenant),
-                campaign: Some(attribution.campaign).filter(|c| !c.is_empty()),
+                // `-` is no campaign: two complaints about campaign-less mail are unrelated.
+                campaign: Some(attribution.campaign).filter(|c| !c.is_empty() && c != super::attribution::NO_CAMPAIGN),
                 queue_id: Some(attribution.queue_id).filter(|q| !q.is_empty()),
                 by: Some(AttributedBy::TraceHeader),
             });
