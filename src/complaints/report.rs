@@ -28,8 +28,9 @@
 //!
 //! Not complaints: `Feedback-Type: not-spam` ([`Ignored::NotSpam`]), a report about a report —
 //! the returned message is itself a `multipart/report` or carries a feedback report, or was sent
-//! from one of our own feedback addresses ([`Ignored::AboutReport`]) — and mail that is no feedback
-//! report at all ([`Ignored::NotAReport`]).
+//! from one of our own feedback addresses ([`Ignored::AboutReport`]) — mail that is no feedback
+//! report at all ([`Ignored::NotAReport`]), and, without ARF fields, what is not Microsoft's loop
+//! ([`Ignored::OtherReport`], [`Ignored::AutoReply`], [`Ignored::NotFromALoop`], above).
 //!
 //! Pure (no I/O, no store) and bounded: the report's size is checked before anything is parsed,
 //! the header block read is capped by `message::Headers`, every string kept is capped, and no
