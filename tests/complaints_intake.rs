@@ -493,6 +493,8 @@ async fn the_feedback_address_is_a_local_mailbox() {
 async fn the_cli_imports_a_directory_and_an_mbox_and_lists_and_shows() {
     let h = start().await;
     let (_, original) = relay_newsletter(&h, "frank@dest.example", 1).await;
+    // Another message: a report about the same one would be a duplicate, whatever its form.
+    let (_, another) = relay_newsletter(&h, "fay@dest.example", 2).await;
     let dir = tempfile::tempdir().expect("tmp");
     let reports = dir.path().join("reports");
     std::fs::create_dir(&reports).expect("mkdir");
@@ -501,7 +503,7 @@ async fn the_cli_imports_a_directory_and_an_mbox_and_lists_and_shows() {
     std::fs::write(reports.join("1-arf.eml"), arf.replace("\r\n", "\n")).expect("write");
     std::fs::write(
         reports.join("2-jmrp.eml"),
-        microsoft_style(&original).replace("\r\n", "\n"),
+        microsoft_style(&another).replace("\r\n", "\n"),
     )
     .expect("write");
     std::fs::write(reports.join("3-again.eml"), arf.replace("\r\n", "\n")).expect("write");
@@ -610,4 +612,139 @@ async fn nodes_sharing_redis_share_the_message_index_and_the_dedup() {
         .suppression_contains("acme", "gina@dest.example")
         .await
         .expect("read"));
+}
+
+/// A tenant that copies another tenant's genuine trace header into its own mail, under a
+/// DKIM-Signature of its own whose `h=` names the trace header (so a gateway honouring `h=`
+/// would add none of its own), frames nobody: the copy is removed, ours goes on, and a complaint
+/// about the mail comes back to the tenant that sent it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copied_trace_header_under_the_tenants_own_signature_frames_nobody() {
+    use aupgate::complaints::attribution::{Attribution, TraceKeys};
+    // Broken tenant signatures tagged, not refused: the forger's signature gets through.
+    let profile = "[profile]\nname = \"default\"\n[dkim]\non_broken = \"tag\"\n";
+    let h = Harness::start_with_profile(Some(profile), |c| {
+        c.feedback.addresses = vec![FEEDBACK.into()];
+    })
+    .await;
+    let keys = TraceKeys::load(&aupgate::config::FeedbackConfig::default(), h.dir.path()).expect("key");
+    let victims = keys.sign(&Attribution {
+        tenant: "remote".into(),
+        campaign: "00ab12cd34ef5678".into(),
+        queue_id: "0005F1A2B3C4D500000001".into(),
+    });
+    let rcpt = "hank@dest.example";
+    let spam = format!(
+        "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=acme.example; s=s1;\r\n\
+         \th=from:x-aupgate-ref; bh=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=; b=AAAA\r\n\
+         {TRACE_HEADER}: {victims}\r\n{}",
+        newsletter("Hank", rcpt, 1)
+    );
+    let queue_id = send_queued(&h, "news@acme.example", "", &[rcpt], spam.as_bytes()).await;
+    let got = h.sink.wait_for_recipient(rcpt, Duration::from_secs(10)).await;
+    let relayed = String::from_utf8_lossy(&got.data).into_owned();
+    let head = relayed.split("\r\n\r\n").next().expect("header");
+    let prefix = format!("{}:", TRACE_HEADER.to_ascii_lowercase());
+    let traces: Vec<&str> = head
+        .split("\r\n")
+        .filter(|line| line.to_ascii_lowercase().starts_with(&prefix))
+        .collect();
+    assert_eq!(traces.len(), 1, "exactly one trace header, ours: {head}");
+    let ours = keys.verify(&traces[0][prefix.len()..]).expect("ours verifies");
+    assert_eq!(
+        (ours.tenant.as_str(), ours.queue_id.as_str()),
+        ("acme", queue_id.as_str())
+    );
+
+    let (status, outcome) = post_report(&h, &generated_arf(&relayed, rcpt), None).await;
+    assert_eq!(status, 201, "{outcome}");
+    assert_eq!(outcome["tenant"], "acme", "{outcome}");
+    assert_eq!(outcome["attributed_by"], "trace_header");
+    assert!(h
+        .gateway
+        .store
+        .suppression_list("remote")
+        .await
+        .expect("list")
+        .is_empty());
+}
+
+/// The dedup key is what was complained about: one message and recipient counts once, however
+/// many reports name it (a new Message-ID per copy, another loop, no Message-ID at all); another
+/// recipient of the same message is another complaint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_message_and_recipient_count_once_whatever_reports_name_them() {
+    let h = start().await;
+    let (ivy, jon) = ("ivy@dest.example", "jon@dest.example");
+    send_queued(
+        &h,
+        "news@acme.example",
+        "",
+        &[ivy, jon],
+        newsletter("Ivy", ivy, 1).as_bytes(),
+    )
+    .await;
+    let got = h.sink.wait_for_recipient(ivy, Duration::from_secs(10)).await;
+    let original = String::from_utf8_lossy(&got.data).into_owned();
+
+    let (status, first) = post_report(&h, &generated_arf(&original, ivy), None).await;
+    assert_eq!(status, 201, "{first}");
+    let id = first["id"].as_str().expect("id").to_string();
+    let duplicate = json!({"outcome": "duplicate", "id": id});
+    // The same forged again under a new report Message-ID, by another loop, with the recipient
+    // named; then Microsoft-style with no report Message-ID at all.
+    let again =
+        yahoo_style_headers_only(&original, "y7@arf.mail.yahoo.example").replace("xxxxxxxxxxxx@yahoo.example", ivy);
+    assert_eq!(post_report(&h, &again, None).await, (200, duplicate.clone()));
+    let again = yahoo_style_headers_only(&original, "y8@arf.mail.yahoo.example")
+        .replace("xxxxxxxxxxxx@yahoo.example", "IVY+promo@Dest.Example");
+    assert_eq!(post_report(&h, &again, None).await, (200, duplicate.clone()));
+    assert_eq!(
+        post_report(&h, &microsoft_style(&original), None).await,
+        (200, duplicate)
+    );
+
+    // The other recipient of the same message complains too: counted.
+    let (status, second) = post_report(&h, &generated_arf(&original, jon), None).await;
+    assert_eq!(status, 201, "{second}");
+    assert_ne!(second["id"], id.as_str());
+    let (_, listed) = call(&h, reqwest::Method::GET, "/api/v1/complaints?tenant=acme", None, None).await;
+    assert_eq!(listed["items"].as_array().expect("items").len(), 2, "{listed}");
+}
+
+/// A genuine trace header naming no campaign (`-`, when the store could not say) attributes the
+/// tenant and the message but no campaign, so complaints about unrelated campaign-less mail do
+/// not look related.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_header_without_a_campaign_attributes_none() {
+    use aupgate::complaints::attribution::{Attribution, TraceKeys, NO_CAMPAIGN};
+    let h = start().await;
+    let (_, original) = relay_newsletter(&h, "kim@dest.example", 1).await;
+    let keys = TraceKeys::load(&aupgate::config::FeedbackConfig::default(), h.dir.path()).expect("key");
+    let mut reports = Vec::new();
+    for (n, queue_id) in ["0005F1A2B3C4D500000101", "0005F1A2B3C4D500000102"].iter().enumerate() {
+        let reference = keys.sign(&Attribution {
+            tenant: "acme".into(),
+            campaign: NO_CAMPAIGN.into(),
+            queue_id: queue_id.to_string(),
+        });
+        let returned =
+            with_trace(&original, Some(&reference)).replace("Message-ID: <", &format!("Message-ID: <nocampaign{n}."));
+        let (status, outcome) = post_report(&h, &generated_arf(&returned, "kim@dest.example"), None).await;
+        assert_eq!(status, 201, "{outcome}");
+        assert_eq!(outcome["tenant"], "acme", "{outcome}");
+        assert_eq!(outcome["attributed_by"], "trace_header");
+        assert_eq!(outcome["campaign"], Value::Null, "{outcome}");
+        reports.push(outcome);
+    }
+    let (_, shown) = call(
+        &h,
+        reqwest::Method::GET,
+        &format!("/api/v1/complaints/{}", reports[0]["id"].as_str().expect("id")),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(shown["campaign"], Value::Null, "{shown}");
+    assert_eq!(shown["queue_id"], "0005F1A2B3C4D500000101");
 }

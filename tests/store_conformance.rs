@@ -787,7 +787,7 @@ async fn usage_reads(s: Store, t: &str) {
     assert_eq!(s.campaigns_live(t, t0 + 120_000).await.expect("live"), ["c9"]);
 }
 
-/// Complaint intake: the Message-ID index expires, a complaint is stored once per dedup key
+/// Complaint intake: the Message-ID index keeps its first writer and expires, a complaint is stored once per dedup key
 /// (atomically, also under racing puts), and lists page by id (time) per scope.
 async fn complaints(s: Store, t: &str) {
     let t0 = now_ms();
@@ -815,9 +815,30 @@ async fn complaints(s: Store, t: &str) {
         .await
         .expect("put");
     assert_eq!(s.message_origin_get("m2@x", t0).await.expect("get"), Some(without));
+    // The first writer keeps a Message-ID: another tenant sending it again takes nothing over.
+    let usurper = MessageOrigin {
+        tenant: format!("{t}-throwaway"),
+        campaign: None,
+        queue_id: "Q2".into(),
+    };
+    s.message_origin_put(&bare, &usurper, t0 + 2, Duration::from_secs(600))
+        .await
+        .expect("put");
+    assert_eq!(
+        s.message_origin_get(&mid, t0 + 3).await.expect("get"),
+        Some(origin.clone())
+    );
     if s.backend() == "rocksdb" {
         // Redis expires by PX on its own clock; RocksDB reads the expiry against `now`.
         assert_eq!(s.message_origin_get(&mid, t0 + 61_000).await.expect("get"), None);
+        // Once expired, the next writer has it.
+        s.message_origin_put(&mid, &usurper, t0 + 61_000, Duration::from_secs(60))
+            .await
+            .expect("put");
+        assert_eq!(
+            s.message_origin_get(&mid, t0 + 61_001).await.expect("get"),
+            Some(usurper)
+        );
     }
 
     let complaint = |n: u64, tenant: Option<&str>| StoredComplaint {

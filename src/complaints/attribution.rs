@@ -16,7 +16,13 @@
 //!
 //! The fields go on top of the message before it is signed, and the gateway's DKIM signature
 //! covers them (`auth::keys::SIGNED_HEADERS`). A tenant cannot pass its own value off as the
-//! gateway's: ours is always the topmost field, and intake reads only the topmost one.
+//! gateway's: the trace header and the CFBL fields are the gateway's own ([`Attributor::own_fields`]),
+//! so any copy the tenant put on its message is removed and ours is always added, whatever the
+//! tenant's own DKIM signature covers (`h=` is read from a signature nobody verified, so it must
+//! not decide what attributes the message). A tenant signature covering them breaks, which only a
+//! forger copying another tenant's trace header would do. `Feedback-ID` is only a label for the
+//! mailbox providers' aggregate figures and attributes nothing here: it is left out when the
+//! tenant's signature covers it, so as not to break that signature.
 
 use std::path::Path;
 
@@ -29,6 +35,10 @@ use crate::config::{FeedbackConfig, TraceKeyConfig};
 
 /// The trace header's name.
 pub const TRACE_HEADER: &str = "X-Aupgate-Ref";
+
+/// The campaign the trace header names when the message's campaign was not known (the store
+/// could not say): no campaign, which two complaints never share.
+pub const NO_CAMPAIGN: &str = "-";
 
 /// Version prefix of the trace header's value.
 const VERSION: &str = "1";
@@ -242,10 +252,22 @@ impl Attributor {
         &self.keys
     }
 
+    /// The fields that are the gateway's alone: the trace header and, when `[feedback]
+    /// cfbl_address` is set, the CFBL pair. The tenant's copies of them are removed from every
+    /// accepted message before ours go on top.
+    pub fn own_fields(&self) -> &'static [&'static str] {
+        const ALL: &[&str] = &[TRACE_HEADER, "CFBL-Address", "CFBL-Feedback-ID"];
+        match self.config.cfbl_address {
+            Some(_) => ALL,
+            None => &ALL[..1],
+        }
+    }
+
     /// The fields for the top of an accepted message (each ending in CRLF): Feedback-ID, the
-    /// trace header and, when `[feedback] cfbl_address` is set, the CFBL pair. A field the
-    /// tenant's own DKIM signature covers (`covered(name)`, even by its absence) is left out:
-    /// adding it would break the tenant's signature.
+    /// trace header and, when `[feedback] cfbl_address` is set, the CFBL pair. Feedback-ID is
+    /// left out when the tenant's own DKIM signature covers it (`covered(name)`, even by its
+    /// absence): adding it would break the tenant's signature. The others
+    /// ([`Attributor::own_fields`]) are always added.
     pub fn fields(&self, attribution: &Attribution, profile: &str, covered: impl Fn(&str) -> bool) -> String {
         let reference = self.keys.sign(attribution);
         let feedback_id = feedback_id(
@@ -255,12 +277,10 @@ impl Attributor {
             &self.config.sender_id,
         );
         let mut fields = String::new();
-        let mut add = |name: &str, value: &str| {
-            if !covered(name) {
-                fields.push_str(&format!("{name}: {value}\r\n"));
-            }
-        };
-        add("Feedback-ID", &feedback_id);
+        let mut add = |name: &str, value: &str| fields.push_str(&format!("{name}: {value}\r\n"));
+        if !covered("Feedback-ID") {
+            add("Feedback-ID", &feedback_id);
+        }
         add(TRACE_HEADER, &reference);
         if let Some(address) = &self.config.cfbl_address {
             add("CFBL-Address", &format!("{address}; report=arf"));
@@ -358,7 +378,7 @@ mod tests {
     }
 
     #[test]
-    fn fields_a_tenant_signature_covers_are_left_out() {
+    fn only_feedback_id_is_left_out_when_a_tenant_signature_covers_it() {
         let config = FeedbackConfig {
             cfbl_address: Some("fbl@gw.example".into()),
             ..FeedbackConfig::default()
@@ -374,6 +394,16 @@ mod tests {
             "{some}"
         );
         assert!(some.starts_with(TRACE_HEADER), "{some}");
+        // A signature covering the gateway's own fields decides nothing: they are all added.
+        let forged = attributor.fields(&sample(), "default", |name| !name.eq_ignore_ascii_case("feedback-id"));
+        let names: Vec<&str> = forged.lines().filter_map(|l| l.split(':').next()).collect();
+        assert_eq!(names, ["Feedback-ID", TRACE_HEADER, "CFBL-Address", "CFBL-Feedback-ID"]);
+        assert_eq!(
+            attributor.own_fields(),
+            [TRACE_HEADER, "CFBL-Address", "CFBL-Feedback-ID"]
+        );
+        let without_cfbl = Attributor::new(FeedbackConfig::default(), keys(&[("k1", 1)]));
+        assert_eq!(without_cfbl.own_fields(), [TRACE_HEADER]);
     }
 
     #[test]

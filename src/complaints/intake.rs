@@ -37,7 +37,9 @@ pub enum Outcome {
     },
     /// The same report was stored before as `id`: nothing counted again.
     Duplicate { id: String },
-    /// Not a complaint: `not_spam`, `report_about_report` or `not_a_report`.
+    /// Not a complaint: `not_spam`, `report_about_report`, `not_a_report`, `other_report` (a
+    /// DSN, an MDN), `auto_reply` or `not_from_a_loop` (a message attached with no ARF fields
+    /// and none of Microsoft's loop marks).
     Ignored { reason: String },
 }
 
@@ -136,7 +138,7 @@ impl Intake {
             .attribute(parsed.trace.as_deref(), parsed.original_message_id.as_deref(), now)
             .await?;
         let complaint = Complaint {
-            dedup_key: dedup_key(&parsed.dedup_basis()),
+            dedup_key: dedup_key(&parsed.dedup_basis(found.queue_id.as_deref())),
             tenant: found.tenant,
             campaign: found.campaign,
             queue_id: found.queue_id,
@@ -263,7 +265,8 @@ impl Intake {
         if let Some(attribution) = trace.and_then(|value| self.keys.verify(value)) {
             return Ok(Found {
                 tenant: Some(attribution.tenant),
-                campaign: Some(attribution.campaign).filter(|c| !c.is_empty()),
+                // `-` is no campaign: two complaints about campaign-less mail are unrelated.
+                campaign: Some(attribution.campaign).filter(|c| !c.is_empty() && c != super::attribution::NO_CAMPAIGN),
                 queue_id: Some(attribution.queue_id).filter(|q| !q.is_empty()),
                 by: Some(AttributedBy::TraceHeader),
             });

@@ -10,14 +10,27 @@
 //! - Microsoft-style reports (JMRP, Outlook.com): not a `multipart/report`, no ARF fields, only
 //!   the original attached as `message/rfc822`: read as `abuse`, the reporter being the report's
 //!   `From` domain and the recipient Hotmail's `X-HmXmrOriginalRecipient` when present.
+//!   Without ARF fields nothing says the mail is a complaint, and plenty of other mail carries a
+//!   message or its header (bounces, read receipts, vacation replies, a message forwarded as an
+//!   attachment), so this reading is taken only for what looks like Microsoft's loop and
+//!   nothing else: the report is no `multipart/report` of another kind (a DSN's
+//!   `delivery-status`, an MDN's `disposition-notification`: [`Ignored::OtherReport`]), is no
+//!   automatic reply (`Auto-Submitted: auto-replied`, or the vacation programs' `X-Autoreply`,
+//!   `X-Autorespond`, `Precedence: auto_reply`: [`Ignored::AutoReply`]; RFC 3834's
+//!   `auto-generated`, which a feedback loop may write, is no reply), and carries one of JMRP's
+//!   marks: Hotmail's `X-HmXmrOriginalRecipient` on the returned message, or JMRP's subject
+//!   `complaint about message from <ip>`. Anything else is [`Ignored::NotFromALoop`]. The marks
+//!   prove nothing (a report can be forged whole, as an ARF one can); they keep ordinary mail to
+//!   a feedback address from counting.
 //! - Redacted recipients (RFC 6590): a redacted `Original-Rcpt-To` (a local part of `x`s, `*`s,
 //!   a hash-looking token or the word "redacted") names nobody: the recipient is unknown, which is
 //!   not an error.
 //!
 //! Not complaints: `Feedback-Type: not-spam` ([`Ignored::NotSpam`]), a report about a report —
 //! the returned message is itself a `multipart/report` or carries a feedback report, or was sent
-//! from one of our own feedback addresses ([`Ignored::AboutReport`]) — and mail that is no feedback
-//! report at all ([`Ignored::NotAReport`]).
+//! from one of our own feedback addresses ([`Ignored::AboutReport`]) — mail that is no feedback
+//! report at all ([`Ignored::NotAReport`]), and, without ARF fields, what is not Microsoft's loop
+//! ([`Ignored::OtherReport`], [`Ignored::AutoReply`], [`Ignored::NotFromALoop`], above).
 //!
 //! Pure (no I/O, no store) and bounded: the report's size is checked before anything is parsed,
 //! the header block read is capped by `message::Headers`, every string kept is capped, and no
@@ -49,6 +62,13 @@ pub enum Ignored {
     AboutReport,
     /// No feedback report and no returned message in it.
     NotAReport,
+    /// A `multipart/report` of another kind (a DSN, an MDN) with a message returned in it.
+    OtherReport,
+    /// An automatic reply (a vacation notice) quoting or attaching the message.
+    AutoReply,
+    /// A message attached with no ARF fields and none of Microsoft's loop marks: mail forwarded
+    /// as an attachment, not a complaint.
+    NotFromALoop,
 }
 
 impl Ignored {
@@ -58,6 +78,9 @@ impl Ignored {
             Ignored::NotSpam => "not_spam",
             Ignored::AboutReport => "report_about_report",
             Ignored::NotAReport => "not_a_report",
+            Ignored::OtherReport => "other_report",
+            Ignored::AutoReply => "auto_reply",
+            Ignored::NotFromALoop => "not_from_a_loop",
         }
     }
 }
@@ -79,7 +102,8 @@ pub struct ParsedReport {
     /// The complaining recipient as suppression lists keep it (`policy::recipient::identity`);
     /// `None` when the report does not name it or redacted it.
     pub recipient: Option<String>,
-    /// The report's own Message-ID (what tells the same report sent twice).
+    /// The report's own Message-ID (what tells the same report sent twice when the returned
+    /// message has no identity).
     pub report_message_id: Option<String>,
     /// The returned message's Message-ID, without its angle brackets.
     pub original_message_id: Option<String>,
@@ -93,17 +117,23 @@ pub struct ParsedReport {
 }
 
 impl ParsedReport {
-    /// What identifies this report when it has no Message-ID of its own: the reporter, the
-    /// original's Message-ID, the recipient and the arrival date, NUL-separated (hashed by
-    /// the caller into `Complaint::dedup_key`).
-    pub fn dedup_basis(&self) -> String {
-        match &self.report_message_id {
-            Some(id) => format!("report-id\0{id}"),
-            None => format!(
-                "report\0{}\0{}\0{}\0{}",
+    /// What identifies the complaint, NUL-separated (hashed by the caller into
+    /// `Complaint::dedup_key`): what was complained about, not the report, so that one message
+    /// counts once per recipient however many reports (new Message-IDs, other loops) name it.
+    /// The original's queue id (`queue_id`, from attribution: a verified trace header or the
+    /// Message-ID index) or else its Message-ID, with the recipient when the report names it
+    /// (normalised; a redacted one is empty, so the redacted complaints about one message count
+    /// once). Only for a returned message with no identity at all, the report's own
+    /// Message-ID, and without that the reporter and arrival date.
+    pub fn dedup_basis(&self, queue_id: Option<&str>) -> String {
+        let recipient = self.recipient.as_deref().unwrap_or("");
+        match (queue_id, &self.original_message_id, &self.report_message_id) {
+            (Some(queue_id), _, _) => format!("queue-id\0{queue_id}\0{recipient}"),
+            (None, Some(id), _) => format!("message-id\0{id}\0{recipient}"),
+            (None, None, Some(id)) => format!("report-id\0{id}"),
+            (None, None, None) => format!(
+                "report\0{}\0{recipient}\0{}",
                 self.reporter.as_deref().unwrap_or(""),
-                self.original_message_id.as_deref().unwrap_or(""),
-                self.recipient.as_deref().unwrap_or(""),
                 self.arrival_date.map(|d| d.to_string()).unwrap_or_default()
             ),
         }
@@ -181,6 +211,18 @@ pub fn parse(raw: &[u8], max_size: usize, own_addresses: &[String]) -> Result<Pa
         (None, Some(headers)) => (headers, true),
         (None, None) => return Ok(Parsed::Ignored(Ignored::NotAReport)),
     };
+    // Without ARF fields, only what looks like Microsoft's loop is read as a complaint.
+    if arf.is_none() {
+        if message.is_content_type("multipart", "report") {
+            return Ok(Parsed::Ignored(Ignored::OtherReport));
+        }
+        if auto_replied(&Headers::parse(raw)) {
+            return Ok(Parsed::Ignored(Ignored::AutoReply));
+        }
+    }
+    let jmrp_subject = message
+        .subject()
+        .is_some_and(|subject| subject.trim().to_ascii_lowercase().starts_with(JMRP_SUBJECT));
     let mut report = ParsedReport {
         report_message_id,
         headers_only,
@@ -223,6 +265,9 @@ pub fn parse(raw: &[u8], max_size: usize, own_addresses: &[String]) -> Result<Pa
     if is_report(&headers, &original, headers_only) || sent_from_own(&headers, own_addresses) {
         return Ok(Parsed::Ignored(Ignored::AboutReport));
     }
+    if arf.is_none() && !jmrp_subject && headers.first("x-hmxmroriginalrecipient").is_none() {
+        return Ok(Parsed::Ignored(Ignored::NotFromALoop));
+    }
     report.original_message_id = headers.first("message-id").map(clean_id).filter(|id| !id.is_empty());
     report.trace = headers
         .first(TRACE_HEADER)
@@ -239,6 +284,19 @@ pub fn parse(raw: &[u8], max_size: usize, own_addresses: &[String]) -> Result<Pa
     };
     report.original = original;
     Ok(Parsed::Complaint(Box::new(report)))
+}
+
+/// How a JMRP report's subject begins (`complaint about message from 192.0.2.1`).
+const JMRP_SUBJECT: &str = "complaint about message from";
+
+/// The report is an automatic reply (RFC 3834 `auto-replied`, or a vacation program's own
+/// marks); `auto-generated`, which a feedback loop may write, is not.
+fn auto_replied(headers: &Headers) -> bool {
+    let value = |name: &str| headers.first(name).map(|v| v.trim().to_ascii_lowercase());
+    value("auto-submitted").is_some_and(|v| v.starts_with("auto-replied"))
+        || headers.first("x-autoreply").is_some()
+        || headers.first("x-autorespond").is_some()
+        || value("precedence").is_some_and(|v| v == "auto_reply")
 }
 
 /// `raw[from..to]`, or nothing when the offsets do not lie in `raw`.
@@ -500,6 +558,95 @@ mod tests {
         assert_eq!(report.original_message_id.as_deref(), Some("m1@acme.example"));
     }
 
+    /// `report` headers and a body attaching `returned` as `message/rfc822` (or its header as
+    /// `text/rfc822-headers`) in a `content_type` container.
+    fn attaching(report: &str, content_type: &str, second: &str, returned_type: &str, returned: &str) -> String {
+        format!(
+            "From: someone@mailbox.example\r\nTo: fbl@gw.example\r\nMessage-ID: <x1@mailbox.example>\r\n{report}\
+             MIME-Version: 1.0\r\nContent-Type: {content_type}; boundary=\"z\"\r\n\r\n--z\r\n\
+             Content-Type: text/plain\r\n\r\nSee below.\r\n--z\r\n{second}\
+             --z\r\nContent-Type: {returned_type}\r\n\r\n{returned}\r\n--z--\r\n"
+        )
+    }
+
+    #[test]
+    fn bounces_receipts_auto_replies_and_forwards_are_no_complaints() {
+        let headers_only = ORIGINAL.split("\r\n\r\n").next().unwrap_or_default();
+        let dsn = attaching(
+            "Subject: Undelivered Mail Returned to Sender\r\n",
+            "multipart/report; report-type=delivery-status",
+            "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.mailbox.example\r\n\r\n\
+             Final-Recipient: rfc822; bob@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n",
+            "message/rfc822",
+            ORIGINAL,
+        );
+        let dsn_headers = attaching(
+            "Subject: Delivery Status Notification (Failure)\r\n",
+            "multipart/report; report-type=delivery-status",
+            "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.mailbox.example\r\n\r\n\
+             Final-Recipient: rfc822; bob@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n",
+            "text/rfc822-headers",
+            &format!("{headers_only}\r\n"),
+        );
+        let mdn = attaching(
+            "Subject: Read: offer\r\n",
+            "multipart/report; report-type=disposition-notification",
+            "Content-Type: message/disposition-notification\r\n\r\nReporting-UA: mua.example\r\n\
+             Final-Recipient: rfc822; bob@example.net\r\nDisposition: manual-action/MDN-sent-manually; displayed\r\n\r\n",
+            "message/rfc822",
+            ORIGINAL,
+        );
+        for (name, raw) in [("dsn", &dsn), ("dsn headers", &dsn_headers), ("mdn", &mdn)] {
+            assert_eq!(
+                parse(raw.as_bytes(), 1 << 20, OWN),
+                Ok(Parsed::Ignored(Ignored::OtherReport)),
+                "{name}"
+            );
+        }
+        // Auto-replies, even with Microsoft's mark on the returned message.
+        let marked = ORIGINAL.replace(
+            "To: bob@example.net",
+            "To: bob@example.net\r\nX-HmXmrOriginalRecipient: bob@example.net",
+        );
+        for marks in [
+            "Subject: Automatic reply: offer\r\nAuto-Submitted: auto-replied\r\n",
+            "Subject: Out of office\r\nAuto-Submitted: Auto-Replied (vacation)\r\n",
+            "Subject: Away\r\nX-Autoreply: yes\r\n",
+            "Subject: Away\r\nPrecedence: auto_reply\r\n",
+        ] {
+            let raw = attaching(marks, "multipart/mixed", "", "message/rfc822", &marked);
+            assert_eq!(
+                parse(raw.as_bytes(), 1 << 20, OWN),
+                Ok(Parsed::Ignored(Ignored::AutoReply)),
+                "{marks}"
+            );
+        }
+        // A message forwarded as an attachment: no ARF fields, no loop marks.
+        let forward = attaching(
+            "Subject: Fwd: offer\r\n",
+            "multipart/mixed",
+            "",
+            "message/rfc822",
+            ORIGINAL,
+        );
+        assert_eq!(
+            parse(forward.as_bytes(), 1 << 20, OWN),
+            Ok(Parsed::Ignored(Ignored::NotFromALoop))
+        );
+        // A loop's `auto-generated` report with JMRP's subject is still read.
+        let generated = attaching(
+            "Subject: complaint about message from 192.0.2.1\r\nAuto-Submitted: auto-generated\r\n",
+            "multipart/mixed",
+            "",
+            "message/rfc822",
+            ORIGINAL,
+        );
+        assert_eq!(complaint(&generated).feedback_type, "abuse");
+        // Microsoft's mark on the returned message is enough without the subject.
+        let marked_only = attaching("Subject: report\r\n", "multipart/mixed", "", "message/rfc822", &marked);
+        assert_eq!(complaint(&marked_only).recipient.as_deref(), Some("bob@example.net"));
+    }
+
     #[test]
     fn garbage_and_size() {
         assert_eq!(parse(b"hello", 1 << 20, OWN), Ok(Parsed::Ignored(Ignored::NotAReport)));
@@ -521,7 +668,9 @@ mod tests {
     /// replaced character by character (which tripled it).
     #[test]
     fn a_header_part_keeps_its_bytes() {
-        let raw = include_bytes!("../../tests/fixtures/complaints/fuzz-headers-invalid-utf8-1.eml");
+        let found = include_bytes!("../../tests/fixtures/complaints/fuzz-headers-invalid-utf8-1.eml");
+        // With JMRP's subject, so that it is read as a Microsoft-style report.
+        let raw = &[&b"Subject: complaint about message from 192.0.2.1\r\n"[..], found].concat();
         match parse(raw, 1 << 20, OWN) {
             Ok(Parsed::Complaint(report)) => {
                 assert!(report.headers_only);
@@ -532,14 +681,29 @@ mod tests {
     }
 
     #[test]
-    fn the_same_report_has_the_same_basis() {
+    fn the_basis_is_what_was_complained_about_not_the_report() {
         let raw = arf("abuse", "", &format!("Content-Type: message/rfc822\r\n\r\n{ORIGINAL}"));
-        assert_eq!(complaint(&raw).dedup_basis(), complaint(&raw).dedup_basis());
-        let without_id = raw.replace("Message-ID: <r1@reports.example.org>\r\n", "");
-        let basis = complaint(&without_id).dedup_basis();
-        assert!(
-            basis.contains("m1@acme.example") && basis.contains("bob@example.net"),
-            "{basis}"
+        let first = complaint(&raw);
+        assert_eq!(first.dedup_basis(None), complaint(&raw).dedup_basis(None));
+        // Another report (its own Message-ID, another loop) about the same message.
+        let other = raw
+            .replace("<r1@reports.example.org>", "<r2@elsewhere.example>")
+            .replace("mta.reports.example.org", "fbl.elsewhere.example");
+        assert_eq!(complaint(&other).dedup_basis(None), first.dedup_basis(None));
+        assert_eq!(complaint(&other).dedup_basis(Some("Q1")), first.dedup_basis(Some("Q1")));
+        assert!(first.dedup_basis(None).contains("m1@acme.example"));
+        // Another recipient of the same message is another complaint.
+        let carol = arf(
+            "abuse",
+            "Original-Rcpt-To: carol@example.net\r\n",
+            &format!("Content-Type: message/rfc822\r\n\r\n{ORIGINAL}"),
+        );
+        assert_ne!(complaint(&carol).dedup_basis(Some("Q1")), first.dedup_basis(Some("Q1")));
+        // A returned message with no identity: the report's own Message-ID.
+        let anonymous = raw.replace("Message-ID: <m1@acme.example>\r\n", "");
+        assert_eq!(
+            complaint(&anonymous).dedup_basis(None),
+            "report-id\0r1@reports.example.org"
         );
     }
 }

@@ -332,6 +332,10 @@ impl Engine {
         let mut attribution = self.attribution_fields(env, ctx, facts).await;
         let (unsubscribe, replaced) = self.unsubscribe_fields(env, ctx, facts).await;
         attribution.push_str(&unsubscribe);
+        // The tenant's copies of the gateway's own fields (its trace header, CFBL) and of the
+        // fields ours replace go before signing, whatever the tenant's signature covers.
+        let own = self.attribution.as_ref().map_or(&[][..], |a| a.own_fields());
+        let replaced: Vec<&str> = own.iter().chain(replaced).copied().collect();
         let added = [attribution.as_bytes(), ctx.added_headers].concat();
         let ctx = &DataContext {
             added_headers: &added,
@@ -342,7 +346,7 @@ impl Engine {
                 Verdict::Continue,
                 Seal {
                     headers: attribution,
-                    message: None,
+                    message: crate::auth::results::strip_named(ctx.message.raw(), &replaced),
                 },
             );
         };
@@ -356,7 +360,7 @@ impl Engine {
             &self.unsigned,
             ctx,
             ctx.message.headers(),
-            replaced,
+            &replaced,
         )
         .await;
         let verdict = self
@@ -383,7 +387,8 @@ impl Engine {
                 facts.campaign_if_known().to_string()
             }
         };
-        // The names the tenant's own signatures cover (`h=`), which we must not add.
+        // The names the tenant's own signatures cover (`h=`): only Feedback-ID is left out for
+        // them (`Attributor::fields`); the trace header is ours whatever they cover.
         let covered: Vec<String> = ctx
             .message
             .headers()

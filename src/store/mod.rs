@@ -244,8 +244,10 @@ pub trait RateStore: Send + Sync {
     }
     // --- Complaint intake (`complaints::intake`, `complaints::book`; see `complaints.rs`) ---
 
-    /// Remembers which accepted message `message_id` names, until `now + retention`. Written
-    /// where the acceptance is audited; read to attribute a complaint by Message-ID.
+    /// Remembers which accepted message `message_id` names, until `now + retention`, unless a
+    /// live entry names one already (the first writer keeps it: one namespace for all tenants,
+    /// so a tenant re-sending a Message-ID cannot move complaints to another). Written where the
+    /// acceptance is audited; read to attribute a complaint by Message-ID.
     fn message_origin_put<'a>(
         &'a self,
         message_id: &'a str,

@@ -47,13 +47,15 @@ impl RedisStore {
         origin: &MessageOrigin,
         retention_ms: u64,
     ) -> Result<(), StoreError> {
-        let _: () = self
+        // NX: the first writer keeps the Message-ID until it expires.
+        let _: redis::Value = self
             .cmd(
                 redis::cmd("SET")
                     .arg(origin_key(message_id))
                     .arg(origin.encode())
                     .arg("PX")
-                    .arg(retention_ms.max(1)),
+                    .arg(retention_ms.max(1))
+                    .arg("NX"),
             )
             .await?;
         Ok(())

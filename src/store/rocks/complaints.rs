@@ -2,7 +2,9 @@
 //!
 //! - `message_origins`: 16-byte Message-ID digest → `MessageOrigin::encode`, as an expiring value
 //!   (the expiry compaction filter drops it after the retention; reads ignore an expired one).
-//!   One blind write per accepted message with a Message-ID, in the writer's batch.
+//!   The first writer keeps it until it expires (a tenant cannot take another's Message-ID over
+//!   by sending it again): under the key's stripe lock, a live entry is left as it is, otherwise
+//!   the new one is written (atomic, since RocksDB admits one process).
 //! - `complaints`: `r<id>` → the complaint, `d<dedup key>` → id, `t<tenant part><id>` and
 //!   `u<id>` → nothing (the tenant's and the unattributed index). Ids sort by time, so `r`, `t`
 //!   and `u` ranges are time ranges. A put takes the dedup key's stripe lock, looks the key up
@@ -44,14 +46,20 @@ impl Inner {
         &self,
         message_id: &str,
         origin: &MessageOrigin,
+        now: u64,
         expires: u64,
     ) -> Result<(), StoreError> {
+        let key = message_id_digest(message_id);
+        let _guard = self.lock(&key).await;
+        let live = self.writer.read(&self.db, CF_MESSAGE_ORIGINS, &key, |v| {
+            let (expires, _) = split_expiring("message origin", v)?;
+            Ok(expires > now)
+        })?;
+        if live == Some(true) {
+            return Ok(());
+        }
         let mut batch = Batch::default();
-        batch.put(
-            CF_MESSAGE_ORIGINS,
-            message_id_digest(message_id),
-            expiring(expires, &origin.encode()),
-        );
+        batch.put(CF_MESSAGE_ORIGINS, key, expiring(expires, &origin.encode()));
         self.writer.commit(batch).await
     }
 

@@ -507,7 +507,7 @@ impl RateStore for RocksStore {
         retention: Duration,
     ) -> BoxFut<'a, ()> {
         let expires = now.saturating_add(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX));
-        Box::pin(self.inner.message_origin_put(message_id, origin, expires))
+        Box::pin(self.inner.message_origin_put(message_id, origin, now, expires))
     }
 
     fn message_origin_get<'a>(&'a self, message_id: &'a str, now: u64) -> BoxFut<'a, Option<MessageOrigin>> {
