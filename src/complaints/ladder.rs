@@ -6,7 +6,10 @@
 //! when they coincide): count it (`counts`: exact windows, the month); then,
 //! per the tenant's profile `[complaints]`: the immediate rules and the step ladder (`steps`;
 //! not for an anonymous complaint when the profile ignores those), a case (`case_actions`), the
-//! rates (below). The same complaint handed over twice counts and acts once.
+//! rates (below). The same complaint handed over twice counts and acts once; one whose
+//! effects failed part-way (a store error, answered with an error so the reporter retries) is
+//! completed by the retry: the "done" marker is written last, each count and step is
+//! idempotent per complaint.
 //!
 //! Rates (`rates`): each band crossed is recorded once per rate window as a
 //! [`Kind::Rate`] event on the `[escalation]` ladder (which may move the tenant); a `suspend`
@@ -108,11 +111,22 @@ impl ComplaintLadders {
         };
         let store = self.store();
         let signed = complaint.reporter.is_some();
-        if !counts::record(store, tenant_id, &complaint.dedup_key, signed, at).await? {
+        if counts::is_done(store, tenant_id, &complaint.dedup_key, at).await? {
             return Ok(Recorded::Duplicate {
                 id: complaint.dedup_key.clone(),
             });
         }
+        counts::record(store, tenant_id, &complaint.dedup_key, signed, at).await?;
+        let recorded = self.judge(tenant_id, complaint, at).await?;
+        // Only now is the complaint done: a failure above is retried, and every step of it is
+        // idempotent (counts per complaint, a ladder step taken only with its state written).
+        counts::mark_done(store, tenant_id, &complaint.dedup_key, at).await?;
+        Ok(recorded)
+    }
+
+    async fn judge(&self, tenant_id: &str, complaint: &Complaint, at: u64) -> Result<Recorded, ComplaintError> {
+        let store = self.store();
+        let signed = complaint.reporter.is_some();
         let Some(tenant) = self.tenants.get(tenant_id) else {
             tracing::warn!(
                 tenant = tenant_id,
@@ -163,17 +177,9 @@ impl ComplaintLadders {
                     .part(crossing.rule.as_str())
                     .part(band.as_str())
             };
-            let first = store
-                .events_check_and_add(&once(crossing.band), now, rates::WINDOW, 1)
-                .await?
-                .admitted;
-            if crossing.band == Band::Suspend {
-                // Past the suspend band the review band is crossed too: not acted on again.
-                store
-                    .events_check_and_add(&once(Band::Review), now, rates::WINDOW, 1)
-                    .await?;
-            }
-            if !first {
+            // The band's marker is read first and written only once the band was acted on, so
+            // a failure in between is retried on the next judgement.
+            if store.events_count(&once(crossing.band), now, rates::WINDOW).await? > 0 {
                 continue;
             }
             let (what, count) = match crossing.rule {
@@ -241,6 +247,15 @@ impl ComplaintLadders {
                 }
                 (false, _) => Some(NoticeKind::Warning),
             };
+            store
+                .events_check_and_add(&once(crossing.band), now, rates::WINDOW, 1)
+                .await?;
+            if crossing.band == Band::Suspend {
+                // Past the suspend band the review band is crossed too: not acted on again.
+                store
+                    .events_check_and_add(&once(Band::Review), now, rates::WINDOW, 1)
+                    .await?;
+            }
             if let Some(kind) = notice {
                 self.notify(super::model::Notice {
                     tenant: tenant.id.clone(),
