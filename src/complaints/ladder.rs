@@ -80,6 +80,13 @@ impl ComplaintLadders {
         })
     }
 
+    /// Holds the ladders' lock until the guard is dropped: for tests that a judgement in
+    /// progress holds up nobody else (delivery).
+    #[doc(hidden)]
+    pub async fn hold_for_test(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.serial.lock().await
+    }
+
     pub(super) fn store(&self) -> &dyn RateStore {
         self.engine.store().as_ref()
     }
