@@ -177,7 +177,8 @@ impl ComplaintLadders {
     }
 
     /// Copies of the reported mails counted in `(at - window, at]` (when the profile asks for
-    /// them), oldest first, the complaint in hand always among them. A log that cannot be read
+    /// them), oldest first, the complaint in hand always among them; beyond the newest
+    /// [`MAX_COPIES`](super::notice::MAX_COPIES), only a Message-ID field each. A log that cannot be read
     /// leaves only that one (logged).
     async fn copies(
         &self,
@@ -202,9 +203,17 @@ impl ComplaintLadders {
         if !found.iter().any(|c| c.dedup_key == complaint.dedup_key) {
             found.push(complaint.clone());
         }
+        // A notice attaches the newest `MAX_COPIES` (`notice`): of the older ones only their
+        // Message-ID is kept, for the notice's list.
+        let listed_only = found.len().saturating_sub(super::notice::MAX_COPIES);
         found
             .into_iter()
-            .map(|c| c.original)
+            .enumerate()
+            .map(|(i, c)| match (i < listed_only, c.original_message_id) {
+                (false, _) => c.original,
+                (true, Some(id)) => format!("Message-ID: {id}\r\n").into_bytes(),
+                (true, None) => b"X-Reported: no Message-ID\r\n".to_vec(),
+            })
             .filter(|m| !m.is_empty())
             .collect()
     }
