@@ -60,6 +60,7 @@ impl ComplaintLog for MemoryLog {
 }
 
 struct World {
+    profile: String,
     _dir: tempfile::TempDir,
     store: Arc<dyn RateStore>,
     /// The same store, failing chosen operations on demand.
@@ -91,6 +92,7 @@ async fn world(profile: &str) -> World {
     let log = Arc::new(MemoryLog::default());
     let ladders = ComplaintLadders::new(engine, tenants.clone(), notices.clone(), log.clone());
     World {
+        profile: profile.to_string(),
         _dir: dir,
         store,
         faulty,
@@ -103,6 +105,19 @@ async fn world(profile: &str) -> World {
 }
 
 impl World {
+    /// The ladders of a second node sharing this store (its own live tenants, lock and notices).
+    async fn second_node(&self) -> (Arc<ComplaintLadders>, Arc<TenantDirectory>) {
+        let presets = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let profiles = aupgate::policy::profile::load_directory(&presets).expect("presets load");
+        let default = profiles["default"].clone();
+        let record = self.store.tenant_get(TENANT).await.unwrap().expect("record");
+        assert_eq!(record.profile, self.profile);
+        let tenants = Arc::new(TenantDirectory::from_specs(vec![TenantSpec::from_record(&record)]));
+        let engine = Arc::new(Engine::new(self.store.clone(), profiles, default).with_tenants(tenants.clone()));
+        let ladders = ComplaintLadders::new(engine, tenants.clone(), self.notices.clone(), self.log.clone());
+        (ladders, tenants)
+    }
+
     fn complaint(&self, at: u64) -> Complaint {
         let mut next = self.next.lock().unwrap();
         *next += 1;
@@ -813,4 +828,36 @@ async fn the_book_answers_an_error_when_an_effect_fails_and_its_retry_completes_
     assert!(matches!(book.record(&third).await.unwrap(), Recorded::Duplicate { .. }));
     assert_eq!(complaints_counted(&w, T0 + 2 * H + 10 * MS).await, 3);
     assert_eq!(w.notice_kinds(), [NoticeKind::Warning, NoticeKind::Suspension]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_store_take_a_step_once() {
+    for round in 0..5 {
+        let w = world("spcm").await;
+        let (other, _) = w.second_node().await;
+        w.complain_at(T0).await;
+        let (a, b) = (w.complaint(T0 + H), w.complaint(T0 + H + MS));
+        w.log.0.lock().unwrap().extend([a.clone(), b.clone()]);
+        let (ra, rb) = tokio::join!(w.ladders.record(&a), other.record(&b));
+        assert!(ra.is_ok() && rb.is_ok(), "round {round}");
+        assert_eq!(w.events("complaint.warning").await.len(), 1, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn a_step_that_failed_on_one_node_is_taken_by_the_retry_on_another() {
+    let w = world("spcm").await;
+    let (other, other_tenants) = w.second_node().await;
+    w.complain_at(T0).await;
+    let second = w.complaint(T0 + H);
+    w.log.0.lock().unwrap().push(second.clone());
+    w.faulty.fail_next("event_append", 1);
+    assert!(w.ladders.record(&second).await.is_err());
+    assert!(
+        other.record(&second).await.is_ok(),
+        "the failed step's claim was given back"
+    );
+    assert_eq!(w.events("complaint.warning").await.len(), 1);
+    assert_eq!(other_tenants.get(TENANT).unwrap().state.get(), TenantState::Warned);
+    assert_eq!(complaints_counted(&w, T0 + H + 10 * MS).await, 2);
 }

@@ -51,8 +51,8 @@ pub struct ComplaintLadders {
     /// When each tenant's rates were last judged on relay outcomes (unix ms).
     rates_judged: Mutex<HashMap<String, u64>>,
     /// One judgement at a time on this node: two complaints handled at once must not both take
-    /// the step the first one reached. (Complaints are rare; nodes sharing a Redis store may
-    /// still race, at worst sending one step's notice twice.)
+    /// the step the first one reached. (Across nodes sharing a Redis store a step is claimed in
+    /// the store, `steps`; an immediate rule or a rate band may still be told twice.)
     pub(super) serial: tokio::sync::Mutex<()>,
     /// The last complaint time of each tenant judged on this node (unix ms): complaints
     /// received in the same millisecond (a batch import) are judged a millisecond apart, so a
