@@ -30,6 +30,8 @@ pub struct Gateway {
     /// The gateway's own unsubscribe (`complaints::unsubscribe`): its mail path
     /// (`handle_unsubscribe_mail`) is for the SMTP session's local mailbox.
     pub unsubscribe: Arc<crate::complaints::unsubscribe::Unsubscriber>,
+    /// The complaint ladders (also the relay's delivery watcher).
+    pub ladders: Arc<crate::complaints::ComplaintLadders>,
     ctx: Arc<SmtpContext>,
     engine: Arc<Engine>,
     policy_directory: std::path::PathBuf,
@@ -179,7 +181,7 @@ impl Gateway {
             crate::complaints::outcomes::OutcomeCounter::new(store.clone(), trace_keys).with_watcher(ladders.clone()),
         ));
         // Integra's case deadlines.
-        tokio::spawn(ladders.run(shutdown_rx.clone()));
+        tokio::spawn(ladders.clone().run(shutdown_rx.clone()));
         let relay_task = tokio::spawn(relay.run(shutdown_rx.clone()));
         tokio::spawn(probe_degraded_queue(queue.clone(), shutdown_rx.clone()));
         if config.store.backend == crate::store::Backend::Redis {
@@ -197,6 +199,7 @@ impl Gateway {
             store,
             notices,
             unsubscribe,
+            ladders,
             ctx,
             engine,
             policy_directory: std::path::PathBuf::from(&config.policy.directory),

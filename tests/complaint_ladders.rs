@@ -16,6 +16,7 @@ use aupgate::complaints::{
     NoticeKind, NoticeSender, Recorded,
 };
 use aupgate::policy::Engine;
+use aupgate::store::faulty::Faulty;
 use aupgate::store::rocks::RocksStore;
 use aupgate::store::{BlockScope, Event, Lift, RateStore, TenantChange, TenantField, TenantRecord};
 use aupgate::tenant::{TenantDirectory, TenantSpec, TenantState};
@@ -59,8 +60,11 @@ impl ComplaintLog for MemoryLog {
 }
 
 struct World {
+    profile: String,
     _dir: tempfile::TempDir,
     store: Arc<dyn RateStore>,
+    /// The same store, failing chosen operations on demand.
+    faulty: Arc<Faulty>,
     tenants: Arc<TenantDirectory>,
     ladders: Arc<ComplaintLadders>,
     notices: Arc<RecordedNotices>,
@@ -70,8 +74,10 @@ struct World {
 
 async fn world(profile: &str) -> World {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn RateStore> =
+    let rocks: Arc<dyn RateStore> =
         Arc::new(RocksStore::open(&dir.path().join("store"), Duration::from_secs(3650 * 86_400)).expect("store"));
+    let faulty = Arc::new(Faulty::new(rocks));
+    let store: Arc<dyn RateStore> = faulty.clone();
     let presets = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
     let profiles = aupgate::policy::profile::load_directory(&presets).expect("presets load");
     assert!(profiles.contains_key(profile), "{profile}");
@@ -86,8 +92,10 @@ async fn world(profile: &str) -> World {
     let log = Arc::new(MemoryLog::default());
     let ladders = ComplaintLadders::new(engine, tenants.clone(), notices.clone(), log.clone());
     World {
+        profile: profile.to_string(),
         _dir: dir,
         store,
+        faulty,
         tenants,
         ladders,
         notices,
@@ -97,6 +105,19 @@ async fn world(profile: &str) -> World {
 }
 
 impl World {
+    /// The ladders of a second node sharing this store (its own live tenants, lock and notices).
+    async fn second_node(&self) -> (Arc<ComplaintLadders>, Arc<TenantDirectory>) {
+        let presets = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let profiles = aupgate::policy::profile::load_directory(&presets).expect("presets load");
+        let default = profiles["default"].clone();
+        let record = self.store.tenant_get(TENANT).await.unwrap().expect("record");
+        assert_eq!(record.profile, self.profile);
+        let tenants = Arc::new(TenantDirectory::from_specs(vec![TenantSpec::from_record(&record)]));
+        let engine = Arc::new(Engine::new(self.store.clone(), profiles, default).with_tenants(tenants.clone()));
+        let ladders = ComplaintLadders::new(engine, tenants.clone(), self.notices.clone(), self.log.clone());
+        (ladders, tenants)
+    }
+
     fn complaint(&self, at: u64) -> Complaint {
         let mut next = self.next.lock().unwrap();
         *next += 1;
@@ -668,4 +689,175 @@ async fn a_suspended_tenant_is_not_warned_again() {
     assert_eq!(w.events("complaint.warning").await.len(), 1, "the step is recorded");
     assert!(w.notices().is_empty(), "but not told to a suspended tenant");
     assert_eq!(w.state(), TenantState::Suspended);
+}
+
+// ---------------------------------------------------------------- store failures
+
+async fn complaints_counted(w: &World, at: u64) -> u32 {
+    aupgate::complaints::counts::in_window(w.store.as_ref(), TENANT, false, at, Duration::from_secs(86_400))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_count_that_failed_is_counted_once_by_the_retry() {
+    let w = world("spcm").await;
+    let complaint = w.complaint(T0);
+    w.log.0.lock().unwrap().push(complaint.clone());
+    // The count's marker fails after the count: the count is taken back, the retry counts.
+    w.faulty.fail_after("events_check_and_add", 1, 1);
+    assert!(
+        w.ladders.record(&complaint).await.is_err(),
+        "a store failure is an error"
+    );
+    assert_eq!(complaints_counted(&w, T0 + MS).await, 0);
+    assert!(matches!(
+        w.ladders.record(&complaint).await.unwrap(),
+        Recorded::New { .. }
+    ));
+    assert!(matches!(
+        w.ladders.record(&complaint).await.unwrap(),
+        Recorded::Duplicate { .. }
+    ));
+    assert_eq!(complaints_counted(&w, T0 + 10 * MS).await, 1);
+    let month = aupgate::complaints::counts::month_of(T0);
+    assert_eq!(
+        aupgate::complaints::counts::in_month(w.store.as_ref(), TENANT, &month, T0 + 10 * MS)
+            .await
+            .unwrap(),
+        1
+    );
+    // A later effect fails (the month counter): the counts already made are not made again.
+    let second = w.complaint(T0 + H);
+    w.log.0.lock().unwrap().push(second.clone());
+    w.faulty.fail_next("counter_add", 1);
+    assert!(w.ladders.record(&second).await.is_err());
+    assert!(w.ladders.record(&second).await.is_ok());
+    assert_eq!(complaints_counted(&w, T0 + H + 10 * MS).await, 2);
+    assert_eq!(
+        aupgate::complaints::counts::in_month(w.store.as_ref(), TENANT, &month, T0 + H + 10 * MS)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        w.notice_kinds(),
+        [NoticeKind::Warning],
+        "the step of the second complaint taken"
+    );
+}
+
+#[tokio::test]
+async fn spcm_a_step_whose_event_failed_is_taken_by_the_retry_once() {
+    let w = world("spcm").await;
+    w.complain_at(T0).await;
+    let second = w.complaint(T0 + H);
+    w.log.0.lock().unwrap().push(second.clone());
+    w.faulty.fail_next("event_append", 1);
+    assert!(w.ladders.record(&second).await.is_err());
+    assert_eq!(
+        w.state(),
+        TenantState::Active,
+        "the live state moves only with the step"
+    );
+    assert!(w.events("complaint.warning").await.is_empty());
+    assert!(w.ladders.record(&second).await.is_ok());
+    assert_eq!(w.state(), TenantState::Warned);
+    assert_eq!(w.stored_state().await, TenantState::Warned);
+    assert_eq!(w.events("complaint.warning").await.len(), 1);
+    assert_eq!(w.notice_kinds(), [NoticeKind::Warning]);
+    assert_eq!(complaints_counted(&w, T0 + H + 10 * MS).await, 2, "counted once each");
+}
+
+#[tokio::test]
+async fn spcm_a_suspension_whose_block_failed_is_taken_by_the_retry() {
+    let w = world("spcm").await;
+    w.complain_at(T0).await;
+    w.complain_at(T0 + H).await;
+    assert_eq!(w.state(), TenantState::Warned);
+    let third = w.complaint(T0 + 2 * H);
+    w.log.0.lock().unwrap().push(third.clone());
+    w.faulty.fail_next("block_add", 1);
+    assert!(w.ladders.record(&third).await.is_err());
+    assert_eq!(w.block_by().await, None);
+    assert!(
+        w.events("complaint.suspension").await.is_empty(),
+        "no step without its block"
+    );
+    assert!(w.ladders.record(&third).await.is_ok());
+    assert_eq!(w.state(), TenantState::Suspended);
+    assert_eq!(w.block_by().await.as_deref(), Some("policy:complaints.steps"));
+    assert_eq!(w.events("complaint.suspension").await.len(), 1);
+    assert_eq!(w.notice_kinds(), [NoticeKind::Warning, NoticeKind::Suspension]);
+    assert_eq!(complaints_counted(&w, T0 + 2 * H + 10 * MS).await, 3);
+}
+
+#[tokio::test]
+async fn the_book_answers_an_error_when_an_effect_fails_and_its_retry_completes_them() {
+    use aupgate::complaints::book::ComplaintBook;
+    let w = world("spcm").await;
+    let book = ComplaintBook::new(w.store.clone(), vec![w.ladders.clone()]);
+    let first = w.complaint(T0);
+    w.log.0.lock().unwrap().push(first.clone());
+    assert!(matches!(book.record(&first).await.unwrap(), Recorded::New { .. }));
+    let second = w.complaint(T0 + H);
+    w.log.0.lock().unwrap().push(second.clone());
+    // The suppression fails: an error, and the retry (a duplicate) runs the effects too.
+    w.faulty.fail_next("suppression_add", 1);
+    assert!(book.record(&second).await.is_err());
+    assert_eq!(complaints_counted(&w, T0 + H + 10 * MS).await, 1);
+    assert!(matches!(
+        book.record(&second).await.unwrap(),
+        Recorded::Duplicate { .. }
+    ));
+    let recipient = second.recipient.clone().unwrap();
+    assert!(w.store.suppression_contains(TENANT, &recipient).await.unwrap());
+    assert_eq!(complaints_counted(&w, T0 + H + 10 * MS).await, 2);
+    assert_eq!(w.state(), TenantState::Warned);
+    // An effect fails (the step's event): an error; the retry takes the step, counts once.
+    let third = w.complaint(T0 + 2 * H);
+    w.log.0.lock().unwrap().push(third.clone());
+    w.faulty.fail_next("event_append", 1);
+    assert!(book.record(&third).await.is_err());
+    assert_eq!(w.state(), TenantState::Warned);
+    assert!(matches!(book.record(&third).await.unwrap(), Recorded::Duplicate { .. }));
+    assert_eq!(w.state(), TenantState::Suspended);
+    assert_eq!(w.events("complaint.suspension").await.len(), 1);
+    assert_eq!(complaints_counted(&w, T0 + 2 * H + 10 * MS).await, 3);
+    // Done: a further resend changes nothing.
+    assert!(matches!(book.record(&third).await.unwrap(), Recorded::Duplicate { .. }));
+    assert_eq!(complaints_counted(&w, T0 + 2 * H + 10 * MS).await, 3);
+    assert_eq!(w.notice_kinds(), [NoticeKind::Warning, NoticeKind::Suspension]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_store_take_a_step_once() {
+    for round in 0..5 {
+        let w = world("spcm").await;
+        let (other, _) = w.second_node().await;
+        w.complain_at(T0).await;
+        let (a, b) = (w.complaint(T0 + H), w.complaint(T0 + H + MS));
+        w.log.0.lock().unwrap().extend([a.clone(), b.clone()]);
+        let (ra, rb) = tokio::join!(w.ladders.record(&a), other.record(&b));
+        assert!(ra.is_ok() && rb.is_ok(), "round {round}");
+        assert_eq!(w.events("complaint.warning").await.len(), 1, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn a_step_that_failed_on_one_node_is_taken_by_the_retry_on_another() {
+    let w = world("spcm").await;
+    let (other, other_tenants) = w.second_node().await;
+    w.complain_at(T0).await;
+    let second = w.complaint(T0 + H);
+    w.log.0.lock().unwrap().push(second.clone());
+    w.faulty.fail_next("event_append", 1);
+    assert!(w.ladders.record(&second).await.is_err());
+    assert!(
+        other.record(&second).await.is_ok(),
+        "the failed step's claim was given back"
+    );
+    assert_eq!(w.events("complaint.warning").await.len(), 1);
+    assert_eq!(other_tenants.get(TENANT).unwrap().state.get(), TenantState::Warned);
+    assert_eq!(complaints_counted(&w, T0 + H + 10 * MS).await, 2);
 }

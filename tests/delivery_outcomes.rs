@@ -98,8 +98,19 @@ async fn delivered_and_bounced_recipients_are_counted_exactly_per_tenant_and_cam
     let (sale_campaign, minutes_campaign) = (campaign_of(&h, &sale.data), campaign_of(&h, &minutes.data));
     assert_ne!(sale_campaign, minutes_campaign);
 
-    let now = aupgate::queue::now_ms();
+    // Outcomes are counted after delivery settled, in a task of their own.
     let store = h.gateway.store.as_ref();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while tenant_figures(store, "acme", aupgate::queue::now_ms())
+        .await
+        .unwrap()
+        .recipients()
+        < 5
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let now = aupgate::queue::now_ms();
     let tenant = tenant_figures(store, "acme", now).await.unwrap();
     assert_eq!(
         tenant,
@@ -108,6 +119,7 @@ async fn delivered_and_bounced_recipients_are_counted_exactly_per_tenant_and_cam
             hard_bounced: 2,
             expired: 0,
             deferred: 0,
+            failed: 0,
         }
     );
     assert_eq!(tenant.recipients(), 5);
@@ -166,7 +178,42 @@ async fn delivered_and_bounced_recipients_are_counted_exactly_per_tenant_and_cam
     let id = send_queued(&h, "news@acme.example", "", &["tempfail@dest.example"], &second).await;
     let reply = h.first_attempt(&id).await;
     assert!(reply.starts_with("451 4.3.0"), "{reply}");
-    let later = tenant_figures(store, "acme", aupgate::queue::now_ms()).await.unwrap();
+    let mut later = tenant_figures(store, "acme", aupgate::queue::now_ms()).await.unwrap();
+    while later.deferred == 0 && std::time::Instant::now() < deadline + Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        later = tenant_figures(store, "acme", aupgate::queue::now_ms()).await.unwrap();
+    }
     assert!(later.deferred >= 1, "{later:?}");
     assert_eq!((later.delivered, later.hard_bounced, later.recipients()), (3, 2, 5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_judgement_in_progress_does_not_hold_up_delivery() {
+    let h = Harness::start().await;
+    // The ladders are busy (their lock held): the relay's watcher call would wait on it.
+    let busy = h.gateway.ladders.hold_for_test().await;
+    let mail = message(
+        "Held",
+        "A message relayed while the complaint ladders judge something else.",
+    );
+    send_queued(
+        &h,
+        "news@acme.example",
+        "",
+        &["ann@dest.example", "permfail@dest.example"],
+        &mail,
+    )
+    .await;
+    h.wait_queue_empty(Duration::from_secs(10)).await;
+    assert!(h.sink.messages().iter().any(|m| m.recipients == ["ann@dest.example"]));
+    // The counts land once the lock is free (the watcher runs after them).
+    drop(busy);
+    let store = h.gateway.store.as_ref();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut figures = tenant_figures(store, "acme", aupgate::queue::now_ms()).await.unwrap();
+    while figures.recipients() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        figures = tenant_figures(store, "acme", aupgate::queue::now_ms()).await.unwrap();
+    }
+    assert_eq!((figures.delivered, figures.hard_bounced, figures.failed), (1, 1, 0));
 }

@@ -57,7 +57,13 @@ async fn a_notice_reaches_the_contact_with_its_copies_and_charges_the_tenant_not
     .await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
     h.wait_queue_empty(Duration::from_secs(10)).await;
-    let before = usage(&h, "acme").await;
+    // The outcome is counted after delivery settled, in a task of its own.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut before = usage(&h, "acme").await;
+    while before.deliveries.delivered == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        before = usage(&h, "acme").await;
+    }
     assert_eq!(before.deliveries.delivered, 1, "{before:?}");
     assert!(used(&before).iter().any(|(_, n)| *n > 0), "{before:?}");
 

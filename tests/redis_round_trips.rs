@@ -104,6 +104,13 @@ async fn an_accepted_message_costs_one_store_call_per_stage() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The delivery outcomes are counted after the entry is settled, in a task of their own:
+    // wait for those scripts, then make sure no more come.
+    let expected = 6 * MESSAGES as u64;
+    while calls(redis.port, "evalsha") < expected && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let scripts = calls(redis.port, "evalsha");
     assert_eq!(
         scripts,

@@ -295,7 +295,11 @@ async fn one_click_suppresses_the_next_bulk_message_and_the_signature_covers_the
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(hook.bodies.lock().unwrap().len(), 1);
     let audit = store.audit_range("acme", 0, u64::MAX).await.unwrap();
-    assert_eq!(audit.iter().filter(|r| r.action == "unsubscribe").count(), 2);
+    assert_eq!(
+        audit.iter().filter(|r| r.action == "unsubscribe").count(),
+        1,
+        "a repeated hit is not audited again"
+    );
     assert!(audit.iter().any(|r| r.action == "unsubscribe.notify"));
 }
 
@@ -424,4 +428,45 @@ fn presets_enforce_unsubscribe_where_their_provider_asks_for_it() {
     }
     let errors = Profile::parse("[unsubscribe]\nenabled = true\nmode = \"sometimes\"\n").expect_err("bad mode");
     assert_eq!(errors.0[0].path, "unsubscribe.mode");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unsubscribe_address_takes_a_limited_number_of_mails_per_client() {
+    let h = Harness::start_with_profile(Some(ADD), |c| {
+        c.unsubscribe.max_mails_per_client = aupgate::config::Rate::new(2, Duration::from_secs(3600));
+    })
+    .await;
+    // An unidentified client (the submission listener without AUTH), as a mail client sends it.
+    let rcpt_reply = |n: usize| {
+        let h = &h;
+        async move {
+            let mut c = h.connect(h.submission_addr()).await;
+            c.send("EHLO mua.dest.example", "250 ").await;
+            c.send("MAIL FROM:<carol@dest.example>", "250 2.1.0").await;
+            let reply = c
+                .send("RCPT TO:<unsubscribe@gw.test>", "")
+                .await
+                .last()
+                .unwrap()
+                .clone();
+            if reply.starts_with("250") {
+                c.send("DATA", "354").await;
+                c.write(format!("Subject: unsubscribe me {n}\r\n\r\n.\r\n").as_bytes())
+                    .await;
+                let data = c.read_reply().await.last().unwrap().clone();
+                assert_eq!(
+                    data,
+                    "550 5.7.1 No valid unsubscribe token in the subject or the address"
+                );
+            }
+            reply
+        }
+    };
+    for n in 0..2 {
+        assert_eq!(rcpt_reply(n).await, "250 2.1.5 Recipient OK", "within the rate");
+    }
+    assert_eq!(
+        rcpt_reply(2).await,
+        "451 4.7.1 Too many unsubscribe mails from your address (at most 2 per 1h), try again later"
+    );
 }

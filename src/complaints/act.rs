@@ -3,7 +3,8 @@
 //! block on suspension (lifted by an operator like any other block, which restarts the
 //! ladders), and the notice to the tenant (a suspension's only when this step suspended; no
 //! warning to a tenant already suspended). A notice that cannot be sent is logged: the step
-//! stands either way.
+//! stands either way. The event is written last: a step is taken (counted by the ladders) only
+//! once its state and block are written.
 
 use super::events::{Kind, LadderRule};
 use super::ladder::ComplaintLadders;
@@ -59,7 +60,6 @@ impl ComplaintLadders {
             rule: Some(action.rule.as_str().into()),
             detail,
         };
-        store.event_append(&tenant.id, &event).await?;
         let mut changed = None;
         if let Some(target) = action.state.filter(|s| rank(*s) > rank(tenant.state.get())) {
             store
@@ -77,8 +77,14 @@ impl ComplaintLadders {
                 };
                 store.block_add(&block).await?;
             }
-            tenant.state.set(target);
             changed = Some(target);
+        }
+        // The event last: the ladders count a step as taken by its event, so a step whose state
+        // or block could not be written is taken again by the retry (both writes are
+        // idempotent), and the live state moves only once all three are written.
+        store.event_append(&tenant.id, &event).await?;
+        if let Some(target) = changed {
+            tenant.state.set(target);
             tracing::warn!(tenant = %tenant.id, rule = action.rule.as_str(), state = ?target, reason = %action.reason, "complaint ladder: tenant state changed");
         }
         // A suspension is told when it happens; a suspended tenant is not warned again.

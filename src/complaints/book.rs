@@ -4,10 +4,14 @@
 //! effects (counts, ladders) in order. It is also the [`ComplaintLog`] the ladders read.
 //!
 //! Order, so that a failure loses nothing and nothing counts twice: the complaint is stored
-//! first (a store failure is an error: the reporter is told to try again, `451 4.3.0`); the
-//! suppression next (a failure is an error too, and the reporter's retry, a duplicate, applies
-//! it again); the audit record and the effects last, only for a new complaint, their failures
-//! logged (the complaint is stored, a retry would not run them again).
+//! first (a store failure is an error: the reporter is told to try again, `451 4.3.0`); then
+//! the suppression and the effects, in order, any failure an error too (`451 4.3.0`); last the
+//! complaint's "effects done" marker (`complaints.effects_done` + its id). The reporter's
+//! retry is a duplicate; a duplicate whose marker is missing runs the suppression and the
+//! effects again, on the complaint as first stored. Each is idempotent per complaint (the
+//! suppression is a set; the ladders count and step once per dedup key), so a retry completes
+//! what failed and never counts twice. The audit record is written once, for the new
+//! complaint (its failure logged).
 //!
 //! An unattributed complaint is stored and audited in the gateway's own log; it has no effect
 //! on any tenant.
@@ -15,7 +19,7 @@
 use std::sync::Arc;
 
 use super::model::{Complaint, ComplaintError, ComplaintFut, ComplaintLog, ComplaintSink, Recorded};
-use crate::store::{AuditRecord, ComplaintPut, ComplaintScope, RateStore, StoredComplaint, Suppression};
+use crate::store::{AuditRecord, ComplaintPut, ComplaintScope, Key, RateStore, StoredComplaint, Suppression};
 
 /// The suppression reason a complaint writes.
 pub const SUPPRESSION_REASON: &str = "complaint";
@@ -23,6 +27,20 @@ pub const SUPPRESSION_REASON: &str = "complaint";
 pub const UNATTRIBUTED_AUDIT: &str = crate::smtp::auth_guard::GATEWAY_AUDIT;
 /// Most complaints one `ComplaintLog::received` answers.
 const MAX_RECEIVED: usize = 10_000;
+
+/// How long a complaint's "effects done" marker is kept (a retry later than this runs the
+/// effects again; the ladders' own markers still count it once).
+const EFFECTS_KEPT: std::time::Duration = super::counts::MONTHS_KEPT;
+
+/// The "effects done" marker of complaint `id` (in its tenant's keys; the gateway's when
+/// unattributed).
+fn done_key(id: &str, complaint: &Complaint) -> Key {
+    Key::new(
+        "complaints.effects_done",
+        complaint.tenant.as_deref().unwrap_or(UNATTRIBUTED_AUDIT),
+    )
+    .part(id)
+}
 
 /// Stores complaints and applies their effects.
 pub struct ComplaintBook {
@@ -68,6 +86,30 @@ impl ComplaintBook {
         self.store.suppression_add(tenant, &entry).await?;
         tracing::info!(tenant = %tenant, complaint = id, "complaining recipient suppressed");
         Ok(())
+    }
+
+    /// The suppression and every effect, then the "effects done" marker; the first failure
+    /// is the answer (the marker is not written, the retry runs them again).
+    async fn complete(&self, id: &str, complaint: &Complaint) -> Result<(), ComplaintError> {
+        self.apply(id, complaint).await?;
+        for effect in &self.effects {
+            if let Err(error) = effect.record(complaint).await {
+                tracing::error!(complaint = %id, %error, "a complaint's effect failed: the reporter is asked to retry");
+                return Err(error);
+            }
+        }
+        self.store
+            .events_check_and_add(&done_key(id, complaint), crate::queue::now_ms(), EFFECTS_KEPT, 1)
+            .await?;
+        Ok(())
+    }
+
+    async fn effects_done(&self, id: &str, complaint: &Complaint) -> Result<bool, ComplaintError> {
+        let count = self
+            .store
+            .events_count(&done_key(id, complaint), crate::queue::now_ms(), EFFECTS_KEPT)
+            .await?;
+        Ok(count > 0)
     }
 
     async fn audit(&self, id: &str, complaint: &Complaint) {
@@ -160,18 +202,19 @@ impl ComplaintSink for ComplaintBook {
             };
             match self.store.complaint_put(&stored).await? {
                 ComplaintPut::Duplicate { id } => {
-                    // A retry after a failed suppression heals it; applying it twice is harmless.
-                    self.apply(&id, complaint).await?;
+                    if !self.effects_done(&id, complaint).await? {
+                        // A retry after a failed effect: complete them on the stored complaint.
+                        let first = match self.get(&id).await? {
+                            Some(entry) => entry.complaint,
+                            None => complaint.clone(),
+                        };
+                        self.complete(&id, &first).await?;
+                    }
                     Ok(Recorded::Duplicate { id })
                 }
                 ComplaintPut::New => {
-                    self.apply(&id, complaint).await?;
                     self.audit(&id, complaint).await;
-                    for effect in &self.effects {
-                        if let Err(error) = effect.record(complaint).await {
-                            tracing::error!(complaint = %id, %error, "a complaint's effect failed");
-                        }
-                    }
+                    self.complete(&id, complaint).await?;
                     Ok(Recorded::New { id })
                 }
             }

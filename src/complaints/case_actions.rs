@@ -43,6 +43,30 @@ impl ComplaintLadders {
             overdue: false,
             resolved: None,
         };
+        // A retried complaint whose case was opened already (the retry runs a millisecond
+        // later, so the id's time differs; the tag of the dedup key is the same).
+        let tag = case.id.split_once('-').map_or("", |(_, tag)| tag);
+        let recent = at.saturating_sub(OPEN_LOOKBACK.as_millis() as u64);
+        let opened_before = cases::cases(store, &tenant.id, recent, at.saturating_add(1))
+            .await?
+            .into_iter()
+            .find(|c| c.id.split_once('-').map(|(_, t)| t) == Some(tag));
+        let case = match opened_before {
+            Some(opened) => opened,
+            None => self.open_new(tenant, rules, complaint, case).await?,
+        };
+        self.related_cases(tenant, rules, &case, restart).await?;
+        Ok(case.id)
+    }
+
+    async fn open_new(
+        &self,
+        tenant: &Tenant,
+        rules: &CaseRules,
+        complaint: &Complaint,
+        case: Case,
+    ) -> Result<Case, ComplaintError> {
+        let store = self.store();
         let reason = format!(
             "case {} opened for a complaint ({} from {}{}): correct the cause by {} ({}); unresolved at the deadline, sending is suspended",
             case.id,
@@ -69,11 +93,24 @@ impl ComplaintLadders {
                 .collect(),
         })
         .await;
+        Ok(case)
+    }
+
+    /// The related-claims rule, after `case` was opened.
+    async fn related_cases(
+        &self,
+        tenant: &Tenant,
+        rules: &CaseRules,
+        case: &Case,
+        restart: u64,
+    ) -> Result<(), ComplaintError> {
+        let store = self.store();
+        let at = case.opened_at;
         let Some(campaign) = case.campaign.as_deref() else {
-            return Ok(case.id);
+            return Ok(());
         };
         if rules.related_open_cases == 0 {
-            return Ok(case.id);
+            return Ok(());
         }
         let from = restart
             .saturating_add(1)
@@ -84,7 +121,7 @@ impl ComplaintLadders {
             .filter(|c| c.is_open() && c.campaign.as_deref() == Some(campaign))
             .collect();
         if (related.len() as u64) < rules.related_open_cases || tenant.state.get() == TenantState::Suspended {
-            return Ok(case.id);
+            return Ok(());
         }
         let ids: Vec<&str> = related.iter().map(|c| c.id.as_str()).collect();
         let reason = format!(
@@ -109,7 +146,7 @@ impl ComplaintLadders {
             copies: Vec::new(),
         };
         self.act(tenant, at, action).await?;
-        Ok(case.id)
+        Ok(())
     }
 
     /// The periodic check of every tenant whose profile opens cases, at `now`: a "deadline
@@ -141,20 +178,11 @@ impl ComplaintLadders {
                 continue;
             }
             if now >= case.deadline {
-                if case.overdue || !cases::first_time(store, &tenant.id, &case.id, Kind::CaseOverdue, now).await? {
+                if case.overdue || cases::done_before(store, &tenant.id, &case.id, Kind::CaseOverdue, now).await? {
                     continue;
                 }
-                store
-                    .event_append(
-                        &tenant.id,
-                        &crate::store::Event {
-                            at: now,
-                            kind: Kind::CaseOverdue.as_str().into(),
-                            rule: Some(LadderRule::CaseDeadline.as_str().into()),
-                            detail: serde_json::json!({ "case": case.id, "deadline": case.deadline }),
-                        },
-                    )
-                    .await?;
+                // Suspend first, then the overdue event and the marker: a failure on the way is
+                // tried again by the next check (the suspension is idempotent).
                 let reason = format!(
                     "case {} (opened {}) was not resolved by its deadline {}: sending is suspended{}",
                     case.id,
@@ -177,8 +205,20 @@ impl ComplaintLadders {
                     copies: Vec::new(),
                 };
                 self.act(tenant, now, action).await?;
+                store
+                    .event_append(
+                        &tenant.id,
+                        &crate::store::Event {
+                            at: now,
+                            kind: Kind::CaseOverdue.as_str().into(),
+                            rule: Some(LadderRule::CaseDeadline.as_str().into()),
+                            detail: serde_json::json!({ "case": case.id, "deadline": case.deadline }),
+                        },
+                    )
+                    .await?;
+                cases::mark_done(store, &tenant.id, &case.id, Kind::CaseOverdue, now).await?;
             } else if now >= cases::remind_at(rules, &case) && !case.reminded {
-                if !cases::first_time(store, &tenant.id, &case.id, Kind::CaseDeadlineNear, now).await? {
+                if cases::done_before(store, &tenant.id, &case.id, Kind::CaseDeadlineNear, now).await? {
                     continue;
                 }
                 let reason = format!(
@@ -203,6 +243,7 @@ impl ComplaintLadders {
                         },
                     )
                     .await?;
+                cases::mark_done(store, &tenant.id, &case.id, Kind::CaseDeadlineNear, now).await?;
                 self.notify(Notice {
                     tenant: tenant.id.clone(),
                     kind: NoticeKind::CaseDeadlineNear,

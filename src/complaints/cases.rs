@@ -177,8 +177,31 @@ pub async fn cases(store: &dyn RateStore, tenant: &str, from: u64, to: u64) -> R
     Ok(found)
 }
 
+/// Whether the once-per-case action `what` of case `id` was already done (read at `now`).
+pub async fn done_before(
+    store: &dyn RateStore,
+    tenant: &str,
+    id: &str,
+    what: Kind,
+    now: u64,
+) -> Result<bool, StoreError> {
+    Ok(store
+        .events_count(&once_key(tenant, id, what), now, OPEN_LOOKBACK)
+        .await?
+        > 0)
+}
+
+/// Records that the once-per-case action `what` of case `id` was done: written only after the
+/// action, so a failed one is tried again by the next check.
+pub async fn mark_done(store: &dyn RateStore, tenant: &str, id: &str, what: Kind, now: u64) -> Result<(), StoreError> {
+    store
+        .events_check_and_add(&once_key(tenant, id, what), now, OPEN_LOOKBACK, 1)
+        .await?;
+    Ok(())
+}
+
 /// Marks `what` done for case `id` of `tenant`: `true` for the first caller only (on every node
-/// sharing the store), so a notice or a suspension happens once per case.
+/// sharing the store), so an action happens once per case.
 pub async fn first_time(
     store: &dyn RateStore,
     tenant: &str,
@@ -186,8 +209,14 @@ pub async fn first_time(
     what: Kind,
     now: u64,
 ) -> Result<bool, StoreError> {
-    let key = Key::new("complaints.case", tenant).part(id).part(what.as_str());
-    Ok(store.events_check_and_add(&key, now, OPEN_LOOKBACK, 1).await?.admitted)
+    Ok(store
+        .events_check_and_add(&once_key(tenant, id, what), now, OPEN_LOOKBACK, 1)
+        .await?
+        .admitted)
+}
+
+fn once_key(tenant: &str, id: &str, what: Kind) -> Key {
+    Key::new("complaints.case", tenant).part(id).part(what.as_str())
 }
 
 /// Why a case could not be resolved.

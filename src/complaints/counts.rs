@@ -8,8 +8,13 @@
 //!   stays at 10,000, far above every threshold;
 //! - `complaints.month` + `YYYY-MM`: a counter written only within its month and read over
 //!   [`MONTHS_KEPT`], so its total is exact for 13 months;
-//! - `complaints.seen` + hash of the report's dedup key: the same complaint handed over twice
-//!   (a retried intake) counts once.
+//! - `complaints.seen` + hash of the report's dedup key: the ladders' "effects done" marker
+//!   ([`is_done`], [`mark_done`]), written only once every effect of the complaint succeeded;
+//! - `complaints.counted` + hash + which count: each count's own marker, written right after
+//!   that count, so a complaint retried after a store failure counts once in each. The stores
+//!   have no transaction across two keys: when a marker cannot be written after its count, the
+//!   count is taken back (`events_release`; the month counter cannot be, it is written last);
+//!   only a crash between a count and its marker can count one complaint twice.
 
 use std::time::Duration;
 
@@ -41,6 +46,27 @@ fn seen_key(tenant: &str, dedup_key: &str) -> Key {
     Key::new("complaints.seen", tenant).part(digest.as_ref())
 }
 
+fn counted_key(tenant: &str, dedup_key: &str, which: &str) -> Key {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, dedup_key.as_bytes());
+    Key::new("complaints.counted", tenant).part(digest.as_ref()).part(which)
+}
+
+/// Whether every effect of this complaint (by its dedup key) was applied, read at `now`.
+pub async fn is_done(store: &dyn RateStore, tenant: &str, dedup_key: &str, now: u64) -> Result<bool, StoreError> {
+    Ok(store
+        .events_count(&seen_key(tenant, dedup_key), now, MONTHS_KEPT)
+        .await?
+        > 0)
+}
+
+/// Records that every effect of this complaint was applied (at `now`).
+pub async fn mark_done(store: &dyn RateStore, tenant: &str, dedup_key: &str, now: u64) -> Result<(), StoreError> {
+    store
+        .events_check_and_add(&seen_key(tenant, dedup_key), now, MONTHS_KEPT, 1)
+        .await?;
+    Ok(())
+}
+
 /// `YYYY-MM` (UTC) of a unix-ms time.
 pub fn month_of(at_ms: u64) -> String {
     let day = crate::smtp::trace::yyyymmdd(at_ms / 1000);
@@ -57,33 +83,42 @@ pub fn previous_month(month: &str) -> Option<String> {
     })
 }
 
-/// Counts one complaint of `tenant` received at `at`; `false` (nothing counted) when this
-/// complaint (by its dedup key) was counted before.
+/// Counts one complaint of `tenant` received at `at`, each count once per complaint (by its
+/// dedup key): a retry after a failure counts only what was not counted yet.
 pub async fn record(
     store: &dyn RateStore,
     tenant: &str,
     dedup_key: &str,
     signed: bool,
     at: u64,
-) -> Result<bool, StoreError> {
-    let first = store
-        .events_check_and_add(&seen_key(tenant, dedup_key), at, MONTHS_KEPT, 1)
-        .await?;
-    if !first.admitted {
-        return Ok(false);
-    }
-    store
-        .events_check_and_add(&all_key(tenant), at, RETAINED, MAX_CAP)
-        .await?;
+) -> Result<(), StoreError> {
+    let mut logs = vec![("all", all_key(tenant))];
     if signed {
-        store
-            .events_check_and_add(&signed_key(tenant), at, RETAINED, MAX_CAP)
-            .await?;
+        logs.push(("signed", signed_key(tenant)));
     }
-    store
-        .counter_add(&month_key(tenant, &month_of(at)), 1, at, MONTHS_KEPT)
-        .await?;
-    Ok(true)
+    for (which, log) in logs {
+        let marker = counted_key(tenant, dedup_key, which);
+        if store.events_count(&marker, at, MONTHS_KEPT).await? > 0 {
+            continue;
+        }
+        store.events_check_and_add(&log, at, RETAINED, MAX_CAP).await?;
+        if let Err(error) = store.events_check_and_add(&marker, at, MONTHS_KEPT, 1).await {
+            // Take the count back so that the retry counts it once; if that fails too, a
+            // retry counts it twice (logged).
+            if let Err(undo) = store.events_release(&log, at, RETAINED).await {
+                tracing::error!(tenant, %undo, "a complaint count could not be taken back: a retry may count it twice");
+            }
+            return Err(error);
+        }
+    }
+    let marker = counted_key(tenant, dedup_key, "month");
+    if store.events_count(&marker, at, MONTHS_KEPT).await? == 0 {
+        store
+            .counter_add(&month_key(tenant, &month_of(at)), 1, at, MONTHS_KEPT)
+            .await?;
+        store.events_check_and_add(&marker, at, MONTHS_KEPT, 1).await?;
+    }
+    Ok(())
 }
 
 /// Complaints of `tenant` received in `(now - window, now]` (only signed ones with

@@ -6,7 +6,10 @@
 //! when they coincide): count it (`counts`: exact windows, the month); then,
 //! per the tenant's profile `[complaints]`: the immediate rules and the step ladder (`steps`;
 //! not for an anonymous complaint when the profile ignores those), a case (`case_actions`), the
-//! rates (below). The same complaint handed over twice counts and acts once.
+//! rates (below). The same complaint handed over twice counts and acts once; one whose
+//! effects failed part-way (a store error, answered with an error so the reporter retries) is
+//! completed by the retry: the "done" marker is written last, each count and step is
+//! idempotent per complaint.
 //!
 //! Rates (`rates`): each band crossed is recorded once per rate window as a
 //! [`Kind::Rate`] event on the `[escalation]` ladder (which may move the tenant); a `suspend`
@@ -48,8 +51,8 @@ pub struct ComplaintLadders {
     /// When each tenant's rates were last judged on relay outcomes (unix ms).
     rates_judged: Mutex<HashMap<String, u64>>,
     /// One judgement at a time on this node: two complaints handled at once must not both take
-    /// the step the first one reached. (Complaints are rare; nodes sharing a Redis store may
-    /// still race, at worst sending one step's notice twice.)
+    /// the step the first one reached. (Across nodes sharing a Redis store a step is claimed in
+    /// the store, `steps`; an immediate rule or a rate band may still be told twice.)
     pub(super) serial: tokio::sync::Mutex<()>,
     /// The last complaint time of each tenant judged on this node (unix ms): complaints
     /// received in the same millisecond (a batch import) are judged a millisecond apart, so a
@@ -75,6 +78,13 @@ impl ComplaintLadders {
             serial: tokio::sync::Mutex::new(()),
             last_at: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Holds the ladders' lock until the guard is dropped: for tests that a judgement in
+    /// progress holds up nobody else (delivery).
+    #[doc(hidden)]
+    pub async fn hold_for_test(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.serial.lock().await
     }
 
     pub(super) fn store(&self) -> &dyn RateStore {
@@ -108,11 +118,22 @@ impl ComplaintLadders {
         };
         let store = self.store();
         let signed = complaint.reporter.is_some();
-        if !counts::record(store, tenant_id, &complaint.dedup_key, signed, at).await? {
+        if counts::is_done(store, tenant_id, &complaint.dedup_key, at).await? {
             return Ok(Recorded::Duplicate {
                 id: complaint.dedup_key.clone(),
             });
         }
+        counts::record(store, tenant_id, &complaint.dedup_key, signed, at).await?;
+        let recorded = self.judge(tenant_id, complaint, at).await?;
+        // Only now is the complaint done: a failure above is retried, and every step of it is
+        // idempotent (counts per complaint, a ladder step taken only with its state written).
+        counts::mark_done(store, tenant_id, &complaint.dedup_key, at).await?;
+        Ok(recorded)
+    }
+
+    async fn judge(&self, tenant_id: &str, complaint: &Complaint, at: u64) -> Result<Recorded, ComplaintError> {
+        let store = self.store();
+        let signed = complaint.reporter.is_some();
         let Some(tenant) = self.tenants.get(tenant_id) else {
             tracing::warn!(
                 tenant = tenant_id,
@@ -163,17 +184,9 @@ impl ComplaintLadders {
                     .part(crossing.rule.as_str())
                     .part(band.as_str())
             };
-            let first = store
-                .events_check_and_add(&once(crossing.band), now, rates::WINDOW, 1)
-                .await?
-                .admitted;
-            if crossing.band == Band::Suspend {
-                // Past the suspend band the review band is crossed too: not acted on again.
-                store
-                    .events_check_and_add(&once(Band::Review), now, rates::WINDOW, 1)
-                    .await?;
-            }
-            if !first {
+            // The band's marker is read first and written only once the band was acted on, so
+            // a failure in between is retried on the next judgement.
+            if store.events_count(&once(crossing.band), now, rates::WINDOW).await? > 0 {
                 continue;
             }
             let (what, count) = match crossing.rule {
@@ -241,6 +254,15 @@ impl ComplaintLadders {
                 }
                 (false, _) => Some(NoticeKind::Warning),
             };
+            store
+                .events_check_and_add(&once(crossing.band), now, rates::WINDOW, 1)
+                .await?;
+            if crossing.band == Band::Suspend {
+                // Past the suspend band the review band is crossed too: not acted on again.
+                store
+                    .events_check_and_add(&once(Band::Review), now, rates::WINDOW, 1)
+                    .await?;
+            }
             if let Some(kind) = notice {
                 self.notify(super::model::Notice {
                     tenant: tenant.id.clone(),

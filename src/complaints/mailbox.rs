@@ -13,13 +13,14 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::client_rate::{Admission, ClientRate};
 use super::intake::{Intake, IntakeError, Outcome};
 use super::model::ComplaintSource;
 use crate::config::Rate;
 use crate::queue::now_ms;
 use crate::smtp::local::{LocalFut, LocalMailbox};
 use crate::smtp::reply::{self, Reply};
-use crate::store::{Charge, Key, RateStore};
+use crate::store::RateStore;
 
 /// The addresses taken as the feedback mailbox: `[feedback] addresses` and `cfbl_address` (the
 /// address relayed mail names to CFBL-aware receivers), each once, lower case.
@@ -41,39 +42,17 @@ const RATE_KIND: &str = "feedback.reports.addr";
 /// `[feedback] addresses` as a local mailbox.
 pub struct FeedbackMailbox {
     intake: Arc<Intake>,
-    store: Arc<dyn RateStore>,
     addresses: Vec<String>,
-    rate: Rate,
+    rate: ClientRate,
 }
 
 impl FeedbackMailbox {
     pub fn new(intake: Arc<Intake>, store: Arc<dyn RateStore>, addresses: &[String], rate: Rate) -> FeedbackMailbox {
         FeedbackMailbox {
             intake,
-            store,
             addresses: addresses.iter().map(|a| a.to_ascii_lowercase()).collect(),
-            rate,
+            rate: ClientRate::new(store, RATE_KIND, rate),
         }
-    }
-}
-
-/// The client as counted: IPv4 whole, IPv6 by its /64.
-fn client_key(ip: IpAddr) -> Key {
-    let part = match crate::tenant::canonical_ip(ip) {
-        IpAddr::V4(v4) => v4.octets().to_vec(),
-        IpAddr::V6(v6) => v6.octets()[..8].to_vec(),
-    };
-    Key::new(RATE_KIND, "").part(part)
-}
-
-/// `3600 s` → `1h`, for the refusal's text.
-fn window_text(window: std::time::Duration) -> String {
-    let secs = window.as_secs();
-    match secs {
-        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
     }
 }
 
@@ -89,21 +68,16 @@ impl LocalMailbox for FeedbackMailbox {
 
     fn admit<'a>(&'a self, client: IpAddr) -> LocalFut<'a, Option<Reply>> {
         Box::pin(async move {
-            let key = client_key(client);
-            let charge = self
-                .store
-                .counter_check_and_add(&key, 1, u64::from(self.rate.count), now_ms(), self.rate.window)
-                .await;
-            match charge {
-                Ok(Charge::Charged { .. }) => None,
-                Ok(Charge::Refused { .. }) => {
+            match self.rate.admit(client).await {
+                Admission::Admitted => None,
+                Admission::OverRate => {
                     tracing::info!(%client, "feedback reports over the rate");
                     Some(reply::reports_rate_exceeded(
-                        self.rate.count,
-                        &window_text(self.rate.window),
+                        self.rate.count(),
+                        &self.rate.window_text(),
                     ))
                 }
-                Err(error) => {
+                Admission::Failed(error) => {
                     tracing::error!(%error, "counting feedback reports failed");
                     Some(reply::report_store_failed())
                 }

@@ -29,6 +29,8 @@ mod case_actions;
 #[cfg(feature = "server")]
 pub mod cases;
 #[cfg(feature = "server")]
+pub mod client_rate;
+#[cfg(feature = "server")]
 pub mod counts;
 #[cfg(feature = "server")]
 pub mod events;

@@ -14,6 +14,12 @@
 //! ends made CRLF (a `message/rfc822` part may not be base64-encoded, RFC 2046 5.2.1); the
 //! envelope declares `BODY=8BITMIME` when a copy holds 8-bit bytes.
 //!
+//! Copies are bounded, so that a tenant with thousands of complaints gets a notice of a sane
+//! size: at most [`MAX_COPIES`] (the newest: the list is oldest first), in full while they total
+//! at most [`MAX_COPIES_BYTES`], beyond that only their header block (`text/rfc822-headers`);
+//! the reported mails not attached at all are listed in the text by Message-ID (at most
+//! [`MAX_LISTED`], then their number).
+//!
 //! Like relayed mail, a notice is DKIM-signed when the gateway holds a key for its From domain
 //! (`aupgate dkim generate` for the notice-from domain); otherwise it goes out unsigned.
 //!
@@ -27,6 +33,13 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::model::{ComplaintError, ComplaintFut, Notice, NoticeKind, NoticeSender};
+
+/// Most copies of reported mails one notice attaches.
+pub const MAX_COPIES: usize = 20;
+/// Most bytes of attached copies in one notice (beyond: header blocks only).
+pub const MAX_COPIES_BYTES: usize = 5 * 1024 * 1024;
+/// Most Message-IDs of reported mails not attached that a notice lists.
+pub const MAX_LISTED: usize = 100;
 use crate::queue::{now_ms, BodyType, MailParams, Queue, QueueEntry};
 use crate::smtp::trace::rfc5322_date;
 use crate::store::{AuditRecord, RateStore};
@@ -245,12 +258,32 @@ fn compose(c: &Composition<'_>) -> Vec<u8> {
     // Only CR and LF are inserted: the reason stays the UTF-8 it was.
     text.push_str(&String::from_utf8_lossy(&crlf(notice.reason.trim().as_bytes())));
     text.push_str("\r\n");
-    if !notice.copies.is_empty() {
+    let (attached, listed) = bounded_copies(&notice.copies);
+    if !attached.is_empty() {
+        let headers_only = attached.iter().filter(|(_, headers_only)| *headers_only).count();
         text.push_str(&format!(
-            "\r\nAttached: {} cop{} of the reported mail.\r\n",
-            notice.copies.len(),
-            if notice.copies.len() == 1 { "y" } else { "ies" }
+            "\r\nAttached: {} cop{} of the reported mail{}.\r\n",
+            attached.len(),
+            if attached.len() == 1 { "y" } else { "ies" },
+            if headers_only > 0 {
+                format!(" ({headers_only} as headers only, to keep this notice small)")
+            } else {
+                String::new()
+            }
         ));
+    }
+    if !listed.is_empty() {
+        text.push_str(&format!(
+            "\r\n{} more reported mail{} not attached, by Message-ID:\r\n",
+            listed.len(),
+            if listed.len() == 1 { "" } else { "s" }
+        ));
+        for id in listed.iter().take(MAX_LISTED) {
+            text.push_str(&format!("  {id}\r\n"));
+        }
+        if listed.len() > MAX_LISTED {
+            text.push_str(&format!("  ... and {} more\r\n", listed.len() - MAX_LISTED));
+        }
     }
     let encoding = if text.is_ascii() { "7bit" } else { "8bit" };
     let mut out = format!(
@@ -276,9 +309,7 @@ fn compose(c: &Composition<'_>) -> Vec<u8> {
         kind = kind_name(notice.kind),
     )
     .into_bytes();
-    for (i, copy) in notice.copies.iter().enumerate() {
-        let copy = crlf(copy);
-        let headers_only = !copy.windows(4).any(|w| w == b"\r\n\r\n");
+    for (i, (copy, headers_only)) in attached.into_iter().enumerate() {
         let (content_type, name) = if headers_only {
             ("text/rfc822-headers", format!("reported-{}-headers.txt", i + 1))
         } else {
@@ -299,6 +330,44 @@ fn compose(c: &Composition<'_>) -> Vec<u8> {
     }
     out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     out
+}
+
+/// The copies a notice attaches, newest last, each CRLF and whether it is a header block only;
+/// and the Message-IDs (`(unknown)` when none) of those it does not attach. See the module doc.
+fn bounded_copies(copies: &[Vec<u8>]) -> (Vec<(Vec<u8>, bool)>, Vec<String>) {
+    let first_attached = copies.len().saturating_sub(MAX_COPIES);
+    let listed = copies[..first_attached].iter().map(|c| message_id(c)).collect();
+    let mut budget = MAX_COPIES_BYTES;
+    let mut attached = Vec::new();
+    // The newest first into the budget, so the complaint at hand is always attached in full
+    // when it fits at all.
+    for copy in copies[first_attached..].iter().rev() {
+        let copy = crlf(copy);
+        let header_end = copy.windows(4).position(|w| w == b"\r\n\r\n").map(|at| at + 2);
+        let (part, headers_only) = match header_end {
+            Some(_) if copy.len() <= budget => (copy, false),
+            Some(end) => (copy[..end].to_vec(), true),
+            None => (copy, true),
+        };
+        let part = if part.len() <= budget {
+            part
+        } else {
+            // Not even its header block fits: keep its Message-ID line only.
+            format!("Message-ID: {}\r\n", message_id(&part)).into_bytes()
+        };
+        budget = budget.saturating_sub(part.len());
+        attached.push((part, headers_only));
+    }
+    attached.reverse();
+    (attached, listed)
+}
+
+/// The Message-ID field of a copy, as written, or `(unknown)`.
+fn message_id(copy: &[u8]) -> String {
+    mail_parser::MessageParser::default()
+        .parse_headers(copy)
+        .and_then(|m| m.message_id().map(|id| format!("<{id}>")))
+        .unwrap_or_else(|| "(unknown)".to_string())
 }
 
 /// `bytes` with every line end CRLF (a lone LF or CR becomes CRLF).
@@ -402,6 +471,57 @@ mod tests {
         ] {
             assert_eq!(mail_address(not_mail), None, "{not_mail}");
         }
+    }
+
+    #[test]
+    fn copies_are_bounded_in_number_and_size() {
+        // 25 reported mails: the 5 oldest listed by Message-ID, the newest 20 attached.
+        let mail = |n: usize, body: usize| {
+            format!(
+                "Message-ID: <m{n}@acme.example>\r\nSubject: offer {n}\r\n\r\n{}\r\n",
+                "x".repeat(body)
+            )
+            .into_bytes()
+        };
+        let raw = composed(&notice((0..25).map(|n| mail(n, 10)).collect()));
+        let message = MessageParser::default().parse(&raw).expect("parses");
+        assert_eq!(message.attachments().count(), MAX_COPIES);
+        let body = message.body_text(0).expect("text part");
+        assert!(body.contains("Attached: 20 copies of the reported mail."), "{body}");
+        assert!(
+            body.contains("5 more reported mails not attached, by Message-ID:"),
+            "{body}"
+        );
+        assert!(
+            body.contains("<m0@acme.example>") && body.contains("<m4@acme.example>"),
+            "{body}"
+        );
+        assert!(!body.contains("<m5@acme.example>"), "{body}");
+        // 20 copies of 1 MiB: 5 MiB in all at most; the newest in full, the rest headers only.
+        let big: Vec<Vec<u8>> = (0..20).map(|n| mail(n, 1024 * 1024)).collect();
+        let raw = composed(&notice(big));
+        assert!(raw.len() < MAX_COPIES_BYTES + 64 * 1024, "{} bytes", raw.len());
+        let message = MessageParser::default().parse(&raw).expect("parses");
+        let attachments: Vec<_> = message.attachments().collect();
+        assert_eq!(attachments.len(), 20);
+        let full = attachments
+            .iter()
+            .filter(|a| matches!(a.body, PartType::Message(_)))
+            .count();
+        assert_eq!(full, 4, "four copies of 1 MiB fit in 5 MiB");
+        let PartType::Message(newest) = &attachments[19].body else {
+            panic!("the newest copy is attached in full");
+        };
+        assert_eq!(newest.subject(), Some("offer 19"));
+        assert_eq!(
+            attachments[0].content_type().map(|c| (c.ctype(), c.subtype())),
+            Some(("text", Some("rfc822-headers")))
+        );
+        let body = message.body_text(0).expect("text part");
+        assert!(
+            body.contains("(16 as headers only, to keep this notice small)"),
+            "{body}"
+        );
     }
 
     #[test]

@@ -3,15 +3,20 @@
 //! bounce-rate ladder, the usage API and the dashboard read the same figures.
 //!
 //! - [`Outcome::Delivered`]: the next hop accepted the recipient (`2xx`).
-//! - [`Outcome::HardBounce`]: a permanent failure (`5xx`, the next hop's reply or ours, e.g. no
-//!   next hop for the domain) — counted once, when the recipient fails.
+//! - [`Outcome::HardBounce`]: the next hop refused the address permanently (`5xx` with a
+//!   bad-address status, `5.1.x` or `5.2.1`: what also suppresses it) — counted once, when the
+//!   recipient fails.
+//! - [`Outcome::Failed`]: any other permanent failure: the gateway's own (no next hop for the
+//!   domain, a next hop that lacks what the message needs) or the next hop's for another reason
+//!   (e.g. `5.7.1` policy). Counted apart, in neither the recipients nor the bounce rate: the
+//!   gateway's own failures say nothing of the tenant's list.
 //! - [`Outcome::Expired`]: the recipient was still deferred when the queue gave up
 //!   (`[queue] max_age`): a failure, but not one the receiver declared permanent.
 //! - [`Outcome::Deferred`]: a temporary failure (`4xx`, an unreachable next hop), counted once
 //!   per attempt: a recipient tried three times before delivery counts three deferrals and one
 //!   delivery.
 //!
-//! Every recipient ends as exactly one of delivered, hard bounce or expired; that sum is the
+//! Every recipient ends as exactly one of delivered, hard bounce, expired or failed; the first three are the
 //! **recipients** of the window, and the hard-bounce rate is `hard_bounced / recipients`.
 //!
 //! The keys come from [`outcome_key`] and [`campaign_outcome_key`] only: a reader (the rate
@@ -44,14 +49,16 @@ pub enum Outcome {
     HardBounce,
     Expired,
     Deferred,
+    Failed,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [
+    pub const ALL: [Outcome; 5] = [
         Outcome::Delivered,
         Outcome::HardBounce,
         Outcome::Expired,
         Outcome::Deferred,
+        Outcome::Failed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +67,7 @@ impl Outcome {
             Outcome::HardBounce => "hard_bounce",
             Outcome::Expired => "expired",
             Outcome::Deferred => "deferred",
+            Outcome::Failed => "failed",
         }
     }
 }
@@ -85,6 +93,10 @@ pub struct OutcomeFigures {
     pub expired: u64,
     /// Temporary failures, one per recipient and attempt.
     pub deferred: u64,
+    /// Permanent failures that are no hard bounce (ours, or the next hop's for another reason
+    /// than a bad address): not among the recipients.
+    #[serde(default)]
+    pub failed: u64,
 }
 
 impl OutcomeFigures {
@@ -109,6 +121,7 @@ impl OutcomeFigures {
             Outcome::HardBounce => self.hard_bounced = n,
             Outcome::Expired => self.expired = n,
             Outcome::Deferred => self.deferred = n,
+            Outcome::Failed => self.failed = n,
         }
     }
 }
@@ -250,6 +263,7 @@ mod tests {
                 hard_bounced: 1,
                 expired: 1,
                 deferred: 1,
+                failed: 0,
             }
         );
         let c1 = campaign_figures(store.as_ref(), "acme", "c1", now + 3000)
@@ -310,6 +324,7 @@ mod tests {
             hard_bounced: 2,
             expired: 1,
             deferred: 40,
+            failed: 3,
         };
         assert_eq!(figures.recipients(), 10);
         assert_eq!(figures.hard_bounce_percent(), 20.0);

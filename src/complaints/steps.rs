@@ -23,7 +23,11 @@ use super::ladder::ComplaintLadders;
 use super::model::{Complaint, ComplaintError};
 use crate::policy::complaint_rules::ComplaintRules;
 use crate::policy::escalation::rank;
+use crate::store::Key;
 use crate::tenant::Tenant;
+
+/// How long a step's claim is kept (longer than any step's window).
+const CLAIM_KEPT: Duration = Duration::from_secs(400 * 86_400);
 
 /// `24h`, `72h`, `7d`, `30d`: a window as the presets write it.
 pub fn window_text(window: Duration) -> String {
@@ -170,14 +174,35 @@ impl ComplaintLadders {
                 detail,
                 copies,
             };
-            self.act(tenant, at, action).await?;
+            // One node takes the step: the claim is atomic in the store, keyed by the ladder's
+            // restart and the step, and timed at `from + 1`, which every node reads alike from the
+            // same history (a claim timed at the complaint would be missed by a node judging
+            // an earlier complaint). A step that fails gives its claim back for the retry.
+            let claim = Key::new("complaints.step_claim", &tenant.id)
+                .part_u64(restart)
+                .part_u64(taken.len() as u64);
+            if !store
+                .events_check_and_add(&claim, from + 1, CLAIM_KEPT, 1)
+                .await?
+                .admitted
+            {
+                tracing::info!(tenant = %tenant.id, step = taken.len() + 1, "complaint ladder step taken by another node");
+                return Ok(());
+            }
+            if let Err(error) = self.act(tenant, at, action).await {
+                if let Err(undo) = store.events_release(&claim, from + 1, CLAIM_KEPT).await {
+                    tracing::error!(tenant = %tenant.id, %undo, "a failed step's claim could not be given back: the step waits for an operator");
+                }
+                return Err(error.into());
+            }
             return Ok(());
         }
         Ok(())
     }
 
     /// Copies of the reported mails counted in `(at - window, at]` (when the profile asks for
-    /// them), oldest first, the complaint in hand always among them. A log that cannot be read
+    /// them), oldest first, the complaint in hand always among them; beyond the newest
+    /// [`MAX_COPIES`](super::notice::MAX_COPIES), only a Message-ID field each. A log that cannot be read
     /// leaves only that one (logged).
     async fn copies(
         &self,
@@ -202,9 +227,17 @@ impl ComplaintLadders {
         if !found.iter().any(|c| c.dedup_key == complaint.dedup_key) {
             found.push(complaint.clone());
         }
+        // A notice attaches the newest `MAX_COPIES` (`notice`): of the older ones only their
+        // Message-ID is kept, for the notice's list.
+        let listed_only = found.len().saturating_sub(super::notice::MAX_COPIES);
         found
             .into_iter()
-            .map(|c| c.original)
+            .enumerate()
+            .map(|(i, c)| match (i < listed_only, c.original_message_id) {
+                (false, _) => c.original,
+                (true, Some(id)) => format!("Message-ID: {id}\r\n").into_bytes(),
+                (true, None) => b"X-Reported: no Message-ID\r\n".to_vec(),
+            })
             .filter(|m| !m.is_empty())
             .collect()
     }

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Collector;
+use super::{Collector, Rate};
 
 /// `[unsubscribe]` of the server config.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UnsubscribeConfig {
     /// The public base of the one-click URL: `<url>/u/<token>` must reach the admin listener's
@@ -25,6 +25,22 @@ pub struct UnsubscribeConfig {
     pub webhook: Option<String>,
     /// Per tenant (by id): how its hits reach it.
     pub tenants: BTreeMap<String, TenantUnsubscribe>,
+    /// Mails one client address may send to the unsubscribe address (an IPv6 client by its
+    /// /64): `451 4.7.1` above. Default `100/h`.
+    pub max_mails_per_client: Rate,
+}
+
+impl Default for UnsubscribeConfig {
+    fn default() -> UnsubscribeConfig {
+        UnsubscribeConfig {
+            url: None,
+            address: None,
+            notify: UnsubscribeNotify::default(),
+            webhook: None,
+            tenants: BTreeMap::new(),
+            max_mails_per_client: Rate::new(100, std::time::Duration::from_secs(3600)),
+        }
+    }
 }
 
 /// `[unsubscribe.tenants.<id>]`.
@@ -56,6 +72,9 @@ impl UnsubscribeConfig {
     }
 
     pub(super) fn validate(&self, errors: &mut Collector) {
+        if self.max_mails_per_client.count == 0 {
+            errors.push("unsubscribe.max_mails_per_client", "must allow at least one mail");
+        }
         if let Some(url) = &self.url {
             if !is_http_url(url) {
                 errors.push("unsubscribe.url", format!("`{url}` is not an http(s) URL"));

@@ -93,8 +93,10 @@ impl Relay {
         let _ = self.outcomes.set(counter);
     }
 
-    /// Counts one attempt's outcomes of a tenant's message (never the gateway's own mail).
-    async fn count(&self, entry: &QueueEntry, outcomes: &[CountedOutcome]) {
+    /// Counts one attempt's outcomes of a tenant's message (never the gateway's own mail), in a
+    /// task of its own: delivery never waits on the counters or on what they tell (the rate
+    /// ladders and their lock). Call it after the entry is settled.
+    fn count(&self, entry: &QueueEntry, outcomes: Vec<CountedOutcome>) {
         let Some(counter) = self.outcomes.get() else {
             return;
         };
@@ -102,7 +104,8 @@ impl Relay {
             return;
         }
         let campaign = counter.campaign_of(&entry.tenant, &entry.trace);
-        counter.count(&entry.tenant, &campaign, outcomes, now_ms()).await;
+        let (counter, tenant) = (counter.clone(), entry.tenant.clone());
+        tokio::spawn(async move { counter.count(&tenant, &campaign, &outcomes, now_ms()).await });
     }
 
     /// Runs the dispatcher until shutdown: every due message gets a worker.
@@ -147,7 +150,7 @@ impl Relay {
         }
         let mut counted = Vec::new();
         for (domain, indexes) in groups {
-            let outcomes = self.deliver_group(&entry, &body, &domain, &indexes).await;
+            let (outcomes, remote) = self.deliver_group(&entry, &body, &domain, &indexes).await;
             for (index, outcome) in indexes.into_iter().zip(outcomes) {
                 let recipient = &mut entry.recipients[index];
                 let (status, reply, label) = match outcome {
@@ -155,11 +158,7 @@ impl Relay {
                     Outcome::Temporary(reason) => (RecipientStatus::Pending, reason, "deferred"),
                     Outcome::Permanent(reason) => (RecipientStatus::Failed, reason, "failed"),
                 };
-                counted.push(match status {
-                    RecipientStatus::Delivered => CountedOutcome::Delivered,
-                    RecipientStatus::Pending => CountedOutcome::Deferred,
-                    RecipientStatus::Failed => CountedOutcome::HardBounce,
-                });
+                counted.push(counted_outcome(status, &reply, remote));
                 tracing::info!(queue_id = %entry.id, tenant = %entry.tenant, recipient = %recipient.address, outcome = label, reply = %reply, attempt = entry.attempts + 1, "delivery attempt");
                 crate::telemetry::delivery(label);
                 let reply_text = reply.to_string();
@@ -171,14 +170,28 @@ impl Relay {
             }
         }
         entry.attempts += 1;
-        self.count(&entry, &counted).await;
+        // Settle first (the next attempt, the DSN, the removal), then count: the queue never
+        // waits on the counters.
+        let counting = entry.clone();
         self.settle(entry, &body).await;
+        self.count(&counting, counted);
     }
 
-    async fn deliver_group(&self, entry: &QueueEntry, body: &[u8], domain: &str, indexes: &[usize]) -> Vec<Outcome> {
+    /// The outcomes of one domain's recipients, and whether they are the next hop's answers
+    /// (`false`: our own, e.g. no next hop or a TLS policy failure).
+    async fn deliver_group(
+        &self,
+        entry: &QueueEntry,
+        body: &[u8],
+        domain: &str,
+        indexes: &[usize],
+    ) -> (Vec<Outcome>, bool) {
         let recipients: Vec<String> = indexes.iter().map(|&i| entry.recipients[i].address.clone()).collect();
         let all = |make: fn(Reason) -> Outcome, reason: Reason| {
-            recipients.iter().map(|_| make(reason.clone())).collect::<Vec<_>>()
+            (
+                recipients.iter().map(|_| make(reason.clone())).collect::<Vec<_>>(),
+                false,
+            )
         };
         let limit = self.destination(&route::destination_key(&self.config.relay, domain));
         let Ok(_permit) = limit.acquire_owned().await else {
@@ -241,7 +254,7 @@ impl Relay {
             };
             for address in &hop.addresses {
                 match self.deliver_to(*address, &settings, &tx).await {
-                    Ok(outcomes) => return outcomes,
+                    Ok(outcomes) => return (outcomes, true),
                     Err(failure) if failure.permanent => return all(Outcome::Permanent, Reason::Local(failure.reason)),
                     Err(failure) if failure.unsupported => {
                         tracing::info!(queue_id = %entry.id, hop = %hop.name, %address, reason = %failure.reason, "next hop cannot take the message; trying the next");
@@ -291,7 +304,7 @@ impl Relay {
         let pending = entry.pending().count();
         let age = Duration::from_millis(now.saturating_sub(entry.created_ms));
         if pending > 0 && age >= self.config.queue.max_age.get() {
-            self.count(&entry, &vec![CountedOutcome::Expired; pending]).await;
+            self.count(&entry, vec![CountedOutcome::Expired; pending]);
             for recipient in entry
                 .recipients
                 .iter_mut()
@@ -367,5 +380,51 @@ impl Relay {
         map.entry(key.to_string())
             .or_insert_with(|| Arc::new(Semaphore::new(self.config.relay.per_destination_concurrency)))
             .clone()
+    }
+}
+
+/// What one recipient's attempt counts as (`complaints::outcomes`): a hard bounce only when the
+/// next hop itself refused the address permanently (`remote`, and the reply says the address
+/// is bad: what suppresses it); any other permanent failure — the gateway's own (no next hop,
+/// the next hop lacks what the message needs), or the next hop's for another reason — is
+/// `failed`, counted apart and not in the bounce rate.
+fn counted_outcome(status: RecipientStatus, reason: &Reason, remote: bool) -> CountedOutcome {
+    match status {
+        RecipientStatus::Delivered => CountedOutcome::Delivered,
+        RecipientStatus::Pending => CountedOutcome::Deferred,
+        RecipientStatus::Failed if remote && reason.is_hard_bounce() => CountedOutcome::HardBounce,
+        RecipientStatus::Failed => CountedOutcome::Failed,
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_next_hops_bad_address_reply_is_a_hard_bounce() {
+        let bad_address: Reason = Response::new(550, Some(EnhancedStatus::new(5, 1, 1)), "no such user").into();
+        let policy: Reason = Response::new(554, Some(EnhancedStatus::new(5, 7, 1)), "rejected").into();
+        let no_host: Reason = Response::new(
+            550,
+            Some(EnhancedStatus::new(5, 1, 2)),
+            "Domain x.example has no MX or address records",
+        )
+        .into();
+        let local = Reason::Local("the next hop does not support SMTPUTF8".into());
+        let failed = RecipientStatus::Failed;
+        assert_eq!(counted_outcome(failed, &bad_address, true), CountedOutcome::HardBounce);
+        assert_eq!(counted_outcome(failed, &policy, true), CountedOutcome::Failed);
+        assert_eq!(counted_outcome(failed, &no_host, false), CountedOutcome::Failed);
+        assert_eq!(counted_outcome(failed, &local, false), CountedOutcome::Failed);
+        assert_eq!(counted_outcome(failed, &local, true), CountedOutcome::Failed);
+        assert_eq!(
+            counted_outcome(RecipientStatus::Delivered, &bad_address, true),
+            CountedOutcome::Delivered
+        );
+        assert_eq!(
+            counted_outcome(RecipientStatus::Pending, &local, false),
+            CountedOutcome::Deferred
+        );
     }
 }

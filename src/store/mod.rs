@@ -21,6 +21,7 @@ pub mod batch;
 pub mod complaints;
 pub mod config;
 pub mod error;
+pub mod faulty;
 pub mod feed;
 pub mod key;
 pub mod redis;

@@ -525,6 +525,15 @@ pub fn unsubscribe_store_failed() -> Reply {
     )
 }
 
+/// A client over `[unsubscribe] max_mails_per_client`.
+pub fn unsubscribes_rate_exceeded(count: u32, window: &str) -> Reply {
+    Reply::new(
+        451,
+        "4.7.1",
+        format!("Too many unsubscribe mails from your address (at most {count} per {window}), try again later"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,14 +2,19 @@
 //! `+TOKEN` form) is taken by the gateway itself, from any client without AUTH, and never
 //! relayed. A genuine token suppresses the recipient at once (`250 2.0.0`); a forged, altered
 //! or missing one is refused (`550 5.7.1`) and changes nothing; a store failure defers
-//! (`451 4.3.0`), so the hit is not lost.
+//! (`451 4.3.0`), so the hit is not lost. Rate: `[unsubscribe] max_mails_per_client` per client
+//! address (`451 4.7.1` over it; the feedback mailbox's [`ClientRate`]).
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::{UnsubscribeError, Unsubscriber};
+use crate::complaints::client_rate::{Admission, ClientRate};
 use crate::smtp::local::{LocalFut, LocalMailbox};
 use crate::wire::reply::{self, Reply};
+
+/// The counter kind of unsubscribe mails per client address.
+const RATE_KIND: &str = "unsubscribe.mails.addr";
 
 /// An unsubscribe mail is a short message; a larger one is no unsubscribe.
 const MAX_UNSUBSCRIBE_MAIL: u64 = 64 * 1024;
@@ -17,6 +22,7 @@ const MAX_UNSUBSCRIBE_MAIL: u64 = 64 * 1024;
 /// The local mailbox of the unsubscribe address.
 pub struct UnsubscribeMailbox {
     unsubscriber: Arc<Unsubscriber>,
+    rate: ClientRate,
     /// `local` and `domain` of the address, lower-cased.
     local: String,
     domain: String,
@@ -27,6 +33,7 @@ impl UnsubscribeMailbox {
         let address = unsubscriber.address().to_ascii_lowercase();
         let (local, domain) = address.rsplit_once('@').unwrap_or((address.as_str(), ""));
         UnsubscribeMailbox {
+            rate: ClientRate::new(unsubscriber.store(), RATE_KIND, unsubscriber.mail_rate()),
             local: local.to_string(),
             domain: domain.to_string(),
             unsubscriber,
@@ -46,6 +53,25 @@ impl LocalMailbox for UnsubscribeMailbox {
 
     fn max_size(&self) -> u64 {
         MAX_UNSUBSCRIBE_MAIL
+    }
+
+    fn admit<'a>(&'a self, client: IpAddr) -> LocalFut<'a, Option<Reply>> {
+        Box::pin(async move {
+            match self.rate.admit(client).await {
+                Admission::Admitted => None,
+                Admission::OverRate => {
+                    tracing::info!(%client, "unsubscribe mails over the rate");
+                    Some(reply::unsubscribes_rate_exceeded(
+                        self.rate.count(),
+                        &self.rate.window_text(),
+                    ))
+                }
+                Admission::Failed(error) => {
+                    tracing::error!(%error, "counting unsubscribe mails failed");
+                    Some(reply::unsubscribe_store_failed())
+                }
+            }
+        })
     }
 
     fn deliver<'a>(&'a self, client: IpAddr, recipients: &'a [String], message: Vec<u8>) -> LocalFut<'a, Reply> {

@@ -49,6 +49,21 @@ pub const REASON: &str = "unsubscribe";
 
 /// How long a webhook may take before the hit falls back to a notice by mail.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a recipient's first hit is remembered (a later one is audited and passed on again).
+const HIT_REMEMBERED: Duration = Duration::from_secs(400 * 86_400);
+
+/// The webhook client: a timeout, no redirects. A client that cannot be built is an error to
+/// log, never a default client without them.
+fn webhook_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(WEBHOOK_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|error| {
+            tracing::error!(%error, "the unsubscribe webhook client could not be built: hits are passed on by mail");
+            error.to_string()
+        })
+}
 
 /// Why a hit did nothing.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +94,8 @@ pub struct Hit {
     /// When (unix ms).
     pub at: u64,
     pub via: Via,
-    /// False when the recipient was already suppressed (the tenant is not told twice).
+    /// False for a repeated hit of the recipient (not audited, the tenant is not told twice); a
+    /// recipient suppressed for another reason (a complaint, a bounce) is told once.
     pub new: bool,
 }
 
@@ -98,7 +114,9 @@ struct Notifier {
     store: Arc<dyn RateStore>,
     notices: Arc<dyn NoticeSender>,
     config: Arc<UnsubscribeConfig>,
-    http: reqwest::Client,
+    /// Never follows a redirect (the webhook is the tenant's configured URL, not wherever it
+    /// points); `Err` (why) when it could not be built: webhooks then fall back to a notice.
+    http: Result<reqwest::Client, String>,
 }
 
 impl Unsubscriber {
@@ -126,12 +144,19 @@ impl Unsubscriber {
                 store,
                 notices,
                 config: Arc::new(config.unsubscribe.clone()),
-                http: reqwest::Client::builder()
-                    .timeout(WEBHOOK_TIMEOUT)
-                    .build()
-                    .unwrap_or_default(),
+                http: webhook_client(),
             },
         }
+    }
+
+    /// The store hits are recorded in.
+    pub fn store(&self) -> Arc<dyn RateStore> {
+        self.notifier.store.clone()
+    }
+
+    /// `[unsubscribe] max_mails_per_client`.
+    pub fn mail_rate(&self) -> crate::config::Rate {
+        self.notifier.config.max_mails_per_client
     }
 
     /// The address mail unsubscribes are sent to (the SMTP listeners accept mail for it).
@@ -175,8 +200,8 @@ impl Unsubscriber {
         let claims = self.claims(token).ok_or(UnsubscribeError::InvalidToken)?;
         let store = &self.notifier.store;
         let now = now_ms();
-        let new = !store.suppression_contains(&claims.tenant, &claims.recipient).await?;
-        if new {
+        let was_suppressed = store.suppression_contains(&claims.tenant, &claims.recipient).await?;
+        if !was_suppressed {
             let entry = Suppression {
                 address: claims.recipient.clone(),
                 at: now,
@@ -184,6 +209,15 @@ impl Unsubscriber {
             };
             store.suppression_add(&claims.tenant, &entry).await?;
         }
+        // The first hit for this recipient of this tenant (on every node sharing the store) is
+        // audited and passed on; a repeated one (a second click, the mailto after the link) only
+        // confirms the suppression. Written after the suppression: a failure is retried.
+        let marker =
+            crate::store::Key::new("unsubscribe.hit", &claims.tenant).part(claims.recipient.to_ascii_lowercase());
+        let new = store
+            .events_check_and_add(&marker, now, HIT_REMEMBERED, 1)
+            .await?
+            .admitted;
         let hit = Hit {
             tenant: claims.tenant,
             recipient: claims.recipient,
@@ -204,14 +238,14 @@ impl Unsubscriber {
             detail: serde_json::json!({
                 "campaign": hit.campaign,
                 "issued": claims.issued,
-                "already_suppressed": !new,
+                "already_suppressed": was_suppressed,
             }),
         };
-        if let Err(error) = store.audit_append(&hit.tenant, &record).await {
-            tracing::error!(tenant = %hit.tenant, %error, "audit of an unsubscribe failed");
-        }
         tracing::info!(tenant = %hit.tenant, campaign = %hit.campaign, via = ?via, new, "unsubscribe");
         if new {
+            if let Err(error) = store.audit_append(&hit.tenant, &record).await {
+                tracing::error!(tenant = %hit.tenant, %error, "audit of an unsubscribe failed");
+            }
             tokio::spawn(self.notifier.clone().pass_on(hit.clone()));
         }
         Ok(hit)
@@ -274,9 +308,10 @@ impl Notifier {
             "at": hit.at,
             "via": hit.via,
         });
-        let response = self
-            .http
+        let http = self.http.as_ref().map_err(|why| format!("no HTTP client: {why}"))?;
+        let response = http
             .post(url)
+            .timeout(WEBHOOK_TIMEOUT)
             .json(&body)
             .send()
             .await
@@ -435,5 +470,85 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(notices.0.lock().unwrap().len(), 1);
         assert_eq!(store.suppression_list("acme").await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_repeated_hit_is_not_audited_or_told_again_but_a_first_one_always_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let notices = Arc::new(Recorder::default());
+        let (unsubscriber, store) = unsubscriber(dir.path(), notices.clone());
+        // Suppressed already, by a complaint: the unsubscribe is still news to the tenant.
+        let complaint = Suppression {
+            address: "bob@dest.example".into(),
+            at: 1,
+            reason: "complaint".into(),
+        };
+        store.suppression_add("acme", &complaint).await.unwrap();
+        let token = mailto_token_of(&unsubscriber.fields("acme", "bob@dest.example", "c1", 1_800_000_000_000));
+        let first = unsubscriber.unsubscribe(&token, Via::OneClick).await.unwrap();
+        assert!(first.new);
+        for _ in 0..3 {
+            let again = unsubscriber.unsubscribe(&token, Via::OneClick).await.unwrap();
+            assert!(!again.new);
+        }
+        let audits = store.audit_range("acme", 0, u64::MAX).await.unwrap();
+        let unsubscribes: Vec<_> = audits.iter().filter(|a| a.action == "unsubscribe").collect();
+        assert_eq!(unsubscribes.len(), 1, "{audits:?}");
+        assert_eq!(unsubscribes[0].detail["already_suppressed"], true);
+        for _ in 0..100 {
+            if !notices.0.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(notices.0.lock().unwrap().len(), 1);
+        // The suppression keeps its first reason.
+        assert_eq!(store.suppression_list("acme").await.unwrap()[0].reason, "complaint");
+    }
+
+    #[tokio::test]
+    async fn the_webhook_does_not_follow_redirects() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Where the redirect points: counts the requests it gets.
+        let target = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target_addr = target.local_addr().unwrap();
+        let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = reached.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = target.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
+            }
+        });
+        let webhook = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let webhook_addr = webhook.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = webhook.accept().await {
+                let mut buf = vec![0u8; 8192];
+                let _ = conn.read(&mut buf).await;
+                let answer = format!(
+                    "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{target_addr}/\r\nContent-Length: 0\r\n\r\n"
+                );
+                let _ = conn.write_all(answer.as_bytes()).await;
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let (unsubscriber, _store) = unsubscriber(dir.path(), Arc::new(Recorder::default()));
+        let hit = Hit {
+            tenant: "acme".into(),
+            recipient: "bob@dest.example".into(),
+            campaign: "c1".into(),
+            at: 1,
+            via: Via::OneClick,
+            new: true,
+        };
+        let answer = unsubscriber
+            .notifier
+            .post(&format!("http://{webhook_addr}/hook"), &hit)
+            .await;
+        assert_eq!(answer, Err("answered 307 Temporary Redirect".to_string()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 }
