@@ -710,6 +710,22 @@ async fn one_message_and_recipient_count_once_whatever_reports_name_them() {
     assert_ne!(second["id"], id.as_str());
     let (_, listed) = call(&h, reqwest::Method::GET, "/api/v1/complaints?tenant=acme", None, None).await;
     assert_eq!(listed["items"].as_array().expect("items").len(), 2, "{listed}");
+
+    // A recipient the message never had: a forged report (one genuine message reported again
+    // under invented recipients), counted nowhere and suppressing no one.
+    for forged in ["eve@dest.example", "mallory@elsewhere.example"] {
+        assert_eq!(
+            post_report(&h, &generated_arf(&original, forged), None).await,
+            (200, json!({"outcome": "ignored", "reason": "not_a_recipient"}))
+        );
+    }
+    let (_, listed) = call(&h, reqwest::Method::GET, "/api/v1/complaints?tenant=acme", None, None).await;
+    assert_eq!(listed["items"].as_array().expect("items").len(), 2, "{listed}");
+    let suppressed = h.gateway.store.suppression_list("acme").await.expect("list");
+    assert!(
+        suppressed.iter().all(|s| s.address != "eve@dest.example"),
+        "{suppressed:?}"
+    );
 }
 
 /// A genuine trace header naming no campaign (`-`, when the store could not say) attributes the

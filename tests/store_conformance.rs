@@ -795,6 +795,10 @@ async fn complaints(s: Store, t: &str) {
         tenant: t.to_string(),
         campaign: Some("c0ffee".into()),
         queue_id: "Q1".into(),
+        recipients: vec![
+            aupgate::store::complaints::recipient_digest("bob@dest.example"),
+            aupgate::store::complaints::recipient_digest("carol@dest.example"),
+        ],
     };
     let mid = format!("<{t}.1@acme.example>");
     s.message_origin_put(&mid, &origin, t0, Duration::from_secs(60))
@@ -809,6 +813,7 @@ async fn complaints(s: Store, t: &str) {
     assert_eq!(s.message_origin_get("<other@x>", t0 + 1).await.expect("get"), None);
     let without = MessageOrigin {
         campaign: None,
+        recipients: Vec::new(),
         ..origin.clone()
     };
     s.message_origin_put("m2@x", &without, t0, Duration::from_secs(60))
@@ -820,6 +825,7 @@ async fn complaints(s: Store, t: &str) {
         tenant: format!("{t}-throwaway"),
         campaign: None,
         queue_id: "Q2".into(),
+        recipients: Vec::new(),
     };
     s.message_origin_put(&bare, &usurper, t0 + 2, Duration::from_secs(600))
         .await

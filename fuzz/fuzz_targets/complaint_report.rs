@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
         // Bounded by the input: decoding shrinks (base64, quoted-printable) or replaces an
         // invalid byte by U+FFFD (3 bytes), and CRLF for bare LFs at most doubles.
         assert!(report.original.len() <= data.len() * 6 + 2, "{} from {}", report.original.len(), data.len());
-        let _ = report.dedup_basis(None);
+        let _ = report.dedup_basis(None, false);
     }
     assert_eq!(parse(data, LIMIT, &own), Ok(verdict));
     // A smaller limit refuses the same bytes at once.

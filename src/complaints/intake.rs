@@ -137,8 +137,20 @@ impl Intake {
         let found = self
             .attribute(parsed.trace.as_deref(), parsed.original_message_id.as_deref(), now)
             .await?;
+        // The recipient a report names is checked against the recipients the Message-ID index
+        // recorded for the message: one it never had makes the report a forgery.
+        let recipient_confirmed = match (&parsed.recipient, &found.recipients) {
+            (Some(recipient), Some(digests)) => {
+                if !digests.contains(&crate::store::complaints::recipient_digest(recipient)) {
+                    tracing::warn!(queue_id = ?found.queue_id, "a complaint names a recipient the message never had: ignored");
+                    return Ok(ignored(Ignored::NotARecipient));
+                }
+                true
+            }
+            _ => false,
+        };
         let complaint = Complaint {
-            dedup_key: dedup_key(&parsed.dedup_basis(found.queue_id.as_deref())),
+            dedup_key: dedup_key(&parsed.dedup_basis(found.queue_id.as_deref(), recipient_confirmed)),
             tenant: found.tenant,
             campaign: found.campaign,
             queue_id: found.queue_id,
@@ -262,23 +274,36 @@ impl Intake {
         message_id: Option<&str>,
         now: u64,
     ) -> Result<Found, ComplaintError> {
+        // The index entry of the Message-ID (its recipients; the attribution when the trace
+        // header is missing or does not verify).
+        let origin = match message_id {
+            Some(message_id) => self.store.message_origin_get(message_id, now).await?,
+            None => None,
+        };
+        let recipients_of = |origin: &crate::store::MessageOrigin| {
+            Some(origin.recipients.clone()).filter(|digests| !digests.is_empty())
+        };
         if let Some(attribution) = trace.and_then(|value| self.keys.verify(value)) {
+            let queue_id = Some(attribution.queue_id).filter(|q| !q.is_empty());
+            let recipients = origin
+                .as_ref()
+                .filter(|o| queue_id.as_deref() == Some(o.queue_id.as_str()))
+                .and_then(recipients_of);
             return Ok(Found {
                 tenant: Some(attribution.tenant),
                 // `-` is no campaign: two complaints about campaign-less mail are unrelated.
                 campaign: Some(attribution.campaign).filter(|c| !c.is_empty() && c != super::attribution::NO_CAMPAIGN),
-                queue_id: Some(attribution.queue_id).filter(|q| !q.is_empty()),
+                queue_id,
                 by: Some(AttributedBy::TraceHeader),
+                recipients,
             });
         }
         if trace.is_some() {
             tracing::warn!("a complaint's trace header does not verify: not attributed by it");
         }
-        let Some(message_id) = message_id else {
-            return Ok(Found::default());
-        };
-        Ok(match self.store.message_origin_get(message_id, now).await? {
+        Ok(match origin {
             Some(origin) => Found {
+                recipients: recipients_of(&origin),
                 tenant: Some(origin.tenant),
                 campaign: origin.campaign,
                 queue_id: Some(origin.queue_id),
@@ -296,6 +321,8 @@ struct Found {
     campaign: Option<String>,
     queue_id: Option<String>,
     by: Option<AttributedBy>,
+    /// The message's recipient digests, when the index recorded them.
+    recipients: Option<Vec<String>>,
 }
 
 fn ignored(why: Ignored) -> Outcome {

@@ -69,6 +69,9 @@ pub enum Ignored {
     /// A message attached with no ARF fields and none of Microsoft's loop marks: mail forwarded
     /// as an attachment, not a complaint.
     NotFromALoop,
+    /// The report names a recipient the returned message was never sent to (the Message-ID
+    /// index knows its recipients): a forged report, or one about a forged copy.
+    NotARecipient,
 }
 
 impl Ignored {
@@ -81,6 +84,7 @@ impl Ignored {
             Ignored::OtherReport => "other_report",
             Ignored::AutoReply => "auto_reply",
             Ignored::NotFromALoop => "not_from_a_loop",
+            Ignored::NotARecipient => "not_a_recipient",
         }
     }
 }
@@ -125,8 +129,11 @@ impl ParsedReport {
     /// (normalised; a redacted one is empty, so the redacted complaints about one message count
     /// once). Only for a returned message with no identity at all, the report's own
     /// Message-ID, and without that the reporter and arrival date.
-    pub fn dedup_basis(&self, queue_id: Option<&str>) -> String {
-        let recipient = self.recipient.as_deref().unwrap_or("");
+    pub fn dedup_basis(&self, queue_id: Option<&str>, recipient_confirmed: bool) -> String {
+        // A recipient the gateway cannot confirm was one of the message's does not tell reports
+        // apart: otherwise one genuine message, reported again under invented recipients, would
+        // count as many complaints as a forger likes.
+        let recipient = self.recipient.as_deref().filter(|_| recipient_confirmed).unwrap_or("");
         match (queue_id, &self.original_message_id, &self.report_message_id) {
             (Some(queue_id), _, _) => format!("queue-id\0{queue_id}\0{recipient}"),
             (None, Some(id), _) => format!("message-id\0{id}\0{recipient}"),
@@ -684,25 +691,37 @@ mod tests {
     fn the_basis_is_what_was_complained_about_not_the_report() {
         let raw = arf("abuse", "", &format!("Content-Type: message/rfc822\r\n\r\n{ORIGINAL}"));
         let first = complaint(&raw);
-        assert_eq!(first.dedup_basis(None), complaint(&raw).dedup_basis(None));
+        assert_eq!(first.dedup_basis(None, true), complaint(&raw).dedup_basis(None, true));
         // Another report (its own Message-ID, another loop) about the same message.
         let other = raw
             .replace("<r1@reports.example.org>", "<r2@elsewhere.example>")
             .replace("mta.reports.example.org", "fbl.elsewhere.example");
-        assert_eq!(complaint(&other).dedup_basis(None), first.dedup_basis(None));
-        assert_eq!(complaint(&other).dedup_basis(Some("Q1")), first.dedup_basis(Some("Q1")));
-        assert!(first.dedup_basis(None).contains("m1@acme.example"));
+        assert_eq!(complaint(&other).dedup_basis(None, true), first.dedup_basis(None, true));
+        assert_eq!(
+            complaint(&other).dedup_basis(Some("Q1"), true),
+            first.dedup_basis(Some("Q1"), true)
+        );
+        assert!(first.dedup_basis(None, true).contains("m1@acme.example"));
         // Another recipient of the same message is another complaint.
         let carol = arf(
             "abuse",
             "Original-Rcpt-To: carol@example.net\r\n",
             &format!("Content-Type: message/rfc822\r\n\r\n{ORIGINAL}"),
         );
-        assert_ne!(complaint(&carol).dedup_basis(Some("Q1")), first.dedup_basis(Some("Q1")));
+        assert_ne!(
+            complaint(&carol).dedup_basis(Some("Q1"), true),
+            first.dedup_basis(Some("Q1"), true)
+        );
+        // ... but only when the message is known to have had that recipient: an unconfirmed
+        // recipient does not tell reports about one message apart.
+        assert_eq!(
+            complaint(&carol).dedup_basis(Some("Q1"), false),
+            first.dedup_basis(Some("Q1"), false)
+        );
         // A returned message with no identity: the report's own Message-ID.
         let anonymous = raw.replace("Message-ID: <m1@acme.example>\r\n", "");
         assert_eq!(
-            complaint(&anonymous).dedup_basis(None),
+            complaint(&anonymous).dedup_basis(None, true),
             "report-id\0r1@reports.example.org"
         );
     }

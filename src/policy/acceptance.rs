@@ -21,6 +21,8 @@ pub struct PendingAcceptance<'a> {
     /// The tenant's profile the message was judged under: its quotas are charged.
     profile: Arc<Profile>,
     recipients: usize,
+    /// The recipients' digests for the Message-ID index (`store::recipient_digest`).
+    recipient_digests: Vec<String>,
     campaign: Option<String>,
     /// Taken by `commit` and `abandon`; what is left on drop is given back.
     charges: Option<Charges>,
@@ -42,15 +44,24 @@ impl<'a> PendingAcceptance<'a> {
         engine: &'a Engine,
         tenant: String,
         profile: Arc<Profile>,
-        recipients: usize,
+        recipients: &[String],
         campaign: Option<String>,
         charges: Charges,
     ) -> PendingAcceptance<'a> {
+        let recipient_digests = if recipients.len() <= crate::store::complaints::MAX_INDEXED_RECIPIENTS {
+            recipients
+                .iter()
+                .map(|r| crate::store::complaints::recipient_digest(r))
+                .collect()
+        } else {
+            Vec::new()
+        };
         PendingAcceptance {
             engine,
             tenant,
             profile,
-            recipients,
+            recipients: recipients.len(),
+            recipient_digests,
             campaign,
             charges: Some(charges),
         }
@@ -121,6 +132,7 @@ impl<'a> PendingAcceptance<'a> {
                 tenant: self.tenant.clone(),
                 campaign: self.campaign.clone(),
                 queue_id: queue_id.to_string(),
+                recipients: self.recipient_digests.clone(),
             };
             let retention = crate::store::complaints::MESSAGE_ORIGIN_RETENTION;
             let store = self.engine.store();

@@ -266,11 +266,16 @@ impl Engine {
                 pending: None,
             };
         }
+        let recipients: Vec<String> = ctx
+            .recipients
+            .iter()
+            .map(|r| crate::policy::recipient::identity(&r.to_address(), true))
+            .collect();
         let pending = PendingAcceptance::new(
             self,
             ctx.tenant.id.clone(),
             profile.clone(),
-            ctx.recipients.len(),
+            &recipients,
             campaign.clone(),
             charges,
         );

@@ -23,16 +23,33 @@ pub struct MessageOrigin {
     pub tenant: String,
     pub campaign: Option<String>,
     pub queue_id: String,
+    /// [`recipient_digest`]s of the message's recipients, so a report naming a recipient the
+    /// message never had is seen for what it is; empty when not recorded (more than
+    /// [`MAX_INDEXED_RECIPIENTS`], or an entry written before they were).
+    pub recipients: Vec<String>,
+}
+
+/// Recipients recorded per indexed message; a message to more keeps none (reports about it are
+/// then counted once per message, whatever recipient they name).
+pub const MAX_INDEXED_RECIPIENTS: usize = 1000;
+
+/// A recipient as the Message-ID index keeps it: the first 8 bytes of the SHA-256 of its
+/// identity (`policy::recipient::identity`), in hex.
+pub fn recipient_digest(identity: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, identity.as_bytes());
+    super::key::hex(&digest.as_ref()[..8])
 }
 
 impl MessageOrigin {
-    /// `tenant NUL campaign NUL queue_id`: compact, and none of the three holds a NUL (tenant
-    /// ids and queue ids are restricted, campaign ids are hex).
+    /// `tenant NUL campaign NUL queue_id NUL digest,digest,...`: compact, and none of the
+    /// fields holds a NUL (tenant ids and queue ids are restricted, campaign ids and digests are
+    /// hex).
     pub(crate) fn encode(&self) -> Vec<u8> {
         [
             self.tenant.as_str(),
             self.campaign.as_deref().unwrap_or(""),
             self.queue_id.as_str(),
+            &self.recipients.join(","),
         ]
         .join("\0")
         .into_bytes()
@@ -41,13 +58,19 @@ impl MessageOrigin {
     pub(crate) fn decode(bytes: &[u8]) -> Result<MessageOrigin, StoreError> {
         let text = std::str::from_utf8(bytes).map_err(|_| StoreError::corrupt("message origin", "not UTF-8"))?;
         let mut parts = text.split('\0');
-        match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some(tenant), Some(campaign), Some(queue_id), None) => Ok(MessageOrigin {
+        match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(tenant), Some(campaign), Some(queue_id), recipients, None) => Ok(MessageOrigin {
                 tenant: tenant.to_string(),
                 campaign: (!campaign.is_empty()).then(|| campaign.to_string()),
                 queue_id: queue_id.to_string(),
+                recipients: recipients
+                    .unwrap_or("")
+                    .split(',')
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_string)
+                    .collect(),
             }),
-            _ => Err(StoreError::corrupt("message origin", "not three fields")),
+            _ => Err(StoreError::corrupt("message origin", "not three or four fields")),
         }
     }
 }
