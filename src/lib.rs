@@ -19,12 +19,16 @@
 //! - [`relay`] — delivery workers: MX or smarthost routing, outbound TLS (opportunistic or
 //!   verified, MTA-STS, DANE), per-destination concurrency, retries with backoff, DSNs.
 //! - [`complaints`] — feedback reports: attribution fields on relayed mail; intake (SMTP local
-//!   mailbox at `[feedback] addresses`, API, CLI) → parse → attribute → store, suppress, audit.
+//!   mailbox at `[feedback] addresses`, API, CLI) → parse → attribute → store, suppress, audit;
+//!   the `[complaints]` ladders, notices to tenants, delivery outcomes (bounce rates), the
+//!   gateway's own unsubscribe.
 //! - [`health`] — whether the queue and the store can write: degraded periods, logged once.
 //! - [`dns`] — the one resolver (hickory) with configurable nameservers.
 //! - [`store`] — the rate store: windowed counters, exact capped sets, tenant state, blocks,
 //!   events, audit (RocksDB or Redis).
-//! - [`admin`] — the admin HTTP API the CLI talks to: blocks, domains, `/health`.
+//! - [`admin`] — the admin plane: the `/api/v1` API the CLI talks to (tenants, usage, events,
+//!   audit, blocks, domains, suppression, tokens, complaints, backup), the tenant dashboard,
+//!   `/metrics`, `/healthz`, `/readyz`, and the one-click unsubscribe `/u/{token}`.
 //! - [`backup`] — consistent online backups of the queue and the store, on an admin request.
 //! - [`config`] — typed TOML config; every error reported at once with its path.
 //! - [`server`] — wires the parts together and shuts them down in order.

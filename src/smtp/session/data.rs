@@ -9,9 +9,9 @@ use super::io::Phase;
 use super::{End, Envelope, Session};
 use crate::policy::{DataContext, DataDecision};
 use crate::queue::{now_ms, QueueEntry};
-use crate::smtp::budget::COPIES;
+use crate::smtp::budget::{Reservation, COPIES};
 use crate::smtp::data::{initial_capacity, DataError, DataReceiver, Progress};
-use crate::smtp::reply;
+use crate::smtp::reply::{self, Reply};
 use crate::smtp::trace::received_header;
 
 /// Messages larger than this are parsed as blocking work (`block_in_place`).
@@ -43,45 +43,16 @@ impl Session {
             self.reply(reply::data_in_flight_exceeded());
             return Ok(());
         };
-        self.reply(reply::start_data());
-        self.flush().await?;
-
-        let limits = &self.ctx.config.limits;
-        let mut receiver = DataReceiver::with_budget(max_size, limits.max_data_line, capacity, held);
-        let mut pace = DataPace::new(
-            Instant::now(),
-            limits.data_min_rate.get(),
-            limits.data_rate_grace.get(),
-            limits.command_timeout.get(),
-        );
-        let mut received = 0u64;
-        loop {
-            if let Progress::Done { consumed } = receiver.feed(&self.inbuf) {
-                self.consume(consumed);
-                break;
-            }
-            received += self.inbuf.len() as u64;
-            self.inbuf.clear();
-            // A message cut here was never accepted: nothing is queued or charged.
-            let (deadline, expiry) = pace.deadline(received, Instant::now());
-            self.read_more(Phase::Data, deadline, expiry).await?;
-        }
-        let envelope = std::mem::take(&mut self.envelope);
-        // Pays for the message's copies until it is queued or refused (released on drop).
-        let _held = receiver.take_reservation();
-        let body = match receiver.finish() {
-            Ok(body) => body,
-            Err(error) => {
-                let refusal = match error {
-                    DataError::BareLineBreak => reply::bare_line_break(),
-                    DataError::LineTooLong => reply::data_line_too_long(self.ctx.config.limits.max_data_line),
-                    DataError::TooBig => reply::size_exceeded(max_size as u64),
-                    DataError::OverBudget => reply::data_in_flight_exceeded(),
-                };
+        let (body, _held) = match self.receive_body(max_size, capacity, held).await? {
+            Ok(received) => received,
+            Err(refusal) => {
                 tracing::info!(rule = "data", verdict = "reject", code = %refusal.summary(), "message refused");
+                self.envelope = Envelope::default();
                 return self.error_reply(refusal);
             }
         };
+        // A message cut while it was read was never accepted: nothing is queued or charged.
+        let envelope = std::mem::take(&mut self.envelope);
         let engine = self.ctx.engine.clone();
         let queue_id = self.ctx.queue.new_id();
         let now = now_ms();
@@ -213,4 +184,49 @@ fn trace_message_id(trace: &str) -> Option<String> {
         .lines()
         .find_map(|line| line.strip_prefix("Message-ID: "))
         .map(|id| id.trim().to_string())
+}
+
+impl Session {
+    /// Answers `354` and reads the message with the smuggling-proof receiver, at most
+    /// `max_size` bytes at the pace the limits ask: the body with the reservation that pays for
+    /// its copies until it is queued or refused (released on drop), or the refusal of a message
+    /// that broke a rule of the receiver. Relayed mail and local mailboxes read DATA here.
+    pub(super) async fn receive_body(
+        &mut self,
+        max_size: usize,
+        capacity: usize,
+        held: Reservation,
+    ) -> Result<Result<(Vec<u8>, Option<Reservation>), Reply>, End> {
+        self.reply(reply::start_data());
+        self.flush().await?;
+        let limits = &self.ctx.config.limits;
+        let mut receiver = DataReceiver::with_budget(max_size, limits.max_data_line, capacity, held);
+        let mut pace = DataPace::new(
+            Instant::now(),
+            limits.data_min_rate.get(),
+            limits.data_rate_grace.get(),
+            limits.command_timeout.get(),
+        );
+        let mut received = 0u64;
+        loop {
+            if let Progress::Done { consumed } = receiver.feed(&self.inbuf) {
+                self.consume(consumed);
+                break;
+            }
+            received += self.inbuf.len() as u64;
+            self.inbuf.clear();
+            let (deadline, expiry) = pace.deadline(received, Instant::now());
+            self.read_more(Phase::Data, deadline, expiry).await?;
+        }
+        let held = receiver.take_reservation();
+        Ok(match receiver.finish() {
+            Ok(body) => Ok((body, held)),
+            Err(error) => Err(match error {
+                DataError::BareLineBreak => reply::bare_line_break(),
+                DataError::LineTooLong => reply::data_line_too_long(self.ctx.config.limits.max_data_line),
+                DataError::TooBig => reply::size_exceeded(max_size as u64),
+                DataError::OverBudget => reply::data_in_flight_exceeded(),
+            }),
+        })
+    }
 }

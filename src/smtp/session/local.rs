@@ -3,14 +3,10 @@
 //! as relayed mail, limited to the mailbox's size, and answers with the mailbox's reply. Nothing
 //! here is queued, relayed, charged to a tenant or seen by the policy engine.
 
-use tokio::time::Instant;
-
-use super::deadline::DataPace;
-use super::io::Phase;
 use super::{End, Session};
 use crate::smtp::budget::COPIES;
 use crate::smtp::command::Path;
-use crate::smtp::data::{initial_capacity, DataError, DataReceiver, Progress};
+use crate::smtp::data::initial_capacity;
 use crate::smtp::reply;
 
 impl Session {
@@ -57,42 +53,15 @@ impl Session {
             self.reply(reply::data_in_flight_exceeded());
             return Ok(());
         };
-        self.reply(reply::start_data());
-        self.flush().await?;
-        let limits = &self.ctx.config.limits;
-        let mut receiver = DataReceiver::with_budget(max_size, limits.max_data_line, capacity, held);
-        let mut pace = DataPace::new(
-            Instant::now(),
-            limits.data_min_rate.get(),
-            limits.data_rate_grace.get(),
-            limits.command_timeout.get(),
-        );
-        let mut received = 0u64;
-        loop {
-            if let Progress::Done { consumed } = receiver.feed(&self.inbuf) {
-                self.consume(consumed);
-                break;
-            }
-            received += self.inbuf.len() as u64;
-            self.inbuf.clear();
-            let (deadline, expiry) = pace.deadline(received, Instant::now());
-            self.read_more(Phase::Data, deadline, expiry).await?;
-        }
-        let envelope = std::mem::take(&mut self.envelope);
-        let _held = receiver.take_reservation();
-        let body = match receiver.finish() {
-            Ok(body) => body,
-            Err(error) => {
-                let refusal = match error {
-                    DataError::BareLineBreak => reply::bare_line_break(),
-                    DataError::LineTooLong => reply::data_line_too_long(self.ctx.config.limits.max_data_line),
-                    DataError::TooBig => reply::size_exceeded(max_size as u64),
-                    DataError::OverBudget => reply::data_in_flight_exceeded(),
-                };
+        let (body, _held) = match self.receive_body(max_size, capacity, held).await? {
+            Ok(received) => received,
+            Err(refusal) => {
                 tracing::info!(code = %refusal.summary(), "local message refused");
+                self.envelope = Default::default();
                 return self.error_reply(refusal);
             }
         };
+        let envelope = std::mem::take(&mut self.envelope);
         let mut answer = None;
         for index in mailboxes {
             let Some(mailbox) = self.ctx.local_mailboxes.get(index).cloned() else {
