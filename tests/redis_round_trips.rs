@@ -1,13 +1,17 @@
-//! The Redis path makes one round trip per SMTP stage: a message accepted under a profile with
-//! every counting check on (quotas, bulk, mail bomb, SMS gateways, suppression) costs the store
-//! exactly five scripts — MAIL FROM, RCPT TO, DATA, the quota charge once it is queued, the audit
-//! record of its acceptance — plus, once relayed, one for its delivery outcome (bounce-rate
-//! counting, `complaints::outcomes`), counted by the server itself (`INFO commandstats`).
+//! The Redis path makes at most one round trip per SMTP stage and none per recipient: a message
+//! accepted under a profile with every counting check on (quotas, bulk, mail bomb, SMS gateways,
+//! suppression), sent alone, costs the store one script at MAIL FROM (which also reads the
+//! recipient quotas RCPT TO checks, `policy::prefetch`), one at DATA, and its writes after the
+//! checks — the quota charge before the `250`, the audit record (with the Message-ID index entry,
+//! a plain `SET`), the delivery outcome once relayed — each exactly once, in at most three more
+//! calls, fewer when they share a group commit (`store::redis::group`), as the server itself saw
+//! them (`MONITOR`).
 
 mod store_support;
 mod support;
 
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aupgate::store::Backend;
@@ -40,24 +44,52 @@ verify = false
 enabled = false
 "#;
 
-fn redis_cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .arg("-p")
-        .arg(port.to_string())
-        .args(args)
-        .output()
-        .expect("redis-cli on PATH");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// Watches every command the server runs (`MONITOR`) until dropped.
+struct Monitor {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
 }
 
-/// Calls of one command since the last reset.
-fn calls(port: u16, command: &str) -> u64 {
-    redis_cli(port, &["info", "commandstats"])
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("cmdstat_{command}:calls=")))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+impl Monitor {
+    fn start(port: u16) -> Monitor {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("monitor.log");
+        let out = std::fs::File::create(&log).expect("monitor log");
+        let child = Command::new("redis-cli")
+            .arg("-p")
+            .arg(port.to_string())
+            .arg("monitor")
+            .stdout(out)
+            .spawn()
+            .expect("redis-cli on PATH");
+        // MONITOR answers OK once it watches.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::fs::read_to_string(&log).unwrap_or_default().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "MONITOR did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Monitor { child, log, _dir: dir }
+    }
+
+    /// Script calls by clients (not the commands scripts run) other than the change feed's
+    /// once-a-second read, which runs whatever the mail does.
+    fn mail_scripts(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.contains("\"EVALSHA\"") && !line.contains("[0 lua]"))
+            .filter(|line| !line.contains("tenants:generation"))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn message(n: usize) -> String {
@@ -67,7 +99,7 @@ fn message(n: usize) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_accepted_message_costs_one_store_call_per_stage() {
+async fn an_accepted_message_costs_one_store_call_per_stage_and_none_per_recipient() {
     let redis = store_support::RedisServer::start();
     let url = redis.url();
     let h = Harness::start_with_profile(Some(PROFILE), move |c| {
@@ -78,7 +110,7 @@ async fn an_accepted_message_costs_one_store_call_per_stage() {
     // The first message loads the scripts (NOSCRIPT, SCRIPT LOAD, again).
     support::send_queued(&h, "a@acme.example", "", &["bob@dest.example"], message(0).as_bytes()).await;
     h.wait_queue_empty(Duration::from_secs(10)).await;
-    redis_cli(redis.port, &["config", "resetstat"]);
+    let monitor = Monitor::start(redis.port);
     const MESSAGES: usize = 4;
     for n in 1..=MESSAGES {
         support::send_queued(
@@ -105,17 +137,101 @@ async fn an_accepted_message_costs_one_store_call_per_stage() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The delivery outcomes are counted after the entry is settled, in a task of their own:
-    // wait for those scripts, then make sure no more come.
-    let expected = 6 * MESSAGES as u64;
-    while calls(redis.port, "evalsha") < expected && std::time::Instant::now() < deadline {
+    // wait until every message's outcome was written, then make sure nothing more comes.
+    let written = |scripts: &[String], what: &str| scripts.iter().map(|l| l.matches(what).count()).sum::<usize>();
+    let outcome = "outcome\\x00\\x00\\x00\\x04acme\\x00\\x00\\x00\\tdeliveredc";
+    while written(&monitor.mail_scripts(), outcome) < MESSAGES && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let scripts = calls(redis.port, "evalsha");
+    let scripts = monitor.mail_scripts();
+    // Each message's writes after its checks, each exactly once: the quota charge, the audit
+    // record, the outcome count (group-committed: one message's may share a call with the
+    // previous one's, so they take at most three calls a message).
     assert_eq!(
-        scripts,
-        6 * MESSAGES as u64,
-        "{}",
-        redis_cli(redis.port, &["info", "commandstats"])
+        written(&scripts, "\"a\" \"{t61636d65}\\x00\\x00\\x00\\x13quota.messages.hour"),
+        MESSAGES,
+        "{scripts:#?}"
+    );
+    assert_eq!(
+        written(&scripts, "\"l\" \"{t61636d65}\\x00\\x00\\x00\\x06_audit"),
+        MESSAGES,
+        "{scripts:#?}"
+    );
+    assert_eq!(written(&scripts, outcome), MESSAGES, "{scripts:#?}");
+    assert!(scripts.len() <= 5 * MESSAGES, "{} calls: {scripts:#?}", scripts.len());
+    // DATA: one script a message.
+    assert_eq!(
+        scripts.iter().filter(|l| l.contains("\"m\" \"1\"")).count(),
+        MESSAGES,
+        "{scripts:#?}"
+    );
+    // RCPT TO asked nothing: each MAIL FROM's script checked the message quota (`c`) and read
+    // the recipient quotas ahead (`w`, `policy::prefetch`), and no script checked a recipient
+    // quota alone.
+    let checks = |line: &&String| line.contains("\"c\" \"k\"");
+    let mail_stage: Vec<&String> = scripts
+        .iter()
+        .filter(|l| checks(l) && l.contains("quota.messages.hour"))
+        .collect();
+    assert_eq!(mail_stage.len(), MESSAGES, "{scripts:#?}");
+    assert!(
+        mail_stage
+            .iter()
+            .all(|line| line.contains("\"w\" \"k\"") && line.contains("quota.recipients.hour")),
+        "{mail_stage:#?}"
+    );
+    let rcpt_stage = scripts
+        .iter()
+        .filter(|l| checks(l) && l.contains("quota.recipients.hour") && !l.contains("quota.messages.hour"))
+        .count();
+    assert_eq!(rcpt_stage, 0, "{scripts:#?}");
+}
+
+/// Concurrent writers share a flush: twenty charges and twenty audit records made at once cost
+/// a couple of script calls, not forty, and every one of them is applied before its caller
+/// returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_a_round_trip_and_each_is_applied_when_it_returns() {
+    use aupgate::store::{AuditRecord, Key, RateStore};
+    let redis = store_support::RedisServer::start();
+    let store: Arc<dyn RateStore> = Arc::new(
+        aupgate::store::redis::RedisStore::connect(&[redis.url()], Duration::from_secs(2), Duration::from_secs(86_400))
+            .await
+            .expect("connect"),
+    );
+    let key = Key::new("quota.messages.hour", "acme");
+    let hour = Duration::from_secs(3_600);
+    let now = store_support::now_ms();
+    // Loads the scripts first (NOSCRIPT, SCRIPT LOAD, again).
+    store.counter_add(&key, 1, now, hour).await.expect("charge");
+    let monitor = Monitor::start(redis.port);
+    let writes = (0..20).map(|i| {
+        let store = store.clone();
+        let key = key.clone();
+        async move {
+            store.counter_add_many(&[(key, 1, hour)], now).await.expect("charge");
+            let record = AuditRecord {
+                at: now,
+                actor: "policy".into(),
+                action: "accept".into(),
+                target: format!("Q{i}"),
+                reason: String::new(),
+                detail: serde_json::Value::Null,
+            };
+            store.audit_append("acme", &record).await.expect("audit");
+            // Applied when the call returned: this very caller reads it back.
+            let audit = store.audit_range("acme", now, now).await.expect("audit read");
+            assert!(audit.iter().any(|r| r.target == format!("Q{i}")), "Q{i} missing");
+        }
+    });
+    futures_util::future::join_all(writes).await;
+    assert_eq!(store.counter_get(&key, now, hour).await.expect("read"), 21);
+    assert_eq!(store.audit_range("acme", now, now).await.expect("audit").len(), 20);
+    let scripts = monitor.mail_scripts();
+    assert!(
+        scripts.len() <= 6,
+        "40 writes of 20 callers took {} script calls: {scripts:#?}",
+        scripts.len()
     );
 }

@@ -122,12 +122,20 @@ impl<'a> PendingAcceptance<'a> {
                 "campaign": self.campaign,
             }),
         };
-        if let Err(error) = self.engine.store().audit_append(&self.tenant, &record).await {
-            tracing::error!(tenant = %self.tenant, queue_id, %error, "audit of an accepted message failed");
-        }
+        // The audit record and the Message-ID index entry are written together (on Redis they
+        // share a group commit, `store::redis::group`).
+        let store = self.engine.store();
+        let audited = async {
+            if let Err(error) = store.audit_append(&self.tenant, &record).await {
+                tracing::error!(tenant = %self.tenant, queue_id, %error, "audit of an accepted message failed");
+            }
+        };
         // The Message-ID index complaint intake attributes a report by when the returned
         // message lost its trace header (`complaints::intake`).
-        if let Some(message_id) = message_id.filter(|id| !id.trim().is_empty()) {
+        let indexed = async {
+            let Some(message_id) = message_id.filter(|id| !id.trim().is_empty()) else {
+                return;
+            };
             let origin = crate::store::MessageOrigin {
                 tenant: self.tenant.clone(),
                 campaign: self.campaign.clone(),
@@ -135,14 +143,14 @@ impl<'a> PendingAcceptance<'a> {
                 recipients: self.recipient_digests.clone(),
             };
             let retention = crate::store::complaints::MESSAGE_ORIGIN_RETENTION;
-            let store = self.engine.store();
             if let Err(error) = store
                 .message_origin_put(message_id, &origin, record.at, retention)
                 .await
             {
                 tracing::error!(tenant = %self.tenant, queue_id, %error, "indexing the Message-ID failed");
             }
-        }
+        };
+        tokio::join!(audited, indexed);
     }
 }
 

@@ -22,6 +22,7 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use super::prefetch::Prefetched;
 use crate::store::batch::{self, resolve_op, StageAnswer, StageOp, CAMPAIGN_SLOT};
 use crate::store::{Block, BlockScope, CampaignMatch, Charge, EventCharge, Key, RateStore, SetCharge, StoreError};
 
@@ -197,6 +198,7 @@ impl Recorder {
         let answer = match &op {
             StageOp::CounterCheck { .. } => StageAnswer::Counter(Charge::Charged { total: 0 }),
             StageOp::CounterAdd { .. } => StageAnswer::Added,
+            StageOp::CounterWindow { .. } => StageAnswer::Window(Default::default()),
             StageOp::SetCheckAndAdd { .. } => StageAnswer::Set(SetCharge {
                 admitted: true,
                 already_member: false,
@@ -224,8 +226,27 @@ impl Recorder {
         self.ops.lock().unwrap_or_else(PoisonError::into_inner).is_none()
     }
 
-    /// Runs the planned operations as one batch: the answers the decide run reads.
-    pub async fn run<'a>(self, store: &'a dyn RateStore) -> Replay<'a> {
+    /// The operations planned so far (none if the plan ended).
+    pub fn planned(&self) -> Vec<StageOp> {
+        self.ops
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_default()
+    }
+
+    /// Adds reads for a later stage at the end of the batch (`policy::prefetch`); they run only
+    /// if every planned answer lets the message through. Nothing is added to an ended plan.
+    pub fn read_ahead(&self, reads: Vec<StageOp>) {
+        if let Some(list) = self.ops.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            list.extend(reads);
+        }
+    }
+
+    /// Runs the planned operations as one batch: the answers the decide run reads. When
+    /// `prefetched` answers every one of them (a RCPT TO whose counters MAIL FROM read), the
+    /// store is not asked.
+    pub async fn run<'a>(self, store: &'a dyn RateStore, prefetched: &Prefetched) -> Replay<'a> {
         let ops = self
             .ops
             .into_inner()
@@ -241,6 +262,10 @@ impl Recorder {
         if ops.is_empty() {
             return replay;
         }
+        if let Some(answers) = answered_ahead(&ops, prefetched, self.now) {
+            replay.answers = Mutex::new(ops.into_iter().zip(answers).collect());
+            return replay;
+        }
         match store.stage_batch(&replay.tenant, &ops, self.now).await {
             Ok(answers) => match resolved(&ops, answers) {
                 Ok(answers) => replay.answers = Mutex::new(answers),
@@ -250,6 +275,24 @@ impl Recorder {
         }
         replay
     }
+}
+
+/// The answers `prefetched` gives to `ops`, in order up to and including the first adverse one,
+/// as a batch would; `None` unless it answers every operation it must.
+fn answered_ahead(ops: &[StageOp], prefetched: &Prefetched, now: u64) -> Option<Vec<StageAnswer>> {
+    if prefetched.is_empty() {
+        return None;
+    }
+    let mut answers = Vec::with_capacity(ops.len());
+    for op in ops {
+        let answer = prefetched.answer(op, now)?;
+        let adverse = answer.is_adverse();
+        answers.push(answer);
+        if adverse {
+            break;
+        }
+    }
+    Some(answers)
 }
 
 /// Each answer with the operation it answers, the campaign slot replaced by the campaign found.
@@ -277,6 +320,16 @@ pub struct Replay<'a> {
 }
 
 impl Replay<'_> {
+    /// The answers to the reads ahead ([`Recorder::read_ahead`]) once the checks took theirs:
+    /// what is left of the batch, if it got that far.
+    pub fn read_ahead(&self) -> Vec<(StageOp, StageAnswer)> {
+        let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+        answers
+            .drain(..)
+            .filter(|(op, _)| matches!(op, StageOp::CounterWindow { .. }))
+            .collect()
+    }
+
     async fn answer(&self, tenant: &str, op: StageOp, now: u64) -> Result<StageAnswer, StoreError> {
         if let Some(error) = self.error.lock().unwrap_or_else(PoisonError::into_inner).take() {
             return Err(error);

@@ -17,6 +17,7 @@ use super::profiles::Profiles;
 pub(crate) use super::stage::key;
 // What a check is lives in `stage`; the checks import it from here as before.
 use super::batching::{Ops, Recorder};
+use super::prefetch::Prefetched;
 use super::stage::Stage;
 pub use super::stage::{AtData, AtMail, AtRcpt, Check, CheckFuture, DataStage, Env};
 use super::{CheckError, DataContext, MailContext, RcptContext, Rule, Verdict};
@@ -24,6 +25,7 @@ use crate::auth::Authenticator;
 use crate::complaints::attribution::{Attribution, Attributor};
 use crate::complaints::unsubscribe::Unsubscriber;
 use crate::queue::now_ms;
+use crate::store::batch::StageOp;
 use crate::store::{AuditRecord, RateStore};
 use crate::tenant::{Tenant, TenantDirectory};
 use crate::wire::reply;
@@ -166,11 +168,18 @@ impl Engine {
     }
 
     pub async fn on_mail(&self, ctx: &MailContext<'_>) -> Verdict {
+        self.on_mail_reading_ahead(ctx).await.0
+    }
+
+    /// [`Engine::on_mail`], which also reads the counters the transaction's RCPT TO checks
+    /// will ask (`policy::prefetch`): pass them to [`Engine::on_rcpt_with`].
+    pub async fn on_mail_reading_ahead(&self, ctx: &MailContext<'_>) -> (Verdict, Prefetched) {
         let profile = self.profile_for(ctx.tenant);
         let now = self.now();
         let recorder = Recorder::new(&ctx.tenant.id, now);
         plan(&self.mail, &self.planning_env(&recorder, &profile, now), ctx, &recorder).await;
-        let replay = recorder.run(self.store.as_ref()).await;
+        recorder.read_ahead(self.rcpt_reads(ctx, &profile, now).await);
+        let replay = recorder.run(self.store.as_ref(), &Prefetched::none()).await;
         let env = Env {
             store: self.store.as_ref(),
             ops: Ops::Replaying(&replay),
@@ -189,18 +198,44 @@ impl Engine {
                 .await;
             if verdict != Verdict::Continue {
                 self.record_envelope_violation(&env, ctx.tenant, &verdict).await;
-                return verdict;
+                return (verdict, Prefetched::none());
             }
         }
-        Verdict::Continue
+        (Verdict::Continue, Prefetched::new(now, replay.read_ahead()))
+    }
+
+    /// The reads MAIL FROM's batch adds for the RCPT TO checks: what they plan for a stand-in
+    /// first recipient (`policy::prefetch`).
+    async fn rcpt_reads(&self, ctx: &MailContext<'_>, profile: &Profile, now: u64) -> Vec<StageOp> {
+        let recorder = Recorder::new(&ctx.tenant.id, now);
+        let stand_in = RcptContext {
+            tenant: ctx.tenant,
+            sender: ctx.sender,
+            recipient: ctx.sender,
+            accepted_so_far: 0,
+        };
+        plan(
+            &self.rcpt,
+            &self.planning_env(&recorder, profile, now),
+            &stand_in,
+            &recorder,
+        )
+        .await;
+        Prefetched::reads_for(&recorder.planned())
     }
 
     pub async fn on_rcpt(&self, ctx: &RcptContext<'_>) -> Verdict {
+        self.on_rcpt_with(ctx, &Prefetched::none()).await
+    }
+
+    /// [`Engine::on_rcpt`] answering its counter reads from what MAIL FROM read ahead, when
+    /// that covers them (then the store is not asked).
+    pub async fn on_rcpt_with(&self, ctx: &RcptContext<'_>, prefetched: &Prefetched) -> Verdict {
         let profile = self.profile_for(ctx.tenant);
         let now = self.now();
         let recorder = Recorder::new(&ctx.tenant.id, now);
         plan(&self.rcpt, &self.planning_env(&recorder, &profile, now), ctx, &recorder).await;
-        let replay = recorder.run(self.store.as_ref()).await;
+        let replay = recorder.run(self.store.as_ref(), prefetched).await;
         let env = Env {
             store: self.store.as_ref(),
             ops: Ops::Replaying(&replay),
@@ -245,7 +280,7 @@ impl Engine {
             &recorder,
         )
         .await;
-        let replay = recorder.run(self.store.as_ref()).await;
+        let replay = recorder.run(self.store.as_ref(), &Prefetched::none()).await;
         let env = Env {
             store: self.store.as_ref(),
             ops: Ops::Replaying(&replay),

@@ -8,7 +8,8 @@
 //! DATA checks read in a message, pure; the message itself is parsed once by `crate::message`),
 //! `verdict`, and with the `server` feature the `engine` (the runner), `stage` (what a check is
 //! and what each SMTP stage lets it read), `profiles` (the profile set and tenant overrides),
-//! `acceptance` (an accepted message's bookkeeping until it is queued), the `checks` (one per
+//! `acceptance` (an accepted message's bookkeeping until it is queued), `prefetch` (RCPT TO's
+//! counters read at MAIL FROM), the `checks` (one per
 //! file), `authentication` (SPF/DKIM/DMARC and the fields the gateway adds) and `escalation`.
 
 pub mod complaint_rules;
@@ -31,6 +32,8 @@ mod checks;
 mod engine;
 #[cfg(feature = "server")]
 pub(crate) mod escalation;
+#[cfg(feature = "server")]
+pub mod prefetch;
 #[cfg(feature = "server")]
 mod profiles;
 #[cfg(feature = "server")]

@@ -17,7 +17,9 @@
 use std::time::Duration;
 
 use super::key::decode_parts;
-use super::{Block, BlockScope, CampaignMatch, Charge, EventCharge, Key, RateStore, SetCharge, StoreError};
+use super::{
+    Block, BlockScope, CampaignMatch, Charge, CounterWindow, EventCharge, Key, RateStore, SetCharge, StoreError,
+};
 
 /// The key part that stands for the campaign id the batch's campaign lookup returns. No campaign
 /// id (hex digits) can equal it.
@@ -35,6 +37,8 @@ pub enum StageOp {
     },
     /// `counter_add` (never adverse).
     CounterAdd { key: Key, n: u64, window: Duration },
+    /// `counter_window` (never adverse): a read ahead for a later stage (`policy::prefetch`).
+    CounterWindow { key: Key, window: Duration },
     /// `set_check_and_add`.
     SetCheckAndAdd {
         key: Key,
@@ -62,6 +66,7 @@ pub enum StageOp {
 pub enum StageAnswer {
     Counter(Charge),
     Added,
+    Window(CounterWindow),
     Set(SetCharge),
     Events(EventCharge),
     Suppressed(bool),
@@ -75,7 +80,7 @@ impl StageAnswer {
     pub fn is_adverse(&self) -> bool {
         match self {
             StageAnswer::Counter(charge) => !matches!(charge, Charge::Charged { .. }),
-            StageAnswer::Added => false,
+            StageAnswer::Added | StageAnswer::Window(_) => false,
             StageAnswer::Set(charge) => !charge.admitted,
             StageAnswer::Events(charge) => !charge.admitted,
             StageAnswer::Suppressed(suppressed) => *suppressed,
@@ -136,6 +141,10 @@ pub fn resolve_op(op: &StageOp, campaign: Option<&str>) -> Result<StageOp, Store
             n: *n,
             window: *window,
         },
+        StageOp::CounterWindow { key, window } => StageOp::CounterWindow {
+            key: resolve(key, campaign)?,
+            window: *window,
+        },
         StageOp::SetCheckAndAdd {
             key,
             member,
@@ -174,6 +183,9 @@ pub async fn one_by_one<S: RateStore + ?Sized>(
             StageOp::CounterAdd { key, n, window } => {
                 store.counter_add(&key, n, now, window).await?;
                 StageAnswer::Added
+            }
+            StageOp::CounterWindow { key, window } => {
+                StageAnswer::Window(store.counter_window(&key, now, window).await?)
             }
             StageOp::SetCheckAndAdd {
                 key,

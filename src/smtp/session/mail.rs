@@ -88,8 +88,8 @@ impl Session {
             return Ok(());
         };
         let engine = self.ctx.engine.clone();
-        let verdict = engine
-            .on_mail(&MailContext {
+        let (verdict, prefetched) = engine
+            .on_mail_reading_ahead(&MailContext {
                 tenant: &tenant,
                 peer: self.peer.ip(),
                 sender: &sender,
@@ -101,6 +101,7 @@ impl Session {
                 sender: Some(sender),
                 params: mail_params,
                 declared_size,
+                prefetched,
                 ..Envelope::default()
             };
             self.reply(reply::sender_ok());

@@ -56,6 +56,8 @@ pub(crate) struct Envelope {
     pub local: Vec<(usize, Path)>,
     /// MAIL FROM from a client the gateway sends nothing for: only local recipients may follow.
     pub local_only: bool,
+    /// The counters MAIL FROM read for this transaction's RCPT TO checks (`policy::prefetch`).
+    pub prefetched: crate::policy::prefetch::Prefetched,
 }
 
 /// One client connection.

@@ -47,12 +47,15 @@ impl Session {
         };
         let engine = self.ctx.engine.clone();
         let verdict = engine
-            .on_rcpt(&RcptContext {
-                tenant: &tenant,
-                sender: &sender,
-                recipient: &recipient,
-                accepted_so_far: self.envelope.recipients.len(),
-            })
+            .on_rcpt_with(
+                &RcptContext {
+                    tenant: &tenant,
+                    sender: &sender,
+                    recipient: &recipient,
+                    accepted_so_far: self.envelope.recipients.len(),
+                },
+                &self.envelope.prefetched,
+            )
             .await;
         if self.apply_verdict(verdict)? {
             self.envelope.recipients.push(recipient);

@@ -2,16 +2,16 @@
 //! atomically on the tenant's shard, each operation by the same Lua function its single script
 //! uses, so the answers are those the single operations would give in that order.
 
-use std::time::Duration;
-
 use redis::Value;
 
-use super::ops::{as_u64, block_field, campaign_reply, counter_reply, events_reply, rec_key, set_reply};
+use super::ops::{
+    as_u64, block_field, campaign_reply, counter_reply, events_reply, rec_key, script_buckets, set_reply,
+};
 use super::RedisStore;
 use crate::store::batch::{slot_span, StageAnswer, StageOp, CAMPAIGN_SLOT};
 use crate::store::key::redis_tag;
 use crate::store::window::span;
-use crate::store::{check_cap, check_member, window_ms, Key, StoreError};
+use crate::store::{check_cap, check_member, window_ms, CounterWindow, Key, StoreError};
 
 /// Appends `key` with its type `suffix` as the script reads it: `k <key>`, or `t <prefix>
 /// <suffix>` around the campaign slot (only after a campaign lookup).
@@ -76,6 +76,12 @@ impl RedisStore {
                     push_key(&mut inv, key, Some(b'c'), looked_up)?;
                     inv.arg(*n).arg(w).arg(span(now, w).size);
                 }
+                StageOp::CounterWindow { key, window } => {
+                    let w = window_ms(*window)?;
+                    inv.arg("w");
+                    push_key(&mut inv, key, Some(b'c'), looked_up)?;
+                    inv.arg(w).arg(span(now, w).size);
+                }
                 StageOp::SetCheckAndAdd {
                     key,
                     member,
@@ -138,30 +144,6 @@ impl RedisStore {
             .map(|(op, reply)| answer(op, reply, now))
             .collect()
     }
-
-    /// [`crate::store::RateStore::counter_add_many`]: one script call when the counters are one
-    /// tenant's (they share its shard), else one call each.
-    pub(super) async fn add_many(&self, charges: &[(Key, u64, Duration)], now: u64) -> Result<(), StoreError> {
-        let Some((first, _, _)) = charges.first() else {
-            return Ok(());
-        };
-        if charges.iter().all(|(key, _, _)| key.tenant() == first.tenant()) {
-            let ops: Vec<StageOp> = charges
-                .iter()
-                .map(|(key, n, window)| StageOp::CounterAdd {
-                    key: key.clone(),
-                    n: *n,
-                    window: *window,
-                })
-                .collect();
-            self.run_batch(first.tenant(), &ops, now).await?;
-            return Ok(());
-        }
-        for (key, n, window) in charges {
-            crate::store::RateStore::counter_add(self, key, *n, now, *window).await?;
-        }
-        Ok(())
-    }
 }
 
 /// The answer `reply` gives to `op`.
@@ -172,6 +154,16 @@ fn answer(op: &StageOp, reply: &Value, now: u64) -> Result<StageAnswer, StoreErr
             StageAnswer::Counter(counter_reply(&ints(reply)?, *n, *limit, now, w, span(now, w).size)?.0)
         }
         StageOp::CounterAdd { .. } => StageAnswer::Added,
+        StageOp::CounterWindow { window, .. } => {
+            let r = ints(reply)?;
+            if r.len() < 2 {
+                return Err(StoreError::corrupt("counter", "short script reply"));
+            }
+            StageAnswer::Window(CounterWindow {
+                bucket_ms: span(now, window_ms(*window)?).size,
+                buckets: script_buckets(&r[2..]),
+            })
+        }
         StageOp::SetCheckAndAdd { .. } => StageAnswer::Set(set_reply(&ints(reply)?)?),
         StageOp::EventsCheckAndAdd { .. } => StageAnswer::Events(events_reply(&ints(reply)?)?),
         StageOp::SuppressionContains { .. } => StageAnswer::Suppressed(ints(reply)?.first() == Some(&1)),

@@ -47,18 +47,14 @@ impl RedisStore {
         origin: &MessageOrigin,
         retention_ms: u64,
     ) -> Result<(), StoreError> {
-        // NX: the first writer keeps the Message-ID until it expires.
-        let _: redis::Value = self
-            .cmd(
-                redis::cmd("SET")
-                    .arg(origin_key(message_id))
-                    .arg(origin.encode())
-                    .arg("PX")
-                    .arg(retention_ms.max(1))
-                    .arg("NX"),
-            )
-            .await?;
-        Ok(())
+        // NX: the first writer keeps the Message-ID until it expires. Group-committed with the
+        // acceptance's other writes (`group`).
+        let write = super::group::Write::SetNx {
+            key: origin_key(message_id),
+            value: origin.encode(),
+            ttl: retention_ms,
+        };
+        self.write_grouped(&origin.tenant, vec![write]).await
     }
 
     pub(crate) async fn get_message_origin(&self, message_id: &str) -> Result<Option<MessageOrigin>, StoreError> {

@@ -8,11 +8,14 @@
 //! - Expiry: every windowed key gets `PEXPIRE` on write; logs are trimmed to the retention on
 //!   append. No scan anywhere.
 //! - Every call has a response timeout; an unreachable server is an error, never a zero.
+//! - The writes every message makes after its checks (quota and outcome charges, audit records,
+//!   the Message-ID index) are group-committed: concurrent callers share a round trip (`group`).
 
 mod api_tokens;
 mod batch;
 mod complaints;
 mod feed;
+mod group;
 mod ops;
 mod scripts;
 mod tenants;
@@ -31,6 +34,8 @@ use super::StoreError;
 pub struct RedisStore {
     conn: Conn,
     scripts: std::sync::Arc<scripts::Scripts>,
+    /// Writes of concurrent callers share round trips (`group`).
+    group: std::sync::Arc<group::Group>,
     retention_ms: u64,
 }
 
@@ -76,6 +81,7 @@ impl RedisStore {
         let store = RedisStore {
             conn,
             scripts: std::sync::Arc::new(scripts::Scripts::new()),
+            group: group::new_group(),
             retention_ms: u64::try_from(log_retention.as_millis()).unwrap_or(u64::MAX),
         };
         // Prove the server answers before the gateway starts relying on it.

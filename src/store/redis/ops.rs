@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use super::group::Write;
 use super::RedisStore;
 use crate::store::key::push_part;
 use crate::store::window::{retry_after, span};
@@ -15,7 +16,6 @@ use crate::store::{
 use crate::store::{ComplaintPut, ComplaintScope, MessageOrigin, StoredComplaint};
 
 const MODE_GET: u8 = 0;
-const MODE_ADD: u8 = 1;
 const MODE_CHECK: u8 = 2;
 const MODE_WINDOW: u8 = 3;
 
@@ -212,14 +212,37 @@ impl RedisStore {
     }
 
     async fn log_append(&self, kind: &str, tenant: &str, at: u64, json: Vec<u8>) -> Result<(), StoreError> {
-        let mut inv = self.scripts.log.prepare_invoke();
-        inv.key(rec_key(kind, tenant))
-            .key(rec_key(&format!("{kind}_seq"), tenant))
-            .arg(at)
-            .arg(json)
-            .arg(at.saturating_sub(self.retention_ms))
-            .arg(self.retention_ms.max(1));
-        let _: i64 = self.script(&inv).await?;
+        let write = Write::Log {
+            log: rec_key(kind, tenant),
+            seq: rec_key(&format!("{kind}_seq"), tenant),
+            at,
+            json,
+            cutoff: at.saturating_sub(self.retention_ms),
+            ttl: self.retention_ms.max(1),
+        };
+        self.write_grouped(tenant, vec![write]).await
+    }
+
+    /// Counter adds (`counter_add_many`), group-committed; each tenant's on its shard.
+    async fn add_grouped(&self, charges: &[(Key, u64, Duration)], now: u64) -> Result<(), StoreError> {
+        let mut by_tenant: Vec<(&str, Vec<Write>)> = Vec::new();
+        for (key, n, window) in charges {
+            let w = window_ms(*window)?;
+            let write = Write::Counter {
+                key: suffixed(key, b'c'),
+                n: *n,
+                window: w,
+                bucket: span(now, w).size,
+                at: now,
+            };
+            match by_tenant.iter_mut().find(|(tenant, _)| *tenant == key.tenant()) {
+                Some((_, writes)) => writes.push(write),
+                None => by_tenant.push((key.tenant(), vec![write])),
+            }
+        }
+        for (tenant, writes) in by_tenant {
+            self.write_grouped(tenant, writes).await?;
+        }
         Ok(())
     }
 
@@ -244,13 +267,13 @@ impl RateStore for RedisStore {
 
     fn counter_add<'a>(&'a self, key: &'a Key, n: u64, now: u64, window: Duration) -> BoxFut<'a, ()> {
         Box::pin(async move {
-            self.counter(MODE_ADD, key, n, 0, now, window).await?;
-            Ok(())
+            self.add_grouped(std::slice::from_ref(&(key.clone(), n, window)), now)
+                .await
         })
     }
 
     fn counter_add_many<'a>(&'a self, charges: &'a [(Key, u64, Duration)], now: u64) -> BoxFut<'a, ()> {
-        Box::pin(self.add_many(charges, now))
+        Box::pin(self.add_grouped(charges, now))
     }
 
     fn counter_get<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u64> {

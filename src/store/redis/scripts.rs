@@ -192,12 +192,6 @@ for i = 4, #ARGV do pinned[ARGV[i]] = true end
 return campaign(KEYS, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), pinned)
 ";
 
-/// KEYS[1] log, KEYS[2] sequence. ARGV at, json, cutoff, ttl.
-const LOG: &str = r"
-log_append(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-return 1
-";
-
 /// KEYS[1] blocks hash, KEYS[2] audit log, KEYS[3] audit sequence.
 /// ARGV field, block json, at, audit json, cutoff, ttl.
 const BLOCK_ADD: &str = r"
@@ -248,6 +242,7 @@ return 1
 /// is `k <key>`, or `t <prefix> <suffix>` around the campaign id the lookup (`m`) returned:
 /// - `c` key n limit window bucket: counter check-and-add → `counter`'s reply
 /// - `a` key n window bucket: counter add → `counter`'s reply
+/// - `w` key window bucket: counter read → `counter`'s reply with the buckets (mode 3)
 /// - `s` key member window cap → `set_add`'s reply
 /// - `e` key seq window cap → `events_add`'s reply
 /// - `p` hash address → {1 suppressed | 0}
@@ -284,6 +279,10 @@ while i <= #ARGV do
     local k = key()
     local n, w, b = tonumber(arg()), tonumber(arg()), tonumber(arg())
     r = counter(k, 1, n, 0, now, w, b)
+  elseif op == 'w' then
+    local k = key()
+    local w, b = tonumber(arg()), tonumber(arg())
+    r = counter(k, 3, 0, 0, now, w, b)
   elseif op == 's' then
     local k = key()
     local member = arg()
@@ -328,6 +327,28 @@ end
 return out
 ";
 
+/// The group commit's writes (`group`), in order. KEYS[1] any key of the tenant (routes the call
+/// to its shard). ARGV the writes, each a code and its arguments:
+/// - `a` key n window bucket at: counter add at `at`
+/// - `l` log sequence at json cutoff ttl: log append
+const APPLY: &str = r"
+local i = 1
+while i <= #ARGV do
+  local op = ARGV[i]
+  if op == 'a' then
+    counter(ARGV[i + 1], 1, tonumber(ARGV[i + 2]), 0, tonumber(ARGV[i + 5]), tonumber(ARGV[i + 3]),
+      tonumber(ARGV[i + 4]))
+    i = i + 6
+  elseif op == 'l' then
+    log_append(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
+    i = i + 7
+  else
+    return redis.error_reply('unknown write ' .. tostring(op))
+  end
+end
+return 1
+";
+
 /// The loaded scripts (hashes are computed once; Redis caches the bodies).
 pub(super) struct Scripts {
     pub counter: Script,
@@ -336,11 +357,11 @@ pub(super) struct Scripts {
     pub events: Script,
     pub events_release: Script,
     pub campaign: Script,
-    pub log: Script,
     pub block_add: Script,
     pub block_lift: Script,
     pub tenant_write: Script,
     pub batch: Script,
+    pub apply: Script,
     pub feed_note: Script,
     pub feed_read: Script,
 }
@@ -355,11 +376,11 @@ impl Scripts {
             events: Script::new(&format!("{EVENTS_FN}{EVENTS}")),
             events_release: Script::new(EVENTS_RELEASE),
             campaign: Script::new(&format!("{CAMPAIGN_FN}{CAMPAIGN}")),
-            log: with_log(LOG),
             block_add: with_log(BLOCK_ADD),
             block_lift: with_log(BLOCK_LIFT),
             tenant_write: Script::new(TENANT_WRITE),
             batch: Script::new(&format!("{COUNTER_FN}{SET_FN}{EVENTS_FN}{CAMPAIGN_FN}{BATCH}")),
+            apply: Script::new(&format!("{COUNTER_FN}{LOG_APPEND_FN}{APPLY}")),
             feed_note: Script::new(super::feed::NOTE),
             feed_read: Script::new(super::feed::READ),
         }
