@@ -57,7 +57,7 @@ fn typed_or_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Re
 /// that reply, without the host that sent it, which those versions did not keep; any other
 /// text (`connect: ...`, `MAIL: 550 ...`) is our own reason in words, as those versions' DSNs
 /// read it (`5.0.0`).
-pub fn reason_from_text(text: &str) -> Reason {
+fn reason_from_text(text: &str) -> Reason {
     let code = text
         .get(..3)
         .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
