@@ -15,7 +15,7 @@ use super::tls::Connectors;
 use crate::config::OutboundTls;
 use crate::queue::MailParams;
 use crate::relay::envelope::{self, Content, Offered};
-use crate::relay::response::{Reason, Response};
+use crate::relay::response::{EnhancedStatus, Reason, Response, Stage};
 
 /// What happened to one recipient: the next hop's reply as parsed, or (for a failure) our own
 /// reason.
@@ -68,27 +68,44 @@ impl HopSettings<'_> {
 /// A failure before any recipient could be judged: applies to all of them.
 #[derive(Debug)]
 pub struct SessionFailure {
-    pub permanent: bool,
     /// This next hop cannot take the message (it lacks an extension the message needs);
     /// another MX host may: a permanent failure only when no host can.
     pub unsupported: bool,
-    pub reason: String,
+    pub reason: Reason,
 }
 
 impl SessionFailure {
+    /// Our own reason in words (no reply was had): always temporary.
     fn temporary(reason: impl Into<String>) -> Self {
         SessionFailure {
-            permanent: false,
             unsupported: false,
-            reason: reason.into(),
+            reason: Reason::Local(reason.into()),
         }
     }
-    fn from_reply(stage: &str, response: &smtp_proto::Response<String>) -> Self {
+
+    /// The hop does not meet the TLS this mail requires (`451 4.7.5`): retried later.
+    fn tls_policy(text: String) -> Self {
         SessionFailure {
-            permanent: response.code >= 500,
             unsupported: false,
-            reason: format!("{stage}: {}", Response::from_hop(response)),
+            reason: Response::new(451, Some(EnhancedStatus::new(4, 7, 5)), text).into(),
         }
+    }
+
+    /// Next hop `host` refused the transaction at `stage`.
+    fn from_reply(stage: Stage, host: &str, response: &smtp_proto::Response<String>) -> Self {
+        SessionFailure {
+            unsupported: false,
+            reason: Reason::Refused {
+                stage,
+                reply: Response::from_hop(host, response),
+            },
+        }
+    }
+
+    /// A `5xx` refusal: no other host or later attempt will do better. A hop that lacks what
+    /// the message needs (`unsupported`) is not: another host may have it.
+    pub fn is_permanent(&self) -> bool {
+        !self.unsupported && self.reason.is_permanent()
     }
 }
 
@@ -162,8 +179,8 @@ pub async fn connect(address: SocketAddr, hop: &HopSettings<'_>) -> Result<Conne
         let offers_tls = capabilities.capabilities & EXT_START_TLS != 0;
         match (hop.connector(), offers_tls) {
             (Some(_), false) if hop.tls.requires_tls() => {
-                return Err(SessionFailure::temporary(format!(
-                    "451 4.7.5 next hop {} does not offer STARTTLS ({})",
+                return Err(SessionFailure::tls_policy(format!(
+                    "next hop {} does not offer STARTTLS ({})",
                     hop.tls_name,
                     mode_name(hop.tls)
                 )));
@@ -187,8 +204,8 @@ pub async fn connect(address: SocketAddr, hop: &HopSettings<'_>) -> Result<Conne
         // operator chose `required_insecure`) carries it.
         let protected = encrypted && hop.tls.requires_tls();
         if !protected && !hop.insecure_auth {
-            return Err(SessionFailure::temporary(format!(
-                "451 4.7.5 not sending credentials to {} without required TLS",
+            return Err(SessionFailure::tls_policy(format!(
+                "not sending credentials to {} without required TLS",
                 hop.tls_name
             )));
         }
@@ -216,10 +233,9 @@ fn mode_name(mode: OutboundTls) -> &'static str {
 /// A failed handshake; with verification on, names the certificate problem.
 fn tls_failure(hop: &HopSettings<'_>, error: mail_send::Error) -> SessionFailure {
     match error {
-        mail_send::Error::Tls(tls) if hop.tls.verifies() => SessionFailure::temporary(format!(
-            "451 4.7.5 certificate of {} does not verify: {tls}",
-            hop.tls_name
-        )),
+        mail_send::Error::Tls(tls) if hop.tls.verifies() => {
+            SessionFailure::tls_policy(format!("certificate of {} does not verify: {tls}", hop.tls_name))
+        }
         other => io_failure("TLS", other),
     }
 }
@@ -240,7 +256,7 @@ async fn greet<T: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|_| SessionFailure::temporary("greeting: timeout"))?
         .map_err(|e| io_failure("greeting", e))?;
     if greeting.code != 220 {
-        return Err(SessionFailure::from_reply("greeting", &greeting));
+        return Err(SessionFailure::from_reply(Stage::Greeting, hop.tls_name, &greeting));
     }
     Ok(())
 }
@@ -250,7 +266,7 @@ async fn ehlo<T: AsyncRead + AsyncWrite + Unpin>(
     hop: &HopSettings<'_>,
 ) -> Result<EhloResponse<String>, SessionFailure> {
     client.ehlo(hop.helo).await.map_err(|e| match e {
-        mail_send::Error::UnexpectedReply(response) => SessionFailure::from_reply("EHLO", &response),
+        mail_send::Error::UnexpectedReply(response) => SessionFailure::from_reply(Stage::Ehlo, hop.tls_name, &response),
         other => io_failure("EHLO", other),
     })
 }
@@ -274,9 +290,8 @@ pub async fn transact(
         Ok(plan) => plan,
         Err(reason) => {
             return Err(SessionFailure {
-                permanent: false,
                 unsupported: true,
-                reason: reason.summary(),
+                reason: Response::from_reply(&reason).into(),
             })
         }
     };
@@ -291,7 +306,7 @@ pub async fn transact(
     let client = &mut connection.client;
     let mail = command(client, plan.mail_from, "MAIL").await?;
     if mail.code != 250 {
-        let failure = SessionFailure::from_reply("MAIL", &mail);
+        let failure = SessionFailure::from_reply(Stage::Mail, hop.tls_name, &mail);
         let _ = command(client, "RSET\r\n".to_string(), "RSET").await;
         return Err(failure);
     }
@@ -303,7 +318,7 @@ pub async fn transact(
             continue;
         }
         let response = command(client, format!("RCPT TO:<{recipient}>\r\n"), "RCPT").await?;
-        let reply = Response::from_hop(&response);
+        let reply = Response::from_hop(hop.tls_name, &response);
         outcomes.push(match response.code {
             250 | 251 => {
                 accepted += 1;
@@ -316,13 +331,13 @@ pub async fn transact(
     if accepted == 0 {
         let reset = command(client, "RSET\r\n".to_string(), "RSET").await?;
         if reset.code != 250 {
-            return Err(SessionFailure::from_reply("RSET", &reset));
+            return Err(SessionFailure::from_reply(Stage::Rset, hop.tls_name, &reset));
         }
         return Ok(outcomes);
     }
     let data = command(client, "DATA\r\n".to_string(), "DATA").await?;
     if data.code != 354 {
-        return Err(SessionFailure::from_reply("DATA", &data));
+        return Err(SessionFailure::from_reply(Stage::Data, hop.tls_name, &data));
     }
     let final_reply = tokio::time::timeout(hop.timeout * 5, async {
         write_stuffed(&mut client.stream, tx.trace, tx.body).await?;
@@ -331,7 +346,7 @@ pub async fn transact(
     .await
     .map_err(|_| SessionFailure::temporary("end of data: timeout"))?
     .map_err(|e| io_failure("end of data", e))?;
-    let reply = Response::from_hop(&final_reply);
+    let reply = Response::from_hop(hop.tls_name, &final_reply);
     Ok(outcomes
         .into_iter()
         .map(|outcome| match outcome {

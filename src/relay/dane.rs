@@ -26,6 +26,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
+use super::response::{EnhancedStatus, Response};
 use crate::dns::secure::{Answer, SecureResolver};
 
 /// One usable TLSA record.
@@ -79,15 +80,15 @@ pub enum HostPolicy {
     /// TLS required, certificate not authenticated (secure TLSA records, none usable).
     EncryptOnly,
     /// A lookup failed: do not use this host now.
-    Temporary(String),
+    Temporary(Response),
 }
 
 /// Whether `domain`'s MX RRset is validated: DANE applies to its hosts only then.
-pub async fn mx_is_secure(resolver: &SecureResolver, domain: &str) -> Result<bool, String> {
+pub async fn mx_is_secure(resolver: &SecureResolver, domain: &str) -> Result<bool, Response> {
     match resolver.query(domain, RecordType::MX).await {
         Ok(Answer::Secure(_)) => Ok(true),
         Ok(Answer::Insecure) => Ok(false),
-        Err(error) => Err(format!("451 4.7.5 DANE: MX lookup of {domain} failed: {error}")),
+        Err(error) => Err(lookup_failed(format!("DANE: MX lookup of {domain} failed: {error}"))),
     }
 }
 
@@ -97,7 +98,7 @@ pub async fn host_policy(resolver: &SecureResolver, host: &str, port: u16) -> Ho
         Ok(Answer::Secure(_)) => {}
         Ok(Answer::Insecure) => return HostPolicy::None,
         Err(error) => {
-            return HostPolicy::Temporary(format!("451 4.7.5 DANE: address lookup of {host} failed: {error}"))
+            return HostPolicy::Temporary(lookup_failed(format!("DANE: address lookup of {host} failed: {error}")))
         }
     }
     let name = format!("_{port}._tcp.{host}");
@@ -123,8 +124,13 @@ pub async fn host_policy(resolver: &SecureResolver, host: &str, port: u16) -> Ho
             }
         }
         Ok(Answer::Insecure) => HostPolicy::None,
-        Err(error) => HostPolicy::Temporary(format!("451 4.7.5 DANE: TLSA lookup of {name} failed: {error}")),
+        Err(error) => HostPolicy::Temporary(lookup_failed(format!("DANE: TLSA lookup of {name} failed: {error}"))),
     }
+}
+
+/// A DNSSEC lookup DANE needs failed: the host's TLS cannot be decided now (`451 4.7.5`).
+fn lookup_failed(text: String) -> Response {
+    Response::new(451, Some(EnhancedStatus::new(4, 7, 5)), text)
 }
 
 /// Accepts the server's certificate iff a TLSA record matches it (see the module doc).

@@ -150,7 +150,7 @@ impl Relay {
         }
         let mut counted = Vec::new();
         for (domain, indexes) in groups {
-            let (outcomes, remote) = self.deliver_group(&entry, &body, &domain, &indexes).await;
+            let outcomes = self.deliver_group(&entry, &body, &domain, &indexes).await;
             for (index, outcome) in indexes.into_iter().zip(outcomes) {
                 let recipient = &mut entry.recipients[index];
                 let (status, reply, label) = match outcome {
@@ -158,15 +158,15 @@ impl Relay {
                     Outcome::Temporary(reason) => (RecipientStatus::Pending, reason, "deferred"),
                     Outcome::Permanent(reason) => (RecipientStatus::Failed, reason, "failed"),
                 };
-                counted.push(counted_outcome(status, &reply, remote));
+                counted.push(counted_outcome(status, &reply));
                 tracing::info!(queue_id = %entry.id, tenant = %entry.tenant, recipient = %recipient.address, outcome = label, reply = %reply, attempt = entry.attempts + 1, "delivery attempt");
                 crate::telemetry::delivery(label);
-                let reply_text = reply.to_string();
                 if status == RecipientStatus::Failed && reply.is_hard_bounce() && !entry.own {
-                    self.suppress(&entry.tenant, &recipient.address, &reply_text).await;
+                    self.suppress(&entry.tenant, &recipient.address, &reply.to_string())
+                        .await;
                 }
                 recipient.status = status;
-                recipient.last_reply = Some(reply_text);
+                recipient.last_reply = Some(reply);
             }
         }
         entry.attempts += 1;
@@ -177,21 +177,12 @@ impl Relay {
         self.count(&counting, counted);
     }
 
-    /// The outcomes of one domain's recipients, and whether they are the next hop's answers
-    /// (`false`: our own, e.g. no next hop or a TLS policy failure).
-    async fn deliver_group(
-        &self,
-        entry: &QueueEntry,
-        body: &[u8],
-        domain: &str,
-        indexes: &[usize],
-    ) -> (Vec<Outcome>, bool) {
+    /// The outcomes of one domain's recipients (each reason names the next hop that gave it,
+    /// if one did).
+    async fn deliver_group(&self, entry: &QueueEntry, body: &[u8], domain: &str, indexes: &[usize]) -> Vec<Outcome> {
         let recipients: Vec<String> = indexes.iter().map(|&i| entry.recipients[i].address.clone()).collect();
         let all = |make: fn(Reason) -> Outcome, reason: Reason| {
-            (
-                recipients.iter().map(|_| make(reason.clone())).collect::<Vec<_>>(),
-                false,
-            )
+            recipients.iter().map(|_| make(reason.clone())).collect::<Vec<_>>()
         };
         let limit = self.destination(&route::destination_key(&self.config.relay, domain));
         let Ok(_permit) = limit.acquire_owned().await else {
@@ -213,7 +204,7 @@ impl Relay {
         };
         let hops = match tls_policy::plan(&policies, domain, hops, &entry.id).await {
             Ok(hops) => hops,
-            Err(reason) => return all(Outcome::Temporary, Reason::Local(reason)),
+            Err(reply) => return all(Outcome::Temporary, reply.into()),
         };
         let relay = &self.config.relay;
         let helo = relay
@@ -254,8 +245,8 @@ impl Relay {
             };
             for address in &hop.addresses {
                 match self.deliver_to(*address, &settings, &tx).await {
-                    Ok(outcomes) => return (outcomes, true),
-                    Err(failure) if failure.permanent => return all(Outcome::Permanent, Reason::Local(failure.reason)),
+                    Ok(outcomes) => return outcomes,
+                    Err(failure) if failure.is_permanent() => return all(Outcome::Permanent, failure.reason),
                     Err(failure) if failure.unsupported => {
                         tracing::info!(queue_id = %entry.id, hop = %hop.name, %address, reason = %failure.reason, "next hop cannot take the message; trying the next");
                         unsupported = Some(failure.reason);
@@ -265,7 +256,7 @@ impl Relay {
                     Err(failure) => {
                         tracing::info!(queue_id = %entry.id, hop = %hop.name, %address, reason = %failure.reason, "next hop failed");
                         temporary_failure = true;
-                        last_failure = Reason::Local(failure.reason);
+                        last_failure = failure.reason;
                     }
                 }
             }
@@ -273,7 +264,7 @@ impl Relay {
         // Every host that answered lacks what the message needs: it can never be delivered
         // there. If some host could not be reached, it may yet take the message: retry.
         match unsupported {
-            Some(reason) if !temporary_failure => all(Outcome::Permanent, Reason::Local(reason)),
+            Some(reason) if !temporary_failure => all(Outcome::Permanent, reason),
             _ => all(Outcome::Temporary, last_failure),
         }
     }
@@ -310,9 +301,13 @@ impl Relay {
                 .iter_mut()
                 .filter(|r| r.status == RecipientStatus::Pending)
             {
-                let last = recipient.last_reply.clone().unwrap_or_default();
+                let last = recipient.last_reply.take().map(|reason| reason.to_string());
                 recipient.status = RecipientStatus::Failed;
-                recipient.last_reply = Some(format!("550 5.4.7 Delivery time expired; last error: {last}"));
+                recipient.last_reply = Some(Reason::Response(Response::new(
+                    550,
+                    Some(EnhancedStatus::new(5, 4, 7)),
+                    format!("Delivery time expired; last error: {}", last.unwrap_or_default()),
+                )));
             }
         } else if pending > 0 {
             let backoff = self.backoff(entry.attempts);
@@ -384,15 +379,15 @@ impl Relay {
 }
 
 /// What one recipient's attempt counts as (`complaints::outcomes`): a hard bounce only when the
-/// next hop itself refused the address permanently (`remote`, and the reply says the address
-/// is bad: what suppresses it); any other permanent failure — the gateway's own (no next hop,
-/// the next hop lacks what the message needs), or the next hop's for another reason — is
-/// `failed`, counted apart and not in the bounce rate.
-fn counted_outcome(status: RecipientStatus, reason: &Reason, remote: bool) -> CountedOutcome {
+/// next hop itself refused the address permanently (the reply names the next hop, and its
+/// status says the address is bad: what suppresses it); any other permanent failure — the
+/// gateway's own (no next hop, the next hop lacks what the message needs), or the next hop's
+/// for another reason — is `failed`, counted apart and not in the bounce rate.
+fn counted_outcome(status: RecipientStatus, reason: &Reason) -> CountedOutcome {
     match status {
         RecipientStatus::Delivered => CountedOutcome::Delivered,
         RecipientStatus::Pending => CountedOutcome::Deferred,
-        RecipientStatus::Failed if remote && reason.is_hard_bounce() => CountedOutcome::HardBounce,
+        RecipientStatus::Failed if reason.remote().is_some() && reason.is_hard_bounce() => CountedOutcome::HardBounce,
         RecipientStatus::Failed => CountedOutcome::Failed,
     }
 }
@@ -403,27 +398,38 @@ mod outcome_tests {
 
     #[test]
     fn only_the_next_hops_bad_address_reply_is_a_hard_bounce() {
-        let bad_address: Reason = Response::new(550, Some(EnhancedStatus::new(5, 1, 1)), "no such user").into();
-        let policy: Reason = Response::new(554, Some(EnhancedStatus::new(5, 7, 1)), "rejected").into();
+        let from_hop = |code, status: &str, text: &str| {
+            let mut reply = Response::new(code, EnhancedStatus::parse(status), text);
+            reply.remote = Some("mx1.dest.example".into());
+            reply
+        };
+        let bad_address: Reason = from_hop(550, "5.1.1", "no such user").into();
+        let policy: Reason = from_hop(554, "5.7.1", "rejected").into();
+        let at_mail = Reason::Refused {
+            stage: response::Stage::Mail,
+            reply: from_hop(550, "5.1.1", "sender unknown"),
+        };
         let no_host: Reason = Response::new(
             550,
             Some(EnhancedStatus::new(5, 1, 2)),
             "Domain x.example has no MX or address records",
         )
         .into();
+        let ours_bad: Reason = Response::new(550, EnhancedStatus::parse("5.1.1"), "ours").into();
         let local = Reason::Local("the next hop does not support SMTPUTF8".into());
         let failed = RecipientStatus::Failed;
-        assert_eq!(counted_outcome(failed, &bad_address, true), CountedOutcome::HardBounce);
-        assert_eq!(counted_outcome(failed, &policy, true), CountedOutcome::Failed);
-        assert_eq!(counted_outcome(failed, &no_host, false), CountedOutcome::Failed);
-        assert_eq!(counted_outcome(failed, &local, false), CountedOutcome::Failed);
-        assert_eq!(counted_outcome(failed, &local, true), CountedOutcome::Failed);
+        assert_eq!(counted_outcome(failed, &bad_address), CountedOutcome::HardBounce);
+        assert_eq!(counted_outcome(failed, &policy), CountedOutcome::Failed);
+        assert_eq!(counted_outcome(failed, &at_mail), CountedOutcome::Failed);
+        assert_eq!(counted_outcome(failed, &no_host), CountedOutcome::Failed);
+        assert_eq!(counted_outcome(failed, &ours_bad), CountedOutcome::Failed);
+        assert_eq!(counted_outcome(failed, &local), CountedOutcome::Failed);
         assert_eq!(
-            counted_outcome(RecipientStatus::Delivered, &bad_address, true),
+            counted_outcome(RecipientStatus::Delivered, &bad_address),
             CountedOutcome::Delivered
         );
         assert_eq!(
-            counted_outcome(RecipientStatus::Pending, &local, false),
+            counted_outcome(RecipientStatus::Pending, &local),
             CountedOutcome::Deferred
         );
     }

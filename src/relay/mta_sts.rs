@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::response::{EnhancedStatus, Response};
 use super::route::Hop;
 use super::tls::Connectors;
 use crate::config::RelayConfig;
@@ -138,7 +139,7 @@ pub enum Applied {
     /// The hops to try; `enforce` means each needs verified TLS.
     Hops { hops: Vec<Hop>, enforce: bool },
     /// Enforce mode and no MX host matches the policy: a temporary failure with this reason.
-    NoMatchingMx(String),
+    NoMatchingMx(Response),
 }
 
 struct Cached {
@@ -213,8 +214,10 @@ impl MtaSts {
                     );
                 }
                 if allowed.is_empty() {
-                    return Applied::NoMatchingMx(format!(
-                        "451 4.7.5 MTA-STS: no MX host of {domain} matches its policy"
+                    return Applied::NoMatchingMx(Response::new(
+                        451,
+                        Some(EnhancedStatus::new(4, 7, 5)),
+                        format!("MTA-STS: no MX host of {domain} matches its policy"),
                     ));
                 }
                 Applied::Hops {

@@ -85,7 +85,11 @@ pub async fn route(config: &RelayConfig, dns: &Dns, domain: &str) -> Result<Vec<
             if hops.is_empty() {
                 return Err(match last_error {
                     Some(error) => temporary(&error),
-                    None => RouteError::Temporary(Reason::Local(format!("no usable MX host for {domain}"))),
+                    None => RouteError::Temporary(Reason::Response(Response::new(
+                        451,
+                        Some(EnhancedStatus::new(4, 4, 1)),
+                        format!("no usable MX host for {domain}"),
+                    ))),
                 });
             }
             Ok(hops)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::dane::{self, HostPolicy, Tlsa};
 use super::mta_sts::{self, MtaSts};
+use super::response::{EnhancedStatus, Response};
 use super::route::Hop;
 use crate::config::OutboundTls;
 use crate::dns::secure::SecureResolver;
@@ -39,7 +40,7 @@ pub async fn plan(
     domain: &str,
     hops: Vec<Hop>,
     queue_id: &str,
-) -> Result<Vec<(Hop, HopTls)>, String> {
+) -> Result<Vec<(Hop, HopTls)>, Response> {
     // (position, hop, DANE's verdict: `Some` = decided by DANE, else the floor for MTA-STS).
     let mut by_dane: Vec<(usize, Hop, HopTls)> = Vec::new();
     let mut others: Vec<(usize, Hop, OutboundTls)> = Vec::new();
@@ -109,7 +110,13 @@ pub async fn plan(
         }
     }
     if planned.is_empty() {
-        return Err(last_failure.unwrap_or_else(|| format!("451 4.4.1 no usable MX host for {domain}")));
+        return Err(last_failure.unwrap_or_else(|| {
+            Response::new(
+                451,
+                Some(EnhancedStatus::new(4, 4, 1)),
+                format!("no usable MX host for {domain}"),
+            )
+        }));
     }
     planned.sort_by_key(|(position, _, _)| *position);
     Ok(planned.into_iter().map(|(_, hop, tls)| (hop, tls)).collect())

@@ -197,7 +197,11 @@ impl Harness {
         loop {
             let (entry, _) = self.gateway.queue.load(id).await.expect("still queued");
             if entry.attempts >= 1 {
-                return entry.recipients[0].last_reply.clone().unwrap_or_default();
+                return entry.recipients[0]
+                    .last_reply
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
             }
             assert!(tokio::time::Instant::now() < deadline, "no delivery attempt");
             tokio::time::sleep(Duration::from_millis(20)).await;
