@@ -1,16 +1,16 @@
 //! A directory of profiles (`policies/*.toml`), loaded with every file's errors reported.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::Profile;
 use crate::config::{ConfigError, ConfigErrors};
 
 /// Loads every `*.toml` in `directory` (when it exists) keyed by `[profile] name`, plus the
 /// built-in `default` when the directory has none. All files' errors are reported together.
-pub fn load_directory(
-    directory: &Path,
-) -> Result<std::collections::HashMap<String, std::sync::Arc<Profile>>, ConfigErrors> {
-    let mut profiles = std::collections::HashMap::new();
+pub fn load_directory(directory: &Path) -> Result<HashMap<String, Arc<Profile>>, ConfigErrors> {
+    let mut profiles = HashMap::new();
     let mut errors = Vec::new();
     if let Ok(entries) = std::fs::read_dir(directory) {
         let mut paths: Vec<_> = entries
@@ -33,7 +33,7 @@ pub fn load_directory(
                     });
                 }
                 Ok(profile) => {
-                    profiles.insert(profile.profile.name.clone(), std::sync::Arc::new(profile));
+                    profiles.insert(profile.profile.name.clone(), Arc::new(profile));
                 }
                 Err(ConfigErrors(found)) => errors.extend(found.into_iter().map(|e| ConfigError {
                     path: format!("{}: {}", path.display(), e.path),
@@ -47,7 +47,7 @@ pub fn load_directory(
     }
     profiles
         .entry("default".to_string())
-        .or_insert_with(|| std::sync::Arc::new(Profile::default()));
+        .or_insert_with(|| Arc::new(Profile::default()));
     Ok(profiles)
 }
 
