@@ -8,9 +8,10 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use super::checks::{self, Charges};
+use super::checks;
 use super::engine::Engine;
 use super::profile::Profile;
+use super::stage::Charges;
 use crate::store::AuditRecord;
 
 /// A message the checks accepted, not yet queued.

@@ -10,16 +10,15 @@ use std::sync::Arc;
 
 use super::acceptance::PendingAcceptance;
 use super::authentication::{self, Seal};
-use super::checks::{self, DataFacts};
+use super::batching::{Ops, Recorder};
+use super::checks;
 use super::escalation;
 use super::profile::Profile;
 use super::profiles::Profiles;
-pub(crate) use super::stage::key;
-// What a check is lives in `stage`; the checks import it from here as before.
-use super::batching::{Ops, Recorder};
 use super::prefetch::Prefetched;
-use super::stage::Stage;
-pub use super::stage::{AtData, AtMail, AtRcpt, Check, CheckFuture, DataStage, Env};
+// What a check is lives in `stage` (the checks import it from there, never from here).
+pub use super::stage::Env;
+use super::stage::{AtData, AtMail, AtRcpt, DataFacts, DataStage, Listed, Stage};
 use super::{CheckError, DataContext, MailContext, RcptContext, Rule, Verdict};
 use crate::auth::Authenticator;
 use crate::complaints::attribution::{Attribution, Attributor};
@@ -60,18 +59,46 @@ pub struct Engine {
     /// The gateway's own List-Unsubscribe for profiles with `[unsubscribe] enabled`; without it
     /// (offline dry runs) none.
     unsubscribe: Option<Arc<Unsubscriber>>,
-    mail: Vec<Box<dyn Check<AtMail>>>,
-    rcpt: Vec<Box<dyn Check<AtRcpt>>>,
-    data: Vec<Box<dyn Check<AtData>>>,
+    mail: Vec<Listed<AtMail>>,
+    rcpt: Vec<Listed<AtRcpt>>,
+    data: Vec<Listed<AtData>>,
     /// The time decisions are made at (unix ms), when not the system clock: a replay evaluates
     /// each message at its own date.
     clock: Option<Arc<AtomicU64>>,
+}
+
+/// The engine's checks, one list per SMTP stage, as the profile's table of sections lists them.
+struct CheckLists {
+    mail: Vec<Listed<AtMail>>,
+    rcpt: Vec<Listed<AtRcpt>>,
+    data: Vec<Listed<AtData>>,
+}
+
+/// The engine's part of the table of sections (`profile::sections!`): each check, at its stage,
+/// under the rule id the table gives it. The sections themselves are the profile's part.
+macro_rules! check_lists {
+    ($( $([$($section:tt)*])? $($stage:ident $check:ident => $rule:ident),* ;)*) => {{
+        let mut lists = CheckLists {
+            mail: Vec::new(),
+            rcpt: Vec::new(),
+            data: Vec::new(),
+        };
+        $($(lists.$stage.push(Listed::new(Rule::$rule, checks::$check));)*)*
+        lists
+    }};
+}
+
+impl CheckLists {
+    fn from_table() -> CheckLists {
+        super::profile::sections!(check_lists)
+    }
 }
 
 impl Engine {
     /// An engine over `store` with the given profiles (by name); `default` is used for tenants
     /// without a known profile.
     pub fn new(store: Arc<dyn RateStore>, profiles: HashMap<String, Arc<Profile>>, default: Arc<Profile>) -> Engine {
+        let checks = CheckLists::from_table();
         Engine {
             store,
             profiles: Profiles::new(profiles, default),
@@ -80,25 +107,9 @@ impl Engine {
             unsigned: authentication::UnsignedOutcomes::default(),
             attribution: None,
             unsubscribe: None,
-            mail: vec![
-                Box::new(checks::TenantState),
-                Box::new(checks::SenderDomain),
-                Box::new(checks::BlockedSender),
-                Box::new(checks::MessageQuota),
-            ],
-            rcpt: vec![Box::new(checks::RecipientQuota)],
-            data: vec![
-                Box::new(checks::HeaderIntegrity),
-                Box::new(checks::LetterBomb),
-                Box::new(checks::BlockedOriginator),
-                Box::new(checks::BlockedCampaign),
-                // Before the campaign counters, so a refused message charges none of them.
-                Box::new(checks::Suppressed),
-                Box::new(checks::SmsGateway),
-                Box::new(checks::MailBomb),
-                Box::new(checks::MailBombDomain),
-                Box::new(checks::Bulk),
-            ],
+            mail: checks.mail,
+            rcpt: checks.rcpt,
+            data: checks.data,
             clock: None,
         }
     }
@@ -523,7 +534,7 @@ impl Engine {
     ) -> Verdict {
         let verdict = match result {
             Ok(verdict) => verdict,
-            Err(error) if env.profile.on_error.disconnect.iter().any(|r| r == rule.as_str()) => {
+            Err(error) if env.profile.on_error.disconnect.contains(&rule) => {
                 tracing::warn!(rule = rule.as_str(), tenant = %tenant.id, %error, "check failed; closing the session");
                 Verdict::Disconnect(reply::check_failed_disconnect(rule))
             }
@@ -555,12 +566,7 @@ impl Engine {
 
 /// Runs a stage's checks against `recorder` (as `env.ops`) until one would not let the message
 /// through or the plan ends: the operations noted are the stage's batch.
-async fn plan<'s, S: Stage>(
-    checks: &'s [Box<dyn Check<S>>],
-    env: &'s Env<'s>,
-    ctx: &'s S::Context<'s>,
-    recorder: &Recorder,
-) {
+async fn plan<'s, S: Stage>(checks: &'s [Listed<S>], env: &'s Env<'s>, ctx: &'s S::Context<'s>, recorder: &Recorder) {
     for check in checks {
         if !matches!(check.check(env, ctx).await, Ok(Verdict::Continue)) || recorder.ended() {
             return;
@@ -597,21 +603,36 @@ fn signed_field_names(signature: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn every_check_is_one_on_error_can_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::open_store(&Default::default(), dir.path()).await.unwrap();
-        let profile = Arc::new(Profile::default());
-        let engine = Engine::new(store, HashMap::new(), profile);
-        let rules: Vec<&str> = (engine.mail.iter().map(|c| c.rule().as_str()))
-            .chain(engine.rcpt.iter().map(|c| c.rule().as_str()))
-            .chain(engine.data.iter().map(|c| c.rule().as_str()))
+    /// Every check the engine runs answers for a rule `[on_error] disconnect` accepts, and those
+    /// are all the rules it accepts: both come from the one table of sections.
+    #[test]
+    fn every_check_is_one_on_error_can_name() {
+        let lists = CheckLists::from_table();
+        let mut rules: Vec<Rule> = (lists.mail.iter().map(Listed::rule))
+            .chain(lists.rcpt.iter().map(Listed::rule))
+            .chain(lists.data.iter().map(Listed::rule))
             .collect();
-        let mut sorted = rules.clone();
-        sorted.sort_unstable();
-        sorted.dedup(); // block.sender runs at MAIL FROM and after DATA
-        let mut listed = crate::policy::profile::CHECK_RULES.to_vec();
-        listed.sort_unstable();
-        assert_eq!(sorted, listed, "engine checks {rules:?}");
+        assert_eq!(rules.len(), 14, "{rules:?}");
+        for &rule in &rules {
+            let profile = Profile::parse(&format!("[on_error]\ndisconnect = [\"{rule}\"]\n"))
+                .unwrap_or_else(|errors| panic!("{rule}: {errors}"));
+            assert_eq!(profile.on_error.disconnect, [rule]);
+        }
+        rules.sort_unstable();
+        rules.dedup(); // block.sender runs at MAIL FROM and after DATA
+        let mut accepted = super::super::profile::check_rules();
+        accepted.sort_unstable();
+        assert_eq!(rules, accepted);
+        let errors = Profile::parse("[on_error]\ndisconnect = [\"bulk.typo\"]\n")
+            .expect_err("not a check")
+            .0;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "on_error.disconnect[0]");
+        assert!(
+            errors[0]
+                .message
+                .starts_with("`bulk.typo` is not a check (one of: tenant.suspended, "),
+            "{errors:?}"
+        );
     }
 }

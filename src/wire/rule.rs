@@ -34,7 +34,8 @@ macro_rules! rules {
 }
 
 rules! {
-    // ----- the policy checks (`[on_error] disconnect` names the checks by these) -----
+    // ----- the policy checks and their refusals (which rule a check answers for, and so what
+    // `[on_error] disconnect` may name, is the profile's table of sections: `profile::sections!`) -----
     /// The tenant is suspended (or blocked as a whole).
     TenantSuspended => "tenant.suspended",
     /// MAIL FROM names a domain the tenant does not own.

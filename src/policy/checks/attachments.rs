@@ -4,9 +4,8 @@
 //! a large one, is inspected with the runtime told that this worker blocks, so other sessions
 //! move to another thread meanwhile.
 
-use crate::policy::engine::{AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::inspect::attachments::inspect;
-use crate::policy::Rule;
+use crate::policy::stage::{AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::Verdict;
 
 /// Messages larger than this are inspected as blocking work whatever their type.
@@ -15,10 +14,6 @@ const BLOCKING_ABOVE: usize = 256 * 1024;
 pub struct LetterBomb;
 
 impl Check<AtData> for LetterBomb {
-    fn rule(&self) -> Rule {
-        Rule::AttachmentsDangerous
-    }
-
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
         let ctx = stage.message;
         let rules = &env.profile.attachments;

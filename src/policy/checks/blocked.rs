@@ -14,8 +14,8 @@
 //! (`Tenant::narrow_blocks`).
 
 use crate::message::{addresses_in_text, parse_mailboxes};
-use crate::policy::engine::{AtData, AtMail, Check, CheckFuture, DataStage, Env};
 use crate::policy::recipient::identity;
+use crate::policy::stage::{AtData, AtMail, Check, CheckFuture, DataStage, Env};
 use crate::policy::Rule;
 use crate::policy::{CheckError, MailContext, Verdict};
 use crate::store::BlockScope;
@@ -46,10 +46,6 @@ async fn is_blocked(env: &Env<'_>, tenant: &Tenant, scope: BlockScope, target: &
 pub struct BlockedSender;
 
 impl Check<AtMail> for BlockedSender {
-    fn rule(&self) -> Rule {
-        Rule::BlockSender
-    }
-
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a MailContext<'a>) -> CheckFuture<'a> {
         Box::pin(async move {
             let Path::Mailbox { .. } = ctx.sender else {
@@ -75,10 +71,6 @@ impl Check<AtMail> for BlockedSender {
 pub struct BlockedOriginator;
 
 impl Check<AtData> for BlockedOriginator {
-    fn rule(&self) -> Rule {
-        Rule::BlockSender
-    }
-
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
         let ctx = stage.message;
         Box::pin(async move {
@@ -118,10 +110,6 @@ impl Check<AtData> for BlockedOriginator {
 pub struct BlockedCampaign;
 
 impl Check<AtData> for BlockedCampaign {
-    fn rule(&self) -> Rule {
-        Rule::BlockCampaign
-    }
-
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
         let (ctx, facts) = (stage.message, stage.facts);
         Box::pin(async move {

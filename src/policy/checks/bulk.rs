@@ -3,14 +3,14 @@
 //! the message carries List-Unsubscribe (RFC 8058 one-click where the profile asks) and names the
 //! recipient in To (or, with `recipient_in_body`, in the body).
 
-use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::recipient::identity;
+use crate::policy::stage::{key, AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::Rule;
 use crate::policy::{DataContext, Verdict};
 use crate::store::Key;
 use crate::wire::reply::Reply;
 
-use super::facts::{cap, window_text};
+use super::{cap, window_text};
 
 pub struct Bulk;
 
@@ -59,10 +59,6 @@ fn names(text: &str, recipient: &str, strip_subaddress: bool) -> bool {
 }
 
 impl Check<AtData> for Bulk {
-    fn rule(&self) -> Rule {
-        Rule::BulkMaxRecipients
-    }
-
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
         let (ctx, facts) = (stage.message, stage.facts);
         Box::pin(async move {

@@ -2,18 +2,13 @@
 //! on the header block the DATA stage parsed, with the tenant's domains as the owned ones; with
 //! `[headers] enabled = false`, only the ownership of the From and Sender domains.
 
-use crate::policy::engine::{AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::inspect::header_integrity::{inspect, inspect_ownership};
-use crate::policy::Rule;
+use crate::policy::stage::{AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::Verdict;
 
 pub struct HeaderIntegrity;
 
 impl Check<AtData> for HeaderIntegrity {
-    fn rule(&self) -> Rule {
-        Rule::HeadersIntegrity
-    }
-
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
         let ctx = stage.message;
         let rules = &env.profile.headers;

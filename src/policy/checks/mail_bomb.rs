@@ -2,13 +2,14 @@
 //! recipient in any sliding window, counted exactly in a per-recipient event log. The
 //! check-and-charge is atomic per key, so racing sessions cannot both take the last slot.
 
-use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
+use crate::policy::stage::{key, AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::Rule;
 use crate::policy::Verdict;
 use crate::store::Key;
 use crate::wire::reply::Reply;
 
-use super::facts::{cap, window_text, Charge};
+use super::{cap, window_text};
+use crate::policy::stage::Charge;
 
 pub struct MailBomb;
 
@@ -19,10 +20,6 @@ pub fn recipients_prefix(tenant: &str) -> Key {
 }
 
 impl Check<AtData> for MailBomb {
-    fn rule(&self) -> Rule {
-        Rule::MailBombMaxMessages
-    }
-
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
         let (ctx, facts) = (stage.message, stage.facts);
         Box::pin(async move {

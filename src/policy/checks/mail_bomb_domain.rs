@@ -6,13 +6,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
+use crate::policy::stage::{key, AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::Rule;
 use crate::policy::Verdict;
 use crate::store::Key;
 use crate::wire::reply::Reply;
 
-use super::facts::{cap, window_text, Charge};
+use super::{cap, window_text};
+use crate::policy::stage::Charge;
 
 pub struct MailBombDomain;
 
@@ -23,10 +24,6 @@ pub fn domains_prefix(tenant: &str) -> Key {
 }
 
 impl Check<AtData> for MailBombDomain {
-    fn rule(&self) -> Rule {
-        Rule::MailBombMaxMessagesPerDomain
-    }
-
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
         let (ctx, facts) = (stage.message, stage.facts);
         Box::pin(async move {

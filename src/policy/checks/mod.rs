@@ -1,10 +1,12 @@
 //! The checks, one file per rule (the two quota checks and the three block checks each share
-//! theirs), and the facts the DATA checks share (`facts`, computed once per message).
+//! theirs). A check imports what a check is from `policy::stage` (the trait, the stages, `Env`,
+//! the facts the DATA checks share) and never the engine; which checks run, in which order and
+//! under which rule id is the profile's table of sections (`profile::sections!`), which only the
+//! engine expands.
 
 mod attachments;
 mod blocked;
 mod bulk;
-mod facts;
 mod header_integrity;
 mod mail_bomb;
 mod mail_bomb_domain;
@@ -17,7 +19,6 @@ mod tenant_state;
 pub use attachments::LetterBomb;
 pub use blocked::{BlockedCampaign, BlockedOriginator, BlockedSender};
 pub use bulk::Bulk;
-pub use facts::{Charges, DataFacts};
 pub use header_integrity::HeaderIntegrity;
 pub use mail_bomb::MailBomb;
 pub use mail_bomb_domain::MailBombDomain;
@@ -36,7 +37,7 @@ pub use tenant_state::TenantState;
 
 use super::{CheckError, Verdict};
 
-pub(super) fn ready<'a>(result: Result<Verdict, CheckError>) -> super::engine::CheckFuture<'a> {
+pub(super) fn ready<'a>(result: Result<Verdict, CheckError>) -> super::stage::CheckFuture<'a> {
     Box::pin(std::future::ready(result))
 }
 
@@ -47,4 +48,19 @@ pub(super) fn retry_hint(retry_after_ms: Option<u64>) -> String {
         Some(ms) => format!("; try again in {} min", ms.div_ceil(60_000).max(1)),
         None => String::new(),
     }
+}
+
+/// `"24 h"` or `"30 min"`: a window as the refusals name it.
+fn window_text(window: std::time::Duration) -> String {
+    let secs = window.as_secs();
+    if secs.is_multiple_of(3_600) {
+        format!("{} h", secs / 3_600)
+    } else {
+        format!("{} min", secs.div_ceil(60))
+    }
+}
+
+/// A profile limit as a store cap.
+fn cap(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
 }

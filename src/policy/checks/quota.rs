@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use crate::policy::engine::{key, AtMail, AtRcpt, Check, CheckFuture, Env};
 use crate::policy::profile::{Profile, Quotas};
+use crate::policy::stage::{key, AtMail, AtRcpt, Check, CheckFuture, Env};
 use crate::policy::Rule;
 use crate::policy::{MailContext, RcptContext, Verdict};
 use crate::store::{Charge, Key};
@@ -135,10 +135,6 @@ async fn first_over(
 pub struct MessageQuota;
 
 impl Check<AtMail> for MessageQuota {
-    fn rule(&self) -> Rule {
-        Rule::QuotaMessages
-    }
-
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a MailContext<'a>) -> CheckFuture<'a> {
         Box::pin(async move {
             let Some((quota, limit, retry)) = first_over(env, &ctx.tenant.id, Counts::Messages, 1).await? else {
@@ -161,10 +157,6 @@ impl Check<AtMail> for MessageQuota {
 pub struct RecipientQuota;
 
 impl Check<AtRcpt> for RecipientQuota {
-    fn rule(&self) -> Rule {
-        Rule::QuotaRecipients
-    }
-
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a RcptContext<'a>) -> CheckFuture<'a> {
         Box::pin(async move {
             let pending = ctx.accepted_so_far as u64 + 1;

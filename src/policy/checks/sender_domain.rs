@@ -1,7 +1,7 @@
 //! `sender.domain`: the envelope sender's domain must be one of the tenant's domains (or a
 //! subdomain of one, unless the profile's `[sender_domain] include_subdomains` is off). The null sender (bounces) is allowed here; its header From is checked on DATA.
 
-use crate::policy::engine::{AtMail, Check, CheckFuture, Env};
+use crate::policy::stage::{AtMail, Check, CheckFuture, Env};
 use crate::policy::Rule;
 use crate::policy::{MailContext, Verdict};
 use crate::wire::reply::Reply;
@@ -10,10 +10,6 @@ use crate::wire::Path;
 pub struct SenderDomain;
 
 impl Check<AtMail> for SenderDomain {
-    fn rule(&self) -> Rule {
-        Rule::SenderDomain
-    }
-
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a MailContext<'a>) -> CheckFuture<'a> {
         let subdomains = env.profile.sender_domain.include_subdomains;
         let verdict = match ctx.sender {

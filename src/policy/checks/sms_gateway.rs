@@ -2,20 +2,16 @@
 //! messages via email"): more than the profile's number of SMS-gateway recipients of one campaign
 //! in the bulk window.
 
-use crate::policy::engine::{key, AtData, Check, CheckFuture, DataStage, Env};
+use crate::policy::stage::{key, AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::Rule;
 use crate::policy::Verdict;
 use crate::wire::reply::Reply;
 
-use super::facts::cap;
+use super::cap;
 
 pub struct SmsGateway;
 
 impl Check<AtData> for SmsGateway {
-    fn rule(&self) -> Rule {
-        Rule::SmsGatewayBulk
-    }
-
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
         let (ctx, facts) = (stage.message, stage.facts);
         Box::pin(async move {

@@ -15,8 +15,8 @@
 use std::borrow::Cow;
 
 use crate::message::Headers;
-use crate::policy::engine::{AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::recipient::identity;
+use crate::policy::stage::{AtData, Check, CheckFuture, DataStage, Env};
 use crate::policy::Rule;
 use crate::policy::Verdict;
 use crate::wire::reply::Reply;
@@ -38,10 +38,6 @@ pub fn is_bulk_mail(headers: &Headers) -> bool {
 }
 
 impl Check<AtData> for Suppressed {
-    fn rule(&self) -> Rule {
-        Rule::SuppressionHardBounce
-    }
-
     fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
         let (ctx, facts) = (stage.message, stage.facts);
         Box::pin(async move {

@@ -4,7 +4,7 @@
 //! path, never internal details. The first message after an expiry lifts the block as an operator
 //! would (by `expiry`, audited): the tenant is active again and its ladder starts afresh.
 
-use crate::policy::engine::{AtMail, Check, CheckFuture, Env};
+use crate::policy::stage::{AtMail, Check, CheckFuture, Env};
 use crate::policy::Rule;
 use crate::policy::{MailContext, Verdict};
 use crate::store::{AuditRecord, BlockScope, Lift, TenantChange, TenantField};
@@ -14,10 +14,6 @@ use crate::wire::reply::Reply;
 pub struct TenantState;
 
 impl Check<AtMail> for TenantState {
-    fn rule(&self) -> Rule {
-        Rule::TenantSuspended
-    }
-
     fn check<'a>(&'a self, env: &'a Env<'a>, ctx: &'a MailContext<'a>) -> CheckFuture<'a> {
         if ctx.tenant.state.get() != State::Suspended {
             return super::ready(Ok(Verdict::Continue));

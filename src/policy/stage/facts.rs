@@ -8,15 +8,15 @@
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use super::Env;
 use crate::fingerprint;
-use crate::policy::engine::Env;
 use crate::policy::recipient::identity;
 use crate::policy::{CheckError, DataContext};
 use crate::store::{CampaignMatch, Key, RateStore, SetCharge};
 
 /// One charge a check made for a message.
 #[derive(Debug)]
-pub(super) enum Charge {
+pub(crate) enum Charge {
     /// A new member of a distinct set (a bulk or SMS recipient).
     Member { key: Key, member: String, window: Duration },
     /// One occurrence in an event log (a mail-bomb message).
@@ -92,13 +92,13 @@ impl DataFacts {
         }
     }
 
-    pub(super) fn note(&self, charge: Charge) {
+    pub(crate) fn note(&self, charge: Charge) {
         self.charges.lock().unwrap_or_else(PoisonError::into_inner).push(charge);
     }
 
     /// Adds `member` to the capped distinct set `key` over `window` (check-and-charge, atomic
     /// per key) and notes the charge when it made `member` new, so it can be taken back.
-    pub(super) async fn charge_member(
+    pub(crate) async fn charge_member(
         &self,
         env: &Env<'_>,
         key: Key,
@@ -169,19 +169,4 @@ impl DataFacts {
     pub fn campaign_if_known(&self) -> &str {
         self.campaign.get().map(|found| found.id.as_str()).unwrap_or("-")
     }
-}
-
-/// `"24 h"` or `"30 min"`: a window as the refusals name it.
-pub(super) fn window_text(window: Duration) -> String {
-    let secs = window.as_secs();
-    if secs.is_multiple_of(3_600) {
-        format!("{} h", secs / 3_600)
-    } else {
-        format!("{} min", secs.div_ceil(60))
-    }
-}
-
-/// A profile limit as a store cap.
-pub(super) fn cap(value: u64) -> u32 {
-    u32::try_from(value).unwrap_or(u32::MAX)
 }

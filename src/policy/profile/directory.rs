@@ -1,0 +1,74 @@
+//! A directory of profiles (`policies/*.toml`), loaded with every file's errors reported.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::Profile;
+use crate::config::{ConfigError, ConfigErrors};
+
+/// Loads every `*.toml` in `directory` (when it exists) keyed by `[profile] name`, plus the
+/// built-in `default` when the directory has none. All files' errors are reported together.
+pub fn load_directory(directory: &Path) -> Result<HashMap<String, Arc<Profile>>, ConfigErrors> {
+    let mut profiles = HashMap::new();
+    let mut errors = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(directory) {
+        let mut paths: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            match Profile::load(&path) {
+                // Tenants name a profile and operators find it by its file: the two must agree
+                // (a copied preset whose name was left alone would silently replace another).
+                Ok(profile) if path.file_stem().and_then(|s| s.to_str()) != Some(profile.profile.name.as_str()) => {
+                    errors.push(ConfigError {
+                        path: format!("{}: profile.name", path.display()),
+                        message: format!(
+                            "`{}` must match the file name (profiles are named by their file, without `.toml`)",
+                            profile.profile.name
+                        ),
+                    });
+                }
+                Ok(profile) => {
+                    profiles.insert(profile.profile.name.clone(), Arc::new(profile));
+                }
+                Err(ConfigErrors(found)) => errors.extend(found.into_iter().map(|e| ConfigError {
+                    path: format!("{}: {}", path.display(), e.path),
+                    message: e.message,
+                })),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    profiles
+        .entry("default".to_string())
+        .or_insert_with(|| Arc::new(Profile::default()));
+    Ok(profiles)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_reports_every_profile_named_unlike_its_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("spcm.toml"), "[profile]\nname = \"spcm\"\n").unwrap();
+        // A copy of a preset whose name was left alone, and a file without a name.
+        std::fs::write(dir.path().join("custom.toml"), "[profile]\nname = \"spcm\"\n").unwrap();
+        std::fs::write(dir.path().join("strict.toml"), "[bulk]\nmax_recipients = 5\n").unwrap();
+        let ConfigErrors(errors) = load_directory(dir.path()).expect_err("two misnamed profiles");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].path.ends_with("custom.toml: profile.name") && errors[0].message.contains("`spcm`"));
+        assert!(errors[1].path.ends_with("strict.toml: profile.name") && errors[1].message.contains("`default`"));
+        std::fs::remove_file(dir.path().join("custom.toml")).unwrap();
+        std::fs::remove_file(dir.path().join("strict.toml")).unwrap();
+        let profiles = load_directory(dir.path()).expect("loads");
+        assert!(profiles.contains_key("spcm") && profiles.contains_key("default"));
+    }
+}
