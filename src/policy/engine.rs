@@ -2,7 +2,8 @@
 //! Decisions are logged (`rule`, `verdict`, `code`) and refusals recorded in the tenant's audit
 //! log (no message body); violations become events that drive the escalation ladder. What a
 //! check is lives in `stage`, the profile set in `profiles`, an accepted message's bookkeeping
-//! in `acceptance`.
+//! in `acceptance`; what the gateway writes on an accepted message is decided here and written
+//! by `cleanup`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
