@@ -30,8 +30,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[path = "../tests/support/dns.rs"]
 mod dns;
 
-/// What the session adds on top before signing (a Received and nothing else).
-const TRACE: &[u8] = b"Received: from client.test ([127.0.0.1])\r\n\tby gw.bench (aupgate) with ESMTP id BENCH;\r\n\tMon, 23 Nov 2026 10:00:00 +0000\r\n";
+/// How the session says the message came in (the cleanup writes the Received field from it).
+const ARRIVAL: aupgate::policy::cleanup::Arrival<'static> = aupgate::policy::cleanup::Arrival {
+    helo: Some("client.test"),
+    peer: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+    hostname: "gw.bench",
+    tls: false,
+    authenticated: false,
+    smtputf8: false,
+    now_ms: 1_795_428_000_000,
+};
 
 fn message(campaign: usize, n: usize) -> (Path, Vec<u8>) {
     // 5,000 recipients in rotation: the bulk sets stay under their cap however long criterion runs.
@@ -206,8 +214,8 @@ async fn decide(engine: &Engine, tenants: &TenantDirectory, campaign: usize, n: 
             sender: &sender,
             recipients: &recipients,
             message: &message,
-            added_headers: TRACE,
-            queue_id: "",
+            arrival: Some(&ARRIVAL),
+            queue_id: "BENCH",
         })
         .await;
     assert_eq!(decision.verdict, aupgate::policy::Verdict::Continue);

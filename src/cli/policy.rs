@@ -334,7 +334,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                         sender: &sender,
                         recipients: &recipients,
                         message: &message,
-                        added_headers: b"",
+                        arrival: None,
                         queue_id: "",
                     })
                     .await;
@@ -348,7 +348,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                     sender: &sender,
                     recipients: &recipients,
                     message: &message,
-                    added_headers: b"",
+                    arrival: None,
                     queue_id: "",
                 };
                 campaign = engine.campaign_of(&ctx).await.ok();

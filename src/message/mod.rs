@@ -10,6 +10,7 @@
 //!   [`mime::MAX_FIELDS`] header fields, [`mime::MAX_TEXT_BYTES`] of readable text.
 //! - [`readable`] — the text a reader sees and the names it is addressed to (the fingerprint's
 //!   input).
+//! - [`date`] — RFC 5322 dates, written (Date, Received) and read back.
 //! - [`decode`] — charsets (mail-parser, so encoding_rs), lenient base64, RFC 2047 `Q`.
 //!
 //! What the library does and what we keep: mail-parser splits the MIME tree and decodes bodies,
@@ -25,6 +26,7 @@
 //! and is linear in the message size (fuzzed: `fuzz/fuzz_targets/message_parse.rs`).
 
 pub mod addresses;
+pub mod date;
 pub mod decode;
 pub mod headers;
 pub mod mime;

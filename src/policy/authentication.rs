@@ -1,9 +1,10 @@
 //! The authentication stage of DATA, run after the other message checks passed: what will the
 //! receiver's SPF, DKIM and DMARC checks say about this message as we relay it, and does the
-//! profile let it go? On the way it produces what the gateway adds: the DKIM signature (over the
-//! message exactly as it leaves, trace fields included) and our Authentication-Results, and it
-//! removes forged Authentication-Results that claim our authserv-id (`headers.authentication_results
-//! = "remove"`).
+//! profile let it go? It reads the message as `cleanup` will queue it (the [`Draft`]: forged
+//! fields removed, the gateway's fields added), chooses the key, signs what the draft says is
+//! signed, verifies the result with our signature on it, and writes our Authentication-Results.
+//! `cleanup` puts the signature and the results on the message ([`Draft::seal`]); this stage
+//! never edits it.
 //!
 //! Replies: a failure as the tenant's domain is `550 5.7.1` naming the rule and what to publish;
 //! DNS trouble is `451 4.7.24` for SPF and `451 4.4.3` for DKIM and DMARC.
@@ -11,29 +12,24 @@
 use mail_auth::dmarc::Policy;
 use mail_auth::{AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, SpfOutput, SpfResult};
 
-use super::profile::{AuthAction, AuthResultsAction, Profile};
+use super::cleanup::Draft;
+use super::profile::{AuthAction, Profile};
 use super::{DataContext, Rule, Verdict};
-use crate::auth::{results, Authenticator, SpfPrediction};
+use crate::auth::{Authenticator, SpfPrediction};
 use crate::dns::cache::TtlCache;
 use crate::message::{parse_mailboxes, Headers};
 use crate::wire::reply::Reply;
 use crate::wire::Path;
 
-/// What the gateway adds to an accepted message.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Seal {
-    /// Fields for the top of the message (DKIM-Signature, Authentication-Results), each ending
-    /// in CRLF.
-    pub headers: String,
-    /// The message without the forged Authentication-Results, when it had any.
-    pub message: Option<Vec<u8>>,
-}
-
-/// The stage's outcome: a verdict naming its rule, and the seal for an accepted message.
+/// The stage's outcome: a verdict naming its rule, and for a message it lets through the
+/// fields for [`Draft::seal`] (each empty or ending in CRLF).
 pub struct Outcome {
     pub rule: Rule,
     pub verdict: Verdict,
-    pub seal: Seal,
+    /// Our DKIM-Signature, over [`Draft::signed`].
+    pub signature: String,
+    /// Our Authentication-Results.
+    pub results: String,
 }
 
 impl Outcome {
@@ -47,7 +43,8 @@ impl Outcome {
         Outcome {
             rule,
             verdict,
-            seal: Seal::default(),
+            signature: String::new(),
+            results: String::new(),
         }
     }
 }
@@ -78,9 +75,8 @@ impl Default for UnsignedOutcomes {
 /// Runs the stage for `ctx` under `profile`, which is the profile `name` of the engine's profile
 /// generation `generation`; `unsigned` keeps outcomes to reuse.
 /// `headers` are the message's fields as the other checks read them (parsed once per message;
-/// removing our Authentication-Results does not change the From or DKIM-Signature fields).
-/// `replaced` names the tenant's fields the gateway's own replace (its unsubscribe fields,
-/// `complaints::unsubscribe`): they are removed before signing.
+/// what `cleanup` removes does not change the From or DKIM-Signature fields); `draft` is the
+/// message as it will be queued, before the signature.
 pub async fn authenticate(
     auth: &Authenticator,
     profile: &Profile,
@@ -88,26 +84,15 @@ pub async fn authenticate(
     unsigned: &UnsignedOutcomes,
     ctx: &DataContext<'_>,
     headers: &Headers,
-    replaced: &[&str],
+    draft: &Draft<'_>,
 ) -> Outcome {
-    let authserv_id = profile.headers.authserv_id.as_str();
-    let stripped = match profile.headers.authentication_results {
-        AuthResultsAction::Remove => results::strip_own(ctx.message.raw(), authserv_id),
-        AuthResultsAction::Refuse => None,
-    };
-    let stripped = match replaced {
-        [] => stripped,
-        names => results::strip_named(stripped.as_deref().unwrap_or(ctx.message.raw()), names).or(stripped),
-    };
     if !profile.spf.enabled && !profile.dkim.sign && !profile.dkim.verify && !profile.dmarc.enabled {
         // Nothing to predict or sign: no Authentication-Results either.
         return Outcome {
             rule: Rule::Authentication,
             verdict: Verdict::Continue,
-            seal: Seal {
-                headers: String::new(),
-                message: stripped,
-            },
+            signature: String::new(),
+            results: String::new(),
         };
     }
     let sender = match ctx.sender {
@@ -126,42 +111,39 @@ pub async fn authenticate(
         }
         key
     });
-    if let Some((rule, verdict, fields)) = memo.as_deref().and_then(|key| unsigned.0.get(key)) {
+    if let Some((rule, verdict, results)) = memo.as_deref().and_then(|key| unsigned.0.get(key)) {
         return Outcome {
             rule,
             verdict,
-            seal: Seal {
-                headers: fields,
-                message: stripped,
-            },
+            signature: String::new(),
+            results,
         };
     }
-    let outcome = evaluate(auth, profile, ctx, headers, stripped, sender).await;
+    let outcome = evaluate(auth, profile, ctx, headers, draft, sender).await;
     if let Some(key) = memo {
         // Only passes: a refusal may come from a DNS failure mail-auth folds into its result
         // (an organizational-domain lookup that failed makes alignment fail), so it is
         // evaluated again; temporary failures are too.
         if outcome.verdict == Verdict::Continue {
-            let kept = (outcome.rule, outcome.verdict.clone(), outcome.seal.headers.clone());
+            let kept = (outcome.rule, outcome.verdict.clone(), outcome.results.clone());
             unsigned.0.insert(key, kept, std::time::Instant::now() + REUSE);
         }
     }
     outcome
 }
 
-/// The stage itself, once the forged fields are stripped, for the envelope sender (address,
-/// lower-cased domain).
+/// The stage itself, on the draft `cleanup` made, for the envelope sender (address, lower-cased
+/// domain).
 async fn evaluate(
     auth: &Authenticator,
     profile: &Profile,
     ctx: &DataContext<'_>,
     headers: &Headers,
-    stripped: Option<Vec<u8>>,
+    draft: &Draft<'_>,
     sender: Option<(String, String)>,
 ) -> Outcome {
     let authserv_id = profile.headers.authserv_id.as_str();
     let from_domain = single_from_domain(headers);
-    let message: &[u8] = stripped.as_deref().unwrap_or(ctx.message.raw());
 
     // SPF, as the receiver will evaluate it for our egress addresses.
     let spf = match (&sender, profile.spf.enabled) {
@@ -174,7 +156,7 @@ async fn evaluate(
         }
     }
 
-    // Sign the message as it will leave: trace fields on top of the (stripped) message.
+    // Sign the message as it will leave (`cleanup` says what that is).
     let key = match (&from_domain, profile.dkim.sign) {
         // Only for a From domain the tenant owns as the profile counts it; a key of a parent
         // domain then signs its subdomains.
@@ -186,7 +168,7 @@ async fn evaluate(
     let mut signature = String::new();
     let mut signature_b = Vec::new();
     if let Some(key) = &key {
-        match auth.sign(key, &[ctx.added_headers, message]) {
+        match auth.sign(key, &draft.signed()) {
             Ok((header, b)) => (signature, signature_b) = (header, b),
             Err(error) => {
                 tracing::error!(domain = %key.domain, selector = %key.selector, %error, "DKIM signing failed");
@@ -201,10 +183,7 @@ async fn evaluate(
     }
 
     // Verify every signature on the outgoing message, ours included.
-    let mut outgoing = Vec::with_capacity(signature.len() + ctx.added_headers.len() + message.len());
-    outgoing.extend_from_slice(signature.as_bytes());
-    outgoing.extend_from_slice(ctx.added_headers);
-    outgoing.extend_from_slice(message);
+    let outgoing = draft.outgoing(&signature);
     let Some(parsed) = AuthenticatedMessage::parse(&outgoing) else {
         return Outcome::refuse(
             Rule::DkimUnparsable,
@@ -264,15 +243,11 @@ async fn evaluate(
     }
     results = results.with_dkim_results(&dkim, &header_from);
     use mail_auth::common::headers::HeaderWriter;
-    let mut headers = signature;
-    headers.push_str(&with_dmarc(results.to_header(), dmarc.as_ref()));
     Outcome {
         rule: Rule::Authentication,
         verdict: Verdict::Continue,
-        seal: Seal {
-            headers,
-            message: stripped,
-        },
+        signature,
+        results: with_dmarc(results.to_header(), dmarc.as_ref()),
     }
 }
 

@@ -2,18 +2,20 @@
 //! Decisions are logged (`rule`, `verdict`, `code`) and refusals recorded in the tenant's audit
 //! log (no message body); violations become events that drive the escalation ladder. What a
 //! check is lives in `stage`, the profile set in `profiles`, an accepted message's bookkeeping
-//! in `acceptance`.
+//! in `acceptance`; what the gateway writes on an accepted message is decided here and written
+//! by `cleanup`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::acceptance::PendingAcceptance;
-use super::authentication::{self, Seal};
+use super::authentication;
 use super::batching::{Ops, Recorder};
 use super::checks;
+use super::cleanup::{Cleaned, Draft, Edits};
 use super::escalation;
-use super::profile::Profile;
+use super::profile::{AuthResultsAction, Profile};
 use super::profiles::Profiles;
 use super::prefetch::Prefetched;
 // What a check is lives in `stage` (the checks import it from there, never from here).
@@ -29,12 +31,13 @@ use crate::store::{AuditRecord, RateStore};
 use crate::tenant::{Tenant, TenantDirectory};
 use crate::wire::reply;
 
-/// The decision on a received message: the verdict, and for an accepted message what the
-/// gateway adds to it and the bookkeeping that waits for it to be queued.
+/// The decision on a received message: the verdict, and for an accepted message the message
+/// as it is to be queued and the bookkeeping that waits for it to be queued.
 #[derive(Debug)]
 pub struct DataDecision<'a> {
     pub verdict: Verdict,
-    pub seal: Seal,
+    /// For an accepted message: the message `cleanup` made of it, to queue.
+    pub cleaned: Option<Cleaned>,
     /// The campaign the message was counted in, when the checks looked it up (the audit record
     /// of the acceptance names it).
     pub campaign: Option<String>,
@@ -298,7 +301,7 @@ impl Engine {
             profile: &profile,
             now,
         };
-        let (verdict, seal) = self.judge_data(&env, generation, ctx, &facts).await;
+        let (verdict, cleaned) = self.judge_data(&env, generation, ctx, &facts).await;
         let campaign = Some(facts.campaign_if_known())
             .filter(|c| *c != "-")
             .map(str::to_string);
@@ -307,7 +310,7 @@ impl Engine {
             charges.release(self.store.as_ref()).await;
             return DataDecision {
                 verdict,
-                seal: Seal::default(),
+                cleaned: None,
                 campaign,
                 pending: None,
             };
@@ -327,7 +330,7 @@ impl Engine {
         );
         DataDecision {
             verdict,
-            seal,
+            cleaned,
             campaign,
             pending: Some(pending),
         }
@@ -349,13 +352,16 @@ impl Engine {
         facts.campaign(&env, ctx).await.map(str::to_string)
     }
 
+    /// The message checks, then what the gateway adds to a message they let through, written by
+    /// `cleanup`, then the authentication stage on the message as it will leave; the cleaned
+    /// message when it passes that too.
     async fn judge_data(
         &self,
         env: &Env<'_>,
         generation: u64,
         ctx: &DataContext<'_>,
         facts: &DataFacts,
-    ) -> (Verdict, Seal) {
+    ) -> (Verdict, Option<Cleaned>) {
         let stage = DataStage { message: ctx, facts };
         for check in &self.data {
             let verdict = self
@@ -375,31 +381,31 @@ impl Engine {
                     };
                     escalation::record_violation(env, self.tenants.as_deref(), ctx.tenant, rule, &campaign).await;
                 }
-                return (verdict, Seal::default());
+                return (verdict, None);
             }
         }
-        // The attribution fields go on top with the trace fields, before the signature that
-        // covers them.
-        let mut attribution = self.attribution_fields(env, ctx, facts).await;
+        let attribution = self.attribution_fields(env, ctx, facts).await;
         let (unsubscribe, replaced) = self.unsubscribe_fields(env, ctx, facts).await;
-        attribution.push_str(&unsubscribe);
         // The tenant's copies of the gateway's own fields (its trace header, CFBL) and of the
-        // fields ours replace go before signing, whatever the tenant's signature covers.
+        // fields ours replace go, whatever the tenant's signature covers.
         let own = self.attribution.as_ref().map_or(&[][..], |a| a.own_fields());
         let replaced: Vec<&str> = own.iter().chain(replaced).copied().collect();
-        let added = [attribution.as_bytes(), ctx.added_headers].concat();
-        let ctx = &DataContext {
-            added_headers: &added,
-            ..*ctx
-        };
+        let headers = &env.profile.headers;
+        let forged_results_of =
+            (headers.authentication_results == AuthResultsAction::Remove).then_some(headers.authserv_id.as_str());
+        let draft = Draft::new(
+            ctx.message,
+            Edits {
+                forged_results_of,
+                replaced: &replaced,
+                arrival: ctx.arrival,
+                queue_id: ctx.queue_id,
+                unsubscribe,
+                attribution,
+            },
+        );
         let Some(auth) = &self.auth else {
-            return (
-                Verdict::Continue,
-                Seal {
-                    headers: attribution,
-                    message: crate::auth::results::strip_named(ctx.message.raw(), &replaced),
-                },
-            );
+            return (Verdict::Continue, Some(draft.seal("", "")));
         };
         // Authentication failures are misconfiguration more often than abuse: refused and
         // audited, but not escalation events.
@@ -411,7 +417,7 @@ impl Engine {
             &self.unsigned,
             ctx,
             ctx.message.headers(),
-            &replaced,
+            &draft,
         )
         .await;
         let verdict = self
@@ -419,9 +425,7 @@ impl Engine {
                 message_detail(ctx, facts)
             })
             .await;
-        let mut seal = outcome.seal;
-        seal.headers.push_str(&attribution);
-        (verdict, seal)
+        (verdict, Some(draft.seal(&outcome.signature, &outcome.results)))
     }
 
     /// The attribution fields for an accepted message (empty without an attributor). The

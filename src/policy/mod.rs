@@ -9,9 +9,12 @@
 //! `verdict`, and with the `server` feature the `engine` (the runner), `stage` (what a check is
 //! and what each SMTP stage lets it read), `profiles` (the profile set and tenant overrides),
 //! `acceptance` (an accepted message's bookkeeping until it is queued), `prefetch` (RCPT TO's
-//! counters read at MAIL FROM), the `checks` (one per
-//! file), `authentication` (SPF/DKIM/DMARC and the fields the gateway adds) and `escalation`.
+//! counters read at MAIL FROM), the `checks` (one per file), `authentication` (SPF/DKIM/DMARC:
+//! what receivers will say, and the key that signs) and `escalation`. `cleanup` writes what the
+//! engine decided an accepted message gets (trace fields, attribution, List-Unsubscribe,
+//! signature; forged fields removed), in one order.
 
+pub mod cleanup;
 pub mod complaint_rules;
 pub mod inspect;
 pub mod profile;
@@ -44,8 +47,6 @@ use std::net::IpAddr;
 pub use crate::wire::Rule;
 #[cfg(feature = "server")]
 pub use acceptance::PendingAcceptance;
-#[cfg(feature = "server")]
-pub use authentication::Seal;
 #[cfg(feature = "server")]
 pub use checks::{usage_keys, Counts, Quota, QUOTAS};
 #[cfg(feature = "server")]
@@ -80,9 +81,9 @@ pub struct DataContext<'a> {
     /// fingerprint, the signer and the trace fields all read this one parse (its raw bytes are
     /// `message.raw()`, its top-level header fields `message.headers()`).
     pub message: &'a crate::message::Message<'a>,
-    /// The trace fields the gateway puts on top of the message when it accepts it (Received,
-    /// and a missing Date or Message-ID): the DKIM signature covers the message with them.
-    pub added_headers: &'a [u8],
-    /// The queue id the message will have if accepted (named by its trace header).
+    /// How the message came in, for the trace fields `cleanup` puts on an accepted message
+    /// (Received, and a missing Date or Message-ID); `None` in offline dry runs.
+    pub arrival: Option<&'a cleanup::Arrival<'a>>,
+    /// The queue id the message will have if accepted (named by its trace fields).
     pub queue_id: &'a str,
 }

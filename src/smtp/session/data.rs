@@ -1,18 +1,18 @@
-//! DATA: receive the message with the smuggling-proof receiver, run the message checks (which
-//! also sign it and say what to add), add our fields, write it to the queue durably, and only
-//! then reply `250` with the queue id.
+//! DATA: receive the message with the smuggling-proof receiver, hand it to the engine with how it
+//! arrived, write the message `policy::cleanup` made of it to the queue durably, and only then
+//! reply `250` with the queue id. The session never edits the message itself.
 
 use tokio::time::Instant;
 
 use super::deadline::DataPace;
 use super::io::Phase;
 use super::{End, Envelope, Session};
+use crate::policy::cleanup::Arrival;
 use crate::policy::{DataContext, DataDecision};
 use crate::queue::{now_ms, QueueEntry};
 use crate::smtp::budget::{Reservation, COPIES};
 use crate::smtp::data::{initial_capacity, DataError, DataReceiver, Progress};
 use crate::smtp::reply::{self, Reply};
-use crate::smtp::trace::received_header;
 
 /// Messages larger than this are parsed as blocking work (`block_in_place`).
 const PARSE_BLOCKING_ABOVE: usize = 256 * 1024;
@@ -56,8 +56,8 @@ impl Session {
         let engine = self.ctx.engine.clone();
         let queue_id = self.ctx.queue.new_id();
         let now = now_ms();
-        // The message is parsed once: the trace fields, every check, the fingerprint and the
-        // signer read this parse. A large one is parsed with the runtime told that this worker
+        // The message is parsed once: every check, the fingerprint, the signer and the cleanup
+        // read this parse. A large one is parsed with the runtime told that this worker
         // blocks meanwhile.
         let parse = || crate::message::parse(&body);
         let multi_thread = tokio::runtime::Handle::try_current()
@@ -67,37 +67,42 @@ impl Session {
         } else {
             parse()
         };
-        let trace = self.trace_fields(&queue_id, envelope.params.smtputf8, message.headers(), now);
+        let arrival = Arrival {
+            helo: self.helo.as_deref(),
+            peer: self.peer.ip(),
+            hostname: &self.ctx.config.server.hostname,
+            tls: self.tls,
+            authenticated: self.auth_tenant.is_some(),
+            smtputf8: envelope.params.smtputf8,
+            now_ms: now,
+        };
         let decision = engine
             .on_data(&DataContext {
                 tenant: &tenant,
                 sender: &sender,
                 recipients: &envelope.recipients,
                 message: &message,
-                added_headers: trace.as_bytes(),
+                arrival: Some(&arrival),
                 queue_id: &queue_id,
             })
             .await;
         let DataDecision {
-            verdict, seal, pending, ..
+            verdict,
+            cleaned,
+            pending,
+            ..
         } = decision;
-        // The Message-ID as relayed: the tenant's, or the one the trace fields add.
-        let message_id = message
-            .headers()
-            .first("message-id")
-            .map(|id| id.trim().to_string())
-            .or_else(|| trace_message_id(&trace));
         drop(message);
         if !self.apply_verdict(verdict)? {
             return Ok(());
         }
-        // An accepted verdict always carries its bookkeeping.
-        let Some(pending) = pending else {
+        // An accepted verdict always carries its cleaned message and its bookkeeping.
+        let (Some(cleaned), Some(pending)) = (cleaned, pending) else {
             return Ok(());
         };
-        // The gateway's own fields (DKIM-Signature, Authentication-Results) go on top.
-        let prefix = seal.headers + &trace;
-        let body = seal.message.unwrap_or(body);
+        // The Message-ID as relayed: the tenant's, or the one the cleanup added.
+        let message_id = cleaned.message_id().map(str::to_string);
+        let (prefix, body) = cleaned.into_queued(body);
         if self
             .enqueue(&tenant.id, queue_id.clone(), envelope, prefix, body, now)
             .await
@@ -110,40 +115,6 @@ impl Session {
             pending.abandon().await;
         }
         Ok(())
-    }
-
-    /// The trace fields for the top of the message: our Received, and like a submission server
-    /// (RFC 6409 8.2, 8.3) a Date and Message-ID when the message has none and is not signed.
-    fn trace_fields(&self, id: &str, smtputf8: bool, headers: &crate::message::Headers, now: u64) -> String {
-        let with = match (self.tls, self.auth_tenant.is_some()) {
-            (false, false) => "ESMTP",
-            (true, false) => "ESMTPS",
-            (false, true) => "ESMTPA",
-            (true, true) => "ESMTPSA",
-        };
-        let with = if smtputf8 {
-            format!("UTF8{with}")
-        } else {
-            with.to_string()
-        };
-        let mut trace = received_header(
-            self.helo.as_deref().unwrap_or("unknown"),
-            self.peer.ip(),
-            &self.ctx.config.server.hostname,
-            &with,
-            id,
-            now / 1000,
-        );
-        // A message the tenant already signed is left as signed: adding a field its signature
-        // covers (even by absence) would break it.
-        let signed = headers.count("dkim-signature") > 0;
-        if headers.count("date") == 0 && !signed {
-            trace.push_str(&format!("Date: {}\r\n", crate::smtp::trace::rfc5322_date(now / 1000)));
-        }
-        if headers.count("message-id") == 0 && !signed {
-            trace.push_str(&format!("Message-ID: <{id}@{}>\r\n", self.ctx.config.server.hostname));
-        }
-        trace
     }
 
     /// Queues the message durably and replies; true when it was accepted.
@@ -176,14 +147,6 @@ impl Session {
             }
         }
     }
-}
-
-/// The Message-ID the trace fields add to a message that had none.
-fn trace_message_id(trace: &str) -> Option<String> {
-    trace
-        .lines()
-        .find_map(|line| line.strip_prefix("Message-ID: "))
-        .map(|id| id.trim().to_string())
 }
 
 impl Session {
