@@ -15,9 +15,9 @@ use super::batching::{Ops, Recorder};
 use super::checks;
 use super::cleanup::{Cleaned, Draft, Edits};
 use super::escalation;
+use super::prefetch::Prefetched;
 use super::profile::{AuthResultsAction, Profile};
 use super::profiles::Profiles;
-use super::prefetch::Prefetched;
 // What a check is lives in `stage` (the checks import it from there, never from here).
 pub use super::stage::Env;
 use super::stage::{AtData, AtMail, AtRcpt, DataFacts, DataStage, Listed, Stage};
