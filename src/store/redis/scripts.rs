@@ -12,7 +12,9 @@ local function log_append(zk, sk, at, json, cutoff, ttl)
   redis.call('ZADD', zk, at, string.format('%020d', s) .. ' ' .. json)
   redis.call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. cutoff)
   redis.call('PEXPIRE', zk, ttl)
-  redis.call('PEXPIRE', sk, ttl)
+  -- The sequence only orders records of one millisecond: refreshing its expiry now and then is
+  -- enough (were it to lapse, numbering restarts after every record it could tie with is gone).
+  if s % 64 == 1 then redis.call('PEXPIRE', sk, ttl) end
 end
 ";
 
@@ -76,7 +78,8 @@ return counter(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
   tonumber(ARGV[5]), tonumber(ARGV[6]))
 ";
 
-/// The capped distinct set `key` (sorted set member->last seen): records `member` at `now`.
+/// The capped distinct set `key` (sorted set member->last seen): records `member` at `now`. The
+/// expiry only ever moves out (`GT`), past the newest member's window end.
 /// Returns {admitted, already_member, distinct}.
 const SET_FN: &str = r"
 local function set_add(key, member, now, w, cap)
@@ -84,18 +87,23 @@ redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', now - w))
 local old = redis.call('ZSCORE', key, member)
 local n = redis.call('ZCARD', key)
 local already = 0
+local score = now
 if old then
   already = 1
   -- Every touch moves the member forward, even within one millisecond (see set_release).
-  redis.call('ZADD', key, string.format('%d', math.max(now, tonumber(old) + 1)), member)
+  score = math.max(now, tonumber(old) + 1)
 elseif n < cap then
-  redis.call('ZADD', key, string.format('%d', now), member)
   n = n + 1
 else
   return {0, 0, n}
 end
-local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-redis.call('PEXPIRE', key, string.format('%d', math.max(tonumber(top[2]) + w - now, 1)))
+redis.call('ZADD', key, string.format('%d', score), member)
+local ttl = string.format('%d', math.max(score + w - now, 1))
+if n == 1 and already == 0 then
+  redis.call('PEXPIRE', key, ttl)
+else
+  redis.call('PEXPIRE', key, ttl, 'GT')
+end
 return {1, already, n}
 end
 ";
@@ -105,20 +113,21 @@ const SET: &str = r"
 return set_add(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
 ";
 
-/// The exact event log `key` (sorted set of occurrences) with its sequence `seq`: records one
-/// occurrence at `now` if fewer than `cap` lie in the window.
-/// Returns {admitted, count, retry_after (-1: never)}.
+/// The exact event log `key` (sorted set of occurrences, member `now:nonce`, the caller's nonce
+/// unique per occurrence): records one occurrence at `now` if fewer than `cap` lie in the window.
+/// The expiry only ever moves out (`GT`), so it stays past the newest occurrence's window end
+/// whichever node's clock wrote it. Returns {admitted, count, retry_after (-1: never)}.
 const EVENTS_FN: &str = r"
-local function events_add(key, seq, now, w, cap)
+local function events_add(key, nonce, now, w, cap)
 redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', now - w))
 local n = redis.call('ZCARD', key)
 if n < cap then
-  local s = redis.call('INCR', seq)
-  redis.call('ZADD', key, string.format('%d', now), string.format('%d:%d', now, s))
-  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-  local ttl = string.format('%d', math.max(tonumber(top[2]) + w - now, 1))
-  redis.call('PEXPIRE', key, ttl)
-  redis.call('PEXPIRE', seq, ttl)
+  redis.call('ZADD', key, string.format('%d', now), string.format('%d:', now) .. nonce)
+  if n == 0 then
+    redis.call('PEXPIRE', key, string.format('%d', w))
+  else
+    redis.call('PEXPIRE', key, string.format('%d', w), 'GT')
+  end
   return {1, n + 1, 0}
 end
 if cap == 0 then return {0, n, -1} end
@@ -127,9 +136,9 @@ return {0, n, math.max(tonumber(r[2]) + w - now, 1)}
 end
 ";
 
-/// KEYS[1] sorted set of occurrences, KEYS[2] sequence. ARGV now, window, cap (see `events_add`).
+/// KEYS[1] sorted set of occurrences. ARGV now, window, cap, nonce (see `events_add`).
 const EVENTS: &str = r"
-return events_add(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+return events_add(KEYS[1], ARGV[4], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 ";
 
 /// KEYS[1] sorted set member->last seen. ARGV member, at. Removes the member if it was last
@@ -244,7 +253,7 @@ return 1
 /// - `a` key n window bucket: counter add → `counter`'s reply
 /// - `w` key window bucket: counter read → `counter`'s reply with the buckets (mode 3)
 /// - `s` key member window cap → `set_add`'s reply
-/// - `e` key seq window cap → `events_add`'s reply
+/// - `e` key nonce window cap → `events_add`'s reply
 /// - `p` hash address → {1 suppressed | 0}
 /// - `b` hash field → {1, block json} | {0}
 /// - `m` count keys... candidate window count pinned... → `campaign`'s reply
@@ -291,9 +300,9 @@ while i <= #ARGV do
     adverse = r[1] == 0
   elseif op == 'e' then
     local k = key()
-    local q = key()
+    local nonce = arg()
     local w, cap = tonumber(arg()), tonumber(arg())
-    r = events_add(k, q, now, w, cap)
+    r = events_add(k, nonce, now, w, cap)
     adverse = r[1] == 0
   elseif op == 'p' then
     local k = key()
