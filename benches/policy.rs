@@ -171,7 +171,7 @@ fn setup(rt: &tokio::runtime::Runtime, stage: Stage) -> Setup {
         let authenticator = aupgate::auth::Authenticator::new(&config, &resolver).unwrap();
         engine = engine.with_authenticator(Arc::new(authenticator));
     }
-    let tenants = Arc::new(TenantDirectory::from_config(&[TenantConfig {
+    let tenants = Arc::new(TenantConfig::directory(&[TenantConfig {
         id: "acme".into(),
         domains: vec!["acme.example".into()],
         ..Default::default()

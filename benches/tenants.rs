@@ -8,7 +8,6 @@
 use std::net::IpAddr;
 
 use aupgate::config::TenantConfig;
-use aupgate::tenant::{TenantDirectory, TenantSpec};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const TENANTS: usize = 10_000;
@@ -27,7 +26,7 @@ fn entry(i: usize) -> TenantConfig {
 }
 
 fn lookups(c: &mut Criterion) {
-    let directory = TenantDirectory::from_config(&(0..TENANTS).map(entry).collect::<Vec<_>>());
+    let directory = TenantConfig::directory(&(0..TENANTS).map(entry).collect::<Vec<_>>());
     let v4: Vec<IpAddr> = (0..TENANTS)
         .map(|i| format!("10.{}.{}.7", i / 256, i % 256).parse().expect("ip"))
         .collect();
@@ -51,7 +50,7 @@ fn lookups(c: &mut Criterion) {
     c.bench_function("by_address no tenant, 10k tenants", |b| {
         b.iter(|| assert!(directory.by_address(stranger).is_none()))
     });
-    let mut spec = TenantSpec::from_config(&entry(TENANTS / 2));
+    let mut spec = entry(TENANTS / 2).spec();
     c.bench_function("update one tenant's profile among 10k (in place)", |b| {
         b.iter(|| {
             spec.settings.profile = if spec.settings.profile == "a" { "b" } else { "a" }.into();

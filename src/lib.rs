@@ -34,7 +34,12 @@
 //! - [`server`] — wires the parts together and shuts them down in order.
 //! - [`cli`] — the `aupgate` subcommands.
 //! - [`wire`] — the values `smtp` and `policy` exchange: envelope paths, the reply catalogue,
-//!   rule ids (a leaf, so `policy` never depends on `smtp`).
+//!   rule ids; and a next hop's parsed reply, which `relay` reads and `queue` stores (a leaf, so
+//!   `policy` never depends on `smtp`, nor `queue` on `relay`).
+//!
+//! Dependencies point one way between these pairs: `smtp` → `policy`, `relay` → `queue`,
+//! `config` → `tenant` (the config builds the tenant directory, `TenantConfig::directory`), and
+//! inside `policy` the engine → the checks → `stage` (what a check is).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "server")]

@@ -98,7 +98,10 @@ async fn windowed_keys_expire() {
     let client = redis::Client::open(server.url()).expect("client");
     let mut c = client.get_multiplexed_async_connection().await.expect("conn");
     let n: i64 = redis::cmd("DBSIZE").query_async(&mut c).await.expect("dbsize");
-    assert_eq!(n, 5, "counter, set, event log (no sequence key: occurrences carry a nonce), two bands");
+    assert_eq!(
+        n, 5,
+        "counter, set, event log (no sequence key: occurrences carry a nonce), two bands"
+    );
     // Redis (a real process, on its own clock) drops the keys once their 200 ms TTL has run and
     // its expiry cycle has found them: ask until it has, for at most 5 s.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);

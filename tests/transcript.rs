@@ -5,12 +5,11 @@ mod support;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use aupgate::config::Config;
+use aupgate::config::{Config, TenantConfig};
 use aupgate::policy::Engine;
 use aupgate::queue::Queue;
 use aupgate::smtp::session::Session;
 use aupgate::smtp::SmtpContext;
-use aupgate::tenant::TenantDirectory;
 use support::Client;
 use tokio::io::DuplexStream;
 
@@ -32,7 +31,7 @@ async fn session(peer: &str) -> (Client<DuplexStream>, Fixture) {
     let config = Config::parse(&support::config_text(dir.path(), "127.0.0.1:9".parse().unwrap())).unwrap();
     let queue = Queue::open(&dir.path().join("queue")).unwrap();
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-    let tenants = Arc::new(TenantDirectory::from_config(&config.tenants));
+    let tenants = Arc::new(TenantConfig::directory(&config.tenants));
     let ctx = Arc::new(SmtpContext::new(
         Arc::new(config.clone()),
         tenants,
@@ -112,7 +111,7 @@ async fn suspended_tenant_is_refused_at_mail_from() {
     config.tenants[0].state = aupgate::config::TenantStateConfig::Suspended;
     let queue = Queue::open(&dir.path().join("queue")).unwrap();
     let (_shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-    let tenants = Arc::new(TenantDirectory::from_config(&config.tenants));
+    let tenants = Arc::new(TenantConfig::directory(&config.tenants));
     let ctx = Arc::new(SmtpContext::new(
         Arc::new(config.clone()),
         tenants,

@@ -201,7 +201,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
         let sender_of = match (options.tenants_file, options.tenant) {
             (Some(file), tenant) => {
                 let config = Config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
-                let directory = TenantDirectory::from_config(&config.tenants);
+                let directory = TenantConfig::directory(&config.tenants);
                 match tenant {
                     Some(id) => Sender::One(
                         directory
@@ -220,7 +220,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                 domains.sort();
                 domains.dedup();
                 let id = tenant.unwrap_or("replay");
-                let directory = TenantDirectory::from_config(&[TenantConfig {
+                let directory = TenantConfig::directory(&[TenantConfig {
                     id: id.into(),
                     name: id.into(),
                     domains,

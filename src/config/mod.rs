@@ -185,7 +185,7 @@ impl Config {
         if limits.max_command_line < 512 {
             errors.push("limits.max_command_line", "must be at least 512 (RFC 5321 4.5.3.1.4)");
         }
-        if limits.max_path_length < crate::smtp::command::MIN_MAX_PATH {
+        if limits.max_path_length < crate::wire::path::MIN_MAX_PATH {
             errors.push(
                 "limits.max_path_length",
                 "must be at least 256 (RFC 5321 4.5.3.1.3: paths of 256 octets must be accepted)",

@@ -151,7 +151,7 @@ impl Default for LimitsConfig {
             session_timeout: HumanDuration::secs(1_800),
             max_command_line: 2_048,
             max_data_line: 998,
-            max_path_length: crate::smtp::command::MIN_MAX_PATH,
+            max_path_length: crate::wire::path::MIN_MAX_PATH,
             max_message_size: ByteSize(25 << 20),
             max_recipients: 100,
             max_errors: 10,
@@ -404,6 +404,39 @@ pub struct TenantConfig {
 
 /// `[tenant.limits]`: the tenant module's type.
 pub use crate::tenant::TenantLimits;
+
+impl TenantConfig {
+    /// What the tenant directory needs of this (validated) entry. The config depends on the
+    /// tenant module, never the reverse.
+    pub fn spec(&self) -> crate::tenant::TenantSpec {
+        crate::tenant::TenantSpec {
+            id: self.id.clone(),
+            settings: crate::tenant::TenantSettings {
+                name: self.name.clone(),
+                contact: self.contact.clone(),
+                profile: self.profile.clone().unwrap_or_else(|| "default".to_string()),
+                limits: self.limits,
+                networks: self
+                    .networks
+                    .iter()
+                    .filter_map(|n| crate::tenant::parse_network(n))
+                    .collect(),
+            },
+            domains: self.domains.clone(),
+            credentials: self
+                .credentials
+                .iter()
+                .map(|c| (c.username.clone(), c.password_hash.clone()))
+                .collect(),
+            state: Some(self.state),
+        }
+    }
+
+    /// The tenant directory of validated `[[tenant]]` entries.
+    pub fn directory(entries: &[TenantConfig]) -> crate::tenant::TenantDirectory {
+        crate::tenant::TenantDirectory::from_specs(entries.iter().map(TenantConfig::spec).collect())
+    }
+}
 
 /// Which rate store holds the counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]

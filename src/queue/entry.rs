@@ -6,13 +6,13 @@
 //! version newer than this code knows is not guessed at: it does not decode, so it is
 //! quarantined (kept, not delivered with parameters we would drop).
 //!
-//! Each recipient's last reply is stored as data (`relay::response::Reason`) since version 3;
+//! Each recipient's last reply is stored as data (`wire::response::Reason`) since version 3;
 //! older entries hold its text, read once on load by [`reason_from_text`] (the one place a
 //! reply's text is parsed back, and only for entries this code did not write).
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::relay::response::{EnhancedStatus, Reason, Response};
+use crate::wire::response::{EnhancedStatus, Reason, Response};
 
 /// Delivery state of one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

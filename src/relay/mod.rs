@@ -10,7 +10,8 @@ mod dsn;
 mod envelope;
 pub mod mta_sts;
 mod pool;
-pub mod response;
+// A next hop's reply, parsed: a wire value, which the queue stores too.
+pub use crate::wire::response;
 pub mod route;
 pub mod tls;
 mod tls_policy;

@@ -3,9 +3,7 @@
 //! (local part 64, domain 255, path `max_path` octets); it knows nothing of policy, and nothing of
 //! which parameters a transaction may carry (that is the session's MAIL and RCPT stages).
 
-/// RFC 5321 4.5.3.1.3: a reverse- or forward-path of 256 octets, `<` and `>` included, must be
-/// accepted; the configured maximum may be larger, never smaller.
-pub const MIN_MAX_PATH: usize = 256;
+pub use crate::wire::path::MIN_MAX_PATH;
 
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::{canonical_ip, PrefixTrie, Tenant, TenantSpec, TenantState};
-use crate::config::TenantConfig;
 
 /// One immutable view of all tenants, indexed for the two ways a session identifies one.
 #[derive(Debug, Default)]
@@ -52,11 +51,6 @@ pub struct TenantDirectory {
 }
 
 impl TenantDirectory {
-    /// Builds the directory from validated config entries.
-    pub fn from_config(entries: &[TenantConfig]) -> TenantDirectory {
-        Self::from_specs(entries.iter().map(TenantSpec::from_config).collect())
-    }
-
     /// Builds the directory from tenant specs.
     pub fn from_specs(specs: Vec<TenantSpec>) -> TenantDirectory {
         let directory = TenantDirectory::default();
@@ -226,18 +220,13 @@ impl TenantDirectory {
 mod tests {
     use super::*;
 
-    fn tenant(networks: &[&str], domains: &[&str]) -> TenantConfig {
-        TenantConfig {
-            id: format!("t-{}", networks.join(",")),
-            networks: networks.iter().map(|s| s.to_string()).collect(),
-            domains: domains.iter().map(|s| s.to_string()).collect(),
-            ..Default::default()
-        }
+    fn tenant(networks: &[&str], domains: &[&str]) -> TenantSpec {
+        TenantSpec::with_networks(&format!("t-{}", networks.join(",")), networks, domains)
     }
 
     #[test]
     fn most_specific_network_wins() {
-        let directory = TenantDirectory::from_config(&[
+        let directory = TenantDirectory::from_specs(vec![
             tenant(&["10.0.0.0/8"], &["a.example"]),
             tenant(&["10.1.0.0/16"], &["b.example"]),
         ]);
@@ -249,7 +238,7 @@ mod tests {
     }
 
     fn spec(id: &str, networks: &[&str], users: &[&str]) -> TenantSpec {
-        let mut spec = TenantSpec::from_config(&tenant(networks, &[]));
+        let mut spec = tenant(networks, &[]);
         spec.id = id.to_string();
         spec.credentials = users.iter().map(|u| (u.to_string(), format!("hash-{id}"))).collect();
         spec

@@ -24,7 +24,6 @@ use arc_swap::ArcSwap;
 use ipnet::IpNet;
 
 // The seed entries only: the tenant module needs nothing else of the config.
-use crate::config::TenantConfig;
 
 pub use account::{TenantLimits, TenantState};
 pub use directory::TenantDirectory;
@@ -105,24 +104,21 @@ pub struct TenantSpec {
 }
 
 impl TenantSpec {
-    /// The spec of a validated `[[tenant]]` entry.
-    pub fn from_config(entry: &TenantConfig) -> TenantSpec {
+    /// An active tenant on the default profile with these networks (unparsable ones left out)
+    /// and domains: for tools and tests.
+    pub fn with_networks(id: &str, networks: &[&str], domains: &[&str]) -> TenantSpec {
         TenantSpec {
-            id: entry.id.clone(),
+            id: id.to_string(),
             settings: TenantSettings {
-                name: entry.name.clone(),
-                contact: entry.contact.clone(),
-                profile: entry.profile.clone().unwrap_or_else(|| "default".to_string()),
-                limits: entry.limits,
-                networks: entry.networks.iter().filter_map(|n| parse_network(n)).collect(),
+                name: String::new(),
+                contact: None,
+                profile: "default".to_string(),
+                limits: TenantLimits::default(),
+                networks: networks.iter().filter_map(|n| parse_network(n)).collect(),
             },
-            domains: entry.domains.clone(),
-            credentials: entry
-                .credentials
-                .iter()
-                .map(|c| (c.username.clone(), c.password_hash.clone()))
-                .collect(),
-            state: Some(entry.state),
+            domains: domains.iter().map(|d| d.to_string()).collect(),
+            credentials: Vec::new(),
+            state: Some(TenantState::Active),
         }
     }
 
@@ -368,13 +364,8 @@ pub fn normalize_domain(domain: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn tenant(networks: &[&str], domains: &[&str]) -> TenantConfig {
-        TenantConfig {
-            id: format!("t-{}", networks.join(",")),
-            networks: networks.iter().map(|s| s.to_string()).collect(),
-            domains: domains.iter().map(|s| s.to_string()).collect(),
-            ..Default::default()
-        }
+    fn tenant(networks: &[&str], domains: &[&str]) -> TenantSpec {
+        TenantSpec::with_networks(&format!("t-{}", networks.join(",")), networks, domains)
     }
 
     #[test]
@@ -389,7 +380,7 @@ mod tests {
 
     #[test]
     fn subdomains_are_owned_but_lookalikes_are_not() {
-        let directory = TenantDirectory::from_config(&[tenant(&["10.0.0.0/8"], &["Example.com"])]);
+        let directory = TenantDirectory::from_specs(vec![tenant(&["10.0.0.0/8"], &["Example.com"])]);
         let t = directory.get("t-10.0.0.0/8").expect("tenant");
         assert!(t.owns_domain("example.com"));
         assert!(t.owns_domain("EXAMPLE.COM."));

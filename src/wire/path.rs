@@ -1,6 +1,10 @@
 //! An envelope address as the session parsed it (`MAIL FROM`, `RCPT TO`), which the policy
 //! checks read. Parsing it is the session's job (`smtp::command`); this is only the value.
 
+/// RFC 5321 4.5.3.1.3: a reverse- or forward-path of 256 octets, `<` and `>` included, must be
+/// accepted; the configured maximum may be larger, never smaller.
+pub const MIN_MAX_PATH: usize = 256;
+
 /// An envelope address: `<>` (null) or `local@domain`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Path {
