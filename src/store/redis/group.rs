@@ -5,7 +5,8 @@
 //! Each caller still waits until its own writes are applied (the semantics of a direct call: the
 //! charge is counted before the `250`, an error reaches the caller), but callers that write at the
 //! same moment share one round trip: the first to find no flush running applies everything queued
-//! — per tenant one script call on its shard, per Message-ID one `SET` — while those arriving
+//! — per tenant one script call on its shard (with its Message-ID entries on a standalone server;
+//! in a cluster each of those is one `SET` on its own shard) — while those arriving
 //! meanwhile queue for the next flush. At line rate a flush carries the bookkeeping of several
 //! sessions, so an accepted message costs a fraction of a call instead of three.
 //!
@@ -151,8 +152,11 @@ impl RedisStore {
     async fn apply(&self, batch: Vec<(u64, String, Write)>) -> Vec<(u64, RedisError)> {
         let mut by_tenant: BTreeMap<String, (Vec<u64>, Vec<Write>)> = BTreeMap::new();
         let mut singles: Vec<(u64, Write)> = Vec::new();
+        // A standalone server runs a tenant's Message-ID entries in the tenant's script too; in a
+        // cluster they live on other shards (their own hash tag), so each is its own `SET`.
+        let standalone = self.is_standalone();
         for (seq, tenant, write) in batch {
-            if matches!(write, Write::SetNx { .. }) {
+            if matches!(write, Write::SetNx { .. }) && !standalone {
                 singles.push((seq, write));
             } else {
                 let (seqs, writes) = by_tenant.entry(tenant).or_default();
@@ -195,7 +199,9 @@ impl RedisStore {
                             .arg(*cutoff)
                             .arg(*ttl);
                     }
-                    Write::SetNx { .. } => {}
+                    Write::SetNx { key, value, ttl } => {
+                        inv.arg("x").arg(key.as_slice()).arg(value.as_slice()).arg((*ttl).max(1));
+                    }
                 }
             }
             let result: Result<i64, RedisError> = self.script(&inv).await;

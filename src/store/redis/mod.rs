@@ -89,6 +89,11 @@ impl RedisStore {
         Ok(store)
     }
 
+    /// One server rather than a cluster: a script may then touch keys of any hash tag.
+    fn is_standalone(&self) -> bool {
+        matches!(self.conn, Conn::Single(_))
+    }
+
     async fn script<T: FromRedisValue>(&self, inv: &ScriptInvocation<'_>) -> RedisResult<T> {
         match &self.conn {
             Conn::Single(c) => inv.invoke_async(&mut c.clone()).await,

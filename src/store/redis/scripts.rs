@@ -340,6 +340,8 @@ return out
 /// to its shard). ARGV the writes, each a code and its arguments:
 /// - `a` key n window bucket at: counter add at `at`
 /// - `l` log sequence at json cutoff ttl: log append
+/// - `x` key value ttl: `SET key value PX ttl NX` (a Message-ID entry; standalone servers only,
+///   its key has its own hash tag)
 const APPLY: &str = r"
 local i = 1
 while i <= #ARGV do
@@ -351,6 +353,9 @@ while i <= #ARGV do
   elseif op == 'l' then
     log_append(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
     i = i + 7
+  elseif op == 'x' then
+    redis.call('SET', ARGV[i + 1], ARGV[i + 2], 'PX', ARGV[i + 3], 'NX')
+    i = i + 4
   else
     return redis.error_reply('unknown write ' .. tostring(op))
   end
