@@ -189,8 +189,9 @@ async fn decide(engine: &Engine, tenants: &TenantDirectory, campaign: usize, n: 
         domain: "acme.example".into(),
     };
     let (rcpt, body) = message(campaign, n);
-    engine
-        .on_mail(&MailContext {
+    // As the session does: MAIL FROM reads RCPT TO's counters ahead (`policy::prefetch`).
+    let (_, prefetched) = engine
+        .on_mail_reading_ahead(&MailContext {
             tenant: &tenant,
             peer: "127.0.0.1".parse().unwrap(),
             sender: &sender,
@@ -198,12 +199,15 @@ async fn decide(engine: &Engine, tenants: &TenantDirectory, campaign: usize, n: 
         })
         .await;
     engine
-        .on_rcpt(&RcptContext {
-            tenant: &tenant,
-            sender: &sender,
-            recipient: &rcpt,
-            accepted_so_far: 0,
-        })
+        .on_rcpt_with(
+            &RcptContext {
+                tenant: &tenant,
+                sender: &sender,
+                recipient: &rcpt,
+                accepted_so_far: 0,
+            },
+            &prefetched,
+        )
         .await;
     let recipients = [rcpt];
     // The session parses the message once and hands it to the engine.
