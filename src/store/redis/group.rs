@@ -200,7 +200,10 @@ impl RedisStore {
                             .arg(*ttl);
                     }
                     Write::SetNx { key, value, ttl } => {
-                        inv.arg("x").arg(key.as_slice()).arg(value.as_slice()).arg((*ttl).max(1));
+                        inv.arg("x")
+                            .arg(key.as_slice())
+                            .arg(value.as_slice())
+                            .arg((*ttl).max(1));
                     }
                 }
             }
