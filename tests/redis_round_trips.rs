@@ -3,7 +3,8 @@
 //! suppression), sent alone, costs the store one script at MAIL FROM (which also reads the
 //! recipient quotas RCPT TO checks, `policy::prefetch`), one at DATA, and its writes after the
 //! checks — the quota charge before the `250`, the audit record (with the Message-ID index entry,
-//! a plain `SET`), the delivery outcome once relayed — each exactly once, in at most three more
+//! inside the tenant's script on a standalone server), the delivery outcome once relayed — each
+//! exactly once, in at most three more
 //! calls, fewer when they share a group commit (`store::redis::group`), as the server itself saw
 //! them (`MONITOR`).
 
@@ -200,6 +201,8 @@ async fn concurrent_writes_share_a_round_trip_and_each_is_applied_when_it_return
             .await
             .expect("connect"),
     );
+    let url = redis.url();
+    let url = &url;
     let key = Key::new("quota.messages.hour", "acme");
     let hour = Duration::from_secs(3_600);
     let now = store_support::now_ms();
@@ -220,9 +223,22 @@ async fn concurrent_writes_share_a_round_trip_and_each_is_applied_when_it_return
                 detail: serde_json::Value::Null,
             };
             store.audit_append("acme", &record).await.expect("audit");
-            // Applied when the call returned: this very caller reads it back.
-            let audit = store.audit_range("acme", now, now).await.expect("audit read");
-            assert!(audit.iter().any(|r| r.target == format!("Q{i}")), "Q{i} missing");
+            // Applied when the call returned: read back over a connection of its own (not the
+            // store's, whose requests are answered in order anyway).
+            let client = redis::Client::open(url.as_str()).expect("client");
+            let mut own = client.get_multiplexed_async_connection().await.expect("connection");
+            let members: Vec<Vec<u8>> = redis::cmd("ZRANGE")
+                .arg(Key::new("_audit", "acme").redis_key())
+                .arg(0)
+                .arg(-1)
+                .query_async(&mut own)
+                .await
+                .expect("zrange");
+            let needle = format!("\"target\":\"Q{i}\"");
+            assert!(
+                members.iter().any(|m| String::from_utf8_lossy(m).contains(&needle)),
+                "Q{i} not applied when its call returned"
+            );
         }
     });
     futures_util::future::join_all(writes).await;
@@ -234,4 +250,50 @@ async fn concurrent_writes_share_a_round_trip_and_each_is_applied_when_it_return
         "40 writes of 20 callers took {} script calls: {scripts:#?}",
         scripts.len()
     );
+}
+
+/// One caller's failing write is its own error: the callers sharing its flush are applied and
+/// told so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_write_fails_only_its_own_caller() {
+    use aupgate::store::{AuditRecord, Key, RateStore};
+    let redis = store_support::RedisServer::start();
+    let store: Arc<dyn RateStore> = Arc::new(
+        aupgate::store::redis::RedisStore::connect(&[redis.url()], Duration::from_secs(2), Duration::from_secs(86_400))
+            .await
+            .expect("connect"),
+    );
+    // The audit log's key holds a string: appending to it fails (WRONGTYPE).
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut own = client.get_multiplexed_async_connection().await.expect("connection");
+    let _: () = redis::cmd("SET")
+        .arg(Key::new("_audit", "acme").redis_key())
+        .arg("not a log")
+        .query_async(&mut own)
+        .await
+        .expect("set");
+    let key = Key::new("quota.messages.hour", "acme");
+    let hour = Duration::from_secs(3_600);
+    let now = store_support::now_ms();
+    let record = AuditRecord {
+        at: now,
+        actor: "policy".into(),
+        action: "accept".into(),
+        target: "Q".into(),
+        reason: String::new(),
+        detail: serde_json::Value::Null,
+    };
+    let charges = (0..10).map(|_| {
+        let store = store.clone();
+        let key = key.clone();
+        async move { store.counter_add_many(&[(key, 1, hour)], now).await }
+    });
+    let (charged, audited) = tokio::join!(
+        futures_util::future::join_all(charges),
+        store.audit_append("acme", &record)
+    );
+    let error = audited.expect_err("appending to a string must fail").to_string();
+    assert!(error.contains("WRONGTYPE"), "{error}");
+    assert!(charged.iter().all(Result::is_ok), "{charged:?}");
+    assert_eq!(store.counter_get(&key, now, hour).await.expect("read"), 10);
 }

@@ -191,8 +191,11 @@ impl Engine {
         let profile = self.profile_for(ctx.tenant);
         let now = self.now();
         let recorder = Recorder::new(&ctx.tenant.id, now);
-        plan(&self.mail, &self.planning_env(&recorder, &profile, now), ctx, &recorder).await;
-        recorder.read_ahead(self.rcpt_reads(ctx, &profile, now).await);
+        // A MAIL FROM its checks refuse without asking the store (a suspended tenant, a sender
+        // domain not owned) reads nothing ahead, so it still costs no call.
+        if plan(&self.mail, &self.planning_env(&recorder, &profile, now), ctx, &recorder).await {
+            recorder.read_ahead(self.rcpt_reads(ctx, &profile, now).await);
+        }
         let replay = recorder.run(self.store.as_ref(), &Prefetched::none()).await;
         let env = Env {
             store: self.store.as_ref(),
@@ -570,12 +573,20 @@ impl Engine {
 
 /// Runs a stage's checks against `recorder` (as `env.ops`) until one would not let the message
 /// through or the plan ends: the operations noted are the stage's batch.
-async fn plan<'s, S: Stage>(checks: &'s [Listed<S>], env: &'s Env<'s>, ctx: &'s S::Context<'s>, recorder: &Recorder) {
+/// Returns whether every check let the message through on the optimistic answers (only then is
+/// there a later stage worth reading ahead for).
+async fn plan<'s, S: Stage>(
+    checks: &'s [Listed<S>],
+    env: &'s Env<'s>,
+    ctx: &'s S::Context<'s>,
+    recorder: &Recorder,
+) -> bool {
     for check in checks {
         if !matches!(check.check(env, ctx).await, Ok(Verdict::Continue)) || recorder.ended() {
-            return;
+            return false;
         }
     }
+    true
 }
 
 /// What the audit record of a decision on a received message says about it (never the body):

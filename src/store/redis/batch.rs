@@ -100,7 +100,7 @@ impl RedisStore {
                     check_cap(*cap)?;
                     inv.arg("e");
                     push_key(&mut inv, key, Some(b'e'), looked_up)?;
-                    inv.arg(super::ops::occurrence_nonce());
+                    inv.arg(self.occurrence_nonce());
                     inv.arg(w).arg(*cap);
                 }
                 StageOp::SuppressionContains { address } => {

@@ -3,26 +3,37 @@
 //! Message-ID index (`message_origin_put`).
 //!
 //! Each caller still waits until its own writes are applied (the semantics of a direct call: the
-//! charge is counted before the `250`, an error reaches the caller), but callers that write at the
-//! same moment share one round trip: the first to find no flush running applies everything queued
-//! — per tenant one script call on its shard (with its Message-ID entries on a standalone server;
-//! in a cluster each of those is one `SET` on its own shard) — while those arriving
-//! meanwhile queue for the next flush. At line rate a flush carries the bookkeeping of several
-//! sessions, so an accepted message costs a fraction of a call instead of three.
+//! charge is counted before the `250`, an error reaches the caller), but callers writing for the
+//! same tenant at the same moment share one script call on its shard: the first finds no flush
+//! running for the tenant and starts one; those arriving meanwhile queue for the next. At line
+//! rate a flush carries the bookkeeping of several sessions, so an accepted message costs a
+//! fraction of a call instead of three. A tenant's Message-ID entries ride in its script on a
+//! standalone server; in a cluster they live on other shards (their own hash tag), so each is one
+//! `SET` of its own, made by the same flush.
 //!
-//! The flush runs as its own task, so a caller that goes away (a closed session) cannot leave a
-//! flush half done or the queue stuck.
+//! - Per tenant: a slow shard holds up only the tenants it serves.
+//! - Per caller: the script runs each caller's writes under `pcall` and answers per caller, so one
+//!   caller's failing write is its own error, not its neighbours'. A call that fails as a whole
+//!   (a timeout, the server gone) is an error for every caller in it.
+//! - A flush is a task of its own, so a caller that goes away cannot leave it half done; each
+//!   caller holds the receiving end of its own answer, so a flush that dies (a panic) answers
+//!   every caller it took with an error, never with success, and the tenant's queue is released.
+//! - A flush takes at most [`MAX_CALLERS`] callers, so a backlog never becomes one huge script.
 //!
-//! Must never: answer a caller before its writes are applied, or apply a write twice.
+//! Must never: answer a caller before its writes are applied, report a failed write as applied,
+//! or apply a write twice.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use redis::RedisError;
-use tokio::sync::Notify;
+use tokio::sync::oneshot;
 
 use super::RedisStore;
 use crate::store::StoreError;
+
+/// The most callers one flush carries.
+pub const MAX_CALLERS: usize = 256;
 
 /// One write of a flush.
 pub(super) enum Write {
@@ -47,198 +58,220 @@ pub(super) enum Write {
     SetNx { key: Vec<u8>, value: Vec<u8>, ttl: u64 },
 }
 
-/// Writes waiting for a flush, in arrival order, each under its caller's sequence number.
-#[derive(Default)]
-struct Queue {
-    next: u64,
-    /// Every sequence number up to this one has been applied.
-    applied: u64,
-    flushing: bool,
-    /// (sequence, routing tenant, write).
-    pending: Vec<(u64, String, Write)>,
-    /// The failures of applied sequence numbers not yet collected by their callers.
-    failed: HashMap<u64, RedisError>,
+/// One caller's writes and where its answer goes.
+struct Caller {
+    writes: Vec<Write>,
+    answer: oneshot::Sender<Result<(), RedisError>>,
 }
 
-/// The group commit of one store (shared by its clones).
+/// A tenant's callers waiting for a flush, and whether one is running.
+#[derive(Default)]
+struct TenantQueue {
+    waiting: Vec<Caller>,
+    flushing: bool,
+}
+
+/// The group commit of one store (shared by its clones): a queue per tenant.
 #[derive(Default)]
 pub(super) struct Group {
-    queue: Mutex<Queue>,
-    done: Notify,
+    tenants: Mutex<HashMap<String, TenantQueue>>,
 }
 
 impl Group {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TenantQueue>> {
+        self.tenants.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Releases a tenant's queue when its flush task ends, however it ends: if the task died (a
+/// panic), the callers still waiting are dropped too, so each gets an error, never a hang.
+struct Releases<'a> {
+    group: &'a Group,
+    tenant: &'a str,
+    finished: bool,
+}
+
+impl Drop for Releases<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut tenants = self.group.lock();
+        tenants.remove(self.tenant);
     }
 }
 
 impl RedisStore {
     /// Applies `writes` (of `tenant`, whose shard runs them; a `SetNx` goes to its own key's
-    /// shard) together with whatever other callers are writing, and returns once they are
-    /// applied.
+    /// shard in a cluster) together with whatever other callers are writing for the tenant, and
+    /// returns once they are applied.
     pub(super) async fn write_grouped(&self, tenant: &str, writes: Vec<Write>) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
         }
-        let group = &self.group;
-        let mine = {
-            let mut queue = group.lock();
-            queue.next += 1;
-            let seq = queue.next;
-            queue
-                .pending
-                .extend(writes.into_iter().map(|write| (seq, tenant.to_string(), write)));
-            seq
+        let (answer, answered) = oneshot::channel();
+        let start = {
+            let mut tenants = self.group.lock();
+            let queue = tenants.entry(tenant.to_string()).or_default();
+            queue.waiting.push(Caller { writes, answer });
+            !std::mem::replace(&mut queue.flushing, true)
         };
-        // Let the callers that are ready at this moment queue theirs too before a flush starts
-        // (the audit record and the Message-ID entry of one acceptance are written together).
-        tokio::task::yield_now().await;
+        if start {
+            let store = self.clone();
+            let tenant = tenant.to_string();
+            tokio::spawn(async move { store.flush_tenant(&tenant).await });
+        }
+        match answered.await {
+            Ok(result) => result.map_err(StoreError::Redis),
+            Err(_) => Err(StoreError::Task(
+                "the group commit ended without applying the writes".into(),
+            )),
+        }
+    }
+
+    /// Flushes `tenant`'s queue until it is empty.
+    async fn flush_tenant(&self, tenant: &str) {
+        let mut releases = Releases {
+            group: &self.group,
+            tenant,
+            finished: false,
+        };
         loop {
-            let done = group.done.notified();
-            tokio::pin!(done);
-            done.as_mut().enable();
+            // Let the callers that are ready at this moment queue theirs too (the audit record
+            // and the Message-ID entry of one acceptance are written together).
+            tokio::task::yield_now().await;
             let batch = {
-                let mut queue = group.lock();
-                if queue.applied >= mine {
-                    return match queue.failed.remove(&mine) {
-                        Some(error) => Err(StoreError::Redis(error)),
-                        None => Ok(()),
-                    };
+                let mut tenants = self.group.lock();
+                let Some(queue) = tenants.get_mut(tenant) else {
+                    return;
+                };
+                if queue.waiting.is_empty() {
+                    tenants.remove(tenant);
+                    releases.finished = true;
+                    return;
                 }
-                if queue.flushing {
-                    None
-                } else {
-                    queue.flushing = true;
-                    Some(std::mem::take(&mut queue.pending))
-                }
+                let take = queue.waiting.len().min(MAX_CALLERS);
+                queue.waiting.drain(..take).collect::<Vec<_>>()
             };
-            if let Some(batch) = batch {
-                // Its own task: the flush completes and wakes everyone even if this caller is
-                // dropped meanwhile.
-                let store = self.clone();
-                let flush = tokio::spawn(async move { store.flush(batch).await });
-                if flush.await.is_err() {
-                    // The flush task panicked: nothing may stay marked as flushing.
-                    let mut queue = group.lock();
-                    queue.flushing = false;
-                    group.done.notify_waiters();
-                }
-                continue;
-            }
-            done.await;
+            self.apply(tenant, batch).await;
         }
     }
 
-    /// Applies one batch and publishes its outcome.
-    async fn flush(&self, batch: Vec<(u64, String, Write)>) {
-        let last = batch.last().map(|(seq, _, _)| *seq).unwrap_or(0);
-        let failed = self.apply(batch).await;
-        let mut queue = self.group.lock();
-        queue.failed.extend(failed);
-        // A caller that went away never collects its failure: keep the map bounded.
-        if queue.failed.len() > 10_000 {
-            let horizon = last.saturating_sub(10_000);
-            queue.failed.retain(|seq, _| *seq > horizon);
-        }
-        queue.applied = queue.applied.max(last);
-        queue.flushing = false;
-        drop(queue);
-        self.group.done.notify_waiters();
-    }
-
-    /// Runs a batch: one script call per tenant, one `SET` per Message-ID, all at once. Returns
-    /// the sequence numbers whose writes failed.
-    async fn apply(&self, batch: Vec<(u64, String, Write)>) -> Vec<(u64, RedisError)> {
-        let mut by_tenant: BTreeMap<String, (Vec<u64>, Vec<Write>)> = BTreeMap::new();
-        let mut singles: Vec<(u64, Write)> = Vec::new();
-        // A standalone server runs a tenant's Message-ID entries in the tenant's script too; in a
-        // cluster they live on other shards (their own hash tag), so each is its own `SET`.
+    /// Runs one batch of a tenant's callers and answers each.
+    async fn apply(&self, tenant: &str, batch: Vec<Caller>) {
         let standalone = self.is_standalone();
-        for (seq, tenant, write) in batch {
-            if matches!(write, Write::SetNx { .. }) && !standalone {
-                singles.push((seq, write));
-            } else {
-                let (seqs, writes) = by_tenant.entry(tenant).or_default();
-                seqs.push(seq);
-                writes.push(write);
+        let mut inv = self.scripts.apply.prepare_invoke();
+        inv.key(super::ops::rec_key("_batch", tenant));
+        // (caller, its separate SETs: in a cluster a Message-ID entry is on another shard)
+        let mut separate: Vec<Vec<&Write>> = Vec::with_capacity(batch.len());
+        for caller in &batch {
+            let scripted: Vec<&Write> = caller
+                .writes
+                .iter()
+                .filter(|w| standalone || !matches!(w, Write::SetNx { .. }))
+                .collect();
+            separate.push(
+                caller
+                    .writes
+                    .iter()
+                    .filter(|w| !standalone && matches!(w, Write::SetNx { .. }))
+                    .collect(),
+            );
+            inv.arg(scripted.len());
+            for write in scripted {
+                push_write(&mut inv, write);
             }
         }
-        let scripts = by_tenant.iter().map(|(tenant, (seqs, writes))| async move {
-            let mut inv = self.scripts.apply.prepare_invoke();
-            inv.key(super::ops::rec_key("_batch", tenant));
+        let script = async {
+            let statuses: Result<Vec<redis::Value>, RedisError> = self.script(&inv).await;
+            statuses
+        };
+        let sets = futures_util::future::join_all(separate.iter().map(|writes| async move {
             for write in writes {
-                match write {
-                    Write::Counter {
-                        key,
-                        n,
-                        window,
-                        bucket,
-                        at,
-                    } => {
-                        inv.arg("a")
-                            .arg(key.as_slice())
-                            .arg(*n)
-                            .arg(*window)
-                            .arg(*bucket)
-                            .arg(*at);
-                    }
-                    Write::Log {
-                        log,
-                        seq,
-                        at,
-                        json,
-                        cutoff,
-                        ttl,
-                    } => {
-                        inv.arg("l")
-                            .arg(log.as_slice())
-                            .arg(seq.as_slice())
-                            .arg(*at)
-                            .arg(json.as_slice())
-                            .arg(*cutoff)
-                            .arg(*ttl);
-                    }
-                    Write::SetNx { key, value, ttl } => {
-                        inv.arg("x")
-                            .arg(key.as_slice())
-                            .arg(value.as_slice())
-                            .arg((*ttl).max(1));
-                    }
+                if let Write::SetNx { key, value, ttl } = write {
+                    let mut set = redis::cmd("SET");
+                    set.arg(key.as_slice())
+                        .arg(value.as_slice())
+                        .arg("PX")
+                        .arg((*ttl).max(1))
+                        .arg("NX");
+                    let _: redis::Value = self.cmd(&set).await?;
                 }
             }
-            let result: Result<i64, RedisError> = self.script(&inv).await;
-            (seqs, result.err())
-        });
-        let sets = singles.iter().map(|(seq, write)| async move {
-            let Write::SetNx { key, value, ttl } = write else {
-                return (*seq, None);
+            Ok::<(), RedisError>(())
+        }));
+        let (statuses, sets) = tokio::join!(script, sets);
+        for (i, (caller, set)) in batch.into_iter().zip(sets).enumerate() {
+            let result = match &statuses {
+                Err(error) => Err(error.clone()),
+                Ok(statuses) => caller_status(statuses.get(i)).and(set),
             };
-            let mut set = redis::cmd("SET");
-            set.arg(key.as_slice())
-                .arg(value.as_slice())
-                .arg("PX")
-                .arg((*ttl).max(1))
-                .arg("NX");
-            let result: Result<redis::Value, RedisError> = self.cmd(&set).await;
-            (*seq, result.err())
-        });
-        let (scripts, sets) = tokio::join!(
-            futures_util::future::join_all(scripts),
-            futures_util::future::join_all(sets)
-        );
-        let mut failed = Vec::new();
-        for (seqs, error) in scripts {
-            if let Some(error) = error {
-                failed.extend(seqs.iter().map(|seq| (*seq, error.clone())));
-            }
+            // A caller that went away no longer needs its answer.
+            let _ = caller.answer.send(result);
         }
-        failed.extend(sets.into_iter().filter_map(|(seq, error)| error.map(|e| (seq, e))));
-        failed
+    }
+}
+
+/// Appends `write` as the `APPLY` script reads it.
+fn push_write(inv: &mut redis::ScriptInvocation<'_>, write: &Write) {
+    match write {
+        Write::Counter {
+            key,
+            n,
+            window,
+            bucket,
+            at,
+        } => {
+            inv.arg("a")
+                .arg(key.as_slice())
+                .arg(*n)
+                .arg(*window)
+                .arg(*bucket)
+                .arg(*at);
+        }
+        Write::Log {
+            log,
+            seq,
+            at,
+            json,
+            cutoff,
+            ttl,
+        } => {
+            inv.arg("l")
+                .arg(log.as_slice())
+                .arg(seq.as_slice())
+                .arg(*at)
+                .arg(json.as_slice())
+                .arg(*cutoff)
+                .arg(*ttl);
+        }
+        Write::SetNx { key, value, ttl } => {
+            inv.arg("x")
+                .arg(key.as_slice())
+                .arg(value.as_slice())
+                .arg((*ttl).max(1));
+        }
+    }
+}
+
+/// One caller's status in the `APPLY` reply: `1`, or the error its writes raised.
+fn caller_status(status: Option<&redis::Value>) -> Result<(), RedisError> {
+    match status {
+        Some(redis::Value::Int(1)) => Ok(()),
+        Some(redis::Value::BulkString(error)) => Err(RedisError::from((
+            redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError),
+            "a grouped write failed",
+            String::from_utf8_lossy(error).into_owned(),
+        ))),
+        other => Err(RedisError::from((
+            redis::ErrorKind::Parse,
+            "unexpected group commit reply",
+            format!("{other:?}"),
+        ))),
     }
 }
 
 /// The group commit's share of a store, created with it.
-pub(super) fn new_group() -> Arc<Group> {
-    Arc::new(Group::default())
+pub(super) fn new_group() -> std::sync::Arc<Group> {
+    std::sync::Arc::new(Group::default())
 }

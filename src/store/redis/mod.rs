@@ -36,6 +36,8 @@ pub struct RedisStore {
     scripts: std::sync::Arc<scripts::Scripts>,
     /// Writes of concurrent callers share round trips (`group`).
     group: std::sync::Arc<group::Group>,
+    /// Names event occurrences (`occurrence_nonce`): a random start and a count.
+    nonces: std::sync::Arc<(u64, std::sync::atomic::AtomicU64)>,
     retention_ms: u64,
 }
 
@@ -82,11 +84,37 @@ impl RedisStore {
             conn,
             scripts: std::sync::Arc::new(scripts::Scripts::new()),
             group: group::new_group(),
+            nonces: std::sync::Arc::new((random_start(), std::sync::atomic::AtomicU64::new(0))),
             retention_ms: u64::try_from(log_retention.as_millis()).unwrap_or(u64::MAX),
         };
-        // Prove the server answers before the gateway starts relying on it.
+        // Prove the server answers before the gateway starts relying on it, and that it runs
+        // what the scripts need.
         let _: String = store.cmd(&redis::cmd("PING")).await?;
+        // A cluster answers per node (a map): every node must do.
+        let info: redis::Value = store.cmd(redis::cmd("INFO").arg("server")).await?;
+        let mut texts = Vec::new();
+        collect_texts(&info, &mut texts);
+        let servers: Vec<&String> = texts.iter().filter(|t| t.contains("redis_version:")).collect();
+        if servers.is_empty() {
+            return Err(StoreError::Config(
+                "the Redis server did not say its version (INFO server)".into(),
+            ));
+        }
+        for server in servers {
+            check_version(server)?;
+        }
         Ok(store)
+    }
+
+    /// A nonce unique to one event occurrence (`events_add` names it `now:nonce`): this store's
+    /// random start plus a count, so occurrences of one millisecond never collide, across
+    /// nodes either.
+    pub(super) fn occurrence_nonce(&self) -> String {
+        let (start, count) = &*self.nonces;
+        format!(
+            "{:x}",
+            start.wrapping_add(count.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+        )
     }
 
     /// One server rather than a cluster: a script may then touch keys of any hash tag.
@@ -130,9 +158,71 @@ impl RedisStore {
     }
 }
 
+/// A random 64-bit start (the standard library's randomly keyed hasher over the time).
+fn random_start() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    hasher.finish()
+}
+
+/// Every text in a reply (a cluster's per-node map, or one server's text).
+fn collect_texts(value: &redis::Value, out: &mut Vec<String>) {
+    match value {
+        redis::Value::BulkString(bytes) => out.push(String::from_utf8_lossy(bytes).into_owned()),
+        redis::Value::SimpleString(text) | redis::Value::VerbatimString { text, .. } => out.push(text.clone()),
+        redis::Value::Array(items) | redis::Value::Set(items) => items.iter().for_each(|v| collect_texts(v, out)),
+        redis::Value::Map(pairs) => pairs.iter().for_each(|(_, v)| collect_texts(v, out)),
+        _ => {}
+    }
+}
+
+/// The oldest server the scripts run on: they use `PEXPIRE … GT` (Redis 7.0; Valkey 7.2 is
+/// Redis 7.2's fork).
+const MIN_VERSION: (u32, u32) = (7, 0);
+
+/// Refuses a server older than [`MIN_VERSION`] (`INFO server`'s `redis_version`), so the
+/// gateway fails at start with a clear error rather than answer every message `451`.
+fn check_version(info: &str) -> Result<(), StoreError> {
+    let version = info
+        .lines()
+        .find_map(|line| line.strip_prefix("redis_version:"))
+        .map(str::trim)
+        .ok_or_else(|| StoreError::Config("the Redis server did not say its version (INFO server)".into()))?;
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if found < MIN_VERSION {
+        return Err(StoreError::Config(format!(
+            "Redis {version} is too old: the store needs Redis {}.{} or later",
+            MIN_VERSION.0, MIN_VERSION.1
+        )));
+    }
+    Ok(())
+}
+
 fn timeout_error() -> redis::RedisError {
     redis::RedisError::from(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
         "redis connect timed out",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_older_than_seven_are_refused() {
+        assert!(check_version("# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\n").is_ok());
+        assert!(check_version("redis_version:7.2.4\r\n").is_ok());
+        assert!(check_version("redis_version:10.0.0\r\n").is_ok());
+        let old = check_version("redis_version:6.2.14\r\n").unwrap_err().to_string();
+        assert!(old.contains("Redis 6.2.14 is too old"), "{old}");
+        assert!(check_version("redis_mode:standalone\r\n").is_err());
+    }
 }

@@ -57,27 +57,6 @@ fn parse_log<T: DeserializeOwned>(members: Vec<Vec<u8>>) -> Result<Vec<T>, Store
         .collect()
 }
 
-/// A nonce unique to one event occurrence (`events_add` names it `now:nonce`): this process's
-/// random start plus a count, so occurrences of one millisecond never collide, across nodes too.
-pub(super) fn occurrence_nonce() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::OnceLock;
-    static START: OnceLock<u64> = OnceLock::new();
-    static COUNT: AtomicU64 = AtomicU64::new(0);
-    let start = *START.get_or_init(|| {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos(),
-        );
-        hasher.finish()
-    });
-    format!("{:x}", start.wrapping_add(COUNT.fetch_add(1, Ordering::Relaxed)))
-}
-
 /// The (bucket, count) pairs of a counter script's reply, ascending by bucket.
 pub(super) fn script_buckets(flat: &[i64]) -> Vec<(u64, u64)> {
     flat.chunks_exact(2)
@@ -372,7 +351,7 @@ impl RateStore for RedisStore {
                 .arg(now)
                 .arg(w)
                 .arg(cap)
-                .arg(occurrence_nonce());
+                .arg(self.occurrence_nonce());
             let r: Vec<i64> = self.script(&inv).await?;
             events_reply(&r)
         })

@@ -25,11 +25,16 @@ local function counter(key, mode, n, limit, now, w, b)
 local first = math.floor(math.max(now - w, 0) / b)
 local cur = math.floor(now / b)
 -- The key must live until the current bucket leaves the window: the same moment for every
--- charge in the bucket, so the expiry is set when the bucket is started.
+-- charge in the bucket, so the expiry is set when the bucket is started, and only ever moved
+-- out (a bucket started late by a node whose clock is behind must not shorten it); a new key
+-- has no expiry for GT to compare with, so NX sets it.
 -- Returns whether the charge started a bucket.
 local function charge()
   if redis.call('HINCRBY', key, string.format('%d', cur), n) == n then
-    redis.call('PEXPIRE', key, string.format('%d', math.max((cur + 1) * b + w - now, 1)))
+    local ttl = string.format('%d', math.max((cur + 1) * b + w - now, 1))
+    if redis.call('PEXPIRE', key, ttl, 'GT') == 0 then
+      redis.call('PEXPIRE', key, ttl, 'NX')
+    end
     return true
   end
   return false
@@ -336,15 +341,19 @@ end
 return out
 ";
 
-/// The group commit's writes (`group`), in order. KEYS[1] any key of the tenant (routes the call
-/// to its shard). ARGV the writes, each a code and its arguments:
+/// The group commit's writes (`group`): several callers' writes, each caller's under `pcall`.
+/// KEYS[1] any key of the tenant (routes the call to its shard). ARGV, per caller: the number of
+/// its writes, then each write, a code and its arguments:
 /// - `a` key n window bucket at: counter add at `at`
 /// - `l` log sequence at json cutoff ttl: log append
 /// - `x` key value ttl: `SET key value PX ttl NX` (a Message-ID entry; standalone servers only,
 ///   its key has its own hash tag)
+///
+/// Returns one status per caller: 1, or the error its writes raised (the writes before the
+/// failing one stay applied, as with a single call).
 const APPLY: &str = r"
 local i = 1
-while i <= #ARGV do
+local function write()
   local op = ARGV[i]
   if op == 'a' then
     counter(ARGV[i + 1], 1, tonumber(ARGV[i + 2]), 0, tonumber(ARGV[i + 5]), tonumber(ARGV[i + 3]),
@@ -357,10 +366,31 @@ while i <= #ARGV do
     redis.call('SET', ARGV[i + 1], ARGV[i + 2], 'PX', ARGV[i + 3], 'NX')
     i = i + 4
   else
-    return redis.error_reply('unknown write ' .. tostring(op))
+    error('unknown write ' .. tostring(op))
   end
 end
-return 1
+local widths = {a = 6, l = 7, x = 4}
+local out = {}
+while i <= #ARGV do
+  local count = tonumber(ARGV[i])
+  i = i + 1
+  local stop = i
+  for _ = 1, count do stop = stop + (widths[ARGV[stop]] or 1) end
+  local ok, err = pcall(function()
+    for _ = 1, count do write() end
+  end)
+  if ok then
+    out[#out + 1] = 1
+  elseif type(err) == 'table' then
+    -- A failed redis.call raises a table holding the error reply.
+    out[#out + 1] = tostring(err.err or err.message or 'error')
+  else
+    out[#out + 1] = tostring(err)
+  end
+  -- The next caller's writes start where this caller's end, whatever failed.
+  i = stop
+end
+return out
 ";
 
 /// The loaded scripts (hashes are computed once; Redis caches the bodies).
