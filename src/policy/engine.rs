@@ -3,7 +3,7 @@
 //! log (no message body); violations become events that drive the escalation ladder. What a
 //! check is lives in `stage`, the profile set in `profiles`, an accepted message's bookkeeping
 //! in `acceptance`; what the gateway writes on an accepted message is decided here and written
-//! by `cleanup`.
+//! by `cleanup`. The envelope stages (MAIL FROM, RCPT TO) are in `engine::envelope`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,15 +21,16 @@ use super::profiles::Profiles;
 // What a check is lives in `stage` (the checks import it from there, never from here).
 pub use super::stage::Env;
 use super::stage::{AtData, AtMail, AtRcpt, DataFacts, DataStage, Listed, Stage};
-use super::{CheckError, DataContext, MailContext, RcptContext, Rule, Verdict};
+use super::{CheckError, DataContext, Rule, Verdict};
 use crate::auth::Authenticator;
 use crate::complaints::attribution::{Attribution, Attributor};
 use crate::complaints::unsubscribe::Unsubscriber;
 use crate::queue::now_ms;
-use crate::store::batch::StageOp;
 use crate::store::{AuditRecord, RateStore};
 use crate::tenant::{Tenant, TenantDirectory};
 use crate::wire::reply;
+
+mod envelope;
 
 /// The decision on a received message: the verdict, and for an accepted message the message
 /// as it is to be queued and the bookkeeping that waits for it to be queued.
@@ -179,102 +180,6 @@ impl Engine {
     /// Replaces the profiles (policy reload). Sessions in flight are not interrupted.
     pub fn replace_profiles(&self, profiles: HashMap<String, Arc<Profile>>) {
         self.profiles.replace(profiles);
-    }
-
-    pub async fn on_mail(&self, ctx: &MailContext<'_>) -> Verdict {
-        self.on_mail_reading_ahead(ctx).await.0
-    }
-
-    /// [`Engine::on_mail`], which also reads the counters the transaction's RCPT TO checks
-    /// will ask (`policy::prefetch`): pass them to [`Engine::on_rcpt_with`].
-    pub async fn on_mail_reading_ahead(&self, ctx: &MailContext<'_>) -> (Verdict, Prefetched) {
-        let profile = self.profile_for(ctx.tenant);
-        let now = self.now();
-        let recorder = Recorder::new(&ctx.tenant.id, now);
-        // A MAIL FROM its checks refuse without asking the store (a suspended tenant, a sender
-        // domain not owned) reads nothing ahead, so it still costs no call.
-        if plan(&self.mail, &self.planning_env(&recorder, &profile, now), ctx, &recorder).await {
-            recorder.read_ahead(self.rcpt_reads(ctx, &profile, now).await);
-        }
-        let replay = recorder.run(self.store.as_ref(), &Prefetched::none()).await;
-        let env = Env {
-            store: self.store.as_ref(),
-            ops: Ops::Replaying(&replay),
-            profile: &profile,
-            now,
-        };
-        for check in &self.mail {
-            let verdict = self
-                .decide(
-                    &env,
-                    check.rule(),
-                    ctx.tenant,
-                    check.check(&env, ctx).await,
-                    || serde_json::json!({ "sender": ctx.sender.to_address() }),
-                )
-                .await;
-            if verdict != Verdict::Continue {
-                self.record_envelope_violation(&env, ctx.tenant, &verdict).await;
-                return (verdict, Prefetched::none());
-            }
-        }
-        (Verdict::Continue, Prefetched::new(now, replay.read_ahead()))
-    }
-
-    /// The reads MAIL FROM's batch adds for the RCPT TO checks: what they plan for a stand-in
-    /// first recipient (`policy::prefetch`).
-    async fn rcpt_reads(&self, ctx: &MailContext<'_>, profile: &Profile, now: u64) -> Vec<StageOp> {
-        let recorder = Recorder::new(&ctx.tenant.id, now);
-        let stand_in = RcptContext {
-            tenant: ctx.tenant,
-            sender: ctx.sender,
-            recipient: ctx.sender,
-            accepted_so_far: 0,
-        };
-        plan(
-            &self.rcpt,
-            &self.planning_env(&recorder, profile, now),
-            &stand_in,
-            &recorder,
-        )
-        .await;
-        Prefetched::reads_for(&recorder.planned())
-    }
-
-    pub async fn on_rcpt(&self, ctx: &RcptContext<'_>) -> Verdict {
-        self.on_rcpt_with(ctx, &Prefetched::none()).await
-    }
-
-    /// [`Engine::on_rcpt`] answering its counter reads from what MAIL FROM read ahead, when
-    /// that covers them (then the store is not asked).
-    pub async fn on_rcpt_with(&self, ctx: &RcptContext<'_>, prefetched: &Prefetched) -> Verdict {
-        let profile = self.profile_for(ctx.tenant);
-        let now = self.now();
-        let recorder = Recorder::new(&ctx.tenant.id, now);
-        plan(&self.rcpt, &self.planning_env(&recorder, &profile, now), ctx, &recorder).await;
-        let replay = recorder.run(self.store.as_ref(), prefetched).await;
-        let env = Env {
-            store: self.store.as_ref(),
-            ops: Ops::Replaying(&replay),
-            profile: &profile,
-            now,
-        };
-        for check in &self.rcpt {
-            let verdict = self
-                .decide(&env, check.rule(), ctx.tenant, check.check(&env, ctx).await, || {
-                    serde_json::json!({
-                        "sender": ctx.sender.to_address(),
-                        "recipient": ctx.recipient.to_address(),
-                        "accepted_so_far": ctx.accepted_so_far,
-                    })
-                })
-                .await;
-            if verdict != Verdict::Continue {
-                self.record_envelope_violation(&env, ctx.tenant, &verdict).await;
-                return verdict;
-            }
-        }
-        Verdict::Continue
     }
 
     /// The message checks, then (when they all pass) the authentication stage. The counters the
