@@ -5,7 +5,7 @@
 //!
 //! No line of a DSN exceeds 998 octets (RFC 5322 §2.1.1), however long the next hop's reply:
 //! fields are folded at spaces (RFC 5322 §2.2.3), the human-readable lines wrapped, at 78
-//! octets, and a single word that cannot fit on a line of 998 is cut and marked [`CUT`].
+//! octets, and a single word that cannot fit on a line of 998 is cut and marked `[...]`.
 
 use super::response::{EnhancedStatus, Reason};
 use crate::queue::{RecipientState, RecipientStatus};
