@@ -119,8 +119,10 @@ async fn temporary_failures_are_retried_then_expire_into_a_dsn() {
     assert_eq!(got.len(), 1, "expected the expiry DSN");
     let text = String::from_utf8_lossy(&got[0].data);
     assert!(text.contains("Final-Recipient: rfc822; tempfail@dest.example"));
+    // Fields longer than 78 octets are folded (RFC 5322 §2.2.3): unfold before reading one.
     assert!(
-        text.contains("5.4.7 Delivery time expired; last error: 451 4.3.0 try later"),
+        text.replace("\r\n ", " ")
+            .contains("Diagnostic-Code: smtp; 550 5.4.7 Delivery time expired; last error: 451 4.3.0 try later\r\n"),
         "{text}"
     );
 }

@@ -330,6 +330,17 @@ impl Replay<'_> {
             .collect()
     }
 
+    /// The next answer of the batch if `op` is the next operation it ran, else the store's.
+    ///
+    /// Invariant with reads ahead: MAIL FROM's batch ends with the RCPT TO counters' reads
+    /// ([`Recorder::read_ahead`]), so on the path where every answer lets the message through
+    /// those answers are still queued when the MAIL checks ask their last operation. A MAIL
+    /// check must therefore ask its operations in a fixed order (the plan's order, no operation
+    /// more or different) as long as its answers are not adverse: one that asks anything else
+    /// finds a read-ahead answer at the front, the `debug_assert` below fires, and the queue is
+    /// cleared — the prefetch is lost and every RCPT TO asks the store (slower, still correct).
+    /// After an adverse answer the batch ran nothing more, the queue is empty and the checks may
+    /// ask what they like.
     async fn answer(&self, tenant: &str, op: StageOp, now: u64) -> Result<StageAnswer, StoreError> {
         if let Some(error) = self.error.lock().unwrap_or_else(PoisonError::into_inner).take() {
             return Err(error);

@@ -91,32 +91,23 @@ impl Prefetched {
             return None;
         }
         // The buckets still in the window at `now` (the store counts the same ones).
-        let first = now.saturating_sub(window_ms) / read.bucket_ms;
-        let current = now / read.bucket_ms;
+        let covered = span(now, window_ms);
         let live = CounterWindow {
             bucket_ms: read.bucket_ms,
             buckets: read
                 .buckets
                 .iter()
                 .copied()
-                .filter(|(idx, _)| *idx >= first && *idx <= current)
+                .filter(|(idx, _)| (covered.first..=covered.last).contains(idx))
                 .collect(),
         };
+        // A zero-sized check-and-charge: charged (nothing added) when the total fits, refused
+        // with the store's retry time otherwise — `fits_in` is the stores' own arithmetic, and
+        // for n = 0 it answers `Some(0)` exactly when the total is within the limit.
         let total = live.total();
-        Some(StageAnswer::Counter(if total <= *limit {
-            Charge::Charged { total }
-        } else {
-            Charge::Refused {
-                total,
-                retry_after_ms: crate::store::window::retry_after(
-                    &live.buckets,
-                    0,
-                    *limit,
-                    now,
-                    window_ms,
-                    read.bucket_ms,
-                ),
-            }
+        Some(StageAnswer::Counter(match live.fits_in(0, *limit, now, window_ms) {
+            Some(0) => Charge::Charged { total },
+            retry_after_ms => Charge::Refused { total, retry_after_ms },
         }))
     }
 }

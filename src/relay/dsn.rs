@@ -2,10 +2,23 @@
 //! each failed recipient with its status and the next hop's reply, plus the original headers.
 //! Each recipient's `Status:`, `Remote-MTA:` and `Diagnostic-Code:` come from its stored reason
 //! (`relay::response`), never from its text.
+//!
+//! No line of a DSN exceeds 998 octets (RFC 5322 §2.1.1), however long the next hop's reply:
+//! fields are folded at spaces (RFC 5322 §2.2.3), the human-readable lines wrapped, at 78
+//! octets, and a single word that cannot fit on a line of 998 is cut and marked `[...]`.
 
 use super::response::{EnhancedStatus, Reason};
 use crate::queue::{RecipientState, RecipientStatus};
 use crate::smtp::trace::rfc5322_date;
+
+/// The longest line of a message, CRLF excluded (RFC 5322 §2.1.1).
+const MAX_LINE: usize = 998;
+
+/// Where lines are folded or wrapped when the text allows (RFC 5322's recommended limit).
+const FOLD_AT: usize = 78;
+
+/// Ends a word cut to fit [`MAX_LINE`].
+const CUT: &str = "[...]";
 
 /// A DSN ready to queue: envelope recipient (the original sender) and the message.
 pub struct Dsn {
@@ -38,7 +51,12 @@ pub fn build(
     human.push_str(".\r\n\r\nYour message could not be delivered to the following recipients:\r\n\r\n");
     for r in &failed {
         let reason = r.last_reply.as_ref().map_or("failed".to_string(), ToString::to_string);
-        human.push_str(&format!("  <{}>: {}\r\n", r.address, clean(&reason)));
+        human.push_str(&wrap(
+            " ",
+            &format!("<{}>: {}", clean(&r.address), clean(&reason)),
+            "    ",
+        ));
+        human.push_str("\r\n");
     }
     let mut status = format!(
         "Reporting-MTA: dns; {hostname}\r\nX-Aupgate-Queue-ID: {queue_id}\r\nArrival-Date: {}\r\n",
@@ -83,17 +101,67 @@ pub fn build(
 /// that hop's reply, when a reply decided it.
 fn recipient_fields(address: &str, reason: Option<&Reason>) -> String {
     let mut fields = format!(
-        "\r\nFinal-Recipient: rfc822; {address}\r\nAction: failed\r\nStatus: {}\r\n",
+        "\r\n{}\r\nAction: failed\r\nStatus: {}\r\n",
+        field("Final-Recipient: rfc822;", &clean(address)),
         failure_status(reason)
     );
     let reply = reason.and_then(Reason::reply);
     if let Some(host) = reply.and_then(|reply| reply.remote.as_deref()) {
-        fields.push_str(&format!("Remote-MTA: dns; {}\r\n", clean(host)));
+        fields.push_str(&field("Remote-MTA: dns;", &clean(host)));
+        fields.push_str("\r\n");
     }
     if let Some(reply) = reply {
-        fields.push_str(&format!("Diagnostic-Code: smtp; {}\r\n", clean(&reply.to_string())));
+        fields.push_str(&field("Diagnostic-Code: smtp;", &clean(&reply.to_string())));
+        fields.push_str("\r\n");
     }
     fields
+}
+
+/// A header field `head value` (`head` is the name, its colon and any type, e.g.
+/// `Diagnostic-Code: smtp;`), folded (RFC 5322 §2.2.3): a CRLF goes before a space of the value,
+/// so unfolding gives the value back. No CRLF at the end.
+fn field(head: &str, value: &str) -> String {
+    wrap(head, value, " ")
+}
+
+/// `first` then the words of `text` (one line, no control characters) separated by spaces, on
+/// lines of at most [`FOLD_AT`] octets where the words allow and never more than [`MAX_LINE`]:
+/// each line after the first starts with `indent` instead of the space before its first word
+/// (`" "` folds a header field). A word too long for any line is cut and ends with [`CUT`]; a
+/// run of spaces that would not fit is dropped. Lines joined with CRLF, none at the end.
+fn wrap(first: &str, text: &str, indent: &str) -> String {
+    let mut out = String::with_capacity(first.len() + text.len() + 8);
+    out.push_str(first);
+    let mut line = first.len();
+    for word in text.split(' ') {
+        if word.is_empty() {
+            // One of several spaces in a row: kept while it fits; never starts a line (a folded
+            // line must not be only white space).
+            if line < MAX_LINE {
+                out.push(' ');
+                line += 1;
+            }
+            continue;
+        }
+        if line + 1 + word.len() > FOLD_AT && line > indent.len() {
+            out.push_str("\r\n");
+            out.push_str(indent);
+            line = indent.len();
+        } else {
+            out.push(' ');
+            line += 1;
+        }
+        if line + word.len() <= MAX_LINE {
+            out.push_str(word);
+            line += word.len();
+        } else {
+            let keep = word.floor_char_boundary(MAX_LINE.saturating_sub(line + CUT.len()));
+            out.push_str(&word[..keep]);
+            out.push_str(CUT);
+            line += keep + CUT.len();
+        }
+    }
+    out
 }
 
 /// A failed recipient's status: its reply's (`5.1.1`), the one a reply's code implies when it
@@ -251,5 +319,84 @@ mod tests {
             fields.contains("Diagnostic-Code: smtp; 550 5.1.1 one  two\r\n"),
             "{fields}"
         );
+    }
+
+    /// Every line of a DSN, CRLF excluded, in octets.
+    fn longest_line(message: &[u8]) -> usize {
+        String::from_utf8_lossy(message)
+            .split("\r\n")
+            .map(str::len)
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn dsn_for(reason: Reason) -> String {
+        let recipients = vec![rcpt("bad@x.example", RecipientStatus::Failed, reason)];
+        let dsn = build("gw.example", "Q1", "s@t.example", &recipients, b"", 0, 0).expect("dsn");
+        assert!(longest_line(&dsn.message) <= MAX_LINE, "a line over 998 octets");
+        String::from_utf8(dsn.message).unwrap()
+    }
+
+    #[test]
+    fn a_3000_character_reply_is_folded_and_wrapped_under_998_octets() {
+        // A long multi-line reply as the relay stores it: its lines joined with spaces.
+        let text: String = (0..60)
+            .map(|i| format!("line {i:02} of a very long explanation from the next hop, über lang"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(text.len() > 3_000);
+        let message = dsn_for(from_hop(550, "5.7.1", &text));
+        let quoting = message.split("\r\n").filter(|l| l.contains("explanation"));
+        assert!(quoting.count() > 40, "the reply spread over many lines");
+        assert!(
+            message
+                .split("\r\n")
+                .filter(|l| l.contains("explanation"))
+                .all(|l| l.len() <= FOLD_AT),
+            "folded where spaces allow: {message}"
+        );
+        // Unfolding (RFC 5322 §2.2.3: remove the CRLFs before white space) gives the reply back.
+        let fields = fields_for(from_hop(550, "5.7.1", &text));
+        assert!(
+            fields
+                .replace("\r\n ", " ")
+                .contains(&format!("Diagnostic-Code: smtp; 550 5.7.1 {text}\r\n")),
+            "{fields}"
+        );
+        // The human-readable part: the whole reply, wrapped and indented.
+        let human_start = message
+            .find("  <bad@x.example>: 550 5.7.1 line 00")
+            .expect("human part");
+        let human_end = human_start + message[human_start..].find("\r\n\r\n").expect("end");
+        let human = &message[human_start..human_end];
+        assert!(human.lines().skip(1).all(|l| l.starts_with("    ")), "{human}");
+        assert_eq!(
+            human.replace("\r\n    ", " ").trim_start(),
+            format!("<bad@x.example>: 550 5.7.1 {text}")
+        );
+    }
+
+    #[test]
+    fn a_word_longer_than_a_line_is_cut_and_marked() {
+        let word = "é".repeat(1_500); // 3,000 octets, no space to fold at
+        let message = dsn_for(from_hop(550, "5.1.1", &format!("{word} tail")));
+        let diagnostic = message
+            .split("\r\n")
+            .find(|l| l.starts_with("Diagnostic-Code:"))
+            .expect("diagnostic");
+        assert_eq!(diagnostic, "Diagnostic-Code: smtp; 550 5.1.1");
+        let cut = message
+            .split("\r\n")
+            .find(|l| l.starts_with(" éé"))
+            .expect("the long word on its own line");
+        assert!(cut.ends_with(&format!("é{CUT}")), "{cut}");
+        assert!(cut.len() <= MAX_LINE && cut.len() > MAX_LINE - 8, "{}", cut.len());
+        assert!(
+            message.contains(&format!("{CUT}\r\n tail\r\n")),
+            "the words after it stay"
+        );
+        // Spaces only: kept while they fit, never a line of white space alone.
+        let message = dsn_for(from_hop(550, "5.1.1", &" ".repeat(3_000)));
+        assert!(!message.split("\r\n").any(|l| !l.is_empty() && l.trim().is_empty()));
     }
 }

@@ -7,6 +7,9 @@
 //! ([`arc_swap::ArcSwap`]), so a session's lookup never waits for the admin plane. A tenant's
 //! settings are swapped the same way, in place, so a change takes effect with the next message
 //! of sessions already open.
+//!
+//! It does not read the configuration: the config builds the seed entries and the directory
+//! from its `[[tenant]]` entries (`TenantConfig::spec`, `TenantConfig::directory`).
 
 mod account;
 mod directory;
@@ -22,8 +25,6 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
-
-// The seed entries only: the tenant module needs nothing else of the config.
 
 pub use account::{TenantLimits, TenantState};
 pub use directory::TenantDirectory;
