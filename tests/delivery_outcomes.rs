@@ -67,6 +67,7 @@ async fn delivered_and_bounced_recipients_are_counted_exactly_per_tenant_and_cam
             "bob@dest.example",
             "permfail@dest.example",
             "permfail@other.example",
+            "refused@dest.example",
         ],
         &first,
     )
@@ -87,6 +88,7 @@ async fn delivered_and_bounced_recipients_are_counted_exactly_per_tenant_and_cam
     let dsn_text = String::from_utf8_lossy(&dsn.data);
     assert!(dsn_text.contains("Final-Recipient: rfc822; permfail@dest.example\r\nAction: failed\r\nStatus: 5.1.1"));
     assert!(dsn_text.contains("Final-Recipient: rfc822; permfail@other.example\r\nAction: failed\r\nStatus: 5.1.1"));
+    assert!(dsn_text.contains("Final-Recipient: rfc822; refused@dest.example\r\nAction: failed\r\nStatus: 5.7.1"));
     let sale = got
         .iter()
         .find(|m| m.recipients.contains(&"ann@dest.example".to_string()))
@@ -101,13 +103,11 @@ async fn delivered_and_bounced_recipients_are_counted_exactly_per_tenant_and_cam
     // Outcomes are counted after delivery settled, in a task of their own.
     let store = h.gateway.store.as_ref();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while tenant_figures(store, "acme", aupgate::queue::now_ms())
-        .await
-        .unwrap()
-        .recipients()
-        < 5
-        && std::time::Instant::now() < deadline
-    {
+    loop {
+        let figures = tenant_figures(store, "acme", aupgate::queue::now_ms()).await.unwrap();
+        if (figures.recipients() >= 5 && figures.failed >= 1) || std::time::Instant::now() >= deadline {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let now = aupgate::queue::now_ms();
@@ -119,9 +119,10 @@ async fn delivered_and_bounced_recipients_are_counted_exactly_per_tenant_and_cam
             hard_bounced: 2,
             expired: 0,
             deferred: 0,
-            failed: 0,
+            failed: 1,
         }
     );
+    // The policy refusal is in neither the recipients nor the bounce rate.
     assert_eq!(tenant.recipients(), 5);
     assert_eq!(tenant.hard_bounce_percent(), 40.0);
     assert_eq!(
@@ -129,6 +130,7 @@ async fn delivered_and_bounced_recipients_are_counted_exactly_per_tenant_and_cam
         OutcomeFigures {
             delivered: 2,
             hard_bounced: 2,
+            failed: 1,
             ..OutcomeFigures::default()
         }
     );
@@ -154,9 +156,10 @@ async fn delivered_and_bounced_recipients_are_counted_exactly_per_tenant_and_cam
             deliveries.delivered,
             deliveries.hard_bounced,
             deliveries.expired,
-            deliveries.deferred
+            deliveries.deferred,
+            deliveries.failed
         ),
-        (3, 2, 0, 0)
+        (3, 2, 0, 0, 1)
     );
     assert_eq!(deliveries.recipients, 5);
     assert_eq!(deliveries.hard_bounce_percent, 40.0);
@@ -170,7 +173,7 @@ async fn delivered_and_bounced_recipients_are_counted_exactly_per_tenant_and_cam
     assert_eq!(page.status().as_u16(), 200);
     let page = page.text().await.unwrap();
     assert!(
-        page.contains("<tr><td>3</td><td>2</td><td>0</td><td>0</td><td>40% of 5</td></tr>"),
+        page.contains("<tr><td>3</td><td>2</td><td>0</td><td>0</td><td>1</td><td>40% of 5</td></tr>"),
         "{page}"
     );
 

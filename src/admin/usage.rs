@@ -62,6 +62,11 @@ pub struct DeliveryUsage {
     pub expired: u64,
     /// Temporary failures, one per recipient and attempt.
     pub deferred: u64,
+    /// Other permanent failures: the gateway's own (no next hop for the domain, a next hop that
+    /// lacks what the message needs) or a next hop's for another reason than the address (e.g.
+    /// `5.7.1` policy). Counted apart: in neither `recipients` nor the bounce rate.
+    #[serde(default)]
+    pub failed: u64,
     /// Recipients with a final outcome: delivered + hard bounced + expired.
     pub recipients: u64,
     /// `hard_bounced / recipients` in percent (0.01 steps).
@@ -77,6 +82,7 @@ async fn deliveries(store: &dyn RateStore, tenant: &str, now: u64) -> Result<Del
         hard_bounced: figures.hard_bounced,
         expired: figures.expired,
         deferred: figures.deferred,
+        failed: figures.failed,
         recipients: figures.recipients(),
         hard_bounce_percent: figures.hard_bounce_percent(),
     })

@@ -1,5 +1,6 @@
 //! A real next-hop SMTP sink on loopback. It records every message it accepts and fails on purpose
-//! by recipient local part: `tempfail@` → `451 4.3.0`, `permfail@` → `550 5.1.1`, `disconnect@` →
+//! by recipient local part: `tempfail@` → `451 4.3.0`, `permfail@` → `550 5.1.1`, `refused@` →
+//! `550 5.7.1` (a policy refusal, not a bad address), `disconnect@` →
 //! drops the connection at RCPT. It offers SIZE, 8BITMIME and SMTPUTF8 unless told not to, and
 //! records the MAIL FROM parameters it was given.
 
@@ -278,6 +279,7 @@ async fn handle(
             match local.as_str() {
                 "tempfail" => conn.write_all(b"451 4.3.0 try later\r\n").await?,
                 "permfail" => conn.write_all(b"550 5.1.1 no such user\r\n").await?,
+                "refused" => conn.write_all(b"550 5.7.1 refused by local policy\r\n").await?,
                 "disconnect" => return Ok(()),
                 _ => {
                     recipients.push(rcpt);
