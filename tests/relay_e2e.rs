@@ -120,9 +120,22 @@ async fn temporary_failures_are_retried_then_expire_into_a_dsn() {
     let text = String::from_utf8_lossy(&got[0].data);
     assert!(text.contains("Final-Recipient: rfc822; tempfail@dest.example"));
     // Fields longer than 78 octets are folded (RFC 5322 §2.2.3): unfold before reading one.
+    let unfolded = text.replace("\r\n    ", " ").replace("\r\n ", " ");
+    // The status says the time ran out; the diagnostic is the last reply the next hop gave, and
+    // the next hop is named (RFC 3464 §2.3.5, §2.3.6).
     assert!(
-        text.replace("\r\n ", " ")
-            .contains("Diagnostic-Code: smtp; 550 5.4.7 Delivery time expired; last error: 451 4.3.0 try later\r\n"),
+        unfolded.contains(
+            "Final-Recipient: rfc822; tempfail@dest.example\r\nAction: failed\r\nStatus: 5.4.7\r\nRemote-MTA: dns; "
+        ),
+        "{text}"
+    );
+    assert!(
+        unfolded.contains("Diagnostic-Code: smtp; 451 4.3.0 try later\r\n"),
+        "{text}"
+    );
+    // The readable part says both.
+    assert!(
+        unfolded.contains("<tempfail@dest.example>: Delivery time expired; last error: 451 4.3.0 try later"),
         "{text}"
     );
 }

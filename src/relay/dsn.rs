@@ -168,8 +168,7 @@ fn wrap(first: &str, text: &str, indent: &str) -> String {
 /// sent none (`550` → `5.0.0`), or `5.0.0` — a failure is always class 5.
 fn failure_status(reason: Option<&Reason>) -> EnhancedStatus {
     reason
-        .and_then(Reason::reply)
-        .and_then(|reply| reply.effective_status())
+        .and_then(Reason::status)
         .filter(|status| status.class == 5)
         .unwrap_or(EnhancedStatus::new(5, 0, 0))
 }
@@ -259,6 +258,25 @@ mod tests {
             reply(550, "5.1.1", "no"),
         )];
         assert!(build("gw", "Q", "", &recipients, b"", 0, 0).is_none());
+    }
+
+    #[test]
+    fn an_expired_delivery_is_5_4_7_and_quotes_the_last_hops_reply() {
+        let last = from_hop(451, "4.3.0", "try later");
+        let fields = fields_for(Reason::Expired {
+            last: Some(Box::new(last)),
+        });
+        assert!(
+            fields.contains(
+                "Status: 5.4.7\r\nRemote-MTA: dns; mx1.x.example\r\nDiagnostic-Code: smtp; 451 4.3.0 try later\r\n"
+            ),
+            "{fields}"
+        );
+        // Expired without ever having a reply (every attempt failed to connect): no hop to name.
+        let fields = fields_for(Reason::Expired {
+            last: Some(Box::new(Reason::Local("connect: refused".into()))),
+        });
+        assert!(fields.ends_with("Status: 5.4.7\r\n"), "{fields}");
     }
 
     #[test]

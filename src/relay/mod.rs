@@ -302,13 +302,10 @@ impl Relay {
                 .iter_mut()
                 .filter(|r| r.status == RecipientStatus::Pending)
             {
-                let last = recipient.last_reply.take().map(|reason| reason.to_string());
                 recipient.status = RecipientStatus::Failed;
-                recipient.last_reply = Some(Reason::Response(Response::new(
-                    550,
-                    Some(EnhancedStatus::new(5, 4, 7)),
-                    format!("Delivery time expired; last error: {}", last.unwrap_or_default()),
-                )));
+                recipient.last_reply = Some(Reason::Expired {
+                    last: recipient.last_reply.take().map(Box::new),
+                });
             }
         } else if pending > 0 {
             let backoff = self.backoff(entry.attempts);

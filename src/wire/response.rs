@@ -195,6 +195,9 @@ pub enum Reason {
     Refused { stage: Stage, reply: Response },
     /// Our own reason in words, when no reply was had (a connection that failed or timed out).
     Local(String),
+    /// Still undelivered after `[queue] max_age` (RFC 3463 `5.4.7`), with the last attempt's
+    /// reason: its reply (and the host that gave it) is what the DSN quotes.
+    Expired { last: Option<Box<Reason>> },
 }
 
 impl Reason {
@@ -203,6 +206,7 @@ impl Reason {
         match self {
             Reason::Response(response) | Reason::Refused { reply: response, .. } => Some(response),
             Reason::Local(_) => None,
+            Reason::Expired { last } => last.as_deref().and_then(Reason::reply),
         }
     }
 
@@ -210,7 +214,7 @@ impl Reason {
     pub fn is_hard_bounce(&self) -> bool {
         match self {
             Reason::Response(response) => response.is_hard_bounce(),
-            Reason::Refused { .. } | Reason::Local(_) => false,
+            Reason::Refused { .. } | Reason::Local(_) | Reason::Expired { .. } => false,
         }
     }
 
@@ -219,9 +223,18 @@ impl Reason {
         self.reply().and_then(|reply| reply.remote.as_deref())
     }
 
-    /// A `5xx` reply: retrying will not help.
+    /// A `5xx` reply, or the time to retry is over: retrying will not help.
     pub fn is_permanent(&self) -> bool {
-        self.reply().is_some_and(Response::is_permanent)
+        matches!(self, Reason::Expired { .. }) || self.reply().is_some_and(Response::is_permanent)
+    }
+
+    /// The enhanced status a DSN gives for this reason: `5.4.7` for an expired delivery, else
+    /// its reply's (or the one its code implies), if any.
+    pub fn status(&self) -> Option<EnhancedStatus> {
+        match self {
+            Reason::Expired { .. } => Some(EnhancedStatus::new(5, 4, 7)),
+            _ => self.reply().and_then(Response::effective_status),
+        }
     }
 }
 
@@ -237,6 +250,8 @@ impl fmt::Display for Reason {
             Reason::Response(response) => response.fmt(f),
             Reason::Refused { stage, reply } => write!(f, "{}: {reply}", stage.as_str()),
             Reason::Local(text) => f.write_str(text),
+            Reason::Expired { last: Some(last) } => write!(f, "Delivery time expired; last error: {last}"),
+            Reason::Expired { last: None } => f.write_str("Delivery time expired"),
         }
     }
 }
