@@ -6,9 +6,10 @@
 //!   a `:` or `%` inside an identifier is written `%3A` / `%25`, so the four fields stay apart.
 //! - `X-Aupgate-Ref: 1.<key id>.<payload>.<mac>`: the tenant, campaign and queue id
 //!   (`payload`, base64url of the three joined by NUL) under an HMAC-SHA256 (`mac`, base64url) with
-//!   the server's trace key `key id`. It is opaque to a reader and a forged or altered value
-//!   attributes nothing: [`TraceKeys::verify`] accepts only a value made with one of the
-//!   configured keys. Keys rotate by adding a new key first (it signs) and keeping the old ones
+//!   the server's trace key `key id`. It is signed, not secret: a reader who decodes the payload
+//!   learns the tenant and campaign ids (which `Feedback-ID` states in clear anyway, as the
+//!   feedback loops require) and the queue id. A forged or altered value attributes nothing:
+//!   [`TraceKeys::verify`] accepts only a value made with one of the configured keys. Keys rotate by adding a new key first (it signs) and keeping the old ones
 //!   (they still verify).
 //! - optionally CFBL (RFC 9477): `CFBL-Address` (the gateway's feedback address, with
 //!   `; report=arf`) and `CFBL-Feedback-ID` (the same value as `X-Aupgate-Ref`, which is already
