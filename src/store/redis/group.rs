@@ -222,12 +222,17 @@ fn push_write(inv: &mut redis::ScriptInvocation<'_>, write: &Write) {
             bucket,
             at,
         } => {
+            // As `counter` works them out in Lua (mode 1).
+            let bucket = (*bucket).max(1);
+            let current = at / bucket;
+            let ttl = ((current + 1) * bucket + window).saturating_sub(*at).max(1);
+            let first = at.saturating_sub(*window) / bucket;
             inv.arg("a")
                 .arg(key.as_slice())
                 .arg(*n)
-                .arg(*window)
-                .arg(*bucket)
-                .arg(*at);
+                .arg(current.to_string())
+                .arg(ttl)
+                .arg(first);
         }
         Write::Log {
             log,

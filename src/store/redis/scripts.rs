@@ -344,7 +344,10 @@ return out
 /// The group commit's writes (`group`): several callers' writes, each caller's under `pcall`.
 /// KEYS[1] any key of the tenant (routes the call to its shard). ARGV, per caller: the number of
 /// its writes, then each write, a code and its arguments:
-/// - `a` key n window bucket at: counter add at `at`
+/// - `a` key n field ttl first: counter add, the gateway having worked out the bucket (`field`),
+///   the expiry a new bucket gives the key (`ttl`, only ever moved out) and the first bucket
+///   still in the window (`first`: older ones are dropped when a bucket starts on a long hash) —
+///   what `counter` computes in mode 1, without its Lua arithmetic on the hot path
 /// - `l` log sequence at json cutoff ttl: log append
 /// - `x` key value ttl: `SET key value PX ttl NX` (a Message-ID entry; standalone servers only,
 ///   its key has its own hash tag)
@@ -356,8 +359,19 @@ local i = 1
 local function write()
   local op = ARGV[i]
   if op == 'a' then
-    counter(ARGV[i + 1], 1, tonumber(ARGV[i + 2]), 0, tonumber(ARGV[i + 5]), tonumber(ARGV[i + 3]),
-      tonumber(ARGV[i + 4]))
+    local key, n = ARGV[i + 1], tonumber(ARGV[i + 2])
+    if redis.call('HINCRBY', key, ARGV[i + 3], n) == n then
+      if redis.call('PEXPIRE', key, ARGV[i + 4], 'GT') == 0 then
+        redis.call('PEXPIRE', key, ARGV[i + 4], 'NX')
+      end
+      if redis.call('HLEN', key) >= 128 then
+        local first = tonumber(ARGV[i + 5])
+        local h = redis.call('HGETALL', key)
+        for j = 1, #h, 2 do
+          if tonumber(h[j]) < first then redis.call('HDEL', key, h[j]) end
+        end
+      end
+    end
     i = i + 6
   elseif op == 'l' then
     log_append(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
