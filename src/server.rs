@@ -35,6 +35,9 @@ pub struct Gateway {
     ctx: Arc<SmtpContext>,
     engine: Arc<Engine>,
     policy_directory: std::path::PathBuf,
+    /// Whether the unsubscribe address takes mail: a loaded profile adds the gateway's
+    /// List-Unsubscribe (set again at each policy reload).
+    unsubscribe_open: Arc<std::sync::atomic::AtomicBool>,
     shutdown: watch::Sender<bool>,
     relay_task: tokio::task::JoinHandle<()>,
     grace: Duration,
@@ -86,9 +89,10 @@ impl Gateway {
             }
         }
         let default = profiles["default"].clone();
-        // The unsubscribe address takes mail only where some profile adds the gateway's
-        // List-Unsubscribe (it then needs no tenant, as the feedback addresses).
-        let unsubscribe_by_mail = profiles.values().any(|profile| profile.unsubscribe.enabled);
+        // The unsubscribe address takes mail only while some profile adds the gateway's
+        // List-Unsubscribe (it then needs no tenant, as the feedback addresses); a reload may
+        // open or close it.
+        let unsubscribe_open = Arc::new(std::sync::atomic::AtomicBool::new(unsubscribes(&profiles)));
         let authenticator = Arc::new(crate::auth::Authenticator::new(&config, &dns)?);
         if config.authentication.egress_ips.is_empty() {
             tracing::warn!("[authentication] egress_ips is empty: SPF is not predicted for relayed mail");
@@ -170,7 +174,8 @@ impl Gateway {
             .with_local_mailboxes(local_mailboxes(
                 &config,
                 intake,
-                unsubscribe_by_mail.then(|| unsubscribe.clone()),
+                unsubscribe.clone(),
+                unsubscribe_open.clone(),
                 store.clone(),
             )),
         );
@@ -203,6 +208,7 @@ impl Gateway {
             ctx,
             engine,
             policy_directory: std::path::PathBuf::from(&config.policy.directory),
+            unsubscribe_open,
             shutdown,
             relay_task,
             grace: config.server.shutdown_grace.get(),
@@ -252,7 +258,10 @@ impl Gateway {
             None => 0,
         };
         let count = profiles.len();
+        let unsubscribe = unsubscribes(&profiles);
         self.engine.replace_profiles(profiles);
+        self.unsubscribe_open
+            .store(unsubscribe, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(
             profiles = count,
             dkim_keys = keys,
@@ -371,13 +380,14 @@ async fn probe_degraded_queue(queue: Queue, mut shutdown: tokio::sync::watch::Re
 }
 
 /// The local mailboxes of the SMTP listeners: the feedback addresses (`[feedback] addresses`
-/// and `cfbl_address`), when there are any, and the unsubscribe address when a profile loaded at
-/// start adds the gateway's List-Unsubscribe. With none, a client no tenant is known for is
+/// and `cfbl_address`), when there are any, and the unsubscribe address while a loaded profile
+/// adds the gateway's List-Unsubscribe (a closed mailbox is as if it were not there). With none, a client no tenant is known for is
 /// refused at MAIL FROM; with one, at RCPT of any address but these.
 fn local_mailboxes(
     config: &Config,
     intake: Arc<crate::complaints::intake::Intake>,
-    unsubscribe: Option<Arc<crate::complaints::unsubscribe::Unsubscriber>>,
+    unsubscribe: Arc<crate::complaints::unsubscribe::Unsubscriber>,
+    unsubscribe_open: Arc<std::sync::atomic::AtomicBool>,
     store: Arc<dyn RateStore>,
 ) -> crate::smtp::local::LocalMailboxes {
     let mut mailboxes: Vec<Arc<dyn crate::smtp::local::LocalMailbox>> = Vec::new();
@@ -388,10 +398,13 @@ fn local_mailboxes(
             intake, store, &addresses, rate,
         )));
     }
-    if let Some(unsubscribe) = unsubscribe {
-        mailboxes.push(Arc::new(
-            crate::complaints::unsubscribe::mailbox::UnsubscribeMailbox::new(unsubscribe),
-        ));
-    }
+    mailboxes.push(Arc::new(
+        crate::complaints::unsubscribe::mailbox::UnsubscribeMailbox::new(unsubscribe, unsubscribe_open),
+    ));
     crate::smtp::local::LocalMailboxes::new(mailboxes)
+}
+
+/// Whether some profile adds the gateway's List-Unsubscribe (then its address takes mail).
+fn unsubscribes(profiles: &std::collections::HashMap<String, Arc<crate::policy::profile::Profile>>) -> bool {
+    profiles.values().any(|profile| profile.unsubscribe.enabled)
 }

@@ -470,3 +470,56 @@ async fn the_unsubscribe_address_takes_a_limited_number_of_mails_per_client() {
         "451 4.7.1 Too many unsubscribe mails from your address (at most 2 per 1h), try again later"
     );
 }
+
+/// The unsubscribe address takes mail while a loaded profile adds the gateway's
+/// List-Unsubscribe: a policy reload that turns `[unsubscribe]` on opens it without a restart,
+/// one that turns it off closes it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_reload_opens_and_closes_the_unsubscribe_address() {
+    const OFF: &str = "[profile]\nname = \"default\"\n";
+    let h = Harness::start_with_profile(Some(OFF), |_| {}).await;
+    // An unidentified client (the submission listener without AUTH), as a mail client sends it.
+    let rcpt_reply = || {
+        let h = &h;
+        async move {
+            let mut c = h.connect(h.submission_addr()).await;
+            c.send("EHLO mua.dest.example", "250 ").await;
+            let mail = c
+                .send("MAIL FROM:<carol@dest.example>", "")
+                .await
+                .last()
+                .unwrap()
+                .clone();
+            if !mail.starts_with("250") {
+                return mail;
+            }
+            let reply = c
+                .send("RCPT TO:<unsubscribe@gw.test>", "")
+                .await
+                .last()
+                .unwrap()
+                .clone();
+            if reply.starts_with("250") {
+                c.send("DATA", "354").await;
+                c.write(b"Subject: unsubscribe me\r\n\r\n.\r\n").await;
+                let data = c.read_reply().await.last().unwrap().clone();
+                assert_eq!(
+                    data,
+                    "550 5.7.1 No valid unsubscribe token in the subject or the address"
+                );
+            }
+            reply
+        }
+    };
+    // Closed: with no local mailbox open, the submission listener wants the client to
+    // authenticate (and first to encrypt) at MAIL FROM.
+    let closed = rcpt_reply().await;
+    assert_eq!(closed, "530 5.7.0 Must issue a STARTTLS command first");
+    let policy = h.dir.path().join("policies/default.toml");
+    std::fs::write(&policy, ADD).unwrap();
+    h.gateway.reload_policies().await.expect("reload");
+    assert_eq!(rcpt_reply().await, "250 2.1.5 Recipient OK");
+    std::fs::write(&policy, OFF).unwrap();
+    h.gateway.reload_policies().await.expect("reload");
+    assert_eq!(rcpt_reply().await, closed);
+}

@@ -27,6 +27,12 @@ pub trait LocalMailbox: Send + Sync {
     /// Whether `address` (as given at RCPT TO, `local@domain`) is this mailbox's.
     fn accepts(&self, address: &str) -> bool;
 
+    /// Whether it takes mail now (a mailbox the policy can switch on and off at a reload, as
+    /// the unsubscribe address is): a closed one is as if it were not there.
+    fn open(&self) -> bool {
+        true
+    }
+
     /// The largest message it takes (bytes); larger ones are refused `552 5.3.4`.
     fn max_size(&self) -> u64;
 
@@ -49,13 +55,16 @@ impl LocalMailboxes {
         LocalMailboxes(mailboxes)
     }
 
+    /// Whether no mailbox takes mail now.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        !self.0.iter().any(|mailbox| mailbox.open())
     }
 
-    /// The index of the mailbox that takes `address`, if any.
+    /// The index of the open mailbox that takes `address`, if any.
     pub fn find(&self, address: &str) -> Option<usize> {
-        self.0.iter().position(|mailbox| mailbox.accepts(address))
+        self.0
+            .iter()
+            .position(|mailbox| mailbox.open() && mailbox.accepts(address))
     }
 
     pub fn get(&self, index: usize) -> Option<&Arc<dyn LocalMailbox>> {

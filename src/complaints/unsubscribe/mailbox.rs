@@ -6,6 +6,7 @@
 //! address (`451 4.7.1` over it; the feedback mailbox's [`ClientRate`]).
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::{UnsubscribeError, Unsubscriber};
@@ -26,10 +27,14 @@ pub struct UnsubscribeMailbox {
     /// `local` and `domain` of the address, lower-cased.
     local: String,
     domain: String,
+    /// Whether a loaded profile adds the gateway's List-Unsubscribe (set at start and at each
+    /// policy reload): only then does the address take mail.
+    open: Arc<AtomicBool>,
 }
 
 impl UnsubscribeMailbox {
-    pub fn new(unsubscriber: Arc<Unsubscriber>) -> UnsubscribeMailbox {
+    /// The mailbox, taking mail while `open` is set.
+    pub fn new(unsubscriber: Arc<Unsubscriber>, open: Arc<AtomicBool>) -> UnsubscribeMailbox {
         let address = unsubscriber.address().to_ascii_lowercase();
         let (local, domain) = address.rsplit_once('@').unwrap_or((address.as_str(), ""));
         UnsubscribeMailbox {
@@ -37,11 +42,16 @@ impl UnsubscribeMailbox {
             local: local.to_string(),
             domain: domain.to_string(),
             unsubscriber,
+            open,
         }
     }
 }
 
 impl LocalMailbox for UnsubscribeMailbox {
+    fn open(&self) -> bool {
+        self.open.load(Ordering::Relaxed)
+    }
+
     fn accepts(&self, address: &str) -> bool {
         let address = address.to_ascii_lowercase();
         let Some((local, domain)) = address.rsplit_once('@') else {
