@@ -187,6 +187,12 @@ impl Gateway {
         ));
         // Integra's case deadlines.
         tokio::spawn(ladders.clone().run(shutdown_rx.clone()));
+        // Stored complaints are kept as long as the audit log.
+        tokio::spawn(crate::complaints::retention::run(
+            store.clone(),
+            config.store.log_retention.get(),
+            shutdown_rx.clone(),
+        ));
         let relay_task = tokio::spawn(relay.run(shutdown_rx.clone()));
         tokio::spawn(probe_degraded_queue(queue.clone(), shutdown_rx.clone()));
         if config.store.backend == crate::store::Backend::Redis {

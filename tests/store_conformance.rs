@@ -939,6 +939,28 @@ async fn complaints(s: Store, t: &str) {
         assert!(all.contains(&id(n)), "{all:?}");
     }
 
+    // Retention: complaints with ids below `before` go, a limited number a call, with their
+    // dedup and index entries; younger ones stay.
+    let before = format!("{:013}", t0 + 2);
+    assert_eq!(s.complaints_expire(&before, 1).await.expect("expire"), 1);
+    assert_eq!(s.complaints_expire(&before, 100).await.expect("expire"), 1);
+    assert_eq!(s.complaints_expire(&before, 100).await.expect("expire"), 0);
+    assert_eq!(s.complaint_get(&id(0)).await.expect("get"), None);
+    assert_eq!(s.complaint_get(&id(1)).await.expect("get"), None);
+    assert_eq!(
+        ids(s
+            .complaints_list(ComplaintScope::Tenant(t), "", "", 10)
+            .await
+            .expect("list")),
+        [id(3)]
+    );
+    assert_eq!(
+        s.complaint_get(&complaint(2, None).id).await.expect("get"),
+        Some(complaint(2, None))
+    );
+    // The expired complaint's dedup key is free again.
+    assert_eq!(s.complaint_put(&again).await.expect("put"), ComplaintPut::New);
+
     // Racing puts of one dedup key: exactly one is new.
     let mut handles = Vec::new();
     for n in 0..8u64 {

@@ -16,7 +16,8 @@
 //!
 //! Around them: [`notice`] sends notices to tenants through the gateway's own queue;
 //! [`outcomes`] counts delivery outcomes per tenant and campaign (bounce rates);
-//! [`unsubscribe`] is the gateway's own List-Unsubscribe and its hits.
+//! [`unsubscribe`] is the gateway's own List-Unsubscribe and its hits; [`retention`] removes
+//! stored complaints once they are as old as the audit log is kept.
 
 #[cfg(feature = "server")]
 mod act;
@@ -49,6 +50,8 @@ pub mod outcomes;
 #[cfg(feature = "server")]
 pub mod rates;
 pub mod report;
+#[cfg(feature = "server")]
+pub mod retention;
 #[cfg(feature = "server")]
 pub mod steps;
 #[cfg(feature = "server")]

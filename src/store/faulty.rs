@@ -269,6 +269,9 @@ impl RateStore for Faulty {
     ) -> BoxFut<'a, Vec<StoredComplaint>> {
         self.gate("complaints_list", self.0.complaints_list(scope, since, before, limit))
     }
+    fn complaints_expire<'a>(&'a self, before: &'a str, limit: usize) -> BoxFut<'a, usize> {
+        self.gate("complaints_expire", self.0.complaints_expire(before, limit))
+    }
     fn stage_batch<'a>(
         &'a self,
         tenant: &'a str,

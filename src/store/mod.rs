@@ -272,6 +272,10 @@ pub trait RateStore: Send + Sync {
         before: &'a str,
         limit: usize,
     ) -> BoxFut<'a, Vec<StoredComplaint>>;
+    /// Removes up to `limit` complaints with `id < before` (ids sort by time: older than the
+    /// retention), each with its dedup entry and index entries, atomically per call; returns
+    /// how many went. A sweep calls it until it returns fewer than `limit`.
+    fn complaints_expire<'a>(&'a self, before: &'a str, limit: usize) -> BoxFut<'a, usize>;
     // --- One round trip per SMTP stage (issue 18) ---
     /// Runs a stage's operations in order, all of `tenant`, up to and including the first
     /// adverse answer ([`batch::StageAnswer::is_adverse`]); keys may hold the campaign the

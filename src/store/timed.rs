@@ -232,6 +232,9 @@ impl RateStore for Timed {
     ) -> BoxFut<'a, Vec<StoredComplaint>> {
         timed("complaints_list", self.0.complaints_list(scope, since, before, limit))
     }
+    fn complaints_expire<'a>(&'a self, before: &'a str, limit: usize) -> BoxFut<'a, usize> {
+        timed("complaints_expire", self.0.complaints_expire(before, limit))
+    }
     fn stage_batch<'a>(
         &'a self,
         tenant: &'a str,

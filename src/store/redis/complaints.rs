@@ -24,6 +24,20 @@ redis.call('ZADD', KEYS[4], 0, ARGV[1])
 return false
 ";
 
+/// KEYS[1] the index of all complaints, then per complaint its record, dedup and scope index
+/// keys; ARGV the complaints' ids. Removes each (its dedup entry only while it names it).
+const REMOVE: &str = r"
+for n = 1, #ARGV do
+  local id = ARGV[n]
+  local base = 1 + (n - 1) * 3
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZREM', KEYS[base + 3], id)
+  redis.call('DEL', KEYS[base + 1])
+  if redis.call('GET', KEYS[base + 2]) == id then redis.call('DEL', KEYS[base + 2]) end
+end
+return #ARGV
+";
+
 fn origin_key(message_id: &str) -> Vec<u8> {
     Key::new("_msgorig", &hex(&message_id_digest(message_id))).redis_key()
 }
@@ -82,6 +96,31 @@ impl RedisStore {
             Some(id) => ComplaintPut::Duplicate { id },
             None => ComplaintPut::New,
         })
+    }
+
+    /// [`crate::store::RateStore::complaints_expire`]: the oldest ids below `before` read, then
+    /// removed in one script (every complaint key shares one hash tag).
+    pub(crate) async fn expire_complaints(&self, before: &str, limit: usize) -> Result<usize, StoreError> {
+        let old = self.list_complaints(ComplaintScope::All, "", before, limit).await?;
+        if old.is_empty() {
+            return Ok(0);
+        }
+        let script = redis::Script::new(REMOVE);
+        let mut invocation = script.prepare_invoke();
+        invocation.key(scope_key(ComplaintScope::All));
+        for complaint in &old {
+            let scope = match &complaint.tenant {
+                Some(tenant) => ComplaintScope::Tenant(tenant),
+                None => ComplaintScope::Unattributed,
+            };
+            invocation
+                .key(complaint_key("record", complaint.id.as_bytes()))
+                .key(complaint_key("dedup", complaint.dedup_key.as_bytes()))
+                .key(scope_key(scope))
+                .arg(&complaint.id);
+        }
+        let removed: i64 = self.script(&invocation).await?;
+        Ok(usize::try_from(removed).unwrap_or(0))
     }
 
     pub(crate) async fn get_complaint(&self, id: &str) -> Result<Option<StoredComplaint>, StoreError> {

@@ -661,6 +661,10 @@ impl RateStore for RedisStore {
         Box::pin(self.get_complaint(id))
     }
 
+    fn complaints_expire<'a>(&'a self, before: &'a str, limit: usize) -> BoxFut<'a, usize> {
+        Box::pin(self.expire_complaints(before, limit))
+    }
+
     fn complaints_list<'a>(
         &'a self,
         scope: ComplaintScope<'a>,

@@ -99,6 +99,28 @@ impl Inner {
         Ok(ComplaintPut::New)
     }
 
+    /// Removes `old` (as `complaints_list` read them): records, dedup entries (one complaint
+    /// per dedup key is ever stored, so it names this one) and index entries, in one batch.
+    pub(crate) async fn complaints_remove(&self, old: &[StoredComplaint]) -> Result<(), StoreError> {
+        if old.is_empty() {
+            return Ok(());
+        }
+        let mut batch = Batch::default();
+        for complaint in old {
+            let scope = match &complaint.tenant {
+                Some(tenant) => ComplaintScope::Tenant(tenant),
+                None => ComplaintScope::Unattributed,
+            };
+            batch.delete(CF_COMPLAINTS, record_key(&complaint.id));
+            batch.delete(CF_COMPLAINTS, dedup_key(&complaint.dedup_key));
+            batch.delete(
+                CF_COMPLAINTS,
+                [scope_prefix(scope), complaint.id.as_bytes().to_vec()].concat(),
+            );
+        }
+        self.writer.commit(batch).await
+    }
+
     pub(crate) fn complaint_get(&self, id: &str) -> Result<Option<StoredComplaint>, StoreError> {
         self.writer
             .read(&self.db, CF_COMPLAINTS, &record_key(id), |v| decode_complaint(id, v))

@@ -544,4 +544,15 @@ impl RateStore for RocksStore {
             inner.complaints_list(scope, &since, &before, limit)
         })
     }
+
+    fn complaints_expire<'a>(&'a self, before: &'a str, limit: usize) -> BoxFut<'a, usize> {
+        let before = before.to_owned();
+        Box::pin(async move {
+            let old = self
+                .blocking(move |inner| inner.complaints_list(ComplaintScope::All, "", &before, limit))
+                .await?;
+            self.inner.complaints_remove(&old).await?;
+            Ok(old.len())
+        })
+    }
 }
