@@ -56,7 +56,7 @@ pub struct Usage {
 pub struct DeliveryUsage {
     pub window_seconds: u64,
     pub delivered: u64,
-    /// Permanent failures (`5xx`).
+    /// Hard bounces: the next hop's permanent refusal of the address (`5.1.x` and the like).
     pub hard_bounced: u64,
     /// Given up after `[queue] max_age` while still deferred.
     pub expired: u64,

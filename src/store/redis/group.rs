@@ -24,7 +24,7 @@
 //! or apply a write twice.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use redis::RedisError;
 use tokio::sync::oneshot;
@@ -34,6 +34,12 @@ use crate::store::StoreError;
 
 /// The most callers one flush carries.
 pub const MAX_CALLERS: usize = 256;
+
+/// The most callers a tenant's queue holds; more are refused at once.
+pub const MAX_WAITING: usize = 4 * MAX_CALLERS;
+
+/// How many `redis_timeout`s a caller waits for its flush (its own call may queue behind one).
+const WAIT_TIMEOUTS: u32 = 3;
 
 /// One write of a flush.
 pub(super) enum Write {
@@ -83,28 +89,31 @@ impl Group {
     }
 }
 
-/// Releases a tenant's queue when its flush task ends, however it ends: if the task died (a
-/// panic), the callers still waiting are dropped too, so each gets an error, never a hang.
-struct Releases<'a> {
-    group: &'a Group,
-    tenant: &'a str,
+/// Releases a tenant's queue when its flush task ends, however it ends (made before the task is
+/// spawned and moved into it, so a task dropped before it ever ran releases it too): if the
+/// task died, the callers still waiting are dropped, so each gets an error, never a hang.
+struct Releases {
+    group: Arc<Group>,
+    tenant: String,
     finished: bool,
 }
 
-impl Drop for Releases<'_> {
+impl Drop for Releases {
     fn drop(&mut self) {
         if self.finished {
             return;
         }
         let mut tenants = self.group.lock();
-        tenants.remove(self.tenant);
+        tenants.remove(&self.tenant);
     }
 }
 
 impl RedisStore {
     /// Applies `writes` (of `tenant`, whose shard runs them; a `SetNx` goes to its own key's
     /// shard in a cluster) together with whatever other callers are writing for the tenant, and
-    /// returns once they are applied.
+    /// returns once they are applied. A caller waits at most a few `redis_timeout`s
+    /// ([`WAIT_TIMEOUTS`]), and a tenant whose queue is already [`MAX_WAITING`] long is refused at
+    /// once: a slow shard defers mail (`451`) rather than hold it without bound.
     pub(super) async fn write_grouped(&self, tenant: &str, writes: Vec<Write>) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
@@ -113,47 +122,61 @@ impl RedisStore {
         let start = {
             let mut tenants = self.group.lock();
             let queue = tenants.entry(tenant.to_string()).or_default();
+            if queue.waiting.len() >= MAX_WAITING {
+                return Err(StoreError::Redis(RedisError::from((
+                    redis::ErrorKind::Io,
+                    "the tenant's group commit is backed up",
+                    format!("{MAX_WAITING} callers waiting"),
+                ))));
+            }
             queue.waiting.push(Caller { writes, answer });
             !std::mem::replace(&mut queue.flushing, true)
         };
         if start {
             let store = self.clone();
-            let tenant = tenant.to_string();
-            tokio::spawn(async move { store.flush_tenant(&tenant).await });
+            let releases = Releases {
+                group: Arc::clone(&self.group),
+                tenant: tenant.to_string(),
+                finished: false,
+            };
+            tokio::spawn(async move { store.flush_tenant(releases).await });
         }
-        match answered.await {
-            Ok(result) => result.map_err(StoreError::Redis),
-            Err(_) => Err(StoreError::Task(
+        let wait = self.timeout.saturating_mul(WAIT_TIMEOUTS);
+        match tokio::time::timeout(wait, answered).await {
+            Ok(Ok(result)) => result.map_err(StoreError::Redis),
+            Ok(Err(_)) => Err(StoreError::Task(
                 "the group commit ended without applying the writes".into(),
             )),
+            // The flush may still apply them; the caller is told it does not know.
+            Err(_) => Err(StoreError::Redis(RedisError::from((
+                redis::ErrorKind::Io,
+                "the group commit timed out",
+                format!("no answer within {wait:?}"),
+            )))),
         }
     }
 
-    /// Flushes `tenant`'s queue until it is empty.
-    async fn flush_tenant(&self, tenant: &str) {
-        let mut releases = Releases {
-            group: &self.group,
-            tenant,
-            finished: false,
-        };
+    /// Flushes the queue of `releases`' tenant until it is empty.
+    async fn flush_tenant(&self, mut releases: Releases) {
+        let tenant = releases.tenant.clone();
         loop {
             // Let the callers that are ready at this moment queue theirs too (the audit record
             // and the Message-ID entry of one acceptance are written together).
             tokio::task::yield_now().await;
             let batch = {
                 let mut tenants = self.group.lock();
-                let Some(queue) = tenants.get_mut(tenant) else {
+                let Some(queue) = tenants.get_mut(&tenant) else {
                     return;
                 };
                 if queue.waiting.is_empty() {
-                    tenants.remove(tenant);
+                    tenants.remove(&tenant);
                     releases.finished = true;
                     return;
                 }
                 let take = queue.waiting.len().min(MAX_CALLERS);
                 queue.waiting.drain(..take).collect::<Vec<_>>()
             };
-            self.apply(tenant, batch).await;
+            self.apply(&tenant, batch).await;
         }
     }
 
@@ -201,6 +224,18 @@ impl RedisStore {
             Ok::<(), RedisError>(())
         }));
         let (statuses, sets) = tokio::join!(script, sets);
+        // One status per caller, or the reply is not believed for anyone.
+        let statuses = statuses.and_then(|statuses| {
+            if statuses.len() == batch.len() {
+                Ok(statuses)
+            } else {
+                Err(RedisError::from((
+                    redis::ErrorKind::Parse,
+                    "the group commit answered for another number of callers",
+                    format!("{} statuses for {} callers", statuses.len(), batch.len()),
+                )))
+            }
+        });
         for (i, (caller, set)) in batch.into_iter().zip(sets).enumerate() {
             let result = match &statuses {
                 Err(error) => Err(error.clone()),
@@ -225,7 +260,9 @@ fn push_write(inv: &mut redis::ScriptInvocation<'_>, write: &Write) {
             // As `counter` works them out in Lua (mode 1).
             let bucket = (*bucket).max(1);
             let current = at / bucket;
-            let ttl = ((current + 1) * bucket + window).saturating_sub(*at).max(1);
+            let ttl = crate::store::window::bucket_expiry(current, bucket, *window)
+                .saturating_sub(*at)
+                .max(1);
             let first = at.saturating_sub(*window) / bucket;
             inv.arg("a")
                 .arg(key.as_slice())
@@ -277,6 +314,6 @@ fn caller_status(status: Option<&redis::Value>) -> Result<(), RedisError> {
 }
 
 /// The group commit's share of a store, created with it.
-pub(super) fn new_group() -> std::sync::Arc<Group> {
-    std::sync::Arc::new(Group::default())
+pub(super) fn new_group() -> Arc<Group> {
+    Arc::new(Group::default())
 }

@@ -36,6 +36,8 @@ pub struct RedisStore {
     scripts: std::sync::Arc<scripts::Scripts>,
     /// Writes of concurrent callers share round trips (`group`).
     group: std::sync::Arc<group::Group>,
+    /// `redis_timeout`: a group-committed caller waits a few of these at most.
+    timeout: Duration,
     /// Names event occurrences (`occurrence_nonce`): a random start and a count.
     nonces: std::sync::Arc<(u64, std::sync::atomic::AtomicU64)>,
     retention_ms: u64,
@@ -84,24 +86,39 @@ impl RedisStore {
             conn,
             scripts: std::sync::Arc::new(scripts::Scripts::new()),
             group: group::new_group(),
+            timeout,
             nonces: std::sync::Arc::new((random_start(), std::sync::atomic::AtomicU64::new(0))),
             retention_ms: u64::try_from(log_retention.as_millis()).unwrap_or(u64::MAX),
         };
         // Prove the server answers before the gateway starts relying on it, and that it runs
         // what the scripts need.
         let _: String = store.cmd(&redis::cmd("PING")).await?;
-        // A cluster answers per node (a map): every node must do.
-        let info: redis::Value = store.cmd(redis::cmd("INFO").arg("server")).await?;
-        let mut texts = Vec::new();
-        collect_texts(&info, &mut texts);
-        let servers: Vec<&String> = texts.iter().filter(|t| t.contains("redis_version:")).collect();
-        if servers.is_empty() {
-            return Err(StoreError::Config(
-                "the Redis server did not say its version (INFO server)".into(),
-            ));
-        }
-        for server in servers {
-            check_version(server)?;
+        // A cluster answers per master (a map): every master that says its version must do. A
+        // server that will not say (a user without `INFO`, a proxy) is warned about, not refused:
+        // the scripts then fail on a server that is too old, and the mail is deferred.
+        match store.cmd::<redis::Value>(redis::cmd("INFO").arg("server")).await {
+            Ok(info) => {
+                let mut texts = Vec::new();
+                let mut silent = 0;
+                collect_texts(&info, &mut texts, &mut silent);
+                for text in &texts {
+                    check_version(text)?;
+                }
+                if texts.is_empty() || silent > 0 {
+                    tracing::warn!(
+                        silent,
+                        "a Redis server did not say its version (INFO server): the store needs Redis {}.{} or later",
+                        MIN_VERSION.0,
+                        MIN_VERSION.1
+                    );
+                }
+            }
+            Err(error) => tracing::warn!(
+                %error,
+                "the Redis version could not be read (INFO server): the store needs Redis {}.{} or later",
+                MIN_VERSION.0,
+                MIN_VERSION.1
+            ),
         }
         Ok(store)
     }
@@ -171,14 +188,24 @@ fn random_start() -> u64 {
     hasher.finish()
 }
 
-/// Every text in a reply (a cluster's per-node map, or one server's text).
-fn collect_texts(value: &redis::Value, out: &mut Vec<String>) {
+/// The `INFO server` texts in a reply (a cluster's per-master map, or one server's text) that
+/// name a version; `silent` counts the answers that do not (an error from one master).
+fn collect_texts(value: &redis::Value, out: &mut Vec<String>, silent: &mut usize) {
+    let mut text = |text: String| {
+        if text.contains("redis_version:") {
+            out.push(text);
+        } else {
+            *silent += 1;
+        }
+    };
     match value {
-        redis::Value::BulkString(bytes) => out.push(String::from_utf8_lossy(bytes).into_owned()),
-        redis::Value::SimpleString(text) | redis::Value::VerbatimString { text, .. } => out.push(text.clone()),
-        redis::Value::Array(items) | redis::Value::Set(items) => items.iter().for_each(|v| collect_texts(v, out)),
-        redis::Value::Map(pairs) => pairs.iter().for_each(|(_, v)| collect_texts(v, out)),
-        _ => {}
+        redis::Value::BulkString(bytes) => text(String::from_utf8_lossy(bytes).into_owned()),
+        redis::Value::SimpleString(s) | redis::Value::VerbatimString { text: s, .. } => text(s.clone()),
+        redis::Value::Array(items) | redis::Value::Set(items) => {
+            items.iter().for_each(|v| collect_texts(v, out, silent))
+        }
+        redis::Value::Map(pairs) => pairs.iter().for_each(|(_, v)| collect_texts(v, out, silent)),
+        _ => *silent += 1,
     }
 }
 
@@ -224,5 +251,17 @@ mod tests {
         let old = check_version("redis_version:6.2.14\r\n").unwrap_err().to_string();
         assert!(old.contains("Redis 6.2.14 is too old"), "{old}");
         assert!(check_version("redis_mode:standalone\r\n").is_err());
+        // In a cluster one master's error counts as not saying, never as a version.
+        let mut texts = Vec::new();
+        let mut silent = 0;
+        let info = redis::Value::Map(vec![
+            (
+                redis::Value::SimpleString("a:1".into()),
+                redis::Value::BulkString(b"redis_version:7.2.4\r\n".to_vec()),
+            ),
+            (redis::Value::SimpleString("b:2".into()), redis::Value::Nil),
+        ]);
+        collect_texts(&info, &mut texts, &mut silent);
+        assert_eq!((texts.len(), silent), (1, 1));
     }
 }

@@ -384,12 +384,26 @@ local function write()
   end
 end
 local widths = {a = 6, l = 7, x = 4}
+-- The layout is checked whole first: a misread count must fail every caller, never answer one
+-- with another's status.
+local j = 1
+while j <= #ARGV do
+  local count = tonumber(ARGV[j])
+  if not count then return redis.error_reply('group commit: bad count at ' .. j) end
+  j = j + 1
+  for _ = 1, count do
+    local width = widths[ARGV[j]]
+    if not width then return redis.error_reply('group commit: unknown write at ' .. j) end
+    j = j + width
+  end
+end
+if j ~= #ARGV + 1 then return redis.error_reply('group commit: arguments overrun') end
 local out = {}
 while i <= #ARGV do
   local count = tonumber(ARGV[i])
   i = i + 1
   local stop = i
-  for _ = 1, count do stop = stop + (widths[ARGV[stop]] or 1) end
+  for _ = 1, count do stop = stop + widths[ARGV[stop]] end
   local ok, err = pcall(function()
     for _ = 1, count do write() end
   end)
@@ -438,7 +452,7 @@ impl Scripts {
             block_lift: with_log(BLOCK_LIFT),
             tenant_write: Script::new(TENANT_WRITE),
             batch: Script::new(&format!("{COUNTER_FN}{SET_FN}{EVENTS_FN}{CAMPAIGN_FN}{BATCH}")),
-            apply: Script::new(&format!("{COUNTER_FN}{LOG_APPEND_FN}{APPLY}")),
+            apply: Script::new(&format!("{LOG_APPEND_FN}{APPLY}")),
             feed_note: Script::new(super::feed::NOTE),
             feed_read: Script::new(super::feed::READ),
         }
