@@ -74,7 +74,10 @@ impl RedisStore {
                 let client = ClusterClientBuilder::new(many.iter().map(String::as_str))
                     .connection_timeout(timeout)
                     .response_timeout(timeout)
-                    .retries(2)
+                    // No resending: a script re-sent after a lost connection may have run
+                    // already and would count twice. A redirect or a lost connection is an
+                    // error (the mail is deferred, `451`); the slot map is refreshed meanwhile.
+                    .retries(0)
                     .build()?;
                 let c = tokio::time::timeout(timeout.saturating_mul(2), client.get_async_connection())
                     .await
