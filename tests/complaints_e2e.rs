@@ -482,3 +482,56 @@ async fn a_report_for_mail_not_ours_is_kept_unattributed_and_moves_no_tenant() {
     let page = get_json(&h, "/api/v1/tenants/acme/events").await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(0), "{page}");
 }
+
+/// Pageant Server's first UCE/UBE event, through the real server: two reports in 72 hours leave
+/// the tenant active and untold; the third makes the event, the tenant is warned and its contact
+/// gets the warning with the three reported mails attached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pageant_third_report_in_72_hours_is_the_first_event_and_warns_with_the_complaints() {
+    let h = start("pageant-server").await;
+    let mut sent = Vec::new();
+    for (n, rcpt) in ["ann@dest.example", "bob@dest.example", "carol@dest.example"]
+        .iter()
+        .enumerate()
+    {
+        sent.push((rcpt.to_string(), relay_letter(&h, rcpt, n + 1).await));
+    }
+    for (i, (rcpt, mail)) in sent.iter().take(2).enumerate() {
+        report(&h, &yahoo_arf(mail, rcpt, &format!("p{i}")), true).await;
+    }
+    h.wait_queue_empty(WAIT).await;
+    assert_eq!(state_of(&h, "acme").await, "active", "two complaints are no event");
+    assert!(notices(&h).is_empty(), "no notice before the event");
+
+    let (rcpt, mail) = &sent[2];
+    report(&h, &yahoo_arf(mail, rcpt, "p2"), true).await;
+    wait_state(&h, "acme", "warned").await;
+    let warning = wait_notice(&h, 1).await;
+    let (_, copies) = subject_and_copies(&warning);
+    assert_eq!(
+        copies,
+        ids(&[
+            "letter-1@acme.example",
+            "letter-2@acme.example",
+            "letter-3@acme.example"
+        ])
+    );
+    let text = String::from_utf8_lossy(&warning.data);
+    assert!(
+        text.contains("First UCE/UBE Event"),
+        "the notice quotes the clause: {text}"
+    );
+
+    // Warned is not blocked: the tenant still sends.
+    relay_letter(&h, "dave@dest.example", 4).await;
+    let page = get_json(&h, "/api/v1/tenants/acme/events").await;
+    let steps: Vec<&Value> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["rule"] == "complaints.steps")
+        .collect();
+    assert_eq!(steps.len(), 1, "{page}");
+    assert_eq!(steps[0]["kind"], "complaint.warning");
+    assert_eq!(steps[0]["detail"]["complaints"].as_u64(), Some(3), "{page}");
+}
