@@ -22,13 +22,9 @@ fn fields(data: &[u8], name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The shared newsletter (one campaign) to `b@dest.example`, with `extra` header fields on top.
 fn newsletter(extra: &str) -> Vec<u8> {
-    format!(
-        "{extra}From: news@acme.example\r\nTo: b@dest.example\r\nSubject: Spring sale\r\n\r\n\
-         Our spring collection is here: linen shirts, light jackets and canvas shoes at the prices \
-         of last year, this week only, in every shop and online.\r\n"
-    )
-    .into_bytes()
+    format!("{extra}{}", support::fixtures::newsletter("Bob", "b@dest.example", 1)).into_bytes()
 }
 
 async fn accepted_campaign(h: &Harness, queue_id: &str) -> String {
