@@ -184,6 +184,16 @@ fn subject_and_copies(notice: &support::sink::Received) -> (String, BTreeSet<Str
     (message.subject().expect("a subject").to_string(), ids)
 }
 
+/// The complaint ladder's steps in an events page, newest first.
+fn ladder_steps(page: &Value) -> Vec<&Value> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["rule"] == "complaints.steps")
+        .collect()
+}
+
 fn ids(list: &[&str]) -> BTreeSet<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
@@ -235,12 +245,7 @@ async fn spcm_two_reports_warn_with_copies_and_a_third_suspends() {
 
     // The events API shows both steps, who took them and why, newest first.
     let page = get_json(&h, "/api/v1/tenants/acme/events").await;
-    let steps: Vec<&Value> = page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter(|e| e["rule"] == "complaints.steps")
-        .collect();
+    let steps = ladder_steps(&page);
     assert_eq!(steps.len(), 2, "{page}");
     let (suspended, warned) = (steps[0], steps[1]);
     assert_eq!(warned["kind"], "complaint.warning");
@@ -525,12 +530,7 @@ async fn pageant_third_report_in_72_hours_is_the_first_event_and_warns_with_the_
     // Warned is not blocked: the tenant still sends.
     relay_letter(&h, "dave@dest.example", 4).await;
     let page = get_json(&h, "/api/v1/tenants/acme/events").await;
-    let steps: Vec<&Value> = page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter(|e| e["rule"] == "complaints.steps")
-        .collect();
+    let steps = ladder_steps(&page);
     assert_eq!(steps.len(), 1, "{page}");
     assert_eq!(steps[0]["kind"], "complaint.warning");
     assert_eq!(steps[0]["detail"]["complaints"].as_u64(), Some(3), "{page}");

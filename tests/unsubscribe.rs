@@ -430,38 +430,47 @@ fn presets_enforce_unsubscribe_where_their_provider_asks_for_it() {
     assert_eq!(errors.0[0].path, "unsubscribe.mode");
 }
 
+/// An unidentified client (the submission listener without AUTH), as a mail client sends it:
+/// mail to the unsubscribe address with `subject` and no token. Returns the MAIL FROM reply when
+/// it is not `250`, else the RCPT TO reply; when that is `250`, DATA must be refused for want of
+/// a token.
+async fn unsubscribe_mail_reply(h: &Harness, subject: String) -> String {
+    let mut c = h.connect(h.submission_addr()).await;
+    c.send("EHLO mua.dest.example", "250 ").await;
+    let mail = c
+        .send("MAIL FROM:<carol@dest.example>", "")
+        .await
+        .last()
+        .unwrap()
+        .clone();
+    if !mail.starts_with("250") {
+        return mail;
+    }
+    let reply = c
+        .send("RCPT TO:<unsubscribe@gw.test>", "")
+        .await
+        .last()
+        .unwrap()
+        .clone();
+    if reply.starts_with("250") {
+        c.send("DATA", "354").await;
+        c.write(format!("Subject: {subject}\r\n\r\n.\r\n").as_bytes()).await;
+        let data = c.read_reply().await.last().unwrap().clone();
+        assert_eq!(
+            data,
+            "550 5.7.1 No valid unsubscribe token in the subject or the address"
+        );
+    }
+    reply
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_unsubscribe_address_takes_a_limited_number_of_mails_per_client() {
     let h = Harness::start_with_profile(Some(ADD), |c| {
         c.unsubscribe.max_mails_per_client = aupgate::config::Rate::new(2, Duration::from_secs(3600));
     })
     .await;
-    // An unidentified client (the submission listener without AUTH), as a mail client sends it.
-    let rcpt_reply = |n: usize| {
-        let h = &h;
-        async move {
-            let mut c = h.connect(h.submission_addr()).await;
-            c.send("EHLO mua.dest.example", "250 ").await;
-            c.send("MAIL FROM:<carol@dest.example>", "250 2.1.0").await;
-            let reply = c
-                .send("RCPT TO:<unsubscribe@gw.test>", "")
-                .await
-                .last()
-                .unwrap()
-                .clone();
-            if reply.starts_with("250") {
-                c.send("DATA", "354").await;
-                c.write(format!("Subject: unsubscribe me {n}\r\n\r\n.\r\n").as_bytes())
-                    .await;
-                let data = c.read_reply().await.last().unwrap().clone();
-                assert_eq!(
-                    data,
-                    "550 5.7.1 No valid unsubscribe token in the subject or the address"
-                );
-            }
-            reply
-        }
-    };
+    let rcpt_reply = |n: usize| unsubscribe_mail_reply(&h, format!("unsubscribe me {n}"));
     for n in 0..2 {
         assert_eq!(rcpt_reply(n).await, "250 2.1.5 Recipient OK", "within the rate");
     }
@@ -478,39 +487,7 @@ async fn the_unsubscribe_address_takes_a_limited_number_of_mails_per_client() {
 async fn a_policy_reload_opens_and_closes_the_unsubscribe_address() {
     const OFF: &str = "[profile]\nname = \"default\"\n";
     let h = Harness::start_with_profile(Some(OFF), |_| {}).await;
-    // An unidentified client (the submission listener without AUTH), as a mail client sends it.
-    let rcpt_reply = || {
-        let h = &h;
-        async move {
-            let mut c = h.connect(h.submission_addr()).await;
-            c.send("EHLO mua.dest.example", "250 ").await;
-            let mail = c
-                .send("MAIL FROM:<carol@dest.example>", "")
-                .await
-                .last()
-                .unwrap()
-                .clone();
-            if !mail.starts_with("250") {
-                return mail;
-            }
-            let reply = c
-                .send("RCPT TO:<unsubscribe@gw.test>", "")
-                .await
-                .last()
-                .unwrap()
-                .clone();
-            if reply.starts_with("250") {
-                c.send("DATA", "354").await;
-                c.write(b"Subject: unsubscribe me\r\n\r\n.\r\n").await;
-                let data = c.read_reply().await.last().unwrap().clone();
-                assert_eq!(
-                    data,
-                    "550 5.7.1 No valid unsubscribe token in the subject or the address"
-                );
-            }
-            reply
-        }
-    };
+    let rcpt_reply = || unsubscribe_mail_reply(&h, "unsubscribe me".to_string());
     // Closed: with no local mailbox open, the submission listener wants the client to
     // authenticate (and first to encrypt) at MAIL FROM.
     let closed = rcpt_reply().await;

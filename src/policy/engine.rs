@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::acceptance::PendingAcceptance;
 use super::authentication;
-use super::batching::{Ops, Recorder};
+use super::batching::{Ops, Recorder, Replay};
 use super::checks;
 use super::cleanup::{Cleaned, Draft, Edits};
 use super::escalation;
@@ -203,12 +203,7 @@ impl Engine {
         )
         .await;
         let replay = recorder.run(self.store.as_ref(), &Prefetched::none()).await;
-        let env = Env {
-            store: self.store.as_ref(),
-            ops: Ops::Replaying(&replay),
-            profile: &profile,
-            now,
-        };
+        let env = self.deciding_env(&replay, &profile, now);
         let (verdict, cleaned) = self.judge_data(&env, generation, ctx, &facts).await;
         let campaign = Some(facts.campaign_if_known())
             .filter(|c| *c != "-")
@@ -417,6 +412,16 @@ impl Engine {
         Env {
             store: self.store.as_ref(),
             ops: Ops::Recording(recorder),
+            profile,
+            now,
+        }
+    }
+
+    /// The environment the checks decide a stage in, on its batch's answers.
+    fn deciding_env<'a>(&'a self, replay: &'a Replay<'a>, profile: &'a Profile, now: u64) -> Env<'a> {
+        Env {
+            store: self.store.as_ref(),
+            ops: Ops::Replaying(replay),
             profile,
             now,
         }

@@ -3,10 +3,9 @@
 //! (`policy::batching`), then decides on the answers.
 
 use super::{plan, Engine};
-use crate::policy::batching::{Ops, Recorder};
+use crate::policy::batching::Recorder;
 use crate::policy::prefetch::Prefetched;
 use crate::policy::profile::Profile;
-use crate::policy::stage::Env;
 use crate::policy::{MailContext, RcptContext, Verdict};
 use crate::store::batch::StageOp;
 
@@ -27,12 +26,7 @@ impl Engine {
             recorder.read_ahead(self.rcpt_reads(ctx, &profile, now).await);
         }
         let replay = recorder.run(self.store.as_ref(), &Prefetched::none()).await;
-        let env = Env {
-            store: self.store.as_ref(),
-            ops: Ops::Replaying(&replay),
-            profile: &profile,
-            now,
-        };
+        let env = self.deciding_env(&replay, &profile, now);
         for check in &self.mail {
             let verdict = self
                 .decide(
@@ -83,12 +77,7 @@ impl Engine {
         let recorder = Recorder::new(&ctx.tenant.id, now);
         plan(&self.rcpt, &self.planning_env(&recorder, &profile, now), ctx, &recorder).await;
         let replay = recorder.run(self.store.as_ref(), prefetched).await;
-        let env = Env {
-            store: self.store.as_ref(),
-            ops: Ops::Replaying(&replay),
-            profile: &profile,
-            now,
-        };
+        let env = self.deciding_env(&replay, &profile, now);
         for check in &self.rcpt {
             let verdict = self
                 .decide(&env, check.rule(), ctx.tenant, check.check(&env, ctx).await, || {
