@@ -74,9 +74,9 @@ impl RedisStore {
                 let client = ClusterClientBuilder::new(many.iter().map(String::as_str))
                     .connection_timeout(timeout)
                     .response_timeout(timeout)
-                    // No resending: a script re-sent after a lost connection may have run
-                    // already and would count twice. A redirect or a lost connection is an
-                    // error (the mail is deferred, `451`); the slot map is refreshed meanwhile.
+                    // The client resends nothing: a script re-sent after a lost connection may
+                    // have run already and would count twice. What the server refused without
+                    // running (a redirect) is sent again by `resend_unexecuted`.
                     .retries(0)
                     .build()?;
                 let c = tokio::time::timeout(timeout.saturating_mul(2), client.get_async_connection())
@@ -145,7 +145,7 @@ impl RedisStore {
     async fn script<T: FromRedisValue>(&self, inv: &ScriptInvocation<'_>) -> RedisResult<T> {
         match &self.conn {
             Conn::Single(c) => inv.invoke_async(&mut c.clone()).await,
-            Conn::Cluster(c) => inv.invoke_async(&mut c.clone()).await,
+            Conn::Cluster(c) => resend_unexecuted(|| async { inv.invoke_async(&mut c.clone()).await }).await,
         }
     }
 
@@ -173,9 +173,46 @@ impl RedisStore {
     async fn cmd<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
         match &self.conn {
             Conn::Single(c) => cmd.query_async(&mut c.clone()).await,
-            Conn::Cluster(c) => cmd.query_async(&mut c.clone()).await,
+            Conn::Cluster(c) => resend_unexecuted(|| async { cmd.query_async(&mut c.clone()).await }).await,
         }
     }
+}
+
+/// How often a cluster command the server refused without running it is sent again.
+const RESENDS: u32 = 3;
+
+/// Runs `call` on the cluster, sending it again (at most [`RESENDS`] times, 50 ms apart, while
+/// the client refreshes its slot map) when the server answered that it did not run it: a
+/// redirect (`MOVED`, `ASK`), a node no longer the slot's master, a cluster briefly down. Never
+/// after a lost connection: the command may have run, and a script run twice counts twice
+/// (that is why the client itself resends nothing, `retries(0)`).
+async fn resend_unexecuted<T, F, Fut>(call: F) -> RedisResult<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = RedisResult<T>>,
+{
+    let mut sent = 0;
+    loop {
+        match call().await {
+            Err(error) if sent < RESENDS && not_executed(&error) => {
+                sent += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether the server refused `error`'s command without running it.
+fn not_executed(error: &redis::RedisError) -> bool {
+    use redis::RetryMethod;
+    matches!(
+        error.retry_method(),
+        RetryMethod::MovedRedirect
+            | RetryMethod::AskRedirect
+            | RetryMethod::RefreshSlotsAndRetry
+            | RetryMethod::WaitAndRetry
+    )
 }
 
 /// A random 64-bit start (the standard library's randomly keyed hasher over the time).
