@@ -1,7 +1,9 @@
 //! The bookkeeping of an accepted message, held by the session as one value from the decision
-//! until the message is queued or not: [`PendingAcceptance::commit`] charges the volume quotas
-//! (before the `250` goes out, so the client's next message is checked against them) and audits
-//! the acceptance (after); [`PendingAcceptance::abandon`], or dropping it, gives back the
+//! until the message is queued or not: [`PendingAcceptance::commit`] charges the volume quotas,
+//! audits the acceptance and indexes its Message-ID, all before the `250` goes out (so the
+//! client's next message is checked against the charge), and all at once (on Redis one group
+//! commit, `store::redis::group`, carries the three); [`PendingAcceptance::abandon`], or
+//! dropping it, gives back the
 //! counters the DATA checks charged. The session never calls the steps itself, so it cannot get
 //! their order wrong or forget one.
 
@@ -75,10 +77,10 @@ impl<'a> PendingAcceptance<'a> {
         self
     }
 
-    /// The message is queued as `queue_id`: charges the volume quotas, then runs `reply_sent`
-    /// (the session flushing its `250`), then audits the acceptance. The message is queued
-    /// whatever `reply_sent` returns, so the acceptance is audited either way; its result is
-    /// returned.
+    /// The message is queued as `queue_id`: charges the volume quotas and audits and indexes the
+    /// acceptance, together, then runs `reply_sent` (the session flushing its `250`) and returns
+    /// its result. Made together, the writes cost one store round trip before the `250` rather
+    /// than one before it and one after (which held up the session's next command as much).
     pub async fn commit<T>(
         mut self,
         queue_id: &str,
@@ -88,10 +90,8 @@ impl<'a> PendingAcceptance<'a> {
         // The DATA checks' counters stay charged: the message counts.
         self.charges = None;
         crate::telemetry::accepted(&self.tenant, self.recipients as u64);
-        self.charge_quotas(queue_id).await;
-        let sent = reply_sent.await;
-        self.audit(queue_id, message_id).await;
-        sent
+        tokio::join!(self.charge_quotas(queue_id), self.audit(queue_id, message_id));
+        reply_sent.await
     }
 
     /// The message was not queued (the client was told so): the counters the checks charged

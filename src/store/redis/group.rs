@@ -160,8 +160,8 @@ impl RedisStore {
     async fn flush_tenant(&self, mut releases: Releases) {
         let tenant = releases.tenant.clone();
         loop {
-            // Let the callers that are ready at this moment queue theirs too (the audit record
-            // and the Message-ID entry of one acceptance are written together).
+            // Let the callers that are ready at this moment queue theirs too (an acceptance's
+            // quota charges, audit record and Message-ID entry are written together).
             tokio::task::yield_now().await;
             let batch = {
                 let mut tenants = self.group.lock();
