@@ -210,6 +210,47 @@ async fn releases(s: Store, t: &str) {
         s.events_release(&k, at, DAY).await.expect("release");
     }
     assert_eq!(s.events_count(&k, t0 + 4, DAY).await.expect("count"), 0);
+
+    // A counter: the charge is taken back from the bucket it went to, never below zero.
+    let k = Key::new("quota.msgs", t).part("released");
+    let b = span(t0, DAY_MS).size;
+    // Away from a bucket's edge, so t0 + 2 is still in t0's bucket.
+    let t0 = (t0 / b) * b + 100;
+    // Two charged in an older bucket, two in the current one.
+    let old = t0 - b;
+    assert!(matches!(
+        s.counter_check_and_add(&k, 2, 4, old, DAY).await.expect("cac"),
+        Charge::Charged { total: 2 }
+    ));
+    assert!(matches!(
+        s.counter_check_and_add(&k, 2, 4, t0, DAY).await.expect("cac"),
+        Charge::Charged { total: 4 }
+    ));
+    assert!(matches!(
+        s.counter_check_and_add(&k, 1, 4, t0, DAY).await.expect("cac"),
+        Charge::Refused { total: 4, .. }
+    ));
+    // Released from the current bucket: room for one again, checked by the same arithmetic.
+    s.counter_release(&k, 1, t0, DAY).await.expect("release");
+    assert_eq!(s.counter_get(&k, t0, DAY).await.expect("get"), 3);
+    assert!(matches!(
+        s.counter_check_and_add(&k, 1, 4, t0 + 1, DAY).await.expect("cac"),
+        Charge::Charged { total: 4 }
+    ));
+    // A release goes to the bucket of its own time: the old bucket loses it, the new keeps its 2.
+    s.counter_release(&k, 2, old, DAY).await.expect("release");
+    let window = s.counter_window(&k, t0 + 1, DAY).await.expect("window");
+    assert_eq!(window.buckets, vec![(t0 / b, 2)], "{window:?}");
+    // More than the bucket holds empties it; nothing goes below zero, a missing bucket stays.
+    s.counter_release(&k, 10, t0, DAY).await.expect("release");
+    s.counter_release(&k, 10, old, DAY)
+        .await
+        .expect("release of an emptied bucket");
+    assert_eq!(s.counter_get(&k, t0 + 1, DAY).await.expect("get"), 0);
+    assert!(matches!(
+        s.counter_check_and_add(&k, 4, 4, t0 + 2, DAY).await.expect("cac"),
+        Charge::Charged { total: 4 }
+    ));
 }
 
 async fn forged_keys(s: Store, t: &str) {

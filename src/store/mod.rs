@@ -108,6 +108,10 @@ pub trait RateStore: Send + Sync {
         now: u64,
         window: Duration,
     ) -> BoxFut<'a, Charge>;
+    /// Takes back `n` that a check-and-add charged at `at` (a message that was not accepted
+    /// after all): subtracted from the bucket `at` fell in, never below zero (a bucket already
+    /// gone stays gone). Atomic per key.
+    fn counter_release<'a>(&'a self, key: &'a Key, n: u64, at: u64, window: Duration) -> BoxFut<'a, ()>;
 
     /// Records `member` at `now` if it is already in the set or the set stays within `cap`
     /// distinct members over the window; atomic per key. Members beyond the cap are not stored.

@@ -77,6 +77,9 @@ impl RateStore for Timed {
     fn set_count<'a>(&'a self, key: &'a Key, now: u64, window: Duration) -> BoxFut<'a, u32> {
         timed("set_count", self.0.set_count(key, now, window))
     }
+    fn counter_release<'a>(&'a self, key: &'a Key, n: u64, at: u64, window: Duration) -> BoxFut<'a, ()> {
+        timed("counter_release", self.0.counter_release(key, n, at, window))
+    }
     fn set_release<'a>(&'a self, key: &'a Key, member: &'a [u8], at: u64, window: Duration) -> BoxFut<'a, ()> {
         timed("set_release", self.0.set_release(key, member, at, window))
     }

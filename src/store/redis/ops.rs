@@ -314,6 +314,18 @@ impl RateStore for RedisStore {
         })
     }
 
+    fn counter_release<'a>(&'a self, key: &'a Key, n: u64, at: u64, window: Duration) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            let w = window_ms(window)?;
+            let mut inv = self.scripts.counter_release.prepare_invoke();
+            inv.key(suffixed(key, b'c'))
+                .arg(n)
+                .arg((at / span(at, w).size).to_string());
+            let _: i64 = self.script(&inv).await?;
+            Ok(())
+        })
+    }
+
     fn set_release<'a>(&'a self, key: &'a Key, member: &'a [u8], at: u64, window: Duration) -> BoxFut<'a, ()> {
         Box::pin(async move {
             window_ms(window)?;

@@ -146,6 +146,19 @@ const EVENTS: &str = r"
 return events_add(KEYS[1], ARGV[4], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 ";
 
+/// KEYS[1] hash bucket->count. ARGV n, the bucket the charge went to. Takes `n` back from it,
+/// never below zero (an emptied bucket is removed; a bucket already gone stays gone).
+const COUNTER_RELEASE: &str = r"
+local c = tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0')
+local n = tonumber(ARGV[1])
+if c > n then
+  redis.call('HINCRBY', KEYS[1], ARGV[2], -n)
+elseif c > 0 then
+  redis.call('HDEL', KEYS[1], ARGV[2])
+end
+return 1
+";
+
 /// KEYS[1] sorted set member->last seen. ARGV member, at. Removes the member if it was last
 /// seen at `at` (a charge taken back).
 const SET_RELEASE: &str = r"
@@ -424,6 +437,7 @@ return out
 /// The loaded scripts (hashes are computed once; Redis caches the bodies).
 pub(super) struct Scripts {
     pub counter: Script,
+    pub counter_release: Script,
     pub set: Script,
     pub set_release: Script,
     pub events: Script,
@@ -443,6 +457,7 @@ impl Scripts {
         let with_log = |body: &str| Script::new(&format!("{LOG_APPEND_FN}{body}"));
         Scripts {
             counter: Script::new(&format!("{COUNTER_FN}{COUNTER}")),
+            counter_release: Script::new(COUNTER_RELEASE),
             set: Script::new(&format!("{SET_FN}{SET}")),
             set_release: Script::new(SET_RELEASE),
             events: Script::new(&format!("{EVENTS_FN}{EVENTS}")),

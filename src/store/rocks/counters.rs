@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use rocksdb::ReadOptions;
 
-use super::codec::{counter_count, counter_value};
+use super::codec::{counter_count, counter_value, split_expiring};
 use super::writer::Batch;
 use super::{Inner, CF_COUNTERS};
 use crate::store::window::{bucket_expiry, retry_after, span};
@@ -42,6 +42,16 @@ impl Buckets {
     fn total_from(&mut self, first: u64) -> u64 {
         self.0.retain(|(idx, _)| *idx >= first);
         self.0.iter().map(|(_, c)| *c).fold(0u64, u64::saturating_add)
+    }
+
+    /// Takes `n` back from bucket `idx` (a released charge), dropping it at zero.
+    fn take(&mut self, idx: u64, n: u64) {
+        if let Ok(at) = self.0.binary_search_by_key(&idx, |(i, _)| *i) {
+            self.0[at].1 = self.0[at].1.saturating_sub(n);
+            if self.0[at].1 == 0 {
+                self.0.remove(at);
+            }
+        }
     }
 
     fn add(&mut self, idx: u64, n: u64) {
@@ -142,6 +152,11 @@ impl Mirror {
     fn add(&self, hash: u64, key: &Key, w: u64, idx: u64, n: u64) {
         self.with(hash, key, w, |b| b.add(idx, n));
     }
+
+    /// Takes a released charge back from a mirrored counter.
+    fn take(&self, hash: u64, key: &Key, w: u64, idx: u64, n: u64) {
+        self.with(hash, key, w, |b| b.take(idx, n));
+    }
 }
 
 impl Inner {
@@ -163,6 +178,38 @@ impl Inner {
         let _guard = self.lock_hashed(hash).await;
         let idx = self.counter_merge(key, n, now, w).await?;
         self.mirror.add(hash, key, w, idx, n);
+        Ok(())
+    }
+
+    /// Takes back `n` charged at `at` (`RateStore::counter_release`). Under the key's stripe
+    /// lock (no charge of the counter slips in) and once the queued writes have reached the
+    /// database, the bucket is rewritten with its count less `n`, keeping its expiry, or removed
+    /// at zero; the mirror follows. Releases are rare (a message refused after its checks
+    /// charged), so this read-modify-write stays off the hot path.
+    pub(crate) async fn counter_release(&self, key: &Key, n: u64, at: u64, window: Duration) -> Result<(), StoreError> {
+        let w = window_ms(window)?;
+        let hash = self.key_hash(key.as_bytes());
+        let _guard = self.lock_hashed(hash).await;
+        self.writer.settle().await?;
+        let idx = span(at, w).last;
+        let bucket = bucket_key(key, idx);
+        let found = {
+            let cf = self.cf(CF_COUNTERS)?;
+            match self.db.get_pinned_cf(cf, &bucket)? {
+                Some(value) => Some((split_expiring("counter", &value)?.0, counter_count(&value)?)),
+                None => None,
+            }
+        };
+        let Some((expiry, count)) = found.filter(|(_, count)| *count > 0) else {
+            return Ok(());
+        };
+        let mut batch = Batch::default();
+        match count.saturating_sub(n) {
+            0 => batch.delete(CF_COUNTERS, bucket),
+            left => batch.put(CF_COUNTERS, bucket, counter_value(expiry, left)),
+        }
+        self.writer.commit(batch).await?;
+        self.mirror.take(hash, key, w, idx, n);
         Ok(())
     }
 

@@ -342,6 +342,10 @@ impl RateStore for RocksStore {
         Box::pin(self.inner.set_count(key, now, window))
     }
 
+    fn counter_release<'a>(&'a self, key: &'a Key, n: u64, at: u64, window: Duration) -> BoxFut<'a, ()> {
+        Box::pin(self.inner.counter_release(key, n, at, window))
+    }
+
     fn set_release<'a>(&'a self, key: &'a Key, member: &'a [u8], at: u64, window: Duration) -> BoxFut<'a, ()> {
         Box::pin(self.inner.set_release(key, member, at, window))
     }
