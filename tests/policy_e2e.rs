@@ -8,6 +8,16 @@ use std::time::Duration;
 use support::fixtures::newsletter;
 use support::{send_message, Harness};
 
+fn now_ms() -> u64 {
+    u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms")
+}
+
 const PERMISSIVE: &str = "[profile]\nname = \"default\"\n[quotas]\nmessages_per_hour = 0\nmessages_per_day = 0\nrecipients_per_hour = 0\nrecipients_per_day = 0\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,6 +176,97 @@ async fn message_quota_defers_at_mail_from() {
         .find(|a| a.action == "defer")
         .expect("the deferral is audited");
     assert_eq!(deferral.target, "quota.messages_per_hour");
+}
+
+/// Sessions whose MAIL FROM and RCPT TO all passed while nothing was charged yet: the charge
+/// after DATA is exact, so exactly the quota's worth is accepted (before, every message in flight
+/// got through).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_in_flight_cannot_overshoot_a_quota() {
+    let profile = "[profile]\nname = \"default\"\n[quotas]\nmessages_per_hour = 2\nmessages_per_day = 0\nrecipients_per_hour = 0\nrecipients_per_day = 0\n[bulk]\nenabled = false\n[mail_bomb]\nenabled = false\n";
+    let h = Harness::start_with_profile(Some(profile), |_| {}).await;
+    let mut sessions = Vec::new();
+    for i in 0..4 {
+        let mut c = h.connect(h.relay_addr()).await;
+        c.send("EHLO client.test", "250 ").await;
+        c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
+        c.send(&format!("RCPT TO:<r{i}@d.example>"), "250 2.1.5").await;
+        sessions.push(c);
+    }
+    let mut replies = Vec::new();
+    for (i, c) in sessions.iter_mut().enumerate() {
+        c.send("DATA", "354").await;
+        c.write(format!("From: a@acme.example\r\nSubject: {i}\r\n\r\nmessage {i}\r\n.\r\n").as_bytes())
+            .await;
+        replies.push(c.expect("").await.join("\n"));
+    }
+    assert!(
+        replies[0].starts_with("250 2.0.0") && replies[1].starts_with("250 2.0.0"),
+        "{replies:#?}"
+    );
+    for reply in &replies[2..] {
+        assert!(
+            reply.starts_with("451 4.7.1 Your hourly quota of 2 messages is used up; try again in"),
+            "{replies:#?}"
+        );
+        assert!(reply.contains("[rule quota.messages_per_hour]"), "{reply}");
+    }
+    let key = aupgate::store::Key::new("quota.messages.hour", "acme");
+    let counted = h
+        .gateway
+        .store
+        .counter_get(&key, now_ms(), Duration::from_secs(3_600))
+        .await
+        .expect("read");
+    assert_eq!(counted, 2);
+}
+
+/// A message deferred after its message quota was charged (its recipients tipped the recipient
+/// quota over) gives the message charge back: it uses up no quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_deferred_after_data_uses_up_no_quota() {
+    let profile = "[profile]\nname = \"default\"\n[quotas]\nmessages_per_hour = 10\nmessages_per_day = 0\nrecipients_per_hour = 3\nrecipients_per_day = 0\n[bulk]\nenabled = false\n[mail_bomb]\nenabled = false\n";
+    let h = Harness::start_with_profile(Some(profile), |_| {}).await;
+    let mut a = h.connect(h.relay_addr()).await;
+    let mut b = h.connect(h.relay_addr()).await;
+    for (c, first) in [(&mut a, 1), (&mut b, 3)] {
+        c.send("EHLO client.test", "250 ").await;
+        c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
+        c.send(&format!("RCPT TO:<r{first}@d.example>"), "250 2.1.5").await;
+        c.send(&format!("RCPT TO:<r{}@d.example>", first + 1), "250 2.1.5")
+            .await;
+    }
+    for c in [&mut a, &mut b] {
+        c.send("DATA", "354").await;
+        c.write(b"From: a@acme.example\r\nSubject: x\r\n\r\nhello\r\n.\r\n")
+            .await;
+    }
+    a.expect("250 2.0.0").await;
+    let reply = b.expect("451 4.7.1").await.join("\n");
+    assert!(
+        reply.contains("Your hourly quota of 3 recipients is used up")
+            && reply.contains("[rule quota.recipients_per_hour]"),
+        "{reply}"
+    );
+    let count = |kind: &'static str| {
+        let store = h.gateway.store.clone();
+        async move {
+            store
+                .counter_get(
+                    &aupgate::store::Key::new(kind, "acme"),
+                    now_ms(),
+                    Duration::from_secs(3_600),
+                )
+                .await
+                .expect("read")
+        }
+    };
+    assert_eq!(
+        count("quota.messages.hour").await,
+        1,
+        "the deferred message's charge is given back"
+    );
+    assert_eq!(count("quota.recipients.hour").await, 2);
 }
 
 /// The campaign id a refusal names (`... (campaign 0123456789abcdef) ...`).

@@ -1,18 +1,14 @@
 //! The bookkeeping of an accepted message, held by the session as one value from the decision
-//! until the message is queued or not: [`PendingAcceptance::commit`] charges the volume quotas,
-//! audits the acceptance and indexes its Message-ID, all before the `250` goes out (so the
-//! client's next message is checked against the charge), and all at once (on Redis one group
-//! commit, `store::redis::group`, carries the three); [`PendingAcceptance::abandon`], or
-//! dropping it, gives back the
+//! until the message is queued or not: [`PendingAcceptance::commit`] keeps the charges the DATA
+//! checks made (the quotas among them) and audits the acceptance and indexes its Message-ID
+//! before the `250` goes out (on Redis one group commit, `store::redis::group`, carries both);
+//! [`PendingAcceptance::abandon`], or dropping it, gives back the
 //! counters the DATA checks charged. The session never calls the steps itself, so it cannot get
 //! their order wrong or forget one.
 
 use std::future::Future;
-use std::sync::Arc;
 
-use super::checks;
 use super::engine::Engine;
-use super::profile::Profile;
 use super::stage::Charges;
 use crate::store::AuditRecord;
 
@@ -21,8 +17,6 @@ use crate::store::AuditRecord;
 pub struct PendingAcceptance<'a> {
     engine: &'a Engine,
     tenant: String,
-    /// The tenant's profile the message was judged under: its quotas are charged.
-    profile: Arc<Profile>,
     recipients: usize,
     /// The recipients' digests for the Message-ID index (`store::recipient_digest`).
     recipient_digests: Vec<String>,
@@ -46,7 +40,6 @@ impl<'a> PendingAcceptance<'a> {
     pub(super) fn new(
         engine: &'a Engine,
         tenant: String,
-        profile: Arc<Profile>,
         recipients: &[String],
         campaign: Option<String>,
         charges: Charges,
@@ -62,7 +55,6 @@ impl<'a> PendingAcceptance<'a> {
         PendingAcceptance {
             engine,
             tenant,
-            profile,
             recipients: recipients.len(),
             recipient_digests,
             campaign,
@@ -77,36 +69,27 @@ impl<'a> PendingAcceptance<'a> {
         self
     }
 
-    /// The message is queued as `queue_id`: charges the volume quotas and audits and indexes the
-    /// acceptance, together, then runs `reply_sent` (the session flushing its `250`) and returns
-    /// its result. Made together, the writes cost one store round trip before the `250` rather
-    /// than one before it and one after (which held up the session's next command as much).
+    /// The message is queued as `queue_id`: the DATA checks' charges stay (the message counts),
+    /// the acceptance is audited and its Message-ID indexed, then `reply_sent` runs (the session
+    /// flushing its `250`) and its result is returned. The writes go before the `250`, so they
+    /// hold up no later command of the session.
     pub async fn commit<T>(
         mut self,
         queue_id: &str,
         message_id: Option<&str>,
         reply_sent: impl Future<Output = T>,
     ) -> T {
-        // The DATA checks' counters stay charged: the message counts.
         self.charges = None;
         crate::telemetry::accepted(&self.tenant, self.recipients as u64);
-        tokio::join!(self.charge_quotas(queue_id), self.audit(queue_id, message_id));
+        self.audit(queue_id, message_id).await;
         reply_sent.await
     }
 
     /// The message was not queued (the client was told so): the counters the checks charged
-    /// are given back, and the quotas are never charged.
+    /// are given back.
     pub async fn abandon(mut self) {
         if let Some(charges) = self.charges.take() {
             charges.release(self.engine.store().as_ref()).await;
-        }
-    }
-
-    async fn charge_quotas(&self, queue_id: &str) {
-        let keys = checks::quota_keys(&self.tenant, self.recipients as u64, &self.profile);
-        if let Err(error) = self.engine.store().counter_add_many(&keys, self.engine.now()).await {
-            // The message is already safely queued; a lost charge is logged, never a lost mail.
-            tracing::error!(tenant = %self.tenant, queue_id, %error, "charging quotas after accept failed");
         }
     }
 

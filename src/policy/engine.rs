@@ -223,14 +223,7 @@ impl Engine {
             .iter()
             .map(|r| crate::policy::recipient::identity(&r.to_address(), true))
             .collect();
-        let pending = PendingAcceptance::new(
-            self,
-            ctx.tenant.id.clone(),
-            profile.clone(),
-            &recipients,
-            campaign.clone(),
-            charges,
-        );
+        let pending = PendingAcceptance::new(self, ctx.tenant.id.clone(), &recipients, campaign.clone(), charges);
         DataDecision {
             verdict,
             cleaned,
@@ -537,14 +530,14 @@ mod tests {
             .chain(lists.rcpt.iter().map(Listed::rule))
             .chain(lists.data.iter().map(Listed::rule))
             .collect();
-        assert_eq!(rules.len(), 14, "{rules:?}");
+        assert_eq!(rules.len(), 16, "{rules:?}");
         for &rule in &rules {
             let profile = Profile::parse(&format!("[on_error]\ndisconnect = [\"{rule}\"]\n"))
                 .unwrap_or_else(|errors| panic!("{rule}: {errors}"));
             assert_eq!(profile.on_error.disconnect, [rule]);
         }
         rules.sort_unstable();
-        rules.dedup(); // block.sender runs at MAIL FROM and after DATA
+        rules.dedup(); // block.sender and the quotas run before and after DATA
         let mut accepted = super::super::profile::check_rules();
         accepted.sort_unstable();
         assert_eq!(rules, accepted);

@@ -1,14 +1,13 @@
 //! Reading RCPT TO's counters at MAIL FROM, so a recipient costs no store round trip.
 //!
 //! The only store work at RCPT TO is the recipient quotas, pure reads (a zero-sized
-//! check-and-charge: the quotas are charged once the message is queued). MAIL FROM's batch
-//! therefore also reads those counters' windows ([`StageOp::CounterWindow`]), and each RCPT TO
-//! of the transaction answers its checks from them ([`Prefetched::answer`]) — the same arithmetic
-//! the store applies (`CounterWindow::fits_in`), on the buckets still in the window at the RCPT's
-//! own time. What they cannot see is a charge another session commits between this MAIL FROM
-//! and the RCPT TO; that is the race every quota check already has between its read and the
-//! charge after DATA (a limit may be overshot by the messages in flight), and it is bounded here
-//! by [`MAX_AGE_MS`]: an older read is not used and the store is asked.
+//! check-and-charge: the quotas are charged exactly after DATA, `checks::quota`). MAIL FROM's
+//! batch therefore also reads those counters' windows ([`StageOp::CounterWindow`]), and each
+//! RCPT TO of the transaction answers its checks from them ([`Prefetched::answer`]) — the same
+//! arithmetic the store applies (`CounterWindow::fits_in`), on the buckets still in the window at
+//! the RCPT's own time. What they cannot see is a charge another session makes between this
+//! MAIL FROM and the RCPT TO: such a recipient passes RCPT TO and the charge after DATA defers
+//! the message, which is exact. An answer older than [`MAX_AGE_MS`] is not used.
 //!
 //! Which counters to read is learnt the way batches are planned (`policy::batching`): the RCPT
 //! checks run once against a recorder with a stand-in recipient, and the zero-sized counter

@@ -22,7 +22,7 @@ pub use bulk::Bulk;
 pub use header_integrity::HeaderIntegrity;
 pub use mail_bomb::MailBomb;
 pub use mail_bomb_domain::MailBombDomain;
-pub use quota::{quota_keys, Counts, MessageQuota, Quota, RecipientQuota, QUOTAS};
+pub use quota::{Counts, MessageQuota, Quota, RecipientQuota, QUOTAS};
 
 /// The store keys the usage view reads, built by the checks that charge them.
 pub mod usage_keys {

@@ -1,17 +1,22 @@
-//! `quota.*`: per-tenant hourly and daily limits on messages (checked at MAIL FROM, `451 4.7.1`)
-//! and recipients (checked at RCPT TO, `452 4.5.3`), with when to retry. The checks only read
-//! (a zero-sized check-and-charge); the counters are charged once the message is queued, before
-//! its `250`, so refused mail never uses up a quota and a client that waits for the reply has its
-//! next message checked against the new counts. Concurrent sessions may overshoot a limit by the messages
-//! in flight; the windows' own error bound is the store's (W/60).
+//! `quota.*`: per-tenant hourly and daily limits on messages and recipients, with when to retry.
 //!
-//! [`QUOTAS`] is the one table of the four counters: the checks read it and the charge after
-//! acceptance ([`quota_keys`]) reads it, so a store key is spelled once.
+//! Enforced exactly after DATA: once the other checks let the message through, each quota with a
+//! limit is charged by check-and-charge (one message, or its recipients), atomic in the store, so
+//! concurrent sessions — on one node or several — cannot overshoot a limit; over it the message
+//! is deferred (`451 4.7.1`). A charge the message does not keep (a later check or the
+//! authentication stage refuses it, or it is not queued) is taken back (`stage::Charges`), so
+//! refused mail never uses up a quota. MAIL FROM (`451 4.7.1`) and RCPT TO (`452 4.5.3`) refuse
+//! earlier, with a zero-sized check, what the counts already show over a limit, so a client over
+//! its quota does not send the message at all; that early answer may come from a recent read
+//! (`policy::recent`), never from a guess. The windows' own error bound is the store's (W/60).
+//!
+//! [`QUOTAS`] is the one table of the four counters: every check reads it, so a store key is
+//! spelled once.
 
 use std::time::Duration;
 
-use crate::policy::profile::{Profile, Quotas};
-use crate::policy::stage::{key, AtMail, AtRcpt, Check, CheckFuture, Env};
+use crate::policy::profile::Quotas;
+use crate::policy::stage::{key, AtData, AtMail, AtRcpt, Check, CheckFuture, DataStage, Env};
 use crate::policy::Rule;
 use crate::policy::{MailContext, RcptContext, Verdict};
 use crate::store::{Charge, Key};
@@ -76,21 +81,6 @@ pub const QUOTAS: [Quota; 4] = [
     },
 ];
 
-/// The counters one accepted message charges: (key, amount, window).
-pub fn quota_keys(tenant: &str, recipients: u64, profile: &Profile) -> Vec<(Key, u64, Duration)> {
-    QUOTAS
-        .iter()
-        .filter(|quota| (quota.limit)(&profile.quotas) > 0)
-        .map(|quota| {
-            let n = match quota.counts {
-                Counts::Messages => 1,
-                Counts::Recipients => recipients,
-            };
-            (key(quota.kind, tenant), n, quota.window)
-        })
-        .collect()
-}
-
 /// True (with the retry time) when `pending` more would exceed `limit`.
 async fn over(
     env: &Env<'_>,
@@ -140,17 +130,14 @@ impl Check<AtMail> for MessageQuota {
             let Some((quota, limit, retry)) = first_over(env, &ctx.tenant.id, Counts::Messages, 1).await? else {
                 return Ok(Verdict::Continue);
             };
-            Ok(Verdict::Defer(Reply::refusal(
-                451,
-                "4.7.1",
-                quota.rule,
-                format!(
-                    "Your {} quota of {limit} messages is used up{}",
-                    quota.what,
-                    super::retry_hint(retry)
-                ),
-            )))
+            Ok(Verdict::Defer(refusal(451, "4.7.1", quota, limit, retry)))
         })
+    }
+}
+
+impl Check<AtData> for MessageQuota {
+    fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
+        Box::pin(charge(env, stage, Counts::Messages))
     }
 }
 
@@ -164,43 +151,66 @@ impl Check<AtRcpt> for RecipientQuota {
             else {
                 return Ok(Verdict::Continue);
             };
-            Ok(Verdict::Defer(Reply::refusal(
-                452,
-                "4.5.3",
-                quota.rule,
-                format!(
-                    "Your {} quota of {limit} recipients is used up{}",
-                    quota.what,
-                    super::retry_hint(retry)
-                ),
-            )))
+            Ok(Verdict::Defer(refusal(452, "4.5.3", quota, limit, retry)))
         })
     }
+}
+
+impl Check<AtData> for RecipientQuota {
+    fn check<'a>(&'a self, env: &'a Env<'a>, stage: &'a DataStage<'a>) -> CheckFuture<'a> {
+        Box::pin(charge(env, stage, Counts::Recipients))
+    }
+}
+
+/// After DATA: charges every quota counting `counts` that has a limit with the message (one) or
+/// its envelope recipients, each by check-and-charge; the first that would go over the limit
+/// defers the message (`451 4.7.1`), and the charges made so far are taken back with the
+/// message's others.
+async fn charge(env: &Env<'_>, stage: &DataStage<'_>, counts: Counts) -> Result<Verdict, crate::policy::CheckError> {
+    let ctx = stage.message;
+    let n = match counts {
+        Counts::Messages => 1,
+        Counts::Recipients => ctx.recipients.len() as u64,
+    };
+    for quota in QUOTAS.iter().filter(|quota| quota.counts == counts) {
+        let limit = (quota.limit)(&env.profile.quotas);
+        if limit == 0 {
+            continue;
+        }
+        let key = key(quota.kind, &ctx.tenant.id);
+        if let Charge::Refused { retry_after_ms, .. } =
+            stage.facts.charge_count(env, key, n, limit, quota.window).await?
+        {
+            return Ok(Verdict::Defer(refusal(451, "4.7.1", quota, limit, retry_after_ms)));
+        }
+    }
+    Ok(Verdict::Continue)
+}
+
+/// The refusal of `quota` (limit `limit`), with when to retry.
+fn refusal(code: u16, status: &'static str, quota: &Quota, limit: u64, retry: Option<u64>) -> Reply {
+    let unit = match quota.counts {
+        Counts::Messages => "messages",
+        Counts::Recipients => "recipients",
+    };
+    Reply::refusal(
+        code,
+        status,
+        quota.rule,
+        format!(
+            "Your {} quota of {limit} {unit} is used up{}",
+            quota.what,
+            super::retry_hint(retry)
+        ),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The charge and the checks read the same counters: every quota a limit turns on is
-    /// charged, under the key its check reads.
     #[test]
-    fn charges_are_the_checked_counters() {
-        let profile = Profile {
-            quotas: Quotas {
-                messages_per_hour: 10,
-                messages_per_day: 0,
-                recipients_per_hour: 0,
-                recipients_per_day: 100,
-            },
-            ..Profile::default()
-        };
-        let charged = quota_keys("t1", 7, &profile);
-        let expected: Vec<(Key, u64, Duration)> = vec![
-            (key("quota.messages.hour", "t1"), 1, HOUR),
-            (key("quota.recipients.day", "t1"), 7, DAY),
-        ];
-        assert_eq!(charged, expected);
+    fn the_table_names_each_rule_once_in_order() {
         let rules: Vec<&str> = QUOTAS.iter().map(|q| q.rule.as_str()).collect();
         assert_eq!(
             rules,

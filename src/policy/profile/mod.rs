@@ -103,6 +103,9 @@ macro_rules! sections {
                 data MailBomb => MailBombMaxMessages,
                 data MailBombDomain => MailBombMaxMessagesPerDomain;
             [bulk: Bulk] data Bulk => BulkMaxRecipients;
+            // The quotas last: charged exactly (check-and-charge) once every other check let the
+            // message through, so mail another check refuses uses up none.
+            data MessageQuota => QuotaMessages, data RecipientQuota => QuotaRecipients;
             [spf: Spf];
             [dkim: Dkim];
             [dmarc: Dmarc];

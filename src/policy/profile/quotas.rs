@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Section;
 
-/// `[quotas]`: per-tenant volume limits (0 = no limit). Messages are charged at MAIL FROM,
-/// recipients at RCPT TO; over a limit: `451 4.7.1` / `452 4.5.3` with the reset time.
+/// `[quotas]`: per-tenant volume limits (0 = no limit), charged exactly after DATA; over a limit:
+/// `451 4.7.1` at MAIL FROM, `452 4.5.3` at RCPT TO, `451 4.7.1` after DATA (a message the
+/// counts tipped over meanwhile), with the reset time.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Quotas {

@@ -1,7 +1,8 @@
 //! What the DATA checks share about one message, computed once: the recipients' counting
 //! identities and the message's campaign (DESIGN.md "Campaign": the body's MinHash/LSH band keys
 //! looked up in the store's campaign index, so personalised variants share a campaign id); and
-//! the counter charges the checks make, noted so that a message that is not accepted after all
+//! the charges the checks make (set members, occurrences, quota counts), noted so that a message
+//! that is not accepted after all
 //! (refused by a later recipient or check, deferred by authentication, or not queued) has them
 //! taken back ([`Charges::release`]): only accepted mail counts (DESIGN.md step 5).
 
@@ -12,7 +13,7 @@ use super::Env;
 use crate::fingerprint;
 use crate::policy::recipient::identity;
 use crate::policy::{CheckError, DataContext};
-use crate::store::{CampaignMatch, Key, RateStore, SetCharge};
+use crate::store::{CampaignMatch, Charge as CounterCharge, Key, RateStore, SetCharge};
 
 /// One charge a check made for a message.
 #[derive(Debug)]
@@ -21,6 +22,8 @@ pub(crate) enum Charge {
     Member { key: Key, member: String, window: Duration },
     /// One occurrence in an event log (a mail-bomb message).
     Occurrence { key: Key, window: Duration },
+    /// `n` on a windowed counter (a quota).
+    Count { key: Key, n: u64, window: Duration },
 }
 
 /// The charges made for one message at one time, to take back if it is not accepted.
@@ -45,6 +48,7 @@ impl Charges {
                     store.set_release(key, member.as_bytes(), self.at, *window).await
                 }
                 Charge::Occurrence { key, window } => store.events_release(key, self.at, *window).await,
+                Charge::Count { key, n, window } => store.counter_release(key, *n, self.at, *window).await,
             };
             if let Err(error) = result {
                 tracing::error!(%error, "cannot take back the charge of a message that was not accepted");
@@ -116,6 +120,23 @@ impl DataFacts {
                 member: member.to_string(),
                 window,
             });
+        }
+        Ok(charge)
+    }
+
+    /// Adds `n` to the counter `key` if its total over `window` stays within `limit`
+    /// (check-and-charge, atomic per key) and notes the charge, so it can be taken back.
+    pub(crate) async fn charge_count(
+        &self,
+        env: &Env<'_>,
+        key: Key,
+        n: u64,
+        limit: u64,
+        window: Duration,
+    ) -> Result<CounterCharge, CheckError> {
+        let charge = env.ops.counter_check_and_add(&key, n, limit, env.now, window).await?;
+        if matches!(charge, CounterCharge::Charged { .. }) && n > 0 {
+            self.note(Charge::Count { key, n, window });
         }
         Ok(charge)
     }

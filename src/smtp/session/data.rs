@@ -107,8 +107,8 @@ impl Session {
             .enqueue(&tenant.id, queue_id.clone(), envelope, prefix, body, now)
             .await
         {
-            // The message is durable: the quotas are charged, and the acceptance audited, before
-            // the 250 goes out.
+            // The message is durable: it keeps the charges its checks made (the quotas among
+            // them), and the acceptance is audited before the 250 goes out.
             pending.commit(&queue_id, message_id.as_deref(), self.flush()).await?;
         } else {
             // Not queued (the client was told 451): the message does not count.

@@ -161,7 +161,7 @@ impl RedisStore {
         let tenant = releases.tenant.clone();
         loop {
             // Let the callers that are ready at this moment queue theirs too (an acceptance's
-            // quota charges, audit record and Message-ID entry are written together).
+            // audit record and Message-ID entry are written together).
             tokio::task::yield_now().await;
             let batch = {
                 let mut tenants = self.group.lock();

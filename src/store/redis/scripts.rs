@@ -71,7 +71,7 @@ if mode == 2 and total + n > limit then
   for i = 1, #buckets do out[#out + 1] = buckets[i] end
   return out
 end
--- A zero charge is a pure check (quotas are charged after accept): no write, as in RocksDB.
+-- A zero charge is a pure check (MAIL FROM's and RCPT TO's quota checks): no write, as in RocksDB.
 if mode == 2 and n > 0 then charge() end
 return {1, total + n}
 end

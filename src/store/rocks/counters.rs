@@ -334,7 +334,7 @@ impl Inner {
             });
         }
         if n > 0 {
-            // A zero charge is a pure check (quotas are charged after accept): no write.
+            // A zero charge is a pure check (MAIL FROM's and RCPT TO's quota checks): no write.
             let idx = self.counter_merge(key, n, now, w).await?;
             self.mirror.add(hash, key, w, idx, n);
         }
