@@ -224,10 +224,11 @@ async fn decide(engine: &Engine, tenants: &TenantDirectory, campaign: usize, n: 
         .await;
     assert_eq!(decision.verdict, aupgate::policy::Verdict::Continue);
     let pending = decision.pending.expect("an accepted message has its bookkeeping");
-    pending
+    let ((), recording) = pending
         .with_campaign(None)
         .commit("bench", None, std::future::ready(()))
         .await;
+    recording.written().await;
 }
 
 fn policy(c: &mut Criterion) {

@@ -100,7 +100,7 @@ async fn a_block_on_one_node_refuses_on_every_node() {
 
 /// A store that stops answering never lets mail through: the transaction is deferred with
 /// `451 4.3.0`, or, for a check the profile's `[on_error] disconnect` names, the session is
-/// closed with `421 4.3.0`.
+/// closed with `421 4.3.0`; a MAIL FROM answered from a recent read is deferred after DATA.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_outage_defers_or_disconnects_as_the_profile_says() {
     let profile = |disconnect: &str| {
@@ -117,6 +117,21 @@ async fn a_store_outage_defers_or_disconnects_as_the_profile_says() {
         .await;
         assert!(mail_from_becomes(&h, "250").await.starts_with("250 2.1.0"));
         redis.kill();
+        if disconnect.is_empty() {
+            // Within a second of the last read, MAIL FROM's quota check answers from it
+            // (`policy::recent`) and RCPT TO's from what MAIL FROM read: the message is deferred
+            // after DATA, whose checks ask the store, and nothing is queued.
+            let mut c = h.connect(h.relay_addr()).await;
+            c.send("EHLO client.test", "250 ").await;
+            c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
+            c.send("RCPT TO:<bob@dest.example>", "250 2.1.5").await;
+            c.send("DATA", "354").await;
+            c.write(b"From: a@acme.example\r\nSubject: x\r\n\r\nhello\r\n.\r\n").await;
+            c.expect("451 4.3.0").await;
+            assert_eq!(h.gateway.queue.stored().await.expect("stored"), 0, "nothing is queued");
+        }
+        // Past that second MAIL FROM asks the store itself.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
         let mut c = h.connect(h.relay_addr()).await;
         c.send("EHLO client.test", "250 ").await;
         let reply = c.send("MAIL FROM:<a@acme.example>", "").await.last().unwrap().clone();

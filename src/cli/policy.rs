@@ -361,10 +361,11 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
             if let Some(pending) = pending {
                 // Accepted: counted and audited as if queued under the file's name.
                 let message_id = headers.first("message-id").map(str::trim);
-                pending
+                let ((), recording) = pending
                     .with_campaign(campaign.clone())
                     .commit(file, message_id, std::future::ready(()))
                     .await;
+                recording.written().await;
             }
             *counts.entry(name).or_default() += 1;
             let line = Line {

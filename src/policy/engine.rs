@@ -18,6 +18,7 @@ use super::escalation;
 use super::prefetch::Prefetched;
 use super::profile::{AuthResultsAction, Profile};
 use super::profiles::Profiles;
+use super::recent::RecentReads;
 // What a check is lives in `stage` (the checks import it from there, never from here).
 pub use super::stage::Env;
 use super::stage::{AtData, AtMail, AtRcpt, DataFacts, DataStage, Listed, Stage};
@@ -69,6 +70,8 @@ pub struct Engine {
     /// The time decisions are made at (unix ms), when not the system clock: a replay evaluates
     /// each message at its own date.
     clock: Option<Arc<AtomicU64>>,
+    /// The counter windows this node read lately, which answer MAIL FROM's quota checks.
+    recent: RecentReads,
 }
 
 /// The engine's checks, one list per SMTP stage, as the profile's table of sections lists them.
@@ -115,6 +118,7 @@ impl Engine {
             rcpt: checks.rcpt,
             data: checks.data,
             clock: None,
+            recent: RecentReads::default(),
         }
     }
 
@@ -162,6 +166,11 @@ impl Engine {
         &self.store
     }
 
+    /// The counter windows this node read lately (`policy::recent`).
+    pub(super) fn recent(&self) -> &RecentReads {
+        &self.recent
+    }
+
     /// The profile a tenant uses, with the tenant's single-limit overrides applied.
     pub fn profile_for(&self, tenant: &Tenant) -> Arc<Profile> {
         self.versioned_profile_for(tenant).1
@@ -202,6 +211,8 @@ impl Engine {
             &recorder,
         )
         .await;
+        // The batch charges the quotas: what it charges is added to the recent reads it came after.
+        let sequence = self.recent.before_charging();
         let replay = recorder.run(self.store.as_ref(), &Prefetched::none()).await;
         let env = self.deciding_env(&replay, &profile, now);
         let (verdict, cleaned) = self.judge_data(&env, generation, ctx, &facts).await;
@@ -210,6 +221,7 @@ impl Engine {
             .map(str::to_string);
         let charges = facts.into_charges(env.now);
         if !matches!(verdict, Verdict::Continue | Verdict::Accept) {
+            self.recent.forget(&charges);
             charges.release(self.store.as_ref()).await;
             return DataDecision {
                 verdict,
@@ -223,6 +235,7 @@ impl Engine {
             .iter()
             .map(|r| crate::policy::recipient::identity(&r.to_address(), true))
             .collect();
+        self.recent.charged(sequence, &charges);
         let pending = PendingAcceptance::new(self, ctx.tenant.id.clone(), &recipients, campaign.clone(), charges);
         DataDecision {
             verdict,

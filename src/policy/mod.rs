@@ -40,13 +40,15 @@ pub mod prefetch;
 #[cfg(feature = "server")]
 mod profiles;
 #[cfg(feature = "server")]
+mod recent;
+#[cfg(feature = "server")]
 mod stage;
 
 use std::net::IpAddr;
 
 pub use crate::wire::Rule;
 #[cfg(feature = "server")]
-pub use acceptance::PendingAcceptance;
+pub use acceptance::{PendingAcceptance, Recording};
 #[cfg(feature = "server")]
 pub use checks::{usage_keys, Counts, Quota, QUOTAS};
 #[cfg(feature = "server")]

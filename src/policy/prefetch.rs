@@ -69,29 +69,54 @@ impl Prefetched {
         self.windows.is_empty()
     }
 
+    /// When the oldest of the windows was read (unix ms).
+    pub fn at(&self) -> u64 {
+        self.at
+    }
+
+    /// The windows read, as the reads' answers.
+    pub fn answered(&self) -> Vec<(StageOp, StageAnswer)> {
+        self.windows
+            .iter()
+            .map(|(key, window, read)| {
+                (
+                    StageOp::CounterWindow {
+                        key: key.clone(),
+                        window: *window,
+                    },
+                    StageAnswer::Window(read.clone()),
+                )
+            })
+            .collect()
+    }
+
     /// The answer to `op` at `now` from the windows read ahead, if `op` is a zero-sized counter
-    /// check of a counter read no more than [`MAX_AGE_MS`] before.
+    /// check, or a read, of a counter read no more than [`MAX_AGE_MS`] before.
     pub fn answer(&self, op: &StageOp, now: u64) -> Option<StageAnswer> {
-        let StageOp::CounterCheck {
-            key,
-            n: 0,
-            limit,
-            window,
-        } = op
-        else {
-            return None;
-        };
+        match op {
+            StageOp::CounterWindow { key, window } => Some(StageAnswer::Window(self.live(key, *window, now)?)),
+            StageOp::CounterCheck {
+                key,
+                n: 0,
+                limit,
+                window,
+            } => self.check(key, *limit, *window, now),
+            _ => None,
+        }
+    }
+
+    /// The buckets of `key`'s window still in it at `now` (the store counts the same ones).
+    fn live(&self, key: &Key, window: Duration, now: u64) -> Option<CounterWindow> {
         if now < self.at || now - self.at > MAX_AGE_MS {
             return None;
         }
-        let (_, _, read) = self.windows.iter().find(|(k, w, _)| k == key && w == window)?;
+        let (_, _, read) = self.windows.iter().find(|(k, w, _)| k == key && *w == window)?;
         let window_ms = u64::try_from(window.as_millis()).ok()?;
-        if read.bucket_ms != span(now, window_ms).size {
+        let covered = span(now, window_ms);
+        if read.bucket_ms != covered.size {
             return None;
         }
-        // The buckets still in the window at `now` (the store counts the same ones).
-        let covered = span(now, window_ms);
-        let live = CounterWindow {
+        Some(CounterWindow {
             bucket_ms: read.bucket_ms,
             buckets: read
                 .buckets
@@ -99,12 +124,18 @@ impl Prefetched {
                 .copied()
                 .filter(|(idx, _)| (covered.first..=covered.last).contains(idx))
                 .collect(),
-        };
+        })
+    }
+
+    /// A zero-sized check-and-charge of `key` against `limit`, answered from its window.
+    fn check(&self, key: &Key, limit: u64, window: Duration, now: u64) -> Option<StageAnswer> {
+        let live = self.live(key, window, now)?;
+        let window_ms = u64::try_from(window.as_millis()).ok()?;
         // A zero-sized check-and-charge: charged (nothing added) when the total fits, refused
         // with the store's retry time otherwise — `fits_in` is the stores' own arithmetic, and
         // for n = 0 it answers `Some(0)` exactly when the total is within the limit.
         let total = live.total();
-        Some(StageAnswer::Counter(match live.fits_in(0, *limit, now, window_ms) {
+        Some(StageAnswer::Counter(match live.fits_in(0, limit, now, window_ms) {
             Some(0) => Charge::Charged { total },
             retry_after_ms => Charge::Refused { total, retry_after_ms },
         }))

@@ -20,12 +20,24 @@ impl Engine {
         let profile = self.profile_for(ctx.tenant);
         let now = self.now();
         let recorder = Recorder::new(&ctx.tenant.id, now);
+        let mut recent = Prefetched::none();
         // A MAIL FROM its checks refuse without asking the store (a suspended tenant, a sender
         // domain not owned) reads nothing ahead, so it still costs no call.
         if plan(&self.mail, &self.planning_env(&recorder, &profile, now), ctx, &recorder).await {
-            recorder.read_ahead(self.rcpt_reads(ctx, &profile, now).await);
+            // The RCPT TO checks' counters, and the MAIL checks' own, read as windows: answered
+            // from this node's recent reads when those cover every operation (`policy::recent`),
+            // else read by the batch and remembered.
+            let planned = recorder.planned();
+            let mut reads = self.rcpt_reads(ctx, &profile, now).await;
+            reads.extend(Prefetched::reads_for(&planned));
+            if let Some(fresh) = self.recent().covering(&reads, now) {
+                if planned.iter().chain(&reads).all(|op| fresh.answer(op, now).is_some()) {
+                    recent = fresh;
+                }
+            }
+            recorder.read_ahead(reads);
         }
-        let replay = recorder.run(self.store.as_ref(), &Prefetched::none()).await;
+        let replay = recorder.run(self.store.as_ref(), &recent).await;
         let env = self.deciding_env(&replay, &profile, now);
         for check in &self.mail {
             let verdict = self
@@ -42,7 +54,12 @@ impl Engine {
                 return (verdict, Prefetched::none());
             }
         }
-        (Verdict::Continue, Prefetched::new(now, replay.read_ahead()))
+        let read = replay.read_ahead();
+        if !recent.is_empty() {
+            return (Verdict::Continue, recent);
+        }
+        self.recent().remember(now, &read);
+        (Verdict::Continue, Prefetched::new(now, read))
     }
 
     /// The reads MAIL FROM's batch adds for the RCPT TO checks: what they plan for a stand-in

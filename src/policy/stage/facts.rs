@@ -34,6 +34,25 @@ pub struct Charges {
 }
 
 impl Charges {
+    /// Charges made at `at` (tests build them directly).
+    #[cfg(test)]
+    pub(crate) fn of(at: u64, taken: Vec<Charge>) -> Charges {
+        Charges { at, taken }
+    }
+
+    /// When they were made (unix ms).
+    pub fn at(&self) -> u64 {
+        self.at
+    }
+
+    /// The counter charges among them: (key, n, window).
+    pub fn counts(&self) -> impl Iterator<Item = (&Key, u64, Duration)> {
+        self.taken.iter().filter_map(|charge| match charge {
+            Charge::Count { key, n, window } => Some((key, *n, *window)),
+            _ => None,
+        })
+    }
+
     /// True when nothing was charged.
     pub fn is_empty(&self) -> bool {
         self.taken.is_empty()

@@ -108,8 +108,12 @@ impl Session {
             .await
         {
             // The message is durable: it keeps the charges its checks made (the quotas among
-            // them), and the acceptance is audited before the 250 goes out.
-            pending.commit(&queue_id, message_id.as_deref(), self.flush()).await?;
+            // them). Its acceptance is recorded while the 250 goes out and the next command is
+            // read; the last one's recording is done first, so at most one is in flight.
+            self.recorded().await;
+            let (sent, recording) = pending.commit(&queue_id, message_id.as_deref(), self.flush()).await;
+            self.recording = Some(recording);
+            sent?;
         } else {
             // Not queued (the client was told 451): the message does not count.
             pending.abandon().await;

@@ -84,6 +84,8 @@ pub struct Session {
     line_started: Option<Instant>,
     /// True while a line longer than the limit is being skipped.
     discarding_line: bool,
+    /// The last acceptance's audit record and Message-ID entry, while they are being written.
+    recording: Option<crate::policy::Recording>,
 }
 
 impl Session {
@@ -115,6 +117,7 @@ impl Session {
             deadline,
             line_started: None,
             discarding_line: false,
+            recording: None,
         }
     }
 
@@ -150,7 +153,15 @@ impl Session {
                 Err(End::Closed) => break,
             }
         }
+        self.recorded().await;
         self.close().await;
+    }
+
+    /// Waits until the last acceptance is recorded (`policy::Recording`).
+    async fn recorded(&mut self) {
+        if let Some(recording) = self.recording.take() {
+            recording.written().await;
+        }
     }
 
     /// Handles every complete command line already buffered (PIPELINING).
@@ -203,6 +214,8 @@ impl Session {
                 Ok(())
             }
             Command::Quit => {
+                // A client that waits for the goodbye finds its acceptances recorded.
+                self.recorded().await;
                 self.reply(reply::bye(&self.ctx.config.server.hostname));
                 Err(End::AfterReply)
             }
