@@ -126,7 +126,8 @@ async fn a_store_outage_defers_or_disconnects_as_the_profile_says() {
             c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
             c.send("RCPT TO:<bob@dest.example>", "250 2.1.5").await;
             c.send("DATA", "354").await;
-            c.write(b"From: a@acme.example\r\nSubject: x\r\n\r\nhello\r\n.\r\n").await;
+            c.write(b"From: a@acme.example\r\nSubject: x\r\n\r\nhello\r\n.\r\n")
+                .await;
             c.expect("451 4.3.0").await;
             assert_eq!(h.gateway.queue.stored().await.expect("stored"), 0, "nothing is queued");
         }

@@ -207,3 +207,56 @@ async fn a_legacy_tenant_record_loads_and_is_migrated_by_the_seed() {
     assert!(!legacy_left, "the legacy record is gone");
     assert_eq!(store.tenant_list().await.expect("list"), vec![migrated]);
 }
+
+/// The audit log orders one millisecond's records as this node made them, after any a server-side
+/// counter of an earlier version numbered, and drops records past the retention at least every
+/// 64 appends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_records_keep_their_order_and_expire_past_the_retention() {
+    let server = RedisServer::start();
+    let s = connect(&server).await;
+    let record = |at: u64, target: &str| aupgate::store::AuditRecord {
+        at,
+        actor: "test".into(),
+        action: "note".into(),
+        target: target.into(),
+        reason: String::new(),
+        detail: serde_json::Value::Null,
+    };
+    let now = now_ms();
+    // A record an earlier version wrote: its server-side sequence was a small number.
+    let log = Key::new("_audit", "acme").redis_key();
+    let legacy = serde_json::to_vec(&record(now, "legacy")).expect("json");
+    let mut member = b"00000000000000000007 ".to_vec();
+    member.extend_from_slice(&legacy);
+    let client = redis::Client::open(server.url()).expect("client");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("conn");
+    let _: i64 = redis::cmd("ZADD")
+        .arg(log.as_slice())
+        .arg(now)
+        .arg(member)
+        .query_async(&mut conn)
+        .await
+        .expect("zadd");
+    for target in ["first", "second", "third"] {
+        s.audit_append("acme", &record(now, target)).await.expect("append");
+    }
+    let targets: Vec<String> = s
+        .audit_range("acme", now, now)
+        .await
+        .expect("range")
+        .into_iter()
+        .map(|r| r.target)
+        .collect();
+    assert_eq!(targets, ["legacy", "first", "second", "third"]);
+    // Retention: a record older than it is gone once 64 more have been appended.
+    let retention = 400 * 86_400_000u64;
+    s.audit_append("acme", &record(now - retention - 1_000, "ancient"))
+        .await
+        .expect("append");
+    for i in 0..64 {
+        s.audit_append("acme", &record(now + i, "new")).await.expect("append");
+    }
+    let ancient = s.audit_range("acme", 0, now - retention).await.expect("range");
+    assert!(ancient.is_empty(), "{ancient:?}");
+}

@@ -51,14 +51,16 @@ pub(super) enum Write {
         bucket: u64,
         at: u64,
     },
-    /// A log record: log key, sequence key, time, JSON, trim cutoff, expiry (ms).
+    /// A log record: log key, its sequence (`RedisStore::log_sequence`), time, JSON, trim
+    /// cutoff, expiry (ms), whether to trim.
     Log {
         log: Vec<u8>,
-        seq: Vec<u8>,
+        seq: String,
         at: u64,
         json: Vec<u8>,
         cutoff: u64,
         ttl: u64,
+        trim: bool,
     },
     /// `SET key value PX ttl NX` (a key with its own hash tag).
     SetNx { key: Vec<u8>, value: Vec<u8>, ttl: u64 },
@@ -278,14 +280,16 @@ fn push_write(inv: &mut redis::ScriptInvocation<'_>, write: &Write) {
             json,
             cutoff,
             ttl,
+            trim,
         } => {
             inv.arg("l")
                 .arg(log.as_slice())
-                .arg(seq.as_slice())
+                .arg(seq.as_str())
                 .arg(*at)
                 .arg(json.as_slice())
                 .arg(*cutoff)
-                .arg(*ttl);
+                .arg(*ttl)
+                .arg(if *trim { "1" } else { "0" });
         }
         Write::SetNx { key, value, ttl } => {
             inv.arg("x")

@@ -212,13 +212,15 @@ impl RedisStore {
     }
 
     async fn log_append(&self, kind: &str, tenant: &str, at: u64, json: Vec<u8>) -> Result<(), StoreError> {
+        let (seq, trim) = self.log_sequence();
         let write = Write::Log {
             log: rec_key(kind, tenant),
-            seq: rec_key(&format!("{kind}_seq"), tenant),
+            seq,
             at,
             json,
             cutoff: at.saturating_sub(self.retention_ms),
             ttl: self.retention_ms.max(1),
+            trim,
         };
         self.write_grouped(tenant, vec![write]).await
     }
@@ -451,13 +453,13 @@ impl RateStore for RedisStore {
             let mut inv = self.scripts.block_add.prepare_invoke();
             inv.key(rec_key("_blocks", &block.tenant))
                 .key(rec_key("_audit", &block.tenant))
-                .key(rec_key("_audit_seq", &block.tenant))
                 .arg(block_field(block.scope, &block.target))
                 .arg(serde_json::to_vec(block)?)
                 .arg(block.at)
                 .arg(audit)
                 .arg(block.at.saturating_sub(self.retention_ms))
-                .arg(self.retention_ms.max(1));
+                .arg(self.retention_ms.max(1))
+                .arg(self.log_sequence().0);
             let _: i64 = self.script(&inv).await?;
             // Other nodes learn of the block from the change feed.
             self.note_tenant_change(&block.tenant).await
@@ -490,12 +492,12 @@ impl RateStore for RedisStore {
             let mut inv = self.scripts.block_lift.prepare_invoke();
             inv.key(rec_key("_blocks", tenant))
                 .key(rec_key("_audit", tenant))
-                .key(rec_key("_audit_seq", tenant))
                 .arg(block_field(scope, target))
                 .arg(lift.at)
                 .arg(audit)
                 .arg(lift.at.saturating_sub(self.retention_ms))
-                .arg(self.retention_ms.max(1));
+                .arg(self.retention_ms.max(1))
+                .arg(self.log_sequence().0);
             let v: Option<Vec<u8>> = self.script(&inv).await?;
             if v.is_some() {
                 self.note_tenant_change(tenant).await?;

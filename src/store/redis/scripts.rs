@@ -4,17 +4,15 @@
 
 use redis::Script;
 
-/// Appends a record to a log (sorted set scored by time, member = zero-padded sequence, space,
-/// JSON), trims entries older than the retention and refreshes the expiry.
+/// Appends a record to a log (sorted set scored by time, member = the gateway's zero-padded
+/// sequence, space, JSON: `RedisStore::log_sequence`), trims entries older than the retention
+/// when `trim` is `1` (the gateway asks every 64th record: a trimmed record is past its
+/// retention, and readers ask for a time range anyway) and refreshes the expiry.
 const LOG_APPEND_FN: &str = r"
-local function log_append(zk, sk, at, json, cutoff, ttl)
-  local s = redis.call('INCR', sk)
-  redis.call('ZADD', zk, at, string.format('%020d', s) .. ' ' .. json)
-  redis.call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. cutoff)
+local function log_append(zk, seq, at, json, cutoff, ttl, trim)
+  redis.call('ZADD', zk, at, seq .. ' ' .. json)
+  if trim == '1' then redis.call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. cutoff) end
   redis.call('PEXPIRE', zk, ttl)
-  -- The sequence only orders records of one millisecond: refreshing its expiry now and then is
-  -- enough (were it to lapse, numbering restarts after every record it could tie with is gone).
-  if s % 64 == 1 then redis.call('PEXPIRE', sk, ttl) end
 end
 ";
 
@@ -175,10 +173,14 @@ return 1
 ";
 
 /// The campaign index: `keys` the band keys (value `expiry:id`), `pinned` a set of ids never
-/// re-pointed. Returns {id, is_new, the other live ids the keys named...}.
+/// re-pointed. A key lives at least a window after the last message that used it: it is written
+/// with some slack (1/64 of the window) and rewritten only once that slack is used up, so an
+/// active campaign does not rewrite its keys on every message (as in RocksDB).
+/// Returns {id, is_new, the other live ids the keys named...}.
 const CAMPAIGN_FN: &str = r"
 local function campaign(keys, candidate, now, w, pinned)
 local cur = {}
+local exp = {}
 local votes = {}
 local found = false
 for i = 1, #keys do
@@ -186,7 +188,10 @@ for i = 1, #keys do
   local live = false
   if v then
     local e, c = string.match(v, '^(%d+):(.*)$')
-    if e and tonumber(e) > now then live = c end
+    if e and tonumber(e) > now then
+      live = c
+      exp[i] = tonumber(e)
+    end
   end
   cur[i] = live
   if live then
@@ -197,10 +202,13 @@ for i = 1, #keys do
   end
 end
 local id = found or candidate
-local val = string.format('%d', now + w) .. ':' .. id
+local ttl = w + math.floor(w / 64)
+local val = string.format('%d', now + ttl) .. ':' .. id
 for i = 1, #keys do
-  if not (cur[i] and cur[i] ~= id and pinned[cur[i]]) then
-    redis.call('SET', keys[i], val, 'PX', string.format('%d', w))
+  local keep = cur[i] and cur[i] ~= id and pinned[cur[i]]
+  local fresh = cur[i] == id and exp[i] >= now + w
+  if not (keep or fresh) then
+    redis.call('SET', keys[i], val, 'PX', string.format('%d', ttl))
   end
 end
 local out = {id, 0}
@@ -219,20 +227,21 @@ for i = 4, #ARGV do pinned[ARGV[i]] = true end
 return campaign(KEYS, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), pinned)
 ";
 
-/// KEYS[1] blocks hash, KEYS[2] audit log, KEYS[3] audit sequence.
-/// ARGV field, block json, at, audit json, cutoff, ttl.
+/// KEYS[1] blocks hash, KEYS[2] audit log.
+/// ARGV field, block json, at, audit json, cutoff, ttl, the record's sequence (see `log_append`).
 const BLOCK_ADD: &str = r"
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-log_append(KEYS[2], KEYS[3], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+log_append(KEYS[2], ARGV[7], ARGV[3], ARGV[4], ARGV[5], ARGV[6], '1')
 return 1
 ";
 
-/// Same keys; ARGV field, at, audit json, cutoff, ttl. Returns the lifted block or nil.
+/// Same keys; ARGV field, at, audit json, cutoff, ttl, the record's sequence. Returns the lifted
+/// block or nil.
 const BLOCK_LIFT: &str = r"
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return false end
 redis.call('HDEL', KEYS[1], ARGV[1])
-log_append(KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+log_append(KEYS[2], ARGV[6], ARGV[2], ARGV[3], ARGV[4], ARGV[5], '1')
 return v
 ";
 
@@ -361,7 +370,7 @@ return out
 ///   the expiry a new bucket gives the key (`ttl`, only ever moved out) and the first bucket
 ///   still in the window (`first`: older ones are dropped when a bucket starts on a long hash) —
 ///   what `counter` computes in mode 1, without its Lua arithmetic on the hot path
-/// - `l` log sequence at json cutoff ttl: log append
+/// - `l` log sequence at json cutoff ttl trim: log append (`log_append`)
 /// - `x` key value ttl: `SET key value PX ttl NX` (a Message-ID entry; standalone servers only,
 ///   its key has its own hash tag)
 ///
@@ -387,8 +396,8 @@ local function write()
     end
     i = i + 6
   elseif op == 'l' then
-    log_append(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
-    i = i + 7
+    log_append(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
+    i = i + 8
   elseif op == 'x' then
     redis.call('SET', ARGV[i + 1], ARGV[i + 2], 'PX', ARGV[i + 3], 'NX')
     i = i + 4
@@ -396,7 +405,7 @@ local function write()
     error('unknown write ' .. tostring(op))
   end
 end
-local widths = {a = 6, l = 7, x = 4}
+local widths = {a = 6, l = 8, x = 4}
 -- The layout is checked whole first: a misread count must fail every caller, never answer one
 -- with another's status.
 local j = 1
