@@ -147,7 +147,7 @@ impl RedisStore {
     /// practice (a record's JSON tells two apart anyway).
     pub(super) fn log_sequence(&self) -> (String, bool) {
         let n = self.log_records.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        (format!("{n:020}"), n % 64 == 0)
+        (format!("{n:020}"), n.is_multiple_of(64))
     }
 
     /// One server rather than a cluster: a script may then touch keys of any hash tag.
