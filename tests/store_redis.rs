@@ -260,3 +260,103 @@ async fn log_records_keep_their_order_and_expire_past_the_retention() {
     let ancient = s.audit_range("acme", 0, now - retention).await.expect("range");
     assert!(ancient.is_empty(), "{ancient:?}");
 }
+
+/// A counter keeps its total beside its buckets (`store::redis::scripts`, `scan`): however the
+/// charges, releases and the passing of time mix, the totals are the embedded store's, and a
+/// counter a check reads from its total alone still drops what left the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counter_totals_agree_with_the_embedded_store() {
+    let server = RedisServer::start();
+    let redis = connect(&server).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let rocks: Arc<dyn RateStore> =
+        Arc::new(aupgate::store::rocks::RocksStore::open(dir.path(), DAY * 400).expect("open"));
+    let hour = Duration::from_secs(3_600);
+    let key = Key::new("quota.messages.hour", "acme");
+    // A small deterministic generator: the test is the same on every run.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
+    let mut now = now_ms();
+    let mut charged: Vec<(u64, u64)> = Vec::new();
+    for step in 0..400 {
+        // Up to four minutes on: buckets start, and over two hours old ones leave the window.
+        now += next(240_000);
+        let limit = 40 + next(40);
+        let n = 1 + next(3);
+        let (a, b) = (
+            redis
+                .counter_check_and_add(&key, n, limit, now, hour)
+                .await
+                .expect("redis"),
+            rocks
+                .counter_check_and_add(&key, n, limit, now, hour)
+                .await
+                .expect("rocks"),
+        );
+        assert_eq!(a, b, "step {step} at {now}");
+        if matches!(a, Charge::Charged { .. }) {
+            charged.push((now, n));
+        }
+        if next(5) == 0 {
+            if let Some((at, n)) = charged.pop() {
+                redis.counter_release(&key, n, at, hour).await.expect("redis release");
+                rocks.counter_release(&key, n, at, hour).await.expect("rocks release");
+            }
+        }
+        let probe = now + next(120_000);
+        assert_eq!(
+            redis.counter_get(&key, probe, hour).await.expect("redis"),
+            rocks.counter_get(&key, probe, hour).await.expect("rocks"),
+            "step {step}, probed at {probe}"
+        );
+    }
+}
+
+/// A counter written without the total — by a version before it, or by a node of one during a
+/// rolling upgrade — is counted whole: at once when it has no bookkeeping, within a minute when a
+/// bucket was added behind the bookkeeping's back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buckets_written_without_the_total_are_counted() {
+    let server = RedisServer::start();
+    let s = connect(&server).await;
+    let hour = Duration::from_secs(3_600);
+    let key = Key::new("quota.messages.hour", "acme");
+    let mut raw = key.redis_key();
+    raw.push(b'c');
+    let client = redis::Client::open(server.url()).expect("client");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("conn");
+    let now = now_ms();
+    let bucket = now / 60_000;
+    // Three buckets as an earlier version left them.
+    let _: i64 = redis::cmd("HSET")
+        .arg(raw.as_slice())
+        .arg(bucket - 2)
+        .arg(3)
+        .arg(bucket - 1)
+        .arg(4)
+        .arg(bucket)
+        .arg(5)
+        .query_async(&mut conn)
+        .await
+        .expect("hset");
+    assert_eq!(s.counter_get(&key, now, hour).await.expect("get"), 12);
+    assert!(matches!(
+        s.counter_check_and_add(&key, 1, 12, now, hour).await.expect("cac"),
+        Charge::Refused { total: 12, .. }
+    ));
+    // An old node adds to a bucket without the total.
+    let _: i64 = redis::cmd("HINCRBY")
+        .arg(raw.as_slice())
+        .arg(bucket)
+        .arg(6)
+        .query_async(&mut conn)
+        .await
+        .expect("hincrby");
+    let later = now + 60_001;
+    assert_eq!(s.counter_get(&key, later, hour).await.expect("get"), 18);
+}

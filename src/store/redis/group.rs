@@ -271,7 +271,8 @@ fn push_write(inv: &mut redis::ScriptInvocation<'_>, write: &Write) {
                 .arg(*n)
                 .arg(current.to_string())
                 .arg(ttl)
-                .arg(first);
+                .arg(first)
+                .arg(*at);
         }
         Write::Log {
             log,

@@ -16,8 +16,71 @@ local function log_append(zk, seq, at, json, cutoff, ttl, trim)
 end
 ";
 
-/// The windowed counter on hash `key` (bucket->count): mode 0 get, 1 add, 2 check-and-add, 3
-/// read the buckets. Returns {ok, total, [idx, count]...} (buckets only on refusal and in mode 3).
+/// The bucket scan of a windowed counter (hash `key`): a field per bucket, named by its index,
+/// holding its count, and four bookkeeping fields with negative names — `-1` the total of every
+/// bucket in the hash, `-2` and `-3` the lowest and highest index among them, `-4` when they were
+/// last worked out from the buckets (ms). (Versions before the bookkeeping read every field as a
+/// bucket: they drop these as long gone instead of failing on them.) The scan drops the buckets
+/// that left the window (`first`), writes the bookkeeping again and returns the total up to
+/// `cur` and the hash as read (dropped fields set to false) for `scanned_buckets`.
+const SCAN_FN: &str = r"
+local function scan(key, first, cur, now)
+  local h = redis.call('HGETALL', key)
+  local total, all, lo, hi = 0, 0, false, false
+  for i = 1, #h, 2 do
+    local idx = tonumber(h[i])
+    if idx < 0 then
+      h[i] = false
+    elseif idx < first then
+      redis.call('HDEL', key, h[i])
+      h[i] = false
+    else
+      local c = tonumber(h[i + 1])
+      all = all + c
+      if idx <= cur then total = total + c end
+      if not lo or idx < lo then lo = idx end
+      if not hi or idx > hi then hi = idx end
+    end
+  end
+  if lo then
+    redis.call('HSET', key, '-1', string.format('%d', all), '-2', string.format('%d', lo),
+      '-3', string.format('%d', hi), '-4', string.format('%d', now))
+  else
+    redis.call('HDEL', key, '-1', '-2', '-3', '-4')
+  end
+  return total, h
+end
+local function scanned_buckets(h, cur, out)
+  for i = 1, #h, 2 do
+    local idx = h[i] and tonumber(h[i])
+    if idx and idx <= cur then
+      out[#out + 1] = idx
+      out[#out + 1] = tonumber(h[i + 1])
+    end
+  end
+  return out
+end
+-- Keeps the bookkeeping of a charge of `n` to bucket `cur` (`fresh`: the charge started it):
+-- the total always (a hash without the rest of the bookkeeping is scanned before the total is
+-- believed), the bounds when they are there.
+local function booked(key, n, cur, fresh)
+  redis.call('HINCRBY', key, '-1', n)
+  if fresh then
+    local bounds = redis.call('HMGET', key, '-2', '-3')
+    local lo, hi = tonumber(bounds[1]), tonumber(bounds[2])
+    if lo and cur < lo then redis.call('HSET', key, '-2', string.format('%d', cur)) end
+    if hi and cur > hi then redis.call('HSET', key, '-3', string.format('%d', cur)) end
+  end
+end
+";
+
+/// The windowed counter on hash `key` (see `scan` for its fields): mode 0 get, 1 add, 2
+/// check-and-add, 3 read the buckets. Returns {ok, total, [idx, count]...} (buckets only on
+/// refusal and in mode 3). A get or check whose window holds every bucket of the hash, by
+/// bookkeeping worked out from the buckets at most a minute before (so whatever wrote a bucket
+/// without keeping the total — a node of an earlier version during a rolling upgrade — is
+/// counted again within a minute), reads the total alone — one HMGET, however many
+/// buckets a day's traffic left; otherwise the buckets are scanned.
 const COUNTER_FN: &str = r"
 local function counter(key, mode, n, limit, now, w, b)
 local first = math.floor(math.max(now - w, 0) / b)
@@ -28,49 +91,43 @@ local cur = math.floor(now / b)
 -- has no expiry for GT to compare with, so NX sets it.
 -- Returns whether the charge started a bucket.
 local function charge()
-  if redis.call('HINCRBY', key, string.format('%d', cur), n) == n then
+  local fresh = redis.call('HINCRBY', key, string.format('%d', cur), n) == n
+  booked(key, n, cur, fresh)
+  if fresh then
     local ttl = string.format('%d', math.max((cur + 1) * b + w - now, 1))
     if redis.call('PEXPIRE', key, ttl, 'GT') == 0 then
       redis.call('PEXPIRE', key, ttl, 'NX')
     end
-    return true
   end
-  return false
+  return fresh
 end
 -- A plain add reads nothing; only when it starts a bucket and the hash has grown long are the
--- buckets that left the window dropped (below).
-if mode == 1 and (not charge() or redis.call('HLEN', key) < 128) then
+-- buckets that left the window dropped.
+if mode == 1 then
+  if charge() and redis.call('HLEN', key) >= 128 then scan(key, first, cur, now) end
   return {1, 0}
 end
-local h = redis.call('HGETALL', key)
-local total = 0
-local buckets = {}
-for i = 1, #h, 2 do
-  local idx = tonumber(h[i])
-  local c = tonumber(h[i + 1])
-  if idx < first then
-    redis.call('HDEL', key, h[i])
-  elseif idx <= cur then
-    total = total + c
-    buckets[#buckets + 1] = idx
-    buckets[#buckets + 1] = c
+local total, h = false, false
+if mode ~= 3 then
+  local book = redis.call('HMGET', key, '-1', '-2', '-3', '-4')
+  local all, lo, hi, at = tonumber(book[1]), tonumber(book[2]), tonumber(book[3]), tonumber(book[4])
+  if all and lo and hi and at and lo >= first and hi <= cur and math.abs(now - at) <= 60000 then
+    total = all
   end
 end
-if mode == 0 or mode == 1 then
+if not total then total, h = scan(key, first, cur, now) end
+if mode == 0 then
   return {1, total}
 end
 if mode == 3 then
-  local out = {1, total}
-  for i = 1, #buckets do out[#out + 1] = buckets[i] end
-  return out
+  return scanned_buckets(h, cur, {1, total})
 end
-if mode == 2 and total + n > limit then
-  local out = {0, total}
-  for i = 1, #buckets do out[#out + 1] = buckets[i] end
-  return out
+if total + n > limit then
+  if not h then total, h = scan(key, first, cur, now) end
+  return scanned_buckets(h, cur, {0, total})
 end
 -- A zero charge is a pure check (MAIL FROM's and RCPT TO's quota checks): no write, as in RocksDB.
-if mode == 2 and n > 0 then charge() end
+if n > 0 then charge() end
 return {1, total + n}
 end
 ";
@@ -144,15 +201,19 @@ const EVENTS: &str = r"
 return events_add(KEYS[1], ARGV[4], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 ";
 
-/// KEYS[1] hash bucket->count. ARGV n, the bucket the charge went to. Takes `n` back from it,
-/// never below zero (an emptied bucket is removed; a bucket already gone stays gone).
+/// KEYS[1] a counter's hash (see `scan`). ARGV n, the bucket the charge went to. Takes `n`
+/// back from it, never below zero (an emptied bucket is removed; a bucket already gone stays
+/// gone), and from the total. The bounds may then be wider than the buckets: that only sends
+/// a check to the scan sooner.
 const COUNTER_RELEASE: &str = r"
 local c = tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0')
 local n = tonumber(ARGV[1])
 if c > n then
   redis.call('HINCRBY', KEYS[1], ARGV[2], -n)
+  redis.call('HINCRBY', KEYS[1], '-1', -n)
 elseif c > 0 then
   redis.call('HDEL', KEYS[1], ARGV[2])
+  redis.call('HINCRBY', KEYS[1], '-1', -c)
 end
 return 1
 ";
@@ -366,10 +427,10 @@ return out
 /// The group commit's writes (`group`): several callers' writes, each caller's under `pcall`.
 /// KEYS[1] any key of the tenant (routes the call to its shard). ARGV, per caller: the number of
 /// its writes, then each write, a code and its arguments:
-/// - `a` key n field ttl first: counter add, the gateway having worked out the bucket (`field`),
-///   the expiry a new bucket gives the key (`ttl`, only ever moved out) and the first bucket
-///   still in the window (`first`: older ones are dropped when a bucket starts on a long hash) —
-///   what `counter` computes in mode 1, without its Lua arithmetic on the hot path
+/// - `a` key n field ttl first now: counter add, the gateway having worked out the bucket
+///   (`field`), the expiry a new bucket gives the key (`ttl`, only ever moved out) and the first
+///   bucket still in the window (`first`: older ones are dropped when a bucket starts on a long
+///   hash) — what `counter` computes in mode 1, without its Lua arithmetic on the hot path
 /// - `l` log sequence at json cutoff ttl trim: log append (`log_append`)
 /// - `x` key value ttl: `SET key value PX ttl NX` (a Message-ID entry; standalone servers only,
 ///   its key has its own hash tag)
@@ -381,20 +442,18 @@ local i = 1
 local function write()
   local op = ARGV[i]
   if op == 'a' then
-    local key, n = ARGV[i + 1], tonumber(ARGV[i + 2])
-    if redis.call('HINCRBY', key, ARGV[i + 3], n) == n then
+    local key, n, cur = ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+    local fresh = redis.call('HINCRBY', key, ARGV[i + 3], n) == n
+    booked(key, n, cur, fresh)
+    if fresh then
       if redis.call('PEXPIRE', key, ARGV[i + 4], 'GT') == 0 then
         redis.call('PEXPIRE', key, ARGV[i + 4], 'NX')
       end
       if redis.call('HLEN', key) >= 128 then
-        local first = tonumber(ARGV[i + 5])
-        local h = redis.call('HGETALL', key)
-        for j = 1, #h, 2 do
-          if tonumber(h[j]) < first then redis.call('HDEL', key, h[j]) end
-        end
+        scan(key, tonumber(ARGV[i + 5]), cur, tonumber(ARGV[i + 6]))
       end
     end
-    i = i + 6
+    i = i + 7
   elseif op == 'l' then
     log_append(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
     i = i + 8
@@ -405,7 +464,7 @@ local function write()
     error('unknown write ' .. tostring(op))
   end
 end
-local widths = {a = 6, l = 8, x = 4}
+local widths = {a = 7, l = 8, x = 4}
 -- The layout is checked whole first: a misread count must fail every caller, never answer one
 -- with another's status.
 local j = 1
@@ -465,7 +524,7 @@ impl Scripts {
     pub(super) fn new() -> Self {
         let with_log = |body: &str| Script::new(&format!("{LOG_APPEND_FN}{body}"));
         Scripts {
-            counter: Script::new(&format!("{COUNTER_FN}{COUNTER}")),
+            counter: Script::new(&format!("{SCAN_FN}{COUNTER_FN}{COUNTER}")),
             counter_release: Script::new(COUNTER_RELEASE),
             set: Script::new(&format!("{SET_FN}{SET}")),
             set_release: Script::new(SET_RELEASE),
@@ -475,8 +534,8 @@ impl Scripts {
             block_add: with_log(BLOCK_ADD),
             block_lift: with_log(BLOCK_LIFT),
             tenant_write: Script::new(TENANT_WRITE),
-            batch: Script::new(&format!("{COUNTER_FN}{SET_FN}{EVENTS_FN}{CAMPAIGN_FN}{BATCH}")),
-            apply: Script::new(&format!("{LOG_APPEND_FN}{APPLY}")),
+            batch: Script::new(&format!("{SCAN_FN}{COUNTER_FN}{SET_FN}{EVENTS_FN}{CAMPAIGN_FN}{BATCH}")),
+            apply: Script::new(&format!("{LOG_APPEND_FN}{SCAN_FN}{APPLY}")),
             feed_note: Script::new(super::feed::NOTE),
             feed_read: Script::new(super::feed::READ),
         }
