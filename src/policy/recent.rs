@@ -6,8 +6,11 @@
 //! its quota does not send the message at all. They may therefore answer from a read of the
 //! counters' windows that any session of this node made no more than [`MAX_AGE_MS`] before, with
 //! this node's own charges made since added to it, instead of asking the store for every message.
-//! Such an answer can only count less than the store would — what other nodes charged since the
-//! read — never more: a message it lets through is charged, or deferred, exactly after DATA.
+//! Such an answer counts less than the store would — what other nodes charged since the read —
+//! and a message it lets through is charged, or deferred, exactly after DATA. It counts more only
+//! in one narrow case: a charge given back while another session's read was on its way may still
+//! be in that read, for the second it is used — at worst a `451` at MAIL FROM a second early,
+//! near the limit, never a message counted.
 //!
 //! How a charge is known to have come after a read: one sequence orders both. A read takes its
 //! number once its answer has arrived; a charge takes one before its batch is sent. A charge
