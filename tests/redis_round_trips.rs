@@ -330,3 +330,47 @@ async fn a_failing_write_fails_only_its_own_caller() {
     assert!(before.iter().chain(&after).all(Result::is_ok), "{before:?} {after:?}");
     assert_eq!(store.counter_get(&key, now, hour).await.expect("read"), 10);
 }
+
+/// Adds of one flush to one bucket are applied as their sum, and a failing one fails exactly the
+/// callers that made it: three callers add to a key that holds a string while three others add
+/// to a counter, all at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_adds_answer_each_of_their_callers() {
+    use aupgate::store::{Key, RateStore};
+    let redis = store_support::RedisServer::start();
+    let store: Arc<dyn RateStore> = Arc::new(
+        aupgate::store::redis::RedisStore::connect(&[redis.url()], Duration::from_secs(2), Duration::from_secs(86_400))
+            .await
+            .expect("connect"),
+    );
+    let broken = Key::new("outcome", "acme").part("broken");
+    let mut raw = broken.redis_key();
+    raw.push(b'c');
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut own = client.get_multiplexed_async_connection().await.expect("connection");
+    let _: () = redis::cmd("SET")
+        .arg(raw.as_slice())
+        .arg("not a counter")
+        .query_async(&mut own)
+        .await
+        .expect("set");
+    let good = Key::new("outcome", "acme").part("delivered");
+    let hour = Duration::from_secs(3_600);
+    let now = store_support::now_ms();
+    let add = |key: &Key| {
+        let store = store.clone();
+        let key = key.clone();
+        async move { store.counter_add_many(&[(key, 2, hour)], now).await }
+    };
+    let (bad, fine) = tokio::join!(
+        futures_util::future::join_all((0..3).map(|_| add(&broken))),
+        futures_util::future::join_all((0..3).map(|_| add(&good)))
+    );
+    assert!(
+        bad.iter()
+            .all(|r| r.as_ref().is_err_and(|e| e.to_string().contains("WRONGTYPE"))),
+        "{bad:?}"
+    );
+    assert!(fine.iter().all(Result::is_ok), "{fine:?}");
+    assert_eq!(store.counter_get(&good, now, hour).await.expect("read"), 6);
+}

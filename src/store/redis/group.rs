@@ -19,6 +19,9 @@
 //!   caller holds the receiving end of its own answer, so a flush that dies (a panic) answers
 //!   every caller it took with an error, never with success, and the tenant's queue is released.
 //! - A flush takes at most [`MAX_CALLERS`] callers, so a backlog never becomes one huge script.
+//! - Counter adds several callers of a flush make to one bucket (every message's delivery
+//!   outcome) are applied as one add of their sum, under a status of its own that each of them
+//!   is answered with too (`SharedAdds`).
 //!
 //! Must never: answer a caller before its writes are applied, report a failed write as applied,
 //! or apply a write twice.
@@ -187,6 +190,13 @@ impl RedisStore {
         let standalone = self.is_standalone();
         let mut inv = self.scripts.apply.prepare_invoke();
         inv.key(super::ops::rec_key("_batch", tenant));
+        // Counter adds several callers make to one bucket go first, summed, each bucket's as a
+        // caller of its own (`shared`); each of their callers is answered with its status too.
+        let shared = SharedAdds::of(&batch);
+        for write in &shared.merged {
+            inv.arg(1);
+            push_write(&mut inv, write);
+        }
         // (caller, its separate SETs: in a cluster a Message-ID entry is on another shard)
         let mut separate: Vec<Vec<&Write>> = Vec::with_capacity(batch.len());
         for caller in &batch {
@@ -194,6 +204,7 @@ impl RedisStore {
                 .writes
                 .iter()
                 .filter(|w| standalone || !matches!(w, Write::SetNx { .. }))
+                .filter(|w| !shared.takes(w))
                 .collect();
             separate.push(
                 caller
@@ -226,26 +237,131 @@ impl RedisStore {
             Ok::<(), RedisError>(())
         }));
         let (statuses, sets) = tokio::join!(script, sets);
-        // One status per caller, or the reply is not believed for anyone.
+        // One status per caller (and the shared adds first), or the reply is not believed for
+        // anyone.
+        let first = shared.merged.len();
         let statuses = statuses.and_then(|statuses| {
-            if statuses.len() == batch.len() {
+            if statuses.len() == batch.len() + first {
                 Ok(statuses)
             } else {
                 Err(RedisError::from((
                     redis::ErrorKind::Parse,
                     "the group commit answered for another number of callers",
-                    format!("{} statuses for {} callers", statuses.len(), batch.len()),
+                    format!("{} statuses for {} callers", statuses.len(), batch.len() + first),
                 )))
             }
         });
         for (i, (caller, set)) in batch.into_iter().zip(sets).enumerate() {
             let result = match &statuses {
                 Err(error) => Err(error.clone()),
-                Ok(statuses) => caller_status(statuses.get(i)).and(set),
+                Ok(statuses) => shared
+                    .contributed(i)
+                    .iter()
+                    .map(|&m| caller_status(statuses.get(m)))
+                    .collect::<Result<Vec<()>, RedisError>>()
+                    .and(caller_status(statuses.get(i + first)))
+                    .and(set),
             };
             // A caller that went away no longer needs its answer.
             let _ = caller.answer.send(result);
         }
+    }
+}
+
+/// Which bucket a counter add goes to: key, window, bucket size, bucket index.
+type Bucket = (Vec<u8>, u64, u64, u64);
+
+fn bucket_of(write: &Write) -> Option<Bucket> {
+    match write {
+        Write::Counter {
+            key,
+            window,
+            bucket,
+            at,
+            ..
+        } => Some((key.clone(), *window, *bucket, at / (*bucket).max(1))),
+        _ => None,
+    }
+}
+
+/// The counter adds of a flush that go to a bucket more than one add of the flush goes to
+/// (every message's delivery outcome, at line rate), applied as one add of their sum, with a
+/// status of its own: one `HINCRBY` a bucket rather than one a caller.
+struct SharedAdds {
+    /// The buckets taken, and for each caller the ones it added to (indices into `merged`).
+    taken: Vec<Bucket>,
+    contributors: Vec<Vec<usize>>,
+    /// One add a bucket: the sum, at the earliest time of its adds (so the longest expiry and
+    /// the oldest first bucket: the key lives at least as long, nothing more is dropped).
+    merged: Vec<Write>,
+}
+
+impl SharedAdds {
+    fn of(batch: &[Caller]) -> SharedAdds {
+        let mut counts: HashMap<Bucket, usize> = HashMap::new();
+        for write in batch.iter().flat_map(|caller| &caller.writes) {
+            if let Some(bucket) = bucket_of(write) {
+                *counts.entry(bucket).or_default() += 1;
+            }
+        }
+        let taken: Vec<Bucket> = counts
+            .into_iter()
+            .filter(|(_, count)| *count > 1)
+            .map(|(bucket, _)| bucket)
+            .collect();
+        let mut merged: Vec<Write> = Vec::new();
+        let mut contributors = vec![Vec::new(); batch.len()];
+        for (i, caller) in batch.iter().enumerate() {
+            for write in &caller.writes {
+                let (Some(bucket), Write::Counter { n, at, .. }) = (bucket_of(write), write) else {
+                    continue;
+                };
+                if !taken.contains(&bucket) {
+                    continue;
+                }
+                let m = match merged.iter().position(|m| bucket_of(m).as_ref() == Some(&bucket)) {
+                    Some(m) => {
+                        if let Write::Counter {
+                            n: sum, at: earliest, ..
+                        } = &mut merged[m]
+                        {
+                            *sum = sum.saturating_add(*n);
+                            *earliest = (*earliest).min(*at);
+                        }
+                        m
+                    }
+                    None => {
+                        let (key, window, size, _) = bucket;
+                        merged.push(Write::Counter {
+                            key,
+                            n: *n,
+                            window,
+                            bucket: size,
+                            at: *at,
+                        });
+                        merged.len() - 1
+                    }
+                };
+                if !contributors[i].contains(&m) {
+                    contributors[i].push(m);
+                }
+            }
+        }
+        SharedAdds {
+            taken,
+            contributors,
+            merged,
+        }
+    }
+
+    /// Whether `write` is applied among the shared adds instead of with its caller.
+    fn takes(&self, write: &Write) -> bool {
+        bucket_of(write).is_some_and(|bucket| self.taken.contains(&bucket))
+    }
+
+    /// The shared adds caller `i` contributed to (their statuses come first in the reply).
+    fn contributed(&self, i: usize) -> &[usize] {
+        self.contributors.get(i).map(Vec::as_slice).unwrap_or_default()
     }
 }
 
