@@ -236,13 +236,17 @@ async fn a_message_deferred_after_data_uses_up_no_quota() {
         c.send(&format!("RCPT TO:<r{}@d.example>", first + 1), "250 2.1.5")
             .await;
     }
+    // A's message is decided before B's is sent: B's recipients then tip the quota over.
+    let mut replies = Vec::new();
     for c in [&mut a, &mut b] {
         c.send("DATA", "354").await;
         c.write(b"From: a@acme.example\r\nSubject: x\r\n\r\nhello\r\n.\r\n")
             .await;
+        replies.push(c.expect("").await.join("\n"));
     }
-    a.expect("250 2.0.0").await;
-    let reply = b.expect("451 4.7.1").await.join("\n");
+    assert!(replies[0].starts_with("250 2.0.0"), "{replies:?}");
+    let reply = replies[1].clone();
+    assert!(reply.starts_with("451 4.7.1"), "{reply}");
     assert!(
         reply.contains("Your hourly quota of 3 recipients is used up")
             && reply.contains("[rule quota.recipients_per_hour]"),

@@ -636,7 +636,7 @@ async fn quota(name: &str, key: Key, rule: &str, limit: u64, window: Duration, c
         &send_message(&h, "a@acme.example", &["x@dest.example"], &unique(7)).await,
         &format!("{name}: the last of {rule}"),
     );
-    // The quota is charged right after the 250 (refused mail never uses it up): wait for it.
+    // The quota was charged after DATA, before the 250.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while store.counter_get(&key, aupgate::queue::now_ms(), window).await.unwrap() < limit {
         assert!(

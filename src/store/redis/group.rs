@@ -1,13 +1,12 @@
-//! Group commit for the writes every message makes and no check reads back at once: quota and
-//! delivery-outcome charges (`counter_add_many`), audit and event records (`log_append`) and the
+//! Group commit for the writes every message makes and no check reads back at once: counter
+//! adds (`counter_add_many`: delivery outcomes), audit and event records (`log_append`) and the
 //! Message-ID index (`message_origin_put`).
 //!
-//! Each caller still waits until its own writes are applied (the semantics of a direct call: the
-//! charge is counted before the `250`, an error reaches the caller), but callers writing for the
-//! same tenant at the same moment share one script call on its shard: the first finds no flush
-//! running for the tenant and starts one; those arriving meanwhile queue for the next. At line
-//! rate a flush carries the bookkeeping of several sessions, so an accepted message costs a
-//! fraction of a call instead of three. A tenant's Message-ID entries ride in its script on a
+//! Each caller still waits until its own writes are applied (the semantics of a direct call: an
+//! error reaches the caller), but callers writing for the same tenant at the same moment share
+//! one script call on its shard: the first finds no flush running for the tenant and starts one;
+//! those arriving meanwhile queue for the next. At line rate a flush carries the bookkeeping of
+//! several sessions, so an accepted message costs a fraction of a call. A tenant's Message-ID entries ride in its script on a
 //! standalone server; in a cluster they live on other shards (their own hash tag), so each is one
 //! `SET` of its own, made by the same flush.
 //!
@@ -55,7 +54,7 @@ pub(super) enum Write {
         at: u64,
     },
     /// A log record: log key, its sequence (`RedisStore::log_sequence`), time, JSON, trim
-    /// cutoff, expiry (ms), whether to trim.
+    /// cutoff, expiry (ms).
     Log {
         log: Vec<u8>,
         seq: String,
@@ -63,7 +62,6 @@ pub(super) enum Write {
         json: Vec<u8>,
         cutoff: u64,
         ttl: u64,
-        trim: bool,
     },
     /// `SET key value PX ttl NX` (a key with its own hash tag).
     SetNx { key: Vec<u8>, value: Vec<u8>, ttl: u64 },
@@ -397,7 +395,6 @@ fn push_write(inv: &mut redis::ScriptInvocation<'_>, write: &Write) {
             json,
             cutoff,
             ttl,
-            trim,
         } => {
             inv.arg("l")
                 .arg(log.as_slice())
@@ -405,8 +402,7 @@ fn push_write(inv: &mut redis::ScriptInvocation<'_>, write: &Write) {
                 .arg(*at)
                 .arg(json.as_slice())
                 .arg(*cutoff)
-                .arg(*ttl)
-                .arg(if *trim { "1" } else { "0" });
+                .arg(*ttl);
         }
         Write::SetNx { key, value, ttl } => {
             inv.arg("x")

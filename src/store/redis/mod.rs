@@ -141,13 +141,14 @@ impl RedisStore {
     }
 
     /// The next log record's sequence (20 digits: records of one millisecond sort by it, in the
-    /// order this node made them) and whether its append trims the log (every 64th). A node
+    /// order this node made them; records of one millisecond from several nodes sort by the
+    /// nodes' starting points, not by arrival). A node
     /// counts from the microsecond it started at, times 256, plus a random byte: numbers larger
     /// than any the server-side counter of earlier versions gave, and no two nodes' alike in
     /// practice (a record's JSON tells two apart anyway).
-    pub(super) fn log_sequence(&self) -> (String, bool) {
+    pub(super) fn log_sequence(&self) -> String {
         let n = self.log_records.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        (format!("{n:020}"), n.is_multiple_of(64))
+        format!("{n:020}")
     }
 
     /// One server rather than a cluster: a script may then touch keys of any hash tag.

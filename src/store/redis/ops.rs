@@ -212,7 +212,7 @@ impl RedisStore {
     }
 
     async fn log_append(&self, kind: &str, tenant: &str, at: u64, json: Vec<u8>) -> Result<(), StoreError> {
-        let (seq, trim) = self.log_sequence();
+        let seq = self.log_sequence();
         let write = Write::Log {
             log: rec_key(kind, tenant),
             seq,
@@ -220,7 +220,6 @@ impl RedisStore {
             json,
             cutoff: at.saturating_sub(self.retention_ms),
             ttl: self.retention_ms.max(1),
-            trim,
         };
         self.write_grouped(tenant, vec![write]).await
     }
@@ -459,7 +458,7 @@ impl RateStore for RedisStore {
                 .arg(audit)
                 .arg(block.at.saturating_sub(self.retention_ms))
                 .arg(self.retention_ms.max(1))
-                .arg(self.log_sequence().0);
+                .arg(self.log_sequence());
             let _: i64 = self.script(&inv).await?;
             // Other nodes learn of the block from the change feed.
             self.note_tenant_change(&block.tenant).await
@@ -497,7 +496,7 @@ impl RateStore for RedisStore {
                 .arg(audit)
                 .arg(lift.at.saturating_sub(self.retention_ms))
                 .arg(self.retention_ms.max(1))
-                .arg(self.log_sequence().0);
+                .arg(self.log_sequence());
             let v: Option<Vec<u8>> = self.script(&inv).await?;
             if v.is_some() {
                 self.note_tenant_change(tenant).await?;

@@ -6,12 +6,11 @@ use redis::Script;
 
 /// Appends a record to a log (sorted set scored by time, member = the gateway's zero-padded
 /// sequence, space, JSON: `RedisStore::log_sequence`), trims entries older than the retention
-/// when `trim` is `1` (the gateway asks every 64th record: a trimmed record is past its
-/// retention, and readers ask for a time range anyway) and refreshes the expiry.
+/// and refreshes the expiry.
 const LOG_APPEND_FN: &str = r"
-local function log_append(zk, seq, at, json, cutoff, ttl, trim)
+local function log_append(zk, seq, at, json, cutoff, ttl)
   redis.call('ZADD', zk, at, seq .. ' ' .. json)
-  if trim == '1' then redis.call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. cutoff) end
+  redis.call('ZREMRANGEBYSCORE', zk, '-inf', '(' .. cutoff)
   redis.call('PEXPIRE', zk, ttl)
 end
 ";
@@ -292,7 +291,7 @@ return campaign(KEYS, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), pinned)
 /// ARGV field, block json, at, audit json, cutoff, ttl, the record's sequence (see `log_append`).
 const BLOCK_ADD: &str = r"
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-log_append(KEYS[2], ARGV[7], ARGV[3], ARGV[4], ARGV[5], ARGV[6], '1')
+log_append(KEYS[2], ARGV[7], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 return 1
 ";
 
@@ -302,7 +301,7 @@ const BLOCK_LIFT: &str = r"
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return false end
 redis.call('HDEL', KEYS[1], ARGV[1])
-log_append(KEYS[2], ARGV[6], ARGV[2], ARGV[3], ARGV[4], ARGV[5], '1')
+log_append(KEYS[2], ARGV[6], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return v
 ";
 
@@ -431,7 +430,7 @@ return out
 ///   (`field`), the expiry a new bucket gives the key (`ttl`, only ever moved out) and the first
 ///   bucket still in the window (`first`: older ones are dropped when a bucket starts on a long
 ///   hash) — what `counter` computes in mode 1, without its Lua arithmetic on the hot path
-/// - `l` log sequence at json cutoff ttl trim: log append (`log_append`)
+/// - `l` log sequence at json cutoff ttl: log append (`log_append`)
 /// - `x` key value ttl: `SET key value PX ttl NX` (a Message-ID entry; standalone servers only,
 ///   its key has its own hash tag)
 ///
@@ -455,8 +454,8 @@ local function write()
     end
     i = i + 7
   elseif op == 'l' then
-    log_append(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
-    i = i + 8
+    log_append(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
+    i = i + 7
   elseif op == 'x' then
     redis.call('SET', ARGV[i + 1], ARGV[i + 2], 'PX', ARGV[i + 3], 'NX')
     i = i + 4
@@ -464,7 +463,7 @@ local function write()
     error('unknown write ' .. tostring(op))
   end
 end
-local widths = {a = 7, l = 8, x = 4}
+local widths = {a = 7, l = 7, x = 4}
 -- The layout is checked whole first: a misread count must fail every caller, never answer one
 -- with another's status.
 local j = 1
