@@ -35,8 +35,9 @@ use crate::store::{CounterWindow, Key};
 /// How old (ms) a read may be to answer a MAIL FROM.
 pub const MAX_AGE_MS: u64 = 1_000;
 
-/// Reads kept at most; past it the stale ones are dropped, and if that is not enough, all.
-const MAX_READS: usize = 65_536;
+/// Reads kept at most (a day counter's window is up to 61 buckets, about 1 KiB: some 16 MiB in
+/// all); past it the stale ones are dropped, and if that is not enough, all.
+const MAX_READS: usize = 16_384;
 
 /// One counter's window as read, with this node's later charges added.
 struct Read {
