@@ -346,20 +346,117 @@ impl Replay<'_> {
             return Err(error);
         }
         if tenant == self.tenant && now == self.now {
-            let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
-            if answers.front().is_some_and(|(planned, _)| *planned == op) {
-                if let Some((_, answer)) = answers.pop_front() {
-                    return Ok(answer);
+            let unused: Vec<(StageOp, StageAnswer)> = {
+                let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+                if answers.front().is_some_and(|(planned, _)| *planned == op) {
+                    if let Some((_, answer)) = answers.pop_front() {
+                        return Ok(answer);
+                    }
                 }
-            }
-            if !answers.is_empty() {
-                // The checks left the planned path before the batch's first adverse answer:
-                // never expected; what the batch charged past this point is not used.
-                tracing::error!(?op, "a check asked an operation its stage's batch did not plan");
-                debug_assert!(false, "a check left its stage's planned path: {op:?}");
-                answers.clear();
-            }
+                if !answers.is_empty() {
+                    // The checks left the planned path before the batch's first adverse answer:
+                    // never expected; what the batch charged past this point is not used.
+                    tracing::error!(?op, "a check asked an operation its stage's batch did not plan");
+                    debug_assert!(false, "a check left its stage's planned path: {op:?}");
+                }
+                answers.drain(..).collect()
+            };
+            take_back(self.store, &unused, now).await;
         }
         direct(self.store, tenant, op, now).await
+    }
+}
+
+/// Takes back what a batch charged that the checks will not use (they left its planned path and
+/// ask the store themselves, which charges again): counter amounts, set members it made new,
+/// event occurrences. A failure is logged and leaves the charge (a limit trips earlier, never
+/// later).
+async fn take_back(store: &dyn RateStore, unused: &[(StageOp, StageAnswer)], now: u64) {
+    for (op, answer) in unused {
+        let result = match (op, answer) {
+            (StageOp::CounterCheck { key, n, window, .. }, StageAnswer::Counter(Charge::Charged { .. })) if *n > 0 => {
+                store.counter_release(key, *n, now, *window).await
+            }
+            (
+                StageOp::SetCheckAndAdd {
+                    key, member, window, ..
+                },
+                StageAnswer::Set(charge),
+            ) if charge.admitted && !charge.already_member => store.set_release(key, member, now, *window).await,
+            (StageOp::EventsCheckAndAdd { key, window, .. }, StageAnswer::Events(charge)) if charge.admitted => {
+                store.events_release(key, now, *window).await
+            }
+            _ => Ok(()),
+        };
+        if let Err(error) = result {
+            tracing::error!(%error, "cannot take back a charge the checks did not use");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    /// What a batch charged and the checks will not use is given back; refusals and members that
+    /// were there already are left alone.
+    #[tokio::test]
+    async fn unused_charges_are_taken_back() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = crate::store::rocks::RocksStore::open(dir.path(), DAY).expect("store");
+        let now = crate::queue::now_ms();
+        let counter = Key::new("quota.messages.hour", "t1");
+        let set = Key::new("bulk", "t1").part("c1");
+        let events = Key::new("mail_bomb", "t1").part("c1");
+        let count_op = StageOp::CounterCheck {
+            key: counter.clone(),
+            n: 2,
+            limit: 10,
+            window: DAY,
+        };
+        let set_op = |member: &[u8]| StageOp::SetCheckAndAdd {
+            key: set.clone(),
+            member: member.to_vec(),
+            window: DAY,
+            cap: 10,
+        };
+        let events_op = StageOp::EventsCheckAndAdd {
+            key: events.clone(),
+            window: DAY,
+            cap: 10,
+        };
+        // Made by a batch: a counter charge, a new member, a member already there, an occurrence.
+        batch::one_by_one(&store, "t1", &[set_op(b"old")], now - 1)
+            .await
+            .expect("old member");
+        let ops = [count_op, set_op(b"new"), set_op(b"old"), events_op];
+        let answers = batch::one_by_one(&store, "t1", &ops, now).await.expect("batch");
+        let unused: Vec<(StageOp, StageAnswer)> = ops.into_iter().zip(answers).collect();
+        take_back(&store, &unused, now).await;
+        assert_eq!(store.counter_get(&counter, now, DAY).await.expect("counter"), 0);
+        assert_eq!(
+            store.set_count(&set, now, DAY).await.expect("set"),
+            1,
+            "the member that was there stays"
+        );
+        assert_eq!(store.events_count(&events, now, DAY).await.expect("events"), 0);
+        // A refused charge took nothing: nothing is given back.
+        store.counter_add(&counter, 5, now, DAY).await.expect("add");
+        let refused = [(
+            StageOp::CounterCheck {
+                key: counter.clone(),
+                n: 9,
+                limit: 10,
+                window: DAY,
+            },
+            StageAnswer::Counter(Charge::Refused {
+                total: 5,
+                retry_after_ms: None,
+            }),
+        )];
+        take_back(&store, &refused, now).await;
+        assert_eq!(store.counter_get(&counter, now, DAY).await.expect("counter"), 5);
     }
 }
