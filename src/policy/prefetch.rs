@@ -69,27 +69,6 @@ impl Prefetched {
         self.windows.is_empty()
     }
 
-    /// When the oldest of the windows was read (unix ms).
-    pub fn at(&self) -> u64 {
-        self.at
-    }
-
-    /// The windows read, as the reads' answers.
-    pub fn answered(&self) -> Vec<(StageOp, StageAnswer)> {
-        self.windows
-            .iter()
-            .map(|(key, window, read)| {
-                (
-                    StageOp::CounterWindow {
-                        key: key.clone(),
-                        window: *window,
-                    },
-                    StageAnswer::Window(read.clone()),
-                )
-            })
-            .collect()
-    }
-
     /// The answer to `op` at `now` from the windows read ahead, if `op` is a zero-sized counter
     /// check, or a read, of a counter read no more than [`MAX_AGE_MS`] before.
     pub fn answer(&self, op: &StageOp, now: u64) -> Option<StageAnswer> {
