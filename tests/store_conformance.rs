@@ -18,6 +18,7 @@ use store_support::{now_ms, RedisCluster, RedisServer};
 
 type Store = Arc<dyn RateStore>;
 
+const HOUR: Duration = Duration::from_secs(3_600);
 const DAY: Duration = Duration::from_secs(86_400);
 const DAY_MS: u64 = 86_400_000;
 
@@ -1213,6 +1214,57 @@ async fn stage_batches(s: Store, t: &str) {
     }
     assert_eq!(admitted, 20);
     assert_eq!(s.set_count(&race, t0, DAY).await.expect("count"), 20);
+
+    // Quota charges of many sessions at once (on Redis one call reads a counter once and adds
+    // its callers' charges up): as if one after another. Each admitted charge sees its own
+    // total, the 16th and later are refused at the hour's limit without charging the day, and
+    // the counters hold exactly what was admitted.
+    let hour = Key::new("quota.messages.hour", t).part("race");
+    let day = Key::new("quota.messages.day", t).part("race");
+    s.counter_add(&hour, 1, t0, HOUR).await.expect("first bucket");
+    s.counter_add(&day, 1, t0, DAY).await.expect("first bucket");
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let (s, t, hour, day) = (Arc::clone(&s), t.to_string(), hour.clone(), day.clone());
+            tokio::spawn(async move {
+                let ops = [
+                    StageOp::CounterCheck {
+                        key: hour,
+                        n: 1,
+                        limit: 15,
+                        window: HOUR,
+                    },
+                    StageOp::CounterCheck {
+                        key: day,
+                        n: 1,
+                        limit: 100,
+                        window: DAY,
+                    },
+                ];
+                s.stage_batch(&t, &ops, t0 + 1).await.expect("batch")
+            })
+        })
+        .collect();
+    let mut totals = Vec::new();
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.expect("task").as_slice() {
+            [StageAnswer::Counter(Charge::Charged { total: h }), StageAnswer::Counter(Charge::Charged { total: d })] => {
+                assert_eq!(h, d, "both counters see the same callers before this one");
+                totals.push(*h);
+            }
+            [StageAnswer::Counter(Charge::Refused {
+                total: 15,
+                retry_after_ms: Some(_),
+            })] => refused += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    totals.sort_unstable();
+    assert_eq!(totals, (2..=15).collect::<Vec<u64>>());
+    assert_eq!(refused, 26);
+    assert_eq!(s.counter_get(&hour, t0 + 1, HOUR).await.expect("hour"), 15);
+    assert_eq!(s.counter_get(&day, t0 + 1, DAY).await.expect("day"), 15);
 
     // A campaign key before the lookup is the caller's bug: an error, nothing charged.
     assert!(s.stage_batch(t, &ops[1..2], t0).await.is_err());

@@ -1,6 +1,7 @@
 //! Redis-only store tests: two gateway nodes share one limit; an unreachable server is an error,
 //! never a zero; windowed keys carry an expiry; a tenant record that was written is always
-//! listed, whichever of its two writes fails.
+//! listed, whichever of its two writes fails; stage batches that share a script call keep their
+//! own answers.
 
 mod store_support;
 
@@ -356,4 +357,76 @@ async fn buckets_written_without_the_total_are_counted() {
         .expect("hincrby");
     let later = now + 60_001;
     assert_eq!(s.counter_get(&key, later, hour).await.expect("get"), 18);
+}
+
+/// Stage batches of one tenant at the same moment share script calls, yet each caller keeps its
+/// own answers: a caller whose counter key holds something else gets an error, and the callers
+/// around it in the same call are answered and charged as if alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_batch_fails_only_its_own_caller() {
+    use aupgate::store::batch::{StageAnswer, StageOp};
+    let server = RedisServer::start();
+    let s = connect(&server).await;
+    let hour = Duration::from_secs(3_600);
+    let good = Key::new("quota.messages.hour", "acme").part("good");
+    let broken = Key::new("quota.messages.hour", "acme").part("broken");
+    let client = redis::Client::open(server.url()).expect("client");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("conn");
+    let mut raw = broken.redis_key();
+    raw.push(b'c');
+    let _: () = redis::cmd("SET")
+        .arg(raw.as_slice())
+        .arg("not a counter")
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    let now = now_ms();
+    s.counter_add(&good, 1, now, hour).await.expect("first bucket");
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut conn)
+        .await
+        .expect("resetstat");
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let s = Arc::clone(&s);
+            let key = if i % 5 == 0 { broken.clone() } else { good.clone() };
+            tokio::spawn(async move {
+                let op = StageOp::CounterCheck {
+                    key,
+                    n: 1,
+                    limit: 1_000,
+                    window: hour,
+                };
+                (i, s.stage_batch("acme", &[op], now + 1).await)
+            })
+        })
+        .collect();
+    let mut totals = Vec::new();
+    for task in tasks {
+        match task.await.expect("task") {
+            (i, Err(error)) if i % 5 == 0 => assert!(error.to_string().contains("WRONGTYPE"), "{error}"),
+            (i, Ok(answers)) if i % 5 != 0 => match answers.as_slice() {
+                [StageAnswer::Counter(Charge::Charged { total })] => totals.push(*total),
+                other => panic!("{other:?}"),
+            },
+            (i, other) => panic!("caller {i}: {other:?}"),
+        }
+    }
+    totals.sort_unstable();
+    assert_eq!(totals, (2..=25).collect::<Vec<u64>>());
+    assert_eq!(s.counter_get(&good, now + 1, hour).await.expect("get"), 25);
+    // The 30 batches took fewer script calls than callers.
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .expect("info");
+    let calls: u64 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .expect("evalsha calls");
+    assert!(calls < 30, "{calls} script calls for 30 batches");
 }

@@ -1,26 +1,51 @@
-//! A stage's operations (`store::batch`) as one call of the batch script: one round trip, run
-//! atomically on the tenant's shard, each operation by the same Lua function its single script
-//! uses, so the answers are those the single operations would give in that order.
+//! A stage's operations (`store::batch`) in one call of the batch script: run atomically on the
+//! tenant's shard, each operation by the same Lua function its single script uses, so the
+//! answers are those the single operations would give in that order.
+//!
+//! Callers of one tenant at the same moment share the call (`tenant_queue`), one after another
+//! in it: at line rate several sessions' DATA stages cost one script call, and a quota counter
+//! they all charge is read once and written once (the script's mirror). The answers are those
+//! the callers' own calls would give in that order.
 
-use redis::Value;
+use std::sync::Arc;
+
+use redis::{RedisError, ToRedisArgs, Value};
 
 use super::ops::{
     as_u64, block_field, campaign_reply, counter_reply, events_reply, rec_key, script_buckets, set_reply,
 };
+use super::tenant_queue::{Caller, TenantQueues};
 use super::RedisStore;
 use crate::store::batch::{slot_span, StageAnswer, StageOp, CAMPAIGN_SLOT};
 use crate::store::key::redis_tag;
 use crate::store::window::span;
 use crate::store::{check_cap, check_member, window_ms, CounterWindow, Key, StoreError};
 
+/// One caller's arguments to the batch script (after its count).
+#[derive(Default)]
+pub(super) struct Args(Vec<Vec<u8>>);
+
+impl Args {
+    fn arg<T: ToRedisArgs>(&mut self, value: T) -> &mut Self {
+        self.0.extend(value.to_redis_args());
+        self
+    }
+}
+
+/// A caller of the batch script: its arguments, answered with its answers' replies in order.
+pub(super) type BatchCaller = Caller<Args, Result<Vec<Value>, RedisError>>;
+
+/// The stage batches' queues, one a tenant.
+pub(super) type Batches = TenantQueues<BatchCaller>;
+
+/// The stage batches' share of a store, created with it.
+pub(super) fn new_batches() -> Arc<Batches> {
+    Arc::new(Batches::new(2))
+}
+
 /// Appends `key` with its type `suffix` as the script reads it: `k <key>`, or `t <prefix>
 /// <suffix>` around the campaign slot (only after a campaign lookup).
-fn push_key(
-    inv: &mut redis::ScriptInvocation<'_>,
-    key: &Key,
-    suffix: Option<u8>,
-    after_lookup: bool,
-) -> Result<(), StoreError> {
+fn push_key(inv: &mut Args, key: &Key, suffix: Option<u8>, after_lookup: bool) -> Result<(), StoreError> {
     let tail = suffix.map(|s| vec![s]).unwrap_or_default();
     match slot_span(key) {
         None => {
@@ -59,8 +84,8 @@ impl RedisStore {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
-        let mut inv = self.scripts.batch.prepare_invoke();
-        inv.key(rec_key("_batch", tenant)).arg(now);
+        let mut inv = Args::default();
+        inv.arg(now);
         let mut looked_up = false;
         for op in ops {
             match op {
@@ -135,7 +160,13 @@ impl RedisStore {
                 }
             }
         }
-        let replies: Vec<Value> = self.script(&inv).await?;
+        let run = |store: RedisStore, tenant: String, callers: Vec<BatchCaller>| async move {
+            store.run_batches(&tenant, callers).await
+        };
+        let replies = self
+            .grouped(&self.batches, tenant, inv, run)
+            .await?
+            .map_err(StoreError::Redis)?;
         if replies.len() > ops.len() {
             return Err(StoreError::corrupt("batch", "more replies than operations"));
         }
@@ -144,6 +175,83 @@ impl RedisStore {
             .map(|(op, reply)| answer(op, reply, now))
             .collect()
     }
+}
+
+impl RedisStore {
+    /// Runs the batches of `callers` (of `tenant`) in one script call and answers each.
+    async fn run_batches(&self, tenant: &str, callers: Vec<BatchCaller>) {
+        let mut inv = self.scripts.batch.prepare_invoke();
+        inv.key(rec_key("_batch", tenant));
+        for caller in &callers {
+            inv.arg(caller.work.0.len());
+            for arg in &caller.work.0 {
+                inv.arg(arg.as_slice());
+            }
+        }
+        let replies = self
+            .script::<Vec<Value>>(&inv)
+            .await
+            .and_then(|flat| per_caller(flat, callers.len()));
+        match replies {
+            Ok(replies) => {
+                for (caller, reply) in callers.into_iter().zip(replies) {
+                    // A caller that went away no longer needs its answer.
+                    let _ = caller.answer.send(reply);
+                }
+            }
+            Err(error) => {
+                for caller in callers {
+                    let _ = caller.answer.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Splits the batch script's flat reply into each of `callers`' replies (one per answer), or
+/// the error its operations raised; a reply of another shape is believed for no one.
+fn per_caller(flat: Vec<Value>, callers: usize) -> Result<Vec<Result<Vec<Value>, RedisError>>, RedisError> {
+    let bad = |what: &str| RedisError::from((redis::ErrorKind::Parse, "unexpected batch reply", what.to_string()));
+    let int = |value: Option<Value>| match value {
+        Some(Value::Int(n)) => usize::try_from(n).map_err(|_| bad("a negative length")),
+        _ => Err(bad("a length that is not a number")),
+    };
+    let mut items = flat.into_iter();
+    let mut out = Vec::with_capacity(callers);
+    for _ in 0..callers {
+        match items.next() {
+            Some(Value::Int(1)) => {
+                let count = int(items.next())?;
+                let mut segment = items.by_ref().take(count);
+                let mut replies = Vec::new();
+                while let Some(len) = segment.next() {
+                    let len = int(Some(len))?;
+                    let reply: Vec<Value> = segment.by_ref().take(len).collect();
+                    if reply.len() != len {
+                        return Err(bad("an answer longer than its caller's items"));
+                    }
+                    replies.push(Value::Array(reply));
+                }
+                out.push(Ok(replies));
+            }
+            Some(Value::Int(0)) => {
+                let message = match items.next() {
+                    Some(Value::BulkString(text)) => String::from_utf8_lossy(&text).into_owned(),
+                    _ => return Err(bad("a failed caller without its error")),
+                };
+                out.push(Err(RedisError::from((
+                    redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError),
+                    "a batched stage failed",
+                    message,
+                ))));
+            }
+            _ => return Err(bad("a missing or unknown caller status")),
+        }
+    }
+    if items.next().is_some() {
+        return Err(bad("more callers answered than asked"));
+    }
+    Ok(out)
 }
 
 /// The answer `reply` gives to `op`.

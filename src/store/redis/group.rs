@@ -4,20 +4,14 @@
 //!
 //! Each caller still waits until its own writes are applied (the semantics of a direct call: an
 //! error reaches the caller), but callers writing for the same tenant at the same moment share
-//! one script call on its shard: the first finds no flush running for the tenant and starts one;
-//! those arriving meanwhile queue for the next. At line rate a flush carries the bookkeeping of
-//! several sessions, so an accepted message costs a fraction of a call. A tenant's Message-ID entries ride in its script on a
-//! standalone server; in a cluster they live on other shards (their own hash tag), so each is one
-//! `SET` of its own, made by the same flush.
+//! one script call on its shard (`tenant_queue`). At line rate a flush carries the bookkeeping
+//! of several sessions, so an accepted message costs a fraction of a call. A tenant's Message-ID
+//! entries ride in its script on a standalone server; in a cluster they live on other shards
+//! (their own hash tag), so each is one `SET` of its own, made by the same flush.
 //!
-//! - Per tenant: a slow shard holds up only the tenants it serves.
 //! - Per caller: the script runs each caller's writes under `pcall` and answers per caller, so one
 //!   caller's failing write is its own error, not its neighbours'. A call that fails as a whole
 //!   (a timeout, the server gone) is an error for every caller in it.
-//! - A flush is a task of its own, so a caller that goes away cannot leave it half done; each
-//!   caller holds the receiving end of its own answer, so a flush that dies (a panic) answers
-//!   every caller it took with an error, never with success, and the tenant's queue is released.
-//! - A flush takes at most [`MAX_CALLERS`] callers, so a backlog never becomes one huge script.
 //! - Counter adds several callers of a flush make to one bucket (every message's delivery
 //!   outcome) are applied as one add of their sum, under a status of its own that each of them
 //!   is answered with too (`SharedAdds`).
@@ -26,22 +20,13 @@
 //! or apply a write twice.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use redis::RedisError;
-use tokio::sync::oneshot;
 
+use super::tenant_queue::{Caller, TenantQueues};
 use super::RedisStore;
 use crate::store::StoreError;
-
-/// The most callers one flush carries.
-pub const MAX_CALLERS: usize = 256;
-
-/// The most callers a tenant's queue holds; more are refused at once.
-pub const MAX_WAITING: usize = 4 * MAX_CALLERS;
-
-/// How many `redis_timeout`s a caller waits for its flush (its own call may queue behind one).
-const WAIT_TIMEOUTS: u32 = 3;
 
 /// One write of a flush.
 pub(super) enum Write {
@@ -67,124 +52,32 @@ pub(super) enum Write {
     SetNx { key: Vec<u8>, value: Vec<u8>, ttl: u64 },
 }
 
-/// One caller's writes and where its answer goes.
-struct Caller {
-    writes: Vec<Write>,
-    answer: oneshot::Sender<Result<(), RedisError>>,
-}
+/// A caller of the group commit: its writes, answered with their status.
+type WriteCaller = Caller<Vec<Write>, Result<(), RedisError>>;
 
-/// A tenant's callers waiting for a flush, and whether one is running.
-#[derive(Default)]
-struct TenantQueue {
-    waiting: Vec<Caller>,
-    flushing: bool,
-}
-
-/// The group commit of one store (shared by its clones): a queue per tenant.
-#[derive(Default)]
-pub(super) struct Group {
-    tenants: Mutex<HashMap<String, TenantQueue>>,
-}
-
-impl Group {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TenantQueue>> {
-        self.tenants.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Releases a tenant's queue when its flush task ends, however it ends (made before the task is
-/// spawned and moved into it, so a task dropped before it ever ran releases it too): if the
-/// task died, the callers still waiting are dropped, so each gets an error, never a hang.
-struct Releases {
-    group: Arc<Group>,
-    tenant: String,
-    finished: bool,
-}
-
-impl Drop for Releases {
-    fn drop(&mut self) {
-        if self.finished {
-            return;
-        }
-        let mut tenants = self.group.lock();
-        tenants.remove(&self.tenant);
-    }
-}
+/// The group commit's queues, one a tenant.
+pub(super) type Group = TenantQueues<WriteCaller>;
 
 impl RedisStore {
     /// Applies `writes` (of `tenant`, whose shard runs them; a `SetNx` goes to its own key's
     /// shard in a cluster) together with whatever other callers are writing for the tenant, and
-    /// returns once they are applied. A caller waits at most a few `redis_timeout`s
-    /// ([`WAIT_TIMEOUTS`]), and a tenant whose queue is already [`MAX_WAITING`] long is refused at
-    /// once: a slow shard defers mail (`451`) rather than hold it without bound.
+    /// returns once they are applied (`tenant_queue`: how long a caller waits, and when a backed
+    /// up tenant is refused at once: a slow shard defers mail with `451` rather than hold it
+    /// without bound).
     pub(super) async fn write_grouped(&self, tenant: &str, writes: Vec<Write>) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
         }
-        let (answer, answered) = oneshot::channel();
-        let start = {
-            let mut tenants = self.group.lock();
-            let queue = tenants.entry(tenant.to_string()).or_default();
-            if queue.waiting.len() >= MAX_WAITING {
-                return Err(StoreError::Redis(RedisError::from((
-                    redis::ErrorKind::Io,
-                    "the tenant's group commit is backed up",
-                    format!("{MAX_WAITING} callers waiting"),
-                ))));
-            }
-            queue.waiting.push(Caller { writes, answer });
-            !std::mem::replace(&mut queue.flushing, true)
+        let run = |store: RedisStore, tenant: String, callers: Vec<WriteCaller>| async move {
+            store.apply(&tenant, callers).await
         };
-        if start {
-            let store = self.clone();
-            let releases = Releases {
-                group: Arc::clone(&self.group),
-                tenant: tenant.to_string(),
-                finished: false,
-            };
-            tokio::spawn(async move { store.flush_tenant(releases).await });
-        }
-        let wait = self.timeout.saturating_mul(WAIT_TIMEOUTS);
-        match tokio::time::timeout(wait, answered).await {
-            Ok(Ok(result)) => result.map_err(StoreError::Redis),
-            Ok(Err(_)) => Err(StoreError::Task(
-                "the group commit ended without applying the writes".into(),
-            )),
-            // The flush may still apply them; the caller is told it does not know.
-            Err(_) => Err(StoreError::Redis(RedisError::from((
-                redis::ErrorKind::Io,
-                "the group commit timed out",
-                format!("no answer within {wait:?}"),
-            )))),
-        }
-    }
-
-    /// Flushes the queue of `releases`' tenant until it is empty.
-    async fn flush_tenant(&self, mut releases: Releases) {
-        let tenant = releases.tenant.clone();
-        loop {
-            // Let the callers that are ready at this moment queue theirs too (an acceptance's
-            // audit record and Message-ID entry are written together).
-            tokio::task::yield_now().await;
-            let batch = {
-                let mut tenants = self.group.lock();
-                let Some(queue) = tenants.get_mut(&tenant) else {
-                    return;
-                };
-                if queue.waiting.is_empty() {
-                    tenants.remove(&tenant);
-                    releases.finished = true;
-                    return;
-                }
-                let take = queue.waiting.len().min(MAX_CALLERS);
-                queue.waiting.drain(..take).collect::<Vec<_>>()
-            };
-            self.apply(&tenant, batch).await;
-        }
+        self.grouped(&self.group, tenant, writes, run)
+            .await?
+            .map_err(StoreError::Redis)
     }
 
     /// Runs one batch of a tenant's callers and answers each.
-    async fn apply(&self, tenant: &str, batch: Vec<Caller>) {
+    async fn apply(&self, tenant: &str, batch: Vec<WriteCaller>) {
         let standalone = self.is_standalone();
         let mut inv = self.scripts.apply.prepare_invoke();
         inv.key(super::ops::rec_key("_batch", tenant));
@@ -199,14 +92,14 @@ impl RedisStore {
         let mut separate: Vec<Vec<&Write>> = Vec::with_capacity(batch.len());
         for caller in &batch {
             let scripted: Vec<&Write> = caller
-                .writes
+                .work
                 .iter()
                 .filter(|w| standalone || !matches!(w, Write::SetNx { .. }))
                 .filter(|w| !shared.takes(w))
                 .collect();
             separate.push(
                 caller
-                    .writes
+                    .work
                     .iter()
                     .filter(|w| !standalone && matches!(w, Write::SetNx { .. }))
                     .collect(),
@@ -295,9 +188,9 @@ struct SharedAdds {
 }
 
 impl SharedAdds {
-    fn of(batch: &[Caller]) -> SharedAdds {
+    fn of(batch: &[WriteCaller]) -> SharedAdds {
         let mut counts: HashMap<Bucket, usize> = HashMap::new();
-        for write in batch.iter().flat_map(|caller| &caller.writes) {
+        for write in batch.iter().flat_map(|caller| &caller.work) {
             if let Some(bucket) = bucket_of(write) {
                 *counts.entry(bucket).or_default() += 1;
             }
@@ -310,7 +203,7 @@ impl SharedAdds {
         let mut merged: Vec<Write> = Vec::new();
         let mut contributors = vec![Vec::new(); batch.len()];
         for (i, caller) in batch.iter().enumerate() {
-            for write in &caller.writes {
+            for write in &caller.work {
                 let (Some(bucket), Write::Counter { n, at, .. }) = (bucket_of(write), write) else {
                     continue;
                 };
@@ -432,5 +325,5 @@ fn caller_status(status: Option<&redis::Value>) -> Result<(), RedisError> {
 
 /// The group commit's share of a store, created with it.
 pub(super) fn new_group() -> Arc<Group> {
-    Arc::new(Group::default())
+    Arc::new(Group::new(1))
 }

@@ -18,6 +18,7 @@ mod feed;
 mod group;
 mod ops;
 mod scripts;
+mod tenant_queue;
 mod tenants;
 
 use std::time::Duration;
@@ -36,6 +37,8 @@ pub struct RedisStore {
     scripts: std::sync::Arc<scripts::Scripts>,
     /// Writes of concurrent callers share round trips (`group`).
     group: std::sync::Arc<group::Group>,
+    /// Stage batches of concurrent callers share script calls (`batch`).
+    batches: std::sync::Arc<batch::Batches>,
     /// `redis_timeout`: a group-committed caller waits a few of these at most.
     timeout: Duration,
     /// Names event occurrences (`occurrence_nonce`): a random start and a count.
@@ -91,6 +94,7 @@ impl RedisStore {
             conn,
             scripts: std::sync::Arc::new(scripts::Scripts::new()),
             group: group::new_group(),
+            batches: batch::new_batches(),
             timeout,
             nonces: std::sync::Arc::new((random_start(), std::sync::atomic::AtomicU64::new(0))),
             log_records: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(log_sequence_start())),

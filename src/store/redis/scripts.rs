@@ -332,10 +332,14 @@ end
 return 1
 ";
 
-/// One SMTP stage's operations (`store::batch`), in order, up to and including the first
-/// adverse answer. KEYS[1] any key of the tenant (routes the call to its shard; every key below
-/// carries the same hash tag). ARGV now, then the operations, each a code and its arguments; a key
-/// is `k <key>`, or `t <prefix> <suffix>` around the campaign id the lookup (`m`) returned:
+/// The stage batches (`store::batch`) of several callers of one tenant (`batch`), one caller
+/// after another, each caller's operations in order up to and including its first adverse answer:
+/// the answers are those the callers' single batches would give in that order.
+///
+/// KEYS[1] any key of the tenant (routes the call to its shard; every key below carries the same
+/// hash tag). ARGV, per caller: the number of its arguments, then its `now` and its operations,
+/// each a code and its arguments; a key is `k <key>`, or `t <prefix> <suffix>` around the
+/// campaign id the caller's lookup (`m`) returned:
 /// - `c` key n limit window bucket: counter check-and-add → `counter`'s reply
 /// - `a` key n window bucket: counter add → `counter`'s reply
 /// - `w` key window bucket: counter read → `counter`'s reply with the buckets (mode 3)
@@ -345,80 +349,183 @@ return 1
 /// - `b` hash field → {1, block json} | {0}
 /// - `m` count keys... candidate window count pinned... → `campaign`'s reply
 ///
-/// Returns the replies in order.
+/// A counter check-and-add that neither starts a bucket nor is refused, on bookkeeping `counter`
+/// would believe, reads the counter's fields once a call and adds up its charges in a mirror,
+/// written at the end of the call (or before anything else touches the counter): one `HMGET`
+/// and two `HINCRBY`s a counter, however many callers charge it. Every other case goes to
+/// `counter` itself.
+///
+/// Returns one flat list (a Lua table per answer would cost more to send than the rest of the
+/// work): per caller `1`, the number of items that follow, and per answer its length and its
+/// items; or `0` and the error the caller's operations raised. A caller whose charges the final
+/// write could not apply gets that error too.
 const BATCH: &str = r"
-local now = tonumber(ARGV[1])
-local i = 2
-local camp = false
-local function arg()
-  local v = ARGV[i]
-  i = i + 1
-  return v
+local mirror = {}
+local failed = {}
+local function error_text(err)
+  if type(err) == 'table' then return tostring(err.err or err.message or 'error') end
+  return tostring(err)
 end
-local function key()
-  if arg() == 'k' then return arg() end
-  local prefix = arg()
-  local suffix = arg()
-  return prefix .. struct.pack('>I4', #camp) .. camp .. suffix
-end
-local out = {}
-while i <= #ARGV do
-  local op = arg()
-  local r
-  local adverse = false
-  if op == 'c' then
-    local k = key()
-    local n, limit, w, b = tonumber(arg()), tonumber(arg()), tonumber(arg()), tonumber(arg())
-    r = counter(k, 2, n, limit, now, w, b)
-    adverse = r[1] == 0
-  elseif op == 'a' then
-    local k = key()
-    local n, w, b = tonumber(arg()), tonumber(arg()), tonumber(arg())
-    r = counter(k, 1, n, 0, now, w, b)
-  elseif op == 'w' then
-    local k = key()
-    local w, b = tonumber(arg()), tonumber(arg())
-    r = counter(k, 3, 0, 0, now, w, b)
-  elseif op == 's' then
-    local k = key()
-    local member = arg()
-    local w, cap = tonumber(arg()), tonumber(arg())
-    r = set_add(k, member, now, w, cap)
-    adverse = r[1] == 0
-  elseif op == 'e' then
-    local k = key()
-    local nonce = arg()
-    local w, cap = tonumber(arg()), tonumber(arg())
-    r = events_add(k, nonce, now, w, cap)
-    adverse = r[1] == 0
-  elseif op == 'p' then
-    local k = key()
-    r = {redis.call('HEXISTS', k, arg())}
-    adverse = r[1] == 1
-  elseif op == 'b' then
-    local k = key()
-    local v = redis.call('HGET', k, arg())
-    if v then
-      r = {1, v}
-      adverse = true
-    else
-      r = {0}
-    end
-  elseif op == 'm' then
-    local keys = {}
-    for j = 1, tonumber(arg()) do keys[j] = key() end
-    local candidate = arg()
-    local w = tonumber(arg())
-    local pinned = {}
-    for _ = 1, tonumber(arg()) do pinned[arg()] = true end
-    r = campaign(keys, candidate, now, w, pinned)
-    camp = r[1]
-    adverse = #r > 2
-  else
-    return redis.error_reply('unknown batch operation ' .. tostring(op))
+local function settle(key)
+  local m = mirror[key]
+  if not m then return end
+  mirror[key] = nil
+  if m.add == 0 then return end
+  local ok, err = pcall(function()
+    redis.call('HINCRBY', key, m.curf, m.add)
+    redis.call('HINCRBY', key, '-1', m.add)
+  end)
+  if not ok then
+    for c, _ in pairs(m.users) do failed[c] = err end
+    error(err)
   end
-  out[#out + 1] = r
-  if adverse then break end
+end
+local function counter_check(key, n, limit, now, w, b, caller)
+  local cur = math.floor(now / b)
+  local m = mirror[key]
+  if m and m.cur ~= cur then
+    settle(key)
+    m = nil
+  end
+  if not m then
+    local curf = string.format('%d', cur)
+    local v = redis.call('HMGET', key, '-1', '-2', '-3', '-4', curf)
+    m = {all = tonumber(v[1]), lo = tonumber(v[2]), hi = tonumber(v[3]), at = tonumber(v[4]),
+      c = tonumber(v[5]) or 0, cur = cur, curf = curf, add = 0, users = {}}
+    mirror[key] = m
+  end
+  local first = math.floor(math.max(now - w, 0) / b)
+  if m.all and m.lo and m.hi and m.at and m.lo >= first and m.hi <= cur
+    and math.abs(now - m.at) <= 60000 and m.all + n <= limit and (n == 0 or m.c > 0) then
+    if n > 0 then
+      m.all = m.all + n
+      m.c = m.c + n
+      m.add = m.add + n
+      m.users[caller] = true
+    end
+    return {1, m.all}
+  end
+  settle(key)
+  return counter(key, 2, n, limit, now, w, b)
+end
+local function run(caller, i, stop, seg)
+  local now = tonumber(ARGV[i])
+  i = i + 1
+  local camp = false
+  local len = 0
+  local function key()
+    if ARGV[i] == 'k' then
+      i = i + 2
+      return ARGV[i - 1]
+    end
+    i = i + 3
+    return ARGV[i - 2] .. struct.pack('>I4', #camp) .. camp .. ARGV[i - 1]
+  end
+  while i <= stop do
+    local op = ARGV[i]
+    i = i + 1
+    local r
+    local adverse = false
+    if op == 'c' then
+      local k = key()
+      r = counter_check(k, tonumber(ARGV[i]), tonumber(ARGV[i + 1]), now, tonumber(ARGV[i + 2]),
+        tonumber(ARGV[i + 3]), caller)
+      i = i + 4
+      adverse = r[1] == 0
+    elseif op == 'a' then
+      local k = key()
+      settle(k)
+      r = counter(k, 1, tonumber(ARGV[i]), 0, now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]))
+      i = i + 3
+    elseif op == 'w' then
+      local k = key()
+      settle(k)
+      r = counter(k, 3, 0, 0, now, tonumber(ARGV[i]), tonumber(ARGV[i + 1]))
+      i = i + 2
+    elseif op == 's' then
+      local k = key()
+      r = set_add(k, ARGV[i], now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]))
+      i = i + 3
+      adverse = r[1] == 0
+    elseif op == 'e' then
+      local k = key()
+      r = events_add(k, ARGV[i], now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]))
+      i = i + 3
+      adverse = r[1] == 0
+    elseif op == 'p' then
+      local k = key()
+      r = {redis.call('HEXISTS', k, ARGV[i])}
+      i = i + 1
+      adverse = r[1] == 1
+    elseif op == 'b' then
+      local k = key()
+      local v = redis.call('HGET', k, ARGV[i])
+      i = i + 1
+      if v then
+        r = {1, v}
+        adverse = true
+      else
+        r = {0}
+      end
+    elseif op == 'm' then
+      local keys = {}
+      local count = tonumber(ARGV[i])
+      i = i + 1
+      for j = 1, count do keys[j] = key() end
+      local candidate, w = ARGV[i], tonumber(ARGV[i + 1])
+      local pinned = {}
+      count = tonumber(ARGV[i + 2])
+      for j = 1, count do pinned[ARGV[i + 2 + j]] = true end
+      i = i + 3 + count
+      r = campaign(keys, candidate, now, w, pinned)
+      camp = r[1]
+      adverse = #r > 2
+    else
+      error('unknown batch operation ' .. tostring(op))
+    end
+    len = len + 1
+    seg[len] = #r
+    for x = 1, #r do
+      len = len + 1
+      seg[len] = r[x]
+    end
+    if adverse then break end
+  end
+  if i > stop + 1 then error('batch arguments overrun') end
+end
+local segs = {}
+local callers = 0
+local j = 1
+while j <= #ARGV do
+  local count = tonumber(ARGV[j])
+  if not count or count < 1 or j + count > #ARGV then
+    return redis.error_reply('batch: bad count at ' .. j)
+  end
+  callers = callers + 1
+  local seg = {}
+  local ok, err = pcall(run, callers, j + 1, j + count, seg)
+  if not ok then failed[callers] = err end
+  segs[callers] = seg
+  j = j + count + 1
+end
+for k, _ in pairs(mirror) do pcall(settle, k) end
+local out = {}
+local len = 0
+for c = 1, callers do
+  if failed[c] then
+    out[len + 1] = 0
+    out[len + 2] = error_text(failed[c])
+    len = len + 2
+  else
+    local seg = segs[c]
+    out[len + 1] = 1
+    out[len + 2] = #seg
+    len = len + 2
+    for x = 1, #seg do
+      len = len + 1
+      out[len] = seg[x]
+    end
+  end
 end
 return out
 ";
