@@ -9,7 +9,8 @@
 # Environment: AUPGATE (binary), MESSAGES (default 9000), SESSIONS (default 20), JSON (a file to
 # append the driver's records to), BACKENDS (default `rocksdb`; `rocksdb redis` compares the two:
 # for `redis` the script starts Debian's redis-server on 127.0.0.1:$REDIS_PORT, default 6399,
-# append-only file fsynced every second, emptied before each run, and stops it at the end).
+# append-only file fsynced every second, emptied before each run, and stops it at the end;
+# `redis-unix` is the same server reached through its Unix socket, as a local Redis is best run).
 # Prints the driver's RESULT lines, then per profile and backend the mean delivered msg/s, its
 # ratio to `off` on the same backend and to the first backend, and the CPU per message of the
 # gateway and (for redis) of redis-server, from /proc/PID/stat before and after each run.
@@ -43,6 +44,7 @@ redis() { redis-cli -p "$redis_port" "$@"; }
 start_redis() {
   mkdir -p "$work/redis"
   redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work/redis" --save "" \
+    --unixsocket "$work/redis/redis.sock" --unixsocketperm 700 \
     --appendonly yes --appendfsync everysec --logfile "$work/redis/log" &
   redis_pid=$!
   for _ in $(seq 50); do redis ping >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -51,7 +53,7 @@ start_redis() {
 }
 
 for backend in "${backends[@]}"; do
-  if [ "$backend" = redis ] && [ -z "$redis_pid" ]; then start_redis; fi
+  if [ "$backend" != rocksdb ] && [ -z "$redis_pid" ]; then start_redis; fi
 done
 
 for round in $(seq "$rounds"); do
@@ -62,10 +64,13 @@ for round in $(seq "$rounds"); do
       if [ "$backend" = redis ]; then
         redis flushall >/dev/null
         printf '\n[store]\nbackend = "redis"\nurls = ["redis://127.0.0.1:%s/"]\n' "$redis_port" >>"$work/bench.toml"
+      elif [ "$backend" = redis-unix ]; then
+        redis flushall >/dev/null
+        printf '\n[store]\nbackend = "redis"\nurls = ["unix://%s/redis/redis.sock"]\n' "$work" >>"$work/bench.toml"
       fi
       start_gateway "$bin" "$work/bench.toml" "$work/server.log"
       redis_cpu0=0
-      if [ "$backend" = redis ]; then
+      if [ "$backend" != rocksdb ]; then
         redis_cpu0="$(cpu_of "$redis_pid")"
       fi
       gateway_cpu0="$(cpu_of "$server")"
@@ -73,7 +78,7 @@ for round in $(seq "$rounds"); do
         -r 1 -l 2048 --label "$profile@$backend" ${JSON:+--json "$JSON"} 127.0.0.1:2525 | grep '^RESULT')"
       gateway_cpu="$(awk -v a="$gateway_cpu0" -v b="$(cpu_of "$server")" 'BEGIN { print b - a }')"
       redis_cpu=0
-      if [ "$backend" = redis ]; then
+      if [ "$backend" != rocksdb ]; then
         redis_cpu="$(awk -v a="$redis_cpu0" -v b="$(cpu_of "$redis_pid")" 'BEGIN { print b - a }')"
       fi
       echo "round $round: $line"
@@ -95,7 +100,7 @@ awk -v messages="$messages" -v first="${backends[0]}" '{
     printf "%-16s %8.0f msg/s  %5.1f%% of off  %5.1f%% of %s  gateway %4.0f us CPU/msg", k, sum[k] / n[k],
       n[off] ? 100 * sum[k] / n[k] / (sum[off] / n[off]) : 0, n[same] ? 100 * sum[k] / n[k] / (sum[same] / n[same]) : 0,
       first, 1e6 * gw[k] / n[k] / messages
-    if (be[k] == "redis") printf "  redis-server %4.0f us CPU/msg", 1e6 * rs[k] / n[k] / messages
+    if (be[k] != "rocksdb") printf "  redis-server %4.0f us CPU/msg", 1e6 * rs[k] / n[k] / messages
     printf "\n"
   }
 }' "$results" | sort

@@ -445,8 +445,17 @@ impl Config {
             _ => {}
         }
         for (i, url) in store.urls.iter().enumerate() {
-            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                errors.push(format!("store.urls[{i}]"), format!("`{url}` is not a redis:// URL"));
+            let unix = url.starts_with("unix://") || url.starts_with("redis+unix://");
+            if unix && store.urls.len() > 1 {
+                errors.push(
+                    format!("store.urls[{i}]"),
+                    format!("`{url}` is a Unix socket: only a single standalone server is reached that way"),
+                );
+            } else if !(unix || url.starts_with("redis://") || url.starts_with("rediss://")) {
+                errors.push(
+                    format!("store.urls[{i}]"),
+                    format!("`{url}` is not a redis://, rediss:// or unix:// URL"),
+                );
             }
         }
         if store.log_retention.get().is_zero() {
@@ -622,6 +631,28 @@ mod tests {
             .0;
         let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["limits.auth_failures", "limits.auth_lockout"]);
+    }
+
+    #[test]
+    fn redis_urls_are_tcp_tls_or_one_unix_socket() {
+        let store = |urls: &str| Config::parse(&format!("[store]\nbackend = \"redis\"\nurls = [{urls}]\n"));
+        store("\"redis://127.0.0.1:6379/\", \"rediss://10.0.0.2:6380/\"").expect("tcp and tls");
+        store("\"unix:///run/redis/redis.sock\"").expect("one unix socket");
+        store("\"redis+unix:///run/redis/redis.sock\"").expect("one unix socket");
+        let errors = store("\"unix:///run/redis/redis.sock\", \"redis://127.0.0.1:6379/\"")
+            .expect_err("a socket among cluster seeds")
+            .0;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "store.urls[0]");
+        assert!(errors[0].message.contains("Unix socket"), "{errors:?}");
+        let errors = store("\"http://127.0.0.1:6379/\"").expect_err("not redis").0;
+        assert_eq!(errors[0].path, "store.urls[0]");
+        assert!(
+            errors[0]
+                .message
+                .contains("is not a redis://, rediss:// or unix:// URL"),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -55,7 +55,7 @@ fn ping(port: u16) -> bool {
 pub struct RedisServer {
     child: Child,
     pub port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl RedisServer {
@@ -76,9 +76,13 @@ impl RedisServer {
             .stderr(Stdio::null());
         if cluster {
             cmd.args(["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]);
+        } else {
+            cmd.arg("--unixsocket")
+                .arg(dir.path().join("redis.sock"))
+                .args(["--unixsocketperm", "700"]);
         }
         let child = cmd.spawn().expect("redis-server on PATH");
-        let server = RedisServer { child, port, _dir: dir };
+        let server = RedisServer { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !ping(port) {
             assert!(Instant::now() < deadline, "redis-server on {port} did not start");
@@ -89,6 +93,11 @@ impl RedisServer {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The standalone server's Unix socket as a store URL.
+    pub fn unix_url(&self) -> String {
+        format!("unix://{}", self.dir.path().join("redis.sock").display())
     }
 
     /// Kills the server now (to test an unreachable store).
