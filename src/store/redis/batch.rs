@@ -11,9 +11,8 @@ use std::sync::Arc;
 
 use redis::{RedisError, ToRedisArgs, Value};
 
-use super::ops::{
-    as_u64, block_field, campaign_reply, counter_reply, events_reply, rec_key, script_buckets, set_reply,
-};
+use super::ops::{block_field, rec_key};
+use super::replies::{as_u64, campaign_reply, counter_reply, events_reply, script_buckets, set_reply};
 use super::tenant_queue::{Caller, TenantQueues};
 use super::RedisStore;
 use crate::store::batch::{slot_span, StageAnswer, StageOp, CAMPAIGN_SLOT};

@@ -17,6 +17,7 @@ mod complaints;
 mod feed;
 mod group;
 mod ops;
+mod replies;
 mod scripts;
 mod tenant_queue;
 mod tenants;
