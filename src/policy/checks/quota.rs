@@ -7,7 +7,9 @@
 //! authentication stage refuses it, or it is not queued) is taken back (`stage::Charges`), so
 //! refused mail never uses up a quota — with one exception, shared with the mail-bomb count: when
 //! the store's answer to the DATA stage is lost (a timeout after the script ran), the message is
-//! deferred (`451 4.3.0`) without knowing what was charged, and the charge stays. MAIL FROM (`451 4.7.1`) and RCPT TO (`452 4.5.3`) refuse
+//! deferred (`451 4.3.0`) without knowing what was charged, and the charge stays (on Redis for
+//! every message whose DATA stage shared that script call). MAIL FROM (`451 4.7.1`) and RCPT TO
+//! (`452 4.5.3`) refuse
 //! earlier, with a zero-sized check, what the counts already show over a limit, so a client over
 //! its quota does not send the message at all; that early answer may come from a recent read
 //! (`policy::recent`), never from a guess. The windows' own error bound is the store's (W/60).
