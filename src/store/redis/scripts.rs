@@ -142,9 +142,13 @@ return counter(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
 /// Returns {admitted, already_member, distinct}.
 const SET_FN: &str = r"
 local function set_add(key, member, now, w, cap)
-redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', now - w))
-local old = redis.call('ZSCORE', key, member)
+-- An empty (or missing) set has nothing to trim and no member: one read instead of three.
 local n = redis.call('ZCARD', key)
+local old = false
+if n > 0 then
+  n = n - redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', now - w))
+  if n > 0 then old = redis.call('ZSCORE', key, member) end
+end
 local already = 0
 local score = now
 if old then
@@ -178,8 +182,9 @@ return set_add(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(
 /// whichever node's clock wrote it. Returns {admitted, count, retry_after (-1: never)}.
 const EVENTS_FN: &str = r"
 local function events_add(key, nonce, now, w, cap)
-redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', now - w))
+-- A new log (every recipient's first message) has nothing to trim.
 local n = redis.call('ZCARD', key)
+if n > 0 then n = n - redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', now - w)) end
 if n < cap then
   redis.call('ZADD', key, string.format('%d', now), string.format('%d:', now) .. nonce)
   if n == 0 then
