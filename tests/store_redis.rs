@@ -430,3 +430,138 @@ async fn a_failing_batch_fails_only_its_own_caller() {
         .expect("evalsha calls");
     assert!(calls < 30, "{calls} script calls for 30 batches");
 }
+
+async fn redis_store(server: &RedisServer) -> RedisStore {
+    RedisStore::connect(&[server.url()], Duration::from_secs(2), DAY)
+        .await
+        .expect("connect")
+}
+
+fn check(key: &Key, n: u64, limit: u64) -> aupgate::store::batch::StageOp {
+    aupgate::store::batch::StageOp::CounterCheck {
+        key: key.clone(),
+        n,
+        limit,
+        window: Duration::from_secs(3_600),
+    }
+}
+
+fn charged(answers: &Result<Vec<aupgate::store::batch::StageAnswer>, aupgate::store::StoreError>) -> u64 {
+    use aupgate::store::batch::StageAnswer;
+    match answers.as_ref().expect("answered").as_slice() {
+        [StageAnswer::Counter(Charge::Charged { total })] => *total,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Callers that share one call answer as if one after another, also when a later caller reads
+/// or adds to a counter earlier callers charged in the same call (their charges, held until the
+/// end of the call, are written first).
+#[tokio::test]
+async fn callers_sharing_a_call_answer_as_one_after_another() {
+    use aupgate::store::batch::{StageAnswer, StageOp};
+    let server = RedisServer::start();
+    let s = redis_store(&server).await;
+    let hour = Duration::from_secs(3_600);
+    let key = Key::new("quota.messages.hour", "acme");
+    let now = now_ms();
+    s.counter_add(&key, 1, now, hour).await.expect("first bucket");
+    let read = [StageOp::CounterWindow {
+        key: key.clone(),
+        window: hour,
+    }];
+    let add = [StageOp::CounterAdd {
+        key: key.clone(),
+        n: 2,
+        window: hour,
+    }];
+    let one = [check(&key, 1, 100)];
+    let look = [check(&key, 0, 100)];
+    let answers = s
+        .stage_batches_in_one_call(
+            "acme",
+            &[(&one, now), (&one, now), (&read, now), (&add, now), (&look, now)],
+        )
+        .await
+        .expect("one call");
+    assert_eq!(charged(&answers[0]), 2);
+    assert_eq!(charged(&answers[1]), 3);
+    match answers[2].as_ref().expect("read").as_slice() {
+        [StageAnswer::Window(window)] => {
+            assert_eq!(window.buckets.iter().map(|(_, c)| c).sum::<u64>(), 3, "{window:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(charged(&answers[4]), 5, "the add made by the caller before counts");
+    assert_eq!(s.counter_get(&key, now, hour).await.expect("get"), 5);
+}
+
+/// Callers of one call on both sides of a bucket boundary: each bucket holds its own charges, and
+/// the charge that starts a bucket gives the key the expiry that bucket needs.
+#[tokio::test]
+async fn a_call_across_a_bucket_boundary_counts_both_buckets_and_sets_the_expiry() {
+    let server = RedisServer::start();
+    let s = redis_store(&server).await;
+    let key = Key::new("quota.messages.hour", "acme");
+    let bucket = now_ms() / 60_000;
+    let (before, after) = (bucket * 60_000 + 59_999, (bucket + 1) * 60_000);
+    let one = [check(&key, 1, 100)];
+    let answers = s
+        .stage_batches_in_one_call("acme", &[(&one, before), (&one, before), (&one, after), (&one, after)])
+        .await
+        .expect("one call");
+    let totals: Vec<u64> = answers.iter().map(charged).collect();
+    assert_eq!(totals, [1, 2, 3, 4]);
+    let client = redis::Client::open(server.url()).expect("client");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("conn");
+    let mut raw = key.redis_key();
+    raw.push(b'c');
+    let counts: Vec<Option<u64>> = redis::cmd("HMGET")
+        .arg(raw.as_slice())
+        .arg(bucket)
+        .arg(bucket + 1)
+        .query_async(&mut conn)
+        .await
+        .expect("hmget");
+    assert_eq!(counts, [Some(2), Some(2)]);
+    // The key lives until the newest bucket leaves the window: an hour and a minute from the
+    // boundary (the first bucket alone asked an hour and a millisecond).
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(raw.as_slice())
+        .query_async(&mut conn)
+        .await
+        .expect("pttl");
+    assert!(ttl > 3_640_000, "expiry {ttl} ms");
+}
+
+/// A charge whose write at the end of the call fails (the bucket holds something else) is an
+/// error for the caller that charged, never a success; a pure check in the same call answers.
+#[tokio::test]
+async fn a_failed_write_back_fails_the_callers_that_charged() {
+    let server = RedisServer::start();
+    let s = redis_store(&server).await;
+    let hour = Duration::from_secs(3_600);
+    let key = Key::new("quota.messages.hour", "acme");
+    let now = now_ms();
+    s.counter_add(&key, 1, now, hour).await.expect("first bucket");
+    let client = redis::Client::open(server.url()).expect("client");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("conn");
+    let mut raw = key.redis_key();
+    raw.push(b'c');
+    let _: () = redis::cmd("HSET")
+        .arg(raw.as_slice())
+        .arg(now / 60_000)
+        .arg("1.5")
+        .query_async(&mut conn)
+        .await
+        .expect("hset");
+    let one = [check(&key, 1, 100)];
+    let look = [check(&key, 0, 100)];
+    let answers = s
+        .stage_batches_in_one_call("acme", &[(&one, now), (&look, now)])
+        .await
+        .expect("one call");
+    let error = answers[0].as_ref().expect_err("the charge was not written");
+    assert!(error.to_string().contains("not an integer"), "{error}");
+    assert!(answers[1].is_ok(), "{:?}", answers[1]);
+}

@@ -35,7 +35,7 @@ impl Args {
 pub(super) type BatchCaller = Caller<Args, Result<Vec<Value>, RedisError>>;
 
 /// The stage batches' queues, one a tenant.
-pub(super) type Batches = TenantQueues<BatchCaller>;
+pub(super) type Batches = TenantQueues<Args, Result<Vec<Value>, RedisError>>;
 
 /// The stage batches' share of a store, created with it.
 pub(super) fn new_batches() -> Arc<Batches> {
@@ -73,7 +73,8 @@ fn ints(value: &Value) -> Result<Vec<i64>, StoreError> {
 }
 
 impl RedisStore {
-    /// [`crate::store::RateStore::stage_batch`] in one script call.
+    /// [`crate::store::RateStore::stage_batch`]: queued for a script call the tenant's callers
+    /// of the moment share.
     pub(super) async fn run_batch(
         &self,
         tenant: &str,
@@ -83,6 +84,39 @@ impl RedisStore {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
+        let args = self.batch_args(tenant, ops, now)?;
+        let run = |store: RedisStore, tenant: String, callers: Vec<BatchCaller>| async move {
+            store.run_batches(&tenant, callers).await
+        };
+        let replies = self
+            .grouped(&self.batches, tenant, args, run)
+            .await?
+            .map_err(StoreError::Redis)?;
+        answers(ops, &replies, now)
+    }
+
+    /// Several callers' stage batches in one script call, in this order, without the queue:
+    /// what a flush does, for tests that need to know which callers share a call.
+    #[doc(hidden)]
+    pub async fn stage_batches_in_one_call(
+        &self,
+        tenant: &str,
+        callers: &[(&[StageOp], u64)],
+    ) -> Result<Vec<Result<Vec<StageAnswer>, StoreError>>, StoreError> {
+        let args = callers
+            .iter()
+            .map(|(ops, now)| self.batch_args(tenant, ops, *now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let replies = self.batch_call(tenant, args.iter()).await?;
+        Ok(callers
+            .iter()
+            .zip(replies)
+            .map(|((ops, now), reply)| answers(ops, &reply.map_err(StoreError::Redis)?, *now))
+            .collect())
+    }
+
+    /// One caller's arguments to the batch script.
+    fn batch_args(&self, tenant: &str, ops: &[StageOp], now: u64) -> Result<Args, StoreError> {
         let mut inv = Args::default();
         inv.arg(now);
         let mut looked_up = false;
@@ -159,38 +193,25 @@ impl RedisStore {
                 }
             }
         }
-        let run = |store: RedisStore, tenant: String, callers: Vec<BatchCaller>| async move {
-            store.run_batches(&tenant, callers).await
-        };
-        let replies = self
-            .grouped(&self.batches, tenant, inv, run)
-            .await?
-            .map_err(StoreError::Redis)?;
-        if replies.len() > ops.len() {
-            return Err(StoreError::corrupt("batch", "more replies than operations"));
-        }
-        ops.iter()
-            .zip(&replies)
-            .map(|(op, reply)| answer(op, reply, now))
-            .collect()
+        Ok(inv)
     }
+}
+
+/// The answers `replies` (one per answer, in order) give to `ops`.
+fn answers(ops: &[StageOp], replies: &[Value], now: u64) -> Result<Vec<StageAnswer>, StoreError> {
+    if replies.len() > ops.len() {
+        return Err(StoreError::corrupt("batch", "more replies than operations"));
+    }
+    ops.iter()
+        .zip(replies)
+        .map(|(op, reply)| answer(op, reply, now))
+        .collect()
 }
 
 impl RedisStore {
     /// Runs the batches of `callers` (of `tenant`) in one script call and answers each.
     async fn run_batches(&self, tenant: &str, callers: Vec<BatchCaller>) {
-        let mut inv = self.scripts.batch.prepare_invoke();
-        inv.key(rec_key("_batch", tenant));
-        for caller in &callers {
-            inv.arg(caller.work.0.len());
-            for arg in &caller.work.0 {
-                inv.arg(arg.as_slice());
-            }
-        }
-        let replies = self
-            .script::<Vec<Value>>(&inv)
-            .await
-            .and_then(|flat| per_caller(flat, callers.len()));
+        let replies = self.batch_call(tenant, callers.iter().map(|c| &c.work)).await;
         match replies {
             Ok(replies) => {
                 for (caller, reply) in callers.into_iter().zip(replies) {
@@ -204,6 +225,28 @@ impl RedisStore {
                 }
             }
         }
+    }
+}
+
+impl RedisStore {
+    /// One call of the batch script with each caller's arguments, in order: each caller's
+    /// replies (one per answer), or the error its operations raised.
+    async fn batch_call<'a>(
+        &self,
+        tenant: &str,
+        callers: impl ExactSizeIterator<Item = &'a Args>,
+    ) -> Result<Vec<Result<Vec<Value>, RedisError>>, RedisError> {
+        let count = callers.len();
+        let mut inv = self.scripts.batch.prepare_invoke();
+        inv.key(rec_key("_batch", tenant));
+        for args in callers {
+            inv.arg(args.0.len());
+            for arg in &args.0 {
+                inv.arg(arg.as_slice());
+            }
+        }
+        let flat = self.script::<Vec<Value>>(&inv).await?;
+        per_caller(flat, count)
     }
 }
 
@@ -221,7 +264,11 @@ fn per_caller(flat: Vec<Value>, callers: usize) -> Result<Vec<Result<Vec<Value>,
         match items.next() {
             Some(Value::Int(1)) => {
                 let count = int(items.next())?;
-                let mut segment = items.by_ref().take(count);
+                let segment: Vec<Value> = items.by_ref().take(count).collect();
+                if segment.len() != count {
+                    return Err(bad("fewer items than the caller's count"));
+                }
+                let mut segment = segment.into_iter();
                 let mut replies = Vec::new();
                 while let Some(len) = segment.next() {
                     let len = int(Some(len))?;
@@ -293,4 +340,57 @@ fn answer(op: &StageOp, reply: &Value, now: u64) -> Result<StageAnswer, StoreErr
             StageAnswer::Campaign(campaign_reply(&parts)?)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int(n: i64) -> Value {
+        Value::Int(n)
+    }
+
+    #[test]
+    fn each_caller_gets_its_own_answers_or_its_error() {
+        let flat = vec![
+            int(1),
+            int(5),
+            int(2),
+            int(1),
+            int(7),
+            int(1),
+            int(0),
+            int(0),
+            Value::BulkString(b"WRONGTYPE".to_vec()),
+        ];
+        let out = per_caller(flat, 2).expect("well formed");
+        let first = out[0].as_ref().expect("answered");
+        assert_eq!(
+            first,
+            &vec![Value::Array(vec![int(1), int(7)]), Value::Array(vec![int(0)])]
+        );
+        let error = out[1].as_ref().expect_err("failed");
+        assert!(error.to_string().contains("WRONGTYPE"), "{error}");
+    }
+
+    #[test]
+    fn a_reply_of_another_shape_is_believed_for_no_one() {
+        let cases: [(Vec<Value>, usize); 6] = [
+            // cut short inside the caller's items, even at an answer's end
+            (vec![int(1), int(4), int(1), int(1)], 1),
+            (vec![int(1), int(3), int(2), int(1)], 1),
+            // an answer longer than the caller's items
+            (vec![int(1), int(2), int(3), int(1)], 1),
+            // a negative length, an unknown status, a missing error text
+            (vec![int(1), int(-1)], 1),
+            (vec![int(2)], 1),
+            (vec![int(0), int(5)], 1),
+        ];
+        for (flat, callers) in cases {
+            assert!(per_caller(flat.clone(), callers).is_err(), "{flat:?}");
+        }
+        // more callers answered than asked, or fewer
+        assert!(per_caller(vec![int(1), int(0), int(1), int(0)], 1).is_err());
+        assert!(per_caller(vec![int(1), int(0)], 2).is_err());
+    }
 }

@@ -56,7 +56,7 @@ pub(super) enum Write {
 type WriteCaller = Caller<Vec<Write>, Result<(), RedisError>>;
 
 /// The group commit's queues, one a tenant.
-pub(super) type Group = TenantQueues<WriteCaller>;
+pub(super) type Group = TenantQueues<Vec<Write>, Result<(), RedisError>>;
 
 impl RedisStore {
     /// Applies `writes` (of `tenant`, whose shard runs them; a `SetNx` goes to its own key's

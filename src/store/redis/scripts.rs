@@ -380,9 +380,10 @@ local function settle(key)
     redis.call('HINCRBY', key, m.curf, m.add)
     redis.call('HINCRBY', key, '-1', m.add)
   end)
+  -- The callers whose charges these were fail; whatever settled the counter goes on (and meets
+  -- the broken key itself if it touches it).
   if not ok then
     for c, _ in pairs(m.users) do failed[c] = err end
-    error(err)
   end
 end
 local function counter_check(key, n, limit, now, w, b, caller)
@@ -418,11 +419,17 @@ local function run(caller, i, stop, seg)
   i = i + 1
   local camp = false
   local len = 0
+  -- Nothing past the caller's own arguments is read (checked before each operation runs).
+  local function need(n)
+    if i + n - 1 > stop then error('batch arguments overrun') end
+  end
   local function key()
     if ARGV[i] == 'k' then
+      need(2)
       i = i + 2
       return ARGV[i - 1]
     end
+    need(3)
     i = i + 3
     return ARGV[i - 2] .. struct.pack('>I4', #camp) .. camp .. ARGV[i - 1]
   end
@@ -433,37 +440,44 @@ local function run(caller, i, stop, seg)
     local adverse = false
     if op == 'c' then
       local k = key()
+      need(4)
       r = counter_check(k, tonumber(ARGV[i]), tonumber(ARGV[i + 1]), now, tonumber(ARGV[i + 2]),
         tonumber(ARGV[i + 3]), caller)
       i = i + 4
       adverse = r[1] == 0
     elseif op == 'a' then
       local k = key()
+      need(3)
       settle(k)
       r = counter(k, 1, tonumber(ARGV[i]), 0, now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]))
       i = i + 3
     elseif op == 'w' then
       local k = key()
+      need(2)
       settle(k)
       r = counter(k, 3, 0, 0, now, tonumber(ARGV[i]), tonumber(ARGV[i + 1]))
       i = i + 2
     elseif op == 's' then
       local k = key()
+      need(3)
       r = set_add(k, ARGV[i], now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]))
       i = i + 3
       adverse = r[1] == 0
     elseif op == 'e' then
       local k = key()
+      need(3)
       r = events_add(k, ARGV[i], now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]))
       i = i + 3
       adverse = r[1] == 0
     elseif op == 'p' then
       local k = key()
+      need(1)
       r = {redis.call('HEXISTS', k, ARGV[i])}
       i = i + 1
       adverse = r[1] == 1
     elseif op == 'b' then
       local k = key()
+      need(1)
       local v = redis.call('HGET', k, ARGV[i])
       i = i + 1
       if v then
@@ -474,12 +488,15 @@ local function run(caller, i, stop, seg)
       end
     elseif op == 'm' then
       local keys = {}
+      need(1)
       local count = tonumber(ARGV[i])
       i = i + 1
       for j = 1, count do keys[j] = key() end
+      need(3)
       local candidate, w = ARGV[i], tonumber(ARGV[i + 1])
       local pinned = {}
       count = tonumber(ARGV[i + 2])
+      need(3 + count)
       for j = 1, count do pinned[ARGV[i + 2 + j]] = true end
       i = i + 3 + count
       r = campaign(keys, candidate, now, w, pinned)
@@ -496,7 +513,6 @@ local function run(caller, i, stop, seg)
     end
     if adverse then break end
   end
-  if i > stop + 1 then error('batch arguments overrun') end
 end
 local segs = {}
 local callers = 0
@@ -513,7 +529,7 @@ while j <= #ARGV do
   segs[callers] = seg
   j = j + count + 1
 end
-for k, _ in pairs(mirror) do pcall(settle, k) end
+for k, _ in pairs(mirror) do settle(k) end
 local out = {}
 local len = 0
 for c = 1, callers do

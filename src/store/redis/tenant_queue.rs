@@ -11,7 +11,9 @@
 //!   every caller it took with an error, never with success, and the tenant's queue is released.
 //! - A flush takes at most [`MAX_CALLERS`] callers, so a backlog never becomes one huge script,
 //!   and a tenant whose queue is [`MAX_WAITING`] long refuses more at once.
-//! - A caller waits at most a few `redis_timeout`s ([`WAIT_TIMEOUTS`]) for its answer.
+//! - A caller waits at most a few `redis_timeout`s ([`WAIT_TIMEOUTS`]) for its answer; one that
+//!   stopped waiting (timed out, or its session went away) is left out of the next call, so
+//!   work it was told is in doubt is not started late.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -38,39 +40,63 @@ pub(super) struct Caller<W, A> {
     pub answer: oneshot::Sender<A>,
 }
 
-/// A tenant's callers waiting for a flush, and how many flushes are running.
-struct Queue<C> {
-    waiting: Vec<C>,
+impl<W, A> Caller<W, A> {
+    /// Whether the caller stopped waiting (it timed out, or its session went away): it was
+    /// told it does not know what happened, so its work is not started any more.
+    fn gave_up(&self) -> bool {
+        self.answer.is_closed()
+    }
+}
+
+/// A tenant's callers waiting for a flush, how many flushes are running, and which queue of the
+/// tenant this is (a queue is removed when its last flush ends; a later one is another).
+struct Queue<W, A> {
+    waiting: Vec<Caller<W, A>>,
     flushing: usize,
+    generation: u64,
+}
+
+/// The queues by tenant, and the last generation given to one.
+struct Tenants<W, A> {
+    queues: HashMap<String, Queue<W, A>>,
+    generations: u64,
 }
 
 /// The queues of one store (shared by its clones), one a tenant.
-pub(super) struct TenantQueues<C> {
-    tenants: Mutex<HashMap<String, Queue<C>>>,
+pub(super) struct TenantQueues<W, A> {
+    tenants: Mutex<Tenants<W, A>>,
     /// How many flushes of a tenant may run at once.
     flushes: usize,
 }
 
-impl<C> TenantQueues<C> {
+impl<W, A> TenantQueues<W, A> {
     /// Queues that run at most `flushes` (at least one) calls of a tenant at once.
     pub(super) fn new(flushes: usize) -> Self {
         TenantQueues {
-            tenants: Mutex::new(HashMap::new()),
+            tenants: Mutex::new(Tenants {
+                queues: HashMap::new(),
+                generations: 0,
+            }),
             flushes: flushes.max(1),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Queue<C>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tenants<W, A>> {
         self.tenants.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `caller`; true when fewer flushes run for the tenant than allowed, so the caller
-    /// must start one.
-    fn push(&self, tenant: &str, caller: C) -> Result<bool, StoreError> {
-        let mut tenants = self.lock();
-        let queue = tenants.entry(tenant.to_string()).or_insert_with(|| Queue {
-            waiting: Vec::new(),
-            flushing: 0,
+    /// Queues `caller`; the queue's generation when fewer flushes run for the tenant than
+    /// allowed, so the caller must start one.
+    fn push(&self, tenant: &str, caller: Caller<W, A>) -> Result<Option<u64>, StoreError> {
+        let mut guard = self.lock();
+        let Tenants { queues, generations } = &mut *guard;
+        let queue = queues.entry(tenant.to_string()).or_insert_with(|| {
+            *generations += 1;
+            Queue {
+                waiting: Vec::new(),
+                flushing: 0,
+                generation: *generations,
+            }
         });
         if queue.waiting.len() >= MAX_WAITING {
             return Err(StoreError::Redis(RedisError::from((
@@ -80,18 +106,28 @@ impl<C> TenantQueues<C> {
             ))));
         }
         queue.waiting.push(caller);
-        let start = queue.flushing < self.flushes;
-        if start {
+        if queue.flushing < self.flushes {
             queue.flushing += 1;
+            Ok(Some(queue.generation))
+        } else {
+            Ok(None)
         }
-        Ok(start)
     }
 
-    /// The next callers of `release`'s tenant (at most [`MAX_CALLERS`]), or `None` once its
-    /// queue is empty (and then this flush ends; the last one releases the queue).
-    fn next(&self, release: &mut Release<C>) -> Option<Vec<C>> {
-        let mut tenants = self.lock();
-        let queue = tenants.get_mut(&release.tenant)?;
+    /// The next callers of `release`'s queue (at most [`MAX_CALLERS`], leaving out those that
+    /// gave up), or `None` once it is empty (then this flush ends; the last one removes the
+    /// queue) or gone.
+    fn next(&self, release: &mut Release<W, A>) -> Option<Vec<Caller<W, A>>> {
+        let mut guard = self.lock();
+        let tenants = &mut guard.queues;
+        let queue = match tenants.get_mut(&release.tenant) {
+            Some(queue) if queue.generation == release.generation => queue,
+            _ => {
+                release.finished = true;
+                return None;
+            }
+        };
+        queue.waiting.retain(|caller| !caller.gave_up());
         if queue.waiting.is_empty() {
             queue.flushing = queue.flushing.saturating_sub(1);
             if queue.flushing == 0 {
@@ -105,20 +141,32 @@ impl<C> TenantQueues<C> {
     }
 }
 
-/// Releases a tenant's queue when its flush task ends, however it ends (made before the task is
-/// spawned and moved into it, so a task dropped before it ever ran releases it too): if the
-/// task died, the callers still waiting are dropped, so each gets an error, never a hang (and
-/// another flush of the tenant then finds its queue gone and ends).
-struct Release<C> {
-    queues: Arc<TenantQueues<C>>,
+/// Ends a flush's share of its tenant's queue when the flush task ends, however it ends (made
+/// before the task is spawned and moved into it, so a task dropped before it ever ran counts
+/// too). A task that died (a panic) answers nobody it took, so each of those gets an error,
+/// never a hang; the callers still waiting are left to the tenant's other flush, or, when it
+/// was the last one, dropped with the queue (an error each).
+struct Release<W, A> {
+    queues: Arc<TenantQueues<W, A>>,
     tenant: String,
+    generation: u64,
     finished: bool,
 }
 
-impl<C> Drop for Release<C> {
+impl<W, A> Drop for Release<W, A> {
     fn drop(&mut self) {
-        if !self.finished {
-            self.queues.lock().remove(&self.tenant);
+        if self.finished {
+            return;
+        }
+        let mut guard = self.queues.lock();
+        let tenants = &mut guard.queues;
+        if let Some(queue) = tenants.get_mut(&self.tenant) {
+            if queue.generation == self.generation {
+                queue.flushing = queue.flushing.saturating_sub(1);
+                if queue.flushing == 0 {
+                    tenants.remove(&self.tenant);
+                }
+            }
         }
     }
 }
@@ -129,7 +177,7 @@ impl RedisStore {
     /// runs for the tenant.
     pub(super) async fn grouped<W, A, F, Fut>(
         &self,
-        queues: &Arc<TenantQueues<Caller<W, A>>>,
+        queues: &Arc<TenantQueues<W, A>>,
         tenant: &str,
         work: W,
         run: F,
@@ -141,11 +189,12 @@ impl RedisStore {
         Fut: Future<Output = ()> + Send,
     {
         let (answer, answered) = oneshot::channel();
-        if queues.push(tenant, Caller { work, answer })? {
+        if let Some(generation) = queues.push(tenant, Caller { work, answer })? {
             let store = self.clone();
             let mut release = Release {
                 queues: Arc::clone(queues),
                 tenant: tenant.to_string(),
+                generation,
                 finished: false,
             };
             tokio::spawn(async move {
@@ -171,5 +220,103 @@ impl RedisStore {
                 format!("no answer within {wait:?}"),
             )))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Queues = TenantQueues<u32, u32>;
+
+    fn caller(work: u32) -> (Caller<u32, u32>, oneshot::Receiver<u32>) {
+        let (answer, answered) = oneshot::channel();
+        (Caller { work, answer }, answered)
+    }
+
+    fn release(queues: &Arc<Queues>, generation: u64) -> Release<u32, u32> {
+        Release {
+            queues: Arc::clone(queues),
+            tenant: "t".into(),
+            generation,
+            finished: false,
+        }
+    }
+
+    fn works(callers: Option<Vec<Caller<u32, u32>>>) -> Vec<u32> {
+        callers.unwrap_or_default().into_iter().map(|c| c.work).collect()
+    }
+
+    #[test]
+    fn at_most_the_allowed_flushes_start_and_callers_that_gave_up_are_left_out() {
+        let queues = Arc::new(Queues::new(2));
+        let (a, _a) = caller(1);
+        let (b, b_answer) = caller(2);
+        let (c, _c) = caller(3);
+        let first = queues.push("t", a).expect("push").expect("starts a flush");
+        let second = queues.push("t", b).expect("push").expect("starts the second flush");
+        assert_eq!(first, second, "one queue");
+        assert_eq!(queues.push("t", c).expect("push"), None, "two flushes already run");
+        drop(b_answer);
+        let mut one = release(&queues, first);
+        assert_eq!(
+            works(queues.next(&mut one)),
+            [1, 3],
+            "the caller that gave up is left out"
+        );
+        let mut two = release(&queues, second);
+        assert!(queues.next(&mut two).is_none() && two.finished);
+        assert!(queues.lock().queues.contains_key("t"), "the other flush still runs");
+        assert!(queues.next(&mut one).is_none() && one.finished);
+        assert!(queues.lock().queues.is_empty(), "the last flush removes the queue");
+    }
+
+    #[test]
+    fn a_dead_flush_leaves_the_waiting_callers_to_its_sibling_and_never_touches_a_later_queue() {
+        let queues = Arc::new(Queues::new(2));
+        let (a, _a) = caller(1);
+        let (b, _b) = caller(2);
+        let generation = queues.push("t", a).expect("push").expect("first flush");
+        queues.push("t", b).expect("push").expect("second flush");
+        let mut survivor = release(&queues, generation);
+        drop(release(&queues, generation));
+        assert_eq!(
+            works(queues.next(&mut survivor)),
+            [1, 2],
+            "the sibling drains the queue"
+        );
+        assert!(queues.next(&mut survivor).is_none());
+        assert!(queues.lock().queues.is_empty());
+        // A later queue of the tenant is another generation: a flush of the old one that ends
+        // now (or dies) changes nothing in it.
+        let (c, mut c_answer) = caller(3);
+        let later = queues.push("t", c).expect("push").expect("a new flush");
+        assert_ne!(later, generation);
+        let mut stale = release(&queues, generation);
+        assert!(queues.next(&mut stale).is_none() && stale.finished);
+        drop(release(&queues, generation));
+        assert_eq!(queues.lock().queues.get("t").map(|q| q.waiting.len()), Some(1));
+        // The last flush of a queue dying drops its waiting callers: each sees an error.
+        drop(release(&queues, later));
+        assert!(queues.lock().queues.is_empty());
+        assert!(
+            c_answer.try_recv().is_err(),
+            "answered with an error, never left waiting"
+        );
+    }
+
+    #[test]
+    fn a_backed_up_tenant_is_refused_at_once() {
+        let queues = Queues::new(1);
+        let mut answers = Vec::new();
+        for i in 0..MAX_WAITING {
+            let (c, answered) = caller(u32::try_from(i).unwrap_or(0));
+            queues.push("t", c).expect("room");
+            answers.push(answered);
+        }
+        let (c, _answered) = caller(0);
+        assert!(queues.push("t", c).is_err());
+        let (other, _other) = caller(0);
+        assert!(queues.push("u", other).expect("another tenant").is_some());
     }
 }
