@@ -95,7 +95,7 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// The standalone server's Unix socket as a store URL.
+    /// The standalone server's Unix socket as a store URL (cluster nodes listen on TCP only).
     pub fn unix_url(&self) -> String {
         format!("unix://{}", self.dir.path().join("redis.sock").display())
     }
