@@ -30,6 +30,19 @@ async fn connect_url(url: String) -> Arc<dyn RateStore> {
         .expect("connect")
 }
 
+/// A plain connection to `server`, to look at (or break) what the store wrote.
+async fn raw_connection(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(server.url()).expect("client");
+    client.get_multiplexed_async_connection().await.expect("conn")
+}
+
+/// The hash a counter lives in.
+fn counter_hash(key: &Key) -> Vec<u8> {
+    let mut raw = key.redis_key();
+    raw.push(b'c');
+    raw
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_share_a_limit() {
     let server = RedisServer::start();
@@ -96,8 +109,7 @@ async fn windowed_keys_expire() {
     s.campaign_lookup_or_insert("acme", &[1, 2], "c", now, w, &[])
         .await
         .expect("c");
-    let client = redis::Client::open(server.url()).expect("client");
-    let mut c = client.get_multiplexed_async_connection().await.expect("conn");
+    let mut c = raw_connection(&server).await;
     let n: i64 = redis::cmd("DBSIZE").query_async(&mut c).await.expect("dbsize");
     assert_eq!(
         n, 5,
@@ -118,8 +130,7 @@ async fn windowed_keys_expire() {
 
 /// A store connected as a Redis user that may run every command but `denied`.
 async fn connect_denying(server: &RedisServer, user: &str, denied: &str) -> Arc<dyn RateStore> {
-    let client = redis::Client::open(server.url()).expect("client");
-    let mut c = client.get_multiplexed_async_connection().await.expect("conn");
+    let mut c = raw_connection(server).await;
     let _: () = redis::cmd("ACL")
         .arg("SETUSER")
         .arg(user)
@@ -174,8 +185,7 @@ async fn a_legacy_tenant_record_loads_and_is_migrated_by_the_seed() {
         "extra": {"ladder_since": 77, "networks": ["10.0.0.0/8"],
                   "verification": [{"domain": "old.example", "token": "t", "verified": true, "record": "r"}]}
     });
-    let client = redis::Client::open(server.url()).expect("client");
-    let mut c = client.get_multiplexed_async_connection().await.expect("conn");
+    let mut c = raw_connection(&server).await;
     let _: () = redis::cmd("SET")
         .arg(Key::new("_tenant", "old").redis_key())
         .arg(legacy.to_string())
@@ -229,8 +239,7 @@ async fn log_records_keep_their_order_and_expire_past_the_retention() {
     let legacy = serde_json::to_vec(&record(now, "legacy")).expect("json");
     let mut member = b"00000000000000000007 ".to_vec();
     member.extend_from_slice(&legacy);
-    let client = redis::Client::open(server.url()).expect("client");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("conn");
+    let mut conn = raw_connection(&server).await;
     let _: i64 = redis::cmd("ZADD")
         .arg(log.as_slice())
         .arg(now)
@@ -324,10 +333,8 @@ async fn buckets_written_without_the_total_are_counted() {
     let s = connect(&server).await;
     let hour = Duration::from_secs(3_600);
     let key = Key::new("quota.messages.hour", "acme");
-    let mut raw = key.redis_key();
-    raw.push(b'c');
-    let client = redis::Client::open(server.url()).expect("client");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("conn");
+    let raw = counter_hash(&key);
+    let mut conn = raw_connection(&server).await;
     let now = now_ms();
     let bucket = now / 60_000;
     // Three buckets as an earlier version left them.
@@ -370,10 +377,8 @@ async fn a_failing_batch_fails_only_its_own_caller() {
     let hour = Duration::from_secs(3_600);
     let good = Key::new("quota.messages.hour", "acme").part("good");
     let broken = Key::new("quota.messages.hour", "acme").part("broken");
-    let client = redis::Client::open(server.url()).expect("client");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("conn");
-    let mut raw = broken.redis_key();
-    raw.push(b'c');
+    let mut conn = raw_connection(&server).await;
+    let raw = counter_hash(&broken);
     let _: () = redis::cmd("SET")
         .arg(raw.as_slice())
         .arg("not a counter")
@@ -512,10 +517,8 @@ async fn a_call_across_a_bucket_boundary_counts_both_buckets_and_sets_the_expiry
         .expect("one call");
     let totals: Vec<u64> = answers.iter().map(charged).collect();
     assert_eq!(totals, [1, 2, 3, 4]);
-    let client = redis::Client::open(server.url()).expect("client");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("conn");
-    let mut raw = key.redis_key();
-    raw.push(b'c');
+    let mut conn = raw_connection(&server).await;
+    let raw = counter_hash(&key);
     let counts: Vec<Option<u64>> = redis::cmd("HMGET")
         .arg(raw.as_slice())
         .arg(bucket)
@@ -544,10 +547,8 @@ async fn a_failed_write_back_fails_the_callers_that_charged() {
     let key = Key::new("quota.messages.hour", "acme");
     let now = now_ms();
     s.counter_add(&key, 1, now, hour).await.expect("first bucket");
-    let client = redis::Client::open(server.url()).expect("client");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("conn");
-    let mut raw = key.redis_key();
-    raw.push(b'c');
+    let mut conn = raw_connection(&server).await;
+    let raw = counter_hash(&key);
     let _: () = redis::cmd("HSET")
         .arg(raw.as_slice())
         .arg(now / 60_000)
