@@ -85,7 +85,9 @@ async fn a_utf8_recipient_to_a_hop_without_smtputf8_is_returned_with_5_6_7() {
         text.contains("Final-Recipient: rfc822; jörg@bücher.example\r\nAction: failed\r\nStatus: 5.6.7\r\n"),
         "{text}"
     );
-    assert!(text.contains("Diagnostic-Code: smtp; 550 5.6.7 "), "{text}");
+    // The gateway refused it itself (no hop said so): its own diagnostic type, no Remote-MTA.
+    assert!(text.contains("Diagnostic-Code: X-aupgate; 550 5.6.7 "), "{text}");
+    assert!(!text.contains("Remote-MTA"), "{text}");
     assert!(!text.contains("Final-Recipient: rfc822; ok@dest.example"), "{text}");
 }
 

@@ -106,12 +106,21 @@ fn recipient_fields(address: &str, reason: Option<&Reason>) -> String {
         failure_status(reason)
     );
     let reply = reason.and_then(Reason::reply);
-    if let Some(host) = reply.and_then(|reply| reply.remote.as_deref()) {
+    let remote = reply.and_then(|reply| reply.remote.as_deref());
+    if let Some(host) = remote {
         fields.push_str(&field("Remote-MTA: dns;", &clean(host)));
         fields.push_str("\r\n");
     }
+    // A next hop's reply is an `smtp` diagnostic; one the gateway gave itself (no next hop
+    // answered: none found, a hop without SMTPUTF8 or 8BITMIME, the queue's age) is its own
+    // type, as Postfix writes `X-Postfix`, so nobody reads it as a remote server's words.
     if let Some(reply) = reply {
-        fields.push_str(&field("Diagnostic-Code: smtp;", &clean(&reply.to_string())));
+        let kind = if remote.is_some() {
+            "Diagnostic-Code: smtp;"
+        } else {
+            "Diagnostic-Code: X-aupgate;"
+        };
+        fields.push_str(&field(kind, &clean(&reply.to_string())));
         fields.push_str("\r\n");
     }
     fields
@@ -293,11 +302,11 @@ mod tests {
             "Final-Recipient: rfc822; bad@x.example\r\nAction: failed\r\nStatus: 5.0.0\r\n\
              Remote-MTA: dns; mx1.x.example\r\nDiagnostic-Code: smtp; 550 mailbox unavailable\r\n"
         );
-        // Ours (no next hop named); the catalogue's status.
+        // Ours (no next hop named): the catalogue's status, a diagnostic of our own type.
         assert_eq!(
             fields_for(reply(554, "5.6.3", "Not delivered")),
             "Final-Recipient: rfc822; bad@x.example\r\nAction: failed\r\nStatus: 5.6.3\r\n\
-             Diagnostic-Code: smtp; 554 5.6.3 Not delivered\r\n"
+             Diagnostic-Code: X-aupgate; 554 5.6.3 Not delivered\r\n"
         );
         // The transaction refused at MAIL: the hop's status, its reply without our stage label.
         let refused = Reason::Refused {
