@@ -442,6 +442,18 @@ async fn redis_store(server: &RedisServer) -> RedisStore {
         .expect("connect")
 }
 
+/// A store on `server` and an hourly quota counter already charged once now (its bookkeeping
+/// written, so later checks of this bucket may go through a call's mirror).
+async fn counter_with_a_bucket(server: &RedisServer) -> (RedisStore, Key, u64) {
+    let s = redis_store(server).await;
+    let key = Key::new("quota.messages.hour", "acme");
+    let now = now_ms();
+    s.counter_add(&key, 1, now, Duration::from_secs(3_600))
+        .await
+        .expect("first bucket");
+    (s, key, now)
+}
+
 fn check(key: &Key, n: u64, limit: u64) -> aupgate::store::batch::StageOp {
     aupgate::store::batch::StageOp::CounterCheck {
         key: key.clone(),
@@ -466,11 +478,8 @@ fn charged(answers: &Result<Vec<aupgate::store::batch::StageAnswer>, aupgate::st
 async fn callers_sharing_a_call_answer_as_one_after_another() {
     use aupgate::store::batch::{StageAnswer, StageOp};
     let server = RedisServer::start();
-    let s = redis_store(&server).await;
+    let (s, key, now) = counter_with_a_bucket(&server).await;
     let hour = Duration::from_secs(3_600);
-    let key = Key::new("quota.messages.hour", "acme");
-    let now = now_ms();
-    s.counter_add(&key, 1, now, hour).await.expect("first bucket");
     let read = [StageOp::CounterWindow {
         key: key.clone(),
         window: hour,
@@ -542,11 +551,7 @@ async fn a_call_across_a_bucket_boundary_counts_both_buckets_and_sets_the_expiry
 #[tokio::test]
 async fn a_failed_write_back_fails_the_callers_that_charged() {
     let server = RedisServer::start();
-    let s = redis_store(&server).await;
-    let hour = Duration::from_secs(3_600);
-    let key = Key::new("quota.messages.hour", "acme");
-    let now = now_ms();
-    s.counter_add(&key, 1, now, hour).await.expect("first bucket");
+    let (s, key, now) = counter_with_a_bucket(&server).await;
     let mut conn = raw_connection(&server).await;
     let raw = counter_hash(&key);
     let _: () = redis::cmd("HSET")

@@ -49,6 +49,11 @@ local function scan(key, first, cur, now)
   end
   return total, h
 end
+-- Whether the bookkeeping read from a counter can stand for its buckets' total: the window
+-- (`first` to `cur`) holds every bucket, and the buckets were worked out at most a minute ago.
+local function believed(all, lo, hi, at, first, cur, now)
+  return all and lo and hi and at and lo >= first and hi <= cur and math.abs(now - at) <= 60000
+end
 local function scanned_buckets(h, cur, out)
   for i = 1, #h, 2 do
     local idx = h[i] and tonumber(h[i])
@@ -110,7 +115,7 @@ local total, h = false, false
 if mode ~= 3 then
   local book = redis.call('HMGET', key, '-1', '-2', '-3', '-4')
   local all, lo, hi, at = tonumber(book[1]), tonumber(book[2]), tonumber(book[3]), tonumber(book[4])
-  if all and lo and hi and at and lo >= first and hi <= cur and math.abs(now - at) <= 60000 then
+  if believed(all, lo, hi, at, first, cur, now) then
     total = all
   end
 end
@@ -401,8 +406,7 @@ local function counter_check(key, n, limit, now, w, b, caller)
     mirror[key] = m
   end
   local first = math.floor(math.max(now - w, 0) / b)
-  if m.all and m.lo and m.hi and m.at and m.lo >= first and m.hi <= cur
-    and math.abs(now - m.at) <= 60000 and m.all + n <= limit and (n == 0 or m.c > 0) then
+  if believed(m.all, m.lo, m.hi, m.at, first, cur, now) and m.all + n <= limit and (n == 0 or m.c > 0) then
     if n > 0 then
       m.all = m.all + n
       m.c = m.c + n
