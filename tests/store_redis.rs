@@ -571,3 +571,79 @@ async fn a_failed_write_back_fails_the_callers_that_charged() {
     assert!(error.to_string().contains("not an integer"), "{error}");
     assert!(answers[1].is_ok(), "{:?}", answers[1]);
 }
+
+/// How many times redis-server ran `command` since its statistics were last reset.
+async fn command_calls(conn: &mut redis::aio::MultiplexedConnection, command: &str) -> u64 {
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .expect("info");
+    let prefix = format!("cmdstat_{command}:calls=");
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Several records of one log in one group-commit call are all kept in their order; the log is
+/// trimmed past the retention and given its expiry once a call, not once a record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_records_sharing_a_call_are_all_kept_and_the_log_trimmed_once() {
+    let server = RedisServer::start();
+    let s = redis_store(&server).await;
+    let now = now_ms();
+    let record = |at: u64, target: &str| aupgate::store::AuditRecord {
+        at,
+        actor: "test".into(),
+        action: "note".into(),
+        target: target.into(),
+        reason: String::new(),
+        detail: serde_json::Value::Null,
+    };
+    // A record two days old (the store keeps a day), written without an expiry.
+    let log = Key::new("_audit", "acme").redis_key();
+    let mut ancient = b"00000000000000000001 ".to_vec();
+    ancient.extend_from_slice(&serde_json::to_vec(&record(now - 2 * 86_400_000, "ancient")).expect("json"));
+    let mut conn = raw_connection(&server).await;
+    let _: i64 = redis::cmd("ZADD")
+        .arg(log.as_slice())
+        .arg(now - 2 * 86_400_000)
+        .arg(ancient)
+        .query_async(&mut conn)
+        .await
+        .expect("zadd");
+    // The script is loaded on its first call: that one goes first, for another tenant.
+    s.audit_appends_in_one_call("other", &[record(now, "warm")])
+        .await
+        .expect("warm");
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut conn)
+        .await
+        .expect("resetstat");
+    let records = [record(now, "first"), record(now, "second"), record(now + 1, "third")];
+    let results = s.audit_appends_in_one_call("acme", &records).await.expect("call");
+    assert_eq!(results.len(), 3);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(command_calls(&mut conn, "evalsha").await, 1);
+    assert_eq!(command_calls(&mut conn, "zadd").await, 3);
+    assert_eq!(command_calls(&mut conn, "zremrangebyscore").await, 1);
+    assert_eq!(command_calls(&mut conn, "pexpire").await, 1);
+    let targets: Vec<String> = s
+        .audit_range("acme", 0, now + 1)
+        .await
+        .expect("range")
+        .into_iter()
+        .map(|r| r.target)
+        .collect();
+    assert_eq!(targets, ["first", "second", "third"]);
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(log.as_slice())
+        .query_async(&mut conn)
+        .await
+        .expect("pttl");
+    assert!(ttl > 86_000_000 && ttl <= 86_400_000, "{ttl}");
+}

@@ -39,7 +39,7 @@ pub(super) type Batches = TenantQueues<Args, Result<Vec<Value>, RedisError>>;
 
 /// The stage batches' share of a store, created with it.
 pub(super) fn new_batches() -> Arc<Batches> {
-    Arc::new(Batches::new(2))
+    Arc::new(Batches::new(2, std::time::Duration::ZERO))
 }
 
 /// Appends `key` with its type `suffix` as the script reads it: `k <key>`, or `t <prefix>

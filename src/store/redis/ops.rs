@@ -115,16 +115,20 @@ impl RedisStore {
     }
 
     async fn log_append(&self, kind: &str, tenant: &str, at: u64, json: Vec<u8>) -> Result<(), StoreError> {
-        let seq = self.log_sequence();
-        let write = Write::Log {
+        let write = self.log_write(kind, tenant, at, json);
+        self.write_grouped(tenant, vec![write]).await
+    }
+
+    /// The group commit's write of one log record, numbered now.
+    pub(super) fn log_write(&self, kind: &str, tenant: &str, at: u64, json: Vec<u8>) -> Write {
+        Write::Log {
             log: rec_key(kind, tenant),
-            seq,
+            seq: self.log_sequence(),
             at,
             json,
             cutoff: at.saturating_sub(self.retention_ms),
             ttl: self.retention_ms.max(1),
-        };
-        self.write_grouped(tenant, vec![write]).await
+        }
     }
 
     /// Counter adds (`counter_add_many`), group-committed; each tenant's on its shard.

@@ -144,9 +144,11 @@ return counter(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
 
 /// The capped distinct set `key` (sorted set member->last seen): records `member` at `now`. The
 /// expiry only ever moves out (`GT`), past the newest member's window end.
-/// Returns {admitted, already_member, distinct}.
+/// `nows` and `ws` are `now` and `w` as the caller's decimal arguments (a stage batch has them;
+/// formatting a number again costs more than the rest of a step). Returns {admitted,
+/// already_member, distinct}.
 const SET_FN: &str = r"
-local function set_add(key, member, now, w, cap)
+local function set_add(key, member, now, w, cap, nows, ws)
 -- An empty (or missing) set has nothing to trim and no member: one read instead of three.
 local n = redis.call('ZCARD', key)
 local old = false
@@ -155,18 +157,22 @@ if n > 0 then
   if n > 0 then old = redis.call('ZSCORE', key, member) end
 end
 local already = 0
-local score = now
+local score = nows
+local ttl = ws
 if old then
   already = 1
   -- Every touch moves the member forward, even within one millisecond (see set_release).
-  score = math.max(now, tonumber(old) + 1)
+  local at = math.max(now, tonumber(old) + 1)
+  if at ~= now then
+    score = string.format('%d', at)
+    ttl = string.format('%d', at + w - now)
+  end
 elseif n < cap then
   n = n + 1
 else
   return {0, 0, n}
 end
-redis.call('ZADD', key, string.format('%d', score), member)
-local ttl = string.format('%d', math.max(score + w - now, 1))
+redis.call('ZADD', key, score, member)
 if n == 1 and already == 0 then
   redis.call('PEXPIRE', key, ttl)
 else
@@ -178,24 +184,25 @@ end
 
 /// KEYS[1] sorted set member->last seen. ARGV member, now, window, cap (see `set_add`).
 const SET: &str = r"
-return set_add(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+return set_add(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[2], ARGV[3])
 ";
 
 /// The exact event log `key` (sorted set of occurrences, member `now:nonce`, the caller's nonce
 /// unique per occurrence): records one occurrence at `now` if fewer than `cap` lie in the window.
 /// The expiry only ever moves out (`GT`), so it stays past the newest occurrence's window end
-/// whichever node's clock wrote it. Returns {admitted, count, retry_after (-1: never)}.
+/// whichever node's clock wrote it. `nows` and `ws` are `now` and `w` as decimal arguments (see
+/// `set_add`). Returns {admitted, count, retry_after (-1: never)}.
 const EVENTS_FN: &str = r"
-local function events_add(key, nonce, now, w, cap)
+local function events_add(key, nonce, now, w, cap, nows, ws)
 -- A new log (every recipient's first message) has nothing to trim.
 local n = redis.call('ZCARD', key)
 if n > 0 then n = n - redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', now - w)) end
 if n < cap then
-  redis.call('ZADD', key, string.format('%d', now), string.format('%d:', now) .. nonce)
+  redis.call('ZADD', key, nows, nows .. ':' .. nonce)
   if n == 0 then
-    redis.call('PEXPIRE', key, string.format('%d', w))
+    redis.call('PEXPIRE', key, ws)
   else
-    redis.call('PEXPIRE', key, string.format('%d', w), 'GT')
+    redis.call('PEXPIRE', key, ws, 'GT')
   end
   return {1, n + 1, 0}
 end
@@ -207,7 +214,7 @@ end
 
 /// KEYS[1] sorted set of occurrences. ARGV now, window, cap, nonce (see `events_add`).
 const EVENTS: &str = r"
-return events_add(KEYS[1], ARGV[4], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+return events_add(KEYS[1], ARGV[4], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[1], ARGV[2])
 ";
 
 /// KEYS[1] a counter's hash (see `scan`). ARGV n, the bucket the charge went to. Takes `n`
@@ -372,9 +379,18 @@ return 1
 const BATCH: &str = r"
 local mirror = {}
 local failed = {}
+-- The reply, written as the callers run: per caller its status, its length and its answers
+-- (`out[start[c]]` onwards); `len` is its length so far.
+local out = {}
+local len = 0
 local function error_text(err)
   if type(err) == 'table' then return tostring(err.err or err.message or 'error') end
   return tostring(err)
+end
+local function answer(r)
+  out[len + 1] = #r
+  for x = 1, #r do out[len + 1 + x] = r[x] end
+  len = len + 1 + #r
 end
 local function settle(key)
   local m = mirror[key]
@@ -391,6 +407,7 @@ local function settle(key)
     for c, _ in pairs(m.users) do failed[c] = err end
   end
 end
+-- Answers a counter check-and-add; returns whether it was refused.
 local function counter_check(key, n, limit, now, w, b, caller)
   local cur = math.floor(now / b)
   local m = mirror[key]
@@ -413,16 +430,23 @@ local function counter_check(key, n, limit, now, w, b, caller)
       m.add = m.add + n
       m.users[caller] = true
     end
-    return {1, m.all}
+    out[len + 1] = 2
+    out[len + 2] = 1
+    out[len + 3] = m.all
+    len = len + 3
+    return false
   end
   settle(key)
-  return counter(key, 2, n, limit, now, w, b)
+  local r = counter(key, 2, n, limit, now, w, b)
+  answer(r)
+  return r[1] == 0
 end
-local function run(caller, i, stop, seg)
-  local now = tonumber(ARGV[i])
+local function run(caller, i, stop)
+  local nows = ARGV[i]
+  local now = tonumber(nows)
   i = i + 1
+  -- The campaign id the lookup returned, with its length before it, as keys embed it.
   local camp = false
-  local len = 0
   -- Nothing past the caller's own arguments is read (checked before each operation runs).
   local function need(n)
     if i + n - 1 > stop then error('batch arguments overrun') end
@@ -435,60 +459,62 @@ local function run(caller, i, stop, seg)
     end
     need(3)
     i = i + 3
-    return ARGV[i - 2] .. struct.pack('>I4', #camp) .. camp .. ARGV[i - 1]
+    if not camp then error('batch: a campaign key before the lookup') end
+    return ARGV[i - 2] .. camp .. ARGV[i - 1]
   end
   while i <= stop do
     local op = ARGV[i]
     i = i + 1
-    local r
     local adverse = false
     if op == 'c' then
       local k = key()
       need(4)
-      r = counter_check(k, tonumber(ARGV[i]), tonumber(ARGV[i + 1]), now, tonumber(ARGV[i + 2]),
+      adverse = counter_check(k, tonumber(ARGV[i]), tonumber(ARGV[i + 1]), now, tonumber(ARGV[i + 2]),
         tonumber(ARGV[i + 3]), caller)
       i = i + 4
-      adverse = r[1] == 0
     elseif op == 'a' then
       local k = key()
       need(3)
       settle(k)
-      r = counter(k, 1, tonumber(ARGV[i]), 0, now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]))
+      answer(counter(k, 1, tonumber(ARGV[i]), 0, now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])))
       i = i + 3
     elseif op == 'w' then
       local k = key()
       need(2)
       settle(k)
-      r = counter(k, 3, 0, 0, now, tonumber(ARGV[i]), tonumber(ARGV[i + 1]))
+      answer(counter(k, 3, 0, 0, now, tonumber(ARGV[i]), tonumber(ARGV[i + 1])))
       i = i + 2
     elseif op == 's' then
       local k = key()
       need(3)
-      r = set_add(k, ARGV[i], now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]))
+      local r = set_add(k, ARGV[i], now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), nows, ARGV[i + 1])
       i = i + 3
+      answer(r)
       adverse = r[1] == 0
     elseif op == 'e' then
       local k = key()
       need(3)
-      r = events_add(k, ARGV[i], now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]))
+      local r = events_add(k, ARGV[i], now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), nows, ARGV[i + 1])
       i = i + 3
+      answer(r)
       adverse = r[1] == 0
     elseif op == 'p' then
       local k = key()
       need(1)
-      r = {redis.call('HEXISTS', k, ARGV[i])}
+      local r = redis.call('HEXISTS', k, ARGV[i])
       i = i + 1
-      adverse = r[1] == 1
+      answer({r})
+      adverse = r == 1
     elseif op == 'b' then
       local k = key()
       need(1)
       local v = redis.call('HGET', k, ARGV[i])
       i = i + 1
       if v then
-        r = {1, v}
+        answer({1, v})
         adverse = true
       else
-        r = {0}
+        answer({0})
       end
     elseif op == 'm' then
       local keys = {}
@@ -503,22 +529,24 @@ local function run(caller, i, stop, seg)
       need(3 + count)
       for j = 1, count do pinned[ARGV[i + 2 + j]] = true end
       i = i + 3 + count
-      r = campaign(keys, candidate, now, w, pinned)
-      camp = r[1]
+      local r = campaign(keys, candidate, now, w, pinned)
+      camp = struct.pack('>I4', #r[1]) .. r[1]
+      answer(r)
       adverse = #r > 2
     else
       error('unknown batch operation ' .. tostring(op))
     end
-    len = len + 1
-    seg[len] = #r
-    for x = 1, #r do
-      len = len + 1
-      seg[len] = r[x]
-    end
     if adverse then break end
   end
 end
-local segs = {}
+-- Replaces caller `c`'s answers in the reply (from `at` to `len`) by its error.
+local function fail(at, err)
+  for x = at + 2, len do out[x] = nil end
+  out[at] = 0
+  out[at + 1] = error_text(err)
+  len = at + 1
+end
+local starts = {}
 local callers = 0
 local j = 1
 while j <= #ARGV do
@@ -527,30 +555,40 @@ while j <= #ARGV do
     return redis.error_reply('batch: bad count at ' .. j)
   end
   callers = callers + 1
-  local seg = {}
-  local ok, err = pcall(run, callers, j + 1, j + count, seg)
-  if not ok then failed[callers] = err end
-  segs[callers] = seg
+  local at = len + 1
+  starts[callers] = at
+  out[at] = 1
+  out[at + 1] = 0
+  len = at + 1
+  local ok, err = pcall(run, callers, j + 1, j + count)
+  if ok then
+    out[at + 1] = len - at - 1
+  else
+
+    fail(at, err)
+    failed[callers] = err
+  end
   j = j + count + 1
 end
 for k, _ in pairs(mirror) do settle(k) end
-local out = {}
-local len = 0
-for c = 1, callers do
-  if failed[c] then
-    out[len + 1] = 0
-    out[len + 2] = error_text(failed[c])
-    len = len + 2
-  else
-    local seg = segs[c]
-    out[len + 1] = 1
-    out[len + 2] = #seg
-    len = len + 2
-    for x = 1, #seg do
-      len = len + 1
-      out[len] = seg[x]
+-- A caller whose charges the final write-back could not apply fails too (rare: the reply is
+-- written again).
+local late = false
+for c, _ in pairs(failed) do
+  if out[starts[c]] == 1 then late = true end
+end
+if late then
+  local again = {}
+  for c = 1, callers do
+    local at, stop = starts[c], (starts[c + 1] or len + 1) - 1
+    if failed[c] then
+      again[#again + 1] = 0
+      again[#again + 1] = error_text(failed[c])
+    else
+      for x = at, stop do again[#again + 1] = out[x] end
     end
   end
+  return again
 end
 return out
 ";
@@ -562,7 +600,8 @@ return out
 ///   (`field`), the expiry a new bucket gives the key (`ttl`, only ever moved out) and the first
 ///   bucket still in the window (`first`: older ones are dropped when a bucket starts on a long
 ///   hash) — what `counter` computes in mode 1, without its Lua arithmetic on the hot path
-/// - `l` log sequence at json cutoff ttl: log append (`log_append`)
+/// - `l` log sequence at json cutoff ttl: log append (`log_append`; a log's later records in the
+///   same call are only added)
 /// - `x` key value ttl: `SET key value PX ttl NX` (a Message-ID entry; standalone servers only,
 ///   its key has its own hash tag)
 ///
@@ -570,6 +609,9 @@ return out
 /// failing one stay applied, as with a single call).
 const APPLY: &str = r"
 local i = 1
+-- The logs trimmed and given their expiry by an earlier record of this call (the call's records
+-- are milliseconds apart: the next call trims what the first cutoff left).
+local trimmed = {}
 local function write()
   local op = ARGV[i]
   if op == 'a' then
@@ -586,7 +628,13 @@ local function write()
     end
     i = i + 7
   elseif op == 'l' then
-    log_append(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
+    local key = ARGV[i + 1]
+    if trimmed[key] then
+      redis.call('ZADD', key, ARGV[i + 3], ARGV[i + 2] .. ' ' .. ARGV[i + 4])
+    else
+      log_append(key, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
+      trimmed[key] = true
+    end
     i = i + 7
   elseif op == 'x' then
     redis.call('SET', ARGV[i + 1], ARGV[i + 2], 'PX', ARGV[i + 3], 'NX')

@@ -11,6 +11,10 @@
 //!   every caller it took with an error, never with success, and the tenant's queue is released.
 //! - A flush takes at most [`MAX_CALLERS`] callers, so a backlog never becomes one huge script,
 //!   and a tenant whose queue is [`MAX_WAITING`] long refuses more at once.
+//! - A queue may *linger*: a flush whose last call carried more than one caller (the tenant is
+//!   busy) waits that long before it takes the next callers, so a busy tenant's calls grow
+//!   instead of multiplying (the group commit: its callers' replies have gone out already). A
+//!   call that carried one caller is followed at once, so a quiet tenant waits for nothing.
 //! - A caller waits at most a few `redis_timeout`s ([`WAIT_TIMEOUTS`]) for its answer; one that
 //!   stopped waiting (timed out, or its session went away) is left out of the next call, so
 //!   work it was told is in doubt is not started late.
@@ -18,6 +22,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use redis::RedisError;
 use tokio::sync::oneshot;
@@ -67,17 +72,21 @@ pub(super) struct TenantQueues<W, A> {
     tenants: Mutex<Tenants<W, A>>,
     /// How many flushes of a tenant may run at once.
     flushes: usize,
+    /// How long a flush waits after a call that carried several callers (see the module doc).
+    linger: Duration,
 }
 
 impl<W, A> TenantQueues<W, A> {
-    /// Queues that run at most `flushes` (at least one) calls of a tenant at once.
-    pub(super) fn new(flushes: usize) -> Self {
+    /// Queues that run at most `flushes` (at least one) calls of a tenant at once, each flush
+    /// waiting `linger` after a call that carried several callers.
+    pub(super) fn new(flushes: usize, linger: Duration) -> Self {
         TenantQueues {
             tenants: Mutex::new(Tenants {
                 queues: HashMap::new(),
                 generations: 0,
             }),
             flushes: flushes.max(1),
+            linger,
         }
     }
 
@@ -186,28 +195,17 @@ impl RedisStore {
         W: Send + 'static,
         A: Send + 'static,
         F: Fn(RedisStore, String, Vec<Caller<W, A>>) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send,
+        Fut: Future<Output = ()> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel();
         if let Some(generation) = queues.push(tenant, Caller { work, answer })? {
-            let store = self.clone();
-            let mut release = Release {
+            let release = Release {
                 queues: Arc::clone(queues),
                 tenant: tenant.to_string(),
                 generation,
                 finished: false,
             };
-            tokio::spawn(async move {
-                loop {
-                    // Let the callers that are ready at this moment queue theirs too.
-                    tokio::task::yield_now().await;
-                    let queues = Arc::clone(&release.queues);
-                    let Some(callers) = queues.next(&mut release) else {
-                        return;
-                    };
-                    run(store.clone(), release.tenant.clone(), callers).await;
-                }
-            });
+            tokio::spawn(flush(release, self.clone(), run));
         }
         let wait = self.timeout.saturating_mul(WAIT_TIMEOUTS);
         match tokio::time::timeout(wait, answered).await {
@@ -220,6 +218,33 @@ impl RedisStore {
                 format!("no answer within {wait:?}"),
             )))),
         }
+    }
+}
+
+/// A flush: runs `run` on the next callers of `release`'s queue until it is empty (`context`
+/// is the store the calls go to).
+async fn flush<W, A, C, F, Fut>(mut release: Release<W, A>, context: C, run: F)
+where
+    C: Clone,
+    F: Fn(C, String, Vec<Caller<W, A>>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut busy = false;
+    loop {
+        // Let the callers that are ready at this moment queue theirs too; after a call of
+        // several, let a busy tenant's next ones gather for a while.
+        let linger = release.queues.linger;
+        if busy && !linger.is_zero() {
+            tokio::time::sleep(linger).await;
+        } else {
+            tokio::task::yield_now().await;
+        }
+        let queues = Arc::clone(&release.queues);
+        let Some(callers) = queues.next(&mut release) else {
+            return;
+        };
+        busy = callers.len() > 1;
+        run(context.clone(), release.tenant.clone(), callers).await;
     }
 }
 
@@ -249,7 +274,7 @@ mod tests {
 
     #[test]
     fn at_most_the_allowed_flushes_start_and_callers_that_gave_up_are_left_out() {
-        let queues = Arc::new(Queues::new(2));
+        let queues = Arc::new(Queues::new(2, Duration::ZERO));
         let (a, _a) = caller(1);
         let (b, b_answer) = caller(2);
         let (c, _c) = caller(3);
@@ -273,7 +298,7 @@ mod tests {
 
     #[test]
     fn a_dead_flush_leaves_the_waiting_callers_to_its_sibling_and_never_touches_a_later_queue() {
-        let queues = Arc::new(Queues::new(2));
+        let queues = Arc::new(Queues::new(2, Duration::ZERO));
         let (a, _a) = caller(1);
         let (b, _b) = caller(2);
         let generation = queues.push("t", a).expect("push").expect("first flush");
@@ -307,7 +332,7 @@ mod tests {
 
     #[test]
     fn a_backed_up_tenant_is_refused_at_once() {
-        let queues = Queues::new(1);
+        let queues = Queues::new(1, Duration::ZERO);
         let mut answers = Vec::new();
         for i in 0..MAX_WAITING {
             let (c, answered) = caller(u32::try_from(i).unwrap_or(0));
@@ -318,5 +343,53 @@ mod tests {
         assert!(queues.push("t", c).is_err());
         let (other, _other) = caller(0);
         assert!(queues.push("u", other).expect("another tenant").is_some());
+    }
+
+    /// After a call of several callers the flush lingers before the next; after a call of one
+    /// it goes on at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_flush_lingers_and_a_quiet_one_does_not() {
+        use tokio::time::Instant;
+        let linger = Duration::from_millis(5);
+        let queues = Arc::new(Queues::new(1, linger));
+        // When each call ran, and the works it carried.
+        type Calls = Arc<Mutex<Vec<(Instant, Vec<u32>)>>>;
+        let calls: Calls = Arc::default();
+        let (a, a_answer) = caller(1);
+        let (b, _b) = caller(2);
+        let generation = queues.push("t", a).expect("push").expect("starts a flush");
+        assert_eq!(queues.push("t", b).expect("push"), None);
+        let run = {
+            let calls = Arc::clone(&calls);
+            move |queues: Arc<Queues>, _tenant: String, callers: Vec<Caller<u32, u32>>| {
+                let calls = Arc::clone(&calls);
+                async move {
+                    let works: Vec<u32> = callers.iter().map(|c| c.work).collect();
+                    // The caller of work 3 arrives while its own call runs: the next call
+                    // follows a call of one, so it does not wait.
+                    if works == [3] {
+                        let (d, d_answer) = caller(4);
+                        queues.push("t", d).expect("push");
+                        std::mem::forget(d_answer);
+                    }
+                    calls.lock().expect("calls").push((Instant::now(), works));
+                    for c in callers {
+                        let _ = c.answer.send(c.work);
+                    }
+                }
+            }
+        };
+        let task = tokio::spawn(flush(release(&queues, generation), Arc::clone(&queues), run));
+        assert_eq!(a_answer.await.expect("answered"), 1);
+        let (c, c_answer) = caller(3);
+        assert_eq!(queues.push("t", c).expect("push"), None, "the flush still runs");
+        assert_eq!(c_answer.await.expect("answered"), 3);
+        task.await.expect("flush");
+        let calls = calls.lock().expect("calls").clone();
+        let works: Vec<Vec<u32>> = calls.iter().map(|(_, w)| w.clone()).collect();
+        assert_eq!(works, [vec![1, 2], vec![3], vec![4]]);
+        assert!(calls[1].0 - calls[0].0 >= linger, "lingered after a call of two");
+        assert_eq!(calls[2].0, calls[1].0, "no wait after a call of one");
+        assert!(queues.lock().queues.is_empty());
     }
 }
