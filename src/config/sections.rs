@@ -16,8 +16,8 @@ pub struct ServerConfig {
     /// How long SIGTERM waits for sessions and deliveries in flight before closing them.
     pub shutdown_grace: HumanDuration,
     /// Threads running sessions and deliveries; 0 = one per CPU. Nothing blocks them (queue
-    /// fsyncs and RocksDB scans run on the blocking pool or wait asynchronously), so more
-    /// threads than cores only add context switches.
+    /// fsyncs run on the queue's writer thread, RocksDB scans on the blocking pool, or they
+    /// wait asynchronously), so more threads than cores only add context switches.
     pub worker_threads: usize,
 }
 

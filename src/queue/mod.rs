@@ -7,6 +7,7 @@ mod checkpoint;
 mod entry;
 mod remover;
 mod schedule;
+mod writer;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -51,6 +52,8 @@ struct Inner {
     health: Arc<Health>,
     /// Deletes finished entries, in batches, on its own thread.
     remover: remover::Remover,
+    /// Writes new entries durably, in batches, on its own thread.
+    writer: writer::Writer,
 }
 
 impl Inner {
@@ -90,6 +93,7 @@ impl Queue {
         let db = Arc::new(DB::open_cf_descriptors(&options, path, families)?);
         let health = Arc::new(Health::new("queue"));
         let remover = remover::Remover::start(Arc::clone(&db), Arc::clone(&health))?;
+        let writer = writer::Writer::start(Arc::clone(&db), Arc::clone(&health))?;
         let queue = Queue {
             inner: Arc::new(Inner {
                 db,
@@ -97,6 +101,7 @@ impl Queue {
                 counter: AtomicU32::new(rand::random()),
                 health,
                 remover,
+                writer,
             }),
         };
         queue.recover()?;
@@ -113,26 +118,13 @@ impl Queue {
         format!("{micros:014X}{sequence:08X}")
     }
 
-    /// Writes the entry and its body durably (fsync; concurrent writers share one fsync through
-    /// RocksDB's write groups) and schedules it for delivery now. Only after this returns `Ok`
-    /// may the session reply `250`.
+    /// Writes the entry and its body durably (fsync; entries handed over at the same moment
+    /// share one write and its fsync, see `writer`) and schedules it for delivery now. Only
+    /// after this returns `Ok` may the session reply `250`.
     pub async fn enqueue(&self, entry: QueueEntry, body: Vec<u8>) -> Result<(), QueueError> {
-        let inner = self.inner.clone();
         let id = entry.id.clone();
-        let key = id.clone();
         let due = entry.next_attempt_ms;
-        off_runtime(move || -> Result<(), QueueError> {
-            let id = key;
-            let mut batch = WriteBatch::default();
-            batch.put_cf(inner.cf(CF_BODY), id.as_bytes(), &body);
-            // The batch holds its own copy: free ours before the write and its fsync.
-            drop(body);
-            batch.put_cf(inner.cf(CF_META), id.as_bytes(), entry.encode());
-            let mut write = WriteOptions::default();
-            write.set_sync(true);
-            inner.track(inner.db.write_opt(batch, &write))
-        })
-        .await?;
+        self.inner.writer.write(id.clone(), entry.encode(), body).await?;
         self.inner.schedule.insert(due, id);
         Ok(())
     }
