@@ -27,7 +27,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, FromRedisValue, RedisResult, ScriptInvocation};
+use redis::{Cmd, FromRedisValue, RedisResult, Script, ScriptInvocation};
 
 use super::StoreError;
 
@@ -176,6 +176,28 @@ impl RedisStore {
         match &self.conn {
             Conn::Single(c) => inv.invoke_async(&mut c.clone()).await,
             Conn::Cluster(c) => resend_unexecuted(|| async { inv.invoke_async(&mut c.clone()).await }).await,
+        }
+    }
+
+    /// Runs `eval`, an `EVALSHA` of `script` its caller built (its arguments written once,
+    /// straight into the command), loading the script first where the server lacks it.
+    async fn evalsha<T: FromRedisValue>(&self, script: &Script, eval: &Cmd) -> RedisResult<T> {
+        async fn once<T: FromRedisValue>(
+            script: &Script,
+            eval: &Cmd,
+            con: &mut impl redis::aio::ConnectionLike,
+        ) -> RedisResult<T> {
+            match eval.query_async(con).await {
+                Err(error) if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                    script.load_async(con).await?;
+                    eval.query_async(con).await
+                }
+                other => other,
+            }
+        }
+        match &self.conn {
+            Conn::Single(c) => once(script, eval, &mut c.clone()).await,
+            Conn::Cluster(c) => resend_unexecuted(|| async { once(script, eval, &mut c.clone()).await }).await,
         }
     }
 
