@@ -84,8 +84,8 @@ impl Queue {
         options.create_missing_column_families(true);
         // Bodies are large and short-lived: keep them out of the memtable-heavy defaults' way.
         options.set_max_total_wal_size(256 << 20);
-        // Entries are written whole by one group leader: parallel memtable inserts by the
-        // followers cost more in wake-ups than they save (see the rate store).
+        // New entries are written by one thread (`writer`), removals by another: parallel
+        // memtable inserts would cost more in wake-ups than they save (see the rate store).
         options.set_allow_concurrent_memtable_write(false);
         let families = [CF_META, CF_BODY, CF_QUARANTINE]
             .into_iter()

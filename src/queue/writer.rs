@@ -15,7 +15,9 @@
 //!   hears of it, as of any write.
 //! - A batch holds at most [`MAX_BATCH_BYTES`] of bodies (more waits for the next write), so a
 //!   burst of large messages is not one huge write.
-//! - If the thread is gone (it panicked), every caller gets an error, never a hang.
+//! - A panic while writing a batch is that batch's callers' error (`451`), and the thread goes
+//!   on with the next; should the thread be gone all the same, every caller gets an error,
+//!   never a hang, and the queue's health says it is degraded.
 
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -30,30 +32,60 @@ use crate::health::Health;
 /// The most body bytes one write carries (at least one entry, however large).
 const MAX_BATCH_BYTES: usize = 32 << 20;
 
+/// Why a batch was not written.
+#[derive(Clone, Debug)]
+enum Failure {
+    Db(rocksdb::Error),
+    Worker(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Db(error) => write!(f, "queue database: {error}"),
+            Failure::Worker(what) => f.write_str(what),
+        }
+    }
+}
+
+impl From<Failure> for QueueError {
+    fn from(failure: Failure) -> QueueError {
+        match failure {
+            Failure::Db(error) => QueueError::Db(error),
+            Failure::Worker(what) => QueueError::Worker(what),
+        }
+    }
+}
+
 /// One entry to write, and where its outcome goes.
 struct Pending {
     id: String,
     meta: Vec<u8>,
     body: Vec<u8>,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<(), Failure>>,
 }
 
 /// The writer thread and its channel.
 pub(super) struct Writer {
     tx: Option<mpsc::Sender<Pending>>,
     thread: Option<JoinHandle<()>>,
+    health: Arc<Health>,
 }
 
 impl Writer {
     pub(super) fn start(db: Arc<DB>, health: Arc<Health>) -> Result<Writer, QueueError> {
         let (tx, rx) = mpsc::channel();
+        let thread_health = Arc::clone(&health);
         let thread = std::thread::Builder::new()
             .name("aupgate-queue-writer".into())
-            .spawn(move || run(&db, &health, &rx))
+            .spawn(move || {
+                run(&db, &thread_health, &rx, MAX_BATCH_BYTES);
+            })
             .map_err(|e| QueueError::Worker(format!("starting the queue writer: {e}")))?;
         Ok(Writer {
             tx: Some(tx),
             thread: Some(thread),
+            health,
         })
     }
 
@@ -61,10 +93,14 @@ impl Writer {
     /// entries other sessions hand over meanwhile.
     pub(super) async fn write(&self, id: String, meta: Vec<u8>, body: Vec<u8>) -> Result<(), QueueError> {
         let (done, outcome) = oneshot::channel();
-        let gone = || QueueError::Worker("the queue writer is gone".into());
+        let gone = || {
+            let error = QueueError::Worker("the queue writer is gone".into());
+            self.health.failed(&error);
+            error
+        };
         let tx = self.tx.as_ref().ok_or_else(gone)?;
         tx.send(Pending { id, meta, body, done }).map_err(|_| gone())?;
-        outcome.await.map_err(|_| gone())?.map_err(QueueError::Worker)
+        Ok(outcome.await.map_err(|_| gone())??)
     }
 }
 
@@ -78,27 +114,33 @@ impl Drop for Writer {
     }
 }
 
-fn run(db: &DB, health: &Health, rx: &mpsc::Receiver<Pending>) {
+/// Writes what `rx` hands over, each batch at most `max_bytes` of bodies (at least one entry),
+/// until every sender is gone and everything handed over is written; returns how many writes
+/// it made.
+fn run(db: &DB, health: &Health, rx: &mpsc::Receiver<Pending>, max_bytes: usize) -> usize {
+    let mut writes = 0;
     let mut carried: Option<Pending> = None;
     loop {
         let first = match carried.take() {
             Some(pending) => pending,
             None => match rx.recv() {
                 Ok(pending) => pending,
-                Err(_) => return,
+                Err(_) => return writes,
             },
         };
         let mut bytes = first.body.len();
         let mut batch = vec![first];
         while let Ok(pending) = rx.try_recv() {
-            if bytes + pending.body.len() > MAX_BATCH_BYTES {
+            if bytes + pending.body.len() > max_bytes {
                 carried = Some(pending);
                 break;
             }
             bytes += pending.body.len();
             batch.push(pending);
         }
-        let outcome = write(db, &mut batch);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(db, &mut batch)))
+            .unwrap_or_else(|_| Err(Failure::Worker("the queue writer failed (a panic)".into())));
+        writes += 1;
         match &outcome {
             Ok(()) => health.succeeded(),
             Err(error) => {
@@ -113,9 +155,9 @@ fn run(db: &DB, health: &Health, rx: &mpsc::Receiver<Pending>) {
 }
 
 /// One synced write of every entry in `batch` (their bodies are freed before the fsync).
-fn write(db: &DB, batch: &mut [Pending]) -> Result<(), String> {
+fn write(db: &DB, batch: &mut [Pending]) -> Result<(), Failure> {
     let (Some(meta), Some(body)) = (db.cf_handle(CF_META), db.cf_handle(CF_BODY)) else {
-        return Err("queue column families missing".into());
+        return Err(Failure::Worker("queue column families missing".into()));
     };
     let mut write = WriteBatch::default();
     for pending in batch.iter_mut() {
@@ -124,8 +166,7 @@ fn write(db: &DB, batch: &mut [Pending]) -> Result<(), String> {
     }
     let mut options = WriteOptions::default();
     options.set_sync(true);
-    db.write_opt(write, &options)
-        .map_err(|e| format!("queue database: {e}"))
+    db.write_opt(write, &options).map_err(Failure::Db)
 }
 
 #[cfg(test)]
@@ -196,5 +237,42 @@ mod tests {
             assert!(error.to_string().contains("column families missing"), "{error}");
         }
         assert!(health.degraded().is_some(), "the queue is reported degraded");
+    }
+
+    /// Entries waiting together share one write, as long as their bodies fit the batch; one
+    /// that does not is carried to the next write, never lost or answered twice; and what was
+    /// handed over before the last sender went away is still written.
+    #[test]
+    fn waiting_entries_share_a_write_up_to_the_batch_size() {
+        for (max_bytes, writes) in [(2_000, 1), (1_000, 3)] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let db = open(dir.path(), &[CF_META, CF_BODY]);
+            let (tx, rx) = mpsc::channel();
+            let mut outcomes = Vec::new();
+            for i in 0..3 {
+                let (done, outcome) = oneshot::channel();
+                tx.send(Pending {
+                    id: format!("id{i}"),
+                    meta: b"meta".to_vec(),
+                    body: vec![b'x'; 600],
+                    done,
+                })
+                .expect("send");
+                outcomes.push(outcome);
+            }
+            drop(tx);
+            assert_eq!(
+                run(&db, &Health::new("queue"), &rx, max_bytes),
+                writes,
+                "limit {max_bytes}"
+            );
+            for mut outcome in outcomes {
+                assert!(matches!(outcome.try_recv(), Ok(Ok(()))), "answered once, with success");
+            }
+            let body = db.cf_handle(CF_BODY).expect("body");
+            for i in 0..3 {
+                assert_eq!(db.get_cf(body, format!("id{i}")).expect("get"), Some(vec![b'x'; 600]));
+            }
+        }
     }
 }

@@ -564,7 +564,6 @@ while j <= #ARGV do
   if ok then
     out[at + 1] = len - at - 1
   else
-
     fail(at, err)
     failed[callers] = err
   end

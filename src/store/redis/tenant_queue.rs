@@ -14,7 +14,8 @@
 //! - A queue may *linger*: a flush whose last call carried more than one caller (the tenant is
 //!   busy) waits that long before it takes the next callers, so a busy tenant's calls grow
 //!   instead of multiplying (the group commit: its callers' replies have gone out already). A
-//!   call that carried one caller is followed at once, so a quiet tenant waits for nothing.
+//!   call that carried one caller is followed at once, so a tenant whose callers come one at a
+//!   time never waits; the first caller after a busy moment may wait up to the linger.
 //! - A caller waits at most a few `redis_timeout`s ([`WAIT_TIMEOUTS`]) for its answer; one that
 //!   stopped waiting (timed out, or its session went away) is left out of the next call, so
 //!   work it was told is in doubt is not started late.
