@@ -14,6 +14,18 @@ use store_support::{now_ms, RedisServer};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
+/// An audit record of a test at `at` about `target`.
+fn record(at: u64, target: &str) -> aupgate::store::AuditRecord {
+    aupgate::store::AuditRecord {
+        at,
+        actor: "test".into(),
+        action: "note".into(),
+        target: target.into(),
+        reason: String::new(),
+        detail: serde_json::Value::Null,
+    }
+}
+
 async fn connect(server: &RedisServer) -> Arc<dyn RateStore> {
     connect_url(server.url()).await
 }
@@ -225,14 +237,6 @@ async fn a_legacy_tenant_record_loads_and_is_migrated_by_the_seed() {
 async fn log_records_keep_their_order_and_expire_past_the_retention() {
     let server = RedisServer::start();
     let s = connect(&server).await;
-    let record = |at: u64, target: &str| aupgate::store::AuditRecord {
-        at,
-        actor: "test".into(),
-        action: "note".into(),
-        target: target.into(),
-        reason: String::new(),
-        detail: serde_json::Value::Null,
-    };
     let now = now_ms();
     // A record an earlier version wrote: its server-side sequence was a small number.
     let log = Key::new("_audit", "acme").redis_key();
@@ -422,18 +426,8 @@ async fn a_failing_batch_fails_only_its_own_caller() {
     assert_eq!(totals, (2..=25).collect::<Vec<u64>>());
     assert_eq!(s.counter_get(&good, now + 1, hour).await.expect("get"), 25);
     // The 30 batches took fewer script calls than callers.
-    let stats: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn)
-        .await
-        .expect("info");
-    let calls: u64 = stats
-        .lines()
-        .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .expect("evalsha calls");
-    assert!(calls < 30, "{calls} script calls for 30 batches");
+    let calls = command_calls(&mut conn, "evalsha").await;
+    assert!(calls > 0 && calls < 30, "{calls} script calls for 30 batches");
 }
 
 async fn redis_store(server: &RedisServer) -> RedisStore {
@@ -595,14 +589,6 @@ async fn log_records_sharing_a_call_are_all_kept_and_the_log_trimmed_once() {
     let server = RedisServer::start();
     let s = redis_store(&server).await;
     let now = now_ms();
-    let record = |at: u64, target: &str| aupgate::store::AuditRecord {
-        at,
-        actor: "test".into(),
-        action: "note".into(),
-        target: target.into(),
-        reason: String::new(),
-        detail: serde_json::Value::Null,
-    };
     // A record two days old (the store keeps a day), written without an expiry.
     let log = Key::new("_audit", "acme").redis_key();
     let mut ancient = b"00000000000000000001 ".to_vec();
