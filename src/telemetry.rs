@@ -29,6 +29,9 @@ pub const RECIPIENTS: &str = "aupgate_recipients_total";
 pub const QUEUE_DEPTH: &str = "aupgate_queue_depth";
 /// Age in seconds of the oldest entry waiting in the queue (gauge; 0 when empty).
 pub const QUEUE_OLDEST_AGE: &str = "aupgate_queue_oldest_age_seconds";
+/// Seconds a new queue entry waits for its synced write, which every `250` waits for: the
+/// queue writer's batch ahead of it and its own batch's fsync (histogram).
+pub const QUEUE_WRITE: &str = "aupgate_queue_write_seconds";
 /// Delivery attempts per recipient, by `outcome` (`delivered`, `deferred`, `failed`) (counter).
 pub const DELIVERIES: &str = "aupgate_deliveries_total";
 /// Rate-store operation latency in seconds, by `op` (histogram).
@@ -91,6 +94,11 @@ pub fn accepted(tenant: &str, recipients: u64) {
 pub fn queue(depth: usize, oldest_age: Duration) {
     gauge!(QUEUE_DEPTH).set(depth as f64);
     gauge!(QUEUE_OLDEST_AGE).set(oldest_age.as_secs_f64());
+}
+
+/// A new queue entry's synced write took `elapsed` (from hand-over to answer).
+pub fn queue_write(elapsed: Duration) {
+    histogram!(QUEUE_WRITE).record(elapsed.as_secs_f64());
 }
 
 /// One recipient's delivery attempt.

@@ -64,6 +64,8 @@ async fn metrics_count_the_messages_sent_by_verdict() {
         value(&text, r#"aupgate_store_latency_seconds_count{op="stage_batch"}"#) >= 3.0,
         "{text}"
     );
+    // Each accepted message waited for its synced queue write.
+    assert!(value(&text, "aupgate_queue_write_seconds_count") >= 2.0, "{text}");
     assert!(text.contains("aupgate_smtp_sessions_open"), "{text}");
     assert!(!text.contains("dest.example"), "no recipient in any label");
 }

@@ -92,6 +92,7 @@ impl Writer {
     /// Writes entry `id` (its encoded envelope and its body) and fsyncs it, together with the
     /// entries other sessions hand over meanwhile.
     pub(super) async fn write(&self, id: String, meta: Vec<u8>, body: Vec<u8>) -> Result<(), QueueError> {
+        let started = std::time::Instant::now();
         let (done, outcome) = oneshot::channel();
         let gone = || {
             let error = QueueError::Worker("the queue writer is gone".into());
@@ -100,7 +101,9 @@ impl Writer {
         };
         let tx = self.tx.as_ref().ok_or_else(gone)?;
         tx.send(Pending { id, meta, body, done }).map_err(|_| gone())?;
-        Ok(outcome.await.map_err(|_| gone())??)
+        let outcome = outcome.await.map_err(|_| gone())?;
+        crate::telemetry::queue_write(started.elapsed());
+        Ok(outcome?)
     }
 }
 
