@@ -484,17 +484,13 @@ local function run(caller, i, stop)
       settle(k)
       answer(counter(k, 3, 0, 0, now, tonumber(ARGV[i]), tonumber(ARGV[i + 1])))
       i = i + 2
-    elseif op == 's' then
+    elseif op == 's' or op == 'e' then
+      -- The same arguments: key, member (a set) or nonce (a log), window, cap.
+      local add = set_add
+      if op == 'e' then add = events_add end
       local k = key()
       need(3)
-      local r = set_add(k, ARGV[i], now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), nows, ARGV[i + 1])
-      i = i + 3
-      answer(r)
-      adverse = r[1] == 0
-    elseif op == 'e' then
-      local k = key()
-      need(3)
-      local r = events_add(k, ARGV[i], now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), nows, ARGV[i + 1])
+      local r = add(k, ARGV[i], now, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), nows, ARGV[i + 1])
       i = i + 3
       answer(r)
       adverse = r[1] == 0
