@@ -5,6 +5,7 @@ mod support;
 
 use std::time::Duration;
 
+use aupgate::complaints::outcomes::tenant_figures;
 use aupgate::config::RelayMode;
 use support::dns::{DnsServer, Record, Zone};
 use support::Harness;
@@ -60,6 +61,22 @@ async fn mx_routing_uses_the_configured_resolver() {
     assert!(text.contains("Final-Recipient: rfc822; dave@nullmx.example"), "{text}");
     assert!(text.contains("556 5.1.10"), "{text}");
     assert_eq!(h.sink.messages().len(), 0, "the smarthost must not be used in MX mode");
+
+    // The null MX is the gateway's own verdict (from its DNS answers), not the next hop's: the
+    // sender gets the DSN, but the recipient is not suppressed and the bounce rate counts it as
+    // `failed`, not as a hard bounce (a resolver answering wrongly must not cost the tenant).
+    let store = h.gateway.store.as_ref();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let figures = loop {
+        let figures = tenant_figures(store, "acme", aupgate::queue::now_ms()).await.unwrap();
+        if figures.delivered + figures.failed >= 3 || std::time::Instant::now() >= deadline {
+            break figures;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!((figures.delivered, figures.hard_bounced, figures.failed), (2, 0, 1));
+    let suppressed = store.suppression_list("acme").await.unwrap();
+    assert!(suppressed.is_empty(), "{suppressed:?}");
 }
 
 #[tokio::test]

@@ -162,7 +162,7 @@ impl Relay {
                 counted.push(counted_outcome(status, &reply));
                 tracing::info!(queue_id = %entry.id, tenant = %entry.tenant, recipient = %recipient.address, outcome = label, reply = %reply, attempt = entry.attempts + 1, "delivery attempt");
                 crate::telemetry::delivery(label);
-                if status == RecipientStatus::Failed && reply.is_hard_bounce() && !entry.own {
+                if hard_bounced(status, &reply) && !entry.own {
                     self.suppress(&entry.tenant, &recipient.address, &reply.to_string())
                         .await;
                 }
@@ -376,16 +376,24 @@ impl Relay {
     }
 }
 
-/// What one recipient's attempt counts as (`complaints::outcomes`): a hard bounce only when the
-/// next hop itself refused the address permanently (the reply names the next hop, and its
-/// status says the address is bad: what suppresses it); any other permanent failure — the
-/// gateway's own (no next hop, the next hop lacks what the message needs), or the next hop's
-/// for another reason — is `failed`, counted apart and not in the bounce rate.
+/// Whether a recipient's attempt hard-bounced: the next hop itself refused the address for good
+/// (its reply names it, and its status says the address is bad: `5.1.x`, `5.2.1`). The one
+/// definition behind both the suppression list and the bounce rate. The gateway's own permanent
+/// failures are not hard bounces, even those with a bad-address status (no MX or address records,
+/// a null MX): they rest on this gateway's DNS answers, and a resolver that wrongly answers
+/// NXDOMAIN must cost the sender a DSN, never a suppression or a bounce-rate step.
+fn hard_bounced(status: RecipientStatus, reason: &Reason) -> bool {
+    status == RecipientStatus::Failed && reason.remote().is_some() && reason.is_hard_bounce()
+}
+
+/// What one recipient's attempt counts as (`complaints::outcomes`): a hard bounce
+/// ([`hard_bounced`]); any other permanent failure — the gateway's own, or the next hop's for
+/// another reason — is `failed`, counted apart and not in the bounce rate.
 fn counted_outcome(status: RecipientStatus, reason: &Reason) -> CountedOutcome {
     match status {
         RecipientStatus::Delivered => CountedOutcome::Delivered,
         RecipientStatus::Pending => CountedOutcome::Deferred,
-        RecipientStatus::Failed if reason.remote().is_some() && reason.is_hard_bounce() => CountedOutcome::HardBounce,
+        RecipientStatus::Failed if hard_bounced(status, reason) => CountedOutcome::HardBounce,
         RecipientStatus::Failed => CountedOutcome::Failed,
     }
 }
