@@ -89,3 +89,23 @@ fn policy_lint_accepts_the_presets_and_reports_errors_with_paths() {
         "{stderr}"
     );
 }
+
+/// `aupgate … | head -1`: a reader that closed the pipe ends the command quietly with status 0,
+/// not with a panic (Rust ignores SIGPIPE, so every write fails with EPIPE instead).
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gw.toml");
+    std::fs::write(&path, "").unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_aupgate"))
+        .args(["check-config"])
+        .arg(&path)
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

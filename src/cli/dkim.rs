@@ -59,14 +59,14 @@ pub fn run(command: DkimCommand) -> anyhow::Result<i32> {
             let selector = selector.unwrap_or_else(|| keys::default_selector(std::time::SystemTime::now()));
             match keys::generate(&dir, &domain, &selector, algorithm) {
                 Ok(key) => {
-                    println!(
+                    outln!(
                         "; {} key for {}, selector {}",
                         algorithm.name(),
                         key.domain,
                         key.selector
                     );
-                    println!("; publish this TXT record, then reload the gateway (SIGHUP):");
-                    println!("{}", key.zone_line());
+                    outln!("; publish this TXT record, then reload the gateway (SIGHUP):");
+                    outln!("{}", key.zone_line());
                     Ok(0)
                 }
                 Err(error) => {
@@ -83,7 +83,7 @@ pub fn run(command: DkimCommand) -> anyhow::Result<i32> {
             match KeyRing::load(&dir) {
                 Ok(ring) => {
                     for key in ring.all() {
-                        println!(
+                        outln!(
                             "{}\t{}\t{}\t{}",
                             key.domain,
                             key.selector,
@@ -110,7 +110,7 @@ pub fn run(command: DkimCommand) -> anyhow::Result<i32> {
             };
             match keys::retire(&dir, &domain, &selector) {
                 Ok(path) => {
-                    println!("removed {}; reload the gateway (SIGHUP)", path.display());
+                    outln!("removed {}; reload the gateway (SIGHUP)", path.display());
                     Ok(0)
                 }
                 Err(error) => {

@@ -2,6 +2,12 @@
 //! `dkim`. Each subcommand is a small function; the admin subcommands are clients of the admin
 //! API and never open the database.
 
+/// `println!` for the commands' output: a reader that went away (`aupgate admin audit t | head
+/// -1`) ends the command quietly with status 0, as a Unix filter does, instead of a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod admin;
 mod dkim;
 mod policy;
@@ -131,7 +137,7 @@ pub fn run() -> anyhow::Result<i32> {
         }
         Command::CheckConfig { config } => match load(Some(&config)) {
             Ok(_) => {
-                println!("{}: OK", config.display());
+                outln!("{}: OK", config.display());
                 Ok(0)
             }
             Err(code) => Ok(code),
@@ -142,7 +148,7 @@ pub fn run() -> anyhow::Result<i32> {
         Command::Policy(PolicyCommand::Replay { source, run }) => policy::run(&run.options(&source, true)),
         Command::Policy(PolicyCommand::Lint { file }) => match crate::policy::profile::Profile::load(&file) {
             Ok(profile) => {
-                println!("{}: OK (profile `{}`)", file.display(), profile.profile.name);
+                outln!("{}: OK (profile `{}`)", file.display(), profile.profile.name);
                 Ok(0)
             }
             Err(errors) => {
@@ -155,7 +161,7 @@ pub fn run() -> anyhow::Result<i32> {
             std::io::stdin().read_line(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']);
             let hash = crate::tenant::hash_password(password).map_err(anyhow::Error::msg)?;
-            println!("{hash}");
+            outln!("{hash}");
             Ok(0)
         }
     }
@@ -206,5 +212,19 @@ fn init_logging(json: bool) {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+/// Writes the commands' output to stdout (`outln!`). A closed pipe exits with status 0:
+/// everything the reader wanted was written. Any other failure to write is an error (status 1).
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("aupgate: cannot write the output: {error}");
+        std::process::exit(1);
     }
 }

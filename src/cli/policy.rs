@@ -293,7 +293,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                                 "at": at,
                                 "error": format!("no tenant owns the sender domain `{domain}`; name one with --tenant"),
                             });
-                            println!("{line}");
+                            outln!("{line}");
                             continue;
                         }
                     }
@@ -377,7 +377,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                 campaign: campaign.clone(),
                 at,
             };
-            println!("{}", serde_json::to_string(&line)?);
+            outln!("{}", serde_json::to_string(&line)?);
         }
         if options.summary {
             let summary = serde_json::json!({
@@ -390,7 +390,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
                     "unattributed": counts.get("unattributed").copied().unwrap_or(0),
                 }
             });
-            println!("{summary}");
+            outln!("{summary}");
         }
         Ok::<i32, anyhow::Error>(0)
     });

@@ -16,18 +16,18 @@ pub async fn run(api: &Api, as_json: bool, directory: String) -> Result<(), Fail
         show::json(&report);
         return Ok(());
     }
-    println!("backup written to {} in {} ms", report.directory, report.took_ms);
-    println!("  queue: {}", report.queue);
+    outln!("backup written to {} in {} ms", report.directory, report.took_ms);
+    outln!("  queue: {}", report.queue);
     match &report.store {
-        Some(store) => println!("  store: {store}"),
-        None => println!(
+        Some(store) => outln!("  store: {store}"),
+        None => outln!(
             "  store: not included: the {} store keeps its data itself (back it up with its own persistence)",
             report.backend
         ),
     }
     if !report.files.is_empty() {
-        println!("  keys:  {}", report.files.join(", "));
+        outln!("  keys:  {}", report.files.join(", "));
     }
-    println!("restore: stop the gateway, copy the directory's contents into its data_dir, start it");
+    outln!("restore: stop the gateway, copy the directory's contents into its data_dir, start it");
     Ok(())
 }

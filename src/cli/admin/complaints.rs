@@ -101,11 +101,11 @@ async fn import(api: &Api, as_json: bool, source: &std::path::Path) -> Result<()
             Ok(outcome) if as_json => {
                 let mut line = serde_json::to_value(&outcome).unwrap_or_default();
                 line["report"] = serde_json::Value::String(name);
-                println!("{line}");
+                outln!("{line}");
             }
-            Ok(outcome) => println!("{name}: {}", describe(&outcome)),
+            Ok(outcome) => outln!("{name}: {}", describe(&outcome)),
             Err(failure) => {
-                println!("{name}: failed: {}", failure.message);
+                outln!("{name}: failed: {}", failure.message);
                 if worst.as_ref().is_none_or(|w| failure.code > w.code) {
                     worst = Some(failure);
                 }
@@ -174,23 +174,23 @@ fn print_list(page: &Page<ComplaintView>) {
                 .to_string(),
         ]);
     }
-    println!("{table}");
+    outln!("{table}");
     if let Some(next) = &page.next {
-        println!("more: --cursor {next}");
+        outln!("more: --cursor {next}");
     }
 }
 
 fn print_one(c: &ComplaintView) {
     let field = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
-    println!("id:           {}", c.id);
-    println!("received:     {}", show::time(c.received_at));
-    println!(
+    outln!("id:           {}", c.id);
+    outln!("received:     {}", show::time(c.received_at));
+    outln!(
         "tenant:       {}",
         c.tenant.clone().unwrap_or_else(|| "(unattributed)".into())
     );
-    println!("campaign:     {}", field(&c.campaign));
-    println!("queue id:     {}", field(&c.queue_id));
-    println!(
+    outln!("campaign:     {}", field(&c.campaign));
+    outln!("queue id:     {}", field(&c.queue_id));
+    outln!(
         "attributed:   {}",
         c.attributed_by
             .map(|by| serde_json::to_value(by)
@@ -200,16 +200,16 @@ fn print_one(c: &ComplaintView) {
                 .to_string())
             .unwrap_or_else(|| "-".into())
     );
-    println!("recipient:    {}", field(&c.recipient));
-    println!(
+    outln!("recipient:    {}", field(&c.recipient));
+    outln!(
         "reporter:     {}",
         c.reporter.clone().unwrap_or_else(|| "(anonymous)".into())
     );
-    println!("type:         {}", c.feedback_type);
-    println!("message id:   {}", field(&c.message_id));
-    println!("urgent:       {}", if c.urgent { "yes" } else { "no" });
-    println!("note:         {}", field(&c.note));
+    outln!("type:         {}", c.feedback_type);
+    outln!("message id:   {}", field(&c.message_id));
+    outln!("urgent:       {}", if c.urgent { "yes" } else { "no" });
+    outln!("note:         {}", field(&c.note));
     if let Some(original) = &c.original {
-        println!("\n{original}");
+        outln!("\n{original}");
     }
 }

@@ -27,7 +27,7 @@ pub async fn run(api: &Api, as_json: bool, args: ResolveArgs) -> Result<(), Fail
         show::json(&case);
     } else {
         let by = case.resolved.as_ref().map_or("-", |r| r.by.as_str());
-        println!("case {} of tenant {} resolved by {by}", case.id, case.tenant);
+        outln!("case {} of tenant {} resolved by {by}", case.id, case.tenant);
     }
     Ok(())
 }

@@ -553,7 +553,7 @@ async fn blocks(api: &Api, as_json: bool, command: BlocksCommand) -> Result<(), 
     if as_json {
         show::json(&block)
     } else {
-        println!("{verb}: {}", show::block_line(&block));
+        outln!("{verb}: {}", show::block_line(&block));
     }
     Ok(())
 }
@@ -623,7 +623,7 @@ async fn domains(api: &Api, as_json: bool, command: DomainsCommand) -> Result<()
         show::json(&status)
     } else {
         let state = if status.verified { "verified" } else { "pending" };
-        println!("{} {state}  publish: {}", status.domain, status.record);
+        outln!("{} {state}  publish: {}", status.domain, status.record);
     }
     Ok(())
 }
@@ -667,7 +667,7 @@ async fn suppression(api: &Api, as_json: bool, command: SuppressionCommand) -> R
     if as_json {
         show::json(&entry)
     } else {
-        println!("{verb}: {} ({})", entry.address, entry.reason);
+        outln!("{verb}: {} ({})", entry.address, entry.reason);
     }
     Ok(())
 }

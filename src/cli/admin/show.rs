@@ -28,7 +28,7 @@ fn table(header: &[&str]) -> Table {
 /// Prints `value` as pretty JSON.
 pub fn json(value: &impl Serialize) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => outln!("{text}"),
         Err(error) => eprintln!("aupgate: cannot print JSON: {error}"),
     }
 }
@@ -43,7 +43,7 @@ fn window(seconds: u64) -> String {
 }
 
 pub fn usage(usage: &Usage) {
-    println!(
+    outln!(
         "tenant {} (profile {}), taken at {}",
         usage.tenant,
         usage.profile,
@@ -65,9 +65,9 @@ pub fn usage(usage: &Usage) {
             fits,
         ]);
     }
-    println!("{quotas}");
+    outln!("{quotas}");
     if let Some(bulk) = &usage.bulk {
-        println!(
+        outln!(
             "bulk: at most {} distinct recipients per campaign in {}{}",
             bulk.limit,
             window(bulk.window_seconds),
@@ -86,11 +86,11 @@ pub fn usage(usage: &Usage) {
                     format!("{:.1}", c.percent),
                 ]);
             }
-            println!("{campaigns}");
+            outln!("{campaigns}");
         }
     }
     if let Some(bomb) = &usage.mail_bomb {
-        println!(
+        outln!(
             "mail bomb: at most {} similar messages to one recipient in {}",
             bomb.limit,
             window(bomb.window_seconds)
@@ -108,20 +108,20 @@ pub fn usage(usage: &Usage) {
                     format!("{:.1}", t.percent),
                 ]);
             }
-            println!("{targets}");
+            outln!("{targets}");
         }
     }
 }
 
 fn next_page<T>(page: &Page<T>) {
     if let Some(next) = &page.next {
-        println!("more: --cursor {next}");
+        outln!("more: --cursor {next}");
     }
 }
 
 pub fn events(page: &Page<Event>) {
     if page.items.is_empty() {
-        println!("no events");
+        outln!("no events");
         return;
     }
     let mut rows = table(&["at", "kind", "rule", "detail"]);
@@ -137,13 +137,13 @@ pub fn events(page: &Page<Event>) {
             },
         ]);
     }
-    println!("{rows}");
+    outln!("{rows}");
     next_page(page);
 }
 
 pub fn audit(page: &Page<AuditRecord>) {
     if page.items.is_empty() {
-        println!("no audit records");
+        outln!("no audit records");
         return;
     }
     let mut rows = table(&["at", "actor", "action", "target", "reason"]);
@@ -156,13 +156,13 @@ pub fn audit(page: &Page<AuditRecord>) {
             r.reason.clone(),
         ]);
     }
-    println!("{rows}");
+    outln!("{rows}");
     next_page(page);
 }
 
 pub fn blocks(blocks: &[Block]) {
     if blocks.is_empty() {
-        println!("no blocks");
+        outln!("no blocks");
         return;
     }
     let mut rows = table(&["tenant", "scope", "target", "by", "at", "expires", "reason"]);
@@ -177,7 +177,7 @@ pub fn blocks(blocks: &[Block]) {
             b.reason.clone(),
         ]);
     }
-    println!("{rows}");
+    outln!("{rows}");
 }
 
 /// One block, on one line (what `blocks add` and `blocks lift` print after their verb).
@@ -204,7 +204,7 @@ pub fn block_line(block: &Block) -> String {
 
 pub fn domains(list: &[DomainStatus]) {
     if list.is_empty() {
-        println!("no domains");
+        outln!("no domains");
         return;
     }
     let mut rows = table(&["domain", "state", "publish"]);
@@ -215,11 +215,11 @@ pub fn domains(list: &[DomainStatus]) {
             d.record.clone(),
         ]);
     }
-    println!("{rows}");
+    outln!("{rows}");
 }
 
 pub fn records(records: &DomainRecords) {
-    println!(
+    outln!(
         "{} ({})",
         records.domain,
         if records.verified { "verified" } else { "pending" }
@@ -228,19 +228,19 @@ pub fn records(records: &DomainRecords) {
     for r in &records.records {
         rows.add_row(vec![r.purpose.clone(), r.name.clone(), r.kind.clone(), r.value.clone()]);
     }
-    println!("{rows}");
+    outln!("{rows}");
 }
 
 pub fn suppression(list: &[Suppression]) {
     if list.is_empty() {
-        println!("no suppressed addresses");
+        outln!("no suppressed addresses");
         return;
     }
     let mut rows = table(&["address", "since", "reason"]);
     for s in list {
         rows.add_row(vec![s.address.clone(), time(s.at), s.reason.clone()]);
     }
-    println!("{rows}");
+    outln!("{rows}");
 }
 
 /// Tenants as the tenant routes answer them: one row per object, the usual fields as columns.
@@ -252,13 +252,13 @@ pub fn tenants(value: &serde_json::Value) {
             _ => vec![value],
         },
         serde_json::Value::Null => {
-            println!("done");
+            outln!("done");
             return;
         }
         other => vec![other],
     };
     if items.is_empty() {
-        println!("no tenants");
+        outln!("no tenants");
         return;
     }
     let columns = [
@@ -294,12 +294,12 @@ pub fn tenants(value: &serde_json::Value) {
             }
         }));
     }
-    println!("{rows}");
+    outln!("{rows}");
     if let Some(total) = value.get("total") {
         let next = value.get("next_offset").and_then(|n| n.as_u64());
         match next {
-            Some(next) => println!("{total} tenants; next page: --offset {next}"),
-            None => println!("{total} tenants"),
+            Some(next) => outln!("{total} tenants; next page: --offset {next}"),
+            None => outln!("{total} tenants"),
         }
     }
 }
