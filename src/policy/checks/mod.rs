@@ -41,12 +41,17 @@ pub(super) fn ready<'a>(result: Result<Verdict, CheckError>) -> super::stage::Ch
     Box::pin(std::future::ready(result))
 }
 
-/// `"in 12 min"`-style retry hint from milliseconds.
+/// `"; try again in 12 min"` or `"; try again in 1 h 5 min"`: the wait, rounded up to the minute
+/// (the usage view's `resets_at` is the same moment).
 pub(super) fn retry_hint(retry_after_ms: Option<u64>) -> String {
-    match retry_after_ms {
-        Some(ms) if ms >= 3_600_000 => format!("; try again in {} h", ms.div_ceil(3_600_000)),
-        Some(ms) => format!("; try again in {} min", ms.div_ceil(60_000).max(1)),
-        None => String::new(),
+    let Some(ms) = retry_after_ms else {
+        return String::new();
+    };
+    let minutes = ms.div_ceil(60_000).max(1);
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("; try again in {m} min"),
+        (h, 0) => format!("; try again in {h} h"),
+        (h, m) => format!("; try again in {h} h {m} min"),
     }
 }
 
@@ -63,4 +68,22 @@ fn window_text(window: std::time::Duration) -> String {
 /// A profile limit as a store cap.
 fn cap(value: u64) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod retry_hint_tests {
+    use super::retry_hint;
+
+    #[test]
+    fn the_wait_is_rounded_up_to_the_minute_not_to_the_hour() {
+        assert_eq!(retry_hint(None), "");
+        assert_eq!(retry_hint(Some(1)), "; try again in 1 min");
+        assert_eq!(retry_hint(Some(59 * 60_000 + 1)), "; try again in 1 h");
+        assert_eq!(retry_hint(Some(61 * 60_000)), "; try again in 1 h 1 min");
+        assert_eq!(retry_hint(Some(120 * 60_000)), "; try again in 2 h");
+        assert_eq!(
+            retry_hint(Some(23 * 3_600_000 + 59 * 60_000 + 30_000)),
+            "; try again in 24 h"
+        );
+    }
 }
