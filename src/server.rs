@@ -46,6 +46,9 @@ pub struct Gateway {
 impl Gateway {
     /// Starts everything from a validated config.
     pub async fn start(config: Config) -> anyhow::Result<Gateway> {
+        // Profiles first: a tenant naming one that is not there stops the start before anything
+        // is written (the store would keep the tenant's record).
+        let profiles = crate::policy::profile::load_for(&config).map_err(|errors| anyhow::anyhow!("{errors}"))?;
         let config = Arc::new(config);
         let data_dir = config.data_dir();
         std::fs::create_dir_all(&data_dir)?;
@@ -69,18 +72,6 @@ impl Gateway {
         // Other nodes' changes after this generation reach this node through the change feed.
         let followed = store.tenant_generation().await?;
         let tenants = Arc::new(sync_tenants(&config, store.as_ref()).await?);
-        let profiles = crate::policy::profile::load_directory(std::path::Path::new(&config.policy.directory))
-            .map_err(|errors| anyhow::anyhow!("{errors}"))?;
-        for tenant in &config.tenants {
-            let name = tenant.profile.as_deref().unwrap_or("default");
-            if !profiles.contains_key(name) {
-                anyhow::bail!(
-                    "tenant `{}` uses profile `{name}`, which is not in {}",
-                    tenant.id,
-                    config.policy.directory
-                );
-            }
-        }
         for id in tenants.ids() {
             let Some(tenant) = tenants.get(&id) else { continue };
             let name = tenant.settings().profile.clone();

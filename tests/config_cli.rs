@@ -109,3 +109,57 @@ fn a_closed_output_pipe_ends_the_command_quietly() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A tenant naming a profile the policy directory lacks, or with an id the admin API would
+/// refuse: `check-config` reports both (as `serve` refuses them), and `serve` stops before it
+/// writes anything (a store it had opened would keep the tenant's record).
+#[test]
+fn check_config_and_serve_refuse_a_tenant_profile_that_is_not_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = dir.path().join("gw.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[server]\ndata_dir = \"{}\"\n[policy]\ndirectory = \"{}\"\n\
+             [[tenant]]\nid = \"acme\"\nprofile = \"nosuch\"\n[[tenant]]\nid = \"a b\"\n",
+            data.display(),
+            dir.path().join("policies").display()
+        ),
+    )
+    .unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_aupgate"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("tenant[1].id"), "{stderr}");
+    // The id is reported first (the config's own errors); with it fixed, the profile.
+    std::fs::write(&path, std::fs::read_to_string(&path).unwrap().replace("a b", "b")).unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_aupgate"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("tenant[0].profile") && stderr.contains("`nosuch` is not a profile"),
+        "{stderr}"
+    );
+    let serve = Command::new(env!("CARGO_BIN_EXE_aupgate"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert!(!serve.status.success(), "{stderr}");
+    assert!(stderr.contains("`nosuch` is not a profile"), "{stderr}");
+    assert!(
+        !data.exists(),
+        "serve wrote {} before refusing the config",
+        data.display()
+    );
+}

@@ -136,10 +136,17 @@ pub fn run() -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::CheckConfig { config } => match load(Some(&config)) {
-            Ok(_) => {
-                outln!("{}: OK", config.display());
-                Ok(0)
-            }
+            // The profiles its tenants name must be there too, as `serve` requires.
+            Ok(loaded) => match crate::policy::profile::load_for(&loaded) {
+                Ok(_) => {
+                    outln!("{}: OK", config.display());
+                    Ok(0)
+                }
+                Err(errors) => {
+                    eprint!("{errors}");
+                    Ok(2)
+                }
+            },
             Err(code) => Ok(code),
         },
         Command::Admin(args) => admin::run(args),

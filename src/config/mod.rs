@@ -471,8 +471,8 @@ impl Config {
         let mut usernames = std::collections::HashSet::new();
         for (i, tenant) in self.tenants.iter().enumerate() {
             let path = format!("tenant[{i}]");
-            if tenant.id.trim().is_empty() {
-                errors.push(format!("{path}.id"), "must not be empty");
+            if let Err(message) = crate::tenant::validate::id(&tenant.id) {
+                errors.push(format!("{path}.id"), message);
             } else if !ids.insert(tenant.id.clone()) {
                 errors.push(format!("{path}.id"), format!("duplicate tenant id `{}`", tenant.id));
             }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::Profile;
-use crate::config::{ConfigError, ConfigErrors};
+use crate::config::{Config, ConfigError, ConfigErrors};
 
 /// Loads every `*.toml` in `directory` (when it exists) keyed by `[profile] name`, plus the
 /// built-in `default` when the directory has none. All files' errors are reported together.
@@ -49,6 +49,42 @@ pub fn load_directory(directory: &Path) -> Result<HashMap<String, Arc<Profile>>,
         .entry("default".to_string())
         .or_insert_with(|| Arc::new(Profile::default()));
     Ok(profiles)
+}
+
+/// The profiles of `config`'s `[policy] directory` ([`load_directory`]), and an error for each
+/// `[[tenant]]` entry naming a profile that is not among them: what `serve` refuses to start with
+/// (before it opens the store) and `check-config` reports.
+pub fn load_for(config: &Config) -> Result<HashMap<String, Arc<Profile>>, ConfigErrors> {
+    let directory = Path::new(&config.policy.directory);
+    let profiles = load_directory(directory)?;
+    let errors: Vec<ConfigError> = config
+        .tenants
+        .iter()
+        .enumerate()
+        .filter_map(|(i, tenant)| {
+            let name = tenant.profile.as_deref().unwrap_or("default");
+            (!profiles.contains_key(name)).then(|| ConfigError {
+                path: format!("tenant[{i}].profile"),
+                message: format!(
+                    "`{name}` is not a profile in {} (its profiles: {})",
+                    config.policy.directory,
+                    names(&profiles)
+                ),
+            })
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(profiles)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// The profiles' names, sorted and comma-separated.
+fn names(profiles: &HashMap<String, Arc<Profile>>) -> String {
+    let mut names: Vec<&str> = profiles.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    names.join(", ")
 }
 
 #[cfg(test)]
