@@ -349,3 +349,52 @@ fn a_registered_bulk_sender_may_name_the_recipient_in_the_body_where_the_profile
         }
     }
 }
+
+/// Outside the source tree (no `./policies`), `--profile default` is the built-in default the
+/// gateway would judge by, and `--tenants FILE` reads profiles from that config's
+/// `[policy] directory`.
+#[test]
+fn check_finds_the_profiles_serve_would_use_outside_the_source_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let message = dir.path().join("m.eml");
+    std::fs::write(&message, newsletter_file("Customer", "person@dest.example", 0)).unwrap();
+    let outside = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_aupgate"))
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let output = outside(&["policy", "check", "m.eml", "--profile", "default"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON line");
+    assert_eq!(line["verdict"], "accept", "{line}");
+
+    let output = outside(&["policy", "check", "m.eml", "--profile", "spcm"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("`spcm` is neither a file nor a profile in policies (its profiles: default)"),
+        "{stderr}"
+    );
+
+    let config = dir.path().join("gw.toml");
+    let policies = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
+    std::fs::write(
+        &config,
+        format!("[policy]\ndirectory = \"{policies}\"\n[[tenant]]\nid = \"acme\"\ndomains = [\"shop.example\"]\n"),
+    )
+    .unwrap();
+    let output = outside(&[
+        "policy",
+        "check",
+        "m.eml",
+        "--profile",
+        "spcm",
+        "--tenants",
+        "gw.toml",
+        "--tenant",
+        "acme",
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}

@@ -46,14 +46,26 @@ struct Line<'a> {
     at: u64,
 }
 
-/// Resolves `--profile`: a file path, or a name under `policies/`.
-fn load_profile(profile: &str) -> anyhow::Result<Profile> {
-    let path = if FsPath::new(profile).exists() {
-        PathBuf::from(profile)
-    } else {
-        PathBuf::from(format!("policies/{profile}.toml"))
-    };
-    Profile::load(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+/// Resolves `--profile`: a file path, or a profile of `directory` (`[policy] directory` of the
+/// `--tenants` config, else `policies/`), where `default` is the built-in one when the directory
+/// has none — the profiles `serve` would judge by.
+fn load_profile(profile: &str, directory: &FsPath) -> anyhow::Result<Profile> {
+    if FsPath::new(profile).is_file() {
+        return Profile::load(FsPath::new(profile)).map_err(|e| anyhow::anyhow!("{profile}: {e}"));
+    }
+    let profiles = crate::policy::profile::load_directory(directory).map_err(|e| anyhow::anyhow!("{e}"))?;
+    match profiles.get(profile) {
+        Some(found) => Ok((**found).clone()),
+        None => {
+            let mut names: Vec<&str> = profiles.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            anyhow::bail!(
+                "`{profile}` is neither a file nor a profile in {} (its profiles: {})",
+                directory.display(),
+                names.join(", ")
+            )
+        }
+    }
 }
 
 /// Reads the messages of a file, a directory (file-name order) or an mbox.
@@ -164,7 +176,15 @@ enum Sender {
 
 /// Runs `check` (one file) or `replay` (many); returns the exit code.
 pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
-    let profile = Arc::new(load_profile(options.profile)?);
+    let tenants_config = match options.tenants_file {
+        Some(file) => Some(Config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?),
+        None => None,
+    };
+    let directory = tenants_config.as_ref().map_or_else(
+        || PathBuf::from("policies"),
+        |config| PathBuf::from(&config.policy.directory),
+    );
+    let profile = Arc::new(load_profile(options.profile, &directory)?);
     let messages = read_messages(options.source)?;
     let envelope_sender = match options.mail_from {
         Some("<>" | "") => Some(Path::Null),
@@ -198,9 +218,8 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
         .collect();
         let clock = Arc::new(AtomicU64::new(0));
         let engine = Engine::new(store, profiles, profile.clone()).with_clock(clock.clone());
-        let sender_of = match (options.tenants_file, options.tenant) {
-            (Some(file), tenant) => {
-                let config = Config::load(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let sender_of = match (options.tenants_file.zip(tenants_config.as_ref()), options.tenant) {
+            (Some((file, config)), tenant) => {
                 let directory = TenantConfig::directory(&config.tenants);
                 match tenant {
                     Some(id) => Sender::One(

@@ -7,8 +7,18 @@ use std::sync::Arc;
 use super::Profile;
 use crate::config::{Config, ConfigError, ConfigErrors};
 
+/// The shipped `policies/default.toml`: the built-in `default`.
+const SHIPPED_DEFAULT: &str = include_str!("../../../policies/default.toml");
+
+/// The profile `default` when the directory has none: the shipped `policies/default.toml`, so a
+/// gateway run without that directory (or `policy check` outside the source tree) judges as the
+/// documented default does, its escalation ladder included.
+pub fn builtin_default() -> Profile {
+    Profile::parse(SHIPPED_DEFAULT).expect("the shipped policies/default.toml is valid (tested)")
+}
+
 /// Loads every `*.toml` in `directory` (when it exists) keyed by `[profile] name`, plus the
-/// built-in `default` when the directory has none. All files' errors are reported together.
+/// built-in `default` ([`builtin_default`]) when the directory has none. All files' errors are reported together.
 pub fn load_directory(directory: &Path) -> Result<HashMap<String, Arc<Profile>>, ConfigErrors> {
     let mut profiles = HashMap::new();
     let mut errors = Vec::new();
@@ -47,7 +57,7 @@ pub fn load_directory(directory: &Path) -> Result<HashMap<String, Arc<Profile>>,
     }
     profiles
         .entry("default".to_string())
-        .or_insert_with(|| Arc::new(Profile::default()));
+        .or_insert_with(|| Arc::new(builtin_default()));
     Ok(profiles)
 }
 
@@ -90,6 +100,17 @@ fn names(profiles: &HashMap<String, Arc<Profile>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_a_default_file_the_default_is_the_shipped_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let profiles = load_directory(dir.path()).expect("an empty directory loads");
+        let shipped = Profile::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/default.toml")).unwrap();
+        assert_eq!(*profiles["default"], shipped);
+        // Not the sections' own defaults: those have no escalation ladder.
+        assert!(!shipped.escalation.steps.is_empty());
+        assert_ne!(shipped, Profile::default());
+    }
 
     #[test]
     fn a_directory_reports_every_profile_named_unlike_its_file() {

@@ -41,7 +41,7 @@ mod suppression;
 
 pub use attachments::Attachments;
 pub use bulk::Bulk;
-pub use directory::{load_directory, load_for};
+pub use directory::{builtin_default, load_directory, load_for};
 pub use dkim::Dkim;
 pub use dmarc::Dmarc;
 pub use escalation::{Escalation, EscalationStep};
