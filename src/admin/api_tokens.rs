@@ -4,6 +4,7 @@
 //! session opened with it). Issuing and revoking are the admin's, audited; a tenant may list
 //! its own.
 
+use super::extract::ApiJson;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -79,7 +80,7 @@ pub async fn issue(
     principal: Principal,
     State(state): State<AdminState>,
     Path(tenant): Path<String>,
-    Json(request): Json<IssueToken>,
+    ApiJson(request): ApiJson<IssueToken>,
 ) -> Result<(StatusCode, Json<IssuedToken>), super::access::Refusal> {
     principal.tenant(&tenant)?;
     principal.require_admin()?;

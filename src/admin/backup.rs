@@ -2,6 +2,7 @@
 //! store into a new directory under the backup root (`crate::backup`). Admin only; audited in
 //! the gateway's own log (tenant `""`).
 
+use super::extract::ApiJson;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -40,7 +41,7 @@ pub struct BackupRequest {
 pub async fn create(
     principal: Principal,
     State(state): State<AdminState>,
-    Json(request): Json<BackupRequest>,
+    ApiJson(request): ApiJson<BackupRequest>,
 ) -> Result<(StatusCode, Json<BackupReport>), Refusal> {
     principal.require_admin()?;
     let report = state

@@ -4,7 +4,8 @@
 //! no longer apply it. Per tenant under `/api/v1/tenants/{tenant}/blocks` (who acts is the
 //! caller); the older provider-wide `/api/v1/blocks` routes stay for scripts.
 
-use axum::extract::{Path, Query, State};
+use super::extract::{ApiJson, ApiQuery};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -35,7 +36,7 @@ type Refused = (StatusCode, Json<ApiError>);
 pub async fn list(
     principal: Principal,
     State(state): State<AdminState>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Vec<Block>> {
     principal.require_staff()?;
     let tenants: Vec<String> = match query.tenant {
@@ -67,7 +68,7 @@ pub async fn list(
 pub async fn add(
     principal: Principal,
     State(state): State<AdminState>,
-    Json(request): Json<AddBlock>,
+    ApiJson(request): ApiJson<AddBlock>,
 ) -> ApiResult<Block> {
     principal.require_admin()?;
     if request.expires_at.is_some_and(|expiry| expiry <= now_ms()) {
@@ -100,7 +101,7 @@ pub async fn add(
 pub async fn lift(
     principal: Principal,
     State(state): State<AdminState>,
-    Json(request): Json<LiftBlock>,
+    ApiJson(request): ApiJson<LiftBlock>,
 ) -> ApiResult<Block> {
     principal.require_admin()?;
     remove(
@@ -151,7 +152,7 @@ pub async fn tenant_add(
     principal: Principal,
     State(state): State<AdminState>,
     Path(tenant): Path<String>,
-    Json(request): Json<NewBlock>,
+    ApiJson(request): ApiJson<NewBlock>,
 ) -> ApiResult<Block> {
     principal.tenant(&tenant)?;
     principal.require_admin()?;
@@ -187,7 +188,7 @@ pub async fn tenant_lift(
     principal: Principal,
     State(state): State<AdminState>,
     Path(tenant): Path<String>,
-    Json(request): Json<BlockLift>,
+    ApiJson(request): ApiJson<BlockLift>,
 ) -> ApiResult<Block> {
     principal.tenant(&tenant)?;
     principal.require_admin()?;

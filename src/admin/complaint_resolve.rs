@@ -2,6 +2,7 @@
 //! (`complaints::cases::resolve`): recorded as an event and audited, by the caller, with a
 //! reason. A suspension the case caused is not lifted by it (lift the block for that).
 
+use super::extract::ApiJson;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -38,7 +39,7 @@ pub async fn resolve(
     principal: Principal,
     State(state): State<AdminState>,
     Path(id): Path<String>,
-    Json(request): Json<ResolveCase>,
+    ApiJson(request): ApiJson<ResolveCase>,
 ) -> ApiResult<Case> {
     principal.require_admin()?;
     let now = crate::queue::now_ms();

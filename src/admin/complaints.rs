@@ -6,8 +6,9 @@
 //! post; a tenant sees only its own complaints (another's, or an unattributed one, is `404`).
 //! The request and response types are shared with the CLI.
 
+use super::extract::ApiQuery;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -140,7 +141,7 @@ fn refusal(error: IntakeError) -> Refusal {
 pub async fn post(
     principal: Principal,
     State(state): State<AdminState>,
-    Query(query): Query<PostQuery>,
+    ApiQuery(query): ApiQuery<PostQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Outcome>), Refusal> {
@@ -219,7 +220,7 @@ pub async fn post(
 pub async fn list(
     principal: Principal,
     State(state): State<AdminState>,
-    Query(query): Query<ComplaintQuery>,
+    ApiQuery(query): ApiQuery<ComplaintQuery>,
 ) -> Result<Json<Page<ComplaintView>>, Refusal> {
     let unattributed = query.unattributed.unwrap_or(false);
     if unattributed && query.tenant.is_some() {

@@ -5,6 +5,7 @@
 //! State lives in the tenant's store record, one field per domain (written alone, so a
 //! verification never overwrites another change of the tenant), so it survives restarts.
 
+use super::extract::ApiJson;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -150,7 +151,7 @@ pub async fn add(
     principal: Principal,
     State(state): State<AdminState>,
     Path(tenant): Path<String>,
-    Json(request): Json<AddDomain>,
+    ApiJson(request): ApiJson<AddDomain>,
 ) -> ApiResult<DomainStatus> {
     principal.tenant(&tenant)?;
     principal.require_write()?;
@@ -249,7 +250,7 @@ pub async fn mark_verified(
     principal: Principal,
     State(state): State<AdminState>,
     Path((tenant, domain)): Path<(String, String)>,
-    Json(request): Json<MarkVerified>,
+    ApiJson(request): ApiJson<MarkVerified>,
 ) -> ApiResult<DomainStatus> {
     principal.tenant(&tenant)?;
     principal.require_admin()?;

@@ -6,7 +6,8 @@
 //! skipping the first `skip` of those at exactly `at` (already shown). Records are appended in
 //! time order, so a page boundary never moves while newer records arrive.
 
-use axum::extract::{Path, Query, State};
+use super::extract::ApiQuery;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 
@@ -122,7 +123,7 @@ pub async fn events(
     principal: Principal,
     State(state): State<AdminState>,
     Path(tenant): Path<String>,
-    Query(query): Query<LogQuery>,
+    ApiQuery(query): ApiQuery<LogQuery>,
 ) -> ApiResult<Page<Event>> {
     principal.tenant(&tenant)?;
     known(&state, &tenant)?;
@@ -154,7 +155,7 @@ pub async fn audit(
     principal: Principal,
     State(state): State<AdminState>,
     Path(tenant): Path<String>,
-    Query(query): Query<LogQuery>,
+    ApiQuery(query): ApiQuery<LogQuery>,
 ) -> ApiResult<Page<AuditRecord>> {
     principal.tenant(&tenant)?;
     known(&state, &tenant)?;

@@ -14,6 +14,7 @@ pub mod complaints;
 pub mod dashboard;
 mod dns_records;
 pub mod domains;
+mod extract;
 mod listen;
 pub mod login;
 mod logs;

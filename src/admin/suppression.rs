@@ -3,7 +3,8 @@
 //! removes an address by hand. Both changes are audited. Addresses are stored as the check
 //! compares them: the mailbox with `+tag` and case folded (`policy::recipient::identity`).
 
-use axum::extract::{Path, Query, State};
+use super::extract::{ApiJson, ApiQuery};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 
@@ -109,7 +110,7 @@ pub async fn add(
     principal: Principal,
     State(state): State<AdminState>,
     Path(tenant): Path<String>,
-    Json(request): Json<AddSuppression>,
+    ApiJson(request): ApiJson<AddSuppression>,
 ) -> ApiResult<Suppression> {
     principal.tenant(&tenant)?;
     principal.require_write()?;
@@ -160,7 +161,7 @@ pub async fn remove(
     principal: Principal,
     State(state): State<AdminState>,
     Path((tenant, address)): Path<(String, String)>,
-    Query(request): Query<RemoveSuppression>,
+    ApiQuery(request): ApiQuery<RemoveSuppression>,
 ) -> ApiResult<Suppression> {
     principal.tenant(&tenant)?;
     principal.require_write()?;

@@ -7,7 +7,8 @@
 //! change is audited with the caller's name. Passwords are hashed (argon2id) on a blocking
 //! thread and never stored, logged or returned; hashes never leave the server.
 
-use axum::extract::{Path, Query, State};
+use super::extract::{ApiJson, ApiQuery};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -107,7 +108,7 @@ async fn upsert_live(state: &AdminState, spec: TenantSpec) {
 pub async fn list(
     State(state): State<AdminState>,
     principal: Principal,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<TenantPage>, Refusal> {
     principal.require_staff()?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
@@ -165,7 +166,7 @@ pub async fn show(
 pub async fn create(
     State(state): State<AdminState>,
     principal: Principal,
-    Json(request): Json<CreateTenant>,
+    ApiJson(request): ApiJson<CreateTenant>,
 ) -> Result<(StatusCode, Json<TenantView>), Refusal> {
     principal.require_admin()?;
     let profile = request.profile.clone().unwrap_or_else(|| "default".into());
@@ -227,7 +228,7 @@ pub async fn patch(
     State(state): State<AdminState>,
     principal: Principal,
     Path(tenant): Path<String>,
-    Json(request): Json<PatchTenant>,
+    ApiJson(request): ApiJson<PatchTenant>,
 ) -> Result<Json<TenantView>, Refusal> {
     principal.require_admin()?;
     refuse_if_any(check_fields(
@@ -303,7 +304,7 @@ pub async fn set_credentials(
     State(state): State<AdminState>,
     principal: Principal,
     Path(tenant): Path<String>,
-    Json(request): Json<SetCredential>,
+    ApiJson(request): ApiJson<SetCredential>,
 ) -> Result<Json<CredentialList>, Refusal> {
     principal.require_admin()?;
     if state.tenants.get(&tenant).is_none() {
@@ -353,7 +354,7 @@ pub async fn delete(
     State(state): State<AdminState>,
     principal: Principal,
     Path(tenant): Path<String>,
-    Query(query): Query<DeleteQuery>,
+    ApiQuery(query): ApiQuery<DeleteQuery>,
 ) -> Result<StatusCode, Refusal> {
     principal.require_admin()?;
     read(&state, &tenant).await?;
@@ -453,7 +454,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let state = state(dir.path()).await;
         let tenant = Principal::Tenant { id: "a".into() };
-        let listed = list(State(state.clone()), tenant.clone(), Query(ListQuery::default())).await;
+        let listed = list(State(state.clone()), tenant.clone(), ApiQuery(ListQuery::default())).await;
         assert_eq!(status(listed), Err(StatusCode::NOT_FOUND));
         let own = show(State(state.clone()), tenant.clone(), Path("a".into())).await;
         assert_eq!(own.expect("own tenant").0.id, "a");
@@ -469,13 +470,13 @@ mod tests {
             id: "c".into(),
             ..Default::default()
         };
-        let created = create(State(state.clone()), tenant.clone(), Json(request.clone())).await;
+        let created = create(State(state.clone()), tenant.clone(), ApiJson(request.clone())).await;
         assert_eq!(status(created), Err(StatusCode::NOT_FOUND));
         let patched = patch(
             State(state.clone()),
             tenant.clone(),
             Path("a".into()),
-            Json(PatchTenant::default()),
+            ApiJson(PatchTenant::default()),
         )
         .await;
         assert_eq!(
@@ -487,15 +488,15 @@ mod tests {
             State(state.clone()),
             tenant,
             Path("a".into()),
-            Query(DeleteQuery::default()),
+            ApiQuery(DeleteQuery::default()),
         )
         .await;
         assert_eq!(deleted.map_err(|(s, _)| s), Err(StatusCode::NOT_FOUND));
 
         let operator = Principal::Operator { name: "desk".into() };
-        let listed = list(State(state.clone()), operator.clone(), Query(ListQuery::default())).await;
+        let listed = list(State(state.clone()), operator.clone(), ApiQuery(ListQuery::default())).await;
         assert_eq!(listed.expect("operator lists").0.total, 2);
-        let created = create(State(state.clone()), operator, Json(request)).await;
+        let created = create(State(state.clone()), operator, ApiJson(request)).await;
         assert_eq!(status(created), Err(StatusCode::FORBIDDEN), "read-only");
         assert!(state.store.tenant_get("c").await.expect("get").is_none());
     }

@@ -6,12 +6,13 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Form, Json};
+use axum::{Extension, Form};
 use serde::Deserialize;
 
 use super::refused;
 use crate::admin::access::Principal;
 use crate::admin::api::{BlockLift, NewBlock};
+use crate::admin::extract::ApiJson;
 use crate::admin::{blocks, AdminState};
 use crate::store::BlockScope;
 
@@ -41,7 +42,7 @@ pub async fn block(
         reason: form.reason,
         expires_at: None,
     };
-    match blocks::tenant_add(principal, State(state), Path(tenant.clone()), Json(request)).await {
+    match blocks::tenant_add(principal, State(state), Path(tenant.clone()), ApiJson(request)).await {
         Ok(_) => back_to(&tenant),
         Err(refusal) => refused(refusal),
     }
@@ -62,7 +63,7 @@ pub async fn lift(
         target: form.target,
         reason: form.reason,
     };
-    match blocks::tenant_lift(principal, State(state), Path(tenant.clone()), Json(request)).await {
+    match blocks::tenant_lift(principal, State(state), Path(tenant.clone()), ApiJson(request)).await {
         Ok(_) => back_to(&tenant),
         Err(refusal) => refused(refusal),
     }

@@ -98,11 +98,13 @@ impl Api {
         })?;
         let status = response.status();
         if !status.is_success() {
-            let message = response
-                .json::<ApiError>()
-                .await
-                .map(|e| e.error)
-                .unwrap_or_else(|_| status.to_string());
+            // The API's `{"error": ...}`; else whatever text came (a proxy's page), else nothing.
+            let text = response.text().await.unwrap_or_default();
+            let message = match serde_json::from_str::<ApiError>(&text) {
+                Ok(error) => error.error,
+                Err(_) if !text.trim().is_empty() => text.trim().to_string(),
+                Err(_) => "no explanation came with it".to_string(),
+            };
             let code = match status {
                 StatusCode::SERVICE_UNAVAILABLE => EXIT_TEMPFAIL,
                 StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => EXIT_USAGE,
