@@ -163,3 +163,74 @@ fn check_config_and_serve_refuse_a_tenant_profile_that_is_not_there() {
         data.display()
     );
 }
+
+/// `aupgate hash-password` refuses an empty password rather than hash it.
+#[test]
+fn hash_password_refuses_an_empty_password() {
+    use std::io::Write;
+    let hash = |input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aupgate"))
+            .arg("hash-password")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let empty = hash("\n");
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(empty.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("an empty password is refused"));
+    let good = hash("s3cret\n");
+    assert!(good.status.success());
+    assert!(String::from_utf8_lossy(&good.stdout).starts_with("$argon2id$"));
+}
+
+/// Text logs written anywhere but a terminal (a file, journald) carry no colour escape codes.
+#[test]
+fn logs_to_a_file_have_no_colour_codes() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gw.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndata_dir = \"{d}/data\"\n[admin]\naddress = \"127.0.0.1:0\"\n\
+             [[listener]]\naddress = \"127.0.0.1:0\"\ntls = \"none\"\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aupgate"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("NO_COLOR")
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(20)) {
+        let done = line.contains("DKIM keys loaded");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(seen.iter().any(|l| l.contains("DKIM keys loaded")), "{seen:#?}");
+    assert!(seen.iter().all(|l| !l.contains('\u{1b}')), "{seen:#?}");
+}

@@ -167,6 +167,10 @@ pub fn run() -> anyhow::Result<i32> {
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                eprintln!("aupgate: no password on standard input (an empty password is refused)");
+                return Ok(2);
+            }
             let hash = crate::tenant::hash_password(password).map_err(anyhow::Error::msg)?;
             outln!("{hash}");
             Ok(0)
@@ -212,8 +216,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("AUPGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a terminal: a log file or journald would keep the escape codes.
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours)
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
