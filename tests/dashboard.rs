@@ -804,3 +804,43 @@ async fn a_new_password_ends_the_sessions_opened_with_the_old_one() {
     let (cookie, _) = login(admin, "acme-user", "a brand new password").await;
     assert_eq!(dashboard(cookie).await, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_ends_the_session_for_every_copy_of_its_cookie() {
+    let h = Harness::start_with(with_staff).await;
+    let admin = h.gateway.admin_address;
+    let http = http_client();
+    let (cookie, csrf) = login(admin, "acme-user", PASSWORD).await;
+    let dashboard = |cookie: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("http://{admin}/dashboard"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(dashboard(cookie.clone()).await, 200);
+    let logout = http
+        .post(format!("http://{admin}/logout"))
+        .header("cookie", &cookie)
+        .header("content-type", FORM)
+        .header("origin", format!("http://{admin}"))
+        .body(form(&[("csrf", &csrf)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 303);
+    assert_eq!(logout.headers()["location"], "/login");
+    // The browser forgot the cookie; a copy kept elsewhere is no good any more either.
+    assert_eq!(
+        dashboard(cookie).await,
+        303,
+        "a logged-out session still opened the dashboard"
+    );
+    let (cookie, _) = login(admin, "acme-user", PASSWORD).await;
+    assert_eq!(dashboard(cookie).await, 200, "a new login works");
+}

@@ -175,6 +175,13 @@ pub(crate) async fn identify(state: &AdminState, parts: &Parts) -> Result<(Princ
         .filter_map(|value| value.to_str().ok())
         .find_map(super::session::cookie_value);
     if let Some(session) = cookie.and_then(|value| access.sessions.open(value, now_ms())) {
+        // A session its holder logged out of is over, on every node.
+        let ended = super::session_end::ended(state.store.as_ref(), &session.csrf, now_ms(), access.session_lifetime)
+            .await
+            .map_err(super::internal)?;
+        if ended {
+            return Err(unauthorized());
+        }
         if let Some(principal) = session_principal(state, &session.holder, &session.proof).await? {
             return Ok((principal, Via::Session { csrf: session.csrf }));
         }

@@ -13,10 +13,10 @@ use askama::Template;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
+use axum::{Extension, Form};
 use serde::Deserialize;
 
-use super::access::{bearer_principal, same_origin, Principal};
+use super::access::{bearer_principal, same_origin, Principal, Via};
 use super::dashboard::page::{html, Page};
 use super::session::{random_text, set_cookie, Holder, Session};
 use super::tokens;
@@ -144,8 +144,20 @@ pub async fn submit(
     }
 }
 
-/// `POST /logout` (behind the CSRF check): forgets the cookie.
-pub async fn logout(State(state): State<AdminState>) -> Response {
+/// `POST /logout` (behind the CSRF check): ends the session in the store (`session_end`: a copy
+/// of the cookie is no good any more, on any node) and forgets the cookie.
+pub async fn logout(State(state): State<AdminState>, Extension(via): Extension<Via>) -> Response {
+    if let Via::Session { csrf } = &via {
+        let lifetime = state.access.session_lifetime;
+        if let Err(error) = super::session_end::end(state.store.as_ref(), csrf, now_ms(), lifetime).await {
+            tracing::error!(%error, "cannot end a dashboard session");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The session could not be ended just now; try again.",
+            )
+                .into_response();
+        }
+    }
     (
         [(header::SET_COOKIE, set_cookie("", 0, state.access.secure_cookies))],
         Redirect::to("/login"),

@@ -20,6 +20,7 @@ pub mod login;
 mod logs;
 pub mod openapi;
 pub mod session;
+mod session_end;
 mod suppression;
 mod tenant_input;
 pub mod tenants;
