@@ -157,6 +157,15 @@ async fn usage_shows_what_was_sent_and_when_it_resets() {
     assert_eq!(body["items"].as_array().unwrap().len(), 1);
     let (_, body) = get_json(&h, "/api/v1/tenants/acme/audit?rule=bulk.max_recipients").await;
     assert_eq!(body["items"], json!([]));
+    // A verdict that is none would silently match nothing: refused, naming the verdicts.
+    let (status, body) = get_json(&h, "/api/v1/tenants/acme/audit?verdict=bogus").await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (
+            400,
+            json!("`bogus` is not a verdict of the audit log (accept, defer, reject, disconnect)")
+        )
+    );
     // Paging the acceptances two at a time: newest first, each once.
     let mut seen = Vec::new();
     let mut path = "/api/v1/tenants/acme/audit?verdict=accept&limit=2".to_string();
@@ -496,7 +505,7 @@ async fn the_cli_prints_tables_and_json_with_exit_codes() {
     );
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        out.starts_with("blocked: acme Sender x@acme.example by dora") && out.contains(" until "),
+        out.starts_with("blocked: acme sender x@acme.example by dora") && out.contains(" until "),
         "{out}"
     );
     let (code, out, _) = cli(&["blocks", "list", "--tenant", "acme"], &base);

@@ -39,15 +39,34 @@ async fn block_refuses_mail_and_lift_restores_it() {
         None,
     );
     assert!(ok, "add failed: {err}");
-    assert!(out.contains("blocked: acme Tenant by alice"), "{out}");
+    assert!(out.contains("blocked: acme tenant by alice"), "{out}");
     mail_from(&h, "554 5.7.1").await;
 
     let (ok, out, _) = admin(&h, &["blocks", "list", "--tenant", "acme"], None);
     assert!(ok);
     assert!(out.contains("spam run 4711"), "{out}");
 
-    let (ok, err) = support::lift_tenant_block(&h, "acme", "customer cleaned up");
+    let (ok, out, err) = admin(
+        &h,
+        &[
+            "blocks",
+            "lift",
+            "--tenant",
+            "acme",
+            "--reason",
+            "customer cleaned up",
+            "--by",
+            "bob",
+        ],
+        None,
+    );
     assert!(ok, "lift failed: {err}");
+    // Who lifted it and why, then the block as it was.
+    assert!(
+        out.starts_with("lifted by bob: customer cleaned up (the block was: acme tenant by alice at ")
+            && out.trim_end().ends_with(": spam run 4711)"),
+        "{out}"
+    );
     mail_from(&h, "250 2.1.0").await;
     let (ok, out, _) = admin(&h, &["blocks", "list"], None);
     assert!(ok);

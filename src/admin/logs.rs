@@ -20,6 +20,10 @@ use crate::store::{AuditRecord, Event};
 /// Records per page unless the query says otherwise, and at most.
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
+
+/// The verdicts a policy decision is audited with (`Verdict::name`; `continue` never ends a
+/// decision): a filter on anything else would silently match nothing.
+const AUDITED_VERDICTS: &[&str] = &["accept", "defer", "reject", "disconnect"];
 /// The default time range: the last day.
 const DEFAULT_RANGE_MS: u64 = 86_400_000;
 /// The longest time range one request may ask for.
@@ -50,6 +54,14 @@ fn window(query: &LogQuery, now: u64) -> Result<Window, Refusal> {
             "the range from `since` to `until` is at most {} days; page through longer periods range by range",
             MAX_RANGE_MS / 86_400_000
         )));
+    }
+    if let Some(verdict) = &query.verdict {
+        if !AUDITED_VERDICTS.contains(&verdict.as_str()) {
+            return Err(bad(format!(
+                "`{verdict}` is not a verdict of the audit log ({})",
+                AUDITED_VERDICTS.join(", ")
+            )));
+        }
     }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {

@@ -544,10 +544,19 @@ async fn blocks(api: &Api, as_json: bool, command: BlocksCommand) -> Result<(), 
                 by: operator(target.by),
                 reason: target.reason,
             };
-            (
-                "lifted",
-                api.call(Method::POST, "/api/v1/blocks/lift", Some(&body)).await?,
-            )
+            let lifted: Block = api.call(Method::POST, "/api/v1/blocks/lift", Some(&body)).await?;
+            if as_json {
+                show::json(&lifted);
+            } else {
+                // Who lifted it and why, then the block as it was.
+                outln!(
+                    "lifted by {}: {} (the block was: {})",
+                    body.by,
+                    body.reason,
+                    show::block_line(&lifted)
+                );
+            }
+            return Ok(());
         }
     };
     if as_json {

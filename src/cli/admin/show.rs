@@ -169,7 +169,7 @@ pub fn blocks(blocks: &[Block]) {
     for b in blocks {
         rows.add_row(vec![
             b.tenant.clone(),
-            format!("{:?}", b.scope),
+            b.scope.as_str().to_string(),
             b.target.clone(),
             b.by.clone(),
             time(b.at),
@@ -192,9 +192,9 @@ pub fn block_line(block: &Block) -> String {
         .map(|at| format!(" until {}", time(at)))
         .unwrap_or_default();
     format!(
-        "{} {:?}{} by {} at {}{expires}: {}",
+        "{} {}{} by {} at {}{expires}: {}",
         block.tenant,
-        block.scope,
+        block.scope.as_str(),
         target,
         block.by,
         time(block.at),
