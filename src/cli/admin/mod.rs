@@ -52,12 +52,14 @@ enum AdminCommand {
     },
     /// A tenant's events (violations, threshold crossings), newest first.
     Events {
+        /// The tenant's id.
         tenant: String,
         #[command(flatten)]
         range: Range,
     },
     /// A tenant's audit trail (policy decisions, operator actions), newest first.
     Audit {
+        /// The tenant's id.
         tenant: String,
         #[command(flatten)]
         range: Range,
@@ -112,20 +114,29 @@ enum TenantsCommand {
         /// Only tenants in this state (active, warned, final_warning, suspended).
         #[arg(long)]
         state: Option<String>,
+        /// Tenants per page (at most 1000; default 100).
         #[arg(long)]
         limit: Option<usize>,
+        /// Tenants to skip: where the page starts.
         #[arg(long)]
         offset: Option<usize>,
     },
     /// Show one tenant.
-    Show { tenant: String },
+    Show {
+        /// The tenant's id.
+        tenant: String,
+    },
     /// Create a tenant.
     Add {
+        /// The tenant's id.
         tenant: String,
+        /// The tenant's name, as people read it.
         #[arg(long)]
         name: String,
+        /// The policy profile it is judged by (a profile of the gateway's `[policy] directory`).
         #[arg(long)]
         profile: Option<String>,
+        /// Where the gateway's notices to the tenant go (a mail address).
         #[arg(long)]
         contact: Option<String>,
         /// A network (CIDR) of the tenant; repeat for several.
@@ -141,11 +152,15 @@ enum TenantsCommand {
     },
     /// Change a tenant's fields (only those given).
     Set {
+        /// The tenant's id.
         tenant: String,
+        /// The tenant's name, as people read it.
         #[arg(long)]
         name: Option<String>,
+        /// The policy profile it is judged by (a profile of the gateway's `[policy] directory`).
         #[arg(long)]
         profile: Option<String>,
+        /// Where the gateway's notices to the tenant go (a mail address).
         #[arg(long)]
         contact: Option<String>,
         /// The tenant's networks (the whole list: repeat for several).
@@ -161,13 +176,17 @@ enum TenantsCommand {
     /// Set an SMTP AUTH identity: the password is read from the first line of standard input
     /// (never from the command line) and hashed on the server.
     Credentials {
+        /// The tenant's id.
         tenant: String,
+        /// The SMTP AUTH user name (unique across tenants).
         #[arg(long)]
         username: String,
     },
     /// Delete a tenant (refused while its mail is queued, unless --force).
     Delete {
+        /// The tenant's id.
         tenant: String,
+        /// Delete it even while its mail is queued (the queued mail is still delivered).
         #[arg(long)]
         force: bool,
     },
@@ -176,18 +195,27 @@ enum TenantsCommand {
 #[derive(Subcommand)]
 enum SuppressionCommand {
     /// List the suppressed addresses.
-    List { tenant: String },
+    List {
+        /// The tenant's id.
+        tenant: String,
+    },
     /// Suppress an address (audited).
     Add {
+        /// The tenant's id.
         tenant: String,
+        /// The recipient address.
         address: String,
+        /// Why, for the audit log.
         #[arg(long)]
         reason: String,
     },
     /// Take an address off the list (audited).
     Remove {
+        /// The tenant's id.
         tenant: String,
+        /// The recipient address.
         address: String,
+        /// Why, for the audit log.
         #[arg(long)]
         reason: String,
     },
@@ -197,40 +225,52 @@ enum SuppressionCommand {
 enum DomainsCommand {
     /// List a tenant's domains and their verification state.
     List {
+        /// The tenant's id.
         #[arg(long)]
         tenant: String,
     },
     /// Add a domain and print the TXT record the tenant must publish.
     Add {
+        /// The tenant's id.
         #[arg(long)]
         tenant: String,
+        /// The sender domain.
         #[arg(long)]
         domain: String,
+        /// Who does it, for the audit log (default: $USER).
         #[arg(long)]
         by: Option<String>,
     },
     /// Look the token up in DNS and mark the domain verified.
     Verify {
+        /// The tenant's id.
         #[arg(long)]
         tenant: String,
+        /// The sender domain.
         #[arg(long)]
         domain: String,
     },
     /// The DNS records to publish for a domain (ownership token, SPF, DKIM per selector).
     Records {
+        /// The tenant's id.
         #[arg(long)]
         tenant: String,
+        /// The sender domain.
         #[arg(long)]
         domain: String,
     },
     /// Mark a domain verified by hand (audited).
     MarkVerified {
+        /// The tenant's id.
         #[arg(long)]
         tenant: String,
+        /// The sender domain.
         #[arg(long)]
         domain: String,
+        /// Why, for the audit log.
         #[arg(long)]
         reason: String,
+        /// Who does it, for the audit log (default: $USER).
         #[arg(long)]
         by: Option<String>,
     },
@@ -276,6 +316,7 @@ struct BlockTarget {
 enum BlocksCommand {
     /// List blocks (of one tenant, or all).
     List {
+        /// The tenant's id.
         #[arg(long)]
         tenant: Option<String>,
     },
