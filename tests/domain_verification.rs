@@ -53,6 +53,17 @@ async fn dns_token_verifies_a_domain() {
         .trim_end_matches('"')
         .to_string();
 
+    // The list: the new domain with its record; the configuration's own (vouched for) with
+    // nothing to publish, never an empty token.
+    let (ok, out, err) = admin(&h, &["domains", "list", "--tenant", "acme"]);
+    assert!(ok, "{err}");
+    let vouched = out
+        .lines()
+        .find(|l| l.contains(" acme.example "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(vouched.contains("vouched for: nothing to publish"), "{out}");
+    assert!(!out.contains("aupgate-verify=\""), "{out}");
+
     // Not published yet: refused clearly, still not verified.
     let (ok, _, err) = admin(
         &h,

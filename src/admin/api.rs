@@ -150,7 +150,7 @@ pub struct TenantDomainView {
     pub verified: bool,
     /// The ownership token (empty when an operator or the configuration vouched for the domain).
     pub token: String,
-    /// The TXT record the tenant publishes to prove ownership.
+    /// The TXT record the tenant publishes to prove ownership (empty when there is no token).
     pub record: String,
 }
 

@@ -52,7 +52,12 @@ pub(crate) fn status(domain: &str, token: &str, verified: bool) -> DomainStatus 
         domain: domain.to_string(),
         token: token.to_string(),
         verified,
-        record: format!("{} TXT \"aupgate-verify={token}\"", record_name(domain)),
+        // A domain vouched for (no token) has nothing to publish.
+        record: if token.is_empty() {
+            String::new()
+        } else {
+            format!("{} TXT \"aupgate-verify={token}\"", record_name(domain))
+        },
     }
 }
 

@@ -212,7 +212,11 @@ pub fn domains(list: &[DomainStatus]) {
         rows.add_row(vec![
             d.domain.clone(),
             if d.verified { "verified" } else { "pending" }.to_string(),
-            d.record.clone(),
+            if d.record.is_empty() {
+                "- (vouched for: nothing to publish)".to_string()
+            } else {
+                d.record.clone()
+            },
         ]);
     }
     outln!("{rows}");
