@@ -542,6 +542,18 @@ async fn the_cli_manages_tenants_with_tables_json_and_exit_codes() {
         out.contains("gamma-user") && !out.contains("s3cret") && !out.contains("argon2"),
         "{out}"
     );
+    let (code, out, err) = tenants_cli(
+        &h,
+        false,
+        &["credentials", "gamma", "--username", "gamma-two"],
+        "0ther-pw\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with("credentials of gamma: gamma-two set; its user names: ")
+            && out.trim_end().ends_with("gamma-two, gamma-user"),
+        "{out}"
+    );
 
     // Exit codes: 1 not found, 2 usage (a refused input or nothing to set).
     assert_eq!(tenants_cli(&h, false, &["show", "nobody"], "").0, Some(1));

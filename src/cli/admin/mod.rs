@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
 
-use crate::admin::api::{AddBlock, AddSuppression, DomainRecords, LiftBlock, Page};
+use crate::admin::api::{AddBlock, AddSuppression, CredentialList, DomainRecords, LiftBlock, Page};
 use crate::admin::usage::Usage;
 use crate::store::{AuditRecord, Block, BlockScope, Event, Suppression};
 use client::{encode, query, Api, Failure};
@@ -522,11 +522,18 @@ async fn tenants(api: &Api, as_json: bool, command: TenantsCommand) -> Result<()
             if password.is_empty() {
                 return Err(Failure::usage("no password on standard input"));
             }
-            (
-                Method::PUT,
-                format!("/api/v1/tenants/{}/credentials", encode(&tenant)),
-                Some(serde_json::json!({ "username": username, "password": password })),
-            )
+            let path = format!("/api/v1/tenants/{}/credentials", encode(&tenant));
+            let body = serde_json::json!({ "username": username, "password": password });
+            let answer: CredentialList = api.call(Method::PUT, &path, Some(&body)).await?;
+            if as_json {
+                show::json(&answer);
+            } else {
+                outln!(
+                    "credentials of {tenant}: {username} set; its user names: {}",
+                    answer.usernames.join(", ")
+                );
+            }
+            return Ok(());
         }
         TenantsCommand::Delete { tenant, force } => (
             Method::DELETE,
