@@ -844,3 +844,41 @@ async fn logging_out_ends_the_session_for_every_copy_of_its_cookie() {
     let (cookie, _) = login(admin, "acme-user", PASSWORD).await;
     assert_eq!(dashboard(cookie).await, 200, "a new login works");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_address_or_query_gets_a_page_that_says_so() {
+    let h = Harness::start_with(with_staff).await;
+    let admin = h.gateway.admin_address;
+    let http = http_client();
+    let page = http.get(format!("http://{admin}/nope")).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(page.text().await.unwrap().contains("There is no page at /nope."));
+    let api = http
+        .get(format!("http://{admin}/api/v1/nope"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 404);
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(body["error"], "There is no page at /api/v1/nope.");
+
+    let (cookie, _) = login(admin, "", ADMIN_TOKEN).await;
+    for (query, expected) in [
+        (
+            "state=nonsense",
+            "`nonsense` is not a tenant state (active, warned, final_warning, suspended)",
+        ),
+        ("sort=bogus", "sort"),
+    ] {
+        let page = http
+            .get(format!("http://{admin}/admin?{query}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 400, "{query}");
+        let body = page.text().await.unwrap();
+        assert!(body.contains("<html") && body.contains(expected), "{query}: {body}");
+    }
+}

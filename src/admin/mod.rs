@@ -73,6 +73,18 @@ pub(crate) fn internal(error: impl std::fmt::Display) -> (StatusCode, Json<api::
     self::error(StatusCode::SERVICE_UNAVAILABLE, format!("store unavailable: {error}"))
 }
 
+/// A path that is none: `{"error": ...}` under `/api/`, a page elsewhere (a browser's mistyped
+/// link), never an empty body.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let message = format!("There is no page at {}.", uri.path());
+    if uri.path().starts_with("/api/") {
+        error(StatusCode::NOT_FOUND, message).into_response()
+    } else {
+        dashboard::error_page(StatusCode::NOT_FOUND, &message)
+    }
+}
+
 /// Binds the admin API and serves it in the background (HTTPS with `tls`); returns the bound
 /// address.
 pub async fn start(
@@ -92,6 +104,7 @@ pub async fn start(
         .route("/health", get(health))
         .route("/healthz", get(alive))
         .route("/readyz", get(health))
+        .fallback(not_found)
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;

@@ -3,6 +3,7 @@
 //! (`?sort=refused&order=desc&state=suspended&q=acme`), so it works without script.
 
 use askama::Template;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -13,7 +14,7 @@ use super::charts::last_day;
 use super::gauges::nearest_percent;
 use super::page::url_encode;
 use super::tenant::state_name;
-use super::{page_for, refused};
+use super::{error_page, page_for, refused};
 use crate::admin::access::{Principal, Via};
 use crate::admin::AdminState;
 use crate::queue::now_ms;
@@ -81,15 +82,30 @@ struct OverviewPage {
     headers: Vec<(&'static str, &'static str, String)>,
 }
 
+/// The tenant states the filter offers.
+const STATES: [&str; 4] = ["active", "warned", "final_warning", "suspended"];
+
 /// `GET /admin`.
 pub async fn show(
     Extension(principal): Extension<Principal>,
     Extension(via): Extension<Via>,
     State(state): State<AdminState>,
-    Query(query): Query<OverviewQuery>,
+    query: Result<Query<OverviewQuery>, QueryRejection>,
 ) -> Response {
     if let Err(refusal) = principal.require_staff() {
         return refused(refusal);
+    }
+    // A query that does not parse, or names a state that is none, is a page saying so, not a
+    // raw parser message or a silently empty list.
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return error_page(StatusCode::BAD_REQUEST, &rejection.body_text()),
+    };
+    if !query.state.is_empty() && !STATES.contains(&query.state.as_str()) {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            &format!("`{}` is not a tenant state ({})", query.state, STATES.join(", ")),
+        );
     }
     let now = now_ms();
     let records = match state.store.tenant_list().await {
@@ -171,10 +187,7 @@ pub async fn show(
         page: page_for(&principal, &via, "All tenants".into(), now),
         rows,
         total,
-        states: ["active", "warned", "final_warning", "suspended"]
-            .into_iter()
-            .map(|s| (s, s == query.state))
-            .collect(),
+        states: STATES.iter().copied().map(|s| (s, s == query.state)).collect(),
         q: query.q,
         headers,
     };
