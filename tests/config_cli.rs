@@ -13,10 +13,12 @@ fn bad_config_reports_all_errors_and_exits_non_zero() {
 hostnme = "typo"
 [limits]
 command_timeout = "soon"
+max_path_length = 100
 [relay]
 mode = "pigeon"
 [[listener]]
 address = "nowhere"
+tls = "sometimes"
 [[tenant]]
 id = "t"
 networks = ["300.0.0.0/8"]
@@ -33,8 +35,11 @@ networks = ["300.0.0.0/8"]
     for path in [
         "server.hostnme",
         "limits.command_timeout",
+        // Reported in the same run as the section's key that did not parse.
+        "limits.max_path_length",
         "relay.mode",
         "listener[0].address",
+        "listener[0].tls",
         "tenant[0].networks[0]",
     ] {
         assert!(stderr.contains(path), "{path} missing from:\n{stderr}");

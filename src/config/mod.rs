@@ -124,7 +124,16 @@ impl Config {
         if config.listeners.is_empty() {
             config.listeners.push(ListenerConfig::default());
         }
+        // A key that did not parse was left at its default for validation: whatever validation
+        // says about it would be about the default, not the file.
+        let unparsed: std::collections::HashSet<String> = errors.0.iter().map(|e| e.path.clone()).collect();
+        let parsed = errors.0.len();
         config.validate(&mut errors);
+        let mut index = 0;
+        errors.0.retain(|error| {
+            index += 1;
+            index <= parsed || !unparsed.contains(&error.path)
+        });
         if errors.0.is_empty() {
             Ok(config)
         } else {
@@ -537,16 +546,23 @@ pub(crate) fn section<T: DeserializeOwned + Default>(path: &str, value: toml::Va
         errors.push(path, "must be a table");
         return T::default();
     };
-    let before = errors.0.len();
+    let mut table = table;
+    let mut failed = Vec::new();
     for (key, item) in &table {
         let mut single = toml::Table::new();
         single.insert(key.clone(), item.clone());
         if let Err(error) = T::deserialize(toml::Value::Table(single)) {
             errors.push(format!("{path}.{key}"), error.message().to_string());
+            failed.push(key.clone());
         }
     }
-    if errors.0.len() > before {
-        return T::default();
+    if !failed.is_empty() {
+        // The rest of the section still goes on to validation, so its own errors are reported
+        // in the same run (`Config::parse` drops validation errors on the keys that failed here).
+        for key in &failed {
+            table.remove(key);
+        }
+        return T::deserialize(toml::Value::Table(table)).unwrap_or_default();
     }
     match T::deserialize(toml::Value::Table(table)) {
         Ok(value) => value,
