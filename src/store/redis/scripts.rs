@@ -369,7 +369,7 @@ return 1
 /// A counter check-and-add that neither starts a bucket nor is refused, on bookkeeping `counter`
 /// would believe, reads the counter's fields once a call and adds up its charges in a mirror,
 /// written at the end of the call (or before anything else touches the counter): one `HMGET`
-/// and two `HINCRBY`s a counter, however many callers charge it. Every other case goes to
+/// and one `HSET` a counter, however many callers charge it. Every other case goes to
 /// `counter` itself.
 ///
 /// Returns one flat list (a Lua table per answer would cost more to send than the rest of the
@@ -397,9 +397,10 @@ local function settle(key)
   if not m then return end
   mirror[key] = nil
   if m.add == 0 then return end
+  -- The bucket and the total as they now stand (read at the call's first check; nothing else
+  -- touched the key since: every other step settles it first): one write.
   local ok, err = pcall(function()
-    redis.call('HINCRBY', key, m.curf, m.add)
-    redis.call('HINCRBY', key, '-1', m.add)
+    redis.call('HSET', key, m.curf, string.format('%d', m.c), '-1', string.format('%d', m.all))
   end)
   -- The callers whose charges these were fail; whatever settled the counter goes on (and meets
   -- the broken key itself if it touches it).
