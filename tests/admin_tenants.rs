@@ -348,6 +348,11 @@ async fn invalid_tenants_are_refused_with_every_problem_named() {
     assert_eq!(status, 400, "{body}");
     let error = body["error"].as_str().expect("a JSON error");
     assert!(error.contains("unknown field `colour`"), "{error}");
+    let (status, body) = api(&h, "GET", "/api/v1/tenants?limit=5000", None).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("`limit` must be 1..=1000"))
+    );
     let (status, body) = api(&h, "GET", "/api/v1/tenants?state=bogus", None).await;
     assert_eq!(status, 400, "{body}");
     assert!(

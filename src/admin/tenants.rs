@@ -102,6 +102,7 @@ async fn upsert_live(state: &AdminState, spec: TenantSpec) {
     params(ListQuery),
     responses(
         (status = 200, description = "one page of tenants, ordered by id", body = TenantPage),
+        (status = 400, description = "a limit outside 1..=1000, or a query that does not parse", body = super::api::ApiError),
         (status = 404, description = "the caller is a tenant", body = super::api::ApiError)
     )
 )]
@@ -111,7 +112,14 @@ pub async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<TenantPage>, Refusal> {
     principal.require_staff()?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        // As the logs' pages: a page the caller did not ask for would look like the whole list.
+        return Err(super::error(
+            StatusCode::BAD_REQUEST,
+            format!("`limit` must be 1..={MAX_PAGE}"),
+        ));
+    }
     let offset = query.offset.unwrap_or(0);
     let records: Vec<TenantRecord> = state
         .store
