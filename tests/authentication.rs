@@ -401,8 +401,14 @@ async fn signed_mail_verifies_with_an_independent_implementation() {
         );
         assert!(signed.contains(&"date") && signed.contains(&"message-id"), "{headers}");
         // The attribution fields are added before signing and covered by it.
-        assert!(signed.contains(&"feedback-id"), "{headers}");
-        assert!(headers.contains("\r\nFeedback-ID: "), "{headers}");
+        assert!(
+            signed.contains(&"feedback-id") && signed.contains(&"x-aupgate-ref"),
+            "{headers}"
+        );
+        assert!(
+            headers.contains("\r\nFeedback-ID: ") && headers.contains("\r\nX-Aupgate-Ref: "),
+            "{headers}"
+        );
         assert!(headers.contains("dmarc=pass"), "{headers}");
 
         let verdict = verify_independently(&h, &got[0].data, from);
@@ -543,13 +549,22 @@ async fn dmarc_failures_are_refused_naming_what_is_missing() {
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
 }
 
-/// A message signed by the tenant itself with its own key, published under `tenant`.
+/// A message signed by the tenant itself with its own key, published under `tenant`, over
+/// the fields a tenant's signer (OpenDKIM's defaults) covers: not the gateway's trace field.
 fn tenant_signed(tenant_keys: &Path, body: &str) -> String {
+    use mail_auth::common::crypto::{RsaKey, Sha256};
+    use mail_auth::dkim::DkimSigner;
+    use rustls_pki_types::pem::PemObject;
     let ring = keys::KeyRing::load(tenant_keys).expect("tenant key");
-    let key = ring.for_domain("acme.example")[0].clone();
-    let keys::Signer::Rsa(signer) = &key.signer else {
-        panic!("rsa key")
-    };
+    let selector = ring.for_domain("acme.example")[0].selector.clone();
+    let pem = std::fs::read(tenant_keys.join(format!("acme.example/{selector}.pem"))).expect("tenant key");
+    let der = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(&pem).expect("PKCS#8");
+    let key = RsaKey::<Sha256>::from_key_der(rustls_pki_types::PrivateKeyDer::Pkcs8(der)).expect("rsa key");
+    let tenant_headers = keys::SIGNED_HEADERS.iter().copied().filter(|h| *h != "X-Aupgate-Ref");
+    let signer = DkimSigner::from_key(key)
+        .domain("acme.example")
+        .selector(selector)
+        .headers(tenant_headers);
     let signature = signer.sign(body.as_bytes()).expect("sign");
     use mail_auth::common::headers::HeaderWriter;
     format!("{}{body}", signature.to_header())
@@ -684,6 +699,19 @@ async fn a_new_selector_signs_once_its_record_is_published() {
     send_message(&h, "a@acme.example", &["bob@dest.example"], &message).await;
     let headers = header_block(&relayed(&h, 1).await[0].data);
     assert!(headers.contains("s=new") && headers.contains("dkim=pass"), "{headers}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_whose_record_is_not_published_never_signs() {
+    // The tenant's domain has a key, generated but not (yet) published: the mail leaves
+    // unsigned rather than with a signature every receiver would find broken.
+    let keys = [("fresh.example", "s1", Algorithm::Ed25519, false)];
+    let h = gateway_with_keys(None, &keys, |c| c.tenants[0].domains.push("fresh.example".into())).await;
+    let message = plain_message("a@fresh.example", "before publishing");
+    let reply = send_message(&h, "a@fresh.example", &["bob@dest.example"], &message).await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let headers = header_block(&relayed(&h, 1).await[0].data);
+    assert!(!headers.contains("DKIM-Signature:"), "{headers}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -103,6 +103,9 @@ pub const SIGNED_HEADERS: &[&str] = &[
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
     "List-Id",
+    // The gateway's trace field (complaint attribution): the gateway removes any copy the
+    // tenant put on, so the one signed is ours.
+    "X-Aupgate-Ref",
 ];
 
 /// The private half, as a signer for its domain and selector.

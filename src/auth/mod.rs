@@ -193,21 +193,48 @@ mod authenticator {
             worst
         }
 
-        /// The key to sign mail from `domain` with: the newest key of `domain` (or of the
-        /// closest parent domain that has keys) that `allowed` permits, preferring one whose
-        /// record is already published, so a new selector takes over once it is in DNS.
+        /// The key to sign mail from `domain` with: of the keys of `domain` (or of the closest
+        /// parent domain that has keys) that `allowed` permits, the newest whose record is
+        /// published, so a new selector takes over once it is in DNS. When DNS cannot say (a
+        /// temporary failure), the newest key DNS could not be asked about signs; a key DNS says
+        /// is not published never does (its signature could only fail: `dkim=permerror` at
+        /// every receiver), and with none published the mail leaves unsigned, with a warning.
         pub async fn signing_key(&self, domain: &str, allowed: impl Fn(&str) -> bool) -> Option<Arc<DkimKey>> {
+            let (candidate, keys) = self.keys_covering(domain, allowed)?;
+            let mut unknown = None;
+            for key in &keys {
+                match self.published(key).await {
+                    Some(true) => return Some(key.clone()),
+                    Some(false) => {}
+                    None => {
+                        unknown.get_or_insert_with(|| key.clone());
+                    }
+                }
+            }
+            if unknown.is_none() {
+                tracing::warn!(
+                    domain = %candidate,
+                    "no DKIM key of the domain is published in DNS: the mail leaves unsigned"
+                );
+            }
+            unknown
+        }
+
+        /// The newest key that would sign mail from `domain` once its record is published
+        /// (`signing_key` without asking DNS): what a refusal names when nothing signed.
+        pub fn newest_key(&self, domain: &str, allowed: impl Fn(&str) -> bool) -> Option<Arc<DkimKey>> {
+            self.keys_covering(domain, allowed)?.1.first().cloned()
+        }
+
+        /// The keys of `domain`, or of the closest parent domain that has keys, that `allowed`
+        /// permits (newest first), with that domain.
+        fn keys_covering(&self, domain: &str, allowed: impl Fn(&str) -> bool) -> Option<(String, Vec<Arc<DkimKey>>)> {
             let ring = self.keys();
             let mut candidate = domain.trim_end_matches('.').to_ascii_lowercase();
             loop {
                 let keys = ring.for_domain(&candidate);
                 if !keys.is_empty() && allowed(&candidate) {
-                    for key in keys {
-                        if self.is_published(key).await {
-                            return Some(key.clone());
-                        }
-                    }
-                    return keys.first().cloned();
+                    return Some((candidate, keys.to_vec()));
                 }
                 let (_, parent) = candidate.split_once('.')?;
                 if !parent.contains('.') {
@@ -217,10 +244,12 @@ mod authenticator {
             }
         }
 
-        async fn is_published(&self, key: &DkimKey) -> bool {
+        /// Whether `key`'s record is published: `None` when DNS cannot say just now.
+        async fn published(&self, key: &DkimKey) -> Option<bool> {
             match self.dns.txt(&key.record_name()).await {
-                Ok(records) => records.iter().any(|r| key.matches_record(r)),
-                Err(_) => false,
+                Ok(records) => Some(records.iter().any(|r| key.matches_record(r))),
+                Err(crate::dns::DnsError::NotFound { .. }) => Some(false),
+                Err(_) => None,
             }
         }
 

@@ -227,7 +227,17 @@ async fn evaluate(
     let dmarc = if profile.dmarc.enabled && from_domain.is_some() {
         let dmarc = auth.dmarc(&parsed, &dkim, mail_from_domain, spf_output).await;
         let our_result = dkim.iter().find(|o| ours(o)).map(|o| o.result().clone());
-        if let Some(outcome) = judge_dmarc(auth, &dmarc, our_result, key.as_deref(), &spf, from_domain.as_deref()) {
+        // Nothing signed although the gateway holds a key for the domain: its record is not
+        // published (the refusal names it).
+        let unpublished = match (&key, &from_domain) {
+            (None, Some(domain)) if profile.dkim.sign => auth.newest_key(domain, |d| ctx.tenant.owns(d, true)),
+            _ => None,
+        };
+        let keys = DkimKeys {
+            signed: key.as_deref(),
+            unpublished: unpublished.as_deref(),
+        };
+        if let Some(outcome) = judge_dmarc(auth, &dmarc, our_result, keys, &spf, from_domain.as_deref()) {
             return outcome;
         }
         Some(dmarc)
@@ -353,11 +363,18 @@ fn judge_tenant_signature(profile: &Profile, output: &mail_auth::DkimOutput<'_>)
     }
 }
 
+/// The gateway's key that signed the message, or else the one that would have, had its record
+/// been published.
+struct DkimKeys<'a> {
+    signed: Option<&'a crate::auth::keys::DkimKey>,
+    unpublished: Option<&'a crate::auth::keys::DkimKey>,
+}
+
 fn judge_dmarc(
     auth: &Authenticator,
     dmarc: &mail_auth::DmarcOutput,
     our_result: Option<DkimResult>,
-    key: Option<&crate::auth::keys::DkimKey>,
+    keys: DkimKeys<'_>,
     spf: &Option<SpfPrediction>,
     from_domain: Option<&str>,
 ) -> Option<Outcome> {
@@ -396,10 +413,16 @@ fn judge_dmarc(
             ),
         },
     };
-    let dkim_reason = match key {
-        None => {
-            format!("no DKIM key of the gateway for {from} (run `aupgate dkim generate {from}` and publish the record)")
-        }
+    let dkim_reason = match keys.signed {
+        None => match keys.unpublished {
+            Some(key) => format!(
+                "the DKIM key {} is not published in DNS, so nothing signed (publish it: `aupgate admin domains records`)",
+                key.record_name()
+            ),
+            None => format!(
+                "no DKIM key of the gateway for {from} (run `aupgate dkim generate {from}` and publish the record)"
+            ),
+        },
         Some(key) => match our_result {
             Some(DkimResult::Pass) => format!("the DKIM signature d={} is not aligned with {from}", key.domain),
             _ => format!(
