@@ -198,7 +198,7 @@ mod authenticator {
         /// published, so a new selector takes over once it is in DNS. When DNS cannot say (a
         /// temporary failure), the newest key DNS could not be asked about signs; a key DNS says
         /// is not published never does (its signature could only fail: `dkim=permerror` at
-        /// every receiver), and with none published the mail leaves unsigned, with a warning.
+        /// every receiver), and with none published the mail leaves unsigned.
         pub async fn signing_key(&self, domain: &str, allowed: impl Fn(&str) -> bool) -> Option<Arc<DkimKey>> {
             let (candidate, keys) = self.keys_covering(domain, allowed)?;
             let mut unknown = None;
@@ -212,7 +212,8 @@ mod authenticator {
                 }
             }
             if unknown.is_none() {
-                tracing::warn!(
+                // Per message, so not a warning: `aupgate admin domains records` shows what to publish.
+                tracing::debug!(
                     domain = %candidate,
                     "no DKIM key of the domain is published in DNS: the mail leaves unsigned"
                 );
