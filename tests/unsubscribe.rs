@@ -215,6 +215,10 @@ async fn one_click_suppresses_the_next_bulk_message_and_the_signature_covers_the
     // GET shows the question and changes nothing.
     let page = http.get(admin(&h, &path)).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
+    // No other site may frame the one-click form.
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
     let page = page.text().await.unwrap();
     assert!(page.contains("<form method=\"post\">"), "{page}");
     assert!(page.contains("bob@dest.example"), "{page}");

@@ -19,7 +19,14 @@ use crate::complaints::unsubscribe::{UnsubscribeError, Via};
 
 /// The routes, outside the API's authorization.
 pub fn routes() -> Router<AdminState> {
-    Router::new().route("/u/{token}", get(confirm).post(unsubscribe))
+    Router::new()
+        .route("/u/{token}", get(confirm).post(unsubscribe))
+        // The dashboard's headers: above all, the one-click form may not be framed by another
+        // site (a click on a disguised button would unsubscribe the reader).
+        .layer(axum::middleware::map_response(|mut response: Response| async move {
+            super::dashboard::page::secure_headers(&mut response);
+            response
+        }))
 }
 
 /// The form posts to the page's own URL (no `action`), so it works behind a proxy that serves
