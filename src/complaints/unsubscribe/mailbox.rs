@@ -1,5 +1,5 @@
-//! The unsubscribe `mailto:` as an SMTP local mailbox: mail to `[unsubscribe] address` (or its
-//! `+TOKEN` form) is taken by the gateway itself, from any client without AUTH, and never
+//! The unsubscribe `mailto:` as an SMTP local mailbox: mail to `[unsubscribe] address` (also
+//! with a `+detail`) is taken by the gateway itself, from any client without AUTH, and never
 //! relayed. A genuine token suppresses the recipient at once (`250 2.0.0`); a forged, altered
 //! or missing one is refused (`550 5.7.1`) and changes nothing; a store failure defers
 //! (`451 4.3.0`), so the hit is not lost. Rate: `[unsubscribe] max_mails_per_client` per client
@@ -84,24 +84,20 @@ impl LocalMailbox for UnsubscribeMailbox {
         })
     }
 
-    fn deliver<'a>(&'a self, client: IpAddr, recipients: &'a [String], message: Vec<u8>) -> LocalFut<'a, Reply> {
+    /// The token is in the message (its subject), so the message is read once, however many
+    /// times it names the mailbox.
+    fn deliver<'a>(&'a self, client: IpAddr, _recipients: &'a [String], message: Vec<u8>) -> LocalFut<'a, Reply> {
         Box::pin(async move {
-            let mut honoured = false;
-            for rcpt in recipients {
-                match self.unsubscriber.handle_unsubscribe_mail(rcpt, &message).await {
-                    Ok(_) => honoured = true,
-                    Err(UnsubscribeError::InvalidToken) => {}
-                    Err(UnsubscribeError::Store(error)) => {
-                        tracing::error!(%client, %error, "recording an unsubscribe by mail failed");
-                        return reply::unsubscribe_store_failed();
-                    }
+            match self.unsubscriber.handle_unsubscribe_mail(&message).await {
+                Ok(_) => reply::unsubscribed(),
+                Err(UnsubscribeError::InvalidToken) => {
+                    tracing::info!(%client, "unsubscribe mail without a genuine token");
+                    reply::unsubscribe_token_invalid()
                 }
-            }
-            if honoured {
-                reply::unsubscribed()
-            } else {
-                tracing::info!(%client, "unsubscribe mail without a genuine token");
-                reply::unsubscribe_token_invalid()
+                Err(UnsubscribeError::Store(error)) => {
+                    tracing::error!(%client, %error, "recording an unsubscribe by mail failed");
+                    reply::unsubscribe_store_failed()
+                }
             }
         })
     }

@@ -251,13 +251,12 @@ impl Unsubscriber {
         Ok(hit)
     }
 
-    /// Mail to the unsubscribe address: `rcpt` is the envelope recipient, `raw` the message.
-    /// The token is read from the recipient's `+` detail or, as the gateway's mailto writes it,
-    /// from the subject. Meant for the SMTP session's local mailbox: an `Err` is mail to drop (or
-    /// refuse), never to relay.
-    pub async fn handle_unsubscribe_mail(&self, rcpt: &str, raw: &[u8]) -> Result<Hit, UnsubscribeError> {
-        let token = mailto_token(rcpt, raw, |candidate| self.claims(candidate).is_some())
-            .ok_or(UnsubscribeError::InvalidToken)?;
+    /// Mail to the unsubscribe address, `raw` the message. The token is read from the subject,
+    /// where the gateway's mailto writes it. Meant for the SMTP session's local mailbox: an
+    /// `Err` is mail to drop (or refuse), never to relay.
+    pub async fn handle_unsubscribe_mail(&self, raw: &[u8]) -> Result<Hit, UnsubscribeError> {
+        let token =
+            mailto_token(raw, |candidate| self.claims(candidate).is_some()).ok_or(UnsubscribeError::InvalidToken)?;
         self.unsubscribe(&token, Via::Mail).await
     }
 }
@@ -419,15 +418,13 @@ mod tests {
         // Forged, or no token at all: nothing happens.
         let forged = raw.replacen("u1.k1.", "u1.k1.A", 1);
         for bad in [forged.as_str(), "Subject: unsubscribe me\r\n\r\n", ""] {
-            let result = unsubscriber
-                .handle_unsubscribe_mail("unsubscribe@gw.example", bad.as_bytes())
-                .await;
+            let result = unsubscriber.handle_unsubscribe_mail(bad.as_bytes()).await;
             assert!(matches!(result, Err(UnsubscribeError::InvalidToken)), "{bad}");
         }
         assert!(store.suppression_list("acme").await.unwrap().is_empty());
 
         let hit = unsubscriber
-            .handle_unsubscribe_mail("unsubscribe@gw.example", raw.as_bytes())
+            .handle_unsubscribe_mail(raw.as_bytes())
             .await
             .expect("unsubscribed");
         assert_eq!(
@@ -463,7 +460,7 @@ mod tests {
 
         // The same mail again: still suppressed, not told twice.
         let again = unsubscriber
-            .handle_unsubscribe_mail("unsubscribe@gw.example", raw.as_bytes())
+            .handle_unsubscribe_mail(raw.as_bytes())
             .await
             .expect("still fine");
         assert!(!again.new);
