@@ -146,6 +146,10 @@ async fn integra_cases_are_resolved_with_the_cli() {
     assert_eq!(summary["open_cases"][0]["id"], id.as_str());
     assert!(summary["rates"].is_null(), "{summary}");
 
+    // The CLI lists the open cases, with the id resolve takes.
+    let (code, out, err) = support::admin_cli(&h, &["complaints", "cases", "acme"], None);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains(id.as_str()) && out.contains("open"), "{out}");
     let (code, out, err) = support::admin_cli(&h, &["complaints", "resolve", &id, "--reason", "list cleaned"], None);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains(&format!("case {id} of tenant acme resolved by")), "{out}");
@@ -156,6 +160,8 @@ async fn integra_cases_are_resolved_with_the_cli() {
     assert_eq!(code, Some(1), "no such case");
     let (_, summary) = get_json(&h, "/api/v1/tenants/acme/complaints/summary").await;
     assert_eq!(summary["open_cases"].as_array().map(Vec::len), Some(0), "{summary}");
+    let (_, out, _) = support::admin_cli(&h, &["complaints", "cases", "acme"], None);
+    assert_eq!(out.trim(), "no open cases");
     // The second complaint for the same campaign finds no other open case: still active.
     complain(&ladders, &log, 2).await;
     mail_from(&h, "250 2.1.0").await;

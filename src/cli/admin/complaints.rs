@@ -44,6 +44,11 @@ pub enum ComplaintsCommand {
         /// Complaint id.
         id: String,
     },
+    /// A tenant's open complaint cases (the ids `resolve` takes).
+    Cases {
+        /// The tenant's id.
+        tenant: String,
+    },
     /// Resolve a complaint case (audited): the tenant corrected the cause.
     Resolve(super::complaints_resolve::ResolveArgs),
 }
@@ -52,6 +57,7 @@ pub async fn run(api: &Api, as_json: bool, command: ComplaintsCommand) -> Result
     match command {
         ComplaintsCommand::Import { source } => import(api, as_json, &source).await,
         ComplaintsCommand::Resolve(args) => super::complaints_resolve::run(api, as_json, args).await,
+        ComplaintsCommand::Cases { tenant } => super::complaints_resolve::list(api, as_json, &tenant).await,
         ComplaintsCommand::List {
             tenant,
             unattributed,

@@ -17,7 +17,7 @@ pub fn time(ms: u64) -> String {
     crate::smtp::trace::rfc5322_date(ms / 1000)
 }
 
-fn table(header: &[&str]) -> Table {
+pub fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table
         .set_content_arrangement(ContentArrangement::Dynamic)
