@@ -268,7 +268,7 @@ async fn spcm_two_reports_warn_with_copies_and_a_third_suspends() {
     assert_eq!(suspended["detail"]["by"], "policy:complaints.steps");
     let reason = suspended["detail"]["reason"].as_str().expect("a reason");
     assert!(
-        reason.starts_with("1 complaints since the previous step reached step 2 of 2 of the complaint ladder")
+        reason.starts_with("1 complaint since the previous step reached step 2 of 2 of the complaint ladder")
             && reason.contains("state suspended")
             && reason.contains(SPCM_TERMINATED),
         "{reason}"

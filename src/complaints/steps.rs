@@ -64,7 +64,13 @@ impl ComplaintLadders {
         let store = self.store();
         let at = complaint.received_at;
         let signed_only = rules.ignore_anonymous;
-        let counted = if signed_only { "signed complaints" } else { "complaints" };
+        // "1 complaint", "2 complaints" (the count is known per threshold).
+        let counted = |count: u32| match (signed_only, count) {
+            (true, 1) => "signed complaint",
+            (true, _) => "signed complaints",
+            (false, 1) => "complaint",
+            (false, _) => "complaints",
+        };
         let since_restart = Duration::from_millis(at.saturating_sub(restart));
         for (i, rule) in rules.immediate.iter().enumerate() {
             let window = rule.window.get().min(since_restart);
@@ -74,7 +80,8 @@ impl ComplaintLadders {
             }
             let (kind, notice) = kind_of(rule.state);
             let reason = format!(
-                "{count} {counted} within {} reached the immediate rule of {} in {}: state {}{}",
+                "{count} {} within {} reached the immediate rule of {} in {}: state {}{}",
+                counted(count),
                 window_text(rule.window.get()),
                 rule.complaints,
                 window_text(rule.window.get()),
@@ -143,7 +150,8 @@ impl ComplaintLadders {
                 None => "since the previous step".to_string(),
             };
             let reason = format!(
-                "{count} {counted} {within} reached step {} of {} of the complaint ladder ({} in {}): state {}{}",
+                "{count} {} {within} reached step {} of {} of the complaint ladder ({} in {}): state {}{}",
+                counted(count),
                 taken.len() + 1,
                 rules.steps.len(),
                 threshold.complaints,
