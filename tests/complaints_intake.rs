@@ -444,6 +444,10 @@ async fn the_feedback_address_is_a_local_mailbox() {
     c.send("RCPT TO:<someone@dest.example>", "554 5.7.1 Relay access denied")
         .await;
     c.send(&format!("RCPT TO:<{FEEDBACK}>"), "250 2.1.5").await;
+    // After it, a relayed recipient is refused as relaying, not sent to another transaction
+    // (where it would only be refused again).
+    c.send("RCPT TO:<someone@dest.example>", "554 5.7.1 Relay access denied")
+        .await;
     c.send("DATA", "354").await;
     c.write(b"Subject: hello\r\n\r\nnot a report\r\n.\r\n").await;
     c.expect("250 2.0.0 Report received: not a complaint (not_a_report)")

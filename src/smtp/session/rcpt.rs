@@ -26,10 +26,6 @@ impl Session {
         if let Some(mailbox) = self.ctx.local_mailboxes.find(&recipient.to_address()) {
             return self.local_rcpt(mailbox, recipient).await;
         }
-        if !self.envelope.local.is_empty() {
-            self.reply(reply::local_and_relayed_recipients());
-            return Ok(());
-        }
         if self.envelope.local_only {
             // What MAIL FROM would have answered without the local mailboxes.
             let refusal = match (
@@ -41,6 +37,11 @@ impl Session {
                 (false, _) => reply::relay_denied(),
             };
             return self.error_reply(refusal);
+        }
+        // A client that may relay: the relayed recipient goes in a transaction of its own.
+        if !self.envelope.local.is_empty() {
+            self.reply(reply::local_and_relayed_recipients());
+            return Ok(());
         }
         let Some(tenant) = self.tenant() else {
             return self.error_reply(reply::relay_denied());
