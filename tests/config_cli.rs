@@ -133,21 +133,13 @@ fn check_config_and_serve_refuse_a_tenant_profile_that_is_not_there() {
         ),
     )
     .unwrap();
-    let check = Command::new(env!("CARGO_BIN_EXE_aupgate"))
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let check = check_config(&path);
     let stderr = String::from_utf8_lossy(&check.stderr);
     assert_eq!(check.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("tenant[1].id"), "{stderr}");
     // The id is reported first (the config's own errors); with it fixed, the profile.
     std::fs::write(&path, std::fs::read_to_string(&path).unwrap().replace("a b", "b")).unwrap();
-    let check = Command::new(env!("CARGO_BIN_EXE_aupgate"))
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let check = check_config(&path);
     let stderr = String::from_utf8_lossy(&check.stderr);
     assert_eq!(check.status.code(), Some(2), "{stderr}");
     assert!(
@@ -238,4 +230,13 @@ fn logs_to_a_file_have_no_colour_codes() {
     child.wait().unwrap();
     assert!(seen.iter().any(|l| l.contains("DKIM keys loaded")), "{seen:#?}");
     assert!(seen.iter().all(|l| !l.contains('\u{1b}')), "{seen:#?}");
+}
+
+/// `aupgate check-config PATH`.
+fn check_config(path: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_aupgate"))
+        .arg("check-config")
+        .arg(path)
+        .output()
+        .unwrap()
 }

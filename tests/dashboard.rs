@@ -423,6 +423,18 @@ fn http_client() -> reqwest::Client {
         .expect("client")
 }
 
+/// The status `GET /dashboard` answers with the session cookie `cookie` (`name=value`).
+async fn dashboard_status(admin: SocketAddr, cookie: String) -> u16 {
+    http_client()
+        .get(format!("http://{admin}/dashboard"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// Logs in through the form; the session cookie (`name=value`) and the page's CSRF token.
 async fn login(admin: SocketAddr, username: &str, secret: &str) -> (String, String) {
     let http = http_client();
@@ -779,18 +791,7 @@ async fn a_new_password_ends_the_sessions_opened_with_the_old_one() {
     let admin = h.gateway.admin_address;
     let http = http_client();
     let (cookie, _) = login(admin, "acme-user", PASSWORD).await;
-    let dashboard = |cookie: String| {
-        let http = http.clone();
-        async move {
-            http.get(format!("http://{admin}/dashboard"))
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
+    let dashboard = |cookie: String| dashboard_status(admin, cookie);
     assert_eq!(dashboard(cookie.clone()).await, 200);
     let changed = http
         .put(format!("http://{admin}/api/v1/tenants/acme/credentials"))
@@ -811,18 +812,7 @@ async fn logging_out_ends_the_session_for_every_copy_of_its_cookie() {
     let admin = h.gateway.admin_address;
     let http = http_client();
     let (cookie, csrf) = login(admin, "acme-user", PASSWORD).await;
-    let dashboard = |cookie: String| {
-        let http = http.clone();
-        async move {
-            http.get(format!("http://{admin}/dashboard"))
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
+    let dashboard = |cookie: String| dashboard_status(admin, cookie);
     assert_eq!(dashboard(cookie.clone()).await, 200);
     let logout = http
         .post(format!("http://{admin}/logout"))
