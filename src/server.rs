@@ -232,10 +232,12 @@ impl Gateway {
     /// pool.
     pub async fn reload_policies(&self) -> Result<(), String> {
         let directory = self.policy_directory.clone();
-        let profiles = tokio::task::spawn_blocking(move || crate::policy::profile::load_directory(&directory))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let hostname = self.ctx.config.server.hostname.clone();
+        let profiles =
+            tokio::task::spawn_blocking(move || crate::policy::profile::load_directory(&directory, &hostname))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
         for tenant in self.ctx.tenants.ids() {
             let Some(live) = self.ctx.tenants.get(&tenant) else {
                 continue;

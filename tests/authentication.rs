@@ -91,10 +91,7 @@ async fn spf_is_predicted_for_the_egress_address() {
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
     let got = relayed(&h, 1).await;
     let headers = header_block(&got[0].data);
-    assert!(
-        headers.starts_with("Authentication-Results: aupgate.localhost;"),
-        "{headers}"
-    );
+    assert!(headers.starts_with("Authentication-Results: gw.test;"), "{headers}");
     assert!(headers.contains("spf=pass"), "{headers}");
     assert!(headers.contains("smtp.mailfrom=a@acme.example"), "{headers}");
 
@@ -652,17 +649,13 @@ async fn broken_tenant_signatures_can_be_tagged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_authentication_results_are_removed_or_refused() {
-    let forged = "From: a@acme.example\r\nAuthentication-Results: aupgate.localhost;\r\n\tdkim=pass header.d=bank.example\r\n\
+    let forged = "From: a@acme.example\r\nAuthentication-Results: gw.test;\r\n\tdkim=pass header.d=bank.example\r\n\
                   Authentication-Results: mx.other.example; spf=pass\r\nSubject: hi\r\n\r\nHello there, see you at noon.\r\n";
     let h = Harness::start().await;
     let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], forged).await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
     let data = text(&relayed(&h, 1).await[0].data);
-    assert_eq!(
-        data.matches("Authentication-Results: aupgate.localhost").count(),
-        1,
-        "{data}"
-    );
+    assert_eq!(data.matches("Authentication-Results: gw.test").count(), 1, "{data}");
     assert!(!data.contains("header.d=bank.example"), "{data}");
     assert!(
         data.contains("Authentication-Results: mx.other.example; spf=pass"),
@@ -678,7 +671,7 @@ async fn forged_authentication_results_are_removed_or_refused() {
     let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], forged).await;
     assert_eq!(
         reply,
-        "550 5.7.1 Header forgery: authentication-results claims this gateway's authserv-id aupgate.localhost \
+        "550 5.7.1 Header forgery: authentication-results claims this gateway's authserv-id gw.test \
          [rule headers.authentication_results]"
     );
 }
@@ -725,8 +718,7 @@ async fn with_every_authentication_check_off_nothing_is_added_but_forgeries_stil
     .await;
     // SPF would fail, but SPF is off.
     txt(&h.dns.zone, "acme.example", "v=spf1 -all");
-    let forged =
-        "From: a@acme.example\r\nAuthentication-Results: aupgate.localhost; dkim=pass\r\nSubject: hi\r\n\r\nHello.\r\n";
+    let forged = "From: a@acme.example\r\nAuthentication-Results: gw.test; dkim=pass\r\nSubject: hi\r\n\r\nHello.\r\n";
     let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], forged).await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
     let headers = header_block(&relayed(&h, 1).await[0].data);

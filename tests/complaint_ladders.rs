@@ -79,7 +79,7 @@ async fn world(profile: &str) -> World {
     let faulty = Arc::new(Faulty::new(rocks));
     let store: Arc<dyn RateStore> = faulty.clone();
     let presets = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let profiles = aupgate::policy::profile::load_directory(&presets).expect("presets load");
+    let profiles = aupgate::policy::profile::load_directory(&presets, "gw.test").expect("presets load");
     assert!(profiles.contains_key(profile), "{profile}");
     let default = profiles["default"].clone();
     let mut record = TenantRecord::new(TENANT, "Tenant One");
@@ -108,7 +108,7 @@ impl World {
     /// The ladders of a second node sharing this store (its own live tenants, lock and notices).
     async fn second_node(&self) -> (Arc<ComplaintLadders>, Arc<TenantDirectory>) {
         let presets = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-        let profiles = aupgate::policy::profile::load_directory(&presets).expect("presets load");
+        let profiles = aupgate::policy::profile::load_directory(&presets, "gw.test").expect("presets load");
         let default = profiles["default"].clone();
         let record = self.store.tenant_get(TENANT).await.unwrap().expect("record");
         assert_eq!(record.profile, self.profile);

@@ -130,7 +130,7 @@ async fn header_rules_refuse_forgery_and_pass_a_clean_message() {
         ),
         (
             message(
-                "From: a@acme.example\r\nARC-Authentication-Results: i=1; aupgate.localhost; dkim=pass header.d=bank.example",
+                "From: a@acme.example\r\nARC-Authentication-Results: i=1; gw.test; dkim=pass header.d=bank.example",
             ),
             "550 5.7.1",
             "headers.authentication_results",

@@ -444,12 +444,6 @@ fn a_broken_copy_of_each_preset_names_the_broken_value() {
         ("headers", "max_received", Value::Integer(0), "headers.max_received"),
         (
             "headers",
-            "authserv_id",
-            Value::String("two words".into()),
-            "headers.authserv_id",
-        ),
-        (
-            "headers",
             "authentication_results",
             Value::String("delete".into()),
             "headers.authentication_results",

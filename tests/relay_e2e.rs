@@ -20,7 +20,7 @@ async fn relayed_message_is_byte_identical_plus_trace_and_authentication_results
     let expected_body: &[u8] = b"From: a@acme.example\r\nTo: b@dest.example\r\nSubject: test\r\n\r\nline one\r\n.leading dot\r\n\xc3\xa9 8bit\r\n";
     // Our Authentication-Results on top (no key for acme.example here: nothing signed), then
     // our Received.
-    assert!(message.data.starts_with(b"Authentication-Results: aupgate.localhost;"));
+    assert!(message.data.starts_with(b"Authentication-Results: gw.test;"));
     let received = message
         .data
         .windows(10)

@@ -49,11 +49,11 @@ struct Line<'a> {
 /// Resolves `--profile`: a file path, or a profile of `directory` (`[policy] directory` of the
 /// `--tenants` config, else `policies/`), where `default` is the built-in one when the directory
 /// has none — the profiles `serve` would judge by.
-fn load_profile(profile: &str, directory: &FsPath) -> anyhow::Result<Profile> {
+fn load_profile(profile: &str, directory: &FsPath, hostname: &str) -> anyhow::Result<Profile> {
     if FsPath::new(profile).is_file() {
         return Profile::load(FsPath::new(profile)).map_err(|e| anyhow::anyhow!("{profile}: {e}"));
     }
-    let profiles = crate::policy::profile::load_directory(directory).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let profiles = crate::policy::profile::load_directory(directory, hostname).map_err(|e| anyhow::anyhow!("{e}"))?;
     match profiles.get(profile) {
         Some(found) => Ok((**found).clone()),
         None => {
@@ -184,7 +184,12 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<i32> {
         || PathBuf::from("policies"),
         |config| PathBuf::from(&config.policy.directory),
     );
-    let profile = Arc::new(load_profile(options.profile, &directory)?);
+    let hostname = tenants_config
+        .as_ref()
+        .map_or(crate::policy::profile::FALLBACK_AUTHSERV_ID, |config| {
+            config.server.hostname.as_str()
+        });
+    let profile = Arc::new(load_profile(options.profile, &directory, hostname)?);
     let messages = read_messages(options.source)?;
     let envelope_sender = match options.mail_from {
         Some("<>" | "") => Some(Path::Null),

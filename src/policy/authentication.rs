@@ -142,7 +142,7 @@ async fn evaluate(
     draft: &Draft<'_>,
     sender: Option<(String, String)>,
 ) -> Outcome {
-    let authserv_id = profile.headers.authserv_id.as_str();
+    let authserv_id = profile.headers.authserv_id();
     let from_domain = single_from_domain(headers);
 
     // SPF, as the receiver will evaluate it for our egress addresses.

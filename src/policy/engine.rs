@@ -301,7 +301,7 @@ impl Engine {
         let replaced: Vec<&str> = own.iter().chain(replaced).copied().collect();
         let headers = &env.profile.headers;
         let forged_results_of =
-            (headers.authentication_results == AuthResultsAction::Remove).then_some(headers.authserv_id.as_str());
+            (headers.authentication_results == AuthResultsAction::Remove).then_some(headers.authserv_id());
         let draft = Draft::new(
             ctx.message,
             Edits {

@@ -154,12 +154,12 @@ pub fn inspect(headers: &Headers, rules: &HeaderRules, owns: &dyn Fn(&str) -> bo
     };
     for &(field, skip_instance) in fields {
         for value in headers.all(field) {
-            if authserv_id(value, skip_instance).is_some_and(|id| id.eq_ignore_ascii_case(&rules.authserv_id)) {
+            if authserv_id(value, skip_instance).is_some_and(|id| id.eq_ignore_ascii_case(rules.authserv_id())) {
                 return Some(Refusal::new(
                     Rule::HeadersAuthenticationResults,
                     format!(
                         "Header forgery: {field} claims this gateway's authserv-id {}",
-                        shown(&rules.authserv_id)
+                        shown(rules.authserv_id())
                     ),
                 ));
             }

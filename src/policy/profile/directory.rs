@@ -19,7 +19,12 @@ pub fn builtin_default() -> Profile {
 
 /// Loads every `*.toml` in `directory` (when it exists) keyed by `[profile] name`, plus the
 /// built-in `default` ([`builtin_default`]) when the directory has none. All files' errors are reported together.
-pub fn load_directory(directory: &Path) -> Result<HashMap<String, Arc<Profile>>, ConfigErrors> {
+/// A profile without `[headers] authserv_id` gets `hostname`, the gateway's `[server] hostname`.
+pub fn load_directory(directory: &Path, hostname: &str) -> Result<HashMap<String, Arc<Profile>>, ConfigErrors> {
+    let with_host = |mut profile: Profile| {
+        profile.headers.authserv_id.get_or_insert_with(|| hostname.to_string());
+        Arc::new(profile)
+    };
     let mut profiles = HashMap::new();
     let mut errors = Vec::new();
     if let Ok(entries) = std::fs::read_dir(directory) {
@@ -43,7 +48,7 @@ pub fn load_directory(directory: &Path) -> Result<HashMap<String, Arc<Profile>>,
                     });
                 }
                 Ok(profile) => {
-                    profiles.insert(profile.profile.name.clone(), Arc::new(profile));
+                    profiles.insert(profile.profile.name.clone(), with_host(profile));
                 }
                 Err(ConfigErrors(found)) => errors.extend(found.into_iter().map(|e| ConfigError {
                     path: format!("{}: {}", path.display(), e.path),
@@ -57,7 +62,7 @@ pub fn load_directory(directory: &Path) -> Result<HashMap<String, Arc<Profile>>,
     }
     profiles
         .entry("default".to_string())
-        .or_insert_with(|| Arc::new(builtin_default()));
+        .or_insert_with(|| with_host(builtin_default()));
     Ok(profiles)
 }
 
@@ -66,7 +71,7 @@ pub fn load_directory(directory: &Path) -> Result<HashMap<String, Arc<Profile>>,
 /// (before it opens the store) and `check-config` reports.
 pub fn load_for(config: &Config) -> Result<HashMap<String, Arc<Profile>>, ConfigErrors> {
     let directory = Path::new(&config.policy.directory);
-    let profiles = load_directory(directory)?;
+    let profiles = load_directory(directory, &config.server.hostname)?;
     let errors: Vec<ConfigError> = config
         .tenants
         .iter()
@@ -104,12 +109,30 @@ mod tests {
     #[test]
     fn without_a_default_file_the_default_is_the_shipped_one() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let profiles = load_directory(dir.path()).expect("an empty directory loads");
-        let shipped = Profile::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/default.toml")).unwrap();
+        let profiles = load_directory(dir.path(), "gw.example").expect("an empty directory loads");
+        let mut shipped = Profile::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/default.toml")).unwrap();
+        // Its authserv-id is unset: the directory gives it the server's hostname.
+        assert_eq!(shipped.headers.authserv_id, None);
+        shipped.headers.authserv_id = Some("gw.example".into());
         assert_eq!(*profiles["default"], shipped);
         // Not the sections' own defaults: those have no escalation ladder.
         assert!(!shipped.escalation.steps.is_empty());
         assert_ne!(shipped, Profile::default());
+    }
+
+    #[test]
+    fn a_profile_without_an_authserv_id_gets_the_hostname_and_one_with_keeps_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("spcm.toml"), "[profile]\nname = \"spcm\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("own.toml"),
+            "[profile]\nname = \"own\"\n[headers]\nauthserv_id = \"mx.provider.example\"\n",
+        )
+        .unwrap();
+        let profiles = load_directory(dir.path(), "gw.example").expect("loads");
+        assert_eq!(profiles["spcm"].headers.authserv_id(), "gw.example");
+        assert_eq!(profiles["default"].headers.authserv_id(), "gw.example");
+        assert_eq!(profiles["own"].headers.authserv_id(), "mx.provider.example");
     }
 
     #[test]
@@ -119,13 +142,13 @@ mod tests {
         // A copy of a preset whose name was left alone, and a file without a name.
         std::fs::write(dir.path().join("custom.toml"), "[profile]\nname = \"spcm\"\n").unwrap();
         std::fs::write(dir.path().join("strict.toml"), "[bulk]\nmax_recipients = 5\n").unwrap();
-        let ConfigErrors(errors) = load_directory(dir.path()).expect_err("two misnamed profiles");
+        let ConfigErrors(errors) = load_directory(dir.path(), "gw.example").expect_err("two misnamed profiles");
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].path.ends_with("custom.toml: profile.name") && errors[0].message.contains("`spcm`"));
         assert!(errors[1].path.ends_with("strict.toml: profile.name") && errors[1].message.contains("`default`"));
         std::fs::remove_file(dir.path().join("custom.toml")).unwrap();
         std::fs::remove_file(dir.path().join("strict.toml")).unwrap();
-        let profiles = load_directory(dir.path()).expect("loads");
+        let profiles = load_directory(dir.path(), "gw.example").expect("loads");
         assert!(profiles.contains_key("spcm") && profiles.contains_key("default"));
     }
 }

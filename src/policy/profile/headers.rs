@@ -22,8 +22,9 @@ pub struct HeaderRules {
     /// Resent-From / Resent-Sender domains must be the tenant's too.
     pub check_resent_from: bool,
     /// The authserv-id our own Authentication-Results use; a message arriving with one that
-    /// claims it is forged.
-    pub authserv_id: String,
+    /// claims it is forged. Unset, it is the gateway's `[server] hostname` (filled in when the
+    /// policy directory is loaded, [`super::load_directory`]; [`HeaderRules::authserv_id`]).
+    pub authserv_id: Option<String>,
     /// What to do with such a forged Authentication-Results: refuse the message, or remove
     /// the field before relaying (our own is added either way).
     pub authentication_results: AuthResultsAction,
@@ -36,7 +37,7 @@ impl Default for HeaderRules {
             max_received: 30,
             check_reply_to: false,
             check_resent_from: true,
-            authserv_id: "aupgate.localhost".into(),
+            authserv_id: None,
             authentication_results: AuthResultsAction::Remove,
         }
     }
@@ -52,12 +53,26 @@ pub enum AuthResultsAction {
     Remove,
 }
 
+/// The authserv-id of a profile loaded without a server's hostname (offline `policy check`, a
+/// profile built in code).
+pub const FALLBACK_AUTHSERV_ID: &str = "aupgate.localhost";
+
+impl HeaderRules {
+    /// The authserv-id in use: the profile's, else the server's hostname the directory filled in,
+    /// else [`FALLBACK_AUTHSERV_ID`].
+    pub fn authserv_id(&self) -> &str {
+        self.authserv_id.as_deref().unwrap_or(FALLBACK_AUTHSERV_ID)
+    }
+}
+
 impl Section for HeaderRules {
     fn validate(&self, errors: &mut Collector) {
         if self.max_received == 0 || self.max_received > 500 {
             errors.push("headers.max_received", "must be between 1 and 500");
         }
-        let id = self.authserv_id.trim();
+        let Some(id) = self.authserv_id.as_deref().map(str::trim) else {
+            return;
+        };
         if id.is_empty()
             || id.len() > 255
             || id

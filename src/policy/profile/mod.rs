@@ -46,7 +46,7 @@ pub use dkim::Dkim;
 pub use dmarc::Dmarc;
 pub use escalation::{Escalation, EscalationStep};
 pub use fingerprint::FingerprintRules;
-pub use headers::{AuthResultsAction, HeaderRules};
+pub use headers::{AuthResultsAction, HeaderRules, FALLBACK_AUTHSERV_ID};
 pub use info::ProfileInfo;
 pub use mail_bomb::MailBomb;
 pub use on_error::OnError;
@@ -220,7 +220,7 @@ mod tests {
         assert!(profile.on_error.defer);
         assert!(profile.headers.enabled);
         assert_eq!(profile.headers.max_received, 30);
-        assert_eq!(profile.headers.authserv_id, "aupgate.localhost");
+        assert_eq!(profile.headers.authserv_id, None, "unset: the server's hostname");
         assert!(profile.attachments.enabled && profile.attachments.inspect_archives);
         assert!(profile.attachments.extensions.iter().any(|e| e == "exe"));
     }
