@@ -150,6 +150,10 @@ async fn integra_cases_are_resolved_with_the_cli() {
     let (code, out, err) = support::admin_cli(&h, &["complaints", "cases", "acme"], None);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains(id.as_str()) && out.contains("open"), "{out}");
+    let (code, out, err) = support::admin_cli(&h, &["--json", "complaints", "cases", "acme"], None);
+    assert_eq!(code, Some(0), "{err}");
+    let cases: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(cases[0]["id"], id.as_str(), "{cases}");
     let (code, out, err) = support::admin_cli(&h, &["complaints", "resolve", &id, "--reason", "list cleaned"], None);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains(&format!("case {id} of tenant acme resolved by")), "{out}");

@@ -1,7 +1,8 @@
 //! Dashboard sessions: a signed cookie (HMAC-SHA256) saying who logged in, until when, and the
 //! session's CSRF token. Nothing is kept on the server but the sessions ended by a logout
-//! (`session_end`), so every node sharing the key accepts the cookie; the key is `[admin] session_key_file`, generated under `data_dir` at the first
-//! start when not configured.
+//! (`session_end`), so every node sharing the key accepts the cookie; the key is
+//! `[admin] session_key_file`, generated under `data_dir` at the first start when not
+//! configured.
 //!
 //! It never trusts a cookie it cannot verify: a bad signature, a malformed payload or an expired
 //! session is "no session", never a principal.

@@ -51,7 +51,10 @@ struct Line<'a> {
 /// has none — the profiles `serve` would judge by.
 fn load_profile(profile: &str, directory: &FsPath, hostname: &str) -> anyhow::Result<Profile> {
     if FsPath::new(profile).is_file() {
-        return Profile::load(FsPath::new(profile)).map_err(|e| anyhow::anyhow!("{profile}: {e}"));
+        let mut loaded = Profile::load(FsPath::new(profile)).map_err(|e| anyhow::anyhow!("{profile}: {e}"))?;
+        // As `load_directory` does for the gateway's own profiles.
+        loaded.headers.authserv_id.get_or_insert_with(|| hostname.to_string());
+        return Ok(loaded);
     }
     let profiles = crate::policy::profile::load_directory(directory, hostname).map_err(|e| anyhow::anyhow!("{e}"))?;
     match profiles.get(profile) {

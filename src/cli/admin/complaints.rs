@@ -50,14 +50,14 @@ pub enum ComplaintsCommand {
         tenant: String,
     },
     /// Resolve a complaint case (audited): the tenant corrected the cause.
-    Resolve(super::complaints_resolve::ResolveArgs),
+    Resolve(super::complaint_cases::ResolveArgs),
 }
 
 pub async fn run(api: &Api, as_json: bool, command: ComplaintsCommand) -> Result<(), Failure> {
     match command {
         ComplaintsCommand::Import { source } => import(api, as_json, &source).await,
-        ComplaintsCommand::Resolve(args) => super::complaints_resolve::run(api, as_json, args).await,
-        ComplaintsCommand::Cases { tenant } => super::complaints_resolve::list(api, as_json, &tenant).await,
+        ComplaintsCommand::Resolve(args) => super::complaint_cases::run(api, as_json, args).await,
+        ComplaintsCommand::Cases { tenant } => super::complaint_cases::list(api, as_json, &tenant).await,
         ComplaintsCommand::List {
             tenant,
             unattributed,

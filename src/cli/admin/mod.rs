@@ -8,8 +8,8 @@
 
 mod backup;
 mod client;
+mod complaint_cases;
 mod complaints;
-mod complaints_resolve;
 mod show;
 
 use std::path::PathBuf;
