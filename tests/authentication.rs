@@ -10,6 +10,7 @@ use std::time::Duration;
 use aupgate::auth::keys::{self, Algorithm};
 use aupgate::config::{Config, HumanDuration};
 use support::dns::{Fault, Record, Zone};
+use support::verifier::verify_independently;
 use support::{send_message, Harness, EGRESS_IP};
 
 fn txt(zone: &Zone, name: &str, text: &str) {
@@ -320,33 +321,6 @@ async fn deferred_messages_do_not_count_towards_the_mail_bomb_limit() {
             && reply.ends_with("[rule mail_bomb.max_messages]"),
         "{reply}"
     );
-}
-
-/// Runs the independent verifier on a relayed message.
-fn verify_independently(h: &Harness, data: &[u8], sender: &str) -> serde_json::Value {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verify");
-    if !dir.join("node_modules/mailauth").exists() {
-        // First run on this machine: install the pinned verifier (package-lock.json).
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
-            .arg(&dir)
-            .status()
-            .expect("npm (Node.js) is needed for the independent verifier");
-        assert!(status.success(), "npm ci --prefix tests/verify failed");
-    }
-    let file = h.dir.path().join("relayed.eml");
-    std::fs::write(&file, data).unwrap();
-    let output = std::process::Command::new("node")
-        .arg(dir.join("verify.mjs"))
-        .arg(&file)
-        .arg(h.dns.address.to_string())
-        .arg(EGRESS_IP)
-        .arg("gw.test")
-        .arg(sender)
-        .output()
-        .expect("node runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).expect("verifier prints JSON")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
