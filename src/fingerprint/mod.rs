@@ -4,8 +4,12 @@
 //!
 //! # Pipeline
 //!
-//! 1. The one parse of the message (`crate::message`) gives the text a reader sees (`text/plain`
-//!    preferred, else `text/html`), decoded in its charset, the `To:` words and the author.
+//! 1. The one parse of the message (`crate::message`) gives every view a reader may get (each
+//!    alternative of a `multipart/alternative`, the inline text parts of a `multipart/mixed`
+//!    together, an attached message sent inline), decoded in its charset, the `To:` words and
+//!    the author. Each view that differs is fingerprinted, and the message's keys are all of
+//!    theirs: a copy meets its campaign through whichever view carries the pitch, so a random
+//!    `text/plain` part beside the HTML pitch (what readers see) changes nothing.
 //! 2. [`visible`] reduces HTML to what a reader sees: hidden elements, zero-size and same-colour
 //!    text, preheaders, navigation menus, images and link targets are not text.
 //! 3. [`unicode`] folds what disguises text: NFKD, default-ignorable characters (zero-width space
@@ -69,7 +73,8 @@
 //!
 //! With fewer than [`MIN_TOKENS`] normalised tokens the fingerprint is *exact*: one key, the hash
 //! of the normalised text, mixed with the link hosts when the text calls to action (a URL, an
-//! e-mail address, a phone number) and with the author (`From:` address) when it does not. What
+//! e-mail address, a phone number) and with the author (`From:` address as an identity, so
+//! `news+x@` and `news@` are one author) when it does not. What
 //! a tenant's many users write alike ("Thanks!") is then not one campaign; one short text with a
 //! link pushed to many recipients is, from however many senders.
 //!
@@ -122,41 +127,77 @@ const PARAGRAPH_SALT: u64 = 0x7061_7261_6772_6170; // "paragrap"
 /// Band index mixed into the key of an exact (short-body) fingerprint; no MinHash band has it.
 const EXACT_BAND: u64 = 0xffff;
 
-/// The body of a parsed message, normalised (see the module docs), and its author (the `From:`
-/// address, lower-cased).
-pub fn normalize_message(message: &crate::message::Message<'_>) -> (Normalized, String) {
-    let readable = message.readable();
+/// Every view of a parsed message's body a reader may get (`Message::readable_views`: each
+/// alternative, inline parts together), normalised (see the module docs), and its author (the
+/// `From:` address as an identity: lower-cased, without a `+tag`).
+pub fn normalize_views(message: &crate::message::Message<'_>) -> (Vec<Normalized>, String) {
     let personal: Vec<String> = message
         .recipient_words()
         .iter()
         .map(|w| unicode::fold(w).into_owned())
         .collect();
-    let (text, has_link) = if readable.is_html {
-        let v = visible::to_visible(&readable.text);
-        (v.text, v.has_link)
-    } else {
-        (readable.text, false)
-    };
     let from = message
         .headers()
         .first("from")
         .and_then(|v| crate::message::addresses::parse_mailboxes(v, false).ok())
         .and_then(|m| m.into_iter().next());
     let (author, author_name) = from.map_or_else(Default::default, |m| {
-        (m.address().to_lowercase(), unicode::fold(&m.display).to_lowercase())
+        (
+            crate::policy::recipient::identity(&m.address(), true),
+            unicode::fold(&m.display).to_lowercase(),
+        )
     });
-    let mut n = normalize::normalize_text_by(&unicode::fold(&text), &personal, &author_name);
-    n.call_to_action |= has_link;
-    (n, author)
+    let mut normalized: Vec<Normalized> = Vec::new();
+    for view in message.readable_views() {
+        let mut text = String::new();
+        let mut has_link = false;
+        for segment in view {
+            if !text.is_empty() {
+                text.push_str("\n\n");
+            }
+            if segment.is_html {
+                let v = visible::to_visible(&segment.text);
+                text.push_str(&v.text);
+                has_link |= v.has_link;
+            } else {
+                text.push_str(&segment.text);
+            }
+        }
+        let mut n = normalize::normalize_text_by(&unicode::fold(&text), &personal, &author_name);
+        n.call_to_action |= has_link;
+        if !normalized
+            .iter()
+            .any(|m| m.text == n.text && m.call_to_action == n.call_to_action)
+        {
+            normalized.push(n);
+        }
+    }
+    (normalized, author)
 }
 
-/// The similarity fingerprint of a parsed message.
+/// The first view of a parsed message's body, normalised, and its author (see
+/// [`normalize_views`]).
+pub fn normalize_message(message: &crate::message::Message<'_>) -> (Normalized, String) {
+    let (mut views, author) = normalize_views(message);
+    // `readable_views` never gives none.
+    (views.swap_remove(0), author)
+}
+
+/// The similarity fingerprint of a parsed message: its views' fingerprints together, so a copy
+/// meets its campaign through whichever view carries the pitch (a random text/plain part beside
+/// the HTML pitch changes nothing).
 pub fn fingerprint_message(message: &crate::message::Message<'_>) -> Fingerprint {
-    let (n, author) = normalize_message(message);
-    fingerprint_normalized(&n, &author)
+    let (views, author) = normalize_views(message);
+    let mut prints = views.iter().map(|n| fingerprint_normalized(n, &author));
+    // `readable_views` never gives none.
+    let mut first = prints
+        .next()
+        .unwrap_or_else(|| fingerprint_normalized(&Normalized::default(), &author));
+    first.others = prints.collect();
+    first
 }
 
-/// The normalised body text of a whole RFC 5322 message, parsed here.
+/// The normalised body text (first view) of a whole RFC 5322 message, parsed here.
 pub fn normalize(message: &[u8]) -> String {
     normalize_message(&crate::message::parse(message)).0.text
 }
@@ -210,11 +251,12 @@ pub fn fingerprint_normalized(normalized: &Normalized, author: &str) -> Fingerpr
         paragraphs: keyed,
         // Not needed: equal long bodies have equal signatures (see `similarity`).
         text_hash: 0,
+        others: Vec::new(),
     }
 }
 
 /// A message's similarity fingerprint: a MinHash signature of the body and of each of its long
-/// paragraphs, or for short bodies an exact hash.
+/// paragraphs, or for short bodies an exact hash; and the same of each other view of the body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fingerprint {
     signature: Option<Box<minhash::Signature>>,
@@ -222,6 +264,9 @@ pub struct Fingerprint {
     /// A short body's exact key material (its text with its hosts or author); 0 for a long body,
     /// which its signatures describe.
     text_hash: u64,
+    /// The fingerprints of the message's other views (`Message::readable_views`), if it has
+    /// some that differ from the first.
+    others: Vec<Fingerprint>,
 }
 
 impl Fingerprint {
@@ -240,6 +285,7 @@ impl Fingerprint {
             signature: None,
             paragraphs: Vec::new(),
             text_hash: h,
+            others: Vec::new(),
         }
     }
 
@@ -253,6 +299,19 @@ impl Fingerprint {
     /// The band keys under another banding (a profile's similarity threshold,
     /// [`Banding::for_threshold`]); a short body's single exact key is the same under any.
     pub fn band_keys_with(&self, banding: Banding) -> Vec<u64> {
+        let mut keys = self.view_keys(banding);
+        for other in &self.others {
+            for k in other.view_keys(banding) {
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+        keys
+    }
+
+    /// [`Fingerprint::band_keys_with`] of the first view alone.
+    fn view_keys(&self, banding: Banding) -> Vec<u64> {
         match &self.signature {
             Some(sig) => {
                 let mut keys = minhash::band_keys_with(sig, banding);
@@ -272,18 +331,31 @@ impl Fingerprint {
     }
 
     /// The id to give a new campaign started by this message: the smallest band key of the whole
-    /// body. It is deterministic, so two gateway nodes that see the first copies of one campaign
-    /// at the same time pick the same id as long as their copies agree on the smallest band.
+    /// body (of any view). It is deterministic, so two gateway nodes that see the first copies of
+    /// one campaign at the same time pick the same id as long as their copies agree on the
+    /// smallest band.
     pub fn campaign_id(&self) -> u64 {
-        match &self.signature {
+        let own = match &self.signature {
             Some(sig) => minhash::band_keys(sig).into_iter().min().unwrap_or(0),
-            None => self.band_keys().into_iter().min().unwrap_or(0),
-        }
+            None => self.view_keys(Banding::DEFAULT).into_iter().min().unwrap_or(0),
+        };
+        self.others.iter().map(Fingerprint::campaign_id).fold(own, u64::min)
     }
 
-    /// Estimated Jaccard similarity of the two bodies' shingle sets, in `[0, 1]`. Exact
-    /// fingerprints are 1.0 when equal, else 0.0.
+    /// Estimated Jaccard similarity of the two bodies' shingle sets, in `[0, 1]`: of the most
+    /// alike views of the two. Exact fingerprints are 1.0 when equal, else 0.0.
     pub fn similarity(&self, other: &Fingerprint) -> f64 {
+        let mut best: f64 = 0.0;
+        for a in std::iter::once(self).chain(&self.others) {
+            for b in std::iter::once(other).chain(&other.others) {
+                best = best.max(a.view_similarity(b));
+            }
+        }
+        best
+    }
+
+    /// [`Fingerprint::similarity`] of the two first views.
+    fn view_similarity(&self, other: &Fingerprint) -> f64 {
         match (&self.signature, &other.signature) {
             (Some(a), Some(b)) => minhash::similarity(a, b),
             (None, None) if self.text_hash == other.text_hash => 1.0,
@@ -296,12 +368,12 @@ impl Fingerprint {
         self.similarity(other) >= THRESHOLD
     }
 
-    /// True for a short body fingerprinted by its exact normalised text.
+    /// True for a short body fingerprinted by its exact normalised text (the first view).
     pub fn is_exact(&self) -> bool {
         self.signature.is_none()
     }
 
-    /// The MinHash signature of the whole body, if it was long enough to have one.
+    /// The MinHash signature of the whole body (the first view), if it was long enough to have one.
     pub fn signature(&self) -> Option<&minhash::Signature> {
         self.signature.as_deref()
     }

@@ -212,3 +212,119 @@ fn a_long_pitch_paragraph_keys_the_copy_despite_added_salad() {
     // Without its paragraph keys the salad would have kept them apart.
     assert!(!kb[..BANDS].iter().any(|k| ka[..BANDS].contains(k)));
 }
+
+/// Twelve words of salad, different for each `i`.
+fn salad(i: usize) -> String {
+    const WORDS: [&str; 16] = [
+        "harbour", "violet", "quarry", "lantern", "meadow", "copper", "falcon", "timber", "orchid", "glacier",
+        "saddle", "pepper", "walnut", "canyon", "marble", "thistle",
+    ];
+    (0..12)
+        .map(|k| WORDS[(i * 7 + k * 5 + k * k * i) % 16])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+const PITCH: &str = "Our spring collection of handmade ceramic mugs and linen napkins arrives this week, \
+with free shipping on every order above forty euros and a small gift wrapped by hand in our workshop \
+by the river for the first hundred customers who write to us before Sunday evening.";
+
+#[test]
+fn the_view_carrying_the_pitch_keys_the_copy_whatever_the_other_views_say() {
+    let part = |ctype: &str, body: &str| format!("Content-Type: {ctype}; charset=utf-8\r\n\r\n{body}\r\n");
+    let multipart = |kind: &str, parts: &[String]| {
+        let mut m = format!(
+            "From: shop@acme.example\r\nTo: x@y.example\r\nContent-Type: multipart/{kind}; boundary=\"b\"\r\n\r\n"
+        );
+        for p in parts {
+            m.push_str(&format!("--b\r\n{p}"));
+        }
+        m.push_str("--b--\r\n");
+        m.into_bytes()
+    };
+    let html = format!("<html><body><p>{PITCH}</p></body></html>");
+    type Variant = Box<dyn Fn(usize) -> Vec<u8>>;
+    let variants: [(&str, Variant); 4] = [
+        (
+            "alternative: random text/plain, the pitch in HTML",
+            Box::new(move |i| {
+                multipart(
+                    "alternative",
+                    &[part("text/plain", &salad(i)), part("text/html", &html)],
+                )
+            }),
+        ),
+        (
+            "alternative: the pitch in text/plain, random HTML",
+            Box::new(move |i| {
+                multipart(
+                    "alternative",
+                    &[
+                        part("text/plain", PITCH),
+                        part("text/html", &format!("<p>{}</p>", salad(i))),
+                    ],
+                )
+            }),
+        ),
+        (
+            "mixed: a random first part, the pitch in a second inline part",
+            Box::new(move |i| multipart("mixed", &[part("text/plain", &salad(i)), part("text/plain", PITCH)])),
+        ),
+        (
+            "mixed: the pitch in an attached message sent inline",
+            Box::new(move |i| {
+                let inner = format!(
+                    "Content-Type: message/rfc822\r\n\r\nFrom: shop@acme.example\r\nSubject: fwd\r\n\r\n{PITCH}\r\n"
+                );
+                multipart("mixed", &[part("text/plain", &salad(i)), inner])
+            }),
+        ),
+    ];
+    for (name, make) in &variants {
+        let prints: Vec<Fingerprint> = (0..6).map(|i| fingerprint(&make(i))).collect();
+        for (i, p) in prints.iter().enumerate().skip(1) {
+            let keys = p.band_keys();
+            assert!(
+                prints[0].band_keys().iter().any(|k| keys.contains(k)),
+                "{name}: copy {i} shares no key"
+            );
+            assert!(prints[0].is_similar(p), "{name}: copy {i}");
+        }
+    }
+    // The salads alone are unrelated: without the pitch's view the copies would not meet.
+    let (a, b) = (
+        fingerprint(&msg("x@y.example", &salad(0))),
+        fingerprint(&msg("x@y.example", &salad(1))),
+    );
+    assert!(!a.band_keys().iter().any(|k| b.band_keys().contains(k)));
+}
+
+#[test]
+fn an_attached_message_or_file_is_not_a_view() {
+    let with = |disposition: &str| {
+        format!(
+            "From: shop@acme.example\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nSee the attached file, thanks.\r\n--b\r\n\
+Content-Type: text/plain\r\nContent-Disposition: {disposition}; filename=a.txt\r\n\r\n{PITCH}\r\n--b--\r\n"
+        )
+        .into_bytes()
+    };
+    let attached = with("attachment");
+    let views = crate::message::parse(&attached).readable_views();
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].len(), 1, "{views:?}");
+    let inline = with("inline");
+    assert_eq!(crate::message::parse(&inline).readable_views()[0].len(), 2);
+}
+
+#[test]
+fn a_subaddressed_author_is_the_same_author() {
+    let from = |author: &str| {
+        format!("From: {author}\r\nTo: x@y.z\r\n\r\nAre you available? I need a quick favour.").into_bytes()
+    };
+    let a = fingerprint(&from("ceo+a1@corp.example"));
+    let b = fingerprint(&from("CEO+zz@Corp.Example"));
+    let other = fingerprint(&from("cfo@corp.example"));
+    assert_eq!(a.band_keys(), b.band_keys());
+    assert_ne!(a.band_keys(), other.band_keys());
+}

@@ -204,7 +204,7 @@ Content-Transfer-Encoding: base64\r\n\r\n{inner}\r\n--p--\r\n"
         // Tripped a `debug_assert!` inside mail-parser (see the root Cargo.toml).
         let raw = include_bytes!("../../tests/fixtures/message/mail-parser-debug-assert-1.eml");
         let msg = parse(raw);
-        let _ = (msg.parts().len(), msg.readable(), msg.recipient_words());
+        let _ = (msg.parts().len(), msg.readable(), msg.readable_views(), msg.recipient_words());
     }
 
     #[test]
@@ -237,7 +237,7 @@ Content-Transfer-Encoding: base64\r\n\r\n{inner}\r\n--p--\r\n"
             for part in msg.parts() {
                 let _ = (part.headers(), part.content_type(), part.body(), part.bytes());
             }
-            let _ = (msg.readable(), msg.recipient_words());
+            let _ = (msg.readable(), msg.readable_views(), msg.recipient_words());
         }
     }
 }

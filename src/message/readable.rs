@@ -1,12 +1,28 @@
 //! What a reader sees of a message: the decoded text of its body (the first `text/plain` part
-//! outside attachments, else the first `text/html` one), and the words of the names it is
-//! addressed to. This is what the fingerprint normalises; it is forgiving on purpose (broken
-//! MIME degrades to "the bytes as text"), unlike the checks, which refuse what they cannot read.
-//! It never decides anything.
+//! outside attachments, else the first `text/html` one), every *view* of it a mail client may
+//! show ([`Message::readable_views`]: one per alternative, inline parts shown together), and
+//! the words of the names it is addressed to. This is what the fingerprint normalises; it is
+//! forgiving on purpose (broken MIME degrades to "the bytes as text"), unlike the checks, which
+//! refuse what they cannot read. It never decides anything.
+
+use mail_parser::{MimeHeaders, PartType};
 
 use super::headers::decode_encoded_words;
-use super::mime::{Body, MAX_TEXT_BYTES};
+use super::mime::{Body, MAX_DEPTH, MAX_TEXT_BYTES};
 use super::Message;
+
+/// Views of one message, at most (a spammer's nesting of alternatives must not multiply them).
+pub const MAX_VIEWS: usize = 4;
+
+/// One piece of a view: a part's decoded text, HTML or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub text: String,
+    pub is_html: bool,
+}
+
+/// One thing a mail client may show: the inline text parts it shows together, in order.
+pub type View = Vec<Segment>;
 
 /// The body text a reader sees.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -68,6 +84,31 @@ impl Message<'_> {
         }
     }
 
+    /// Every view of the message a reader may get (at most [`MAX_VIEWS`], never empty): a
+    /// client shows one alternative of a `multipart/alternative` (whichever it prefers, so each
+    /// is a view of its own), every inline text part of a `multipart/mixed` one after another,
+    /// the root of a `multipart/related`, and an attached message sent inline (not as an
+    /// attachment) as part of the text. Attachments are not shown. A view's texts are cut
+    /// to [`MAX_TEXT_BYTES`] together.
+    pub fn readable_views(&self) -> Vec<View> {
+        let mime = self.mime.as_ref().filter(|_| starts_with_header(self.raw));
+        let mut views = match mime {
+            Some(mime) => views_of(mime, 0, 0),
+            None => vec![vec![Segment {
+                text: capped(&String::from_utf8_lossy(self.raw)),
+                is_html: false,
+            }]],
+        };
+        views.retain(|v| !v.is_empty());
+        if views.is_empty() {
+            views.push(vec![Segment {
+                text: String::new(),
+                is_html: false,
+            }]);
+        }
+        views
+    }
+
     /// Lower-cased name words of the `To:` field: display-name words and the alphabetic pieces
     /// of each local part (`john.smith+x@…` → `john`, `smith`), encoded-words decoded; at most
     /// 16. Personalisation that the fingerprint removes wherever it appears in the body.
@@ -88,11 +129,112 @@ fn starts_with_header(raw: &[u8]) -> bool {
 
 /// At most [`MAX_TEXT_BYTES`] of `text`, cut at a character boundary.
 fn capped(text: &str) -> String {
-    let mut end = text.len().min(MAX_TEXT_BYTES);
+    capped_to(text, MAX_TEXT_BYTES).to_owned()
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn capped_to(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    text[..end].to_owned()
+    &text[..end]
+}
+
+/// `first` then `then`, the texts cut to [`MAX_TEXT_BYTES`] together.
+fn joined(first: &[Segment], then: &[Segment]) -> View {
+    let mut left = MAX_TEXT_BYTES;
+    let mut view = Vec::new();
+    for segment in first.iter().chain(then) {
+        if left == 0 {
+            break;
+        }
+        let text = capped_to(&segment.text, left);
+        left -= text.len();
+        view.push(Segment {
+            text: text.to_owned(),
+            is_html: segment.is_html,
+        });
+    }
+    view
+}
+
+/// The views of part `id` of `message` (see [`Message::readable_views`]), nested `depth` deep.
+fn views_of(message: &mail_parser::Message<'_>, id: usize, depth: usize) -> Vec<View> {
+    let Some(part) = message.parts.get(id) else {
+        return Vec::new();
+    };
+    if depth > MAX_DEPTH || part.content_disposition().is_some_and(|cd| cd.is_attachment()) {
+        return Vec::new();
+    }
+    let (kind, sub) = part.content_type().map_or((None, None), |ct| {
+        (
+            Some(ct.ctype().to_ascii_lowercase()),
+            ct.subtype().map(str::to_ascii_lowercase),
+        )
+    });
+    let one = |text: &str, is_html: bool| {
+        vec![vec![Segment {
+            text: capped(text),
+            is_html,
+        }]]
+    };
+    match &part.body {
+        PartType::Multipart(children) => {
+            // Children always come after their parent in mail-parser's list (see mime::walk).
+            let mut children = children.iter().map(|&c| c as usize).filter(|&c| c > id);
+            match sub.as_deref() {
+                Some("alternative") => {
+                    let mut views: Vec<View> = Vec::new();
+                    for c in children {
+                        for v in views_of(message, c, depth + 1) {
+                            if !v.is_empty() && !views.contains(&v) && views.len() < MAX_VIEWS {
+                                views.push(v);
+                            }
+                        }
+                    }
+                    views
+                }
+                Some("related") => children
+                    .next()
+                    .map(|c| views_of(message, c, depth + 1))
+                    .unwrap_or_default(),
+                _ => {
+                    let mut views: Vec<View> = vec![Vec::new()];
+                    for c in children {
+                        let shown = views_of(message, c, depth + 1);
+                        if shown.is_empty() {
+                            continue;
+                        }
+                        let mut next = Vec::new();
+                        'all: for v in &views {
+                            for s in &shown {
+                                if next.len() == MAX_VIEWS {
+                                    break 'all;
+                                }
+                                next.push(joined(v, s));
+                            }
+                        }
+                        views = next;
+                    }
+                    views
+                }
+            }
+        }
+        PartType::Message(nested) => views_of(nested, 0, depth + 1),
+        PartType::Html(text) => one(text, true),
+        PartType::Text(text) => match (kind.as_deref(), sub.as_deref()) {
+            // A multipart mail-parser could not split (no delimiter found) is read as text.
+            (None | Some("multipart"), _) | (Some("text"), None | Some("plain")) => one(text, false),
+            _ => Vec::new(),
+        },
+        // A top-level type that is no type at all (`Content-Type: garbage`): its body is what a
+        // reader sees.
+        PartType::Binary(bytes) if depth == 0 && sub.is_none() && kind.as_deref() != Some("multipart") => {
+            one(&String::from_utf8_lossy(bytes), false)
+        }
+        _ => Vec::new(),
+    }
 }
 
 fn recipient_words(to: &str) -> Vec<String> {
