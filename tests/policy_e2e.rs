@@ -103,6 +103,60 @@ async fn mail_bomb_refuses_the_11th_similar_message_to_one_recipient() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_bomb_counts_every_copy_that_reaches_one_mailbox() {
+    let profile = format!("{PERMISSIVE}[bulk]\nenabled = false\n");
+    let h = Harness::start_with_profile(Some(&profile), |c| c.limits.max_recipients = 20).await;
+    // One message to eleven subaddresses of one mailbox is eleven messages to it.
+    let eleven: Vec<String> = (0..11).map(|k| format!("victim+{k}@dest.example")).collect();
+    let eleven: Vec<&str> = eleven.iter().map(String::as_str).collect();
+    let reply = send_message(
+        &h,
+        "news@acme.example",
+        &eleven,
+        &newsletter("Victim", "victim@dest.example", 1),
+    )
+    .await;
+    assert!(
+        reply.starts_with("550 5.7.1 Mail bomb: more than 10 similar messages to victim@dest.example"),
+        "{reply}"
+    );
+    assert!(reply.contains("[rule mail_bomb.max_messages]"), "{reply}");
+    // Refused whole, and nothing charged: ten copies still fit, then the mailbox is full.
+    let ten = &eleven[..10];
+    let reply = send_message(
+        &h,
+        "news@acme.example",
+        ten,
+        &newsletter("Victim", "victim@dest.example", 2),
+    )
+    .await;
+    assert!(reply.starts_with("250 2.0.0"), "{reply}");
+    let got = h.sink.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].recipients.len(), 10, "{:?}", got[0].recipients);
+    let reply = send_message(
+        &h,
+        "news@acme.example",
+        &["victim@dest.example"],
+        &newsletter("Victim", "victim@dest.example", 3),
+    )
+    .await;
+    assert!(reply.starts_with("550 5.7.1 Mail bomb"), "{reply}");
+    // The same address named twice is two copies as well.
+    let reply = send_message(
+        &h,
+        "news@acme.example",
+        &["other@dest.example"; 11],
+        &newsletter("Other", "other@dest.example", 4),
+    )
+    .await;
+    assert!(
+        reply.starts_with("550 5.7.1 Mail bomb: more than 10 similar messages to other@dest.example"),
+        "{reply}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quotas_defer_with_the_rule_and_charge_only_accepted_mail() {
     let profile = "[profile]\nname = \"default\"\n[quotas]\nmessages_per_hour = 0\nmessages_per_day = 0\nrecipients_per_hour = 4\nrecipients_per_day = 0\n[bulk]\nenabled = false\n[mail_bomb]\nenabled = false\n";
     let h = Harness::start_with_profile(Some(profile), |_| {}).await;

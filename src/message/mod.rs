@@ -204,7 +204,12 @@ Content-Transfer-Encoding: base64\r\n\r\n{inner}\r\n--p--\r\n"
         // Tripped a `debug_assert!` inside mail-parser (see the root Cargo.toml).
         let raw = include_bytes!("../../tests/fixtures/message/mail-parser-debug-assert-1.eml");
         let msg = parse(raw);
-        let _ = (msg.parts().len(), msg.readable(), msg.readable_views(), msg.recipient_words());
+        let _ = (
+            msg.parts().len(),
+            msg.readable(),
+            msg.readable_views(),
+            msg.recipient_words(),
+        );
     }
 
     #[test]

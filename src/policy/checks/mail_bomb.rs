@@ -28,18 +28,22 @@ impl Check<AtData> for MailBomb {
                 return Ok(Verdict::Continue);
             }
             let campaign = facts.campaign(env, ctx).await?;
-            for recipient in &facts.recipients {
+            // Every copy counts: envelope recipients sharing an identity (`bob+1@x`, `bob+2@x`)
+            // are as many messages to that one mailbox.
+            for (recipient, &copies) in facts.recipients.iter().zip(&facts.copies) {
                 let key = recipients_prefix(&ctx.tenant.id).part(campaign).part(recipient);
-                let charge = env
-                    .ops
-                    .events_check_and_add(&key, env.now, rule.window.get(), cap(rule.max_messages))
-                    .await?;
-                if charge.admitted {
-                    facts.note(Charge::Occurrence {
-                        key,
-                        window: rule.window.get(),
-                    });
-                } else {
+                for _ in 0..copies {
+                    let charge = env
+                        .ops
+                        .events_check_and_add(&key, env.now, rule.window.get(), cap(rule.max_messages))
+                        .await?;
+                    if charge.admitted {
+                        facts.note(Charge::Occurrence {
+                            key: key.clone(),
+                            window: rule.window.get(),
+                        });
+                        continue;
+                    }
                     return Ok(Verdict::Reject(Reply::refusal(
                         550,
                         "5.7.1",

@@ -33,9 +33,9 @@ impl Check<AtData> for MailBombDomain {
                 return Ok(Verdict::Continue);
             }
             let mut per_domain: BTreeMap<&str, usize> = BTreeMap::new();
-            for recipient in &facts.recipients {
+            for (recipient, &copies) in facts.recipients.iter().zip(&facts.copies) {
                 let domain = recipient.rsplit_once('@').map_or("", |(_, d)| d);
-                *per_domain.entry(domain).or_default() += 1;
+                *per_domain.entry(domain).or_default() += copies as usize;
             }
             let campaign = facts.campaign(env, ctx).await?;
             for (domain, copies) in per_domain {

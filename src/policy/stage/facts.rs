@@ -81,6 +81,9 @@ impl Charges {
 pub struct DataFacts {
     /// Counting identities of the envelope recipients, de-duplicated.
     pub recipients: Vec<String>,
+    /// For each of `recipients`, how many envelope recipients have that identity: the copies
+    /// of the message that reach it (`bob+1@x` and `bob+2@x` are two messages to `bob@x`).
+    pub copies: Vec<u32>,
     /// The body's fingerprint band keys, computed once and shared with the planning copy.
     band_keys: Arc<OnceLock<Vec<u64>>>,
     campaign: tokio::sync::OnceCell<CampaignMatch>,
@@ -89,14 +92,19 @@ pub struct DataFacts {
 
 impl DataFacts {
     pub fn gather(ctx: &DataContext<'_>, strip_subaddress: bool) -> DataFacts {
-        let mut recipients: Vec<String> = ctx
+        let mut all: Vec<String> = ctx
             .recipients
             .iter()
             .map(|r| identity(&r.to_address(), strip_subaddress))
             .collect();
-        recipients.sort();
-        recipients.dedup();
+        all.sort();
+        let (mut recipients, mut copies) = (Vec::new(), Vec::new());
+        for same in all.chunk_by(|a, b| a == b) {
+            recipients.push(same[0].clone());
+            copies.push(same.len() as u32);
+        }
         DataFacts {
+            copies,
             recipients,
             band_keys: Arc::default(),
             campaign: tokio::sync::OnceCell::new(),
@@ -109,6 +117,7 @@ impl DataFacts {
     pub fn planning_copy(&self) -> DataFacts {
         DataFacts {
             recipients: self.recipients.clone(),
+            copies: self.copies.clone(),
             band_keys: Arc::clone(&self.band_keys),
             campaign: tokio::sync::OnceCell::new(),
             charges: Mutex::new(Vec::new()),
