@@ -3,14 +3,21 @@
 //! signature; counted as content they make the two look alike (a one-liner under a 100-word
 //! disclaimer is "80% similar" to every other one-liner under it). Three kinds:
 //!
-//! - **Lines** that only ESPs and mailers write: "view this email in your browser", unsubscribe
+//! - **Lines** (short ones: [`BOILERPLATE_LINE_MAX_WORDS`]) that only ESPs and mailers write: "view this email in your browser", unsubscribe
 //!   and preference links, "you are receiving this because", copyright and "all rights reserved",
 //!   privacy/terms links, "forward to a friend", "add us to your address book".
 //! - **Legal paragraphs**: disclaimers and company notices, recognised by their vocabulary: at
 //!   least [`LEGAL_MIN_MARKERS`] distinct marker words ("confidential", "intended", "recipient",
-//!   "liability", "registered", "prohibited", …) in one paragraph.
+//!   "liability", "registered", "prohibited", …) in one paragraph, dropped only where no
+//!   content follows (disclaimers and notices are footers).
 //! - **Signatures**: what follows a sign-off line (`Best regards,`, `Thanks,`) or an RFC 3676 `-- `
-//!   delimiter once the message has said something ([`MIN_TOKENS_BEFORE_SIGNATURE`] tokens).
+//!   delimiter once the message has said something ([`MIN_TOKENS_BEFORE_SIGNATURE`] tokens),
+//!   when what follows is a signature's length ([`SIGNATURE_MAX_TOKENS`]) or no longer than
+//!   what came before; or what follows a line opening with the author's own name.
+//!
+//! Each rule is bounded so that it cannot become an off-switch: a pitch after an early
+//! `Thanks,`, a legal sentence added to each pitch paragraph or "(you can opt out anytime)" on
+//! each pitch line is still counted as content.
 //!
 //! # Why recognised by what it says rather than learned from traffic
 //!
@@ -27,8 +34,14 @@
 
 /// Tokens needed before a sign-off or signature delimiter for what follows to be dropped.
 pub const MIN_TOKENS_BEFORE_SIGNATURE: usize = 6;
+/// Normalised tokens after a sign-off that still make a signature; more, and the sign-off ends
+/// nothing (a pitch after `Thanks,` is what the message says).
+pub const SIGNATURE_MAX_TOKENS: usize = 40;
 /// Distinct legal marker words that make a paragraph a disclaimer.
 pub const LEGAL_MIN_MARKERS: u32 = 3;
+/// Longest line (in words) that a boilerplate phrase makes boilerplate: a footer line is short,
+/// a paragraph with "(you can opt out anytime)" added is content.
+pub const BOILERPLATE_LINE_MAX_WORDS: usize = 16;
 
 /// Phrases that make a whole line boilerplate, lower-case.
 const LINE_PHRASES: [&str; 34] = [
@@ -84,7 +97,7 @@ fn line_phrases() -> &'static aho_corasick::AhoCorasick {
 /// A line that is mailer boilerplate (see [`LINE_PHRASES`]), given lower-cased. Only short
 /// lines qualify: a paragraph that mentions unsubscribing in passing is still content.
 pub fn is_boilerplate_line(lower: &str) -> bool {
-    if lower.len() > 400 {
+    if lower.len() > 400 || lower.split_whitespace().nth(BOILERPLATE_LINE_MAX_WORDS).is_some() {
         return false;
     }
     lower.starts_with('©')
@@ -120,6 +133,7 @@ fn legal_marker(word: &str) -> u32 {
 }
 
 /// Whether a paragraph (its normalised, lower-case tokens) reads like a disclaimer or notice.
+/// (The normaliser drops one only where no content follows it: a footer.)
 pub fn is_legal_paragraph<'a>(tokens: impl Iterator<Item = &'a str>) -> bool {
     tokens.fold(0, |m, w| m | legal_marker(w)).count_ones() >= LEGAL_MIN_MARKERS
 }

@@ -20,7 +20,9 @@
 
 /// Non-empty lines at the top of the body searched for a greeting.
 const GREETING_LINES: usize = 6;
-use super::boilerplate::{is_boilerplate_line, is_legal_paragraph, is_sign_off, MIN_TOKENS_BEFORE_SIGNATURE};
+use super::boilerplate::{
+    is_boilerplate_line, is_legal_paragraph, is_sign_off, MIN_TOKENS_BEFORE_SIGNATURE, SIGNATURE_MAX_TOKENS,
+};
 
 /// Bytes of the longest of [`GREETINGS`].
 const LONGEST_GREETING: usize = {
@@ -131,7 +133,8 @@ pub fn normalize_text_by(text: &str, personal: &[String], author_name: &str) -> 
         tokens: 0,
         word: String::new(),
         nonempty_lines: 0,
-        done: false,
+        signature_at: None,
+        legal_from: None,
         call_to_action: false,
         hosts: Vec::new(),
         lower: String::new(),
@@ -142,12 +145,27 @@ pub fn normalize_text_by(text: &str, personal: &[String], author_name: &str) -> 
         if line.is_empty() {
             n.paragraph(&para);
             para.clear();
-            if n.done {
-                break;
-            }
         } else {
             para.push(line);
         }
+    }
+    // A signature is short: a sign-off followed by a long text (a pitch after `Thanks,`) ends
+    // nothing.
+    // What the signature holds: up to the footer's legal paragraphs, if any follow it.
+    let end = n.legal_from.map_or(n.tokens, |l| l.tokens);
+    let signature = n.signature_at.filter(|at| {
+        let after = end.saturating_sub(at.tokens);
+        at.by_author || after <= SIGNATURE_MAX_TOKENS || after <= at.tokens
+    });
+    // The footer: legal paragraphs with no content after them, and the signature.
+    let cut = match (signature, n.legal_from) {
+        (Some(a), Some(b)) => Some(if a.len <= b.len { a } else { b }),
+        (a, b) => a.or(b),
+    };
+    if let Some(at) = cut {
+        n.out.truncate(at.len);
+        n.call_to_action = at.call_to_action;
+        n.hosts.truncate(at.hosts);
     }
     let len = n.out.trim_end().len();
     n.out.truncate(len);
@@ -166,8 +184,12 @@ struct Normalizer {
     /// Scratch buffer for one lower-cased word (no allocation per word).
     word: String,
     nonempty_lines: usize,
-    /// A signature started: ignore the rest.
-    done: bool,
+    /// Where the signature would start (the output's length and tokens then): the first
+    /// sign-off line, `-- ` or line opening with the author's name once the body has said
+    /// something. What follows it is dropped if it is a signature's length.
+    signature_at: Option<Mark>,
+    /// Where the run of legal paragraphs that nothing but boilerplate has followed yet starts.
+    legal_from: Option<Mark>,
     call_to_action: bool,
     hosts: Vec<String>,
     /// Scratch: the current line lower-cased.
@@ -176,11 +198,34 @@ struct Normalizer {
     author_name: String,
 }
 
+/// Where the output stood at a point of the text.
+#[derive(Clone, Copy)]
+struct Mark {
+    len: usize,
+    tokens: usize,
+    call_to_action: bool,
+    hosts: usize,
+    /// (A signature's start) a line opening with the author's name, not a sign-off.
+    by_author: bool,
+}
+
 impl Normalizer {
-    /// One paragraph (non-empty lines between blank lines). Disclaimers are skipped; a sign-off
-    /// line after enough text ends the body.
+    fn mark(&self) -> Mark {
+        Mark {
+            len: self.out.len(),
+            tokens: self.tokens,
+            call_to_action: self.call_to_action,
+            hosts: self.hosts.len(),
+            by_author: false,
+        }
+    }
+
+    /// One paragraph (non-empty lines between blank lines). Boilerplate lines are skipped; a
+    /// legal paragraph or a sign-off line is noted, to be cut at the end if it starts the
+    /// footer (see [`normalize_text_by`]).
     fn paragraph(&mut self, lines: &[&str]) {
-        let (start_len, start_tokens) = (self.out.len(), self.tokens);
+        let start = self.mark();
+        let (start_len, start_tokens) = (start.len, start.tokens);
         if start_len > 0 {
             // A paragraph break: `emit` puts no space after a newline.
             self.out.push('\n');
@@ -188,9 +233,10 @@ impl Normalizer {
         let separator_len = self.out.len();
         for line in lines {
             self.nonempty_lines += 1;
-            if self.tokens >= MIN_TOKENS_BEFORE_SIGNATURE && is_sign_off(line) {
-                self.done = true;
-                break;
+            let signature_possible = self.signature_at.is_none() && self.tokens >= MIN_TOKENS_BEFORE_SIGNATURE;
+            if signature_possible && is_sign_off(line) {
+                self.signature_at = Some(self.mark());
+                continue;
             }
             self.lower.clear();
             if line.is_ascii() {
@@ -199,9 +245,11 @@ impl Normalizer {
             } else {
                 self.lower.extend(line.chars().flat_map(char::to_lowercase));
             }
-            if self.tokens >= MIN_TOKENS_BEFORE_SIGNATURE && self.starts_with_author(&self.lower) {
-                self.done = true;
-                break;
+            if signature_possible && self.starts_with_author(&self.lower) {
+                self.signature_at = Some(Mark {
+                    by_author: true,
+                    ..self.mark()
+                });
             }
             if is_boilerplate_line(&self.lower) {
                 continue;
@@ -222,11 +270,24 @@ impl Normalizer {
                 }
             }
         }
-        let legal = is_legal_paragraph(self.out[separator_len..].split([' ', '\n']));
-        if legal || self.out.len() == separator_len {
+        if self.out.len() > separator_len {
+            if !is_legal_paragraph(self.out[separator_len..].split([' ', '\n'])) {
+                // Content: the legal paragraphs before it were not a footer.
+                self.legal_from = None;
+            } else if self.legal_from.is_none() {
+                self.legal_from = Some(start);
+            }
+        } else {
             self.out.truncate(start_len);
             self.tokens = start_tokens;
             self.last_placeholder = None;
+            // A signature that started inside the dropped paragraph starts where it was.
+            if let Some(at) = &mut self.signature_at {
+                if at.len > start_len {
+                    at.len = start_len;
+                    at.tokens = start_tokens;
+                }
+            }
         }
     }
 

@@ -328,3 +328,67 @@ fn a_subaddressed_author_is_the_same_author() {
     assert_eq!(a.band_keys(), b.band_keys());
     assert_ne!(a.band_keys(), other.band_keys());
 }
+
+/// Three paragraphs of one pitch.
+const PITCH_PARAGRAPHS: [&str; 3] = [
+    "Our spring collection of handmade ceramic mugs and linen napkins arrives this week with free shipping on every order above forty euros.",
+    "Each piece is glazed by hand in our workshop by the river and packed in recycled paper so it reaches your kitchen without a scratch.",
+    "The first hundred customers who write to us before Sunday evening also receive a small gift wrapped by hand and a card from the potter.",
+];
+
+#[test]
+fn boilerplate_rules_do_not_switch_the_fingerprint_off() {
+    type Variant = Box<dyn Fn(usize) -> String>;
+    let variants: [(&str, Variant); 3] = [
+        (
+            "a pitch after an early sign-off",
+            Box::new(|i| format!("{}\r\nThanks,\r\n{}", salad(i), PITCH_PARAGRAPHS.join("\r\n\r\n"))),
+        ),
+        (
+            "a legal sentence added to every pitch paragraph",
+            Box::new(|i| {
+                let paragraphs: Vec<String> = PITCH_PARAGRAPHS
+                    .iter()
+                    .map(|p| format!("{p} Registered subscribers of our newsletter enjoy this with full privacy."))
+                    .collect();
+                format!("{}\r\n\r\n{}", paragraphs.join("\r\n\r\n"), &salad(i)[..20])
+            }),
+        ),
+        (
+            "an opt-out phrase on every pitch line",
+            Box::new(|i| {
+                let paragraphs: Vec<String> = PITCH_PARAGRAPHS
+                    .iter()
+                    .map(|p| format!("{p} (You can opt out anytime.)"))
+                    .collect();
+                format!("{}\r\n\r\n{}", paragraphs.join("\r\n\r\n"), &salad(i)[..20])
+            }),
+        ),
+    ];
+    for (name, make) in &variants {
+        let prints: Vec<Fingerprint> = (0..6).map(|i| fingerprint(&msg("x@y.example", &make(i)))).collect();
+        assert!(
+            !prints[0].is_exact(),
+            "{name}: the pitch was dropped: {:?}",
+            normalize(&msg("x@y.example", &make(0)))
+        );
+        for (i, p) in prints.iter().enumerate().skip(1) {
+            assert!(prints[0].is_similar(p), "{name}: copy {i}");
+        }
+    }
+}
+
+#[test]
+fn real_boilerplate_is_still_dropped() {
+    let body = "Can we move the review to Thursday afternoon? The draft is not ready yet.\r\n\r\n\
+Thanks,\r\nAnna Berg\r\nHead of Design, Acme Ltd\r\n+44 20 7946 0000 | https://acme.example\r\n\r\n\
+This email and any attachments are confidential and intended solely for the addressee. If you are \
+not the intended recipient, please notify the sender and delete it. Any unauthorised use, \
+disclosure or dissemination is strictly prohibited.\r\n\r\nTo unsubscribe from these updates click here.";
+    let n = crate::fingerprint::normalize_message(&crate::message::parse(&msg("x@y.example", body))).0;
+    assert_eq!(
+        n.text, "can we move the review to <date> afternoon the draft is not ready yet",
+        "{n:?}"
+    );
+    assert!(!n.call_to_action, "the signature's link is dropped with it");
+}
