@@ -392,3 +392,60 @@ disclosure or dissemination is strictly prohibited.\r\n\r\nTo unsubscribe from t
     );
     assert!(!n.call_to_action, "the signature's link is dropped with it");
 }
+
+#[test]
+fn salad_hidden_between_the_words_is_not_read() {
+    let html = |i: usize, hide: &dyn Fn(&str) -> String, head: &str| {
+        let salad = salad(i);
+        let mut words = salad.split(' ').cycle();
+        let body: Vec<String> = PITCH_PARAGRAPHS
+            .iter()
+            .map(|p| {
+                let interleaved: Vec<String> = p
+                    .split(' ')
+                    .map(|w| format!("{w} {}", hide(words.next().unwrap_or("x"))))
+                    .collect();
+                format!("<p>{}</p>", interleaved.join(" "))
+            })
+            .collect();
+        format!(
+            "From: shop@acme.example\r\nTo: x@y.example\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><head>{head}</head><body>{}</body></html>",
+            body.join("")
+        )
+        .into_bytes()
+    };
+    type Hide = Box<dyn Fn(&str) -> String>;
+    let hides: [(&str, Hide, &str); 5] = [
+        (
+            "white on the default page",
+            Box::new(|w| format!("<span style=\"color:#ffffff\">{w}</span>")),
+            "",
+        ),
+        (
+            "a <font> colour",
+            Box::new(|w| format!("<font color=\"white\">{w}</font>")),
+            "",
+        ),
+        (
+            "a style rule",
+            Box::new(|w| format!("<span class=\"h\">{w}</span>")),
+            "<style>.h{display:none}</style>",
+        ),
+        (
+            "two-pixel text",
+            Box::new(|w| format!("<span style=\"font-size:2px\">{w}</span>")),
+            "",
+        ),
+        (
+            "off the page",
+            Box::new(|w| format!("<span style=\"position:absolute;left:-9999px\">{w}</span>")),
+            "",
+        ),
+    ];
+    for (name, hide, head) in &hides {
+        let prints: Vec<Fingerprint> = (0..6).map(|i| fingerprint(&html(i, hide.as_ref(), head))).collect();
+        for (i, p) in prints.iter().enumerate().skip(1) {
+            assert!(prints[0].is_similar(p), "{name}: copy {i}");
+        }
+    }
+}
