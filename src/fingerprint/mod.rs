@@ -76,7 +76,10 @@
 //! e-mail address, a phone number) and with the author (`From:` address as an identity, so
 //! `news+x@` and `news@` are one author) when it does not. What
 //! a tenant's many users write alike ("Thanks!") is then not one campaign; one short text with a
-//! link pushed to many recipients is, from however many senders.
+//! link pushed to many recipients is, from however many senders. From [`NEAR_MIN_TOKENS`] tokens
+//! a short body also has a *near* key for each of its words, the same hash of the text without
+//! that word: copies that differ by one word changed, added or left out (a random word added to
+//! each copy of a short push) share one.
 //!
 //! # Bounds
 //!
@@ -111,6 +114,8 @@ pub use normalize::Normalized;
 pub const MAX_TOKENS: usize = 16 * 1024;
 /// Below this many normalised tokens the fingerprint is exact (see "Short bodies").
 pub const MIN_TOKENS: usize = 10;
+/// A short body of at least this many tokens also has near keys (see "Short bodies").
+pub const NEAR_MIN_TOKENS: usize = 4;
 /// Estimated Jaccard similarity at or above which two messages are substantively similar.
 pub const THRESHOLD: f64 = 0.6;
 /// A paragraph of at least this many tokens is also keyed on its own (see "Surviving added text").
@@ -251,6 +256,7 @@ pub fn fingerprint_normalized(normalized: &Normalized, author: &str) -> Fingerpr
         paragraphs: keyed,
         // Not needed: equal long bodies have equal signatures (see `similarity`).
         text_hash: 0,
+        near_hashes: Vec::new(),
         others: Vec::new(),
     }
 }
@@ -264,6 +270,9 @@ pub struct Fingerprint {
     /// A short body's exact key material (its text with its hosts or author); 0 for a long body,
     /// which its signatures describe.
     text_hash: u64,
+    /// A short body's near keys: the same of its text without one of its words, each (from
+    /// [`NEAR_MIN_TOKENS`] words up).
+    near_hashes: Vec<u64>,
     /// The fingerprints of the message's other views (`Message::readable_views`), if it has
     /// some that differ from the first.
     others: Vec<Fingerprint>,
@@ -272,19 +281,36 @@ pub struct Fingerprint {
 impl Fingerprint {
     /// A short body's exact fingerprint (module docs, "Short bodies"): its text with the link
     /// hosts when it calls to action, else its text with its author.
+    /// Its near keys are those of the text without one word each: a copy with one word
+    /// changed, added or left out still shares a key with the others.
     fn exact(normalized: &Normalized, author: &str) -> Fingerprint {
-        let mut h = minhash::hash_bytes(normalized.text.as_bytes());
-        if normalized.call_to_action {
-            for host in &normalized.hosts {
-                h = minhash::mix64(h.rotate_left(17) ^ minhash::hash_bytes(host.as_bytes()));
+        let scoped = |words: &[&str]| {
+            let mut h = minhash::hash_bytes(words.join(" ").as_bytes());
+            if normalized.call_to_action {
+                for host in &normalized.hosts {
+                    h = minhash::mix64(h.rotate_left(17) ^ minhash::hash_bytes(host.as_bytes()));
+                }
+            } else {
+                h = minhash::mix64(h.rotate_left(29) ^ minhash::hash_bytes(author.as_bytes()));
             }
-        } else {
-            h = minhash::mix64(h.rotate_left(29) ^ minhash::hash_bytes(author.as_bytes()));
+            h
+        };
+        let words: Vec<&str> = normalized.text.split([' ', '\n']).filter(|w| !w.is_empty()).collect();
+        let mut near_hashes = Vec::new();
+        if words.len() >= NEAR_MIN_TOKENS {
+            for i in 0..words.len() {
+                let without: Vec<&str> = words[..i].iter().chain(&words[i + 1..]).copied().collect();
+                let h = scoped(&without);
+                if !near_hashes.contains(&h) {
+                    near_hashes.push(h);
+                }
+            }
         }
         Fingerprint {
             signature: None,
             paragraphs: Vec::new(),
-            text_hash: h,
+            text_hash: scoped(&words),
+            near_hashes,
             others: Vec::new(),
         }
     }
@@ -326,7 +352,10 @@ impl Fingerprint {
                 }
                 keys
             }
-            None => vec![minhash::mix64(self.text_hash ^ minhash::mix64(EXACT_BAND))],
+            None => std::iter::once(self.text_hash)
+                .chain(self.near_hashes.iter().copied())
+                .map(|h| minhash::mix64(h ^ minhash::mix64(EXACT_BAND)))
+                .collect(),
         }
     }
 
@@ -358,9 +387,19 @@ impl Fingerprint {
     fn view_similarity(&self, other: &Fingerprint) -> f64 {
         match (&self.signature, &other.signature) {
             (Some(a), Some(b)) => minhash::similarity(a, b),
-            (None, None) if self.text_hash == other.text_hash => 1.0,
+            (None, None) if self.shares_exact_key(other) => 1.0,
             _ => 0.0,
         }
+    }
+
+    /// Two short bodies share a key: equal, or one word apart.
+    fn shares_exact_key(&self, other: &Fingerprint) -> bool {
+        let mine: Vec<u64> = std::iter::once(self.text_hash)
+            .chain(self.near_hashes.iter().copied())
+            .collect();
+        std::iter::once(other.text_hash)
+            .chain(other.near_hashes.iter().copied())
+            .any(|h| mine.contains(&h))
     }
 
     /// Whether `other` is substantively similar ([`THRESHOLD`]).

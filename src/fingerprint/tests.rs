@@ -102,11 +102,35 @@ fn short_bodies_are_exact() {
     let c = fingerprint(&msg("c@x.org", "Lunch at noon?"));
     assert!(a.is_exact() && c.is_exact());
     assert_eq!(a.band_keys(), b.band_keys());
-    assert_eq!(a.band_keys().len(), 1);
+    assert_eq!(c.band_keys().len(), 1, "three words: no near keys");
+    assert!(a.band_keys().len() > 1, "the near keys");
     assert_eq!(a.similarity(&b), 1.0);
     assert_eq!(a.similarity(&c), 0.0);
-    assert_ne!(a.band_keys(), c.band_keys());
-    assert_eq!(a.campaign_id(), a.band_keys()[0]);
+    assert!(!a.band_keys().iter().any(|k| c.band_keys().contains(k)));
+    assert_eq!(a.campaign_id(), a.band_keys().into_iter().min().unwrap());
+}
+
+#[test]
+fn short_bodies_one_word_apart_share_a_key() {
+    let words = ["apple", "quarry", "violet", "harbour", "lantern"];
+    let push = |w: &str| {
+        fingerprint(&msg(
+            "x@y.example",
+            &format!("Hot deals at https://pills.example/buy today {w}"),
+        ))
+    };
+    let bomb = |w: &str| fingerprint(&msg("x@y.example", &format!("I know where you live, {w}.")));
+    for make in [&push as &dyn Fn(&str) -> Fingerprint, &bomb] {
+        let prints: Vec<Fingerprint> = words.iter().map(|w| make(w)).collect();
+        for p in &prints[1..] {
+            assert!(prints[0].band_keys().iter().any(|k| p.band_keys().contains(k)));
+            assert!(prints[0].is_similar(p));
+        }
+    }
+    // Two words apart is another text.
+    let a = fingerprint(&msg("x@y.example", "Lunch at the harbour on Friday with the team?"));
+    let b = fingerprint(&msg("x@y.example", "Dinner at the harbour on Friday with the kids?"));
+    assert!(!a.band_keys().iter().any(|k| b.band_keys().contains(k)));
 }
 
 #[test]
