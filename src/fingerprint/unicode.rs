@@ -7,7 +7,9 @@
 //!   hyphen, word joiner, BOM, variation selectors, Hangul fillers: UTS 39's skeleton removes
 //!   them, and so do we), and so are combining marks (accents: `café` and `cafe` read alike);
 //! - a character whose UTS 39 confusable prototype is ASCII letters becomes those letters
-//!   (Cyrillic `а`, Greek `ο`, Cherokee `Ꭺ` inside Latin words).
+//!   (Cyrillic `а`, Greek `ο`, Cherokee `Ꭺ` inside Latin words);
+//! - small capitals, a few IPA letters, parenthesised, squared and negative circled letters,
+//!   which neither table folds, become their letters (`styled_letter`).
 //!
 //! The tables are `unicode-normalization`'s and `unicode-security`'s (UTS 39 `skeleton`). ASCII
 //! input is returned as it is (the common case costs one scan); CJK ideographs, kana and Hangul
@@ -32,6 +34,10 @@ pub fn fold(text: &str) -> Cow<'_, str> {
             out.push(c);
             continue;
         }
+        if let Some(letter) = styled_letter(c) {
+            out.push(letter);
+            continue;
+        }
         for d in std::iter::once(c).nfkd() {
             if d.is_ascii() {
                 out.push(d);
@@ -41,6 +47,47 @@ pub fn fold(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// A letter in a style UTS 39 and NFKD leave alone but a reader reads as a Latin letter: small
+/// capitals and their IPA cousins (`ᴛ`, `ʀ`, `ɴ`), a few IPA look-alikes (`ɾ`, `ɑ`, `ϲ`),
+/// parenthesised letters (`⒜`, which NFKD spells `(a)`) and squared or negative circled capitals
+/// (`🅰`, `🅐`, `🄰`).
+fn styled_letter(c: char) -> Option<char> {
+    let offset = |base: u32| char::from_u32(u32::from(b'a') + (c as u32 - base));
+    match c {
+        '\u{249c}'..='\u{24b5}' => offset(0x249c),
+        '\u{1f130}'..='\u{1f149}' => offset(0x1f130),
+        '\u{1f150}'..='\u{1f169}' => offset(0x1f150),
+        '\u{1f170}'..='\u{1f189}' => offset(0x1f170),
+        _ => Some(match c {
+            'ᴀ' | 'ɑ' => 'a',
+            'ʙ' | 'ᴃ' => 'b',
+            'ᴄ' | 'ϲ' => 'c',
+            'ᴅ' => 'd',
+            'ᴇ' => 'e',
+            'ꜰ' => 'f',
+            'ɢ' | 'ɡ' => 'g',
+            'ʜ' => 'h',
+            'ɪ' => 'i',
+            'ᴊ' => 'j',
+            'ᴋ' => 'k',
+            'ʟ' | 'ᴌ' => 'l',
+            'ᴍ' => 'm',
+            'ɴ' | 'ᴎ' => 'n',
+            'ᴏ' => 'o',
+            'ᴘ' => 'p',
+            'ʀ' | 'ᴙ' | 'ɾ' | 'ɿ' | 'ɹ' => 'r',
+            'ꜱ' => 's',
+            'ᴛ' => 't',
+            'ᴜ' => 'u',
+            'ᴠ' => 'v',
+            'ᴡ' => 'w',
+            'ʏ' => 'y',
+            'ᴢ' => 'z',
+            _ => return None,
+        }),
+    }
 }
 
 /// Ideographs, kana and Hangul syllables: no prototype is ASCII, nothing to decompose that matters.
@@ -87,6 +134,8 @@ mod tests {
             ("日本語 テキスト 한국어", "日本語 テキスト 한국어"),
             ("a\u{fe0f}b\u{3164}c", "abc"), // variation selector, Hangul filler
             ("привет", "пpивeт"),           // Cyrillic: look-alikes folded, the rest kept
+            ("ϲoffee ɾoaᴛed ᴍoᴎday", "coffee roated monday"), // small capitals, IPA
+            ("\u{249c}\u{249d} \u{1f170}\u{1f171} \u{1f150} \u{1f130}", "ab ab a a"), // parenthesised, squared
         ];
         for (input, want) in cases {
             assert_eq!(fold(input), want, "{input:?}");

@@ -109,9 +109,9 @@ impl Message<'_> {
         views
     }
 
-    /// Lower-cased name words of the `To:` field: display-name words and the alphabetic pieces
-    /// of each local part (`john.smith+x@…` → `john`, `smith`), encoded-words decoded; at most
-    /// 16. Personalisation that the fingerprint removes wherever it appears in the body.
+    /// Lower-cased name words of the `To:` field: display-name words (the first four of each
+    /// recipient) and the alphabetic pieces of each local part (`john.smith+x@…` → `john`,
+    /// `smith`), encoded-words decoded; at most 16. Personalisation that the fingerprint removes wherever it appears in the body.
     pub fn recipient_words(&self) -> Vec<String> {
         self.headers.first("to").map(recipient_words).unwrap_or_default()
     }
@@ -246,22 +246,32 @@ fn recipient_words(to: &str) -> Vec<String> {
             words.push(w);
         }
     };
+    // Display-name words since the last address: a name has a few; more is text stuffed into
+    // the field to be taken out of the body.
+    let mut name_words = 0;
     for chunk in to.split(|c: char| c.is_whitespace() || c == ',' || c == '<' || c == '>') {
         if let Some((local, _)) = chunk.split_once('@') {
+            name_words = 0;
             for piece in local.split(|c: char| !c.is_alphabetic()) {
                 if piece.chars().count() >= 3 {
                     push(piece);
                 }
             }
         } else {
-            for piece in chunk.split(|c: char| !c.is_alphabetic()) {
-                push(piece);
+            for piece in chunk.split(|c: char| !c.is_alphabetic()).filter(|p| !p.is_empty()) {
+                name_words += 1;
+                if name_words <= MAX_NAME_WORDS {
+                    push(piece);
+                }
             }
         }
     }
     words.truncate(16);
     words
 }
+
+/// Display-name words of one recipient taken as its name.
+const MAX_NAME_WORDS: usize = 4;
 
 /// Words that are never treated as a recipient's name even when they appear in `To:`.
 const STOP_NAMES: [&str; 12] = [
@@ -288,6 +298,12 @@ cGxhaW4gdGV4dA==\r\n--b1--\r\n";
         assert_eq!(m.readable().text, "plain text");
         assert!(!m.readable().is_html);
         assert_eq!(m.recipient_words(), vec!["john", "smith"]);
+    }
+
+    #[test]
+    fn a_display_name_is_a_few_words() {
+        let m = parse(b"To: \"Fresh roasted coffee beans delivered weekly\" <ann@example.com>\r\n\r\nx");
+        assert_eq!(m.recipient_words(), vec!["fresh", "roasted", "coffee", "beans", "ann"]);
     }
 
     #[test]
