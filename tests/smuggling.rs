@@ -83,3 +83,21 @@ async fn a_real_second_message_after_a_refused_one_is_fine() {
     assert_eq!(got.len(), 1);
     assert!(got[0].data.ends_with(b"Subject: good\r\n\r\nfine\r\n"));
 }
+
+#[tokio::test]
+async fn a_nul_in_the_data_refuses_the_message_and_ends_nothing() {
+    let h = Harness::start().await;
+    for variant in [&b"\r\n\0.\r\n"[..], b"\r\n.\0\r\n", b"hel\0lo\r\n"] {
+        let mut c = h.connect(h.relay_addr()).await;
+        c.send("EHLO client.test", "250 ").await;
+        c.send("MAIL FROM:<a@acme.example>", "250 2.1.0").await;
+        c.send("RCPT TO:<b@dest.example>", "250 2.1.5").await;
+        c.send("DATA", "354").await;
+        c.write(&payload(variant)).await;
+        let reply = c.expect("550 5.6.0").await;
+        assert!(reply.concat().contains("[rule data.nul]"), "{reply:?}");
+        c.send("NOOP", "250 2.0.0").await;
+    }
+    h.wait_queue_empty(Duration::from_secs(10)).await;
+    assert!(h.sink.messages().is_empty(), "{:?}", h.sink.messages());
+}

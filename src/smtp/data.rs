@@ -1,7 +1,8 @@
 //! The DATA receiver: a byte-fed state machine that finds the end of a message and un-stuffs dots.
 //!
 //! Only `CRLF . CRLF` ends a message. A bare CR or a bare LF anywhere marks the message as refused
-//! (`550 5.5.2`) but does **not** end it: the receiver keeps consuming until the real terminator, so
+//! (`550 5.5.2`), and so does a NUL (`550 5.6.0`: `\0.` must not read as a terminator to a next
+//! hop that drops NULs), but does **not** end it: the receiver keeps consuming until the real terminator, so
 //! one DATA can never become two messages (SMTP smuggling). Size and line limits are enforced while
 //! streaming; over the size limit the body stops growing, so memory stays bounded.
 //!
@@ -22,6 +23,9 @@ pub const INITIAL_CAPACITY: usize = 16 * 1024;
 pub enum DataError {
     /// A CR not followed by LF, or an LF not preceded by CR.
     BareLineBreak,
+    /// A NUL byte (RFC 5322 and RFC 6152 allow none; a next hop that drops it could read what
+    /// follows differently).
+    Nul,
     /// A line longer than the limit.
     LineTooLong,
     /// More bytes than the size limit.
@@ -101,10 +105,7 @@ impl DataReceiver {
         while i < input.len() {
             if self.state == State::Middle {
                 // Fast path: copy the run of ordinary bytes up to the next CR or LF.
-                let run = input[i..]
-                    .iter()
-                    .position(|&b| b == b'\r' || b == b'\n')
-                    .unwrap_or(input.len() - i);
+                let run = memchr::memchr3(b'\r', b'\n', 0, &input[i..]).unwrap_or(input.len() - i);
                 if run > 0 {
                     self.line_len += run;
                     if self.line_len > self.max_line {
@@ -175,6 +176,9 @@ impl DataReceiver {
                 self.state = State::Middle;
             }
             _ => {
+                if byte == 0 {
+                    self.fail(DataError::Nul);
+                }
                 self.line_len += 1;
                 if self.line_len > self.max_line {
                     self.fail(DataError::LineTooLong);

@@ -395,6 +395,15 @@ pub fn bare_line_break() -> Reply {
     )
 }
 
+pub fn nul_in_data() -> Reply {
+    Reply::refusal(
+        550,
+        "5.6.0",
+        Rule::DataNul,
+        "Message refused: NUL character in message data (not allowed in mail text, 8BITMIME included)",
+    )
+}
+
 pub fn data_line_too_long(limit: usize) -> Reply {
     Reply::refusal(
         550,

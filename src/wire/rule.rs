@@ -102,6 +102,7 @@ rules! {
     LimitsDataInFlight => "limits.data_in_flight",
     DataBareLineBreak => "data.bare_line_break",
     DataLineLength => "data.line_length",
+    DataNul => "data.nul",
     QueueWrite => "queue.write",
 }
 
@@ -163,6 +164,7 @@ impl Rule {
             | Rule::LimitsDataInFlight
             | Rule::DataBareLineBreak
             | Rule::DataLineLength
+            | Rule::DataNul
             | Rule::QueueWrite => true,
         }
     }
@@ -285,6 +287,7 @@ mod tests {
                 "limits.data_in_flight",
                 "data.bare_line_break",
                 "data.line_length",
+                "data.nul",
                 "queue.write",
             ]
         );

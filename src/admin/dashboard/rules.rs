@@ -136,6 +136,10 @@ pub const fn explain(rule: Rule) -> Explanation {
             "The message contains a bare CR or LF or an over-long line (not valid SMTP).",
             "Fix the software sending the message: lines must end in CRLF and stay under 1000 bytes.",
         ),
+        Rule::DataNul => e(
+            "The message contains a NUL byte, which mail text may not hold.",
+            "Fix the software sending the message, or send binary content as a base64 attachment.",
+        ),
         Rule::QueueWrite => e(
             "The gateway could not store the message; it was deferred.",
             "Nothing: your server retries.",

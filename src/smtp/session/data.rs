@@ -190,6 +190,7 @@ impl Session {
             Ok(body) => Ok((body, held)),
             Err(error) => Err(match error {
                 DataError::BareLineBreak => reply::bare_line_break(),
+                DataError::Nul => reply::nul_in_data(),
                 DataError::LineTooLong => reply::data_line_too_long(self.ctx.config.limits.max_data_line),
                 DataError::TooBig => reply::size_exceeded(max_size as u64),
                 DataError::OverBudget => reply::data_in_flight_exceeded(),
