@@ -624,6 +624,8 @@ async fn broken_tenant_signatures_can_be_tagged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_authentication_results_are_removed_or_refused() {
     let forged = "From: a@acme.example\r\nAuthentication-Results: gw.test;\r\n\tdkim=pass header.d=bank.example\r\n\
+                  Authentication-Results: GW.test.; dmarc=pass header.from=bank.example\r\n\
+                  Return-Path: <ceo@bank.example>\r\n\
                   Authentication-Results: mx.other.example; spf=pass\r\nSubject: hi\r\n\r\nHello there, see you at noon.\r\n";
     let h = Harness::start().await;
     let reply = send_message(&h, "a@acme.example", &["bob@dest.example"], forged).await;
@@ -631,6 +633,14 @@ async fn forged_authentication_results_are_removed_or_refused() {
     let data = text(&relayed(&h, 1).await[0].data);
     assert_eq!(data.matches("Authentication-Results: gw.test").count(), 1, "{data}");
     assert!(!data.contains("header.d=bank.example"), "{data}");
+    assert!(
+        !data.contains("header.from=bank.example"),
+        "a trailing dot is the same id: {data}"
+    );
+    assert!(
+        !data.contains("Return-Path"),
+        "only final delivery writes a Return-Path: {data}"
+    );
     assert!(
         data.contains("Authentication-Results: mx.other.example; spf=pass"),
         "{data}"

@@ -15,6 +15,13 @@ pub fn authserv_id(value: &str, skip_instance: bool) -> Option<String> {
     Some(id.trim_matches('"').to_string())
 }
 
+/// Whether authserv-id `id` names `ours`: case-insensitive, a trailing dot ignored (`gw.test.`
+/// is `gw.test` to a receiver).
+pub fn same_id(id: &str, ours: &str) -> bool {
+    id.trim_end_matches('.')
+        .eq_ignore_ascii_case(ours.trim_end_matches('.'))
+}
+
 fn strip_comments(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let mut depth = 0usize;
@@ -30,7 +37,7 @@ fn strip_comments(value: &str) -> String {
 }
 
 /// `message` without the Authentication-Results fields whose authserv-id is `our_id`
-/// (case-insensitive), or `None` when it has none. Only the header block is touched; the whole
+/// (case-insensitive, a trailing dot ignored), or `None` when it has none. Only the header block is touched; the whole
 /// block is scanned (no field-count limit), folded fields are removed with their continuation
 /// lines, and the body is kept byte for byte.
 pub fn strip_own(message: &[u8], our_id: &str) -> Option<Vec<u8>> {
@@ -44,7 +51,7 @@ pub fn strip_own(message: &[u8], our_id: &str) -> Option<Vec<u8>> {
             continue;
         }
         let unfolded = String::from_utf8_lossy(value).replace("\r\n", " ");
-        if authserv_id(&unfolded, false).is_some_and(|id| id.eq_ignore_ascii_case(our_id)) {
+        if authserv_id(&unfolded, false).is_some_and(|id| same_id(&id, our_id)) {
             remove.push((field.start, field.end));
         }
     }
@@ -149,7 +156,8 @@ mod tests {
     fn strips_only_our_fields_with_their_continuation_lines() {
         let message = b"Authentication-Results: GW.test;\r\n\tdkim=pass header.d=bank.example\r\n\
 From: a@acme.example\r\nAuthentication-Results: other.example; spf=pass\r\n\
-authentication-results : (forged) gw.test; dmarc=pass\r\nSubject: x\r\n\r\n\
+authentication-results : (forged) gw.test; dmarc=pass\r\nAuthentication-Results: gw.test.; dmarc=pass\r\n\
+Subject: x\r\n\r\n\
 Authentication-Results: gw.test; body text stays\r\n";
         let stripped = strip_own(message, "gw.test").expect("changed");
         assert_eq!(

@@ -296,9 +296,11 @@ impl Engine {
         let attribution = self.attribution_fields(env, ctx, facts).await;
         let (unsubscribe, replaced) = self.unsubscribe_fields(env, ctx, facts).await;
         // The tenant's copies of the gateway's own fields (its trace header, CFBL) and of the
-        // fields ours replace go, whatever the tenant's signature covers.
+        // fields ours replace go, whatever the tenant's signature covers; so does a Return-Path
+        // (RFC 5321 4.4: only final delivery writes one, from the envelope; a relayed one is a
+        // sender address nobody checked).
         let own = self.attribution.as_ref().map_or(&[][..], |a| a.own_fields());
-        let replaced: Vec<&str> = own.iter().chain(replaced).copied().collect();
+        let replaced: Vec<&str> = own.iter().chain(replaced).chain(&["Return-Path"]).copied().collect();
         let headers = &env.profile.headers;
         let forged_results_of =
             (headers.authentication_results == AuthResultsAction::Remove).then_some(headers.authserv_id());

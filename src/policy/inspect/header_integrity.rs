@@ -154,7 +154,9 @@ pub fn inspect(headers: &Headers, rules: &HeaderRules, owns: &dyn Fn(&str) -> bo
     };
     for &(field, skip_instance) in fields {
         for value in headers.all(field) {
-            if authserv_id(value, skip_instance).is_some_and(|id| id.eq_ignore_ascii_case(rules.authserv_id())) {
+            if authserv_id(value, skip_instance)
+                .is_some_and(|id| crate::auth::results::same_id(&id, rules.authserv_id()))
+            {
                 return Some(Refusal::new(
                     Rule::HeadersAuthenticationResults,
                     format!(
