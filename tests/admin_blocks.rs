@@ -192,6 +192,15 @@ async fn sender_and_campaign_blocks_refuse_until_lifted() {
         reply.starts_with("554 5.7.1") && reply.contains("[rule block.sender]"),
         "{reply}"
     );
+    let resent_blocked = bob.replace(
+        "From: news@acme.example",
+        "From: news@acme.example\r\nResent-From: alerts@acme.example",
+    );
+    let reply = send_message(&h, "news@acme.example", &["bob@dest.example"], &resent_blocked).await;
+    assert!(
+        reply.starts_with("554 5.7.1") && reply.contains("[rule block.sender]"),
+        "Resent-From: {reply}"
+    );
     let reply = send_message(&h, "news@acme.example", &["bob@dest.example"], &bob).await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
 

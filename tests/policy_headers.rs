@@ -276,6 +276,21 @@ async fn letter_bombs_are_refused_and_a_pdf_passes() {
         "x",
     );
     expect(&h, &rtl, "550 5.7.1", Some("attachments.dangerous")).await;
+    // Shortcuts, app packages, OneNote and help files of the default list.
+    for name in [
+        "notes.one",
+        "Invoice.URL",
+        "search.library-ms",
+        "update.msix",
+        "manual.chm",
+        "disk.vhdx",
+    ] {
+        let file = with_attachment(
+            &format!("Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"{name}\""),
+            "x",
+        );
+        expect(&h, &file, "550 5.7.1", Some("attachments.dangerous")).await;
+    }
     // An executable compressed with gzip, under a harmless-looking outer name.
     let gzipped = {
         use std::io::Write;

@@ -67,7 +67,8 @@ impl Check<AtMail> for BlockedSender {
     }
 }
 
-/// The header From and Sender of a received message against the sender blocks.
+/// The originator fields of a received message (From, Sender, Resent-From, Resent-Sender)
+/// against the sender blocks.
 pub struct BlockedOriginator;
 
 impl Check<AtData> for BlockedOriginator {
@@ -79,7 +80,7 @@ impl Check<AtData> for BlockedOriginator {
                 return Ok(Verdict::Continue);
             }
             let mut originators: Vec<String> = Vec::new();
-            for name in ["from", "sender"] {
+            for name in ["from", "sender", "resent-from", "resent-sender"] {
                 for value in ctx.message.headers().all(name) {
                     match parse_mailboxes(value, true) {
                         Ok(mailboxes) => originators.extend(

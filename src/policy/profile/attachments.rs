@@ -25,8 +25,50 @@ impl Default for Attachments {
         Self {
             enabled: true,
             extensions: [
-                "exe", "scr", "com", "bat", "cmd", "pif", "vbs", "vbe", "js", "jse", "wsf", "wsh", "msi", "msp", "hta",
-                "cpl", "jar", "ps1", "lnk", "reg", "iso", "img", "vhd",
+                "exe",
+                "scr",
+                "com",
+                "bat",
+                "cmd",
+                "pif",
+                "vbs",
+                "vbe",
+                "js",
+                "jse",
+                "wsf",
+                "wsh",
+                "msi",
+                "msp",
+                "hta",
+                "cpl",
+                "jar",
+                "ps1",
+                "lnk",
+                "reg",
+                "iso",
+                "img",
+                "vhd",
+                "vhdx",
+                "url",
+                "scf",
+                "appx",
+                "appxbundle",
+                "msix",
+                "msixbundle",
+                "application",
+                "appref-ms",
+                "one",
+                "chm",
+                "xll",
+                "iqy",
+                "slk",
+                "library-ms",
+                "search-ms",
+                "settingcontent-ms",
+                "sct",
+                "ws",
+                "inf",
+                "gadget",
             ]
             .into_iter()
             .map(String::from)
@@ -46,10 +88,15 @@ impl Section for Attachments {
             );
         }
         for (i, ext) in self.extensions.iter().enumerate() {
-            if ext.is_empty() || ext.len() > 16 || !ext.chars().all(|c| c.is_ascii_alphanumeric()) {
+            let word = |c: char| c.is_ascii_alphanumeric();
+            if ext.len() > 24
+                || !ext.starts_with(word)
+                || !ext.ends_with(word)
+                || !ext.chars().all(|c| word(c) || c == '-')
+            {
                 errors.push(
                     format!("attachments.extensions[{i}]"),
-                    format!("`{ext}` is not an extension (letters and digits, no dot)"),
+                    format!("`{ext}` is not an extension (letters, digits and inner hyphens, no dot)"),
                 );
             }
         }
