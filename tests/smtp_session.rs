@@ -87,6 +87,14 @@ async fn submission_requires_auth_over_tls() {
         .await;
     c.send(&format!("AUTH PLAIN {}", plain("roaming-user", "wrong")), "535 5.7.8")
         .await;
+    // Acting as another user (an authorization identity) is a login refused, not bad syntax.
+    let proxy = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("acme-user\0roaming-user\0{PASSWORD}"))
+    };
+    c.send(&format!("AUTH PLAIN {proxy}"), "535 5.7.8").await;
+    // `=` is an empty initial response (RFC 4954), malformed for PLAIN: no challenge.
+    c.send("AUTH PLAIN =", "501 5.5.4").await;
     c.send(&format!("AUTH PLAIN {}", plain("roaming-user", PASSWORD)), "235 2.7.0")
         .await;
     c.send("MAIL FROM:<x@acme.example>", "553 5.7.1").await;

@@ -95,7 +95,11 @@ pub fn parse_limited(line: &[u8], max_path: usize) -> Result<Command, CommandErr
         "EHLO" | "HELO" => {
             let name = rest.trim();
             if name.is_empty() || name.contains(' ') {
-                return Err(CommandError::Syntax("Syntax: EHLO hostname"));
+                return Err(CommandError::Syntax(if verb == "EHLO" {
+                    "Syntax: EHLO hostname"
+                } else {
+                    "Syntax: HELO hostname"
+                }));
             }
             Ok(if verb == "EHLO" {
                 Command::Ehlo(name.to_string())
@@ -227,10 +231,10 @@ fn parse_mailbox(inner: &str, allow_null: bool) -> Result<Path, CommandError> {
     if !valid_local_part(local) {
         return Err(CommandError::BadAddress);
     }
-    let domain_ok = if domain.starts_with('[') {
-        domain.ends_with(']') && domain.len() > 2
-    } else {
-        crate::tenant::normalize_domain(domain).is_some()
+    let domain_ok = match domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+        Some(literal) => is_address_literal(literal),
+        // One trailing dot is the root (`x.example.` is `x.example`); two are no domain.
+        None => !domain.ends_with("..") && crate::tenant::normalize_domain(domain).is_some(),
     };
     if !domain_ok {
         return Err(CommandError::BadAddress);
@@ -239,6 +243,15 @@ fn parse_mailbox(inner: &str, allow_null: bool) -> Result<Path, CommandError> {
         local: local.to_string(),
         domain: domain.to_string(),
     })
+}
+
+/// The inside of an address literal (RFC 5321 4.1.3): an IPv4 address, or `IPv6:` and an IPv6
+/// address (no other tag is registered).
+fn is_address_literal(literal: &str) -> bool {
+    match literal.get(..5) {
+        Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => literal[5..].parse::<std::net::Ipv6Addr>().is_ok(),
+        _ => literal.parse::<std::net::Ipv4Addr>().is_ok(),
+    }
 }
 
 fn valid_local_part(local: &str) -> bool {
@@ -270,7 +283,8 @@ mod tests {
         let cases: Vec<(&str, Result<Command, CommandError>)> = vec![
             ("EHLO client.example", Ok(Command::Ehlo("client.example".into()))),
             ("ehlo   client.example ", Ok(Command::Ehlo("client.example".into()))),
-            ("HELO", Err(CommandError::Syntax("Syntax: EHLO hostname"))),
+            ("HELO", Err(CommandError::Syntax("Syntax: HELO hostname"))),
+            ("EHLO", Err(CommandError::Syntax("Syntax: EHLO hostname"))),
             (
                 "MAIL FROM:<a@b.example>",
                 Ok(Command::Mail {
@@ -317,6 +331,30 @@ mod tests {
                 }),
             ),
             ("RCPT TO:<bob@x..example>", Err(CommandError::BadAddress)),
+            ("RCPT TO:<bob@x.example..>", Err(CommandError::BadAddress)),
+            ("RCPT TO:<bob@[x.example]>", Err(CommandError::BadAddress)),
+            ("RCPT TO:<bob@[300.1.1.1]>", Err(CommandError::BadAddress)),
+            (
+                "RCPT TO:<bob@[192.0.2.1]>",
+                Ok(Command::Rcpt {
+                    address: mailbox("bob", "[192.0.2.1]"),
+                    params: vec![],
+                }),
+            ),
+            (
+                "RCPT TO:<bob@[IPv6:2001:db8::1]>",
+                Ok(Command::Rcpt {
+                    address: mailbox("bob", "[IPv6:2001:db8::1]"),
+                    params: vec![],
+                }),
+            ),
+            (
+                "RCPT TO:<bob@x.example.>",
+                Ok(Command::Rcpt {
+                    address: mailbox("bob", "x.example."),
+                    params: vec![],
+                }),
+            ),
             ("RCPT TO:bob@x.example", Err(CommandError::BadAddress)),
             ("RCPT TO:<bob@x.example", Err(CommandError::BadAddress)),
             ("RCPT TO:<bob>", Err(CommandError::BadAddress)),

@@ -10,24 +10,32 @@ pub struct Credentials {
     pub password: String,
 }
 
+/// Why a PLAIN response gives no credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainError {
+    /// Not `authzid NUL authcid NUL password` in base64 (`501`).
+    Malformed,
+    /// An authorization identity other than the user: proxy authentication, which no user may
+    /// do here (`535`, as a login that is not allowed).
+    OtherIdentity,
+}
+
 /// Decodes a PLAIN response: base64 of `authzid NUL authcid NUL password`. An authorization
 /// identity different from the user is refused (no proxy authentication).
-pub fn decode_plain(response: &str) -> Option<Credentials> {
-    let bytes = STANDARD.decode(response.trim()).ok()?;
-    let mut parts = bytes.split(|&b| b == 0);
-    let authzid = parts.next()?;
-    let username = std::str::from_utf8(parts.next()?).ok()?;
-    let password = std::str::from_utf8(parts.next()?).ok()?;
-    if parts.next().is_some() || username.is_empty() {
-        return None;
-    }
+pub fn decode_plain(response: &str) -> Result<Credentials, PlainError> {
+    let parsed = || {
+        let bytes = STANDARD.decode(response.trim()).ok()?;
+        let mut parts = bytes.split(|&b| b == 0);
+        let authzid = parts.next()?.to_vec();
+        let username = String::from_utf8(parts.next()?.to_vec()).ok()?;
+        let password = String::from_utf8(parts.next()?.to_vec()).ok()?;
+        (parts.next().is_none() && !username.is_empty()).then_some((authzid, username, password))
+    };
+    let (authzid, username, password) = parsed().ok_or(PlainError::Malformed)?;
     if !authzid.is_empty() && authzid != username.as_bytes() {
-        return None;
+        return Err(PlainError::OtherIdentity);
     }
-    Some(Credentials {
-        username: username.to_string(),
-        password: password.to_string(),
-    })
+    Ok(Credentials { username, password })
 }
 
 /// Decodes one base64 LOGIN step.
@@ -49,19 +57,23 @@ mod tests {
         let encoded = STANDARD.encode(b"\0demo\0pw");
         assert_eq!(
             decode_plain(&encoded),
-            Some(Credentials {
+            Ok(Credentials {
                 username: "demo".into(),
                 password: "pw".into()
             })
         );
         assert_eq!(
             decode_plain(&STANDARD.encode(b"demo\0demo\0pw")).map(|c| c.username),
-            Some("demo".into())
+            Ok("demo".into())
         );
-        assert_eq!(decode_plain(&STANDARD.encode(b"other\0demo\0pw")), None);
-        assert_eq!(decode_plain(&STANDARD.encode(b"\0\0pw")), None);
-        assert_eq!(decode_plain("!!!"), None);
-        assert_eq!(decode_plain(&STANDARD.encode(b"\0a\0b\0c")), None);
+        assert_eq!(
+            decode_plain(&STANDARD.encode(b"admin\0demo\0pw")),
+            Err(PlainError::OtherIdentity)
+        );
+        assert_eq!(decode_plain(""), Err(PlainError::Malformed));
+        assert_eq!(decode_plain(&STANDARD.encode(b"\0\0pw")), Err(PlainError::Malformed));
+        assert_eq!(decode_plain("!!!"), Err(PlainError::Malformed));
+        assert_eq!(decode_plain(&STANDARD.encode(b"\0a\0b\0c")), Err(PlainError::Malformed));
     }
 
     #[test]

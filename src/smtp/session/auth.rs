@@ -22,13 +22,21 @@ impl Session {
         let credentials = match mechanism.as_str() {
             "PLAIN" => {
                 let response = match initial {
-                    Some(response) if response != "=" => response,
-                    _ => match self.challenge("").await? {
+                    // `=` is an initial response of zero length (RFC 4954), not none.
+                    Some(response) if response == "=" => String::new(),
+                    Some(response) => response,
+                    None => match self.challenge("").await? {
                         Some(response) => response,
                         None => return self.error_reply(reply::auth_cancelled()),
                     },
                 };
-                sasl::decode_plain(&response)
+                match sasl::decode_plain(&response) {
+                    Ok(credentials) => Some(credentials),
+                    // Logging in as one user to act as another is not allowed: refused as a
+                    // login that failed.
+                    Err(sasl::PlainError::OtherIdentity) => return self.error_reply(reply::auth_failed()),
+                    Err(sasl::PlainError::Malformed) => None,
+                }
             }
             "LOGIN" => {
                 let username = match initial {
