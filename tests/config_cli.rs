@@ -56,6 +56,29 @@ fn check_config_accepts_the_demo_config() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.stderr.is_empty(),
+        "no warnings: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn check_config_warns_of_a_message_size_the_memory_budget_cannot_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.toml");
+    std::fs::write(
+        &path,
+        "[limits]\nmax_data_in_flight = \"64KiB\"\nmax_message_size = \"200KiB\"\n",
+    )
+    .unwrap();
+    let output = check_config(&path);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: limits.max_data_in_flight (64KiB) is less than 3 × limits.max_message_size (200KiB)"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -139,6 +139,9 @@ pub fn run() -> anyhow::Result<i32> {
             // The profiles its tenants name must be there too, as `serve` requires.
             Ok(loaded) => match crate::policy::profile::load_for(&loaded) {
                 Ok(_) => {
+                    for warning in loaded.warnings() {
+                        eprintln!("{}: warning: {warning}", config.display());
+                    }
                     outln!("{}: OK", config.display());
                     Ok(0)
                 }
@@ -190,6 +193,9 @@ fn load(path: Option<&std::path::Path>) -> Result<Config, i32> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     // Before the start: the listeners are up before `start` returns, and a SIGHUP that arrives
     // in between must be a reload (handled below), not the default action (exit).
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
