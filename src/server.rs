@@ -107,7 +107,8 @@ impl Gateway {
                 .with_tenants(tenants.clone())
                 .with_authenticator(authenticator)
                 .with_attribution(Arc::new(attributor))
-                .with_unsubscribe(unsubscribe.clone()),
+                .with_unsubscribe(unsubscribe.clone())
+                .with_notices(notices.clone()),
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
         // Complaint intake: the book stores and applies (then the ladders act on it), the

@@ -580,6 +580,38 @@ async fn repeated_violations_climb_the_ladder_to_suspension() {
     let blocks = h.gateway.store.blocks_list("acme").await.unwrap();
     assert_eq!(blocks.len(), 1);
     assert_eq!(blocks[0].by, "policy:mail_bomb.max_messages");
+    // Each step was told to the tenant's contact: the warning, then the suspension.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let notices = loop {
+        let to_contact: Vec<_> = h
+            .sink
+            .messages()
+            .into_iter()
+            .filter(|m| m.recipients == ["abuse@provider.test"])
+            .collect();
+        if to_contact.len() >= 2 || std::time::Instant::now() > deadline {
+            break to_contact;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let texts: Vec<String> = notices
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.data).into_owned())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:#?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("Subject: Warning: your mail breaks the acceptable use policy")),
+        "{texts:#?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("Subject: Your outbound mail has been suspended")),
+        "{texts:#?}"
+    );
+    assert!(texts.iter().all(|t| t.contains("mail_bomb.max_messages")), "{texts:#?}");
 
     // An operator's lift is a fresh start: the next incident is a warning, not a suspension.
     let (ok, err) = support::lift_tenant_block(&h, "acme", "cleaned up");

@@ -344,15 +344,18 @@ async fn broken_mime_and_garbage_never_pass_by_accident() {
     let mismatched = "From: a@acme.example\r\nContent-Type: multipart/mixed; boundary=real\r\n\r\n--fake\r\nContent-Disposition: attachment; filename=\"run.vbs\"\r\n\r\nx\r\n--fake--\r\n";
     expect(&h, mismatched, "550 5.7.1", Some("attachments.dangerous")).await;
     // Garbage header bytes: refused (a field name of control bytes), the gateway keeps serving.
-    let garbage = "\u{1}\u{2}\u{7f}: \u{0}\r\nFrom: \u{0}<a@acme.example>\r\n\r\n\u{ff}\u{fe}\r\n";
+    let garbage = "\u{1}\u{2}\u{7f}: \u{3}\r\nFrom: \u{1}<a@acme.example>\r\n\r\n\u{ff}\u{fe}\r\n";
     expect(&h, garbage, "550 5.7.1", Some("headers.malformed_field")).await;
     // A From readers disagree on (whitespace before the colon), and a line that is no field.
     let spaced = "From : ceo@bank.example\r\nFrom: a@acme.example\r\n\r\nhi\r\n";
     expect(&h, spaced, "550 5.7.1", Some("headers.malformed_field")).await;
     let no_colon = "From: a@acme.example\r\nSubject: hi\r\nthis is the body without a blank line\r\n";
     expect(&h, no_colon, "550 5.7.1", Some("headers.malformed_field")).await;
-    // Control bytes inside the From value are still judged by the address parser.
-    let bad_value = "From: \u{0}<a@acme.example>\r\n\r\nhi\r\n";
+    // Control bytes inside the From value are still judged by the address parser; a NUL
+    // anywhere is refused before any check reads the message.
+    let bad_value = "From: \u{1}<a@acme.example>\r\n\r\nhi\r\n";
     expect(&h, bad_value, "550 5.7.1", Some("headers.ambiguous_address")).await;
+    let nul = "From: \u{0}<a@acme.example>\r\n\r\nhi\r\n";
+    expect(&h, nul, "550 5.6.0", Some("data.nul")).await;
     expect(&h, &message("From: a@acme.example"), "250 2.0.0", None).await;
 }

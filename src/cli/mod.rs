@@ -139,7 +139,7 @@ pub fn run() -> anyhow::Result<i32> {
             // The profiles its tenants name must be there too, as `serve` requires.
             Ok(loaded) => match crate::policy::profile::load_for(&loaded) {
                 Ok(_) => {
-                    for warning in loaded.warnings() {
+                    for warning in crate::smtp::budget::config_warnings(&loaded.limits) {
                         eprintln!("{}: warning: {warning}", config.display());
                     }
                     outln!("{}: OK", config.display());
@@ -193,7 +193,7 @@ fn load(path: Option<&std::path::Path>) -> Result<Config, i32> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    for warning in config.warnings() {
+    for warning in crate::smtp::budget::config_warnings(&config.limits) {
         tracing::warn!("{warning}");
     }
     // Before the start: the listeners are up before `start` returns, and a SIGHUP that arrives

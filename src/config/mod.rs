@@ -83,24 +83,6 @@ impl Collector {
 }
 
 impl Config {
-    /// What a valid config allows but an operator most likely did not mean, one sentence each
-    /// (`check-config` prints them, `serve` logs them).
-    pub fn warnings(&self) -> Vec<String> {
-        let mut warnings = Vec::new();
-        let limits = &self.limits;
-        // A message is charged several times its size while it is received (smtp::budget).
-        let copies = crate::smtp::budget::COPIES;
-        if limits.max_data_in_flight.get() < limits.max_message_size.get().saturating_mul(copies) {
-            warnings.push(format!(
-                "limits.max_data_in_flight ({}) is less than {copies} × limits.max_message_size ({}): \
-                 a message near the SIZE the gateway advertises can never be received (452 4.3.1 \
-                 every time its sender retries)",
-                limits.max_data_in_flight, limits.max_message_size
-            ));
-        }
-        warnings
-    }
-
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         Config::parse(&read_file(path)?)
@@ -768,15 +750,6 @@ mod tests {
     #[test]
     fn data_in_flight_defaults_to_256_mib_and_has_a_floor() {
         let defaults = Config::parse("").expect("defaults");
-        assert!(defaults.warnings().is_empty(), "{:?}", defaults.warnings());
-        let small = Config::parse("[limits]\nmax_data_in_flight = \"64KiB\"\nmax_message_size = \"200KiB\"\n")
-            .expect("valid, with a warning");
-        assert_eq!(small.warnings().len(), 1);
-        assert!(
-            small.warnings()[0].starts_with("limits.max_data_in_flight (64KiB) is less than 3 ×"),
-            "{:?}",
-            small.warnings()
-        );
         assert_eq!(defaults.limits.max_data_in_flight, ByteSize(256 << 20));
         let set = Config::parse("[limits]\nmax_data_in_flight = \"64MiB\"\n").expect("valid");
         assert_eq!(set.limits.max_data_in_flight, ByteSize(64 << 20));

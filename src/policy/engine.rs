@@ -70,6 +70,9 @@ pub struct Engine {
     /// The time decisions are made at (unix ms), when not the system clock: a replay evaluates
     /// each message at its own date.
     clock: Option<Arc<AtomicU64>>,
+    /// Where a violation ladder's step is told to the tenant; without it (offline dry runs) no
+    /// notice.
+    notices: Option<Arc<dyn crate::complaints::model::NoticeSender>>,
     /// The counter windows this node read lately, which answer MAIL FROM's quota checks.
     recent: RecentReads,
 }
@@ -118,8 +121,16 @@ impl Engine {
             rcpt: checks.rcpt,
             data: checks.data,
             clock: None,
+            notices: None,
             recent: RecentReads::default(),
         }
+    }
+
+    /// A step of the violation ladder (warning, final warning, suspension) is sent to the
+    /// tenant's contact through `notices`, as a complaint ladder's is.
+    pub fn with_notices(mut self, notices: Arc<dyn crate::complaints::model::NoticeSender>) -> Engine {
+        self.notices = Some(notices);
+        self
     }
 
     /// Makes decisions at the time `clock` holds instead of the system clock's.
@@ -288,7 +299,15 @@ impl Engine {
                         Ok(campaign) => campaign.to_string(),
                         Err(_) => facts.campaign_if_known().to_string(),
                     };
-                    escalation::record_violation(env, self.tenants.as_deref(), ctx.tenant, rule, &campaign).await;
+                    escalation::record_violation(
+                        env,
+                        self.tenants.as_deref(),
+                        self.notices.as_deref(),
+                        ctx.tenant,
+                        rule,
+                        &campaign,
+                    )
+                    .await;
                 }
                 return (verdict, None);
             }
@@ -443,7 +462,15 @@ impl Engine {
             return;
         };
         if reply.rule() == Some(Rule::SenderDomain) {
-            escalation::record_violation(env, self.tenants.as_deref(), tenant, Rule::SenderDomain, "-").await;
+            escalation::record_violation(
+                env,
+                self.tenants.as_deref(),
+                self.notices.as_deref(),
+                tenant,
+                Rule::SenderDomain,
+                "-",
+            )
+            .await;
         }
     }
 

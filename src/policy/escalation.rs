@@ -1,11 +1,14 @@
 //! The escalation ladder: every violation is an event on the tenant; the profile's steps
 //! (`events` within `window` → state) move the tenant through warned → final warning →
 //! suspended. Suspension places a tenant block (by `policy:<rule>`) that only an operator lifts.
-//! Failures here are logged: the refusal that caused the event stands either way.
+//! Each step a violation takes is sent to the tenant's contact as a notice (warning, final
+//! warning, suspension), as a complaint ladder's is. Failures here are logged: the refusal that
+//! caused the event stands either way.
 //! Complaint- and bounce-rate crossings (`complaints::rates`) are events on this ladder too:
 //! they come in through [`escalate`].
 
 use super::engine::Env;
+use crate::complaints::model::{Notice, NoticeKind, NoticeSender};
 use crate::store::{Block, BlockScope, Event, TenantChange, TenantField};
 use crate::tenant::{Tenant, TenantDirectory, TenantState};
 
@@ -30,6 +33,7 @@ pub(crate) fn rank(state: TenantState) -> u8 {
 pub async fn record_violation(
     env: &Env<'_>,
     tenants: Option<&TenantDirectory>,
+    notices: Option<&dyn NoticeSender>,
     tenant: &Tenant,
     rule: crate::policy::Rule,
     campaign: &str,
@@ -54,8 +58,38 @@ pub async fn record_violation(
         rule: Some(rule.to_string()),
         detail: serde_json::Value::Null,
     };
-    if let Err(error) = escalate(env, tenants, tenant, rule, &event).await {
-        tracing::error!(tenant = %tenant.id, rule, %error, "recording a violation failed");
+    match escalate(env, tenants, tenant, rule, &event).await {
+        Ok(Some(state)) => {
+            if let Some(notices) = notices {
+                tell(notices, tenant, rule, state).await;
+            }
+        }
+        Ok(None) => {}
+        Err(error) => tracing::error!(tenant = %tenant.id, rule, %error, "recording a violation failed"),
+    }
+}
+
+/// Sends the tenant's contact the notice of the step the violation ladder took (the state it
+/// moved `tenant` to for breaking `rule`); a notice that cannot be sent is logged, the step
+/// stands.
+async fn tell(notices: &dyn NoticeSender, tenant: &Tenant, rule: &str, state: TenantState) {
+    let (kind, now) = match state {
+        TenantState::Active | TenantState::Warned => (NoticeKind::Warning, "warned"),
+        TenantState::FinalWarning => (NoticeKind::FinalWarning, "on final warning"),
+        TenantState::Suspended => (NoticeKind::Suspension, "suspended"),
+    };
+    let notice = Notice {
+        tenant: tenant.id.clone(),
+        kind,
+        reason: format!(
+            "Mail from your account was refused again and again for breaking the rule {rule} \
+             (each refusal names it): your provider's escalation ladder now has your account {now}."
+        ),
+        copies: Vec::new(),
+    };
+    match notices.send(&notice).await {
+        Ok(queue_id) => tracing::info!(tenant = %tenant.id, rule, ?kind, %queue_id, "violation notice queued"),
+        Err(error) => tracing::error!(tenant = %tenant.id, rule, ?kind, %error, "violation notice not sent"),
     }
 }
 

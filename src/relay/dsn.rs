@@ -77,19 +77,17 @@ pub fn build(
          Content-Type: multipart/report; report-type=delivery-status; boundary=\"{boundary}\"\r\n\
          \r\n\
          --{boundary}\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         \r\n\
          {human}\r\n\
          --{boundary}\r\n\
          Content-Type: message/delivery-status\r\n\
          \r\n\
          {status}\r\n\
          --{boundary}\r\n\
-         Content-Type: text/rfc822-headers\r\n\
-         \r\n\
          {headers}\r\n\
          --{boundary}--\r\n",
         date = rfc5322_date(now_secs),
+        human = seven_bit_part("text/plain; charset=utf-8", &human),
+        headers = seven_bit_part("text/rfc822-headers; charset=utf-8", &headers),
     );
     Some(Dsn {
         recipient: sender.to_string(),
@@ -102,7 +100,7 @@ pub fn build(
 fn recipient_fields(address: &str, reason: Option<&Reason>) -> String {
     let mut fields = format!(
         "\r\n{}\r\nAction: failed\r\nStatus: {}\r\n",
-        field("Final-Recipient: rfc822;", &clean(address)),
+        final_recipient(&clean(address)),
         failure_status(reason)
     );
     let reply = reason.and_then(Reason::reply);
@@ -124,6 +122,43 @@ fn recipient_fields(address: &str, reason: Option<&Reason>) -> String {
         fields.push_str("\r\n");
     }
     fields
+}
+
+/// `Final-Recipient`: an ASCII address as `rfc822`, one with UTF-8 as RFC 6533's `utf-8` type
+/// in its 7-bit form (`\x{FC}` for `ü`; `+`, `=` and `\` too), so that the report stays 7-bit
+/// and reaches a sender whose next hop takes nothing else.
+fn final_recipient(address: &str) -> String {
+    if address.is_ascii() {
+        return field("Final-Recipient: rfc822;", address);
+    }
+    let mut xtext = String::with_capacity(address.len() * 2);
+    for c in address.chars() {
+        if c.is_ascii_graphic() && !matches!(c, '+' | '=' | '\\') {
+            xtext.push(c);
+        } else {
+            xtext.push_str(&format!("\\x{{{:X}}}", c as u32));
+        }
+    }
+    field("Final-Recipient: utf-8;", &xtext)
+}
+
+/// A MIME part's header and body: as it is when the text is ASCII, base64 when it holds UTF-8
+/// (a failed UTF-8 recipient, a UTF-8 original), so that the whole report is 7-bit.
+fn seven_bit_part(content_type: &str, text: &str) -> String {
+    if text.is_ascii() {
+        return format!("Content-Type: {content_type}\r\n\r\n{text}");
+    }
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|line| std::str::from_utf8(line).unwrap_or_default())
+        .collect();
+    format!(
+        "Content-Type: {content_type}\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+        lines.join("\r\n")
+    )
 }
 
 /// A header field `head value` (`head` is the name, its colon and any type, e.g.
@@ -368,7 +403,7 @@ mod tests {
     fn a_3000_character_reply_is_folded_and_wrapped_under_998_octets() {
         // A long multi-line reply as the relay stores it: its lines joined with spaces.
         let text: String = (0..60)
-            .map(|i| format!("line {i:02} of a very long explanation from the next hop, über lang"))
+            .map(|i| format!("line {i:02} of a very long explanation from the next hop, far too long"))
             .collect::<Vec<_>>()
             .join(" ");
         assert!(text.len() > 3_000);
@@ -401,6 +436,41 @@ mod tests {
             human.replace("\r\n    ", " ").trim_start(),
             format!("<bad@x.example>: 550 5.7.1 {text}")
         );
+    }
+
+    #[test]
+    fn a_utf8_recipient_is_reported_in_7_bit() {
+        let recipients = vec![rcpt(
+            "jürgen+x@example.net",
+            RecipientStatus::Failed,
+            reply(550, "5.6.7", "the next hop does not support SMTPUTF8"),
+        )];
+        let original = "From: a@acme.example\r\nTo: jürgen+x@example.net\r\nSubject: Grüße\r\n\r\nbody\r\n";
+        let dsn = build(
+            "gw.example",
+            "Q1",
+            "s@t.example",
+            &recipients,
+            original.as_bytes(),
+            0,
+            0,
+        )
+        .expect("dsn");
+        assert!(dsn.message.is_ascii(), "{}", String::from_utf8_lossy(&dsn.message));
+        let text = String::from_utf8(dsn.message).unwrap();
+        assert!(
+            text.contains(
+                "Final-Recipient: utf-8; j\\x{FC}rgen\\x{2B}x@example.net\r\nAction: failed\r\nStatus: 5.6.7\r\n"
+            ),
+            "{text}"
+        );
+        // The human part and the original's headers, base64: they decode to the UTF-8 text.
+        let parsed = mail_parser::MessageParser::default()
+            .parse(text.as_bytes())
+            .expect("a MIME report");
+        let human = parsed.body_text(0).expect("the human part");
+        assert!(human.contains("<jürgen+x@example.net>: 550 5.6.7"), "{human}");
+        assert!(text.contains("Content-Type: text/rfc822-headers; charset=utf-8\r\nContent-Transfer-Encoding: base64"));
     }
 
     #[test]

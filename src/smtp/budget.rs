@@ -29,6 +29,22 @@ use std::sync::Arc;
 /// How many times a message's size is charged; see the module doc.
 pub const COPIES: u64 = 3;
 
+/// What valid `[limits]` allow but an operator most likely did not mean, one sentence each
+/// (`check-config` prints them, `serve` logs them): a budget that cannot hold one message of the
+/// size the gateway advertises.
+pub fn config_warnings(limits: &crate::config::LimitsConfig) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if limits.max_data_in_flight.get() < limits.max_message_size.get().saturating_mul(COPIES) {
+        warnings.push(format!(
+            "limits.max_data_in_flight ({}) is less than {COPIES} × limits.max_message_size ({}): a \
+             message near the SIZE the gateway advertises can never be received (452 4.3.1 every \
+             time its sender retries)",
+            limits.max_data_in_flight, limits.max_message_size
+        ));
+    }
+    warnings
+}
+
 /// The shared budget; one per server.
 #[derive(Debug)]
 pub struct DataBudget {
@@ -118,6 +134,21 @@ impl Drop for Reservation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_budget_under_three_messages_of_the_advertised_size_is_warned_of() {
+        let defaults = crate::config::Config::parse("").expect("defaults");
+        assert!(config_warnings(&defaults.limits).is_empty());
+        let small =
+            crate::config::Config::parse("[limits]\nmax_data_in_flight = \"64KiB\"\nmax_message_size = \"200KiB\"\n")
+                .expect("valid, with a warning");
+        let warnings = config_warnings(&small.limits);
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].starts_with("limits.max_data_in_flight (64KiB) is less than 3 ×"),
+            "{warnings:?}"
+        );
+    }
 
     #[test]
     fn reservations_fit_in_the_limit() {

@@ -113,19 +113,50 @@ pub fn greeting(hostname: &str) -> Reply {
 }
 
 pub fn too_many_connections() -> Reply {
-    Reply::new(421, "4.3.2", "Too many connections, try again later")
+    Reply::refusal(
+        421,
+        "4.3.2",
+        Rule::LimitsConnections,
+        "Too many connections, try again later",
+    )
 }
 
 pub fn too_many_connections_from_ip() -> Reply {
-    Reply::new(421, "4.7.0", "Too many connections from your address, try again later")
+    Reply::refusal(
+        421,
+        "4.7.0",
+        Rule::LimitsConnectionsPerIp,
+        "Too many connections from your address, try again later",
+    )
 }
 
 pub fn shutting_down(hostname: &str) -> Reply {
-    Reply::new(421, "4.3.0", format!("{hostname} is shutting down, try again later"))
+    Reply::refusal(
+        421,
+        "4.3.0",
+        Rule::ServerShutdown,
+        format!("{hostname} is shutting down, try again later"),
+    )
 }
 
+/// A client silent longer than `[limits] command_timeout`.
 pub fn timeout(hostname: &str) -> Reply {
-    Reply::new(421, "4.4.2", format!("{hostname} timeout exceeded, closing connection"))
+    Reply::refusal(
+        421,
+        "4.4.2",
+        Rule::LimitsCommandTimeout,
+        format!("{hostname} timeout exceeded, closing connection"),
+    )
+}
+
+/// A session open longer than `[limits] session_timeout`.
+pub fn session_timeout(hostname: &str) -> Reply {
+    Reply::refusal(
+        421,
+        "4.4.2",
+        Rule::LimitsSessionTimeout,
+        format!("{hostname} session time exceeded, closing connection"),
+    )
 }
 
 /// A DATA transfer slower than `[limits] data_min_rate` after its grace period.
@@ -139,14 +170,26 @@ pub fn data_too_slow(hostname: &str) -> Reply {
 }
 
 pub fn too_many_errors() -> Reply {
-    Reply::new(421, "4.7.0", "Too many errors, closing connection")
+    Reply::refusal(421, "4.7.0", Rule::LimitsErrors, "Too many errors, closing connection")
 }
 
-pub fn session_limit(what: &str) -> Reply {
-    Reply::new(
+/// A session that sent `[limits] max_messages_per_session` messages.
+pub fn session_messages_limit() -> Reply {
+    Reply::refusal(
         421,
         "4.7.0",
-        format!("Session limit reached ({what}), please reconnect"),
+        Rule::LimitsSessionMessages,
+        "Session limit reached (messages), please reconnect",
+    )
+}
+
+/// A session that sent `[limits] max_session_bytes`.
+pub fn session_bytes_limit() -> Reply {
+    Reply::refusal(
+        421,
+        "4.7.0",
+        Rule::LimitsSessionBytes,
+        "Session limit reached (bytes), please reconnect",
     )
 }
 
@@ -485,9 +528,10 @@ pub fn next_hop_without_8bitmime() -> Reply {
 /// RCPT of a relayed recipient in a transaction to a local address, or the other way round:
 /// the client sends it in a next transaction (as for any recipient over a limit).
 pub fn local_and_relayed_recipients() -> Reply {
-    Reply::new(
+    Reply::refusal(
         452,
         "4.5.3",
+        Rule::RecipientsSeparate,
         "Send to this recipient in a separate transaction: local addresses and relayed mail do not mix",
     )
 }

@@ -104,6 +104,17 @@ rules! {
     DataLineLength => "data.line_length",
     DataNul => "data.nul",
     QueueWrite => "queue.write",
+    // ----- the session's own limits and the server's state (421s that close the session) -----
+    LimitsConnections => "limits.connections",
+    LimitsConnectionsPerIp => "limits.connections_per_ip",
+    LimitsCommandTimeout => "limits.command_timeout",
+    LimitsSessionTimeout => "limits.session_timeout",
+    LimitsErrors => "limits.errors",
+    LimitsSessionMessages => "limits.session_messages",
+    LimitsSessionBytes => "limits.session_bytes",
+    ServerShutdown => "server.shutdown",
+    /// A relayed recipient in a transaction to a local address, or the other way round.
+    RecipientsSeparate => "recipients.separate",
 }
 
 impl Rule {
@@ -165,7 +176,16 @@ impl Rule {
             | Rule::DataBareLineBreak
             | Rule::DataLineLength
             | Rule::DataNul
-            | Rule::QueueWrite => true,
+            | Rule::QueueWrite
+            | Rule::LimitsConnections
+            | Rule::LimitsConnectionsPerIp
+            | Rule::LimitsCommandTimeout
+            | Rule::LimitsSessionTimeout
+            | Rule::LimitsErrors
+            | Rule::LimitsSessionMessages
+            | Rule::LimitsSessionBytes
+            | Rule::ServerShutdown
+            | Rule::RecipientsSeparate => true,
         }
     }
 }
@@ -289,6 +309,15 @@ mod tests {
                 "data.line_length",
                 "data.nul",
                 "queue.write",
+                "limits.connections",
+                "limits.connections_per_ip",
+                "limits.command_timeout",
+                "limits.session_timeout",
+                "limits.errors",
+                "limits.session_messages",
+                "limits.session_bytes",
+                "server.shutdown",
+                "recipients.separate",
             ]
         );
     }

@@ -140,6 +140,30 @@ pub const fn explain(rule: Rule) -> Explanation {
             "The message contains a NUL byte, which mail text may not hold.",
             "Fix the software sending the message, or send binary content as a base64 attachment.",
         ),
+        Rule::LimitsConnections | Rule::LimitsConnectionsPerIp => e(
+            "The gateway, or your address, had as many connections open as it allows.",
+            "Nothing: your server retries. Fewer parallel connections avoid it.",
+        ),
+        Rule::LimitsCommandTimeout | Rule::LimitsSessionTimeout => e(
+            "Your server was silent too long, or kept one session open too long.",
+            "Nothing: your server retries. Send promptly and reconnect for long batches.",
+        ),
+        Rule::LimitsErrors => e(
+            "Your server sent too many commands the gateway refused in one session.",
+            "Fix the software sending the commands; check the replies it ignored.",
+        ),
+        Rule::LimitsSessionMessages | Rule::LimitsSessionBytes => e(
+            "Your server sent as many messages or bytes in one session as the gateway allows.",
+            "Nothing: your server reconnects and continues.",
+        ),
+        Rule::ServerShutdown => e(
+            "The gateway was stopping (an upgrade or a restart).",
+            "Nothing: your server retries.",
+        ),
+        Rule::RecipientsSeparate => e(
+            "A message to the gateway's own addresses (feedback, unsubscribe) and relayed mail were mixed in one transaction.",
+            "Nothing: your server sends the other recipients in a next transaction.",
+        ),
         Rule::QueueWrite => e(
             "The gateway could not store the message; it was deferred.",
             "Nothing: your server retries.",

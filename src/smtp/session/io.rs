@@ -83,7 +83,7 @@ impl Session {
         let result = tokio::select! {
             read = tokio::time::timeout_at(step_deadline, stream.read_buf(&mut self.inbuf)) => read,
             _ = tokio::time::sleep_until(deadline) => {
-                self.reply(reply::timeout(&hostname));
+                self.reply(reply::session_timeout(&hostname));
                 return Err(End::AfterReply);
             }
             _ = shutdown.wait_for(|stop| *stop), if phase == Phase::Command => {
@@ -109,7 +109,7 @@ impl Session {
             Ok(Ok(n)) => {
                 self.bytes_read += n as u64;
                 if self.bytes_read > budget {
-                    self.reply(reply::session_limit("bytes"));
+                    self.reply(reply::session_bytes_limit());
                     return Err(End::AfterReply);
                 }
                 Ok(())

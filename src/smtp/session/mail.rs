@@ -22,7 +22,7 @@ impl Session {
         }
         let limits = &self.ctx.config.limits;
         if self.messages >= limits.max_messages_per_session {
-            self.reply(reply::session_limit("messages"));
+            self.reply(reply::session_messages_limit());
             return Err(End::AfterReply);
         }
         // A client the gateway sends nothing for may still write to a local mailbox (the
