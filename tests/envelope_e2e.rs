@@ -55,8 +55,10 @@ async fn smtputf8_and_8bitmime_are_declared_to_a_hop_that_offers_them() {
 
 #[tokio::test]
 async fn a_utf8_recipient_to_a_hop_without_smtputf8_is_returned_with_5_6_7() {
+    // A 7-bit hop (neither SMTPUTF8 nor 8BITMIME): the DSN must reach the sender through it too.
     let plain = Sink::start_with(SinkOptions {
         no_smtputf8: true,
+        no_8bitmime: true,
         ..Default::default()
     })
     .await;
@@ -81,8 +83,9 @@ async fn a_utf8_recipient_to_a_hop_without_smtputf8_is_returned_with_5_6_7() {
     let dsn = got.iter().find(|m| m.sender.is_empty()).expect("DSN");
     assert_eq!(dsn.recipients, vec!["a@acme.example".to_string()]);
     let text = String::from_utf8_lossy(&dsn.data);
+    assert!(dsn.data.is_ascii(), "a 7-bit report: {text}");
     assert!(
-        text.contains("Final-Recipient: rfc822; jörg@bücher.example\r\nAction: failed\r\nStatus: 5.6.7\r\n"),
+        text.contains("Final-Recipient: utf-8; j\\x{F6}rg@b\\x{FC}cher.example\r\nAction: failed\r\nStatus: 5.6.7\r\n"),
         "{text}"
     );
     // The gateway refused it itself (no hop said so): its own diagnostic type, no Remote-MTA.

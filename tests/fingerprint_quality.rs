@@ -2,7 +2,9 @@
 //! templated campaigns and footer-sharing one-offs, plus the adversarial families of issue 14
 //! (invisible characters, short templates, HTML-only copies, hash-busters, short pushes;
 //! newsletter issues and one-liners under shared footers, identical short replies from many
-//! people, one-offs in real prose from the machine's package documentation).
+//! people, one-offs in real prose from the machine's package documentation), and the evasions of
+//! the tenth session's adversarial review (a random plain alternative, hidden salad, a pitch
+//! after an early sign-off, legal sentences sprinkled in, a short push with a random word).
 //!
 //! Messages are grouped the way the store groups them: one pass, each message joining the
 //! campaign most of its band keys already map to (`campaign_lookup_or_insert`). Asserted, on the

@@ -496,9 +496,16 @@ async fn mail_bomb_per_domain(name: &str, p: &Profile) {
         .await,
         &format!("{name}: the campaign's first copy to another system"),
     );
-    // What was accepted is relayed; the refused copy is not.
+    // What was accepted is relayed; the refused copy is not. (The ladder's warning to the
+    // tenant's contact, which the refusal may have started, is the gateway's own mail.)
     h.wait_queue_empty(Duration::from_secs(30)).await;
-    let mut relayed: Vec<String> = h.sink.messages().into_iter().flat_map(|m| m.recipients).collect();
+    let mut relayed: Vec<String> = h
+        .sink
+        .messages()
+        .into_iter()
+        .filter(|m| m.sender != "postmaster@gw.test")
+        .flat_map(|m| m.recipients)
+        .collect();
     relayed.sort();
     assert_eq!(
         relayed,

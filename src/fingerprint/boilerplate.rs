@@ -36,7 +36,7 @@
 pub const MIN_TOKENS_BEFORE_SIGNATURE: usize = 6;
 /// Normalised tokens after a sign-off that still make a signature; more, and the sign-off ends
 /// nothing (a pitch after `Thanks,` is what the message says).
-pub const SIGNATURE_MAX_TOKENS: usize = 40;
+pub const SIGNATURE_MAX_TOKENS: usize = 24;
 /// Distinct legal marker words that make a paragraph a disclaimer.
 pub const LEGAL_MIN_MARKERS: u32 = 3;
 /// Longest line (in words) that a boilerplate phrase makes boilerplate: a footer line is short,

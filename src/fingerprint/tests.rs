@@ -473,3 +473,18 @@ fn salad_hidden_between_the_words_is_not_read() {
         }
     }
 }
+
+#[test]
+fn a_stub_plain_part_does_not_join_a_senders_mails() {
+    let issue = |html: &str| {
+        format!(
+            "From: news@acme.example\r\nContent-Type: multipart/alternative; boundary=\"b\"\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nYour mail program cannot show this newsletter.\r\n--b\r\n\
+Content-Type: text/html\r\n\r\n<p>{html}</p>\r\n--b--\r\n"
+        )
+        .into_bytes()
+    };
+    let a = fingerprint(&issue(PITCH));
+    let b = fingerprint(&issue(&salad(3).repeat(3)));
+    assert!(!a.band_keys().iter().any(|k| b.band_keys().contains(k)));
+}

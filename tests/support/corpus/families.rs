@@ -10,6 +10,12 @@
 //! - `hash_buster`: 10–50 words of real prose added above or below the pitch;
 //! - `short_push`: one sender pushing one short text with a link to many recipients.
 //!
+//! - the evasions an adversarial review found (session 10), one family each: `alt_salad` (a
+//!   random `text/plain` alternative beside the HTML pitch), `hidden_salad` (a hidden word after
+//!   every pitch word: white text, a `<style>` class, 2 px text, off the page), `signoff_pitch`
+//!   (the pitch after an early `Thanks,`), `legal_sprinkled` (a legal-sounding sentence added to
+//!   each pitch paragraph), `short_plus_word` (a short push with one random word added).
+//!
 //! Unrelated mail (every message its own group; none should share a campaign):
 //! - `newsletter_issue`: issues of one publisher's newsletter, short articles under a shared
 //!   footer (a ~130-word legal footer, or a plain "about us" paragraph);
@@ -45,6 +51,10 @@ pub(super) fn generate(rng: &mut Rng, scale: usize, first_group: usize, prose: &
         g.prose_one_offs(8);
     }
     g.short_replies(scale * 4);
+    // After every other family, so that adding them changed none of those.
+    for _ in 0..scale {
+        g.evasions();
+    }
     let mut out = g.out;
     // Interleave the families and campaigns as live traffic would (Fisher–Yates).
     for i in (1..out.len()).rev() {
@@ -80,6 +90,109 @@ const INVISIBLE: [(&str, &str); 5] = [
 ];
 
 impl Gen<'_> {
+    /// One campaign of each evasion family (see the module docs).
+    fn evasions(&mut self) {
+        type Make<'a> = &'a dyn Fn(&mut Gen<'_>, &[String], &str) -> (String, String);
+        let families: [(&'static str, Make); 4] = [
+            ("alt_salad", &|g, pitch, link| {
+                // Generated words, as a spammer's salad is (real prose here would share whole
+                // sentences with the prose one-offs, which draw on the same few documents).
+                let n = g.rng.range(2, 4);
+                let salad = paragraph(&mut g.rng, n);
+                let html: String = pitch.iter().map(|p| format!("<p>{p}</p>")).collect();
+                let b = format!("=_a{:x}", g.rng.next_u64());
+                (
+                    format!("multipart/alternative; boundary=\"{b}\""),
+                    format!(
+                        "--{b}\r\n{}\r\n--{b}\r\n{}\r\n--{b}--\r\n",
+                        leaf("text/plain", Cte::SevenBit, &salad),
+                        leaf(
+                            "text/html",
+                            Cte::QuotedPrintable,
+                            &format!("<html><body>{html}<p><a href=\"{link}\">Shop now</a></p></body></html>")
+                        )
+                    ),
+                )
+            }),
+            ("hidden_salad", &|g, pitch, link| {
+                let hide = g.rng.below(4);
+                let salad = g.prose_words(80, 120);
+                let mut words = salad.split(' ').cycle();
+                let style = if hide == 1 {
+                    "<style>.x{display:none}</style>"
+                } else {
+                    ""
+                };
+                let mut html = format!("<html><head>{style}</head><body>");
+                for p in pitch {
+                    html.push_str("<p>");
+                    for w in p.split(' ') {
+                        let h = words.next().unwrap_or("x");
+                        let hidden = match hide {
+                            0 => format!("<span style=\"color:#ffffff\">{h}</span>"),
+                            1 => format!("<span class=\"x\">{h}</span>"),
+                            2 => format!("<span style=\"font-size:2px\">{h}</span>"),
+                            _ => format!("<span style=\"position:absolute;left:-9999px\">{h}</span>"),
+                        };
+                        html.push_str(&format!("{w} {hidden} "));
+                    }
+                    html.push_str("</p>");
+                }
+                html.push_str(&format!("<p><a href=\"{link}\">Shop now</a></p></body></html>"));
+                ("text/html; charset=\"utf-8\"".into(), html)
+            }),
+            ("signoff_pitch", &|g, pitch, link| {
+                let salad = g.prose_words(8, 14);
+                (
+                    "text/plain; charset=\"utf-8\"".into(),
+                    format!("{salad}\r\nThanks,\r\n{}\r\n{link}\r\n", pitch.join("\r\n\r\n")),
+                )
+            }),
+            ("legal_sprinkled", &|g, pitch, link| {
+                let salad = g.prose_words(4, 8);
+                let paragraphs: Vec<String> = pitch
+                    .iter()
+                    .map(|p| format!("{p} Registered subscribers of our newsletter enjoy this with full privacy and no liability."))
+                    .collect();
+                (
+                    "text/plain; charset=\"utf-8\"".into(),
+                    format!("{}\r\n{link}\r\n\r\n{salad}\r\n", paragraphs.join("\r\n\r\n")),
+                )
+            }),
+        ];
+        for (family, make) in families {
+            let group = self.group();
+            let (brand, host) = self.brand();
+            let pitch = self.pitch_of((2, 3), (2, 4));
+            for _ in 0..COPIES {
+                let (_, to) = self.recipient();
+                let link = format!("https://click.{host}/c/{}", self.rng.next_u64());
+                let (content_type, body) = make(self, &pitch, &link);
+                let bytes = format!(
+                    "From: {brand} <news@{host}>\r\nTo: {to}\r\nSubject: Offer\r\nMIME-Version: 1.0\r\n\
+                     Content-Type: {content_type}\r\n\r\n{body}"
+                );
+                self.push(group, true, family, bytes.into_bytes());
+            }
+        }
+        // A short push with a link, one random word added to each copy.
+        let group = self.group();
+        let (brand, host) = self.brand();
+        let offer = format!(
+            "Fresh {} and {} deals today",
+            self.rng.pick(&words(NOUNS)),
+            self.rng.pick(&words(NOUNS))
+        );
+        for _ in 0..COPIES {
+            let (_, to) = self.recipient();
+            let word = self.prose_words(1, 1);
+            let bytes = format!(
+                "From: {brand} <deals@{host}>\r\nTo: {to}\r\nSubject: Deal\r\n\r\n{offer} https://{host}/buy {word}\r\n"
+            );
+            self.push(group, true, "short_plus_word", bytes.into_bytes());
+        }
+    }
+
     fn group(&mut self) -> usize {
         self.next_group += 1;
         self.next_group - 1
