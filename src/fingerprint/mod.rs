@@ -9,9 +9,9 @@
 //!    together, an attached message sent inline), decoded in its charset, the `To:` words and
 //!    the author. Each view that differs is fingerprinted, and the message's keys are all of
 //!    theirs: a copy meets its campaign through whichever view carries the pitch, so a random
-//!    `text/plain` part beside the HTML pitch (what readers see) changes nothing. A short view
-//!    beside a long one is left out: a stub plain part ("view this mail online") is the same in
-//!    every mail of a sender and would join them all.
+//!    `text/plain` part beside the HTML pitch (what readers see) changes nothing. A short plain
+//!    view beside a long HTML one is left out: a stub plain part ("view this mail online") is the
+//!    same in every mail of a sender and would join them all.
 //! 2. [`visible`] reduces HTML to what a reader sees: hidden elements, zero-size and same-colour
 //!    text, preheaders, navigation menus, images and link targets are not text.
 //! 3. [`unicode`] folds what disguises text: NFKD, default-ignorable characters (zero-width space
@@ -158,7 +158,7 @@ pub fn normalize_views(message: &crate::message::Message<'_>) -> (Vec<Normalized
     for view in message.readable_views() {
         let mut text = String::new();
         let mut has_link = false;
-        for segment in view {
+        for segment in &view {
             if !text.is_empty() {
                 text.push_str("\n\n");
             }
@@ -172,6 +172,7 @@ pub fn normalize_views(message: &crate::message::Message<'_>) -> (Vec<Normalized
         }
         let mut n = normalize::normalize_text_by(&unicode::fold(&text), &personal, &author_name);
         n.call_to_action |= has_link;
+        n.html = view.iter().any(|s| s.is_html);
         if !normalized
             .iter()
             .any(|m| m.text == n.text && m.call_to_action == n.call_to_action)
@@ -195,13 +196,17 @@ pub fn normalize_message(message: &crate::message::Message<'_>) -> (Normalized, 
 /// the HTML pitch changes nothing).
 pub fn fingerprint_message(message: &crate::message::Message<'_>) -> Fingerprint {
     let (views, author) = normalize_views(message);
-    let mut prints: Vec<Fingerprint> = views.iter().map(|n| fingerprint_normalized(n, &author)).collect();
-    // A short view beside a long one is a stub ("view this mail online"), the same in every
-    // mail of its sender: keyed, it would join them all into one campaign.
-    if prints.iter().any(|p| !p.is_exact()) {
-        prints.retain(|p| !p.is_exact());
+    let mut prints: Vec<(Fingerprint, bool)> = views
+        .iter()
+        .map(|n| (fingerprint_normalized(n, &author), n.html))
+        .collect();
+    // A short plain view beside a long HTML one is a stub ("your mail program cannot show
+    // this newsletter"), the same in every mail of its sender: keyed, it would join them all
+    // into one campaign. (A short HTML view is what readers see: it stays.)
+    if prints.iter().any(|(p, html)| *html && !p.is_exact()) {
+        prints.retain(|(p, html)| *html || !p.is_exact());
     }
-    let mut prints = prints.into_iter();
+    let mut prints = prints.into_iter().map(|(p, _)| p);
     // `readable_views` never gives none.
     let mut first = prints
         .next()

@@ -106,6 +106,8 @@ pub struct Normalized {
     pub call_to_action: bool,
     /// Hosts of the URLs in the body, in order, as normalised (at most 8).
     pub hosts: Vec<String>,
+    /// (A view of a message) some of it was HTML, which is what most readers are shown.
+    pub html: bool,
 }
 
 /// Normalises body text (already Unicode-folded; paragraphs separated by blank lines).
@@ -170,6 +172,7 @@ pub fn normalize_text_by(text: &str, personal: &[String], author_name: &str) -> 
     let len = n.out.trim_end().len();
     n.out.truncate(len);
     Normalized {
+        html: false,
         text: n.out,
         call_to_action: n.call_to_action,
         hosts: n.hosts,

@@ -488,3 +488,59 @@ Content-Type: text/html\r\n\r\n<p>{html}</p>\r\n--b--\r\n"
     let b = fingerprint(&issue(&salad(3).repeat(3)));
     assert!(!a.band_keys().iter().any(|k| b.band_keys().contains(k)));
 }
+
+#[test]
+fn decoy_alternatives_and_nested_parts_do_not_push_the_pitch_out() {
+    let part = |ctype: &str, body: &str| format!("Content-Type: {ctype}; charset=utf-8\r\n\r\n{body}\r\n");
+    let html = format!("<html><body><p>{PITCH}</p></body></html>");
+    // Five random plain decoys, then the HTML pitch, which is what a client shows.
+    let decoys = |i: usize| {
+        let mut m =
+            String::from("From: shop@acme.example\r\nContent-Type: multipart/alternative; boundary=\"b\"\r\n\r\n");
+        for k in 0..5 {
+            m.push_str(&format!("--b\r\n{}", part("text/plain", &salad(i * 10 + k))));
+        }
+        m.push_str(&format!("--b\r\n{}--b--\r\n", part("text/html", &html)));
+        m.into_bytes()
+    };
+    // A mixed message: an alternative (random plain, the HTML pitch), then an alternative of
+    // four random texts.
+    let nested = |i: usize| {
+        let mut m = String::from("From: shop@acme.example\r\nContent-Type: multipart/mixed; boundary=\"m\"\r\n\r\n");
+        m.push_str(&format!(
+            "--m\r\nContent-Type: multipart/alternative; boundary=\"a\"\r\n\r\n--a\r\n{}--a\r\n{}--a--\r\n",
+            part("text/plain", &salad(i)),
+            part("text/html", &html)
+        ));
+        m.push_str("--m\r\nContent-Type: multipart/alternative; boundary=\"c\"\r\n\r\n");
+        for k in 0..4 {
+            m.push_str(&format!("--c\r\n{}", part("text/plain", &salad(i * 10 + k + 1))));
+        }
+        m.push_str("--c--\r\n--m--\r\n");
+        m.into_bytes()
+    };
+    for (name, make) in [("decoys", &decoys as &dyn Fn(usize) -> Vec<u8>), ("nested", &nested)] {
+        let prints: Vec<Fingerprint> = (0..5).map(|i| fingerprint(&make(i))).collect();
+        for (i, p) in prints.iter().enumerate().skip(1) {
+            assert!(
+                prints[0].band_keys().iter().any(|k| p.band_keys().contains(k)),
+                "{name}: copy {i}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_short_html_pitch_beside_a_long_random_plain_part_still_keys_the_copy() {
+    let copy = |i: usize| {
+        format!(
+            "From: shop@acme.example\r\nContent-Type: multipart/alternative; boundary=\"b\"\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\n{}\r\n--b\r\nContent-Type: text/html\r\n\r\n\
+<p>Hot deals at <a href=\"https://pills.example/buy\">our shop</a> today</p>\r\n--b--\r\n",
+            salad(i).repeat(2)
+        )
+        .into_bytes()
+    };
+    let (a, b) = (fingerprint(&copy(1)), fingerprint(&copy(2)));
+    assert!(a.band_keys().iter().any(|k| b.band_keys().contains(k)));
+}

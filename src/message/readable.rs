@@ -141,11 +141,15 @@ fn capped_to(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// `first` then `then`, the texts cut to [`MAX_TEXT_BYTES`] together.
-fn joined(first: &[Segment], then: &[Segment]) -> View {
-    let mut left = MAX_TEXT_BYTES;
-    let mut view = Vec::new();
-    for segment in first.iter().chain(then) {
+/// The length of a view's texts together.
+fn text_len(view: &[Segment]) -> usize {
+    view.iter().map(|s| s.text.len()).sum()
+}
+
+/// Appends `then` to `view`, the texts cut to [`MAX_TEXT_BYTES`] together.
+fn append(view: &mut View, then: &[Segment]) {
+    let mut left = MAX_TEXT_BYTES.saturating_sub(text_len(view));
+    for segment in then {
         if left == 0 {
             break;
         }
@@ -156,7 +160,22 @@ fn joined(first: &[Segment], then: &[Segment]) -> View {
             is_html: segment.is_html,
         });
     }
-    view
+}
+
+/// The alternatives a reader may get, at most [`MAX_VIEWS`]: a client shows the last one it
+/// can (RFC 2046 5.1.4), so the last ones are kept, and among them always the last without
+/// HTML (what a text-only client shows).
+fn last_alternatives(mut views: Vec<View>) -> Vec<View> {
+    if views.len() <= MAX_VIEWS {
+        return views;
+    }
+    let plain = |v: &View| v.iter().all(|s| !s.is_html);
+    let last_plain = views.iter().rposition(plain);
+    let mut kept = views.split_off(views.len() - MAX_VIEWS);
+    if let Some(at) = last_plain.filter(|_| !kept.iter().any(plain)) {
+        kept[0] = views.swap_remove(at);
+    }
+    kept
 }
 
 /// The views of part `id` of `message` (see [`Message::readable_views`]), nested `depth` deep.
@@ -188,34 +207,44 @@ fn views_of(message: &mail_parser::Message<'_>, id: usize, depth: usize) -> Vec<
                     let mut views: Vec<View> = Vec::new();
                     for c in children {
                         for v in views_of(message, c, depth + 1) {
-                            if !v.is_empty() && !views.contains(&v) && views.len() < MAX_VIEWS {
+                            if !v.is_empty() && !views.contains(&v) {
                                 views.push(v);
                             }
                         }
                     }
-                    views
+                    last_alternatives(views)
                 }
                 Some("related") => children
                     .next()
                     .map(|c| views_of(message, c, depth + 1))
                     .unwrap_or_default(),
                 _ => {
+                    // Every view of every part is in some view of the whole (paired in turn),
+                    // so no part's alternative is lost to the cap.
                     let mut views: Vec<View> = vec![Vec::new()];
                     for c in children {
-                        let shown = views_of(message, c, depth + 1);
-                        if shown.is_empty() {
-                            continue;
+                        if views.iter().all(|v| text_len(v) >= MAX_TEXT_BYTES) {
+                            break;
                         }
-                        let mut next = Vec::new();
-                        'all: for v in &views {
-                            for s in &shown {
-                                if next.len() == MAX_VIEWS {
-                                    break 'all;
+                        let shown = views_of(message, c, depth + 1);
+                        match shown.len() {
+                            0 => {}
+                            1 => {
+                                for v in &mut views {
+                                    append(v, &shown[0]);
                                 }
-                                next.push(joined(v, s));
+                            }
+                            n => {
+                                let count = n.max(views.len()).min(MAX_VIEWS);
+                                views = (0..count)
+                                    .map(|i| {
+                                        let mut v = views[i % views.len()].clone();
+                                        append(&mut v, &shown[i % n]);
+                                        v
+                                    })
+                                    .collect();
                             }
                         }
-                        views = next;
                     }
                     views
                 }
