@@ -12,8 +12,8 @@
 //!   content follows (disclaimers and notices are footers).
 //! - **Signatures**: what follows a sign-off line (`Best regards,`, `Thanks,`) or an RFC 3676 `-- `
 //!   delimiter once the message has said something ([`MIN_TOKENS_BEFORE_SIGNATURE`] tokens),
-//!   when what follows is a signature's length ([`SIGNATURE_MAX_TOKENS`]) or no longer than
-//!   what came before; or what follows a line opening with the author's own name.
+//!   as long as its lines are a signature's ([`SIGNATURE_LINE_WORDS`], [`SIGNATURE_MAX_LINES`]);
+//!   or what follows a line opening with the author's own name.
 //!
 //! Each rule is bounded so that it cannot become an off-switch: a pitch after an early
 //! `Thanks,`, a legal sentence added to each pitch paragraph or "(you can opt out anytime)" on
@@ -34,9 +34,11 @@
 
 /// Tokens needed before a sign-off or signature delimiter for what follows to be dropped.
 pub const MIN_TOKENS_BEFORE_SIGNATURE: usize = 6;
-/// Normalised tokens after a sign-off that still make a signature; more, and the sign-off ends
-/// nothing (a pitch after `Thanks,` is what the message says).
-pub const SIGNATURE_MAX_TOKENS: usize = 24;
+/// Longest line (in words) of a signature after a sign-off: a name, a title, an address, a phone
+/// number. A longer line is prose, and what the message says again (a pitch after `Thanks,`).
+pub const SIGNATURE_LINE_WORDS: usize = 12;
+/// Most lines a signature after a sign-off has.
+pub const SIGNATURE_MAX_LINES: usize = 10;
 /// Distinct legal marker words that make a paragraph a disclaimer.
 pub const LEGAL_MIN_MARKERS: u32 = 3;
 /// Longest line (in words) that a boilerplate phrase makes boilerplate: a footer line is short,

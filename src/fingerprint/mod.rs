@@ -4,14 +4,14 @@
 //!
 //! # Pipeline
 //!
-//! 1. The one parse of the message (`crate::message`) gives every view a reader may get (each
-//!    alternative of a `multipart/alternative`, the inline text parts of a `multipart/mixed`
-//!    together, an attached message sent inline), decoded in its charset, the `To:` words and
-//!    the author. Each view that differs is fingerprinted, and the message's keys are all of
-//!    theirs: a copy meets its campaign through whichever view carries the pitch, so a random
-//!    `text/plain` part beside the HTML pitch (what readers see) changes nothing. A short plain
-//!    view beside a long HTML one is left out: a stub plain part ("view this mail online") is the
-//!    same in every mail of a sender and would join them all.
+//! 1. The one parse of the message (`crate::message`) gives what a mail client shows
+//!    (`Message::displayed`: the last alternative of a `multipart/alternative`, HTML where there
+//!    is some, the inline text parts of a `multipart/mixed` together, an attached message sent
+//!    inline), decoded in its charset, the `To:` words and the author. A plain alternative before
+//!    the HTML one adds its keys only when it says the same (so a plain-only and an HTML copy of
+//!    one template meet): a random `text/plain` part beside the HTML pitch changes nothing, and a
+//!    stub plain part ("view this mail online") joins nothing. (An earlier design keyed every
+//!    alternative: a primed decoy alternative then out-voted the pitch in the campaign index.)
 //! 2. [`visible`] reduces HTML to what a reader sees: hidden elements, zero-size and same-colour
 //!    text, preheaders, navigation menus, images and link targets are not text.
 //! 3. [`unicode`] folds what disguises text: NFKD, default-ignorable characters (zero-width space
@@ -78,10 +78,11 @@
 //! e-mail address, a phone number) and with the author (`From:` address as an identity, so
 //! `news+x@` and `news@` are one author) when it does not. What
 //! a tenant's many users write alike ("Thanks!") is then not one campaign; one short text with a
-//! link pushed to many recipients is, from however many senders. From [`NEAR_MIN_TOKENS`] tokens
-//! a short body also has a *near* key for each of its words, the same hash of the text without
-//! that word: copies that differ by one word changed, added or left out (a random word added to
-//! each copy of a short push) share one.
+//! link pushed to many recipients is, from however many senders. A short body that calls to
+//! action, from [`NEAR_MIN_TOKENS`] tokens, also has a *near* key for each of its words, the same
+//! hash of the text without that word: copies that differ by one word changed, added or left out
+//! (a random word added to each copy of a short push) share one. Texts without a call to action
+//! do not (one-time codes, short replies: "your login code" and "your reset code" are two mails).
 //!
 //! # Bounds
 //!
@@ -116,7 +117,8 @@ pub use normalize::Normalized;
 pub const MAX_TOKENS: usize = 16 * 1024;
 /// Below this many normalised tokens the fingerprint is exact (see "Short bodies").
 pub const MIN_TOKENS: usize = 10;
-/// A short body of at least this many tokens also has near keys (see "Short bodies").
+/// A short body calling to action of at least this many tokens also has near keys (see "Short
+/// bodies").
 pub const NEAR_MIN_TOKENS: usize = 4;
 /// Estimated Jaccard similarity at or above which two messages are substantively similar.
 pub const THRESHOLD: f64 = 0.6;
@@ -134,10 +136,16 @@ const PARAGRAPH_SALT: u64 = 0x7061_7261_6772_6170; // "paragrap"
 /// Band index mixed into the key of an exact (short-body) fingerprint; no MinHash band has it.
 const EXACT_BAND: u64 = 0xffff;
 
-/// Every view of a parsed message's body a reader may get (`Message::readable_views`: each
-/// alternative, inline parts together), normalised (see the module docs), and its author (the
-/// `From:` address as an identity: lower-cased, without a `+tag`).
-pub fn normalize_views(message: &crate::message::Message<'_>) -> (Vec<Normalized>, String) {
+/// The body of a parsed message as a client shows it (`Message::displayed`), normalised (see
+/// the module docs), and its author (the `From:` address as an identity: lower-cased, without a
+/// `+tag`).
+pub fn normalize_message(message: &crate::message::Message<'_>) -> (Normalized, String) {
+    let (personal, author, author_name) = readers_of(message);
+    (normalize_shown(&message.displayed(), &personal, &author_name), author)
+}
+
+/// The `To:` words (folded), the author's identity and the author's display name (folded).
+fn readers_of(message: &crate::message::Message<'_>) -> (Vec<String>, String, String) {
     let personal: Vec<String> = message
         .recipient_words()
         .iter()
@@ -154,68 +162,52 @@ pub fn normalize_views(message: &crate::message::Message<'_>) -> (Vec<Normalized
             unicode::fold(&m.display).to_lowercase(),
         )
     });
-    let mut normalized: Vec<Normalized> = Vec::new();
-    for view in message.readable_views() {
-        let mut text = String::new();
-        let mut has_link = false;
-        for segment in &view {
-            if !text.is_empty() {
-                text.push_str("\n\n");
-            }
-            if segment.is_html {
-                let v = visible::to_visible(&segment.text);
-                text.push_str(&v.text);
-                has_link |= v.has_link;
-            } else {
-                text.push_str(&segment.text);
-            }
+    (personal, author, author_name)
+}
+
+/// Texts as a client shows them, normalised.
+fn normalize_shown(shown: &[crate::message::readable::Segment], personal: &[String], author_name: &str) -> Normalized {
+    let mut text = String::new();
+    let mut has_link = false;
+    for segment in shown {
+        if !text.is_empty() {
+            text.push_str("\n\n");
         }
-        let mut n = normalize::normalize_text_by(&unicode::fold(&text), &personal, &author_name);
-        n.call_to_action |= has_link;
-        n.html = view.iter().any(|s| s.is_html);
-        if !normalized
-            .iter()
-            .any(|m| m.text == n.text && m.call_to_action == n.call_to_action)
-        {
-            normalized.push(n);
+        if segment.is_html {
+            let v = visible::to_visible(&segment.text);
+            text.push_str(&v.text);
+            has_link |= v.has_link;
+        } else {
+            text.push_str(&segment.text);
         }
     }
-    (normalized, author)
+    let mut n = normalize::normalize_text_by(&unicode::fold(&text), personal, author_name);
+    n.call_to_action |= has_link;
+    n
 }
 
-/// The first view of a parsed message's body, normalised, and its author (see
-/// [`normalize_views`]).
-pub fn normalize_message(message: &crate::message::Message<'_>) -> (Normalized, String) {
-    let (mut views, author) = normalize_views(message);
-    // `readable_views` never gives none.
-    (views.swap_remove(0), author)
-}
-
-/// The similarity fingerprint of a parsed message: its views' fingerprints together, so a copy
-/// meets its campaign through whichever view carries the pitch (a random text/plain part beside
-/// the HTML pitch changes nothing).
+/// The similarity fingerprint of a parsed message: of what a client shows, joined by the
+/// message's plain copy when it says the same (a plain-only and an HTML copy of one template
+/// then meet); a plain part that says something else (a decoy) is not read.
 pub fn fingerprint_message(message: &crate::message::Message<'_>) -> Fingerprint {
-    let (views, author) = normalize_views(message);
-    let mut prints: Vec<(Fingerprint, bool)> = views
-        .iter()
-        .map(|n| (fingerprint_normalized(n, &author), n.html))
-        .collect();
-    // A short plain view beside a long HTML one is a stub ("your mail program cannot show
-    // this newsletter"), the same in every mail of its sender: keyed, it would join them all
-    // into one campaign. (A short HTML view is what readers see: it stays.)
-    if prints.iter().any(|(p, html)| *html && !p.is_exact()) {
-        prints.retain(|(p, html)| *html || !p.is_exact());
+    let (personal, author, author_name) = readers_of(message);
+    let shown = message.displayed();
+    let mut print = fingerprint_normalized(&normalize_shown(&shown, &personal, &author_name), &author);
+    let plain = message.readable();
+    if !plain.is_html && shown.iter().any(|s| s.is_html) {
+        let segment = crate::message::readable::Segment {
+            text: plain.text,
+            is_html: false,
+        };
+        let copy = fingerprint_normalized(&normalize_shown(&[segment], &personal, &author_name), &author);
+        if print.similarity(&copy) >= THRESHOLD {
+            print.copy = Some(Box::new(copy));
+        }
     }
-    let mut prints = prints.into_iter().map(|(p, _)| p);
-    // `readable_views` never gives none.
-    let mut first = prints
-        .next()
-        .unwrap_or_else(|| fingerprint_normalized(&Normalized::default(), &author));
-    first.others = prints.collect();
-    first
+    print
 }
 
-/// The normalised body text (first view) of a whole RFC 5322 message, parsed here.
+/// The normalised body text of a whole RFC 5322 message, parsed here.
 pub fn normalize(message: &[u8]) -> String {
     normalize_message(&crate::message::parse(message)).0.text
 }
@@ -270,12 +262,12 @@ pub fn fingerprint_normalized(normalized: &Normalized, author: &str) -> Fingerpr
         // Not needed: equal long bodies have equal signatures (see `similarity`).
         text_hash: 0,
         near_hashes: Vec::new(),
-        others: Vec::new(),
+        copy: None,
     }
 }
 
 /// A message's similarity fingerprint: a MinHash signature of the body and of each of its long
-/// paragraphs, or for short bodies an exact hash; and the same of each other view of the body.
+/// paragraphs, or for short bodies an exact hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fingerprint {
     signature: Option<Box<minhash::Signature>>,
@@ -286,9 +278,8 @@ pub struct Fingerprint {
     /// A short body's near keys: the same of its text without one of its words, each (from
     /// [`NEAR_MIN_TOKENS`] words up).
     near_hashes: Vec<u64>,
-    /// The fingerprints of the message's other views (`Message::readable_views`), if it has
-    /// some that differ from the first.
-    others: Vec<Fingerprint>,
+    /// The message's plain copy, when it says what the shown HTML says: its keys join these.
+    copy: Option<Box<Fingerprint>>,
 }
 
 impl Fingerprint {
@@ -310,7 +301,9 @@ impl Fingerprint {
         };
         let words: Vec<&str> = normalized.text.split([' ', '\n']).filter(|w| !w.is_empty()).collect();
         let mut near_hashes = Vec::new();
-        if words.len() >= NEAR_MIN_TOKENS {
+        // Only a text that calls to action (a short push): one-time codes and short replies
+        // one word apart are different messages.
+        if normalized.call_to_action && words.len() >= NEAR_MIN_TOKENS {
             for i in 0..words.len() {
                 let without: Vec<&str> = words[..i].iter().chain(&words[i + 1..]).copied().collect();
                 let h = scoped(&without);
@@ -324,7 +317,7 @@ impl Fingerprint {
             paragraphs: Vec::new(),
             text_hash: scoped(&words),
             near_hashes,
-            others: Vec::new(),
+            copy: None,
         }
     }
 
@@ -338,9 +331,9 @@ impl Fingerprint {
     /// The band keys under another banding (a profile's similarity threshold,
     /// [`Banding::for_threshold`]); a short body's single exact key is the same under any.
     pub fn band_keys_with(&self, banding: Banding) -> Vec<u64> {
-        let mut keys = self.view_keys(banding);
-        for other in &self.others {
-            for k in other.view_keys(banding) {
+        let mut keys = self.own_keys(banding);
+        if let Some(copy) = &self.copy {
+            for k in copy.own_keys(banding) {
                 if !keys.contains(&k) {
                     keys.push(k);
                 }
@@ -349,8 +342,8 @@ impl Fingerprint {
         keys
     }
 
-    /// [`Fingerprint::band_keys_with`] of the first view alone.
-    fn view_keys(&self, banding: Banding) -> Vec<u64> {
+    /// [`Fingerprint::band_keys_with`] without the plain copy's.
+    fn own_keys(&self, banding: Banding) -> Vec<u64> {
         match &self.signature {
             Some(sig) => {
                 let mut keys = minhash::band_keys_with(sig, banding);
@@ -373,31 +366,18 @@ impl Fingerprint {
     }
 
     /// The id to give a new campaign started by this message: the smallest band key of the whole
-    /// body (of any view). It is deterministic, so two gateway nodes that see the first copies of
-    /// one campaign at the same time pick the same id as long as their copies agree on the
-    /// smallest band.
+    /// body. It is deterministic, so two gateway nodes that see the first copies of one campaign
+    /// at the same time pick the same id as long as their copies agree on the smallest band.
     pub fn campaign_id(&self) -> u64 {
-        let own = match &self.signature {
+        match &self.signature {
             Some(sig) => minhash::band_keys(sig).into_iter().min().unwrap_or(0),
-            None => self.view_keys(Banding::DEFAULT).into_iter().min().unwrap_or(0),
-        };
-        self.others.iter().map(Fingerprint::campaign_id).fold(own, u64::min)
-    }
-
-    /// Estimated Jaccard similarity of the two bodies' shingle sets, in `[0, 1]`: of the most
-    /// alike views of the two. Exact fingerprints are 1.0 when equal, else 0.0.
-    pub fn similarity(&self, other: &Fingerprint) -> f64 {
-        let mut best: f64 = 0.0;
-        for a in std::iter::once(self).chain(&self.others) {
-            for b in std::iter::once(other).chain(&other.others) {
-                best = best.max(a.view_similarity(b));
-            }
+            None => self.own_keys(Banding::DEFAULT).into_iter().min().unwrap_or(0),
         }
-        best
     }
 
-    /// [`Fingerprint::similarity`] of the two first views.
-    fn view_similarity(&self, other: &Fingerprint) -> f64 {
+    /// Estimated Jaccard similarity of the two bodies' shingle sets, in `[0, 1]`. Exact
+    /// fingerprints are 1.0 when they share a key (equal, or one word apart), else 0.0.
+    pub fn similarity(&self, other: &Fingerprint) -> f64 {
         match (&self.signature, &other.signature) {
             (Some(a), Some(b)) => minhash::similarity(a, b),
             (None, None) if self.shares_exact_key(other) => 1.0,
@@ -420,12 +400,12 @@ impl Fingerprint {
         self.similarity(other) >= THRESHOLD
     }
 
-    /// True for a short body fingerprinted by its exact normalised text (the first view).
+    /// True for a short body fingerprinted by its exact normalised text.
     pub fn is_exact(&self) -> bool {
         self.signature.is_none()
     }
 
-    /// The MinHash signature of the whole body (the first view), if it was long enough to have one.
+    /// The MinHash signature of the whole body, if it was long enough to have one.
     pub fn signature(&self) -> Option<&minhash::Signature> {
         self.signature.as_deref()
     }

@@ -21,7 +21,8 @@
 /// Non-empty lines at the top of the body searched for a greeting.
 const GREETING_LINES: usize = 6;
 use super::boilerplate::{
-    is_boilerplate_line, is_legal_paragraph, is_sign_off, MIN_TOKENS_BEFORE_SIGNATURE, SIGNATURE_MAX_TOKENS,
+    is_boilerplate_line, is_legal_paragraph, is_sign_off, MIN_TOKENS_BEFORE_SIGNATURE, SIGNATURE_LINE_WORDS,
+    SIGNATURE_MAX_LINES,
 };
 
 /// Bytes of the longest of [`GREETINGS`].
@@ -106,8 +107,6 @@ pub struct Normalized {
     pub call_to_action: bool,
     /// Hosts of the URLs in the body, in order, as normalised (at most 8).
     pub hosts: Vec<String>,
-    /// (A view of a message) some of it was HTML, which is what most readers are shown.
-    pub html: bool,
 }
 
 /// Normalises body text (already Unicode-folded; paragraphs separated by blank lines).
@@ -136,6 +135,8 @@ pub fn normalize_text_by(text: &str, personal: &[String], author_name: &str) -> 
         word: String::new(),
         nonempty_lines: 0,
         signature_at: None,
+        in_signature: None,
+        signed_off: false,
         legal_from: None,
         call_to_action: false,
         hosts: Vec::new(),
@@ -151,16 +152,9 @@ pub fn normalize_text_by(text: &str, personal: &[String], author_name: &str) -> 
             para.push(line);
         }
     }
-    // A signature is short: a sign-off followed by a long text (a pitch after `Thanks,`) ends
-    // nothing.
-    // What the signature holds: up to the footer's legal paragraphs, if any follow it.
-    let end = n.legal_from.map_or(n.tokens, |l| l.tokens);
-    let signature = n.signature_at.filter(|at| {
-        let after = end.saturating_sub(at.tokens);
-        at.by_author || after <= SIGNATURE_MAX_TOKENS || after <= at.tokens
-    });
-    // The footer: legal paragraphs with no content after them, and the signature.
-    let cut = match (signature, n.legal_from) {
+    // The footer: legal paragraphs with no content after them, and what follows a line opening
+    // with the author's name.
+    let cut = match (n.signature_at, n.legal_from) {
         (Some(a), Some(b)) => Some(if a.len <= b.len { a } else { b }),
         (a, b) => a.or(b),
     };
@@ -172,7 +166,6 @@ pub fn normalize_text_by(text: &str, personal: &[String], author_name: &str) -> 
     let len = n.out.trim_end().len();
     n.out.truncate(len);
     Normalized {
-        html: false,
         text: n.out,
         call_to_action: n.call_to_action,
         hosts: n.hosts,
@@ -187,10 +180,15 @@ struct Normalizer {
     /// Scratch buffer for one lower-cased word (no allocation per word).
     word: String,
     nonempty_lines: usize,
-    /// Where the signature would start (the output's length and tokens then): the first
-    /// sign-off line, `-- ` or line opening with the author's name once the body has said
-    /// something. What follows it is dropped if it is a signature's length.
+    /// Where the signature starts (the output's length and tokens then): the first line
+    /// opening with the author's name once the body has said something; the rest is dropped.
     signature_at: Option<Mark>,
+    /// Inside a signature after a sign-off: how many of its lines were skipped. It lasts while
+    /// its lines are a signature's (short ones, a few of them); a line of prose ends it, and
+    /// what follows is content again (a pitch after an early `Thanks,`).
+    in_signature: Option<usize>,
+    /// A sign-off was seen: the next one is text.
+    signed_off: bool,
     /// Where the run of legal paragraphs that nothing but boilerplate has followed yet starts.
     legal_from: Option<Mark>,
     call_to_action: bool,
@@ -208,8 +206,6 @@ struct Mark {
     tokens: usize,
     call_to_action: bool,
     hosts: usize,
-    /// (A signature's start) a line opening with the author's name, not a sign-off.
-    by_author: bool,
 }
 
 impl Normalizer {
@@ -219,7 +215,6 @@ impl Normalizer {
             tokens: self.tokens,
             call_to_action: self.call_to_action,
             hosts: self.hosts.len(),
-            by_author: false,
         }
     }
 
@@ -236,9 +231,22 @@ impl Normalizer {
         let separator_len = self.out.len();
         for line in lines {
             self.nonempty_lines += 1;
-            let signature_possible = self.signature_at.is_none() && self.tokens >= MIN_TOKENS_BEFORE_SIGNATURE;
-            if signature_possible && is_sign_off(line) {
-                self.signature_at = Some(self.mark());
+            if let Some(lines) = self.in_signature {
+                if lines < SIGNATURE_MAX_LINES && line.split_whitespace().nth(SIGNATURE_LINE_WORDS).is_none() {
+                    self.in_signature = Some(lines + 1);
+                    // The author's own name in it: the rest is the signature block, whatever
+                    // follows (an address, a footer), as without a sign-off.
+                    if self.signature_at.is_none() && self.starts_with_author(&line.to_lowercase()) {
+                        self.signature_at = Some(self.mark());
+                    }
+                    continue;
+                }
+                self.in_signature = None;
+            }
+            let said_something = self.tokens >= MIN_TOKENS_BEFORE_SIGNATURE;
+            if said_something && !self.signed_off && is_sign_off(line) {
+                self.signed_off = true;
+                self.in_signature = Some(0);
                 continue;
             }
             self.lower.clear();
@@ -248,11 +256,8 @@ impl Normalizer {
             } else {
                 self.lower.extend(line.chars().flat_map(char::to_lowercase));
             }
-            if signature_possible && self.starts_with_author(&self.lower) {
-                self.signature_at = Some(Mark {
-                    by_author: true,
-                    ..self.mark()
-                });
+            if said_something && self.signature_at.is_none() && self.starts_with_author(&self.lower) {
+                self.signature_at = Some(self.mark());
             }
             if is_boilerplate_line(&self.lower) {
                 continue;

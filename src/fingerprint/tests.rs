@@ -111,7 +111,7 @@ fn short_bodies_are_exact() {
 }
 
 #[test]
-fn short_bodies_one_word_apart_share_a_key() {
+fn short_pushes_one_word_apart_share_a_key() {
     let words = ["apple", "quarry", "violet", "harbour", "lantern"];
     let push = |w: &str| {
         fingerprint(&msg(
@@ -119,14 +119,15 @@ fn short_bodies_one_word_apart_share_a_key() {
             &format!("Hot deals at https://pills.example/buy today {w}"),
         ))
     };
-    let bomb = |w: &str| fingerprint(&msg("x@y.example", &format!("I know where you live, {w}.")));
-    for make in [&push as &dyn Fn(&str) -> Fingerprint, &bomb] {
-        let prints: Vec<Fingerprint> = words.iter().map(|w| make(w)).collect();
-        for p in &prints[1..] {
-            assert!(prints[0].band_keys().iter().any(|k| p.band_keys().contains(k)));
-            assert!(prints[0].is_similar(p));
-        }
+    let prints: Vec<Fingerprint> = words.iter().map(|w| push(w)).collect();
+    for p in &prints[1..] {
+        assert!(prints[0].band_keys().iter().any(|k| p.band_keys().contains(k)));
+        assert!(prints[0].is_similar(p));
     }
+    // Without a call to action, one word apart is another mail (one-time codes of two kinds).
+    let login = fingerprint(&msg("x@y.example", "Your login code is 123456 for today"));
+    let reset = fingerprint(&msg("x@y.example", "Your reset code is 654321 for today"));
+    assert!(!login.band_keys().iter().any(|k| reset.band_keys().contains(k)));
     // Two words apart is another text.
     let a = fingerprint(&msg("x@y.example", "Lunch at the harbour on Friday with the team?"));
     let b = fingerprint(&msg("x@y.example", "Dinner at the harbour on Friday with the kids?"));
@@ -254,7 +255,7 @@ with free shipping on every order above forty euros and a small gift wrapped by 
 by the river for the first hundred customers who write to us before Sunday evening.";
 
 #[test]
-fn the_view_carrying_the_pitch_keys_the_copy_whatever_the_other_views_say() {
+fn the_pitch_a_client_shows_keys_the_copy_whatever_else_the_message_holds() {
     let part = |ctype: &str, body: &str| format!("Content-Type: {ctype}; charset=utf-8\r\n\r\n{body}\r\n");
     let multipart = |kind: &str, parts: &[String]| {
         let mut m = format!(
@@ -268,25 +269,13 @@ fn the_view_carrying_the_pitch_keys_the_copy_whatever_the_other_views_say() {
     };
     let html = format!("<html><body><p>{PITCH}</p></body></html>");
     type Variant = Box<dyn Fn(usize) -> Vec<u8>>;
-    let variants: [(&str, Variant); 4] = [
+    let variants: [(&str, Variant); 3] = [
         (
             "alternative: random text/plain, the pitch in HTML",
             Box::new(move |i| {
                 multipart(
                     "alternative",
                     &[part("text/plain", &salad(i)), part("text/html", &html)],
-                )
-            }),
-        ),
-        (
-            "alternative: the pitch in text/plain, random HTML",
-            Box::new(move |i| {
-                multipart(
-                    "alternative",
-                    &[
-                        part("text/plain", PITCH),
-                        part("text/html", &format!("<p>{}</p>", salad(i))),
-                    ],
                 )
             }),
         ),
@@ -334,11 +323,10 @@ Content-Type: text/plain\r\nContent-Disposition: {disposition}; filename=a.txt\r
         .into_bytes()
     };
     let attached = with("attachment");
-    let views = crate::message::parse(&attached).readable_views();
-    assert_eq!(views.len(), 1);
-    assert_eq!(views[0].len(), 1, "{views:?}");
+    let shown = crate::message::parse(&attached).displayed();
+    assert_eq!(shown.len(), 1, "{shown:?}");
     let inline = with("inline");
-    assert_eq!(crate::message::parse(&inline).readable_views()[0].len(), 2);
+    assert_eq!(crate::message::parse(&inline).displayed().len(), 2);
 }
 
 #[test]
@@ -490,7 +478,7 @@ Content-Type: text/html\r\n\r\n<p>{html}</p>\r\n--b--\r\n"
 }
 
 #[test]
-fn decoy_alternatives_and_nested_parts_do_not_push_the_pitch_out() {
+fn decoy_alternatives_and_nested_parts_do_not_hide_the_pitch() {
     let part = |ctype: &str, body: &str| format!("Content-Type: {ctype}; charset=utf-8\r\n\r\n{body}\r\n");
     let html = format!("<html><body><p>{PITCH}</p></body></html>");
     // Five random plain decoys, then the HTML pitch, which is what a client shows.
@@ -543,4 +531,34 @@ Content-Type: text/plain\r\n\r\n{}\r\n--b\r\nContent-Type: text/html\r\n\r\n\
     };
     let (a, b) = (fingerprint(&copy(1)), fingerprint(&copy(2)));
     assert!(a.band_keys().iter().any(|k| b.band_keys().contains(k)));
+}
+
+#[test]
+fn one_liners_under_a_long_signature_stay_apart() {
+    let signature = "Best regards,\r\nAnna Berg\r\nSenior Account Manager, Northwind Trading Ltd\r\n\
+Northwind House, 12 Harbour Road, Leeds LS1 4AB, United Kingdom\r\nPhone +44 113 496 0000 | Mobile +44 7700 900123\r\n\
+Fax +44 113 496 0001\r\nhttps://northwind.example | https://northwind.example/linkedin\r\n\
+Opening hours Monday to Friday, nine to five\r\nFollow us for news about our products";
+    let lines = [
+        "Could you send me the signed contract by Friday please?",
+        "The delivery to your warehouse is delayed until next Tuesday.",
+        "Thank you for the samples, our team liked the blue ones best.",
+        "Please find the invoice for March attached to this message.",
+    ];
+    let prints: Vec<Fingerprint> = lines
+        .iter()
+        .map(|l| {
+            fingerprint(
+                &format!(
+                    "From: Anna Berg <anna@northwind.example>\r\nTo: x@y.example\r\n\r\n{l}\r\n\r\n{signature}\r\n"
+                )
+                .into_bytes(),
+            )
+        })
+        .collect();
+    for (i, a) in prints.iter().enumerate() {
+        for b in &prints[i + 1..] {
+            assert!(!a.band_keys().iter().any(|k| b.band_keys().contains(k)), "{a:?} {b:?}");
+        }
+    }
 }

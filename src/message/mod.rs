@@ -207,7 +207,7 @@ Content-Transfer-Encoding: base64\r\n\r\n{inner}\r\n--p--\r\n"
         let _ = (
             msg.parts().len(),
             msg.readable(),
-            msg.readable_views(),
+            msg.displayed(),
             msg.recipient_words(),
         );
     }
@@ -242,7 +242,7 @@ Content-Transfer-Encoding: base64\r\n\r\n{inner}\r\n--p--\r\n"
             for part in msg.parts() {
                 let _ = (part.headers(), part.content_type(), part.body(), part.bytes());
             }
-            let _ = (msg.readable(), msg.readable_views(), msg.recipient_words());
+            let _ = (msg.readable(), msg.displayed(), msg.recipient_words());
         }
     }
 }

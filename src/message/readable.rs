@@ -1,7 +1,7 @@
 //! What a reader sees of a message: the decoded text of its body (the first `text/plain` part
-//! outside attachments, else the first `text/html` one), every *view* of it a mail client may
-//! show ([`Message::readable_views`]: one per alternative, inline parts shown together), and
-//! the words of the names it is addressed to. This is what the fingerprint normalises; it is
+//! outside attachments, else the first `text/html` one), what a mail client shows of it
+//! ([`Message::displayed`]: the last alternative, inline parts together), and the words of the
+//! names it is addressed to. This is what the fingerprint normalises; it is
 //! forgiving on purpose (broken MIME degrades to "the bytes as text"), unlike the checks, which
 //! refuse what they cannot read. It never decides anything.
 
@@ -11,17 +11,14 @@ use super::headers::decode_encoded_words;
 use super::mime::{Body, MAX_DEPTH, MAX_TEXT_BYTES};
 use super::Message;
 
-/// Views of one message, at most (a spammer's nesting of alternatives must not multiply them).
-pub const MAX_VIEWS: usize = 4;
-
-/// One piece of a view: a part's decoded text, HTML or not.
+/// One piece of what a client shows: a part's decoded text, HTML or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
     pub text: String,
     pub is_html: bool,
 }
 
-/// One thing a mail client may show: the inline text parts it shows together, in order.
+/// What a mail client shows: the inline text parts, in order.
 pub type View = Vec<Segment>;
 
 /// The body text a reader sees.
@@ -84,29 +81,20 @@ impl Message<'_> {
         }
     }
 
-    /// Every view of the message a reader may get (at most [`MAX_VIEWS`], never empty): a
-    /// client shows one alternative of a `multipart/alternative` (whichever it prefers, so each
-    /// is a view of its own), every inline text part of a `multipart/mixed` one after another,
-    /// the root of a `multipart/related`, and an attached message sent inline (not as an
-    /// attachment) as part of the text. Attachments are not shown. A view's texts are cut
-    /// to [`MAX_TEXT_BYTES`] together.
-    pub fn readable_views(&self) -> Vec<View> {
-        let mime = self.mime.as_ref().filter(|_| starts_with_header(self.raw));
-        let mut views = match mime {
-            Some(mime) => views_of(mime, 0, 0),
-            None => vec![vec![Segment {
+    /// What a mail client shows of the message: the last alternative of a
+    /// `multipart/alternative` it can display (the richest, HTML where there is some; a plain
+    /// copy or a decoy before it is not what the reader sees), every inline text part of a
+    /// `multipart/mixed` one after another, the root of a `multipart/related`, and an attached
+    /// message sent inline (not as an attachment) as part of the text. Attachments are not shown.
+    /// The texts are cut to [`MAX_TEXT_BYTES`] together.
+    pub fn displayed(&self) -> View {
+        match self.mime.as_ref().filter(|_| starts_with_header(self.raw)) {
+            Some(mime) => shown(mime, 0, 0),
+            None => vec![Segment {
                 text: capped(&String::from_utf8_lossy(self.raw)),
                 is_html: false,
-            }]],
-        };
-        views.retain(|v| !v.is_empty());
-        if views.is_empty() {
-            views.push(vec![Segment {
-                text: String::new(),
-                is_html: false,
-            }]);
+            }],
         }
-        views
     }
 
     /// Lower-cased name words of the `To:` field: display-name words (the first four of each
@@ -162,24 +150,9 @@ fn append(view: &mut View, then: &[Segment]) {
     }
 }
 
-/// The alternatives a reader may get, at most [`MAX_VIEWS`]: a client shows the last one it
-/// can (RFC 2046 5.1.4), so the last ones are kept, and among them always the last without
-/// HTML (what a text-only client shows).
-fn last_alternatives(mut views: Vec<View>) -> Vec<View> {
-    if views.len() <= MAX_VIEWS {
-        return views;
-    }
-    let plain = |v: &View| v.iter().all(|s| !s.is_html);
-    let last_plain = views.iter().rposition(plain);
-    let mut kept = views.split_off(views.len() - MAX_VIEWS);
-    if let Some(at) = last_plain.filter(|_| !kept.iter().any(plain)) {
-        kept[0] = views.swap_remove(at);
-    }
-    kept
-}
-
-/// The views of part `id` of `message` (see [`Message::readable_views`]), nested `depth` deep.
-fn views_of(message: &mail_parser::Message<'_>, id: usize, depth: usize) -> Vec<View> {
+/// What a client shows of part `id` of `message` (see [`Message::displayed`]), nested `depth`
+/// deep.
+fn shown(message: &mail_parser::Message<'_>, id: usize, depth: usize) -> View {
     let Some(part) = message.parts.get(id) else {
         return Vec::new();
     };
@@ -193,64 +166,38 @@ fn views_of(message: &mail_parser::Message<'_>, id: usize, depth: usize) -> Vec<
         )
     });
     let one = |text: &str, is_html: bool| {
-        vec![vec![Segment {
+        vec![Segment {
             text: capped(text),
             is_html,
-        }]]
+        }]
     };
     match &part.body {
         PartType::Multipart(children) => {
             // Children always come after their parent in mail-parser's list (see mime::walk).
             let mut children = children.iter().map(|&c| c as usize).filter(|&c| c > id);
             match sub.as_deref() {
-                Some("alternative") => {
-                    let mut views: Vec<View> = Vec::new();
-                    for c in children {
-                        for v in views_of(message, c, depth + 1) {
-                            if !v.is_empty() && !views.contains(&v) {
-                                views.push(v);
-                            }
-                        }
-                    }
-                    last_alternatives(views)
-                }
+                Some("alternative") => children
+                    .rev()
+                    .map(|c| shown(message, c, depth + 1))
+                    .find(|v| !v.is_empty())
+                    .unwrap_or_default(),
                 Some("related") => children
                     .next()
-                    .map(|c| views_of(message, c, depth + 1))
+                    .map(|c| shown(message, c, depth + 1))
                     .unwrap_or_default(),
                 _ => {
-                    // Every view of every part is in some view of the whole (paired in turn),
-                    // so no part's alternative is lost to the cap.
-                    let mut views: Vec<View> = vec![Vec::new()];
+                    let mut view = Vec::new();
                     for c in children {
-                        if views.iter().all(|v| text_len(v) >= MAX_TEXT_BYTES) {
+                        if text_len(&view) >= MAX_TEXT_BYTES {
                             break;
                         }
-                        let shown = views_of(message, c, depth + 1);
-                        match shown.len() {
-                            0 => {}
-                            1 => {
-                                for v in &mut views {
-                                    append(v, &shown[0]);
-                                }
-                            }
-                            n => {
-                                let count = n.max(views.len()).min(MAX_VIEWS);
-                                views = (0..count)
-                                    .map(|i| {
-                                        let mut v = views[i % views.len()].clone();
-                                        append(&mut v, &shown[i % n]);
-                                        v
-                                    })
-                                    .collect();
-                            }
-                        }
+                        append(&mut view, &shown(message, c, depth + 1));
                     }
-                    views
+                    view
                 }
             }
         }
-        PartType::Message(nested) => views_of(nested, 0, depth + 1),
+        PartType::Message(nested) => shown(nested, 0, depth + 1),
         PartType::Html(text) => one(text, true),
         PartType::Text(text) => match (kind.as_deref(), sub.as_deref()) {
             // A multipart mail-parser could not split (no delimiter found) is read as text.
@@ -265,7 +212,6 @@ fn views_of(message: &mail_parser::Message<'_>, id: usize, depth: usize) -> Vec<
         _ => Vec::new(),
     }
 }
-
 fn recipient_words(to: &str) -> Vec<String> {
     let to = decode_encoded_words(to);
     let mut words: Vec<String> = Vec::new();

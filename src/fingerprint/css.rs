@@ -1,0 +1,450 @@
+//! The little CSS the fingerprint needs to tell hidden text from text a reader sees: the
+//! properties that hide an element's text ([`Props`], read from inline styles and rules), and the
+//! document's own `<style>` rules for a tag, a class or an id ([`StyleSheet`]). What a mail client
+//! applies, roughly: no cascade beyond "tag, then class, then id, then inline" and inheritance of
+//! the font size and background; unconditional `@media` / `@supports` blocks apply, conditional
+//! ones (a width, print) do not, so text a desktop client shows is never taken for hidden.
+//!
+//! Used by [`super::visible`]. Linear in its input; never fails.
+
+use std::collections::HashMap;
+
+/// A colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rgb(pub u8, pub u8, pub u8);
+
+/// Colour distance (largest difference of one channel) under which text is taken to be the
+/// background's colour.
+const SAME_COLOUR: u8 = 24;
+
+impl Rgb {
+    /// The background a colour is compared with when no element sets one: a mail client's page.
+    pub const PAGE: Rgb = Rgb(255, 255, 255);
+
+    pub fn near(self, other: Rgb) -> bool {
+        self.0.abs_diff(other.0) <= SAME_COLOUR
+            && self.1.abs_diff(other.1) <= SAME_COLOUR
+            && self.2.abs_diff(other.2) <= SAME_COLOUR
+    }
+}
+
+/// A text colour: a colour, or none at all (`transparent`, an alpha of 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Paint {
+    Colour(Rgb),
+    Invisible,
+}
+
+/// A font size as declared.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FontSize {
+    Px(f64),
+    /// Of the parent's (`em`, `%`).
+    Parent(f64),
+    /// Of the root's, 16 px (`rem`).
+    Root(f64),
+}
+
+/// Normal text size of a mail client, in px.
+pub const ROOT_FONT_PX: f64 = 16.0;
+/// Text under this size (px) is not read.
+const MIN_READABLE_PX: f64 = 4.0;
+/// An element moved this far (px) off the page is not seen.
+const OFF_PAGE_PX: f64 = -500.0;
+
+/// The properties of one element that can hide its text; `None`: not declared.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Props {
+    display_none: Option<bool>,
+    visibility_hidden: Option<bool>,
+    opacity: Option<f64>,
+    mso_hide: Option<bool>,
+    font_size: Option<FontSize>,
+    colour: Option<Paint>,
+    background: Option<Rgb>,
+    overflow_hidden: Option<bool>,
+    height_px: Option<f64>,
+    max_height_px: Option<f64>,
+    width_px: Option<f64>,
+    positioned: Option<bool>,
+    left_px: Option<f64>,
+    top_px: Option<f64>,
+    text_indent_px: Option<f64>,
+    scaled_to_nothing: Option<bool>,
+}
+
+impl Props {
+    /// The properties a declaration block (`color: #fff; display: none`) sets; comments removed
+    /// first. The last declaration of a property wins, as in CSS.
+    pub fn parse(block: &str) -> Props {
+        let block = without_comments(block);
+        let mut p = Props::default();
+        for decl in block.split(';') {
+            let Some((name, value)) = decl.split_once(':') else {
+                continue;
+            };
+            let name = name.trim().to_ascii_lowercase();
+            let value = value.trim().to_ascii_lowercase();
+            let value = value.trim_end_matches("!important").trim();
+            match name.as_str() {
+                "display" => p.display_none = Some(value == "none"),
+                "visibility" => p.visibility_hidden = Some(value == "hidden" || value == "collapse"),
+                "opacity" => p.opacity = value.parse().ok(),
+                "mso-hide" => p.mso_hide = Some(value == "all"),
+                "font-size" => p.font_size = font_size(value),
+                "font" => {
+                    if let Some(size) = value.split_whitespace().find_map(font_size) {
+                        p.font_size = Some(size);
+                    }
+                }
+                "color" => p.colour = paint(value),
+                "background-color" => p.background = colour_of(value),
+                "background" => p.background = value.split_whitespace().find_map(colour_of),
+                "overflow" | "overflow-y" | "overflow-x" => p.overflow_hidden = Some(value == "hidden" || value == "clip"),
+                "height" => p.height_px = absolute_px(value),
+                "max-height" => p.max_height_px = absolute_px(value),
+                "width" | "max-width" => p.width_px = absolute_px(value),
+                "position" => p.positioned = Some(value == "absolute" || value == "fixed"),
+                "left" => p.left_px = absolute_px(value),
+                "top" => p.top_px = absolute_px(value),
+                "text-indent" => p.text_indent_px = absolute_px(value),
+                "transform" => {
+                    p.scaled_to_nothing = Some(value.contains("scale(0)") || value.contains("scale(0,") || value.contains("scalex(0)") || value.contains("scaley(0)"))
+                }
+                _ => {}
+            }
+        }
+        p
+    }
+
+    /// These properties with `over`'s declared ones on top.
+    pub fn merge(&mut self, over: &Props) {
+        macro_rules! take {
+            ($($field:ident),*) => { $(if over.$field.is_some() { self.$field = over.$field; })* };
+        }
+        take!(
+            display_none,
+            visibility_hidden,
+            opacity,
+            mso_hide,
+            font_size,
+            colour,
+            background,
+            overflow_hidden,
+            height_px,
+            max_height_px,
+            width_px,
+            positioned,
+            left_px,
+            top_px,
+            text_indent_px,
+            scaled_to_nothing
+        );
+    }
+
+    /// The background this element sets, if any.
+    pub fn background(&self) -> Option<Rgb> {
+        self.background
+    }
+
+    /// The element's font size in px, from its parent's.
+    pub fn font_px(&self, parent_px: f64) -> f64 {
+        match self.font_size {
+            None => parent_px,
+            Some(FontSize::Px(px)) => px,
+            Some(FontSize::Parent(f)) => parent_px * f,
+            Some(FontSize::Root(f)) => ROOT_FONT_PX * f,
+        }
+    }
+
+    /// Whether the element's text is hidden: by these properties, at `font_px`, on the
+    /// `background` in force (its own or an ancestor's).
+    pub fn hides(&self, font_px: f64, background: Rgb) -> bool {
+        let yes = |v: Option<bool>| v == Some(true);
+        let tiny = |v: Option<f64>| v.is_some_and(|px| px <= 1.0);
+        let off_page = |v: Option<f64>| v.is_some_and(|px| px <= OFF_PAGE_PX);
+        yes(self.display_none)
+            || yes(self.visibility_hidden)
+            || yes(self.mso_hide)
+            || yes(self.scaled_to_nothing)
+            || self.opacity.is_some_and(|o| o < 0.1)
+            || font_px < MIN_READABLE_PX
+            || (yes(self.overflow_hidden) && (tiny(self.height_px) || tiny(self.max_height_px) || tiny(self.width_px)))
+            || (yes(self.positioned) && (off_page(self.left_px) || off_page(self.top_px)))
+            || off_page(self.text_indent_px)
+            || match self.colour {
+                Some(Paint::Invisible) => true,
+                Some(Paint::Colour(c)) => c.near(background),
+                None => false,
+            }
+    }
+}
+
+/// The document's `<style>` rules by the simple selector they name (`p`, `.a`, `#b`, `p.a`),
+/// each rule's properties merged in the order written. A rule whose selector is anything else
+/// (descendants, attributes, pseudo-classes) is left out.
+#[derive(Default)]
+pub struct StyleSheet {
+    by_tag: HashMap<String, Props>,
+    by_class: HashMap<String, Props>,
+    by_id: HashMap<String, Props>,
+}
+
+/// `@`-rule blocks nested this deep are not read.
+const MAX_NESTING: usize = 4;
+
+impl StyleSheet {
+    /// The rules of `css` (the text of the document's `<style>` elements).
+    pub fn parse(css: &str) -> StyleSheet {
+        let mut sheet = StyleSheet::default();
+        let css = without_comments(&css.to_ascii_lowercase());
+        sheet.add_rules(&css, 0);
+        sheet
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_tag.is_empty() && self.by_class.is_empty() && self.by_id.is_empty()
+    }
+
+    fn add_rules(&mut self, css: &str, depth: usize) {
+        let mut rest = css;
+        while let Some(open) = rest.find('{') {
+            let prelude = rest[..open].trim();
+            let body_start = open + 1;
+            let Some(close) = matching_brace(&rest[body_start..]) else {
+                return;
+            };
+            let body = &rest[body_start..body_start + close];
+            rest = &rest[body_start + close + 1..];
+            if let Some(at_rule) = prelude.strip_prefix('@') {
+                if depth < MAX_NESTING && unconditional(at_rule) {
+                    self.add_rules(body, depth + 1);
+                }
+                continue;
+            }
+            let props = Props::parse(body);
+            for selector in prelude.split(',').map(str::trim) {
+                if let Some((map, name)) = self.target(selector) {
+                    map.entry(name).or_default().merge(&props);
+                }
+            }
+        }
+    }
+
+    /// Where the rules of a simple `selector` go, and under which name.
+    fn target(&mut self, selector: &str) -> Option<(&mut HashMap<String, Props>, String)> {
+        let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        match selector.rfind(['.', '#']) {
+            Some(at) => {
+                let (tag, name) = (&selector[..at], &selector[at + 1..]);
+                if !(tag.is_empty() || tag == "*" || word(tag)) || !word(name) {
+                    return None;
+                }
+                let map = if selector.as_bytes()[at] == b'.' {
+                    &mut self.by_class
+                } else {
+                    &mut self.by_id
+                };
+                Some((map, name.to_string()))
+            }
+            None if word(selector) => Some((&mut self.by_tag, selector.to_string())),
+            None => None,
+        }
+    }
+
+    /// The properties the rules give an element (`tag`, its `class` attribute, its `id`).
+    pub fn props_of(&self, tag: &str, class: &str, id: &str) -> Props {
+        let mut props = Props::default();
+        if let Some(p) = self.by_tag.get(tag) {
+            props.merge(p);
+        }
+        for c in class.split_whitespace() {
+            if let Some(p) = self.by_class.get(c) {
+                props.merge(p);
+            }
+        }
+        if let Some(p) = self.by_id.get(id.trim()) {
+            props.merge(p);
+        }
+        props
+    }
+}
+
+/// Whether an `@`-rule applies whatever the client: `@media screen`, `@media all`, `@supports`.
+fn unconditional(at_rule: &str) -> bool {
+    let at_rule = at_rule.trim();
+    match at_rule.strip_prefix("media") {
+        Some(query) => matches!(query.trim(), "" | "screen" | "all" | "only screen"),
+        None => at_rule.starts_with("supports"),
+    }
+}
+
+/// Where the `}` closing a block that starts at `text` is (nested blocks counted).
+fn matching_brace(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            b'{' => depth += 1,
+            b'}' if depth == 0 => return Some(i),
+            b'}' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `css` without its `/* comments */`.
+pub fn without_comments(css: &str) -> String {
+    let mut out = String::with_capacity(css.len());
+    let mut rest = css;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        match rest[start + 2..].find("*/") {
+            Some(end) => rest = &rest[start + 2 + end + 2..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A `font-size` value.
+fn font_size(value: &str) -> Option<FontSize> {
+    let (n, unit) = number_and_unit(value)?;
+    Some(match unit {
+        "" | "px" => FontSize::Px(n),
+        "pt" => FontSize::Px(n * 4.0 / 3.0),
+        "em" => FontSize::Parent(n),
+        "%" => FontSize::Parent(n / 100.0),
+        "rem" => FontSize::Root(n),
+        "mm" => FontSize::Px(n * 3.78),
+        "cm" => FontSize::Px(n * 37.8),
+        "in" => FontSize::Px(n * 96.0),
+        _ => return None,
+    })
+}
+
+/// A length in px when it is absolute (`px`, `pt`, or a bare 0); a relative one is not known.
+fn absolute_px(value: &str) -> Option<f64> {
+    match number_and_unit(value)? {
+        (n, "" | "px") => Some(n),
+        (n, "pt") => Some(n * 4.0 / 3.0),
+        (n, _) if n == 0.0 => Some(0.0),
+        _ => None,
+    }
+}
+
+fn number_and_unit(value: &str) -> Option<(f64, &str)> {
+    let v = value.trim();
+    let at = v.find(|c: char| c.is_ascii_alphabetic() || c == '%').unwrap_or(v.len());
+    let n: f64 = v[..at].trim().parse().ok()?;
+    n.is_finite().then_some((n, &v[at..]))
+}
+
+/// A text colour (see [`Paint`]).
+fn paint(value: &str) -> Option<Paint> {
+    if value == "transparent" || alpha(value).is_some_and(|a| a < 0.1) {
+        return Some(Paint::Invisible);
+    }
+    colour_of(value).map(Paint::Colour)
+}
+
+/// The alpha of `rgba(…)`, `hsla(…)`, `#rgba` or `#rrggbbaa`.
+fn alpha(value: &str) -> Option<f64> {
+    if let Some(hex) = value.strip_prefix('#') {
+        return match hex.len() {
+            4 => u8::from_str_radix(&hex[3..4], 16).ok().map(|a| f64::from(a) / 15.0),
+            8 => u8::from_str_radix(&hex[6..8], 16).ok().map(|a| f64::from(a) / 255.0),
+            _ => None,
+        };
+    }
+    let args = value.split_once('(')?.1.trim_end_matches(')');
+    let last = args.split([',', '/']).nth(3).or_else(|| args.split('/').nth(1))?.trim();
+    match last.strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().ok().map(|p| p / 100.0),
+        None => last.parse().ok(),
+    }
+}
+
+/// A CSS or HTML colour (`#fff`, `#FFFFFF`, `white`, `rgb(255, 255, 255)`), if it is one this
+/// knows.
+pub fn colour_of(value: &str) -> Option<Rgb> {
+    let v = value.trim().to_ascii_lowercase();
+    let v = v.trim_end_matches("!important").trim();
+    if let Some(args) = v.strip_prefix("rgb(").or_else(|| v.strip_prefix("rgba(")) {
+        let mut channels = args
+            .trim_end_matches(')')
+            .split([',', ' ', '/'])
+            .filter(|c| !c.is_empty())
+            .map(|c| c.trim().parse::<f64>().ok());
+        let mut next = || channels.next().flatten().map(|c| c.clamp(0.0, 255.0) as u8);
+        return Some(Rgb(next()?, next()?, next()?));
+    }
+    let v = v.split_whitespace().next().unwrap_or("");
+    let hex = match v {
+        "white" => "ffffff",
+        "black" => "000000",
+        "red" => "ff0000",
+        "snow" | "ivory" | "ghostwhite" | "whitesmoke" | "floralwhite" | "mintcream" | "azure" => "fafafa",
+        _ => v.strip_prefix('#')?,
+    };
+    let digit = |i: usize, len: usize| u8::from_str_radix(hex.get(i..i + len)?, 16).ok();
+    match hex.len() {
+        3 | 4 => Some(Rgb(digit(0, 1)? * 17, digit(1, 1)? * 17, digit(2, 1)? * 17)),
+        6 | 8 => Some(Rgb(digit(0, 2)?, digit(2, 2)?, digit(4, 2)?)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_that_hide() {
+        let hidden = |style: &str| Props::parse(style).hides(ROOT_FONT_PX, Rgb::PAGE);
+        for style in [
+            "display:none",
+            "display:/**/none",
+            "visibility:hidden",
+            "opacity:0",
+            "font-size:2px",
+            "font-size:0",
+            "color:#fff",
+            "color:#fdfdfd",
+            "color:transparent",
+            "color:rgba(0,0,0,0)",
+            "color:#0000",
+            "width:0;overflow:hidden",
+            "max-height:0;overflow:hidden",
+            "position:absolute;left:-9999px",
+            "text-indent:-9999px",
+            "transform:scale(0)",
+        ] {
+            assert!(hidden(style), "{style}");
+        }
+        for style in ["", "color:#333", "font-size:1em", "max-height:0", "font-size:12px", "position:absolute;left:10px"] {
+            assert!(!hidden(style), "{style}");
+        }
+        // A relative size is the parent's.
+        assert!(!Props::parse("font-size:0.2em").hides(Props::parse("").font_px(80.0), Rgb::PAGE));
+        assert!(Props::parse("font-size:0.1em").hides(Props::parse("font-size:0.1em").font_px(16.0), Rgb::PAGE));
+        // White on black is read.
+        assert!(!Props::parse("color:#fff").hides(ROOT_FONT_PX, Rgb(0, 0, 0)));
+    }
+
+    #[test]
+    fn style_rules_by_tag_class_and_id() {
+        let sheet = StyleSheet::parse(
+            ".h{display:none} #s { font-size: 0 } span.w, .w2 {color:WHITE} a > b {display:none} \
+             @media (max-width:600px) { .m{display:none} } @media screen { .sc{display:none} }",
+        );
+        let hidden = |tag: &str, class: &str, id: &str| sheet.props_of(tag, class, id).hides(ROOT_FONT_PX, Rgb::PAGE);
+        assert!(hidden("span", "x h", ""));
+        assert!(hidden("span", "", "s"));
+        assert!(hidden("span", "w", "") && hidden("p", "w2", ""));
+        assert!(hidden("div", "sc", ""));
+        assert!(!hidden("div", "m", ""), "a conditional @media block does not apply");
+        assert!(!hidden("b", "", ""), "a descendant selector is left out");
+    }
+}
