@@ -89,7 +89,12 @@ impl Props {
             match name.as_str() {
                 "display" => p.display_none = Some(value == "none"),
                 "visibility" => p.visibility_hidden = Some(value == "hidden" || value == "collapse"),
-                "opacity" => p.opacity = value.parse().ok(),
+                "opacity" => {
+                    p.opacity = match value.strip_suffix('%') {
+                        Some(pct) => pct.trim().parse::<f64>().ok().map(|o| o / 100.0),
+                        None => value.parse().ok(),
+                    }
+                }
                 "mso-hide" => p.mso_hide = Some(value == "all"),
                 "font-size" => p.font_size = font_size(value),
                 "font" => {
@@ -100,7 +105,9 @@ impl Props {
                 "color" => p.colour = paint(value),
                 "background-color" => p.background = colour_of(value),
                 "background" => p.background = value.split_whitespace().find_map(colour_of),
-                "overflow" | "overflow-y" | "overflow-x" => p.overflow_hidden = Some(value == "hidden" || value == "clip"),
+                "overflow" | "overflow-y" | "overflow-x" => {
+                    p.overflow_hidden = Some(value == "hidden" || value == "clip")
+                }
                 "height" => p.height_px = absolute_px(value),
                 "max-height" => p.max_height_px = absolute_px(value),
                 "width" | "max-width" => p.width_px = absolute_px(value),
@@ -109,7 +116,12 @@ impl Props {
                 "top" => p.top_px = absolute_px(value),
                 "text-indent" => p.text_indent_px = absolute_px(value),
                 "transform" => {
-                    p.scaled_to_nothing = Some(value.contains("scale(0)") || value.contains("scale(0,") || value.contains("scalex(0)") || value.contains("scaley(0)"))
+                    p.scaled_to_nothing = Some(
+                        value.contains("scale(0)")
+                            || value.contains("scale(0,")
+                            || value.contains("scalex(0)")
+                            || value.contains("scaley(0)"),
+                    )
                 }
                 _ => {}
             }
@@ -147,7 +159,27 @@ impl Props {
         self.background
     }
 
-    /// The element's font size in px, from its parent's.
+    /// Sets the background when no style did (`bgcolor`).
+    pub fn default_background(&mut self, colour: Option<Rgb>) {
+        self.background = self.background.or(colour);
+    }
+
+    /// The text colour this element sets, if any (it is inherited).
+    pub fn colour(&self) -> Option<Paint> {
+        self.colour
+    }
+
+    /// Sets the text colour when no style did (`<font color>`).
+    pub fn default_colour(&mut self, colour: Option<Rgb>) {
+        self.colour = self.colour.or(colour.map(Paint::Colour));
+    }
+
+    /// `visibility` as set here (inherited, and a child may set it back to visible).
+    pub fn visibility_hidden(&self) -> Option<bool> {
+        self.visibility_hidden
+    }
+
+    /// The element's font size in px, from its parent's (inherited).
     pub fn font_px(&self, parent_px: f64) -> f64 {
         match self.font_size {
             None => parent_px,
@@ -157,27 +189,31 @@ impl Props {
         }
     }
 
-    /// Whether the element's text is hidden: by these properties, at `font_px`, on the
-    /// `background` in force (its own or an ancestor's).
-    pub fn hides(&self, font_px: f64, background: Rgb) -> bool {
+    /// Whether the element and everything in it is out of sight, whatever its children set:
+    /// not displayed, transparent, scaled to nothing, clipped to nothing or moved off the page.
+    pub fn hides_box(&self) -> bool {
         let yes = |v: Option<bool>| v == Some(true);
         let tiny = |v: Option<f64>| v.is_some_and(|px| px <= 1.0);
         let off_page = |v: Option<f64>| v.is_some_and(|px| px <= OFF_PAGE_PX);
         yes(self.display_none)
-            || yes(self.visibility_hidden)
             || yes(self.mso_hide)
             || yes(self.scaled_to_nothing)
             || self.opacity.is_some_and(|o| o < 0.1)
-            || font_px < MIN_READABLE_PX
             || (yes(self.overflow_hidden) && (tiny(self.height_px) || tiny(self.max_height_px) || tiny(self.width_px)))
             || (yes(self.positioned) && (off_page(self.left_px) || off_page(self.top_px)))
             || off_page(self.text_indent_px)
-            || match self.colour {
-                Some(Paint::Invisible) => true,
-                Some(Paint::Colour(c)) => c.near(background),
-                None => false,
-            }
     }
+}
+
+/// Whether text is out of sight by its own look: too small to read, or in no colour or the
+/// background's.
+pub fn text_unreadable(font_px: f64, colour: Option<Paint>, background: Rgb) -> bool {
+    font_px < MIN_READABLE_PX
+        || match colour {
+            Some(Paint::Invisible) => true,
+            Some(Paint::Colour(c)) => c.near(background),
+            None => false,
+        }
 }
 
 /// The document's `<style>` rules by the simple selector they name (`p`, `.a`, `#b`, `p.a`),
@@ -329,7 +365,7 @@ fn absolute_px(value: &str) -> Option<f64> {
     match number_and_unit(value)? {
         (n, "" | "px") => Some(n),
         (n, "pt") => Some(n * 4.0 / 3.0),
-        (n, _) if n == 0.0 => Some(0.0),
+        (0.0, _) => Some(0.0),
         _ => None,
     }
 }
@@ -402,7 +438,12 @@ mod tests {
 
     #[test]
     fn properties_that_hide() {
-        let hidden = |style: &str| Props::parse(style).hides(ROOT_FONT_PX, Rgb::PAGE);
+        let hidden = |style: &str| {
+            let p = Props::parse(style);
+            p.hides_box()
+                || p.visibility_hidden() == Some(true)
+                || text_unreadable(p.font_px(ROOT_FONT_PX), p.colour(), Rgb::PAGE)
+        };
         for style in [
             "display:none",
             "display:/**/none",
@@ -423,14 +464,25 @@ mod tests {
         ] {
             assert!(hidden(style), "{style}");
         }
-        for style in ["", "color:#333", "font-size:1em", "max-height:0", "font-size:12px", "position:absolute;left:10px"] {
+        for style in [
+            "",
+            "color:#333",
+            "font-size:1em",
+            "max-height:0",
+            "font-size:12px",
+            "position:absolute;left:10px",
+        ] {
             assert!(!hidden(style), "{style}");
         }
         // A relative size is the parent's.
-        assert!(!Props::parse("font-size:0.2em").hides(Props::parse("").font_px(80.0), Rgb::PAGE));
-        assert!(Props::parse("font-size:0.1em").hides(Props::parse("font-size:0.1em").font_px(16.0), Rgb::PAGE));
+        assert_eq!(Props::parse("font-size:0.2em").font_px(80.0), 16.0);
+        assert!(Props::parse("font-size:0.1em").font_px(ROOT_FONT_PX) < MIN_READABLE_PX);
         // White on black is read.
-        assert!(!Props::parse("color:#fff").hides(ROOT_FONT_PX, Rgb(0, 0, 0)));
+        assert!(!text_unreadable(
+            ROOT_FONT_PX,
+            Props::parse("color:#fff").colour(),
+            Rgb(0, 0, 0)
+        ));
     }
 
     #[test]
@@ -439,7 +491,10 @@ mod tests {
             ".h{display:none} #s { font-size: 0 } span.w, .w2 {color:WHITE} a > b {display:none} \
              @media (max-width:600px) { .m{display:none} } @media screen { .sc{display:none} }",
         );
-        let hidden = |tag: &str, class: &str, id: &str| sheet.props_of(tag, class, id).hides(ROOT_FONT_PX, Rgb::PAGE);
+        let hidden = |tag: &str, class: &str, id: &str| {
+            let p = sheet.props_of(tag, class, id);
+            p.hides_box() || text_unreadable(p.font_px(ROOT_FONT_PX), p.colour(), Rgb::PAGE)
+        };
         assert!(hidden("span", "x h", ""));
         assert!(hidden("span", "", "s"));
         assert!(hidden("span", "w", "") && hidden("p", "w2", ""));

@@ -104,6 +104,7 @@
 //! This module never decides policy: it only says which messages look alike.
 
 pub mod boilerplate;
+pub mod css;
 pub mod minhash;
 pub mod normalize;
 pub mod stopwords;

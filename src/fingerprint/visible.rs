@@ -4,14 +4,15 @@
 //! browser would; `<script>`/`<style>` content kept out of the text). On top of it a bounded stack
 //! of open elements decides what is visible:
 //! - nothing inside `head`, `title`, `script`, `style`, `noscript`, `template`, `svg`;
-//! - nothing inside an element with the `hidden` attribute, or whose style hides it — inline, or
-//!   a `<style>` rule for its class or id (`.h { display: none }`): `display:none`,
-//!   `visibility:hidden`, `opacity:0`, a `font-size` under 4 px (or a quarter em), `height`,
-//!   `max-height` or `width` of 0–1 px with `overflow:hidden`, `mso-hide:all`, an element moved
-//!   far off the page (`position:absolute; left:-9999px`, `text-indent:-9999px`), or a text
-//!   colour (`color`, `<font color>`) within a few steps of the background colour in force (its
-//!   own or an ancestor's `bgcolor` / `background(-color)`, white when none is set). CSS comments
-//!   are not whitespace a filter can be fooled by (`display:/**/none`);
+//! - nothing inside an element with the `hidden` attribute, or whose style (inline, or a
+//!   `<style>` rule for its tag, class or id: [`super::css`]) puts it out of sight with all it
+//!   holds: `display:none`, `opacity:0`, `transform:scale(0)`, a box of 0–1 px with
+//!   `overflow:hidden`, `mso-hide:all`, moved far off the page;
+//! - no text that is unreadable where it stands: `visibility:hidden` (a child may set it back),
+//!   a font size under 4 px (relative sizes from the parent's: MJML's `font-size:0` cells with
+//!   13 px text in them are read), or a colour (`color`, `<font color>`, inherited) within a few
+//!   steps of the background in force (set by an element, its `bgcolor` or a rule; white when
+//!   none is) or none at all (`transparent`);
 //! - nothing inside an element whose class or id names a preheader / preview text (ESPs hide it
 //!   with a `<style>` rule, not always inline);
 //! - navigation menus: a block whose text is two or more links and nothing else
@@ -25,6 +26,8 @@
 //! input; never fails.
 
 use html5gum::{DefaultEmitter, Token, Tokenizer};
+
+use super::css::{colour_of, text_unreadable, Paint, Props, Rgb, StyleSheet, ROOT_FONT_PX};
 
 /// Open elements tracked; deeper nesting inherits the deepest tracked element's visibility.
 const MAX_STACK: usize = 256;
@@ -92,40 +95,23 @@ const CLOSES_P: [&str; 20] = [
 ];
 /// Elements a `<p>` is not closed across (its scope ends there).
 const P_SCOPE: [&str; 6] = ["td", "th", "table", "button", "html", "object"];
-/// The background a colour is compared with when no element sets one: a mail client's page.
-const PAGE_BACKGROUND: Rgb = Rgb(255, 255, 255);
-/// Colour distance (largest difference of one channel) under which text is taken to be the
-/// background's colour.
-const SAME_COLOUR: u8 = 24;
-/// Elements of the document a `<style>` rule hides, by class or id.
-#[derive(Default)]
-struct HiddenBy {
-    classes: Vec<String>,
-    ids: Vec<String>,
-}
-
 /// Elements that have no end tag.
 const VOID: [&str; 12] = [
     "br", "img", "hr", "meta", "link", "input", "area", "base", "col", "embed", "source", "wbr",
 ];
 
+/// An open element: what its text inherits.
 struct Open {
     name: Vec<u8>,
+    /// Out of sight with all it holds (`display:none`, an off-page box, ...).
+    box_hidden: bool,
+    visibility_hidden: bool,
+    font_px: f64,
+    colour: Option<Paint>,
+    background: Rgb,
+    /// Its text is not seen (the box, the visibility, or the text's own size or colour).
     hidden: bool,
-    background: Option<Rgb>,
     link: bool,
-}
-
-/// A colour.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Rgb(u8, u8, u8);
-
-impl Rgb {
-    fn near(self, other: Rgb) -> bool {
-        self.0.abs_diff(other.0) <= SAME_COLOUR
-            && self.1.abs_diff(other.1) <= SAME_COLOUR
-            && self.2.abs_diff(other.2) <= SAME_COLOUR
-    }
 }
 
 /// What the current paragraph holds so far.
@@ -138,7 +124,7 @@ struct Block {
 
 /// The visible text of `html` (see the module docs).
 pub fn to_visible(html: &str) -> Visible {
-    let hidden_by = style_rules(html);
+    let sheet = StyleSheet::parse(&style_elements(html));
     let mut out = Visible::default();
     let mut stack: Vec<Open> = Vec::new();
     let mut block = Block::default();
@@ -165,7 +151,6 @@ pub fn to_visible(html: &str) -> Visible {
                 } else if name_str == "br" {
                     block.text.push('\n');
                 }
-                let parent_hidden = stack.last().is_some_and(|o| o.hidden);
                 let attr = |key: &str| {
                     tag.attributes
                         .get(key.as_bytes())
@@ -182,36 +167,38 @@ pub fn to_visible(html: &str) -> Visible {
                 if VOID.contains(&name_str) || tag.self_closing {
                     continue;
                 }
-                let style = without_comments(&attr("style").unwrap_or_default());
-                let inherited_bg = stack.iter().rev().find_map(|o| o.background).unwrap_or(PAGE_BACKGROUND);
-                let background = attr("bgcolor")
-                    .and_then(|c| colour_of(&c))
-                    .or_else(|| css_value(&style, "background-color").and_then(colour_of))
-                    .or_else(|| css_value(&style, "background").and_then(colour_of));
-                let colour = css_value(&style, "color").and_then(colour_of).or_else(|| {
-                    (name_str == "font")
-                        .then(|| attr("color").and_then(|c| colour_of(&c)))
-                        .flatten()
-                });
                 let (class, id) = (attr("class").unwrap_or_default(), attr("id").unwrap_or_default());
+                let mut props = sheet.props_of(name_str, &class, &id);
+                props.merge(&Props::parse(&attr("style").unwrap_or_default()));
+                props.default_background(attr("bgcolor").and_then(|c| colour_of(&c)));
+                if name_str == "font" {
+                    props.default_colour(attr("color").and_then(|c| colour_of(&c)));
+                }
+                let parent = stack.last();
                 let names = format!("{class} {id}");
-                let hidden = parent_hidden
+                let box_hidden = parent.is_some_and(|o| o.box_hidden)
                     || INVISIBLE.contains(&name_str)
                     || tag.attributes.contains_key(&b"hidden"[..])
-                    || style_hides(&style)
+                    || props.hides_box()
                     || names.contains("preheader")
                     || names.contains("preview-text")
-                    || names.contains("previewtext")
-                    || class
-                        .split_whitespace()
-                        .any(|c| hidden_by.classes.iter().any(|h| h == c))
-                    || (!id.is_empty() && hidden_by.ids.contains(&id))
-                    || colour.is_some_and(|c| c.near(background.unwrap_or(inherited_bg)));
+                    || names.contains("previewtext");
+                let visibility_hidden = props
+                    .visibility_hidden()
+                    .unwrap_or_else(|| parent.is_some_and(|o| o.visibility_hidden));
+                let font_px = props.font_px(parent.map_or(ROOT_FONT_PX, |o| o.font_px));
+                let colour = props.colour().or_else(|| parent.and_then(|o| o.colour));
+                let background = props.background().or(parent.map(|o| o.background)).unwrap_or(Rgb::PAGE);
+                let hidden = box_hidden || visibility_hidden || text_unreadable(font_px, colour, background);
                 if stack.len() < MAX_STACK {
                     stack.push(Open {
                         name,
-                        hidden,
+                        box_hidden,
+                        visibility_hidden,
+                        font_px,
+                        colour,
                         background,
+                        hidden,
                         link: name_str == "a" && href.is_some(),
                     });
                     if name_str == "a" && href.is_some() && !hidden {
@@ -250,6 +237,30 @@ pub fn to_visible(html: &str) -> Visible {
     out
 }
 
+/// The text of the document's `<style>` elements, as a parser finds them (not one inside a
+/// comment, a `<title>` or a `<textarea>`, which a client does not apply). Empty without one.
+fn style_elements(html: &str) -> String {
+    let mut css = String::new();
+    if !html.as_bytes().windows(6).any(|w| w.eq_ignore_ascii_case(b"<style")) {
+        return css;
+    }
+    let mut emitter = DefaultEmitter::default();
+    emitter.naively_switch_states(true);
+    let mut in_style = false;
+    for token in Tokenizer::new_with_emitter(html, emitter).flatten() {
+        match token {
+            Token::StartTag(tag) if tag.name.eq_ignore_ascii_case(b"style") => in_style = true,
+            Token::EndTag(tag) if tag.name.eq_ignore_ascii_case(b"style") => {
+                in_style = false;
+                css.push('\n');
+            }
+            Token::String(text) if in_style => css.push_str(&String::from_utf8_lossy(&text.value)),
+            _ => {}
+        }
+    }
+    css
+}
+
 /// Appends the paragraph unless it is empty or a navigation menu.
 fn end_block(out: &mut Visible, block: &mut Block) {
     let b = std::mem::take(block);
@@ -258,156 +269,6 @@ fn end_block(out: &mut Visible, block: &mut Block) {
     }
     out.text.push_str(b.text.trim());
     out.text.push_str("\n\n");
-}
-
-/// The value of a CSS property in an inline style (the last declaration wins, as in CSS).
-fn css_value<'a>(style: &'a str, property: &str) -> Option<&'a str> {
-    style
-        .split(';')
-        .filter_map(|decl| decl.split_once(':'))
-        .filter(|(p, _)| p.trim() == property)
-        .map(|(_, v)| v.trim().trim_end_matches("!important").trim())
-        .next_back()
-}
-
-/// A style (declarations, comments removed) that makes its element's text invisible.
-fn style_hides(style: &str) -> bool {
-    if style.is_empty() {
-        return false;
-    }
-    let clipped = css_value(style, "overflow") == Some("hidden");
-    let zero = |v: Option<&str>| v.and_then(length_px).is_some_and(|px| px <= 1.0);
-    let far_off = |v: Option<&str>| v.and_then(length_px).is_some_and(|px| px <= -500.0);
-    css_value(style, "display") == Some("none")
-        || css_value(style, "visibility") == Some("hidden")
-        || css_value(style, "mso-hide") == Some("all")
-        || css_value(style, "opacity").is_some_and(|v| v.parse::<f64>().is_ok_and(|o| o < 0.1))
-        || css_value(style, "font-size")
-            .and_then(length_px)
-            .is_some_and(|px| px < 4.0)
-        || (clipped
-            && (zero(css_value(style, "max-height"))
-                || zero(css_value(style, "height"))
-                || zero(css_value(style, "width"))))
-        || (matches!(css_value(style, "position"), Some("absolute" | "fixed"))
-            && (far_off(css_value(style, "left")) || far_off(css_value(style, "top"))))
-        || far_off(css_value(style, "text-indent"))
-}
-
-/// A CSS length in pixels, roughly (`em`/`rem` as 16 px, `%` of 16 px, `pt` as 4/3 px); `None`
-/// when it is no length.
-fn length_px(value: &str) -> Option<f64> {
-    let v = value.trim();
-    let unit_at = v.find(|c: char| c.is_ascii_alphabetic() || c == '%').unwrap_or(v.len());
-    let n: f64 = v[..unit_at].trim().parse().ok()?;
-    let scale = match &v[unit_at..] {
-        "" | "px" => 1.0,
-        "pt" => 4.0 / 3.0,
-        "em" | "rem" => 16.0,
-        "%" => 0.16,
-        "cm" => 37.8,
-        "mm" => 3.78,
-        "in" => 96.0,
-        _ => return None,
-    };
-    Some(n * scale)
-}
-
-/// `css` without its `/* comments */`.
-fn without_comments(css: &str) -> String {
-    let mut out = String::with_capacity(css.len());
-    let mut rest = css;
-    while let Some(start) = rest.find("/*") {
-        out.push_str(&rest[..start]);
-        match rest[start + 2..].find("*/") {
-            Some(end) => rest = &rest[start + 2 + end + 2..],
-            None => return out,
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The classes and ids that the document's `<style>` rules hide ([`style_hides`], or a text
-/// colour near the page's white): simple selectors only (`.a`, `#b`, `p.a`, `.a, .b`); a rule
-/// with another selector is left out. Found by a scan for `<style`, so a rule written after
-/// the elements it hides counts too.
-fn style_rules(html: &str) -> HiddenBy {
-    let mut hidden = HiddenBy::default();
-    let lower = html.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(open) = lower[from..].find("<style") {
-        let body_start = match lower[from + open..].find('>') {
-            Some(gt) => from + open + gt + 1,
-            None => break,
-        };
-        let body_end = lower[body_start..]
-            .find("</style")
-            .map_or(lower.len(), |e| body_start + e);
-        let css = without_comments(&lower[body_start..body_end]);
-        for rule in css.split('}') {
-            let Some((selectors, declarations)) = rule.split_once('{') else {
-                continue;
-            };
-            let colour_hides = css_value(declarations, "color")
-                .and_then(colour_of)
-                .is_some_and(|c| c.near(PAGE_BACKGROUND))
-                && css_value(declarations, "background-color").is_none()
-                && css_value(declarations, "background").is_none();
-            if !(style_hides(declarations) || colour_hides) {
-                continue;
-            }
-            for selector in selectors.split(',').map(str::trim) {
-                let name_end = |s: &str| {
-                    s.find(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
-                        .unwrap_or(s.len())
-                };
-                if let Some(at) = selector.rfind(['.', '#']) {
-                    let name = &selector[at + 1..];
-                    let simple = name_end(name) == name.len()
-                        && selector[..at].chars().all(|c| c.is_ascii_alphanumeric() || c == '*');
-                    if simple && !name.is_empty() && hidden.classes.len() + hidden.ids.len() < 256 {
-                        if selector.as_bytes()[at] == b'.' {
-                            hidden.classes.push(name.to_string());
-                        } else {
-                            hidden.ids.push(name.to_string());
-                        }
-                    }
-                }
-            }
-        }
-        from = body_end;
-    }
-    hidden
-}
-
-/// A CSS or HTML colour (`#fff`, `#FFFFFF`, `white`, `rgb(255, 255, 255)`), if it is one this
-/// knows.
-fn colour_of(value: &str) -> Option<Rgb> {
-    let v = value.trim().to_ascii_lowercase();
-    let v = v.trim_end_matches("!important").trim();
-    if let Some(args) = v.strip_prefix("rgb(").or_else(|| v.strip_prefix("rgba(")) {
-        let mut channels = args
-            .trim_end_matches(')')
-            .split(',')
-            .map(|c| c.trim().parse::<f64>().ok());
-        let mut next = || channels.next().flatten().map(|c| c.clamp(0.0, 255.0) as u8);
-        return Some(Rgb(next()?, next()?, next()?));
-    }
-    let v = v.split_whitespace().next().unwrap_or("");
-    let hex = match v {
-        "white" => "ffffff",
-        "black" => "000000",
-        "red" => "ff0000",
-        "snow" | "ivory" | "ghostwhite" | "whitesmoke" | "floralwhite" | "mintcream" | "azure" => "fafafa",
-        _ => v.strip_prefix('#')?,
-    };
-    let digit = |i: usize, len: usize| u8::from_str_radix(hex.get(i..i + len)?, 16).ok();
-    match hex.len() {
-        3 => Some(Rgb(digit(0, 1)? * 17, digit(1, 1)? * 17, digit(2, 1)? * 17)),
-        6 => Some(Rgb(digit(0, 2)?, digit(2, 2)?, digit(4, 2)?)),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -485,6 +346,48 @@ mod tests {
             // A block start closes an open `<p>`: the hidden paragraph does not hide the div.
             ("<p style=\"display:none\">.<div>Pitch</div>", "Pitch"),
             ("<p style=\"display:none\">x<button><div>hidden</div></button>", ""),
+            // What a child sets back is seen: a colour, a size, the visibility.
+            (
+                "<div style=\"color:#fff\">salad<span style=\"color:#000\"> shown</span></div>",
+                "shown",
+            ),
+            (
+                "<div style=\"font-size:0px\"><div style=\"font-size:13px\">shown</div></div>",
+                "shown",
+            ),
+            (
+                "<div style=\"visibility:hidden\">x<span style=\"visibility:visible\">shown</span></div>",
+                "shown",
+            ),
+            (
+                "<div style=\"font-size:80px\"><span style=\"font-size:0.2em\">shown</span></div>",
+                "shown",
+            ),
+            // Dark themes: white text on a background set by a rule or an attribute is read.
+            (
+                "<style>body{background:#111}.t{color:#fff}</style><body><p class=\"t\">shown</p></body>",
+                "shown",
+            ),
+            (
+                "<style>.t{color:#ffffff}</style><table bgcolor=\"#000\"><tr><td class=\"t\">shown</td></tr></table>",
+                "shown",
+            ),
+            (
+                "<style>body{background:#000}</style><body><p style=\"color:#000\">salad</p>Offer</body>",
+                "Offer",
+            ),
+            // A `<style>` inside a comment or a title is not applied.
+            (
+                "<!-- <style>.p{display:none}</style> --><p class=\"p\">shown</p>",
+                "shown",
+            ),
+            (
+                "<title><style>.p{display:none}</style></title><p class=\"p\">shown</p>",
+                "shown",
+            ),
+            ("<style>i{display:none}</style><p>a<i> salad</i> b</p>", "a b"),
+            ("<span style=\"color:transparent\">salad</span>Offer", "Offer"),
+            ("<span style=\"opacity:0%\">salad</span>Offer", "Offer"),
         ];
         for (html, want) in cases {
             assert_eq!(to_visible(html).text, want, "{html}");
