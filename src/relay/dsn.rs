@@ -106,7 +106,7 @@ fn recipient_fields(address: &str, reason: Option<&Reason>) -> String {
     let reply = reason.and_then(Reason::reply);
     let remote = reply.and_then(|reply| reply.remote.as_deref());
     if let Some(host) = remote {
-        fields.push_str(&field("Remote-MTA: dns;", &clean(host)));
+        fields.push_str(&field("Remote-MTA: dns;", &seven_bit(&clean(host))));
         fields.push_str("\r\n");
     }
     // A next hop's reply is an `smtp` diagnostic; one the gateway gave itself (no next hop
@@ -118,7 +118,7 @@ fn recipient_fields(address: &str, reason: Option<&Reason>) -> String {
         } else {
             "Diagnostic-Code: X-aupgate;"
         };
-        fields.push_str(&field(kind, &clean(&reply.to_string())));
+        fields.push_str(&field(kind, &seven_bit(&clean(&reply.to_string()))));
         fields.push_str("\r\n");
     }
     fields
@@ -140,6 +140,21 @@ fn final_recipient(address: &str) -> String {
         }
     }
     field("Final-Recipient: utf-8;", &xtext)
+}
+
+/// `text` with each non-ASCII character as `\x{HEX}` (RFC 6533's 7-bit form): a
+/// `message/delivery-status` part cannot be transfer-encoded, so what a next hop said in UTF-8
+/// is kept this way.
+fn seven_bit(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\x{{{:X}}}", c as u32));
+        }
+    }
+    out
 }
 
 /// A MIME part's header and body: as it is when the text is ASCII, base64 when it holds UTF-8
@@ -477,6 +492,7 @@ mod tests {
     fn a_word_longer_than_a_line_is_cut_and_marked() {
         let word = "é".repeat(1_500); // 3,000 octets, no space to fold at
         let message = dsn_for(from_hop(550, "5.1.1", &format!("{word} tail")));
+        assert!(message.is_ascii(), "a next hop's UTF-8 is kept 7-bit");
         let diagnostic = message
             .split("\r\n")
             .find(|l| l.starts_with("Diagnostic-Code:"))
@@ -484,13 +500,20 @@ mod tests {
         assert_eq!(diagnostic, "Diagnostic-Code: smtp; 550 5.1.1");
         let cut = message
             .split("\r\n")
-            .find(|l| l.starts_with(" éé"))
+            .find(|l| l.starts_with(" \\x{E9}\\x{E9}"))
             .expect("the long word on its own line");
-        assert!(cut.ends_with(&format!("é{CUT}")), "{cut}");
-        assert!(cut.len() <= MAX_LINE && cut.len() > MAX_LINE - 8, "{}", cut.len());
+        assert!(cut.ends_with(CUT), "{cut}");
+        assert!(cut.len() <= MAX_LINE && cut.len() > MAX_LINE - 12, "{}", cut.len());
         assert!(
             message.contains(&format!("{CUT}\r\n tail\r\n")),
             "the words after it stay"
+        );
+        // Cut at a character's boundary where the text is UTF-8 (the human part).
+        let folded = wrap(" ", &format!("{word} tail"), "    ");
+        let first = folded.split("\r\n").next().expect("a line");
+        assert!(
+            first.ends_with(&format!("é{CUT}")) && first.len() <= MAX_LINE,
+            "{first}"
         );
         // Spaces only: kept while they fit, never a line of white space alone.
         let message = dsn_for(from_hop(550, "5.1.1", &" ".repeat(3_000)));

@@ -125,6 +125,17 @@ impl Rule {
     pub const fn is_violation(self) -> bool {
         match self {
             Rule::BlockSender | Rule::BlockCampaign | Rule::SuppressionHardBounce => false,
+            // The session's limits and the server's state are not the tenant's mail breaking a
+            // rule (and never answer DATA's checks).
+            Rule::LimitsConnections
+            | Rule::LimitsConnectionsPerIp
+            | Rule::LimitsCommandTimeout
+            | Rule::LimitsSessionTimeout
+            | Rule::LimitsErrors
+            | Rule::LimitsSessionMessages
+            | Rule::LimitsSessionBytes
+            | Rule::ServerShutdown
+            | Rule::RecipientsSeparate => false,
             Rule::TenantSuspended
             | Rule::SenderDomain
             | Rule::QuotaMessages
@@ -176,16 +187,7 @@ impl Rule {
             | Rule::DataBareLineBreak
             | Rule::DataLineLength
             | Rule::DataNul
-            | Rule::QueueWrite
-            | Rule::LimitsConnections
-            | Rule::LimitsConnectionsPerIp
-            | Rule::LimitsCommandTimeout
-            | Rule::LimitsSessionTimeout
-            | Rule::LimitsErrors
-            | Rule::LimitsSessionMessages
-            | Rule::LimitsSessionBytes
-            | Rule::ServerShutdown
-            | Rule::RecipientsSeparate => true,
+            | Rule::QueueWrite => true,
         }
     }
 }
@@ -323,11 +325,24 @@ mod tests {
     }
 
     /// `is_violation` answers as the string test it replaced did (`!starts_with("block.") &&
-    /// != "suppression.hard_bounce"`): of the released ids, exactly these three are not
-    /// violations.
+    /// != "suppression.hard_bounce"`) for the ids released with it; the session's own limits and
+    /// the server's state, named since, are not violations either.
     #[test]
     fn violations_are_as_before() {
-        let not_violations = ["block.sender", "block.campaign", "suppression.hard_bounce"];
+        let not_violations = [
+            "block.sender",
+            "block.campaign",
+            "suppression.hard_bounce",
+            "limits.connections",
+            "limits.connections_per_ip",
+            "limits.command_timeout",
+            "limits.session_timeout",
+            "limits.errors",
+            "limits.session_messages",
+            "limits.session_bytes",
+            "server.shutdown",
+            "recipients.separate",
+        ];
         for &rule in Rule::ALL {
             assert_eq!(rule.is_violation(), !not_violations.contains(&rule.as_str()), "{rule}");
         }
@@ -336,5 +351,6 @@ mod tests {
         assert!(!Rule::SuppressionHardBounce.is_violation());
         assert!(Rule::BulkMaxRecipients.is_violation());
         assert!(Rule::HeadersForeignOriginator.is_violation());
+        assert!(!Rule::ServerShutdown.is_violation());
     }
 }
