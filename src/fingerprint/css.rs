@@ -61,7 +61,8 @@ pub struct Props {
     mso_hide: Option<bool>,
     font_size: Option<FontSize>,
     colour: Option<Paint>,
-    background: Option<Rgb>,
+    /// `Some(None)`: a background this cannot read (a gradient, an image, a variable).
+    background: Option<Option<Rgb>>,
     overflow_hidden: Option<bool>,
     height_px: Option<f64>,
     max_height_px: Option<f64>,
@@ -103,8 +104,9 @@ impl Props {
                     }
                 }
                 "color" => p.colour = paint(value),
-                "background-color" => p.background = colour_of(value),
-                "background" => p.background = value.split_whitespace().find_map(colour_of),
+                "background-color" => p.background = Some(colour_of(value)),
+                "background" => p.background = Some(value.split_whitespace().find_map(colour_of)),
+                "background-image" if value != "none" => p.background = Some(None),
                 "overflow" | "overflow-y" | "overflow-x" => {
                     p.overflow_hidden = Some(value == "hidden" || value == "clip")
                 }
@@ -154,14 +156,17 @@ impl Props {
         );
     }
 
-    /// The background this element sets, if any.
-    pub fn background(&self) -> Option<Rgb> {
+    /// The background this element sets, if any: `Some(None)` when it is one this cannot read
+    /// (a gradient, an image, a variable), against which no colour is judged.
+    pub fn background(&self) -> Option<Option<Rgb>> {
         self.background
     }
 
     /// Sets the background when no style did (`bgcolor`).
     pub fn default_background(&mut self, colour: Option<Rgb>) {
-        self.background = self.background.or(colour);
+        if self.background.is_none() {
+            self.background = colour.map(Some);
+        }
     }
 
     /// The text colour this element sets, if any (it is inherited).
@@ -206,12 +211,12 @@ impl Props {
 }
 
 /// Whether text is out of sight by its own look: too small to read, or in no colour or the
-/// background's.
-pub fn text_unreadable(font_px: f64, colour: Option<Paint>, background: Rgb) -> bool {
+/// background's (`None`: a background this cannot read, against which no colour is judged).
+pub fn text_unreadable(font_px: f64, colour: Option<Paint>, background: Option<Rgb>) -> bool {
     font_px < MIN_READABLE_PX
         || match colour {
             Some(Paint::Invisible) => true,
-            Some(Paint::Colour(c)) => c.near(background),
+            Some(Paint::Colour(c)) => background.is_some_and(|b| c.near(b)),
             None => false,
         }
 }
@@ -442,7 +447,7 @@ mod tests {
             let p = Props::parse(style);
             p.hides_box()
                 || p.visibility_hidden() == Some(true)
-                || text_unreadable(p.font_px(ROOT_FONT_PX), p.colour(), Rgb::PAGE)
+                || text_unreadable(p.font_px(ROOT_FONT_PX), p.colour(), Some(Rgb::PAGE))
         };
         for style in [
             "display:none",
@@ -481,7 +486,13 @@ mod tests {
         assert!(!text_unreadable(
             ROOT_FONT_PX,
             Props::parse("color:#fff").colour(),
-            Rgb(0, 0, 0)
+            Some(Rgb(0, 0, 0))
+        ));
+        // On a gradient nobody can say.
+        assert!(!text_unreadable(
+            ROOT_FONT_PX,
+            Props::parse("color:#fff").colour(),
+            None
         ));
     }
 
@@ -493,7 +504,7 @@ mod tests {
         );
         let hidden = |tag: &str, class: &str, id: &str| {
             let p = sheet.props_of(tag, class, id);
-            p.hides_box() || text_unreadable(p.font_px(ROOT_FONT_PX), p.colour(), Rgb::PAGE)
+            p.hides_box() || text_unreadable(p.font_px(ROOT_FONT_PX), p.colour(), Some(Rgb::PAGE))
         };
         assert!(hidden("span", "x h", ""));
         assert!(hidden("span", "", "s"));

@@ -193,17 +193,25 @@ fn normalize_shown(shown: &[crate::message::readable::Segment], personal: &[Stri
 pub fn fingerprint_message(message: &crate::message::Message<'_>) -> Fingerprint {
     let (personal, author, author_name) = readers_of(message);
     let shown = message.displayed();
-    let mut print = fingerprint_normalized(&normalize_shown(&shown, &personal, &author_name), &author);
+    let shown_text = normalize_shown(&shown, &personal, &author_name);
     let plain = message.readable();
-    if !plain.is_html && shown.iter().any(|s| s.is_html) {
-        let segment = crate::message::readable::Segment {
-            text: plain.text,
-            is_html: false,
-        };
-        let copy = fingerprint_normalized(&normalize_shown(&[segment], &personal, &author_name), &author);
-        if print.similarity(&copy) >= THRESHOLD {
-            print.copy = Some(Box::new(copy));
-        }
+    if plain.is_html || !shown.iter().any(|s| s.is_html) {
+        return fingerprint_normalized(&shown_text, &author);
+    }
+    let segment = crate::message::readable::Segment {
+        text: plain.text,
+        is_html: false,
+    };
+    let plain_text = normalize_shown(&[segment], &personal, &author_name);
+    // An HTML part with no text at all (images only, or a "view online" line) tells issues
+    // apart by nothing: the plain copy is what the message says.
+    if shown_text.text.is_empty() {
+        return fingerprint_normalized(&plain_text, &author);
+    }
+    let mut print = fingerprint_normalized(&shown_text, &author);
+    let copy = fingerprint_normalized(&plain_text, &author);
+    if print.similarity(&copy) >= THRESHOLD {
+        print.copy = Some(Box::new(copy));
     }
     print
 }

@@ -562,3 +562,23 @@ Opening hours Monday to Friday, nine to five\r\nFollow us for news about our pro
         }
     }
 }
+
+#[test]
+fn an_html_part_without_text_leaves_the_plain_copy_to_tell_issues_apart() {
+    let issue = |plain: &str| {
+        format!(
+            "From: news@acme.example\r\nContent-Type: multipart/alternative; boundary=\"b\"\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\n{plain}\r\n--b\r\n\
+Content-Type: text/html\r\n\r\n<p><img src=\"https://acme.example/issue.png\" alt=\"This week\"></p>\r\n--b--\r\n"
+        )
+        .into_bytes()
+    };
+    let a = fingerprint(&issue(PITCH));
+    let b = fingerprint(&issue(&salad(4).repeat(3)));
+    assert!(!a.band_keys().iter().any(|k| b.band_keys().contains(k)));
+    // And copies of one issue still meet.
+    assert!(a
+        .band_keys()
+        .iter()
+        .any(|k| fingerprint(&issue(PITCH)).band_keys().contains(k)));
+}

@@ -108,7 +108,8 @@ struct Open {
     visibility_hidden: bool,
     font_px: f64,
     colour: Option<Paint>,
-    background: Rgb,
+    /// `None`: one that cannot be read (a gradient, an image), against which no colour is judged.
+    background: Option<Rgb>,
     /// Its text is not seen (the box, the visibility, or the text's own size or colour).
     hidden: bool,
     link: bool,
@@ -188,7 +189,9 @@ pub fn to_visible(html: &str) -> Visible {
                     .unwrap_or_else(|| parent.is_some_and(|o| o.visibility_hidden));
                 let font_px = props.font_px(parent.map_or(ROOT_FONT_PX, |o| o.font_px));
                 let colour = props.colour().or_else(|| parent.and_then(|o| o.colour));
-                let background = props.background().or(parent.map(|o| o.background)).unwrap_or(Rgb::PAGE);
+                let background = props
+                    .background()
+                    .unwrap_or_else(|| parent.map_or(Some(Rgb::PAGE), |o| o.background));
                 let hidden = box_hidden || visibility_hidden || text_unreadable(font_px, colour, background);
                 if stack.len() < MAX_STACK {
                     stack.push(Open {
@@ -388,6 +391,15 @@ mod tests {
             ("<style>i{display:none}</style><p>a<i> salad</i> b</p>", "a b"),
             ("<span style=\"color:transparent\">salad</span>Offer", "Offer"),
             ("<span style=\"opacity:0%\">salad</span>Offer", "Offer"),
+            // White text on a gradient or an image: read (nobody can say it is hidden).
+            (
+                "<style>.hero{background:linear-gradient(#000,#333);color:#fff}</style><p class=\"hero\">shown</p>",
+                "shown",
+            ),
+            (
+                "<div style=\"background-image:url(x.png)\"><span style=\"color:#fff\">shown</span></div>",
+                "shown",
+            ),
         ];
         for (html, want) in cases {
             assert_eq!(to_visible(html).text, want, "{html}");
