@@ -71,7 +71,9 @@ pub struct Props {
     left_px: Option<f64>,
     top_px: Option<f64>,
     text_indent_px: Option<f64>,
+    margin_px: Option<f64>,
     scaled_to_nothing: Option<bool>,
+    clipped_to_nothing: Option<bool>,
 }
 
 impl Props {
@@ -117,6 +119,19 @@ impl Props {
                 "left" => p.left_px = absolute_px(value),
                 "top" => p.top_px = absolute_px(value),
                 "text-indent" => p.text_indent_px = absolute_px(value),
+                "margin-left" | "margin-top" => p.margin_px = absolute_px(value),
+                "clip-path" => {
+                    p.clipped_to_nothing = Some(
+                        value.starts_with("inset(50%")
+                            || value.replace(' ', "").starts_with("circle(0")
+                            || value.replace(' ', "").starts_with("polygon(00"),
+                    )
+                }
+                "clip" => {
+                    let rect: String = value.chars().filter(|c| !c.is_whitespace() && *c != ',').collect();
+                    p.clipped_to_nothing =
+                        Some(rect == "rect(0000)" || rect == "rect(0px0px0px0px)" || rect == "rect(1px1px1px1px)");
+                }
                 "transform" => {
                     p.scaled_to_nothing = Some(
                         value.contains("scale(0)")
@@ -152,7 +167,9 @@ impl Props {
             left_px,
             top_px,
             text_indent_px,
-            scaled_to_nothing
+            margin_px,
+            scaled_to_nothing,
+            clipped_to_nothing
         );
     }
 
@@ -207,6 +224,8 @@ impl Props {
             || (yes(self.overflow_hidden) && (tiny(self.height_px) || tiny(self.max_height_px) || tiny(self.width_px)))
             || (yes(self.positioned) && (off_page(self.left_px) || off_page(self.top_px)))
             || off_page(self.text_indent_px)
+            || off_page(self.margin_px)
+            || yes(self.clipped_to_nothing)
     }
 }
 
@@ -361,6 +380,8 @@ fn font_size(value: &str) -> Option<FontSize> {
         "mm" => FontSize::Px(n * 3.78),
         "cm" => FontSize::Px(n * 37.8),
         "in" => FontSize::Px(n * 96.0),
+        // Of a mail client's window, some 600 px wide.
+        "vw" | "vh" | "vmin" | "vmax" => FontSize::Px(n * 6.0),
         _ => return None,
     })
 }
@@ -407,11 +428,43 @@ fn alpha(value: &str) -> Option<f64> {
     }
 }
 
-/// A CSS or HTML colour (`#fff`, `#FFFFFF`, `white`, `rgb(255, 255, 255)`), if it is one this
-/// knows.
+/// `hsl(h, s%, l%)` (commas or spaces) as a colour.
+fn hsl(args: &str) -> Option<Rgb> {
+    let mut parts = args.split([',', ' ', '/']).filter(|p| !p.is_empty());
+    let h: f64 = parts.next()?.trim_end_matches("deg").parse().ok()?;
+    let mut pct = || {
+        parts
+            .next()?
+            .trim_end_matches('%')
+            .parse::<f64>()
+            .ok()
+            .map(|v| (v / 100.0).clamp(0.0, 1.0))
+    };
+    let (s, l) = (pct()?, pct()?);
+    let c = (1.0 - (2.0 * l - 1.0).abs()) * s;
+    let hp = h.rem_euclid(360.0) / 60.0;
+    let x = c * (1.0 - (hp % 2.0 - 1.0).abs());
+    let (r, g, b) = match hp as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let m = l - c / 2.0;
+    let channel = |v: f64| ((v + m) * 255.0).round().clamp(0.0, 255.0) as u8;
+    Some(Rgb(channel(r), channel(g), channel(b)))
+}
+
+/// A CSS or HTML colour (`#fff`, `#FFFFFF`, `white`, `rgb(255, 255, 255)`, `hsl(0, 0%, 100%)`),
+/// if it is one this knows.
 pub fn colour_of(value: &str) -> Option<Rgb> {
     let v = value.trim().to_ascii_lowercase();
     let v = v.trim_end_matches("!important").trim();
+    if let Some(args) = v.strip_prefix("hsl(").or_else(|| v.strip_prefix("hsla(")) {
+        return hsl(args.trim_end_matches(')'));
+    }
     if let Some(args) = v.strip_prefix("rgb(").or_else(|| v.strip_prefix("rgba(")) {
         let mut channels = args
             .trim_end_matches(')')
@@ -426,7 +479,8 @@ pub fn colour_of(value: &str) -> Option<Rgb> {
         "white" => "ffffff",
         "black" => "000000",
         "red" => "ff0000",
-        "snow" | "ivory" | "ghostwhite" | "whitesmoke" | "floralwhite" | "mintcream" | "azure" => "fafafa",
+        "snow" | "ivory" | "ghostwhite" | "whitesmoke" | "floralwhite" | "mintcream" | "azure" | "seashell"
+        | "linen" | "oldlace" | "honeydew" | "aliceblue" | "lavenderblush" | "cornsilk" | "beige" => "f8f8f4",
         _ => v.strip_prefix('#')?,
     };
     let digit = |i: usize, len: usize| u8::from_str_radix(hex.get(i..i + len)?, 16).ok();
@@ -466,16 +520,27 @@ mod tests {
             "position:absolute;left:-9999px",
             "text-indent:-9999px",
             "transform:scale(0)",
+            "color:hsl(0,0%,100%)",
+            "color:hsl(0 0% 99%)",
+            "color:seashell",
+            "margin-left:-9999px",
+            "clip-path:inset(50%)",
+            "position:absolute;clip:rect(0 0 0 0)",
+            "font-size:.01vw",
         ] {
             assert!(hidden(style), "{style}");
         }
         for style in [
             "",
             "color:#333",
+            "color:hsl(210,50%,30%)",
             "font-size:1em",
             "max-height:0",
             "font-size:12px",
+            "font-size:3vw",
             "position:absolute;left:10px",
+            "margin-left:-10px",
+            "clip-path:circle(40%)",
         ] {
             assert!(!hidden(style), "{style}");
         }
