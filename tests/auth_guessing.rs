@@ -47,6 +47,7 @@ async fn auth_once(h: &Harness, source: &str, user: &str, password: &str) -> Str
 async fn an_address_that_keeps_failing_is_locked_out_even_with_the_right_password() {
     let h = gateway(Duration::from_millis(300)).await;
     let mut early = session(&h, "127.0.0.1").await;
+    let mut early_proxy = session(&h, "127.0.0.1").await;
 
     // Two failures, a success in between (it does not reset the count), a third failure.
     for password in ["guess-1", "guess-2", PASSWORD, "guess-3"] {
@@ -72,6 +73,12 @@ async fn an_address_that_keeps_failing_is_locked_out_even_with_the_right_passwor
         "{reply:?}"
     );
     assert!(early.is_closed().await);
+    // Acting as another user goes through the same gate.
+    let proxy = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("acme-user\0roaming-user\0{PASSWORD}"))
+    };
+    early_proxy.send(&format!("AUTH PLAIN {proxy}"), "421 4.7.0").await;
     // A new connection is refused before the greeting.
     let mut late = h.open_from(h.submission_addr(), "127.0.0.1").await;
     late.expect("421 4.7.0").await;

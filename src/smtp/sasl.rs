@@ -11,13 +11,13 @@ pub struct Credentials {
 }
 
 /// Why a PLAIN response gives no credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlainError {
     /// Not `authzid NUL authcid NUL password` in base64 (`501`).
     Malformed,
-    /// An authorization identity other than the user: proxy authentication, which no user may
-    /// do here (`535`, as a login that is not allowed).
-    OtherIdentity,
+    /// An authorization identity other than the user (named): proxy authentication, which no
+    /// user may do here (`535`, a failed login of that user).
+    OtherIdentity(String),
 }
 
 /// Decodes a PLAIN response: base64 of `authzid NUL authcid NUL password`. An authorization
@@ -33,7 +33,7 @@ pub fn decode_plain(response: &str) -> Result<Credentials, PlainError> {
     };
     let (authzid, username, password) = parsed().ok_or(PlainError::Malformed)?;
     if !authzid.is_empty() && authzid != username.as_bytes() {
-        return Err(PlainError::OtherIdentity);
+        return Err(PlainError::OtherIdentity(username));
     }
     Ok(Credentials { username, password })
 }
@@ -68,7 +68,7 @@ mod tests {
         );
         assert_eq!(
             decode_plain(&STANDARD.encode(b"admin\0demo\0pw")),
-            Err(PlainError::OtherIdentity)
+            Err(PlainError::OtherIdentity("demo".into()))
         );
         assert_eq!(decode_plain(""), Err(PlainError::Malformed));
         assert_eq!(decode_plain(&STANDARD.encode(b"\0\0pw")), Err(PlainError::Malformed));

@@ -32,9 +32,13 @@ impl Session {
                 };
                 match sasl::decode_plain(&response) {
                     Ok(credentials) => Some(credentials),
-                    // Logging in as one user to act as another is not allowed: refused as a
-                    // login that failed.
-                    Err(sasl::PlainError::OtherIdentity) => return self.error_reply(reply::auth_failed()),
+                    // Logging in as one user to act as another is not allowed: a failed login of
+                    // that user, through the lockout gate and counted like a wrong password (NUL
+                    // is a password no PLAIN response can carry, so it matches none).
+                    Err(sasl::PlainError::OtherIdentity(username)) => Some(Credentials {
+                        username,
+                        password: "\0".into(),
+                    }),
                     Err(sasl::PlainError::Malformed) => None,
                 }
             }
