@@ -9,7 +9,9 @@ pub fn identity(address: &str, strip_subaddress: bool) -> String {
         return address.to_lowercase();
     };
     let (local, domain) = (&address[..at], &address[at + 1..]);
-    let domain = crate::tenant::normalize_domain(domain).unwrap_or_else(|| domain.trim_end_matches('.').to_lowercase());
+    let domain = literal(domain)
+        .or_else(|| crate::tenant::normalize_domain(domain))
+        .unwrap_or_else(|| domain.trim_end_matches('.').to_lowercase());
     let mut out = String::with_capacity(address.len() + 1);
     if local.starts_with('"') && local.ends_with('"') && local.len() >= 2 {
         let mut escaped = false;
@@ -41,6 +43,18 @@ pub fn identity(address: &str, strip_subaddress: bool) -> String {
     out
 }
 
+/// An address literal in one spelling (`[IPv6:2001:DB8:0::1]` is `[IPv6:2001:db8::1]`).
+fn literal(domain: &str) -> Option<String> {
+    let inner = domain.strip_prefix('[')?.strip_suffix(']')?;
+    match inner.get(..5) {
+        Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => inner[5..]
+            .parse::<std::net::Ipv6Addr>()
+            .ok()
+            .map(|ip| format!("[IPv6:{ip}]")),
+        _ => inner.parse::<std::net::Ipv4Addr>().ok().map(|ip| format!("[{ip}]")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::identity;
@@ -60,5 +74,10 @@ mod tests {
         assert_eq!(identity("jörg@bücher.example", true), "jörg@xn--bcher-kva.example");
         assert_eq!(identity("+tag@x.example", true), "+tag@x.example");
         assert_ne!(identity("alice@x.example", true), identity("bob@x.example", true));
+        assert_eq!(
+            identity("v@[IPv6:2001:DB8:0::1]", true),
+            identity("V@[ipv6:2001:db8::1]", true)
+        );
+        assert_eq!(identity("v@[192.0.2.1]", true), "v@[192.0.2.1]");
     }
 }
