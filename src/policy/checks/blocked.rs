@@ -97,6 +97,9 @@ impl Check<AtData> for BlockedOriginator {
                     }
                 }
             }
+            // Each address once, however many fields repeat it (one store lookup each).
+            originators.sort();
+            originators.dedup();
             for address in originators {
                 if is_blocked(env, tenant, BlockScope::Sender, &address).await? {
                     return Ok(refusal(format!("Sender address {address}"), tenant, Rule::BlockSender));
