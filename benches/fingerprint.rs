@@ -12,13 +12,19 @@ mod corpus;
 
 use aupgate::fingerprint::{fingerprint, normalize, Fingerprint};
 use corpus::quality::evaluate;
-use corpus::{generate, message_of_size, CorpusConfig};
+use corpus::{alternative_of_size, generate, message_of_size, CorpusConfig};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 fn throughput(c: &mut Criterion) {
-    for (label, size) in [("2KiB", 2 * 1024), ("50KiB", 50 * 1024)] {
+    type Make = fn(u64, usize) -> Vec<u8>;
+    let cases: [(&str, usize, Make); 3] = [
+        ("2KiB", 2 * 1024, message_of_size),
+        ("2KiB-alternative", 2 * 1024, alternative_of_size),
+        ("50KiB", 50 * 1024, message_of_size),
+    ];
+    for (label, size, make) in cases {
         // Several distinct copies so branch predictors and caches see varied input.
-        let msgs: Vec<Vec<u8>> = (0..16).map(|s| message_of_size(s, size)).collect();
+        let msgs: Vec<Vec<u8>> = (0..16).map(|s| make(s, size)).collect();
         let mut g = c.benchmark_group(format!("fingerprint/{label}"));
         g.throughput(Throughput::Elements(1));
         let mut i = 0;

@@ -131,14 +131,7 @@ fn final_recipient(address: &str) -> String {
     if address.is_ascii() {
         return field("Final-Recipient: rfc822;", address);
     }
-    let mut xtext = String::with_capacity(address.len() * 2);
-    for c in address.chars() {
-        if c.is_ascii_graphic() && !matches!(c, '+' | '=' | '\\') {
-            xtext.push(c);
-        } else {
-            xtext.push_str(&format!("\\x{{{:X}}}", c as u32));
-        }
-    }
+    let xtext = escaped(address, |c| c.is_ascii_graphic() && !matches!(c, '+' | '=' | '\\'));
     field("Final-Recipient: utf-8;", &xtext)
 }
 
@@ -146,9 +139,14 @@ fn final_recipient(address: &str) -> String {
 /// `message/delivery-status` part cannot be transfer-encoded, so what a next hop said in UTF-8
 /// is kept this way.
 fn seven_bit(text: &str) -> String {
+    escaped(text, |c| c.is_ascii())
+}
+
+/// `text` with each character `keep` refuses written `\x{HEX}`.
+fn escaped(text: &str, keep: impl Fn(char) -> bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_ascii() {
+        if keep(c) {
             out.push(c);
         } else {
             out.push_str(&format!("\\x{{{:X}}}", c as u32));

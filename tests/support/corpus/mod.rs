@@ -145,10 +145,20 @@ pub fn generate_families(seed: u64, scale: usize, first_group: usize, prose: &pr
 /// A campaign copy of roughly `bytes` bytes (a newsletter with as many paragraphs as it takes),
 /// for throughput measurements.
 pub fn message_of_size(seed: u64, bytes: usize) -> Vec<u8> {
+    newsletter_of_size(seed, bytes, Encoding::Plain(Cte::SevenBit))
+}
+
+/// [`message_of_size`] as `multipart/alternative` (the same text as plain and as HTML, as most
+/// newsletters are sent): the fingerprint reads the HTML and compares the plain copy with it.
+pub fn alternative_of_size(seed: u64, bytes: usize) -> Vec<u8> {
+    newsletter_of_size(seed, bytes, Encoding::Alternative(Cte::QuotedPrintable))
+}
+
+fn newsletter_of_size(seed: u64, bytes: usize, encoding: Encoding) -> Vec<u8> {
     let mut rng = Rng::new(seed);
     let mut t = Template::new(&mut rng, 0);
     t.kind = Kind::Newsletter;
-    t.encoding = Encoding::Plain(Cte::SevenBit);
+    t.encoding = encoding;
     t.paragraphs.clear();
     let mut msg = t.render(&mut rng);
     while msg.len() < bytes {
