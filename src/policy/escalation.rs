@@ -2,8 +2,9 @@
 //! (`events` within `window` → state) move the tenant through warned → final warning →
 //! suspended. Suspension places a tenant block (by `policy:<rule>`) that only an operator lifts.
 //! Each step a violation takes is sent to the tenant's contact as a notice (warning, final
-//! warning, suspension), as a complaint ladder's is. Failures here are logged: the refusal that
-//! caused the event stands either way.
+//! warning, suspension), as a complaint ladder's is; one session in the cluster takes each step
+//! (a claim in the store), so sessions and nodes judging the same events at once send one
+//! notice. Failures here are logged: the refusal that caused the event stands either way.
 //! Complaint- and bounce-rate crossings (`complaints::rates`) are events on this ladder too:
 //! they come in through [`escalate`].
 
@@ -17,6 +18,9 @@ use crate::tenant::{Tenant, TenantDirectory, TenantState};
 fn counts_on_ladder(kind: &str) -> bool {
     kind == "violation" || kind == crate::complaints::events::Kind::Rate.as_str()
 }
+
+/// How long a step of the ladder stays claimed by the session that took it (see `escalate`).
+const STEP_CLAIM_KEPT: std::time::Duration = std::time::Duration::from_secs(120);
 
 pub(crate) fn rank(state: TenantState) -> u8 {
     match state {
@@ -125,6 +129,47 @@ pub(crate) async fn escalate(
     if target == tenant.state.get() {
         return Ok(None);
     }
+    // One session on one node takes the step: sessions here and on other nodes that judged the
+    // same events before they saw the new state (a node learns it within the change feed's
+    // bound) find the step claimed and send no second notice. The claim is keyed by the ladder's
+    // restart and the state, and lasts STEP_CLAIM_KEPT: long past any node's stale view, short
+    // enough that a step an operator undid (state lowered, ladder not restarted) is taken again
+    // by a later violation. A step that fails gives its claim back.
+    let claim = crate::store::Key::new("escalation.step_claim", &tenant.id)
+        .part_u64(restarted.unwrap_or_default())
+        .part_u64(u64::from(rank(target)));
+    if !env
+        .store
+        .events_check_and_add(&claim, env.now, STEP_CLAIM_KEPT, 1)
+        .await?
+        .admitted
+    {
+        tracing::info!(tenant = %tenant.id, rule, state = ?target, "escalation: step taken by another session or node");
+        return Ok(None);
+    }
+    if let Err(error) = move_to(env, tenant, rule, target).await {
+        if let Err(undo) = env.store.events_release(&claim, env.now, STEP_CLAIM_KEPT).await {
+            tracing::error!(tenant = %tenant.id, %undo, "a failed step's claim could not be given back");
+        }
+        return Err(error);
+    }
+    if let Some(live) = tenants.and_then(|d| d.get(&tenant.id)) {
+        live.state.set(target);
+    } else {
+        tenant.state.set(target);
+    }
+    tracing::warn!(tenant = %tenant.id, rule, state = ?target, "escalation: tenant state changed");
+    Ok(Some(target))
+}
+
+/// Writes the step to `target` the ladder took: the tenant's state, and at suspension the
+/// tenant block only an operator lifts.
+async fn move_to(
+    env: &Env<'_>,
+    tenant: &Tenant,
+    rule: &str,
+    target: TenantState,
+) -> Result<(), crate::store::StoreError> {
     // One field: an operator's change of any other field meanwhile stays.
     env.store
         .tenant_update(&tenant.id, &[TenantChange::Set(TenantField::State(target))])
@@ -141,11 +186,109 @@ pub(crate) async fn escalate(
         };
         env.store.block_add(&block).await?;
     }
-    if let Some(live) = tenants.and_then(|d| d.get(&tenant.id)) {
-        live.state.set(target);
-    } else {
-        tenant.state.set(target);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::record_violation;
+    use crate::complaints::model::{ComplaintFut, Notice, NoticeKind, NoticeSender};
+    use crate::policy::profile::Profile;
+    use crate::policy::{Env, Rule};
+    use crate::store::{RateStore, TenantRecord, TenantState};
+    use crate::tenant::{TenantDirectory, TenantSpec};
+
+    /// Records the notices it is asked to send.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Notice>>);
+
+    impl NoticeSender for Recorder {
+        fn send<'a>(&'a self, notice: &'a Notice) -> ComplaintFut<'a, String> {
+            self.0.lock().unwrap().push(notice.clone());
+            Box::pin(std::future::ready(Ok("Q".to_string())))
+        }
     }
-    tracing::warn!(tenant = %tenant.id, rule, state = ?target, "escalation: tenant state changed");
-    Ok(Some(target))
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn violations_judged_at_once_take_a_step_once() {
+        // Eight sessions break a rule in eight campaigns at the same moment; each one's event
+        // alone reaches the first step, and all have read the ladder's events before any has
+        // moved the tenant. The tenant is warned once, with one notice.
+        let dir = tempfile::tempdir().unwrap();
+        let rocks: Arc<dyn RateStore> =
+            Arc::new(crate::store::rocks::RocksStore::open(dir.path(), Duration::from_secs(86_400)).unwrap());
+        let faulty = Arc::new(crate::store::faulty::Faulty::new(rocks));
+        faulty.meet("events_range", 8);
+        faulty.slow("tenant_update", Duration::from_millis(50));
+        let store: Arc<dyn RateStore> = faulty.clone();
+        store.tenant_create(&TenantRecord::new("acme", "Acme")).await.unwrap();
+        let tenants = Arc::new(TenantDirectory::from_specs(vec![TenantSpec::with_networks(
+            "acme",
+            &[],
+            &[],
+        )]));
+        let profile = Arc::new(
+            Profile::parse("[[escalation.steps]]\nevents = 1\nwindow = \"30d\"\nstate = \"warned\"\n").unwrap(),
+        );
+        let notices = Arc::new(Recorder::default());
+        let now = 1_800_000_000_000;
+        let sessions: Vec<_> = (0..8)
+            .map(|n| {
+                let (store, tenants, profile, notices) =
+                    (store.clone(), tenants.clone(), profile.clone(), notices.clone());
+                tokio::spawn(async move {
+                    let env = Env::direct(store.as_ref(), &profile, now);
+                    let tenant = tenants.get("acme").unwrap();
+                    let notices: &dyn NoticeSender = notices.as_ref();
+                    record_violation(
+                        &env,
+                        Some(&tenants),
+                        Some(notices),
+                        &tenant,
+                        Rule::BulkMaxRecipients,
+                        &format!("c{n}"),
+                    )
+                    .await;
+                })
+            })
+            .collect();
+        for session in sessions {
+            session.await.unwrap();
+        }
+        let kinds: Vec<NoticeKind> = notices.0.lock().unwrap().iter().map(|n| n.kind).collect();
+        assert_eq!(kinds, [NoticeKind::Warning]);
+        let record = store.tenant_get("acme").await.unwrap().unwrap();
+        assert_eq!(record.state, TenantState::Warned);
+        assert_eq!(tenants.get("acme").unwrap().state.get(), TenantState::Warned);
+
+        // An operator lowers the state without restarting the ladder; a later violation takes
+        // the step again (its events still count), once the claim has lapsed.
+        faulty.meet("events_range", 1);
+        let active = [crate::store::TenantChange::Set(crate::store::TenantField::State(
+            TenantState::Active,
+        ))];
+        store.tenant_update("acme", &active).await.unwrap();
+        tenants.get("acme").unwrap().state.set(TenantState::Active);
+        let later = now + super::STEP_CLAIM_KEPT.as_millis() as u64 + 1;
+        let env = Env::direct(store.as_ref(), &profile, later);
+        let tenant = tenants.get("acme").unwrap();
+        let recorder: &dyn NoticeSender = notices.as_ref();
+        record_violation(
+            &env,
+            Some(&tenants),
+            Some(recorder),
+            &tenant,
+            Rule::BulkMaxRecipients,
+            "c9",
+        )
+        .await;
+        assert_eq!(notices.0.lock().unwrap().len(), 2);
+        assert_eq!(
+            store.tenant_get("acme").await.unwrap().unwrap().state,
+            TenantState::Warned
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! [`Faulty`]: any store, with chosen operations failing on demand — for tests of what a
-//! caller does when the store fails part-way (the complaint pipeline's retries). It forwards
-//! every call unchanged unless told to fail the next calls of an operation; never used by the
-//! server.
+//! caller does when the store fails part-way (the complaint pipeline's retries) — or held until
+//! several callers reach them (tests of callers racing). It forwards every call unchanged unless
+//! told otherwise; never used by the server.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,13 +13,38 @@ use super::{
 };
 use super::{ComplaintPut, ComplaintScope, MessageOrigin, StoredComplaint};
 
-/// A store whose operations fail when told to.
-pub struct Faulty(pub Arc<dyn RateStore>, Mutex<HashMap<&'static str, (u32, u32)>>);
+/// A store whose operations fail, or wait for each other, when told to.
+pub struct Faulty(
+    pub Arc<dyn RateStore>,
+    Mutex<HashMap<&'static str, (u32, u32)>>,
+    Mutex<HashMap<&'static str, Arc<tokio::sync::Barrier>>>,
+    Mutex<HashMap<&'static str, Duration>>,
+);
 
 impl Faulty {
     /// `inner`, failing nothing yet.
     pub fn new(inner: Arc<dyn RateStore>) -> Faulty {
-        Faulty(inner, Mutex::new(HashMap::new()))
+        Faulty(
+            inner,
+            Mutex::new(HashMap::new()),
+            Mutex::new(HashMap::new()),
+            Mutex::new(HashMap::new()),
+        )
+    }
+
+    /// Every call of `op` waits until `callers` calls of it are waiting, then all go on: the
+    /// callers race from the same point.
+    pub fn meet(&self, op: &'static str, callers: usize) {
+        self.2
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(op, Arc::new(tokio::sync::Barrier::new(callers)));
+    }
+
+    /// Every call of `op` waits `delay` first: the other callers of a race get past the point
+    /// they race from before this one ends.
+    pub fn slow(&self, op: &'static str, delay: Duration) {
+        self.3.lock().unwrap_or_else(|p| p.into_inner()).insert(op, delay);
     }
 
     /// The next `times` calls of `op` (the method's name, e.g. `"event_append"`) fail with
@@ -51,7 +76,15 @@ impl Faulty {
                 _ => false,
             }
         };
+        let meeting = self.2.lock().unwrap_or_else(|p| p.into_inner()).get(op).cloned();
+        let delay = self.3.lock().unwrap_or_else(|p| p.into_inner()).get(op).copied();
         Box::pin(async move {
+            if let Some(barrier) = meeting {
+                barrier.wait().await;
+            }
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
             if fail {
                 return Err(StoreError::Write(format!("injected failure of {op}")));
             }
