@@ -1,7 +1,8 @@
 //! The little CSS the fingerprint needs to tell hidden text from text a reader sees: the
 //! properties that hide an element's text ([`Props`], read from inline styles and rules), and the
-//! document's own `<style>` rules for a tag, a class or an id ([`StyleSheet`]). What a mail client
-//! applies, roughly: no cascade beyond "tag, then class, then id, then inline" and inheritance of
+//! document's own `<style>` rules for a tag, a class or an id, or one naming ancestors
+//! (`.a span`; [`StyleSheet`]). What a mail client applies, roughly: no cascade beyond "tag, then
+//! class, then id, then rules with ancestors, then inline" and inheritance of
 //! the font size and background; unconditional `@media` / `@supports` blocks apply, conditional
 //! ones (a width, print) do not, so text a desktop client shows is never taken for hidden.
 //!
@@ -241,13 +242,109 @@ pub fn text_unreadable(font_px: f64, colour: Option<Paint>, background: Option<R
 }
 
 /// The document's `<style>` rules by the simple selector they name (`p`, `.a`, `#b`, `p.a`),
-/// each rule's properties merged in the order written. A rule whose selector is anything else
-/// (descendants, attributes, pseudo-classes) is left out.
+/// each rule's properties merged in the order written, and up to [`MAX_NESTED`] rules whose
+/// selector names ancestors (`.a span`, `div > .b`, `#x .y p`: see [`Nested`]). A rule with any
+/// other selector (attributes, pseudo-classes, siblings) is left out.
 #[derive(Default)]
 pub struct StyleSheet {
     by_tag: HashMap<String, Props>,
     by_class: HashMap<String, Props>,
     by_id: HashMap<String, Props>,
+    nested: Vec<Nested>,
+}
+
+/// Rules with ancestors kept; the rest are left out (each costs every element a check).
+const MAX_NESTED: usize = 32;
+/// Ancestor compounds a nested rule may name.
+const MAX_ANCESTORS: usize = 4;
+
+/// Which ancestor compounds of a sheet's nested rules an element or one of its ancestors
+/// matches: bit `rule * MAX_ANCESTORS + position`. An element's is its parent's with its own
+/// matches added, so a rule's ancestors are found in one test, however deep the document.
+pub type Ancestry = u128;
+
+/// One compound selector: a tag (or `*`, or none) with classes and an id (`p.a.b`, `#x`).
+#[derive(Debug, Default, PartialEq)]
+struct Compound {
+    tag: Option<String>,
+    classes: Vec<String>,
+    id: Option<String>,
+}
+
+impl Compound {
+    fn parse(text: &str) -> Option<Compound> {
+        let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let mut compound = Compound::default();
+        let first = text.find(['.', '#']).unwrap_or(text.len());
+        match &text[..first] {
+            "" | "*" => {}
+            tag if word(tag) => compound.tag = Some(tag.to_string()),
+            _ => return None,
+        }
+        let mut rest = &text[first..];
+        while let Some(kind) = rest.chars().next() {
+            let end = rest[1..].find(['.', '#']).map_or(rest.len(), |e| e + 1);
+            let name = &rest[1..end];
+            if !word(name) {
+                return None;
+            }
+            if kind == '.' {
+                compound.classes.push(name.to_string());
+            } else {
+                compound.id = Some(name.to_string());
+            }
+            rest = &rest[end..];
+        }
+        Some(compound)
+    }
+
+    fn matches(&self, tag: &str, class: &str, id: &str) -> bool {
+        self.tag.as_deref().is_none_or(|t| t == tag)
+            && self.id.as_deref().is_none_or(|i| i == id.trim())
+            && self.classes.iter().all(|c| class.split_whitespace().any(|k| k == c))
+    }
+}
+
+/// A rule whose selector names ancestors: it applies to an element matching `subject` inside
+/// elements matching each of `ancestors`. Their order is not checked, and a child combinator
+/// (`>`) is read as a descendant one: a rule may apply a little more widely than in a browser,
+/// never less.
+#[derive(Debug)]
+struct Nested {
+    ancestors: Vec<Compound>,
+    subject: Compound,
+    props: Props,
+}
+
+impl Nested {
+    fn parse(selector: &str, props: &Props) -> Option<Nested> {
+        if selector.contains(['+', '~']) {
+            return None;
+        }
+        let mut compounds = selector
+            .split(|c: char| c.is_whitespace() || c == '>')
+            .filter(|part| !part.is_empty())
+            .map(Compound::parse)
+            .collect::<Option<Vec<_>>>()?;
+        let subject = compounds.pop()?;
+        if compounds.is_empty() || compounds.len() > MAX_ANCESTORS {
+            return None;
+        }
+        Some(Nested {
+            ancestors: compounds,
+            subject,
+            props: props.clone(),
+        })
+    }
+
+    /// The bits of `Ancestry` for this rule (the `index`-th) that an ancestor must have set.
+    fn needed(&self, index: usize) -> Ancestry {
+        (0..self.ancestors.len()).fold(0, |bits, position| bits | bit(index, position))
+    }
+}
+
+fn bit(rule: usize, position: usize) -> Ancestry {
+    1 << (rule * MAX_ANCESTORS + position)
 }
 
 /// `@`-rule blocks nested this deep are not read.
@@ -263,7 +360,7 @@ impl StyleSheet {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_tag.is_empty() && self.by_class.is_empty() && self.by_id.is_empty()
+        self.by_tag.is_empty() && self.by_class.is_empty() && self.by_id.is_empty() && self.nested.is_empty()
     }
 
     fn add_rules(&mut self, css: &str, depth: usize) {
@@ -286,6 +383,8 @@ impl StyleSheet {
             for selector in prelude.split(',').map(str::trim) {
                 if let Some((map, name)) = self.target(selector) {
                     map.entry(name).or_default().merge(&props);
+                } else if self.nested.len() < MAX_NESTED {
+                    self.nested.extend(Nested::parse(selector, &props));
                 }
             }
         }
@@ -312,8 +411,28 @@ impl StyleSheet {
         }
     }
 
-    /// The properties the rules give an element (`tag`, its `class` attribute, its `id`).
-    pub fn props_of(&self, tag: &str, class: &str, id: &str) -> Props {
+    /// The properties the rules give an element (`tag`, its `class` attribute, its `id`) whose
+    /// parent's ancestry is `inherited` (0 at the root), and the element's own ancestry for its
+    /// children. The simple rules come first, then the nested ones, each in the order written.
+    pub fn element(&self, tag: &str, class: &str, id: &str, inherited: Ancestry) -> (Props, Ancestry) {
+        let mut props = self.props_of(tag, class, id);
+        let mut ancestry = inherited;
+        for (index, rule) in self.nested.iter().enumerate() {
+            let needed = rule.needed(index);
+            if inherited & needed == needed && rule.subject.matches(tag, class, id) {
+                props.merge(&rule.props);
+            }
+            for (position, ancestor) in rule.ancestors.iter().enumerate() {
+                if ancestor.matches(tag, class, id) {
+                    ancestry |= bit(index, position);
+                }
+            }
+        }
+        (props, ancestry)
+    }
+
+    /// The properties the simple rules give an element.
+    fn props_of(&self, tag: &str, class: &str, id: &str) -> Props {
         let mut props = Props::default();
         if let Some(p) = self.by_tag.get(tag) {
             props.merge(p);
@@ -576,6 +695,48 @@ mod tests {
         assert!(hidden("span", "w", "") && hidden("p", "w2", ""));
         assert!(hidden("div", "sc", ""));
         assert!(!hidden("div", "m", ""), "a conditional @media block does not apply");
-        assert!(!hidden("b", "", ""), "a descendant selector is left out");
+        assert!(
+            !hidden("b", "", ""),
+            "a descendant selector applies only inside its ancestor"
+        );
+    }
+
+    #[test]
+    fn rules_with_ancestors_apply_inside_them() {
+        let sheet = StyleSheet::parse(
+            ".x span { display:none } div#w > p.s { color:#fff } .a .b i { font-size:0 }              p + span, li ~ i, a[href] b, .q:not(.r) u { display:none }",
+        );
+        let hidden = |path: &[(&str, &str, &str)]| {
+            let mut ancestry = 0;
+            let mut props = Props::default();
+            for (tag, class, id) in path {
+                (props, ancestry) = sheet.element(tag, class, id, ancestry);
+            }
+            props.hides_box() || text_unreadable(props.font_px(ROOT_FONT_PX), props.colour(), Some(Rgb::PAGE))
+        };
+        assert!(hidden(&[("div", "x", ""), ("p", "", ""), ("span", "", "")]));
+        assert!(!hidden(&[("div", "y", ""), ("span", "", "")]));
+        assert!(
+            !hidden(&[("span", "x", "")]),
+            "the subject needs the ancestor, not to be it"
+        );
+        assert!(hidden(&[("div", "", "w"), ("p", "s t", "")]));
+        assert!(!hidden(&[("div", "", "v"), ("p", "s", "")]));
+        assert!(hidden(&[("div", "a", ""), ("div", "b", ""), ("i", "", "")]));
+        assert!(!hidden(&[("div", "b", ""), ("i", "", "")]), "every ancestor is needed");
+        assert!(
+            !hidden(&[("p", "", ""), ("span", "", "")]),
+            "sibling combinators are left out"
+        );
+        assert!(
+            !hidden(&[("a", "", ""), ("b", "", "")]),
+            "attribute selectors are left out"
+        );
+        assert!(
+            !hidden(&[("div", "q", ""), ("u", "", "")]),
+            "pseudo-classes are left out"
+        );
+        let many: String = (0..100).map(|n| format!(".c{n} b {{display:none}} ")).collect();
+        assert_eq!(StyleSheet::parse(&many).nested.len(), MAX_NESTED);
     }
 }

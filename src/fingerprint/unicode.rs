@@ -7,7 +7,8 @@
 //!   hyphen, word joiner, BOM, variation selectors, Hangul fillers: UTS 39's skeleton removes
 //!   them, and so do we), and so are combining marks (accents: `café` and `cafe` read alike);
 //! - a character whose UTS 39 confusable prototype is ASCII letters becomes those letters
-//!   (Cyrillic `а`, Greek `ο`, Cherokee `Ꭺ` inside Latin words);
+//!   (Cyrillic `а`, Greek `ο`, Cherokee `Ꭺ` inside Latin words), except that a capital whose
+//!   prototype is `l` (Greek `Ι`, Cyrillic `І`, Lisu `ꓲ`) becomes `I`, as a reader takes it;
 //! - small capitals, a few IPA letters, parenthesised, squared and negative circled letters,
 //!   which neither table folds, become their letters (`styled_letter`).
 //!
@@ -113,6 +114,12 @@ fn push_prototype(out: &mut String, c: char) {
         letters[n] = p;
         n += 1;
     }
+    // UTS 39 reads every upright stroke as `l`; a capital one (Greek `Ι`, Cyrillic `І` and `Ӏ`,
+    // Lisu `ꓲ` among Lisu's capital look-alikes) is read as `I` inside a capitalised word.
+    if n == 1 && letters[0] == 'l' && (c.is_uppercase() || ('\u{a4d0}'..='\u{a4ff}').contains(&c)) {
+        out.push('I');
+        return;
+    }
     out.extend(&letters[..n]);
 }
 
@@ -136,6 +143,8 @@ mod tests {
             ("привет", "пpивeт"),           // Cyrillic: look-alikes folded, the rest kept
             ("ϲoffee ɾoaᴛed ᴍoᴎday", "coffee roated monday"), // small capitals, IPA
             ("\u{249c}\u{249d} \u{1f170}\u{1f171} \u{1f150} \u{1f130}", "ab ab a a"), // parenthesised, squared
+            ("W\u{0399}N W\u{0406}N W\u{04c0}N W\u{a4f2}N", "WIN WIN WIN WIN"), // capital I look-alikes
+            ("\u{01c0}ast", "last"),        // a stroke that is not a capital stays `l`
         ];
         for (input, want) in cases {
             assert_eq!(fold(input), want, "{input:?}");

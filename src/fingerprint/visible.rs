@@ -4,8 +4,9 @@
 //! browser would; `<script>`/`<style>` content kept out of the text). On top of it a bounded stack
 //! of open elements decides what is visible:
 //! - nothing inside `head`, `title`, `script`, `style`, `noscript`, `template`, `svg`;
-//! - nothing inside an element with the `hidden` attribute, or whose style (inline, or a
-//!   `<style>` rule for its tag, class or id: [`super::css`]) puts it out of sight with all it
+//! - nothing inside an element with the `hidden` attribute, nothing of a closed `<details>` but
+//!   its `<summary>`, nothing inside an element whose style (inline, or a
+//!   `<style>` rule for its tag, class or id, or one naming its ancestors: [`super::css`]) puts it out of sight with all it
 //!   holds: `display:none`, `opacity:0`, `transform:scale(0)`, a box of 0–1 px with
 //!   `overflow:hidden`, `mso-hide:all`, moved far off the page;
 //! - no text that is unreadable where it stands: `visibility:hidden` (a child may set it back),
@@ -27,7 +28,7 @@
 
 use html5gum::{DefaultEmitter, Token, Tokenizer};
 
-use super::css::{colour_of, text_unreadable, Paint, Props, Rgb, StyleSheet, ROOT_FONT_PX};
+use super::css::{colour_of, text_unreadable, Ancestry, Paint, Props, Rgb, StyleSheet, ROOT_FONT_PX};
 
 /// Open elements tracked; deeper nesting inherits the deepest tracked element's visibility.
 const MAX_STACK: usize = 256;
@@ -112,6 +113,10 @@ struct Open {
     background: Option<Rgb>,
     /// Its text is not seen (the box, the visibility, or the text's own size or colour).
     hidden: bool,
+    /// A `<details>` without `open`: only its `<summary>` is shown.
+    closed_details: bool,
+    /// Which ancestors the style sheet's nested rules look for it is inside or is.
+    ancestry: Ancestry,
     link: bool,
 }
 
@@ -169,7 +174,8 @@ pub fn to_visible(html: &str) -> Visible {
                     continue;
                 }
                 let (class, id) = (attr("class").unwrap_or_default(), attr("id").unwrap_or_default());
-                let mut props = sheet.props_of(name_str, &class, &id);
+                let inherited = stack.last().map_or(0, |o| o.ancestry);
+                let (mut props, ancestry) = sheet.element(name_str, &class, &id, inherited);
                 props.merge(&Props::parse(&attr("style").unwrap_or_default()));
                 props.default_background(attr("bgcolor").and_then(|c| colour_of(&c)));
                 if name_str == "font" {
@@ -177,7 +183,9 @@ pub fn to_visible(html: &str) -> Visible {
                 }
                 let parent = stack.last();
                 let names = format!("{class} {id}");
+                let closed_details = name_str == "details" && !tag.attributes.contains_key(&b"open"[..]);
                 let box_hidden = parent.is_some_and(|o| o.box_hidden)
+                    || parent.is_some_and(|o| o.closed_details) && name_str != "summary"
                     || INVISIBLE.contains(&name_str)
                     || tag.attributes.contains_key(&b"hidden"[..])
                     || props.hides_box()
@@ -192,7 +200,8 @@ pub fn to_visible(html: &str) -> Visible {
                 let background = props
                     .background()
                     .unwrap_or_else(|| parent.map_or(Some(Rgb::PAGE), |o| o.background));
-                let hidden = box_hidden || visibility_hidden || text_unreadable(font_px, colour, background);
+                let hidden =
+                    box_hidden || closed_details || visibility_hidden || text_unreadable(font_px, colour, background);
                 if stack.len() < MAX_STACK {
                     stack.push(Open {
                         name,
@@ -202,6 +211,8 @@ pub fn to_visible(html: &str) -> Visible {
                         colour,
                         background,
                         hidden,
+                        closed_details,
+                        ancestry,
                         link: name_str == "a" && href.is_some(),
                     });
                     if name_str == "a" && href.is_some() && !hidden {
@@ -289,6 +300,15 @@ mod tests {
             ("<div style=\"display:none\">preheader text</div><p>Body</p>", "Body"),
             ("<span style='font-size:0px'>salad words</span>Offer", "Offer"),
             ("<span class=\"preheader\">Open me</span><p>Body</p>", "Body"),
+            (
+                "<details><summary>More</summary>salad <b>words</b></details>Offer",
+                "MoreOffer",
+            ),
+            ("<details open><summary>More</summary>shown</details>", "Moreshown"),
+            (
+                "<style>.z span{display:none}</style><div class=z><span>salad</span> pitch</div><span>shown</span>",
+                "pitch\n\nshown",
+            ),
             (
                 "<td bgcolor=\"#FFF\"><font><span style=\"color:#ffffff\">hidden</span> shown</font></td>",
                 "shown",
