@@ -4,11 +4,14 @@
 //! (`.a span`; [`StyleSheet`]). What a mail client applies, roughly: no cascade beyond "tag, then
 //! class, then id, then rules with ancestors, then inline" and inheritance of
 //! the font size and background; unconditional `@media` / `@supports` blocks apply, conditional
-//! ones (a width, print) do not, so text a desktop client shows is never taken for hidden.
+//! ones (a width, print) do not, so a mobile-only rule never hides what a desktop client shows.
+//! Where the model is rougher than a browser it can take shown text for hidden: a child
+//! combinator read as a descendant one, a rule with ancestors winning over an `id` rule.
 //!
-//! Used by [`super::visible`]. Linear in its input; never fails.
+//! Used by [`super::visible`]. Linear in its input (rules with ancestors are bounded in number
+//! and size, an element's classes are read once); never fails.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -257,10 +260,16 @@ pub struct StyleSheet {
 const MAX_NESTED: usize = 32;
 /// Ancestor compounds a nested rule may name.
 const MAX_ANCESTORS: usize = 4;
+/// Classes a compound of a nested rule may name, and the longest such selector (bytes): longer
+/// ones are left out, so matching stays linear in the document.
+const MAX_COMPOUND_CLASSES: usize = 4;
+const MAX_NESTED_SELECTOR: usize = 256;
 
-/// Which ancestor compounds of a sheet's nested rules an element or one of its ancestors
-/// matches: bit `rule * MAX_ANCESTORS + position`. An element's is its parent's with its own
-/// matches added, so a rule's ancestors are found in one test, however deep the document.
+/// How far down each of a sheet's nested rules' chains of ancestors an element and its
+/// ancestors go: bit `rule * MAX_ANCESTORS + position` is set when the element or an ancestor
+/// matches the rule's compound at `position` inside elements that matched the ones before it, in
+/// order. An element's is its parent's with its own matches added, so a rule's ancestors are
+/// found in one test, however deep the document.
 pub type Ancestry = u128;
 
 /// One compound selector: a tag (or `*`, or none) with classes and an id (`p.a.b`, `#x`).
@@ -289,6 +298,9 @@ impl Compound {
                 return None;
             }
             if kind == '.' {
+                if compound.classes.len() == MAX_COMPOUND_CLASSES {
+                    return None;
+                }
                 compound.classes.push(name.to_string());
             } else {
                 compound.id = Some(name.to_string());
@@ -298,17 +310,19 @@ impl Compound {
         Some(compound)
     }
 
-    fn matches(&self, tag: &str, class: &str, id: &str) -> bool {
+    /// Whether an element (`tag`, its classes, its `id`) matches.
+    fn matches(&self, tag: &str, classes: &HashSet<&str>, id: &str) -> bool {
         self.tag.as_deref().is_none_or(|t| t == tag)
             && self.id.as_deref().is_none_or(|i| i == id.trim())
-            && self.classes.iter().all(|c| class.split_whitespace().any(|k| k == c))
+            && self.classes.iter().all(|c| classes.contains(c.as_str()))
     }
 }
 
 /// A rule whose selector names ancestors: it applies to an element matching `subject` inside
-/// elements matching each of `ancestors`. Their order is not checked, and a child combinator
-/// (`>`) is read as a descendant one: a rule may apply a little more widely than in a browser,
-/// never less.
+/// elements matching `ancestors`, outermost first. A child combinator (`>`) is read as a
+/// descendant one, and the rule applies after the simple ones whatever its specificity: it may
+/// apply a little more widely than in a browser. Only rules that set a property that can hide
+/// text are kept.
 #[derive(Debug)]
 struct Nested {
     ancestors: Vec<Compound>,
@@ -318,7 +332,11 @@ struct Nested {
 
 impl Nested {
     fn parse(selector: &str, props: &Props) -> Option<Nested> {
-        if selector.contains(['+', '~']) {
+        if selector.len() > MAX_NESTED_SELECTOR
+            || selector.contains(['+', '~'])
+            || selector.split_whitespace().collect::<String>().contains(">>")
+            || *props == Props::default()
+        {
             return None;
         }
         let mut compounds = selector
@@ -337,9 +355,10 @@ impl Nested {
         })
     }
 
-    /// The bits of `Ancestry` for this rule (the `index`-th) that an ancestor must have set.
-    fn needed(&self, index: usize) -> Ancestry {
-        (0..self.ancestors.len()).fold(0, |bits, position| bits | bit(index, position))
+    /// The bit of `Ancestry` an element's parent has when the element is inside the whole chain
+    /// of ancestors of this rule (the `index`-th).
+    fn inside_all(&self, index: usize) -> Ancestry {
+        bit(index, self.ancestors.len() - 1)
     }
 }
 
@@ -416,14 +435,18 @@ impl StyleSheet {
     /// children. The simple rules come first, then the nested ones, each in the order written.
     pub fn element(&self, tag: &str, class: &str, id: &str, inherited: Ancestry) -> (Props, Ancestry) {
         let mut props = self.props_of(tag, class, id);
+        if self.nested.is_empty() {
+            return (props, inherited);
+        }
+        let classes: HashSet<&str> = class.split_whitespace().collect();
         let mut ancestry = inherited;
         for (index, rule) in self.nested.iter().enumerate() {
-            let needed = rule.needed(index);
-            if inherited & needed == needed && rule.subject.matches(tag, class, id) {
+            if inherited & rule.inside_all(index) != 0 && rule.subject.matches(tag, &classes, id) {
                 props.merge(&rule.props);
             }
             for (position, ancestor) in rule.ancestors.iter().enumerate() {
-                if ancestor.matches(tag, class, id) {
+                let after_the_ones_before = position == 0 || inherited & bit(index, position - 1) != 0;
+                if after_the_ones_before && ancestor.matches(tag, &classes, id) {
                     ancestry |= bit(index, position);
                 }
             }
@@ -704,7 +727,8 @@ mod tests {
     #[test]
     fn rules_with_ancestors_apply_inside_them() {
         let sheet = StyleSheet::parse(
-            ".x span { display:none } div#w > p.s { color:#fff } .a .b i { font-size:0 }              p + span, li ~ i, a[href] b, .q:not(.r) u { display:none }",
+            ".x span { display:none } div#w > p.s { color:#fff } .a .b i { font-size:0 } \
+             a[href] b, .q:not(.r) u { display:none }",
         );
         let hidden = |path: &[(&str, &str, &str)]| {
             let mut ancestry = 0;
@@ -725,8 +749,12 @@ mod tests {
         assert!(hidden(&[("div", "a", ""), ("div", "b", ""), ("i", "", "")]));
         assert!(!hidden(&[("div", "b", ""), ("i", "", "")]), "every ancestor is needed");
         assert!(
-            !hidden(&[("p", "", ""), ("span", "", "")]),
-            "sibling combinators are left out"
+            !hidden(&[("div", "b", ""), ("div", "a", ""), ("i", "", "")]),
+            "in their order"
+        );
+        assert!(
+            !hidden(&[("div", "a b", ""), ("i", "", "")]),
+            "one element is one ancestor"
         );
         assert!(
             !hidden(&[("a", "", ""), ("b", "", "")]),
@@ -736,7 +764,15 @@ mod tests {
             !hidden(&[("div", "q", ""), ("u", "", "")]),
             "pseudo-classes are left out"
         );
+        let siblings = StyleSheet::parse("p + span, li ~ i { display:none }");
+        assert!(siblings.is_empty(), "sibling combinators are left out");
         let many: String = (0..100).map(|n| format!(".c{n} b {{display:none}} ")).collect();
         assert_eq!(StyleSheet::parse(&many).nested.len(), MAX_NESTED);
+        // Rules that hide nothing take no place; over-long compounds and selectors are left out.
+        let padded =
+            StyleSheet::parse(".ExternalClass p { line-height:100% } #t td { padding:0 } .x b { display:none }");
+        assert_eq!(padded.nested.len(), 1);
+        let long = format!("{} b, .a.b.c.d.e b, div >> p {{ display:none }}", ".c".repeat(200));
+        assert!(StyleSheet::parse(&long).is_empty());
     }
 }

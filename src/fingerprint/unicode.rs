@@ -8,7 +8,8 @@
 //!   them, and so do we), and so are combining marks (accents: `café` and `cafe` read alike);
 //! - a character whose UTS 39 confusable prototype is ASCII letters becomes those letters
 //!   (Cyrillic `а`, Greek `ο`, Cherokee `Ꭺ` inside Latin words), except that a capital whose
-//!   prototype is `l` (Greek `Ι`, Cyrillic `І`, Lisu `ꓲ`) becomes `I`, as a reader takes it;
+//!   prototype is `l` (Greek `Ι`, Cyrillic `І`, Lisu `ꓲ`) becomes `I` unless it follows a
+//!   lower-case letter, as a reader takes it;
 //! - small capitals, a few IPA letters, parenthesised, squared and negative circled letters,
 //!   which neither table folds, become their letters (`styled_letter`).
 //!
@@ -115,8 +116,10 @@ fn push_prototype(out: &mut String, c: char) {
         n += 1;
     }
     // UTS 39 reads every upright stroke as `l`; a capital one (Greek `Ι`, Cyrillic `І` and `Ӏ`,
-    // Lisu `ꓲ` among Lisu's capital look-alikes) is read as `I` inside a capitalised word.
-    if n == 1 && letters[0] == 'l' && (c.is_uppercase() || ('\u{a4d0}'..='\u{a4ff}').contains(&c)) {
+    // Lisu `ꓲ` among Lisu's capital look-alikes) reads as `I` except after a lower-case letter
+    // (`WΙN`, `Ιnternet`, but `waІІet`).
+    let capital = c.is_uppercase() || ('\u{a4d0}'..='\u{a4ff}').contains(&c);
+    if n == 1 && letters[0] == 'l' && capital && !out.chars().next_back().is_some_and(|p| p.is_lowercase()) {
         out.push('I');
         return;
     }
@@ -144,6 +147,7 @@ mod tests {
             ("ϲoffee ɾoaᴛed ᴍoᴎday", "coffee roated monday"), // small capitals, IPA
             ("\u{249c}\u{249d} \u{1f170}\u{1f171} \u{1f150} \u{1f130}", "ab ab a a"), // parenthesised, squared
             ("W\u{0399}N W\u{0406}N W\u{04c0}N W\u{a4f2}N", "WIN WIN WIN WIN"), // capital I look-alikes
+            ("\u{0399}nternet wa\u{0406}\u{0406}et", "Internet wallet"), // after a lower-case letter: l
             ("\u{01c0}ast", "last"),        // a stroke that is not a capital stays `l`
         ];
         for (input, want) in cases {

@@ -2,9 +2,9 @@
 //! (`events` within `window` → state) move the tenant through warned → final warning →
 //! suspended. Suspension places a tenant block (by `policy:<rule>`) that only an operator lifts.
 //! Each step a violation takes is sent to the tenant's contact as a notice (warning, final
-//! warning, suspension), as a complaint ladder's is; one session in the cluster takes each step
-//! (a claim in the store), so sessions and nodes judging the same events at once send one
-//! notice. Failures here are logged: the refusal that caused the event stands either way.
+//! warning, suspension), as a complaint ladder's is; one session in the cluster judges a
+//! tenant's ladder at a time (a lock in the store), so sessions and nodes judging at once move
+//! the tenant once and send one notice. Failures here are logged: the refusal that caused the event stands either way.
 //! Complaint- and bounce-rate crossings (`complaints::rates`) are events on this ladder too:
 //! they come in through [`escalate`].
 
@@ -19,8 +19,12 @@ fn counts_on_ladder(kind: &str) -> bool {
     kind == "violation" || kind == crate::complaints::events::Kind::Rate.as_str()
 }
 
-/// How long a step of the ladder stays claimed by the session that took it (see `escalate`).
-const STEP_CLAIM_KEPT: std::time::Duration = std::time::Duration::from_secs(120);
+/// The longest a session holds a tenant's ladder lock (see `escalate`): it lapses after this
+/// should the session die holding it.
+const LADDER_LOCK_HELD: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often a session waiting for the ladder's lock tries again, and how many times (2 s).
+const LADDER_LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
+const LADDER_LOCK_TRIES: u32 = 100;
 
 pub(crate) fn rank(state: TenantState) -> u8 {
     match state {
@@ -99,6 +103,12 @@ async fn tell(notices: &dyn NoticeSender, tenant: &Tenant, rule: &str, state: Te
 
 /// Records `event` (a rung: see `counts_on_ladder`) for `rule` and applies the ladder; the
 /// tenant's new state when it moved.
+///
+/// One session at a time judges a tenant's ladder, across nodes: a lock in the store (an event
+/// log holding at most one entry, which lapses after [`LADDER_LOCK_HELD`] should its holder
+/// die). The holder judges against the stored state and every event appended before it took the
+/// lock, so sessions judging at once move the tenant once, send one notice and never lower it,
+/// and a state an operator lowered is raised again by the next violation.
 pub(crate) async fn escalate(
     env: &Env<'_>,
     tenants: Option<&TenantDirectory>,
@@ -107,15 +117,50 @@ pub(crate) async fn escalate(
     event: &Event,
 ) -> Result<Option<TenantState>, crate::store::StoreError> {
     env.store.event_append(&tenant.id, event).await?;
-    let steps = &env.profile.escalation.steps;
-    if steps.is_empty() {
+    if env.profile.escalation.steps.is_empty() {
         return Ok(None);
     }
-    let restarted = env.store.tenant_get(&tenant.id).await?.and_then(|r| r.ladder_since);
+    let lock = crate::store::Key::new("escalation.lock", &tenant.id);
+    let mut tries = 0;
+    while !env
+        .store
+        .events_check_and_add(&lock, env.now, LADDER_LOCK_HELD, 1)
+        .await?
+        .admitted
+    {
+        tries += 1;
+        if tries == LADDER_LOCK_TRIES {
+            // The holder judges this event too if it read the events after it was appended;
+            // otherwise the next violation does.
+            tracing::warn!(tenant = %tenant.id, rule, "escalation: the ladder stayed locked; not judged this time");
+            return Ok(None);
+        }
+        tokio::time::sleep(LADDER_LOCK_RETRY).await;
+    }
+    let judged = judge(env, tenants, tenant, rule).await;
+    if let Err(error) = env.store.events_release(&lock, env.now, LADDER_LOCK_HELD).await {
+        tracing::error!(tenant = %tenant.id, %error, "the ladder's lock could not be given back: it lapses by itself");
+    }
+    judged
+}
+
+/// The ladder's judgement of the tenant's stored events and state, under the ladder's lock:
+/// the state it moved the tenant to, if it moved it.
+async fn judge(
+    env: &Env<'_>,
+    tenants: Option<&TenantDirectory>,
+    tenant: &Tenant,
+    rule: &str,
+) -> Result<Option<TenantState>, crate::store::StoreError> {
+    let steps = &env.profile.escalation.steps;
+    let record = env.store.tenant_get(&tenant.id).await?;
+    let restarted = record.as_ref().and_then(|r| r.ladder_since);
+    // The stored state: the live one may not have heard of another node's step yet.
+    let current = record.as_ref().map_or_else(|| tenant.state.get(), |r| r.state);
     let longest = steps.iter().map(|s| s.window.get()).max().unwrap_or_default();
     let from = env.now.saturating_sub(longest.as_millis() as u64);
     let events = env.store.events_range(&tenant.id, from, env.now).await?;
-    let mut target = tenant.state.get();
+    let mut target = current;
     for step in steps {
         let since = env.now.saturating_sub(step.window.get().as_millis() as u64);
         let count = events
@@ -126,33 +171,10 @@ pub(crate) async fn escalate(
             target = step.state;
         }
     }
-    if target == tenant.state.get() {
+    if target == current {
         return Ok(None);
     }
-    // One session on one node takes the step: sessions here and on other nodes that judged the
-    // same events before they saw the new state (a node learns it within the change feed's
-    // bound) find the step claimed and send no second notice. The claim is keyed by the ladder's
-    // restart and the state, and lasts STEP_CLAIM_KEPT: long past any node's stale view, short
-    // enough that a step an operator undid (state lowered, ladder not restarted) is taken again
-    // by a later violation. A step that fails gives its claim back.
-    let claim = crate::store::Key::new("escalation.step_claim", &tenant.id)
-        .part_u64(restarted.unwrap_or_default())
-        .part_u64(u64::from(rank(target)));
-    if !env
-        .store
-        .events_check_and_add(&claim, env.now, STEP_CLAIM_KEPT, 1)
-        .await?
-        .admitted
-    {
-        tracing::info!(tenant = %tenant.id, rule, state = ?target, "escalation: step taken by another session or node");
-        return Ok(None);
-    }
-    if let Err(error) = move_to(env, tenant, rule, target).await {
-        if let Err(undo) = env.store.events_release(&claim, env.now, STEP_CLAIM_KEPT).await {
-            tracing::error!(tenant = %tenant.id, %undo, "a failed step's claim could not be given back");
-        }
-        return Err(error);
-    }
+    move_to(env, tenant, rule, target).await?;
     if let Some(live) = tenants.and_then(|d| d.get(&tenant.id)) {
         live.state.set(target);
     } else {
@@ -215,13 +237,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn violations_judged_at_once_take_a_step_once() {
         // Eight sessions break a rule in eight campaigns at the same moment; each one's event
-        // alone reaches the first step, and all have read the ladder's events before any has
-        // moved the tenant. The tenant is warned once, with one notice.
+        // alone reaches the first step, all have appended it before any judges the ladder, and
+        // the first to move the tenant takes its time. The tenant is warned once, with one notice.
         let dir = tempfile::tempdir().unwrap();
         let rocks: Arc<dyn RateStore> =
             Arc::new(crate::store::rocks::RocksStore::open(dir.path(), Duration::from_secs(86_400)).unwrap());
         let faulty = Arc::new(crate::store::faulty::Faulty::new(rocks));
-        faulty.meet("events_range", 8);
+        faulty.meet("event_append", 8);
         faulty.slow("tenant_update", Duration::from_millis(50));
         let store: Arc<dyn RateStore> = faulty.clone();
         store.tenant_create(&TenantRecord::new("acme", "Acme")).await.unwrap();
@@ -264,15 +286,15 @@ mod tests {
         assert_eq!(record.state, TenantState::Warned);
         assert_eq!(tenants.get("acme").unwrap().state.get(), TenantState::Warned);
 
-        // An operator lowers the state without restarting the ladder; a later violation takes
-        // the step again (its events still count), once the claim has lapsed.
-        faulty.meet("events_range", 1);
+        // An operator lowers the state without restarting the ladder; the next violation takes
+        // the step again (its events still count).
+        faulty.meet("event_append", 1);
         let active = [crate::store::TenantChange::Set(crate::store::TenantField::State(
             TenantState::Active,
         ))];
         store.tenant_update("acme", &active).await.unwrap();
         tenants.get("acme").unwrap().state.set(TenantState::Active);
-        let later = now + super::STEP_CLAIM_KEPT.as_millis() as u64 + 1;
+        let later = now + 1_000;
         let env = Env::direct(store.as_ref(), &profile, later);
         let tenant = tenants.get("acme").unwrap();
         let recorder: &dyn NoticeSender = notices.as_ref();
