@@ -4,7 +4,8 @@
 //! Each step a violation takes is sent to the tenant's contact as a notice (warning, final
 //! warning, suspension), as a complaint ladder's is; one session in the cluster judges a
 //! tenant's ladder at a time (a lock in the store), so sessions and nodes judging at once move
-//! the tenant once and send one notice. Failures here are logged: the refusal that caused the event stands either way.
+//! the tenant once and send one notice. Failures here are logged: the refusal that caused the
+//! event stands either way.
 //! Complaint- and bounce-rate crossings (`complaints::rates`) are events on this ladder too:
 //! they come in through [`escalate`].
 
@@ -234,6 +235,29 @@ mod tests {
         }
     }
 
+    /// A session's violation of `bulk.max_recipients` by tenant `acme` in `campaign` at `now`.
+    async fn violate(
+        store: &Arc<dyn RateStore>,
+        tenants: &TenantDirectory,
+        profile: &Profile,
+        notices: &Arc<Recorder>,
+        now: u64,
+        campaign: &str,
+    ) {
+        let env = Env::direct(store.as_ref(), profile, now);
+        let tenant = tenants.get("acme").unwrap();
+        let notices: &dyn NoticeSender = notices.as_ref();
+        record_violation(
+            &env,
+            Some(tenants),
+            Some(notices),
+            &tenant,
+            Rule::BulkMaxRecipients,
+            campaign,
+        )
+        .await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn violations_judged_at_once_take_a_step_once() {
         // Eight sessions break a rule in eight campaigns at the same moment; each one's event
@@ -261,20 +285,7 @@ mod tests {
             .map(|n| {
                 let (store, tenants, profile, notices) =
                     (store.clone(), tenants.clone(), profile.clone(), notices.clone());
-                tokio::spawn(async move {
-                    let env = Env::direct(store.as_ref(), &profile, now);
-                    let tenant = tenants.get("acme").unwrap();
-                    let notices: &dyn NoticeSender = notices.as_ref();
-                    record_violation(
-                        &env,
-                        Some(&tenants),
-                        Some(notices),
-                        &tenant,
-                        Rule::BulkMaxRecipients,
-                        &format!("c{n}"),
-                    )
-                    .await;
-                })
+                tokio::spawn(async move { violate(&store, &tenants, &profile, &notices, now, &format!("c{n}")).await })
             })
             .collect();
         for session in sessions {
@@ -294,19 +305,7 @@ mod tests {
         ))];
         store.tenant_update("acme", &active).await.unwrap();
         tenants.get("acme").unwrap().state.set(TenantState::Active);
-        let later = now + 1_000;
-        let env = Env::direct(store.as_ref(), &profile, later);
-        let tenant = tenants.get("acme").unwrap();
-        let recorder: &dyn NoticeSender = notices.as_ref();
-        record_violation(
-            &env,
-            Some(&tenants),
-            Some(recorder),
-            &tenant,
-            Rule::BulkMaxRecipients,
-            "c9",
-        )
-        .await;
+        violate(&store, &tenants, &profile, &notices, now + 1_000, "c9").await;
         assert_eq!(notices.0.lock().unwrap().len(), 2);
         assert_eq!(
             store.tenant_get("acme").await.unwrap().unwrap().state,
